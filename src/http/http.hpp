@@ -1,0 +1,89 @@
+// The HTTP vocabulary shared by both services: plain request/response values and a
+// handler signature that keeps Beast and Asio out of every handler translation unit.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace permiso::http {
+
+/// One parsed request. Header names are stored lower-case.
+struct Request {
+  std::string method;        // "GET", "POST", ... (upper-case)
+  std::string target;        // raw request target, e.g. "/api/v1/users?page=2"
+  std::string path;          // percent-decoded path without the query
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
+  std::map<std::string, std::string, std::less<>> path_params;  // "{id}" captures from the router
+  std::string body;
+  std::string remote_ip;   // peer address, or the client address a trusted proxy reported
+  std::string request_id;  // X-Request-ID from the client when well-formed, else generated
+
+  /// First header with this (case-insensitive) name.
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
+  /// First query parameter with this name.
+  [[nodiscard]] std::optional<std::string_view> query_param(std::string_view name) const;
+  /// A router capture; empty when absent.
+  [[nodiscard]] std::string_view param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  std::string body;
+
+  Response& set_header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+/// A JSON answer.
+Response json_response(int status, const boost::json::value& body);
+/// The contract's error shape: {"error", "error_description", "request_id", ...extra}.
+Response error_response(const Request& req, int status, std::string_view error,
+                        std::string_view description, const boost::json::object* extra = nullptr);
+
+/// Completes a request. Call exactly once, from any thread; the server hands the
+/// response back to the connection's own executor.
+using Reply = std::function<void(Response)>;
+/// An asynchronous handler: may finish inline or later (e.g. after work on a worker pool).
+using Handler = std::function<void(Request&, Reply)>;
+/// Most handlers are synchronous and cheap.
+using SyncHandler = std::function<Response(Request&)>;
+
+/// Routes "METHOD /path/{param}/..." patterns to handlers. Literal segments win over
+/// captures; an unknown path is 404 `not_found`, a known path with another method 405.
+class Router {
+ public:
+  void add(std::string_view method, std::string_view pattern, Handler handler);
+  void add_sync(std::string_view method, std::string_view pattern, SyncHandler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;
+    std::string pattern;  // the route pattern, for metrics labels
+    bool method_not_allowed = false;
+    std::string allowed_methods;  // for the Allow header on 405
+  };
+  /// Finds the handler for req.method/req.path and fills req.path_params.
+  [[nodiscard]] Match match(Request& req) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{name}" marks a capture
+    std::string pattern;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace permiso::http
