@@ -1,0 +1,60 @@
+# Permiso: the two commands a newcomer needs (`make run`, `make test`) and a few more.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+JOBS ?= $(shell nproc)
+# Cache compiles across clones and CI runs: paths are rewritten relative to the checkout.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
+export CCACHE_MAXSIZE ?= 5G
+
+RELEASE_DIR := build/release
+ASAN_DIR := build/asan
+AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
+
+.PHONY: help bootstrap build build-asan run test test-unit test-integration bench fmt tidy clean
+
+help:
+	@echo "make run    - install what is missing, build (Release) and start Permiso"
+	@echo "make test   - install what is missing, build (ASan+UBSan) and run every test"
+	@echo "make bench  - build (Release) and run the benchmarks"
+	@echo "make fmt    - clang-format the C++ sources"
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+build-asan: bootstrap
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+run: build
+	@scripts/run-stack $(RELEASE_DIR)
+
+# Every test, on the sanitizer build: unit tests, then integration tests that start
+# real PostgreSQL, Redis and nginx servers on loopback.
+test: build-asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
+
+test-unit: build-asan
+	@ctest --test-dir $(ASAN_DIR) --output-on-failure -L unit -j $(JOBS)
+
+test-integration: build-asan
+	@ctest --test-dir $(ASAN_DIR) --output-on-failure -L integration
+
+bench: build
+	@scripts/run-bench $(RELEASE_DIR)
+
+fmt:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+tidy:
+	@cmake --preset debug >/dev/null
+	@git ls-files 'src/*.cpp' 'apps/*.cpp' | xargs clang-tidy -p build/debug --quiet
+
+clean:
+	@rm -rf build
