@@ -1,0 +1,62 @@
+// WorkerPool: one mutex-protected deque; contention is negligible next to the work it runs
+// (argon2 hashes take tens of milliseconds).
+#include "common/worker_pool.hpp"
+
+#include <algorithm>
+
+namespace permiso {
+
+WorkerPool::WorkerPool(std::size_t threads, std::size_t queue_capacity)
+    : capacity_(std::max<std::size_t>(queue_capacity, 1)) {
+  if (threads == 0) threads = std::max(1U, std::thread::hardware_concurrency());
+  threads_.reserve(threads);
+  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+}
+
+WorkerPool::~WorkerPool() { shutdown(); }
+
+bool WorkerPool::try_submit(std::function<void()> task) {
+  if (!task) return false;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || queue_.size() >= capacity_) return false;
+    queue_.push_back(std::move(task));
+  }
+  ready_.notify_one();
+  return true;
+}
+
+void WorkerPool::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+std::size_t WorkerPool::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void WorkerPool::work() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    try {
+      task();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a task owns its error reporting
+    }
+  }
+}
+
+}  // namespace permiso
