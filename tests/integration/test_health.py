@@ -1,0 +1,75 @@
+# Health, readiness and Prometheus metrics of permiso-auth (contract: GET /health, /ready, /metrics).
+import re
+import unittest
+
+import harness
+from harness import V1, ServerTestCase
+
+
+def setUpModule():
+    harness.start_module_server(__name__)
+
+
+def tearDownModule():
+    harness.stop_module_server(__name__)
+
+
+# One exposition line: name{labels} value [timestamp]
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})? (\S+)')
+METRIC_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEaInNf]+( [0-9]+)?$')
+
+
+class HealthTest(ServerTestCase):
+    def test_health_reports_service_version_and_environment(self):
+        r = self.server.get("/health")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("application/json", r.headers.get("Content-Type", ""))
+        self.assertEqual(r.body["service"], "permiso-auth")
+        self.assertIsInstance(r.body["status"], str)
+        self.assertTrue(r.body["status"])
+        self.assertIsInstance(r.body["version"], str)
+        self.assertTrue(r.body["version"])
+        self.assertEqual(r.body["environment"], "development")
+
+    def test_ready_is_200_when_storage_is_reachable(self):
+        r = self.server.get("/ready")
+        self.assertEqual(r.status, 200, r)
+
+    def test_metrics_are_prometheus_text_exposition(self):
+        self.server.get("/health")
+        r = self.server.get("/metrics", headers={"Accept": "text/plain"})
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("text/plain", r.headers.get("Content-Type", ""))
+        text = r.raw
+        self.assertIn("# TYPE ", text)
+        samples = 0
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            self.assertRegex(line, METRIC_LINE, "not a Prometheus sample line")
+            samples += 1
+        self.assertGreater(samples, 0)
+
+    def test_metrics_count_requests(self):
+        def total(text):
+            # Sum every sample of every request counter: it must grow with traffic.
+            s = 0.0
+            for line in text.splitlines():
+                m = SAMPLE.match(line)
+                if m and "request" in m.group(1) and m.group(1).endswith(("_total", "_count")):
+                    s += float(m.group(2))
+            return s
+        before = total(self.server.get("/metrics").raw)
+        for _ in range(5):
+            self.server.get("/health")
+        after = total(self.server.get("/metrics").raw)
+        self.assertGreaterEqual(after - before, 5, "a request counter (name containing 'request', "
+                                "ending in _total or _count) must count requests")
+
+    def test_unknown_path_is_404_not_found_in_the_error_shape(self):
+        r = self.server.get(f"{V1}/no/such/thing")
+        self.assertError(r, 404, "not_found")
+
+
+if __name__ == "__main__":
+    unittest.main()
