@@ -1,0 +1,247 @@
+// Body readers. Every decoder is strict: an ambiguous input is an error, never a guess.
+#include "http/body.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <cctype>
+
+namespace permiso::http {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string, BodyError> decode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return BodyError::malformed_encoding;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return BodyError::malformed_encoding;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// The media type of a Content-Type value, lower-cased, without parameters.
+std::string media_type(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  auto t = trim(content_type.substr(0, semi));
+  std::string out(t);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(BodyError e) {
+  switch (e) {
+    case BodyError::malformed_encoding: return "malformed_encoding";
+    case BodyError::too_many_fields: return "too_many_fields";
+    case BodyError::field_too_large: return "field_too_large";
+    case BodyError::invalid_json: return "invalid_json";
+    case BodyError::not_an_object: return "not_an_object";
+    case BodyError::invalid_value: return "invalid_value";
+    case BodyError::duplicate_parameter: return "duplicate_parameter";
+    case BodyError::unsupported_media_type: return "unsupported_media_type";
+    case BodyError::missing_credentials: return "missing_credentials";
+    case BodyError::malformed_credentials: return "malformed_credentials";
+  }
+  return "unknown";
+}
+
+std::string_view describe(BodyError e) {
+  switch (e) {
+    case BodyError::malformed_encoding: return "The request contains a malformed percent-encoding.";
+    case BodyError::too_many_fields: return "The request has too many form fields.";
+    case BodyError::field_too_large: return "A form field is too large.";
+    case BodyError::invalid_json: return "The request body is not valid JSON.";
+    case BodyError::not_an_object: return "The request body must be a JSON object.";
+    case BodyError::invalid_value: return "A parameter must be a string, number or boolean.";
+    case BodyError::duplicate_parameter: return "A parameter was included more than once.";
+    case BodyError::unsupported_media_type:
+      return "The body must be application/x-www-form-urlencoded or application/json.";
+    case BodyError::missing_credentials: return "No Basic credentials were supplied.";
+    case BodyError::malformed_credentials: return "The Basic credentials are malformed.";
+  }
+  return "Invalid request body.";
+}
+
+Result<std::string, BodyError> form_decode(std::string_view in) { return decode(in, true); }
+Result<std::string, BodyError> percent_decode(std::string_view in) { return decode(in, false); }
+
+Result<FormFields, BodyError> parse_form(std::string_view body, FormLimits limits) {
+  FormFields out;
+  while (!body.empty()) {
+    auto amp = body.find('&');
+    auto pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    if (out.size() >= limits.max_fields) return BodyError::too_many_fields;
+    auto eq = pair.find('=');
+    auto raw_name = pair.substr(0, eq);
+    auto raw_value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    // Encoded text is never shorter than its decoding: reject before allocating.
+    if (raw_name.size() > 3 * limits.max_field_bytes || raw_value.size() > 3 * limits.max_field_bytes) {
+      return BodyError::field_too_large;
+    }
+    auto name = form_decode(raw_name);
+    if (!name) return name.error();
+    auto value = form_decode(raw_value);
+    if (!value) return value.error();
+    if (name->size() > limits.max_field_bytes || value->size() > limits.max_field_bytes) {
+      return BodyError::field_too_large;
+    }
+    out.emplace_back(std::move(*name), std::move(*value));
+  }
+  return out;
+}
+
+Result<boost::json::object, BodyError> parse_json_object(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::parse_options opts;
+  opts.max_depth = 32;  // bounded recursion for hostile nesting
+  auto v = boost::json::parse(body, ec, {}, opts);
+  if (ec) return BodyError::invalid_json;
+  if (!v.is_object()) return BodyError::not_an_object;
+  return std::move(v.as_object());
+}
+
+Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits limits) {
+  ParamMap out;
+  auto ct = media_type(req.header("content-type").value_or(""));
+  if (req.body.empty() && ct.empty()) return out;
+  if (ct == "application/json") {
+    auto obj = parse_json_object(req.body);
+    if (!obj) return obj.error();
+    if (obj->size() > limits.max_fields) return BodyError::too_many_fields;
+    for (const auto& [k, v] : *obj) {
+      std::string value;
+      if (v.is_string()) {
+        value = std::string(v.as_string());
+      } else if (v.is_null()) {
+        continue;
+      } else if (v.is_number() || v.is_bool()) {
+        value = boost::json::serialize(v);
+      } else {
+        return BodyError::invalid_value;
+      }
+      if (!out.emplace(std::string(k), std::move(value)).second) return BodyError::duplicate_parameter;
+    }
+    return out;
+  }
+  if (ct.empty() || ct == "application/x-www-form-urlencoded") {
+    auto fields = parse_form(req.body, limits);
+    if (!fields) return fields.error();
+    for (auto& [k, v] : *fields) {
+      if (!out.emplace(std::move(k), std::move(v)).second) return BodyError::duplicate_parameter;
+    }
+    return out;
+  }
+  return BodyError::unsupported_media_type;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    const bool last = i + 4 == in.size();
+    std::array<int, 4> v{};
+    int pad = 0;
+    for (std::size_t j = 0; j < 4; ++j) {
+      char c = in[i + j];
+      if (c == '=') {
+        // Padding only at the very end, and only in the last two positions.
+        if (!last || j < 2) return std::nullopt;
+        ++pad;
+        v[j] = 0;
+      } else {
+        if (pad > 0) return std::nullopt;
+        v[j] = value(c);
+        if (v[j] < 0) return std::nullopt;
+      }
+    }
+    const unsigned n = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
+                       (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
+    out.push_back(static_cast<char>((n >> 16) & 0xFF));
+    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xFF));
+    if (pad < 1) out.push_back(static_cast<char>(n & 0xFF));
+    // Non-canonical encodings (stray bits under the padding) are refused.
+    if (pad == 1 && (n & 0xFF) != 0) return std::nullopt;
+    if (pad == 2 && (n & 0xFFFF) != 0) return std::nullopt;
+  }
+  return out;
+}
+
+Result<BasicCredentials, BodyError> parse_basic_auth(std::string_view authorization) {
+  authorization = trim(authorization);
+  if (!iequals_prefix(authorization, "basic ")) return BodyError::missing_credentials;
+  auto encoded = trim(authorization.substr(6));
+  auto decoded = base64_decode(encoded);
+  if (!decoded) return BodyError::malformed_credentials;
+  auto colon = decoded->find(':');
+  if (colon == std::string::npos) return BodyError::malformed_credentials;
+  auto id = form_decode(std::string_view(*decoded).substr(0, colon));
+  if (!id) return id.error();
+  auto secret = form_decode(std::string_view(*decoded).substr(colon + 1));
+  if (!secret) return secret.error();
+  if (id->empty()) return BodyError::malformed_credentials;
+  return BasicCredentials{std::move(*id), std::move(*secret)};
+}
+
+Result<BasicCredentials, BodyError> parse_basic_auth(const Request& req) {
+  auto h = req.header("authorization");
+  if (!h) return BodyError::missing_credentials;
+  return parse_basic_auth(*h);
+}
+
+std::optional<std::string_view> bearer_token(const Request& req) {
+  auto h = req.header("authorization");
+  if (!h) return std::nullopt;
+  auto v = trim(*h);
+  if (!iequals_prefix(v, "bearer ")) return std::nullopt;
+  auto token = trim(v.substr(7));
+  if (token.empty() || token.find(' ') != std::string_view::npos) return std::nullopt;
+  return token;
+}
+
+}  // namespace permiso::http

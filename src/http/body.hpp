@@ -1,0 +1,79 @@
+// Request body and credential readers: form-urlencoded, JSON objects, OAuth parameters
+// (form or JSON, RFC 6749 §3.1), HTTP Basic client credentials (§2.3.1) and Bearer tokens.
+#pragma once
+
+#include "common/result.hpp"
+#include "http/http.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace permiso::http {
+
+enum class BodyError {
+  malformed_encoding,      // bad percent escape in form data or credentials
+  too_many_fields,         // more form fields than FormLimits::max_fields
+  field_too_large,         // a name or value over FormLimits::max_field_bytes
+  invalid_json,            // not JSON at all
+  not_an_object,           // JSON, but not an object at the top level
+  invalid_value,           // a JSON OAuth parameter that is an array or object
+  duplicate_parameter,     // a parameter given twice (RFC 6749 §3.1)
+  unsupported_media_type,  // neither form nor JSON
+  missing_credentials,     // no Authorization header or another scheme
+  malformed_credentials,   // bad base64, no ':' separator
+};
+
+[[nodiscard]] std::string_view to_string(BodyError e);
+/// A sentence for `error_description`.
+[[nodiscard]] std::string_view describe(BodyError e);
+PERMISO_RESULT_ERROR(BodyError)
+
+struct FormLimits {
+  std::size_t max_fields = 64;
+  std::size_t max_field_bytes = 8 * 1024;  // per decoded name or value
+};
+
+using FormFields = std::vector<std::pair<std::string, std::string>>;
+using ParamMap = std::map<std::string, std::string, std::less<>>;
+
+/// Decodes one form component: '+' is a space, "%XY" a byte; a malformed escape fails.
+[[nodiscard]] Result<std::string, BodyError> form_decode(std::string_view in);
+/// Decodes percent escapes only ('+' stays '+'), as in URL paths.
+[[nodiscard]] Result<std::string, BodyError> percent_decode(std::string_view in);
+
+/// application/x-www-form-urlencoded, fields in order. Empty pairs ("a=1&&b=2") are skipped;
+/// a field without '=' has an empty value.
+[[nodiscard]] Result<FormFields, BodyError> parse_form(std::string_view body, FormLimits limits = {});
+
+/// A JSON document whose top level is an object.
+[[nodiscard]] Result<boost::json::object, BodyError> parse_json_object(std::string_view body);
+
+/// OAuth endpoint parameters from a form (default when the Content-Type is absent) or a JSON
+/// body, flattened to strings (numbers and booleans as their JSON text, null dropped).
+/// A parameter sent twice is `duplicate_parameter`.
+[[nodiscard]] Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits limits = {});
+
+struct BasicCredentials {
+  std::string client_id;
+  std::string client_secret;
+};
+
+/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+/// `missing_credentials` when there is no Basic header at all.
+[[nodiscard]] Result<BasicCredentials, BodyError> parse_basic_auth(const Request& req);
+[[nodiscard]] Result<BasicCredentials, BodyError> parse_basic_auth(std::string_view authorization);
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive); nullopt otherwise.
+[[nodiscard]] std::optional<std::string_view> bearer_token(const Request& req);
+
+/// Strict base64 (standard alphabet, padding required); nullopt on any deviation.
+[[nodiscard]] std::optional<std::string> base64_decode(std::string_view in);
+
+}  // namespace permiso::http

@@ -1,0 +1,163 @@
+// Request accessors, JSON/error responses and the pattern router (no Beast/Asio here).
+#include "http/http.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace permiso::http {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (path.empty()) return out;
+  for (;;) {
+    auto slash = path.find('/');
+    out.emplace_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool is_capture(std::string_view seg) {
+  return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+}  // namespace
+
+std::optional<std::string_view> Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::query_param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::string_view Request::param(std::string_view name) const {
+  auto it = path_params.find(name);
+  return it == path_params.end() ? std::string_view() : std::string_view(it->second);
+}
+
+Response json_response(int status, const boost::json::value& body) {
+  Response res;
+  res.status = status;
+  res.content_type = "application/json";
+  res.body = boost::json::serialize(body);
+  return res;
+}
+
+Response error_response(const Request& req, int status, std::string_view error,
+                        std::string_view description, const boost::json::object* extra) {
+  boost::json::object body;
+  body["error"] = error;
+  body["error_description"] = description;
+  body["request_id"] = req.request_id;
+  if (extra != nullptr) {
+    for (const auto& [k, v] : *extra) {
+      if (!body.contains(k)) body[k] = v;
+    }
+  }
+  return json_response(status, body);
+}
+
+void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
+  Route r;
+  r.method.reserve(method.size());
+  for (char c : method) r.method.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  r.segments = split_path(pattern);
+  r.pattern = std::string(pattern);
+  r.handler = std::move(handler);
+  routes_.push_back(std::move(r));
+}
+
+void Router::add_sync(std::string_view method, std::string_view pattern, SyncHandler handler) {
+  add(method, pattern, [h = std::move(handler)](Request& req, Reply reply) { reply(h(req)); });
+}
+
+Router::Match Router::match(Request& req) const {
+  const auto segs = split_path(req.path);
+  // A route's rank is its capture positions read left to right: a literal in an earlier
+  // segment beats a capture there, so "/users/me" wins over "/users/{id}".
+  auto path_matches = [&](const Route& r, std::vector<bool>& captures) {
+    if (r.segments.size() != segs.size()) return false;
+    captures.assign(segs.size(), false);
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+      if (is_capture(r.segments[i])) {
+        if (segs[i].empty()) return false;
+        captures[i] = true;
+      } else if (r.segments[i] != segs[i]) {
+        return false;
+      }
+    }
+    return true;
+  };
+
+  const Route* best = nullptr;
+  std::vector<bool> best_caps;
+  const Route* best_any_method = nullptr;
+  std::vector<bool> best_any_caps;
+  std::vector<std::string> allowed;
+  std::vector<bool> caps;
+  for (const auto& r : routes_) {
+    if (!path_matches(r, caps)) continue;
+    if (best_any_method == nullptr || caps < best_any_caps) {
+      best_any_method = &r;
+      best_any_caps = caps;
+    }
+    if (r.method == req.method) {
+      if (best == nullptr || caps < best_caps) {
+        best = &r;
+        best_caps = caps;
+      }
+    }
+  }
+
+  Match m;
+  if (best == nullptr) {
+    if (best_any_method == nullptr) return m;  // 404
+    // 405 only for the most specific path shape, so "/users/me" does not advertise
+    // the methods of "/users/{id}".
+    for (const auto& r : routes_) {
+      if (path_matches(r, caps) && caps == best_any_caps &&
+          std::find(allowed.begin(), allowed.end(), r.method) == allowed.end()) {
+        allowed.push_back(r.method);
+      }
+    }
+    m.method_not_allowed = true;
+    m.pattern = best_any_method->pattern;
+    for (const auto& a : allowed) {
+      if (!m.allowed_methods.empty()) m.allowed_methods += ", ";
+      m.allowed_methods += a;
+    }
+    return m;
+  }
+  m.handler = &best->handler;
+  m.pattern = best->pattern;
+  req.path_params.clear();
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    if (best_caps[i]) {
+      const auto& s = best->segments[i];
+      req.path_params[s.substr(1, s.size() - 2)] = segs[i];
+    }
+  }
+  return m;
+}
+
+}  // namespace permiso::http

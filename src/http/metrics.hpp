@@ -1,0 +1,146 @@
+// A small Prometheus registry (counters, gauges, fixed-bucket histograms with label sets)
+// rendered in the text exposition format, plus /metrics, /health and /ready route helpers.
+#pragma once
+
+#include "http/http.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace permiso::http {
+
+/// Hot path: a relaxed atomic add, no lock.
+class Counter {
+ public:
+  void inc(double v = 1.0) { value_.fetch_add(v, std::memory_order_relaxed); }
+  [[nodiscard]] double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
+class Gauge {
+ public:
+  void set(double v) { value_.store(v, std::memory_order_relaxed); }
+  void inc(double v = 1.0) { value_.fetch_add(v, std::memory_order_relaxed); }
+  void dec(double v = 1.0) { value_.fetch_sub(v, std::memory_order_relaxed); }
+  [[nodiscard]] double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0.0};
+};
+
+class Histogram {
+ public:
+  /// `bounds` ascending upper bounds; +Inf is implicit.
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double v);
+  [[nodiscard]] const std::vector<double>& bounds() const { return bounds_; }
+  /// Non-cumulative count of bucket i (i == bounds().size() is +Inf).
+  [[nodiscard]] std::uint64_t bucket(std::size_t i) const { return counts_[i].load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  [[nodiscard]] double sum() const { return sum_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<double> sum_{0.0};
+};
+
+/// Default latency buckets, in seconds.
+[[nodiscard]] std::vector<double> default_latency_buckets();
+
+/// One metric name with its label names; children are created on first use and live as
+/// long as the family. Lookup takes a shared (reader) lock; only a new label set writes.
+template <class Metric>
+class Family {
+ public:
+  Family(std::string name, std::string help, std::vector<std::string> label_names,
+         std::function<std::unique_ptr<Metric>()> make)
+      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+        make_(std::move(make)) {}
+
+  /// The child for these label values (same count and order as the label names).
+  Metric& with(const std::vector<std::string>& label_values);
+  Metric& with(std::initializer_list<std::string_view> label_values) {
+    return with(std::vector<std::string>(label_values.begin(), label_values.end()));
+  }
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] const std::string& help() const { return help_; }
+  [[nodiscard]] const std::vector<std::string>& label_names() const { return label_names_; }
+  /// Calls f(label_values, metric) for each child, in label order.
+  void for_each(const std::function<void(const std::vector<std::string>&, const Metric&)>& f) const;
+
+ private:
+  std::string name_;
+  std::string help_;
+  std::vector<std::string> label_names_;
+  std::function<std::unique_ptr<Metric>()> make_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;
+};
+
+using CounterFamily = Family<Counter>;
+using GaugeFamily = Family<Gauge>;
+using HistogramFamily = Family<Histogram>;
+
+/// Owned by the composition root and handed by reference to whoever records metrics.
+/// Registering the same name twice returns the existing family (its type must match).
+class Registry {
+ public:
+  CounterFamily& counter(std::string name, std::string help, std::vector<std::string> label_names = {});
+  GaugeFamily& gauge(std::string name, std::string help, std::vector<std::string> label_names = {});
+  HistogramFamily& histogram(std::string name, std::string help, std::vector<std::string> label_names = {},
+                             std::vector<double> buckets = default_latency_buckets());
+
+  /// Prometheus text exposition format 0.0.4.
+  [[nodiscard]] std::string render() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<CounterFamily>> counters_;
+  std::map<std::string, std::unique_ptr<GaugeFamily>> gauges_;
+  std::map<std::string, std::unique_ptr<HistogramFamily>> histograms_;
+};
+
+/// GET /metrics: the registry in text format (Content-Type text/plain; version=0.0.4).
+void add_metrics_route(Router& router, const Registry& registry, std::string path = "/metrics");
+/// GET /health: 200 with the JSON the service builds (e.g. {status, service, version}).
+void add_health_route(Router& router, std::function<boost::json::value()> body, std::string path = "/health");
+/// GET /ready: 200 {"status":"ready"} when `ready()` holds, else 503 {"status":"not_ready"}.
+void add_ready_route(Router& router, std::function<bool()> ready, std::string path = "/ready");
+
+// ---- template definitions ----
+
+template <class Metric>
+Metric& Family<Metric>::with(const std::vector<std::string>& label_values) {
+  {
+    std::shared_lock lock(mutex_);
+    auto it = children_.find(label_values);
+    if (it != children_.end()) return *it->second;
+  }
+  std::unique_lock lock(mutex_);
+  auto& slot = children_[label_values];
+  if (!slot) slot = make_();
+  return *slot;
+}
+
+template <class Metric>
+void Family<Metric>::for_each(
+    const std::function<void(const std::vector<std::string>&, const Metric&)>& f) const {
+  std::shared_lock lock(mutex_);
+  for (const auto& [labels, metric] : children_) f(labels, *metric);
+}
+
+}  // namespace permiso::http

@@ -1,0 +1,731 @@
+// Server implementation on Boost.Beast/Asio with C++20 coroutines: one coroutine per
+// connection, running on that connection's strand. All Beast/Asio templates live here.
+#include "http/server.hpp"
+
+#include "http/body.hpp"
+#include "http/metrics.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+namespace permiso::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// The first read on an idle connection only needs to see that a request has started.
+constexpr std::size_t kFirstReadChunk = 4096;
+// After an error answer we read and discard what the client is still sending, so closing
+// does not reset the connection before the client has read our answer.
+constexpr std::size_t kMaxDrainBytes = 1024 * 1024;
+constexpr std::chrono::milliseconds kMaxDrainTime{1000};
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+  });
+}
+
+std::string random_request_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(32);
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+std::string_view method_label(std::string_view m) {
+  for (std::string_view known : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}) {
+    if (m == known) return known;
+  }
+  return "OTHER";  // bounded cardinality whatever clients send
+}
+
+bool safe_header_value(std::string_view v) {
+  return v.find_first_of("\r\n") == std::string_view::npos;
+}
+
+/// Lets a Reply outlive the server: posting happens under the mutex, and the server
+/// flips `alive` before its io_context goes away.
+struct Lifeline {
+  std::mutex mutex;
+  bool alive = true;
+};
+
+class Session;
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerConfig c, Router& r, ServerHooks h);
+  ~Impl();
+
+  void log_error(std::string_view msg) const {
+    if (hooks.error_log) {
+      hooks.error_log(msg);
+    } else {
+      std::fprintf(stderr, "permiso-http: %.*s\n", static_cast<int>(msg.size()), msg.data());
+    }
+  }
+  asio::awaitable<void> accept_loop();
+  void stop();
+  void session_closed(std::uint64_t id);
+  [[nodiscard]] std::string client_ip(const std::string& peer, const Request& req) const;
+
+  ServerConfig config;
+  Router& router;
+  ServerHooks hooks;
+  unsigned thread_count = 1;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::strand<asio::io_context::executor_type> control;
+  asio::steady_timer grace_timer;
+  std::shared_ptr<Lifeline> lifeline = std::make_shared<Lifeline>();
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> destroying{false};
+  std::uint16_t bound_port = 0;
+  std::vector<asio::ip::address> trusted;
+
+  std::mutex sessions_mutex;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::uint64_t next_session_id = 0;
+
+  CounterFamily* requests_total = nullptr;
+  HistogramFamily* request_duration = nullptr;
+  Gauge* in_flight = nullptr;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& srv, tcp::socket socket, std::uint64_t id)
+      : srv_(srv),
+        stream_(std::move(socket)),
+        buffer_(srv.config.header_limit + srv.config.body_limit + 65536),
+        reply_timer_(stream_.get_executor()),
+        id_(id) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      auto addr = ep.address();
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+        addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+      }
+      peer_ip_ = addr.to_string();
+    }
+  }
+  ~Session() { srv_.session_closed(id_); }
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::awaitable<void> run();
+
+  /// On the strand: the server is stopping.
+  void on_stop() {
+    stopping_ = true;
+    if (state_ == State::idle) {
+      beast::error_code ec;
+      stream_.socket().cancel(ec);
+    }
+  }
+
+  /// On the strand: a handler answered request `seq`.
+  void on_reply(std::uint64_t seq, Response res) {
+    if (seq != seq_ || answered_ || state_ != State::handling) return;  // late, after a timeout
+    answered_ = true;
+    response_ = std::move(res);
+    reply_timer_.cancel();
+  }
+
+ private:
+  enum class State { idle, reading, handling, writing };
+
+  asio::awaitable<bool> write(Response res, const Request& req, bool keep_alive, std::string_view route,
+                              Clock::time_point started, bool preflight);
+  void finalize(Response& res, const Request& req, bool preflight) const;
+  asio::awaitable<void> drain_and_close();
+  Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
+
+  Server::Impl& srv_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  asio::steady_timer reply_timer_;
+  std::uint64_t id_;
+  std::string peer_ip_;
+  State state_ = State::idle;
+  bool stopping_ = false;
+  std::uint64_t seq_ = 0;
+  bool answered_ = false;
+  std::optional<Response> response_;
+};
+
+/// Shared by the copies of one Reply: the first call wins.
+struct ReplyState {
+  std::weak_ptr<Session> session;
+  std::shared_ptr<Lifeline> lifeline;
+  std::uint64_t seq = 0;
+  std::shared_ptr<Request> request;  // the handler's Request& stays valid while a Reply lives
+  std::atomic<bool> called{false};
+
+  void deliver(Response res) {
+    if (called.exchange(true)) return;
+    std::lock_guard lock(lifeline->mutex);
+    if (!lifeline->alive) return;
+    auto s = session.lock();
+    if (!s) return;
+    asio::post(s->executor(), [s, seq = seq, r = std::move(res)]() mutable { s->on_reply(seq, std::move(r)); });
+  }
+};
+
+void fill_headers(Request& req, const bhttp::request<bhttp::string_body>& msg) {
+  req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+  for (const auto& f : msg) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+}
+
+Request Session::make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const {
+  Request req;
+  if (parser != nullptr && parser->is_header_done()) {
+    const auto& msg = parser->get();
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    fill_headers(req, msg);
+  }
+  auto id = req.header("x-request-id");
+  req.request_id = id && valid_request_id(*id) ? std::string(*id) : random_request_id();
+  req.remote_ip = srv_.client_ip(peer_ip_, req);
+  return req;
+}
+
+void Session::finalize(Response& res, const Request& req, bool preflight) const {
+  const auto& cors = srv_.config.cors;
+  auto& h = res.headers;
+  // Handler headers with CR/LF would split the response: drop them.
+  h.erase(std::remove_if(h.begin(), h.end(),
+                         [](const auto& kv) { return !safe_header_value(kv.first) || !safe_header_value(kv.second); }),
+          h.end());
+  auto has = [&](std::string_view name) {
+    return std::any_of(h.begin(), h.end(), [&](const auto& kv) { return iequals(kv.first, name); });
+  };
+  h.emplace_back("X-Request-ID", req.request_id);
+  h.emplace_back("X-Frame-Options", "DENY");
+  h.emplace_back("X-Content-Type-Options", "nosniff");
+  h.emplace_back("X-XSS-Protection", "1; mode=block");
+  h.emplace_back("Referrer-Policy", "strict-origin-when-cross-origin");
+  if (res.content_type.rfind("application/json", 0) == 0 && !has("Cache-Control")) {
+    h.emplace_back("Cache-Control", "no-store");
+  }
+  if (auto origin = req.header("origin"); origin && !cors.allowed_origins.empty()) {
+    h.emplace_back("Vary", "Origin");
+    const bool allowed = std::find(cors.allowed_origins.begin(), cors.allowed_origins.end(), *origin) !=
+                         cors.allowed_origins.end();
+    if (allowed) {
+      h.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
+      h.emplace_back("Access-Control-Allow-Credentials", "true");
+      if (preflight) {
+        h.emplace_back("Access-Control-Allow-Methods", join(cors.allowed_methods));
+        h.emplace_back("Access-Control-Allow-Headers", join(cors.allowed_headers));
+        h.emplace_back("Access-Control-Max-Age", std::to_string(cors.max_age.count()));
+      } else if (!cors.exposed_headers.empty()) {
+        h.emplace_back("Access-Control-Expose-Headers", join(cors.exposed_headers));
+      }
+    }
+  }
+}
+
+asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep_alive, std::string_view route,
+                                     Clock::time_point started, bool preflight) {
+  finalize(res, req, preflight);
+  const int status = res.status;
+  const std::size_t bytes = res.body.size();
+  bhttp::response<bhttp::string_body> msg;
+  msg.version(11);
+  msg.result(static_cast<unsigned>(status));
+  const bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
+  if (no_body) {
+    res.body.clear();
+  } else if (!res.content_type.empty()) {
+    msg.set(bhttp::field::content_type, res.content_type);
+  }
+  for (auto& [k, v] : res.headers) msg.insert(k, v);
+  msg.body() = std::move(res.body);
+  msg.keep_alive(keep_alive);
+  msg.prepare_payload();
+
+  state_ = State::writing;
+  beast::error_code ec;
+  stream_.expires_after(srv_.config.write_timeout);
+  co_await bhttp::async_write(stream_, msg, asio::redirect_error(asio::use_awaitable, ec));
+
+  const auto elapsed = Clock::now() - started;
+  const auto path = std::string_view(req.target).substr(0, std::string_view(req.target).find('?'));
+  if (srv_.requests_total != nullptr) {
+    srv_.requests_total->with({route, method_label(req.method), std::to_string(status)}).inc();
+    srv_.request_duration->with({route}).observe(std::chrono::duration<double>(elapsed).count());
+  }
+  if (srv_.hooks.access_log) {
+    AccessLogEntry e;
+    e.method = req.method;
+    e.path = path;
+    e.route = route;
+    e.status = status;
+    e.duration = std::chrono::duration_cast<std::chrono::microseconds>(elapsed);
+    e.bytes = bytes;
+    e.request_id = req.request_id;
+    e.remote_ip = req.remote_ip;
+    e.user_agent = req.header("user-agent").value_or("");
+    try {
+      srv_.hooks.access_log(e);
+    } catch (const std::exception& ex) {
+      srv_.log_error(std::string("access log hook threw: ") + ex.what());
+    }
+  }
+  co_return !ec;
+}
+
+asio::awaitable<void> Session::drain_and_close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::size_t drained = 0;
+  stream_.expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime, srv_.config.read_timeout));
+  std::array<char, 8192> sink{};
+  while (!ec && drained < kMaxDrainBytes) {
+    drained += co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  }
+  stream_.close();
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  const auto& cfg = srv_.config;
+  beast::error_code ec;
+  bool first = true;
+  bool cut = false;  // closed for a protocol error: answer sent, drain the rest
+
+  for (;;) {
+    // Wait for the next request to start. A fresh connection gets the header timeout for
+    // it (a silent connection is a slowloris too); a kept-alive one gets the idle timeout.
+    Clock::time_point header_deadline = Clock::now() + cfg.header_timeout;
+    if (buffer_.size() == 0) {
+      state_ = State::idle;
+      if (stopping_) break;
+      if (first) {
+        stream_.expires_at(header_deadline);
+      } else {
+        stream_.expires_after(cfg.idle_timeout);
+      }
+      auto n = co_await stream_.async_read_some(buffer_.prepare(kFirstReadChunk),
+                                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;  // idle/first-byte timeout, peer closed, or stop()
+      buffer_.commit(n);
+      if (!first) header_deadline = Clock::now() + cfg.header_timeout;
+    }
+    first = false;
+    state_ = State::reading;
+    const auto started = Clock::now();
+
+    // One request at a time: pipelined requests wait in buffer_ (bounded by its max size)
+    // or in the kernel, and answers go out in order.
+    auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
+    parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(cfg.header_limit, UINT32_MAX)));
+    parser->body_limit(cfg.body_limit);
+    stream_.expires_at(header_deadline);
+    co_await bhttp::async_read_header(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) {
+      auto& msg = parser->get();
+      if (auto expect = msg.find(bhttp::field::expect);
+          expect != msg.end() && iequals(expect->value(), "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+        stream_.expires_after(cfg.write_timeout);
+        co_await bhttp::async_write(stream_, cont, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      stream_.expires_after(cfg.read_timeout);
+      co_await bhttp::async_read(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec) {
+      Request req = make_partial_request(parser.get());
+      Response res;
+      if (ec == bhttp::error::header_limit) {
+        res = error_response(req, 431, "request_header_fields_too_large", "The request headers are too large.");
+      } else if (ec == bhttp::error::body_limit) {
+        res = error_response(req, 413, "payload_too_large",
+                             "The request body exceeds " + std::to_string(cfg.body_limit) + " bytes.");
+      } else if (ec == beast::error::timeout || ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
+                 ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+                 ec == bhttp::error::partial_message) {
+        break;  // the client is gone or too slow: nothing to answer
+      } else {
+        res = error_response(req, 400, "bad_request", "The request is not valid HTTP/1.1.");
+      }
+      co_await write(std::move(res), req, false, "invalid", started, false);
+      cut = true;
+      break;
+    }
+
+    auto msg = parser->release();
+    auto req = std::make_shared<Request>();
+    req->method = std::string(msg.method_string());
+    req->target = std::string(msg.target());
+    fill_headers(*req, msg);
+    req->body = std::move(msg.body());
+    if (auto id = req->header("x-request-id"); id && valid_request_id(*id)) {
+      req->request_id = std::string(*id);
+    } else {
+      req->request_id = random_request_id();
+    }
+    req->remote_ip = srv_.client_ip(peer_ip_, *req);
+    const bool keep_alive = msg.keep_alive();
+
+    if (srv_.in_flight != nullptr) srv_.in_flight->inc();
+    Response res;
+    std::string route;
+    bool preflight = false;
+    {
+      std::string_view target = req->target;
+      auto q = target.find('?');
+      auto raw_path = target.substr(0, q);
+      auto path = percent_decode(raw_path);
+      // An encoded '/' would change how the router splits segments: refuse it.
+      bool bad_target = raw_path.empty() || raw_path.front() != '/' || !path ||
+                        raw_path.find("%2F") != std::string_view::npos ||
+                        raw_path.find("%2f") != std::string_view::npos;
+      if (!bad_target) {
+        req->path = std::move(*path);
+        if (q != std::string_view::npos) {
+          FormLimits limits;
+          limits.max_fields = 256;
+          auto query = parse_form(target.substr(q + 1), limits);
+          if (query) {
+            req->query = std::move(*query);
+          } else {
+            bad_target = true;
+          }
+        }
+      }
+      if (bad_target) {
+        route = "invalid";
+        res = error_response(*req, 400, "bad_request", "The request target is malformed.");
+      } else if (req->method == "OPTIONS" && req->header("origin") &&
+                 req->header("access-control-request-method")) {
+        route = "preflight";
+        preflight = true;
+        res.status = 204;
+        res.content_type.clear();
+      } else {
+        auto match = srv_.router.match(*req);
+        if (match.handler == nullptr) {
+          if (match.method_not_allowed) {
+            route = match.pattern;
+            res = error_response(*req, 405, "method_not_allowed",
+                                 "Method " + req->method + " is not allowed here.");
+            res.set_header("Allow", match.allowed_methods);
+          } else {
+            route = "unmatched";
+            res = error_response(*req, 404, "not_found", "No resource at this path.");
+          }
+        } else {
+          route = match.pattern;
+          ++seq_;
+          answered_ = false;
+          response_.reset();
+          state_ = State::handling;
+          auto reply_state = std::make_shared<ReplyState>();
+          reply_state->session = weak_from_this();
+          reply_state->lifeline = srv_.lifeline;
+          reply_state->seq = seq_;
+          reply_state->request = req;
+          Reply reply = [reply_state](Response r) { reply_state->deliver(std::move(r)); };
+          std::optional<Response> failure;
+          try {
+            (*match.handler)(*req, reply);
+          } catch (const std::exception& ex) {
+            srv_.log_error("handler for " + route + " threw: " + ex.what() + " (request_id " + req->request_id + ")");
+            failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
+          } catch (...) {
+            srv_.log_error("handler for " + route + " threw a non-exception (request_id " + req->request_id + ")");
+            failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
+          }
+          if (failure) reply_state->deliver(std::move(*failure));  // ignored if it replied first
+          if (!answered_) {
+            reply_timer_.expires_after(cfg.handler_timeout);
+            beast::error_code timer_ec;
+            co_await reply_timer_.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec));
+          }
+          if (answered_ && response_) {
+            res = std::move(*response_);
+            response_.reset();
+          } else {
+            answered_ = true;  // a late Reply is now ignored
+            srv_.log_error("handler for " + route + " timed out (request_id " + req->request_id + ")");
+            res = error_response(*req, 503, "timeout", "The request took too long to process.");
+          }
+        }
+      }
+    }
+    const bool ok = co_await write(std::move(res), *req, keep_alive && !stopping_, route, started, preflight);
+    if (srv_.in_flight != nullptr) srv_.in_flight->dec();
+    if (!ok || !keep_alive || stopping_) break;
+  }
+
+  if (cut) {
+    co_await drain_and_close();
+  } else {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+}
+
+}  // namespace
+
+// One io_context shared by all threads rather than one per core with SO_REUSEPORT: every
+// connection runs on its own strand, so a shared scheduler balances slow handlers across
+// threads, whereas the kernel's REUSEPORT hashing pins connections to a loop that may be
+// stuck behind a slow one; at our load the shared queue's lock is not the bottleneck.
+Server::Impl::Impl(ServerConfig c, Router& r, ServerHooks h)
+    : config(std::move(c)),
+      router(r),
+      hooks(std::move(h)),
+      thread_count(config.threads != 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency())),
+      ioc(static_cast<int>(thread_count)),
+      acceptor(ioc),
+      control(asio::make_strand(ioc)),
+      grace_timer(control) {
+  for (const auto& p : config.trusted_proxies) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(p, ec);
+    if (ec) throw std::runtime_error("invalid trusted proxy address: " + p);
+    trusted.push_back(addr);
+  }
+  beast::error_code ec;
+  auto host = config.host == "localhost" ? std::string("127.0.0.1") : config.host;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("invalid listen address: " + config.host);
+  tcp::endpoint endpoint(address, config.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + config.host + ":" + std::to_string(config.port) + ": " +
+                             ec.message());
+  }
+  bound_port = acceptor.local_endpoint().port();
+
+  if (hooks.metrics != nullptr) {
+    requests_total = &hooks.metrics->counter("http_requests_total", "HTTP requests by route, method and status.",
+                                             {"route", "method", "status"});
+    request_duration = &hooks.metrics->histogram("http_request_duration_seconds",
+                                                 "HTTP request latency by route, in seconds.", {"route"});
+    in_flight = &hooks.metrics->gauge("http_requests_in_flight", "HTTP requests being handled.").with({});
+  }
+  asio::co_spawn(ioc, accept_loop(), [this](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log_error(std::string("accept loop failed: ") + ex.what());
+    }
+  });
+}
+
+Server::Impl::~Impl() {
+  destroying = true;
+  {
+    std::lock_guard lock(lifeline->mutex);
+    lifeline->alive = false;
+  }
+  ioc.stop();
+  // Sessions still queued in ioc are destroyed by ~io_context, before the members they use.
+}
+
+asio::awaitable<void> Server::Impl::accept_loop() {
+  for (;;) {
+    tcp::socket socket(asio::make_strand(ioc));
+    beast::error_code ec;
+    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // Usually EMFILE: back off briefly instead of spinning.
+      log_error("accept failed: " + ec.message());
+      asio::steady_timer backoff(ioc, std::chrono::milliseconds(50));
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::shared_ptr<Session> session;
+    {
+      std::lock_guard lock(sessions_mutex);
+      auto id = next_session_id++;
+      session = std::make_shared<Session>(*this, std::move(socket), id);
+      sessions.emplace(id, session);
+    }
+    asio::co_spawn(session->executor(), session->run(), [this](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_error(std::string("connection failed: ") + ex.what());
+      }
+    });
+  }
+}
+
+void Server::Impl::session_closed(std::uint64_t id) {
+  bool drained = false;
+  {
+    std::lock_guard lock(sessions_mutex);
+    sessions.erase(id);
+    drained = sessions.empty();
+  }
+  if (drained && stopping && !destroying) {
+    asio::post(control, [this] { grace_timer.cancel(); });
+  }
+}
+
+void Server::Impl::stop() {
+  if (stopping.exchange(true)) return;
+  asio::post(control, [this] {
+    beast::error_code ec;
+    acceptor.close(ec);
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(sessions_mutex);
+      for (auto& [id, weak] : sessions) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (auto& s : live) {
+      asio::post(s->executor(), [s] { s->on_stop(); });
+    }
+    live.clear();
+    grace_timer.expires_after(config.shutdown_grace);
+    grace_timer.async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec) return;  // drained in time
+      std::size_t left = 0;
+      {
+        std::lock_guard lock(sessions_mutex);
+        left = sessions.size();
+      }
+      if (left > 0) {
+        log_error("shutdown grace expired with " + std::to_string(left) + " connection(s) open");
+        ioc.stop();
+      }
+    });
+    bool empty = false;
+    {
+      std::lock_guard lock(sessions_mutex);
+      empty = sessions.empty();
+    }
+    if (empty) grace_timer.cancel();
+  });
+}
+
+std::string Server::Impl::client_ip(const std::string& peer, const Request& req) const {
+  auto is_trusted = [this](const std::string& ip) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(ip, ec);
+    return !ec && std::find(trusted.begin(), trusted.end(), addr) != trusted.end();
+  };
+  if (trusted.empty() || !is_trusted(peer)) return peer;
+  auto xff = req.header("x-forwarded-for");
+  if (!xff) return peer;
+  // Walk from the nearest hop outwards; the first address not a trusted proxy is the client.
+  std::string_view list = *xff;
+  std::string result = peer;
+  while (!list.empty()) {
+    auto comma = list.rfind(',');
+    auto item = comma == std::string_view::npos ? list : list.substr(comma + 1);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(std::string(item), ec);
+    if (ec) break;  // garbage: trust nothing further out
+    result = addr.to_string();
+    if (std::find(trusted.begin(), trusted.end(), addr) == trusted.end()) break;
+  }
+  return result;
+}
+
+Server::Server(ServerConfig config, Router& router, ServerHooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(config), router, std::move(hooks))) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::port() const { return impl_->bound_port; }
+
+void Server::run() {
+  auto run_loop = [this] {
+    for (;;) {
+      try {
+        impl_->ioc.run();
+        return;
+      } catch (const std::exception& ex) {
+        impl_->log_error(std::string("event loop: ") + ex.what());
+      }
+    }
+  };
+  std::vector<std::thread> extra;
+  for (unsigned i = 1; i < impl_->thread_count; ++i) extra.emplace_back(run_loop);
+  run_loop();
+  for (auto& t : extra) t.join();
+}
+
+void Server::stop() { impl_->stop(); }
+
+}  // namespace permiso::http

@@ -1,0 +1,100 @@
+// The HTTP/1.1 server both services run: keep-alive, wire limits and timeouts, graceful stop,
+// and the middleware every response passes through (request id, security headers, CORS,
+// access log, metrics). Beast and Asio stay inside server.cpp.
+#pragma once
+
+#include "http/http.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace permiso::http {
+
+class Registry;
+
+struct CorsConfig {
+  /// Exact origins ("https://app.example.com"); no wildcards, since credentials are allowed.
+  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_methods = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  std::vector<std::string> allowed_headers = {"Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"};
+  std::vector<std::string> exposed_headers = {"X-Request-ID", "Retry-After", "Link", "WWW-Authenticate"};
+  std::chrono::seconds max_age{600};
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: ephemeral, see Server::port()
+  unsigned threads = 0;    // 0: std::thread::hardware_concurrency()
+  std::size_t body_limit = 64 * 1024;    // larger bodies: 413 payload_too_large
+  std::size_t header_limit = 8 * 1024;   // larger headers: 431
+  /// From a connection's first byte (or its acceptance) to the end of the headers: slowloris bound.
+  std::chrono::milliseconds header_timeout{10'000};
+  /// Reading the body once the headers are in.
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  /// A kept-alive connection waiting for its next request.
+  std::chrono::milliseconds idle_timeout{60'000};
+  /// A handler that never calls its Reply is answered 503 {"error":"timeout"} after this.
+  std::chrono::milliseconds handler_timeout{30'000};
+  /// stop(): how long in-flight requests may still take before connections are cut.
+  std::chrono::milliseconds shutdown_grace{10'000};
+  /// Peers (exact IP addresses) whose X-Forwarded-For is believed, e.g. the local nginx.
+  std::vector<std::string> trusted_proxies;
+  CorsConfig cors;
+};
+
+/// One line of the access log. Views are valid only during the hook call.
+struct AccessLogEntry {
+  std::string_view method;
+  std::string_view path;   // raw path, without the query (which may carry secrets)
+  std::string_view route;  // the router pattern, or "unmatched"/"invalid"/"preflight"
+  int status = 0;
+  std::chrono::microseconds duration{0};
+  std::size_t bytes = 0;   // response body bytes
+  std::string_view request_id;
+  std::string_view remote_ip;
+  std::string_view user_agent;
+};
+
+struct ServerHooks {
+  std::function<void(const AccessLogEntry&)> access_log;
+  /// Handler exceptions, handler timeouts, accept failures. Default: stderr.
+  std::function<void(std::string_view)> error_log;
+  /// When set, the server records http_requests_total{route,method,status},
+  /// http_request_duration_seconds{route} and http_requests_in_flight.
+  Registry* metrics = nullptr;
+};
+
+class Server {
+ public:
+  /// Binds and listens immediately (throws std::runtime_error when it cannot: a start-up
+  /// failure). `router` and `hooks.metrics` must outlive the server.
+  Server(ServerConfig config, Router& router, ServerHooks hooks = {});
+  /// Cuts any connection still open. Stop worker pools that hold Replies first or not:
+  /// a Reply called after destruction is ignored.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// The bound port (the real one when the config said 0).
+  [[nodiscard]] std::uint16_t port() const;
+  /// Serves on `threads` threads (the caller's included) until stop() has drained.
+  void run();
+  /// Thread-safe, idempotent, returns at once: stops accepting, closes idle connections,
+  /// lets in-flight requests finish (their responses carry Connection: close), and cuts
+  /// whatever remains after the grace period.
+  void stop();
+
+  struct Impl;  // defined in server.cpp; public only so its connection types can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace permiso::http
