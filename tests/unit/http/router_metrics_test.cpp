@@ -1,0 +1,162 @@
+// Router matching (captures, literal precedence, 405 with Allow), error_response shape and the
+// Prometheus registry's text output.
+#include "http/http.hpp"
+#include "http/metrics.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace permiso::http {
+namespace {
+
+Request make(std::string method, std::string path) {
+  Request r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  return r;
+}
+
+Response call(const Router::Match& m, Request& req) {
+  Response out;
+  (*m.handler)(req, [&](Response r) { out = std::move(r); });
+  return out;
+}
+
+TEST(Router, CapturesPathParameters) {
+  Router router;
+  router.add_sync("GET", "/api/v1/users/{id}/roles/{role}", [](Request& r) {
+    Response res;
+    res.body = std::string(r.param("id")) + "," + std::string(r.param("role"));
+    return res;
+  });
+  auto req = make("GET", "/api/v1/users/42/roles/admin");
+  auto m = router.match(req);
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(m.pattern, "/api/v1/users/{id}/roles/{role}");
+  EXPECT_EQ(call(m, req).body, "42,admin");
+  EXPECT_EQ(req.param("missing"), "");
+}
+
+TEST(Router, LiteralSegmentsWinOverCaptures) {
+  Router router;
+  router.add_sync("GET", "/users/{id}", [](Request&) { Response r; r.body = "by-id"; return r; });
+  router.add_sync("GET", "/users/me", [](Request&) { Response r; r.body = "me"; return r; });
+  auto me = make("GET", "/users/me");
+  auto m = router.match(me);
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(call(m, me).body, "me");
+  EXPECT_TRUE(me.path_params.empty());
+  auto other = make("GET", "/users/7");
+  auto m2 = router.match(other);
+  ASSERT_NE(m2.handler, nullptr);
+  EXPECT_EQ(call(m2, other).body, "by-id");
+}
+
+TEST(Router, UnknownPathAndWrongMethod) {
+  Router router;
+  router.add_sync("GET", "/items/{id}", [](Request&) { return Response{}; });
+  router.add_sync("DELETE", "/items/{id}", [](Request&) { return Response{}; });
+  auto missing = make("GET", "/nothing");
+  auto m = router.match(missing);
+  EXPECT_EQ(m.handler, nullptr);
+  EXPECT_FALSE(m.method_not_allowed);
+  auto empty_capture = make("GET", "/items/");
+  EXPECT_EQ(router.match(empty_capture).handler, nullptr);
+  auto wrong = make("POST", "/items/3");
+  auto m2 = router.match(wrong);
+  EXPECT_EQ(m2.handler, nullptr);
+  EXPECT_TRUE(m2.method_not_allowed);
+  EXPECT_EQ(m2.allowed_methods, "GET, DELETE");
+}
+
+TEST(Router, RootAndDeepPathsDoNotCollide) {
+  Router router;
+  router.add_sync("GET", "/", [](Request&) { Response r; r.body = "root"; return r; });
+  auto root = make("GET", "/");
+  ASSERT_NE(router.match(root).handler, nullptr);
+  auto deeper = make("GET", "/x");
+  EXPECT_EQ(router.match(deeper).handler, nullptr);
+}
+
+TEST(ErrorResponse, FollowsTheContract) {
+  Request req;
+  req.request_id = "rid-1";
+  boost::json::object extra{{"field", "username"}, {"error", "ignored"}};
+  auto res = error_response(req, 422, "validation_error", "username is too short", &extra);
+  EXPECT_EQ(res.status, 422);
+  EXPECT_EQ(res.content_type, "application/json");
+  auto body = boost::json::parse(res.body).as_object();
+  EXPECT_EQ(body.at("error").as_string(), "validation_error");
+  EXPECT_EQ(body.at("error_description").as_string(), "username is too short");
+  EXPECT_EQ(body.at("request_id").as_string(), "rid-1");
+  EXPECT_EQ(body.at("field").as_string(), "username");
+}
+
+TEST(Metrics, RendersPrometheusText) {
+  Registry reg;
+  auto& c = reg.counter("app_events_total", "Events.", {"kind"});
+  c.with({"a\"b"}).inc();
+  c.with({"a\"b"}).inc(2);
+  reg.gauge("app_level", "Level.").with({}).set(2.5);
+  auto& h = reg.histogram("app_latency_seconds", "Latency.", {"route"}, {0.1, 1});
+  h.with({"/x"}).observe(0.05);
+  h.with({"/x"}).observe(0.5);
+  h.with({"/x"}).observe(7);
+  auto text = reg.render();
+  EXPECT_NE(text.find("# TYPE app_events_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("app_events_total{kind=\"a\\\"b\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("app_level 2.5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"0.1\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"1\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("app_latency_seconds_count{route=\"/x\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("app_latency_seconds_sum{route=\"/x\"} 7.55"), std::string::npos) << text;
+}
+
+TEST(Metrics, SameNameReturnsSameFamilyAndTypeClashThrows) {
+  Registry reg;
+  auto& a = reg.counter("x_total", "X.");
+  auto& b = reg.counter("x_total", "X.");
+  EXPECT_EQ(&a, &b);
+  EXPECT_THROW(reg.gauge("x_total", "X."), std::logic_error);
+}
+
+TEST(Metrics, ConcurrentIncrementsAreNotLost) {
+  Registry reg;
+  auto& fam = reg.counter("hits_total", "Hits.", {"route"});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&fam, t] {
+      for (int i = 0; i < 10000; ++i) fam.with({t % 2 == 0 ? "/a" : "/b"}).inc();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fam.with({"/a"}).value(), 20000);
+  EXPECT_EQ(fam.with({"/b"}).value(), 20000);
+}
+
+TEST(ProbeRoutes, HealthReadyMetrics) {
+  Router router;
+  Registry reg;
+  reg.counter("c_total", "C.").with({}).inc();
+  bool ready = false;
+  add_metrics_route(router, reg);
+  add_health_route(router, [] { return boost::json::value{{"status", "ok"}, {"service", "test"}}; });
+  add_ready_route(router, [&] { return ready; });
+  auto m = make("GET", "/metrics");
+  auto metrics = call(router.match(m), m);
+  EXPECT_EQ(metrics.content_type.rfind("text/plain", 0), 0U);
+  EXPECT_NE(metrics.body.find("c_total 1"), std::string::npos);
+  auto h = make("GET", "/health");
+  EXPECT_EQ(boost::json::parse(call(router.match(h), h).body).at("service").as_string(), "test");
+  auto r = make("GET", "/ready");
+  EXPECT_EQ(call(router.match(r), r).status, 503);
+  ready = true;
+  EXPECT_EQ(call(router.match(r), r).status, 200);
+}
+
+}  // namespace
+}  // namespace permiso::http
