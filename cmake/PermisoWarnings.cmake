@@ -10,5 +10,5 @@ if(PERMISO_SANITIZE)
     -fno-sanitize-recover=undefined)
   target_link_options(permiso_options INTERFACE -fsanitize=address,undefined)
 endif()
-# Boost.Asio: we use C++20 coroutines and standalone executors; no deprecated APIs.
-target_compile_definitions(permiso_options INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+# Boost.Asio: no deprecated APIs.
+target_compile_definitions(permiso_options INTERFACE BOOST_ASIO_NO_DEPRECATED)
