@@ -122,10 +122,6 @@ struct Server::Impl {
   Router& router;
   ServerHooks hooks;
   unsigned thread_count = 1;
-  asio::io_context ioc;
-  tcp::acceptor acceptor;
-  asio::strand<asio::io_context::executor_type> control;
-  asio::steady_timer grace_timer;
   std::shared_ptr<Lifeline> lifeline = std::make_shared<Lifeline>();
   std::atomic<bool> stopping{false};
   std::atomic<bool> destroying{false};
@@ -139,6 +135,13 @@ struct Server::Impl {
   CounterFamily* requests_total = nullptr;
   HistogramFamily* request_duration = nullptr;
   Gauge* in_flight = nullptr;
+
+  // Declared last so they are destroyed first: ~io_context destroys the connections still
+  // queued in it, and their destructors use the members above.
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::strand<asio::io_context::executor_type> control;
+  asio::steady_timer grace_timer;
 };
 
 namespace {
@@ -190,7 +193,7 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class State { idle, reading, handling, writing };
 
   asio::awaitable<bool> write(Response res, const Request& req, bool keep_alive, std::string_view route,
-                              Clock::time_point started, bool preflight);
+                              Clock::time_point started, bool preflight, bool counts_in_flight);
   void finalize(Response& res, const Request& req, bool preflight) const;
   asio::awaitable<void> drain_and_close();
   Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
@@ -286,10 +289,9 @@ void Session::finalize(Response& res, const Request& req, bool preflight) const 
 }
 
 asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep_alive, std::string_view route,
-                                     Clock::time_point started, bool preflight) {
+                                     Clock::time_point started, bool preflight, bool counts_in_flight) {
   finalize(res, req, preflight);
   const int status = res.status;
-  const std::size_t bytes = res.body.size();
   bhttp::response<bhttp::string_body> msg;
   msg.version(11);
   msg.result(static_cast<unsigned>(status));
@@ -300,15 +302,13 @@ asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep
     msg.set(bhttp::field::content_type, res.content_type);
   }
   for (auto& [k, v] : res.headers) msg.insert(k, v);
+  const std::size_t bytes = res.body.size();
   msg.body() = std::move(res.body);
   msg.keep_alive(keep_alive);
   msg.prepare_payload();
 
-  state_ = State::writing;
-  beast::error_code ec;
-  stream_.expires_after(srv_.config.write_timeout);
-  co_await bhttp::async_write(stream_, msg, asio::redirect_error(asio::use_awaitable, ec));
-
+  // Recorded before the write: latency is the server's, not a slow reader's, and a client
+  // that has seen the response also sees it counted.
   const auto elapsed = Clock::now() - started;
   const auto path = std::string_view(req.target).substr(0, std::string_view(req.target).find('?'));
   if (srv_.requests_total != nullptr) {
@@ -332,6 +332,12 @@ asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep
       srv_.log_error(std::string("access log hook threw: ") + ex.what());
     }
   }
+  if (counts_in_flight && srv_.in_flight != nullptr) srv_.in_flight->dec();
+
+  state_ = State::writing;
+  beast::error_code ec;
+  stream_.expires_after(srv_.config.write_timeout);
+  co_await bhttp::async_write(stream_, msg, asio::redirect_error(asio::use_awaitable, ec));
   co_return !ec;
 }
 
@@ -410,7 +416,7 @@ asio::awaitable<void> Session::run() {
       } else {
         res = error_response(req, 400, "bad_request", "The request is not valid HTTP/1.1.");
       }
-      co_await write(std::move(res), req, false, "invalid", started, false);
+      co_await write(std::move(res), req, false, "invalid", started, false, false);
       cut = true;
       break;
     }
@@ -515,8 +521,7 @@ asio::awaitable<void> Session::run() {
         }
       }
     }
-    const bool ok = co_await write(std::move(res), *req, keep_alive && !stopping_, route, started, preflight);
-    if (srv_.in_flight != nullptr) srv_.in_flight->dec();
+    const bool ok = co_await write(std::move(res), *req, keep_alive && !stopping_, route, started, preflight, true);
     if (!ok || !keep_alive || stopping_) break;
   }
 
@@ -589,7 +594,6 @@ Server::Impl::~Impl() {
     lifeline->alive = false;
   }
   ioc.stop();
-  // Sessions still queued in ioc are destroyed by ~io_context, before the members they use.
 }
 
 asio::awaitable<void> Server::Impl::accept_loop() {
