@@ -2,8 +2,10 @@
 #include "http/body.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
+#include <set>
 #include <cctype>
 
 namespace permiso::http {
@@ -60,6 +62,63 @@ std::string media_type(std::string_view content_type) {
   std::string out(t);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+/// boost::json::parse keeps the last of duplicated keys silently; this SAX pass sees them all,
+/// so a JSON body cannot smuggle a second value for an OAuth parameter either.
+class TopLevelKeys {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using ec_t = boost::system::error_code;
+  using sv = boost::json::string_view;
+
+  bool duplicate = false;
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_object_begin(ec_t&) { ++depth_; return true; }
+  bool on_object_end(std::size_t, ec_t&) { --depth_; return true; }
+  bool on_array_begin(ec_t&) { ++depth_; return true; }
+  bool on_array_end(std::size_t, ec_t&) { --depth_; return true; }
+  bool on_key_part(sv s, std::size_t, ec_t&) {
+    if (depth_ == 1) key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(sv s, std::size_t, ec_t&) {
+    if (depth_ == 1) {
+      key_.append(s.data(), s.size());
+      if (!keys_.insert(std::move(key_)).second) duplicate = true;
+      key_.clear();
+    }
+    return true;
+  }
+  bool on_string_part(sv, std::size_t, ec_t&) { return true; }
+  bool on_string(sv, std::size_t, ec_t&) { return true; }
+  bool on_number_part(sv, ec_t&) { return true; }
+  bool on_int64(std::int64_t, sv, ec_t&) { return true; }
+  bool on_uint64(std::uint64_t, sv, ec_t&) { return true; }
+  bool on_double(double, sv, ec_t&) { return true; }
+  bool on_bool(bool, ec_t&) { return true; }
+  bool on_null(ec_t&) { return true; }
+  bool on_comment_part(sv, ec_t&) { return true; }
+  bool on_comment(sv, ec_t&) { return true; }
+
+ private:
+  int depth_ = 0;
+  std::string key_;
+  std::set<std::string, std::less<>> keys_;
+};
+
+bool has_duplicate_top_level_keys(std::string_view body) {
+  boost::json::parse_options opts;
+  opts.max_depth = 32;
+  boost::json::basic_parser<TopLevelKeys> parser(opts);
+  boost::system::error_code ec;
+  parser.write_some(false, body.data(), body.size(), ec);
+  return !ec && parser.handler().duplicate;
 }
 
 }  // namespace
@@ -145,6 +204,7 @@ Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits lim
     auto obj = parse_json_object(req.body);
     if (!obj) return obj.error();
     if (obj->size() > limits.max_fields) return BodyError::too_many_fields;
+    if (has_duplicate_top_level_keys(req.body)) return BodyError::duplicate_parameter;
     for (const auto& [k, v] : *obj) {
       std::string value;
       if (v.is_string()) {

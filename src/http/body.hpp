@@ -57,7 +57,7 @@ using ParamMap = std::map<std::string, std::string, std::less<>>;
 
 /// OAuth endpoint parameters from a form (default when the Content-Type is absent) or a JSON
 /// body, flattened to strings (numbers and booleans as their JSON text, null dropped).
-/// A parameter sent twice is `duplicate_parameter`.
+/// A parameter sent twice (also a repeated JSON key) is `duplicate_parameter`.
 [[nodiscard]] Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits limits = {});
 
 struct BasicCredentials {

@@ -102,6 +102,12 @@ TEST(OAuthParams, DuplicateParameterIsAnError) {
   EXPECT_EQ(r.error(), BodyError::duplicate_parameter);
   // Encoded names are compared after decoding.
   EXPECT_EQ(read_oauth_params(with_body("", "client_id=a&client%5Fid=b")).error(), BodyError::duplicate_parameter);
+  EXPECT_EQ(read_oauth_params(with_body("application/json", R"({"scope":"a","scope":"b"})")).error(),
+            BodyError::duplicate_parameter);
+  // An escaped spelling is the same key.
+  EXPECT_EQ(read_oauth_params(with_body("application/json", R"({"a":"1","\u0061":"2"})")).error(),
+            BodyError::duplicate_parameter);
+  EXPECT_TRUE(read_oauth_params(with_body("application/json", R"({"x":"1","y":"2"})")));
 }
 
 TEST(OAuthParams, OtherMediaTypesAreRefused) {
