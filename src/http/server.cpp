@@ -270,8 +270,11 @@ void Session::finalize(Response& res, const Request& req, bool preflight) const 
   if (res.content_type.rfind("application/json", 0) == 0 && !has("Cache-Control")) {
     h.emplace_back("Cache-Control", "no-store");
   }
-  if (auto origin = req.header("origin"); origin && !cors.allowed_origins.empty()) {
+  if (!cors.allowed_origins.empty()) {
+    // Always, so a shared cache never replays one origin's answer to another.
     h.emplace_back("Vary", "Origin");
+  }
+  if (auto origin = req.header("origin"); origin && !cors.allowed_origins.empty()) {
     const bool allowed = std::find(cors.allowed_origins.begin(), cors.allowed_origins.end(), *origin) !=
                          cors.allowed_origins.end();
     if (allowed) {
@@ -614,6 +617,10 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     std::shared_ptr<Session> session;
     {
       std::lock_guard lock(sessions_mutex);
+      if (sessions.size() >= config.max_connections) {
+        socket.close(ec);
+        continue;
+      }
       auto id = next_session_id++;
       session = std::make_shared<Session>(*this, std::move(socket), id);
       sessions.emplace(id, session);

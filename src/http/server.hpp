@@ -44,6 +44,8 @@ struct ServerConfig {
   std::chrono::milliseconds handler_timeout{30'000};
   /// stop(): how long in-flight requests may still take before connections are cut.
   std::chrono::milliseconds shutdown_grace{10'000};
+  /// Open connections beyond this are closed on accept (file descriptors are finite).
+  std::size_t max_connections = 10'000;
   /// Peers (exact IP addresses) whose X-Forwarded-For is believed, e.g. the local nginx.
   std::vector<std::string> trusted_proxies;
   CorsConfig cors;

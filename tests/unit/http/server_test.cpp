@@ -694,6 +694,18 @@ TEST(Server, DestroyWithoutRunClosesAcceptedConnections) {
   EXPECT_TRUE(c.closed_within(1000ms));
 }
 
+TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosed) {
+  config_.max_connections = 1;
+  start();
+  Client first(server_->port());
+  first.send(get("/hello"));
+  ASSERT_TRUE(first.read());
+  Client second(server_->port());
+  EXPECT_TRUE(second.closed_within(1000ms));
+  first.send(get("/hello"));
+  EXPECT_TRUE(first.read());
+}
+
 TEST(Server, InvalidListenAddressThrows) {
   Router router;
   ServerConfig cfg;
