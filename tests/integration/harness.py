@@ -483,6 +483,13 @@ def find_list(body, *keys):
     raise AssertionError(f"expected a JSON list (or an object with one of {keys}), got {body!r}")
 
 
+def unknown_id_like(real_id):
+    """An id that exists nowhere but has the server's own id format (integer or UUID-like)."""
+    if isinstance(real_id, int) or (isinstance(real_id, str) and real_id.isdigit()):
+        return "999999999"
+    return "00000000-0000-4000-8000-000000000000"
+
+
 def names(items):
     """Scope or role names from a list of names or of {name, ...} objects."""
     out = set()

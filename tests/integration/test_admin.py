@@ -151,7 +151,9 @@ class AdminUsersTest(ServerTestCase):
 
     def test_unknown_user_is_404(self):
         s = self.server
-        self.assertError(s.get(f"{V1}/users/999999999", bearer=s.admin_token()), 404, "not_found")
+        user, _ = s.register_user()
+        unknown = harness.unknown_id_like(user["id"])
+        self.assertError(s.get(f"{V1}/users/{unknown}", bearer=s.admin_token()), 404, "not_found")
 
     def test_put_user_roles_grants_the_roles_scopes(self):
         s = self.server

@@ -86,7 +86,8 @@ class SessionsTest(ServerTestCase):
 
     def test_delete_unknown_session_is_404(self):
         _, _, a = self.server.user_session()
-        r = self.server.delete(f"{V1}/sessions/00000000-0000-0000-0000-000000000000", bearer=a["access_token"])
+        unknown = harness.unknown_id_like(a["session_id"])
+        r = self.server.delete(f"{V1}/sessions/{unknown}", bearer=a["access_token"])
         self.assertError(r, 404, "not_found")
 
     def test_cannot_delete_another_users_session(self):
