@@ -276,17 +276,17 @@ class AuthServer:
     """One permiso-auth process in its own temp data dir (and database / Redis)."""
 
     def __init__(self, env=None, bootstrap=True, data_dir=None, database_url=None, redis=None,
-                 jwt_secret=None):
+                 jwt_secret=None, issuer=None, admin_password=None):
         self.binary = auth_binary()
         self.backend = backend_name()
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.issuer = self.base_url
+        self.issuer = issuer or self.base_url
         self.owns_data_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="permiso-auth-")
         self.log_path = os.path.join(self.data_dir, f"permiso-auth-{self.port}.log")
         self.admin_username = "admin"
-        self.admin_password = f"Adm1n!{secrets.token_urlsafe(18)}" if bootstrap else None
+        self.admin_password = (admin_password or f"Adm1n!{secrets.token_urlsafe(18)}") if bootstrap else None
         self.jwt_secret = jwt_secret or secrets.token_hex(32)  # 64 bytes of text, > 256 bits
         self.redis = redis
         self.owns_redis = False
