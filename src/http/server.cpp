@@ -580,7 +580,8 @@ Server::Impl::Impl(ServerConfig c, Router& r, ServerHooks h)
                                                  "HTTP request latency by route, in seconds.", {"route"});
     in_flight = &hooks.metrics->gauge("http_requests_in_flight", "HTTP requests being handled.").with({});
   }
-  asio::co_spawn(ioc, accept_loop(), [this](const std::exception_ptr& e) {
+  // On the control strand, like stop(): the acceptor is not thread-safe.
+  asio::co_spawn(control, accept_loop(), [this](const std::exception_ptr& e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
