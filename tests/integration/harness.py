@@ -111,6 +111,21 @@ class Postgres:
             raise HarnessError(f"pg_ctl start failed:\n{r.stdout}\n{r.stderr}\n{log}")
         self.started = True
 
+    def halt(self):
+        """Stops the cluster but keeps its data (storage outage)."""
+        r = self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"])
+        if r.returncode != 0:
+            raise HarnessError(f"pg_ctl stop failed:\n{r.stdout}\n{r.stderr}")
+        self.started = False
+
+    def resume(self):
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        r = self._as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-o", opts, "-l",
+                               os.path.join(self.dir, "postgres.log"), "-w", "start"])
+        if r.returncode != 0:
+            raise HarnessError(f"pg_ctl start failed:\n{r.stdout}\n{r.stderr}")
+        self.started = True
+
     def new_database(self):
         self.counter += 1
         name = f"permiso_{self.counter}"

@@ -1,4 +1,5 @@
 # Health, readiness and Prometheus metrics of permiso-auth (contract: GET /health, /ready, /metrics).
+import json
 import re
 import unittest
 
@@ -65,6 +66,20 @@ class HealthTest(ServerTestCase):
         after = total(self.server.get("/metrics").raw)
         self.assertGreaterEqual(after - before, 5, "a request counter (name containing 'request', "
                                 "ending in _total or _count) must count requests")
+
+    def test_log_format_json_makes_every_output_line_a_json_object(self):
+        s = self.server
+        s.get("/health")
+        s.post(f"{V1}/auth/token", form={"username": "nobody", "password": "Wrong-Passw0rd!"})
+        s.login(s.admin_username, s.admin_password)
+        lines = [line for line in s.output().splitlines() if line.strip()]
+        self.assertTrue(lines, "the server logs something (start-up, requests)")
+        for line in lines:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                self.fail(f"LOG_FORMAT=json but this output line is not JSON: {line[:300]!r}")
+            self.assertIsInstance(obj, dict, line[:300])
 
     def test_unknown_path_is_404_not_found_in_the_error_shape(self):
         r = self.server.get(f"{V1}/no/such/thing")

@@ -162,6 +162,49 @@ class ClientCredentialsGrantTest(ServerTestCase):
         self.assertError(s.service_token(cid, secret, expect=None), 403, "client_disabled")
 
 
+class ClientPolicyTest(ServerTestCase):
+    def test_optional_client_fields_round_trip(self):
+        s = self.server
+        created = s.create_client(scopes=("trade:read",), client_type="public", is_trusted=False,
+                                  rate_limit_per_minute=120, rate_limit_per_hour=None,
+                                  allowed_ips=["127.0.0.1"], access_token_lifetime=900)
+        cid = created["client"]["client_id"]
+        r = s.get(f"{V1}/service-clients/{cid}", bearer=s.admin_token())
+        self.assertEqual(r.status, 200, r)
+        got = r.body.get("client", r.body)
+        self.assertEqual(got["client_type"], "public")
+        self.assertIs(got["is_trusted"], False)
+        self.assertEqual(got["rate_limit_per_minute"], 120)
+        self.assertIsNone(got["rate_limit_per_hour"])
+        self.assertEqual(got["allowed_ips"], ["127.0.0.1"])
+        self.assertEqual(got["access_token_lifetime"], 900)
+        tok = s.service_token(cid, created["client_secret"])
+        _, claims = verify_access_token(self, s, tok.body["access_token"], "service")
+        self.assertIs(claims["is_trusted"], False)
+
+    def test_allowed_ips_refuse_other_addresses(self):
+        s = self.server
+        created = s.create_client(scopes=("trade:read",), allowed_ips=["10.9.8.7"])
+        r = s.service_token(created["client"]["client_id"], created["client_secret"], expect=None)
+        self.assertIn(r.status, (401, 403), f"a request from 127.0.0.1 is outside allowed_ips: {r!r}")
+        self.assertError(r, r.status)
+
+    def test_secrets_never_appear_in_the_server_output(self):
+        s = self.server
+        created = s.create_client(scopes=("trade:read",))
+        cid, secret = created["client"]["client_id"], created["client_secret"]
+        tok = s.service_token(cid, secret).body["access_token"]
+        s.service_token(cid, secret + "wrong", expect=None)
+        login = s.login(s.admin_username, s.admin_password)
+        s.post(f"{V1}/auth/token", form={"username": "admin", "password": "Typo-Passw0rd!x"})
+        out = s.output()
+        for label, value in (("client secret", secret), ("admin password", s.admin_password),
+                             ("wrong password", "Typo-Passw0rd!x"), ("JWT secret", s.jwt_secret),
+                             ("access token", tok), ("user access token", login["access_token"]),
+                             ("refresh token", login["refresh_token"])):
+            self.assertNotIn(value, out, f"the {label} must never be logged")
+
+
 class ServiceClientAdminTest(ServerTestCase):
     def test_list_has_pagination_shape_and_finds_the_client(self):
         s = self.server

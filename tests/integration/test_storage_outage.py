@@ -1,0 +1,60 @@
+# Storage outage (PostgreSQL backends): requests that need the database answer 503 in the error
+# shape, never 500, readiness reports it, and service resumes when the database is back.
+import time
+import unittest
+
+import harness
+from harness import V1, AuthServer
+
+
+@unittest.skipUnless(harness.backend_name().startswith("postgres"),
+                     "needs a PostgreSQL backend that the test can stop")
+class StorageOutageTest(harness.ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = harness.Postgres()
+        cls.pg.start()
+        try:
+            cls.server = AuthServer(database_url=cls.pg.new_database()).start()
+        except BaseException:
+            cls.pg.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.stop_clean()
+        finally:
+            cls.pg.stop()
+
+    def poll(self, path, status, within_s):
+        deadline = time.time() + within_s
+        while True:
+            r = self.server.get(path, allow_5xx=True)
+            if r.status == status or time.time() > deadline:
+                return r
+            time.sleep(0.2)
+
+    def test_database_down_is_503_and_recovers(self):
+        s = self.server
+        s.login(s.admin_username, s.admin_password)
+        self.pg.halt()
+        try:
+            r = self.poll("/ready", 503, 10)
+            self.assertEqual(r.status, 503, f"/ready while the database is down: {r!r}")
+            r = s.post(f"{V1}/auth/token", form={"username": s.admin_username,
+                                                 "password": s.admin_password}, allow_5xx=True)
+            self.assertError(r, 503, None, "login while the database is down")
+            r = s.post(f"{V1}/users/register", allow_5xx=True,
+                       json={"username": harness.uniq("down_"), "email": f"{harness.uniq('d')}@example.com",
+                             "password": harness.strong_password()})
+            self.assertError(r, 503, None, "register while the database is down")
+        finally:
+            self.pg.resume()
+        r = self.poll("/ready", 200, 15)
+        self.assertEqual(r.status, 200, f"/ready after the database came back: {r!r}")
+        s.login(s.admin_username, s.admin_password)
+
+
+if __name__ == "__main__":
+    unittest.main()
