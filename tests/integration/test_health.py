@@ -15,9 +15,10 @@ def tearDownModule():
     harness.stop_module_server(__name__)
 
 
-# One exposition line: name{labels} value [timestamp]
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})? (\S+)')
-METRIC_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEaInNf]+( [0-9]+)?$')
+# One exposition line: name{labels} value [timestamp]; label values may hold any escaped text
+# (route labels such as "/api/v1/users/{id}" contain braces).
+LABELS = r'\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\}'
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:' + LABELS + r')? (\S+)( -?[0-9]+)?$')
 
 
 class HealthTest(ServerTestCase):
@@ -47,7 +48,9 @@ class HealthTest(ServerTestCase):
         for line in text.splitlines():
             if not line or line.startswith("#"):
                 continue
-            self.assertRegex(line, METRIC_LINE, "not a Prometheus sample line")
+            m = SAMPLE.match(line)
+            self.assertIsNotNone(m, f"not a Prometheus sample line: {line!r}")
+            float(m.group(2))
             samples += 1
         self.assertGreater(samples, 0)
 
