@@ -62,6 +62,7 @@ using SyncHandler = std::function<Response(Request&)>;
 
 /// Routes "METHOD /path/{param}/..." patterns to handlers. Literal segments win over
 /// captures; an unknown path is 404 `not_found`, a known path with another method 405.
+/// Add every route before Server::run(): matching is lock-free and assumes no writers.
 class Router {
  public:
   void add(std::string_view method, std::string_view pattern, Handler handler);

@@ -3,6 +3,7 @@
 // metrics, X-Forwarded-For) and graceful stop.
 #include "common/worker_pool.hpp"
 #include "http/metrics.hpp"
+#include "http/offload.hpp"
 #include "http/server.hpp"
 
 #include <boost/json.hpp>
@@ -704,6 +705,44 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosed) {
   EXPECT_TRUE(second.closed_within(1000ms));
   first.send(get("/hello"));
   EXPECT_TRUE(first.read());
+}
+
+TEST_F(ServerTest, OnPoolRunsOffTheIoThreadAndRefusesWhenFull) {
+  WorkerPool small(1, 1);
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  router_.add("GET", "/blocking", on_pool(small, [gate](Request& r) {
+    gate.wait();
+    return json_response(200, boost::json::object{{"path", r.path}});
+  }));
+  router_.add("GET", "/pool-throws", on_pool(pool_, [](Request&) -> Response { throw std::runtime_error("x"); }));
+  start();
+  Client running(server_->port());
+  Client queued(server_->port());
+  running.send(get("/blocking"));
+  std::this_thread::sleep_for(100ms);
+  queued.send(get("/blocking"));
+  std::this_thread::sleep_for(100ms);
+  // The pool's one thread and one queue slot are taken: the next caller is refused at once.
+  auto refused = roundtrip(get("/blocking"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->json().at("error").as_string(), "temporarily_unavailable");
+  EXPECT_EQ(refused->header("retry-after"), "1");
+  // Cheap routes are unaffected while the pool is busy.
+  auto cheap = roundtrip(get("/hello"));
+  ASSERT_TRUE(cheap);
+  EXPECT_EQ(cheap->status, 200);
+  release.set_value();
+  auto a = running.read();
+  auto b = queued.read();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->json().at("path").as_string(), "/blocking");
+  EXPECT_EQ(b->status, 200);
+  auto thrown = roundtrip(get("/pool-throws"));
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+  small.shutdown();
 }
 
 TEST(Server, InvalidListenAddressThrows) {
