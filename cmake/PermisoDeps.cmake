@@ -1,7 +1,7 @@
 # Every third-party dependency comes from Debian 12 packages (scripts/bootstrap installs them).
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED CONFIG COMPONENTS json url system)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json url system)
 find_package(SQLite3 REQUIRED)
 find_package(PostgreSQL REQUIRED)
 find_package(spdlog REQUIRED)
