@@ -337,6 +337,8 @@ class AuthServer:
         if self.redis is not None:
             self.env["REDIS_URL"] = self.redis.url
         self.env.update(env or {})
+        # A None value removes a default (to test the server's own defaults).
+        self.env = {k: v for k, v in self.env.items() if v is not None}
         self.jwt_algorithm = self.env.get("JWT_ALGORITHM", "HS256")
         self.proc = None
         self._admin_token = None
