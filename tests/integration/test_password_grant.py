@@ -170,7 +170,7 @@ class LockoutTest(ServerTestCase):
             with lock:
                 statuses.append(r.status)
 
-        threads = [threading.Thread(target=worker) for _ in range(20)]
+        threads = [threading.Thread(target=worker) for _ in range(12)]
         for t in threads:
             t.start()
         for t in threads:
