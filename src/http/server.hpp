@@ -73,6 +73,14 @@ struct ServerHooks {
   Registry* metrics = nullptr;
 };
 
+/// Typical wiring in main():
+///   http::Router router;  http::Registry metrics;
+///   router.add_sync("GET", "/api/v1/users/{id}", [&](http::Request& r) { ... });
+///   router.add("POST", "/api/v1/auth/token", http::on_pool(pool, token_handler));
+///   http::add_metrics_route(router, metrics);  http::add_health_route(...);  http::add_ready_route(...);
+///   http::Server server(config, router, {.access_log = log_hook, .error_log = {}, .metrics = &metrics});
+///   std::thread signals([&] { wait_for_sigterm(); server.stop(); });
+///   server.run();
 class Server {
  public:
   /// Binds and listens immediately (throws std::runtime_error when it cannot: a start-up
