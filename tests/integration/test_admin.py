@@ -231,9 +231,17 @@ class RolesScopesTest(ServerTestCase):
         s.put(f"{V1}/users/{user['id']}/roles", bearer=admin, json={"role_ids": [rid]})
         claims = jwt.decode(s.login(user["username"], pw)["access_token"], options={"verify_signature": False})
         self.assertTrue({"market:data", "account:read"} <= set(claims["scope"].split(" ")), claims)
+
+    def test_role_delete(self):
+        s = self.server
+        admin = s.admin_token()
+        r = s.post(f"{V1}/roles", bearer=admin, json={"name": uniq("gone_"), "description": "to delete"})
+        self.assertEqual(r.status, 201, r)
+        rid = r.body["id"]
         r = s.delete(f"{V1}/roles/{rid}", bearer=admin)
         self.assertIn(r.status, (200, 204), r)
         self.assertError(s.get(f"{V1}/roles/{rid}", bearer=admin), 404, "not_found")
+        self.assertNotIn(rid, [x["id"] for x in find_list(s.get(f"{V1}/roles", bearer=admin).body, "roles", "items")])
 
     def test_duplicate_role_is_409_naming_name(self):
         s = self.server

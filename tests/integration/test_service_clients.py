@@ -84,7 +84,8 @@ class CompleteFlowTest(ServerTestCase):
     def test_client_id_is_generated_when_absent(self):
         s = self.server
         r = s.post(f"{V1}/admin/service-clients", bearer=s.admin_token(), json={
-            "name": "Generated", "client_type": "confidential", "scope_ids": ["market:data"]})
+            "name": "Generated", "description": "generated id", "client_type": "confidential",
+            "scope_ids": ["market:data"]})
         self.assertEqual(r.status, 201, r)
         cid = r.body["client"]["client_id"]
         self.assertIsInstance(cid, str)
@@ -269,22 +270,23 @@ class ServiceClientAdminTest(ServerTestCase):
         s = self.server
         created = s.create_client()
         r = s.post(f"{V1}/service-clients", bearer=s.admin_token(), json={
-            "client_id": created["client"]["client_id"], "name": "dup", "client_type": "confidential",
-            "scope_ids": ["trade:read"]})
+            "client_id": created["client"]["client_id"], "name": "dup", "description": "dup",
+            "client_type": "confidential", "scope_ids": ["trade:read"]})
         self.assertFieldNamed(self.assertError(r, 409, "conflict"), "client_id")
 
     def test_lifetime_outside_300_to_86400_is_422_naming_the_field(self):
         s = self.server
         for lifetime in (299, 86401):
             r = s.post(f"{V1}/service-clients", bearer=s.admin_token(), json={
-                "name": "bad lifetime", "client_type": "confidential",
+                "name": "bad lifetime", "description": "x", "client_type": "confidential",
                 "access_token_lifetime": lifetime, "scope_ids": ["trade:read"]})
             self.assertFieldNamed(self.assertError(r, 422, "validation_error"), "access_token_lifetime")
 
     def test_unknown_scope_name_is_refused(self):
         s = self.server
         r = s.post(f"{V1}/service-clients", bearer=s.admin_token(), json={
-            "name": "bad scope", "client_type": "confidential", "scope_ids": ["no:such:scope"]})
+            "name": "bad scope", "description": "x", "client_type": "confidential",
+            "scope_ids": ["no:such:scope"]})
         self.assertIn(r.status, (400, 404, 422), r)
         self.assertError(r, r.status)
 
