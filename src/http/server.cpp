@@ -42,8 +42,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kFirstReadChunk = 4096;
 // After an error answer we read and discard what the client is still sending, so closing
 // does not reset the connection before the client has read our answer.
-constexpr std::size_t kMaxDrainBytes = 1024 * 1024;
-constexpr std::chrono::milliseconds kMaxDrainTime{1000};
+// Bounded in bytes and time, so an endless upload cannot hold the connection.
+constexpr std::size_t kMaxDrainBytes = 16 * 1024 * 1024;
+constexpr std::chrono::milliseconds kMaxDrainTime{2000};
 
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
