@@ -440,6 +440,14 @@ TEST_F(ServerTest, MalformedHttpIs400) {
   auto encoded_slash = roundtrip(get("/users/a%2Fb"));
   ASSERT_TRUE(encoded_slash);
   EXPECT_EQ(encoded_slash->status, 400);
+  for (const char* path : {"/users/%00", "/users/%ff%fe", "/users/%C0%AF", "/users/%ED%A0%80", "/users/a%0Ab"}) {
+    auto odd = roundtrip(get(path));
+    ASSERT_TRUE(odd) << path;
+    EXPECT_EQ(odd->status, 400) << path;
+  }
+  auto utf8 = roundtrip(get("/users/%C3%A9t%C3%A9"));
+  ASSERT_TRUE(utf8);
+  EXPECT_EQ(utf8->json().at("id").as_string(), "\xC3\xA9t\xC3\xA9");
 }
 
 TEST_F(ServerTest, SlowlorisIsClosedAfterHeaderTimeout) {
