@@ -345,6 +345,16 @@ class AuthServer:
 
     # -- lifecycle
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.kill()
+            if self.proc is not None:
+                self._log.close()
+            self.cleanup()
+            raise
+
+    def _start(self):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PERMISO_", "JWT_", "RATE_LIMIT_", "REDIS_", "DATABASE_"))}
         env.update(self.env)
