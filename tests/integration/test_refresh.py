@@ -81,6 +81,14 @@ class RefreshTest(ServerTestCase):
         self.assertNotEqual(r.body["refresh_token"], first["refresh_token"])
         self.assertEqual(me(s, r.body["access_token"]).status, 200)
 
+    def test_token_endpoint_refresh_grant_accepts_json(self):
+        s = self.server
+        _, _, first = s.user_session()
+        r = s.post(f"{V1}/auth/token", json={"grant_type": "refresh_token",
+                                             "refresh_token": first["refresh_token"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(me(s, r.body["access_token"]).status, 200)
+
     def test_token_endpoint_refresh_failure_is_400_invalid_grant(self):
         s = self.server
         r = s.post(f"{V1}/auth/token", form={"grant_type": "refresh_token", "refresh_token": "garbage"})

@@ -121,6 +121,14 @@ class ClientCredentialsGrantTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(set(r.body["scope"].split(" ")), {"trade:read", "trade:open"})
 
+    def test_json_client_credentials_on_token_endpoint(self):
+        r = self.server.post(f"{V1}/auth/token", json={"grant_type": "client_credentials",
+                                                       "client_id": self.cid,
+                                                       "client_secret": self.secret,
+                                                       "scope": "account:read"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body["scope"], "account:read")
+
     def test_wrong_secret_basic_is_401_invalid_client(self):
         r = self.server.post(f"{V1}/auth/token", form={"grant_type": "client_credentials"},
                              auth_basic=(self.cid, self.secret + "x"))
