@@ -1,0 +1,201 @@
+// The schema, as versioned migrations. Never edit an applied migration: add a new one.
+#include "storage/migrations.hpp"
+
+namespace permiso::storage::detail {
+namespace {
+
+// SQLite: INTEGER PRIMARY KEY AUTOINCREMENT never reuses ids, which the revocation feed's
+// cursor and the audit trail rely on. Booleans are 0/1 integers.
+const std::vector<Migration> kSqlite{
+    {1,
+     "initial schema",
+     {
+         R"(CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL,
+  email TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  first_name TEXT, last_name TEXT, display_name TEXT, bio TEXT,
+  is_active INTEGER NOT NULL DEFAULT 1,
+  is_verified INTEGER NOT NULL DEFAULT 0,
+  is_superuser INTEGER NOT NULL DEFAULT 0,
+  failed_login_count INTEGER NOT NULL DEFAULT 0,
+  locked_until INTEGER, last_login INTEGER,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL))",
+         "CREATE UNIQUE INDEX ux_users_username ON users (username)",
+         "CREATE UNIQUE INDEX ux_users_email ON users (lower(email))",
+         R"(CREATE TABLE roles (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL, description TEXT NOT NULL DEFAULT ''))",
+         "CREATE UNIQUE INDEX ux_roles_name ON roles (name)",
+         R"(CREATE TABLE scopes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  resource TEXT NOT NULL DEFAULT '', action TEXT NOT NULL DEFAULT ''))",
+         "CREATE UNIQUE INDEX ux_scopes_name ON scopes (name)",
+         R"(CREATE TABLE user_roles (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  PRIMARY KEY (user_id, role_id)))",
+         "CREATE INDEX ix_user_roles_role ON user_roles (role_id)",
+         R"(CREATE TABLE role_scopes (
+  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  scope_id INTEGER NOT NULL REFERENCES scopes(id) ON DELETE CASCADE,
+  PRIMARY KEY (role_id, scope_id)))",
+         "CREATE INDEX ix_role_scopes_scope ON role_scopes (scope_id)",
+         R"(CREATE TABLE service_clients (
+  client_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  client_type TEXT NOT NULL DEFAULT 'confidential'
+    CHECK (client_type IN ('confidential', 'public')),
+  secret_hash TEXT NOT NULL DEFAULT '',
+  previous_secret_hash TEXT, previous_secret_expires_at INTEGER,
+  is_active INTEGER NOT NULL DEFAULT 1, is_trusted INTEGER NOT NULL DEFAULT 0,
+  access_token_lifetime INTEGER NOT NULL DEFAULT 3600,
+  rate_limit_per_minute INTEGER, rate_limit_per_hour INTEGER,
+  allowed_ips TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, last_used_at INTEGER))",
+         R"(CREATE TABLE client_scopes (
+  client_id TEXT NOT NULL REFERENCES service_clients(client_id) ON DELETE CASCADE,
+  scope_id INTEGER NOT NULL REFERENCES scopes(id) ON DELETE CASCADE,
+  PRIMARY KEY (client_id, scope_id)))",
+         "CREATE INDEX ix_client_scopes_scope ON client_scopes (scope_id)",
+         R"(CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  ip TEXT NOT NULL DEFAULT '', user_agent TEXT NOT NULL DEFAULT '', revoked_at INTEGER))",
+         "CREATE INDEX ix_sessions_user ON sessions (user_id)",
+         R"(CREATE TABLE refresh_tokens (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  family_id TEXT NOT NULL, session_id TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id TEXT, scope TEXT NOT NULL DEFAULT '',
+  issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  rotated_at INTEGER, replaced_by TEXT, revoked_at INTEGER))",
+         "CREATE UNIQUE INDEX ux_refresh_tokens_token_hash ON refresh_tokens (token_hash)",
+         "CREATE INDEX ix_refresh_tokens_family ON refresh_tokens (family_id)",
+         "CREATE INDEX ix_refresh_tokens_session ON refresh_tokens (session_id)",
+         "CREATE INDEX ix_refresh_tokens_user ON refresh_tokens (user_id)",
+         R"(CREATE TABLE revocations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT ''))",
+         "CREATE UNIQUE INDEX ux_revocations_key ON revocations (key)",
+         "CREATE INDEX ix_revocations_expires ON revocations (expires_at)",
+         R"(CREATE TABLE audit_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts INTEGER NOT NULL, actor TEXT NOT NULL DEFAULT '', actor_type TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '', details TEXT NOT NULL DEFAULT '{}',
+  request_id TEXT NOT NULL DEFAULT ''))",
+         "CREATE INDEX ix_audit_ts ON audit_events (ts)",
+         "CREATE INDEX ix_audit_actor ON audit_events (actor)",
+         "CREATE INDEX ix_audit_action ON audit_events (action)",
+         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+     }},
+};
+
+// PostgreSQL: identity columns; a sequence can hand out seq values out of commit order, so
+// add_revocation serialises writers with an advisory lock to keep the feed cursor safe.
+const std::vector<Migration> kPostgres{
+    {1,
+     "initial schema",
+     {
+         R"(CREATE TABLE users (
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  username TEXT NOT NULL,
+  email TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  first_name TEXT, last_name TEXT, display_name TEXT, bio TEXT,
+  is_active BOOLEAN NOT NULL DEFAULT TRUE,
+  is_verified BOOLEAN NOT NULL DEFAULT FALSE,
+  is_superuser BOOLEAN NOT NULL DEFAULT FALSE,
+  failed_login_count BIGINT NOT NULL DEFAULT 0,
+  locked_until BIGINT, last_login BIGINT,
+  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL))",
+         "CREATE UNIQUE INDEX ux_users_username ON users (username)",
+         "CREATE UNIQUE INDEX ux_users_email ON users (lower(email))",
+         R"(CREATE TABLE roles (
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  name TEXT NOT NULL, description TEXT NOT NULL DEFAULT ''))",
+         "CREATE UNIQUE INDEX ux_roles_name ON roles (name)",
+         R"(CREATE TABLE scopes (
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  resource TEXT NOT NULL DEFAULT '', action TEXT NOT NULL DEFAULT ''))",
+         "CREATE UNIQUE INDEX ux_scopes_name ON scopes (name)",
+         R"(CREATE TABLE user_roles (
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role_id BIGINT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  PRIMARY KEY (user_id, role_id)))",
+         "CREATE INDEX ix_user_roles_role ON user_roles (role_id)",
+         R"(CREATE TABLE role_scopes (
+  role_id BIGINT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  scope_id BIGINT NOT NULL REFERENCES scopes(id) ON DELETE CASCADE,
+  PRIMARY KEY (role_id, scope_id)))",
+         "CREATE INDEX ix_role_scopes_scope ON role_scopes (scope_id)",
+         R"(CREATE TABLE service_clients (
+  client_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  client_type TEXT NOT NULL DEFAULT 'confidential'
+    CHECK (client_type IN ('confidential', 'public')),
+  secret_hash TEXT NOT NULL DEFAULT '',
+  previous_secret_hash TEXT, previous_secret_expires_at BIGINT,
+  is_active BOOLEAN NOT NULL DEFAULT TRUE, is_trusted BOOLEAN NOT NULL DEFAULT FALSE,
+  access_token_lifetime BIGINT NOT NULL DEFAULT 3600,
+  rate_limit_per_minute BIGINT, rate_limit_per_hour BIGINT,
+  allowed_ips TEXT NOT NULL DEFAULT '[]',
+  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_used_at BIGINT))",
+         R"(CREATE TABLE client_scopes (
+  client_id TEXT NOT NULL REFERENCES service_clients(client_id) ON DELETE CASCADE,
+  scope_id BIGINT NOT NULL REFERENCES scopes(id) ON DELETE CASCADE,
+  PRIMARY KEY (client_id, scope_id)))",
+         "CREATE INDEX ix_client_scopes_scope ON client_scopes (scope_id)",
+         R"(CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  ip TEXT NOT NULL DEFAULT '', user_agent TEXT NOT NULL DEFAULT '', revoked_at BIGINT))",
+         "CREATE INDEX ix_sessions_user ON sessions (user_id)",
+         R"(CREATE TABLE refresh_tokens (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  family_id TEXT NOT NULL, session_id TEXT NOT NULL,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id TEXT, scope TEXT NOT NULL DEFAULT '',
+  issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  rotated_at BIGINT, replaced_by TEXT, revoked_at BIGINT))",
+         "CREATE UNIQUE INDEX ux_refresh_tokens_token_hash ON refresh_tokens (token_hash)",
+         "CREATE INDEX ix_refresh_tokens_family ON refresh_tokens (family_id)",
+         "CREATE INDEX ix_refresh_tokens_session ON refresh_tokens (session_id)",
+         "CREATE INDEX ix_refresh_tokens_user ON refresh_tokens (user_id)",
+         R"(CREATE TABLE revocations (
+  seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  key TEXT NOT NULL, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL,
+  reason TEXT NOT NULL DEFAULT ''))",
+         "CREATE UNIQUE INDEX ux_revocations_key ON revocations (key)",
+         "CREATE INDEX ix_revocations_expires ON revocations (expires_at)",
+         R"(CREATE TABLE audit_events (
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  ts BIGINT NOT NULL, actor TEXT NOT NULL DEFAULT '', actor_type TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '', details TEXT NOT NULL DEFAULT '{}',
+  request_id TEXT NOT NULL DEFAULT ''))",
+         "CREATE INDEX ix_audit_ts ON audit_events (ts)",
+         "CREATE INDEX ix_audit_actor ON audit_events (actor)",
+         "CREATE INDEX ix_audit_action ON audit_events (action)",
+         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+     }},
+};
+
+}  // namespace
+
+const std::vector<Migration>& migrations(Dialect dialect) {
+  return dialect == Dialect::Sqlite ? kSqlite : kPostgres;
+}
+
+}  // namespace permiso::storage::detail

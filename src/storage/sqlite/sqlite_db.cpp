@@ -1,0 +1,181 @@
+// SQLite backend of the Db layer: WAL, one writer connection behind a mutex (BEGIN IMMEDIATE)
+// and a small pool of reader connections, so reads never wait on a write.
+#include "storage/sql_db.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+
+namespace permiso::storage::detail {
+namespace {
+
+StorageFailure sqlite_failure(sqlite3* db, int rc) {
+  const std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return failure(StorageError::Conflict, msg, field_from_constraint(msg));
+      }
+      return failure(StorageError::Invalid, msg, field_from_constraint(msg));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+      return failure(StorageError::Unavailable, msg);
+    default:
+      return failure(StorageError::Internal, msg);
+  }
+}
+
+class SqliteConn final : public SqlConn {
+ public:
+  explicit SqliteConn(sqlite3* db) : db_(db) {}
+  ~SqliteConn() override { sqlite3_close_v2(db_); }
+  SqliteConn(const SqliteConn&) = delete;
+  SqliteConn& operator=(const SqliteConn&) = delete;
+
+  StorageResult<Rows> exec(std::string_view sql, const Params& params) override {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) return sqlite_failure(db_, rc);
+    struct Finalize {
+      sqlite3_stmt* s;
+      ~Finalize() { sqlite3_finalize(s); }
+    } guard{stmt};
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const std::string name = "$" + std::to_string(i + 1);
+      const int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
+      if (idx == 0) continue;  // parameter not used by this statement
+      const auto& p = params[i];
+      switch (p.kind) {
+        case Param::Kind::Null: rc = sqlite3_bind_null(stmt, idx); break;
+        case Param::Kind::Int:
+        case Param::Kind::Bool: rc = sqlite3_bind_int64(stmt, idx, p.i); break;
+        case Param::Kind::Text:
+          rc = sqlite3_bind_text(stmt, idx, p.s.data(), static_cast<int>(p.s.size()),
+                                 SQLITE_TRANSIENT);
+          break;
+      }
+      if (rc != SQLITE_OK) return sqlite_failure(db_, rc);
+    }
+    Rows out;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const int n = sqlite3_column_count(stmt);
+      Row row(static_cast<std::size_t>(n));
+      for (int c = 0; c < n; ++c) {
+        if (sqlite3_column_type(stmt, c) == SQLITE_NULL) continue;
+        const auto* t = sqlite3_column_text(stmt, c);
+        const int len = sqlite3_column_bytes(stmt, c);
+        row[static_cast<std::size_t>(c)] =
+            std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(len));
+      }
+      out.rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) return sqlite_failure(db_, rc);
+    out.affected = sqlite3_changes64(db_);
+    return out;
+  }
+
+ private:
+  sqlite3* db_;
+};
+
+StorageResult<std::unique_ptr<SqliteConn>> open_conn(const std::string& path,
+                                                     const StorageOptions& options) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                     SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  auto conn = std::make_unique<SqliteConn>(raw);
+  if (rc != SQLITE_OK) return sqlite_failure(raw, rc);
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=ON"}) {
+    if (auto r = conn->exec(pragma, {}); !r) return r.error();
+  }
+  return conn;
+}
+
+StorageStatus run_tx(SqliteConn& conn, const char* begin, const TxFn& fn) {
+  if (auto b = conn.exec(begin, {}); !b) return b.error();
+  auto st = fn(conn);
+  if (!st) {
+    (void)conn.exec("ROLLBACK", {});
+    return st;
+  }
+  if (auto c = conn.exec("COMMIT", {}); !c) {
+    (void)conn.exec("ROLLBACK", {});
+    return c.error();
+  }
+  return {};
+}
+
+class SqliteDb final : public Db {
+ public:
+  SqliteDb(std::unique_ptr<SqliteConn> writer, std::vector<std::unique_ptr<SqliteConn>> readers,
+           int acquire_timeout_ms)
+      : writer_(std::move(writer)),
+        readers_(std::move(readers)),
+        acquire_timeout_(acquire_timeout_ms) {
+    for (auto& r : readers_) idle_.push_back(r.get());
+  }
+
+  [[nodiscard]] Dialect dialect() const override { return Dialect::Sqlite; }
+
+  StorageStatus read(const TxFn& fn) override {
+    SqliteConn* conn = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, acquire_timeout_, [&] { return !idle_.empty(); })) {
+        return failure(StorageError::Unavailable, "no free sqlite reader connection");
+      }
+      conn = idle_.back();
+      idle_.pop_back();
+    }
+    auto st = run_tx(*conn, "BEGIN", fn);
+    {
+      std::lock_guard lock(mu_);
+      idle_.push_back(conn);
+    }
+    cv_.notify_one();
+    return st;
+  }
+
+  StorageStatus write(const TxFn& fn) override {
+    std::lock_guard lock(write_mu_);
+    return run_tx(*writer_, "BEGIN IMMEDIATE", fn);
+  }
+
+ private:
+  std::mutex write_mu_;
+  std::unique_ptr<SqliteConn> writer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<SqliteConn>> readers_;
+  std::vector<SqliteConn*> idle_;
+  std::chrono::milliseconds acquire_timeout_;
+};
+
+}  // namespace
+
+StorageResult<std::unique_ptr<Db>> open_sqlite_db(const std::string& path,
+                                                  const StorageOptions& options) {
+  auto writer = open_conn(path, options);
+  if (!writer) return writer.error();
+  std::vector<std::unique_ptr<SqliteConn>> readers;
+  for (int i = 0; i < std::max(1, options.pool_size); ++i) {
+    auto r = open_conn(path, options);
+    if (!r) return r.error();
+    readers.push_back(std::move(*r));
+  }
+  return std::unique_ptr<Db>(std::make_unique<SqliteDb>(std::move(*writer), std::move(readers),
+                                                         options.acquire_timeout_ms));
+}
+
+}  // namespace permiso::storage::detail

@@ -1,0 +1,45 @@
+// Failure names and the factory that picks a backend from the database URL.
+#include "storage/storage.hpp"
+
+#include "storage/postgres/pg_db.hpp"
+#include "storage/sql_storage.hpp"
+#include "storage/sqlite/sqlite_db.hpp"
+
+namespace permiso::storage {
+
+std::string_view to_string(StorageError e) {
+  switch (e) {
+    case StorageError::NotFound: return "not_found";
+    case StorageError::Conflict: return "conflict";
+    case StorageError::Unavailable: return "unavailable";
+    case StorageError::Invalid: return "invalid";
+    case StorageError::Internal: return "internal";
+  }
+  return "internal";
+}
+
+std::string_view to_string(const StorageFailure& f) { return to_string(f.code); }
+
+StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
+                                                     const StorageOptions& options) {
+  StorageResult<std::unique_ptr<detail::Db>> db =
+      detail::failure(StorageError::Invalid, "unsupported database url scheme", "database_url");
+  if (url.starts_with("sqlite://")) {
+    // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative.
+    std::string path(url.substr(std::string_view("sqlite://").size()));
+    if (path.empty()) {
+      return detail::failure(StorageError::Invalid, "sqlite url without a path", "database_url");
+    }
+    db = detail::open_sqlite_db(path, options);
+  } else if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    db = detail::open_pg_db(std::string(url), options);
+  }
+  if (!db) return db.error();
+  auto storage = detail::make_sql_storage(std::move(*db));
+  if (options.migrate) {
+    if (auto st = storage->migrate(); !st) return st.error();
+  }
+  return storage;
+}
+
+}  // namespace permiso::storage
