@@ -1,0 +1,110 @@
+// See audit_log.hpp.
+#include "auth/audit_log.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <vector>
+
+namespace permiso::auth {
+namespace {
+constexpr std::size_t kBatch = 500;
+}  // namespace
+
+AuditLog::AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity)
+    : storage_(storage), clock_(clock), capacity_(capacity), thread_([this] { run(); }) {}
+
+AuditLog::~AuditLog() { stop(); }
+
+void AuditLog::record(storage::AuditEvent event) {
+  if (event.ts == 0) {
+    event.ts = clock_.now_seconds();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      dropped_.fetch_add(1);
+      return;
+    }
+    if (queue_.size() >= capacity_) {
+      queue_.pop_front();
+      ++written_seq_;  // accounted for, so flush() does not wait for it
+      dropped_.fetch_add(1);
+    }
+    queue_.push_back(std::move(event));
+    ++enqueued_seq_;
+  }
+  wake_.notify_one();
+}
+
+bool AuditLog::flush(int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = enqueued_seq_;
+  wake_.notify_one();
+  return flushed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                           [&] { return written_seq_ >= target; });
+}
+
+void AuditLog::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void AuditLog::run() {
+  int backoff_ms = 100;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) {
+      return;  // stopping and drained
+    }
+    // The batch leaves the queue while it is written, so producers never touch it.
+    const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), kBatch));
+    std::vector<storage::AuditEvent> batch(std::make_move_iterator(queue_.begin()),
+                                           std::make_move_iterator(queue_.begin() + n));
+    queue_.erase(queue_.begin(), queue_.begin() + n);
+    lock.unlock();
+    auto status = storage_.append_audit(batch);
+    lock.lock();
+    if (status) {
+      written_seq_ += batch.size();
+      written_.fetch_add(batch.size());
+      flushed_.notify_all();
+      backoff_ms = 100;
+      continue;
+    }
+    spdlog::warn("audit: storage refused a batch of {} events ({}); retrying in {} ms",
+                 batch.size(), storage::to_string(status.error()), backoff_ms);
+    // Put the batch back in front, oldest first, keeping within capacity.
+    std::size_t room = capacity_ > queue_.size() ? capacity_ - queue_.size() : 0;
+    std::size_t lost = batch.size() > room ? batch.size() - room : 0;
+    queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(lost)),
+                  std::make_move_iterator(batch.end()));
+    if (stopping_) {
+      // Shutting down with storage down: the events are lost; count them.
+      lost += queue_.size();
+      queue_.clear();
+    }
+    if (lost > 0) {
+      dropped_.fetch_add(lost);
+      written_seq_ += lost;
+      flushed_.notify_all();
+    }
+    if (stopping_) {
+      return;
+    }
+    wake_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_; });
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+  }
+}
+
+}  // namespace permiso::auth

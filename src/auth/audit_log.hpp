@@ -1,0 +1,56 @@
+// The audit trail writer: security events are queued in memory and appended to storage in
+// batches by one background thread, so recording an event never puts a database round trip
+// on a request's path (token issuance in particular).
+#pragma once
+
+#include "common/clock.hpp"
+#include "storage/storage.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace permiso::auth {
+
+class AuditLog {
+ public:
+  /// `capacity` bounds the events waiting while storage is down; beyond it the oldest are
+  /// dropped and counted (a bounded queue beats an out-of-memory crash of the auth server).
+  AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity = 100'000);
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  /// Non-blocking. Fills `ts` when zero.
+  void record(storage::AuditEvent event);
+  /// Blocks until every event recorded before the call has been written (or `timeout_ms`
+  /// passed); true when written. For tests, admin reads and shutdown.
+  bool flush(int timeout_ms = 5000);
+  /// Flushes what it can and stops the writer thread. Idempotent.
+  void stop();
+
+  [[nodiscard]] std::uint64_t dropped() const { return dropped_.load(); }
+  [[nodiscard]] std::uint64_t written() const { return written_.load(); }
+
+ private:
+  void run();
+
+  storage::Storage& storage_;
+  const Clock& clock_;
+  const std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable flushed_;
+  std::deque<storage::AuditEvent> queue_;
+  std::uint64_t enqueued_seq_ = 0;  // events ever accepted
+  std::uint64_t written_seq_ = 0;   // events written or dropped
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> written_{0};
+  std::thread thread_;
+};
+
+}  // namespace permiso::auth

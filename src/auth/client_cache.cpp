@@ -1,0 +1,96 @@
+// See client_cache.hpp.
+#include "auth/client_cache.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <functional>
+#include <mutex>
+
+namespace permiso::auth {
+namespace {
+
+std::shared_ptr<const CachedClient> make_entry(storage::ServiceClient client,
+                                               std::vector<std::string> scopes) {
+  auto entry = std::make_shared<CachedClient>();
+  entry->allowed_ips = ClientCache::parse_allowed_ips(client.allowed_ips);
+  entry->client = std::move(client);
+  entry->scopes = std::move(scopes);
+  return entry;
+}
+
+}  // namespace
+
+std::vector<std::string> ClientCache::parse_allowed_ips(std::string_view json_array) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(json_array, ec);
+  if (ec || !v.is_array()) {
+    return out;
+  }
+  for (const auto& item : v.as_array()) {
+    if (item.is_string()) {
+      out.emplace_back(item.as_string());
+    }
+  }
+  return out;
+}
+
+storage::StorageStatus ClientCache::reload(storage::Storage& storage) {
+  auto all = storage.list_all_clients_with_scopes();
+  if (!all) {
+    return all.error();
+  }
+  auto fresh = std::make_shared<Map>();
+  for (auto& c : *all) {
+    std::string id = c.client.client_id;
+    fresh->emplace(std::move(id), make_entry(std::move(c.client), std::move(c.scopes)));
+  }
+  std::lock_guard lock(write_mutex_);
+  snapshot_.store(std::move(fresh));
+  return {};
+}
+
+std::shared_ptr<const CachedClient> ClientCache::find(std::string_view client_id) const {
+  const auto snap = snapshot_.load();
+  const auto it = snap->find(client_id);
+  return it == snap->end() ? nullptr : it->second;
+}
+
+void ClientCache::update(const std::function<void(Map&)>& change) {
+  std::lock_guard lock(write_mutex_);
+  auto copy = std::make_shared<Map>(*snapshot_.load());
+  change(*copy);
+  snapshot_.store(std::move(copy));
+}
+
+storage::StorageStatus ClientCache::refresh(storage::Storage& storage, std::string_view client_id) {
+  auto client = storage.get_client(client_id);
+  if (!client) {
+    if (client.error().code == storage::StorageError::NotFound) {
+      erase(client_id);
+      return {};
+    }
+    return client.error();
+  }
+  auto scopes = storage.client_scopes(client_id);
+  if (!scopes) {
+    return scopes.error();
+  }
+  std::vector<std::string> names;
+  names.reserve(scopes->size());
+  for (auto& s : *scopes) names.push_back(std::move(s.name));
+  auto entry = make_entry(std::move(*client), std::move(names));
+  update([&](Map& m) { m.insert_or_assign(std::string(client_id), entry); });
+  return {};
+}
+
+void ClientCache::erase(std::string_view client_id) {
+  update([&](Map& m) {
+    if (auto it = m.find(client_id); it != m.end()) m.erase(it);
+  });
+}
+
+std::size_t ClientCache::size() const { return snapshot_.load()->size(); }
+
+}  // namespace permiso::auth
