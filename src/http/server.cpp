@@ -162,6 +162,12 @@ struct Server::Impl {
   ServerConfig config;
   Router& router;
   ServerHooks hooks;
+
+  /// The admission hook (e.g. rate limits) in front of every routed handler.
+  std::optional<Response> admit(const Request& req, std::string_view route) const {
+    if (!hooks.admit) return std::nullopt;
+    return hooks.admit(req, route);
+  }
   unsigned thread_count = 1;
   std::shared_ptr<Lifeline> lifeline = std::make_shared<Lifeline>();
   std::atomic<bool> stopping{false};
@@ -526,6 +532,9 @@ asio::awaitable<void> Session::run() {
             route = "unmatched";
             res = error_response(*req, 404, "not_found", "No resource at this path.");
           }
+        } else if (auto refused = srv_.admit(*req, match.pattern)) {
+          route = match.pattern;
+          res = std::move(*refused);
         } else {
           route = match.pattern;
           ++seq_;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,9 @@ struct ServerHooks {
   /// When set, the server records http_requests_total{route,method,status},
   /// http_request_duration_seconds{route} and http_requests_in_flight.
   Registry* metrics = nullptr;
+  /// Runs on the I/O thread after routing, before the handler: a returned response is
+  /// sent instead (e.g. 429 from a per-IP API limit). Must be cheap and never block.
+  std::function<std::optional<Response>(const Request&, std::string_view route)> admit;
 };
 
 /// Typical wiring in main():

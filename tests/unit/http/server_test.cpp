@@ -284,6 +284,27 @@ TEST_F(ServerTest, UnknownRouteIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(m->header("allow"), "GET, DELETE");
 }
 
+TEST_F(ServerTest, AdmissionHookAnswersInsteadOfTheHandlerWithTheRoutePattern) {
+  std::vector<std::string> routes_seen;
+  hooks_.admit = [&routes_seen](const Request& req, std::string_view route) -> std::optional<Response> {
+    routes_seen.emplace_back(route);
+    if (req.param("id") == "blocked") {
+      return error_response(req, 429, "rate_limited", "Slow down.");
+    }
+    return std::nullopt;
+  };
+  start();
+  auto blocked = roundtrip(get("/users/blocked"));
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(blocked->status, 429);
+  EXPECT_EQ(blocked->json().at("error").as_string(), "rate_limited");
+  auto fine = roundtrip(get("/users/7"));
+  ASSERT_TRUE(fine);
+  EXPECT_EQ(fine->status, 200);
+  ASSERT_EQ(routes_seen.size(), 2U);
+  EXPECT_EQ(routes_seen[0], "/users/{id}");
+}
+
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   start();
   Client c(server_->port());
