@@ -1,0 +1,131 @@
+// See bootstrap.hpp.
+#include "auth/bootstrap.hpp"
+
+#include "auth/seed_data.hpp"
+#include "auth/validation.hpp"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace permiso::auth {
+namespace {
+
+using storage::StorageError;
+
+storage::StorageResult<std::int64_t> ensure_scope(storage::Storage& st, const SeedScope& seed) {
+  auto existing = st.get_scope_by_name(seed.name);
+  if (existing) return existing->id;
+  if (existing.error().code != StorageError::NotFound) return existing.error();
+  storage::Scope scope;
+  scope.name = std::string(seed.name);
+  scope.description = std::string(seed.description);
+  const auto colon = seed.name.find(':');
+  scope.resource = std::string(seed.name.substr(0, colon));
+  scope.action = colon == std::string_view::npos ? "" : std::string(seed.name.substr(colon + 1));
+  auto created = st.create_scope(scope);
+  if (created) return created->id;
+  if (created.error().code == StorageError::Conflict) {  // another replica won the race
+    auto again = st.get_scope_by_name(seed.name);
+    if (again) return again->id;
+    return again.error();
+  }
+  return created.error();
+}
+
+storage::StorageStatus ensure_role(storage::Storage& st, const SeedRole& seed) {
+  auto existing = st.get_role_by_name(seed.name);
+  if (existing) return {};  // an administrator may have changed its scopes: keep them
+  if (existing.error().code != StorageError::NotFound) return existing.error();
+  storage::Role role;
+  role.name = std::string(seed.name);
+  role.description = std::string(seed.description);
+  auto created = st.create_role(role);
+  if (!created) {
+    return created.error().code == StorageError::Conflict ? storage::StorageStatus{}
+                                                          : storage::StorageStatus{created.error()};
+  }
+  std::vector<std::int64_t> scope_ids;
+  for (const auto name : seed.scopes) {
+    if (name.empty()) continue;
+    auto scope = st.get_scope_by_name(name);
+    if (!scope) return scope.error();
+    scope_ids.push_back(scope->id);
+  }
+  return st.set_role_scopes(created->id, scope_ids);
+}
+
+}  // namespace
+
+std::string generate_password() {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%*+-=?@^_";
+  for (;;) {
+    std::array<unsigned char, 24> random{};
+    if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
+      throw std::runtime_error("RAND_bytes failed: cannot generate a password");
+    }
+    std::string pw;
+    for (const unsigned char b : random) {
+      // 256 % 68 != 0: the slight modulo bias costs well under a bit over 24 characters.
+      pw.push_back(kAlphabet[b % kAlphabet.size()]);
+    }
+    if (!check_password(pw)) return pw;
+  }
+}
+
+storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& st,
+                                                   const PasswordHasher& passwords,
+                                                   const Clock& clock,
+                                                   const std::string& admin_username,
+                                                   const std::optional<std::string>& admin_password) {
+  for (const auto& scope : kDefaultScopes) {
+    if (auto r = ensure_scope(st, scope); !r) return r.error();
+  }
+  for (const auto& role : kDefaultRoles) {
+    if (auto r = ensure_role(st, role); !r) return r.error();
+  }
+
+  BootstrapOutcome outcome;
+  auto count = st.count_users();
+  if (!count) return count.error();
+  if (*count > 0) return outcome;
+
+  storage::User admin;
+  admin.username = normalize_username(admin_username.empty() ? "admin" : admin_username);
+  admin.email = admin.username + "@permiso.local";
+  admin.display_name = "Administrator";
+  admin.is_active = true;
+  admin.is_verified = true;
+  admin.is_superuser = true;
+  admin.created_at = admin.updated_at = clock.now_seconds();
+  std::string password;
+  if (admin_password && !admin_password->empty()) {
+    password = *admin_password;
+  } else {
+    password = generate_password();
+    outcome.generated_password = password;
+  }
+  auto hash = passwords.hash(password);
+  if (!hash) {
+    return storage::StorageFailure{StorageError::Internal, "", "hashing the admin password failed"};
+  }
+  admin.password_hash = std::move(*hash);
+  auto created = st.create_user(admin);
+  if (!created) {
+    if (created.error().code == StorageError::Conflict) {
+      outcome.generated_password.reset();  // another replica created the admin first
+      return outcome;
+    }
+    return created.error();
+  }
+  auto role = st.get_role_by_name(kAdminRole);
+  if (!role) return role.error();
+  if (auto r = st.set_user_roles(created->id, {role->id}); !r) return r.error();
+  outcome.admin_created = true;
+  outcome.admin_username = created->username;
+  return outcome;
+}
+
+}  // namespace permiso::auth
