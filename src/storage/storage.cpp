@@ -5,6 +5,8 @@
 #include "storage/sql_storage.hpp"
 #include "storage/sqlite/sqlite_db.hpp"
 
+#include <utility>
+
 namespace permiso::storage {
 
 std::string_view to_string(StorageError e) {
@@ -19,6 +21,28 @@ std::string_view to_string(StorageError e) {
 }
 
 std::string_view to_string(const StorageFailure& f) { return to_string(f.code); }
+
+namespace detail {
+
+std::string field_from_constraint(std::string_view text) {
+  // Index and constraint names are those of migrations.cpp; the more specific names first.
+  static constexpr std::pair<std::string_view, std::string_view> kMap[] = {
+      {"username", "username"},         {"email", "email"},
+      {"client_type", "client_type"},   {"token_hash", "token_hash"},
+      {"service_clients", "client_id"}, {"client_id", "client_id"},
+      {"user_id", "user_id"},           {"session_id", "session_id"},
+      {"scope_id", "scope_ids"},        {"role_id", "role_ids"},
+      {"roles", "name"},                {"scopes", "name"},
+      {"revocations", "key"},           {"settings", "key"},
+      {"sessions", "id"},               {"refresh_tokens", "id"},
+  };
+  for (const auto& [needle, field] : kMap) {
+    if (text.find(needle) != std::string_view::npos) return std::string(field);
+  }
+  return {};
+}
+
+}  // namespace detail
 
 StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
                                                      const StorageOptions& options) {
