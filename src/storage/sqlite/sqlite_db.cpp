@@ -14,6 +14,9 @@ namespace {
 
 StorageFailure sqlite_failure(sqlite3* db, int rc) {
   const std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  // sqlite3_step reports the primary code unless extended codes are on: ask for the detail
+  // (UNIQUE vs FOREIGNKEY) explicitly.
+  if (db != nullptr && (rc & 0xff) == SQLITE_CONSTRAINT) rc = sqlite3_extended_errcode(db);
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
       if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
