@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace permiso::storage::detail {
 namespace {
@@ -112,6 +113,7 @@ class PgDb final : public Db {
       : url_(std::move(url)),
         connect_timeout_(std::to_string(std::max(1, options.connect_timeout_seconds))),
         pg_options_("-c statement_timeout=" + std::to_string(options.statement_timeout_ms)),
+        tcp_user_timeout_(std::to_string(std::max(1000, options.statement_timeout_ms))),
         acquire_timeout_(options.acquire_timeout_ms),
         capacity_(std::max(1, options.pool_size)) {}
 
@@ -121,9 +123,14 @@ class PgDb final : public Db {
   StorageStatus write(const TxFn& fn) override { return run("BEGIN", fn); }
 
   StorageResult<std::unique_ptr<PgConn>> connect() {
-    const char* keys[] = {"dbname", "connect_timeout", "options", nullptr};
+    // Keepalives and tcp_user_timeout bound how long a call can hang on a peer that vanished
+    // without closing the socket; statement_timeout only covers a live server.
+    const char* keys[] = {"dbname",           "connect_timeout",     "options",
+                          "keepalives",       "keepalives_idle",     "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout",    nullptr};
     const char* values[] = {url_.c_str(), connect_timeout_.c_str(), pg_options_.c_str(),
-                            nullptr};
+                            "1",          "5",                      "2",
+                            "3",          tcp_user_timeout_.c_str(), nullptr};
     PgConnPtr c(PQconnectdbParams(keys, values, 1));
     if (!c || PQstatus(c.get()) != CONNECTION_OK) {
       return failure(StorageError::Unavailable,
@@ -143,6 +150,16 @@ class PgDb final : public Db {
     }
     cv_.notify_one();
   }
+
+  void drop_idle() {
+    std::vector<std::unique_ptr<PgConn>> dead;
+    {
+      std::lock_guard lock(mu_);
+      dead.swap(idle_);
+      open_ -= static_cast<int>(dead.size());
+    }
+    cv_.notify_all();
+  }  // `dead` closes outside the lock
 
   void adopt(std::unique_ptr<PgConn> conn) {
     {
@@ -187,6 +204,9 @@ class PgDb final : public Db {
       auto b = (*conn)->exec(begin, {});
       if (!b) {
         const bool retry = attempt == 0 && b.error().code == StorageError::Unavailable;
+        // The server went away: every idle connection is as dead as this one, so drop them
+        // all and retry on a fresh connection instead of on the next stale one.
+        if (!(*conn)->healthy()) drop_idle();
         release(std::move(*conn));
         if (retry) continue;
         return b.error();
@@ -205,6 +225,7 @@ class PgDb final : public Db {
   std::string url_;
   std::string connect_timeout_;
   std::string pg_options_;
+  std::string tcp_user_timeout_;
   std::chrono::milliseconds acquire_timeout_;
   int capacity_;
   std::mutex mu_;

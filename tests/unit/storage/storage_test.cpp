@@ -481,6 +481,29 @@ TEST_P(StorageTest, UnavailableIsFastWhileDatabaseIsDownThenRecovers) {
   EXPECT_TRUE(store_->ping());
 }
 
+TEST_P(StorageTest, EveryPooledConnectionRecoversAfterARestart) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "restart is a PostgreSQL scenario";
+  auto& server = PgServerEnvironment::server();
+  if (server.external()) GTEST_SKIP() << "cannot restart an external server";
+  // Fill the pool (4 connections) with connections that the restart will kill.
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 20; ++i) EXPECT_TRUE(store_->list_roles());
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  server.stop();
+  server.restart();
+  // No call may fail once the server is back, however many stale connections were idle.
+  for (int i = 0; i < 8; ++i) {
+    auto r = store_->ping();
+    EXPECT_TRUE(r) << "call " << i << ": " << r.error().message;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& param_info) { return param_info.param; });
 
