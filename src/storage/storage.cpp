@@ -5,6 +5,8 @@
 #include "storage/sql_storage.hpp"
 #include "storage/sqlite/sqlite_db.hpp"
 
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 namespace permiso::storage {
@@ -53,6 +55,11 @@ StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
     std::string path(url.substr(std::string_view("sqlite://").size()));
     if (path.empty()) {
       return detail::failure(StorageError::Invalid, "sqlite url without a path", "database_url");
+    }
+    // A fresh data directory (PERMISO_DATA_DIR) may not exist yet.
+    if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(parent, ec);  // open reports a real failure
     }
     db = detail::open_sqlite_db(path, options);
   } else if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {

@@ -136,6 +136,9 @@ class PgDb final : public Db {
       return failure(StorageError::Unavailable,
                      "postgresql connect failed: " + first_line(PQerrorMessage(c.get())));
     }
+    // libpq prints server NOTICE/WARNING lines to stderr by default; that would corrupt the
+    // service's structured logs ("relation already exists, skipping" on every migrate).
+    PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
     return std::make_unique<PgConn>(std::move(c));
   }
 

@@ -514,5 +514,32 @@ TEST(OpenStorage, RejectsUnknownSchemes) {
   EXPECT_EQ(r.error().field, "database_url");
 }
 
+TEST(OpenStorage, SqliteCreatesMissingDirectoriesAndReopens) {
+  char tmpl[] = "/tmp/permiso-storage-dir-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string url = std::string("sqlite://") + tmpl + "/var/data/permiso.db";
+  {
+    auto s = open_storage(url);
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_TRUE((*s)->put_setting("k", "v"));
+  }
+  auto again = open_storage(url);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*(*again)->get_setting("k"), "v");
+  again->reset();
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(OpenStorage, UnreachablePostgresIsUnavailableWithinTheConnectTimeout) {
+  // Nothing listens on the port of a PostgreSQL server that was never started.
+  const auto start = std::chrono::steady_clock::now();
+  StorageOptions options;
+  options.connect_timeout_seconds = 2;
+  auto r = open_storage("postgresql://postgres@127.0.0.1:1/permiso", options);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, StorageError::Unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
 }  // namespace
 }  // namespace permiso::storage
