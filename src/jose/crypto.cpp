@@ -1,0 +1,119 @@
+// See crypto.hpp.
+#include "jose/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace permiso::jose {
+namespace {
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+constexpr std::array<int, 256> make_decode_table() {
+  std::array<int, 256> t{};
+  for (auto& v : t) v = -1;
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
+  }
+  return t;
+}
+constexpr auto kDecode = make_decode_table();
+}  // namespace
+
+std::string random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  return out;
+}
+
+std::string random_token(std::size_t nbytes) { return base64url_encode(random_bytes(nbytes)); }
+
+std::string sha256(std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+             EVP_sha256(), nullptr);
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+       reinterpret_cast<unsigned char*>(out.data()), &len);
+  return out;
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const unsigned v = (p[i] << 16U) | (p[i + 1] << 8U) | p[i + 2];
+    out.push_back(kAlphabet[(v >> 18U) & 63U]);
+    out.push_back(kAlphabet[(v >> 12U) & 63U]);
+    out.push_back(kAlphabet[(v >> 6U) & 63U]);
+    out.push_back(kAlphabet[v & 63U]);
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    const unsigned v = p[i] << 16U;
+    out.push_back(kAlphabet[(v >> 18U) & 63U]);
+    out.push_back(kAlphabet[(v >> 12U) & 63U]);
+  } else if (rest == 2) {
+    const unsigned v = (p[i] << 16U) | (p[i + 1] << 8U);
+    out.push_back(kAlphabet[(v >> 18U) & 63U]);
+    out.push_back(kAlphabet[(v >> 12U) & 63U]);
+    out.push_back(kAlphabet[(v >> 6U) & 63U]);
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  unsigned buffer = 0;
+  int bits = 0;
+  for (const char c : text) {
+    const int v = kDecode[static_cast<unsigned char>(c)];
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6U) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> static_cast<unsigned>(bits)) & 0xFFU));
+    }
+  }
+  // Leftover bits must be zero (canonical encoding), so one token has one spelling.
+  if (bits > 0 && (buffer & ((1U << static_cast<unsigned>(bits)) - 1U)) != 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace permiso::jose

@@ -1,0 +1,172 @@
+// See jwt.hpp.
+#include "jose/jwt.hpp"
+
+#include "jose/crypto.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+
+namespace permiso::jose {
+namespace {
+
+std::optional<boost::json::object> decode_object(std::string_view part) {
+  auto bytes = base64url_decode(part);
+  if (!bytes) return std::nullopt;
+  boost::system::error_code ec;
+  boost::json::parse_options opts;
+  opts.max_depth = 16;
+  auto v = boost::json::parse(*bytes, ec, {}, opts);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
+std::optional<std::int64_t> int_claim(const boost::json::object& claims, std::string_view name) {
+  const auto* v = claims.if_contains(name);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return static_cast<std::int64_t>(v->as_uint64());
+  }
+  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(JwtStatus s) {
+  switch (s) {
+    case JwtStatus::Malformed: return "malformed token";
+    case JwtStatus::UnsupportedAlgorithm: return "algorithm not allowed";
+    case JwtStatus::ForbiddenHeader: return "forbidden header parameter";
+    case JwtStatus::UnknownKid: return "unknown key id";
+    case JwtStatus::AlgorithmKeyMismatch: return "algorithm does not match the key";
+    case JwtStatus::BadSignature: return "signature verification failed";
+    case JwtStatus::MissingClaim: return "required claim missing";
+    case JwtStatus::Expired: return "token expired";
+    case JwtStatus::NotYetValid: return "token not yet valid";
+    case JwtStatus::IssuerMismatch: return "issuer mismatch";
+    case JwtStatus::AudienceMismatch: return "audience mismatch";
+    case JwtStatus::TypeMismatch: return "token type mismatch";
+  }
+  return "unknown";
+}
+
+std::string sign_jwt(const SigningKey& key, const boost::json::object& claims,
+                     std::string_view typ) {
+  boost::json::object header;
+  header["alg"] = to_string(key.algorithm());
+  header["typ"] = typ;
+  header["kid"] = key.kid();
+  std::string token = base64url_encode(boost::json::serialize(header));
+  token.push_back('.');
+  token += base64url_encode(boost::json::serialize(claims));
+  const std::string signature = key.sign(token);
+  token.push_back('.');
+  token += base64url_encode(signature);
+  return token;
+}
+
+Verifier::Verifier(VerifyPolicy policy, const Clock& clock)
+    : policy_(std::move(policy)),
+      clock_(clock),
+      keys_(std::make_shared<const std::vector<VerificationKey>>()) {}
+
+void Verifier::set_keys(std::vector<VerificationKey> keys) {
+  keys_.store(std::make_shared<const std::vector<VerificationKey>>(std::move(keys)));
+}
+
+Result<VerifiedJwt, JwtStatus> Verifier::verify(std::string_view token) const {
+  // Guard clauses in the order Envoy's authenticator uses: parse → header → key → signature
+  // → time → issuer → audience. Nothing from the token is trusted before its signature.
+  if (token.size() > 16 * 1024) return JwtStatus::Malformed;
+  const auto dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return JwtStatus::Malformed;
+  const auto dot2 = token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
+    return JwtStatus::Malformed;
+  }
+  auto header = decode_object(token.substr(0, dot1));
+  auto claims = decode_object(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto signature = base64url_decode(token.substr(dot2 + 1));
+  if (!header || !claims || !signature) return JwtStatus::Malformed;
+
+  const auto* alg_v = header->if_contains("alg");
+  if (alg_v == nullptr || !alg_v->is_string()) return JwtStatus::Malformed;
+  const auto alg = algorithm_from_string(alg_v->as_string());
+  if (!alg || std::find(policy_.algorithms.begin(), policy_.algorithms.end(), *alg) ==
+                  policy_.algorithms.end()) {
+    return JwtStatus::UnsupportedAlgorithm;
+  }
+  for (const char* forbidden : {"crit", "jku", "x5u", "jwk", "x5c"}) {
+    if (header->contains(forbidden)) return JwtStatus::ForbiddenHeader;
+  }
+  if (!policy_.typ.empty()) {
+    const auto* typ = header->if_contains("typ");
+    if (typ == nullptr || !typ->is_string()) return JwtStatus::TypeMismatch;
+    // RFC 8725 §3.11 / RFC 9068: compare case-insensitively, "application/" prefix optional.
+    std::string got(typ->as_string());
+    std::transform(got.begin(), got.end(), got.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (got.starts_with("application/")) got.erase(0, 12);
+    if (got != policy_.typ) return JwtStatus::TypeMismatch;
+  }
+  const auto* kid_v = header->if_contains("kid");
+  if (kid_v == nullptr || !kid_v->is_string()) return JwtStatus::UnknownKid;
+  const auto keys = keys_.load();
+  const auto key = std::find_if(keys->begin(), keys->end(),
+                                [&](const VerificationKey& k) { return k.kid() == kid_v->as_string(); });
+  if (key == keys->end()) return JwtStatus::UnknownKid;
+  if (key->algorithm() != *alg) return JwtStatus::AlgorithmKeyMismatch;
+  if (!key->verify(token.substr(0, dot2), *signature)) return JwtStatus::BadSignature;
+
+  const auto now = clock_.now_seconds();
+  const auto exp = int_claim(*claims, "exp");
+  const auto iat = int_claim(*claims, "iat");
+  if (!exp || !iat) return JwtStatus::MissingClaim;
+  if (now > *exp + policy_.leeway_s) return JwtStatus::Expired;
+  if (*iat > now + policy_.leeway_s) return JwtStatus::NotYetValid;
+  if (claims->contains("nbf")) {
+    const auto nbf = int_claim(*claims, "nbf");
+    if (!nbf) return JwtStatus::MissingClaim;
+    if (*nbf > now + policy_.leeway_s) return JwtStatus::NotYetValid;
+  }
+  if (!policy_.issuer.empty()) {
+    const auto* iss = claims->if_contains("iss");
+    if (iss == nullptr || !iss->is_string() || iss->as_string() != policy_.issuer) {
+      return JwtStatus::IssuerMismatch;
+    }
+  }
+  if (!policy_.audience.empty()) {
+    const auto* aud = claims->if_contains("aud");
+    bool ok = false;
+    if (aud != nullptr && aud->is_string()) {
+      ok = aud->as_string() == policy_.audience;
+    } else if (aud != nullptr && aud->is_array()) {
+      for (const auto& a : aud->as_array()) {
+        ok = ok || (a.is_string() && a.as_string() == policy_.audience);
+      }
+    }
+    if (!ok) return JwtStatus::AudienceMismatch;
+  }
+  return VerifiedJwt{std::move(*header), std::move(*claims)};
+}
+
+std::vector<VerificationKey> parse_jwks(const boost::json::object& jwks) {
+  std::vector<VerificationKey> out;
+  const auto* keys = jwks.if_contains("keys");
+  if (keys == nullptr || !keys->is_array()) return out;
+  for (const auto& k : keys->as_array()) {
+    if (!k.is_object()) continue;
+    if (const auto* use = k.as_object().if_contains("use");
+        use != nullptr && (!use->is_string() || use->as_string() != "sig")) {
+      continue;
+    }
+    auto key = SigningKey::from_public_jwk(k.as_object());
+    if (key) out.push_back(std::move(*key));
+  }
+  return out;
+}
+
+}  // namespace permiso::jose

@@ -1,0 +1,380 @@
+// JOSE keys over OpenSSL 3 EVP; see key.hpp.
+#include "jose/key.hpp"
+
+#include "jose/crypto.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+#include <vector>
+
+namespace permiso::jose {
+
+struct SigningKey::Impl {
+  Algorithm alg = Algorithm::HS256;
+  std::string kid;
+  std::string secret;       // HS256
+  EVP_PKEY* pkey = nullptr;  // others; shared read-only: EVP_PKEY signing is thread-safe
+  bool has_private = false;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() { EVP_PKEY_free(pkey); }
+};
+
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+struct BnFree {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
+using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+
+std::string bn_bytes(const BIGNUM* bn, int pad_to = 0) {
+  const int n = pad_to > 0 ? pad_to : BN_num_bytes(bn);
+  std::string out(static_cast<std::size_t>(n), '\0');
+  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), n);
+  return out;
+}
+
+BnPtr get_bn(const EVP_PKEY* pkey, const char* name) {
+  BIGNUM* bn = nullptr;
+  EVP_PKEY_get_bn_param(pkey, name, &bn);
+  return BnPtr(bn);
+}
+
+bool type_fits(Algorithm alg, const EVP_PKEY* pkey) {
+  switch (alg) {
+    case Algorithm::RS256: return EVP_PKEY_is_a(pkey, "RSA") == 1 && EVP_PKEY_get_bits(pkey) >= 2048;
+    case Algorithm::ES256: {
+      if (EVP_PKEY_is_a(pkey, "EC") != 1) return false;
+      char group[64] = {};
+      size_t len = 0;
+      EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len);
+      return std::string_view(group) == "prime256v1" || std::string_view(group) == "P-256";
+    }
+    case Algorithm::EdDSA: return EVP_PKEY_is_a(pkey, "ED25519") == 1;
+    case Algorithm::HS256: return false;
+  }
+  return false;
+}
+
+// RFC 7638: the required members in lexicographic order, no whitespace.
+std::string thumbprint(const boost::json::object& jwk) {
+  std::string canonical;
+  const auto kty = jwk.at("kty").as_string();
+  auto member = [&](const char* name) {
+    canonical += canonical.empty() ? "{" : ",";
+    canonical += '"';
+    canonical += name;
+    canonical += "\":";
+    canonical += boost::json::serialize(jwk.at(name));
+  };
+  if (kty == "RSA") {
+    member("e"); member("kty"); member("n");
+  } else if (kty == "EC") {
+    member("crv"); member("kty"); member("x"); member("y");
+  } else {
+    member("crv"); member("kty"); member("x");
+  }
+  canonical += "}";
+  return base64url_encode(sha256(canonical));
+}
+
+boost::json::object public_members(const SigningKey::Impl& k) {
+  boost::json::object jwk;
+  switch (k.alg) {
+    case Algorithm::RS256: {
+      jwk["kty"] = "RSA";
+      jwk["n"] = base64url_encode(bn_bytes(get_bn(k.pkey, OSSL_PKEY_PARAM_RSA_N).get()));
+      jwk["e"] = base64url_encode(bn_bytes(get_bn(k.pkey, OSSL_PKEY_PARAM_RSA_E).get()));
+      break;
+    }
+    case Algorithm::ES256: {
+      jwk["kty"] = "EC";
+      jwk["crv"] = "P-256";
+      jwk["x"] = base64url_encode(bn_bytes(get_bn(k.pkey, OSSL_PKEY_PARAM_EC_PUB_X).get(), 32));
+      jwk["y"] = base64url_encode(bn_bytes(get_bn(k.pkey, OSSL_PKEY_PARAM_EC_PUB_Y).get(), 32));
+      break;
+    }
+    case Algorithm::EdDSA: {
+      std::string raw(32, '\0');
+      size_t len = raw.size();
+      EVP_PKEY_get_raw_public_key(k.pkey, reinterpret_cast<unsigned char*>(raw.data()), &len);
+      raw.resize(len);
+      jwk["kty"] = "OKP";
+      jwk["crv"] = "Ed25519";
+      jwk["x"] = base64url_encode(raw);
+      break;
+    }
+    case Algorithm::HS256: break;
+  }
+  return jwk;
+}
+
+std::string der_to_raw_ecdsa(const unsigned char* der, std::size_t len) {
+  const unsigned char* p = der;
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
+  if (sig == nullptr) return {};
+  const BIGNUM* r = nullptr;
+  const BIGNUM* s = nullptr;
+  ECDSA_SIG_get0(sig, &r, &s);
+  std::string out = bn_bytes(r, 32) + bn_bytes(s, 32);
+  ECDSA_SIG_free(sig);
+  return out;
+}
+
+std::string raw_to_der_ecdsa(std::string_view raw) {
+  if (raw.size() != 64) return {};
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr);
+  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);
+  ECDSA_SIG_set0(sig, r, s);
+  unsigned char* der = nullptr;
+  const int n = i2d_ECDSA_SIG(sig, &der);
+  std::string out;
+  if (n > 0) out.assign(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  ECDSA_SIG_free(sig);
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Algorithm a) {
+  switch (a) {
+    case Algorithm::HS256: return "HS256";
+    case Algorithm::RS256: return "RS256";
+    case Algorithm::ES256: return "ES256";
+    case Algorithm::EdDSA: return "EdDSA";
+  }
+  return "unknown";
+}
+
+std::optional<Algorithm> algorithm_from_string(std::string_view s) {
+  if (s == "HS256") return Algorithm::HS256;
+  if (s == "RS256") return Algorithm::RS256;
+  if (s == "ES256") return Algorithm::ES256;
+  if (s == "EdDSA") return Algorithm::EdDSA;
+  return std::nullopt;
+}
+
+std::string_view to_string(KeyError e) {
+  switch (e) {
+    case KeyError::InvalidPem: return "invalid PEM private key";
+    case KeyError::WrongKeyType: return "key type does not fit the algorithm";
+    case KeyError::SecretTooShort: return "HS256 secret shorter than 256 bits";
+    case KeyError::InvalidJwk: return "invalid JWK";
+    case KeyError::GenerationFailed: return "key generation failed";
+    case KeyError::Io: return "key file I/O failed";
+  }
+  return "unknown";
+}
+
+Result<SigningKey, KeyError> SigningKey::generate(Algorithm alg) {
+  if (alg == Algorithm::HS256) {
+    return from_hmac_secret(random_bytes(32));
+  }
+  EVP_PKEY* pkey = nullptr;
+  switch (alg) {
+    case Algorithm::RS256: pkey = EVP_RSA_gen(2048); break;
+    case Algorithm::ES256: pkey = EVP_EC_gen("P-256"); break;
+    case Algorithm::EdDSA: pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
+    case Algorithm::HS256: break;
+  }
+  if (pkey == nullptr) return KeyError::GenerationFailed;
+  auto impl = std::make_shared<Impl>();
+  impl->alg = alg;
+  impl->pkey = pkey;
+  impl->has_private = true;
+  impl->kid = thumbprint(public_members(*impl));
+  return SigningKey(std::move(impl));
+}
+
+Result<SigningKey, KeyError> SigningKey::from_pem(Algorithm alg, std::string_view pem) {
+  if (alg == Algorithm::HS256) return KeyError::WrongKeyType;
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (pkey == nullptr) return KeyError::InvalidPem;
+  auto impl = std::make_shared<Impl>();
+  impl->alg = alg;
+  impl->pkey = pkey;
+  impl->has_private = true;
+  if (!type_fits(alg, pkey)) return KeyError::WrongKeyType;
+  impl->kid = thumbprint(public_members(*impl));
+  return SigningKey(std::move(impl));
+}
+
+Result<SigningKey, KeyError> SigningKey::from_hmac_secret(std::string_view secret) {
+  if (secret.size() < 32) return KeyError::SecretTooShort;
+  auto impl = std::make_shared<Impl>();
+  impl->alg = Algorithm::HS256;
+  impl->secret = std::string(secret);
+  impl->has_private = true;
+  // A MAC of a constant under the secret: stable across restarts and replicas, and it
+  // reveals nothing about the secret (unlike a plain hash, which invites offline guessing).
+  impl->kid = "hs-" + base64url_encode(hmac_sha256(secret, "permiso-kid")).substr(0, 16);
+  return SigningKey(std::move(impl));
+}
+
+Result<SigningKey, KeyError> SigningKey::from_public_jwk(const boost::json::object& jwk) {
+  auto str = [&](const char* name) -> std::optional<std::string> {
+    const auto* v = jwk.if_contains(name);
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    return base64url_decode(v->as_string());
+  };
+  const auto* kty = jwk.if_contains("kty");
+  if (kty == nullptr || !kty->is_string()) return KeyError::InvalidJwk;
+  auto impl = std::make_shared<Impl>();
+  if (kty->as_string() == "RSA") {
+    auto n = str("n");
+    auto e = str("e");
+    if (!n || !e || n->size() < 256) return KeyError::InvalidJwk;
+    BnPtr bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()), nullptr));
+    BnPtr bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()), nullptr));
+    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n.get());
+    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e.get());
+    OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+    EVP_PKEY* pkey = nullptr;
+    if (EVP_PKEY_fromdata_init(ctx) == 1) EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    if (pkey == nullptr) return KeyError::InvalidJwk;
+    impl->alg = Algorithm::RS256;
+    impl->pkey = pkey;
+  } else if (kty->as_string() == "EC") {
+    const auto* crv = jwk.if_contains("crv");
+    auto x = str("x");
+    auto y = str("y");
+    if (crv == nullptr || !crv->is_string() || crv->as_string() != "P-256" || !x || !y ||
+        x->size() != 32 || y->size() != 32) {
+      return KeyError::InvalidJwk;
+    }
+    std::string point = "\x04" + *x + *y;
+    OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+    EVP_PKEY* pkey = nullptr;
+    if (EVP_PKEY_fromdata_init(ctx) == 1) EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    if (pkey == nullptr) return KeyError::InvalidJwk;
+    impl->alg = Algorithm::ES256;
+    impl->pkey = pkey;
+  } else if (kty->as_string() == "OKP") {
+    const auto* crv = jwk.if_contains("crv");
+    auto x = str("x");
+    if (crv == nullptr || !crv->is_string() || crv->as_string() != "Ed25519" || !x || x->size() != 32) {
+      return KeyError::InvalidJwk;
+    }
+    EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(
+        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x->data()), x->size());
+    if (pkey == nullptr) return KeyError::InvalidJwk;
+    impl->alg = Algorithm::EdDSA;
+    impl->pkey = pkey;
+  } else {
+    return KeyError::InvalidJwk;  // "oct" and others: never accepted from a key set
+  }
+  if (const auto* alg = jwk.if_contains("alg"); alg != nullptr) {
+    if (!alg->is_string() || algorithm_from_string(alg->as_string()) != impl->alg) {
+      return KeyError::InvalidJwk;
+    }
+  }
+  const auto* kid = jwk.if_contains("kid");
+  impl->kid = (kid != nullptr && kid->is_string()) ? std::string(kid->as_string())
+                                                   : thumbprint(public_members(*impl));
+  return SigningKey(std::move(impl));
+}
+
+Algorithm SigningKey::algorithm() const { return impl_->alg; }
+const std::string& SigningKey::kid() const { return impl_->kid; }
+bool SigningKey::can_sign() const { return impl_->has_private; }
+
+boost::json::object SigningKey::public_jwk() const {
+  if (impl_->alg == Algorithm::HS256) return {};
+  boost::json::object jwk = public_members(*impl_);
+  jwk["kid"] = impl_->kid;
+  jwk["alg"] = to_string(impl_->alg);
+  jwk["use"] = "sig";
+  return jwk;
+}
+
+std::string SigningKey::private_pem() const {
+  if (impl_->pkey == nullptr || !impl_->has_private) return {};
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PrivateKey(bio.get(), impl_->pkey, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return {};
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+std::string SigningKey::secret() const { return impl_->secret; }
+
+std::string SigningKey::sign(std::string_view input) const {
+  const Impl& k = *impl_;
+  if (!k.has_private) return {};
+  if (k.alg == Algorithm::HS256) return hmac_sha256(k.secret, input);
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  const EVP_MD* md = k.alg == Algorithm::EdDSA ? nullptr : EVP_sha256();
+  if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, k.pkey) != 1) return {};
+  size_t len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(input.data());
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, in, input.size()) != 1) return {};
+  std::vector<unsigned char> sig(len);
+  if (EVP_DigestSign(ctx.get(), sig.data(), &len, in, input.size()) != 1) return {};
+  if (k.alg == Algorithm::ES256) return der_to_raw_ecdsa(sig.data(), len);
+  return std::string(reinterpret_cast<const char*>(sig.data()), len);
+}
+
+bool SigningKey::verify(std::string_view input, std::string_view signature) const {
+  const Impl& k = *impl_;
+  if (k.alg == Algorithm::HS256) {
+    return constant_time_equal(hmac_sha256(k.secret, input), signature);
+  }
+  std::string der;
+  if (k.alg == Algorithm::ES256) {
+    der = raw_to_der_ecdsa(signature);
+    if (der.empty()) return false;
+    signature = der;
+  }
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  const EVP_MD* md = k.alg == Algorithm::EdDSA ? nullptr : EVP_sha256();
+  if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, k.pkey) != 1) return false;
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                          signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
+                          input.size()) == 1;
+}
+
+SigningKey SigningKey::with_kid(std::string kid) const {
+  auto impl = std::make_shared<Impl>();
+  impl->alg = impl_->alg;
+  impl->kid = std::move(kid);
+  impl->secret = impl_->secret;
+  impl->has_private = impl_->has_private;
+  if (impl_->pkey != nullptr) {
+    EVP_PKEY_up_ref(impl_->pkey);
+    impl->pkey = impl_->pkey;
+  }
+  return SigningKey(std::move(impl));
+}
+
+}  // namespace permiso::jose

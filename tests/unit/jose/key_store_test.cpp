@@ -1,0 +1,116 @@
+// Signing-key rotation timeline and persistence of development keys.
+#include "jose/jwt.hpp"
+#include "jose/key_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+
+namespace permiso::jose {
+namespace {
+namespace fs = std::filesystem;
+
+class KeyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("permiso-keys-" + std::to_string(std::random_device{}()));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::set<std::string> jwks_kids(const KeyStore& ks) {
+    std::set<std::string> out;
+    const auto jwks = ks.jwks();
+    for (const auto& k : jwks.at("keys").as_array()) out.emplace(k.at("kid").as_string());
+    return out;
+  }
+
+  fs::path dir_;
+  ManualClock clock_{1'700'000'000};
+};
+
+TEST_F(KeyStoreTest, FirstStartGeneratesPrivateFilesAndRestartReloadsThem) {
+  auto ks = KeyStore::open_or_create(dir_, Algorithm::ES256, clock_);
+  ASSERT_TRUE(ks);
+  const auto kid = (*ks)->current().kid();
+  EXPECT_EQ(fs::status(dir_).permissions() & fs::perms::all, fs::perms::owner_all);
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.status().permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << entry.path();
+  }
+  auto again = KeyStore::open_or_create(dir_, Algorithm::ES256, clock_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)->current().kid(), kid);
+  EXPECT_EQ(jwks_kids(**again), std::set<std::string>{kid});
+}
+
+TEST_F(KeyStoreTest, RotationPublishesFirstThenSignsThenRetires) {
+  auto ks = std::move(*KeyStore::open_or_create(dir_, Algorithm::RS256, clock_));
+  const auto old_kid = ks->current().kid();
+  const auto t0 = clock_.now_seconds();
+  auto info = ks->rotate(t0, /*publish_delay_s=*/60, /*max_token_lifetime_s=*/600);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->state, KeyState::Pending);
+  // Published at once, but the old key keeps signing during the delay.
+  EXPECT_EQ(jwks_kids(*ks), (std::set<std::string>{old_kid, info->kid}));
+  EXPECT_EQ(ks->current().kid(), old_kid);
+
+  clock_.set(t0 + 60);
+  ks->tick(clock_.now_seconds());
+  EXPECT_EQ(ks->current().kid(), info->kid);
+  EXPECT_EQ(jwks_kids(*ks), (std::set<std::string>{old_kid, info->kid}));  // old tokens live on
+
+  clock_.set(t0 + 60 + 601);
+  ks->tick(clock_.now_seconds());
+  EXPECT_EQ(jwks_kids(*ks), std::set<std::string>{info->kid});
+
+  // The rotation survived a restart.
+  auto reopened = KeyStore::open_or_create(dir_, Algorithm::RS256, clock_);
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ((*reopened)->current().kid(), info->kid);
+}
+
+TEST_F(KeyStoreTest, ZeroDelaySignsWithTheNewKeyImmediately) {
+  auto ks = std::move(*KeyStore::open_or_create(dir_, Algorithm::EdDSA, clock_));
+  auto info = ks->rotate(clock_.now_seconds(), 0, 600);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(ks->current().kid(), info->kid);
+}
+
+TEST_F(KeyStoreTest, TokensSignedBeforeRotationStillVerify) {
+  auto ks = std::move(*KeyStore::open_or_create(dir_, Algorithm::ES256, clock_));
+  const auto now = clock_.now_seconds();
+  boost::json::object claims{{"iat", now}, {"exp", now + 600}};
+  const auto before = sign_jwt(ks->current(), claims);
+  ASSERT_TRUE(ks->rotate(now, 0, 600));
+  VerifyPolicy policy;
+  policy.algorithms = {Algorithm::ES256};
+  Verifier verifier(policy, clock_);
+  verifier.set_keys(ks->verification_keys());
+  EXPECT_TRUE(verifier.verify(before));
+  EXPECT_TRUE(verifier.verify(sign_jwt(ks->current(), claims)));
+}
+
+TEST_F(KeyStoreTest, ChangedAlgorithmAddsAnActiveKeyOfTheNewAlgorithm) {
+  ASSERT_TRUE(KeyStore::open_or_create(dir_, Algorithm::RS256, clock_));
+  auto ks = KeyStore::open_or_create(dir_, Algorithm::EdDSA, clock_);
+  ASSERT_TRUE(ks);
+  EXPECT_EQ((*ks)->current().algorithm(), Algorithm::EdDSA);
+  EXPECT_EQ((*ks)->list().size(), 2U);
+}
+
+TEST_F(KeyStoreTest, HmacStoreKeepsItsKidAcrossInstancesAndPublishesNoKeys) {
+  const std::string secret(48, 's');
+  auto a = KeyStore::from_hmac_secret(secret, clock_);
+  auto b = KeyStore::from_hmac_secret(secret, clock_);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ((*a)->current().kid(), (*b)->current().kid());
+  EXPECT_TRUE((*a)->jwks().at("keys").as_array().empty());
+  EXPECT_EQ(KeyStore::from_hmac_secret("short", clock_).error(), KeyError::SecretTooShort);
+}
+
+}  // namespace
+}  // namespace permiso::jose
