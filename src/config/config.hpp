@@ -1,0 +1,112 @@
+// permiso-auth configuration: built-in defaults, then the environment profile's TOML file
+// (config/<PERMISO_ENV>.toml), then the file named by PERMISO_CONFIG, then environment
+// variables. validate() reports every problem with its field and rule, so a bad
+// configuration stops start-up with a message that says what to fix.
+#pragma once
+
+#include "common/result.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace permiso::config {
+
+struct RateSpec {
+  std::uint32_t count = 0;
+  std::uint32_t period_s = 60;
+};
+/// "N/(second|minute|hour|day)" (the seed's format); nullopt otherwise.
+std::optional<RateSpec> parse_rate(std::string_view text);
+
+struct AuthConfig {
+  std::string environment = "development";
+  std::string data_dir = "./var";
+  std::string version = "0.1.0";
+
+  // [server]
+  std::string host = "127.0.0.1";
+  std::int64_t port = 8000;
+  std::int64_t threads = 0;  // 0: one per core
+  std::int64_t body_limit_bytes = 64 * 1024;
+  std::int64_t header_limit_bytes = 8 * 1024;
+  std::int64_t header_timeout_s = 10;
+  std::int64_t read_timeout_s = 30;
+  std::int64_t idle_timeout_s = 60;
+  std::int64_t shutdown_grace_s = 10;
+  std::vector<std::string> allowed_origins;  // CORS allow-list (ALLOWED_ORIGINS + CORS_ORIGINS)
+  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
+  std::string public_base_url;               // absolute URL in discovery; empty: from Host
+
+  // [log]
+  std::string log_level = "INFO";
+  std::string log_format = "text";
+
+  // [storage]
+  std::string database_url;  // empty: sqlite under data_dir
+  std::int64_t pool_size = 8;
+  std::int64_t connect_timeout_s = 3;
+  std::string redis_url;  // empty: in-process limits and revocation feed only
+
+  // [jwt]
+  std::string jwt_algorithm = "HS256";
+  std::string jwt_issuer = "permiso-auth-dev";
+  std::string jwt_audience = "permiso";
+  std::string jwt_secret_key;        // HS256 shared secret; empty: generated under data_dir
+  std::string jwt_private_key_file;  // PEM; empty: generated under data_dir (development)
+  std::int64_t access_token_expire_minutes = 60;
+  std::int64_t service_token_expire_minutes = 120;
+  std::int64_t refresh_token_expire_days = 30;
+  std::int64_t key_publish_delay_s = 3600;
+  std::int64_t leeway_s = 30;
+
+  // [rate_limits] and [security]
+  std::string rate_limit_login = "10/minute";
+  std::string rate_limit_api = "1000/minute";
+  std::string rate_limit_service_token = "100/minute";
+  std::int64_t lockout_threshold = 5;
+  std::int64_t lockout_minutes = 15;
+  std::int64_t argon2_memory_kib = 19456;  // OWASP: m=19 MiB, t=2, p=1
+  std::int64_t argon2_iterations = 2;
+  std::int64_t argon2_parallelism = 1;
+  std::int64_t worker_threads = 0;  // blocking pool (storage, Argon2); 0: 2 per core
+  std::int64_t worker_queue = 1024;
+  std::string client_secret_pepper;  // empty: generated once and kept in storage
+
+  // bootstrap admin
+  std::string bootstrap_admin_username = "admin";
+  std::string bootstrap_admin_password;
+
+  /// The effective database URL (the default SQLite file under data_dir when unset).
+  [[nodiscard]] std::string effective_database_url() const;
+};
+
+struct ConfigProblem {
+  std::string field;
+  std::string rule;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
+/// The process environment.
+EnvLookup process_env();
+
+/// Loads defaults → profile TOML → PERMISO_CONFIG TOML → environment. A file that cannot
+/// be read or parsed, or a value of the wrong type, is reported as a problem.
+Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup& env);
+/// Every rule the configuration breaks (empty when valid).
+std::vector<ConfigProblem> validate(const AuthConfig& config);
+/// The effective configuration as TOML, secrets replaced by "***".
+std::string render_redacted(const AuthConfig& config);
+
+}  // namespace permiso::config
+
+namespace permiso::config {
+[[noreturn]] inline void throw_exception_from_error(const std::vector<ConfigProblem>& problems,
+                                                    const boost::source_location&) {
+  throw ::permiso::BadResultAccess("invalid configuration: " +
+                                   (problems.empty() ? std::string() : problems.front().field));
+}
+}  // namespace permiso::config
