@@ -1,0 +1,57 @@
+// Background upkeep of a permiso-auth replica: applies the revocation feed to the in-memory
+// revocation list, reloads the client cache (other replicas' changes), promotes and retires
+// signing keys, purges expired revocations and tracks storage readiness. One thread, so
+// none of this ever runs on an I/O thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace permiso::auth {
+class AuthContext;
+}
+
+namespace permiso::app {
+
+class Maintenance {
+ public:
+  struct Intervals {
+    int revocations_ms = 500;  // well inside the contract's 2 s revocation bound
+    int clients_ms = 5000;
+    int keys_ms = 1000;
+    int purge_ms = 60'000;
+    int readiness_ms = 1000;
+  };
+
+  Maintenance(auth::AuthContext& ctx, Intervals intervals);
+  ~Maintenance();
+  Maintenance(const Maintenance&) = delete;
+  Maintenance& operator=(const Maintenance&) = delete;
+
+  /// Runs every task once, synchronously (start-up: the replica starts with a current view).
+  void run_once();
+  void start();
+  void stop();
+  /// Wakes the loop to poll the revocation feed now (after a local revocation).
+  void poke();
+
+  [[nodiscard]] bool storage_ready() const { return ready_.load(); }
+
+ private:
+  void loop();
+  void poll_revocations();
+
+  auth::AuthContext& ctx_;
+  Intervals intervals_;
+  std::atomic<bool> ready_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool poked_ = false;
+  std::thread thread_;
+};
+
+}  // namespace permiso::app
