@@ -1,7 +1,7 @@
 # Warning and sanitizer flags applied to every Permiso target via permiso_options.
 add_library(permiso_options INTERFACE)
 target_compile_options(permiso_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
 if(PERMISO_WERROR)
   target_compile_options(permiso_options INTERFACE -Werror)
 endif()

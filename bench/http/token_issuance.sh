@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Client-credentials issuance throughput and latency of a Release permiso-auth, with wrk on
+# the same machine. Usage: bench/http/token_issuance.sh [build-dir] [ALG] [connections] [seconds]
+set -euo pipefail
+build=${1:-build/release}
+alg=${2:-ES256}
+conns=${3:-32}
+secs=${4:-10}
+bin="$build/apps/permiso-auth/permiso-auth"
+[ -x "$bin" ] || { echo "build $bin first (make build)" >&2; exit 1; }
+tmp=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+admin_pw='Bench-Admin-1!'
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+
+PERMISO_ENV=development PERMISO_DATA_DIR="$tmp" PERMISO_PORT=$port PERMISO_CONFIG_DIR="$PWD/config" \
+JWT_ALGORITHM=$alg LOG_LEVEL=WARNING RATE_LIMIT_API=100000000/second RATE_LIMIT_SERVICE_TOKEN=100000000/second \
+PERMISO_BOOTSTRAP_ADMIN_PASSWORD="$admin_pw" "$bin" serve >"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+
+base="http://127.0.0.1:$port/api/v1"
+admin=$(curl -fs -X POST "$base/auth/token" -d username=admin -d "password=$admin_pw" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+created=$(curl -fs -X POST "$base/admin/service-clients" -H "Authorization: Bearer $admin" \
+  -H 'Content-Type: application/json' \
+  -d '{"client_id":"bench-client","name":"bench","scope_ids":["trade:read"],"rate_limit_per_minute":null}')
+export CLIENT_ID=bench-client
+CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$created")
+export CLIENT_SECRET
+
+# Warm up, then measure.
+wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
+echo "permiso-auth $alg client_credentials, $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
+wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$base/auth/token" | grep RESULT
