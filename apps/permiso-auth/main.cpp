@@ -19,6 +19,7 @@
 #include "jose/crypto.hpp"
 #include "jose/key_store.hpp"
 #include "ratelimit/memory_limiter.hpp"
+#include "ratelimit/redis_limiter.hpp"
 #include "storage/storage.hpp"
 
 #include <CLI/CLI.hpp>
@@ -199,7 +200,21 @@ int serve() {
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   permiso::WorkerPool blocking(cfg.worker_threads > 0 ? static_cast<std::size_t>(cfg.worker_threads) : 2 * cores,
                                static_cast<std::size_t>(cfg.worker_queue));
-  permiso::ratelimit::MemoryRateLimiter limiter;
+  // The per-IP API limit is always in process (it runs on I/O threads and must not wait on
+  // the network); logins and client limits are shared through Redis when it is configured.
+  permiso::ratelimit::MemoryRateLimiter local_limiter;
+  std::unique_ptr<permiso::ratelimit::RedisRateLimiter> redis_limiter;
+  if (!cfg.redis_url.empty()) {
+    auto endpoint = permiso::ratelimit::parse_redis_url(cfg.redis_url);
+    if (!endpoint) {
+      std::cerr << "config error: REDIS_URL: must be redis://[:password@]host[:port][/db]\n";
+      return kExitConfig;
+    }
+    redis_limiter = std::make_unique<permiso::ratelimit::RedisRateLimiter>(*endpoint,
+                                                                           permiso::ratelimit::RedisRateLimiter::Options{});
+  }
+  permiso::ratelimit::RateLimiter& limiter =
+      redis_limiter ? static_cast<permiso::ratelimit::RateLimiter&>(*redis_limiter) : local_limiter;
   permiso::auth::AuditLog audit(storage, clock);
   permiso::auth::ClientCache clients;
   permiso::auth::RevocationList revocations;
@@ -276,11 +291,11 @@ int serve() {
     }
   };
   const auto api_rate = permiso::ratelimit::Rate{settings.api_rate.count, settings.api_rate.period_s};
-  hooks.admit = [&limiter, api_rate](const permiso::http::Request& req,
+  hooks.admit = [&local_limiter, api_rate](const permiso::http::Request& req,
                                      std::string_view route) -> std::optional<permiso::http::Response> {
     // The per-IP API limit (RATE_LIMIT_API): in-memory, so it costs no I/O on this thread.
     if (!route.starts_with("/api/")) return std::nullopt;
-    const auto d = limiter.consume("api:" + req.remote_ip, api_rate);
+    const auto d = local_limiter.consume("api:" + req.remote_ip, api_rate);
     if (d.allowed) return std::nullopt;
     auto res = permiso::http::error_response(req, 429, "rate_limited", "Too many requests from this address.");
     res.set_header("Retry-After", std::to_string(d.retry_after_s));
