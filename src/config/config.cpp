@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 #include <sstream>
 
 #ifndef PERMISO_SOURCE_CONFIG_DIR
@@ -169,6 +168,30 @@ std::string redact_url(const std::string& url) {
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
+// ^https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?$ (the seed's origin rule).
+bool valid_origin(std::string_view o) {
+  if (o.starts_with("https://")) o.remove_prefix(8);
+  else if (o.starts_with("http://")) o.remove_prefix(7);
+  else return false;
+  const auto colon = o.find(':');
+  const auto host = o.substr(0, colon);
+  if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-';
+      })) {
+    return false;
+  }
+  if (colon == std::string_view::npos) return true;
+  const auto port = o.substr(colon + 1);
+  return !port.empty() && port.size() <= 5 &&
+         std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool valid_ip(std::string_view ip) {
+  return !ip.empty() && std::all_of(ip.begin(), ip.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+  });
+}
+
 std::string toml_string(const std::string& s) {
   std::string out = "\"";
   for (const char c : s) {
@@ -190,13 +213,21 @@ std::string toml_list(const std::vector<std::string>& items) {
 }  // namespace
 
 std::optional<RateSpec> parse_rate(std::string_view text) {
-  static const std::regex kRate(R"(^(\d{1,9})/(second|minute|hour|day)$)");
-  std::cmatch m;
-  if (!std::regex_match(text.begin(), text.end(), m, kRate)) return std::nullopt;
+  // ^\d{1,9}/(second|minute|hour|day)$ (the seed's rule), without std::regex.
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash > 9) return std::nullopt;
+  const auto digits = text.substr(0, slash);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const auto unit = text.substr(slash + 1);
   RateSpec r;
-  r.count = static_cast<std::uint32_t>(std::stoul(m[1].str()));
-  const auto unit = m[2].str();
-  r.period_s = unit == "second" ? 1 : unit == "minute" ? 60 : unit == "hour" ? 3600 : 86400;
+  r.count = static_cast<std::uint32_t>(std::stoul(std::string(digits)));
+  if (unit == "second") r.period_s = 1;
+  else if (unit == "minute") r.period_s = 60;
+  else if (unit == "hour") r.period_s = 3600;
+  else if (unit == "day") r.period_s = 86400;
+  else return std::nullopt;
   return r;
 }
 
@@ -300,19 +331,17 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
   range("server.read_timeout_s", c.read_timeout_s, 1, 300);
   range("server.idle_timeout_s", c.idle_timeout_s, 1, 3600);
   range("server.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
-  static const std::regex kOrigin(R"(^https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?$)");
   for (const auto& o : c.allowed_origins) {
     if (o == "*") {
       if (c.environment != "development") {
         p.push_back({"ALLOWED_ORIGINS", "'*' is allowed only in development"});
       }
-    } else if (!std::regex_match(o, kOrigin)) {
+    } else if (!valid_origin(o)) {
       p.push_back({"ALLOWED_ORIGINS", "invalid origin format: " + o + " (expected scheme://host[:port])"});
     }
   }
-  static const std::regex kIp(R"(^[0-9a-fA-F:.]+$)");
   for (const auto& ip : c.trusted_proxies) {
-    if (!std::regex_match(ip, kIp)) p.push_back({"PERMISO_TRUSTED_PROXIES", "not an IP address: " + ip});
+    if (!valid_ip(ip)) p.push_back({"PERMISO_TRUSTED_PROXIES", "not an IP address: " + ip});
   }
   const std::string level = upper(c.log_level);
   if (level != "DEBUG" && level != "INFO" && level != "WARNING" && level != "ERROR" && level != "CRITICAL") {
