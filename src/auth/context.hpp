@@ -27,6 +27,7 @@ class ClientCache;
 class RevocationList;
 class PasswordHasher;
 class ClientSecrets;
+class TokenService;
 
 struct RateRule {
   std::uint32_t count = 0;  // 0: unlimited
@@ -67,6 +68,8 @@ class AuthContext {
   PasswordHasher& passwords;
   ClientSecrets& client_secrets;
   const Clock& clock;
+  /// Set by the composition root once built (it needs this context to exist first).
+  TokenService* tokens = nullptr;
 };
 
 }  // namespace permiso::auth

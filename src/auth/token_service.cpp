@@ -1,0 +1,131 @@
+// See token_service.hpp.
+#include "auth/token_service.hpp"
+
+#include "auth/revocation_list.hpp"
+#include "auth/scopes.hpp"
+#include "jose/crypto.hpp"
+#include "jose/key_store.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
+namespace permiso::auth {
+namespace {
+
+jose::VerifyPolicy policy_for(const AuthContext& ctx) {
+  jose::VerifyPolicy p;
+  // Only the algorithm this server signs with: a token in any other is not ours.
+  p.algorithms = {ctx.keys.algorithm()};
+  p.issuer = ctx.settings.issuer;
+  p.audience = ctx.settings.audience;
+  p.typ = "at+jwt";
+  p.leeway_s = ctx.settings.leeway_s;
+  return p;
+}
+
+std::string string_claim(const boost::json::object& claims, std::string_view name) {
+  const auto* v = claims.if_contains(name);
+  return (v != nullptr && v->is_string()) ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+TokenService::TokenService(AuthContext& ctx) : ctx_(ctx), verifier_(policy_for(ctx), ctx.clock) {
+  refresh_keys();
+}
+
+void TokenService::refresh_keys() { verifier_.set_keys(ctx_.keys.verification_keys()); }
+
+IssuedToken TokenService::issue_user_token(const storage::User& user,
+                                           const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& roles,
+                                           std::string_view session_id,
+                                           std::string_view client_id) const {
+  const auto now = ctx_.clock.now_seconds();
+  IssuedToken out;
+  out.jti = jose::random_token(16);
+  out.expires_in = ctx_.settings.access_token_ttl_s;
+  out.expires_at = now + out.expires_in;
+  out.scope = join_scopes(scopes);
+  boost::json::array role_array;
+  for (const auto& r : roles) role_array.emplace_back(r);
+  const boost::json::object claims{
+      {"iss", ctx_.settings.issuer},  {"sub", std::to_string(user.id)},
+      {"aud", ctx_.settings.audience}, {"exp", out.expires_at},
+      {"iat", now},                   {"nbf", now},
+      {"jti", out.jti},               {"client_id", client_id},
+      {"scope", out.scope},           {"type", "access"},
+      {"username", user.username},    {"roles", std::move(role_array)},
+      {"sid", session_id}};
+  out.access_token = jose::sign_jwt(ctx_.keys.current(), claims);
+  return out;
+}
+
+IssuedToken TokenService::issue_service_token(const CachedClient& client,
+                                              const std::vector<std::string>& scopes) const {
+  const auto now = ctx_.clock.now_seconds();
+  IssuedToken out;
+  out.jti = jose::random_token(16);
+  out.expires_in = client.client.access_token_lifetime > 0 ? client.client.access_token_lifetime
+                                                           : ctx_.settings.service_token_ttl_s;
+  out.expires_at = now + out.expires_in;
+  out.scope = join_scopes(scopes);
+  const boost::json::object claims{
+      {"iss", ctx_.settings.issuer}, {"sub", client.client.client_id},
+      {"aud", ctx_.settings.audience}, {"exp", out.expires_at},
+      {"iat", now},                  {"nbf", now},
+      {"jti", out.jti},              {"client_id", client.client.client_id},
+      {"scope", out.scope},          {"type", "service"},
+      {"is_trusted", client.client.is_trusted}};
+  out.access_token = jose::sign_jwt(ctx_.keys.current(), claims);
+  return out;
+}
+
+AuthResult<Principal> TokenService::verify(std::string_view token) const {
+  auto verified = verifier_.verify(token);
+  if (!verified) {
+    return Failure(AuthError::InvalidToken, "The access token is invalid: " +
+                                                std::string(jose::to_string(verified.error())) + ".");
+  }
+  const auto& c = verified->claims;
+  Principal p;
+  p.subject = string_claim(c, "sub");
+  p.type = string_claim(c, "type");
+  p.client_id = string_claim(c, "client_id");
+  p.session_id = string_claim(c, "sid");
+  p.jti = string_claim(c, "jti");
+  p.username = string_claim(c, "username");
+  if (p.jti.empty() || p.subject.empty() || (p.type != "access" && p.type != "service")) {
+    return Failure(AuthError::InvalidToken, "The access token lacks required claims.");
+  }
+  if (ctx_.revocations.is_revoked(p.jti, p.session_id)) {
+    return Failure(AuthError::InvalidToken, "The access token has been revoked.");
+  }
+  p.scopes = split_scopes(string_claim(c, "scope"));
+  if (const auto* roles = c.if_contains("roles"); roles != nullptr && roles->is_array()) {
+    for (const auto& r : roles->as_array()) {
+      if (r.is_string()) p.roles.emplace_back(r.as_string());
+    }
+  }
+  if (p.type == "access") {
+    try {
+      p.user_id = std::stoll(p.subject);
+    } catch (const std::exception&) {
+      return Failure(AuthError::InvalidToken, "The access token has a malformed subject.");
+    }
+  } else if (const auto* t = c.if_contains("is_trusted"); t != nullptr && t->is_bool()) {
+    p.is_trusted = t->as_bool();
+  }
+  if (const auto* v = c.if_contains("iat"); v != nullptr && v->is_int64()) p.issued_at = v->as_int64();
+  if (const auto* v = c.if_contains("exp"); v != nullptr && v->is_int64()) p.expires_at = v->as_int64();
+  p.token = std::string(token);
+  return p;
+}
+
+std::string TokenService::new_refresh_token() { return jose::random_token(32); }
+
+std::string TokenService::hash_refresh_token(std::string_view token) {
+  return jose::hex(jose::sha256(token));
+}
+
+}  // namespace permiso::auth
