@@ -11,6 +11,7 @@
 #include "auth/handlers/rest_handlers.hpp"
 #include "auth/password_hasher.hpp"
 #include "auth/revocation_list.hpp"
+#include "auth/token_service.hpp"
 #include "auth/validation.hpp"
 #include "common/worker_pool.hpp"
 #include "config/config.hpp"
@@ -240,6 +241,11 @@ int serve() {
   permiso::auth::AuthContext ctx{settings, storage, **keys, blocking, limiter, audit,
                                  clients,  revocations, const_cast<permiso::auth::PasswordHasher&>(passwords),
                                  client_secrets, clock};
+
+  permiso::auth::TokenService tokens(ctx);
+  ctx.tokens = &tokens;
+  // Verification follows the published keys (rotation, promotion, retirement).
+  (*keys)->on_change([&tokens](const std::vector<permiso::jose::VerificationKey>&) { tokens.refresh_keys(); });
 
   permiso::app::Maintenance maintenance(ctx, {});
   maintenance.run_once();
