@@ -113,8 +113,13 @@ AuthResult<Principal> TokenService::verify(std::string_view token) const {
     } catch (const std::exception&) {
       return Failure(AuthError::InvalidToken, "The access token has a malformed subject.");
     }
-  } else if (const auto* t = c.if_contains("is_trusted"); t != nullptr && t->is_bool()) {
-    p.is_trusted = t->as_bool();
+  } else {
+    // A deleted or disabled client's tokens stop working at once (the cache is in memory).
+    const auto client = ctx_.clients.find(p.client_id);
+    if (!client || !client->client.is_active) {
+      return Failure(AuthError::InvalidToken, "The client of this token is no longer active.");
+    }
+    if (const auto* t = c.if_contains("is_trusted"); t != nullptr && t->is_bool()) p.is_trusted = t->as_bool();
   }
   if (const auto* v = c.if_contains("iat"); v != nullptr && v->is_int64()) p.issued_at = v->as_int64();
   if (const auto* v = c.if_contains("exp"); v != nullptr && v->is_int64()) p.expires_at = v->as_int64();

@@ -1,0 +1,14 @@
+// The OAuth endpoints (token, service-token, refresh, revoke, introspect, logout, the
+// revocation feed), the caller's sessions, and discovery + JWKS.
+#pragma once
+
+#include "auth/context.hpp"
+#include "http/http.hpp"
+
+namespace permiso::auth {
+
+void register_oauth_routes(http::Router& router, AuthContext& ctx);
+void register_session_routes(http::Router& router, AuthContext& ctx);
+void register_wellknown_routes(http::Router& router, AuthContext& ctx);
+
+}  // namespace permiso::auth
