@@ -552,22 +552,8 @@ class OAuth {
     return std::nullopt;
   }
 
-  /// Ends sessions: their refresh tokens die, and their access tokens through a "sid:"
-  /// revocation that lasts as long as the longest access token could.
   std::optional<Failure> end_sessions(const std::vector<std::string>& ids, std::string_view reason) const {
-    const auto now = ctx_.clock.now_seconds();
-    const auto until = now + ctx_.settings.access_token_ttl_s + ctx_.settings.leeway_s;
-    for (const auto& id : ids) {
-      auto r = ctx_.storage.revoke_session(id, now);
-      if (!r && r.error().code != storage::StorageError::NotFound) return storage_failure(r.error());
-      auto t = ctx_.storage.revoke_session_refresh_tokens(id, now);
-      if (!t) return storage_failure(t.error());
-      auto added = ctx_.storage.add_revocation(RevocationList::storage_key(RevocationList::Kind::Session, id),
-                                               until, now, reason);
-      if (!added) return storage_failure(added.error());
-      ctx_.revocations.add(RevocationList::Kind::Session, id, until);
-    }
-    return std::nullopt;
+    return auth::end_sessions(ctx_, ids, reason);
   }
 
   AuthContext& ctx_;

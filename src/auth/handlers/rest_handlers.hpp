@@ -1,0 +1,33 @@
+// The REST API of permiso-auth: users (self-service and admin), roles and scopes, service
+// clients, and the admin endpoints (audit trail, signing keys, dashboard statistics).
+#pragma once
+
+#include "auth/context.hpp"
+#include "auth/errors.hpp"
+#include "auth/principal.hpp"
+#include "http/http.hpp"
+
+#include <string>
+#include <vector>
+
+namespace permiso::auth {
+
+void register_user_routes(http::Router& router, AuthContext& ctx);
+void register_role_routes(http::Router& router, AuthContext& ctx);
+void register_client_routes(http::Router& router, AuthContext& ctx);
+void register_admin_routes(http::Router& router, AuthContext& ctx);
+
+/// A bearer token carrying every one of `scopes` (401 / 403 otherwise).
+AuthResult<Principal> require(const AuthContext& ctx, const http::Request& req,
+                              const std::vector<std::string>& scopes);
+
+/// page/per_page query parameters: page ≥ 1, 1 ≤ per_page ≤ max (422 naming the field).
+struct Paging {
+  std::int64_t page = 1;
+  std::int64_t per_page = 20;
+};
+AuthResult<Paging> read_paging(const http::Request& req, std::int64_t default_per_page, std::int64_t max_per_page);
+boost::json::object page_envelope(std::string_view items_key, boost::json::array items, std::int64_t total,
+                                  const Paging& paging);
+
+}  // namespace permiso::auth

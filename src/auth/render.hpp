@@ -1,0 +1,24 @@
+// JSON shapes of the API's resources (contract: user, role, scope, client). Never a password,
+// hash or secret: the renderers do not read those fields.
+#pragma once
+
+#include "storage/storage.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <string>
+#include <vector>
+
+namespace permiso::auth {
+
+boost::json::object render_user(const storage::User& user, const std::vector<storage::Role>& roles,
+                                const std::vector<std::string>& scopes);
+boost::json::object render_role(const storage::Role& role, const std::vector<storage::Scope>& scopes);
+boost::json::object render_scope(const storage::Scope& scope);
+boost::json::object render_client(const storage::ServiceClient& client, const std::vector<std::string>& scopes);
+boost::json::object render_audit_event(const storage::AuditEvent& event);
+
+/// "first last", else the display name, else the username.
+std::string full_name(const storage::User& user);
+
+}  // namespace permiso::auth
