@@ -59,8 +59,10 @@ storage::StorageStatus ensure_role(storage::Storage& st, const SeedRole& seed) {
 }  // namespace
 
 std::string generate_password() {
+  // No look-alikes (0/O, 1/l/I) and no '=', ':' or quotes, so the password survives being
+  // copied from a terminal into a shell, a form or a key=value file.
   static constexpr std::string_view kAlphabet =
-      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%*+-=?@^_";
+      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%*+-?@^_";
   for (;;) {
     std::array<unsigned char, 24> random{};
     if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
@@ -68,7 +70,7 @@ std::string generate_password() {
     }
     std::string pw;
     for (const unsigned char b : random) {
-      // 256 % 68 != 0: the slight modulo bias costs well under a bit over 24 characters.
+      // 256 % 67 != 0: the slight modulo bias costs well under a bit over 24 characters.
       pw.push_back(kAlphabet[b % kAlphabet.size()]);
     }
     if (!check_password(pw)) return pw;
