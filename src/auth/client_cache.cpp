@@ -93,4 +93,20 @@ void ClientCache::erase(std::string_view client_id) {
 
 std::size_t ClientCache::size() const { return snapshot_.load()->size(); }
 
+bool ClientCache::recently_missing(std::string_view client_id, std::int64_t now) const {
+  std::lock_guard lock(missing_mutex_);
+  const auto it = missing_.find(client_id);
+  return it != missing_.end() && it->second > now;
+}
+
+void ClientCache::mark_missing(std::string_view client_id, std::int64_t now, std::int64_t ttl_s) {
+  constexpr std::size_t kMaxMissing = 10'000;
+  std::lock_guard lock(missing_mutex_);
+  if (missing_.size() >= kMaxMissing) {
+    std::erase_if(missing_, [now](const auto& kv) { return kv.second <= now; });
+    if (missing_.size() >= kMaxMissing) missing_.clear();
+  }
+  missing_.insert_or_assign(std::string(client_id), now + ttl_s);
+}
+
 }  // namespace permiso::auth

@@ -31,6 +31,11 @@ class ClientCache {
   void erase(std::string_view client_id);
   [[nodiscard]] std::size_t size() const;
 
+  /// Negative cache for ids storage did not know recently, so a flood of unknown client ids
+  /// cannot turn into a flood of database lookups. Bounded; entries live `ttl_s`.
+  [[nodiscard]] bool recently_missing(std::string_view client_id, std::int64_t now) const;
+  void mark_missing(std::string_view client_id, std::int64_t now, std::int64_t ttl_s = 5);
+
   static std::vector<std::string> parse_allowed_ips(std::string_view json_array);
 
  private:
@@ -44,6 +49,8 @@ class ClientCache {
 
   std::atomic<std::shared_ptr<const Map>> snapshot_{std::make_shared<const Map>()};
   std::mutex write_mutex_;  // serialises copy-on-write updates
+  mutable std::mutex missing_mutex_;
+  std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> missing_;  // id -> until
 };
 
 }  // namespace permiso::auth

@@ -121,9 +121,29 @@ class OAuth {
     return client;
   }
 
+  /// The client id a request authenticates as (Basic header or form), without checking it.
+  static std::string presented_client_id(const Request& req, const ParamMap& p) {
+    if (auto basic = http::parse_basic_auth(req)) return basic->client_id;
+    return param(p, "client_id");
+  }
+
+  /// True when the client is in the cache or storage certainly does not have it. A client
+  /// created on another replica is loaded here, once (worker pool only: it may query storage).
+  void load_client_if_unknown(const std::string& id) const {
+    const auto now = ctx_.clock.now_seconds();
+    if (id.empty() || ctx_.clients.find(id) || ctx_.clients.recently_missing(id, now)) return;
+    if (ctx_.clients.refresh(ctx_.storage, id) && !ctx_.clients.find(id)) ctx_.clients.mark_missing(id, now);
+  }
+
+  /// Whether answering needs a storage lookup first (an id the cache has not seen).
+  bool needs_client_load(const std::string& id) const {
+    return !id.empty() && !ctx_.clients.find(id) && !ctx_.clients.recently_missing(id, ctx_.clock.now_seconds());
+  }
+
   /// Either a valid bearer token or client authentication (revocation, introspection).
   AuthResult<Principal> authenticate_caller(const Request& req, const ParamMap& p) const {
     if (http::bearer_token(req)) return authenticate(ctx_, req);
+    load_client_if_unknown(presented_client_id(req, p));  // runs on the worker pool
     auto client = authenticate_client(req, p);
     if (!client) return client.error();
     Principal caller;
@@ -578,7 +598,13 @@ void register_oauth_routes(http::Router& router, AuthContext& ctx) {
     if (!p) return reply(to_response(req, p.error()));
     std::string grant = param(*p, "grant_type");
     if (grant.empty() && p->contains("username") && p->contains("password")) grant = "password";
-    if (grant == "client_credentials") return reply(oauth->client_credentials(req, *p));
+    if (grant == "client_credentials") {
+      if (!oauth->needs_client_load(OAuth::presented_client_id(req, *p))) return reply(oauth->client_credentials(req, *p));
+      return on_pool(ctx, req, std::move(reply), [oauth, &req, p = std::move(*p)] {
+        oauth->load_client_if_unknown(OAuth::presented_client_id(req, p));
+        return oauth->client_credentials(req, p);
+      });
+    }
     if (grant == "password") {
       return on_pool(ctx, req, std::move(reply), [oauth, &req, p = std::move(*p)] { return oauth->password(req, p); });
     }
@@ -590,10 +616,14 @@ void register_oauth_routes(http::Router& router, AuthContext& ctx) {
     reply(to_response(req, Failure(AuthError::UnsupportedGrantType, "Unsupported grant_type: " + grant.substr(0, 64) + ".")));
   });
 
-  router.add("POST", "/api/v1/auth/service-token", [oauth](Request& req, Reply reply) {
+  router.add("POST", "/api/v1/auth/service-token", [oauth, &ctx](Request& req, Reply reply) {
     auto p = oauth->params(req);
     if (!p) return reply(to_response(req, p.error()));
-    reply(oauth->client_credentials(req, *p));
+    if (!oauth->needs_client_load(OAuth::presented_client_id(req, *p))) return reply(oauth->client_credentials(req, *p));
+    on_pool(ctx, req, std::move(reply), [oauth, &req, p = std::move(*p)] {
+      oauth->load_client_if_unknown(OAuth::presented_client_id(req, p));
+      return oauth->client_credentials(req, p);
+    });
   });
 
   router.add("POST", "/api/v1/auth/refresh", [oauth, &ctx](Request& req, Reply reply) {
