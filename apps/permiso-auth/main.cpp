@@ -20,6 +20,7 @@
 #include "jose/crypto.hpp"
 #include "jose/key_store.hpp"
 #include "ratelimit/memory_limiter.hpp"
+#include "ratelimit/redis_channel.hpp"
 #include "ratelimit/redis_limiter.hpp"
 #include "storage/storage.hpp"
 
@@ -205,6 +206,7 @@ int serve() {
   // the network); logins and client limits are shared through Redis when it is configured.
   permiso::ratelimit::MemoryRateLimiter local_limiter;
   std::unique_ptr<permiso::ratelimit::RedisRateLimiter> redis_limiter;
+  std::unique_ptr<permiso::ratelimit::RedisChannel> events;
   if (!cfg.redis_url.empty()) {
     auto endpoint = permiso::ratelimit::parse_redis_url(cfg.redis_url);
     if (!endpoint) {
@@ -213,6 +215,7 @@ int serve() {
     }
     redis_limiter = std::make_unique<permiso::ratelimit::RedisRateLimiter>(*endpoint,
                                                                            permiso::ratelimit::RedisRateLimiter::Options{});
+    events = std::make_unique<permiso::ratelimit::RedisChannel>(*endpoint, "permiso:events");
   }
   permiso::ratelimit::RateLimiter& limiter =
       redis_limiter ? static_cast<permiso::ratelimit::RateLimiter&>(*redis_limiter) : local_limiter;
@@ -240,7 +243,7 @@ int serve() {
 
   permiso::auth::AuthContext ctx{settings, storage, **keys, blocking, limiter, audit,
                                  clients,  revocations, const_cast<permiso::auth::PasswordHasher&>(passwords),
-                                 client_secrets, clock};
+                                 client_secrets, clock, nullptr, {}};
 
   permiso::auth::TokenService tokens(ctx);
   ctx.tokens = &tokens;
@@ -249,6 +252,20 @@ int serve() {
 
   permiso::app::Maintenance maintenance(ctx, {});
   maintenance.run_once();
+  if (events) {
+    // Other replicas hear of revocations and client changes at once; storage polling stays
+    // the safety net when a message is lost.
+    ctx.notify = [&events](std::string_view event) { events->publish(event); };
+    events->subscribe([&ctx, &maintenance](std::string_view event) {
+      if (event == "revocation") {
+        maintenance.poke();
+      } else if (event == "clients") {
+        (void)ctx.clients.reload(ctx.storage);
+      } else if (event.starts_with("client:")) {
+        (void)ctx.clients.refresh(ctx.storage, event.substr(7));
+      }
+    });
+  }
 
   permiso::http::Registry metrics;
   permiso::http::Router router;
@@ -332,6 +349,7 @@ int serve() {
   // hold replies, then flush the audit trail.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);  // wakes sigwait if run() ended another way
   signal_waiter.join();
+  if (events) events->stop();
   maintenance.stop();
   blocking.shutdown();
   audit.stop();

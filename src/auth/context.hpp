@@ -5,6 +5,8 @@
 #include "common/clock.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <string>
 
 namespace permiso {
@@ -70,6 +72,9 @@ class AuthContext {
   const Clock& clock;
   /// Set by the composition root once built (it needs this context to exist first).
   TokenService* tokens = nullptr;
+  /// Tells other replicas about a change ("revocation", "client:<id>") when Redis is
+  /// configured; empty otherwise (replicas then converge by polling storage).
+  std::function<void(std::string_view)> notify;
 };
 
 }  // namespace permiso::auth

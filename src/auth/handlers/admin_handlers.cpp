@@ -237,6 +237,7 @@ Response update_scope(AuthContext& ctx, Request& req) {
   auto updated = ctx.storage.update_scope(*s);
   if (!updated) return fail(req, storage_failure(updated.error()));
   (void)ctx.clients.reload(ctx.storage);  // client scope names may have changed
+  notify(ctx, "clients");
   ctx.audit.record(audit_event(req, "scope.update", "success", caller->actor(), caller->actor_type(), updated->name));
   return http::json_response(200, render_scope(*updated));
 }
@@ -248,6 +249,7 @@ Response delete_scope(AuthContext& ctx, Request& req) {
   if (!id) return fail(req, id.error());
   if (auto r = ctx.storage.delete_scope(*id); !r) return fail(req, storage_failure(r.error()));
   (void)ctx.clients.reload(ctx.storage);
+  notify(ctx, "clients");
   ctx.audit.record(audit_event(req, "scope.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "Scope deleted"}, {"id", *id}});
 }
@@ -369,6 +371,7 @@ Response create_client(AuthContext& ctx, Request& req) {
     return fail(req, storage_failure(r.error()));
   }
   if (auto r = ctx.clients.refresh(ctx.storage, created->client_id); !r) return fail(req, storage_failure(r.error()));
+  notify(ctx, "client:" + created->client_id);
   ctx.audit.record(audit_event(req, "client.create", "success", caller->actor(), caller->actor_type(), created->client_id));
   auto j = client_json(ctx, *created);
   if (!j) return fail(req, j.error());
@@ -403,6 +406,7 @@ Response update_client(AuthContext& ctx, Request& req) {
     if (auto r = ctx.storage.set_client_scopes(updated->client_id, *ids); !r) return fail(req, storage_failure(r.error()));
   }
   (void)ctx.clients.refresh(ctx.storage, updated->client_id);
+  notify(ctx, "client:" + updated->client_id);
   ctx.audit.record(audit_event(req, "client.update", "success", caller->actor(), caller->actor_type(), updated->client_id));
   auto j = client_json(ctx, *updated);
   if (!j) return fail(req, j.error());
@@ -415,6 +419,7 @@ Response delete_client(AuthContext& ctx, Request& req) {
   const auto id = client_param(req);
   if (auto r = ctx.storage.delete_client(id); !r) return fail(req, storage_failure(r.error()));
   ctx.clients.erase(id);  // its tokens stop verifying at once (see TokenService::verify)
+  notify(ctx, "client:" + id);
   ctx.audit.record(audit_event(req, "client.delete", "success", caller->actor(), caller->actor_type(), id));
   return http::json_response(200, boost::json::object{{"message", "Client deleted"}, {"client_id", id}});
 }
@@ -436,6 +441,7 @@ Response rotate_secret(AuthContext& ctx, Request& req) {
                                                   grace > 0 ? std::optional<std::int64_t>(now + grace) : std::nullopt, now);
   if (!rotated) return fail(req, storage_failure(rotated.error()));
   (void)ctx.clients.refresh(ctx.storage, rotated->client_id);
+  notify(ctx, "client:" + rotated->client_id);
   auto event = audit_event(req, "client.rotate_secret", "success", caller->actor(), caller->actor_type(), rotated->client_id);
   event.details = boost::json::serialize(boost::json::object{{"grace_period_seconds", grace}});
   ctx.audit.record(std::move(event));
@@ -458,6 +464,7 @@ Response set_client_scopes(AuthContext& ctx, Request& req) {
   const auto id = client_param(req);
   if (auto r = ctx.storage.set_client_scopes(id, *ids); !r) return fail(req, storage_failure(r.error()));
   (void)ctx.clients.refresh(ctx.storage, id);
+  notify(ctx, "client:" + id);
   auto client = ctx.storage.get_client(id);
   if (!client) return fail(req, storage_failure(client.error()));
   ctx.audit.record(audit_event(req, "client.scopes", "success", caller->actor(), caller->actor_type(), id));
@@ -468,11 +475,25 @@ Response set_client_scopes(AuthContext& ctx, Request& req) {
 
 // ---- admin ----
 
+/// Unix seconds, or ISO 8601 UTC: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS" with optional fraction and "Z".
 std::optional<std::int64_t> parse_time(std::string_view v) {
   if (is_digits(v)) return std::stoll(std::string(v));
   std::tm tm{};
   const std::string s(v);
-  if (strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return std::nullopt;
+  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) {
+    tm = std::tm{};
+    rest = strptime(s.c_str(), "%Y-%m-%d", &tm);
+    if (rest == nullptr || *rest != '\0') return std::nullopt;
+    return static_cast<std::int64_t>(timegm(&tm));
+  }
+  if (*rest == '.') {
+    ++rest;
+    if (*rest < '0' || *rest > '9') return std::nullopt;
+    while (*rest >= '0' && *rest <= '9') ++rest;
+  }
+  if (*rest == 'Z') ++rest;
+  if (*rest != '\0') return std::nullopt;  // offsets other than Z are not accepted: UTC only
   return static_cast<std::int64_t>(timegm(&tm));
 }
 
@@ -544,7 +565,10 @@ Response rotate_keys(AuthContext& ctx, Request& req) {
 }
 
 Response dashboard_stats(AuthContext& ctx, Request& req) {
-  if (auto c = require(ctx, req, {"admin:system"}); !c) return fail(req, c.error());
+  // Either admin scope may read the dashboard: it is aggregate counts only.
+  if (auto c = require(ctx, req, {"admin:system"}); !c) {
+    if (auto u = require(ctx, req, {"admin:users"}); !u) return fail(req, c.error());
+  }
   const auto now = ctx.clock.now_seconds();
   auto users = ctx.storage.user_stats(now);
   if (!users) return fail(req, storage_failure(users.error()));

@@ -85,7 +85,12 @@ std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::str
     if (!added) return storage_failure(added.error());
     ctx.revocations.add(RevocationList::Kind::Session, id, until);
   }
+  if (!ids.empty()) notify(ctx, "revocation");
   return std::nullopt;
+}
+
+void notify(AuthContext& ctx, std::string_view event) {
+  if (ctx.notify) ctx.notify(event);
 }
 
 Failure validation_failure(std::string_view field, std::string_view why) {

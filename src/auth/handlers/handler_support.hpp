@@ -61,6 +61,9 @@ class JsonBody {
   std::optional<Failure> error_;
 };
 
+/// Publishes a change to other replicas (no-op without Redis).
+void notify(AuthContext& ctx, std::string_view event);
+
 /// 422 validation_error naming `field`.
 Failure validation_failure(std::string_view field, std::string_view why);
 

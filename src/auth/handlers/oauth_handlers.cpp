@@ -569,6 +569,7 @@ class OAuth {
                                              expires_at, now, reason);
     if (!added) return storage_failure(added.error());
     ctx_.revocations.add(RevocationList::Kind::Token, jti, expires_at);
+    notify(ctx_, "revocation");
     return std::nullopt;
   }
 

@@ -38,7 +38,7 @@ class TokenServiceTest : public ::testing::Test {
     settings_.audience = "permiso";
     settings_.access_token_ttl_s = 900;
     ctx_ = std::make_unique<AuthContext>(AuthContext{settings_, *storage_, *keys_, pool_, limiter_, *audit_, clients_,
-                                                     revocations_, hasher_, secrets_, clock_});
+                                                     revocations_, hasher_, secrets_, clock_, nullptr, {}});
     tokens_ = std::make_unique<TokenService>(*ctx_);
     ctx_->tokens = tokens_.get();
 

@@ -1,4 +1,5 @@
 // The Redis-shared limiter against a real redis-server started on loopback.
+#include "ratelimit/redis_channel.hpp"
 #include "ratelimit/redis_limiter.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -129,6 +131,40 @@ TEST_F(RedisLimiterTest, RedisDownFailsOpenQuicklyAndRecovers) {
   closed.fail_open = false;
   RedisRateLimiter strict(endpoint(), closed);
   EXPECT_FALSE(strict.consume("d", Rate{1, 3600}).allowed);
+}
+
+TEST_F(RedisLimiterTest, ChannelDeliversPublishedMessagesToEverySubscriber) {
+  std::mutex mutex;
+  std::vector<std::string> got_a;
+  std::vector<std::string> got_b;
+  RedisChannel a(endpoint(), "permiso:test");
+  RedisChannel b(endpoint(), "permiso:test");
+  a.subscribe([&](std::string_view m) { std::lock_guard l(mutex); got_a.emplace_back(m); });
+  b.subscribe([&](std::string_view m) { std::lock_guard l(mutex); got_b.emplace_back(m); });
+  RedisChannel publisher(endpoint(), "permiso:test");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  // Subscriptions start asynchronously: publish until both have heard one message.
+  while (std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(publisher.publish("jti:abc"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard l(mutex);
+    if (!got_a.empty() && !got_b.empty()) break;
+  }
+  std::lock_guard l(mutex);
+  ASSERT_FALSE(got_a.empty());
+  ASSERT_FALSE(got_b.empty());
+  EXPECT_EQ(got_a.front(), "jti:abc");
+  EXPECT_EQ(got_b.front(), "jti:abc");
+}
+
+TEST_F(RedisLimiterTest, PublishingWithoutRedisFailsFast) {
+  RedisChannel channel(endpoint(), "permiso:test");
+  stop_redis();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(channel.publish("x"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  channel.subscribe([](std::string_view) {});
+  channel.stop();  // a subscriber still trying to connect stops promptly
 }
 
 TEST(RedisUrl, ParsesTheUsualForms) {

@@ -1,0 +1,49 @@
+// A Redis pub/sub channel: publish short messages, and a background subscriber that hands
+// each message to a callback and reconnects when Redis restarts. permiso-auth uses it to
+// tell every replica (and resource servers) about revocations and client changes at once.
+#pragma once
+
+#include "ratelimit/redis_limiter.hpp"
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+namespace permiso::ratelimit {
+
+class RedisChannel {
+ public:
+  using Handler = std::function<void(std::string_view message)>;
+
+  RedisChannel(RedisEndpoint endpoint, std::string channel);
+  ~RedisChannel();
+  RedisChannel(const RedisChannel&) = delete;
+  RedisChannel& operator=(const RedisChannel&) = delete;
+
+  /// Best effort and bounded by a 100 ms command timeout: false when Redis is unreachable
+  /// (subscribers then converge through their periodic storage poll).
+  bool publish(std::string_view message);
+  /// Starts the subscriber thread; `handler` runs on it.
+  void subscribe(Handler handler);
+  void stop();
+
+  [[nodiscard]] std::uint64_t received() const { return received_.load(); }
+
+ private:
+  void run(Handler handler);
+
+  RedisEndpoint endpoint_;
+  std::string channel_;
+  std::mutex publish_mutex_;
+  redisContext* publisher_ = nullptr;
+  std::atomic<bool> stopping_{false};
+  std::mutex subscriber_mutex_;  // guards subscriber_ between run() and stop()
+  redisContext* subscriber_ = nullptr;
+  std::atomic<std::uint64_t> received_{0};
+  std::thread thread_;
+};
+
+}  // namespace permiso::ratelimit
