@@ -93,7 +93,16 @@ permiso::Result<std::unique_ptr<permiso::jose::KeyStore>, std::string> open_keys
   if (*alg == permiso::jose::Algorithm::HS256 && !cfg.jwt_secret_key.empty()) {
     ks = KeyStore::from_hmac_secret(cfg.jwt_secret_key, clock);
   } else if (!cfg.jwt_private_key_file.empty()) {
-    ks = KeyStore::from_pem_files(*alg, {cfg.jwt_private_key_file}, clock);
+    // "current.pem,previous.pem": the first signs, the others stay published so tokens they
+    // signed keep verifying until they expire (rotation by configuration).
+    std::vector<fs::path> files;
+    std::size_t pos = 0;
+    while (pos <= cfg.jwt_private_key_file.size()) {
+      const auto end = std::min(cfg.jwt_private_key_file.find(',', pos), cfg.jwt_private_key_file.size());
+      if (end > pos) files.emplace_back(cfg.jwt_private_key_file.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    ks = KeyStore::from_pem_files(*alg, files, clock);
   } else if (cfg.environment == "development") {
     ks = KeyStore::open_or_create(fs::path(cfg.data_dir) / "keys", *alg, clock);
   } else {

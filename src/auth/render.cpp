@@ -105,4 +105,14 @@ boost::json::object render_audit_event(const storage::AuditEvent& e) {
           {"request_id", e.request_id}};
 }
 
+boost::json::object render_session(const storage::Session& s, std::string_view current_session_id) {
+  return {{"id", s.id},
+          {"created_at", iso8601(s.created_at)},
+          {"last_seen_at", iso8601(s.last_seen_at)},
+          {"expires_at", iso8601(s.expires_at)},
+          {"ip", s.ip},
+          {"user_agent", s.user_agent},
+          {"current", !current_session_id.empty() && s.id == current_session_id}};
+}
+
 }  // namespace permiso::auth

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace permiso::auth {
@@ -17,6 +18,9 @@ boost::json::object render_role(const storage::Role& role, const std::vector<sto
 boost::json::object render_scope(const storage::Scope& scope);
 boost::json::object render_client(const storage::ServiceClient& client, const std::vector<std::string>& scopes);
 boost::json::object render_audit_event(const storage::AuditEvent& event);
+/// A login session as its owner sees it: {id, created_at, last_seen_at, expires_at, ip,
+/// user_agent, current}; never a token.
+boost::json::object render_session(const storage::Session& session, std::string_view current_session_id);
 
 /// "first last", else the display name, else the username.
 std::string full_name(const storage::User& user);

@@ -58,6 +58,11 @@ class KeyStore {
   /// store has a directory.
   Result<KeyInfo, KeyError> rotate(std::int64_t now, std::int64_t publish_delay_s,
                                    std::int64_t max_token_lifetime_s);
+  /// Whether rotate() may generate keys here: only a store persisted in a directory (the
+  /// development store). Keys from files or a shared secret are rotated by configuration,
+  /// or replicas and verifiers would disagree about the key set.
+  [[nodiscard]] bool rotatable() const { return dir_.has_value(); }
+
   /// Promotes due pending keys, drops retired keys past retire_after. Cheap when nothing is due.
   void tick(std::int64_t now);
 

@@ -557,6 +557,11 @@ Response rotate_keys(AuthContext& ctx, Request& req) {
   // a token can have is a client's 24 h maximum.
   const auto max_lifetime = std::max<std::int64_t>({ctx.settings.access_token_ttl_s, ctx.settings.service_token_ttl_s, 86400}) +
                             ctx.settings.leeway_s;
+  if (!ctx.keys.rotatable()) {
+    return fail(req, Failure(AuthError::Conflict,
+                             "Signing keys come from configuration (JWT_PRIVATE_KEY_FILE or JWT_SECRET_KEY): "
+                             "rotate them there, listing the previous key until its tokens expire."));
+  }
   auto info = ctx.keys.rotate(ctx.clock.now_seconds(), ctx.settings.key_publish_delay_s, max_lifetime);
   if (!info) return fail(req, Failure(AuthError::Internal, "Key rotation failed: " + std::string(jose::to_string(info.error()))));
   ctx.tokens->refresh_keys();

@@ -140,5 +140,26 @@ TEST(Render, AuditEventParsesDetailsAndToleratesGarbage) {
   EXPECT_TRUE(obj.at("details").as_object().empty());
 }
 
+TEST(Render, SessionMarksTheCurrentOneAndHasIsoTimes) {
+  storage::Session s;
+  s.id = "sess-1";
+  s.user_id = 4;
+  s.created_at = 1700000000;
+  s.last_seen_at = 1700000060;
+  s.expires_at = 1700086400;
+  s.ip = "127.0.0.1";
+  s.user_agent = "curl/8";
+  auto obj = render_session(s, "sess-1");
+  EXPECT_EQ(obj.at("id").as_string(), "sess-1");
+  EXPECT_TRUE(obj.at("current").as_bool());
+  EXPECT_EQ(obj.at("created_at").as_string(), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(obj.at("expires_at").as_string(), "2023-11-15T22:13:20Z");
+  EXPECT_EQ(obj.at("ip").as_string(), "127.0.0.1");
+  EXPECT_FALSE(render_session(s, "other").at("current").as_bool());
+  EXPECT_FALSE(render_session(s, "").at("current").as_bool());
+  s.id.clear();
+  EXPECT_FALSE(render_session(s, "").at("current").as_bool());
+}
+
 }  // namespace
 }  // namespace permiso::auth

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 
@@ -110,6 +111,26 @@ TEST_F(KeyStoreTest, HmacStoreKeepsItsKidAcrossInstancesAndPublishesNoKeys) {
   EXPECT_EQ((*a)->current().kid(), (*b)->current().kid());
   EXPECT_TRUE((*a)->jwks().at("keys").as_array().empty());
   EXPECT_EQ(KeyStore::from_hmac_secret("short", clock_).error(), KeyError::SecretTooShort);
+}
+
+TEST_F(KeyStoreTest, PemFilesPublishEveryKeyAndSignWithTheFirst) {
+  fs::create_directories(dir_);
+  const auto current = *SigningKey::generate(Algorithm::RS256);
+  const auto previous = *SigningKey::generate(Algorithm::RS256);
+  std::ofstream(dir_ / "current.pem") << current.private_pem();
+  std::ofstream(dir_ / "previous.pem") << previous.private_pem();
+  auto ks = KeyStore::from_pem_files(Algorithm::RS256, {dir_ / "current.pem", dir_ / "previous.pem"}, clock_);
+  ASSERT_TRUE(ks);
+  EXPECT_EQ((*ks)->current().kid(), current.kid());
+  EXPECT_EQ(jwks_kids(**ks), (std::set<std::string>{current.kid(), previous.kid()}));
+  EXPECT_FALSE((*ks)->rotatable());  // rotated by configuration, never by the API
+  EXPECT_EQ(KeyStore::from_pem_files(Algorithm::ES256, {dir_ / "current.pem"}, clock_).error(), KeyError::WrongKeyType);
+  EXPECT_EQ(KeyStore::from_pem_files(Algorithm::RS256, {dir_ / "missing.pem"}, clock_).error(), KeyError::Io);
+}
+
+TEST_F(KeyStoreTest, OnlyTheDirectoryStoreIsRotatableByTheApi) {
+  EXPECT_TRUE((*KeyStore::open_or_create(dir_, Algorithm::ES256, clock_))->rotatable());
+  EXPECT_FALSE((*KeyStore::from_hmac_secret(std::string(32, 'k'), clock_))->rotatable());
 }
 
 }  // namespace
