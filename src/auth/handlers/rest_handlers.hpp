@@ -7,7 +7,9 @@
 #include "auth/principal.hpp"
 #include "http/http.hpp"
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace permiso::auth {
@@ -27,6 +29,13 @@ struct Paging {
   std::int64_t per_page = 20;
 };
 AuthResult<Paging> read_paging(const http::Request& req, std::int64_t default_per_page, std::int64_t max_per_page);
+/// A decimal id of at most 18 digits (path ids, and ids among name-or-id references).
+bool is_decimal_id(std::string_view s);
+
+/// Scope references (names or decimal ids) → scope ids; an unknown one is 422 naming `field`.
+AuthResult<std::vector<std::int64_t>> resolve_scope_refs(AuthContext& ctx, const std::vector<std::string>& refs,
+                                                         std::string_view field);
+
 boost::json::object page_envelope(std::string_view items_key, boost::json::array items, std::int64_t total,
                                   const Paging& paging);
 
