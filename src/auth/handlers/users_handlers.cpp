@@ -80,17 +80,26 @@ AuthResult<storage::User> new_user(AuthContext& ctx, JsonBody& body, std::string
   return u;
 }
 
-AuthResult<std::vector<std::int64_t>> resolve_roles(AuthContext& ctx, const std::vector<std::string>& refs) {
+/// Role references (names or ids) → ids. A caller may grant only the admin:* scopes it holds
+/// itself: otherwise admin:users alone could hand out the admin role and with it admin:system.
+AuthResult<std::vector<std::int64_t>> resolve_roles(AuthContext& ctx, const Principal& caller,
+                                                    const std::vector<std::string>& refs) {
   std::vector<std::int64_t> ids;
   for (const auto& ref : refs) {
-    const bool numeric = !ref.empty() && std::all_of(ref.begin(), ref.end(), [](char c) { return c >= '0' && c <= '9'; });
-    auto role = numeric ? ctx.storage.get_role(std::stoll(ref)) : ctx.storage.get_role_by_name(ref);
+    auto role = is_decimal_id(ref) ? ctx.storage.get_role(std::stoll(ref)) : ctx.storage.get_role_by_name(ref);
     if (!role) {
       if (role.error().code == storage::StorageError::NotFound) {
         return validation_failure("role_ids", "unknown role '" + ref + "'");
       }
       return storage_failure(role.error());
     }
+    auto scopes = ctx.storage.role_scopes(role->id);
+    if (!scopes) return storage_failure(scopes.error());
+    std::vector<std::string> admin_scopes;
+    for (const auto& s : *scopes) {
+      if (s.name.rfind("admin:", 0) == 0) admin_scopes.push_back(s.name);
+    }
+    if (auto f = require_scopes(caller, admin_scopes)) return *f;
     ids.push_back(role->id);
   }
   return ids;
@@ -241,7 +250,7 @@ Response create_user(AuthContext& ctx, Request& req) {
   if (body->error()) return fail(req, *body->error());
   std::vector<std::int64_t> role_ids;
   if (role_refs) {
-    auto ids = resolve_roles(ctx, *role_refs);
+    auto ids = resolve_roles(ctx, *caller, *role_refs);
     if (!ids) return fail(req, ids.error());
     role_ids = std::move(*ids);
   } else if (auto role = ctx.storage.get_role_by_name(kDefaultUserRole)) {
@@ -335,7 +344,7 @@ Response set_roles(AuthContext& ctx, Request& req) {
   if (!refs) refs = body->list("roles");
   if (body->error()) return fail(req, *body->error());
   if (!refs) return fail(req, validation_failure("role_ids", "is required"));
-  auto ids = resolve_roles(ctx, *refs);
+  auto ids = resolve_roles(ctx, *caller, *refs);
   if (!ids) return fail(req, ids.error());
   if (auto r = ctx.storage.set_user_roles(*id, *ids); !r) return fail(req, storage_failure(r.error()));
   auto user = ctx.storage.get_user(*id);
