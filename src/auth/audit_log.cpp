@@ -9,6 +9,7 @@
 namespace permiso::auth {
 namespace {
 constexpr std::size_t kBatch = 500;
+constexpr auto kMaxDelay = std::chrono::milliseconds(100);  // longest an event waits unwritten
 }  // namespace
 
 AuditLog::AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity)
@@ -33,6 +34,10 @@ void AuditLog::record(storage::AuditEvent event) {
     }
     queue_.push_back(std::move(event));
     ++enqueued_seq_;
+    // Waking the writer costs a futex call per event; on the token hot path it would be a
+    // large share of the request. The writer wakes itself every kMaxDelay instead, and is
+    // woken early only when a full batch is waiting.
+    if (queue_.size() < kBatch) return;
   }
   wake_.notify_one();
 }
@@ -40,6 +45,7 @@ void AuditLog::record(storage::AuditEvent event) {
 bool AuditLog::flush(int timeout_ms) {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = enqueued_seq_;
+  flush_requested_ = true;
   wake_.notify_one();
   return flushed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                            [&] { return written_seq_ >= target; });
@@ -63,9 +69,11 @@ void AuditLog::run() {
   int backoff_ms = 100;
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    wake_.wait_for(lock, kMaxDelay, [&] { return stopping_ || queue_.size() >= kBatch || flush_requested_; });
+    flush_requested_ = false;
     if (queue_.empty()) {
-      return;  // stopping and drained
+      if (stopping_) return;  // stopping and drained
+      continue;
     }
     // The batch leaves the queue while it is written, so producers never touch it.
     const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), kBatch));

@@ -48,6 +48,7 @@ class AuditLog {
   std::uint64_t enqueued_seq_ = 0;  // events ever accepted
   std::uint64_t written_seq_ = 0;   // events written or dropped
   bool stopping_ = false;
+  bool flush_requested_ = false;
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> written_{0};
   std::thread thread_;
