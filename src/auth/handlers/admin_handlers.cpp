@@ -22,9 +22,6 @@ using http::Response;
 
 Response fail(const Request& req, const Failure& f) { return to_response(req, f); }
 
-auto bind(AuthContext& ctx, Response (*fn)(AuthContext&, Request&)) {
-  return http::on_pool(ctx.blocking, [&ctx, fn](Request& req) { return fn(ctx, req); });
-}
 
 // ---- admin ----
 
@@ -158,10 +155,10 @@ Response dashboard_stats(AuthContext& ctx, Request& req) {
 }  // namespace
 
 void register_admin_routes(http::Router& router, AuthContext& ctx) {
-  router.add("GET", "/api/v1/admin/audit", bind(ctx, audit_query));
-  router.add("GET", "/api/v1/admin/keys", bind(ctx, list_keys));
-  router.add("POST", "/api/v1/admin/keys/rotate", bind(ctx, rotate_keys));
-  router.add("GET", "/api/v1/admin/dashboard/stats", bind(ctx, dashboard_stats));
+  router.add("GET", "/api/v1/admin/audit", on_blocking_pool(ctx, audit_query));
+  router.add("GET", "/api/v1/admin/keys", on_blocking_pool(ctx, list_keys));
+  router.add("POST", "/api/v1/admin/keys/rotate", on_blocking_pool(ctx, rotate_keys));
+  router.add("GET", "/api/v1/admin/dashboard/stats", on_blocking_pool(ctx, dashboard_stats));
 }
 
 }  // namespace permiso::auth

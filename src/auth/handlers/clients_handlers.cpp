@@ -23,9 +23,6 @@ using http::Response;
 
 Response fail(const Request& req, const Failure& f) { return to_response(req, f); }
 
-auto bind(AuthContext& ctx, Response (*fn)(AuthContext&, Request&)) {
-  return http::on_pool(ctx.blocking, [&ctx, fn](Request& req) { return fn(ctx, req); });
-}
 
 // ---- service clients ----
 
@@ -250,13 +247,13 @@ Response set_client_scopes(AuthContext& ctx, Request& req) {
 
 void register_client_routes(http::Router& router, AuthContext& ctx) {
   for (const std::string prefix : {"/api/v1/service-clients", "/api/v1/admin/service-clients"}) {
-    router.add("GET", prefix, bind(ctx, list_clients));
-    router.add("POST", prefix, bind(ctx, create_client));
-    router.add("GET", prefix + "/{client_id}", bind(ctx, get_client));
-    router.add("PUT", prefix + "/{client_id}", bind(ctx, update_client));
-    router.add("DELETE", prefix + "/{client_id}", bind(ctx, delete_client));
-    router.add("POST", prefix + "/{client_id}/rotate-secret", bind(ctx, rotate_secret));
-    router.add("PUT", prefix + "/{client_id}/scopes", bind(ctx, set_client_scopes));
+    router.add("GET", prefix, on_blocking_pool(ctx, list_clients));
+    router.add("POST", prefix, on_blocking_pool(ctx, create_client));
+    router.add("GET", prefix + "/{client_id}", on_blocking_pool(ctx, get_client));
+    router.add("PUT", prefix + "/{client_id}", on_blocking_pool(ctx, update_client));
+    router.add("DELETE", prefix + "/{client_id}", on_blocking_pool(ctx, delete_client));
+    router.add("POST", prefix + "/{client_id}/rotate-secret", on_blocking_pool(ctx, rotate_secret));
+    router.add("PUT", prefix + "/{client_id}/scopes", on_blocking_pool(ctx, set_client_scopes));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "auth/context.hpp"
 #include "auth/revocation_list.hpp"
 #include "http/body.hpp"
+#include "http/offload.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -87,6 +88,10 @@ std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::str
   }
   if (!ids.empty()) notify(ctx, "revocation");
   return std::nullopt;
+}
+
+http::Handler on_blocking_pool(AuthContext& ctx, http::Response (*fn)(AuthContext&, http::Request&)) {
+  return http::on_pool(ctx.blocking, [&ctx, fn](http::Request& req) { return fn(ctx, req); });
 }
 
 void notify(AuthContext& ctx, std::string_view event) {

@@ -61,6 +61,10 @@ class JsonBody {
   std::optional<Failure> error_;
 };
 
+/// A route handler that runs `fn(ctx, req)` on the worker pool (503 at once when it is full):
+/// every handler that touches storage or Argon2 is registered through this.
+http::Handler on_blocking_pool(AuthContext& ctx, http::Response (*fn)(AuthContext&, http::Request&));
+
 /// Publishes a change to other replicas (no-op without Redis).
 void notify(AuthContext& ctx, std::string_view event);
 

@@ -42,9 +42,6 @@ using http::Response;
 
 Response fail(const Request& req, const Failure& f) { return to_response(req, f); }
 
-auto bind(AuthContext& ctx, Response (*fn)(AuthContext&, Request&)) {
-  return http::on_pool(ctx.blocking, [&ctx, fn](Request& req) { return fn(ctx, req); });
-}
 
 AuthResult<std::int64_t> id_param(const Request& req, std::string_view what) {
   const auto raw = req.param("id");
@@ -259,17 +256,17 @@ Response delete_scope(AuthContext& ctx, Request& req) {
 }  // namespace
 
 void register_role_routes(http::Router& router, AuthContext& ctx) {
-  router.add("GET", "/api/v1/roles", bind(ctx, list_roles));
-  router.add("POST", "/api/v1/roles", bind(ctx, create_role));
-  router.add("GET", "/api/v1/roles/scopes", bind(ctx, list_scopes));
-  router.add("POST", "/api/v1/roles/scopes", bind(ctx, create_scope));
-  router.add("GET", "/api/v1/roles/scopes/{id}", bind(ctx, get_scope));
-  router.add("PUT", "/api/v1/roles/scopes/{id}", bind(ctx, update_scope));
-  router.add("DELETE", "/api/v1/roles/scopes/{id}", bind(ctx, delete_scope));
-  router.add("GET", "/api/v1/roles/{id}", bind(ctx, get_role));
-  router.add("PUT", "/api/v1/roles/{id}", bind(ctx, update_role));
-  router.add("DELETE", "/api/v1/roles/{id}", bind(ctx, delete_role));
-  router.add("PUT", "/api/v1/roles/{id}/scopes", bind(ctx, set_role_scopes));
+  router.add("GET", "/api/v1/roles", on_blocking_pool(ctx, list_roles));
+  router.add("POST", "/api/v1/roles", on_blocking_pool(ctx, create_role));
+  router.add("GET", "/api/v1/roles/scopes", on_blocking_pool(ctx, list_scopes));
+  router.add("POST", "/api/v1/roles/scopes", on_blocking_pool(ctx, create_scope));
+  router.add("GET", "/api/v1/roles/scopes/{id}", on_blocking_pool(ctx, get_scope));
+  router.add("PUT", "/api/v1/roles/scopes/{id}", on_blocking_pool(ctx, update_scope));
+  router.add("DELETE", "/api/v1/roles/scopes/{id}", on_blocking_pool(ctx, delete_scope));
+  router.add("GET", "/api/v1/roles/{id}", on_blocking_pool(ctx, get_role));
+  router.add("PUT", "/api/v1/roles/{id}", on_blocking_pool(ctx, update_role));
+  router.add("DELETE", "/api/v1/roles/{id}", on_blocking_pool(ctx, delete_role));
+  router.add("PUT", "/api/v1/roles/{id}/scopes", on_blocking_pool(ctx, set_role_scopes));
 }
 
 }  // namespace permiso::auth

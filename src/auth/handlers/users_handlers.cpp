@@ -403,21 +403,18 @@ boost::json::object page_envelope(std::string_view items_key, boost::json::array
 }
 
 void register_user_routes(http::Router& router, AuthContext& ctx) {
-  auto bind = [&ctx](Response (*fn)(AuthContext&, Request&)) {
-    return http::on_pool(ctx.blocking, [&ctx, fn](Request& req) { return fn(ctx, req); });
-  };
-  router.add("POST", "/api/v1/users/register", bind(register_user));
-  router.add("GET", "/api/v1/users/me", bind(get_me));
-  router.add("PUT", "/api/v1/users/me", bind(update_me));
-  router.add("GET", "/api/v1/users/profile", bind(get_me));
-  router.add("PUT", "/api/v1/users/{id}/password", bind(change_password));
-  router.add("GET", "/api/v1/users/stats/overview", bind(stats));
-  router.add("GET", "/api/v1/users", bind(list_users));
-  router.add("POST", "/api/v1/users", bind(create_user));
-  router.add("GET", "/api/v1/users/{id}", bind(get_user));
-  router.add("PUT", "/api/v1/users/{id}", bind(update_user));
-  router.add("DELETE", "/api/v1/users/{id}", bind(delete_user));
-  router.add("PUT", "/api/v1/users/{id}/roles", bind(set_roles));
+  router.add("POST", "/api/v1/users/register", on_blocking_pool(ctx, register_user));
+  router.add("GET", "/api/v1/users/me", on_blocking_pool(ctx, get_me));
+  router.add("PUT", "/api/v1/users/me", on_blocking_pool(ctx, update_me));
+  router.add("GET", "/api/v1/users/profile", on_blocking_pool(ctx, get_me));
+  router.add("PUT", "/api/v1/users/{id}/password", on_blocking_pool(ctx, change_password));
+  router.add("GET", "/api/v1/users/stats/overview", on_blocking_pool(ctx, stats));
+  router.add("GET", "/api/v1/users", on_blocking_pool(ctx, list_users));
+  router.add("POST", "/api/v1/users", on_blocking_pool(ctx, create_user));
+  router.add("GET", "/api/v1/users/{id}", on_blocking_pool(ctx, get_user));
+  router.add("PUT", "/api/v1/users/{id}", on_blocking_pool(ctx, update_user));
+  router.add("DELETE", "/api/v1/users/{id}", on_blocking_pool(ctx, delete_user));
+  router.add("PUT", "/api/v1/users/{id}/roles", on_blocking_pool(ctx, set_roles));
 }
 
 }  // namespace permiso::auth
