@@ -34,9 +34,10 @@ build-asan: bootstrap
 run: build
 	@scripts/run-stack $(RELEASE_DIR)
 
-# Every test, on the sanitizer build: unit tests, then integration tests that start
-# real PostgreSQL, Redis and nginx servers on loopback.
-test: build-asan
+# Every test, on the sanitizer build: unit tests, then integration tests that start real
+# PostgreSQL and Redis servers on loopback. The Release build is compiled too (warnings are
+# errors there as well, and optimisation finds different ones), so `make run` cannot break.
+test: build build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
 
