@@ -8,6 +8,8 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <stdexcept>
 
 namespace permiso::jose {
 namespace {
@@ -30,7 +32,13 @@ std::optional<std::int64_t> int_claim(const boost::json::object& claims, std::st
   if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
     return static_cast<std::int64_t>(v->as_uint64());
   }
-  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  // NumericDate may be fractional; out-of-range doubles (1e300, NaN) are refused rather
+  // than converted (undefined behaviour).
+  if (v->is_double()) {
+    const double d = v->as_double();
+    if (!(d > -9.0e15 && d < 9.0e15)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+  }
   return std::nullopt;
 }
 
@@ -56,14 +64,15 @@ std::string_view to_string(JwtStatus s) {
 
 std::string sign_jwt(const SigningKey& key, const boost::json::object& claims,
                      std::string_view typ) {
-  boost::json::object header;
-  header["alg"] = to_string(key.algorithm());
-  header["typ"] = typ;
-  header["kid"] = key.kid();
-  std::string token = base64url_encode(boost::json::serialize(header));
+  const std::string payload = boost::json::serialize(claims);
+  std::string token = key.encoded_header(typ);
+  // Header, payload and signature in one buffer: base64url grows 4/3, the signature is
+  // at most 512 bytes (RSA 4096) before encoding.
+  token.reserve(token.size() + 2 + (payload.size() * 4 + 2) / 3 + 700);
   token.push_back('.');
-  token += base64url_encode(boost::json::serialize(claims));
+  token += base64url_encode(payload);
   const std::string signature = key.sign(token);
+  if (signature.empty()) throw std::runtime_error("JWS signing failed");  // a key that cannot sign: a bug
   token.push_back('.');
   token += base64url_encode(signature);
   return token;
@@ -112,11 +121,17 @@ Result<VerifiedJwt, JwtStatus> Verifier::verify(std::string_view token) const {
     if (got.starts_with("application/")) got.erase(0, 12);
     if (got != policy_.typ) return JwtStatus::TypeMismatch;
   }
-  const auto* kid_v = header->if_contains("kid");
-  if (kid_v == nullptr || !kid_v->is_string()) return JwtStatus::UnknownKid;
+  // The key is found by exact kid; a token without one is only tried against a set of
+  // exactly one key (never "try every key").
   const auto keys = keys_.load();
-  const auto key = std::find_if(keys->begin(), keys->end(),
-                                [&](const VerificationKey& k) { return k.kid() == kid_v->as_string(); });
+  auto key = keys->end();
+  const auto* kid_v = header->if_contains("kid");
+  if (kid_v == nullptr) {
+    if (keys->size() == 1) key = keys->begin();
+  } else if (kid_v->is_string()) {
+    key = std::find_if(keys->begin(), keys->end(),
+                       [&](const VerificationKey& k) { return k.kid() == kid_v->as_string(); });
+  }
   if (key == keys->end()) return JwtStatus::UnknownKid;
   if (key->algorithm() != *alg) return JwtStatus::AlgorithmKeyMismatch;
   if (!key->verify(token.substr(0, dot2), *signature)) return JwtStatus::BadSignature;
@@ -124,9 +139,10 @@ Result<VerifiedJwt, JwtStatus> Verifier::verify(std::string_view token) const {
   const auto now = clock_.now_seconds();
   const auto exp = int_claim(*claims, "exp");
   const auto iat = int_claim(*claims, "iat");
-  if (!exp || !iat) return JwtStatus::MissingClaim;
+  if (!exp) return JwtStatus::MissingClaim;
+  if (!iat && (policy_.require_iat || claims->contains("iat"))) return JwtStatus::MissingClaim;
   if (now > *exp + policy_.leeway_s) return JwtStatus::Expired;
-  if (*iat > now + policy_.leeway_s) return JwtStatus::NotYetValid;
+  if (iat && *iat > now + policy_.leeway_s) return JwtStatus::NotYetValid;
   if (claims->contains("nbf")) {
     const auto nbf = int_claim(*claims, "nbf");
     if (!nbf) return JwtStatus::MissingClaim;
@@ -167,6 +183,15 @@ std::vector<VerificationKey> parse_jwks(const boost::json::object& jwks) {
     if (key) out.push_back(std::move(*key));
   }
   return out;
+}
+
+std::vector<VerificationKey> parse_jwks(std::string_view jwks_json) {
+  boost::system::error_code ec;
+  boost::json::parse_options opts;
+  opts.max_depth = 16;
+  auto v = boost::json::parse(jwks_json, ec, {}, opts);
+  if (ec || !v.is_object()) return {};
+  return parse_jwks(v.as_object());
 }
 
 }  // namespace permiso::jose

@@ -17,6 +17,7 @@
 namespace permiso::jose {
 
 /// Compact JWS with header {alg, typ, kid}. Thread-safe; hot path of token issuance.
+/// Throws std::runtime_error only if the key cannot sign (a public-only key: a bug).
 std::string sign_jwt(const SigningKey& key, const boost::json::object& claims,
                      std::string_view typ = "at+jwt");
 
@@ -24,7 +25,7 @@ enum class JwtStatus {
   Malformed,             // not three base64url parts of JSON objects
   UnsupportedAlgorithm,  // "none", or an algorithm the policy does not allow
   ForbiddenHeader,       // crit, jku, x5u, jwk, x5c: never trusted
-  UnknownKid,            // no key with that kid (or no kid)
+  UnknownKid,            // no key with that kid (or no kid while the set has several keys)
   AlgorithmKeyMismatch,  // the header's alg is not the key's algorithm
   BadSignature,
   MissingClaim,          // exp, iat (or a configured required claim) absent or mistyped
@@ -48,6 +49,7 @@ struct VerifyPolicy {
   std::string audience;               // required when non-empty ("aud" string or array)
   std::string typ;                    // required header typ when non-empty (e.g. "at+jwt")
   std::int64_t leeway_s = 30;
+  bool require_iat = true;            // exp is always required
 };
 
 /// Verifies tokens against a replaceable key set. Thread-safe: keys are swapped as one
@@ -68,5 +70,7 @@ class Verifier {
 /// The public keys of a JWKS document; members that are not usable signature keys
 /// (oct, unknown kty or curve, use other than sig) are skipped.
 std::vector<VerificationKey> parse_jwks(const boost::json::object& jwks);
+/// The same from JSON text; an unparsable document yields no keys.
+std::vector<VerificationKey> parse_jwks(std::string_view jwks_json);
 
 }  // namespace permiso::jose

@@ -11,6 +11,8 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <array>
+#include <stdexcept>
 #include <vector>
 
 namespace permiso::jose {
@@ -20,13 +22,41 @@ struct SigningKey::Impl {
   std::string kid;
   std::string secret;       // HS256
   EVP_PKEY* pkey = nullptr;  // others; shared read-only: EVP_PKEY signing is thread-safe
+  EVP_MD* md = nullptr;      // SHA-256 fetched once (RS256/ES256), not per signature
   bool has_private = false;
+  std::string header_at_jwt;  // encoded headers for the usual types, built once
+  std::string header_jwt;
 
   Impl() = default;
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
-  ~Impl() { EVP_PKEY_free(pkey); }
+  ~Impl() {
+    EVP_MD_free(md);
+    EVP_PKEY_free(pkey);
+  }
+
+  // Called once the kid is final: everything the signing hot path would otherwise redo.
+  void finish();
 };
+
+namespace {
+std::string make_header(Algorithm alg, std::string_view typ, const std::string& kid) {
+  boost::json::object header;
+  header["alg"] = to_string(alg);
+  header["typ"] = typ;
+  header["kid"] = kid;
+  return base64url_encode(boost::json::serialize(header));
+}
+}  // namespace
+
+void SigningKey::Impl::finish() {
+  if (alg == Algorithm::RS256 || alg == Algorithm::ES256) {
+    md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (md == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");
+  }
+  header_at_jwt = make_header(alg, "at+jwt", kid);
+  header_jwt = make_header(alg, "JWT", kid);
+}
 
 namespace {
 
@@ -68,28 +98,6 @@ bool type_fits(Algorithm alg, const EVP_PKEY* pkey) {
     case Algorithm::HS256: return false;
   }
   return false;
-}
-
-// RFC 7638: the required members in lexicographic order, no whitespace.
-std::string thumbprint(const boost::json::object& jwk) {
-  std::string canonical;
-  const auto kty = jwk.at("kty").as_string();
-  auto member = [&](const char* name) {
-    canonical += canonical.empty() ? "{" : ",";
-    canonical += '"';
-    canonical += name;
-    canonical += "\":";
-    canonical += boost::json::serialize(jwk.at(name));
-  };
-  if (kty == "RSA") {
-    member("e"); member("kty"); member("n");
-  } else if (kty == "EC") {
-    member("crv"); member("kty"); member("x"); member("y");
-  } else {
-    member("crv"); member("kty"); member("x");
-  }
-  canonical += "}";
-  return base64url_encode(sha256(canonical));
 }
 
 boost::json::object public_members(const SigningKey::Impl& k) {
@@ -184,6 +192,37 @@ std::optional<Algorithm> algorithm_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+// RFC 7638: the required members in lexicographic order, no whitespace.
+std::string jwk_thumbprint(const boost::json::object& jwk) {
+  const auto* kty = jwk.if_contains("kty");
+  if (kty == nullptr || !kty->is_string()) return {};
+  static constexpr std::array<const char*, 4> kRsa{"e", "kty", "n", nullptr};
+  static constexpr std::array<const char*, 4> kEc{"crv", "kty", "x", "y"};
+  static constexpr std::array<const char*, 4> kOkp{"crv", "kty", "x", nullptr};
+  const std::array<const char*, 4>* members = nullptr;
+  if (kty->as_string() == "RSA") {
+    members = &kRsa;
+  } else if (kty->as_string() == "EC") {
+    members = &kEc;
+  } else if (kty->as_string() == "OKP") {
+    members = &kOkp;
+  } else {
+    return {};
+  }
+  std::string canonical;
+  for (const char* name : *members) {
+    if (name == nullptr) break;
+    const auto* v = jwk.if_contains(name);
+    if (v == nullptr || !v->is_string()) return {};
+    canonical += canonical.empty() ? "{\"" : ",\"";
+    canonical += name;
+    canonical += "\":";
+    canonical += boost::json::serialize(*v);
+  }
+  canonical += "}";
+  return base64url_encode(sha256(canonical));
+}
+
 std::string_view to_string(KeyError e) {
   switch (e) {
     case KeyError::InvalidPem: return "invalid PEM private key";
@@ -212,7 +251,8 @@ Result<SigningKey, KeyError> SigningKey::generate(Algorithm alg) {
   impl->alg = alg;
   impl->pkey = pkey;
   impl->has_private = true;
-  impl->kid = thumbprint(public_members(*impl));
+  impl->kid = jwk_thumbprint(public_members(*impl));
+  impl->finish();
   return SigningKey(std::move(impl));
 }
 
@@ -226,7 +266,8 @@ Result<SigningKey, KeyError> SigningKey::from_pem(Algorithm alg, std::string_vie
   impl->pkey = pkey;
   impl->has_private = true;
   if (!type_fits(alg, pkey)) return KeyError::WrongKeyType;
-  impl->kid = thumbprint(public_members(*impl));
+  impl->kid = jwk_thumbprint(public_members(*impl));
+  impl->finish();
   return SigningKey(std::move(impl));
 }
 
@@ -239,6 +280,7 @@ Result<SigningKey, KeyError> SigningKey::from_hmac_secret(std::string_view secre
   // A MAC of a constant under the secret: stable across restarts and replicas, and it
   // reveals nothing about the secret (unlike a plain hash, which invites offline guessing).
   impl->kid = "hs-" + base64url_encode(hmac_sha256(secret, "permiso-kid")).substr(0, 16);
+  impl->finish();
   return SigningKey(std::move(impl));
 }
 
@@ -301,7 +343,8 @@ Result<SigningKey, KeyError> SigningKey::from_public_jwk(const boost::json::obje
   }
   const auto* kid = jwk.if_contains("kid");
   impl->kid = (kid != nullptr && kid->is_string()) ? std::string(kid->as_string())
-                                                   : thumbprint(public_members(*impl));
+                                                   : jwk_thumbprint(public_members(*impl));
+  impl->finish();
   return SigningKey(std::move(impl));
 }
 
@@ -335,16 +378,27 @@ std::string SigningKey::sign(std::string_view input) const {
   const Impl& k = *impl_;
   if (!k.has_private) return {};
   if (k.alg == Algorithm::HS256) return hmac_sha256(k.secret, input);
+  // A context per call: the EVP_PKEY itself is only read, so concurrent signing is safe.
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = k.alg == Algorithm::EdDSA ? nullptr : EVP_sha256();
-  if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, k.pkey) != 1) return {};
-  size_t len = 0;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) != 1) {
+    return {};
+  }
   const auto* in = reinterpret_cast<const unsigned char*>(input.data());
+  if (k.alg == Algorithm::ES256) {
+    // DER ECDSA-Sig-Value is at most 72 bytes for P-256; JWS wants raw R||S (RFC 7518 §3.4).
+    std::array<unsigned char, 80> der{};
+    size_t len = der.size();
+    if (EVP_DigestSign(ctx.get(), der.data(), &len, in, input.size()) != 1) return {};
+    return der_to_raw_ecdsa(der.data(), len);
+  }
+  size_t len = 0;
   if (EVP_DigestSign(ctx.get(), nullptr, &len, in, input.size()) != 1) return {};
-  std::vector<unsigned char> sig(len);
-  if (EVP_DigestSign(ctx.get(), sig.data(), &len, in, input.size()) != 1) return {};
-  if (k.alg == Algorithm::ES256) return der_to_raw_ecdsa(sig.data(), len);
-  return std::string(reinterpret_cast<const char*>(sig.data()), len);
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in, input.size()) != 1) {
+    return {};
+  }
+  sig.resize(len);
+  return sig;
 }
 
 bool SigningKey::verify(std::string_view input, std::string_view signature) const {
@@ -359,11 +413,34 @@ bool SigningKey::verify(std::string_view input, std::string_view signature) cons
     signature = der;
   }
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = k.alg == Algorithm::EdDSA ? nullptr : EVP_sha256();
-  if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, k.pkey) != 1) return false;
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) != 1) {
+    return false;
+  }
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                           signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
                           input.size()) == 1;
+}
+
+std::string SigningKey::encoded_header(std::string_view typ) const {
+  if (typ == "at+jwt") return impl_->header_at_jwt;
+  if (typ == "JWT") return impl_->header_jwt;
+  return make_header(impl_->alg, typ, impl_->kid);
+}
+
+SigningKey SigningKey::verification_key() const {
+  if (impl_->alg == Algorithm::HS256 || !impl_->has_private) return *this;
+  auto pub = from_public_jwk(public_jwk());
+  if (!pub) throw std::logic_error("public JWK of a valid key does not load");
+  return *pub;
+}
+
+std::string SigningKey::public_pem() const {
+  if (impl_->pkey == nullptr) return {};
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), impl_->pkey) != 1) return {};
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
 }
 
 SigningKey SigningKey::with_kid(std::string kid) const {
@@ -376,6 +453,7 @@ SigningKey SigningKey::with_kid(std::string kid) const {
     EVP_PKEY_up_ref(impl_->pkey);
     impl->pkey = impl_->pkey;
   }
+  impl->finish();
   return SigningKey(std::move(impl));
 }
 

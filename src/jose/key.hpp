@@ -53,6 +53,15 @@ class SigningKey {
 
   /// A copy with another kid (keys loaded from PEM files may carry configured ids).
   [[nodiscard]] SigningKey with_kid(std::string kid) const;
+  /// The public half only (for verifiers that must not hold the private key). HMAC keys
+  /// have no public half: they are returned as they are.
+  [[nodiscard]] SigningKey verification_key() const;
+  /// SubjectPublicKeyInfo PEM of the public key (empty for HMAC keys).
+  [[nodiscard]] std::string public_pem() const;
+
+  /// base64url of the JWS header {"alg","typ","kid"} for this key. Cached for the common
+  /// types ("at+jwt", "JWT") so issuing a token serialises no header JSON.
+  [[nodiscard]] std::string encoded_header(std::string_view typ) const;
 
   struct Impl;
 
@@ -62,5 +71,9 @@ class SigningKey {
 };
 
 using VerificationKey = SigningKey;
+
+/// RFC 7638 JWK thumbprint (base64url SHA-256 of the required members); empty when the
+/// JWK lacks them or has an unknown kty.
+std::string jwk_thumbprint(const boost::json::object& jwk);
 
 }  // namespace permiso::jose

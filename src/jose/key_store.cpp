@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -43,6 +44,49 @@ std::string key_file_name(const KeyInfo& info) {
   return "key-" + info.kid + (info.algorithm == Algorithm::HS256 ? ".secret" : ".pem");
 }
 
+std::optional<std::int64_t> as_int(const boost::json::value* v) {
+  if (v == nullptr || !v->is_int64()) return std::nullopt;
+  return v->as_int64();
+}
+
+// keys.json: {"keys":[{"kid","alg","created_at","activate_at","retire_after"|null}, ...]}.
+std::optional<std::vector<KeyInfo>> parse_metadata(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto* keys = v.as_object().if_contains("keys");
+  if (keys == nullptr || !keys->is_array()) return std::nullopt;
+  std::vector<KeyInfo> out;
+  for (const auto& item : keys->as_array()) {
+    if (!item.is_object()) return std::nullopt;
+    const auto& o = item.as_object();
+    const auto* kid = o.if_contains("kid");
+    const auto* alg = o.if_contains("alg");
+    if (kid == nullptr || !kid->is_string() || alg == nullptr || !alg->is_string()) return std::nullopt;
+    // The kid names a file: refuse anything that could leave the directory.
+    const std::string_view k = kid->as_string();
+    if (k.empty() || k.find_first_of("/\\") != std::string_view::npos || k.starts_with('.')) {
+      return std::nullopt;
+    }
+    KeyInfo info;
+    info.kid = std::string(k);
+    auto a = algorithm_from_string(alg->as_string());
+    auto created = as_int(o.if_contains("created_at"));
+    auto activate = as_int(o.if_contains("activate_at"));
+    if (!a || !created || !activate) return std::nullopt;
+    info.algorithm = *a;
+    info.created_at = *created;
+    info.activate_at = *activate;
+    if (const auto* r = o.if_contains("retire_after"); r != nullptr && !r->is_null()) {
+      auto retire = as_int(r);
+      if (!retire) return std::nullopt;
+      info.retire_after = *retire;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view to_string(KeyState s) {
@@ -65,21 +109,9 @@ Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::open_or_create(const fs::p
   const auto now = clock.now_seconds();
 
   if (auto meta = read_file(dir / "keys.json")) {
-    boost::system::error_code jec;
-    auto v = boost::json::parse(*meta, jec);
-    if (jec || !v.is_object() || !v.as_object().contains("keys")) return KeyError::Io;
-    for (const auto& item : v.as_object().at("keys").as_array()) {
-      const auto& o = item.as_object();
-      KeyInfo info;
-      info.kid = std::string(o.at("kid").as_string());
-      auto a = algorithm_from_string(o.at("alg").as_string());
-      if (!a) return KeyError::Io;
-      info.algorithm = *a;
-      info.created_at = o.at("created_at").to_number<std::int64_t>();
-      info.activate_at = o.at("activate_at").to_number<std::int64_t>();
-      if (const auto* r = o.if_contains("retire_after"); r != nullptr && !r->is_null()) {
-        info.retire_after = r->to_number<std::int64_t>();
-      }
+    auto infos = parse_metadata(*meta);
+    if (!infos) return KeyError::Io;  // a damaged key directory is a start-up failure, not a reset
+    for (const auto& info : *infos) {
       auto material = read_file(dir / key_file_name(info));
       if (!material) return KeyError::Io;
       auto key = info.algorithm == Algorithm::HS256 ? SigningKey::from_hmac_secret(*material)
@@ -243,10 +275,21 @@ void KeyStore::tick(std::int64_t now) {
   std::lock_guard lock(mutex_);
   bool changed = false;
   const auto before = entries_.size();
+  const auto signer_kid = snapshot_.load()->signing->kid();
+  std::vector<KeyInfo> dropped;
   std::erase_if(entries_, [&](const Entry& e) {
-    return e.info.retire_after && *e.info.retire_after < now && entries_.size() > 1;
+    // Never the key that signs now, whatever its timestamps say.
+    const bool drop = e.info.retire_after && *e.info.retire_after < now && e.info.kid != signer_kid;
+    if (drop) dropped.push_back(e.info);
+    return drop;
   });
   changed = entries_.size() != before;
+  if (dir_) {
+    for (const auto& info : dropped) {
+      std::error_code ec;
+      fs::remove(*dir_ / key_file_name(info), ec);  // a retired private key has no use left
+    }
+  }
   for (const auto& e : entries_) {
     if (e.info.state == KeyState::Pending && e.info.activate_at <= now) changed = true;
   }
