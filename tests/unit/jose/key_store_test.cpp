@@ -9,6 +9,8 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <thread>
+#include <atomic>
 
 namespace permiso::jose {
 namespace {
@@ -131,6 +133,83 @@ TEST_F(KeyStoreTest, PemFilesPublishEveryKeyAndSignWithTheFirst) {
 TEST_F(KeyStoreTest, OnlyTheDirectoryStoreIsRotatableByTheApi) {
   EXPECT_TRUE((*KeyStore::open_or_create(dir_, Algorithm::ES256, clock_))->rotatable());
   EXPECT_FALSE((*KeyStore::from_hmac_secret(std::string(32, 'k'), clock_))->rotatable());
+}
+
+TEST_F(KeyStoreTest, StatesFollowTheTimelineAndDroppedKeysLeaveTheDisk) {
+  auto ks = std::move(*KeyStore::open_or_create(dir_, Algorithm::ES256, clock_));
+  const auto t0 = clock_.now_seconds();
+  const auto old_kid = ks->current().kid();
+  auto info = ks->rotate(t0, 60, 600);
+  ASSERT_TRUE(info);
+  auto state_of = [&](const std::string& kid) {
+    for (const auto& k : ks->list()) {
+      if (k.kid == kid) return std::optional<KeyState>(k.state);
+    }
+    return std::optional<KeyState>();
+  };
+  EXPECT_EQ(state_of(info->kid), KeyState::Pending);
+  EXPECT_EQ(state_of(old_kid), KeyState::Active);  // still signs until the new key activates
+  EXPECT_EQ(ks->verification_keys().size(), 2U);
+
+  clock_.set(t0 + 59);
+  ks->tick(clock_.now_seconds());
+  EXPECT_EQ(ks->current().kid(), old_kid);
+  clock_.set(t0 + 60);
+  ks->tick(clock_.now_seconds());
+  EXPECT_EQ(state_of(info->kid), KeyState::Active);
+  EXPECT_EQ(state_of(old_kid), KeyState::Retired);
+  EXPECT_TRUE(fs::exists(dir_ / ("key-" + old_kid + ".pem")));
+
+  clock_.set(t0 + 60 + 600);
+  ks->tick(clock_.now_seconds());
+  EXPECT_EQ(state_of(old_kid), KeyState::Retired);  // retire_after is inclusive
+  clock_.set(t0 + 60 + 601);
+  ks->tick(clock_.now_seconds());
+  EXPECT_FALSE(state_of(old_kid));
+  EXPECT_FALSE(fs::exists(dir_ / ("key-" + old_kid + ".pem")));
+  EXPECT_EQ(ks->verification_keys().size(), 1U);
+}
+
+TEST_F(KeyStoreTest, ListenerHearsEveryChangeOfThePublishedSet) {
+  auto ks = std::move(*KeyStore::open_or_create(dir_, Algorithm::EdDSA, clock_));
+  std::vector<std::size_t> sizes;
+  ks->on_change([&](std::vector<VerificationKey> keys) { sizes.push_back(keys.size()); });
+  ASSERT_TRUE(ks->rotate(clock_.now_seconds(), 0, 10));
+  clock_.advance(11);
+  ks->tick(clock_.now_seconds());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{1, 2, 1}));
+}
+
+TEST_F(KeyStoreTest, DamagedMetadataIsAStartUpErrorNotACrash) {
+  ASSERT_TRUE(KeyStore::open_or_create(dir_, Algorithm::ES256, clock_));
+  for (const std::string& bad : {std::string("not json"), std::string("[]"), std::string(R"({"keys":{}})"),
+                                 std::string(R"({"keys":[{"kid":"../x","alg":"ES256","created_at":1,"activate_at":1}]})"),
+                                 std::string(R"({"keys":[{"kid":"k","alg":"none","created_at":1,"activate_at":1}]})"),
+                                 std::string(R"({"keys":[{"kid":"k","alg":"ES256","created_at":"1","activate_at":1}]})"),
+                                 std::string(R"({"keys":[{"kid":"missing","alg":"ES256","created_at":1,"activate_at":1}]})")}) {
+    std::ofstream(dir_ / "keys.json", std::ios::trunc) << bad;
+    auto ks = KeyStore::open_or_create(dir_, Algorithm::ES256, clock_);
+    ASSERT_FALSE(ks) << bad;
+    EXPECT_EQ(ks.error(), KeyError::Io) << bad;
+  }
+}
+
+TEST_F(KeyStoreTest, ConcurrentSigningDuringRotationAlwaysUsesAPublishedKey) {
+  auto ks = std::move(*KeyStore::open_or_create(dir_, Algorithm::ES256, clock_));
+  std::atomic<bool> stop{false};
+  std::atomic<int> signed_count{0};
+  std::thread signer([&] {
+    const auto now = clock_.now_seconds();
+    while (!stop.load()) {
+      (void)sign_jwt(ks->current(), boost::json::object{{"iat", now}, {"exp", now + 60}});
+      ++signed_count;
+    }
+  });
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ks->rotate(clock_.now_seconds(), 0, 60));
+  while (signed_count.load() < 10) std::this_thread::yield();
+  stop = true;
+  signer.join();
+  EXPECT_EQ(ks->list().size(), 4U);
 }
 
 }  // namespace
