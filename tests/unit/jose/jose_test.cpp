@@ -357,10 +357,16 @@ TEST_P(VerifierTest, EachMalformedPartIsMalformed) {
                                  header + "." + base64url_encode("{\"a\":") + "." + sig,  // truncated JSON
                                  header + "." + payload + "." + sig + "!",
                                  base64url_encode("\"str\"") + "." + payload + "." + sig,
-                                 token.substr(0, token.size() / 2), token.substr(0, dot2)}) {
+                                 token.substr(0, dot1 + 5), token.substr(0, dot2)}) {
     auto r = verifier_->verify(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error(), JwtStatus::Malformed) << bad;
+  }
+  // A signature cut anywhere is refused (Malformed when the cut leaves impossible base64).
+  for (std::size_t cut = dot2 + 1; cut < token.size(); cut += 3) {
+    auto r = verifier_->verify(token.substr(0, cut));
+    ASSERT_FALSE(r) << cut;
+    EXPECT_TRUE(r.error() == JwtStatus::BadSignature || r.error() == JwtStatus::Malformed) << cut;
   }
 }
 
