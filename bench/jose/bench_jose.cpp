@@ -20,6 +20,17 @@ void BM_Sign(benchmark::State& state, Algorithm alg) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(permiso::jose::sign_jwt(key, c));
   }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// One key shared by every thread, as the server signs: shows whether signing scales.
+void BM_SignShared(benchmark::State& state, Algorithm alg) {
+  static const auto key = *permiso::jose::SigningKey::generate(alg);
+  const auto c = claims();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(permiso::jose::sign_jwt(key, c));
+  }
+  state.SetItemsProcessed(state.iterations());
 }
 
 void BM_Verify(benchmark::State& state, Algorithm alg) {
@@ -38,12 +49,14 @@ void BM_Verify(benchmark::State& state, Algorithm alg) {
     if (!r) state.SkipWithError("verification failed");
     benchmark::DoNotOptimize(r);
   }
+  state.SetItemsProcessed(state.iterations());
 }
 
 BENCHMARK_CAPTURE(BM_Sign, HS256, Algorithm::HS256);
 BENCHMARK_CAPTURE(BM_Sign, RS256, Algorithm::RS256);
 BENCHMARK_CAPTURE(BM_Sign, ES256, Algorithm::ES256);
 BENCHMARK_CAPTURE(BM_Sign, EdDSA, Algorithm::EdDSA);
+BENCHMARK_CAPTURE(BM_SignShared, ES256, Algorithm::ES256)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Verify, HS256, Algorithm::HS256);
 BENCHMARK_CAPTURE(BM_Verify, RS256, Algorithm::RS256);
 BENCHMARK_CAPTURE(BM_Verify, ES256, Algorithm::ES256);

@@ -23,6 +23,10 @@ struct SigningKey::Impl {
   std::string secret;       // HS256
   EVP_PKEY* pkey = nullptr;  // others; shared read-only: EVP_PKEY signing is thread-safe
   EVP_MD* md = nullptr;      // SHA-256 fetched once (RS256/ES256), not per signature
+  // Contexts initialised once and copied per call: EVP_DigestSignInit costs ~2 µs (provider
+  // fetches under locks), a copy ~0.1 µs. The templates are only read after finish().
+  EVP_MD_CTX* sign_template = nullptr;
+  EVP_MD_CTX* verify_template = nullptr;
   bool has_private = false;
   std::string header_at_jwt;  // encoded headers for the usual types, built once
   std::string header_jwt;
@@ -31,6 +35,8 @@ struct SigningKey::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
+    EVP_MD_CTX_free(sign_template);
+    EVP_MD_CTX_free(verify_template);
     EVP_MD_free(md);
     EVP_PKEY_free(pkey);
   }
@@ -53,6 +59,21 @@ void SigningKey::Impl::finish() {
   if (alg == Algorithm::RS256 || alg == Algorithm::ES256) {
     md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     if (md == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");
+  }
+  if (pkey != nullptr) {
+    // Failures leave the template null, and sign()/verify() initialise per call instead.
+    if (has_private) {
+      sign_template = EVP_MD_CTX_new();
+      if (sign_template != nullptr && EVP_DigestSignInit(sign_template, nullptr, md, nullptr, pkey) != 1) {
+        EVP_MD_CTX_free(sign_template);
+        sign_template = nullptr;
+      }
+    }
+    verify_template = EVP_MD_CTX_new();
+    if (verify_template != nullptr && EVP_DigestVerifyInit(verify_template, nullptr, md, nullptr, pkey) != 1) {
+      EVP_MD_CTX_free(verify_template);
+      verify_template = nullptr;
+    }
   }
   header_at_jwt = make_header(alg, "at+jwt", kid);
   header_jwt = make_header(alg, "JWT", kid);
@@ -378,11 +399,12 @@ std::string SigningKey::sign(std::string_view input) const {
   const Impl& k = *impl_;
   if (!k.has_private) return {};
   if (k.alg == Algorithm::HS256) return hmac_sha256(k.secret, input);
-  // A context per call: the EVP_PKEY itself is only read, so concurrent signing is safe.
+  // A context per call, copied from the read-only template: concurrent signing is safe.
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) != 1) {
-    return {};
-  }
+  if (!ctx) return {};
+  const bool ready = k.sign_template != nullptr ? EVP_MD_CTX_copy_ex(ctx.get(), k.sign_template) == 1
+                                                : EVP_DigestSignInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) == 1;
+  if (!ready) return {};
   const auto* in = reinterpret_cast<const unsigned char*>(input.data());
   if (k.alg == Algorithm::ES256) {
     // DER ECDSA-Sig-Value is at most 72 bytes for P-256; JWS wants raw R||S (RFC 7518 §3.4).
@@ -413,9 +435,11 @@ bool SigningKey::verify(std::string_view input, std::string_view signature) cons
     signature = der;
   }
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) != 1) {
-    return false;
-  }
+  if (!ctx) return false;
+  const bool ready = k.verify_template != nullptr
+                         ? EVP_MD_CTX_copy_ex(ctx.get(), k.verify_template) == 1
+                         : EVP_DigestVerifyInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) == 1;
+  if (!ready) return false;
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                           signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
                           input.size()) == 1;
