@@ -116,10 +116,14 @@ Result<VerifiedJwt, JwtStatus> Verifier::verify(std::string_view token) const {
     const auto* typ = header->if_contains("typ");
     if (typ == nullptr || !typ->is_string()) return JwtStatus::TypeMismatch;
     // RFC 8725 §3.11 / RFC 9068: compare case-insensitively, "application/" prefix optional.
-    std::string got(typ->as_string());
-    std::transform(got.begin(), got.end(), got.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (got.starts_with("application/")) got.erase(0, 12);
-    if (got != policy_.typ) return JwtStatus::TypeMismatch;
+    auto lower = [](std::string_view in) {
+      std::string out(in);
+      std::transform(out.begin(), out.end(), out.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (out.starts_with("application/")) out.erase(0, 12);
+      return out;
+    };
+    if (lower(typ->as_string()) != lower(policy_.typ)) return JwtStatus::TypeMismatch;
   }
   // The key is found by exact kid; a token without one is only tried against a set of
   // exactly one key (never "try every key").

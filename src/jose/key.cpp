@@ -317,7 +317,10 @@ Result<SigningKey, KeyError> SigningKey::from_public_jwk(const boost::json::obje
   if (kty->as_string() == "RSA") {
     auto n = str("n");
     auto e = str("e");
-    if (!n || !e || n->size() < 256) return KeyError::InvalidJwk;
+    // 2048 to 8192 bits: smaller is weak, larger only makes verification a CPU sink.
+    if (!n || !e || n->size() < 256 || n->size() > 1024 || e->empty() || e->size() > 8) {
+      return KeyError::InvalidJwk;
+    }
     BnPtr bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()), nullptr));
     BnPtr bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()), nullptr));
     OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();

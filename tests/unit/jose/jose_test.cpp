@@ -288,6 +288,14 @@ TEST_P(VerifierTest, WrongIssuerAudienceOrTypeIsRefused) {
   c["aud"] = "other";
   EXPECT_EQ(verifier_->verify(sign_jwt(key_, c)).error(), JwtStatus::AudienceMismatch);
   EXPECT_EQ(verifier_->verify(sign_jwt(key_, claims(), "JWT")).error(), JwtStatus::TypeMismatch);
+  // RFC 8725 §3.11: media types compare case-insensitively, "application/" optional.
+  EXPECT_TRUE(verifier_->verify(sign_jwt(key_, claims(), "application/AT+JWT")));
+  VerifyPolicy upper = verifier_->policy();
+  upper.typ = "JWT";
+  Verifier jwt_verifier(upper, clock_);
+  jwt_verifier.set_keys({key_});
+  EXPECT_TRUE(jwt_verifier.verify(sign_jwt(key_, claims(), "JWT")));
+  EXPECT_EQ(jwt_verifier.verify(sign_jwt(key_, claims())).error(), JwtStatus::TypeMismatch);
 }
 
 TEST_P(VerifierTest, MissingExpOrIatIsRefused) {
