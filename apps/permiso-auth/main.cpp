@@ -19,6 +19,7 @@
 #include "http/server.hpp"
 #include "jose/crypto.hpp"
 #include "jose/key_store.hpp"
+#include "log/log.hpp"
 #include "ratelimit/memory_limiter.hpp"
 #include "ratelimit/redis_channel.hpp"
 #include "ratelimit/redis_limiter.hpp"
@@ -26,7 +27,6 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -45,39 +45,6 @@ using permiso::config::AuthConfig;
 
 constexpr int kExitConfig = 2;
 constexpr int kExitStartup = 1;
-
-std::string json_escape(std::string_view s) { return boost::json::serialize(boost::json::value(s)); }
-
-void init_logging(const AuthConfig& cfg) {
-  auto logger = spdlog::stdout_logger_mt("permiso");
-  if (cfg.log_format == "json") {
-    // One JSON object per line; %v is the already-escaped message (see log_json below).
-    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","service":"permiso-auth","msg":%v})",
-                        spdlog::pattern_time_type::utc);
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
-  }
-  std::string level = cfg.log_level;
-  std::transform(level.begin(), level.end(), level.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (level == "warning") level = "warn";
-  if (level == "critical") level = "critical";
-  logger->set_level(spdlog::level::from_str(level));
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
-}
-
-/// Messages are JSON strings in JSON mode so every line stays one valid object.
-class Log {
- public:
-  explicit Log(bool json) : json_(json) {}
-  [[nodiscard]] std::string msg(std::string_view text) const {
-    return json_ ? json_escape(text) : std::string(text);
-  }
-  [[nodiscard]] bool json() const { return json_; }
-
- private:
-  bool json_;
-};
 
 permiso::auth::RateRule to_rule(const std::string& text) {
   const auto r = permiso::config::parse_rate(text);
@@ -152,8 +119,10 @@ int serve() {
     }
   }
   cfg.version = PERMISO_VERSION;
-  init_logging(cfg);
-  const Log log(cfg.log_format == "json");
+  if (auto logged = permiso::log::init({cfg.log_level, cfg.log_format, "permiso-auth"}); !logged) {
+    std::cerr << "config error: LOG_LEVEL/LOG_FORMAT: " << permiso::log::to_string(logged.error()) << "\n";
+    return kExitConfig;
+  }
 
   std::error_code ec;
   fs::create_directories(cfg.data_dir, ec);
@@ -165,7 +134,7 @@ int serve() {
   storage_options.connect_timeout_seconds = static_cast<int>(cfg.connect_timeout_s);
   auto opened = permiso::storage::open_storage(cfg.effective_database_url(), storage_options);
   if (!opened) {
-    spdlog::critical(log.msg("cannot open storage: " + std::string(permiso::storage::to_string(opened.error()))));
+    spdlog::critical("cannot open storage: " + std::string(permiso::storage::to_string(opened.error())));
     return kExitStartup;
   }
   auto& storage = **opened;
@@ -178,7 +147,7 @@ int serve() {
                                            ? std::nullopt
                                            : std::optional<std::string>(cfg.bootstrap_admin_password));
   if (!boot) {
-    spdlog::critical(log.msg("bootstrap failed: " + std::string(permiso::storage::to_string(boot.error()))));
+    spdlog::critical("bootstrap failed: " + std::string(permiso::storage::to_string(boot.error())));
     return kExitStartup;
   }
   if (boot->generated_password) {
@@ -187,7 +156,7 @@ int serve() {
               << *boot->generated_password << "'\n  Change it after the first login. It will not be shown again.\n\n"
               << std::flush;
   } else if (boot->admin_created) {
-    spdlog::info(log.msg("bootstrap admin '" + boot->admin_username + "' created from the environment"));
+    spdlog::info("bootstrap admin '" + boot->admin_username + "' created from the environment");
   }
 
   std::string pepper = cfg.client_secret_pepper;
@@ -195,7 +164,7 @@ int serve() {
     // Shared by every replica through storage; production should set it from a secret store.
     auto stored = storage.put_setting_if_absent("client_secret_pepper", permiso::jose::random_token(32));
     if (!stored) {
-      spdlog::critical(log.msg("cannot read the client secret pepper from storage"));
+      spdlog::critical("cannot read the client secret pepper from storage");
       return kExitStartup;
     }
     pepper = *stored;
@@ -204,7 +173,7 @@ int serve() {
 
   auto keys = open_keys(cfg, clock);
   if (!keys) {
-    spdlog::critical(log.msg("signing keys: " + keys.error()));
+    spdlog::critical("signing keys: " + keys.error());
     return kExitStartup;
   }
 
@@ -308,19 +277,11 @@ int serve() {
 
   permiso::http::ServerHooks hooks;
   hooks.metrics = &metrics;
-  hooks.error_log = [&log](std::string_view m) { spdlog::error(log.msg(m)); };
-  hooks.access_log = [&log](const permiso::http::AccessLogEntry& e) {
-    const double ms = static_cast<double>(e.duration.count()) / 1000.0;
-    if (log.json()) {
-      boost::json::object o{{"method", e.method},       {"path", e.path},     {"route", e.route},
-                            {"status", e.status},       {"duration_ms", ms},  {"bytes", e.bytes},
-                            {"request_id", e.request_id}, {"remote_ip", e.remote_ip},
-                            {"user_agent", e.user_agent}};
-      spdlog::info(R"("access", "http":{})", boost::json::serialize(o));
-    } else {
-      spdlog::info("{} {} {} {:.2f}ms {}B ip={} rid={}", e.method, e.path, e.status, ms, e.bytes, e.remote_ip,
-                   e.request_id);
-    }
+  hooks.error_log = [](std::string_view m) { spdlog::error("{}", m); };
+  hooks.access_log = [](const permiso::http::AccessLogEntry& e) {
+    permiso::log::write_access(*spdlog::default_logger(),
+                               permiso::log::AccessLogEntry{e.method, e.path, e.route, e.status, e.duration,
+                                                            e.bytes, e.request_id, e.remote_ip, e.user_agent});
   };
   const auto api_rate = permiso::ratelimit::Rate{settings.api_rate.count, settings.api_rate.period_s};
   hooks.admit = [&local_limiter, api_rate](const permiso::http::Request& req,
@@ -338,7 +299,7 @@ int serve() {
   try {
     server = std::make_unique<permiso::http::Server>(server_cfg, router, hooks);
   } catch (const std::exception& ex) {
-    spdlog::critical(log.msg(std::string("cannot listen: ") + ex.what()));
+    spdlog::critical(std::string("cannot listen: ") + ex.what());
     return kExitStartup;
   }
   maintenance.start();
@@ -346,12 +307,12 @@ int serve() {
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    spdlog::info(log.msg(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", draining"));
+    spdlog::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", draining");
     server->stop();
   });
-  spdlog::info(log.msg("permiso-auth " + cfg.version + " (" + cfg.environment + ", " + std::string(storage.backend()) +
+  spdlog::info("permiso-auth " + cfg.version + " (" + cfg.environment + ", " + std::string(storage.backend()) +
                        ", " + cfg.jwt_algorithm + ") listening on http://" + cfg.host + ":" +
-                       std::to_string(server->port())));
+                       std::to_string(server->port()));
   server->run();
 
   // Stop order: no new work (server), then background upkeep, then the pool that may still
@@ -362,7 +323,7 @@ int serve() {
   maintenance.stop();
   blocking.shutdown();
   audit.stop();
-  spdlog::info(log.msg("permiso-auth stopped"));
+  spdlog::info("permiso-auth stopped");
   spdlog::shutdown();
   return 0;
 }
