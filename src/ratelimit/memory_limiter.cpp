@@ -10,6 +10,9 @@ namespace permiso::ratelimit {
 MemoryRateLimiter::MemoryRateLimiter(NowMs now_ms, std::size_t max_buckets)
     : now_ms_(std::move(now_ms)), max_per_shard_(std::max<std::size_t>(1, max_buckets / kShards)) {}
 
+MemoryRateLimiter::MemoryRateLimiter(const Clock& clock, std::size_t max_buckets)
+    : MemoryRateLimiter([&clock] { return clock.now_seconds() * 1000; }, max_buckets) {}
+
 MemoryRateLimiter::NowMs MemoryRateLimiter::steady_now_ms() {
   return [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -23,9 +26,10 @@ MemoryRateLimiter::Shard& MemoryRateLimiter::shard_for(std::string_view key) {
 }
 
 void MemoryRateLimiter::evict_locked(Shard& shard, std::int64_t now) {
-  // Buckets untouched for an hour are full again for any rate we use: forgetting them
-  // changes no decision. If that is not enough, drop the stalest half.
-  std::erase_if(shard.buckets, [now](const auto& kv) { return now - kv.second.updated_ms > 3'600'000; });
+  // A bucket that has refilled completely is indistinguishable from a new one: forgetting
+  // it changes no decision. If that is not enough (a flood of distinct keys), drop the
+  // stalest half: those keys get a fresh budget, which errs on the side of availability.
+  std::erase_if(shard.buckets, [now](const auto& kv) { return now >= kv.second.full_at_ms; });
   if (shard.buckets.size() < max_per_shard_) return;
   std::vector<std::int64_t> times;
   times.reserve(shard.buckets.size());
@@ -53,10 +57,13 @@ Decision MemoryRateLimiter::consume(std::string_view key, Rate rate, std::uint32
   b.updated_ms = now;
   if (b.tokens >= cost) {
     b.tokens -= cost;
+    b.full_at_ms = now + static_cast<std::int64_t>(std::ceil((capacity - b.tokens) / per_ms));
     return Decision{true, static_cast<std::uint32_t>(b.tokens), 0};
   }
+  b.full_at_ms = now + static_cast<std::int64_t>(std::ceil((capacity - b.tokens) / per_ms));
+  // The epsilon keeps float error from turning an exact 1 s into 2 s.
   const double missing = cost - b.tokens;
-  const auto wait_s = static_cast<std::uint32_t>(std::ceil(missing / per_ms / 1000.0));
+  const auto wait_s = static_cast<std::uint32_t>(std::ceil(missing / per_ms / 1000.0 - 1e-9));
   return Decision{false, 0, std::max<std::uint32_t>(1, wait_s)};
 }
 

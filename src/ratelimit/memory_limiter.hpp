@@ -1,7 +1,8 @@
 // In-process token buckets: sharded so threads rarely contend, refilled lazily on use, and
-// bounded in memory (idle, full buckets are evicted).
+// bounded in memory (buckets that have refilled completely carry no state and are evicted).
 #pragma once
 
+#include "common/clock.hpp"
 #include "ratelimit/rate_limiter.hpp"
 
 #include <array>
@@ -18,6 +19,9 @@ class MemoryRateLimiter final : public RateLimiter {
   using NowMs = std::function<std::int64_t()>;
   /// `now_ms`: a monotonic millisecond clock (injected so tests control time).
   explicit MemoryRateLimiter(NowMs now_ms = steady_now_ms(), std::size_t max_buckets = 1'000'000);
+  /// Second resolution from a permiso::Clock (e.g. ManualClock in tests); `clock` must
+  /// outlive the limiter.
+  explicit MemoryRateLimiter(const Clock& clock, std::size_t max_buckets = 1'000'000);
 
   Decision consume(std::string_view key, Rate rate, std::uint32_t cost = 1) override;
   void reset(std::string_view key) override;
@@ -29,6 +33,7 @@ class MemoryRateLimiter final : public RateLimiter {
   struct Bucket {
     double tokens = 0;
     std::int64_t updated_ms = 0;
+    std::int64_t full_at_ms = 0;  // from then on the bucket equals a fresh one
   };
   struct Shard {
     mutable std::mutex mutex;

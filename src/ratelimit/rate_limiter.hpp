@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace permiso::ratelimit {
@@ -12,6 +13,10 @@ struct Rate {
   std::uint32_t count = 0;  // tokens per period; 0 means unlimited
   std::uint32_t period_s = 60;
 };
+
+/// "N/second", "N/minute", "N/hour" or "N/day" (the seed's RATE_LIMIT_* format, N up to
+/// 9 digits); nullopt otherwise.
+std::optional<Rate> parse_rate(std::string_view text);
 
 struct Decision {
   bool allowed = true;

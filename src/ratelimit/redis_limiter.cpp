@@ -29,7 +29,7 @@ if tokens >= cost then
   tokens = tokens - cost
   allowed = 1
 else
-  retry = math.ceil((cost - tokens) / per_ms / 1000)
+  retry = math.ceil((cost - tokens) / per_ms / 1000 - 1e-9)
   if retry < 1 then retry = 1 end
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
@@ -58,6 +58,11 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms.count() / 1000);
   tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms.count() % 1000) * 1000);
   return tv;
+}
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -132,42 +137,64 @@ void RedisRateLimiter::release(Connection c) {
   if (idle_.size() < options_.pool_size) idle_.push_back(std::move(c));
 }
 
+void RedisRateLimiter::mark_down() {
+  unavailable_.fetch_add(1);
+  retry_at_ms_.store(steady_ms() + options_.retry_interval.count());
+  if (available_.exchange(false) && options_.on_availability_change) options_.on_availability_change(false);
+}
+
+void RedisRateLimiter::mark_up() {
+  if (!available_.exchange(true) && options_.on_availability_change) options_.on_availability_change(true);
+}
+
+bool RedisRateLimiter::backing_off() const { return !available_.load() && steady_ms() < retry_at_ms_.load(); }
+
 Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_t cost) {
   if (rate.count == 0) return Decision{true, UINT32_MAX, 0};
-  const Decision fallback{options_.fail_open, 0, options_.fail_open ? 0U : 1U};
-  auto c = acquire();
-  if (!c) {
+  const auto retry_s = static_cast<std::uint32_t>(
+      std::max<std::int64_t>(1, (options_.retry_interval.count() + 999) / 1000));
+  const Decision fallback{options_.fail_open, 0, options_.fail_open ? 0U : retry_s};
+  if (backing_off()) {
     unavailable_.fetch_add(1);
     return fallback;
   }
-  std::string sha;
-  {
-    std::lock_guard lock(mutex_);
-    sha = script_sha_;
+  auto c = acquire();
+  if (!c) {
+    mark_down();
+    return fallback;
   }
   const std::string full_key = options_.key_prefix + std::string(key);
   const std::vector<std::string> tail{"1", full_key, std::to_string(rate.count),
                                       std::to_string(static_cast<std::uint64_t>(rate.period_s) * 1000),
                                       std::to_string(cost)};
-  Reply reply;
-  if (!sha.empty()) {
+  auto evalsha = [&](const std::string& sha) {
     std::vector<std::string> args{"EVALSHA", sha};
     args.insert(args.end(), tail.begin(), tail.end());
-    reply = command(c.get(), args);
-  }
-  if (sha.empty() || (reply && reply->type == REDIS_REPLY_ERROR && std::strncmp(reply->str, "NOSCRIPT", 8) == 0)) {
-    // First use, or Redis restarted and lost its script cache: load and evaluate in one go.
-    std::vector<std::string> args{"EVAL", kScript};
-    args.insert(args.end(), tail.begin(), tail.end());
-    reply = command(c.get(), args);
+    return command(c.get(), args);
+  };
+  // SCRIPT LOAD on first use, and again on NOSCRIPT (Redis restarted or flushed its cache).
+  auto load = [&]() -> std::string {
     auto loaded = command(c.get(), {"SCRIPT", "LOAD", kScript});
-    if (loaded && loaded->type == REDIS_REPLY_STRING) {
-      std::lock_guard lock(mutex_);
-      script_sha_.assign(loaded->str, loaded->len);
-    }
+    if (!loaded || loaded->type != REDIS_REPLY_STRING) return {};
+    std::string sha(loaded->str, loaded->len);
+    std::lock_guard lock(mutex_);
+    script_sha_ = sha;
+    return sha;
+  };
+  std::string sha;
+  {
+    std::lock_guard lock(mutex_);
+    sha = script_sha_;
+  }
+  if (sha.empty()) sha = load();
+  Reply reply;
+  if (!sha.empty()) reply = evalsha(sha);
+  if (reply && reply->type == REDIS_REPLY_ERROR && std::strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+    sha = load();
+    if (!sha.empty()) reply = evalsha(sha);
   }
   if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
-    unavailable_.fetch_add(1);
+    mark_down();
     if (c && c->err == 0 && reply) release(std::move(c));
     return fallback;
   }
@@ -176,17 +203,27 @@ Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_
   d.remaining = static_cast<std::uint32_t>(std::max<long long>(0, reply->element[1]->integer));
   d.retry_after_s = static_cast<std::uint32_t>(std::max<long long>(0, reply->element[2]->integer));
   release(std::move(c));
+  mark_up();
   return d;
 }
 
 void RedisRateLimiter::reset(std::string_view key) {
-  auto c = acquire();
-  if (!c) {
+  if (backing_off()) {
     unavailable_.fetch_add(1);
     return;
   }
+  auto c = acquire();
+  if (!c) {
+    mark_down();
+    return;
+  }
   auto r = command(c.get(), {"DEL", options_.key_prefix + std::string(key)});
-  if (r) release(std::move(c));
+  if (!r) {
+    mark_down();
+    return;
+  }
+  release(std::move(c));
+  mark_up();
 }
 
 }  // namespace permiso::ratelimit

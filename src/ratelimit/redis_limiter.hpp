@@ -1,13 +1,15 @@
 // Token buckets shared by every replica through Redis: one atomic Lua script per decision
 // (refill and take in one step, Redis's own clock, keys expire when idle). When Redis is
 // unreachable the limiter fails open by default (availability of logins over strictness),
-// counts it, and retries the connection on the next call.
+// counts it, reports the change of state once, and stops trying for retry_interval so a
+// dead Redis costs callers nothing.
 #pragma once
 
 #include "ratelimit/rate_limiter.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,8 +35,12 @@ class RedisRateLimiter final : public RateLimiter {
     std::chrono::milliseconds connect_timeout{200};
     std::chrono::milliseconds command_timeout{100};
     std::size_t pool_size = 8;
-    bool fail_open = true;
+    bool fail_open = true;  // decisions while Redis is unreachable
     std::string key_prefix = "permiso:rl:";
+    std::chrono::milliseconds retry_interval{1000};  // after a failure, no new attempt before
+    /// Called (on the calling thread) when Redis becomes unreachable (false) or usable again
+    /// (true); e.g. to log it once instead of per request.
+    std::function<void(bool available)> on_availability_change;
   };
 
   RedisRateLimiter(RedisEndpoint endpoint, Options options);
@@ -45,6 +51,8 @@ class RedisRateLimiter final : public RateLimiter {
 
   /// Decisions made without Redis (it was unreachable).
   [[nodiscard]] std::uint64_t unavailable_count() const { return unavailable_.load(); }
+  /// False from a failed call until the next successful one.
+  [[nodiscard]] bool available() const { return available_.load(); }
 
  private:
   struct ContextFree {
@@ -54,6 +62,9 @@ class RedisRateLimiter final : public RateLimiter {
   Connection acquire();
   void release(Connection c);
   Connection connect();
+  void mark_down();
+  void mark_up();
+  [[nodiscard]] bool backing_off() const;
 
   RedisEndpoint endpoint_;
   Options options_;
@@ -61,6 +72,8 @@ class RedisRateLimiter final : public RateLimiter {
   std::vector<Connection> idle_;
   std::string script_sha_;
   std::atomic<std::uint64_t> unavailable_{0};
+  std::atomic<bool> available_{true};
+  std::atomic<std::int64_t> retry_at_ms_{0};  // steady clock
 };
 
 }  // namespace permiso::ratelimit

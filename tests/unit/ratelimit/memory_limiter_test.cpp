@@ -1,72 +1,28 @@
-// In-process token buckets.
+// In-process token buckets: what only they do (permiso::Clock injection, bounded memory).
 #include "ratelimit/memory_limiter.hpp"
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <thread>
-#include <vector>
-
 namespace permiso::ratelimit {
 namespace {
 
-class MemoryLimiterTest : public ::testing::Test {
- protected:
-  std::atomic<std::int64_t> now_{1'000'000};
-  MemoryRateLimiter limiter_{[this] { return now_.load(); }};
-};
-
-TEST_F(MemoryLimiterTest, BurstUpToTheCountThenRefusesWithRetryAfter) {
-  const Rate five_per_minute{5, 60};
-  for (int i = 0; i < 5; ++i) {
-    auto d = limiter_.consume("k", five_per_minute);
-    EXPECT_TRUE(d.allowed) << i;
-    EXPECT_EQ(d.remaining, static_cast<std::uint32_t>(4 - i));
-  }
-  auto refused = limiter_.consume("k", five_per_minute);
-  EXPECT_FALSE(refused.allowed);
-  EXPECT_EQ(refused.retry_after_s, 12U);  // one token every 60/5 seconds
-}
-
-TEST_F(MemoryLimiterTest, TokensComeBackEvenlyOverThePeriod) {
+TEST(MemoryLimiter, BurstThenRefillWithAManualClock) {
+  ManualClock clock(1'700'000'000);
+  MemoryRateLimiter limiter(clock);
   const Rate r{5, 60};
-  for (int i = 0; i < 5; ++i) (void)limiter_.consume("k", r);
-  now_ += 11'999;
-  EXPECT_FALSE(limiter_.consume("k", r).allowed);
-  now_ += 1;
-  EXPECT_TRUE(limiter_.consume("k", r).allowed);
-  EXPECT_FALSE(limiter_.consume("k", r).allowed);
-  now_ += 600'000;  // long idle: full again, never more than the count
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter_.consume("k", r).allowed);
-  EXPECT_FALSE(limiter_.consume("k", r).allowed);
-}
-
-TEST_F(MemoryLimiterTest, KeysAreIndependentAndResetRefills) {
-  const Rate one{1, 60};
-  EXPECT_TRUE(limiter_.consume("a", one).allowed);
-  EXPECT_TRUE(limiter_.consume("b", one).allowed);
-  EXPECT_FALSE(limiter_.consume("a", one).allowed);
-  limiter_.reset("a");
-  EXPECT_TRUE(limiter_.consume("a", one).allowed);
-}
-
-TEST_F(MemoryLimiterTest, ZeroCountIsUnlimited) {
-  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(limiter_.consume("k", Rate{0, 60}).allowed);
-}
-
-TEST_F(MemoryLimiterTest, ConcurrentCallersNeverGetMoreThanTheCount) {
-  const Rate r{100, 3600};
-  std::atomic<int> allowed{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 100; ++i) {
-        if (limiter_.consume("shared", r).allowed) ++allowed;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(allowed.load(), 100);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.consume("k", r).allowed) << i;
+  EXPECT_EQ(limiter.consume("k", r).retry_after_s, 12U);
+  clock.advance(11);
+  const auto still = limiter.consume("k", r);
+  EXPECT_FALSE(still.allowed);
+  EXPECT_EQ(still.retry_after_s, 1U);
+  clock.advance(1);
+  EXPECT_TRUE(limiter.consume("k", r).allowed);
+  EXPECT_FALSE(limiter.consume("k", r).allowed);
+  clock.advance(24);
+  EXPECT_TRUE(limiter.consume("k", r).allowed);
+  EXPECT_TRUE(limiter.consume("k", r).allowed);
+  EXPECT_FALSE(limiter.consume("k", r).allowed);
 }
 
 TEST(MemoryLimiter, MemoryStaysBoundedUnderManyKeys) {
@@ -77,6 +33,27 @@ TEST(MemoryLimiter, MemoryStaysBoundedUnderManyKeys) {
     (void)limiter.consume("ip-" + std::to_string(i), Rate{10, 60});
   }
   EXPECT_LE(limiter.size(), 3200U);
+}
+
+TEST(MemoryLimiter, FullBucketsAreEvictedBeforeADrainedOne) {
+  std::int64_t now = 0;
+  MemoryRateLimiter limiter([&now] { return now; }, /*max_buckets=*/320);  // 10 per shard
+  EXPECT_TRUE(limiter.consume("victim", Rate{1, 86400}).allowed);
+  for (int i = 0; i < 20'000; ++i) {
+    now += 200;  // each of these refills within 100 ms: always evictable
+    (void)limiter.consume("other-" + std::to_string(i), Rate{10, 1});
+  }
+  EXPECT_LE(limiter.size(), 320U);
+  EXPECT_FALSE(limiter.consume("victim", Rate{1, 86400}).allowed);  // not forgiven
+}
+
+TEST(MemoryLimiter, RefilledBucketsAreForgottenWhenSpaceIsNeeded) {
+  std::int64_t now = 0;
+  MemoryRateLimiter limiter([&now] { return now; }, /*max_buckets=*/32);  // 1 per shard
+  for (int i = 0; i < 1000; ++i) (void)limiter.consume("k" + std::to_string(i), Rate{5, 60});
+  EXPECT_LE(limiter.size(), 32U);
+  now += 60'000;
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(limiter.consume("k" + std::to_string(i), Rate{5, 60}).allowed);
 }
 
 }  // namespace

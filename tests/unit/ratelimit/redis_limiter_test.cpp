@@ -1,91 +1,33 @@
-// The Redis-shared limiter against a real redis-server started on loopback.
+// What only the Redis-shared limiter does (shared budget, key expiry, script cache loss,
+// Redis outages), and the pub/sub channel, against a real redis-server on loopback.
 #include "ratelimit/redis_channel.hpp"
 #include "ratelimit/redis_limiter.hpp"
+#include "redis_server.hpp"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <mutex>
 #include <chrono>
-#include <filesystem>
-#include <random>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace permiso::ratelimit {
 namespace {
-namespace fs = std::filesystem;
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
 
 class RedisLimiterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists("/usr/bin/redis-server")) GTEST_SKIP() << "redis-server is not installed";
-    dir_ = fs::temp_directory_path() / ("permiso-redis-" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-    port_ = free_port();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string port = std::to_string(port_);
-      ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-              "--save", "", "--appendonly", "no", "--dir", dir_.c_str(), "--loglevel", "warning",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    // Ready when it answers.
-    for (int i = 0; i < 100; ++i) {
-      RedisRateLimiter probe(endpoint(), {});
-      if (probe.consume("probe", Rate{1000, 1}).allowed && probe.unavailable_count() == 0) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "redis-server did not start";
-  }
-  void TearDown() override {
-    stop_redis();
-    fs::remove_all(dir_);
-  }
-  void stop_redis() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
+    const auto bin = testing::RedisServer::find_binary();
+    if (!bin) GTEST_SKIP() << "redis-server is not installed";
+    server_ = std::make_unique<testing::RedisServer>(*bin);
   }
   RedisEndpoint endpoint() const {
     RedisEndpoint ep;
-    ep.port = port_;
+    ep.port = server_->port();
     return ep;
   }
-
-  fs::path dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::RedisServer> server_;
 };
-
-TEST_F(RedisLimiterTest, BurstUpToTheCountThenRefusesWithRetryAfter) {
-  RedisRateLimiter limiter(endpoint(), {});
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.consume("k", Rate{5, 60}).allowed) << i;
-  const auto refused = limiter.consume("k", Rate{5, 60});
-  EXPECT_FALSE(refused.allowed);
-  EXPECT_GE(refused.retry_after_s, 11U);
-  EXPECT_LE(refused.retry_after_s, 12U);
-  EXPECT_EQ(limiter.unavailable_count(), 0U);
-}
 
 TEST_F(RedisLimiterTest, TwoInstancesShareOneBudget) {
   RedisRateLimiter a(endpoint(), {});
@@ -96,41 +38,75 @@ TEST_F(RedisLimiterTest, TwoInstancesShareOneBudget) {
     allowed += b.consume("shared", Rate{6, 3600}).allowed ? 1 : 0;
   }
   EXPECT_EQ(allowed, 6);
+  a.reset("shared");  // a reset through one replica frees the budget for all
+  EXPECT_TRUE(b.consume("shared", Rate{6, 3600}).allowed);
 }
 
-TEST_F(RedisLimiterTest, ConcurrentCallersNeverGetMoreThanTheCount) {
+TEST_F(RedisLimiterTest, BucketsExpireOnceIdleLongEnoughToBeFull) {
   RedisRateLimiter limiter(endpoint(), {});
-  std::atomic<int> allowed{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 25; ++i) allowed += limiter.consume("c", Rate{50, 3600}).allowed ? 1 : 0;
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(allowed.load(), 50);
+  EXPECT_TRUE(limiter.consume("ttl", Rate{5, 60}).allowed);
+  const auto pttl = std::stoll(server_->command("PTTL", "permiso:rl:ttl"));
+  EXPECT_GT(pttl, 60'000);
+  EXPECT_LE(pttl, 120'000);
 }
 
-TEST_F(RedisLimiterTest, ResetRefillsTheBucket) {
-  RedisRateLimiter limiter(endpoint(), {});
-  EXPECT_TRUE(limiter.consume("r", Rate{1, 3600}).allowed);
-  EXPECT_FALSE(limiter.consume("r", Rate{1, 3600}).allowed);
-  limiter.reset("r");
-  EXPECT_TRUE(limiter.consume("r", Rate{1, 3600}).allowed);
+TEST_F(RedisLimiterTest, KeyPrefixSeparatesDeployments) {
+  RedisRateLimiter::Options other;
+  other.key_prefix = "other:";
+  RedisRateLimiter a(endpoint(), {});
+  RedisRateLimiter b(endpoint(), other);
+  EXPECT_TRUE(a.consume("k", Rate{1, 3600}).allowed);
+  EXPECT_TRUE(b.consume("k", Rate{1, 3600}).allowed);
+  EXPECT_EQ(server_->command("EXISTS", "other:k"), "1");
 }
 
-TEST_F(RedisLimiterTest, RedisDownFailsOpenQuicklyAndRecovers) {
+TEST_F(RedisLimiterTest, LostScriptCacheIsReloaded) {
   RedisRateLimiter limiter(endpoint(), {});
+  EXPECT_TRUE(limiter.consume("s", Rate{2, 3600}).allowed);
+  EXPECT_EQ(server_->command("SCRIPT", "FLUSH"), "OK");
+  EXPECT_TRUE(limiter.consume("s", Rate{2, 3600}).allowed);  // NOSCRIPT → SCRIPT LOAD → EVALSHA
+  EXPECT_FALSE(limiter.consume("s", Rate{2, 3600}).allowed);
+  EXPECT_EQ(limiter.unavailable_count(), 0U);
+}
+
+TEST_F(RedisLimiterTest, RedisDownFailsOpenFastReportsOnceAndRecovers) {
+  std::mutex m;
+  std::vector<bool> changes;
+  RedisRateLimiter::Options opts;
+  opts.retry_interval = std::chrono::milliseconds(100);
+  opts.on_availability_change = [&](bool up) {
+    std::lock_guard l(m);
+    changes.push_back(up);
+  };
+  RedisRateLimiter limiter(endpoint(), opts);
   EXPECT_TRUE(limiter.consume("d", Rate{1, 3600}).allowed);
-  stop_redis();
+  EXPECT_FALSE(limiter.consume("d", Rate{1, 3600}).allowed);
+  server_->stop();
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(limiter.consume("d", Rate{1, 3600}).allowed);  // fail open
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(limiter.consume("d", Rate{1, 3600}).allowed);  // fail open
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
-  EXPECT_GE(limiter.unavailable_count(), 1U);
+  EXPECT_EQ(limiter.unavailable_count(), 20U);
+  EXPECT_FALSE(limiter.available());
+  server_->restart();  // empty: the old bucket is gone
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_TRUE(limiter.consume("d", Rate{1, 3600}).allowed);
+  EXPECT_FALSE(limiter.consume("d", Rate{1, 3600}).allowed);  // counting again
+  EXPECT_TRUE(limiter.available());
+  std::lock_guard l(m);
+  EXPECT_EQ(changes, (std::vector<bool>{false, true}));
+}
+
+TEST_F(RedisLimiterTest, FailClosedRefusesWithARetryAfterWhileRedisIsDown) {
   RedisRateLimiter::Options closed;
   closed.fail_open = false;
+  closed.retry_interval = std::chrono::milliseconds(2000);
   RedisRateLimiter strict(endpoint(), closed);
-  EXPECT_FALSE(strict.consume("d", Rate{1, 3600}).allowed);
+  EXPECT_TRUE(strict.consume("d", Rate{5, 3600}).allowed);
+  server_->stop();
+  const auto d = strict.consume("d", Rate{5, 3600});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_s, 2U);
+  EXPECT_GE(strict.unavailable_count(), 1U);
 }
 
 TEST_F(RedisLimiterTest, ChannelDeliversPublishedMessagesToEverySubscriber) {
@@ -159,7 +135,7 @@ TEST_F(RedisLimiterTest, ChannelDeliversPublishedMessagesToEverySubscriber) {
 
 TEST_F(RedisLimiterTest, PublishingWithoutRedisFailsFast) {
   RedisChannel channel(endpoint(), "permiso:test");
-  stop_redis();
+  server_->stop();
   const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(channel.publish("x"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
