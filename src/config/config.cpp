@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <variant>
 
 #ifndef PERMISO_SOURCE_CONFIG_DIR
 #define PERMISO_SOURCE_CONFIG_DIR "config"
@@ -54,6 +55,19 @@ class TomlReader {
       else wrong(table, key, "must be an integer");
     }
   }
+  void boolean(const char* table, const char* key, bool& out) {
+    if (auto node = root_[table][key]) {
+      if (auto v = node.value<bool>()) out = *v;
+      else wrong(table, key, "must be true or false");
+    }
+  }
+  /// A key outside any table.
+  void top_str(const char* key, std::string& out) {
+    if (auto node = root_[key]) {
+      if (auto v = node.value<std::string>()) out = *v;
+      else problems_.push_back({key, "must be a string (in " + source_ + ")"});
+    }
+  }
   void list(const char* table, const char* key, std::vector<std::string>& out) {
     if (auto node = root_[table][key]) {
       const auto* arr = node.as_array();
@@ -81,6 +95,8 @@ class TomlReader {
 void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c,
                 std::vector<ConfigProblem>& problems) {
   TomlReader r(t, source, problems);
+  r.top_str("data_dir", c.data_dir);
+  r.top_str("service_name", c.service_name);
   r.str("server", "host", c.host);
   r.integer("server", "port", c.port);
   r.integer("server", "threads", c.threads);
@@ -105,6 +121,7 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c,
   r.str("jwt", "audience", c.jwt_audience);
   r.str("jwt", "secret_key", c.jwt_secret_key);
   r.str("jwt", "private_key_file", c.jwt_private_key_file);
+  r.boolean("jwt", "allow_hs256_in_production", c.jwt_allow_hs256_in_production);
   r.integer("jwt", "access_token_expire_minutes", c.access_token_expire_minutes);
   r.integer("jwt", "service_token_expire_minutes", c.service_token_expire_minutes);
   r.integer("jwt", "refresh_token_expire_days", c.refresh_token_expire_days);
@@ -158,14 +175,37 @@ void env_int(const EnvLookup& env, const char* name, std::int64_t& out,
   }
 }
 
+void env_bool(const EnvLookup& env, const char* name, bool& out, std::vector<ConfigProblem>& problems) {
+  if (auto v = env(name)) {
+    std::string t = *v;
+    std::transform(t.begin(), t.end(), t.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (t == "1" || t == "true" || t == "yes" || t == "on") out = true;
+    else if (t == "0" || t == "false" || t == "no" || t == "off" || t.empty()) out = false;
+    else problems.push_back({name, "must be true or false, got '" + *v + "'"});
+  }
+}
+
+/// scheme://user:password@host/…?password=… with both passwords replaced by "***".
 std::string redact_url(const std::string& url) {
-  // scheme://user:password@host → scheme://user:***@host
-  const auto scheme = url.find("://");
-  const auto at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  const auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  std::string out = url;
+  const auto scheme = out.find("://");
+  if (scheme == std::string::npos) return out;
+  const auto query = std::min(out.find('?', scheme), out.size());
+  // The last '@' before the query ends the userinfo (a password may itself hold '@' or '/').
+  const auto at = out.rfind('@', query == 0 ? 0 : query - 1);
+  if (at != std::string::npos && at > scheme + 3) {
+    const auto colon = out.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (auto pos = out.find('?'); pos != std::string::npos && pos < out.size(); pos = out.find('&', pos + 1)) {
+    const auto name = pos + 1;
+    if (out.compare(name, 9, "password=") == 0) {
+      const auto value = name + 9;
+      const auto end = std::min(out.find('&', value), out.size());
+      out.replace(value, end - value, "***");
+    }
+  }
+  return out;
 }
 
 // ^https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?$ (the seed's origin rule).
@@ -186,6 +226,23 @@ bool valid_origin(std::string_view o) {
          std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// ^\d+\.\d+\.\d+$ (the seed's version rule).
+bool valid_version(std::string_view v) {
+  int parts = 0;
+  std::size_t digits = 0;
+  for (const char ch : v) {
+    if (ch >= '0' && ch <= '9') {
+      ++digits;
+    } else if (ch == '.' && digits > 0) {
+      ++parts;
+      digits = 0;
+    } else {
+      return false;
+    }
+  }
+  return parts == 2 && digits > 0;
+}
+
 bool valid_ip(std::string_view ip) {
   return !ip.empty() && std::all_of(ip.begin(), ip.end(), [](char c) {
     return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
@@ -193,19 +250,98 @@ bool valid_ip(std::string_view ip) {
 }
 
 std::string toml_string(const std::string& s) {
+  // A TOML basic string: control characters escaped as \uXXXX.
   std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
+  for (const char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += "\\u00";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    } else {
+      out.push_back(ch);
+    }
   }
   return out + "\"";
 }
 
-std::string toml_list(const std::vector<std::string>& items) {
+/// One rendered setting: the single description both renderings (TOML, JSON) are made from,
+/// so they cannot disagree on what is redacted.
+struct Entry {
+  std::string table;  // "" for top-level keys
+  std::string key;
+  using Value = std::variant<std::string, std::int64_t, bool, std::vector<std::string>>;
+  Value value;
+};
+
+std::string secret(const std::string& s) { return s.empty() ? std::string() : std::string("***"); }
+
+std::vector<Entry> entries(const AuthConfig& c) {
+  using L = std::vector<std::string>;
+  return {
+      {"", "environment", c.environment},
+      {"", "service_name", c.service_name},
+      {"", "version", c.version},
+      {"", "data_dir", c.data_dir},
+      {"server", "host", c.host},
+      {"server", "port", c.port},
+      {"server", "threads", c.threads},
+      {"server", "body_limit_bytes", c.body_limit_bytes},
+      {"server", "header_limit_bytes", c.header_limit_bytes},
+      {"server", "header_timeout_s", c.header_timeout_s},
+      {"server", "read_timeout_s", c.read_timeout_s},
+      {"server", "idle_timeout_s", c.idle_timeout_s},
+      {"server", "shutdown_grace_s", c.shutdown_grace_s},
+      {"server", "allowed_origins", L(c.allowed_origins)},
+      {"server", "trusted_proxies", L(c.trusted_proxies)},
+      {"server", "public_base_url", c.public_base_url},
+      {"log", "level", c.log_level},
+      {"log", "format", c.log_format},
+      {"storage", "database_url", redact_url(c.effective_database_url())},
+      {"storage", "pool_size", c.pool_size},
+      {"storage", "connect_timeout_s", c.connect_timeout_s},
+      {"storage", "redis_url", redact_url(c.redis_url)},
+      {"jwt", "algorithm", c.jwt_algorithm},
+      {"jwt", "issuer", c.jwt_issuer},
+      {"jwt", "audience", c.jwt_audience},
+      {"jwt", "secret_key", secret(c.jwt_secret_key)},
+      {"jwt", "private_key_file", c.jwt_private_key_file},
+      {"jwt", "allow_hs256_in_production", c.jwt_allow_hs256_in_production},
+      {"jwt", "access_token_expire_minutes", c.access_token_expire_minutes},
+      {"jwt", "service_token_expire_minutes", c.service_token_expire_minutes},
+      {"jwt", "refresh_token_expire_days", c.refresh_token_expire_days},
+      {"jwt", "key_publish_delay_s", c.key_publish_delay_s},
+      {"jwt", "leeway_s", c.leeway_s},
+      {"rate_limits", "login", c.rate_limit_login},
+      {"rate_limits", "api", c.rate_limit_api},
+      {"rate_limits", "service_token", c.rate_limit_service_token},
+      {"security", "lockout_threshold", c.lockout_threshold},
+      {"security", "lockout_minutes", c.lockout_minutes},
+      {"security", "argon2_memory_kib", c.argon2_memory_kib},
+      {"security", "argon2_iterations", c.argon2_iterations},
+      {"security", "argon2_parallelism", c.argon2_parallelism},
+      {"security", "worker_threads", c.worker_threads},
+      {"security", "worker_queue", c.worker_queue},
+      {"security", "client_secret_pepper", secret(c.client_secret_pepper)},
+      {"bootstrap", "admin_username", c.bootstrap_admin_username},
+      {"bootstrap", "admin_password", secret(c.bootstrap_admin_password)},
+  };
+}
+
+template <class Quote>
+std::string render_value(const Entry::Value& v, Quote quote) {
+  if (const auto* str = std::get_if<std::string>(&v)) return quote(*str);
+  if (const auto* n = std::get_if<std::int64_t>(&v)) return std::to_string(*n);
+  if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  const auto& items = std::get<std::vector<std::string>>(v);
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ", ";
-    out += toml_string(items[i]);
+    out += quote(items[i]);
   }
   return out + "]";
 }
@@ -234,6 +370,16 @@ std::optional<RateSpec> parse_rate(std::string_view text) {
 std::string AuthConfig::effective_database_url() const {
   if (!database_url.empty()) return database_url;
   return "sqlite://" + fs::absolute(fs::path(data_dir) / "permiso.db").lexically_normal().string();
+}
+
+std::vector<std::string> AuthConfig::private_key_files() const { return split_list(jwt_private_key_file); }
+
+log::LogConfig AuthConfig::log_config() const {
+  log::LogConfig l;
+  l.level = log_level;
+  l.format = log_format;
+  l.service = service_name;
+  return l;
 }
 
 EnvLookup process_env() {
@@ -292,7 +438,9 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   env_str(env, "JWT_ISSUER", c.jwt_issuer);
   env_str(env, "JWT_AUDIENCE", c.jwt_audience);
   env_str(env, "JWT_PRIVATE_KEY_FILE", c.jwt_private_key_file);
+  env_bool(env, "PERMISO_ALLOW_HS256_IN_PRODUCTION", c.jwt_allow_hs256_in_production, problems);
   env_int(env, "PERMISO_ACCESS_TOKEN_MINUTES", c.access_token_expire_minutes, problems);
+  env_int(env, "PERMISO_SERVICE_TOKEN_MINUTES", c.service_token_expire_minutes, problems);
   env_int(env, "PERMISO_KEY_PUBLISH_DELAY_S", c.key_publish_delay_s, problems);
   env_str(env, "RATE_LIMIT_LOGIN", c.rate_limit_login);
   env_str(env, "RATE_LIMIT_API", c.rate_limit_api);
@@ -317,6 +465,19 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
 
 std::vector<ConfigProblem> validate(const AuthConfig& c) {
   std::vector<ConfigProblem> p;
+  if (c.environment != "development" && c.environment != "staging" && c.environment != "production") {
+    p.push_back({"PERMISO_ENV", "must be development, staging or production, got '" + c.environment + "'"});
+  }
+  if (c.service_name.empty() || c.service_name.size() > 50) {
+    p.push_back({"service_name", "must be 1 to 50 characters"});
+  }
+  if (!valid_version(c.version)) p.push_back({"version", "must look like 1.2.3, got '" + c.version + "'"});
+  if (c.data_dir.empty()) p.push_back({"PERMISO_DATA_DIR", "must not be empty"});
+  if (c.host.empty()) p.push_back({"PERMISO_HOST", "must not be empty"});
+  if (!c.public_base_url.empty() && !c.public_base_url.starts_with("http://") &&
+      !c.public_base_url.starts_with("https://")) {
+    p.push_back({"PERMISO_PUBLIC_URL", "must be an http:// or https:// URL"});
+  }
   auto range = [&](const char* field, std::int64_t v, std::int64_t lo, std::int64_t hi) {
     if (v < lo || v > hi) {
       p.push_back({field, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
@@ -351,10 +512,13 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
     p.push_back({"LOG_FORMAT", "must be text or json, got '" + c.log_format + "'"});
   }
   const auto db = c.effective_database_url();
-  if (!db.starts_with("sqlite:") && !db.starts_with("postgresql://") && !db.starts_with("postgres://")) {
-    p.push_back({"DATABASE_URL", "must be sqlite:///path or postgresql://..."});
+  const auto has_rest = [&db](std::string_view prefix) { return db.starts_with(prefix) && db.size() > prefix.size(); };
+  if (!has_rest("sqlite://") && !has_rest("postgresql://") && !has_rest("postgres://")) {
+    p.push_back({"DATABASE_URL", db.starts_with("postgresql+")
+                                     ? "driver suffixes such as postgresql+asyncpg:// are not used here: write postgresql://..."
+                                     : "must be sqlite:///path or postgresql://..."});
   }
-  if (!c.redis_url.empty() && !c.redis_url.starts_with("redis://")) {
+  if (!c.redis_url.empty() && (!c.redis_url.starts_with("redis://") || c.redis_url.size() == 8)) {
     p.push_back({"REDIS_URL", "must be redis://[:password@]host:port[/db]"});
   }
   range("storage.pool_size", c.pool_size, 1, 256);
@@ -365,12 +529,17 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
     p.push_back({"JWT_ALGORITHM", "must be HS256, RS256, ES256 or EdDSA, got '" + c.jwt_algorithm + "'"});
   }
   if (c.jwt_algorithm == "HS256") {
-    if (c.environment == "production") {
-      p.push_back({"JWT_ALGORITHM", "HS256 shares the signing secret with every verifier; production requires RS256, ES256 or EdDSA"});
+    if (c.environment == "production" && !c.jwt_allow_hs256_in_production) {
+      p.push_back({"JWT_ALGORITHM", "HS256 shares the signing secret with every verifier; production requires RS256, "
+                                    "ES256 or EdDSA (or PERMISO_ALLOW_HS256_IN_PRODUCTION=true)"});
     }
     if (!c.jwt_secret_key.empty() && c.jwt_secret_key.size() < 32) {
       p.push_back({"JWT_SECRET_KEY", "must be at least 32 bytes (256 bits) for HS256"});
     }
+  }
+  for (const auto& file : c.private_key_files()) {
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) p.push_back({"JWT_PRIVATE_KEY_FILE", "not a readable file: " + file});
   }
   if (c.jwt_issuer.empty()) p.push_back({"JWT_ISSUER", "must not be empty"});
   if (c.jwt_audience.empty()) p.push_back({"JWT_AUDIENCE", "must not be empty"});
@@ -403,38 +572,35 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
 }
 
 std::string render_redacted(const AuthConfig& c) {
-  auto secret = [](const std::string& s) { return s.empty() ? std::string("\"\"") : std::string("\"***\""); };
-  std::ostringstream o;
-  o << "# effective permiso-auth configuration (secrets redacted)\n"
-    << "environment = " << toml_string(c.environment) << "\n"
-    << "data_dir = " << toml_string(c.data_dir) << "\n\n"
-    << "[server]\nhost = " << toml_string(c.host) << "\nport = " << c.port << "\nthreads = " << c.threads
-    << "\nbody_limit_bytes = " << c.body_limit_bytes << "\nheader_limit_bytes = " << c.header_limit_bytes
-    << "\nheader_timeout_s = " << c.header_timeout_s << "\nread_timeout_s = " << c.read_timeout_s
-    << "\nidle_timeout_s = " << c.idle_timeout_s << "\nshutdown_grace_s = " << c.shutdown_grace_s
-    << "\nallowed_origins = " << toml_list(c.allowed_origins)
-    << "\ntrusted_proxies = " << toml_list(c.trusted_proxies)
-    << "\npublic_base_url = " << toml_string(c.public_base_url) << "\n\n"
-    << "[log]\nlevel = " << toml_string(c.log_level) << "\nformat = " << toml_string(c.log_format) << "\n\n"
-    << "[storage]\ndatabase_url = " << toml_string(redact_url(c.effective_database_url()))
-    << "\npool_size = " << c.pool_size << "\nconnect_timeout_s = " << c.connect_timeout_s
-    << "\nredis_url = " << toml_string(redact_url(c.redis_url)) << "\n\n"
-    << "[jwt]\nalgorithm = " << toml_string(c.jwt_algorithm) << "\nissuer = " << toml_string(c.jwt_issuer)
-    << "\naudience = " << toml_string(c.jwt_audience) << "\nsecret_key = " << secret(c.jwt_secret_key)
-    << "\nprivate_key_file = " << toml_string(c.jwt_private_key_file)
-    << "\naccess_token_expire_minutes = " << c.access_token_expire_minutes
-    << "\nservice_token_expire_minutes = " << c.service_token_expire_minutes
-    << "\nrefresh_token_expire_days = " << c.refresh_token_expire_days
-    << "\nkey_publish_delay_s = " << c.key_publish_delay_s << "\nleeway_s = " << c.leeway_s << "\n\n"
-    << "[rate_limits]\nlogin = " << toml_string(c.rate_limit_login) << "\napi = " << toml_string(c.rate_limit_api)
-    << "\nservice_token = " << toml_string(c.rate_limit_service_token) << "\n\n"
-    << "[security]\nlockout_threshold = " << c.lockout_threshold << "\nlockout_minutes = " << c.lockout_minutes
-    << "\nargon2_memory_kib = " << c.argon2_memory_kib << "\nargon2_iterations = " << c.argon2_iterations
-    << "\nargon2_parallelism = " << c.argon2_parallelism << "\nworker_threads = " << c.worker_threads
-    << "\nworker_queue = " << c.worker_queue << "\nclient_secret_pepper = " << secret(c.client_secret_pepper)
-    << "\n\n[bootstrap]\nadmin_username = " << toml_string(c.bootstrap_admin_username)
-    << "\nadmin_password = " << secret(c.bootstrap_admin_password) << "\n";
-  return o.str();
+  std::string out = "# effective permiso-auth configuration (secrets redacted)\n";
+  std::string table;
+  for (const auto& e : entries(c)) {
+    if (e.table != table) {
+      table = e.table;
+      out += "\n[" + table + "]\n";
+    }
+    out += e.key + " = " + render_value(e.value, toml_string) + "\n";
+  }
+  return out;
+}
+
+std::string render_redacted_json(const AuthConfig& c) {
+  std::string out = "{";
+  std::string table;
+  bool first = true;
+  for (const auto& e : entries(c)) {
+    if (e.table != table) {
+      if (!table.empty()) out += "}";
+      table = e.table;
+      out += (first ? "" : ",") + log::json_quote(table) + ":{";
+      first = true;
+    }
+    if (!first) out += ",";
+    first = false;
+    out += log::json_quote(e.key) + ":" + render_value(e.value, log::json_quote);
+  }
+  if (!table.empty()) out += "}";
+  return out + "}\n";
 }
 
 }  // namespace permiso::config

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/result.hpp"
+#include "log/log.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@ std::optional<RateSpec> parse_rate(std::string_view text);
 struct AuthConfig {
   std::string environment = "development";
   std::string data_dir = "./var";
+  std::string service_name = "permiso-auth";
   std::string version = "0.1.0";
 
   // [server]
@@ -56,7 +58,8 @@ struct AuthConfig {
   std::string jwt_issuer = "permiso-auth-dev";
   std::string jwt_audience = "permiso";
   std::string jwt_secret_key;        // HS256 shared secret; empty: generated under data_dir
-  std::string jwt_private_key_file;  // PEM; empty: generated under data_dir (development)
+  std::string jwt_private_key_file;  // PEM; "current.pem,previous.pem"; empty: generated (development)
+  bool jwt_allow_hs256_in_production = false;  // HS256 shares the signing secret with verifiers
   std::int64_t access_token_expire_minutes = 60;
   std::int64_t service_token_expire_minutes = 120;
   std::int64_t refresh_token_expire_days = 30;
@@ -82,6 +85,10 @@ struct AuthConfig {
 
   /// The effective database URL (the default SQLite file under data_dir when unset).
   [[nodiscard]] std::string effective_database_url() const;
+  /// JWT_PRIVATE_KEY_FILE split at commas: the first signs, the rest stay published.
+  [[nodiscard]] std::vector<std::string> private_key_files() const;
+  /// The [log] part, for permiso::log::init.
+  [[nodiscard]] log::LogConfig log_config() const;
 };
 
 struct ConfigProblem {
@@ -98,8 +105,11 @@ EnvLookup process_env();
 Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup& env);
 /// Every rule the configuration breaks (empty when valid).
 std::vector<ConfigProblem> validate(const AuthConfig& config);
-/// The effective configuration as TOML, secrets replaced by "***".
+/// The effective configuration as TOML, secrets replaced by "***" (the JWT secret, the
+/// pepper, the bootstrap password, passwords inside DATABASE_URL and REDIS_URL).
 std::string render_redacted(const AuthConfig& config);
+/// The same as one JSON object ({"environment":…, "server":{…}, …}).
+std::string render_redacted_json(const AuthConfig& config);
 
 }  // namespace permiso::config
 
