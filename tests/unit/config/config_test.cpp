@@ -1,10 +1,12 @@
 // Configuration: profile loading, precedence, every validation rule, redaction.
 #include "config/config.hpp"
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -189,6 +191,280 @@ TEST_F(ConfigTest, RedactionHidesEverySecret) {
   }
   EXPECT_NE(text.find("postgresql://permiso:***@db:5432/permiso"), std::string::npos);
   EXPECT_NE(text.find("issuer = \"permiso-auth-dev\""), std::string::npos);
+}
+
+TEST_F(ConfigTest, StagingProfileHasTheSeedsValues) {
+  vars_["PERMISO_ENV"] = "staging";
+  const auto c = load();
+  EXPECT_EQ(c.jwt_algorithm, "RS256");
+  EXPECT_EQ(c.jwt_issuer, "permiso-auth-staging");
+  EXPECT_EQ(c.access_token_expire_minutes, 30);
+  EXPECT_EQ(c.service_token_expire_minutes, 60);
+  EXPECT_EQ(c.rate_limit_api, "200/minute");
+  EXPECT_EQ(c.rate_limit_service_token, "50/minute");
+  EXPECT_EQ(c.allowed_origins, std::vector<std::string>{"https://trading-staging.yourdomain.com"});
+  EXPECT_TRUE(validate(c).empty());
+}
+
+TEST_F(ConfigTest, EachLayerOverridesOnlyWhatItSets) {
+  // defaults → profile → PERMISO_CONFIG file → environment, field by field.
+  const auto file = dir_ / "layer.toml";
+  std::ofstream(file) << "service_name = \"from-file\"\n[log]\nformat = \"json\"\n[rate_limits]\napi = \"7/second\"\n"
+                         "[security]\nlockout_threshold = 9\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  vars_["RATE_LIMIT_API"] = "8/second";
+  const auto c = load();
+  EXPECT_EQ(c.pool_size, 8);                          // default, untouched by any layer
+  EXPECT_EQ(c.log_level, "DEBUG");                    // development profile
+  EXPECT_EQ(c.log_format, "json");                    // file over profile
+  EXPECT_EQ(c.service_name, "from-file");             // file over default
+  EXPECT_EQ(c.lockout_threshold, 9);                  // file over default
+  EXPECT_EQ(c.rate_limit_api, "8/second");            // environment over file
+  EXPECT_EQ(c.rate_limit_login, "10/minute");         // profile
+  EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");        // profile over default
+}
+
+TEST_F(ConfigTest, EveryContractVariableIsHonoured) {
+  vars_["PERMISO_DATA_DIR"] = "/srv/permiso";
+  vars_["DATABASE_URL"] = "postgresql://u:p@db/permiso";
+  vars_["REDIS_URL"] = "redis://redis:6379/1";
+  vars_["PERMISO_BOOTSTRAP_ADMIN_USERNAME"] = "root";
+  vars_["PERMISO_BOOTSTRAP_ADMIN_PASSWORD"] = "pw";
+  vars_["JWT_SECRET_KEY"] = std::string(40, 's');
+  vars_["JWT_ALGORITHM"] = "ES256";
+  vars_["JWT_ISSUER"] = "iss";
+  vars_["RATE_LIMIT_LOGIN"] = "3/hour";
+  vars_["LOG_LEVEL"] = "error";
+  vars_["LOG_FORMAT"] = "json";
+  vars_["PERMISO_HOST"] = "0.0.0.0";
+  vars_["PERMISO_CLIENT_SECRET_PEPPER"] = std::string(32, 'p');
+  vars_["JWT_PRIVATE_KEY_FILE"] = "/k/a.pem, /k/b.pem";
+  vars_["PERMISO_SERVICE_TOKEN_MINUTES"] = "45";
+  const auto c = load();
+  EXPECT_EQ(c.data_dir, "/srv/permiso");
+  EXPECT_EQ(c.effective_database_url(), "postgresql://u:p@db/permiso");
+  EXPECT_EQ(c.redis_url, "redis://redis:6379/1");
+  EXPECT_EQ(c.bootstrap_admin_username, "root");
+  EXPECT_EQ(c.bootstrap_admin_password, "pw");
+  EXPECT_EQ(c.jwt_secret_key, std::string(40, 's'));
+  EXPECT_EQ(c.jwt_algorithm, "ES256");
+  EXPECT_EQ(c.jwt_issuer, "iss");
+  EXPECT_EQ(c.rate_limit_login, "3/hour");
+  EXPECT_EQ(c.log_level, "error");
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.host, "0.0.0.0");
+  EXPECT_EQ(c.client_secret_pepper, std::string(32, 'p'));
+  EXPECT_EQ(c.private_key_files(), (std::vector<std::string>{"/k/a.pem", "/k/b.pem"}));
+  EXPECT_EQ(c.service_token_expire_minutes, 45);
+  const auto log = c.log_config();
+  EXPECT_EQ(log.level, "error");
+  EXPECT_EQ(log.format, "json");
+  EXPECT_EQ(log.service, "permiso-auth");
+}
+
+TEST_F(ConfigTest, MissingProfileDirOrFileIsReported) {
+  vars_["PERMISO_CONFIG_DIR"] = (dir_ / "nowhere").string();
+  auto c = load_auth_config(env());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().front().field, "PERMISO_CONFIG_DIR");
+  vars_["PERMISO_CONFIG_DIR"] = PERMISO_TEST_CONFIG_DIR;
+  vars_["PERMISO_CONFIG"] = (dir_ / "missing.toml").string();
+  c = load_auth_config(env());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().front().field, "PERMISO_CONFIG");
+}
+
+TEST_F(ConfigTest, AProfileDirectoryOfOnesOwnIsUsed) {
+  std::ofstream(dir_ / "production.toml") << "[jwt]\nissuer = \"custom-prod\"\nalgorithm = \"EdDSA\"\n";
+  vars_["PERMISO_CONFIG_DIR"] = dir_.string();
+  vars_["PERMISO_ENV"] = "production";
+  const auto c = load();
+  EXPECT_EQ(c.jwt_issuer, "custom-prod");
+  EXPECT_EQ(c.jwt_algorithm, "EdDSA");
+}
+
+TEST_F(ConfigTest, AllProblemsAreReportedTogether) {
+  vars_["PERMISO_PORT"] = "x";
+  vars_["PERMISO_THREADS"] = "y";
+  vars_["PERMISO_ALLOW_HS256_IN_PRODUCTION"] = "perhaps";
+  auto c = load_auth_config(env());
+  ASSERT_FALSE(c);
+  ASSERT_EQ(c.error().size(), 3U);
+  EXPECT_EQ(c.error()[0].field, "PERMISO_PORT");
+  EXPECT_EQ(c.error()[1].field, "PERMISO_THREADS");
+  EXPECT_EQ(c.error()[2].field, "PERMISO_ALLOW_HS256_IN_PRODUCTION");
+}
+
+TEST_F(ConfigTest, Hs256InProductionOnlyWhenExplicitlyAllowed) {
+  vars_["PERMISO_ENV"] = "production";
+  vars_["JWT_ALGORITHM"] = "HS256";
+  vars_["JWT_SECRET_KEY"] = std::string(48, 'k');
+  auto c = load();
+  EXPECT_TRUE(has_problem(c, "JWT_ALGORITHM"));
+  vars_["PERMISO_ALLOW_HS256_IN_PRODUCTION"] = "true";
+  c = load();
+  EXPECT_TRUE(c.jwt_allow_hs256_in_production);
+  EXPECT_TRUE(validate(c).empty());
+}
+
+TEST_F(ConfigTest, WildcardOriginIsRefusedInProduction) {
+  vars_["PERMISO_ENV"] = "production";
+  vars_["ALLOWED_ORIGINS"] = "*";
+  EXPECT_TRUE(has_problem(load(), "ALLOWED_ORIGINS"));
+}
+
+TEST_F(ConfigTest, KeyFilesMustExist) {
+  auto c = load();
+  const auto pem = dir_ / "current.pem";
+  std::ofstream(pem) << "-----BEGIN PRIVATE KEY-----\n";
+  c.jwt_private_key_file = pem.string();
+  EXPECT_FALSE(has_problem(c, "JWT_PRIVATE_KEY_FILE"));
+  c.jwt_private_key_file = pem.string() + "," + (dir_ / "gone.pem").string();
+  EXPECT_TRUE(has_problem(c, "JWT_PRIVATE_KEY_FILE"));
+}
+
+struct RuleCase {
+  const char* name;
+  std::function<void(AuthConfig&)> breaks;
+  const char* field;
+};
+
+class ValidationRule : public ::testing::TestWithParam<RuleCase> {};
+
+TEST_P(ValidationRule, IsReportedWithItsField) {
+  AuthConfig c;  // the built-in defaults are valid
+  ASSERT_TRUE(validate(c).empty());
+  GetParam().breaks(c);
+  const auto problems = validate(c);
+  ASSERT_EQ(problems.size(), 1U) << GetParam().name;
+  EXPECT_EQ(problems.front().field, GetParam().field);
+  EXPECT_FALSE(problems.front().rule.empty());
+}
+
+const RuleCase kRules[] = {
+    {"env", [](AuthConfig& c) { c.environment = "prod"; }, "PERMISO_ENV"},
+    {"service_name_empty", [](AuthConfig& c) { c.service_name = ""; }, "service_name"},
+    {"service_name_long", [](AuthConfig& c) { c.service_name = std::string(51, 'x'); }, "service_name"},
+    {"version", [](AuthConfig& c) { c.version = "1.2"; }, "version"},
+    {"data_dir", [](AuthConfig& c) { c.data_dir = ""; }, "PERMISO_DATA_DIR"},
+    {"host", [](AuthConfig& c) { c.host = ""; }, "PERMISO_HOST"},
+    {"public_url", [](AuthConfig& c) { c.public_base_url = "auth.example.com"; }, "PERMISO_PUBLIC_URL"},
+    {"port_low", [](AuthConfig& c) { c.port = 0; }, "server.port"},
+    {"port_high", [](AuthConfig& c) { c.port = 65536; }, "server.port"},
+    {"threads", [](AuthConfig& c) { c.threads = -1; }, "server.threads"},
+    {"body_limit", [](AuthConfig& c) { c.body_limit_bytes = 10; }, "server.body_limit_bytes"},
+    {"header_limit", [](AuthConfig& c) { c.header_limit_bytes = 1 << 20; }, "server.header_limit_bytes"},
+    {"header_timeout", [](AuthConfig& c) { c.header_timeout_s = 0; }, "server.header_timeout_s"},
+    {"read_timeout", [](AuthConfig& c) { c.read_timeout_s = 0; }, "server.read_timeout_s"},
+    {"idle_timeout", [](AuthConfig& c) { c.idle_timeout_s = 0; }, "server.idle_timeout_s"},
+    {"grace", [](AuthConfig& c) { c.shutdown_grace_s = -1; }, "server.shutdown_grace_s"},
+    {"origin_path", [](AuthConfig& c) { c.allowed_origins = {"https://a.example.com/"}; }, "ALLOWED_ORIGINS"},
+    {"origin_scheme", [](AuthConfig& c) { c.allowed_origins = {"ftp://a.example.com"}; }, "ALLOWED_ORIGINS"},
+    {"origin_port", [](AuthConfig& c) { c.allowed_origins = {"http://a:80x"}; }, "ALLOWED_ORIGINS"},
+    {"wildcard_staging", [](AuthConfig& c) { c.environment = "staging"; c.allowed_origins = {"*"}; }, "ALLOWED_ORIGINS"},
+    {"proxy", [](AuthConfig& c) { c.trusted_proxies = {"proxy.local"}; }, "PERMISO_TRUSTED_PROXIES"},
+    {"log_level", [](AuthConfig& c) { c.log_level = "TRACE"; }, "LOG_LEVEL"},
+    {"log_format", [](AuthConfig& c) { c.log_format = "JSON"; }, "LOG_FORMAT"},
+    {"db_scheme", [](AuthConfig& c) { c.database_url = "mysql://x"; }, "DATABASE_URL"},
+    {"db_asyncpg", [](AuthConfig& c) { c.database_url = "postgresql+asyncpg://u@h/d"; }, "DATABASE_URL"},
+    {"db_no_path", [](AuthConfig& c) { c.database_url = "sqlite://"; }, "DATABASE_URL"},
+    {"redis_scheme", [](AuthConfig& c) { c.redis_url = "rediss://h"; }, "REDIS_URL"},
+    {"redis_empty", [](AuthConfig& c) { c.redis_url = "redis://"; }, "REDIS_URL"},
+    {"pool", [](AuthConfig& c) { c.pool_size = 0; }, "storage.pool_size"},
+    {"connect_timeout", [](AuthConfig& c) { c.connect_timeout_s = 0; }, "storage.connect_timeout_s"},
+    {"algorithm", [](AuthConfig& c) { c.jwt_algorithm = "none"; }, "JWT_ALGORITHM"},
+    {"algorithm_case", [](AuthConfig& c) { c.jwt_algorithm = "hs256"; }, "JWT_ALGORITHM"},
+    {"hs256_production", [](AuthConfig& c) { c.environment = "production"; }, "JWT_ALGORITHM"},
+    {"short_secret", [](AuthConfig& c) { c.jwt_secret_key = std::string(31, 'k'); }, "JWT_SECRET_KEY"},
+    {"issuer", [](AuthConfig& c) { c.jwt_issuer = ""; }, "JWT_ISSUER"},
+    {"audience", [](AuthConfig& c) { c.jwt_audience = ""; }, "JWT_AUDIENCE"},
+    {"access_low", [](AuthConfig& c) { c.access_token_expire_minutes = 0; }, "jwt.access_token_expire_minutes"},
+    {"access_high", [](AuthConfig& c) { c.access_token_expire_minutes = 1441; }, "jwt.access_token_expire_minutes"},
+    {"service_low", [](AuthConfig& c) { c.service_token_expire_minutes = 0; }, "jwt.service_token_expire_minutes"},
+    {"refresh", [](AuthConfig& c) { c.refresh_token_expire_days = 0; }, "jwt.refresh_token_expire_days"},
+    {"publish_delay", [](AuthConfig& c) { c.key_publish_delay_s = -1; }, "jwt.key_publish_delay_s"},
+    {"leeway", [](AuthConfig& c) { c.leeway_s = 301; }, "jwt.leeway_s"},
+    {"rate_login", [](AuthConfig& c) { c.rate_limit_login = "10/min"; }, "RATE_LIMIT_LOGIN"},
+    {"rate_api", [](AuthConfig& c) { c.rate_limit_api = "x/minute"; }, "RATE_LIMIT_API"},
+    {"rate_service", [](AuthConfig& c) { c.rate_limit_service_token = "5"; }, "RATE_LIMIT_SERVICE_TOKEN"},
+    {"lockout_threshold", [](AuthConfig& c) { c.lockout_threshold = 0; }, "security.lockout_threshold"},
+    {"lockout_minutes", [](AuthConfig& c) { c.lockout_minutes = 0; }, "security.lockout_minutes"},
+    {"argon2_memory", [](AuthConfig& c) { c.argon2_memory_kib = 8; }, "security.argon2_memory_kib"},
+    {"argon2_iterations", [](AuthConfig& c) { c.argon2_iterations = 0; }, "security.argon2_iterations"},
+    {"argon2_parallelism", [](AuthConfig& c) { c.argon2_parallelism = 0; }, "security.argon2_parallelism"},
+    {"workers", [](AuthConfig& c) { c.worker_threads = 1000; }, "security.worker_threads"},
+    {"queue", [](AuthConfig& c) { c.worker_queue = 0; }, "security.worker_queue"},
+    {"pepper", [](AuthConfig& c) { c.client_secret_pepper = "short"; }, "PERMISO_CLIENT_SECRET_PEPPER"},
+    {"admin", [](AuthConfig& c) { c.bootstrap_admin_username = ""; }, "PERMISO_BOOTSTRAP_ADMIN_USERNAME"},
+};
+INSTANTIATE_TEST_SUITE_P(AllRules, ValidationRule, ::testing::ValuesIn(kRules),
+                         [](const ::testing::TestParamInfo<RuleCase>& rule) { return std::string(rule.param.name); });
+
+TEST(ConfigDefaults, AreTheDocumentedOnes) {
+  const AuthConfig c;
+  EXPECT_EQ(c.data_dir, "./var");
+  EXPECT_EQ(c.body_limit_bytes, 65536);
+  EXPECT_EQ(c.header_limit_bytes, 8192);
+  EXPECT_EQ(c.lockout_threshold, 5);
+  EXPECT_EQ(c.lockout_minutes, 15);
+  EXPECT_EQ(c.argon2_memory_kib, 19456);  // OWASP: m=19 MiB, t=2, p=1
+  EXPECT_EQ(c.argon2_iterations, 2);
+  EXPECT_EQ(c.argon2_parallelism, 1);
+  EXPECT_EQ(c.port, 8000);
+  EXPECT_EQ(c.service_name, "permiso-auth");
+}
+
+TEST_F(ConfigTest, RedactedJsonParsesAndHidesEverySecret) {
+  auto c = load();
+  c.jwt_secret_key = "super-secret-jwt-key-of-enough-length!!";
+  c.client_secret_pepper = "pepper-pepper-pepper-pepper-pepper";
+  c.bootstrap_admin_password = "Adm1n!password";
+  c.database_url = "postgresql://permiso:dbpass@db:5432/permiso?sslmode=require&password=qpass";
+  c.redis_url = "redis://:redispass@redis:6379/0";
+  c.allowed_origins = {"https://a.example.com", "weird\"origin\n"};
+  const auto text = render_redacted_json(c);
+  for (const char* secret : {"super-secret", "pepper-pepper", "Adm1n!password", "dbpass", "qpass", "redispass"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+  }
+  const auto o = boost::json::parse(text).as_object();
+  EXPECT_EQ(o.at("environment").as_string(), "development");
+  EXPECT_EQ(o.at("jwt").at("secret_key").as_string(), "***");
+  EXPECT_EQ(o.at("jwt").at("issuer").as_string(), "permiso-auth-dev");
+  EXPECT_EQ(o.at("security").at("client_secret_pepper").as_string(), "***");
+  EXPECT_EQ(o.at("bootstrap").at("admin_password").as_string(), "***");
+  EXPECT_EQ(o.at("storage").at("database_url").as_string(),
+            "postgresql://permiso:***@db:5432/permiso?sslmode=require&password=***");
+  EXPECT_EQ(o.at("storage").at("redis_url").as_string(), "redis://:***@redis:6379/0");
+  EXPECT_EQ(o.at("server").at("port").as_int64(), 8000);
+  EXPECT_EQ(o.at("server").at("allowed_origins").as_array().at(1).as_string(), "weird\"origin\n");
+  EXPECT_FALSE(o.at("jwt").at("allow_hs256_in_production").as_bool());
+}
+
+TEST_F(ConfigTest, RedactedTomlReadsBackAsTheSameConfiguration) {
+  auto c = load();
+  c.port = 8123;
+  c.allowed_origins = {"https://a.example.com"};
+  c.jwt_secret_key = std::string(40, 'z');
+  c.database_url = "postgresql://u:hunter2@db/x";
+  const auto file = dir_ / "effective.toml";
+  std::ofstream(file) << render_redacted(c);
+  vars_["PERMISO_CONFIG"] = file.string();
+  const auto back = load();
+  EXPECT_EQ(back.port, 8123);
+  EXPECT_EQ(back.allowed_origins, c.allowed_origins);
+  EXPECT_EQ(back.jwt_secret_key, "***");  // never the secret itself
+  EXPECT_EQ(back.database_url, "postgresql://u:***@db/x");
+  EXPECT_EQ(back.log_level, c.log_level);
+}
+
+TEST_F(ConfigTest, SecretsWithoutAPasswordStayReadable) {
+  auto c = load();
+  c.database_url = "postgresql://permiso@db/permiso";
+  c.redis_url = "redis://redis:6379/0";
+  const auto text = render_redacted(c);
+  EXPECT_NE(text.find("postgresql://permiso@db/permiso"), std::string::npos);
+  EXPECT_NE(text.find("redis://redis:6379/0"), std::string::npos);
+  EXPECT_NE(text.find("secret_key = \"\""), std::string::npos);  // unset, nothing to hide
 }
 
 }  // namespace
