@@ -2,6 +2,16 @@
 // (config/<PERMISO_ENV>.toml), then the file named by PERMISO_CONFIG, then environment
 // variables. validate() reports every problem with its field and rule, so a bad
 // configuration stops start-up with a message that says what to fix.
+//
+// Environment: PERMISO_ENV, PERMISO_CONFIG_DIR (profiles; else ./config, else the source
+// tree's config/), PERMISO_CONFIG, PERMISO_DATA_DIR, PERMISO_HOST, PERMISO_PORT,
+// PERMISO_THREADS, PERMISO_PUBLIC_URL, PERMISO_TRUSTED_PROXIES, DATABASE_URL, REDIS_URL,
+// JWT_SECRET_KEY, JWT_ALGORITHM, JWT_ISSUER, JWT_AUDIENCE, JWT_PRIVATE_KEY_FILE (comma list),
+// PERMISO_ALLOW_HS256_IN_PRODUCTION, PERMISO_ACCESS_TOKEN_MINUTES,
+// PERMISO_SERVICE_TOKEN_MINUTES, PERMISO_KEY_PUBLISH_DELAY_S, ALLOWED_ORIGINS and
+// CORS_ORIGINS (comma lists, merged), RATE_LIMIT_LOGIN, RATE_LIMIT_API,
+// RATE_LIMIT_SERVICE_TOKEN, LOG_LEVEL, LOG_FORMAT, PERMISO_CLIENT_SECRET_PEPPER,
+// PERMISO_BOOTSTRAP_ADMIN_USERNAME, PERMISO_BOOTSTRAP_ADMIN_PASSWORD.
 #pragma once
 
 #include "common/result.hpp"

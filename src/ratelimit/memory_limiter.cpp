@@ -44,7 +44,7 @@ Decision MemoryRateLimiter::consume(std::string_view key, Rate rate, std::uint32
   if (rate.count == 0) return Decision{true, UINT32_MAX, 0};
   const std::int64_t now = now_ms_();
   const double capacity = rate.count;
-  const double per_ms = capacity / (static_cast<double>(rate.period_s) * 1000.0);
+  const double per_ms = capacity / (static_cast<double>(std::max<std::uint32_t>(1, rate.period_s)) * 1000.0);
   Shard& shard = shard_for(key);
   std::lock_guard lock(shard.mutex);
   auto it = shard.buckets.find(std::string(key));

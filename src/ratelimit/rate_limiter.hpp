@@ -11,7 +11,7 @@ namespace permiso::ratelimit {
 
 struct Rate {
   std::uint32_t count = 0;  // tokens per period; 0 means unlimited
-  std::uint32_t period_s = 60;
+  std::uint32_t period_s = 60;  // 0 is treated as 1
 };
 
 /// "N/second", "N/minute", "N/hour" or "N/day" (the seed's RATE_LIMIT_* format, N up to

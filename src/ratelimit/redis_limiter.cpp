@@ -3,6 +3,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -165,7 +166,7 @@ Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_
   }
   const std::string full_key = options_.key_prefix + std::string(key);
   const std::vector<std::string> tail{"1", full_key, std::to_string(rate.count),
-                                      std::to_string(static_cast<std::uint64_t>(rate.period_s) * 1000),
+                                      std::to_string(static_cast<std::uint64_t>(std::max<std::uint32_t>(1, rate.period_s)) * 1000),
                                       std::to_string(cost)};
   auto evalsha = [&](const std::string& sha) {
     std::vector<std::string> args{"EVALSHA", sha};

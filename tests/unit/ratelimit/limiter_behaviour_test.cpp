@@ -123,6 +123,14 @@ TYPED_TEST(LimiterBehaviour, ZeroCountIsUnlimited) {
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(this->limiter().consume("k", Rate{0, 60}).allowed);
 }
 
+TYPED_TEST(LimiterBehaviour, ZeroPeriodIsTreatedAsOneSecond) {
+  EXPECT_TRUE(this->limiter().consume("z", Rate{2, 0}).allowed);
+  EXPECT_TRUE(this->limiter().consume("z", Rate{2, 0}).allowed);
+  const auto d = this->limiter().consume("z", Rate{2, 0});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_s, 1U);
+}
+
 TYPED_TEST(LimiterBehaviour, ConcurrentCallersNeverGetMoreThanTheCount) {
   const Rate r{50, 3600};
   std::atomic<int> allowed{0};
