@@ -223,13 +223,7 @@ Response rotate_secret(AuthContext& ctx, Request& req) {
 Response set_client_scopes(AuthContext& ctx, Request& req) {
   auto caller = require(ctx, req, {"admin:clients"});
   if (!caller) return fail(req, caller.error());
-  auto body = JsonBody::parse(req);
-  if (!body) return fail(req, body.error());
-  auto refs = body->list("scope_ids");
-  if (!refs) refs = body->list("scopes");
-  if (body->error()) return fail(req, *body->error());
-  if (!refs) return fail(req, validation_failure("scope_ids", "is required"));
-  auto ids = resolve_scope_refs(ctx, *refs, "scope_ids");
+  auto ids = required_scope_ids(ctx, req);
   if (!ids) return fail(req, ids.error());
   const auto id = client_param(req);
   if (auto r = ctx.storage.set_client_scopes(id, *ids); !r) return fail(req, storage_failure(r.error()));

@@ -35,6 +35,9 @@ bool is_decimal_id(std::string_view s);
 /// Scope references (names or decimal ids) → scope ids; an unknown one is 422 naming `field`.
 AuthResult<std::vector<std::int64_t>> resolve_scope_refs(AuthContext& ctx, const std::vector<std::string>& refs,
                                                          std::string_view field);
+/// The required `scope_ids` (or `scopes`) list of a request body, as scope ids: 400 for bad
+/// JSON, 422 naming scope_ids when it is missing, mistyped or names an unknown scope.
+AuthResult<std::vector<std::int64_t>> required_scope_ids(AuthContext& ctx, const http::Request& req);
 
 boost::json::object page_envelope(std::string_view items_key, boost::json::array items, std::int64_t total,
                                   const Paging& paging);

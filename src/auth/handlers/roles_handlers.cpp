@@ -35,6 +35,16 @@ AuthResult<std::vector<std::int64_t>> resolve_scope_refs(AuthContext& ctx, const
   return ids;
 }
 
+AuthResult<std::vector<std::int64_t>> required_scope_ids(AuthContext& ctx, const http::Request& req) {
+  auto body = JsonBody::parse(req);
+  if (!body) return body.error();
+  auto refs = body->list("scope_ids");
+  if (!refs) refs = body->list("scopes");
+  if (body->error()) return *body->error();
+  if (!refs) return validation_failure("scope_ids", "is required");
+  return resolve_scope_refs(ctx, *refs, "scope_ids");
+}
+
 namespace {
 
 using http::Request;
@@ -157,13 +167,7 @@ Response set_role_scopes(AuthContext& ctx, Request& req) {
   if (!caller) return fail(req, caller.error());
   auto id = id_param(req, "role");
   if (!id) return fail(req, id.error());
-  auto body = JsonBody::parse(req);
-  if (!body) return fail(req, body.error());
-  auto refs = body->list("scope_ids");
-  if (!refs) refs = body->list("scopes");
-  if (body->error()) return fail(req, *body->error());
-  if (!refs) return fail(req, validation_failure("scope_ids", "is required"));
-  auto ids = resolve_scope_refs(ctx, *refs, "scope_ids");
+  auto ids = required_scope_ids(ctx, req);
   if (!ids) return fail(req, ids.error());
   if (auto r = ctx.storage.set_role_scopes(*id, *ids); !r) return fail(req, storage_failure(r.error()));
   auto role = ctx.storage.get_role(*id);
