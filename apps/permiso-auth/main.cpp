@@ -119,7 +119,7 @@ int serve() {
     }
   }
   cfg.version = PERMISO_VERSION;
-  if (auto logged = permiso::log::init({cfg.log_level, cfg.log_format, "permiso-auth"}); !logged) {
+  if (auto logged = permiso::log::init(cfg.log_config()); !logged) {
     std::cerr << "config error: LOG_LEVEL/LOG_FORMAT: " << permiso::log::to_string(logged.error()) << "\n";
     return kExitConfig;
   }
@@ -191,8 +191,16 @@ int serve() {
       std::cerr << "config error: REDIS_URL: must be redis://[:password@]host[:port][/db]\n";
       return kExitConfig;
     }
-    redis_limiter = std::make_unique<permiso::ratelimit::RedisRateLimiter>(*endpoint,
-                                                                           permiso::ratelimit::RedisRateLimiter::Options{});
+    permiso::ratelimit::RedisRateLimiter::Options limiter_options;
+    // Logged once per change, not per request: limits fail open while Redis is away.
+    limiter_options.on_availability_change = [](bool available) {
+      if (available) {
+        spdlog::info("redis: reachable again; rate limits are shared across replicas");
+      } else {
+        spdlog::warn("redis: unreachable; login and client rate limits fail open until it returns");
+      }
+    };
+    redis_limiter = std::make_unique<permiso::ratelimit::RedisRateLimiter>(*endpoint, std::move(limiter_options));
     events = std::make_unique<permiso::ratelimit::RedisChannel>(*endpoint, "permiso:events");
   }
   permiso::ratelimit::RateLimiter& limiter =

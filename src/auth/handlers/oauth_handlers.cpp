@@ -9,6 +9,7 @@
 #include "auth/handlers/handler_support.hpp"
 #include "auth/password_hasher.hpp"
 #include "auth/principal.hpp"
+#include "auth/render.hpp"
 #include "auth/revocation_list.hpp"
 #include "auth/scopes.hpp"
 #include "auth/token_service.hpp"
@@ -427,13 +428,7 @@ class OAuth {
     boost::json::array out;
     for (const auto& s : *sessions) {
       if (ctx_.revocations.contains(RevocationList::Kind::Session, s.id)) continue;
-      out.push_back(boost::json::object{{"id", s.id},
-                                        {"created_at", iso8601(s.created_at)},
-                                        {"last_seen_at", iso8601(s.last_seen_at)},
-                                        {"expires_at", iso8601(s.expires_at)},
-                                        {"ip", s.ip},
-                                        {"user_agent", s.user_agent},
-                                        {"current", s.id == caller->session_id}});
+      out.push_back(render_session(s, caller->session_id));
     }
     return no_store_json(200, {{"sessions", std::move(out)}});
   }
