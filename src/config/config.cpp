@@ -348,24 +348,7 @@ std::string render_value(const Entry::Value& v, Quote quote) {
 
 }  // namespace
 
-std::optional<RateSpec> parse_rate(std::string_view text) {
-  // ^\d{1,9}/(second|minute|hour|day)$ (the seed's rule), without std::regex.
-  const auto slash = text.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash > 9) return std::nullopt;
-  const auto digits = text.substr(0, slash);
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  const auto unit = text.substr(slash + 1);
-  RateSpec r;
-  r.count = static_cast<std::uint32_t>(std::stoul(std::string(digits)));
-  if (unit == "second") r.period_s = 1;
-  else if (unit == "minute") r.period_s = 60;
-  else if (unit == "hour") r.period_s = 3600;
-  else if (unit == "day") r.period_s = 86400;
-  else return std::nullopt;
-  return r;
-}
+std::optional<RateSpec> parse_rate(std::string_view text) { return ratelimit::parse_rate(text); }
 
 std::string AuthConfig::effective_database_url() const {
   if (!database_url.empty()) return database_url;

@@ -16,6 +16,7 @@
 
 #include "common/result.hpp"
 #include "log/log.hpp"
+#include "ratelimit/rate_limiter.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -26,11 +27,10 @@
 
 namespace permiso::config {
 
-struct RateSpec {
-  std::uint32_t count = 0;
-  std::uint32_t period_s = 60;
-};
-/// "N/(second|minute|hour|day)" (the seed's format); nullopt otherwise.
+/// The limiter's own type, so a parsed RATE_LIMIT_* value goes straight to RateLimiter::consume.
+using RateSpec = ratelimit::Rate;
+/// "N/(second|minute|hour|day)" (the seed's format); nullopt otherwise. Same as
+/// ratelimit::parse_rate: one grammar for validation and for the limiter.
 std::optional<RateSpec> parse_rate(std::string_view text);
 
 struct AuthConfig {

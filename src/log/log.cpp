@@ -276,6 +276,10 @@ std::string format_access_text(const AccessLogEntry& e) {
   return out;  // the text formatter escapes any remaining control characters
 }
 
+std::string format_access_log(const AccessLogEntry& e, bool json) {
+  return json ? format_access_json(e) : format_access_text(e);
+}
+
 void write_access(spdlog::logger& logger, const AccessLogEntry& e) {
   if (!logger.should_log(spdlog::level::info)) return;
   // Both renderings travel in one record, split at the last NUL (the JSON half never holds

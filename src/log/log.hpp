@@ -61,6 +61,9 @@ struct AccessLogEntry {
 std::string format_access_json(const AccessLogEntry& e);
 /// `GET /path 200 1.25ms 123B ip=… rid=… ua="…"` with control characters escaped.
 std::string format_access_text(const AccessLogEntry& e);
+/// The brief's name for the pair above: the JSON object or the text line.
+std::string format_access_log(const AccessLogEntry& e, bool json);
+using AccessFields = AccessLogEntry;
 /// Writes the entry at info level through `logger`: in JSON format the access fields are
 /// members of the line's object (not a string inside "msg").
 void write_access(spdlog::logger& logger, const AccessLogEntry& e);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <type_traits>
 
 namespace permiso::config {
 namespace {
@@ -126,6 +127,10 @@ TEST_F(ConfigTest, RateLimitsFollowTheSeedsFormat) {
   auto c = load();
   c.rate_limit_login = "5/fortnight";
   EXPECT_TRUE(has_problem(c, "RATE_LIMIT_LOGIN"));
+  // The parsed value is the limiter's own Rate: it goes to RateLimiter::consume as is.
+  static_assert(std::is_same_v<RateSpec, ratelimit::Rate>);
+  EXPECT_EQ(parse_rate("1000000000/minute"), std::nullopt);  // at most 9 digits
+  EXPECT_EQ(parse_rate("999999999/hour")->count, 999999999U);
 }
 
 TEST_F(ConfigTest, EveryRuleNamesItsField) {

@@ -147,6 +147,20 @@ TEST_F(LogTest, AccessFormattersStandAlone) {
   EXPECT_EQ(format_access_text(sample()).find('?'), std::string::npos);
 }
 
+TEST_F(LogTest, FormatAccessLogPicksTheFormatAndKeepsHostileValuesInside) {
+  AccessFields e = sample();
+  e.request_id = "a\"b\\c\r\nd\x01";
+  const auto json = format_access_log(e, true);
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+  const auto o = boost::json::parse(json).as_object();
+  EXPECT_EQ(o.at("request_id").as_string(), "a\"b\\c\r\nd\x01");
+  EXPECT_EQ(o.at("user_agent").as_string(), "evil\"agent\n{\"status\":200}");
+  EXPECT_EQ(o.at("route").as_string(), "/api/v1/auth/token");
+  const auto text = format_access_log(e, false);
+  EXPECT_EQ(text, format_access_text(e));
+  EXPECT_NE(text.rfind("POST /api/v1/auth/token 401 ", 0), std::string::npos) << text;
+}
+
 TEST_F(LogTest, AccessBelowTheLevelIsNotWritten) {
   auto l = logger("json", "ERROR");
   write_access(*l, sample());
