@@ -1,0 +1,56 @@
+// WebSocket (RFC 6455) endpoints on the same server and port: a handler inspects the upgrade
+// request (authentication happens here), then either refuses with an ordinary Response or
+// accepts and receives a peer it may push text frames to from any thread. Each peer's send
+// queue is bounded: a slow consumer is disconnected, never allowed to grow memory.
+#pragma once
+
+#include "http/http.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace permiso::http {
+
+/// One open WebSocket connection, as its handler sees it. Thread-safe; outlives the
+/// connection harmlessly (calls after close do nothing and return false).
+class WebSocketPeer {
+ public:
+  virtual ~WebSocketPeer() = default;
+  /// Queues a text frame. False when the connection is closed, or when the queue is over
+  /// its bound: then the peer is closed with 1008 "slow consumer" and the frame dropped.
+  virtual bool send(std::string text) = 0;
+  /// Sends a close frame with this code and reason, then ends the connection.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+  [[nodiscard]] virtual bool is_open() const = 0;
+  /// Request id of the upgrade request (for logs).
+  [[nodiscard]] virtual const std::string& request_id() const = 0;
+};
+
+/// The handler's side of an accepted connection. Called on the connection's I/O thread:
+/// must be cheap and never block.
+struct WebSocketCallbacks {
+  std::function<void(std::string_view text)> on_message;  // a complete text message
+  std::function<void()> on_close;                         // once, however it ended
+};
+
+struct WebSocketAccept {
+  /// Called once the handshake is complete, with the peer to push to.
+  std::function<WebSocketCallbacks(std::shared_ptr<WebSocketPeer>)> on_open;
+};
+
+/// Runs on the I/O thread for each upgrade request: return a Response (401, 403, …) to
+/// refuse, or a WebSocketAccept to complete the handshake.
+using WebSocketHandler = std::function<std::variant<Response, WebSocketAccept>(Request&)>;
+
+struct WebSocketLimits {
+  std::size_t max_message_bytes = 64 * 1024;     // larger incoming messages close with 1009
+  std::size_t max_queued_messages = 1024;        // outgoing frames waiting per peer
+  std::size_t max_queued_bytes = 4 * 1024 * 1024;
+};
+
+}  // namespace permiso::http
