@@ -72,6 +72,10 @@ std::optional<OrderType> order_type_from_string(std::string_view s);
 std::string_view to_string(OrderState s);
 std::string_view to_string(DealReason r);
 std::string_view to_string(Filling f);
+std::string_view to_string(TradeAction a);   // "deal", "pending", "sltp", "modify", "remove", "close_by"
+std::string_view to_string(PositionType t);  // "buy", "sell"
+std::string_view to_string(DealType t);      // "buy", "sell", "balance"
+std::string_view to_string(DealEntry e);     // "in", "out"
 
 /// How margin is computed (SYMBOL_CALC_MODE_FOREX / _CFDLEVERAGE).
 enum class MarginMode : int { Forex = 0, CfdLeverage = 4 };
@@ -224,6 +228,9 @@ struct Changes {
   std::vector<Order> orders;
   std::vector<Deal> deals;
   std::vector<AccountInfo> accounts;
+  /// The broker's step number (0: not numbered): of two Changes touching the same row, the
+  /// one with the larger sequence holds the newer row (listener and order_send run in parallel).
+  std::uint64_t sequence = 0;
   [[nodiscard]] bool empty() const {
     return positions.empty() && orders.empty() && deals.empty() && accounts.empty();
   }
