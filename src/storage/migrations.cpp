@@ -1,6 +1,11 @@
 // The schema, as versioned migrations. Never edit an applied migration: add a new one.
 #include "storage/migrations.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <string>
+
 namespace permiso::storage::detail {
 namespace {
 
@@ -199,3 +204,53 @@ const std::vector<Migration>& migrations(Dialect dialect) {
 }
 
 }  // namespace permiso::storage::detail
+
+namespace permiso::storage {
+
+StorageStatus apply_migrations(Db& db, std::string_view table,
+                               const std::vector<Migration>& migrations, std::int64_t lock_key) {
+  // The name is spliced into SQL text: only a plain identifier is accepted.
+  const bool plain = !table.empty() && table.size() <= 63 &&
+                     std::all_of(table.begin(), table.end(), [](char ch) {
+                       return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+                     });
+  if (!plain) {
+    return detail::failure(StorageError::Invalid, "migration table is not a plain identifier",
+                           "table");
+  }
+  const std::string t(table);
+  const bool pg = db.dialect() == Dialect::Postgres;
+  return db.write([&](SqlConn& c) -> StorageStatus {
+    if (pg) {
+      // Replicas starting together: one applies, the others wait and then find it done.
+      if (auto r = c.exec("SELECT pg_advisory_xact_lock($1)", {lock_key}); !r) return r.error();
+    }
+    auto created = c.exec("CREATE TABLE IF NOT EXISTS " + t +
+                          " (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT "
+                          "NOT NULL)");
+    if (!created) return created.error();
+    auto applied = c.exec("SELECT version FROM " + t);
+    if (!applied) return applied.error();
+    std::set<std::int64_t> done;
+    for (const auto& row : applied->rows) {
+      std::int64_t v = 0;
+      if (row.at(0)) std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), v);
+      done.insert(v);
+    }
+    const std::string_view now_sql = pg ? "CAST(extract(epoch FROM now()) AS BIGINT)"
+                                        : "CAST(strftime('%s','now') AS INTEGER)";
+    for (const auto& m : migrations) {
+      if (done.contains(m.version)) continue;
+      for (auto stmt : m.statements) {
+        if (auto r = c.exec(stmt); !r) return r.error();
+      }
+      auto rec = c.exec("INSERT INTO " + t + " (version, name, applied_at) VALUES ($1, $2, " +
+                            std::string(now_sql) + ")",
+                        {m.version, m.name});
+      if (!rec) return rec.error();
+    }
+    return {};
+  });
+}
+
+}  // namespace permiso::storage

@@ -1,19 +1,16 @@
 // Internal: the versioned schema migrations of each backend, applied in order by migrate().
 #pragma once
 
-#include "storage/sql_db.hpp"
+#include "storage/sql.hpp"
 
-#include <string_view>
 #include <vector>
 
 namespace permiso::storage::detail {
 
-struct Migration {
-  int version = 0;
-  std::string_view name;
-  std::vector<std::string_view> statements;  // one statement each
-};
+using storage::Migration;
 
+/// permiso-auth's schema, tracked in `schema_migrations` (advisory lock kAuthMigrationLock).
 const std::vector<Migration>& migrations(Dialect dialect);
+inline constexpr std::int64_t kAuthMigrationLock = 7051001;
 
 }  // namespace permiso::storage::detail

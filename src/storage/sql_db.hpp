@@ -18,9 +18,10 @@ enum class Dialect { Sqlite, Postgres };
 
 /// A bound parameter ($1, $2, …). Typed, so PostgreSQL never has to guess an operator.
 struct Param {
-  enum class Kind { Null, Int, Text, Bool };
+  enum class Kind { Null, Int, Text, Bool, Double };
   Kind kind = Kind::Null;
   std::int64_t i = 0;
+  double d = 0;  // Double: sent as float8 / REAL; read back as its shortest exact text
   std::string s;
 
   Param() = default;
@@ -29,6 +30,7 @@ struct Param {
     requires(!std::same_as<T, bool>)
   Param(T v) : kind(Kind::Int), i(static_cast<std::int64_t>(v)) {}  // NOLINT
   Param(bool v) : kind(Kind::Bool), i(v ? 1 : 0) {}                 // NOLINT
+  Param(double v) : kind(Kind::Double), d(v) {}                      // NOLINT
   Param(std::string_view v) : kind(Kind::Text), s(v) {}              // NOLINT
   Param(const std::string& v) : kind(Kind::Text), s(v) {}            // NOLINT
   Param(const char* v) : kind(Kind::Text), s(v) {}                   // NOLINT
@@ -47,7 +49,8 @@ struct Param {
 };
 using Params = std::vector<Param>;
 
-/// Every cell as text (NULL as nullopt): integers and booleans are parsed by the reader.
+/// Every cell as text (NULL as nullopt): integers, booleans and doubles are parsed by the
+/// reader (a double's text is its shortest exact form, so it round-trips bit for bit).
 using Row = std::vector<std::optional<std::string>>;
 struct Rows {
   std::vector<Row> rows;

@@ -194,35 +194,8 @@ class SqlStorage final : public Storage {
   }
 
   StorageStatus migrate() override {
-    const bool pg = db_->dialect() == Dialect::Postgres;
-    return db_->write([&](SqlConn& c) -> StorageStatus {
-      if (pg) {
-        // Replicas starting together: one applies, the others wait and then find it done.
-        if (auto r = c.exec("SELECT pg_advisory_xact_lock(7051001)"); !r) return r.error();
-      }
-      auto created = c.exec(
-          "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-          "name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
-      if (!created) return created.error();
-      auto applied = c.exec("SELECT version FROM schema_migrations");
-      if (!applied) return applied.error();
-      std::set<std::int64_t> done;
-      for (const auto& row : applied->rows) done.insert(integer(row, 0));
-      const std::string_view now_sql = pg ? "CAST(extract(epoch FROM now()) AS BIGINT)"
-                                          : "CAST(strftime('%s','now') AS INTEGER)";
-      for (const auto& m : migrations(db_->dialect())) {
-        if (done.contains(m.version)) continue;
-        for (auto stmt : m.statements) {
-          if (auto r = c.exec(stmt); !r) return r.error();
-        }
-        auto rec = c.exec(cat({"INSERT INTO schema_migrations (version, name, applied_at) "
-                               "VALUES ($1, $2, ",
-                               now_sql, ")"}),
-                          {m.version, m.name});
-        if (!rec) return rec.error();
-      }
-      return {};
-    });
+    return apply_migrations(*db_, "schema_migrations", migrations(db_->dialect()),
+                            kAuthMigrationLock);
   }
 
   [[nodiscard]] std::string_view backend() const override {

@@ -1,5 +1,6 @@
 // Failure names and the factory that picks a backend from the database URL.
 #include "storage/storage.hpp"
+#include "storage/sql.hpp"
 
 #include "storage/postgres/pg_db.hpp"
 #include "storage/sql_storage.hpp"
@@ -46,10 +47,7 @@ std::string field_from_constraint(std::string_view text) {
 
 }  // namespace detail
 
-StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
-                                                     const StorageOptions& options) {
-  StorageResult<std::unique_ptr<detail::Db>> db =
-      detail::failure(StorageError::Invalid, "unsupported database url scheme", "database_url");
+StorageResult<std::unique_ptr<Db>> open_db(std::string_view url, const StorageOptions& options) {
   if (url.starts_with("sqlite://")) {
     // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative.
     std::string path(url.substr(std::string_view("sqlite://").size()));
@@ -61,10 +59,17 @@ StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
       std::error_code ec;
       std::filesystem::create_directories(parent, ec);  // open reports a real failure
     }
-    db = detail::open_sqlite_db(path, options);
-  } else if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    db = detail::open_pg_db(std::string(url), options);
+    return detail::open_sqlite_db(path, options);
   }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return detail::open_pg_db(std::string(url), options);
+  }
+  return detail::failure(StorageError::Invalid, "unsupported database url scheme", "database_url");
+}
+
+StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
+                                                     const StorageOptions& options) {
+  auto db = open_db(url, options);
   if (!db) return db.error();
   auto storage = detail::make_sql_storage(std::move(*db));
   if (options.migrate) {

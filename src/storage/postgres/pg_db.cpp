@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -16,6 +17,14 @@ namespace {
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
 constexpr Oid kBoolOid = 16;
+constexpr Oid kFloat8Oid = 701;
+
+// The shortest text that parses back to the same double (float8in reads it exactly).
+std::string double_text(double d) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d);
+  return std::string(buf, r.ptr);
+}
 
 struct PgConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -50,6 +59,7 @@ class PgConn final : public SqlConn {
         case Param::Kind::Int: types.push_back(kInt8Oid); storage.push_back(std::to_string(p.i)); break;
         case Param::Kind::Bool: types.push_back(kBoolOid); storage.emplace_back(p.i ? "t" : "f"); break;
         case Param::Kind::Text: types.push_back(kTextOid); storage.push_back(p.s); break;
+        case Param::Kind::Double: types.push_back(kFloat8Oid); storage.push_back(double_text(p.d)); break;
       }
     }
     for (std::size_t i = 0; i < params.size(); ++i) {

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -59,6 +60,7 @@ class SqliteConn final : public SqlConn {
         case Param::Kind::Null: rc = sqlite3_bind_null(stmt, idx); break;
         case Param::Kind::Int:
         case Param::Kind::Bool: rc = sqlite3_bind_int64(stmt, idx, p.i); break;
+        case Param::Kind::Double: rc = sqlite3_bind_double(stmt, idx, p.d); break;
         case Param::Kind::Text:
           rc = sqlite3_bind_text(stmt, idx, p.s.data(), static_cast<int>(p.s.size()),
                                  SQLITE_TRANSIENT);
@@ -71,7 +73,16 @@ class SqliteConn final : public SqlConn {
       const int n = sqlite3_column_count(stmt);
       Row row(static_cast<std::size_t>(n));
       for (int c = 0; c < n; ++c) {
-        if (sqlite3_column_type(stmt, c) == SQLITE_NULL) continue;
+        const int type = sqlite3_column_type(stmt, c);
+        if (type == SQLITE_NULL) continue;
+        if (type == SQLITE_FLOAT) {
+          // sqlite3_column_text renders REALs with 15 digits, which loses bits: the shortest
+          // exact form instead, as PostgreSQL's float8 output gives.
+          char buf[32];
+          const auto r = std::to_chars(buf, buf + sizeof buf, sqlite3_column_double(stmt, c));
+          row[static_cast<std::size_t>(c)] = std::string(buf, r.ptr);
+          continue;
+        }
         const auto* t = sqlite3_column_text(stmt, c);
         const int len = sqlite3_column_bytes(stmt, c);
         row[static_cast<std::size_t>(c)] =

@@ -1,0 +1,144 @@
+// The public SQL layer (storage/sql.hpp) other services build on: open_db from a URL, migrations
+// tracked in a caller-chosen table beside permiso-auth's, doubles that round-trip bit for bit.
+// Run against SQLite (temp file) and a real PostgreSQL server (tests/support).
+#include "pg_server.hpp"
+#include "storage/sql.hpp"
+#include "storage/storage.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+namespace permiso::storage {
+namespace {
+
+using test::PgServerEnvironment;
+
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PgServerEnvironment);
+
+class SqlLayerTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    (void)kEnv;
+    if (GetParam() == "sqlite") {
+      char tmpl[] = "/tmp/permiso-sql-XXXXXX";
+      ASSERT_NE(::mkdtemp(tmpl), nullptr);
+      dir_ = tmpl;
+      url_ = "sqlite://" + dir_ + "/test.db";
+    } else {
+      url_ = PgServerEnvironment::server().create_database();
+    }
+    auto db = open_db(url_);
+    ASSERT_TRUE(db) << db.error().message;
+    db_ = std::move(*db);
+  }
+  void TearDown() override {
+    db_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::vector<Row> query(const std::string& sql, const Params& params = {}) {
+    std::vector<Row> out;
+    auto st = db_->read([&](SqlConn& c) -> StorageStatus {
+      auto r = c.exec(sql, params);
+      if (!r) return r.error();
+      out = std::move(r->rows);
+      return {};
+    });
+    EXPECT_TRUE(st) << st.error().message;
+    return out;
+  }
+
+  std::string dir_;
+  std::string url_;
+  std::unique_ptr<Db> db_;
+};
+
+const std::vector<Migration> kV1{{1, "widgets", {"CREATE TABLE mt5_widgets (id BIGINT PRIMARY KEY, v TEXT NOT NULL)"}}};
+const std::vector<Migration> kV1V2{
+    {1, "widgets", {"CREATE TABLE mt5_widgets (id BIGINT PRIMARY KEY, v TEXT NOT NULL)"}},
+    {2, "gadgets", {"CREATE TABLE mt5_gadgets (id BIGINT PRIMARY KEY)", "CREATE INDEX ix_mt5_gadgets ON mt5_gadgets (id)"}}};
+
+TEST_P(SqlLayerTest, MigrationsAreTrackedInTheCallersTableBesidePermisoAuth) {
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", kV1, 7052001));
+  // permiso-auth's own schema and table coexist in the same database.
+  auto auth = open_storage(url_);
+  ASSERT_TRUE(auth) << auth.error().message;
+  auto mine = query("SELECT version, name FROM mt5_schema_migrations ORDER BY version");
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0][0].value_or(""), "1");
+  EXPECT_EQ(mine[0][1].value_or(""), "widgets");
+  auto theirs = query("SELECT version FROM schema_migrations");
+  EXPECT_FALSE(theirs.empty());
+
+  // Re-running is a no-op; a new version applies only itself.
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", kV1, 7052001));
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", kV1V2, 7052001));
+  EXPECT_EQ(query("SELECT version FROM mt5_schema_migrations").size(), 2u);
+  EXPECT_TRUE(query("SELECT id FROM mt5_gadgets").empty());
+}
+
+TEST_P(SqlLayerTest, AFailingMigrationAppliesNothing) {
+  const std::vector<Migration> bad{
+      {1, "ok", {"CREATE TABLE mt5_a (id BIGINT PRIMARY KEY)"}},
+      {2, "broken", {"CREATE TABLE mt5_b (id BIGINT PRIMARY KEY)", "THIS IS NOT SQL"}}};
+  EXPECT_FALSE(apply_migrations(*db_, "mt5_schema_migrations", bad, 7052001));
+  // One transaction: not even version 1 or its table stayed.
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", kV1, 7052001));
+  EXPECT_EQ(query("SELECT version FROM mt5_schema_migrations").size(), 1u);
+}
+
+TEST_P(SqlLayerTest, TheTableNameMustBeAPlainIdentifier) {
+  for (const char* name : {"", "x; DROP TABLE users", "Mt5", "a-b", "t\"q"}) {
+    auto st = apply_migrations(*db_, name, kV1, 7052001);
+    ASSERT_FALSE(st) << name;
+    EXPECT_EQ(st.error().code, StorageError::Invalid);
+    EXPECT_EQ(st.error().field, "table");
+  }
+}
+
+TEST_P(SqlLayerTest, DoublesRoundTripBitForBit) {
+  const std::vector<Migration> m{
+      {1, "reals", {"CREATE TABLE mt5_reals (id BIGINT PRIMARY KEY, x DOUBLE PRECISION NOT NULL)"}}};
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", m, 7052001));
+  // Not -0.0: SQLite stores integral REALs as integers, which drops the sign of zero.
+  const double values[] = {0.1,    1.1 + 2.2, 1.08437,
+                           1e-300, 123456.78901234567, 5e-324,
+                           std::numeric_limits<double>::max(), -42.5, 0.30000000000000004};
+  auto st = db_->write([&](SqlConn& c) -> StorageStatus {
+    std::int64_t id = 0;
+    for (double v : values) {
+      if (auto r = c.exec("INSERT INTO mt5_reals (id, x) VALUES ($1, $2)", {id++, v}); !r) {
+        return r.error();
+      }
+    }
+    return {};
+  });
+  ASSERT_TRUE(st) << st.error().message;
+  auto rows = query("SELECT id, x FROM mt5_reals ORDER BY id");
+  ASSERT_EQ(rows.size(), std::size(values));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::string& cell = rows[i][1].value();
+    double back = 1;
+    const auto r = std::from_chars(cell.data(), cell.data() + cell.size(), back);
+    ASSERT_EQ(r.ec, std::errc{}) << cell;
+    EXPECT_EQ(std::memcmp(&back, &values[i], sizeof back), 0) << cell << " vs " << values[i];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SqlLayerTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& p) { return p.param; });
+
+TEST(OpenDb, UnknownSchemeIsInvalid) {
+  auto db = open_db("mysql://localhost/x");
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, StorageError::Invalid);
+  EXPECT_EQ(db.error().field, "database_url");
+}
+
+}  // namespace
+}  // namespace permiso::storage
