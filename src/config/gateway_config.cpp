@@ -1,0 +1,289 @@
+// See gateway_config.hpp.
+#include "config/gateway_config.hpp"
+
+#include "config/support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace permiso::config {
+namespace fs = std::filesystem;
+using detail::Entry;
+
+namespace {
+
+constexpr const char* kApi = "mt5_api";
+constexpr const char* kBroker = "mt5_api.broker";
+
+void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& c,
+                std::vector<ConfigProblem>& problems) {
+  detail::TomlReader r(t, source, problems);
+  r.top_str("data_dir", c.data_dir);
+  // Deployment-wide settings shared with permiso-auth.
+  r.list("server", "allowed_origins", c.allowed_origins);
+  r.list("server", "trusted_proxies", c.trusted_proxies);
+  r.str("log", "level", c.log_level);
+  r.str("log", "format", c.log_format);
+  r.str("storage", "redis_url", c.redis_url);
+  r.str("jwt", "algorithm", c.jwt_algorithm);
+  r.str("jwt", "issuer", c.jwt_issuer);
+  r.str("jwt", "audience", c.jwt_audience);
+  r.str("jwt", "secret_key", c.jwt_secret_key);
+  r.boolean("jwt", "allow_hs256_in_production", c.jwt_allow_hs256_in_production);
+  r.integer("jwt", "leeway_s", c.leeway_s);
+  // mt5-api's own tables.
+  r.str(kApi, "service_name", c.service_name);
+  r.str(kApi, "host", c.host);
+  r.integer(kApi, "port", c.port);
+  r.integer(kApi, "threads", c.threads);
+  r.integer(kApi, "body_limit_bytes", c.body_limit_bytes);
+  r.integer(kApi, "header_limit_bytes", c.header_limit_bytes);
+  r.integer(kApi, "header_timeout_s", c.header_timeout_s);
+  r.integer(kApi, "read_timeout_s", c.read_timeout_s);
+  r.integer(kApi, "idle_timeout_s", c.idle_timeout_s);
+  r.integer(kApi, "handler_timeout_s", c.handler_timeout_s);
+  r.integer(kApi, "shutdown_grace_s", c.shutdown_grace_s);
+  r.list(kApi, "allowed_origins", c.allowed_origins);
+  r.list(kApi, "trusted_proxies", c.trusted_proxies);
+  r.str(kApi, "rate_limit_api", c.rate_limit_api);
+  r.str(kApi, "database_url", c.database_url);
+  r.integer(kApi, "pool_size", c.pool_size);
+  r.integer(kApi, "connect_timeout_s", c.connect_timeout_s);
+  r.str(kApi, "auth_url", c.auth_url);
+  r.str(kApi, "service_client_id", c.service_client_id);
+  r.str(kApi, "service_client_secret", c.service_client_secret);
+  r.integer(kApi, "token_cache_entries", c.token_cache_entries);
+  r.integer(kApi, "revocation_poll_ms", c.revocation_poll_ms);
+  r.str(kBroker, "kind", c.broker);
+  r.str(kBroker, "server", c.mt5_server);
+  r.str(kBroker, "login", c.mt5_login);
+  r.str(kBroker, "password", c.mt5_password);
+  r.integer(kBroker, "sim_seed", c.sim_seed);
+  r.integer(kBroker, "sim_tick_ms", c.sim_tick_ms);
+  r.number(kBroker, "demo_deposit", c.demo_deposit);
+  r.integer(kBroker, "demo_leverage", c.demo_leverage);
+  r.str(kBroker, "demo_currency", c.demo_currency);
+}
+
+std::vector<Entry> entries(const GatewayConfig& c) {
+  using L = std::vector<std::string>;
+  return {
+      {"", "environment", c.environment},
+      {"", "version", c.version},
+      {"", "data_dir", c.data_dir},
+      {"log", "level", c.log_level},
+      {"log", "format", c.log_format},
+      {"storage", "redis_url", detail::redact_url(c.redis_url)},
+      {"jwt", "algorithm", c.jwt_algorithm},
+      {"jwt", "issuer", c.jwt_issuer},
+      {"jwt", "audience", c.jwt_audience},
+      {"jwt", "secret_key", detail::secret(c.jwt_secret_key)},
+      {"jwt", "allow_hs256_in_production", c.jwt_allow_hs256_in_production},
+      {"jwt", "leeway_s", c.leeway_s},
+      {kApi, "service_name", c.service_name},
+      {kApi, "host", c.host},
+      {kApi, "port", c.port},
+      {kApi, "threads", c.threads},
+      {kApi, "body_limit_bytes", c.body_limit_bytes},
+      {kApi, "header_limit_bytes", c.header_limit_bytes},
+      {kApi, "header_timeout_s", c.header_timeout_s},
+      {kApi, "read_timeout_s", c.read_timeout_s},
+      {kApi, "idle_timeout_s", c.idle_timeout_s},
+      {kApi, "handler_timeout_s", c.handler_timeout_s},
+      {kApi, "shutdown_grace_s", c.shutdown_grace_s},
+      {kApi, "allowed_origins", L(c.allowed_origins)},
+      {kApi, "trusted_proxies", L(c.trusted_proxies)},
+      {kApi, "rate_limit_api", c.rate_limit_api},
+      {kApi, "database_url", detail::redact_url(c.effective_database_url())},
+      {kApi, "pool_size", c.pool_size},
+      {kApi, "connect_timeout_s", c.connect_timeout_s},
+      {kApi, "auth_url", c.auth_url},
+      {kApi, "service_client_id", c.service_client_id},
+      {kApi, "service_client_secret", detail::secret(c.service_client_secret)},
+      {kApi, "token_cache_entries", c.token_cache_entries},
+      {kApi, "revocation_poll_ms", c.revocation_poll_ms},
+      {kBroker, "kind", c.broker},
+      {kBroker, "server", c.mt5_server},
+      {kBroker, "login", c.mt5_login},
+      {kBroker, "password", detail::secret(c.mt5_password)},
+      {kBroker, "sim_seed", c.sim_seed},
+      {kBroker, "sim_tick_ms", c.sim_tick_ms},
+      {kBroker, "demo_deposit", c.demo_deposit},
+      {kBroker, "demo_leverage", c.demo_leverage},
+      {kBroker, "demo_currency", c.demo_currency},
+  };
+}
+
+bool known_algorithm(std::string_view a) { return a == "HS256" || a == "RS256" || a == "ES256" || a == "EdDSA"; }
+
+bool http_url(std::string_view u) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (u.starts_with(scheme) && u.size() > scheme.size() && u.find_first_of(" \t\r\n") == std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string GatewayConfig::effective_database_url() const {
+  if (!database_url.empty()) return database_url;
+  return "sqlite://" + fs::absolute(fs::path(data_dir) / "mt5-api.db").lexically_normal().string();
+}
+
+std::vector<std::string> GatewayConfig::jwt_algorithms() const { return detail::split_list(jwt_algorithm); }
+
+log::LogConfig GatewayConfig::log_config() const {
+  log::LogConfig l;
+  l.level = log_level;
+  l.format = log_format;
+  l.service = service_name;
+  return l;
+}
+
+Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvLookup& env) {
+  GatewayConfig c;
+  std::vector<ConfigProblem> problems;
+  const auto apply = [&c, &problems](const toml::table& t, const std::string& source) {
+    apply_toml(t, source, c, problems);
+  };
+  if (!detail::load_file_layers(env, c.environment, apply, problems)) return problems;
+
+  using detail::env_double;
+  using detail::env_int;
+  using detail::env_str;
+  env_str(env, "PERMISO_DATA_DIR", c.data_dir);
+  env_str(env, "MT5_API_HOST", c.host);
+  env_int(env, "MT5_API_PORT", c.port, problems);
+  env_int(env, "MT5_API_THREADS", c.threads, problems);
+  env_str(env, "PERMISO_AUTH_URL", c.auth_url);
+  // mt5-api's own database first: DATABASE_URL alone may well be permiso-auth's.
+  if (auto v = env("MT5_DATABASE_URL"); v && !v->empty()) {
+    c.database_url = *v;
+  } else {
+    env_str(env, "DATABASE_URL", c.database_url);
+  }
+  env_str(env, "REDIS_URL", c.redis_url);
+  env_str(env, "JWT_ALGORITHM", c.jwt_algorithm);
+  env_str(env, "JWT_SECRET_KEY", c.jwt_secret_key);
+  env_str(env, "JWT_ISSUER", c.jwt_issuer);
+  env_str(env, "JWT_AUDIENCE", c.jwt_audience);
+  detail::env_bool(env, "PERMISO_ALLOW_HS256_IN_PRODUCTION", c.jwt_allow_hs256_in_production, problems);
+  env_str(env, "MT5_SERVICE_CLIENT_ID", c.service_client_id);
+  env_str(env, "MT5_SERVICE_CLIENT_SECRET", c.service_client_secret);
+  env_str(env, "MT5_BROKER", c.broker);
+  env_str(env, "MT5_SERVER", c.mt5_server);
+  env_str(env, "MT5_LOGIN", c.mt5_login);
+  env_str(env, "MT5_PASSWORD", c.mt5_password);
+  env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
+  env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
+  env_double(env, "MT5_DEMO_DEPOSIT", c.demo_deposit, problems);
+  env_int(env, "MT5_DEMO_LEVERAGE", c.demo_leverage, problems);
+  env_str(env, "MT5_DEMO_CURRENCY", c.demo_currency);
+  env_str(env, "RATE_LIMIT_API", c.rate_limit_api);
+  env_str(env, "LOG_LEVEL", c.log_level);
+  env_str(env, "LOG_FORMAT", c.log_format);
+  detail::env_origins(env, c.allowed_origins);
+  if (auto v = env("PERMISO_TRUSTED_PROXIES")) c.trusted_proxies = detail::split_list(*v);
+  if (!problems.empty()) return problems;
+  return c;
+}
+
+std::vector<ConfigProblem> validate(const GatewayConfig& c) {
+  std::vector<ConfigProblem> p;
+  auto range = [&p](const char* field, std::int64_t v, std::int64_t lo, std::int64_t hi) {
+    detail::check_range(p, field, v, lo, hi);
+  };
+  if (c.environment != "development" && c.environment != "staging" && c.environment != "production") {
+    p.push_back({"PERMISO_ENV", "must be development, staging or production, got '" + c.environment + "'"});
+  }
+  if (c.service_name.empty() || c.service_name.size() > 50) {
+    p.push_back({"mt5_api.service_name", "must be 1 to 50 characters"});
+  }
+  if (!detail::valid_version(c.version)) p.push_back({"version", "must look like 1.2.3, got '" + c.version + "'"});
+  if (c.data_dir.empty()) p.push_back({"PERMISO_DATA_DIR", "must not be empty"});
+
+  if (c.host.empty()) p.push_back({"MT5_API_HOST", "must not be empty"});
+  range("MT5_API_PORT", c.port, 1, 65535);
+  range("MT5_API_THREADS", c.threads, 0, 256);
+  range("mt5_api.body_limit_bytes", c.body_limit_bytes, 1024, 16 * 1024 * 1024);
+  range("mt5_api.header_limit_bytes", c.header_limit_bytes, 1024, 64 * 1024);
+  range("mt5_api.header_timeout_s", c.header_timeout_s, 1, 300);
+  range("mt5_api.read_timeout_s", c.read_timeout_s, 1, 300);
+  range("mt5_api.idle_timeout_s", c.idle_timeout_s, 1, 3600);
+  range("mt5_api.handler_timeout_s", c.handler_timeout_s, 1, 300);
+  range("mt5_api.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
+  detail::check_origins(p, c.allowed_origins, c.environment);
+  detail::check_trusted_proxies(p, c.trusted_proxies);
+  if (!parse_rate(c.rate_limit_api)) {
+    p.push_back({"RATE_LIMIT_API", "must match N/(second|minute|hour|day), got '" + c.rate_limit_api + "'"});
+  }
+  detail::check_log(p, c.log_level, c.log_format);
+
+  detail::check_database_url(p, c.effective_database_url(), "MT5_DATABASE_URL");
+  range("mt5_api.pool_size", c.pool_size, 1, 256);
+  range("mt5_api.connect_timeout_s", c.connect_timeout_s, 1, 60);
+  detail::check_redis_url(p, c.redis_url);
+
+  if (!http_url(c.auth_url)) p.push_back({"PERMISO_AUTH_URL", "must be an http:// or https:// URL"});
+  const auto algs = c.jwt_algorithms();
+  if (algs.empty()) p.push_back({"JWT_ALGORITHM", "must name at least one of HS256, RS256, ES256, EdDSA"});
+  bool hs256 = false;
+  for (const auto& a : algs) {
+    if (!known_algorithm(a)) {
+      p.push_back({"JWT_ALGORITHM", "must be HS256, RS256, ES256 or EdDSA (a comma list), got '" + a + "'"});
+    }
+    hs256 = hs256 || a == "HS256";
+  }
+  if (hs256) {
+    if (c.environment == "production" && !c.jwt_allow_hs256_in_production) {
+      p.push_back({"JWT_ALGORITHM", "HS256 shares the signing secret with every verifier; production requires RS256, "
+                                    "ES256 or EdDSA (or PERMISO_ALLOW_HS256_IN_PRODUCTION=true)"});
+    }
+    if (!c.jwt_secret_key.empty() && c.jwt_secret_key.size() < 32) {
+      p.push_back({"JWT_SECRET_KEY", "must be at least 32 bytes (256 bits) for HS256"});
+    }
+    if (c.jwt_secret_key.empty() && c.environment != "development") {
+      p.push_back({"JWT_SECRET_KEY", "is required to verify HS256 tokens outside development"});
+    }
+  }
+  if (c.jwt_issuer.empty()) p.push_back({"JWT_ISSUER", "must not be empty"});
+  if (c.jwt_audience.empty()) p.push_back({"JWT_AUDIENCE", "must not be empty"});
+  range("jwt.leeway_s", c.leeway_s, 0, 300);
+  if (c.service_client_id.empty() || c.service_client_id.size() > 100) {
+    p.push_back({"MT5_SERVICE_CLIENT_ID", "must be 1 to 100 characters"});
+  }
+  range("mt5_api.token_cache_entries", c.token_cache_entries, 0, 10'000'000);
+  range("mt5_api.revocation_poll_ms", c.revocation_poll_ms, 50, 2000);  // a revocation lands within 2 s
+
+  if (c.broker != "simulator") {
+    p.push_back({"MT5_BROKER", "must be one of: " + std::string(kSupportedBrokers) + "; got '" + c.broker + "'"});
+  }
+  if (!c.mt5_login.empty() && !std::all_of(c.mt5_login.begin(), c.mt5_login.end(),
+                                           [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    p.push_back({"MT5_LOGIN", "must be an account number (digits only)"});
+  }
+  if (c.mt5_login.size() > 19) p.push_back({"MT5_LOGIN", "must be at most 19 digits"});
+  if (c.sim_seed < 0) p.push_back({"MT5_SIM_SEED", "must be 0 (a fresh seed) or a positive integer"});
+  range("MT5_SIM_TICK_MS", c.sim_tick_ms, 10, 60'000);
+  if (!std::isfinite(c.demo_deposit) || c.demo_deposit <= 0 || c.demo_deposit > 1e12) {
+    p.push_back({"MT5_DEMO_DEPOSIT", "must be a positive amount of at most 1e12"});
+  }
+  range("MT5_DEMO_LEVERAGE", c.demo_leverage, 1, 1000);
+  if (c.demo_currency.size() != 3 || !std::all_of(c.demo_currency.begin(), c.demo_currency.end(),
+                                                  [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+    p.push_back({"MT5_DEMO_CURRENCY", "must be a three-letter ISO 4217 code such as USD, got '" +
+                                          c.demo_currency + "'"});
+  }
+  return p;
+}
+
+std::string render_redacted(const GatewayConfig& c) {
+  return detail::render_toml("effective mt5-api configuration (secrets redacted)", entries(c));
+}
+
+std::string render_redacted_json(const GatewayConfig& c) { return detail::render_json(entries(c)); }
+
+}  // namespace permiso::config

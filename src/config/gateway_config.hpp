@@ -1,0 +1,107 @@
+// mt5-api configuration: built-in defaults, then the environment profile (config/<PERMISO_ENV>.toml,
+// shared with permiso-auth: mt5-api reads its own [mt5_api] and [mt5_api.broker] tables plus
+// the deployment-wide [log], [jwt], [server].allowed_origins/trusted_proxies and
+// [storage].redis_url), then the file named by PERMISO_CONFIG, then environment variables.
+// validate() reports every problem with its field and rule.
+//
+// Environment: PERMISO_ENV, PERMISO_DATA_DIR, PERMISO_CONFIG, PERMISO_CONFIG_DIR, MT5_API_HOST,
+// MT5_API_PORT, MT5_API_THREADS, PERMISO_AUTH_URL, MT5_DATABASE_URL (else DATABASE_URL),
+// REDIS_URL, JWT_ALGORITHM (comma list: the verifier's allow-list), JWT_SECRET_KEY,
+// JWT_ISSUER, JWT_AUDIENCE, PERMISO_ALLOW_HS256_IN_PRODUCTION, MT5_SERVICE_CLIENT_ID,
+// MT5_SERVICE_CLIENT_SECRET, MT5_BROKER, MT5_SERVER, MT5_LOGIN, MT5_PASSWORD, MT5_SIM_SEED,
+// MT5_SIM_TICK_MS, MT5_DEMO_DEPOSIT, MT5_DEMO_LEVERAGE, MT5_DEMO_CURRENCY, ALLOWED_ORIGINS and
+// CORS_ORIGINS (comma lists, merged), RATE_LIMIT_API, LOG_LEVEL, LOG_FORMAT,
+// PERMISO_TRUSTED_PROXIES.
+#pragma once
+
+#include "common/result.hpp"
+#include "config/config.hpp"
+#include "log/log.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace permiso::config {
+
+struct GatewayConfig {
+  std::string environment = "development";
+  std::string data_dir = "./var";
+  std::string service_name = "mt5-api";
+  std::string version = "0.1.0";
+
+  // [mt5_api]: the HTTP server
+  std::string host = "127.0.0.1";
+  std::int64_t port = 8001;
+  std::int64_t threads = 0;  // 0: one per core
+  std::int64_t body_limit_bytes = 16 * 1024;  // an order is a few hundred bytes
+  std::int64_t header_limit_bytes = 8 * 1024;
+  std::int64_t header_timeout_s = 10;
+  std::int64_t read_timeout_s = 30;
+  std::int64_t idle_timeout_s = 60;
+  std::int64_t handler_timeout_s = 30;
+  std::int64_t shutdown_grace_s = 10;
+  std::vector<std::string> allowed_origins;  // CORS allow-list (ALLOWED_ORIGINS + CORS_ORIGINS)
+  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
+  std::string rate_limit_api = "100000/minute";  // per client address; "0/minute": unlimited
+
+  // [log] (shared)
+  std::string log_level = "INFO";
+  std::string log_format = "text";
+
+  // [mt5_api]: storage
+  std::string database_url;  // empty: sqlite under data_dir (mt5-api.db)
+  std::int64_t pool_size = 8;
+  std::int64_t connect_timeout_s = 3;
+  std::string redis_url;  // [storage].redis_url (shared): revocations pushed at once
+
+  // [mt5_api] and [jwt] (shared): verifying Permiso access tokens
+  std::string auth_url = "http://127.0.0.1:8000";  // metadata, JWKS, revocation feed
+  std::string jwt_algorithm = "HS256";  // comma list: the algorithms tokens may use
+  std::string jwt_issuer = "permiso-auth-dev";
+  std::string jwt_audience = "permiso";
+  std::string jwt_secret_key;  // HS256 shared secret
+  bool jwt_allow_hs256_in_production = false;
+  std::int64_t leeway_s = 30;
+  std::string service_client_id = "mt5-service";  // mt5-api's own client (revocation feed)
+  std::string service_client_secret;
+  std::int64_t token_cache_entries = 100'000;  // verified tokens kept in memory
+  std::int64_t revocation_poll_ms = 500;       // feed polling (Redis pushes at once)
+
+  // [mt5_api.broker]
+  std::string broker = "simulator";
+  std::string mt5_server;    // a real connector's trade server
+  std::string mt5_login;     // its account number (digits)
+  std::string mt5_password;  // never logged
+  std::int64_t sim_seed = 0;  // 0: a fresh seed per start
+  std::int64_t sim_tick_ms = 250;
+  double demo_deposit = 10000;
+  std::int64_t demo_leverage = 100;
+  std::string demo_currency = "USD";
+
+  /// The effective database URL (MT5_DATABASE_URL, else DATABASE_URL, else
+  /// sqlite://<data_dir>/mt5-api.db).
+  [[nodiscard]] std::string effective_database_url() const;
+  /// JWT_ALGORITHM split at commas.
+  [[nodiscard]] std::vector<std::string> jwt_algorithms() const;
+  /// The [log] part, for permiso::log::init.
+  [[nodiscard]] log::LogConfig log_config() const;
+};
+
+/// The brokers MT5_BROKER may name.
+inline constexpr std::string_view kSupportedBrokers = "simulator";
+
+/// Loads defaults → profile TOML → PERMISO_CONFIG TOML → environment. A file that cannot be
+/// read or parsed, or a value of the wrong type, is reported as a problem.
+Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvLookup& env);
+/// Every rule the configuration breaks (empty when valid).
+std::vector<ConfigProblem> validate(const GatewayConfig& config);
+/// The effective configuration as TOML (reads back through PERMISO_CONFIG as the same
+/// configuration), secrets replaced by "***": the JWT secret, the service client secret,
+/// MT5_PASSWORD, and passwords inside the database and Redis URLs.
+std::string render_redacted(const GatewayConfig& config);
+/// The same as one JSON object.
+std::string render_redacted_json(const GatewayConfig& config);
+
+}  // namespace permiso::config
