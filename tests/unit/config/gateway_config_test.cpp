@@ -1,0 +1,310 @@
+// mt5-api configuration: the shared profiles, precedence, every environment variable, each
+// validation rule, redaction and the TOML round trip.
+#include "config/gateway_config.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+namespace permiso::config {
+namespace {
+namespace fs = std::filesystem;
+
+class GatewayConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("permiso-gwconfig-" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+    vars_["PERMISO_CONFIG_DIR"] = PERMISO_TEST_CONFIG_DIR;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  EnvLookup env() const {
+    return [this](std::string_view name) -> std::optional<std::string> {
+      auto it = vars_.find(std::string(name));
+      if (it == vars_.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+  GatewayConfig load() {
+    auto c = load_gateway_config(env());
+    EXPECT_TRUE(c) << (c ? "" : c.error().front().field + ": " + c.error().front().rule);
+    return c ? *c : GatewayConfig{};
+  }
+  static bool has_problem(const GatewayConfig& c, std::string_view field) {
+    for (const auto& p : validate(c)) {
+      if (p.field == field) return true;
+    }
+    return false;
+  }
+
+  fs::path dir_;
+  std::map<std::string, std::string> vars_;
+};
+
+TEST_F(GatewayConfigTest, DevelopmentDefaultsAreTheDocumentedOnesAndValid) {
+  const auto c = load();
+  EXPECT_EQ(c.environment, "development");
+  EXPECT_EQ(c.host, "127.0.0.1");
+  EXPECT_EQ(c.port, 8001);
+  EXPECT_EQ(c.auth_url, "http://127.0.0.1:8000");
+  EXPECT_EQ(c.jwt_algorithms(), std::vector<std::string>{"HS256"});  // the shared [jwt] table
+  EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");
+  EXPECT_EQ(c.jwt_audience, "permiso");
+  EXPECT_EQ(c.service_client_id, "mt5-service");
+  EXPECT_EQ(c.broker, "simulator");
+  EXPECT_EQ(c.sim_tick_ms, 250);
+  EXPECT_DOUBLE_EQ(c.demo_deposit, 10000);
+  EXPECT_EQ(c.demo_leverage, 100);
+  EXPECT_EQ(c.demo_currency, "USD");
+  EXPECT_EQ(c.log_level, "DEBUG");
+  EXPECT_EQ(c.log_config().service, "mt5-api");
+  // permiso-auth's [server] port is not ours; its origins are shared.
+  EXPECT_EQ(c.allowed_origins, (std::vector<std::string>{"http://localhost:3000", "http://localhost:8080"}));
+  EXPECT_TRUE(validate(c).empty()) << validate(c).front().field;
+}
+
+TEST_F(GatewayConfigTest, ProductionProfileListensEverywhereAndRefusesHs256) {
+  vars_["PERMISO_ENV"] = "production";
+  auto c = load();
+  EXPECT_EQ(c.host, "0.0.0.0");
+  EXPECT_EQ(c.port, 8001);
+  EXPECT_EQ(c.jwt_algorithms(), std::vector<std::string>{"RS256"});
+  EXPECT_EQ(c.jwt_issuer, "permiso-auth");
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_TRUE(validate(c).empty());
+  c.jwt_algorithm = "RS256,HS256";
+  c.jwt_secret_key = std::string(40, 'k');
+  EXPECT_TRUE(has_problem(c, "JWT_ALGORITHM"));
+  c.jwt_allow_hs256_in_production = true;
+  EXPECT_FALSE(has_problem(c, "JWT_ALGORITHM"));
+}
+
+TEST_F(GatewayConfigTest, EveryDocumentedVariableIsHonoured) {
+  vars_["PERMISO_DATA_DIR"] = "/srv/permiso";
+  vars_["MT5_API_HOST"] = "0.0.0.0";
+  vars_["MT5_API_PORT"] = "9001";
+  vars_["MT5_API_THREADS"] = "3";
+  vars_["PERMISO_AUTH_URL"] = "https://auth.example.com";
+  vars_["MT5_DATABASE_URL"] = "postgresql://u:p@db/mt5";
+  vars_["REDIS_URL"] = "redis://redis:6379/2";
+  vars_["JWT_ALGORITHM"] = "ES256, RS256";
+  vars_["JWT_SECRET_KEY"] = std::string(32, 's');
+  vars_["JWT_ISSUER"] = "iss";
+  vars_["JWT_AUDIENCE"] = "aud";
+  vars_["MT5_SERVICE_CLIENT_ID"] = "gateway";
+  vars_["MT5_SERVICE_CLIENT_SECRET"] = "client-secret";
+  vars_["MT5_BROKER"] = "simulator";
+  vars_["MT5_SERVER"] = "mt5.example.com";
+  vars_["MT5_LOGIN"] = "12345";
+  vars_["MT5_PASSWORD"] = "mt5pw";
+  vars_["MT5_SIM_SEED"] = "42";
+  vars_["MT5_SIM_TICK_MS"] = "100";
+  vars_["MT5_DEMO_DEPOSIT"] = "2500.5";
+  vars_["MT5_DEMO_LEVERAGE"] = "50";
+  vars_["MT5_DEMO_CURRENCY"] = "EUR";
+  vars_["ALLOWED_ORIGINS"] = "https://a.example.com";
+  vars_["CORS_ORIGINS"] = "https://b.example.com,https://a.example.com";
+  vars_["RATE_LIMIT_API"] = "50/second";
+  vars_["LOG_LEVEL"] = "warning";
+  vars_["LOG_FORMAT"] = "json";
+  vars_["PERMISO_TRUSTED_PROXIES"] = "127.0.0.1, ::1";
+  const auto c = load();
+  EXPECT_EQ(c.data_dir, "/srv/permiso");
+  EXPECT_EQ(c.host, "0.0.0.0");
+  EXPECT_EQ(c.port, 9001);
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.auth_url, "https://auth.example.com");
+  EXPECT_EQ(c.effective_database_url(), "postgresql://u:p@db/mt5");
+  EXPECT_EQ(c.redis_url, "redis://redis:6379/2");
+  EXPECT_EQ(c.jwt_algorithms(), (std::vector<std::string>{"ES256", "RS256"}));
+  EXPECT_EQ(c.jwt_secret_key, std::string(32, 's'));
+  EXPECT_EQ(c.jwt_issuer, "iss");
+  EXPECT_EQ(c.jwt_audience, "aud");
+  EXPECT_EQ(c.service_client_id, "gateway");
+  EXPECT_EQ(c.service_client_secret, "client-secret");
+  EXPECT_EQ(c.mt5_server, "mt5.example.com");
+  EXPECT_EQ(c.mt5_login, "12345");
+  EXPECT_EQ(c.mt5_password, "mt5pw");
+  EXPECT_EQ(c.sim_seed, 42);
+  EXPECT_EQ(c.sim_tick_ms, 100);
+  EXPECT_DOUBLE_EQ(c.demo_deposit, 2500.5);
+  EXPECT_EQ(c.demo_leverage, 50);
+  EXPECT_EQ(c.demo_currency, "EUR");
+  EXPECT_EQ(c.allowed_origins, (std::vector<std::string>{"https://a.example.com", "https://b.example.com"}));
+  EXPECT_EQ(c.rate_limit_api, "50/second");
+  EXPECT_EQ(c.log_config().level, "warning");
+  EXPECT_EQ(c.log_config().format, "json");
+  EXPECT_EQ(c.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_TRUE(validate(c).empty()) << validate(c).front().field << ": " << validate(c).front().rule;
+}
+
+TEST_F(GatewayConfigTest, DatabaseIsMt5DatabaseUrlElseDatabaseUrlElseSqliteUnderTheDataDir) {
+  vars_["PERMISO_DATA_DIR"] = dir_.string();
+  EXPECT_EQ(load().effective_database_url(), "sqlite://" + (dir_ / "mt5-api.db").string());
+  vars_["DATABASE_URL"] = "postgresql://shared/db";
+  EXPECT_EQ(load().effective_database_url(), "postgresql://shared/db");
+  vars_["MT5_DATABASE_URL"] = "postgresql://own/db";
+  EXPECT_EQ(load().effective_database_url(), "postgresql://own/db");
+}
+
+TEST_F(GatewayConfigTest, EachLayerOverridesOnlyWhatItSets) {
+  const auto file = dir_ / "layer.toml";
+  std::ofstream(file) << "[log]\nformat = \"json\"\n[mt5_api]\nport = 9100\nrate_limit_api = \"7/second\"\n"
+                         "[mt5_api.broker]\nsim_tick_ms = 500\ndemo_deposit = 5000\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  vars_["RATE_LIMIT_API"] = "8/second";
+  const auto c = load();
+  EXPECT_EQ(c.pool_size, 8);                    // default
+  EXPECT_EQ(c.log_level, "DEBUG");              // profile
+  EXPECT_EQ(c.log_format, "json");              // file over profile
+  EXPECT_EQ(c.port, 9100);                      // file over profile
+  EXPECT_EQ(c.sim_tick_ms, 500);                // file over default
+  EXPECT_DOUBLE_EQ(c.demo_deposit, 5000);       // an integer where a number is expected
+  EXPECT_EQ(c.rate_limit_api, "8/second");      // environment over file
+  EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");  // profile over default
+}
+
+TEST_F(GatewayConfigTest, WrongTypesAndBadNumbersNameTheField) {
+  const auto file = dir_ / "bad.toml";
+  std::ofstream(file) << "[mt5_api]\nport = \"eighty\"\n[mt5_api.broker]\ndemo_deposit = \"lots\"\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  auto c = load_gateway_config(env());
+  ASSERT_FALSE(c);
+  ASSERT_EQ(c.error().size(), 2U);
+  EXPECT_EQ(c.error()[0].field, "mt5_api.port");
+  EXPECT_EQ(c.error()[1].field, "mt5_api.broker.demo_deposit");
+  vars_.erase("PERMISO_CONFIG");
+  vars_["MT5_API_PORT"] = "80x";
+  vars_["MT5_DEMO_DEPOSIT"] = "nan";
+  vars_["MT5_SIM_SEED"] = "seed";
+  c = load_gateway_config(env());
+  ASSERT_FALSE(c);
+  ASSERT_EQ(c.error().size(), 3U);
+  EXPECT_EQ(c.error()[0].field, "MT5_API_PORT");
+  EXPECT_EQ(c.error()[1].field, "MT5_SIM_SEED");
+  EXPECT_EQ(c.error()[2].field, "MT5_DEMO_DEPOSIT");
+}
+
+TEST_F(GatewayConfigTest, UnknownBrokerIsAnErrorNamingTheSupportedOnes) {
+  vars_["MT5_BROKER"] = "fix";
+  const auto c = load();
+  const auto problems = validate(c);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].field, "MT5_BROKER");
+  EXPECT_NE(problems[0].rule.find("simulator"), std::string::npos);
+  EXPECT_NE(problems[0].rule.find("'fix'"), std::string::npos);
+}
+
+TEST_F(GatewayConfigTest, UnknownEnvironmentIsRefused) {
+  vars_["PERMISO_ENV"] = "prod";
+  auto c = load_gateway_config(env());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().front().field, "PERMISO_ENV");
+}
+
+struct Rule {
+  const char* field;
+  void (*breaks)(GatewayConfig&);
+};
+
+class GatewayRule : public ::testing::TestWithParam<Rule> {};
+
+TEST_P(GatewayRule, IsReportedWithItsField) {
+  GatewayConfig c;
+  ASSERT_TRUE(validate(c).empty()) << validate(c).front().field;
+  GetParam().breaks(c);
+  const auto problems = validate(c);
+  ASSERT_FALSE(problems.empty());
+  bool named = false;
+  for (const auto& p : problems) named = named || p.field == GetParam().field;
+  EXPECT_TRUE(named) << "expected " << GetParam().field << ", got " << problems.front().field;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllRules, GatewayRule,
+    ::testing::Values(
+        Rule{"PERMISO_ENV", [](GatewayConfig& c) { c.environment = "qa"; }},
+        Rule{"PERMISO_DATA_DIR", [](GatewayConfig& c) { c.data_dir.clear(); }},
+        Rule{"version", [](GatewayConfig& c) { c.version = "1.2"; }},
+        Rule{"MT5_API_HOST", [](GatewayConfig& c) { c.host.clear(); }},
+        Rule{"MT5_API_PORT", [](GatewayConfig& c) { c.port = 0; }},
+        Rule{"MT5_API_PORT", [](GatewayConfig& c) { c.port = 70000; }},
+        Rule{"MT5_API_THREADS", [](GatewayConfig& c) { c.threads = -1; }},
+        Rule{"mt5_api.body_limit_bytes", [](GatewayConfig& c) { c.body_limit_bytes = 10; }},
+        Rule{"mt5_api.handler_timeout_s", [](GatewayConfig& c) { c.handler_timeout_s = 0; }},
+        Rule{"ALLOWED_ORIGINS", [](GatewayConfig& c) { c.allowed_origins = {"ftp://x"}; }},
+        Rule{"ALLOWED_ORIGINS", [](GatewayConfig& c) { c.environment = "staging", c.allowed_origins = {"*"}, c.jwt_algorithm = "RS256"; }},
+        Rule{"PERMISO_TRUSTED_PROXIES", [](GatewayConfig& c) { c.trusted_proxies = {"proxy.local"}; }},
+        Rule{"RATE_LIMIT_API", [](GatewayConfig& c) { c.rate_limit_api = "lots"; }},
+        Rule{"LOG_LEVEL", [](GatewayConfig& c) { c.log_level = "LOUD"; }},
+        Rule{"LOG_FORMAT", [](GatewayConfig& c) { c.log_format = "xml"; }},
+        Rule{"MT5_DATABASE_URL", [](GatewayConfig& c) { c.database_url = "mysql://x"; }},
+        Rule{"MT5_DATABASE_URL", [](GatewayConfig& c) { c.database_url = "postgresql+asyncpg://x"; }},
+        Rule{"mt5_api.pool_size", [](GatewayConfig& c) { c.pool_size = 0; }},
+        Rule{"REDIS_URL", [](GatewayConfig& c) { c.redis_url = "http://redis"; }},
+        Rule{"PERMISO_AUTH_URL", [](GatewayConfig& c) { c.auth_url = "localhost:8000"; }},
+        Rule{"JWT_ALGORITHM", [](GatewayConfig& c) { c.jwt_algorithm = "none"; }},
+        Rule{"JWT_ALGORITHM", [](GatewayConfig& c) { c.jwt_algorithm = " , "; }},
+        Rule{"JWT_SECRET_KEY", [](GatewayConfig& c) { c.jwt_secret_key = "short"; }},
+        Rule{"JWT_SECRET_KEY", [](GatewayConfig& c) { c.environment = "staging"; }},
+        Rule{"JWT_ISSUER", [](GatewayConfig& c) { c.jwt_issuer.clear(); }},
+        Rule{"JWT_AUDIENCE", [](GatewayConfig& c) { c.jwt_audience.clear(); }},
+        Rule{"jwt.leeway_s", [](GatewayConfig& c) { c.leeway_s = 3600; }},
+        Rule{"MT5_SERVICE_CLIENT_ID", [](GatewayConfig& c) { c.service_client_id.clear(); }},
+        Rule{"mt5_api.token_cache_entries", [](GatewayConfig& c) { c.token_cache_entries = -1; }},
+        Rule{"mt5_api.revocation_poll_ms", [](GatewayConfig& c) { c.revocation_poll_ms = 5000; }},
+        Rule{"MT5_BROKER", [](GatewayConfig& c) { c.broker = "mt5"; }},
+        Rule{"MT5_LOGIN", [](GatewayConfig& c) { c.mt5_login = "12a45"; }},
+        Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},
+        Rule{"MT5_SIM_TICK_MS", [](GatewayConfig& c) { c.sim_tick_ms = 1; }},
+        Rule{"MT5_DEMO_DEPOSIT", [](GatewayConfig& c) { c.demo_deposit = 0; }},
+        Rule{"MT5_DEMO_DEPOSIT", [](GatewayConfig& c) { c.demo_deposit = std::numeric_limits<double>::infinity(); }},
+        Rule{"MT5_DEMO_LEVERAGE", [](GatewayConfig& c) { c.demo_leverage = 0; }},
+        Rule{"MT5_DEMO_CURRENCY", [](GatewayConfig& c) { c.demo_currency = "usd"; }},
+        Rule{"MT5_DEMO_CURRENCY", [](GatewayConfig& c) { c.demo_currency = "DOLLAR"; }}));
+
+TEST_F(GatewayConfigTest, RedactionHidesEverySecret) {
+  auto c = load();
+  c.jwt_secret_key = "super-secret-jwt-key-of-enough-length!!";
+  c.service_client_secret = "svc-client-secret";
+  c.mt5_password = "mt5-password";
+  c.database_url = "postgresql://mt5:dbpass@db:5432/mt5";
+  c.redis_url = "redis://:redispass@redis:6379/0";
+  for (const auto& text : {render_redacted(c), render_redacted_json(c)}) {
+    for (const char* secret : {"super-secret", "svc-client-secret", "mt5-password", "dbpass", "redispass"}) {
+      EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+    }
+    EXPECT_NE(text.find("postgresql://mt5:***@db:5432/mt5"), std::string::npos);
+  }
+  const auto json = boost::json::parse(render_redacted_json(c)).as_object();
+  EXPECT_EQ(json.at("mt5_api").at("port").as_int64(), 8001);
+  EXPECT_EQ(json.at("mt5_api").at("broker").at("kind").as_string(), "simulator");
+  EXPECT_EQ(json.at("mt5_api").at("broker").at("password").as_string(), "***");
+  EXPECT_EQ(json.at("jwt").at("secret_key").as_string(), "***");
+}
+
+TEST_F(GatewayConfigTest, RedactedTomlReadsBackAsTheSameConfiguration) {
+  vars_["MT5_API_PORT"] = "9555";
+  vars_["MT5_DEMO_DEPOSIT"] = "1234.25";
+  vars_["JWT_ALGORITHM"] = "ES256,EdDSA";
+  vars_["ALLOWED_ORIGINS"] = "https://x.example.com";
+  const auto original = load();
+  const auto file = dir_ / "effective.toml";
+  std::ofstream(file) << render_redacted(original);
+  std::map<std::string, std::string> only_file{{"PERMISO_CONFIG_DIR", PERMISO_TEST_CONFIG_DIR},
+                                               {"PERMISO_CONFIG", file.string()}};
+  vars_ = only_file;
+  const auto back = load();
+  EXPECT_EQ(render_redacted(back), render_redacted(original));
+  EXPECT_EQ(back.port, 9555);
+  EXPECT_DOUBLE_EQ(back.demo_deposit, 1234.25);
+  EXPECT_EQ(back.jwt_algorithms(), (std::vector<std::string>{"ES256", "EdDSA"}));
+}
+
+}  // namespace
+}  // namespace permiso::config
