@@ -20,13 +20,16 @@ class KeyStore;
 namespace ratelimit {
 class RateLimiter;
 }
+namespace resource {
+class RevocationList;
+}
 }  // namespace permiso
 
 namespace permiso::auth {
 
 class AuditLog;
 class ClientCache;
-class RevocationList;
+using RevocationList = resource::RevocationList;
 class PasswordHasher;
 class ClientSecrets;
 class TokenService;

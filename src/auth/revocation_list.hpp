@@ -1,53 +1,9 @@
-// The in-memory set of revoked access tokens (by jti) and ended sessions (by sid) that every
-// verifier consults. Filled from the revocation feed, so verification never asks a database.
+// permiso-auth's revocation set is the resource library's (one implementation for the
+// authorization server and every resource server).
 #pragma once
 
-#include <array>
-#include <cstdint>
-#include <shared_mutex>
-#include <string>
-#include <string_view>
-#include <unordered_map>
+#include "resource/revocation_list.hpp"
 
 namespace permiso::auth {
-
-class RevocationList {
- public:
-  enum class Kind { Token, Session };
-
-  /// Remembers a revocation until `expires_at` (after which the token would be refused
-  /// anyway). Idempotent.
-  void add(Kind kind, std::string_view id, std::int64_t expires_at);
-  [[nodiscard]] bool contains(Kind kind, std::string_view id) const;
-  /// True when the token's jti or its session was revoked.
-  [[nodiscard]] bool is_revoked(std::string_view jti, std::string_view sid) const;
-  /// Drops entries whose tokens have expired by `now`; returns how many.
-  std::size_t purge(std::int64_t now);
-  [[nodiscard]] std::size_t size() const;
-
-  /// The feed cursor this list has applied up to (monotonic).
-  [[nodiscard]] std::uint64_t cursor() const;
-  void advance_cursor(std::uint64_t seq);
-
-  /// Storage key of a revocation: one table holds both kinds, told apart by prefix.
-  static std::string storage_key(Kind kind, std::string_view id);
-  /// Inverse of storage_key; false for a key of neither kind.
-  static bool parse_storage_key(std::string_view key, Kind& kind, std::string& id);
-
- private:
-  // Sharded so that the verification hot path (shared locks on one shard) rarely contends
-  // with the feed writer.
-  static constexpr std::size_t kShards = 16;
-  struct Shard {
-    mutable std::shared_mutex mutex;
-    std::unordered_map<std::string, std::int64_t> entries;  // storage key -> expires_at
-  };
-  Shard& shard_for(std::string_view key);
-  const Shard& shard_for(std::string_view key) const;
-
-  std::array<Shard, kShards> shards_;
-  mutable std::shared_mutex cursor_mutex_;
-  std::uint64_t cursor_ = 0;
-};
-
+using RevocationList = resource::RevocationList;
 }  // namespace permiso::auth

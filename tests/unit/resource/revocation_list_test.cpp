@@ -1,12 +1,12 @@
 // The in-memory revocation set consulted on every verification.
-#include "auth/revocation_list.hpp"
+#include "resource/revocation_list.hpp"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 #include <vector>
 
-namespace permiso::auth {
+namespace permiso::resource {
 namespace {
 using Kind = RevocationList::Kind;
 
@@ -81,4 +81,4 @@ TEST(RevocationList, ConcurrentWritersAndReadersSeeEveryEntry) {
 }
 
 }  // namespace
-}  // namespace permiso::auth
+}  // namespace permiso::resource
