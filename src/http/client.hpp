@@ -18,7 +18,7 @@
 namespace permiso::http {
 
 enum class ClientError {
-  InvalidUrl,        // not an absolute http:// or https:// URL
+  InvalidUrl,        // not an absolute http:// or https:// URL (or a method/header that cannot be sent)
   Resolve,           // the host name did not resolve
   Connect,           // refused or unreachable
   Tls,               // handshake or certificate verification failed
@@ -32,8 +32,8 @@ PERMISO_RESULT_ERROR(ClientError)
 struct ClientRequest {
   std::string method = "GET";
   std::string url;  // absolute: http(s)://host[:port]/path?query
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers{};
+  std::string body{};
   /// The whole exchange: resolve, connect, TLS, write, read.
   std::chrono::milliseconds timeout{5000};
 };
@@ -47,15 +47,17 @@ struct ClientResponse {
 
 struct ClientOptions {
   std::size_t max_body_bytes = 8 * 1024 * 1024;
+  std::size_t max_header_bytes = 64 * 1024;  // status line and headers together
   std::size_t max_idle_per_origin = 4;  // kept-alive connections reused per scheme://host:port
   std::string user_agent = "permiso-client/0.1";
   bool verify_tls = true;         // false only for tests against self-signed servers
-  std::string ca_file;            // extra trust anchor (PEM); empty: the system store
+  std::string ca_file{};          // trust anchors (PEM) used instead of the system store; empty: the system store
 };
 
 /// Thread-safe: many threads may call fetch() at once.
 class Client {
  public:
+  /// Throws std::runtime_error when ca_file cannot be loaded (a start-up failure).
   explicit Client(ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;

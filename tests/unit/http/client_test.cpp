@@ -1,0 +1,450 @@
+// The HTTP client against the project's own server on loopback (methods, headers, keep-alive
+// reuse, limits, timeouts, refused connections, URL validation) and HTTPS against a real
+// `openssl s_server` with a throwaway CA (verification, hostname check).
+#include "http/client.hpp"
+#include "http/server.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace permiso::http {
+
+// Readable failures: "timeout" rather than a byte dump.
+void PrintTo(ClientError e, std::ostream* os) { *os << to_string(e); }
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The project's server on an ephemeral loopback port, run on a background thread.
+class TestServer {
+ public:
+  explicit TestServer(Router& router, ServerConfig config = {}) {
+    config.host = "127.0.0.1";
+    config.port = 0;
+    config.threads = 1;
+    server_ = std::make_unique<Server>(std::move(config), router);
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  ~TestServer() {
+    server_->stop();
+    thread_.join();
+  }
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+
+  [[nodiscard]] std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+
+ private:
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+/// A loopback socket that listens but never accepts: connects complete (the backlog), writes
+/// succeed, and no answer ever comes.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("listen failed");
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() { ::close(fd_); }
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  [[nodiscard]] int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+/// A port nothing listens on: bound once to learn it, then released.
+int unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+Router echo_router() {
+  Router router;
+  router.add_sync("GET", "/echo", [](Request& req) {
+    boost::json::object o;
+    o["method"] = req.method;
+    o["target"] = req.target;
+    o["x_test"] = std::string(req.header("x-test").value_or(""));
+    o["user_agent"] = std::string(req.header("user-agent").value_or(""));
+    o["host"] = std::string(req.header("host").value_or(""));
+    auto res = json_response(200, o);
+    res.set_header("X-Echo", std::string(req.header("x-test").value_or("none")));
+    return res;
+  });
+  router.add_sync("POST", "/echo", [](Request& req) {
+    Response res;
+    res.status = 201;
+    res.content_type = std::string(req.header("content-type").value_or("none"));
+    res.body = req.body;
+    return res;
+  });
+  router.add_sync("GET", "/big/{n}", [](Request& req) {
+    Response res;
+    res.content_type = "text/plain";
+    res.body.assign(std::stoul(std::string(req.param("n"))), 'x');
+    return res;
+  });
+  router.add_sync("GET", "/big-header", [](Request&) {
+    Response res;
+    res.set_header("X-Large", std::string(16 * 1024, 'h'));
+    return res;
+  });
+  router.add_sync("GET", "/redirect", [](Request&) {
+    Response res;
+    res.status = 302;
+    res.set_header("Location", "/echo");
+    return res;
+  });
+  return router;
+}
+
+TEST(HttpClient, GetReturnsStatusHeadersAndBody) {
+  auto router = echo_router();
+  TestServer server(router);
+  Client client;
+  ClientRequest req;
+  req.url = server.url("/echo?a=1&b=two%20words");
+  req.headers = {{"X-Test", "hello"}};
+  auto res = client.fetch(req);
+  ASSERT_TRUE(res) << to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->header("x-echo").value_or(""), "hello");
+  EXPECT_EQ(res->header("X-Echo").value_or(""), "hello");  // lookup is case-insensitive
+  EXPECT_EQ(res->header("content-type").value_or(""), "application/json");
+  for (const auto& [name, value] : res->headers) {
+    for (char c : name) EXPECT_FALSE(std::isupper(static_cast<unsigned char>(c))) << name;
+  }
+  auto body = boost::json::parse(res->body).as_object();
+  EXPECT_EQ(body["method"].as_string(), "GET");
+  EXPECT_EQ(body["target"].as_string(), "/echo?a=1&b=two%20words");
+  EXPECT_EQ(body["x_test"].as_string(), "hello");
+  EXPECT_EQ(body["user_agent"].as_string(), "permiso-client/0.1");
+  EXPECT_EQ(body["host"].as_string(), "127.0.0.1:" + req.url.substr(17, req.url.find('/', 17) - 17));
+}
+
+TEST(HttpClient, PostSendsBodyAndContentType) {
+  auto router = echo_router();
+  TestServer server(router);
+  Client client;
+  ClientRequest req;
+  req.method = "POST";
+  req.url = server.url("/echo");
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  req.body = "grant_type=" + form_encode("client credentials") + "&scope=" + form_encode("a/b+c");
+  auto res = client.fetch(req);
+  ASSERT_TRUE(res) << to_string(res.error());
+  EXPECT_EQ(res->status, 201);
+  EXPECT_EQ(res->body, "grant_type=client%20credentials&scope=a%2Fb%2Bc");
+  EXPECT_EQ(res->header("content-type").value_or(""), "application/x-www-form-urlencoded");
+}
+
+TEST(HttpClient, RedirectsAreReturnedNotFollowed) {
+  auto router = echo_router();
+  TestServer server(router);
+  Client client;
+  auto res = client.fetch({.url = server.url("/redirect")});
+  ASSERT_TRUE(res) << to_string(res.error());
+  EXPECT_EQ(res->status, 302);
+  EXPECT_EQ(res->header("location").value_or(""), "/echo");
+}
+
+// The server accepts one connection only: every call after the first succeeds only because
+// it rides the kept-alive connection of the first.
+TEST(HttpClient, KeptAliveConnectionIsReused) {
+  auto router = echo_router();
+  ServerConfig config;
+  config.max_connections = 1;
+  TestServer server(router, config);
+  Client client;
+  for (int i = 0; i < 5; ++i) {
+    auto res = client.fetch({.url = server.url("/echo")});
+    ASSERT_TRUE(res) << "call " << i << ": " << to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+  }
+}
+
+// The server drops the idle connection; the next call notices and uses a fresh one.
+TEST(HttpClient, ConnectionClosedByServerWhileIdleIsReplaced) {
+  auto router = echo_router();
+  ServerConfig config;
+  config.idle_timeout = 100ms;
+  TestServer server(router, config);
+  Client client;
+  ASSERT_TRUE(client.fetch({.url = server.url("/echo")}));
+  std::this_thread::sleep_for(400ms);  // well past the server's idle timeout
+  auto res = client.fetch({.url = server.url("/echo")});
+  ASSERT_TRUE(res) << to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST(HttpClient, ConcurrentCallsFromManyThreads) {
+  auto router = echo_router();
+  ServerConfig config;
+  config.threads = 2;
+  TestServer server(router, config);
+  Client client;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto res = client.fetch({.url = server.url("/echo"), .headers = {{"X-Test", std::to_string(t)}}});
+        if (res && res->status == 200 && res->header("x-echo") == std::to_string(t)) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 100);
+}
+
+TEST(HttpClient, ServerThatNeverAnswersTimesOut) {
+  SilentListener silent;
+  Client client;
+  ClientRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(silent.port()) + "/";
+  req.timeout = 200ms;
+  auto res = client.fetch(req);
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), ClientError::Timeout);
+}
+
+TEST(HttpClient, RefusedConnectionIsConnectError) {
+  Client client;
+  auto res = client.fetch({.url = "http://127.0.0.1:" + std::to_string(unused_port()) + "/"});
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), ClientError::Connect);
+}
+
+TEST(HttpClient, HostNameIsResolved) {
+  auto router = echo_router();
+  TestServer server(router);
+  Client client;
+  auto url = server.url("/echo");
+  url.replace(url.find("127.0.0.1"), 9, "localhost");
+  auto res = client.fetch({.url = url});
+  ASSERT_TRUE(res) << to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST(HttpClient, BodyOverTheLimitIsResponseTooLarge) {
+  auto router = echo_router();
+  TestServer server(router);
+  Client client({.max_body_bytes = 10 * 1024});
+  auto at_limit = client.fetch({.url = server.url("/big/10240")});
+  ASSERT_TRUE(at_limit) << to_string(at_limit.error());
+  EXPECT_EQ(at_limit->body.size(), 10240U);
+  auto over = client.fetch({.url = server.url("/big/10241")});
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error(), ClientError::ResponseTooLarge);
+  // The client still works afterwards (the cut connection is not pooled).
+  EXPECT_TRUE(client.fetch({.url = server.url("/big/10")}));
+}
+
+TEST(HttpClient, HeadersOverTheLimitAreResponseTooLarge) {
+  auto router = echo_router();
+  TestServer server(router);
+  Client client({.max_header_bytes = 4 * 1024});
+  auto res = client.fetch({.url = server.url("/big-header")});
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), ClientError::ResponseTooLarge);
+  Client roomy;
+  EXPECT_TRUE(roomy.fetch({.url = server.url("/big-header")}));
+}
+
+TEST(HttpClient, InvalidUrlsAreRefusedBeforeAnyIo) {
+  Client client;
+  for (std::string url : {"", "not a url", "/relative/path", "ftp://example.com/", "http://", "http:///path",
+                          "http://127.0.0.1:99999/", "http://127.0.0.1:0/", "http://127.0.0.1:165536/", "http://user:pw@127.0.0.1/", "http://exa mple.com/",
+                          "mailto:someone@example.com"}) {
+    auto res = client.fetch({.url = url});
+    ASSERT_FALSE(res) << url;
+    EXPECT_EQ(res.error(), ClientError::InvalidUrl) << url;
+  }
+}
+
+TEST(HttpClient, HeaderInjectionIsRefused) {
+  Client client;
+  auto res = client.fetch({.url = "http://127.0.0.1:1/", .headers = {{"X-A", "v\r\nX-Injected: 1"}}});
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), ClientError::InvalidUrl);
+  auto bad_method = client.fetch({.method = "GET /x", .url = "http://127.0.0.1:1/"});
+  ASSERT_FALSE(bad_method);
+  EXPECT_EQ(bad_method.error(), ClientError::InvalidUrl);
+}
+
+TEST(HttpClient, FormEncodeKeepsUnreservedOnly) {
+  EXPECT_EQ(form_encode("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(form_encode("a b&c=d+e/f?g%"), "a%20b%26c%3Dd%2Be%2Ff%3Fg%25");
+  EXPECT_EQ(form_encode("\xC3\xA9"), "%C3%A9");
+  EXPECT_EQ(form_encode(""), "");
+}
+
+// ---- HTTPS against openssl s_server ----------------------------------------------------
+
+bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+/// A throwaway CA and a leaf for DNS:localhost only, served by `openssl s_server -www`.
+class TlsServer {
+ public:
+  TlsServer() {
+    char tmpl[] = "/tmp/permiso-client-tls-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    const std::string d = dir_.string();
+    std::ofstream(dir_ / "ext.cnf") << "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                                       "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    if (!run("openssl req -x509" + ec + " -keyout " + d + "/ca.key -out " + d + "/ca.pem -days 2 -subj /CN=PermisoTestCA") ||
+        !run("openssl req" + ec + " -keyout " + d + "/leaf.key -out " + d + "/leaf.csr -subj /CN=localhost") ||
+        !run("openssl x509 -req -in " + d + "/leaf.csr -CA " + d + "/ca.pem -CAkey " + d + "/ca.key -CAcreateserial -out " +
+             d + "/leaf.pem -days 2 -extfile " + d + "/ext.cnf")) {
+      throw std::runtime_error("certificate generation failed");
+    }
+    port_ = unused_port();
+    const std::string accept = "127.0.0.1:" + std::to_string(port_);
+    const std::string cert = d + "/leaf.pem";
+    const std::string key = d + "/leaf.key";
+    std::vector<std::string> args = {"openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key, "-www", "-quiet"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    const int rc = posix_spawnp(&pid_, "openssl", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start openssl s_server");
+    // Ready once it accepts TCP connections.
+    for (int i = 0; i < 200; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(fd);
+      if (up) return;
+      std::this_thread::sleep_for(25ms);
+    }
+    throw std::runtime_error("openssl s_server did not start");
+  }
+  ~TlsServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  TlsServer(const TlsServer&) = delete;
+  TlsServer& operator=(const TlsServer&) = delete;
+
+  [[nodiscard]] std::string ca_file() const { return (dir_ / "ca.pem").string(); }
+  [[nodiscard]] std::string url(const std::string& host) const {
+    return "https://" + host + ":" + std::to_string(port_) + "/";
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class HttpsClient : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!run("command -v openssl")) GTEST_SKIP() << "openssl not installed";
+    server_ = new TlsServer();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    if (server_ == nullptr) GTEST_SKIP() << "no TLS server";
+  }
+  static TlsServer* server_;
+};
+TlsServer* HttpsClient::server_ = nullptr;
+
+TEST_F(HttpsClient, VerifiedWithTheCaFile) {
+  Client client({.ca_file = server_->ca_file()});
+  auto res = client.fetch({.url = server_->url("localhost")});
+  ASSERT_TRUE(res) << to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("s_server"), std::string::npos);
+}
+
+TEST_F(HttpsClient, UnknownCaIsTlsError) {
+  Client client;  // the system store does not know the test CA
+  auto res = client.fetch({.url = server_->url("localhost")});
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), ClientError::Tls);
+}
+
+TEST_F(HttpsClient, HostNameMismatchIsTlsError) {
+  Client client({.ca_file = server_->ca_file()});
+  // Trusted chain, but the certificate names localhost, not 127.0.0.1.
+  auto res = client.fetch({.url = server_->url("127.0.0.1")});
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), ClientError::Tls);
+}
+
+TEST_F(HttpsClient, VerificationOffAcceptsAnyCertificate) {
+  Client client({.verify_tls = false});
+  auto res = client.fetch({.url = server_->url("127.0.0.1")});
+  ASSERT_TRUE(res) << to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST(HttpsClientSetup, MissingCaFileThrows) {
+  EXPECT_THROW(Client({.ca_file = "/nonexistent/ca.pem"}), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace permiso::http
