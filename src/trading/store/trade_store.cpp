@@ -1,0 +1,824 @@
+// TradeStore over the storage SQL layer: the mt5_* schema, the group-commit writer (multi-row
+// INSERT … ON CONFLICT upserts, one transaction per batch) and the history queries.
+#include "trading/store/trade_store.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <map>
+#include <set>
+#include <unordered_set>
+#include <utility>
+
+namespace permiso::trading {
+namespace {
+
+using storage::Db;
+using storage::Dialect;
+using storage::Param;
+using storage::Params;
+using storage::Row;
+using storage::SqlConn;
+
+constexpr std::string_view kMigrationTable = "mt5_schema_migrations";
+constexpr std::int64_t kMigrationLock = 7051002;  // permiso-auth uses 7051001
+
+// One schema for both dialects: SQLite maps BIGINT/DOUBLE PRECISION/BOOLEAN to its
+// INTEGER/REAL/NUMERIC affinities. Booleans are bound as 0/1 (SQLite) or bool (PostgreSQL).
+const std::vector<storage::Migration> kMigrations{
+    {1,
+     "trading schema",
+     {
+         R"(CREATE TABLE mt5_accounts (
+  login BIGINT PRIMARY KEY,
+  name TEXT NOT NULL, server TEXT NOT NULL, currency TEXT NOT NULL,
+  leverage BIGINT NOT NULL,
+  balance DOUBLE PRECISION NOT NULL, credit DOUBLE PRECISION NOT NULL,
+  profit DOUBLE PRECISION NOT NULL, equity DOUBLE PRECISION NOT NULL,
+  margin DOUBLE PRECISION NOT NULL, margin_free DOUBLE PRECISION NOT NULL,
+  margin_level DOUBLE PRECISION NOT NULL, margin_so_call DOUBLE PRECISION NOT NULL,
+  margin_so_so DOUBLE PRECISION NOT NULL, demo BOOLEAN NOT NULL))",
+         R"(CREATE TABLE mt5_account_keys (
+  account_key TEXT PRIMARY KEY,
+  login BIGINT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL))",
+         R"(CREATE TABLE mt5_positions (
+  ticket BIGINT PRIMARY KEY,
+  login BIGINT NOT NULL, symbol TEXT NOT NULL, type BIGINT NOT NULL,
+  volume DOUBLE PRECISION NOT NULL, price_open DOUBLE PRECISION NOT NULL,
+  price_current DOUBLE PRECISION NOT NULL, sl DOUBLE PRECISION NOT NULL,
+  tp DOUBLE PRECISION NOT NULL, profit DOUBLE PRECISION NOT NULL,
+  swap DOUBLE PRECISION NOT NULL, commission DOUBLE PRECISION NOT NULL,
+  magic BIGINT NOT NULL, comment TEXT NOT NULL, reason BIGINT NOT NULL,
+  time_msc BIGINT NOT NULL, time_update_msc BIGINT NOT NULL, closed BOOLEAN NOT NULL,
+  close_time_msc BIGINT, close_price DOUBLE PRECISION, close_reason BIGINT))",
+         "CREATE INDEX ix_mt5_positions_login ON mt5_positions (login, closed, ticket)",
+         R"(CREATE TABLE mt5_orders (
+  ticket BIGINT PRIMARY KEY,
+  login BIGINT NOT NULL, symbol TEXT NOT NULL, type BIGINT NOT NULL, state BIGINT NOT NULL,
+  type_filling BIGINT NOT NULL, volume_initial DOUBLE PRECISION NOT NULL,
+  volume_current DOUBLE PRECISION NOT NULL, price_open DOUBLE PRECISION NOT NULL,
+  price_current DOUBLE PRECISION NOT NULL, sl DOUBLE PRECISION NOT NULL,
+  tp DOUBLE PRECISION NOT NULL, magic BIGINT NOT NULL, comment TEXT NOT NULL,
+  position_id BIGINT NOT NULL, time_setup_msc BIGINT NOT NULL, time_done_msc BIGINT NOT NULL))",
+         "CREATE INDEX ix_mt5_orders_login ON mt5_orders (login, ticket)",
+         R"(CREATE TABLE mt5_deals (
+  ticket BIGINT PRIMARY KEY,
+  login BIGINT NOT NULL, order_ticket BIGINT NOT NULL, position_id BIGINT NOT NULL,
+  symbol TEXT NOT NULL, type BIGINT NOT NULL, entry BIGINT NOT NULL, reason BIGINT NOT NULL,
+  volume DOUBLE PRECISION NOT NULL, price DOUBLE PRECISION NOT NULL,
+  profit DOUBLE PRECISION NOT NULL, commission DOUBLE PRECISION NOT NULL,
+  swap DOUBLE PRECISION NOT NULL, magic BIGINT NOT NULL, comment TEXT NOT NULL,
+  time_msc BIGINT NOT NULL))",
+         "CREATE INDEX ix_mt5_deals_login_time ON mt5_deals (login, time_msc)",
+         R"(CREATE TABLE mt5_idempotency (
+  caller TEXT NOT NULL, idem_key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL, status BIGINT NOT NULL, body TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (caller, idem_key)))",
+         "CREATE INDEX ix_mt5_idempotency_created ON mt5_idempotency (created_at)",
+         "CREATE TABLE mt5_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+     }},
+};
+
+constexpr std::string_view kAccountCols =
+    "login, name, server, currency, leverage, balance, credit, profit, equity, margin, "
+    "margin_free, margin_level, margin_so_call, margin_so_so, demo";
+constexpr std::size_t kAccountN = 15;
+constexpr std::string_view kPositionCols =
+    "ticket, login, symbol, type, volume, price_open, price_current, sl, tp, profit, swap, "
+    "commission, magic, comment, reason, time_msc, time_update_msc, closed, close_time_msc, "
+    "close_price, close_reason";
+constexpr std::size_t kPositionN = 21;
+constexpr std::string_view kOrderCols =
+    "ticket, login, symbol, type, state, type_filling, volume_initial, volume_current, "
+    "price_open, price_current, sl, tp, magic, comment, position_id, time_setup_msc, "
+    "time_done_msc";
+constexpr std::size_t kOrderN = 17;
+constexpr std::string_view kDealCols =
+    "ticket, login, order_ticket, position_id, symbol, type, entry, reason, volume, price, "
+    "profit, commission, swap, magic, comment, time_msc";
+constexpr std::size_t kDealN = 16;
+constexpr std::string_view kIdemCols = "caller, idem_key, fingerprint, status, body, created_at";
+
+// ---- cells ----
+std::string text(const Row& r, std::size_t i) { return r.at(i).value_or(std::string{}); }
+std::int64_t integer(const Row& r, std::size_t i) {
+  const auto& c = r.at(i);
+  std::int64_t v = 0;
+  if (c) std::from_chars(c->data(), c->data() + c->size(), v);
+  return v;
+}
+std::uint64_t unsigned_int(const Row& r, std::size_t i) {
+  return static_cast<std::uint64_t>(integer(r, i));  // stored as the same 64 bits
+}
+double real(const Row& r, std::size_t i) {
+  const auto& c = r.at(i);
+  double v = 0;
+  if (c) std::from_chars(c->data(), c->data() + c->size(), v);
+  return v;
+}
+bool boolean(const Row& r, std::size_t i) {
+  const auto& c = r.at(i);
+  return c && (*c == "1" || *c == "t" || *c == "true");
+}
+template <class E>
+E enum_of(const Row& r, std::size_t i) {
+  return static_cast<E>(integer(r, i));
+}
+Param u64(std::uint64_t v) { return Param(static_cast<std::int64_t>(v)); }
+template <class E>
+Param en(E e) {
+  return Param(static_cast<std::int64_t>(e));
+}
+
+AccountInfo read_account(const Row& r) {
+  AccountInfo a;
+  a.login = unsigned_int(r, 0);
+  a.name = text(r, 1);
+  a.server = text(r, 2);
+  a.currency = text(r, 3);
+  a.leverage = static_cast<int>(integer(r, 4));
+  a.balance = real(r, 5);
+  a.credit = real(r, 6);
+  a.profit = real(r, 7);
+  a.equity = real(r, 8);
+  a.margin = real(r, 9);
+  a.margin_free = real(r, 10);
+  a.margin_level = real(r, 11);
+  a.margin_so_call = real(r, 12);
+  a.margin_so_so = real(r, 13);
+  a.demo = boolean(r, 14);
+  return a;
+}
+void bind_account(Params& p, const AccountInfo& a) {
+  p.insert(p.end(), {u64(a.login), a.name, a.server, a.currency, a.leverage, a.balance, a.credit,
+                     a.profit, a.equity, a.margin, a.margin_free, a.margin_level,
+                     a.margin_so_call, a.margin_so_so, a.demo});
+}
+
+Position read_position(const Row& r) {
+  Position p;
+  p.ticket = unsigned_int(r, 0);
+  p.login = unsigned_int(r, 1);
+  p.symbol = text(r, 2);
+  p.type = enum_of<PositionType>(r, 3);
+  p.volume = real(r, 4);
+  p.price_open = real(r, 5);
+  p.price_current = real(r, 6);
+  p.sl = real(r, 7);
+  p.tp = real(r, 8);
+  p.profit = real(r, 9);
+  p.swap = real(r, 10);
+  p.commission = real(r, 11);
+  p.magic = unsigned_int(r, 12);
+  p.comment = text(r, 13);
+  p.reason = enum_of<DealReason>(r, 14);
+  p.time_msc = integer(r, 15);
+  p.time_update_msc = integer(r, 16);
+  p.closed = boolean(r, 17);
+  if (r.at(18)) p.close_time_msc = integer(r, 18);
+  if (r.at(19)) p.close_price = real(r, 19);
+  if (r.at(20)) p.close_reason = enum_of<DealReason>(r, 20);
+  return p;
+}
+void bind_position(Params& out, const Position& p) {
+  out.insert(out.end(),
+             {u64(p.ticket), u64(p.login), p.symbol, en(p.type), p.volume, p.price_open,
+              p.price_current, p.sl, p.tp, p.profit, p.swap, p.commission, u64(p.magic),
+              p.comment, en(p.reason), p.time_msc, p.time_update_msc, p.closed,
+              p.close_time_msc ? Param(*p.close_time_msc) : Param(),
+              p.close_price ? Param(*p.close_price) : Param(),
+              p.close_reason ? en(*p.close_reason) : Param()});
+}
+
+Order read_order(const Row& r) {
+  Order o;
+  o.ticket = unsigned_int(r, 0);
+  o.login = unsigned_int(r, 1);
+  o.symbol = text(r, 2);
+  o.type = enum_of<OrderType>(r, 3);
+  o.state = enum_of<OrderState>(r, 4);
+  o.type_filling = enum_of<Filling>(r, 5);
+  o.volume_initial = real(r, 6);
+  o.volume_current = real(r, 7);
+  o.price_open = real(r, 8);
+  o.price_current = real(r, 9);
+  o.sl = real(r, 10);
+  o.tp = real(r, 11);
+  o.magic = unsigned_int(r, 12);
+  o.comment = text(r, 13);
+  o.position_id = unsigned_int(r, 14);
+  o.time_setup_msc = integer(r, 15);
+  o.time_done_msc = integer(r, 16);
+  return o;
+}
+void bind_order(Params& out, const Order& o) {
+  out.insert(out.end(), {u64(o.ticket), u64(o.login), o.symbol, en(o.type), en(o.state),
+                         en(o.type_filling), o.volume_initial, o.volume_current, o.price_open,
+                         o.price_current, o.sl, o.tp, u64(o.magic), o.comment,
+                         u64(o.position_id), o.time_setup_msc, o.time_done_msc});
+}
+
+Deal read_deal(const Row& r) {
+  Deal d;
+  d.ticket = unsigned_int(r, 0);
+  d.login = unsigned_int(r, 1);
+  d.order = unsigned_int(r, 2);
+  d.position_id = unsigned_int(r, 3);
+  d.symbol = text(r, 4);
+  d.type = enum_of<DealType>(r, 5);
+  d.entry = enum_of<DealEntry>(r, 6);
+  d.reason = enum_of<DealReason>(r, 7);
+  d.volume = real(r, 8);
+  d.price = real(r, 9);
+  d.profit = real(r, 10);
+  d.commission = real(r, 11);
+  d.swap = real(r, 12);
+  d.magic = unsigned_int(r, 13);
+  d.comment = text(r, 14);
+  d.time_msc = integer(r, 15);
+  return d;
+}
+void bind_deal(Params& out, const Deal& d) {
+  out.insert(out.end(), {u64(d.ticket), u64(d.login), u64(d.order), u64(d.position_id), d.symbol,
+                         en(d.type), en(d.entry), en(d.reason), d.volume, d.price, d.profit,
+                         d.commission, d.swap, u64(d.magic), d.comment, d.time_msc});
+}
+
+IdempotencyRecord read_idem(const Row& r) {
+  return IdempotencyRecord{text(r, 0),     text(r, 1),   text(r, 2), static_cast<int>(integer(r, 3)),
+                           text(r, 4),     integer(r, 5)};
+}
+
+/// "($k, $k+1, …), (…)" for `rows` rows of `cols` parameters, numbered from `first`.
+std::string placeholders(std::size_t rows, std::size_t cols, std::size_t first = 1) {
+  std::string s;
+  s.reserve(rows * cols * 6);
+  std::size_t n = first;
+  for (std::size_t r = 0; r < rows; ++r) {
+    s += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < cols; ++c) {
+      if (c != 0) s += ", ";
+      s += '$';
+      s += std::to_string(n++);
+    }
+    s += ')';
+  }
+  return s;
+}
+
+/// "a = excluded.a, b = excluded.b" for every column but the first (the key).
+std::string set_excluded(std::string_view cols) {
+  std::string out;
+  std::size_t start = 0;
+  bool first = true;
+  while (start < cols.size()) {
+    auto end = cols.find(',', start);
+    if (end == std::string_view::npos) end = cols.size();
+    auto name = cols.substr(start, end - start);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    if (!first) {
+      if (!out.empty()) out += ", ";
+      out += std::string(name) + " = excluded." + std::string(name);
+    }
+    first = false;
+    start = end + 1;
+  }
+  return out;
+}
+
+/// Upserts `rows` in multi-row statements of at most `chunk` rows (state-after rows keyed by
+/// the first column, so a repeated write is harmless).
+template <class T, class Bind>
+StoreStatus upsert(SqlConn& c, std::string_view table, std::string_view cols, std::size_t ncols,
+                   const std::vector<const T*>& rows, std::size_t chunk, Bind bind) {
+  static_assert(std::is_invocable_v<Bind, Params&, const T&>);
+  const std::string update = set_excluded(cols);
+  const std::string key(cols.substr(0, cols.find(',')));
+  for (std::size_t at = 0; at < rows.size(); at += chunk) {
+    const std::size_t n = std::min(chunk, rows.size() - at);
+    Params p;
+    p.reserve(n * ncols);
+    for (std::size_t i = 0; i < n; ++i) bind(p, *rows[at + i]);
+    std::string sql = "INSERT INTO ";
+    sql += table;
+    sql += " (";
+    sql += cols;
+    sql += ") VALUES ";
+    sql += placeholders(n, ncols);
+    sql += " ON CONFLICT (" + key + ") DO UPDATE SET " + update;
+    if (auto r = c.exec(sql, p); !r) return r.error();
+  }
+  return {};
+}
+
+StorageFailure unavailable(std::string message) {
+  return StorageFailure{StorageError::Unavailable, {}, std::move(message)};
+}
+
+void call_done(CommitRequest& r, const StoreStatus& st) {
+  if (!r.done) return;
+  try {
+    r.done(st);
+  } catch (...) {  // a completion must not take the writer down
+  }
+}
+
+}  // namespace
+
+/// The newest step sequence written per row, so a Changes that arrives after a newer one
+/// for the same row (order_send and the change listener run in parallel) is not written over
+/// it. Two generations bound the memory: a reordering spans microseconds, not 2^18 rows.
+struct TradeStore::Versions {
+  struct Map {
+    std::unordered_map<std::uint64_t, std::uint64_t> current, previous;
+    [[nodiscard]] std::uint64_t get(std::uint64_t key) const {
+      if (auto it = current.find(key); it != current.end()) return it->second;
+      if (auto it = previous.find(key); it != previous.end()) return it->second;
+      return 0;
+    }
+    void set(std::uint64_t key, std::uint64_t seq) {
+      current[key] = seq;
+      if (current.size() >= (1u << 18)) {
+        previous = std::move(current);
+        current.clear();
+      }
+    }
+  };
+  Map positions, orders, accounts;
+};
+
+StoreResult<std::unique_ptr<TradeStore>> TradeStore::open(std::string_view url, const Clock& clock,
+                                                          TradeStoreOptions options) {
+  auto db = storage::open_db(url, options.storage);
+  if (!db) return db.error();
+  if (options.migrate) {
+    if (auto st = storage::apply_migrations(**db, kMigrationTable, kMigrations, kMigrationLock);
+        !st) {
+      return st.error();
+    }
+  }
+  options.max_batch = std::max<std::size_t>(1, options.max_batch);
+  options.queue_capacity = std::max<std::size_t>(1, options.queue_capacity);
+  return std::unique_ptr<TradeStore>(new TradeStore(std::move(*db), clock, options));
+}
+
+TradeStore::TradeStore(std::unique_ptr<storage::Db> db, const Clock& clock,
+                       TradeStoreOptions options)
+    : db_(std::move(db)),
+      clock_(clock),
+      options_(std::move(options)),
+      versions_(std::make_unique<Versions>()),
+      last_purge_(clock.now_seconds()) {
+  writer_ = std::thread([this] { run(); });
+}
+
+TradeStore::~TradeStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::string_view TradeStore::backend() const {
+  return db_->dialect() == Dialect::Sqlite ? "sqlite" : "postgresql";
+}
+
+bool TradeStore::submit(CommitRequest request) {
+  std::string refusal;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      refusal = "trade store is closing";
+    } else if (queue_.size() >= options_.queue_capacity) {
+      refusal = "commit queue full";
+    } else if (std::chrono::steady_clock::now() < refuse_until_) {
+      refusal = "database unavailable (backing off)";
+    } else {
+      queue_.push_back(std::move(request));
+    }
+  }
+  if (refusal.empty()) {
+    wake_.notify_one();
+    return true;
+  }
+  failed_.fetch_add(1, std::memory_order_relaxed);
+  call_done(request, unavailable(std::move(refusal)));
+  return false;
+}
+
+void TradeStore::run() {
+  const auto idle = std::chrono::seconds(std::max<std::int64_t>(1, options_.purge_interval_seconds));
+  for (;;) {
+    std::vector<CommitRequest> batch;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, idle, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      const std::size_t n = std::min(options_.max_batch, queue_.size());
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (!batch.empty()) write_batch(batch);
+    maybe_purge();
+  }
+}
+
+void TradeStore::maybe_purge() {
+  const std::int64_t now = clock_.now_seconds();
+  if (now - last_purge_ < options_.purge_interval_seconds) return;
+  last_purge_ = now;
+  (void)purge_expired();  // a failure is retried at the next interval
+}
+
+void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
+  bool backing_off = false;
+  {
+    std::lock_guard lock(mu_);
+    backing_off = std::chrono::steady_clock::now() < refuse_until_;
+  }
+  if (backing_off) {
+    // The database just failed: refuse at once rather than queue behind connect attempts.
+    failed_.fetch_add(batch.size(), std::memory_order_relaxed);
+    for (auto& r : batch) call_done(r, unavailable("database unavailable (backing off)"));
+    return;
+  }
+
+  const std::size_t n = batch.size();
+  const std::size_t chunk = db_->dialect() == Dialect::Sqlite ? 32 : 256;
+  const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
+  // Per request: empty = commits; otherwise why it was refused (nothing of it is written).
+  std::vector<std::optional<StorageFailure>> refused(n);
+  // Rows to write: for each key the newest version among the surviving requests.
+  struct Pick {
+    std::uint64_t seq = 0;
+    std::size_t order = 0;  // arrival order, for a stable statement order
+  };
+  std::map<Ticket, std::pair<Pick, const Position*>> positions;
+  std::map<Ticket, std::pair<Pick, const Order*>> orders;
+  std::map<Ticket, const Deal*> deals;
+  std::map<Login, std::pair<Pick, const AccountInfo*>> accounts;
+  Ticket max_ticket = 0;
+
+  auto conflict = [](std::string field, std::string message) {
+    return StorageFailure{StorageError::Conflict, std::move(field), std::move(message)};
+  };
+
+  auto st = db_->write([&](SqlConn& c) -> StoreStatus {
+    std::fill(refused.begin(), refused.end(), std::nullopt);
+    positions.clear();
+    orders.clear();
+    deals.clear();
+    accounts.clear();
+    max_ticket = 0;
+
+    // 1. Idempotency records: the first of a (caller, key) in the batch competes with the
+    //    database's unique key; an existing unexpired record refuses the request.
+    {
+      std::set<std::pair<std::string_view, std::string_view>> seen;
+      std::vector<std::size_t> idx;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& rec = batch[i].idempotency;
+        if (!rec) continue;
+        if (!seen.emplace(rec->caller, rec->key).second) {
+          refused[i] = conflict("idempotency_key", "idempotency key already used");
+          continue;
+        }
+        idx.push_back(i);
+      }
+      for (std::size_t at = 0; at < idx.size(); at += chunk) {
+        const std::size_t m = std::min(chunk, idx.size() - at);
+        Params p{cutoff};
+        for (std::size_t k = 0; k < m; ++k) {
+          const auto& rec = *batch[idx[at + k]].idempotency;
+          p.insert(p.end(), {rec.caller, rec.key, rec.fingerprint, rec.status, rec.body,
+                             rec.created_at});
+        }
+        std::string sql = "INSERT INTO mt5_idempotency (";
+        sql += kIdemCols;
+        sql += ") VALUES " + placeholders(m, 6, 2) +
+               " ON CONFLICT (caller, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+               "status = excluded.status, body = excluded.body, created_at = excluded.created_at "
+               "WHERE mt5_idempotency.created_at < $1 RETURNING caller, idem_key";
+        auto r = c.exec(sql, p);
+        if (!r) return r.error();
+        std::set<std::pair<std::string, std::string>> won;
+        for (const auto& row : r->rows) won.emplace(text(row, 0), text(row, 1));
+        for (std::size_t k = 0; k < m; ++k) {
+          const auto& rec = *batch[idx[at + k]].idempotency;
+          if (!won.contains({rec.caller, rec.key})) {
+            refused[idx[at + k]] = conflict("idempotency_key", "idempotency key already used");
+          }
+        }
+      }
+    }
+
+    // 2. Account bindings: one login per key and one key per login, first come first bound.
+    {
+      std::set<std::string_view> keys;
+      std::set<Login> logins;
+      std::vector<std::size_t> idx;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto& b = batch[i].binding;
+        if (!b || refused[i]) continue;
+        if (!keys.insert(b->account_key).second || !logins.insert(b->login).second) {
+          refused[i] = conflict("account_key", "account key already bound");
+          continue;
+        }
+        idx.push_back(i);
+      }
+      const std::int64_t now = clock_.now_seconds();
+      for (std::size_t at = 0; at < idx.size(); at += chunk) {
+        const std::size_t m = std::min(chunk, idx.size() - at);
+        Params p;
+        for (std::size_t k = 0; k < m; ++k) {
+          const auto& b = *batch[idx[at + k]].binding;
+          p.insert(p.end(), {b.account_key, u64(b.login), now});
+        }
+        auto r = c.exec("INSERT INTO mt5_account_keys (account_key, login, created_at) VALUES " +
+                            placeholders(m, 3) + " ON CONFLICT DO NOTHING RETURNING account_key",
+                        p);
+        if (!r) return r.error();
+        std::set<std::string> won;
+        for (const auto& row : r->rows) won.insert(text(row, 0));
+        for (std::size_t k = 0; k < m; ++k) {
+          if (!won.contains(batch[idx[at + k]].binding->account_key)) {
+            refused[idx[at + k]] = conflict("account_key", "account key already bound");
+          }
+        }
+      }
+    }
+
+    // 3. The surviving requests' rows, newest version per key (Changes::sequence; 0 or equal:
+    //    the later arrival wins), skipping versions older than one already committed.
+    std::lock_guard vlock(versions_mu_);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (refused[i]) continue;
+      const auto& ch = batch[i].changes;
+      const Pick pick{ch.sequence, i};
+      auto newer = [&](auto& map, auto key, const Versions::Map& committed, auto* row) {
+        if (ch.sequence != 0 && ch.sequence < committed.get(key)) return;
+        auto it = map.find(key);
+        if (it == map.end()) {
+          map.emplace(key, std::make_pair(pick, row));
+        } else if (ch.sequence == 0 || it->second.first.seq == 0 ||
+                   ch.sequence >= it->second.first.seq) {
+          it->second = std::make_pair(pick, row);
+        }
+      };
+      for (const auto& p : ch.positions) {
+        newer(positions, p.ticket, versions_->positions, &p);
+        max_ticket = std::max(max_ticket, p.ticket);
+      }
+      for (const auto& o : ch.orders) {
+        newer(orders, o.ticket, versions_->orders, &o);
+        max_ticket = std::max(max_ticket, o.ticket);
+      }
+      for (const auto& a : ch.accounts) newer(accounts, a.login, versions_->accounts, &a);
+      for (const auto& d : ch.deals) {
+        deals[d.ticket] = &d;  // deals never change
+        max_ticket = std::max(max_ticket, d.ticket);
+      }
+    }
+
+    auto rows_of = [](const auto& map) {
+      using Ptr = std::remove_cvref_t<decltype(map.begin()->second.second)>;
+      std::vector<Ptr> out;
+      out.reserve(map.size());
+      for (const auto& [key, v] : map) out.push_back(v.second);
+      return out;
+    };
+    if (auto s = upsert<AccountInfo>(c, "mt5_accounts", kAccountCols, kAccountN, rows_of(accounts),
+                                     chunk, bind_account);
+        !s) {
+      return s;
+    }
+    if (auto s = upsert<Position>(c, "mt5_positions", kPositionCols, kPositionN,
+                                  rows_of(positions), chunk, bind_position);
+        !s) {
+      return s;
+    }
+    if (auto s = upsert<Order>(c, "mt5_orders", kOrderCols, kOrderN, rows_of(orders), chunk,
+                               bind_order);
+        !s) {
+      return s;
+    }
+    {
+      std::vector<const Deal*> d;
+      d.reserve(deals.size());
+      for (const auto& [t, ptr] : deals) d.push_back(ptr);
+      if (auto s = upsert<Deal>(c, "mt5_deals", kDealCols, kDealN, d, chunk, bind_deal); !s) {
+        return s;
+      }
+    }
+    // 4. The ticket sequence only moves forward.
+    if (max_ticket != 0) {
+      auto r = c.exec(
+          "INSERT INTO mt5_sequences (name, value) VALUES ('ticket', $1) ON CONFLICT (name) DO "
+          "UPDATE SET value = CASE WHEN excluded.value > mt5_sequences.value THEN "
+          "excluded.value ELSE mt5_sequences.value END",
+          {u64(max_ticket + 1)});
+      if (!r) return r.error();
+    }
+    return {};
+  });
+
+  if (!st) {
+    if (st.error().code == StorageError::Unavailable) {
+      std::lock_guard lock(mu_);
+      refuse_until_ = std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(std::max(0, options_.retry_after_ms));
+    }
+    failed_.fetch_add(n, std::memory_order_relaxed);
+    for (auto& r : batch) call_done(r, st);
+    return;
+  }
+  {
+    std::lock_guard vlock(versions_mu_);
+    for (const auto& [t, v] : positions) {
+      if (v.first.seq != 0) versions_->positions.set(t, v.first.seq);
+    }
+    for (const auto& [t, v] : orders) {
+      if (v.first.seq != 0) versions_->orders.set(t, v.first.seq);
+    }
+    for (const auto& [l, v] : accounts) {
+      if (v.first.seq != 0) versions_->accounts.set(l, v.first.seq);
+    }
+  }
+  std::uint64_t ok = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (refused[i]) {
+      failed_.fetch_add(1, std::memory_order_relaxed);
+      call_done(batch[i], *refused[i]);
+    } else {
+      ++ok;
+    }
+  }
+  committed_.fetch_add(ok, std::memory_order_relaxed);
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!refused[i]) call_done(batch[i], StoreStatus{});
+  }
+}
+
+void TradeStore::reset_row_versions() {
+  std::lock_guard vlock(versions_mu_);
+  versions_ = std::make_unique<Versions>();
+}
+
+TradeStore::Stats TradeStore::stats() const {
+  Stats s;
+  s.committed = committed_.load(std::memory_order_relaxed);
+  s.failed = failed_.load(std::memory_order_relaxed);
+  s.batches = batches_.load(std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  s.queued = queue_.size();
+  return s;
+}
+
+// ---- reads ----
+
+StoreResult<StoredState> TradeStore::load() {
+  StoredState out;
+  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
+    out = StoredState{};
+    auto& b = out.broker;
+    Ticket max_ticket = 0;
+    auto accounts = c.exec(std::string("SELECT ") + std::string(kAccountCols) +
+                           " FROM mt5_accounts ORDER BY login");
+    if (!accounts) return accounts.error();
+    for (const auto& r : accounts->rows) b.accounts.push_back(read_account(r));
+    auto positions = c.exec(std::string("SELECT ") + std::string(kPositionCols) +
+                            " FROM mt5_positions ORDER BY ticket");
+    if (!positions) return positions.error();
+    for (const auto& r : positions->rows) {
+      b.positions.push_back(read_position(r));
+      max_ticket = std::max(max_ticket, b.positions.back().ticket);
+    }
+    auto orders = c.exec(std::string("SELECT ") + std::string(kOrderCols) +
+                         " FROM mt5_orders ORDER BY ticket");
+    if (!orders) return orders.error();
+    for (const auto& r : orders->rows) {
+      b.orders.push_back(read_order(r));
+      max_ticket = std::max(max_ticket, b.orders.back().ticket);
+    }
+    auto deals = c.exec(std::string("SELECT ") + std::string(kDealCols) +
+                        " FROM mt5_deals ORDER BY ticket");
+    if (!deals) return deals.error();
+    for (const auto& r : deals->rows) {
+      b.deals.push_back(read_deal(r));
+      max_ticket = std::max(max_ticket, b.deals.back().ticket);
+    }
+    auto seq = c.exec("SELECT value FROM mt5_sequences WHERE name = 'ticket'");
+    if (!seq) return seq.error();
+    const Ticket stored = seq->rows.empty() ? 1 : unsigned_int(seq->rows[0], 0);
+    b.next_ticket = std::max<Ticket>({Ticket{1}, stored, max_ticket + 1});
+    auto keys = c.exec("SELECT account_key, login FROM mt5_account_keys ORDER BY account_key");
+    if (!keys) return keys.error();
+    for (const auto& r : keys->rows) out.bindings.push_back({text(r, 0), unsigned_int(r, 1)});
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+StoreResult<std::vector<Position>> TradeStore::closed_positions(Login login,
+                                                                std::string_view symbol,
+                                                                std::optional<Ticket> before,
+                                                                std::size_t limit) {
+  std::vector<Position> out;
+  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
+    std::string sql = std::string("SELECT ") + std::string(kPositionCols) +
+                      " FROM mt5_positions WHERE login = $1 AND closed = $2";
+    Params p{u64(login), true};
+    if (!symbol.empty()) {
+      p.emplace_back(symbol);
+      sql += " AND symbol = $" + std::to_string(p.size());
+    }
+    if (before) {
+      p.push_back(u64(*before));
+      sql += " AND ticket < $" + std::to_string(p.size());
+    }
+    p.push_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, 100000)));
+    sql += " ORDER BY ticket DESC LIMIT $" + std::to_string(p.size());
+    auto r = c.exec(sql, p);
+    if (!r) return r.error();
+    out.clear();
+    for (const auto& row : r->rows) out.push_back(read_position(row));
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+StoreResult<std::optional<Position>> TradeStore::position(Login login, Ticket ticket) {
+  std::optional<Position> out;
+  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
+    auto r = c.exec(std::string("SELECT ") + std::string(kPositionCols) +
+                        " FROM mt5_positions WHERE ticket = $1 AND login = $2",
+                    {u64(ticket), u64(login)});
+    if (!r) return r.error();
+    out.reset();
+    if (!r->rows.empty()) out = read_position(r->rows[0]);
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, TimeMs to_msc,
+                                                 std::size_t limit) {
+  std::vector<Deal> out;
+  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
+    auto r = c.exec(std::string("SELECT ") + std::string(kDealCols) +
+                        " FROM mt5_deals WHERE login = $1 AND time_msc >= $2 AND time_msc < $3 "
+                        "ORDER BY time_msc, ticket LIMIT $4",
+                    {u64(login), from_msc, to_msc,
+                     static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000000))});
+    if (!r) return r.error();
+    out.clear();
+    for (const auto& row : r->rows) out.push_back(read_deal(row));
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+StoreResult<std::optional<IdempotencyRecord>> TradeStore::find_idempotency(std::string_view caller,
+                                                                           std::string_view key) {
+  std::optional<IdempotencyRecord> out;
+  const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
+  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
+    auto r = c.exec(std::string("SELECT ") + std::string(kIdemCols) +
+                        " FROM mt5_idempotency WHERE caller = $1 AND idem_key = $2 AND "
+                        "created_at >= $3",
+                    {caller, key, cutoff});
+    if (!r) return r.error();
+    out.reset();
+    if (!r->rows.empty()) out = read_idem(r->rows[0]);
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+StoreResult<std::int64_t> TradeStore::purge_expired() {
+  std::int64_t removed = 0;
+  const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
+  auto st = db_->write([&](SqlConn& c) -> StoreStatus {
+    auto r = c.exec("DELETE FROM mt5_idempotency WHERE created_at < $1", {cutoff});
+    if (!r) return r.error();
+    removed = r->affected;
+    return {};
+  });
+  if (!st) return st.error();
+  return removed;
+}
+
+}  // namespace permiso::trading

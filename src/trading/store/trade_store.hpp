@@ -1,0 +1,162 @@
+// mt5-api's durable store: accounts (with the principal → login binding), positions, orders,
+// deals, idempotency records and the ticket sequence, on SQLite or PostgreSQL (tables mt5_*,
+// migrations in mt5_schema_migrations, so it can share a database with permiso-auth).
+// Writes go through one group-commit writer thread: many commit requests per transaction,
+// every completion called after the COMMIT, a full queue refused at once (never a hang).
+#pragma once
+
+#include "common/clock.hpp"
+#include "storage/sql.hpp"
+#include "storage/storage.hpp"
+#include "trading/broker.hpp"
+#include "trading/model.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace permiso::trading {
+
+using storage::StorageError;
+using storage::StorageFailure;
+template <class T>
+using StoreResult = storage::StorageResult<T>;
+using StoreStatus = storage::StorageStatus;
+
+/// A principal's account: Caller::account_key → MT5 login, bound once.
+struct AccountBinding {
+  std::string account_key;
+  Login login = 0;
+};
+
+/// The answer an idempotent request produced, kept 24 h (TradeStoreOptions::idempotency_ttl).
+struct IdempotencyRecord {
+  std::string caller;       // Caller::account_key
+  std::string key;          // Idempotency-Key / client_order_id
+  std::string fingerprint;  // digest of the request body
+  int status = 0;           // HTTP status of the stored answer
+  std::string body;         // JSON text
+  std::int64_t created_at = 0;  // Unix seconds (the store's Clock)
+};
+
+/// One unit of the group commit. All of it is written in one transaction, or none of it:
+/// - `binding` already bound (this key or this login) → Conflict, field "account_key";
+/// - `idempotency` key already recorded (unexpired) for that caller → Conflict, field
+///   "idempotency_key"; an expired record is replaced.
+/// A refused request writes nothing; the others of its batch still commit.
+struct CommitRequest {
+  Changes changes;
+  std::optional<AccountBinding> binding;
+  std::optional<IdempotencyRecord> idempotency;
+  /// Called once, after the batch's COMMIT (success) or its failure (Unavailable, …), on the
+  /// writer thread; inline in submit() when the request is refused at once. Keep it cheap.
+  std::function<void(StoreStatus)> done;
+};
+
+/// What load() finds: everything the broker must restore, and every account binding.
+struct StoredState {
+  BrokerState broker;
+  std::vector<AccountBinding> bindings;
+};
+
+struct TradeStoreOptions {
+  storage::StorageOptions storage;         // pool, connect/acquire/statement timeouts
+  std::size_t queue_capacity = 16384;      // commit requests waiting; beyond: Unavailable at once
+  std::size_t max_batch = 1024;            // commit requests per transaction
+  std::int64_t idempotency_ttl_seconds = 24 * 3600;
+  std::int64_t purge_interval_seconds = 600;  // how often the writer deletes expired records
+  /// After a failed batch (database down), requests are refused at once for this long
+  /// instead of each waiting for a connect attempt; then the writer tries again.
+  int retry_after_ms = 250;
+  bool migrate = true;                     // apply the mt5_* migrations on open
+};
+
+class TradeStore {
+ public:
+  /// `url` as storage::open_db (sqlite:///…, postgresql://…). Unavailable when the database
+  /// cannot be reached. `clock` (idempotency created_at and expiry) must outlive the store.
+  static StoreResult<std::unique_ptr<TradeStore>> open(std::string_view url, const Clock& clock,
+                                                       TradeStoreOptions options = {});
+  /// Stops the writer after it has committed (or failed) every accepted request.
+  ~TradeStore();
+  TradeStore(const TradeStore&) = delete;
+  TradeStore& operator=(const TradeStore&) = delete;
+
+  /// Queues `request` for the next group commit. False (and `done(Unavailable)` called inline)
+  /// when the queue is full, the writer is backing off after a database failure, or the store
+  /// is closing. Never blocks on the database.
+  bool submit(CommitRequest request);
+
+  /// Every row, as last committed (positions and orders open and closed, all deals), the
+  /// ticket sequence, and the bindings. Reads the database.
+  [[nodiscard]] StoreResult<StoredState> load();
+
+  // ---- history queries (database reads; open state is served from the broker's memory) ----
+  /// Closed positions of `login`, newest ticket first, tickets below `before` (cursor).
+  [[nodiscard]] StoreResult<std::vector<Position>> closed_positions(
+      Login login, std::string_view symbol, std::optional<Ticket> before, std::size_t limit);
+  /// One position (open or closed) of `login`; nullopt when it has no such ticket.
+  [[nodiscard]] StoreResult<std::optional<Position>> position(Login login, Ticket ticket);
+  /// Deals of `login` with from_msc <= time < to_msc, oldest first, at most `limit`.
+  [[nodiscard]] StoreResult<std::vector<Deal>> deals(Login login, TimeMs from_msc, TimeMs to_msc,
+                                                     std::size_t limit);
+  /// The unexpired record of (caller, key), if any.
+  [[nodiscard]] StoreResult<std::optional<IdempotencyRecord>> find_idempotency(
+      std::string_view caller, std::string_view key);
+  /// Deletes records older than the TTL; returns how many. The writer also runs it
+  /// every purge_interval_seconds.
+  StoreResult<std::int64_t> purge_expired();
+
+  /// Forgets the per-row step sequences used to drop stale Changes (see Changes::sequence);
+  /// call after broker.restore(), whose sequence may start again from the beginning.
+  void reset_row_versions();
+
+  struct Stats {
+    std::uint64_t committed = 0;  // requests committed
+    std::uint64_t failed = 0;     // requests refused or failed
+    std::uint64_t batches = 0;    // transactions committed
+    std::size_t queued = 0;       // requests waiting now
+  };
+  [[nodiscard]] Stats stats() const;
+  [[nodiscard]] std::string_view backend() const;  // "sqlite" or "postgresql"
+
+ private:
+  struct Versions;
+  TradeStore(std::unique_ptr<storage::Db> db, const Clock& clock, TradeStoreOptions options);
+  void run();
+  void write_batch(std::vector<CommitRequest>& batch);
+  void maybe_purge();
+
+  std::unique_ptr<storage::Db> db_;
+  const Clock& clock_;
+  const TradeStoreOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<CommitRequest> queue_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point refuse_until_{};
+
+  std::unique_ptr<Versions> versions_;  // writer thread only (and reset_row_versions, locked)
+  std::mutex versions_mu_;
+  std::int64_t last_purge_ = 0;
+
+  std::atomic<std::uint64_t> committed_{0};
+  std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> batches_{0};
+  std::thread writer_;
+};
+
+}  // namespace permiso::trading
