@@ -118,6 +118,13 @@ int serve() {
       return kExitConfig;
     }
   }
+  // The seed's *_CLIENT_SECRET variables name service clients of the deployment; they are
+  // read here, not kept in AuthConfig, so `config check` can never print them.
+  auto client_seeds = permiso::auth::service_client_seeds(permiso::config::process_env());
+  if (!client_seeds.problems.empty()) {
+    for (const auto& p : client_seeds.problems) std::cerr << "config error: " << p << "\n";
+    return kExitConfig;
+  }
   cfg.version = PERMISO_VERSION;
   if (auto logged = permiso::log::init(cfg.log_config()); !logged) {
     std::cerr << "config error: LOG_LEVEL/LOG_FORMAT: " << permiso::log::to_string(logged.error()) << "\n";
@@ -206,6 +213,28 @@ int serve() {
   permiso::ratelimit::RateLimiter& limiter =
       redis_limiter ? static_cast<permiso::ratelimit::RateLimiter&>(*redis_limiter) : local_limiter;
   permiso::auth::AuditLog audit(storage, clock);
+  {
+    auto seeded = permiso::auth::ensure_service_clients(storage, client_secrets, clock, client_seeds.seeds);
+    client_seeds.seeds.clear();  // the secrets are not needed again
+    if (!seeded) {
+      spdlog::critical("service clients from the environment: " + std::string(permiso::storage::to_string(seeded.error())));
+      return kExitStartup;
+    }
+    for (const auto& c : *seeded) {
+      if (c.change == permiso::auth::SeedClientChange::Unchanged) continue;
+      const bool created = c.change == permiso::auth::SeedClientChange::Created;
+      permiso::storage::AuditEvent event;
+      event.actor = "permiso-auth";
+      event.actor_type = "system";
+      event.action = created ? "client.create" : "client.rotate_secret";
+      event.target = c.client_id;
+      event.outcome = "success";
+      event.details = boost::json::serialize(boost::json::object{{"source", "environment"}, {"variable", c.variable}});
+      audit.record(std::move(event));
+      spdlog::info("service client '" + c.client_id + "' " + (created ? "created" : "given the new secret") +
+                   " from " + std::string(c.variable));
+    }
+  }
   permiso::auth::ClientCache clients;
   permiso::auth::RevocationList revocations;
 

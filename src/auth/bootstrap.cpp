@@ -6,6 +6,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -56,7 +57,107 @@ storage::StorageStatus ensure_role(storage::Storage& st, const SeedRole& seed) {
   return st.set_role_scopes(created->id, scope_ids);
 }
 
+bool usable_secret(std::string_view s) {
+  if (s.size() < 16 || s.size() > 512) return false;
+  return std::all_of(s.begin(), s.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
+}
+
+storage::StorageResult<std::vector<std::int64_t>> scope_ids_of(storage::Storage& st,
+                                                                const std::vector<std::string_view>& names) {
+  std::vector<std::int64_t> ids;
+  for (const auto name : names) {
+    auto scope = st.get_scope_by_name(name);
+    if (scope) {
+      ids.push_back(scope->id);
+    } else if (scope.error().code != StorageError::NotFound) {
+      return scope.error();
+    }
+  }
+  return ids;
+}
+
+storage::StorageResult<SeedClientChange> ensure_service_client(storage::Storage& st, const ClientSecrets& secrets,
+                                                               const Clock& clock, const ServiceClientSeed& seed) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto existing = st.get_client(seed.client_id);
+    if (existing) {
+      // The stored hash is compared, never the secret: a matching one is left alone, so a
+      // restart with the same environment changes nothing (and audits nothing).
+      if (!existing->secret_hash.empty() && secrets.matches(seed.secret, existing->secret_hash)) {
+        return SeedClientChange::Unchanged;
+      }
+      auto rotated = st.rotate_client_secret(seed.client_id, secrets.hash(seed.secret), std::nullopt,
+                                             clock.now_seconds());
+      if (!rotated) return rotated.error();
+      return SeedClientChange::SecretUpdated;
+    }
+    if (existing.error().code != StorageError::NotFound) return existing.error();
+
+    storage::ServiceClient c;
+    c.client_id = std::string(seed.client_id);
+    c.name = std::string(seed.name);
+    c.description = std::string(seed.description);
+    c.client_type = "confidential";
+    c.secret_hash = secrets.hash(seed.secret);
+    c.is_active = true;
+    c.is_trusted = false;  // admin:system routes want trusted clients; these need none
+    c.created_at = c.updated_at = clock.now_seconds();
+    auto created = st.create_client(c);
+    if (!created) {
+      if (created.error().code == StorageError::Conflict) continue;  // another replica won: compare its hash
+      return created.error();
+    }
+    auto ids = scope_ids_of(st, seed.scopes);
+    if (!ids) return ids.error();
+    if (auto r = st.set_client_scopes(c.client_id, *ids); !r) return r.error();
+    return SeedClientChange::Created;
+  }
+  return storage::StorageFailure{StorageError::Internal, "client_id", "service client kept changing during bootstrap"};
+}
+
 }  // namespace
+
+ServiceClientSeeds service_client_seeds(const std::function<std::optional<std::string>(std::string_view)>& env) {
+  // The seed's .env.integration names. mt5-api only reads the revocation feed, which any
+  // valid token may do, so its client gets no scope at all; the dashboard trades for a
+  // signed-in person and gets the trader's scopes.
+  static const std::vector<ServiceClientSeed> kSeeds{
+      {"MT5_SERVICE_CLIENT_SECRET", "mt5-service", "MT5 service",
+       "mt5-api: reads permiso-auth's revocation feed (ensured from MT5_SERVICE_CLIENT_SECRET)", {}, {}},
+      {"DASHBOARD_CLIENT_SECRET", "dashboard", "Trading dashboard",
+       "The trading dashboard (ensured from DASHBOARD_CLIENT_SECRET)",
+       {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance",
+        "market:data"},
+       {}},
+  };
+  ServiceClientSeeds out;
+  for (const auto& seed : kSeeds) {
+    auto secret = env(seed.variable);
+    if (!secret || secret->empty()) continue;
+    if (!usable_secret(*secret)) {
+      out.problems.push_back(std::string(seed.variable) +
+                             ": must be 16 to 512 printable ASCII characters without spaces");
+      continue;
+    }
+    auto s = seed;
+    s.secret = std::move(*secret);
+    out.seeds.push_back(std::move(s));
+  }
+  return out;
+}
+
+storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage::Storage& st,
+                                                                         const ClientSecrets& secrets,
+                                                                         const Clock& clock,
+                                                                         const std::vector<ServiceClientSeed>& seeds) {
+  std::vector<SeededClient> out;
+  for (const auto& seed : seeds) {
+    auto change = ensure_service_client(st, secrets, clock, seed);
+    if (!change) return change.error();
+    out.push_back({std::string(seed.client_id), seed.variable, *change});
+  }
+  return out;
+}
 
 std::string generate_password() {
   // No look-alikes (0/O, 1/l/I) and no '=', ':' or quotes, so the password survives being

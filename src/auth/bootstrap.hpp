@@ -1,14 +1,19 @@
-// First-start seeding: the default scopes and roles (contract), and the bootstrap admin when
-// no user exists yet. Idempotent, so every start runs it and replicas racing on an empty
-// database converge on one admin.
+// First-start seeding: the default scopes and roles (contract), the bootstrap admin when
+// no user exists yet, and the service clients the deployment names by their secrets (the
+// seed's *_CLIENT_SECRET variables). Idempotent, so every start runs it and replicas racing
+// on an empty database converge on one admin and one client each.
 #pragma once
 
+#include "auth/client_secrets.hpp"
 #include "auth/password_hasher.hpp"
 #include "common/clock.hpp"
 #include "storage/storage.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace permiso::auth {
 
@@ -24,6 +29,44 @@ storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& storage,
                                                    const Clock& clock,
                                                    const std::string& admin_username,
                                                    const std::optional<std::string>& admin_password);
+
+/// A service client whose secret comes from the environment: mt5-api reads permiso-auth's
+/// revocation feed as `mt5-service` (MT5_SERVICE_CLIENT_SECRET), the dashboard signs in as
+/// `dashboard` (DASHBOARD_CLIENT_SECRET).
+struct ServiceClientSeed {
+  std::string_view variable;     // the environment variable holding the secret
+  std::string_view client_id;
+  std::string_view name;
+  std::string_view description;
+  std::vector<std::string_view> scopes;  // granted when the client is created
+  std::string secret;                    // filled from the environment
+};
+
+struct ServiceClientSeeds {
+  std::vector<ServiceClientSeed> seeds;  // those whose variable is set and non-empty
+  std::vector<std::string> problems;     // "VARIABLE: rule", one per unusable secret
+};
+
+/// Reads the seed's *_CLIENT_SECRET variables. A secret must be 16 to 512 printable ASCII
+/// characters without spaces (it travels in forms and Basic credentials).
+ServiceClientSeeds service_client_seeds(const std::function<std::optional<std::string>(std::string_view)>& env);
+
+enum class SeedClientChange { Unchanged, Created, SecretUpdated };
+
+struct SeededClient {
+  std::string client_id;
+  std::string_view variable;
+  SeedClientChange change = SeedClientChange::Unchanged;
+};
+
+/// Ensures each seeded client exists (confidential, not trusted, active, the seed's scopes)
+/// and that its stored secret hash is the configured secret's: a changed variable replaces
+/// the stored secret at once (no grace period). An existing client keeps the scopes, flags
+/// and limits an administrator gave it. The caller audits and logs the changes (never the
+/// secret).
+storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(
+    storage::Storage& storage, const ClientSecrets& secrets, const Clock& clock,
+    const std::vector<ServiceClientSeed>& seeds);
 
 /// A random password that satisfies the password policy (~128 bits of entropy).
 std::string generate_password();

@@ -287,8 +287,119 @@ def http_request(base_url, method, path, form=None, json=None, headers=None, aut
 # ---------------------------------------------------------------------------------------------
 # The server under test
 
-class AuthServer:
+class ServiceProcess:
+    """One server process (`<binary> serve`) on a free loopback port, in its own data dir: start
+    until GET /health is 200, SIGTERM stop with exit-code check, SIGKILL, output for failures.
+    Subclasses set name, binary, port, base_url, data_dir, owns_data_dir, log_path and env."""
+
+    name = "server"
+    # Variables of the test process never passed through (the test decides all of them).
+    ENV_PREFIXES = ("PERMISO_", "JWT_", "RATE_LIMIT_", "REDIS_", "DATABASE_", "MT5_", "DASHBOARD_")
+    proc = None
+    start_timeout = START_TIMEOUT_S
+
+    # -- lifecycle
+    def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.kill()
+            if self.proc is not None:
+                self._log.close()
+            self.cleanup()
+            raise
+
+    def _start(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(self.ENV_PREFIXES)}
+        env.update(self.env)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "serve"], env=env, cwd=self.data_dir,
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.time() + self.start_timeout
+        last = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError(f"{self.name} exited with code {self.proc.returncode} during "
+                                   f"start-up.\n{self.describe()}")
+            try:
+                r = http_request(self.base_url, "GET", "/health", timeout=2, allow_5xx=True)
+                if r.status == 200:
+                    return self
+                last = r
+            except (OSError, urllib.error.URLError) as e:
+                last = e
+            time.sleep(0.1)
+        self.kill()
+        raise HarnessError(f"{self.name} did not answer GET /health with 200 within "
+                           f"{self.start_timeout}s (last: {last!r}).\n{self.describe()}")
+
+    def stop(self):
+        """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
+        if self.proc is None:
+            return 0
+        code = self.proc.poll()
+        if code is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                code = self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                code = None
+        self.proc = None
+        self._log.close()
+        return code
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop_clean(self):
+        """Stops the server and raises unless it exited with code 0 within the timeout."""
+        code = self.stop()
+        try:
+            if code != 0:
+                how = "did not exit within %ds of SIGTERM" % STOP_TIMEOUT_S if code is None \
+                    else f"exited with code {code} after SIGTERM"
+                raise AssertionError(f"{self.name} {how} (expected a clean exit 0).\n{self.describe()}")
+        finally:
+            self.cleanup()
+
+    def cleanup(self):
+        if self.owns_data_dir and not KEEP:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def output(self):
+        return _read(self.log_path)
+
+    def describe(self, tail_lines=80):
+        lines = self.output().splitlines()
+        tail = "\n".join(lines[-tail_lines:])
+        return (f"--- {self.name} ({self.binary} serve, backend {self.backend}, {self.base_url}) "
+                f"output, last {min(len(lines), tail_lines)} of {len(lines)} lines ---\n{tail}\n--- end ---")
+
+    # -- HTTP
+    def request(self, method, path, **kw):
+        return http_request(self.base_url, method, path, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+class AuthServer(ServiceProcess):
     """One permiso-auth process in its own temp data dir (and database / Redis)."""
+
+    name = "permiso-auth"
 
     def __init__(self, env=None, bootstrap=True, data_dir=None, database_url=None, redis=None,
                  jwt_secret=None, issuer=None, admin_password=None):
@@ -343,105 +454,10 @@ class AuthServer:
         self.proc = None
         self._admin_token = None
 
-    # -- lifecycle
-    def start(self):
-        try:
-            return self._start()
-        except BaseException:
-            self.kill()
-            if self.proc is not None:
-                self._log.close()
-            self.cleanup()
-            raise
-
-    def _start(self):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PERMISO_", "JWT_", "RATE_LIMIT_", "REDIS_", "DATABASE_"))}
-        env.update(self.env)
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "serve"], env=env, cwd=self.data_dir,
-                                     stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.time() + START_TIMEOUT_S
-        last = None
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise HarnessError(f"permiso-auth exited with code {self.proc.returncode} during "
-                                   f"start-up.\n{self.describe()}")
-            try:
-                r = http_request(self.base_url, "GET", "/health", timeout=2, allow_5xx=True)
-                if r.status == 200:
-                    return self
-                last = r
-            except (OSError, urllib.error.URLError) as e:
-                last = e
-            time.sleep(0.1)
-        self.kill()
-        raise HarnessError(f"permiso-auth did not answer GET /health with 200 within "
-                           f"{START_TIMEOUT_S}s (last: {last!r}).\n{self.describe()}")
-
-    def stop(self):
-        """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
-        if self.proc is None:
-            return 0
-        code = self.proc.poll()
-        if code is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                code = self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                code = None
-        self.proc = None
-        self._log.close()
-        return code
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop_clean(self):
-        """Stops the server and raises unless it exited with code 0 within the timeout."""
-        code = self.stop()
-        try:
-            if code != 0:
-                how = "did not exit within %ds of SIGTERM" % STOP_TIMEOUT_S if code is None \
-                    else f"exited with code {code} after SIGTERM"
-                raise AssertionError(f"permiso-auth {how} (expected a clean exit 0).\n{self.describe()}")
-        finally:
-            self.cleanup()
-
     def cleanup(self):
         if self.owns_redis and self.redis is not None:
             self.redis.stop()
-        if self.owns_data_dir and not KEEP:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def output(self):
-        return _read(self.log_path)
-
-    def describe(self, tail_lines=80):
-        lines = self.output().splitlines()
-        tail = "\n".join(lines[-tail_lines:])
-        return (f"--- permiso-auth ({self.binary} serve, backend {self.backend}, {self.base_url}) "
-                f"output, last {min(len(lines), tail_lines)} of {len(lines)} lines ---\n{tail}\n--- end ---")
-
-    # -- HTTP
-    def request(self, method, path, **kw):
-        return http_request(self.base_url, method, path, **kw)
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, **kw):
-        return self.request("POST", path, **kw)
-
-    def put(self, path, **kw):
-        return self.request("PUT", path, **kw)
-
-    def delete(self, path, **kw):
-        return self.request("DELETE", path, **kw)
+        super().cleanup()
 
     # -- common flows, all through the public API
     def login(self, username, password, expect=200):
