@@ -1,0 +1,589 @@
+# Black-box harness for the mt5-api acceptance suite: the real permiso-auth and mt5-api
+# binaries (and, per PERMISO_TEST_BACKEND, a real PostgreSQL 15 and Redis) on loopback.
+"""Builds on ../harness.py (processes, backends, HTTP, error-shape assertions); adds the gateway
+process, a trading client per service client, and a minimal RFC 6455 WebSocket client.
+
+Environment:
+  PERMISO_AUTH_BIN      path of the permiso-auth binary (required)
+  MT5_API_BIN           path of the mt5-api binary (required)
+  PERMISO_TEST_BACKEND  sqlite (default) | postgres | postgres+redis
+  PERMISO_REPO          repository root; config/ is used
+  PERMISO_TEST_KEEP     set to 1 to keep temp dirs for inspection
+"""
+
+import base64
+import hashlib
+import json as jsonlib
+import math
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import harness  # noqa: E402  (the permiso-auth suite's harness, one directory up)
+from harness import V1, AuthServer, HarnessError, ServiceProcess, http_request  # noqa: E402,F401
+
+# What the gateway tests configure; the assertions on the demo account use these.
+DEMO_DEPOSIT = 10000.0
+DEMO_LEVERAGE = 100
+DEMO_CURRENCY = "USD"
+SIM_SEED = "20240601"
+AUDIENCE = "permiso"
+MT5_SERVICE_CLIENT_ID = "mt5-service"
+
+TRADING_SCOPES = ("trade:read", "trade:open", "trade:close", "trade:modify", "account:read",
+                  "account:balance", "market:data")
+# The contract's instruments (the issue's list); the simulator may offer more.
+CONTRACT_SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "US500", "BTCUSD")
+TRADE_FIELDS = ("id", "symbol", "volume", "type", "open_price", "current_price", "profit",
+                "stop_loss", "take_profit", "open_time", "status", "comment")
+ACCOUNT_FIELDS = ("balance", "equity", "margin", "free_margin", "margin_level", "currency", "leverage")
+
+# A revocation reaches every gateway replica within this (contract).
+REVOCATION_DEADLINE_S = 2.0
+
+
+def mt5_binary():
+    path = os.environ.get("MT5_API_BIN")
+    if not path:
+        raise HarnessError("MT5_API_BIN is not set: point it at the mt5-api binary "
+                           "(e.g. build/release/apps/mt5-api/mt5-api)")
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise HarnessError(f"MT5_API_BIN={path!r} does not exist or is not executable "
+                           "(build the mt5-api target first)")
+    return os.path.abspath(path)
+
+
+class Mt5Server(ServiceProcess):
+    """One mt5-api process beside a permiso-auth, in its own data dir and database. A restart
+    (kill or stop, then Mt5Server(..., same=previous)) reuses the data dir and database."""
+
+    name = "mt5-api"
+    start_timeout = 40
+
+    def __init__(self, auth, service_secret, env=None, same=None, redis=None):
+        self.binary = mt5_binary()
+        self.backend = harness.backend_name()
+        self.auth = auth
+        self.port = harness.free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        if same is not None:
+            self.data_dir, self.database_url, self.owns_data_dir = same.data_dir, same.database_url, False
+            redis = redis or same.redis
+        else:
+            self.data_dir = tempfile.mkdtemp(prefix="permiso-mt5-")
+            self.owns_data_dir = True
+            if self.backend == "sqlite":
+                self.database_url = f"sqlite:///{self.data_dir}/mt5.db"
+            else:
+                self.database_url = harness.postgres().new_database()
+        self.redis = redis
+        self.log_path = os.path.join(self.data_dir, f"mt5-api-{self.port}.log")
+        self.env = {
+            "PERMISO_ENV": "development",
+            "PERMISO_DATA_DIR": self.data_dir,
+            "PERMISO_CONFIG_DIR": os.path.join(harness.REPO, "config"),
+            "MT5_API_HOST": "127.0.0.1",
+            "MT5_API_PORT": str(self.port),
+            "PERMISO_AUTH_URL": auth.base_url,
+            "MT5_DATABASE_URL": self.database_url,
+            "JWT_ALGORITHM": auth.jwt_algorithm,
+            "JWT_ISSUER": auth.issuer,
+            "JWT_AUDIENCE": AUDIENCE,
+            "MT5_SERVICE_CLIENT_ID": MT5_SERVICE_CLIENT_ID,
+            "MT5_SERVICE_CLIENT_SECRET": service_secret,
+            "MT5_BROKER": "simulator",
+            "MT5_SIM_SEED": SIM_SEED,
+            "MT5_SIM_TICK_MS": "50",
+            "MT5_DEMO_DEPOSIT": str(int(DEMO_DEPOSIT)),
+            "MT5_DEMO_LEVERAGE": str(DEMO_LEVERAGE),
+            "MT5_DEMO_CURRENCY": DEMO_CURRENCY,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
+            "RATE_LIMIT_API": "100000000/minute",
+        }
+        if auth.jwt_algorithm == "HS256":
+            self.env["JWT_SECRET_KEY"] = auth.jwt_secret
+        if self.redis is not None:
+            self.env["REDIS_URL"] = self.redis.url
+        self.env.update(env or {})
+        self.env = {k: v for k, v in self.env.items() if v is not None}
+
+    def request(self, method, path, **kw):
+        return http_request(self.base_url, method, path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+
+class Stack:
+    """permiso-auth (ES256 by default, with MT5_SERVICE_CLIENT_SECRET) and one mt5-api."""
+
+    def __init__(self, alg="ES256", auth_env=None, mt5_env=None):
+        self.service_secret = "svc-" + secrets.token_urlsafe(32)
+        env = {"JWT_ALGORITHM": alg, "JWT_AUDIENCE": AUDIENCE,
+               "MT5_SERVICE_CLIENT_SECRET": self.service_secret}
+        env.update(auth_env or {})
+        self.auth = AuthServer(env=env)
+        self.mt5_env = mt5_env
+        self.mt5 = None
+
+    def start(self):
+        self.auth.start()
+        try:
+            self.mt5 = Mt5Server(self.auth, self.service_secret, env=self.mt5_env,
+                                 redis=self.auth.redis).start()
+        except BaseException:
+            self.auth.kill()
+            self.auth.stop()
+            self.auth.cleanup()
+            raise
+        return self
+
+    def restart_mt5(self, kill=False):
+        """SIGKILL (kill=True) or SIGTERM the gateway, then start a new one on the same data."""
+        old = self.mt5
+        if kill:
+            old.kill()
+            old.stop()
+        else:
+            code = old.stop()
+            if code != 0:
+                raise AssertionError(f"mt5-api exited with {code} after SIGTERM.\n{old.describe()}")
+        self.mt5 = Mt5Server(self.auth, self.service_secret, env=self.mt5_env, same=old).start()
+        self.previous_mt5 = old
+        return self.mt5
+
+    def stop(self):
+        problems = []
+        if self.mt5 is not None:
+            try:
+                self.mt5.stop_clean()
+            except AssertionError as e:
+                problems.append(str(e))
+            prev = getattr(self, "previous_mt5", None)
+            if prev is not None:
+                prev.owns_data_dir = True
+                prev.cleanup()
+        try:
+            self.auth.stop_clean()
+        except AssertionError as e:
+            problems.append(str(e))
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def describe(self, tail=40):
+        out = self.auth.describe(tail)
+        if self.mt5 is not None:
+            out += "\n" + self.mt5.describe(tail)
+        return out
+
+    def trader(self, scopes=TRADING_SCOPES, trusted=False, client_id=None):
+        return Trader(self, scopes=scopes, trusted=trusted, client_id=client_id)
+
+
+class Trader:
+    """One service client of permiso-auth with a token, trading on the gateway."""
+
+    def __init__(self, stack, scopes=TRADING_SCOPES, trusted=False, client_id=None):
+        self.stack = stack
+        created = stack.auth.create_client(scopes=scopes, client_id=client_id or harness.uniq("trader-"),
+                                           is_trusted=trusted)
+        self.client_id = created["client"]["client_id"]
+        self.secret = created["client_secret"]
+        self.scopes = tuple(scopes)
+        self.token = self.new_token()
+
+    def new_token(self, scope=None):
+        return self.stack.auth.service_token(self.client_id, self.secret, scope=scope).body["access_token"]
+
+    def request(self, method, path, token=None, **kw):
+        return self.stack.mt5.request(method, path, bearer=token or self.token, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def open(self, symbol="EURUSD", volume=0.01, trade_type="buy", headers=None, **extra):
+        body = {"symbol": symbol, "volume": volume, "trade_type": trade_type}
+        body.update(extra)
+        r = self.post(f"{V1}/trades", json=body, headers=headers)
+        if r.status != 201:
+            raise AssertionError(f"POST /trades {body}: expected 201, got {r!r}")
+        return r.body
+
+    def trades(self, query=""):
+        r = self.get(f"{V1}/trades{query}")
+        if r.status != 200 or not isinstance(r.body, list):
+            raise AssertionError(f"GET /trades{query}: expected 200 and a JSON array, got {r!r}")
+        return r.body
+
+    def quote(self, symbol="EURUSD"):
+        r = self.get(f"{V1}/market/{symbol}")
+        if r.status != 200:
+            raise AssertionError(f"GET /market/{symbol}: {r!r}")
+        return r.body
+
+    def account(self):
+        r = self.get(f"{V1}/account")
+        if r.status != 200:
+            raise AssertionError(f"GET /account: {r!r}")
+        return r.body
+
+
+def trade_path(trade_or_id):
+    tid = trade_or_id["id"] if isinstance(trade_or_id, dict) else trade_or_id
+    return f"{V1}/trades/{urllib.parse.quote(str(tid), safe='')}"
+
+
+def same_id(a, b):
+    return str(a) == str(b)
+
+
+def link_next(headers):
+    """The URL of rel="next" in a Link header (RFC 8288), or None."""
+    value = headers.get("Link")
+    if not value:
+        return None
+    for part in value.split(","):
+        segs = [s.strip() for s in part.split(";")]
+        if not segs or not segs[0].startswith("<") or not segs[0].endswith(">"):
+            continue
+        rels = [s for s in segs[1:] if s.replace(" ", "").lower() in ('rel="next"', "rel=next")]
+        if rels:
+            return segs[0][1:-1]
+    return None
+
+
+def path_of(url, base_url):
+    """A Link target may be absolute or relative; the path and query to request."""
+    parsed = urllib.parse.urlsplit(url)
+    path = parsed.path or "/"
+    return path + (f"?{parsed.query}" if parsed.query else "")
+
+
+def finite_number(test, value, what):
+    test.assertIsInstance(value, (int, float), f"{what} must be a number: {value!r}")
+    test.assertFalse(isinstance(value, bool), f"{what} must be a number: {value!r}")
+    test.assertTrue(math.isfinite(value), f"{what} must be finite: {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# unittest glue
+
+_STACKS = {}
+
+
+def module_stack(module, **kw):
+    if module not in _STACKS:
+        _STACKS[module] = Stack(**kw).start()
+    return _STACKS[module]
+
+
+def stop_module_stack(module):
+    stack = _STACKS.pop(module, None)
+    if stack is not None:
+        stack.stop()
+
+
+class GatewayTestCase(harness.ServerTestCase):
+    """A class with stack_kwargs (a dict) gets its own stack; others share the module's.
+    self.server is permiso-auth (for the inherited helpers), self.mt5 the gateway."""
+
+    stack_kwargs = None
+
+    @classmethod
+    def setUpClass(cls):
+        unittest.TestCase.setUpClass()
+        if cls.stack_kwargs is not None:
+            cls.stack = Stack(**cls.stack_kwargs).start()
+            cls._owns_stack = True
+        else:
+            cls.stack = module_stack(cls.__module__)
+            cls._owns_stack = False
+        cls.server = cls.stack.auth
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "_owns_stack", False):
+            cls.stack.stop()
+
+    @property
+    def mt5(self):
+        return self.stack.mt5
+
+    def run(self, result=None):
+        before = (len(result.failures) + len(result.errors)) if result is not None else 0
+        out = unittest.TestCase.run(self, result)
+        if result is not None and len(result.failures) + len(result.errors) > before:
+            stack = getattr(type(self), "stack", None)
+            if stack is not None:
+                sys.stderr.write(f"\n[{self.id()}] server output:\n{stack.describe(40)}\n")
+        return out
+
+    def assertInsufficientScope(self, r, scope, msg=None):
+        body = self.assertError(r, 403, "insufficient_scope", msg)
+        self.assertIn(scope, body.get("required_scopes", []), f"{msg or ''} required_scopes: {r!r}")
+        self.assertIn(scope, body.get("missing_scopes", []), f"{msg or ''} missing_scopes: {r!r}")
+        self.assertTrue(set(body["missing_scopes"]) <= set(body["required_scopes"]), r)
+        return body
+
+    def assertTradeShape(self, t, msg=None):
+        label = msg or ""
+        self.assertIsInstance(t, dict, f"{label} a trade is an object: {t!r}")
+        for f in TRADE_FIELDS:
+            self.assertIn(f, t, f"{label} trade field {f!r} missing: {t!r}")
+        self.assertIn(t["type"], ("buy", "sell"), f"{label} type: {t!r}")
+        self.assertIn(t["status"], ("open", "closed"), f"{label} status: {t!r}")
+        for f in ("volume", "open_price", "current_price", "profit"):
+            finite_number(self, t[f], f"{label} {f}")
+        self.assertGreater(t["open_price"], 0, t)
+        if t["status"] == "closed":
+            self.assertIsNotNone(t.get("close_time"), f"{label} a closed trade has close_time: {t!r}")
+            finite_number(self, t.get("close_price"), f"{label} close_price")
+
+    def assertValidation(self, r, field, msg=None):
+        body = self.assertError(r, 422, None, msg)
+        self.assertEqual(body["error"], "validation_error", f"{msg or ''} {r!r}")
+        self.assertFieldNamed(body, field)
+        return body
+
+
+def parallel(n, fn):
+    """Runs fn(i) on n threads released together; returns the results (or exceptions) by i."""
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        try:
+            barrier.wait(10)
+            results[i] = fn(i)
+        except BaseException as e:  # reported to the caller
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# A minimal RFC 6455 client (text frames, ping/pong, close): enough to check the stream.
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class WebSocketRefused(Exception):
+    def __init__(self, status, headers, body):
+        super().__init__(f"WebSocket upgrade refused: HTTP {status} {body!r}")
+        self.status, self.headers, self.body = status, headers, body
+
+
+class WebSocket:
+    def __init__(self, sock, leftover):
+        self.sock = sock
+        self.buf = leftover
+        self.closed = False
+        self.close_code = None
+        self.messages = []  # every text message received, parsed as JSON when it is JSON
+
+    @classmethod
+    def connect(cls, base_url, path, bearer=None, headers=None, timeout=10):
+        u = urllib.parse.urlsplit(base_url)
+        sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        hdrs = {"Host": f"{u.hostname}:{u.port}", "Upgrade": "websocket", "Connection": "Upgrade",
+                "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}
+        if bearer is not None:
+            hdrs["Authorization"] = f"Bearer {bearer}"
+        hdrs.update(headers or {})
+        req = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+        sock.sendall(req.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                sock.close()
+                raise ConnectionError(f"connection closed during the handshake: {data!r}")
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        rheaders = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            rheaders[k.strip().lower()] = v.strip()
+        if status != 101:
+            length = int(rheaders.get("content-length", "0") or 0)
+            while len(rest) < length:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+            sock.close()
+            text = rest[:length].decode("utf-8", "replace")
+            try:
+                body = jsonlib.loads(text) if text else None
+            except ValueError:
+                body = text
+            raise WebSocketRefused(status, rheaders, body)
+        expect = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+        if rheaders.get("sec-websocket-accept") != expect:
+            sock.close()
+            raise AssertionError(f"bad Sec-WebSocket-Accept: {rheaders!r}")
+        return cls(sock, rest)
+
+    def _read(self, n, deadline):
+        while len(self.buf) < n:
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                raise TimeoutError from None
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _frame(self, deadline):
+        b0, b1 = self._read(2, deadline)
+        fin, opcode, masked, length = b0 & 0x80, b0 & 0x0F, b1 & 0x80, b1 & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._read(2, deadline), "big")
+        elif length == 127:
+            length = int.from_bytes(self._read(8, deadline), "big")
+        mask = self._read(4, deadline) if masked else None
+        payload = self._read(length, deadline)
+        if mask:
+            payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        return bool(fin), opcode, payload
+
+    def _send(self, opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        self.sock.sendall(head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))
+
+    def send_text(self, text):
+        self._send(0x1, text.encode())
+
+    def recv(self, timeout=5.0):
+        """The next text message (JSON-decoded when possible); None once closed; raises
+        TimeoutError when nothing arrives in time."""
+        if self.closed:
+            return None
+        deadline = time.time() + timeout
+        parts = []
+        while True:
+            try:
+                fin, opcode, payload = self._frame(deadline)
+            except ConnectionError:
+                self.closed = True
+                return None
+            if opcode == 0x9:  # ping
+                self._send(0xA, payload)
+                continue
+            if opcode == 0xA:
+                continue
+            if opcode == 0x8:
+                self.closed = True
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                try:
+                    self._send(0x8, payload[:2])
+                except OSError:
+                    pass
+                return None
+            parts.append(payload)
+            if fin:
+                text = b"".join(parts).decode("utf-8")
+                try:
+                    msg = jsonlib.loads(text)
+                except ValueError:
+                    msg = text
+                self.messages.append(msg)
+                return msg
+
+    def wait_for(self, predicate, timeout=10.0):
+        """Receives until predicate(message) holds; returns that message or None on timeout or
+        close (every message seen is kept in self.messages)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                msg = self.recv(timeout=max(0.01, deadline - time.time()))
+            except TimeoutError:
+                return None
+            if msg is None:
+                return None
+            if predicate(msg):
+                return msg
+        return None
+
+    def close(self):
+        if not self.closed:
+            try:
+                self._send(0x8, (1000).to_bytes(2, "big"))
+            except OSError:
+                pass
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def is_quote(msg, symbol=None):
+    """A quote message: an object (or its data/quote/tick member) with symbol, bid and ask."""
+    for obj in _candidates(msg):
+        if all(k in obj for k in ("symbol", "bid", "ask")) and (symbol is None or obj["symbol"] == symbol):
+            return True
+    return False
+
+
+def mentions_trade(msg, trade_id):
+    """A message about this trade: some object in it has id/ticket/trade_id/position equal to it."""
+    stack = [msg]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k in ("id", "ticket", "trade_id", "position", "position_id"):
+                if k in v and same_id(v[k], trade_id):
+                    return True
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+def _candidates(msg):
+    if isinstance(msg, dict):
+        yield msg
+        for k in ("data", "quote", "tick", "payload"):
+            if isinstance(msg.get(k), dict):
+                yield msg[k]
