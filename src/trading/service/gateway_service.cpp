@@ -1,0 +1,704 @@
+// GatewayService: idempotency gate → the caller's account → broker step → render → group
+// commit → answer; retcodes mapped to ServiceError; resync after a failed commit.
+#include "trading/service/gateway_service.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <future>
+#include <utility>
+
+namespace permiso::trading {
+
+std::string_view to_string(ServiceError e) {
+  switch (e) {
+    case ServiceError::Validation: return "validation_error";
+    case ServiceError::NotFound: return "not_found";
+    case ServiceError::Conflict: return "conflict";
+    case ServiceError::IdempotencyKeyReused: return "idempotency_key_reused";
+    case ServiceError::BrokerRefused: return "broker_refused";
+    case ServiceError::BrokerUnavailable: return "broker_unavailable";
+    case ServiceError::OutcomePending: return "outcome_pending";
+    case ServiceError::StorageUnavailable: return "storage_unavailable";
+  }
+  return "storage_unavailable";
+}
+
+std::string_view to_string(const ServiceFailure& f) { return to_string(f.code); }
+
+namespace {
+
+ServiceFailure fail(ServiceError code, std::string field, std::string message,
+                    std::optional<Retcode> retcode = std::nullopt) {
+  return ServiceFailure{code, std::move(field), std::move(message), retcode};
+}
+ServiceFailure storage_down(std::string_view why = "storage unavailable") {
+  return fail(ServiceError::StorageUnavailable, "", std::string(why));
+}
+
+bool is_buy(OrderType t) {
+  return t == OrderType::Buy || t == OrderType::BuyLimit || t == OrderType::BuyStop;
+}
+bool is_market(OrderType t) { return t == OrderType::Buy || t == OrderType::Sell; }
+
+/// Which of the stops the broker refused: the one on the wrong side of `reference`.
+std::string stops_field(bool buy, double sl, double tp, double reference) {
+  if (sl != 0 && tp == 0) return "stop_loss";
+  if (tp != 0 && sl == 0) return "take_profit";
+  if (reference > 0) {
+    if (buy ? sl >= reference : sl <= reference) return "stop_loss";
+    if (buy ? tp <= reference : tp >= reference) return "take_profit";
+  }
+  return "stop_loss";
+}
+
+/// The broker's refusal as the service's failure, naming the request field it concerns.
+ServiceFailure refusal(const TradeResult& r, const TradeRequest& req) {
+  std::string msg = r.comment.empty() ? std::string(to_string(r.retcode)) : r.comment;
+  const auto rc = r.retcode;
+  switch (rc) {
+    case Retcode::NoMoney: return fail(ServiceError::BrokerRefused, "volume", msg, rc);
+    case Retcode::InvalidVolume:
+    case Retcode::LimitVolume:
+    case Retcode::InvalidCloseVolume: return fail(ServiceError::BrokerRefused, "volume", msg, rc);
+    case Retcode::InvalidPrice:
+    case Retcode::PriceOff:
+    case Retcode::PriceChanged:
+    case Retcode::Requote: return fail(ServiceError::BrokerRefused, "price", msg, rc);
+    case Retcode::InvalidStops: {
+      const bool buy = req.action == TradeAction::SlTp ? req.type == OrderType::Buy : is_buy(req.type);
+      double reference = req.action == TradeAction::Pending ? req.price : (buy ? r.bid : r.ask);
+      return fail(ServiceError::BrokerRefused, stops_field(buy, req.sl, req.tp, reference), msg, rc);
+    }
+    case Retcode::TradeDisabled:
+    case Retcode::MarketClosed: return fail(ServiceError::BrokerRefused, "symbol", msg, rc);
+    case Retcode::InvalidFill: return fail(ServiceError::BrokerRefused, "type_filling", msg, rc);
+    case Retcode::PositionClosed: return fail(ServiceError::Conflict, "id", "trade is already closed", rc);
+    case Retcode::Connection: return fail(ServiceError::BrokerUnavailable, "", msg, rc);
+    case Retcode::Timeout: return fail(ServiceError::OutcomePending, "", msg, rc);
+    default: return fail(ServiceError::BrokerRefused, "", msg, rc);
+  }
+}
+
+bool finite(double d) { return std::isfinite(d); }
+
+const Position* find_position(const Changes& ch, Ticket t) {
+  for (const auto& p : ch.positions) {
+    if (p.ticket == t) return &p;
+  }
+  return nullptr;
+}
+
+/// A placed pending order rendered as a trade (what POST /trades answers for limit/stop types).
+Position position_of_order(const Order& o) {
+  Position p;
+  p.ticket = o.ticket;
+  p.login = o.login;
+  p.symbol = o.symbol;
+  p.type = is_buy(o.type) ? PositionType::Buy : PositionType::Sell;
+  p.volume = o.volume_current;
+  p.price_open = o.price_open;
+  p.price_current = o.price_current;
+  p.sl = o.sl;
+  p.tp = o.tp;
+  p.magic = o.magic;
+  p.comment = o.comment;
+  p.time_msc = o.time_setup_msc;
+  p.time_update_msc = o.time_setup_msc;
+  return p;
+}
+
+std::string full_key_of(std::string_view account_key, std::string_view key) {
+  std::string s(account_key);
+  s += '\x1f';  // cannot occur in an account key
+  s += key;
+  return s;
+}
+
+}  // namespace
+
+GatewayService::GatewayService(Broker& broker, TradeStore& store, const Clock& clock,
+                               GatewayOptions options)
+    : broker_(broker), store_(store), clock_(clock), options_(std::move(options)) {}
+
+GatewayService::~GatewayService() {
+  ready_ = false;
+  broker_.set_change_listener(nullptr);
+  std::unique_lock lock(pending_mu_);
+  pending_cv_.wait(lock, [&] { return pending_ == 0; });  // completions capture `this`
+}
+
+ServiceResult<void> GatewayService::start() {
+  auto state = store_.load();
+  if (!state) return storage_down(state.error().message);
+  broker_.restore(state->broker);
+  {
+    std::lock_guard lock(mu_);
+    logins_.clear();
+    for (const auto& b : state->bindings) logins_[b.account_key] = b.login;
+  }
+  // Broker-initiated changes (SL/TP, pending fills, stop-out) go through the same writer.
+  // Never blocks the broker's thread: a refused or failed commit only schedules a resync.
+  broker_.set_change_listener([this](const Changes& ch) {
+    if (ch.empty()) return;
+    CommitRequest r;
+    r.changes = ch;
+    r.done = [this](StoreStatus st) {
+      if (!st) needs_resync_ = true;
+      end_commit();
+    };
+    submit(std::move(r));
+  });
+  needs_resync_ = false;
+  ready_ = true;
+  return {};
+}
+
+bool GatewayService::ready() const { return ready_ && !needs_resync_; }
+
+std::optional<Login> GatewayService::login_of(std::string_view account_key) const {
+  std::lock_guard lock(mu_);
+  auto it = logins_.find(std::string(account_key));
+  if (it == logins_.end()) return std::nullopt;
+  return it->second;
+}
+
+// ---------------------------------------------------------------- commits and resync
+
+void GatewayService::begin_commit() {
+  std::lock_guard lock(pending_mu_);
+  ++pending_;
+}
+
+void GatewayService::end_commit() {
+  {
+    std::lock_guard lock(pending_mu_);
+    --pending_;
+  }
+  pending_cv_.notify_all();
+}
+
+bool GatewayService::submit(CommitRequest request) {
+  begin_commit();
+  return store_.submit(std::move(request));  // a refusal calls done (→ end_commit) inline
+}
+
+ServiceResult<void> GatewayService::before_step(std::shared_lock<std::shared_mutex>& lock) {
+  if (needs_resync_) {
+    if (auto st = resync(); !st) return st;
+  }
+  lock = std::shared_lock(state_mu_);
+  return {};
+}
+
+ServiceResult<void> GatewayService::resync() {
+  // No broker step starts while we wait for every submitted commit to settle, reload what
+  // storage holds and restore the broker to it: a trade that was refused by storage is gone
+  // from memory before that account trades again. Completions never take state_mu_.
+  std::unique_lock lock(state_mu_);
+  if (!needs_resync_) return {};
+  {
+    std::unique_lock p(pending_mu_);
+    pending_cv_.wait(p, [&] { return pending_ == 0; });
+  }
+  auto state = store_.load();
+  if (!state) return storage_down(state.error().message);
+  broker_.restore(state->broker);
+  {
+    std::lock_guard l(mu_);
+    logins_.clear();
+    for (const auto& b : state->bindings) logins_[b.account_key] = b.login;
+  }
+  needs_resync_ = false;
+  return {};
+}
+
+// ---------------------------------------------------------------- accounts
+
+void GatewayService::finish_opening(const std::string& key, const ServiceResult<Login>& result) {
+  std::vector<LoginDone> waiters;
+  {
+    std::lock_guard lock(mu_);
+    if (result) logins_[key] = *result;
+    if (auto it = opening_.find(key); it != opening_.end()) {
+      waiters = std::move(it->second);
+      opening_.erase(it);
+    }
+  }
+  for (auto& w : waiters) w(result);
+}
+
+void GatewayService::open_account_async(const Caller& caller, LoginDone done) {
+  const std::string& key = caller.account_key;
+  {
+    std::unique_lock lock(mu_);
+    if (auto it = logins_.find(key); it != logins_.end()) {
+      const Login login = it->second;
+      lock.unlock();
+      done(login);
+      return;
+    }
+    auto [it, first] = opening_.try_emplace(key);
+    it->second.push_back(std::move(done));
+    if (!first) return;  // the first caller's opening answers this one too
+  }
+  std::shared_lock<std::shared_mutex> step;
+  if (auto st = before_step(step); !st) {
+    finish_opening(key, st.error());
+    return;
+  }
+  std::string name = caller.display_name.empty() ? caller.account_key : caller.display_name;
+  if (name.size() > 256) name.resize(256);
+  auto outcome = broker_.open_account(name, options_.currency, options_.leverage, options_.deposit);
+  if (!is_success(outcome.result.retcode) || outcome.changes.accounts.empty()) {
+    finish_opening(key, fail(ServiceError::BrokerRefused, "", outcome.result.comment,
+                             outcome.result.retcode));
+    return;
+  }
+  const Login login = outcome.changes.accounts.front().login;
+  CommitRequest r;
+  r.changes = std::move(outcome.changes);
+  r.binding = AccountBinding{key, login};
+  r.done = [this, key, login](StoreStatus st) {
+    end_commit();
+    if (st) {
+      finish_opening(key, login);
+      return;
+    }
+    // The broker holds an account storage does not: drop it at the next step. A Conflict is
+    // another replica binding this principal first; the resync picks its binding up.
+    needs_resync_ = true;
+    finish_opening(key, storage_down(st.error().message));
+  };
+  submit(std::move(r));
+}
+
+ServiceResult<Login> GatewayService::ensure_login(const Caller& caller) {
+  if (auto l = login_of(caller.account_key)) return *l;
+  auto promise = std::make_shared<std::promise<ServiceResult<Login>>>();
+  auto fut = promise->get_future();
+  open_account_async(caller, [promise](ServiceResult<Login> r) { promise->set_value(std::move(r)); });
+  return fut.get();  // the store always completes (commit, failure or refusal)
+}
+
+void GatewayService::account(const Caller& caller, Done<AccountInfo> done) {
+  if (caller.account_key.empty()) {
+    done(fail(ServiceError::Validation, "account_key", "no principal"));
+    return;
+  }
+  open_account_async(caller, [this, done = std::move(done)](ServiceResult<Login> login) {
+    if (!login) {
+      done(login.error());
+      return;
+    }
+    auto info = broker_.account_info(*login);
+    if (!info) {
+      done(fail(ServiceError::NotFound, "account", "account not found"));
+      return;
+    }
+    done(*info);
+  });
+}
+
+// ---------------------------------------------------------------- idempotency
+
+void GatewayService::remember(const std::string& full_key, Answer answer) {
+  std::lock_guard lock(mu_);
+  if (options_.idempotency_cache == 0) return;
+  auto [it, inserted] = answers_.insert_or_assign(full_key, std::move(answer));
+  if (inserted) answer_order_.push_back(full_key);
+  while (answers_.size() > options_.idempotency_cache && !answer_order_.empty()) {
+    answers_.erase(answer_order_.front());
+    answer_order_.pop_front();
+  }
+}
+
+std::optional<GatewayService::Answer> GatewayService::recalled(const std::string& full_key) {
+  // Caller holds mu_.
+  auto it = answers_.find(full_key);
+  if (it == answers_.end()) return std::nullopt;
+  if (it->second.created_at < clock_.now_seconds() - options_.idempotency_ttl_seconds) {
+    answers_.erase(it);  // its key stays in answer_order_ until it reaches the front
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+void GatewayService::finish_inflight(const std::string& full_key,
+                                     const ServiceResult<StoredAnswer>& result) {
+  std::vector<Done<StoredAnswer>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = inflight_.find(full_key); it != inflight_.end()) {
+      waiters = std::move(it->second.waiters);
+      inflight_.erase(it);
+    }
+  }
+  for (auto& w : waiters) {
+    if (result) {
+      StoredAnswer replay = *result;
+      replay.replayed = true;
+      replays_.fetch_add(1, std::memory_order_relaxed);
+      w(std::move(replay));
+    } else {
+      w(result.error());
+    }
+  }
+}
+
+// ---------------------------------------------------------------- trades
+
+void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render render,
+                                Done<StoredAnswer> done) {
+  if (caller.account_key.empty()) {
+    done(fail(ServiceError::Validation, "account_key", "no principal"));
+    return;
+  }
+  // Numbers first: the broker must never see NaN or infinity.
+  if (!finite(request.volume) || request.volume <= 0) {
+    done(fail(ServiceError::Validation, "volume", "volume must be a positive number"));
+    return;
+  }
+  if (request.price && (!finite(*request.price) || *request.price < 0)) {
+    done(fail(ServiceError::Validation, "price", "price must be a finite positive number"));
+    return;
+  }
+  if (!finite(request.sl) || request.sl < 0) {
+    done(fail(ServiceError::Validation, "stop_loss", "stop_loss must be a finite number >= 0"));
+    return;
+  }
+  if (!finite(request.tp) || request.tp < 0) {
+    done(fail(ServiceError::Validation, "take_profit", "take_profit must be a finite number >= 0"));
+    return;
+  }
+  if (!is_market(request.type) && !(request.price && *request.price > 0)) {
+    done(fail(ServiceError::Validation, "price", "a pending order needs its trigger price"));
+    return;
+  }
+  if (!broker_.symbol_info(request.symbol)) {
+    done(fail(ServiceError::Validation, "symbol", "unknown symbol"));
+    return;
+  }
+
+  std::string full_key;
+  if (!request.idempotency_key.empty()) {
+    full_key = full_key_of(caller.account_key, request.idempotency_key);
+    std::unique_lock lock(mu_);
+    if (auto a = recalled(full_key)) {
+      lock.unlock();
+      if (a->fingerprint != request.fingerprint) {
+        done(fail(ServiceError::IdempotencyKeyReused, "idempotency_key",
+                  "the idempotency key was used with a different request"));
+        return;
+      }
+      replays_.fetch_add(1, std::memory_order_relaxed);
+      done(StoredAnswer{a->status, a->body, true});
+      return;
+    }
+    if (auto it = inflight_.find(full_key); it != inflight_.end()) {
+      if (it->second.fingerprint != request.fingerprint) {
+        lock.unlock();
+        done(fail(ServiceError::IdempotencyKeyReused, "idempotency_key",
+                  "the idempotency key was used with a different request"));
+        return;
+      }
+      it->second.waiters.push_back(std::move(done));  // answered when the first completes
+      return;
+    }
+    inflight_.emplace(full_key, InFlight{request.fingerprint, {}});
+    lock.unlock();
+
+    // Not in memory: another replica, or before a restart, may have answered it.
+    auto stored = store_.find_idempotency(caller.account_key, request.idempotency_key);
+    if (!stored) {
+      finish_inflight(full_key, storage_down(stored.error().message));
+      done(storage_down(stored.error().message));
+      return;
+    }
+    if (stored->has_value()) {
+      const auto& rec = **stored;
+      remember(full_key, Answer{rec.fingerprint, rec.status, rec.body, rec.created_at});
+      if (rec.fingerprint != request.fingerprint) {
+        auto f = fail(ServiceError::IdempotencyKeyReused, "idempotency_key",
+                      "the idempotency key was used with a different request");
+        finish_inflight(full_key, f);  // waiters had this request's fingerprint
+        done(f);
+        return;
+      }
+      StoredAnswer answer{rec.status, rec.body, true};
+      finish_inflight(full_key, answer);
+      replays_.fetch_add(1, std::memory_order_relaxed);
+      done(std::move(answer));
+      return;
+    }
+  }
+
+  auto login = ensure_login(caller);
+  if (!login) {
+    if (!full_key.empty()) finish_inflight(full_key, login.error());
+    done(login.error());
+    return;
+  }
+  send_trade(caller, *login, request, full_key, render, std::move(done));
+}
+
+void GatewayService::send_trade(const Caller& caller, Login login, const OpenTrade& request,
+                                const std::string& full_key, const Render& render,
+                                Done<StoredAnswer> done) {
+  auto finish_now = [&](const ServiceResult<StoredAnswer>& r) {
+    if (!full_key.empty()) finish_inflight(full_key, r);
+    done(r);
+  };
+  TradeRequest req;
+  req.action = is_market(request.type) ? TradeAction::Deal : TradeAction::Pending;
+  req.symbol = request.symbol;
+  req.volume = request.volume;
+  req.price = request.price.value_or(0);
+  req.sl = request.sl;
+  req.tp = request.tp;
+  req.deviation = request.deviation;
+  req.type = request.type;
+  req.type_filling = is_market(request.type) ? Filling::Fok : Filling::Return;
+  req.magic = request.magic;
+  req.comment = request.comment;
+
+  std::shared_lock<std::shared_mutex> step;
+  if (auto st = before_step(step); !st) {
+    finish_now(st.error());
+    return;
+  }
+  orders_sent_.fetch_add(1, std::memory_order_relaxed);
+  auto outcome = broker_.order_send(login, req);
+  if (!is_success(outcome.result.retcode)) {
+    rejections_.fetch_add(1, std::memory_order_relaxed);
+    step.unlock();
+    finish_now(refusal(outcome.result, req));
+    return;
+  }
+  Position trade;
+  if (const Position* p = find_position(outcome.changes, outcome.result.position)) {
+    trade = *p;
+  } else {
+    auto o = std::find_if(outcome.changes.orders.begin(), outcome.changes.orders.end(),
+                          [&](const Order& x) { return x.ticket == outcome.result.order; });
+    if (o != outcome.changes.orders.end()) trade = position_of_order(*o);
+  }
+  StoredAnswer answer = render(trade, outcome.result);
+  answer.replayed = false;
+
+  CommitRequest r;
+  r.changes = std::move(outcome.changes);
+  if (!full_key.empty()) {
+    r.idempotency = IdempotencyRecord{caller.account_key, request.idempotency_key,
+                                      request.fingerprint, answer.status, answer.body,
+                                      clock_.now_seconds()};
+  }
+  const bool filled = outcome.result.retcode != Retcode::Placed;
+  r.done = [this, full_key, answer, filled, fingerprint = request.fingerprint,
+            done = std::move(done)](StoreStatus st) mutable {
+    end_commit();
+    if (!st) {
+      // Nothing acknowledged: the broker's memory goes back to storage's before the next step.
+      needs_resync_ = true;
+      auto f = storage_down(st.error().message);
+      if (!full_key.empty()) finish_inflight(full_key, f);
+      done(f);
+      return;
+    }
+    if (filled) fills_.fetch_add(1, std::memory_order_relaxed);
+    if (!full_key.empty()) {
+      remember(full_key, Answer{fingerprint, answer.status, answer.body, clock_.now_seconds()});
+      finish_inflight(full_key, answer);
+    }
+    done(std::move(answer));
+  };
+  submit(std::move(r));
+}
+
+ServiceResult<Position> GatewayService::open_position_of(Login login, Ticket ticket) {
+  for (auto& p : broker_.positions_get(login)) {
+    if (p.ticket == ticket) return std::move(p);
+  }
+  auto stored = store_.position(login, ticket);
+  if (!stored) return storage_down(stored.error().message);
+  if (stored->has_value() && (*stored)->closed) {
+    return fail(ServiceError::Conflict, "id", "trade is already closed");
+  }
+  return fail(ServiceError::NotFound, "id", "no such trade");
+}
+
+void GatewayService::position_step(Login login, const TradeRequest& req, Done<Position> done) {
+  std::shared_lock<std::shared_mutex> step;
+  if (auto st = before_step(step); !st) {
+    done(st.error());
+    return;
+  }
+  orders_sent_.fetch_add(1, std::memory_order_relaxed);
+  auto outcome = broker_.order_send(login, req);
+  if (outcome.result.retcode == Retcode::NoChanges) {  // same stops again: nothing to commit
+    step.unlock();
+    auto p = open_position_of(login, req.position);
+    done(std::move(p));
+    return;
+  }
+  if (!is_success(outcome.result.retcode)) {
+    rejections_.fetch_add(1, std::memory_order_relaxed);
+    step.unlock();
+    done(refusal(outcome.result, req));
+    return;
+  }
+  const Position* p = find_position(outcome.changes, req.position);
+  Position after = p != nullptr ? *p : Position{};
+  if (p == nullptr) {
+    for (auto& q : broker_.positions_get(login)) {
+      if (q.ticket == req.position) after = q;
+    }
+  }
+  CommitRequest r;
+  r.changes = std::move(outcome.changes);
+  r.done = [this, after = std::move(after), done = std::move(done)](StoreStatus st) mutable {
+    end_commit();
+    if (!st) {
+      needs_resync_ = true;
+      done(storage_down(st.error().message));
+      return;
+    }
+    done(std::move(after));
+  };
+  submit(std::move(r));
+}
+
+void GatewayService::modify_trade(const Caller& caller, Ticket ticket, std::optional<double> sl,
+                                  std::optional<double> tp, Done<Position> done) {
+  if (sl && (!finite(*sl) || *sl < 0)) {
+    done(fail(ServiceError::Validation, "stop_loss", "stop_loss must be a finite number >= 0"));
+    return;
+  }
+  if (tp && (!finite(*tp) || *tp < 0)) {
+    done(fail(ServiceError::Validation, "take_profit", "take_profit must be a finite number >= 0"));
+    return;
+  }
+  auto login = login_of(caller.account_key);
+  if (!login) {
+    done(fail(ServiceError::NotFound, "id", "no such trade"));
+    return;
+  }
+  auto pos = open_position_of(*login, ticket);
+  if (!pos) {
+    done(pos.error());
+    return;
+  }
+  TradeRequest req;
+  req.action = TradeAction::SlTp;
+  req.position = ticket;
+  req.symbol = pos->symbol;
+  req.type = pos->type == PositionType::Buy ? OrderType::Buy : OrderType::Sell;
+  req.sl = sl.value_or(pos->sl);
+  req.tp = tp.value_or(pos->tp);
+  req.magic = pos->magic;
+  position_step(*login, req, std::move(done));
+}
+
+void GatewayService::close_trade(const Caller& caller, Ticket ticket, Done<Position> done) {
+  auto login = login_of(caller.account_key);
+  if (!login) {
+    done(fail(ServiceError::NotFound, "id", "no such trade"));
+    return;
+  }
+  auto pos = open_position_of(*login, ticket);
+  if (!pos) {
+    done(pos.error());
+    return;
+  }
+  TradeRequest req;
+  req.action = TradeAction::Deal;
+  req.position = ticket;
+  req.symbol = pos->symbol;
+  req.volume = pos->volume;
+  req.type = pos->type == PositionType::Buy ? OrderType::Sell : OrderType::Buy;
+  req.type_filling = Filling::Fok;
+  req.deviation = 1'000'000;  // a close at market is never refused for slippage
+  req.magic = pos->magic;
+  position_step(*login, req, std::move(done));
+}
+
+// ---------------------------------------------------------------- reads
+
+ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller,
+                                                     const TradeListQuery& query) {
+  TradePage page;
+  const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, 1000);
+  auto login = login_of(caller.account_key);
+  if (!login) return page;
+  auto below = [&](Ticket t) { return !query.cursor || t < *query.cursor; };
+
+  std::vector<Position> rows;
+  if (query.status != TradeListQuery::Status::Closed) {
+    for (auto& p : broker_.positions_get(*login, query.symbol)) {
+      if (below(p.ticket)) rows.push_back(std::move(p));
+    }
+  }
+  if (query.status != TradeListQuery::Status::Open) {
+    auto closed = store_.closed_positions(*login, query.symbol, query.cursor, limit + 1);
+    if (!closed) return storage_down(closed.error().message);
+    for (auto& p : *closed) {
+      const bool dup = std::any_of(rows.begin(), rows.end(),
+                                   [&](const Position& q) { return q.ticket == p.ticket; });
+      if (!dup) rows.push_back(std::move(p));
+    }
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const Position& a, const Position& b) { return a.ticket > b.ticket; });
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    page.next_cursor = rows.back().ticket;
+  }
+  page.trades = std::move(rows);
+  return page;
+}
+
+ServiceResult<Position> GatewayService::get_trade(const Caller& caller, Ticket ticket) {
+  auto login = login_of(caller.account_key);
+  if (!login) return fail(ServiceError::NotFound, "id", "no such trade");
+  for (auto& p : broker_.positions_get(*login)) {
+    if (p.ticket == ticket) return std::move(p);
+  }
+  auto stored = store_.position(*login, ticket);
+  if (!stored) return storage_down(stored.error().message);
+  if (!stored->has_value()) return fail(ServiceError::NotFound, "id", "no such trade");
+  return std::move(**stored);
+}
+
+ServiceResult<std::vector<Order>> GatewayService::orders(const Caller& caller) {
+  auto login = login_of(caller.account_key);
+  if (!login) return std::vector<Order>{};
+  return broker_.orders_get(*login);
+}
+
+ServiceResult<std::vector<Deal>> GatewayService::deals(const Caller& caller, TimeMs from_msc,
+                                                      TimeMs to_msc) {
+  auto login = login_of(caller.account_key);
+  if (!login || to_msc <= from_msc) return std::vector<Deal>{};
+  return broker_.history_deals_get(*login, from_msc, to_msc);
+}
+
+TradingService::Stats GatewayService::stats() const {
+  Stats s;
+  std::vector<Login> logins;
+  {
+    std::lock_guard lock(mu_);
+    logins.reserve(logins_.size());
+    for (const auto& [key, login] : logins_) logins.push_back(login);
+  }
+  s.accounts = logins.size();
+  for (Login l : logins) s.open_positions += broker_.positions_get(l).size();
+  s.orders_sent = orders_sent_.load(std::memory_order_relaxed);
+  s.fills = fills_.load(std::memory_order_relaxed);
+  s.rejections = rejections_.load(std::memory_order_relaxed);
+  const auto st = store_.stats();
+  s.commits = st.committed;
+  s.commit_batches = st.batches;
+  s.idempotent_replays = replays_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace permiso::trading

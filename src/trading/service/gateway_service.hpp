@@ -1,0 +1,131 @@
+// The gateway's TradingService: one account per principal (a demo account opened on first
+// use), orders sent to the Broker, every change committed through the TradeStore's group
+// commit before the caller is answered, Idempotency-Keys replayed for 24 h (concurrent
+// duplicates wait for the first and never open a second trade), broker-initiated changes
+// (SL/TP, pending fills, stop-out) persisted from the change listener, and the broker's
+// memory brought back to what storage holds after a failed commit.
+//
+// Threads: the trading calls (open_trade, modify_trade, close_trade, account) may block the
+// calling thread briefly (the broker call; one indexed read on an idempotency-cache miss; the
+// commit of a caller's first account) and so belong on a worker pool, never an I/O thread;
+// their Done runs on the store's writer thread (or inline for an immediate answer). Reads of
+// open trades, orders, deals and the account come from the broker's memory; closed trades and
+// a trade no longer open come from the store.
+#pragma once
+
+#include "common/clock.hpp"
+#include "trading/broker.hpp"
+#include "trading/service.hpp"
+#include "trading/store/trade_store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace permiso::trading {
+
+struct GatewayOptions {
+  std::string currency = "USD";   // demo accounts
+  int leverage = 100;
+  double deposit = 10000;
+  /// Recent idempotent answers kept in memory (beyond: looked up in the store).
+  std::size_t idempotency_cache = 100'000;
+  std::int64_t idempotency_ttl_seconds = 24 * 3600;  // as the store's
+};
+
+class GatewayService final : public TradingService {
+ public:
+  /// `broker`, `store` and `clock` must outlive the service.
+  GatewayService(Broker& broker, TradeStore& store, const Clock& clock, GatewayOptions options = {});
+  /// Detaches the change listener and waits for every commit it submitted to complete.
+  ~GatewayService() override;
+  GatewayService(const GatewayService&) = delete;
+  GatewayService& operator=(const GatewayService&) = delete;
+
+  /// Before serving: load() from the store, broker.restore(), the account_key → login map,
+  /// the change listener; then ready(). StorageUnavailable when the store cannot be read.
+  ServiceResult<void> start();
+
+  void open_trade(const Caller& caller, OpenTrade request, Render render,
+                  Done<StoredAnswer> done) override;
+  void modify_trade(const Caller& caller, Ticket ticket, std::optional<double> sl,
+                    std::optional<double> tp, Done<Position> done) override;
+  void close_trade(const Caller& caller, Ticket ticket, Done<Position> done) override;
+  [[nodiscard]] ServiceResult<TradePage> list_trades(const Caller& caller,
+                                                     const TradeListQuery& query) override;
+  [[nodiscard]] ServiceResult<Position> get_trade(const Caller& caller, Ticket ticket) override;
+  void account(const Caller& caller, Done<AccountInfo> done) override;
+  [[nodiscard]] ServiceResult<std::vector<Order>> orders(const Caller& caller) override;
+  [[nodiscard]] ServiceResult<std::vector<Deal>> deals(const Caller& caller, TimeMs from_msc,
+                                                      TimeMs to_msc) override;
+  [[nodiscard]] Stats stats() const override;
+  [[nodiscard]] bool ready() const override;
+
+  /// The login bound to a principal, if its account is open (tests, admin).
+  [[nodiscard]] std::optional<Login> login_of(std::string_view account_key) const;
+
+ private:
+  struct InFlight {
+    std::string fingerprint;
+    std::vector<Done<StoredAnswer>> waiters;  // duplicates of the first request
+  };
+  struct Answer {
+    std::string fingerprint;
+    int status = 0;
+    std::string body;
+    std::int64_t created_at = 0;
+  };
+  using LoginDone = std::function<void(ServiceResult<Login>)>;
+
+  void open_account_async(const Caller& caller, LoginDone done);
+  ServiceResult<Login> ensure_login(const Caller& caller);
+  void finish_opening(const std::string& key, const ServiceResult<Login>& result);
+  void finish_inflight(const std::string& full_key, const ServiceResult<StoredAnswer>& result);
+  void remember(const std::string& full_key, Answer answer);
+  std::optional<Answer> recalled(const std::string& full_key);
+  void send_trade(const Caller& caller, Login login, const OpenTrade& request,
+                  const std::string& full_key, const Render& render, Done<StoredAnswer> done);
+  /// The caller's open position `ticket`, or NotFound / Conflict("id") when it is closed.
+  ServiceResult<Position> open_position_of(Login login, Ticket ticket);
+  void position_step(Login login, const TradeRequest& request, Done<Position> done);
+
+  /// Shared for one broker step + its submit; a resync takes it exclusively.
+  ServiceResult<void> before_step(std::shared_lock<std::shared_mutex>& lock);
+  ServiceResult<void> resync();
+  void begin_commit();
+  void end_commit();
+  bool submit(CommitRequest request);
+
+  Broker& broker_;
+  TradeStore& store_;
+  const Clock& clock_;
+  const GatewayOptions options_;
+
+  mutable std::mutex mu_;  // logins_, opening_, inflight_, answers_
+  std::unordered_map<std::string, Login> logins_;
+  std::unordered_map<std::string, std::vector<LoginDone>> opening_;
+  std::unordered_map<std::string, InFlight> inflight_;
+  std::unordered_map<std::string, Answer> answers_;
+  std::deque<std::string> answer_order_;
+
+  std::shared_mutex state_mu_;
+  std::atomic<bool> needs_resync_{false};
+  std::atomic<bool> ready_{false};
+
+  std::mutex pending_mu_;
+  std::condition_variable pending_cv_;
+  std::size_t pending_ = 0;  // commits submitted and not yet completed
+
+  std::atomic<std::uint64_t> orders_sent_{0};
+  std::atomic<std::uint64_t> fills_{0};
+  std::atomic<std::uint64_t> rejections_{0};
+  std::atomic<std::uint64_t> replays_{0};
+};
+
+}  // namespace permiso::trading

@@ -1,0 +1,514 @@
+// GatewayService with the real SimulatedBroker and a SQLite TradeStore (temp file): one account
+// per caller and isolation, idempotent replay (also after a restart), concurrent same-key
+// requests open one trade, a reused key is refused, closing twice is a Conflict, retcodes map
+// to named fields, broker-initiated closes are persisted, a restart restores every row and
+// balance, and a storage failure answers StorageUnavailable with nothing acknowledged lost.
+#include "trading/service/gateway_service.hpp"
+#include "trading/sim/simulated_broker.hpp"
+#include "trading/store/trade_store.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <future>
+#include <latch>
+#include <limits>
+#include <set>
+#include <thread>
+
+namespace permiso::trading {
+namespace {
+
+constexpr TimeMs kStart = 1'700'000'000'000;
+constexpr std::int64_t kNowSeconds = 1'700'000'000;
+
+sim::SimOptions sim_options() {
+  sim::SimOptions o;
+  o.seed = 11;
+  o.start_time_msc = kStart;
+  o.slippage_points = 0;
+  return o;
+}
+
+template <class T>
+ServiceResult<T> wait(std::future<ServiceResult<T>>& f) {
+  if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    ADD_FAILURE() << "Done never called";
+    return ServiceFailure{ServiceError::StorageUnavailable, "", "timeout", std::nullopt};
+  }
+  return f.get();
+}
+
+// The HTTP layer's rendering, reduced: status 201 and a body naming the ticket.
+StoredAnswer render(const Position& p, const TradeResult& r) {
+  return StoredAnswer{201,
+                      R"({"id":)" + std::to_string(p.ticket) + R"(,"price":)" +
+                          std::to_string(r.price) + "}",
+                      false};
+}
+
+OpenTrade buy(std::string symbol, double volume, std::string key = {}, std::string fp = "fp") {
+  OpenTrade t;
+  t.symbol = std::move(symbol);
+  t.volume = volume;
+  t.type = OrderType::Buy;
+  t.idempotency_key = std::move(key);
+  t.fingerprint = std::move(fp);
+  return t;
+}
+
+/// Broker, store and service as mt5-api wires them; destroyed and rebuilt to simulate a restart.
+struct Gateway {
+  Gateway(const std::string& url, const Clock& clock, TradeStoreOptions store_options = {}) {
+    auto s = TradeStore::open(url, clock, store_options);
+    if (!s) throw std::runtime_error(s.error().message);
+    store = std::move(*s);
+    broker = std::make_unique<sim::SimulatedBroker>(sim_options());
+    service = std::make_unique<GatewayService>(*broker, *store, clock);
+    if (auto st = service->start(); !st) throw std::runtime_error(st.error().message);
+  }
+  ~Gateway() {
+    service.reset();
+    broker.reset();
+    store.reset();
+  }
+  std::unique_ptr<TradeStore> store;
+  std::unique_ptr<sim::SimulatedBroker> broker;
+  std::unique_ptr<GatewayService> service;
+
+  ServiceResult<StoredAnswer> open(const Caller& c, OpenTrade t) {
+    std::promise<ServiceResult<StoredAnswer>> p;
+    auto f = p.get_future();
+    service->open_trade(c, std::move(t), render, [&](ServiceResult<StoredAnswer> r) { p.set_value(std::move(r)); });
+    return wait(f);
+  }
+  ServiceResult<Position> close(const Caller& c, Ticket t) {
+    std::promise<ServiceResult<Position>> p;
+    auto f = p.get_future();
+    service->close_trade(c, t, [&](ServiceResult<Position> r) { p.set_value(std::move(r)); });
+    return wait(f);
+  }
+  ServiceResult<Position> modify(const Caller& c, Ticket t, std::optional<double> sl,
+                                 std::optional<double> tp) {
+    std::promise<ServiceResult<Position>> p;
+    auto f = p.get_future();
+    service->modify_trade(c, t, sl, tp, [&](ServiceResult<Position> r) { p.set_value(std::move(r)); });
+    return wait(f);
+  }
+  ServiceResult<AccountInfo> account(const Caller& c) {
+    std::promise<ServiceResult<AccountInfo>> p;
+    auto f = p.get_future();
+    service->account(c, [&](ServiceResult<AccountInfo> r) { p.set_value(std::move(r)); });
+    return wait(f);
+  }
+  Ticket open_ok(const Caller& c, OpenTrade t) {
+    auto r = open(c, std::move(t));
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    if (!r) return 0;
+    auto id = r->body.substr(6, r->body.find(',') - 6);
+    return std::stoull(id);
+  }
+};
+
+void expect_same_rows(const BrokerState& x, const BrokerState& y) {
+  ASSERT_EQ(x.accounts.size(), y.accounts.size());
+  for (std::size_t i = 0; i < x.accounts.size(); ++i) {
+    EXPECT_EQ(x.accounts[i].login, y.accounts[i].login);
+    EXPECT_EQ(x.accounts[i].name, y.accounts[i].name);
+    EXPECT_EQ(x.accounts[i].balance, y.accounts[i].balance) << x.accounts[i].login;
+    EXPECT_EQ(x.accounts[i].leverage, y.accounts[i].leverage);
+    EXPECT_EQ(x.accounts[i].currency, y.accounts[i].currency);
+  }
+  ASSERT_EQ(x.positions.size(), y.positions.size());
+  for (std::size_t i = 0; i < x.positions.size(); ++i) {
+    Position a = x.positions[i], b = y.positions[i];
+    if (!a.closed) a.price_current = b.price_current = a.profit = b.profit = 0;  // live values
+    EXPECT_EQ(a.ticket, b.ticket);
+    EXPECT_EQ(a.login, b.login);
+    EXPECT_EQ(a.symbol, b.symbol);
+    EXPECT_EQ(a.type, b.type);
+    EXPECT_EQ(a.volume, b.volume);
+    EXPECT_EQ(a.price_open, b.price_open);
+    EXPECT_EQ(a.price_current, b.price_current);
+    EXPECT_EQ(a.sl, b.sl);
+    EXPECT_EQ(a.tp, b.tp);
+    EXPECT_EQ(a.profit, b.profit);
+    EXPECT_EQ(a.closed, b.closed);
+    EXPECT_EQ(a.close_price, b.close_price);
+    EXPECT_EQ(a.close_reason, b.close_reason);
+  }
+  ASSERT_EQ(x.orders.size(), y.orders.size());
+  for (std::size_t i = 0; i < x.orders.size(); ++i) {
+    EXPECT_EQ(x.orders[i].ticket, y.orders[i].ticket);
+    EXPECT_EQ(x.orders[i].state, y.orders[i].state);
+    EXPECT_EQ(x.orders[i].price_open, y.orders[i].price_open);
+    EXPECT_EQ(x.orders[i].volume_current, y.orders[i].volume_current);
+  }
+  ASSERT_EQ(x.deals.size(), y.deals.size());
+  for (std::size_t i = 0; i < x.deals.size(); ++i) {
+    EXPECT_EQ(x.deals[i].ticket, y.deals[i].ticket);
+    EXPECT_EQ(x.deals[i].position_id, y.deals[i].position_id);
+    EXPECT_EQ(x.deals[i].entry, y.deals[i].entry);
+    EXPECT_EQ(x.deals[i].price, y.deals[i].price);
+    EXPECT_EQ(x.deals[i].profit, y.deals[i].profit);
+    EXPECT_EQ(x.deals[i].volume, y.deals[i].volume);
+  }
+}
+
+class GatewayServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/permiso-gateway-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    url_ = "sqlite://" + dir_ + "/mt5.db";
+    gw_ = std::make_unique<Gateway>(url_, clock_);
+  }
+  void TearDown() override {
+    gw_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void restart(TradeStoreOptions o = {}) {
+    gw_.reset();  // everything in memory is gone
+    gw_ = std::make_unique<Gateway>(url_, clock_, o);
+  }
+
+  ManualClock clock_{kNowSeconds};
+  std::string dir_;
+  std::string url_;
+  std::unique_ptr<Gateway> gw_;
+  const Caller alice_{"client:alice", "Alice"};
+  const Caller bob_{"user:bob", "Bob"};
+};
+
+TEST_F(GatewayServiceTest, EachCallerTradesOnItsOwnAccountAndSeesOnlyItsTrades) {
+  auto a = gw_->account(alice_);
+  auto b = gw_->account(bob_);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->login, b->login);
+  EXPECT_EQ(a->balance, 10000);
+  EXPECT_EQ(a->name, "Alice");
+  auto again = gw_->account(alice_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->login, a->login);
+
+  const Ticket t = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  ASSERT_NE(t, 0u);
+  auto mine = gw_->service->list_trades(alice_, {});
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine->trades.size(), 1u);
+  EXPECT_EQ(mine->trades[0].ticket, t);
+  auto theirs = gw_->service->list_trades(bob_, {});
+  ASSERT_TRUE(theirs);
+  EXPECT_TRUE(theirs->trades.empty());
+  // Another caller's ticket does not exist for Bob, whatever he tries.
+  auto get = gw_->service->get_trade(bob_, t);
+  ASSERT_FALSE(get);
+  EXPECT_EQ(get.error().code, ServiceError::NotFound);
+  auto close = gw_->close(bob_, t);
+  ASSERT_FALSE(close);
+  EXPECT_EQ(close.error().code, ServiceError::NotFound);
+  auto modify = gw_->modify(bob_, t, 1.0, std::nullopt);
+  ASSERT_FALSE(modify);
+  EXPECT_EQ(modify.error().code, ServiceError::NotFound);
+  // A principal that never traded has no trades and no account yet.
+  const Caller carol{"user:carol", ""};
+  auto none = gw_->service->list_trades(carol, {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->trades.empty());
+  EXPECT_FALSE(gw_->service->login_of("user:carol"));
+}
+
+TEST_F(GatewayServiceTest, ConcurrentFirstCallsOfOneCallerOpenOneAccount) {
+  constexpr int kThreads = 16;
+  std::latch go(kThreads);
+  std::vector<Login> logins(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      auto r = gw_->account(alice_);
+      ASSERT_TRUE(r);
+      logins[static_cast<std::size_t>(i)] = r->login;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::set<Login>(logins.begin(), logins.end()).size(), 1u);
+  auto state = gw_->store->load();
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->bindings.size(), 1u);
+  EXPECT_EQ(state->broker.accounts.size(), 1u);
+  EXPECT_EQ(gw_->broker->snapshot().accounts.size(), 1u);
+}
+
+TEST_F(GatewayServiceTest, TheSameKeyAndBodyReplaysTheFirstAnswerAlsoAfterARestart) {
+  auto first = gw_->open(alice_, buy("EURUSD", 0.1, "key-1"));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 201);
+  EXPECT_FALSE(first->replayed);
+  auto second = gw_->open(alice_, buy("EURUSD", 0.1, "key-1"));
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->replayed);
+  EXPECT_EQ(second->body, first->body);
+  EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 1u);
+  // The same key of another caller is another request.
+  auto bobs = gw_->open(bob_, buy("EURUSD", 0.1, "key-1"));
+  ASSERT_TRUE(bobs);
+  EXPECT_FALSE(bobs->replayed);
+
+  restart();  // the in-memory answers are gone: the store's record answers
+  auto third = gw_->open(alice_, buy("EURUSD", 0.1, "key-1"));
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(third->replayed);
+  EXPECT_EQ(third->body, first->body);
+  EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 1u);
+  EXPECT_GE(gw_->service->stats().idempotent_replays, 1u);
+
+  // After 24 h the key is free again.
+  clock_.advance(24 * 3600 + 1);
+  auto later = gw_->open(alice_, buy("EURUSD", 0.1, "key-1"));
+  ASSERT_TRUE(later);
+  EXPECT_FALSE(later->replayed);
+  EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 2u);
+}
+
+TEST_F(GatewayServiceTest, SixteenConcurrentRequestsWithOneKeyOpenOneTrade) {
+  ASSERT_TRUE(gw_->account(alice_));
+  constexpr int kThreads = 16;
+  std::latch go(kThreads);
+  std::vector<ServiceResult<StoredAnswer>> answers(kThreads, ServiceFailure{});
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      answers[static_cast<std::size_t>(i)] = gw_->open(alice_, buy("EURUSD", 0.1, "same"));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int originals = 0;
+  for (const auto& a : answers) {
+    ASSERT_TRUE(a) << a.error().message;
+    EXPECT_EQ(a->body, answers[0]->body);
+    if (!a->replayed) ++originals;
+  }
+  EXPECT_EQ(originals, 1);
+  EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 1u);
+  EXPECT_EQ(gw_->broker->positions_get(*gw_->service->login_of(alice_.account_key)).size(), 1u);
+}
+
+TEST_F(GatewayServiceTest, AKeyReusedWithAnotherBodyIsRefused) {
+  ASSERT_TRUE(gw_->open(alice_, buy("EURUSD", 0.1, "k", "body-a")));
+  auto r = gw_->open(alice_, buy("EURUSD", 0.2, "k", "body-b"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ServiceError::IdempotencyKeyReused);
+  restart();
+  r = gw_->open(alice_, buy("EURUSD", 0.2, "k", "body-b"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ServiceError::IdempotencyKeyReused);
+  EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 1u);
+}
+
+TEST_F(GatewayServiceTest, ClosingTwiceIsAConflictOnTheId) {
+  const Ticket t = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  auto closed = gw_->close(alice_, t);
+  ASSERT_TRUE(closed) << closed.error().message;
+  EXPECT_TRUE(closed->closed);
+  EXPECT_EQ(closed->ticket, t);
+  auto again = gw_->close(alice_, t);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ServiceError::Conflict);
+  EXPECT_EQ(again.error().field, "id");
+  auto modify = gw_->modify(alice_, t, 1.0, std::nullopt);
+  ASSERT_FALSE(modify);
+  EXPECT_EQ(modify.error().code, ServiceError::Conflict);
+  // The closed trade is still readable, from the store.
+  auto got = gw_->service->get_trade(alice_, t);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->closed);
+  auto unknown = gw_->close(alice_, 999999);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ServiceError::NotFound);
+}
+
+TEST_F(GatewayServiceTest, RefusalsNameTheirFieldAndCarryTheRetcode) {
+  ASSERT_TRUE(gw_->account(alice_));
+  auto money = gw_->open(alice_, buy("XAUUSD", 10));
+  ASSERT_FALSE(money);
+  EXPECT_EQ(money.error().code, ServiceError::BrokerRefused);
+  EXPECT_EQ(money.error().retcode, Retcode::NoMoney);
+
+  auto step = gw_->open(alice_, buy("EURUSD", 0.015));
+  ASSERT_FALSE(step);
+  EXPECT_EQ(step.error().code, ServiceError::BrokerRefused);
+  EXPECT_EQ(step.error().field, "volume");
+  EXPECT_EQ(step.error().retcode, Retcode::InvalidVolume);
+
+  auto symbol = gw_->open(alice_, buy("NOPE", 0.1));
+  ASSERT_FALSE(symbol);
+  EXPECT_EQ(symbol.error().code, ServiceError::Validation);
+  EXPECT_EQ(symbol.error().field, "symbol");
+
+  auto nan = buy("EURUSD", std::numeric_limits<double>::quiet_NaN());
+  auto r = gw_->open(alice_, nan);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ServiceError::Validation);
+  EXPECT_EQ(r.error().field, "volume");
+
+  const double ask = gw_->broker->symbol_info_tick("EURUSD")->ask;
+  auto wrong_sl = buy("EURUSD", 0.1);
+  wrong_sl.sl = ask + 0.01;  // a buy's stop loss above the price
+  r = gw_->open(alice_, wrong_sl);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ServiceError::BrokerRefused);
+  EXPECT_EQ(r.error().field, "stop_loss");
+  EXPECT_EQ(r.error().retcode, Retcode::InvalidStops);
+  auto wrong_tp = buy("EURUSD", 0.1);
+  wrong_tp.tp = ask - 0.01;
+  r = gw_->open(alice_, wrong_tp);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "take_profit");
+
+  EXPECT_TRUE(gw_->service->list_trades(alice_, {})->trades.empty());
+  EXPECT_GE(gw_->service->stats().rejections, 4u);
+}
+
+TEST_F(GatewayServiceTest, ABrokerInitiatedStopLossIsPersisted) {
+  const auto tick = *gw_->broker->symbol_info_tick("EURUSD");
+  auto order = buy("EURUSD", 0.1);
+  order.sl = tick.bid - 0.005;
+  const Ticket t = gw_->open_ok(alice_, order);
+  ASSERT_TRUE(gw_->broker->set_quote("EURUSD", tick.bid - 0.006, tick.bid - 0.0059));
+  // The listener's commit is asynchronous: wait for it (bounded).
+  bool persisted = false;
+  for (int i = 0; i < 600 && !persisted; ++i) {
+    auto p = gw_->store->position(*gw_->service->login_of(alice_.account_key), t);
+    ASSERT_TRUE(p);
+    persisted = p->has_value() && (*p)->closed;
+    if (!persisted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(persisted);
+  const auto before = gw_->broker->snapshot();
+  restart();
+  auto got = gw_->service->get_trade(alice_, t);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->closed);
+  EXPECT_EQ(got->close_reason, DealReason::Sl);
+  EXPECT_EQ(gw_->broker->account_info(before.accounts[0].login)->balance,
+            before.accounts[0].balance);
+}
+
+TEST_F(GatewayServiceTest, ARestartRestoresPositionsOrdersDealsAndBalancesExactly) {
+  const Ticket a1 = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  const Ticket a2 = gw_->open_ok(alice_, buy("XAUUSD", 0.05));
+  OpenTrade sell = buy("GBPUSD", 0.3);
+  sell.type = OrderType::Sell;
+  const Ticket b1 = gw_->open_ok(bob_, sell);
+  ASSERT_TRUE(gw_->broker->set_quote("EURUSD", 1.2, 1.2001));  // a profit to realise
+  ASSERT_TRUE(gw_->close(alice_, a1));
+  ASSERT_TRUE(gw_->modify(alice_, a2, std::nullopt, 99999.0));
+  OpenTrade limit = buy("EURUSD", 0.2);
+  limit.type = OrderType::BuyLimit;
+  limit.price = 1.1;
+  const Ticket pending = gw_->open_ok(bob_, limit);
+  ASSERT_NE(pending, 0u);
+  (void)b1;
+  const BrokerState before = gw_->broker->snapshot();
+
+  restart();
+  const BrokerState after = gw_->broker->snapshot();
+  expect_same_rows(before, after);
+  EXPECT_EQ(gw_->service->orders(bob_)->size(), 1u);
+  // Trading carries on with fresh tickets.
+  const Ticket next = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  EXPECT_GT(next, before.next_ticket - 1);
+  auto deals = gw_->service->deals(alice_, 0, std::numeric_limits<TimeMs>::max());
+  ASSERT_TRUE(deals);
+  EXPECT_EQ(deals->size(), 5u);  // deposit, two opens, one close, the new open
+}
+
+TEST_F(GatewayServiceTest, TradesPageByDescendingTicketAcrossOpenAndClosed) {
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 5; ++i) tickets.push_back(gw_->open_ok(alice_, buy("EURUSD", 0.01)));
+  ASSERT_TRUE(gw_->close(alice_, tickets[1]));
+  ASSERT_TRUE(gw_->close(alice_, tickets[3]));
+  TradeListQuery q;
+  q.status = TradeListQuery::Status::All;
+  q.limit = 2;
+  std::vector<Ticket> seen;
+  for (int page = 0; page < 5; ++page) {
+    auto r = gw_->service->list_trades(alice_, q);
+    ASSERT_TRUE(r);
+    for (const auto& p : r->trades) seen.push_back(p.ticket);
+    if (!r->next_cursor) break;
+    q.cursor = r->next_cursor;
+  }
+  EXPECT_EQ(seen, (std::vector<Ticket>{tickets[4], tickets[3], tickets[2], tickets[1], tickets[0]}));
+  TradeListQuery closed;
+  closed.status = TradeListQuery::Status::Closed;
+  auto c = gw_->service->list_trades(alice_, closed);
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->trades.size(), 2u);
+  EXPECT_EQ(c->trades[0].ticket, tickets[3]);
+  auto open = gw_->service->list_trades(alice_, {});
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->trades.size(), 3u);
+}
+
+TEST_F(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsLost) {
+  TradeStoreOptions o;
+  o.storage.busy_timeout_ms = 50;  // a locked database fails the writer quickly
+  o.retry_after_ms = 0;
+  restart(o);
+  const Ticket kept = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  ASSERT_NE(kept, 0u);
+
+  // Another writer holds the database's write lock: every commit fails.
+  auto db = storage::open_db(url_);
+  ASSERT_TRUE(db);
+  std::promise<void> locked, release;
+  auto released = release.get_future();
+  std::thread holder([&] {
+    (void)(*db)->write([&](storage::SqlConn&) -> StoreStatus {
+      locked.set_value();
+      released.wait();
+      return {};
+    });
+  });
+  locked.get_future().wait();
+  auto r = gw_->open(alice_, buy("EURUSD", 0.2, "during-outage"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ServiceError::StorageUnavailable);
+  EXPECT_FALSE(gw_->service->ready());
+  auto c = gw_->close(alice_, kept);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ServiceError::StorageUnavailable);
+  release.set_value();
+  holder.join();
+
+  // Back: the broker's memory was brought back to storage's, the refused trade is gone.
+  const Login login = *gw_->service->login_of(alice_.account_key);
+  const Ticket next = gw_->open_ok(alice_, buy("EURUSD", 0.3, "after"));
+  ASSERT_NE(next, 0u);
+  EXPECT_TRUE(gw_->service->ready());
+  auto positions = gw_->broker->positions_get(login);
+  ASSERT_EQ(positions.size(), 2u);
+  std::set<Ticket> open;
+  for (const auto& p : positions) open.insert(p.ticket);
+  EXPECT_EQ(open, (std::set<Ticket>{kept, next}));
+  // The key of the refused request was never stored: it can be used now.
+  auto retried = gw_->open(alice_, buy("EURUSD", 0.2, "during-outage"));
+  ASSERT_TRUE(retried);
+  EXPECT_FALSE(retried->replayed);
+
+  // Every acknowledged trade is in storage, and nothing else.
+  const BrokerState memory = gw_->broker->snapshot();
+  restart();
+  expect_same_rows(memory, gw_->broker->snapshot());
+}
+
+}  // namespace
+}  // namespace permiso::trading
