@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# mt5-api read throughput and latency: GET /api/v1/trades with valid ES256 service tokens
+# (verified from the JWKS, then from the gateway's verified-token cache), wrk on the same
+# machine. Usage: bench/http/trades_read.sh [build-dir] [connections] [seconds] [sqlite|postgres]
+set -euo pipefail
+build=${1:-build/release}
+conns=${2:-64}
+secs=${3:-10}
+db=${4:-sqlite}
+cd "$(dirname "$0")/../.."
+source bench/http/gateway_stack.sh
+start_gateway_stack "$build" "$db" 4
+
+# A few open trades per account, so the answer is a realistic non-empty array.
+IFS=, read -ra toks <<<"$TOKENS"
+for tok in "${toks[@]}"; do
+  for side in buy sell buy sell buy; do
+    curl -fs -o /dev/null -X POST "$base/trades" -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+      -d "{\"symbol\":\"EURUSD\",\"volume\":0.01,\"trade_type\":\"$side\"}"
+  done
+done
+
+export MODE=read
+wrk -t2 -c"$conns" -d2s -s bench/http/trades.lua "${base%/api/v1}" >/dev/null
+echo "mt5-api GET /api/v1/trades (ES256 tokens, $db), $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
+wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/trades.lua "${base%/api/v1}" | grep RESULT
