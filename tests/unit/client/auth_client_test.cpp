@@ -1,0 +1,436 @@
+// libpermiso-client against the real permiso-auth (and a real redis-server): caching per scope
+// set, forced refresh, renewal ahead of expiry on an injected clock, single flight under 64
+// threads counted by the server's own metrics, 401 → refresh → retry, typed errors, 429
+// back-off honouring Retry-After, retries on network errors, the Redis-shared cache, and the
+// user-login mode.
+#include "auth_server.hpp"
+#include "permiso/auth_client.hpp"
+#include "../ratelimit/redis_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace permiso {
+namespace {
+
+using client_testing::AuthServer;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kTokenRoute = "/api/v1/auth/token";
+
+/// A clock the test moves: the system clock plus an offset.
+struct TestClock {
+  std::atomic<std::int64_t> offset_s{0};
+  std::function<std::chrono::system_clock::time_point()> fn() {
+    return [this] { return std::chrono::system_clock::now() + seconds(offset_s.load()); };
+  }
+};
+
+/// Records every wait the client asks for (and really waits, so servers see real time pass).
+struct SleepLog {
+  std::mutex mu;
+  std::vector<milliseconds> waits;
+  std::function<void(milliseconds)> fn() {
+    return [this](milliseconds d) {
+      {
+        std::lock_guard lock(mu);
+        waits.push_back(d);
+      }
+      std::this_thread::sleep_for(d);
+    };
+  }
+};
+
+class AuthClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<AuthServer>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  static AuthClientOptions options_for(const AuthServer::Credentials& c) {
+    AuthClientOptions o;
+    o.auth_url = server_->url();
+    o.client_id = c.client_id;
+    o.client_secret = c.client_secret;
+    return o;
+  }
+  static double tokens_issued() { return server_->requests_counted(kTokenRoute, "200"); }
+
+  static std::unique_ptr<AuthServer> server_;
+};
+std::unique_ptr<AuthServer> AuthClientTest::server_;
+
+TEST_F(AuthClientTest, CachesOneTokenPerScopeSetInAnyOrder) {
+  auto creds = server_->create_client({"trade:read", "account:read", "market:data"});
+  AuthClient client(options_for(creds));
+  const double before = tokens_issued();
+  auto a = client.service_token({"trade:read", "account:read"});
+  ASSERT_TRUE(a) << a.error().message;
+  auto b = client.service_token({"account:read", "trade:read", "trade:read"});
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(a->access_token, b->access_token);
+  EXPECT_EQ(tokens_issued(), before + 1);
+  auto c = client.service_token({"market:data"});
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->access_token, a->access_token);
+  EXPECT_EQ(c->scope, "market:data");
+  EXPECT_EQ(tokens_issued(), before + 2);
+  EXPECT_EQ(client.token_requests(), 2u);
+}
+
+TEST_F(AuthClientTest, ScopeKeyIsSortedDeduplicatedAndSpaceJoined) {
+  EXPECT_EQ(AuthClient::scope_key({"trade:read", "account:read", "trade:read"}), "account:read trade:read");
+  EXPECT_EQ(AuthClient::scope_key({"b a", "c"}), "a b c");
+  EXPECT_EQ(AuthClient::scope_key({}), "");
+}
+
+TEST_F(AuthClientTest, ForceRefreshAsksTheServerAgain) {
+  auto creds = server_->create_client({"trade:read"});
+  AuthClient client(options_for(creds));
+  auto a = client.service_token({"trade:read"});
+  ASSERT_TRUE(a);
+  const double before = tokens_issued();
+  auto b = client.service_token({"trade:read"}, /*force_refresh=*/true);
+  ASSERT_TRUE(b);
+  EXPECT_NE(a->access_token, b->access_token);
+  EXPECT_EQ(tokens_issued(), before + 1);
+  auto c = client.service_token({"trade:read"});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->access_token, b->access_token);  // the forced token is the cached one now
+}
+
+TEST_F(AuthClientTest, RenewsAheadOfExpiryByTheMargin) {
+  auto creds = server_->create_client({"trade:read"}, "\"access_token_lifetime\": 300");
+  TestClock clock;
+  auto o = options_for(creds);
+  o.now = clock.fn();
+  o.renew_margin = seconds(60);
+  AuthClient client(o);
+  auto first = client.service_token({"trade:read"});
+  ASSERT_TRUE(first);
+  const double before = tokens_issued();
+  clock.offset_s = 230;  // 70 s left: more than the margin
+  auto second = client.service_token({"trade:read"});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->access_token, first->access_token);
+  EXPECT_EQ(tokens_issued(), before);
+  clock.offset_s = 245;  // 55 s left: inside the margin, renewed although still valid
+  auto third = client.service_token({"trade:read"});
+  ASSERT_TRUE(third);
+  EXPECT_NE(third->access_token, first->access_token);
+  EXPECT_EQ(tokens_issued(), before + 1);
+}
+
+TEST_F(AuthClientTest, AMarginLongerThanTheLifetimeRenewsAtHalfLife) {
+  auto creds = server_->create_client({"trade:read"}, "\"access_token_lifetime\": 300");
+  TestClock clock;
+  auto o = options_for(creds);
+  o.now = clock.fn();
+  o.renew_margin = seconds(3600);
+  AuthClient client(o);
+  auto first = client.service_token({"trade:read"});
+  ASSERT_TRUE(first);
+  clock.offset_s = 100;
+  auto cached = client.service_token({"trade:read"});
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->access_token, first->access_token);  // not one request per call
+  clock.offset_s = 160;
+  auto renewed = client.service_token({"trade:read"});
+  ASSERT_TRUE(renewed);
+  EXPECT_NE(renewed->access_token, first->access_token);
+}
+
+TEST_F(AuthClientTest, SixtyFourConcurrentCallersCauseOneTokenRequest) {
+  auto creds = server_->create_client({"trade:read", "account:read"});
+  AuthClient client(options_for(creds));
+  const double before = tokens_issued();
+  constexpr int kThreads = 64;
+  std::barrier start(kThreads);
+  std::vector<std::string> tokens(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto t = client.service_token({"account:read", "trade:read"});
+      tokens[i] = t ? t->access_token : "error: " + t.error().message;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& t : tokens) EXPECT_EQ(t, tokens[0]);
+  EXPECT_FALSE(tokens[0].starts_with("error"));
+  EXPECT_EQ(tokens_issued(), before + 1) << "the server saw more than one token request";
+  EXPECT_EQ(client.token_requests(), 1u);
+}
+
+TEST_F(AuthClientTest, ForcedRefreshesFromManyThreadsJoinOneFlight) {
+  auto creds = server_->create_client({"trade:read"});
+  AuthClient client(options_for(creds));
+  ASSERT_TRUE(client.service_token({"trade:read"}));
+  constexpr int kThreads = 16;
+  std::barrier start(kThreads);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      if (client.service_token({"trade:read"}, true)) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads);
+  // Threads that arrive while a forced request is out share it; late arrivals start another.
+  EXPECT_LT(client.token_requests(), 1u + kThreads);
+}
+
+TEST_F(AuthClientTest, A401ForcesOneRefreshAndOneRetry) {
+  auto creds = server_->create_client({"admin:clients"});
+  AuthClient client(options_for(creds));
+  auto token = client.service_token({"admin:clients"});
+  ASSERT_TRUE(token);
+  // Revoke the cached token behind the client's back.
+  auto revoked = client.raw("POST", server_->url() + "/api/v1/auth/revoke",
+                            "{\"token\":\"" + token->access_token + "\"}",
+                            {{"Authorization", "Bearer " + token->access_token}});
+  ASSERT_TRUE(revoked);
+  ASSERT_EQ(revoked->status, 200);
+  const double refused = server_->requests_counted("/api/v1/service-clients", "401");
+  auto r = client.request("GET", server_->url() + "/api/v1/service-clients", {"admin:clients"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(server_->requests_counted("/api/v1/service-clients", "401"), refused + 1);
+  EXPECT_EQ(client.token_requests(), 2u);
+  auto now = client.service_token({"admin:clients"});
+  ASSERT_TRUE(now);
+  EXPECT_NE(now->access_token, token->access_token);
+}
+
+TEST_F(AuthClientTest, A401ThatSurvivesTheRefreshIsAnAuthenticationError) {
+  auto creds = server_->create_client({"admin:clients"});
+  AuthClient client(options_for(creds));
+  ASSERT_TRUE(client.service_token({"admin:clients"}));
+  // Deleting the client makes its tokens stop verifying and its credentials fail.
+  ASSERT_EQ(server_->admin("DELETE", "/api/v1/service-clients/" + creds.client_id).status, 200);
+  auto r = client.request("GET", server_->url() + "/api/v1/service-clients", {"admin:clients"});
+  ASSERT_FALSE(r) << "a 401 must never come back as a response";
+  EXPECT_EQ(r.error().code, AuthClientErrc::Authentication);
+  EXPECT_EQ(r.error().http_status, 401);
+  EXPECT_EQ(r.error().error, "invalid_client");
+}
+
+TEST_F(AuthClientTest, InsufficientScopeNamesTheMissingScopes) {
+  auto creds = server_->create_client({"trade:read"});
+  AuthClient client(options_for(creds));
+  auto r = client.request("GET", server_->url() + "/api/v1/service-clients", {"trade:read"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, AuthClientErrc::InsufficientScope);
+  EXPECT_EQ(r.error().http_status, 403);
+  EXPECT_EQ(r.error().missing_scopes, std::vector<std::string>{"admin:clients"});
+  EXPECT_NE(r.error().message.find("admin:clients"), std::string::npos);
+}
+
+TEST_F(AuthClientTest, BadCredentialsAndForeignScopesAreTypedErrors) {
+  auto creds = server_->create_client({"trade:read"});
+  auto wrong = creds;
+  wrong.client_secret = "not-the-secret";
+  AuthClient bad(options_for(wrong));
+  auto a = bad.service_token({"trade:read"});
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code, AuthClientErrc::Authentication);
+  EXPECT_EQ(a.error().error, "invalid_client");
+  EXPECT_THROW((void)a.value(), AuthClientException);
+
+  AuthClient good(options_for(creds));
+  auto b = good.service_token({"admin:system"});
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, AuthClientErrc::InvalidScope);
+  // A failed flight is not cached as a success, and the next call asks again.
+  EXPECT_FALSE(good.service_token({"admin:system"}));
+  EXPECT_EQ(good.token_requests(), 2u);
+}
+
+TEST_F(AuthClientTest, DisabledClientIsForbidden) {
+  auto creds = server_->create_client({"trade:read"});
+  ASSERT_EQ(server_->admin("PUT", "/api/v1/service-clients/" + creds.client_id, "{\"is_active\": false}").status, 200);
+  AuthClient client(options_for(creds));
+  auto t = client.service_token({"trade:read"});
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, AuthClientErrc::Forbidden);
+  EXPECT_EQ(t.error().error, "client_disabled");
+}
+
+TEST_F(AuthClientTest, UnreachableServerIsUnavailableAfterExponentialBackoff) {
+  AuthClientOptions o;
+  o.auth_url = "http://127.0.0.1:1";  // nothing listens on port 1
+  o.client_id = "x";
+  o.client_secret = "y";
+  o.retry.max_attempts = 4;
+  o.retry.initial_backoff = milliseconds(20);
+  SleepLog sleeps;
+  o.sleep = sleeps.fn();
+  AuthClient client(o);
+  auto t = client.service_token({"trade:read"});
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, AuthClientErrc::Unavailable);
+  ASSERT_EQ(sleeps.waits.size(), 3u);  // between the four attempts
+  for (std::size_t i = 0; i < sleeps.waits.size(); ++i) {
+    const auto base = milliseconds(20 << i);
+    EXPECT_GE(sleeps.waits[i], base / 2) << i;  // half fixed …
+    EXPECT_LE(sleeps.waits[i], base) << i;      // … half jitter
+  }
+}
+
+TEST_F(AuthClientTest, NotAnHttpUrlIsAnInvalidArgument) {
+  AuthClientOptions o;
+  o.auth_url = "ftp://example.com";
+  o.client_id = "x";
+  o.client_secret = "y";
+  AuthClient client(o);
+  auto t = client.service_token();
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, AuthClientErrc::InvalidArgument);
+}
+
+TEST_F(AuthClientTest, UserLoginRenewsThroughTheRefreshToken) {
+  TestClock clock;
+  AuthClientOptions o;
+  o.auth_url = server_->url();
+  o.now = clock.fn();
+  AuthClient client(o);
+  auto none = client.request("GET", server_->url() + "/api/v1/users/me");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, AuthClientErrc::NotLoggedIn);
+
+  auto wrong = client.login("admin", "Wrong-passw0rd");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, AuthClientErrc::Authentication);
+
+  auto s = client.login("admin", server_->admin_password());
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_FALSE(s->refresh_token.empty());
+  auto me = client.request("GET", server_->url() + "/api/v1/users/me");
+  ASSERT_TRUE(me) << me.error().message;
+  EXPECT_EQ(me->status, 200);
+  EXPECT_NE(me->body.find("\"username\":\"admin\""), std::string::npos);
+
+  const auto lifetime = std::chrono::duration_cast<seconds>(s->expires_at - std::chrono::system_clock::now());
+  clock.offset_s = lifetime.count();  // expired on the client's clock: renewed by refresh token
+  auto renewed = client.user_session();
+  ASSERT_TRUE(renewed) << renewed.error().message;
+  EXPECT_NE(renewed->access_token, s->access_token);
+  EXPECT_NE(renewed->refresh_token, s->refresh_token);  // rotated
+  EXPECT_EQ(renewed->session_id, s->session_id);
+}
+
+TEST_F(AuthClientTest, ARestoredSessionWithADeadRefreshTokenAsksToLogInAgain) {
+  AuthClientOptions o;
+  o.auth_url = server_->url();
+  AuthClient client(o);
+  UserSession dead;
+  dead.access_token = "not-a-token";
+  dead.refresh_token = "not-a-refresh-token";
+  dead.expires_at = std::chrono::system_clock::now() + seconds(600);
+  client.set_session(dead);
+  auto r = client.request("GET", server_->url() + "/api/v1/users/me");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, AuthClientErrc::Authentication);
+  EXPECT_NE(r.error().message.find("log in again"), std::string::npos);
+}
+
+// ---- rate limiting: a server whose service-token limit is one a second ----
+
+TEST(AuthClientRateLimit, A429IsRetriedAfterRetryAfterAndReportedPastThePolicy) {
+  if (client_testing::auth_binary().empty()) GTEST_SKIP() << "PERMISO_AUTH_BIN not set";
+  AuthServer server(std::vector<std::pair<std::string, std::string>>{{"RATE_LIMIT_SERVICE_TOKEN", "1/second"}});
+  auto creds = server.create_client({"trade:read"});
+  SleepLog sleeps;
+  AuthClientOptions o;
+  o.auth_url = server.url();
+  o.client_id = creds.client_id;
+  o.client_secret = creds.client_secret;
+  o.sleep = sleeps.fn();
+  AuthClient client(o);
+  const double issued = server.requests_counted(kTokenRoute, "200");  // the admin's login
+  ASSERT_TRUE(client.service_token({"trade:read"}));
+  auto again = client.service_token({"trade:read"}, true);  // the bucket is empty now
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_GE(server.requests_counted(kTokenRoute, "429"), 1);
+  EXPECT_EQ(server.requests_counted(kTokenRoute, "200"), issued + 2);
+  ASSERT_FALSE(sleeps.waits.empty());
+  EXPECT_GE(sleeps.waits.front(), milliseconds(1000)) << "Retry-After (1 s) must be honoured";
+
+  // A policy that will not wait reports the wait instead.
+  o.retry.max_retry_after = seconds(0);
+  AuthClient impatient(o);
+  auto first = impatient.service_token({"trade:read"}, true);
+  auto second = impatient.service_token({"trade:read"}, true);
+  const auto& limited = !first ? first : second;
+  ASSERT_FALSE(limited);
+  EXPECT_EQ(limited.error().code, AuthClientErrc::RateLimited);
+  EXPECT_EQ(limited.error().http_status, 429);
+  EXPECT_GE(limited.error().retry_after, seconds(1));
+}
+
+// ---- the Redis-shared cache ----
+
+TEST(AuthClientRedis, WorkersShareOneTokenThroughRedis) {
+  if (client_testing::auth_binary().empty()) GTEST_SKIP() << "PERMISO_AUTH_BIN not set";
+  auto bin = ratelimit::testing::RedisServer::find_binary();
+  if (!bin) GTEST_SKIP() << "redis-server not installed";
+  ratelimit::testing::RedisServer redis(*bin);
+  AuthServer server;
+  auto creds = server.create_client({"trade:read", "account:read"}, "\"access_token_lifetime\": 300");
+  AuthClientOptions o;
+  o.auth_url = server.url();
+  o.client_id = creds.client_id;
+  o.client_secret = creds.client_secret;
+  o.redis_url = "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0";
+  AuthClient worker1(o);
+  AuthClient worker2(o);
+  const double issued = server.requests_counted(kTokenRoute, "200");  // the admin's login
+  auto a = worker1.service_token({"trade:read", "account:read"});
+  ASSERT_TRUE(a) << a.error().message;
+  auto b = worker2.service_token({"account:read", "trade:read"});
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(a->access_token, b->access_token);
+  EXPECT_EQ(worker1.token_requests(), 1u);
+  EXPECT_EQ(worker2.token_requests(), 0u);
+  EXPECT_EQ(server.requests_counted(kTokenRoute, "200"), issued + 1);
+
+  const std::string key = "service_token:" + creds.client_id + ":account:read trade:read";
+  EXPECT_EQ(redis.command("GET", key), a->access_token);
+  const long ttl_ms = std::stol(redis.command("PTTL", key));
+  EXPECT_GT(ttl_ms, 0);
+  EXPECT_LE(ttl_ms, (300 - 60) * 1000);  // expiry minus the margin
+
+  // A forced refresh replaces the shared entry; a third worker sees the new token.
+  auto c = worker2.service_token({"trade:read", "account:read"}, true);
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->access_token, a->access_token);
+  AuthClient worker3(o);
+  auto d = worker3.service_token({"trade:read", "account:read"});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->access_token, c->access_token);
+  EXPECT_EQ(worker3.token_requests(), 0u);
+
+  // Redis down: workers fall back to the server.
+  redis.stop();
+  AuthClient worker4(o);
+  auto e = worker4.service_token({"trade:read", "account:read"});
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(worker4.token_requests(), 1u);
+}
+
+TEST(AuthClientRedis, AMalformedRedisUrlIsRefusedAtConstruction) {
+  AuthClientOptions o;
+  o.auth_url = "http://127.0.0.1:1";
+  o.redis_url = "http://not-redis";
+  EXPECT_THROW(AuthClient{o}, std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace permiso
