@@ -1,5 +1,6 @@
 # GET /api/v1/stream (WebSocket): refused without a valid token or scope, live quotes, the
 # caller's own trade events and never another client's.
+import json
 import time
 import unittest
 
@@ -14,9 +15,11 @@ def tearDownModule():
 
 
 class StreamTest(gh.GatewayTestCase):
-    def connect(self, token, **kw):
+    def connect(self, token, symbols=("EURUSD",), **kw):
         ws = WebSocket.connect(self.mt5.base_url, STREAM, bearer=token, **kw)
         self.addCleanup(ws.close)
+        if symbols:
+            ws.send_text(json.dumps({"action": "subscribe", "symbols": list(symbols)}))
         return ws
 
     def assertRefused(self, status, **kw):

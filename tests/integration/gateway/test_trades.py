@@ -90,7 +90,7 @@ class ValidationTest(gh.GatewayTestCase):
     def test_volume_zero_negative_above_100_and_off_step(self):
         before = len(self.trader.trades("?status=all&limit=1000"))
         for v in (0, 0.0, -0.01, -1, 100.01, 1000, 0.015, 0.001):
-            self.assertValidation(self.post(volume=v), "volume", f"volume={v}")
+            self.assertValidation(self.post(volume=v), "volume", f"volume={v}", gh.VOLUME_CODES)
         self.assertNothingOpened(before)
 
     def test_volume_at_the_limit_is_not_a_validation_error(self):
@@ -129,7 +129,7 @@ class ValidationTest(gh.GatewayTestCase):
                      '{"symbol":"EURUSD","volume":Infinity,"trade_type":"buy"}',
                      '{"symbol":"EURUSD","volume":0.01,"trade_type":"buy","stop_loss":-Infinity}'):
             r = self.raw(text)
-            self.assertIn(r.status, (400, 422), f"{text}: {r!r}")
+            self.assertIn(r.status, (400, 415, 422), f"{text}: {r!r}")
             self.assertError(r, r.status)
             if r.status == 422:
                 self.assertIn(r.body.get("field"), ("volume", "stop_loss", None), r)
@@ -142,28 +142,34 @@ class ValidationTest(gh.GatewayTestCase):
         before = len(self.trader.trades("?status=all&limit=1000"))
         q = self.trader.quote("EURUSD")
         # A buy's stop loss is below the price, a sell's above.
-        self.assertValidation(self.post(trade_type="buy", stop_loss=round(q["ask"] + 0.02, 5)), "stop_loss")
-        self.assertValidation(self.post(trade_type="sell", stop_loss=round(q["bid"] - 0.02, 5)), "stop_loss")
+        self.assertValidation(self.post(trade_type="buy", stop_loss=round(q["ask"] + 0.02, 5)), "stop_loss", None, gh.STOPS_CODES)
+        self.assertValidation(self.post(trade_type="sell", stop_loss=round(q["bid"] - 0.02, 5)), "stop_loss", None, gh.STOPS_CODES)
         # And take profit the other way round.
-        self.assertValidation(self.post(trade_type="buy", take_profit=round(q["bid"] - 0.02, 5)), "take_profit")
-        self.assertValidation(self.post(trade_type="sell", take_profit=round(q["ask"] + 0.02, 5)), "take_profit")
+        self.assertValidation(self.post(trade_type="buy", take_profit=round(q["bid"] - 0.02, 5)), "take_profit", None, gh.STOPS_CODES)
+        self.assertValidation(self.post(trade_type="sell", take_profit=round(q["ask"] + 0.02, 5)), "take_profit", None, gh.STOPS_CODES)
         # Negative stops are no prices.
         self.assertValidation(self.post(stop_loss=-1), "stop_loss")
         self.assertNothingOpened(before)
 
     def test_wrong_side_refusal_carries_the_broker_retcode_when_given(self):
         q = self.trader.quote("EURUSD")
-        body = self.assertValidation(self.post(trade_type="buy", stop_loss=round(q["ask"] + 0.02, 5)), "stop_loss")
+        body = self.assertValidation(self.post(trade_type="buy", stop_loss=round(q["ask"] + 0.02, 5)), "stop_loss", None, gh.STOPS_CODES)
         if "broker_retcode" in body:
             self.assertEqual(body["broker_retcode"], 10016, "TRADE_RETCODE_INVALID_STOPS")
 
-    def test_comment_of_the_wrong_type(self):
+    def test_comment_of_the_wrong_type_or_unbounded(self):
         self.assertValidation(self.post(comment=12), "comment")
+        self.assertValidation(self.post(comment="x" * 5000), "comment")
+
+    def test_a_misspelt_field_is_refused_not_ignored(self):
+        # "stoploss" silently ignored would open a trade without its stop.
+        q = self.trader.quote("EURUSD")
+        self.assertValidation(self.post(stoploss=round(q["bid"] - 0.01, 5)), "stoploss")
 
     def test_body_must_be_a_json_object(self):
         for text in ("[]", "42", '"x"', "{", ""):
             r = self.raw(text)
-            self.assertIn(r.status, (400, 422), f"{text!r}: {r!r}")
+            self.assertIn(r.status, (400, 415, 422), f"{text!r}: {r!r}")
             self.assertError(r, r.status)
 
     def test_insufficient_margin(self):
@@ -287,9 +293,9 @@ class OneTradeTest(gh.GatewayTestCase):
         t = self.trader.open(volume=0.01, trade_type="buy")
         q = self.trader.quote("EURUSD")
         self.assertValidation(self.trader.patch(trade_path(t), json={"stop_loss": round(q["ask"] + 0.02, 5)}),
-                              "stop_loss")
+                              "stop_loss", None, gh.STOPS_CODES)
         self.assertValidation(self.trader.patch(trade_path(t), json={"take_profit": round(q["bid"] - 0.02, 5)}),
-                              "take_profit")
+                              "take_profit", None, gh.STOPS_CODES)
         self.assertValidation(self.trader.patch(trade_path(t), json={"stop_loss": "low"}), "stop_loss")
         r = self.trader.patch(trade_path(t), body='{"stop_loss":1e999}', content_type="application/json")
         self.assertValidation(r, "stop_loss")
