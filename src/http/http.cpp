@@ -1,6 +1,8 @@
 // Request accessors, JSON/error responses and the pattern router (no Beast/Asio here).
 #include "http/http.hpp"
 
+#include "http/websocket.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -91,6 +93,17 @@ void Router::add_sync(std::string_view method, std::string_view pattern, SyncHan
   add(method, pattern, [h = std::move(handler)](Request& req, Reply reply) { reply(h(req)); });
 }
 
+void Router::add_websocket(std::string_view pattern, WebSocketHandler handler) {
+  // The plain-GET answer; the server runs `websocket` instead when the request is an upgrade.
+  add("GET", pattern, [](Request& req, Reply reply) {
+    auto res = error_response(req, 426, "upgrade_required", "This endpoint speaks WebSocket only.");
+    res.set_header("Upgrade", "websocket");
+    res.set_header("Sec-WebSocket-Version", "13");
+    reply(std::move(res));
+  });
+  routes_.back().websocket = std::make_shared<WebSocketHandler>(std::move(handler));
+}
+
 Router::Match Router::match(Request& req) const {
   const auto segs = split_path(req.path);
   // A route's rank is its capture positions read left to right: a literal in an earlier
@@ -149,6 +162,7 @@ Router::Match Router::match(Request& req) const {
     return m;
   }
   m.handler = &best->handler;
+  m.websocket = best->websocket.get();
   m.pattern = best->pattern;
   req.path_params.clear();
   for (std::size_t i = 0; i < segs.size(); ++i) {

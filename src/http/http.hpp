@@ -6,10 +6,12 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace permiso::http {
@@ -60,6 +62,10 @@ using Handler = std::function<void(Request&, Reply)>;
 /// Most handlers are synchronous and cheap.
 using SyncHandler = std::function<Response(Request&)>;
 
+struct WebSocketAccept;  // http/websocket.hpp
+/// The same alias as in http/websocket.hpp (include that header to write one).
+using WebSocketHandler = std::function<std::variant<Response, WebSocketAccept>(Request&)>;
+
 /// Routes "METHOD /path/{param}/..." patterns to handlers. Literal segments win over
 /// captures; an unknown path is 404 `not_found`, a known path with another method 405.
 /// Add every route before Server::run(): matching is lock-free and assumes no writers.
@@ -67,9 +73,13 @@ class Router {
  public:
   void add(std::string_view method, std::string_view pattern, Handler handler);
   void add_sync(std::string_view method, std::string_view pattern, SyncHandler handler);
+  /// A WebSocket endpoint (GET): an upgrade request runs `handler`; a plain GET to the same
+  /// path is answered 426 upgrade_required, other methods 405.
+  void add_websocket(std::string_view pattern, WebSocketHandler handler);
 
   struct Match {
     const Handler* handler = nullptr;
+    const WebSocketHandler* websocket = nullptr;  // set for add_websocket routes
     std::string pattern;  // the route pattern, for metrics labels
     bool method_not_allowed = false;
     std::string allowed_methods;  // for the Allow header on 405
@@ -83,6 +93,7 @@ class Router {
     std::vector<std::string> segments;  // "{name}" marks a capture
     std::string pattern;
     Handler handler;
+    std::shared_ptr<WebSocketHandler> websocket;  // shared_ptr: the type is incomplete here
   };
   std::vector<Route> routes_;
 };

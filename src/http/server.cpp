@@ -1,5 +1,6 @@
 // Server implementation on Boost.Beast/Asio with C++20 coroutines: one coroutine per
-// connection, running on that connection's strand. All Beast/Asio templates live here.
+// connection, running on that connection's strand; an upgraded connection becomes a
+// WebSocket in the same coroutine. All Beast/Asio templates of the server live here.
 #include "http/server.hpp"
 
 #include "http/body.hpp"
@@ -16,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <openssl/rand.h>
 
@@ -23,6 +25,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -35,6 +38,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -141,6 +145,70 @@ struct Lifeline {
 
 class Session;
 
+/// A WebSocket peer as its handler sees it. The outgoing queue lives here, under a mutex,
+/// so send() from any thread never touches the stream; the session's writer (on the strand)
+/// pops from it. Bounded in frames and bytes: over the bound the peer is closed, never grown.
+class WsPeer final : public WebSocketPeer {
+ public:
+  WsPeer(std::weak_ptr<Session> session, std::shared_ptr<Lifeline> lifeline, std::string request_id,
+         const WebSocketLimits& limits)
+      : session_(std::move(session)),
+        lifeline_(std::move(lifeline)),
+        request_id_(std::move(request_id)),
+        max_messages_(limits.max_queued_messages),
+        max_bytes_(limits.max_queued_bytes) {}
+
+  bool send(std::string text) override;
+  void close(std::uint16_t code, std::string reason) override;
+  [[nodiscard]] bool is_open() const override {
+    std::lock_guard lock(mutex_);
+    return open_;
+  }
+  [[nodiscard]] const std::string& request_id() const override { return request_id_; }
+
+  // The session's side (strand).
+  /// The next frame to write; none (and the next send() posts a new kick) when empty or closed.
+  std::optional<std::string> pop() {
+    std::lock_guard lock(mutex_);
+    if (!open_ || queue_.empty()) {
+      kick_posted_ = false;
+      return std::nullopt;
+    }
+    std::string next = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= next.size();
+    in_flight_bytes_ = next.size();
+    return next;
+  }
+  void written() {
+    std::lock_guard lock(mutex_);
+    in_flight_bytes_ = 0;
+  }
+  /// No more frames: queued ones are dropped at once.
+  void shut() {
+    std::lock_guard lock(mutex_);
+    open_ = false;
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+
+ private:
+  template <class F>
+  void post(F&& f);
+
+  std::weak_ptr<Session> session_;
+  std::shared_ptr<Lifeline> lifeline_;
+  std::string request_id_;
+  std::size_t max_messages_;
+  std::size_t max_bytes_;
+  mutable std::mutex mutex_;
+  bool open_ = true;
+  bool kick_posted_ = false;
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::size_t in_flight_bytes_ = 0;  // the frame being written still holds its memory
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -182,6 +250,7 @@ struct Server::Impl {
   CounterFamily* requests_total = nullptr;
   HistogramFamily* request_duration = nullptr;
   Gauge* in_flight = nullptr;
+  Gauge* websockets_open = nullptr;
 
   // Declared last so they are destroyed first: ~io_context destroys the connections still
   // queued in it, and their destructors use the members above.
@@ -197,6 +266,7 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Server::Impl& srv, tcp::socket socket, std::uint64_t id)
       : srv_(srv),
+        executor_(socket.get_executor()),
         stream_(std::move(socket)),
         buffer_(srv.config.header_limit + srv.config.body_limit + 65536),
         reply_timer_(stream_.get_executor()),
@@ -216,15 +286,48 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  // Not stream_'s: the stream moves into the WebSocket on an upgrade.
+  asio::any_io_executor executor() { return executor_; }
   asio::awaitable<void> run();
 
   /// On the strand: the server is stopping.
   void on_stop() {
     stopping_ = true;
-    if (state_ == State::idle) {
+    if (state_ == State::websocket) {
+      ws_request_close(websocket::close_code::going_away, "going away",
+                       std::min(srv_.config.write_timeout, srv_.config.shutdown_grace));
+    } else if (state_ == State::idle) {
       beast::error_code ec;
       stream_.socket().cancel(ec);
+    }
+  }
+
+  /// On the strand: frames were queued on the peer.
+  void ws_kick() {
+    if (!ws_ || ws_writing_ || ws_done_) return;
+    ws_writing_ = true;
+    asio::co_spawn(executor_, ws_write_loop(), asio::detached);
+  }
+
+  /// A close handshake (or the frame still being written before it) not done within the
+  /// write timeout is cut: a peer that stopped reading cannot hold the connection.
+  [[nodiscard]] std::chrono::milliseconds ws_close_limit() const { return srv_.config.write_timeout; }
+
+  /// On the strand: send a close frame (after the frame being written, if any), drop what is
+  /// queued, and cut the connection if the close has not completed within `limit`.
+  void ws_request_close(std::uint16_t code, std::string_view reason, std::chrono::milliseconds limit) {
+    if (!ws_ || !ws_peer_ || ws_closing_ || ws_done_) return;
+    ws_closing_ = true;
+    ws_peer_->shut();
+    // RFC 6455 5.5: a control frame payload is at most 125 bytes, 2 of them the code.
+    ws_close_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason.substr(0, 123));
+    reply_timer_.expires_after(limit);
+    reply_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->ws_cut();
+    });
+    if (!ws_writing_) {
+      ws_writing_ = true;
+      asio::co_spawn(executor_, ws_write_loop(), asio::detached);
     }
   }
 
@@ -237,15 +340,26 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  enum class State { idle, reading, handling, writing };
+  enum class State { idle, reading, handling, writing, websocket };
 
   asio::awaitable<bool> write(Response res, const Request& req, bool keep_alive, std::string_view route,
                               Clock::time_point started, bool preflight, bool counts_in_flight);
+  /// Metrics and access log of one answer.
+  void record(int status, std::size_t bytes, const Request& req, std::string_view route, Clock::time_point started,
+              bool counts_in_flight) const;
+  [[nodiscard]] bool ws_origin_allowed(const Request& req) const;
+  asio::awaitable<void> run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+                                      std::shared_ptr<Request> req, std::string route, Clock::time_point started);
+  asio::awaitable<void> ws_write_loop();
+  void ws_cut() {
+    if (ws_) beast::get_lowest_layer(*ws_).close();
+  }
   void finalize(Response& res, const Request& req, bool preflight) const;
   asio::awaitable<void> drain_and_close();
   Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
 
   Server::Impl& srv_;
+  asio::any_io_executor executor_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   asio::steady_timer reply_timer_;
@@ -256,7 +370,49 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t seq_ = 0;
   bool answered_ = false;
   std::optional<Response> response_;
+
+  // WebSocket mode, after an upgrade (strand only). reply_timer_ bounds the close.
+  std::optional<websocket::stream<beast::tcp_stream>> ws_;
+  std::shared_ptr<WsPeer> ws_peer_;
+  std::optional<websocket::close_reason> ws_close_;  // a close the writer is to send
+  bool ws_writing_ = false;
+  bool ws_closing_ = false;
+  bool ws_done_ = false;
 };
+
+template <class F>
+void WsPeer::post(F&& f) {
+  std::lock_guard lock(lifeline_->mutex);
+  if (!lifeline_->alive) return;
+  auto s = session_.lock();
+  if (!s) return;
+  asio::post(s->executor(), [s, fn = std::forward<F>(f)]() mutable { fn(*s); });
+}
+
+bool WsPeer::send(std::string text) {
+  std::unique_lock lock(mutex_);
+  if (!open_) return false;
+  if (queue_.size() >= max_messages_ || queued_bytes_ + in_flight_bytes_ + text.size() > max_bytes_) {
+    // A consumer this far behind only costs memory: cut it rather than buffer more.
+    open_ = false;
+    queue_.clear();
+    queued_bytes_ = 0;
+    lock.unlock();
+    post([](Session& s) { s.ws_request_close(websocket::close_code::policy_error, "slow consumer", s.ws_close_limit()); });
+    return false;
+  }
+  queued_bytes_ += text.size();
+  queue_.push_back(std::move(text));
+  if (kick_posted_) return true;
+  kick_posted_ = true;
+  lock.unlock();
+  post([](Session& s) { s.ws_kick(); });
+  return true;
+}
+
+void WsPeer::close(std::uint16_t code, std::string reason) {
+  post([code, r = std::move(reason)](Session& s) { s.ws_request_close(code, r, s.ws_close_limit()); });
+}
 
 /// Shared by the copies of one Reply: the first call wins.
 struct ReplyState {
@@ -359,6 +515,17 @@ asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep
 
   // Recorded before the write: latency is the server's, not a slow reader's, and a client
   // that has seen the response also sees it counted.
+  record(status, bytes, req, route, started, counts_in_flight);
+
+  state_ = State::writing;
+  beast::error_code ec;
+  stream_.expires_after(srv_.config.write_timeout);
+  co_await bhttp::async_write(stream_, msg, asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+void Session::record(int status, std::size_t bytes, const Request& req, std::string_view route,
+                     Clock::time_point started, bool counts_in_flight) const {
   const auto elapsed = Clock::now() - started;
   const auto path = std::string_view(req.target).substr(0, std::string_view(req.target).find('?'));
   if (srv_.requests_total != nullptr) {
@@ -383,12 +550,133 @@ asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep
     }
   }
   if (counts_in_flight && srv_.in_flight != nullptr) srv_.in_flight->dec();
+}
 
-  state_ = State::writing;
+bool Session::ws_origin_allowed(const Request& req) const {
+  // Browsers let any page open a WebSocket anywhere, with its cookies: the Origin check is
+  // the only thing between an upgrade and cross-site WebSocket hijacking.
+  auto origin = req.header("origin");
+  if (!origin) return true;  // not a browser
+  const auto& allowed = srv_.config.cors.allowed_origins;
+  if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) return true;
+  auto host = req.header("host");
+  auto sep = origin->find("://");
+  return host && sep != std::string_view::npos && iequals(origin->substr(sep + 3), *host);
+}
+
+asio::awaitable<void> Session::ws_write_loop() {
+  auto self = shared_from_this();
   beast::error_code ec;
-  stream_.expires_after(srv_.config.write_timeout);
-  co_await bhttp::async_write(stream_, msg, asio::redirect_error(asio::use_awaitable, ec));
-  co_return !ec;
+  while (!ws_done_) {
+    if (ws_close_) {
+      auto reason = *ws_close_;
+      ws_close_.reset();
+      co_await ws_->async_close(reason, asio::redirect_error(asio::use_awaitable, ec));
+      break;
+    }
+    auto next = ws_peer_->pop();
+    if (!next) break;
+    ws_->text(true);
+    co_await ws_->async_write(asio::buffer(*next), asio::redirect_error(asio::use_awaitable, ec));
+    ws_peer_->written();
+    if (ec) {
+      ws_peer_->shut();
+      ws_cut();
+      break;
+    }
+  }
+  ws_writing_ = false;
+}
+
+asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+                                             std::shared_ptr<Request> req, std::string route,
+                                             Clock::time_point started) {
+  auto self = shared_from_this();
+  const auto& cfg = srv_.config;
+  ws_.emplace(std::move(stream_));
+  auto& ws = *ws_;
+  // The WebSocket's own timeouts replace the HTTP ones from here on.
+  beast::get_lowest_layer(ws).expires_never();
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = std::min(cfg.write_timeout, cfg.header_timeout);
+  timeouts.idle_timeout = cfg.websocket.idle_timeout;
+  timeouts.keep_alive_pings = true;
+  ws.set_option(timeouts);
+  ws.read_message_max(cfg.websocket.max_message_bytes);
+  ws.set_option(websocket::stream_base::decorator([id = req->request_id](websocket::response_type& res) {
+    res.set("X-Request-ID", id);
+    res.set(bhttp::field::server, "permiso");
+  }));
+
+  beast::error_code ec;
+  co_await ws.async_accept(msg, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    // Beast has answered the bad handshake (400/426) itself.
+    record(400, 0, *req, route, started, true);
+    ws_cut();
+    co_return;
+  }
+  record(101, 0, *req, route, started, true);
+  if (srv_.websockets_open != nullptr) srv_.websockets_open->inc();
+
+  ws_peer_ = std::make_shared<WsPeer>(weak_from_this(), srv_.lifeline, req->request_id, cfg.websocket);
+  state_ = State::websocket;
+  WebSocketCallbacks callbacks;
+  // on_close runs once however the connection ends, even when the server is destroyed with
+  // this coroutine suspended (its frame is destroyed then, and with it this guard).
+  struct CloseOnce {
+    Server::Impl& srv;
+    std::function<void()>* on_close = nullptr;
+    ~CloseOnce() { fire(); }
+    void fire() {
+      if (on_close == nullptr || !*on_close) return;
+      auto fn = std::move(*on_close);
+      *on_close = nullptr;
+      on_close = nullptr;
+      try {
+        fn();
+      } catch (const std::exception& ex) {
+        srv.log_error(std::string("websocket on_close threw: ") + ex.what());
+      } catch (...) {
+        srv.log_error("websocket on_close threw");
+      }
+    }
+  } close_once{srv_, &callbacks.on_close};
+  try {
+    if (accept.on_open) callbacks = accept.on_open(ws_peer_);
+  } catch (const std::exception& ex) {
+    srv_.log_error("websocket on_open for " + route + " threw: " + ex.what() + " (request_id " + req->request_id + ")");
+    ws_request_close(websocket::close_code::internal_error, "internal error", ws_close_limit());
+  }
+  if (stopping_) {
+    ws_request_close(websocket::close_code::going_away, "going away",
+                     std::min(cfg.write_timeout, cfg.shutdown_grace));
+  }
+
+  beast::flat_buffer buffer;  // bounded by read_message_max
+  for (;;) {
+    co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;  // closed by either side, too big (1009 sent), bad UTF-8 (1007), timeout, cut
+    if (!ws.got_text()) {
+      ws_request_close(websocket::close_code::bad_payload, "text frames only", ws_close_limit());
+    } else if (!ws_closing_ && callbacks.on_message) {
+      const auto data = buffer.data();
+      try {
+        callbacks.on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      } catch (const std::exception& ex) {
+        srv_.log_error("websocket on_message for " + route + " threw: " + ex.what() + " (request_id " +
+                       req->request_id + ")");
+        ws_request_close(websocket::close_code::internal_error, "internal error", ws_close_limit());
+      }
+    }
+    buffer.consume(buffer.size());
+  }
+  ws_done_ = true;
+  ws_peer_->shut();
+  reply_timer_.cancel();
+  ws_cut();  // a writer still suspended completes with an error and lets go of the session
+  if (srv_.websockets_open != nullptr) srv_.websockets_open->dec();
+  close_once.fire();
 }
 
 asio::awaitable<void> Session::drain_and_close() {
@@ -489,6 +777,7 @@ asio::awaitable<void> Session::run() {
     Response res;
     std::string route;
     bool preflight = false;
+    std::optional<WebSocketAccept> ws_accept;
     {
       std::string_view target = req->target;
       auto q = target.find('?');
@@ -535,6 +824,28 @@ asio::awaitable<void> Session::run() {
         } else if (auto refused = srv_.admit(*req, match.pattern)) {
           route = match.pattern;
           res = std::move(*refused);
+        } else if (match.websocket != nullptr && websocket::is_upgrade(msg)) {
+          route = match.pattern;
+          if (!ws_origin_allowed(*req)) {
+            res = error_response(*req, 403, "forbidden", "This origin may not open a WebSocket here.");
+          } else {
+            try {
+              auto outcome = (*match.websocket)(*req);
+              if (auto* accepted = std::get_if<WebSocketAccept>(&outcome)) {
+                ws_accept = std::move(*accepted);
+              } else {
+                res = std::move(std::get<Response>(outcome));
+              }
+            } catch (const std::exception& ex) {
+              srv_.log_error("websocket handler for " + route + " threw: " + ex.what() + " (request_id " +
+                             req->request_id + ")");
+              res = error_response(*req, 500, "internal_error", "An internal error occurred.");
+            }
+            if (ws_accept && !ws_accept->on_open) {
+              ws_accept.reset();
+              res = error_response(*req, 500, "internal_error", "An internal error occurred.");
+            }
+          }
         } else {
           route = match.pattern;
           ++seq_;
@@ -572,6 +883,14 @@ asio::awaitable<void> Session::run() {
             res = error_response(*req, 503, "timeout", "The request took too long to process.");
           }
         }
+      }
+    }
+    if (ws_accept) {
+      if (stopping_) {
+        res = error_response(*req, 503, "shutting_down", "The server is shutting down.");
+      } else {
+        co_await run_websocket(msg, std::move(*ws_accept), req, std::move(route), started);
+        co_return;
       }
     }
     const bool ok = co_await write(std::move(res), *req, keep_alive && !stopping_, route, started, preflight, true);
@@ -629,6 +948,7 @@ Server::Impl::Impl(ServerConfig c, Router& r, ServerHooks h)
     request_duration = &hooks.metrics->histogram("http_request_duration_seconds",
                                                  "HTTP request latency by route, in seconds.", {"route"});
     in_flight = &hooks.metrics->gauge("http_requests_in_flight", "HTTP requests being handled.").with({});
+    websockets_open = &hooks.metrics->gauge("websocket_connections_open", "Open WebSocket connections.").with({});
   }
   // On the control strand, like stop(): the acceptor is not thread-safe.
   asio::co_spawn(control, accept_loop(), [this](const std::exception_ptr& e) {

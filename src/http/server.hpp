@@ -4,6 +4,7 @@
 #pragma once
 
 #include "http/http.hpp"
+#include "http/websocket.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -50,6 +51,9 @@ struct ServerConfig {
   /// Peers (exact IP addresses) whose X-Forwarded-For is believed, e.g. the local nginx.
   std::vector<std::string> trusted_proxies;
   CorsConfig cors;
+  /// WebSocket routes (Router::add_websocket). Their Origin must be in cors.allowed_origins
+  /// or match the Host (browsers send Origin; other clients may omit it).
+  WebSocketLimits websocket;
 };
 
 /// One line of the access log. Views are valid only during the hook call.
@@ -70,7 +74,7 @@ struct ServerHooks {
   /// Handler exceptions, handler timeouts, accept failures. Default: stderr.
   std::function<void(std::string_view)> error_log;
   /// When set, the server records http_requests_total{route,method,status},
-  /// http_request_duration_seconds{route} and http_requests_in_flight.
+  /// http_request_duration_seconds{route}, http_requests_in_flight and websocket_connections_open.
   Registry* metrics = nullptr;
   /// Runs on the I/O thread after routing, before the handler: a returned response is
   /// sent instead (e.g. 429 from a per-IP API limit). Must be cheap and never block.

@@ -6,6 +6,7 @@
 
 #include "http/http.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,8 @@ struct WebSocketLimits {
   std::size_t max_message_bytes = 64 * 1024;     // larger incoming messages close with 1009
   std::size_t max_queued_messages = 1024;        // outgoing frames waiting per peer
   std::size_t max_queued_bytes = 4 * 1024 * 1024;
+  /// No frame from the client for this long (a ping is sent halfway through): closed.
+  std::chrono::milliseconds idle_timeout{60'000};
 };
 
 }  // namespace permiso::http
