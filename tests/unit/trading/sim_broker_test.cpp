@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <thread>
 
 namespace permiso::trading::sim {
@@ -993,6 +994,74 @@ TEST(SimThread, QuoteThreadWithConcurrentTraders) {
   b.stop();
   EXPECT_FALSE(b.running());
   for (Login l : logins) EXPECT_EQ(b.positions_get(l).size(), 150u);
+}
+
+TEST(SimThread, SequencedChangesPersistToTheBrokersState) {
+  // Traders and the quote thread (SL/TP hits) change the same accounts at once; upserting
+  // every Changes by its sequence must leave exactly the broker's rows.
+  SimOptions o;
+  o.seed = 5;
+  o.volatility_scale = 2000;  // stops are hit within milliseconds
+  SimulatedBroker b(o);
+  std::mutex mu;
+  std::map<Ticket, std::pair<std::uint64_t, Position>> positions;
+  std::map<Ticket, std::pair<std::uint64_t, Order>> orders;
+  std::map<Ticket, Deal> deals;
+  std::map<Login, std::pair<std::uint64_t, AccountInfo>> accounts;
+  std::atomic<int> triggered{0};
+  auto persist = [&](const Changes& c) {
+    std::lock_guard lock(mu);
+    for (const auto& p : c.positions) {
+      auto& slot = positions[p.ticket];
+      if (c.sequence >= slot.first) slot = {c.sequence, p};
+    }
+    for (const auto& x : c.orders) {
+      auto& slot = orders[x.ticket];
+      if (c.sequence >= slot.first) slot = {c.sequence, x};
+    }
+    for (const auto& d : c.deals) deals[d.ticket] = d;
+    for (const auto& a : c.accounts) {
+      auto& slot = accounts[a.login];
+      if (c.sequence >= slot.first) slot = {c.sequence, a};
+    }
+  };
+  b.set_change_listener([&](const Changes& c) {
+    triggered.fetch_add(1);
+    persist(c);
+  });
+  std::vector<Login> logins;
+  for (int i = 0; i < 2; ++i) {
+    auto out = b.open_account("t", "USD", 100, 1'000'000);
+    persist(out.changes);
+    logins.push_back(out.changes.accounts.at(0).login);
+  }
+  b.start(std::chrono::milliseconds(1));
+  std::vector<std::thread> traders;
+  for (Login l : logins) {
+    traders.emplace_back([&, l] {
+      for (int i = 0; i < 400; ++i) {
+        const Tick t = *b.symbol_info_tick("EURUSD");
+        auto r = market("EURUSD", i % 2 ? OrderType::Sell : OrderType::Buy, 0.1);
+        const double ref = i % 2 ? t.ask : t.bid;
+        r.sl = i % 2 ? ref + 0.002 : ref - 0.002;
+        r.tp = i % 2 ? ref - 0.002 : ref + 0.002;
+        auto out = b.order_send(l, r);
+        persist(out.changes);
+        if (out.result.retcode == Retcode::Done && i % 3 == 0) persist(b.order_send(l, close_req(out.result.position)).changes);
+      }
+    });
+  }
+  for (auto& t : traders) t.join();
+  while (triggered.load() == 0) std::this_thread::yield();
+  b.stop();
+  const BrokerState snap = b.snapshot();
+  BrokerState persisted;
+  for (const auto& [k, v] : accounts) persisted.accounts.push_back(v.second);
+  for (const auto& [k, v] : positions) persisted.positions.push_back(v.second);
+  for (const auto& [k, v] : orders) persisted.orders.push_back(v.second);
+  for (const auto& [k, v] : deals) persisted.deals.push_back(v);
+  persisted.next_ticket = snap.next_ticket;
+  expect_same_rows(snap, persisted);
 }
 
 }  // namespace
