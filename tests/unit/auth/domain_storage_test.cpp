@@ -8,7 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
 #include <random>
 
 namespace permiso::auth {
@@ -137,6 +141,94 @@ TEST_F(DomainStorageTest, AllowedIpsParsingToleratesGarbage) {
   EXPECT_TRUE(ClientCache::parse_allowed_ips("not json").empty());
   EXPECT_TRUE(ClientCache::parse_allowed_ips("{}").empty());
   EXPECT_EQ(ClientCache::parse_allowed_ips(R"(["::1", 5])"), std::vector<std::string>{"::1"});
+}
+
+// ---- service clients from the environment (MT5_SERVICE_CLIENT_SECRET, DASHBOARD_CLIENT_SECRET) ----
+
+std::function<std::optional<std::string>(std::string_view)> env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::vector<std::string> scope_names(storage::Storage& st, std::string_view client_id) {
+  std::vector<std::string> out;
+  for (const auto& s : *st.client_scopes(client_id)) out.push_back(s.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ServiceClientSeeds, OnlyTheVariablesThatAreSetAndUsable) {
+  EXPECT_TRUE(service_client_seeds(env_of({})).seeds.empty());
+  EXPECT_TRUE(service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", ""}})).seeds.empty());
+  auto both = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", "mt5-service-client-secret-key"},
+                                           {"DASHBOARD_CLIENT_SECRET", "dashboard-client-secret-key"}}));
+  EXPECT_TRUE(both.problems.empty());
+  ASSERT_EQ(both.seeds.size(), 2U);
+  EXPECT_EQ(both.seeds[0].client_id, "mt5-service");
+  EXPECT_EQ(both.seeds[0].secret, "mt5-service-client-secret-key");
+  EXPECT_TRUE(both.seeds[0].scopes.empty());
+  EXPECT_EQ(both.seeds[1].client_id, "dashboard");
+  const std::vector<std::string> unusable{"short", std::string(513, 'x'), "has a space in it ok",
+                                          "tab\there-0123456789"};
+  for (const auto& bad : unusable) {
+    auto out = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", bad}}));
+    EXPECT_TRUE(out.seeds.empty()) << bad;
+    ASSERT_EQ(out.problems.size(), 1U) << bad;
+    EXPECT_TRUE(out.problems[0].starts_with("MT5_SERVICE_CLIENT_SECRET: ")) << out.problems[0];
+    EXPECT_EQ(out.problems[0].find(bad), std::string::npos) << "never echo the secret";
+  }
+}
+
+TEST_F(DomainStorageTest, ServiceClientsAreCreatedOnceAndFollowTheSecret) {
+  ASSERT_TRUE(bootstrap(*storage_, hasher_, clock_, "admin", std::string("Adm1n!password")));
+  const ClientSecrets secrets("pepper-pepper-pepper-pepper-pepper");
+  auto seeds = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", "first-secret-0123456789"},
+                                            {"DASHBOARD_CLIENT_SECRET", "dashboard-secret-0123456789"}}));
+  auto first = ensure_service_clients(*storage_, secrets, clock_, seeds.seeds);
+  ASSERT_TRUE(first) << storage::to_string(first.error());
+  ASSERT_EQ(first->size(), 2U);
+  EXPECT_EQ((*first)[0].change, SeedClientChange::Created);
+  EXPECT_EQ((*first)[1].change, SeedClientChange::Created);
+
+  auto mt5 = storage_->get_client("mt5-service");
+  ASSERT_TRUE(mt5);
+  EXPECT_EQ(mt5->client_type, "confidential");
+  EXPECT_FALSE(mt5->is_trusted);
+  EXPECT_TRUE(mt5->is_active);
+  EXPECT_TRUE(secrets.matches("first-secret-0123456789", mt5->secret_hash));
+  EXPECT_EQ(mt5->secret_hash.find("first-secret"), std::string::npos) << "stored hashed";
+  EXPECT_TRUE(scope_names(*storage_, "mt5-service").empty());
+  EXPECT_EQ(scope_names(*storage_, "dashboard"),
+            (std::vector<std::string>{"account:balance", "account:read", "market:data", "trade:close", "trade:modify",
+                                      "trade:open", "trade:read"}));
+
+  // An administrator's changes survive; the same secret changes nothing.
+  auto edited = *mt5;
+  edited.description = "edited";
+  ASSERT_TRUE(storage_->update_client(edited));
+  ASSERT_TRUE(storage_->set_client_scopes("mt5-service", {storage_->get_scope_by_name("market:data")->id}));
+  auto again = ensure_service_clients(*storage_, secrets, clock_, seeds.seeds);
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)[0].change, SeedClientChange::Unchanged);
+  EXPECT_EQ((*again)[1].change, SeedClientChange::Unchanged);
+  EXPECT_EQ(storage_->get_client("mt5-service")->description, "edited");
+  EXPECT_EQ(scope_names(*storage_, "mt5-service"), std::vector<std::string>{"market:data"});
+
+  // A new secret replaces the old one at once.
+  auto changed = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", "second-secret-0123456789"}}));
+  auto third = ensure_service_clients(*storage_, secrets, clock_, changed.seeds);
+  ASSERT_TRUE(third);
+  ASSERT_EQ(third->size(), 1U);
+  EXPECT_EQ((*third)[0].change, SeedClientChange::SecretUpdated);
+  mt5 = storage_->get_client("mt5-service");
+  EXPECT_TRUE(secrets.matches("second-secret-0123456789", mt5->secret_hash));
+  EXPECT_FALSE(secrets.matches("first-secret-0123456789", mt5->secret_hash));
+  EXPECT_FALSE(mt5->previous_secret_hash) << "no grace period for the old secret";
+  // Only these two clients exist.
+  EXPECT_EQ(storage_->list_clients(1, 100)->total, 2);
 }
 
 }  // namespace
