@@ -75,6 +75,10 @@ class Db {
   /// Runs `fn` in a write transaction (SQLite: BEGIN IMMEDIATE on the single writer),
   /// committed only when `fn` succeeds.
   virtual StorageStatus write(const TxFn& fn) = 0;
+  /// One statement on its own (autocommit): one round trip where read() takes three on
+  /// PostgreSQL (BEGIN, the statement, COMMIT). For reads and idempotent statements only: a
+  /// connection found dead is retried once on a fresh one.
+  virtual StorageResult<Rows> query(std::string_view sql, const Params& params = {});
 };
 
 inline StorageFailure failure(StorageError code, std::string message, std::string field = {}) {

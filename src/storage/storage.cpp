@@ -27,6 +27,18 @@ std::string_view to_string(const StorageFailure& f) { return to_string(f.code); 
 
 namespace detail {
 
+StorageResult<Rows> Db::query(std::string_view sql, const Params& params) {
+  Rows out;
+  auto st = read([&](SqlConn& c) -> StorageStatus {
+    auto r = c.exec(sql, params);
+    if (!r) return r.error();
+    out = std::move(*r);
+    return {};
+  });
+  if (!st) return st.error();
+  return out;
+}
+
 std::string field_from_constraint(std::string_view text) {
   // Index and constraint names are those of migrations.cpp; the more specific names first.
   static constexpr std::pair<std::string_view, std::string_view> kMap[] = {

@@ -132,6 +132,19 @@ class PgDb final : public Db {
   StorageStatus read(const TxFn& fn) override { return run("BEGIN", fn); }
   StorageStatus write(const TxFn& fn) override { return run("BEGIN", fn); }
 
+  StorageResult<Rows> query(std::string_view sql, const Params& params) override {
+    for (int attempt = 0;; ++attempt) {
+      auto conn = acquire();
+      if (!conn) return conn.error();
+      auto r = (*conn)->exec(sql, params);
+      const bool dead = !r && !(*conn)->healthy();
+      if (dead) drop_idle();  // as in run(): the server went away, every idle one is dead too
+      release(std::move(*conn));
+      if (dead && attempt == 0) continue;
+      return r;
+    }
+  }
+
   StorageResult<std::unique_ptr<PgConn>> connect() {
     // Keepalives and tcp_user_timeout bound how long a call can hang on a peer that vanished
     // without closing the socket; statement_timeout only covers a live server.

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <future>
+#include <limits>
 #include <utility>
 
 namespace permiso::trading {
@@ -116,6 +118,42 @@ std::string full_key_of(std::string_view account_key, std::string_view key) {
 
 }  // namespace
 
+/// Every unexpired idempotency key in use (hashes of caller + key), so that with an exclusive
+/// store a key absent here is absent from the store: no lookup on the hot path. Bounded: past
+/// the cap the oldest are evicted and "absent" is not trusted until they would have expired.
+class GatewayService::KeyIndex {
+ public:
+  KeyIndex(std::size_t cap, std::int64_t ttl) : cap_(std::max<std::size_t>(1, cap)), ttl_(ttl) {}
+
+  void add(std::uint64_t hash, std::int64_t created_at, std::int64_t now) {
+    auto [it, inserted] = seen_.try_emplace(hash, created_at);
+    if (!inserted) it->second = std::max(it->second, created_at);
+    order_.emplace_back(hash, created_at);
+    while (!order_.empty()) {
+      const auto [h, t] = order_.front();
+      const bool expired = t < now - ttl_;
+      if (!expired && seen_.size() <= cap_) break;
+      if (!expired) evicted_upto_ = std::max(evicted_upto_, t);
+      order_.pop_front();
+      if (auto e = seen_.find(h); e != seen_.end() && e->second == t) seen_.erase(e);
+    }
+  }
+  /// Whether the key is certainly not recorded (so the store need not be asked).
+  [[nodiscard]] bool absent(std::uint64_t hash, std::int64_t now) const {
+    if (evicted_upto_ >= now - ttl_) return false;  // an evicted key may still be live
+    return !seen_.contains(hash);
+  }
+  /// Loaded from more keys than fit: trust "absent" only after the oldest loaded expires.
+  void incomplete_until(std::int64_t created_at) { evicted_upto_ = std::max(evicted_upto_, created_at); }
+
+ private:
+  std::size_t cap_;
+  std::int64_t ttl_;
+  std::unordered_map<std::uint64_t, std::int64_t> seen_;
+  std::deque<std::pair<std::uint64_t, std::int64_t>> order_;  // by created_at
+  std::int64_t evicted_upto_ = std::numeric_limits<std::int64_t>::min();
+};
+
 GatewayService::GatewayService(Broker& broker, TradeStore& store, const Clock& clock,
                                GatewayOptions options)
     : broker_(broker), store_(store), clock_(clock), options_(std::move(options)) {}
@@ -135,6 +173,19 @@ ServiceResult<void> GatewayService::start() {
     std::lock_guard lock(mu_);
     logins_.clear();
     for (const auto& b : state->bindings) logins_[b.account_key] = b.login;
+  }
+  if (options_.exclusive_store) {
+    const std::size_t cap = std::max<std::size_t>(1, options_.idempotency_index);
+    auto keys = store_.recent_idempotency_keys(cap);
+    if (!keys) return storage_down(keys.error().message);
+    auto index = std::make_unique<KeyIndex>(cap, options_.idempotency_ttl_seconds);
+    const std::int64_t now = clock_.now_seconds();
+    for (auto it = keys->rbegin(); it != keys->rend(); ++it) {  // oldest first
+      index->add(std::hash<std::string>{}(full_key_of(it->caller, it->key)), it->created_at, now);
+    }
+    if (keys->size() >= cap && !keys->empty()) index->incomplete_until(keys->back().created_at);
+    std::lock_guard lock(mu_);
+    index_ = std::move(index);
   }
   // Broker-initiated changes (SL/TP, pending fills, stop-out) go through the same writer.
   // Never blocks the broker's thread: a refused or failed commit only schedules a resync.
@@ -303,6 +354,7 @@ void GatewayService::account(const Caller& caller, Done<AccountInfo> done) {
 
 void GatewayService::remember(const std::string& full_key, Answer answer) {
   std::lock_guard lock(mu_);
+  if (index_) index_->add(std::hash<std::string>{}(full_key), answer.created_at, clock_.now_seconds());
   if (options_.idempotency_cache == 0) return;
   auto [it, inserted] = answers_.insert_or_assign(full_key, std::move(answer));
   if (inserted) answer_order_.push_back(full_key);
@@ -405,10 +457,13 @@ void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render 
       return;
     }
     inflight_.emplace(full_key, InFlight{request.fingerprint, {}});
+    const bool known_new =
+        index_ && index_->absent(std::hash<std::string>{}(full_key), clock_.now_seconds());
     lock.unlock();
 
-    // Not in memory: another replica, or before a restart, may have answered it.
-    auto stored = store_.find_idempotency(caller.account_key, request.idempotency_key);
+    // Not in memory: another replica, or this one before a restart, may have answered it.
+    auto stored = known_new ? StoreResult<std::optional<IdempotencyRecord>>(std::nullopt)
+                            : store_.find_idempotency(caller.account_key, request.idempotency_key);
     if (!stored) {
       finish_inflight(full_key, storage_down(stored.error().message));
       done(storage_down(stored.error().message));

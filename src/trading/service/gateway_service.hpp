@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -37,6 +38,14 @@ struct GatewayOptions {
   /// Recent idempotent answers kept in memory (beyond: looked up in the store).
   std::size_t idempotency_cache = 100'000;
   std::int64_t idempotency_ttl_seconds = 24 * 3600;  // as the store's
+  /// This process is the store's only writer (true for the simulator, whose memory is the
+  /// broker): an index of every unexpired key in use lets a new Idempotency-Key skip the
+  /// store lookup (the hot path of POST /trades with keys). Keep false when replicas share
+  /// the store in front of a real connector: a key another replica recorded must be found.
+  bool exclusive_store = false;
+  /// Keys the index holds (about 64 bytes each); past it, new keys are looked up again
+  /// until the evicted ones have expired.
+  std::size_t idempotency_index = 1'000'000;
 };
 
 class GatewayService final : public TradingService {
@@ -82,6 +91,7 @@ class GatewayService final : public TradingService {
     std::int64_t created_at = 0;
   };
   using LoginDone = std::function<void(ServiceResult<Login>)>;
+  class KeyIndex;
 
   void open_account_async(const Caller& caller, LoginDone done);
   ServiceResult<Login> ensure_login(const Caller& caller);
@@ -113,6 +123,7 @@ class GatewayService final : public TradingService {
   std::unordered_map<std::string, InFlight> inflight_;
   std::unordered_map<std::string, Answer> answers_;
   std::deque<std::string> answer_order_;
+  std::unique_ptr<KeyIndex> index_;  // exclusive_store only; guarded by mu_
 
   std::shared_mutex state_mu_;
   std::atomic<bool> needs_resync_{false};

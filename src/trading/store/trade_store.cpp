@@ -732,79 +732,81 @@ StoreResult<std::vector<Position>> TradeStore::closed_positions(Login login,
                                                                 std::string_view symbol,
                                                                 std::optional<Ticket> before,
                                                                 std::size_t limit) {
+  std::string sql = std::string("SELECT ") + std::string(kPositionCols) +
+                    " FROM mt5_positions WHERE login = $1 AND closed = $2";
+  Params p{u64(login), true};
+  if (!symbol.empty()) {
+    p.emplace_back(symbol);
+    sql += " AND symbol = $" + std::to_string(p.size());
+  }
+  if (before) {
+    p.push_back(u64(*before));
+    sql += " AND ticket < $" + std::to_string(p.size());
+  }
+  p.push_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, 100000)));
+  sql += " ORDER BY ticket DESC LIMIT $" + std::to_string(p.size());
+  auto r = db_->query(sql, p);
+  if (!r) return r.error();
   std::vector<Position> out;
-  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
-    std::string sql = std::string("SELECT ") + std::string(kPositionCols) +
-                      " FROM mt5_positions WHERE login = $1 AND closed = $2";
-    Params p{u64(login), true};
-    if (!symbol.empty()) {
-      p.emplace_back(symbol);
-      sql += " AND symbol = $" + std::to_string(p.size());
-    }
-    if (before) {
-      p.push_back(u64(*before));
-      sql += " AND ticket < $" + std::to_string(p.size());
-    }
-    p.push_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, 100000)));
-    sql += " ORDER BY ticket DESC LIMIT $" + std::to_string(p.size());
-    auto r = c.exec(sql, p);
-    if (!r) return r.error();
-    out.clear();
-    for (const auto& row : r->rows) out.push_back(read_position(row));
-    return {};
-  });
-  if (!st) return st.error();
+  out.reserve(r->rows.size());
+  for (const auto& row : r->rows) out.push_back(read_position(row));
   return out;
 }
 
 StoreResult<std::optional<Position>> TradeStore::position(Login login, Ticket ticket) {
+  auto r = db_->query(std::string("SELECT ") + std::string(kPositionCols) +
+                          " FROM mt5_positions WHERE ticket = $1 AND login = $2",
+                      {u64(ticket), u64(login)});
+  if (!r) return r.error();
   std::optional<Position> out;
-  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
-    auto r = c.exec(std::string("SELECT ") + std::string(kPositionCols) +
-                        " FROM mt5_positions WHERE ticket = $1 AND login = $2",
-                    {u64(ticket), u64(login)});
-    if (!r) return r.error();
-    out.reset();
-    if (!r->rows.empty()) out = read_position(r->rows[0]);
-    return {};
-  });
-  if (!st) return st.error();
+  if (!r->rows.empty()) out = read_position(r->rows[0]);
   return out;
 }
 
 StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, TimeMs to_msc,
                                                  std::size_t limit) {
+  auto r = db_->query(std::string("SELECT ") + std::string(kDealCols) +
+                          " FROM mt5_deals WHERE login = $1 AND time_msc >= $2 AND time_msc < $3 "
+                          "ORDER BY time_msc, ticket LIMIT $4",
+                      {u64(login), from_msc, to_msc,
+                       static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000000))});
+  if (!r) return r.error();
   std::vector<Deal> out;
-  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
-    auto r = c.exec(std::string("SELECT ") + std::string(kDealCols) +
-                        " FROM mt5_deals WHERE login = $1 AND time_msc >= $2 AND time_msc < $3 "
-                        "ORDER BY time_msc, ticket LIMIT $4",
-                    {u64(login), from_msc, to_msc,
-                     static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000000))});
-    if (!r) return r.error();
-    out.clear();
-    for (const auto& row : r->rows) out.push_back(read_deal(row));
-    return {};
-  });
-  if (!st) return st.error();
+  out.reserve(r->rows.size());
+  for (const auto& row : r->rows) out.push_back(read_deal(row));
   return out;
 }
 
 StoreResult<std::optional<IdempotencyRecord>> TradeStore::find_idempotency(std::string_view caller,
                                                                            std::string_view key) {
-  std::optional<IdempotencyRecord> out;
+  // On every idempotent POST whose answer is not in the service's memory: one round trip.
   const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
-  auto st = db_->read([&](SqlConn& c) -> StoreStatus {
-    auto r = c.exec(std::string("SELECT ") + std::string(kIdemCols) +
-                        " FROM mt5_idempotency WHERE caller = $1 AND idem_key = $2 AND "
-                        "created_at >= $3",
-                    {caller, key, cutoff});
-    if (!r) return r.error();
-    out.reset();
-    if (!r->rows.empty()) out = read_idem(r->rows[0]);
-    return {};
-  });
-  if (!st) return st.error();
+  auto r = db_->query(std::string("SELECT ") + std::string(kIdemCols) +
+                          " FROM mt5_idempotency WHERE caller = $1 AND idem_key = $2 AND "
+                          "created_at >= $3",
+                      {caller, key, cutoff});
+  if (!r) return r.error();
+  std::optional<IdempotencyRecord> out;
+  if (!r->rows.empty()) out = read_idem(r->rows[0]);
+  return out;
+}
+
+StoreResult<std::vector<IdempotencyRecord>> TradeStore::recent_idempotency_keys(std::size_t limit) {
+  const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
+  auto r = db_->query(
+      "SELECT caller, idem_key, created_at FROM mt5_idempotency WHERE created_at >= $1 "
+      "ORDER BY created_at DESC LIMIT $2",
+      {cutoff, static_cast<std::int64_t>(std::min<std::size_t>(limit, 100'000'000))});
+  if (!r) return r.error();
+  std::vector<IdempotencyRecord> out;
+  out.reserve(r->rows.size());
+  for (const auto& row : r->rows) {
+    IdempotencyRecord rec;
+    rec.caller = text(row, 0);
+    rec.key = text(row, 1);
+    rec.created_at = integer(row, 2);
+    out.push_back(std::move(rec));
+  }
   return out;
 }
 

@@ -115,6 +115,9 @@ class TradeStore {
   /// The unexpired record of (caller, key), if any.
   [[nodiscard]] StoreResult<std::optional<IdempotencyRecord>> find_idempotency(
       std::string_view caller, std::string_view key);
+  /// The unexpired records' (caller, key, created_at), newest first, at most `limit` (no
+  /// fingerprint or body): the service's index of keys in use.
+  [[nodiscard]] StoreResult<std::vector<IdempotencyRecord>> recent_idempotency_keys(std::size_t limit);
   /// Deletes records older than the TTL; returns how many. The writer also runs it
   /// every purge_interval_seconds.
   StoreResult<std::int64_t> purge_expired();

@@ -63,12 +63,13 @@ OpenTrade buy(std::string symbol, double volume, std::string key = {}, std::stri
 
 /// Broker, store and service as mt5-api wires them; destroyed and rebuilt to simulate a restart.
 struct Gateway {
-  Gateway(const std::string& url, const Clock& clock, TradeStoreOptions store_options = {}) {
+  Gateway(const std::string& url, const Clock& clock, GatewayOptions options,
+          TradeStoreOptions store_options = {}) {
     auto s = TradeStore::open(url, clock, store_options);
     if (!s) throw std::runtime_error(s.error().message);
     store = std::move(*s);
     broker = std::make_unique<sim::SimulatedBroker>(sim_options());
-    service = std::make_unique<GatewayService>(*broker, *store, clock);
+    service = std::make_unique<GatewayService>(*broker, *store, clock, options);
     if (auto st = service->start(); !st) throw std::runtime_error(st.error().message);
   }
   ~Gateway() {
@@ -159,14 +160,16 @@ void expect_same_rows(const BrokerState& x, const BrokerState& y) {
   }
 }
 
-class GatewayServiceTest : public ::testing::Test {
+// Param: GatewayOptions::exclusive_store (the key index on) or not (every new key looked up).
+class GatewayServiceTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/permiso-gateway-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     url_ = "sqlite://" + dir_ + "/mt5.db";
-    gw_ = std::make_unique<Gateway>(url_, clock_);
+    options_.exclusive_store = GetParam();
+    gw_ = std::make_unique<Gateway>(url_, clock_, options_);
   }
   void TearDown() override {
     gw_.reset();
@@ -174,10 +177,11 @@ class GatewayServiceTest : public ::testing::Test {
   }
   void restart(TradeStoreOptions o = {}) {
     gw_.reset();  // everything in memory is gone
-    gw_ = std::make_unique<Gateway>(url_, clock_, o);
+    gw_ = std::make_unique<Gateway>(url_, clock_, options_, o);
   }
 
   ManualClock clock_{kNowSeconds};
+  GatewayOptions options_;
   std::string dir_;
   std::string url_;
   std::unique_ptr<Gateway> gw_;
@@ -185,7 +189,7 @@ class GatewayServiceTest : public ::testing::Test {
   const Caller bob_{"user:bob", "Bob"};
 };
 
-TEST_F(GatewayServiceTest, EachCallerTradesOnItsOwnAccountAndSeesOnlyItsTrades) {
+TEST_P(GatewayServiceTest, EachCallerTradesOnItsOwnAccountAndSeesOnlyItsTrades) {
   auto a = gw_->account(alice_);
   auto b = gw_->account(bob_);
   ASSERT_TRUE(a && b);
@@ -223,7 +227,7 @@ TEST_F(GatewayServiceTest, EachCallerTradesOnItsOwnAccountAndSeesOnlyItsTrades) 
   EXPECT_FALSE(gw_->service->login_of("user:carol"));
 }
 
-TEST_F(GatewayServiceTest, ConcurrentFirstCallsOfOneCallerOpenOneAccount) {
+TEST_P(GatewayServiceTest, ConcurrentFirstCallsOfOneCallerOpenOneAccount) {
   constexpr int kThreads = 16;
   std::latch go(kThreads);
   std::vector<Login> logins(kThreads);
@@ -245,7 +249,7 @@ TEST_F(GatewayServiceTest, ConcurrentFirstCallsOfOneCallerOpenOneAccount) {
   EXPECT_EQ(gw_->broker->snapshot().accounts.size(), 1u);
 }
 
-TEST_F(GatewayServiceTest, TheSameKeyAndBodyReplaysTheFirstAnswerAlsoAfterARestart) {
+TEST_P(GatewayServiceTest, TheSameKeyAndBodyReplaysTheFirstAnswerAlsoAfterARestart) {
   auto first = gw_->open(alice_, buy("EURUSD", 0.1, "key-1"));
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 201);
@@ -276,7 +280,27 @@ TEST_F(GatewayServiceTest, TheSameKeyAndBodyReplaysTheFirstAnswerAlsoAfterAResta
   EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 2u);
 }
 
-TEST_F(GatewayServiceTest, SixteenConcurrentRequestsWithOneKeyOpenOneTrade) {
+TEST_P(GatewayServiceTest, AKeyPushedOutOfEveryMemoryIsStillReplayedFromTheStore) {
+  options_.idempotency_cache = 0;  // no answers in memory
+  options_.idempotency_index = 2;  // the key index forgets all but two keys
+  restart();
+  auto first = gw_->open(alice_, buy("EURUSD", 0.1, "k1"));
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(gw_->open(alice_, buy("EURUSD", 0.1, "k2")));
+  ASSERT_TRUE(gw_->open(alice_, buy("EURUSD", 0.1, "k3")));
+  auto again = gw_->open(alice_, buy("EURUSD", 0.1, "k1"));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->body, first->body);
+  EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 3u);
+  restart();  // loading more keys than the index holds
+  again = gw_->open(alice_, buy("EURUSD", 0.1, "k1"));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 3u);
+}
+
+TEST_P(GatewayServiceTest, SixteenConcurrentRequestsWithOneKeyOpenOneTrade) {
   ASSERT_TRUE(gw_->account(alice_));
   constexpr int kThreads = 16;
   std::latch go(kThreads);
@@ -300,7 +324,7 @@ TEST_F(GatewayServiceTest, SixteenConcurrentRequestsWithOneKeyOpenOneTrade) {
   EXPECT_EQ(gw_->broker->positions_get(*gw_->service->login_of(alice_.account_key)).size(), 1u);
 }
 
-TEST_F(GatewayServiceTest, AKeyReusedWithAnotherBodyIsRefused) {
+TEST_P(GatewayServiceTest, AKeyReusedWithAnotherBodyIsRefused) {
   ASSERT_TRUE(gw_->open(alice_, buy("EURUSD", 0.1, "k", "body-a")));
   auto r = gw_->open(alice_, buy("EURUSD", 0.2, "k", "body-b"));
   ASSERT_FALSE(r);
@@ -312,7 +336,7 @@ TEST_F(GatewayServiceTest, AKeyReusedWithAnotherBodyIsRefused) {
   EXPECT_EQ(gw_->service->list_trades(alice_, {})->trades.size(), 1u);
 }
 
-TEST_F(GatewayServiceTest, ClosingTwiceIsAConflictOnTheId) {
+TEST_P(GatewayServiceTest, ClosingTwiceIsAConflictOnTheId) {
   const Ticket t = gw_->open_ok(alice_, buy("EURUSD", 0.1));
   auto closed = gw_->close(alice_, t);
   ASSERT_TRUE(closed) << closed.error().message;
@@ -334,7 +358,7 @@ TEST_F(GatewayServiceTest, ClosingTwiceIsAConflictOnTheId) {
   EXPECT_EQ(unknown.error().code, ServiceError::NotFound);
 }
 
-TEST_F(GatewayServiceTest, RefusalsNameTheirFieldAndCarryTheRetcode) {
+TEST_P(GatewayServiceTest, RefusalsNameTheirFieldAndCarryTheRetcode) {
   ASSERT_TRUE(gw_->account(alice_));
   auto money = gw_->open(alice_, buy("XAUUSD", 10));
   ASSERT_FALSE(money);
@@ -376,7 +400,7 @@ TEST_F(GatewayServiceTest, RefusalsNameTheirFieldAndCarryTheRetcode) {
   EXPECT_GE(gw_->service->stats().rejections, 4u);
 }
 
-TEST_F(GatewayServiceTest, ABrokerInitiatedStopLossIsPersisted) {
+TEST_P(GatewayServiceTest, ABrokerInitiatedStopLossIsPersisted) {
   const auto tick = *gw_->broker->symbol_info_tick("EURUSD");
   auto order = buy("EURUSD", 0.1);
   order.sl = tick.bid - 0.005;
@@ -401,7 +425,7 @@ TEST_F(GatewayServiceTest, ABrokerInitiatedStopLossIsPersisted) {
             before.accounts[0].balance);
 }
 
-TEST_F(GatewayServiceTest, ARestartRestoresPositionsOrdersDealsAndBalancesExactly) {
+TEST_P(GatewayServiceTest, ARestartRestoresPositionsOrdersDealsAndBalancesExactly) {
   const Ticket a1 = gw_->open_ok(alice_, buy("EURUSD", 0.1));
   const Ticket a2 = gw_->open_ok(alice_, buy("XAUUSD", 0.05));
   OpenTrade sell = buy("GBPUSD", 0.3);
@@ -430,7 +454,7 @@ TEST_F(GatewayServiceTest, ARestartRestoresPositionsOrdersDealsAndBalancesExactl
   EXPECT_EQ(deals->size(), 5u);  // deposit, two opens, one close, the new open
 }
 
-TEST_F(GatewayServiceTest, TradesPageByDescendingTicketAcrossOpenAndClosed) {
+TEST_P(GatewayServiceTest, TradesPageByDescendingTicketAcrossOpenAndClosed) {
   std::vector<Ticket> tickets;
   for (int i = 0; i < 5; ++i) tickets.push_back(gw_->open_ok(alice_, buy("EURUSD", 0.01)));
   ASSERT_TRUE(gw_->close(alice_, tickets[1]));
@@ -458,7 +482,7 @@ TEST_F(GatewayServiceTest, TradesPageByDescendingTicketAcrossOpenAndClosed) {
   EXPECT_EQ(open->trades.size(), 3u);
 }
 
-TEST_F(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsLost) {
+TEST_P(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsLost) {
   TradeStoreOptions o;
   o.storage.busy_timeout_ms = 50;  // a locked database fails the writer quickly
   o.retry_after_ms = 0;
@@ -509,6 +533,9 @@ TEST_F(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsL
   restart();
   expect_same_rows(memory, gw_->broker->snapshot());
 }
+
+INSTANTIATE_TEST_SUITE_P(Store, GatewayServiceTest, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "exclusive" : "shared"; });
 
 }  // namespace
 }  // namespace permiso::trading
