@@ -3,6 +3,7 @@
 // requests open one trade, a reused key is refused, closing twice is a Conflict, retcodes map
 // to named fields, broker-initiated closes are persisted, a restart restores every row and
 // balance, and a storage failure answers StorageUnavailable with nothing acknowledged lost.
+#include "pg_server.hpp"
 #include "trading/service/gateway_service.hpp"
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/store/trade_store.hpp"
@@ -23,6 +24,7 @@
 namespace permiso::trading {
 namespace {
 
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new test::PgServerEnvironment);
 constexpr TimeMs kStart = 1'700'000'000'000;
 constexpr std::int64_t kNowSeconds = 1'700'000'000;
 
@@ -532,6 +534,53 @@ TEST_P(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsL
   const BrokerState memory = gw_->broker->snapshot();
   restart();
   expect_same_rows(memory, gw_->broker->snapshot());
+}
+
+TEST(GatewayServiceOnPostgres, AStoppedDatabaseIsUnavailableThenTradingResumes) {
+  (void)kEnv;
+  auto& server = test::PgServerEnvironment::server();
+  if (server.external()) GTEST_SKIP() << "cannot stop an external server";
+  ManualClock clock(kNowSeconds);
+  const std::string url = server.create_database();
+  GatewayOptions options;
+  options.exclusive_store = true;
+  const Caller alice{"client:alice", "Alice"};
+  std::set<Ticket> acknowledged;
+  {
+    Gateway gw(url, clock, options);
+    acknowledged.insert(gw.open_ok(alice, buy("EURUSD", 0.1, "before")));
+
+    server.stop();
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 5; ++i) {
+      auto r = gw.open(alice, buy("EURUSD", 0.1, "down-" + std::to_string(i)));
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code, ServiceError::StorageUnavailable);
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    EXPECT_FALSE(gw.service->ready());
+
+    server.restart();
+    ServiceResult<StoredAnswer> back = ServiceFailure{};
+    for (int attempt = 0; attempt < 100 && !back; ++attempt) {
+      back = gw.open(alice, buy("EURUSD", 0.2, "after"));
+      if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(back) << back.error().message;
+    acknowledged.insert(std::stoull(back->body.substr(6, back->body.find(',') - 6)));
+    EXPECT_TRUE(gw.service->ready());
+    std::set<Ticket> open;
+    for (const auto& p : gw.broker->positions_get(*gw.service->login_of(alice.account_key))) {
+      open.insert(p.ticket);
+    }
+    EXPECT_EQ(open, acknowledged);
+  }
+  Gateway again(url, clock, options);  // and exactly those survive a restart
+  std::set<Ticket> open;
+  for (const auto& p : again.broker->positions_get(*again.service->login_of(alice.account_key))) {
+    open.insert(p.ticket);
+  }
+  EXPECT_EQ(open, acknowledged);
 }
 
 INSTANTIATE_TEST_SUITE_P(Store, GatewayServiceTest, ::testing::Values(false, true),
