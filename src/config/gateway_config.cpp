@@ -245,8 +245,9 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
     if (!c.jwt_secret_key.empty() && c.jwt_secret_key.size() < 32) {
       p.push_back({"JWT_SECRET_KEY", "must be at least 32 bytes (256 bits) for HS256"});
     }
-    if (c.jwt_secret_key.empty() && c.environment != "development") {
-      p.push_back({"JWT_SECRET_KEY", "is required to verify HS256 tokens outside development"});
+    if (c.jwt_secret_key.empty()) {
+      p.push_back({"JWT_SECRET_KEY", "is required to verify HS256 tokens: give mt5-api permiso-auth's JWT_SECRET_KEY "
+                                     "(or allow only RS256/ES256/EdDSA in JWT_ALGORITHM)"});
     }
   }
   if (c.jwt_issuer.empty()) p.push_back({"JWT_ISSUER", "must not be empty"});
@@ -254,6 +255,11 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
   range("jwt.leeway_s", c.leeway_s, 0, 300);
   if (c.service_client_id.empty() || c.service_client_id.size() > 100) {
     p.push_back({"MT5_SERVICE_CLIENT_ID", "must be 1 to 100 characters"});
+  }
+  if (c.service_client_secret.empty() && c.environment != "development") {
+    // Without it revocations would never reach this gateway (the contract's 2 s bound).
+    p.push_back({"MT5_SERVICE_CLIENT_SECRET", "is required outside development: mt5-api reads permiso-auth's "
+                                              "revocation feed as " + c.service_client_id});
   }
   range("mt5_api.token_cache_entries", c.token_cache_entries, 0, 10'000'000);
   range("mt5_api.revocation_poll_ms", c.revocation_poll_ms, 50, 2000);  // a revocation lands within 2 s

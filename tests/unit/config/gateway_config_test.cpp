@@ -20,6 +20,7 @@ class GatewayConfigTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("permiso-gwconfig-" + std::to_string(std::random_device{}()));
     fs::create_directories(dir_);
     vars_["PERMISO_CONFIG_DIR"] = PERMISO_TEST_CONFIG_DIR;
+    vars_["JWT_SECRET_KEY"] = kSecret;  // the development profile verifies HS256
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -30,6 +31,7 @@ class GatewayConfigTest : public ::testing::Test {
       return it->second;
     };
   }
+  static constexpr const char* kSecret = "a-shared-hs256-secret-of-32-bytes!!";
   GatewayConfig load() {
     auto c = load_gateway_config(env());
     EXPECT_TRUE(c) << (c ? "" : c.error().front().field + ": " + c.error().front().rule);
@@ -70,6 +72,7 @@ TEST_F(GatewayConfigTest, DevelopmentDefaultsAreTheDocumentedOnesAndValid) {
 
 TEST_F(GatewayConfigTest, ProductionProfileListensEverywhereAndRefusesHs256) {
   vars_["PERMISO_ENV"] = "production";
+  vars_["MT5_SERVICE_CLIENT_SECRET"] = "feed-reader-secret";
   auto c = load();
   EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_EQ(c.port, 8001);
@@ -216,6 +219,7 @@ class GatewayRule : public ::testing::TestWithParam<Rule> {};
 
 TEST_P(GatewayRule, IsReportedWithItsField) {
   GatewayConfig c;
+  c.jwt_secret_key = std::string(32, 's');
   ASSERT_TRUE(validate(c).empty()) << validate(c).front().field;
   GetParam().breaks(c);
   const auto problems = validate(c);
@@ -251,7 +255,8 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"JWT_ALGORITHM", [](GatewayConfig& c) { c.jwt_algorithm = "none"; }},
         Rule{"JWT_ALGORITHM", [](GatewayConfig& c) { c.jwt_algorithm = " , "; }},
         Rule{"JWT_SECRET_KEY", [](GatewayConfig& c) { c.jwt_secret_key = "short"; }},
-        Rule{"JWT_SECRET_KEY", [](GatewayConfig& c) { c.environment = "staging"; }},
+        Rule{"JWT_SECRET_KEY", [](GatewayConfig& c) { c.jwt_secret_key.clear(); }},
+        Rule{"MT5_SERVICE_CLIENT_SECRET", [](GatewayConfig& c) { c.environment = "staging"; }},
         Rule{"JWT_ISSUER", [](GatewayConfig& c) { c.jwt_issuer.clear(); }},
         Rule{"JWT_AUDIENCE", [](GatewayConfig& c) { c.jwt_audience.clear(); }},
         Rule{"jwt.leeway_s", [](GatewayConfig& c) { c.leeway_s = 3600; }},
@@ -297,7 +302,8 @@ TEST_F(GatewayConfigTest, RedactedTomlReadsBackAsTheSameConfiguration) {
   const auto file = dir_ / "effective.toml";
   std::ofstream(file) << render_redacted(original);
   std::map<std::string, std::string> only_file{{"PERMISO_CONFIG_DIR", PERMISO_TEST_CONFIG_DIR},
-                                               {"PERMISO_CONFIG", file.string()}};
+                                               {"PERMISO_CONFIG", file.string()},
+                                               {"JWT_SECRET_KEY", kSecret}};  // redacted in the file
   vars_ = only_file;
   const auto back = load();
   EXPECT_EQ(render_redacted(back), render_redacted(original));
