@@ -170,38 +170,58 @@ struct Authenticator::Impl {
     return client.fetch(req);
   }
 
-  /// One metadata (when the jwks_uri is not known yet) and JWKS fetch. Keeps the previous
-  /// keys on any failure, including an empty or unusable key set.
+  /// The jwks_uri of the RFC 8414 metadata; empty when the metadata cannot be read.
+  std::string discover_jwks_uri() {
+    auto meta = get(cfg.auth_url + "/.well-known/oauth-authorization-server", cfg.http_timeout);
+    if (!meta || meta->status != 200) return {};
+    const auto doc = parse_object(meta->body);
+    if (!doc) return {};
+    if (auto iss = string_member(*doc, "issuer"); !iss.empty() && iss != cfg.issuer && !issuer_warned) {
+      issuer_warned = true;
+      spdlog::warn("resource: the authorization server's issuer is \"{}\" but tokens must carry \"{}\"",
+                   iss.substr(0, 200), cfg.issuer);
+    }
+    auto uri = string_member(*doc, "jwks_uri");
+    return uri.starts_with("http://") || uri.starts_with("https://") ? uri : std::string();
+  }
+
+  std::vector<jose::VerificationKey> fetch_jwks(const std::string& uri, std::string& problem) {
+    auto res = get(uri, cfg.http_timeout);
+    if (!res) {
+      problem = std::string(to_string(res.error()));
+      return {};
+    }
+    if (res->status != 200) {
+      problem = "HTTP " + std::to_string(res->status);
+      return {};
+    }
+    auto keys = jose::parse_jwks(std::string_view(res->body));
+    if (keys.empty()) problem = "no usable key";
+    return keys;
+  }
+
+  /// One JWKS refresh: the jwks_uri that worked last, else the metadata's, else permiso-auth's
+  /// own path under auth_url (the metadata may name a public URL this server cannot reach).
+  /// Keeps the previous keys on any failure, including an empty or unusable key set.
   bool refresh_keys() {
     jwks_fetches.fetch_add(1);
-    const bool from_metadata = jwks_uri.empty();
-    if (from_metadata) {
-      jwks_uri = cfg.auth_url + "/.well-known/jwks.json";  // permiso-auth's path if metadata fails
-      auto meta = get(cfg.auth_url + "/.well-known/oauth-authorization-server", cfg.http_timeout);
-      if (meta && meta->status == 200) {
-        if (auto doc = parse_object(meta->body)) {
-          if (auto uri = string_member(*doc, "jwks_uri");
-              uri.starts_with("http://") || uri.starts_with("https://")) {
-            jwks_uri = std::move(uri);
-          }
-          if (auto iss = string_member(*doc, "issuer"); !iss.empty() && iss != cfg.issuer && !issuer_warned) {
-            issuer_warned = true;
-            spdlog::warn("resource: the authorization server's issuer is \"{}\" but tokens must carry \"{}\"",
-                         iss.substr(0, 200), cfg.issuer);
-          }
-        }
-      }
-    }
-    auto res = get(jwks_uri, cfg.http_timeout);
     std::vector<jose::VerificationKey> keys;
-    if (res && res->status == 200) keys = jose::parse_jwks(std::string_view(res->body));
+    std::string problem;
+    std::vector<std::string> tried;
+    const auto attempt = [&](const std::string& uri) {
+      if (uri.empty() || !keys.empty() || std::find(tried.begin(), tried.end(), uri) != tried.end()) return;
+      tried.push_back(uri);
+      keys = fetch_jwks(uri, problem);
+      if (!keys.empty()) jwks_uri = uri;
+    };
+    attempt(jwks_uri);
+    if (keys.empty()) attempt(discover_jwks_uri());  // metadata read only when needed
+    attempt(cfg.auth_url + "/.well-known/jwks.json");
     if (keys.empty()) {
       jwks_failures.fetch_add(1);
-      if (from_metadata) jwks_uri.clear();  // ask the metadata again next time
-      if (keys_healthy) {
-        keys_healthy = false;
-        spdlog::warn("resource: JWKS refresh from {} failed ({}); keeping {} known keys", jwks_uri.empty() ? cfg.auth_url : jwks_uri,
-                     res ? "HTTP " + std::to_string(res->status) + " or no usable key" : std::string(to_string(res.error())),
+      if (keys_state != KeysState::Failing) {
+        keys_state = KeysState::Failing;
+        spdlog::warn("resource: JWKS refresh from {} failed ({}); keeping {} known keys", cfg.auth_url, problem,
                      key_count.load());
       }
       return false;
@@ -210,8 +230,8 @@ struct Authenticator::Impl {
     key_count.store(keys.size());
     verifier.set_keys(std::move(keys));
     keys_loaded.store(true, std::memory_order_release);
-    if (!keys_healthy) spdlog::info("resource: JWKS loaded from {} ({} keys)", jwks_uri, key_count.load());
-    keys_healthy = true;
+    if (keys_state != KeysState::Healthy) spdlog::info("resource: JWKS loaded from {} ({} keys)", jwks_uri, key_count.load());
+    keys_state = KeysState::Healthy;
     return true;
   }
 
@@ -463,7 +483,7 @@ struct Authenticator::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> key_count{0};
 
-  // Key thread state; jwks_uri, keys_healthy and issuer_warned belong to the key thread alone.
+  // Key thread state; jwks_uri, keys_state and issuer_warned belong to the key thread alone.
   mutable std::mutex key_mutex;
   mutable std::condition_variable key_cv;       // wakes the key thread
   mutable std::condition_variable key_done_cv;  // wakes requests waiting on an unknown kid
@@ -472,8 +492,8 @@ struct Authenticator::Impl {
   std::uint64_t fetch_completed = 0;
   mutable std::uint64_t kid_target = 0;
   mutable std::int64_t last_kid_refresh_ms = 0;
-  std::string jwks_uri;
-  bool keys_healthy = false;
+  std::string jwks_uri;  // the last that served keys
+  enum class KeysState { Unknown, Healthy, Failing } keys_state = KeysState::Unknown;
   bool issuer_warned = false;
 
   std::mutex feed_mutex;

@@ -337,6 +337,24 @@ TEST_F(AuthenticatorTest, PeriodicRefreshDropsRetiredKeys) {
   EXPECT_EQ(refusal(old_token), AuthFailure::UnknownKey);
 }
 
+TEST_F(AuthenticatorTest, TheJwksUriOfTheMetadataIsFollowed) {
+  // A second server publishes the keys; the metadata of the first points at it.
+  FakeAuthServer keys_host;
+  keys_host.publish({keys().es256_next});
+  fake.set_metadata_jwks_uri(keys_host.base_url() + "/.well-known/jwks.json");
+  start(config());
+  EXPECT_EQ(keys_host.jwks_fetches(), 1);
+  EXPECT_EQ(fake.jwks_fetches(), 0);
+  EXPECT_TRUE(auth->authenticate(sign(keys().es256_next, user_claims(clock.now_seconds(), "j-host", "s"))));
+}
+
+TEST_F(AuthenticatorTest, AnUnreachableJwksUriFallsBackToTheAuthServersOwnPath) {
+  fake.set_metadata_jwks_uri("http://127.0.0.1:1/.well-known/jwks.json");  // nothing listens on port 1
+  start(config());
+  EXPECT_EQ(fake.jwks_fetches(), 1);
+  EXPECT_TRUE(auth->authenticate(user_token()));
+}
+
 TEST_F(AuthenticatorTest, NotReadyAndKeysUnavailableUntilTheJwksCanBeRead) {
   fake.set_jwks_status(503);
   start(config(), /*wait_ready=*/false);

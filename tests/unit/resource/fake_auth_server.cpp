@@ -51,6 +51,11 @@ void FakeAuthServer::set_jwks_status(int status) {
   jwks_status_ = status;
 }
 
+void FakeAuthServer::set_metadata_jwks_uri(std::string uri) {
+  std::lock_guard lock(mutex_);
+  jwks_uri_override_ = std::move(uri);
+}
+
 void FakeAuthServer::set_service_token_lifetime(std::int64_t seconds) {
   std::lock_guard lock(mutex_);
   token_lifetime_ = seconds;
@@ -96,9 +101,14 @@ std::int64_t FakeAuthServer::append(std::string kind, const std::string& id, std
 http::Response FakeAuthServer::metadata() const {
   metadata_fetches_.fetch_add(1);
   const std::string base = base_url();
+  std::string jwks_uri = base + "/.well-known/jwks.json";
+  {
+    std::lock_guard lock(mutex_);
+    if (!jwks_uri_override_.empty()) jwks_uri = jwks_uri_override_;
+  }
   return http::json_response(200, boost::json::object{{"issuer", kIssuer},
                                                       {"token_endpoint", base + "/api/v1/auth/token"},
-                                                      {"jwks_uri", base + "/.well-known/jwks.json"}});
+                                                      {"jwks_uri", jwks_uri}});
 }
 
 http::Response FakeAuthServer::jwks() {

@@ -40,6 +40,8 @@ class FakeAuthServer {
   void publish(std::vector<jose::SigningKey> keys);
   /// Makes the JWKS answer `status` (e.g. 500) instead of the keys; 200 restores them.
   void set_jwks_status(int status);
+  /// The metadata names this jwks_uri instead of its own (e.g. a public URL not reachable).
+  void set_metadata_jwks_uri(std::string uri);
   /// Service tokens are issued with this lifetime.
   void set_service_token_lifetime(std::int64_t seconds);
   /// Long-polls then ignore new revocations until their wait ends (a feed that only the
@@ -81,6 +83,7 @@ class FakeAuthServer {
   std::condition_variable changed_;
   boost::json::object jwks_doc_;
   int jwks_status_ = 200;
+  std::string jwks_uri_override_;
   std::int64_t token_lifetime_ = 3600;
   bool hold_ = false;
   std::uint64_t release_generation_ = 0;
