@@ -160,6 +160,12 @@ GatewayService::GatewayService(Broker& broker, TradeStore& store, const Clock& c
 
 GatewayService::~GatewayService() {
   ready_ = false;
+  {
+    std::lock_guard lock(resync_mu_);
+    stopping_ = true;
+  }
+  resync_cv_.notify_all();
+  if (resyncer_.joinable()) resyncer_.join();
   broker_.set_change_listener(nullptr);
   std::unique_lock lock(pending_mu_);
   pending_cv_.wait(lock, [&] { return pending_ == 0; });  // completions capture `this`
@@ -194,14 +200,34 @@ ServiceResult<void> GatewayService::start() {
     CommitRequest r;
     r.changes = ch;
     r.done = [this](StoreStatus st) {
-      if (!st) needs_resync_ = true;
       end_commit();
+      if (!st) schedule_resync();
     };
     submit(std::move(r));
   });
   needs_resync_ = false;
   ready_ = true;
+  if (!resyncer_.joinable()) resyncer_ = std::thread([this] { resync_loop(); });
   return {};
+}
+
+void GatewayService::schedule_resync() {
+  needs_resync_ = true;
+  resync_cv_.notify_one();
+}
+
+void GatewayService::resync_loop() {
+  std::unique_lock lock(resync_mu_);
+  while (!stopping_) {
+    resync_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_ || needs_resync_.load(); });
+    if (stopping_) break;
+    if (!needs_resync_) continue;
+    lock.unlock();
+    const bool ok = static_cast<bool>(resync());
+    lock.lock();
+    // The database is still down: try again after a pause, not in a tight loop.
+    if (!ok) resync_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+  }
 }
 
 bool GatewayService::ready() const { return ready_ && !needs_resync_; }
@@ -317,7 +343,7 @@ void GatewayService::open_account_async(const Caller& caller, LoginDone done) {
     }
     // The broker holds an account storage does not: drop it at the next step. A Conflict is
     // another replica binding this principal first; the resync picks its binding up.
-    needs_resync_ = true;
+    schedule_resync();
     finish_opening(key, storage_down(st.error().message));
   };
   submit(std::move(r));
@@ -553,7 +579,7 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
     end_commit();
     if (!st) {
       // Nothing acknowledged: the broker's memory goes back to storage's before the next step.
-      needs_resync_ = true;
+      schedule_resync();
       auto f = storage_down(st.error().message);
       if (!full_key.empty()) finish_inflight(full_key, f);
       done(f);
@@ -613,7 +639,7 @@ void GatewayService::position_step(Login login, const TradeRequest& req, Done<Po
   r.done = [this, after = std::move(after), done = std::move(done)](StoreStatus st) mutable {
     end_commit();
     if (!st) {
-      needs_resync_ = true;
+      schedule_resync();
       done(storage_down(st.error().message));
       return;
     }

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -52,7 +53,8 @@ class GatewayService final : public TradingService {
  public:
   /// `broker`, `store` and `clock` must outlive the service.
   GatewayService(Broker& broker, TradeStore& store, const Clock& clock, GatewayOptions options = {});
-  /// Detaches the change listener and waits for every commit it submitted to complete.
+  /// Stops the background resync, detaches the change listener and waits for every commit
+  /// the service submitted to complete.
   ~GatewayService() override;
   GatewayService(const GatewayService&) = delete;
   GatewayService& operator=(const GatewayService&) = delete;
@@ -132,6 +134,14 @@ class GatewayService final : public TradingService {
   std::mutex pending_mu_;
   std::condition_variable pending_cv_;
   std::size_t pending_ = 0;  // commits submitted and not yet completed
+
+  // A resync is also attempted in the background, so /ready recovers without a trade.
+  void resync_loop();
+  void schedule_resync();
+  std::mutex resync_mu_;
+  std::condition_variable resync_cv_;
+  bool stopping_ = false;
+  std::thread resyncer_;
 
   std::atomic<std::uint64_t> orders_sent_{0};
   std::atomic<std::uint64_t> fills_{0};
