@@ -109,9 +109,11 @@ Position position_of_order(const Order& o) {
   return p;
 }
 
+/// caller + key, length-prefixed so no (caller, key) pair can spell another's.
 std::string full_key_of(std::string_view account_key, std::string_view key) {
-  std::string s(account_key);
-  s += '\x1f';  // cannot occur in an account key
+  std::string s = std::to_string(account_key.size());
+  s += ':';
+  s += account_key;
   s += key;
   return s;
 }
