@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 namespace permiso::http {
 namespace {
@@ -617,7 +618,6 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
     co_return;
   }
   record(101, 0, *req, route, started, true);
-  if (srv_.websockets_open != nullptr) srv_.websockets_open->inc();
 
   ws_peer_ = std::make_shared<WsPeer>(weak_from_this(), srv_.lifeline, req->request_id, cfg.websocket);
   state_ = State::websocket;
@@ -627,12 +627,19 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
   struct CloseOnce {
     Server::Impl& srv;
     std::function<void()>* on_close = nullptr;
+    CloseOnce(Server::Impl& s, std::function<void()>* f) : srv(s), on_close(f) {
+      if (srv.websockets_open != nullptr) srv.websockets_open->inc();
+    }
     ~CloseOnce() { fire(); }
+    CloseOnce(const CloseOnce&) = delete;
+    CloseOnce& operator=(const CloseOnce&) = delete;
     void fire() {
-      if (on_close == nullptr || !*on_close) return;
-      auto fn = std::move(*on_close);
-      *on_close = nullptr;
-      on_close = nullptr;
+      if (on_close == nullptr) return;
+      auto* slot = std::exchange(on_close, nullptr);
+      if (srv.websockets_open != nullptr) srv.websockets_open->dec();
+      if (!*slot) return;
+      auto fn = std::move(*slot);
+      *slot = nullptr;
       try {
         fn();
       } catch (const std::exception& ex) {
@@ -658,7 +665,7 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
     co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;  // closed by either side, too big (1009 sent), bad UTF-8 (1007), timeout, cut
     if (!ws.got_text()) {
-      ws_request_close(websocket::close_code::bad_payload, "text frames only", ws_close_limit());
+      ws_request_close(websocket::close_code::unknown_data, "text frames only", ws_close_limit());
     } else if (!ws_closing_ && callbacks.on_message) {
       const auto data = buffer.data();
       try {
@@ -675,7 +682,6 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
   ws_peer_->shut();
   reply_timer_.cancel();
   ws_cut();  // a writer still suspended completes with an error and lets go of the session
-  if (srv_.websockets_open != nullptr) srv_.websockets_open->dec();
   close_once.fire();
 }
 

@@ -326,6 +326,45 @@ TEST(HttpClient, FormEncodeKeepsUnreservedOnly) {
 
 bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
 
+/// Starts argv[0] from PATH with stdio on /dev/null; -1 on failure.
+pid_t spawn(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+/// Polls until something accepts TCP connections on the loopback port.
+bool wait_listening(int port) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (up) return true;
+    std::this_thread::sleep_for(25ms);
+  }
+  return false;
+}
+
+void terminate(pid_t& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  pid = -1;
+}
+
 /// A throwaway CA and a leaf for DNS:localhost only, served by `openssl s_server -www`.
 class TlsServer {
  public:
@@ -344,40 +383,33 @@ class TlsServer {
       throw std::runtime_error("certificate generation failed");
     }
     port_ = unused_port();
-    const std::string accept = "127.0.0.1:" + std::to_string(port_);
-    const std::string cert = d + "/leaf.pem";
-    const std::string key = d + "/leaf.key";
-    std::vector<std::string> args = {"openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key, "-www", "-quiet"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    const int rc = posix_spawnp(&pid_, "openssl", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start openssl s_server");
-    // Ready once it accepts TCP connections.
-    for (int i = 0; i < 200; ++i) {
-      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-      ::close(fd);
-      if (up) return;
-      std::this_thread::sleep_for(25ms);
+    pid_ = spawn({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port_), "-cert", d + "/leaf.pem",
+                  "-key", d + "/leaf.key", "-www", "-quiet"});
+    if (pid_ < 0 || !wait_listening(port_)) throw std::runtime_error("openssl s_server did not start");
+    // nginx too when installed: it keeps connections alive and can echo what it saw.
+    if (run("command -v nginx")) {
+      nginx_port_ = unused_port();
+      std::filesystem::create_directories(dir_ / "nginx");
+      std::ofstream(dir_ / "nginx" / "nginx.conf")
+          << "daemon off; master_process off; worker_processes 1; pid " << d << "/nginx/nginx.pid;\n"
+          << "error_log " << d << "/nginx/error.log;\n"
+          << "events { worker_connections 64; }\n"
+          << "http { access_log off; client_body_temp_path " << d << "/nginx/body; proxy_temp_path " << d
+          << "/nginx/proxy; fastcgi_temp_path " << d << "/nginx/fcgi; uwsgi_temp_path " << d
+          << "/nginx/uwsgi; scgi_temp_path " << d << "/nginx/scgi;\n"
+          << "  server { listen 127.0.0.1:" << nginx_port_ << " ssl; server_name localhost;\n"
+          << "    ssl_certificate " << d << "/leaf.pem; ssl_certificate_key " << d << "/leaf.key;\n"
+          << "    location / { return 200 \"sni=$ssl_server_name request=$connection_requests\"; } } }\n";
+      nginx_pid_ = spawn({"nginx", "-p", d + "/nginx", "-e", d + "/nginx/error.log", "-c", d + "/nginx/nginx.conf"});
+      if (nginx_pid_ < 0 || !wait_listening(nginx_port_)) {
+        terminate(nginx_pid_);
+        nginx_port_ = 0;
+      }
     }
-    throw std::runtime_error("openssl s_server did not start");
   }
   ~TlsServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    terminate(pid_);
+    terminate(nginx_pid_);
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -388,11 +420,15 @@ class TlsServer {
   [[nodiscard]] std::string url(const std::string& host) const {
     return "https://" + host + ":" + std::to_string(port_) + "/";
   }
+  /// 0 when nginx is not installed.
+  [[nodiscard]] int nginx_port() const { return nginx_port_; }
 
  private:
   std::filesystem::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;
+  int nginx_port_ = 0;
+  pid_t nginx_pid_ = -1;
 };
 
 class HttpsClient : public ::testing::Test {
@@ -440,6 +476,19 @@ TEST_F(HttpsClient, VerificationOffAcceptsAnyCertificate) {
   auto res = client.fetch({.url = server_->url("127.0.0.1")});
   ASSERT_TRUE(res) << to_string(res.error());
   EXPECT_EQ(res->status, 200);
+}
+
+// nginx reports the SNI name it received and how many requests the connection has carried.
+TEST_F(HttpsClient, SniSentAndTlsConnectionKeptAlive) {
+  if (server_->nginx_port() == 0) GTEST_SKIP() << "nginx not installed";
+  Client client({.ca_file = server_->ca_file()});
+  const auto url = "https://localhost:" + std::to_string(server_->nginx_port()) + "/";
+  for (int i = 1; i <= 3; ++i) {
+    auto res = client.fetch({.url = url});
+    ASSERT_TRUE(res) << to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "sni=localhost request=" + std::to_string(i));
+  }
 }
 
 TEST(HttpsClientSetup, MissingCaFileThrows) {

@@ -148,7 +148,14 @@ class WsClient {
     ws_.handshake(response_, "127.0.0.1:" + std::to_string(port_), target, ec);
     return !ec;
   }
-  void send(const std::string& text) { ws_.write(asio::buffer(text)); }
+  void send(const std::string& text) {
+    ws_.text(true);
+    ws_.write(asio::buffer(text));
+  }
+  void send_binary(const std::string& data) {
+    ws_.binary(true);
+    ws_.write(asio::buffer(data));
+  }
   /// The next message; nullopt when the connection closed (see close_code()).
   std::optional<std::string> read() {
     beast::flat_buffer buffer;
@@ -310,6 +317,28 @@ TEST(WebSocket, TooLargeMessageClosesWith1009) {
   ASSERT_TRUE(server.observed.wait_closes(1));
   std::lock_guard lock(server.observed.mutex);
   EXPECT_EQ(server.observed.messages.size(), 1U);
+}
+
+TEST(WebSocket, BinaryFrameClosesWith1003) {
+  WsServer server;
+  WsClient client(server.port());
+  ASSERT_TRUE(client.handshake("/ws/echo"));
+  client.send_binary("\x01\x02");
+  EXPECT_EQ(client.read_until_closed(), websocket::close_code::unknown_data);
+  ASSERT_TRUE(server.observed.wait_closes(1));
+  std::lock_guard lock(server.observed.mutex);
+  EXPECT_TRUE(server.observed.messages.empty());
+}
+
+// A client that never reads never answers the server's pings: the idle timeout ends it.
+TEST(WebSocket, SilentClientIsClosedByTheIdleTimeout) {
+  ServerConfig config;
+  config.websocket.idle_timeout = 300ms;
+  WsServer server(config);
+  WsClient client(server.port());
+  ASSERT_TRUE(client.handshake("/ws/echo"));
+  ASSERT_TRUE(server.observed.wait_closes(1));
+  EXPECT_FALSE(server.observed.wait_peer()->is_open());
 }
 
 TEST(WebSocket, PeerCloseSendsItsCode) {
