@@ -54,7 +54,6 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.str(kApi, "service_client_id", c.service_client_id);
   r.str(kApi, "service_client_secret", c.service_client_secret);
   r.integer(kApi, "token_cache_entries", c.token_cache_entries);
-  r.integer(kApi, "revocation_poll_ms", c.revocation_poll_ms);
   r.str(kBroker, "kind", c.broker);
   r.str(kBroker, "server", c.mt5_server);
   r.str(kBroker, "login", c.mt5_login);
@@ -102,7 +101,6 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kApi, "service_client_id", c.service_client_id},
       {kApi, "service_client_secret", detail::secret(c.service_client_secret)},
       {kApi, "token_cache_entries", c.token_cache_entries},
-      {kApi, "revocation_poll_ms", c.revocation_poll_ms},
       {kBroker, "kind", c.broker},
       {kBroker, "server", c.mt5_server},
       {kBroker, "login", c.mt5_login},
@@ -262,7 +260,6 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
                                               "revocation feed as " + c.service_client_id});
   }
   range("mt5_api.token_cache_entries", c.token_cache_entries, 0, 10'000'000);
-  range("mt5_api.revocation_poll_ms", c.revocation_poll_ms, 50, 2000);  // a revocation lands within 2 s
 
   if (c.broker != "simulator") {
     p.push_back({"MT5_BROKER", "must be one of: " + std::string(kSupportedBrokers) + "; got '" + c.broker + "'"});

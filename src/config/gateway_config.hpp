@@ -67,7 +67,6 @@ struct GatewayConfig {
   std::string service_client_id = "mt5-service";  // mt5-api's own client (revocation feed)
   std::string service_client_secret;
   std::int64_t token_cache_entries = 100'000;  // verified tokens kept in memory
-  std::int64_t revocation_poll_ms = 500;       // feed polling (Redis pushes at once)
 
   // [mt5_api.broker]
   std::string broker = "simulator";

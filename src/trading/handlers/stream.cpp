@@ -29,7 +29,7 @@ StreamHub::Handle StreamHub::add(std::shared_ptr<http::WebSocketPeer> peer, std:
   w.member("quotes", quotes);
   w.member("trades", trades);
   w.member_time("expires_at", expires_at * 1000);
-  w.key("symbols").begin_array();
+  w.key("available_symbols").begin_array();
   if (quotes) {
     for (const auto& s : instruments_.all()) w.string(s.name);
   }

@@ -5,7 +5,8 @@
 // business: WebSocketPeer::send drops a peer whose queue is full, never growing memory.
 //
 // Messages from the client: {"action":"subscribe","symbols":["EURUSD",…]},
-// {"action":"unsubscribe","symbols":[…]}, {"action":"ping"}. To the client: {"type":"welcome",…},
+// {"action":"unsubscribe","symbols":[…]}, {"action":"ping"}; GET /api/v1/stream?symbols=A,B subscribes at
+// once. To the client: {"type":"welcome","quotes","trades","expires_at","available_symbols"},
 // {"type":"quote","quote":{…}}, {"type":"trade","event":"opened|updated|closed","trade":{…}},
 // {"type":"order","order":{…}}, {"type":"deal","deal":{…}}, {"type":"account","account":{…}},
 // {"type":"subscribed"|"unsubscribed","symbols":[…]}, {"type":"pong"}, {"type":"error",…}.

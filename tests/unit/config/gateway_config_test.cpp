@@ -262,7 +262,6 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"jwt.leeway_s", [](GatewayConfig& c) { c.leeway_s = 3600; }},
         Rule{"MT5_SERVICE_CLIENT_ID", [](GatewayConfig& c) { c.service_client_id.clear(); }},
         Rule{"mt5_api.token_cache_entries", [](GatewayConfig& c) { c.token_cache_entries = -1; }},
-        Rule{"mt5_api.revocation_poll_ms", [](GatewayConfig& c) { c.revocation_poll_ms = 5000; }},
         Rule{"MT5_BROKER", [](GatewayConfig& c) { c.broker = "mt5"; }},
         Rule{"MT5_LOGIN", [](GatewayConfig& c) { c.mt5_login = "12a45"; }},
         Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},
