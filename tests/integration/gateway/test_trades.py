@@ -132,7 +132,7 @@ class ValidationTest(gh.GatewayTestCase):
             self.assertIn(r.status, (400, 415, 422), f"{text}: {r!r}")
             self.assertError(r, r.status)
             if r.status == 422:
-                self.assertIn(r.body.get("field"), ("volume", "stop_loss", None), r)
+                self.assertIn(r.body.get("field"), ("volume", "stop_loss", "body", None), r)
         # Strings that spell non-finite numbers are not numbers.
         for v in ("NaN", "Infinity", "-inf"):
             self.assertValidation(self.post(volume=v), "volume", f"volume={v!r}")
