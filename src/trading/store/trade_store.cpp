@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <exception>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <set>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 
@@ -288,30 +291,72 @@ std::string set_excluded(std::string_view cols) {
   return out;
 }
 
-/// Upserts `rows` in multi-row statements of at most `chunk` rows (state-after rows keyed by
-/// the first column, so a repeated write is harmless).
-template <class T, class Bind>
-StoreStatus upsert(SqlConn& c, std::string_view table, std::string_view cols, std::size_t ncols,
-                   const std::vector<const T*>& rows, std::size_t chunk, Bind bind) {
-  static_assert(std::is_invocable_v<Bind, Params&, const T&>);
-  const std::string update = set_excluded(cols);
-  const std::string key(cols.substr(0, cols.find(',')));
-  for (std::size_t at = 0; at < rows.size(); at += chunk) {
-    const std::size_t n = std::min(chunk, rows.size() - at);
-    Params p;
-    p.reserve(n * ncols);
-    for (std::size_t i = 0; i < n; ++i) bind(p, *rows[at + i]);
-    std::string sql = "INSERT INTO ";
-    sql += table;
-    sql += " (";
-    sql += cols;
-    sql += ") VALUES ";
-    sql += placeholders(n, ncols);
-    sql += " ON CONFLICT (" + key + ") DO UPDATE SET " + update;
-    if (auto r = c.exec(sql, p); !r) return r.error();
+/// The batch's upserts. PostgreSQL: combined into as few statements as the parameter budget
+/// allows, each upsert a data-modifying CTE (WITH w0 AS (INSERT … RETURNING 1), … SELECT 1),
+/// so a whole batch is BEGIN, the idempotency insert, one statement and COMMIT: round trips,
+/// not rows, are what a group commit pays for. SQLite (in-process): one statement per chunk.
+class Upserts {
+ public:
+  Upserts(SqlConn& c, Dialect dialect)
+      : c_(c), combine_(dialect == Dialect::Postgres), chunk_(combine_ ? 512 : 32) {}
+
+  /// `make(first)` is the statement text with its parameters numbered from $first.
+  StoreStatus piece(const std::function<std::string(std::size_t)>& make, Params params) {
+    if (!combine_) {
+      auto r = c_.exec(make(1), params);
+      if (!r) return r.error();
+      return {};
+    }
+    if (!params_.empty() && params_.size() + params.size() > kBudget) {
+      if (auto st = flush(); !st) return st;
+    }
+    sql_ += count_ == 0 ? "WITH " : ", ";
+    sql_ += "w" + std::to_string(count_++) + " AS (" + make(params_.size() + 1) + " RETURNING 1)";
+    params_.insert(params_.end(), std::make_move_iterator(params.begin()),
+                   std::make_move_iterator(params.end()));
+    return {};
   }
-  return {};
-}
+
+  /// Rows keyed by the first column, state-after: a repeated write is harmless.
+  template <class T, class Bind>
+  StoreStatus rows(std::string_view table, std::string_view cols, std::size_t ncols,
+                   const std::vector<const T*>& rows, Bind bind) {
+    static_assert(std::is_invocable_v<Bind, Params&, const T&>);
+    if (rows.empty()) return {};
+    const std::string tail = " ON CONFLICT (" + std::string(cols.substr(0, cols.find(','))) +
+                             ") DO UPDATE SET " + set_excluded(cols);
+    const std::string head = "INSERT INTO " + std::string(table) + " (" + std::string(cols) + ") VALUES ";
+    for (std::size_t at = 0; at < rows.size(); at += chunk_) {
+      const std::size_t n = std::min(chunk_, rows.size() - at);
+      Params p;
+      p.reserve(n * ncols);
+      for (std::size_t i = 0; i < n; ++i) bind(p, *rows[at + i]);
+      auto st = piece([&](std::size_t first) { return head + placeholders(n, ncols, first) + tail; },
+                      std::move(p));
+      if (!st) return st;
+    }
+    return {};
+  }
+
+  StoreStatus flush() {
+    if (count_ == 0) return {};
+    auto r = c_.exec(sql_ + " SELECT 1", params_);
+    sql_.clear();
+    params_.clear();
+    count_ = 0;
+    if (!r) return r.error();
+    return {};
+  }
+
+ private:
+  static constexpr std::size_t kBudget = 30000;  // PostgreSQL allows 65535 per statement
+  SqlConn& c_;
+  const bool combine_;
+  const std::size_t chunk_;
+  std::string sql_;
+  Params params_;
+  std::size_t count_ = 0;
+};
 
 StorageFailure unavailable(std::string message) {
   return StorageFailure{StorageError::Unavailable, {}, std::move(message)};
@@ -451,7 +496,7 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
   }
 
   const std::size_t n = batch.size();
-  const std::size_t chunk = db_->dialect() == Dialect::Sqlite ? 32 : 256;
+  const std::size_t chunk = db_->dialect() == Dialect::Sqlite ? 32 : 256;  // idempotency, bindings
   const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
   // Per request: empty = commits; otherwise why it was refused (nothing of it is written).
   std::vector<std::optional<StorageFailure>> refused(n);
@@ -594,18 +639,18 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
       for (const auto& [key, v] : map) out.push_back(v.second);
       return out;
     };
-    if (auto s = upsert<AccountInfo>(c, "mt5_accounts", kAccountCols, kAccountN, rows_of(accounts),
-                                     chunk, bind_account);
+    Upserts up(c, db_->dialect());
+    if (auto s = up.rows<AccountInfo>("mt5_accounts", kAccountCols, kAccountN, rows_of(accounts),
+                                      bind_account);
         !s) {
       return s;
     }
-    if (auto s = upsert<Position>(c, "mt5_positions", kPositionCols, kPositionN,
-                                  rows_of(positions), chunk, bind_position);
+    if (auto s = up.rows<Position>("mt5_positions", kPositionCols, kPositionN, rows_of(positions),
+                                   bind_position);
         !s) {
       return s;
     }
-    if (auto s = upsert<Order>(c, "mt5_orders", kOrderCols, kOrderN, rows_of(orders), chunk,
-                               bind_order);
+    if (auto s = up.rows<Order>("mt5_orders", kOrderCols, kOrderN, rows_of(orders), bind_order);
         !s) {
       return s;
     }
@@ -613,19 +658,21 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
       std::vector<const Deal*> d;
       d.reserve(deals.size());
       for (const auto& [t, ptr] : deals) d.push_back(ptr);
-      if (auto s = upsert<Deal>(c, "mt5_deals", kDealCols, kDealN, d, chunk, bind_deal); !s) {
-        return s;
-      }
+      if (auto s = up.rows<Deal>("mt5_deals", kDealCols, kDealN, d, bind_deal); !s) return s;
     }
     // 4. The ticket sequence only moves forward.
     if (max_ticket != 0) {
-      auto r = c.exec(
-          "INSERT INTO mt5_sequences (name, value) VALUES ('ticket', $1) ON CONFLICT (name) DO "
-          "UPDATE SET value = CASE WHEN excluded.value > mt5_sequences.value THEN "
-          "excluded.value ELSE mt5_sequences.value END",
+      auto s = up.piece(
+          [](std::size_t first) {
+            return "INSERT INTO mt5_sequences (name, value) VALUES ('ticket', $" +
+                   std::to_string(first) +
+                   ") ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > "
+                   "mt5_sequences.value THEN excluded.value ELSE mt5_sequences.value END";
+          },
           {u64(max_ticket + 1)});
-      if (!r) return r.error();
+      if (!s) return s;
     }
+    if (auto s = up.flush(); !s) return s;
     return {};
   });
 

@@ -615,6 +615,24 @@ TEST_P(TradeStoreTest, AStoppedDatabaseFailsFastThenRecovers) {
   EXPECT_EQ(after.broker.positions[1].ticket, 2u);
 }
 
+TEST_P(TradeStoreTest, ABatchLargerThanOneStatementIsWrittenWhole) {
+  // Beyond one statement's chunk and parameter budget: several statements, one transaction.
+  Changes ch;
+  for (Ticket t = 1; t <= 2000; ++t) {
+    ch.positions.push_back(position(t, 1 + t % 7, t % 2 == 0));
+    ch.deals.push_back(deal(10000 + t, 1 + t % 7, t, kT0 + static_cast<TimeMs>(t)));
+  }
+  for (Ticket t = 1; t <= 600; ++t) ch.orders.push_back(order(20000 + t, 1));
+  for (Login l = 1; l <= 7; ++l) ch.accounts.push_back(account(l, 100.0 * static_cast<double>(l)));
+  ASSERT_TRUE(commit(with(ch)));
+  auto st = load();
+  EXPECT_EQ(dump_all(st.broker.positions), dump_all(ch.positions));
+  EXPECT_EQ(dump_all(st.broker.deals), dump_all(ch.deals));
+  EXPECT_EQ(dump_all(st.broker.orders), dump_all(ch.orders));
+  EXPECT_EQ(dump_all(st.broker.accounts), dump_all(ch.accounts));
+  EXPECT_EQ(st.broker.next_ticket, 20601u);
+}
+
 TEST_P(TradeStoreTest, ManyConcurrentRequestsShareTransactions) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 100;
