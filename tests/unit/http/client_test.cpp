@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +101,78 @@ int unused_port() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
+
+/// A raw HTTP/1.1 server that answers the first request on each connection (keep-alive,
+/// body "conn=<n>") and closes the connection, unanswered, on its second request: what a
+/// client sees when a server drops a kept-alive connection just as it is reused.
+class DroppingServer {
+ public:
+  DroppingServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("listen failed");
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~DroppingServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  DroppingServer(const DroppingServer&) = delete;
+  DroppingServer& operator=(const DroppingServer&) = delete;
+
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  [[nodiscard]] int requests_seen() const { return requests_.load(); }
+
+ private:
+  void serve() {
+    for (int n = 1;; ++n) {
+      const int conn = ::accept(fd_, nullptr, nullptr);
+      if (conn < 0) return;
+      for (int on_conn = 1;; ++on_conn) {
+        if (!read_request(conn)) break;
+        ++requests_;
+        if (on_conn == 2) break;  // dropped unanswered
+        const std::string body = "conn=" + std::to_string(n);
+        const std::string res = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        if (::send(conn, res.data(), res.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(res.size())) break;
+      }
+      ::close(conn);
+    }
+  }
+  static bool read_request(int conn) {
+    std::string data;
+    char buf[4096];
+    std::size_t head_end;
+    while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
+      const auto n = ::recv(conn, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      data.append(buf, static_cast<std::size_t>(n));
+    }
+    std::size_t length = 0;
+    if (auto p = data.find("Content-Length: "); p != std::string::npos && p < head_end) {
+      length = std::stoul(data.substr(p + 16));
+    }
+    while (data.size() < head_end + 4 + length) {
+      const auto n = ::recv(conn, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      data.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
 
 Router echo_router() {
   Router router;
@@ -218,6 +291,25 @@ TEST(HttpClient, ConnectionClosedByServerWhileIdleIsReplaced) {
   auto res = client.fetch({.url = server.url("/echo")});
   ASSERT_TRUE(res) << to_string(res.error());
   EXPECT_EQ(res->status, 200);
+}
+
+// The reused connection is dropped after the request went out: a GET is repeated once on a
+// fresh connection, a POST is not (the server may have acted on it).
+TEST(HttpClient, DroppedReusedConnectionRetriesIdempotentRequestsOnly) {
+  DroppingServer server;
+  Client client;
+  auto first = client.fetch({.url = server.url()});
+  ASSERT_TRUE(first) << to_string(first.error());
+  EXPECT_EQ(first->body, "conn=1");
+  auto get = client.fetch({.url = server.url()});
+  ASSERT_TRUE(get) << to_string(get.error());
+  EXPECT_EQ(get->body, "conn=2");  // the retry's fresh connection
+  EXPECT_EQ(server.requests_seen(), 3);
+
+  auto post = client.fetch({.method = "POST", .url = server.url(), .body = "x=1"});
+  ASSERT_FALSE(post);
+  EXPECT_EQ(post.error(), ClientError::Io);
+  EXPECT_EQ(server.requests_seen(), 4);  // sent once, never repeated
 }
 
 TEST(HttpClient, ConcurrentCallsFromManyThreads) {
