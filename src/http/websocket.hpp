@@ -23,7 +23,8 @@ class WebSocketPeer {
  public:
   virtual ~WebSocketPeer() = default;
   /// Queues a text frame. False when the connection is closed, or when the queue is over
-  /// its bound: then the peer is closed with 1008 "slow consumer" and the frame dropped.
+  /// its bound: then the peer is closed with 1008 "slow consumer" and the frame dropped
+  /// (so is everything still queued). The frame being written counts against the bytes.
   virtual bool send(std::string text) = 0;
   /// Sends a close frame with this code and reason, then ends the connection.
   virtual void close(std::uint16_t code, std::string reason) = 0;
@@ -33,7 +34,8 @@ class WebSocketPeer {
 };
 
 /// The handler's side of an accepted connection. Called on the connection's I/O thread:
-/// must be cheap and never block.
+/// must be cheap and never block. Only text messages arrive: a binary one closes with 1003,
+/// invalid UTF-8 with 1007, one over max_message_bytes with 1009.
 struct WebSocketCallbacks {
   std::function<void(std::string_view text)> on_message;  // a complete text message
   std::function<void()> on_close;                         // once, however it ended
