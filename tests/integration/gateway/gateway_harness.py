@@ -402,7 +402,8 @@ class WebSocketRefused(Exception):
 
 
 class WebSocket:
-    def __init__(self, sock, leftover):
+    def __init__(self, sock, leftover, headers=None):
+        self.headers = headers or {}  # the 101 answer's headers, lower-case names
         self.sock = sock
         self.buf = leftover
         self.closed = False
@@ -453,7 +454,7 @@ class WebSocket:
         if rheaders.get("sec-websocket-accept") != expect:
             sock.close()
             raise AssertionError(f"bad Sec-WebSocket-Accept: {rheaders!r}")
-        return cls(sock, rest)
+        return cls(sock, rest, rheaders)
 
     def _read(self, n, deadline):
         while len(self.buf) < n:

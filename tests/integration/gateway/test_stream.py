@@ -41,6 +41,18 @@ class StreamTest(gh.GatewayTestCase):
         e = self.assertRefused(403, bearer=t.token)
         self.assertEqual(e.body.get("error"), "insufficient_scope", e.body)
 
+    def test_browser_ways_of_sending_the_token(self):
+        # Browsers cannot set Authorization on a WebSocket: the token travels as the
+        # access_token query parameter or as a Sec-WebSocket-Protocol element. A server that
+        # accepts a subprotocol offer must select one, or the browser drops the connection.
+        t = self.stack.trader(scopes=("market:data",))
+        ws = WebSocket.connect(self.mt5.base_url, f"{STREAM}?access_token={t.token}")
+        self.addCleanup(ws.close)
+        ws = WebSocket.connect(self.mt5.base_url, STREAM, headers={"Sec-WebSocket-Protocol": f"bearer, {t.token}"})
+        self.addCleanup(ws.close)
+        self.assertEqual(ws.headers.get("sec-websocket-protocol"), "bearer", ws.headers)
+        self.assertNotIn(t.token, ws.headers.get("sec-websocket-protocol", ""), "never echo the token")
+
     def test_quotes_arrive(self):
         t = self.stack.trader(scopes=("market:data",))
         ws = self.connect(t.token)
