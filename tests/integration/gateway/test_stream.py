@@ -107,6 +107,16 @@ class StreamTest(gh.GatewayTestCase):
                 self.assertEqual(e.status, 401, e)
                 refused = True
         self.assertTrue(refused, "a revoked token opens no new stream within 2 s")
+        # The stream opened before the revocation is closed too (policy violation, 1008): the
+        # token is re-checked while the connection lives.
+        deadline = time.monotonic() + 10
+        while not ws.closed and time.monotonic() < deadline:
+            try:
+                ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+        self.assertTrue(ws.closed, "the open stream of a revoked token is closed")
+        self.assertEqual(ws.close_code, 1008, f"closed as a policy violation: {ws.close_code}")
 
 
 if __name__ == "__main__":
