@@ -347,6 +347,9 @@ struct StorageOptions {
   int busy_timeout_ms = 5000;        // SQLite busy_timeout
   int statement_timeout_ms = 10000;  // PostgreSQL statement_timeout
   bool migrate = true;               // run migrate() on open
+  /// SQLite synchronous=FULL (an fsync per commit, durable across power loss) instead of
+  /// NORMAL (WAL: durable across a process crash). mt5-api's trade store turns it on.
+  bool sqlite_full_sync = false;
 };
 
 /// `sqlite:///abs/path.db`, `sqlite://relative.db`, or `postgresql://…` / `postgres://…`.

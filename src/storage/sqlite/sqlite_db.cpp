@@ -109,8 +109,8 @@ StorageResult<std::unique_ptr<SqliteConn>> open_conn(const std::string& path,
   auto conn = std::make_unique<SqliteConn>(raw);
   if (rc != SQLITE_OK) return sqlite_failure(raw, rc);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=ON"}) {
+  const char* sync = options.sqlite_full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", sync, "PRAGMA foreign_keys=ON"}) {
     if (auto r = conn->exec(pragma, {}); !r) return r.error();
   }
   return conn;

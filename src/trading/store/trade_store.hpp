@@ -72,7 +72,13 @@ struct StoredState {
 };
 
 struct TradeStoreOptions {
-  storage::StorageOptions storage;         // pool, connect/acquire/statement timeouts
+  /// Pool, connect/acquire/statement timeouts. Defaults to SQLite synchronous=FULL: an
+  /// acknowledged trade survives a power loss too (one fsync per group commit).
+  storage::StorageOptions storage = [] {
+    storage::StorageOptions o;
+    o.sqlite_full_sync = true;
+    return o;
+  }();
   std::size_t queue_capacity = 16384;      // commit requests waiting; beyond: Unavailable at once
   std::size_t max_batch = 1024;            // commit requests per transaction
   std::int64_t idempotency_ttl_seconds = 24 * 3600;
