@@ -461,7 +461,9 @@ void TradeStore::run() {
     std::vector<CommitRequest> batch;
     {
       std::unique_lock lock(mu_);
-      wake_.wait_for(lock, idle, [&] { return stopping_ || !queue_.empty(); });
+      // While expired records remain, purge a chunk between batches instead of sleeping.
+      wake_.wait_for(lock, purge_more_ ? std::chrono::seconds(0) : idle,
+                     [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       const std::size_t n = std::min(options_.max_batch, queue_.size());
       batch.reserve(n);
@@ -477,9 +479,11 @@ void TradeStore::run() {
 
 void TradeStore::maybe_purge() {
   const std::int64_t now = clock_.now_seconds();
-  if (now - last_purge_ < options_.purge_interval_seconds) return;
+  if (!purge_more_ && now - last_purge_ < options_.purge_interval_seconds) return;
   last_purge_ = now;
-  (void)purge_expired();  // a failure is retried at the next interval
+  auto removed = purge_chunk();
+  // A full chunk: more remain. A failure is retried at the next interval.
+  purge_more_ = removed && *removed >= kPurgeChunk;
 }
 
 void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
@@ -857,17 +861,31 @@ StoreResult<std::vector<IdempotencyRecord>> TradeStore::recent_idempotency_keys(
   return out;
 }
 
-StoreResult<std::int64_t> TradeStore::purge_expired() {
+StoreResult<std::int64_t> TradeStore::purge_chunk() {
+  // Bounded: a backlog of expired records never holds the writer (and its commits) for long.
   std::int64_t removed = 0;
   const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
   auto st = db_->write([&](SqlConn& c) -> StoreStatus {
-    auto r = c.exec("DELETE FROM mt5_idempotency WHERE created_at < $1", {cutoff});
+    auto r = c.exec(
+        "DELETE FROM mt5_idempotency WHERE (caller, idem_key) IN (SELECT caller, idem_key FROM "
+        "mt5_idempotency WHERE created_at < $1 LIMIT $2)",
+        {cutoff, kPurgeChunk});
     if (!r) return r.error();
     removed = r->affected;
     return {};
   });
   if (!st) return st.error();
   return removed;
+}
+
+StoreResult<std::int64_t> TradeStore::purge_expired() {
+  std::int64_t total = 0;
+  for (;;) {
+    auto removed = purge_chunk();
+    if (!removed) return removed.error();
+    total += *removed;
+    if (*removed < kPurgeChunk) return total;
+  }
 }
 
 }  // namespace permiso::trading

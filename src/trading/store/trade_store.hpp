@@ -124,9 +124,10 @@ class TradeStore {
   /// The unexpired records' (caller, key, created_at), newest first, at most `limit` (no
   /// fingerprint or body): the service's index of keys in use.
   [[nodiscard]] StoreResult<std::vector<IdempotencyRecord>> recent_idempotency_keys(std::size_t limit);
-  /// Deletes records older than the TTL; returns how many. The writer also runs it
-  /// every purge_interval_seconds.
+  /// Deletes records older than the TTL (in chunks of kPurgeChunk); returns how many. The
+  /// writer purges every purge_interval_seconds, a chunk between batches.
   StoreResult<std::int64_t> purge_expired();
+  static constexpr std::int64_t kPurgeChunk = 5000;  // records per DELETE
 
   /// Forgets the per-row step sequences used to drop stale Changes (see Changes::sequence);
   /// call after broker.restore(), whose sequence may start again from the beginning.
@@ -147,6 +148,7 @@ class TradeStore {
   void run();
   void write_batch(std::vector<CommitRequest>& batch);
   void maybe_purge();
+  StoreResult<std::int64_t> purge_chunk();
 
   std::unique_ptr<storage::Db> db_;
   const Clock& clock_;
@@ -160,7 +162,8 @@ class TradeStore {
 
   std::unique_ptr<Versions> versions_;  // writer thread only (and reset_row_versions, locked)
   std::mutex versions_mu_;
-  std::int64_t last_purge_ = 0;
+  std::int64_t last_purge_ = 0;  // writer thread only
+  bool purge_more_ = false;       // writer thread only
 
   std::atomic<std::uint64_t> committed_{0};
   std::atomic<std::uint64_t> failed_{0};

@@ -478,6 +478,28 @@ TEST_P(TradeStoreTest, IdempotencyRecordsExpireAfter24Hours) {
   ASSERT_TRUE(found && found->has_value());
 }
 
+TEST_P(TradeStoreTest, ABacklogOfExpiredRecordsIsPurgedInChunks) {
+  constexpr int kRecords = 2 * static_cast<int>(TradeStore::kPurgeChunk) + 1;
+  std::vector<std::future<StoreStatus>> done;
+  for (int i = 0; i < kRecords; ++i) {
+    auto promise = std::make_shared<std::promise<StoreStatus>>();
+    done.push_back(promise->get_future());
+    CommitRequest r;
+    r.idempotency = idem("client:a", "old-" + std::to_string(i), kT0 - 24 * 3600 - 1);
+    r.done = [promise](StoreStatus st) { promise->set_value(std::move(st)); };
+    store_->submit(std::move(r));
+  }
+  for (auto& f : done) ASSERT_TRUE(f.get());
+  CommitRequest live;
+  live.idempotency = idem("client:a", "live", kT0);
+  ASSERT_TRUE(commit(std::move(live)));
+  auto purged = store_->purge_expired();
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, kRecords);
+  auto found = store_->find_idempotency("client:a", "live");
+  ASSERT_TRUE(found && found->has_value());
+}
+
 TEST_P(TradeStoreTest, AnAccountKeyAndALoginAreBoundOnce) {
   CommitRequest a;
   a.binding = AccountBinding{"user:1", 10};
