@@ -36,18 +36,21 @@ class EdgesTest(gh.GatewayTestCase):
         self.assertValidation(self.trader.patch(trade_path(t), json={"volume": 2}), "volume")
 
     def test_concurrent_closes_of_one_trade_close_it_once(self):
-        before = self.trader.account()["balance"]
-        t = self.trader.open(volume=0.01)
-        answers = gh.parallel(8, lambda i: self.trader.delete(trade_path(t)))
-        for a in answers:
-            self.assertNotIsInstance(a, BaseException, a)
-        statuses = sorted(a.status for a in answers)
-        self.assertEqual(statuses.count(200), 1, f"exactly one close succeeds: {statuses}")
-        self.assertEqual(statuses.count(409), 7, f"the others are 409: {statuses}")
-        g = self.trader.get(trade_path(t)).body
-        self.assertEqual(g["status"], "closed")
-        self.assertAlmostEqual(self.trader.account()["balance"], before + g["profit"], places=2,
-                               msg="the profit is realised once")
+        # Five rounds: the race between the broker's close and its commit is a short window.
+        for _ in range(5):
+            before = self.trader.account()["balance"]
+            t = self.trader.open(volume=0.01)
+            answers = gh.parallel(8, lambda i: self.trader.delete(trade_path(t)))
+            for a in answers:
+                self.assertNotIsInstance(a, BaseException, a)
+            statuses = sorted(a.status for a in answers)
+            self.assertEqual(statuses.count(200), 1, f"exactly one close succeeds: {statuses}")
+            bad = [a for a in answers if a.status not in (200, 409)]
+            self.assertFalse(bad, f"the others are 409 (the trade exists: never 404): {statuses} {bad[:1]}")
+            g = self.trader.get(trade_path(t)).body
+            self.assertEqual(g["status"], "closed")
+            self.assertAlmostEqual(self.trader.account()["balance"], before + g["profit"], places=2,
+                                   msg="the profit is realised once")
 
     def test_request_id_is_echoed_in_errors(self):
         r = self.trader.get(f"{V1}/trades/999999999", headers={"X-Request-ID": "h7-edge-probe-1"})
