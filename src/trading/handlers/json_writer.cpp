@@ -3,6 +3,8 @@
 
 #include "log/log.hpp"
 
+#include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 
@@ -123,8 +125,11 @@ JsonWriter& JsonWriter::end_array() {
 
 JsonWriter& JsonWriter::key(std::string_view k) {
   separate();
-  append_json_string(out_, k);
-  out_.push_back(':');
+  // Member names are the renderers' own literals (checked in debug builds): no escaping pass.
+  assert(std::all_of(k.begin(), k.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }));
+  out_.push_back('"');
+  out_.append(k);
+  out_ += "\":";
   need_comma_ = false;
   return *this;
 }

@@ -27,7 +27,8 @@ class JsonWriter {
   JsonWriter& end_object();
   JsonWriter& begin_array();
   JsonWriter& end_array();
-  /// A member name (inside an object); the next value call writes its value.
+  /// A member name (inside an object); the next value call writes its value. Names are
+  /// literals of the renderers (plain ASCII, nothing to escape).
   JsonWriter& key(std::string_view k);
 
   JsonWriter& string(std::string_view s);

@@ -55,7 +55,6 @@ void write_trade(JsonWriter& w, const Position& p, int digits) {
   w.key("close_reason");
   if (p.close_reason) w.string(to_string(*p.close_reason));
   else w.null();
-  w.member_time("updated_at", p.time_update_msc != 0 ? p.time_update_msc : p.time_msc);
   w.end_object();
 }
 
