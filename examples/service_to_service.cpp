@@ -1,8 +1,9 @@
 // A service calling mt5-api with libpermiso-client: one AuthClient per process, a token per
 // scope set fetched and renewed by the library, and failures handled by kind.
 //
-//   PERMISO_URL=http://127.0.0.1:8000 MT5_API_URL=http://127.0.0.1:8001 \
-//   PERMISO_CLIENT_ID=reporting-service PERMISO_CLIENT_SECRET=... ./service_to_service
+//   export PERMISO_URL=http://127.0.0.1:8000 MT5_API_URL=http://127.0.0.1:8001
+//   export PERMISO_CLIENT_ID=reporting-service PERMISO_CLIENT_SECRET=...
+//   ./service_to_service
 //
 // Optional: PERMISO_REDIS_URL shares the token with the other workers of the fleet.
 // Exit codes: 0 ok, 1 usage, 2 authentication/authorization, 5 unavailable or unexpected.

@@ -205,14 +205,16 @@ struct AuthClient::Impl {
     req.body = body;
     req.timeout = options.timeout;
     bool has_type = false;
+    bool has_accept = false;
     for (const auto& h : headers) {
       req.headers.emplace_back(h.name, h.value);
       std::string lower = h.name;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
       has_type = has_type || lower == "content-type";
+      has_accept = has_accept || lower == "accept";
     }
     if (!body.empty() && !has_type) req.headers.emplace_back("Content-Type", "application/json");
-    req.headers.emplace_back("Accept", "application/json");
+    if (!has_accept) req.headers.emplace_back("Accept", "application/json");
     const bool may_retry = retry_unsafe || is_idempotent(method);
     AuthClientError last;
     for (int attempt = 0; attempt < options.retry.max_attempts; ++attempt) {
@@ -280,7 +282,9 @@ struct AuthClient::Impl {
     auto r = send("POST", options.auth_url + "/api/v1/auth/token", body,
                   {{"Content-Type", "application/x-www-form-urlencoded"}}, /*retry_unsafe=*/true);
     if (!r) return r.error();
-    if (r->status != 200) return token_endpoint_error(*r, "token request for client '" + options.client_id + "'");
+    if (r->status != 200) {
+      return token_endpoint_error(*r, "token request for client '" + options.client_id + "' (scope '" + key + "')");
+    }
     return parse_token(*r);
   }
 

@@ -39,9 +39,10 @@ class TestServiceToService(unittest.TestCase):
         self.assertIn("balance", p.stdout)
         self.assertIn("GET /api/v1/trades -> 200", p.stdout)
 
-    def test_a_missing_scope_is_reported_by_name(self):
+    def test_a_scope_the_client_lacks_is_reported_by_name(self):
         p = self.run_example(("trade:read",))
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("invalid_scope", p.stderr)
         self.assertIn("account:read", p.stderr)
 
 

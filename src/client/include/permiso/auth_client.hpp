@@ -126,6 +126,8 @@ struct UserSession {
 /// Thread-safe: share one instance across the threads of a service.
 class AuthClient {
  public:
+  /// Throws std::invalid_argument for a malformed redis_url and std::runtime_error when
+  /// ca_file cannot be loaded (start-up failures); nothing else throws.
   explicit AuthClient(AuthClientOptions options);
   ~AuthClient();
   AuthClient(const AuthClient&) = delete;
