@@ -372,7 +372,8 @@ struct Authenticator::Impl {
           continue;
         }
         if (id.empty() || id.size() > 512) continue;
-        const auto expires_at = int_member(o, "expires_at").value_or(std::numeric_limits<std::int64_t>::max() / 2);
+        constexpr std::int64_t kForever = std::numeric_limits<std::int64_t>::max() / 2;  // no overflow below
+        const auto expires_at = std::min(int_member(o, "expires_at").value_or(kForever), kForever);
         if (expires_at + cfg.leeway_s < now) continue;  // such a token is refused as expired anyway
         if (revocations.add(kind, id, expires_at + cfg.leeway_s)) {
           (kind == RevocationList::Kind::Token ? jtis : sids).insert(std::move(id));

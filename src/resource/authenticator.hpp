@@ -80,7 +80,7 @@ class Authenticator {
   Authenticator& operator=(const Authenticator&) = delete;
 
   /// Starts the background threads (JWKS refresh, revocation feed, Redis subscriber).
-  /// Idempotent.
+  /// Idempotent; an authenticator is not started again after stop().
   void start();
   /// Stops and joins them; a feed long-poll in flight may take up to feed_wait + http_timeout.
   void stop();
