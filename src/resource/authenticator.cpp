@@ -74,6 +74,16 @@ std::string string_member(const boost::json::object& o, std::string_view name) {
   return (v != nullptr && v->is_string()) ? std::string(v->as_string()) : std::string();
 }
 
+bool is_loopback_url(std::string_view url) {
+  const auto rest = url.substr(url.find("://") + 3);
+  for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
+    if (rest.starts_with(host) && (rest.size() == host.size() || rest[host.size()] == ':' || rest[host.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool has_asymmetric(const std::vector<jose::Algorithm>& algs) {
   return std::any_of(algs.begin(), algs.end(), [](jose::Algorithm a) { return a != jose::Algorithm::HS256; });
 }
@@ -534,6 +544,11 @@ void Authenticator::start() {
   std::lock_guard lock(s.lifecycle_mutex);
   if (s.started) return;
   s.started = true;
+  if (s.cfg.follow_revocations && s.cfg.auth_url.starts_with("http://") && !is_loopback_url(s.cfg.auth_url)) {
+    spdlog::warn("resource: auth_url {} is plain HTTP beyond this host: the client secret and tokens travel "
+                 "unencrypted; use https://",
+                 s.cfg.auth_url);
+  }
   if (s.needs_jwks) s.key_thread = std::thread([&s] { s.key_loop(); });
   if (s.cfg.follow_revocations) {
     s.feed_thread = std::thread([&s] { s.feed_loop(); });

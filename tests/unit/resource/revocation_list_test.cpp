@@ -48,6 +48,19 @@ TEST(RevocationList, ReAddingKeepsTheLaterExpiry) {
   EXPECT_EQ(list.size(), 1U);
 }
 
+TEST(RevocationList, AddSaysWhetherTheEntryIsNewAndIgnoresEmptyIds) {
+  RevocationList list;
+  EXPECT_TRUE(list.add(Kind::Token, "t", 300));
+  EXPECT_FALSE(list.add(Kind::Token, "t", 300));
+  EXPECT_TRUE(list.add(Kind::Session, "t", 300));  // the other kind is another entry
+  EXPECT_FALSE(list.add(Kind::Token, "", 300));
+  EXPECT_FALSE(list.is_revoked("", ""));
+  EXPECT_EQ(list.size(), 2U);
+  EXPECT_EQ(list.purge(1000), 2U);
+  EXPECT_EQ(list.size(), 0U);
+  EXPECT_FALSE(list.is_revoked("t", "t"));
+}
+
 TEST(RevocationList, CursorOnlyMovesForward) {
   RevocationList list;
   list.advance_cursor(5);
