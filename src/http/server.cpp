@@ -604,10 +604,12 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
   timeouts.keep_alive_pings = true;
   ws.set_option(timeouts);
   ws.read_message_max(cfg.websocket.max_message_bytes);
-  ws.set_option(websocket::stream_base::decorator([id = req->request_id](websocket::response_type& res) {
-    res.set("X-Request-ID", id);
-    res.set(bhttp::field::server, "permiso");
-  }));
+  ws.set_option(websocket::stream_base::decorator(
+      [id = req->request_id, protocol = accept.subprotocol](websocket::response_type& res) {
+        res.set("X-Request-ID", id);
+        res.set(bhttp::field::server, "permiso");
+        if (!protocol.empty()) res.set(bhttp::field::sec_websocket_protocol, protocol);
+      }));
 
   beast::error_code ec;
   co_await ws.async_accept(msg, asio::redirect_error(asio::use_awaitable, ec));

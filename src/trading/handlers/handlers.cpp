@@ -44,7 +44,7 @@ Caller caller_of(const resource::Principal& p) {
   return c;
 }
 
-std::string stream_token(const http::Request& req) {
+StreamToken stream_token(const http::Request& req) {
   if (auto auth = req.header("authorization")) {
     std::string_view v = *auth;
     if (v.size() > 7) {
@@ -54,22 +54,22 @@ std::string stream_token(const http::Request& req) {
       if (scheme == "bearer ") {
         v.remove_prefix(7);
         while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-        return std::string(v);
+        return {std::string(v), {}};
       }
     }
   }
-  if (auto q = req.query_param("access_token"); q && !q->empty()) return std::string(*q);
+  if (auto q = req.query_param("access_token"); q && !q->empty()) return {std::string(*q), {}};
   if (auto proto = req.header("sec-websocket-protocol")) {
     // "bearer, <token>" or "access_token, <token>": the element after the marker.
     std::string_view list = *proto;
-    bool next_is_token = false;
+    std::string_view marker;
     while (!list.empty()) {
       const auto comma = list.find(',');
       std::string_view item = list.substr(0, comma);
       while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
       while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      if (next_is_token && !item.empty()) return std::string(item);
-      next_is_token = item == "bearer" || item == "access_token";
+      if (!marker.empty() && !item.empty()) return {std::string(item), std::string(marker)};
+      marker = item == "bearer" || item == "access_token" ? item : std::string_view{};
       if (comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);
     }
@@ -384,7 +384,7 @@ http::Response admin_stats(Ctx& ctx, http::Request& req) {
 // ---- /stream ----
 
 std::variant<http::Response, http::WebSocketAccept> open_stream(Ctx& ctx, http::Request& req) {
-  const auto token = stream_token(req);
+  const auto [token, subprotocol] = stream_token(req);
   if (token.empty()) return resource::unauthorized(req, resource::AuthFailure::MissingToken);
   auto verified = ctx.auth.authenticate(token);
   if (!verified) return resource::unauthorized(req, verified.error());
@@ -412,6 +412,7 @@ std::variant<http::Response, http::WebSocketAccept> open_stream(Ctx& ctx, http::
     initial = boost::json::serialize(boost::json::object{{"action", "subscribe"}, {"symbols", symbols}});
   }
   http::WebSocketAccept accept;
+  accept.subprotocol = subprotocol;
   accept.on_open = [&ctx, principal, quotes, trades, initial](std::shared_ptr<http::WebSocketPeer> peer) {
     const resource::Authenticator& auth = ctx.auth;
     auto h = ctx.stream.add(std::move(peer), principal->expires_at, quotes, trades,

@@ -82,6 +82,12 @@ Caller caller_of(const resource::Principal& principal);
 /// Where a WebSocket client put its token: `Authorization: Bearer …`, an `access_token` query
 /// parameter, or (browsers, which cannot set headers) Sec-WebSocket-Protocol
 /// "bearer, <token>" / "access_token, <token>". Empty when none.
-std::string stream_token(const http::Request& req);
+struct StreamToken {
+  std::string token;
+  /// The marker ("bearer" or "access_token") when the token came in Sec-WebSocket-Protocol:
+  /// the handshake must then select it as the subprotocol, or browsers drop the connection.
+  std::string subprotocol;
+};
+StreamToken stream_token(const http::Request& req);
 
 }  // namespace permiso::trading::handlers
