@@ -199,13 +199,18 @@ ServiceResult<void> GatewayService::start() {
   // Never blocks the broker's thread: a refused or failed commit only schedules a resync.
   broker_.set_change_listener([this](const Changes& ch) {
     if (ch.empty()) return;
+    {
+      std::lock_guard lock(pending_mu_);
+      ++pending_;
+      ++listener_changes_;  // a resync that overlaps this delivery runs again
+    }
     CommitRequest r;
     r.changes = ch;
     r.done = [this](StoreStatus st) {
       end_commit();
       if (!st) schedule_resync();
     };
-    submit(std::move(r));
+    store_.submit(std::move(r));
   });
   needs_resync_ = false;
   ready_ = true;
@@ -270,25 +275,36 @@ ServiceResult<void> GatewayService::before_step(std::shared_lock<std::shared_mut
 }
 
 ServiceResult<void> GatewayService::resync() {
-  // No broker step starts while we wait for every submitted commit to settle, reload what
-  // storage holds and restore the broker to it: a trade that was refused by storage is gone
+  // No broker step of ours starts while we wait for every submitted commit to settle, reload
+  // what storage holds and restore the broker to it: a trade that storage refused is gone
   // from memory before that account trades again. Completions never take state_mu_.
+  // The broker's own thread keeps delivering changes meanwhile; one delivered after `before`
+  // may reach storage after load() while restore() reverts it in memory, so such a pass is
+  // repeated until none overlapped (storage then holds every change memory has).
   std::unique_lock lock(state_mu_);
   if (!needs_resync_) return {};
-  {
-    std::unique_lock p(pending_mu_);
-    pending_cv_.wait(p, [&] { return pending_ == 0; });
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::uint64_t before = 0;
+    {
+      std::unique_lock p(pending_mu_);
+      before = listener_changes_;
+      pending_cv_.wait(p, [&] { return pending_ == 0; });
+    }
+    auto state = store_.load();
+    if (!state) return storage_down(state.error().message);  // still due: retried
+    broker_.restore(state->broker);
+    {
+      std::lock_guard l(mu_);
+      logins_.clear();
+      for (const auto& b : state->bindings) logins_[b.account_key] = b.login;
+    }
+    std::lock_guard p(pending_mu_);
+    if (listener_changes_ == before) {
+      needs_resync_ = false;
+      return {};
+    }
   }
-  auto state = store_.load();
-  if (!state) return storage_down(state.error().message);
-  broker_.restore(state->broker);
-  {
-    std::lock_guard l(mu_);
-    logins_.clear();
-    for (const auto& b : state->bindings) logins_[b.account_key] = b.login;
-  }
-  needs_resync_ = false;
-  return {};
+  return storage_down("broker changes kept arriving during the resync");  // still due
 }
 
 // ---------------------------------------------------------------- accounts

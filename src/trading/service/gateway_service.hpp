@@ -134,6 +134,7 @@ class GatewayService final : public TradingService {
   std::mutex pending_mu_;
   std::condition_variable pending_cv_;
   std::size_t pending_ = 0;  // commits submitted and not yet completed
+  std::uint64_t listener_changes_ = 0;  // deliveries of the change listener, ever
 
   // A resync is also attempted in the background, so /ready recovers without a trade.
   void resync_loop();

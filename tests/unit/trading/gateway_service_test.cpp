@@ -66,11 +66,11 @@ OpenTrade buy(std::string symbol, double volume, std::string key = {}, std::stri
 /// Broker, store and service as mt5-api wires them; destroyed and rebuilt to simulate a restart.
 struct Gateway {
   Gateway(const std::string& url, const Clock& clock, GatewayOptions options,
-          TradeStoreOptions store_options = {}) {
+          TradeStoreOptions store_options = {}, sim::SimOptions sim = sim_options()) {
     auto s = TradeStore::open(url, clock, store_options);
     if (!s) throw std::runtime_error(s.error().message);
     store = std::move(*s);
-    broker = std::make_unique<sim::SimulatedBroker>(sim_options());
+    broker = std::make_unique<sim::SimulatedBroker>(std::move(sim));
     service = std::make_unique<GatewayService>(*broker, *store, clock, options);
     if (auto st = service->start(); !st) throw std::runtime_error(st.error().message);
   }
@@ -82,6 +82,15 @@ struct Gateway {
   std::unique_ptr<TradeStore> store;
   std::unique_ptr<sim::SimulatedBroker> broker;
   std::unique_ptr<GatewayService> service;
+
+  /// Every commit submitted so far has completed (the writer is FIFO).
+  void drain() {
+    std::promise<void> p;
+    CommitRequest r;
+    r.done = [&](StoreStatus) { p.set_value(); };
+    store->submit(std::move(r));
+    p.get_future().wait();
+  }
 
   ServiceResult<StoredAnswer> open(const Caller& c, OpenTrade t) {
     std::promise<ServiceResult<StoredAnswer>> p;
@@ -533,6 +542,88 @@ TEST_P(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsL
   const BrokerState memory = gw_->broker->snapshot();
   restart();
   expect_same_rows(memory, gw_->broker->snapshot());
+}
+
+TEST(GatewayServiceLive, StorageEqualsMemoryOnceQuietEvenAcrossAnOutageWithALiveQuoteStream) {
+  // The quote stream runs (SL/TP fire from the broker's thread) while trades are sent and the
+  // database is locked for a while: once everything is quiet, what storage holds is exactly
+  // what the broker holds, and a restart restores it.
+  char tmpl[] = "/tmp/permiso-gateway-live-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string url = "sqlite://" + dir + "/mt5.db";
+  ManualClock clock(kNowSeconds);
+  sim::SimOptions sim = sim_options();
+  sim.volatility_scale = 30;  // stops a few dozen points away fire within a few steps
+  TradeStoreOptions store_options;
+  store_options.storage.busy_timeout_ms = 20;
+  store_options.retry_after_ms = 0;
+  BrokerState quiet;
+  {
+    Gateway gw(url, clock, GatewayOptions{}, store_options, sim);
+    gw.broker->start(std::chrono::milliseconds(2));
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> traders;
+    for (int t = 0; t < 4; ++t) {
+      traders.emplace_back([&, t] {
+        const Caller c{"client:t" + std::to_string(t), ""};
+        for (int i = 0; !stop; ++i) {
+          const auto tick = gw.broker->symbol_info_tick("EURUSD");
+          OpenTrade o = buy("EURUSD", 0.01);
+          if (i % 2 == 1) o.type = OrderType::Sell;
+          const bool is_buy = o.type == OrderType::Buy;
+          const double ref = is_buy ? tick->bid : tick->ask;
+          o.sl = is_buy ? ref - 0.0004 : ref + 0.0004;
+          o.tp = is_buy ? ref + 0.0004 : ref - 0.0004;
+          o.price = std::nullopt;
+          o.deviation = 100000;
+          (void)gw.open(c, o);  // refusals (stops moved, storage locked) are part of the test
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    {
+      auto db = storage::open_db(url);
+      ASSERT_TRUE(db);
+      std::promise<void> locked;
+      std::thread holder([&] {
+        (void)(*db)->write([&](storage::SqlConn&) -> StoreStatus {
+          locked.set_value();
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          return {};
+        });
+      });
+      locked.get_future().wait();
+      holder.join();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+    for (auto& t : traders) t.join();
+    gw.broker->stop();
+    // Quiet: every commit completed and any resync the outage made due has run.
+    for (int i = 0; i < 200; ++i) {
+      gw.drain();
+      if (gw.service->ready()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(gw.service->ready());
+    gw.drain();
+    quiet = gw.broker->snapshot();
+    auto stored = gw.store->load();
+    ASSERT_TRUE(stored);
+    {
+      SCOPED_TRACE("memory vs storage");
+      expect_same_rows(quiet, stored->broker);
+    }
+    EXPECT_GT(quiet.positions.size(), 4u);
+    std::size_t by_stops = 0;
+    for (const auto& p : quiet.positions) by_stops += p.closed ? 1 : 0;
+    EXPECT_GT(by_stops, 0u) << "no SL/TP fired: the test did not exercise the listener";
+  }
+  Gateway again(url, clock, GatewayOptions{}, store_options, sim);
+  SCOPED_TRACE("memory vs restored");
+  expect_same_rows(quiet, again.broker->snapshot());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(GatewayServiceOnPostgres, AStoppedDatabaseIsUnavailableThenTradingResumes) {
