@@ -587,11 +587,16 @@ TEST(GatewayServiceLive, StorageEqualsMemoryOnceQuietEvenAcrossAnOutageWithALive
       ASSERT_TRUE(db);
       std::promise<void> locked;
       std::thread holder([&] {
-        (void)(*db)->write([&](storage::SqlConn&) -> StoreStatus {
-          locked.set_value();
-          std::this_thread::sleep_for(std::chrono::milliseconds(300));
-          return {};
-        });
+        // The busy writer may win the lock for a while: try until this one holds it.
+        bool held = false;
+        while (!held) {
+          (void)(*db)->write([&](storage::SqlConn&) -> StoreStatus {
+            held = true;
+            locked.set_value();
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            return {};
+          });
+        }
       });
       locked.get_future().wait();
       holder.join();
