@@ -66,12 +66,10 @@ http::Response unauthorized(const http::Request& req, AuthFailure failure) {
     return res;
   }
   auto res = http::error_response(req, 401, "invalid_token", describe(failure));
-  if (failure == AuthFailure::MissingToken) {
-    res.set_header("WWW-Authenticate", std::string(kRealm));
-  } else {
-    res.set_header("WWW-Authenticate", std::string(kRealm) + ", error=\"invalid_token\", error_description=\"" +
-                                           header_safe(describe(failure)) + "\"");
-  }
+  // RFC 6750 §3.1 lets a challenge to an anonymous request omit the error code; the contract
+  // (and permiso-auth) name it on every 401, so clients have one rule: fetch a new token.
+  res.set_header("WWW-Authenticate", std::string(kRealm) + ", error=\"invalid_token\", error_description=\"" +
+                                         header_safe(describe(failure)) + "\"");
   res.set_header("Cache-Control", "no-store");
   return res;
 }

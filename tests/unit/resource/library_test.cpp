@@ -193,10 +193,10 @@ TEST(Unauthorized, InvalidTokenNamesTheErrorInChallengeAndBody) {
   EXPECT_EQ(body.at("request_id"), "req-123");
 }
 
-TEST(Unauthorized, AMissingTokenGetsAChallengeWithoutErrorCode) {
+TEST(Unauthorized, AMissingTokenGetsTheInvalidTokenChallengeAsTheContractSays) {
   const auto res = unauthorized(request(), AuthFailure::MissingToken);
   EXPECT_EQ(res.status, 401);
-  EXPECT_EQ(header(res, "WWW-Authenticate"), "Bearer realm=\"permiso\"");
+  EXPECT_EQ(header(res, "WWW-Authenticate").rfind("Bearer realm=\"permiso\", error=\"invalid_token\"", 0), 0u);
   EXPECT_EQ(boost::json::parse(res.body).as_object().at("error"), "invalid_token");
 }
 
@@ -298,7 +298,7 @@ TEST_F(Hs256Profile, GuardsTurnFailuresInto401) {
   EXPECT_NE(header(refused.error(), "WWW-Authenticate").find("error=\"invalid_token\""), std::string::npos);
   auto anonymous = require_scopes(auth, request(), {"trade:read"});
   ASSERT_FALSE(anonymous);
-  EXPECT_EQ(header(anonymous.error(), "WWW-Authenticate"), "Bearer realm=\"permiso\"");
+  EXPECT_NE(header(anonymous.error(), "WWW-Authenticate").find("error=\"invalid_token\""), std::string::npos);
 }
 
 }  // namespace
