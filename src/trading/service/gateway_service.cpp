@@ -581,7 +581,7 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
                           [&](const Order& x) { return x.ticket == outcome.result.order; });
     if (o != outcome.changes.orders.end()) trade = position_of_order(*o);
   }
-  StoredAnswer answer = render(trade, outcome.result);
+  StoredAnswer answer = render ? render(trade, outcome.result) : StoredAnswer{201, "{}", false};
   answer.replayed = false;
 
   CommitRequest r;
