@@ -186,6 +186,10 @@ int serve() {
   gateway_options.currency = cfg.demo_currency;
   gateway_options.leverage = static_cast<int>(cfg.demo_leverage);
   gateway_options.deposit = cfg.demo_deposit;
+  // The simulator's state lives in this process, so this process is the store's only writer:
+  // a new Idempotency-Key needs no database read (two mt5-api replicas over one simulator
+  // store would diverge anyway; real connectors keep the broker's state on the broker).
+  gateway_options.exclusive_store = true;
   auto service = std::make_unique<permiso::trading::GatewayService>(broker, store, clock, gateway_options);
   if (auto started = service->start(); !started) {
     spdlog::critical("cannot restore the trading state from storage: {}", started.error().message);
