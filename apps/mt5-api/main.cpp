@@ -292,6 +292,7 @@ int serve() {
   simulator.stop();
   pool.shutdown();
   service.reset();
+  http_client.shutdown();  // cut the revocation long-poll in flight: stop() need not wait it out
   auth->stop();
   opened->reset();
   spdlog::info("mt5-api stopped");

@@ -22,10 +22,12 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <atomic>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace permiso::http {
 
@@ -38,6 +40,7 @@ std::string_view to_string(ClientError e) {
     case ClientError::Timeout: return "timeout";
     case ClientError::Io: return "io";
     case ClientError::ResponseTooLarge: return "response_too_large";
+    case ClientError::Cancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -221,7 +224,26 @@ Result<std::vector<tcp::endpoint>, ClientError> resolve(const Target& t, SteadyC
   return std::move(state->endpoints);
 }
 
+/// Every connection of one Client, so shutdown() can cut the calls in flight on other threads.
+struct Registry {
+  std::atomic<bool> cancelled{false};
+  std::mutex mutex;
+  std::unordered_set<struct Connection*> live;
+};
+
 struct Connection {
+  explicit Connection(Registry& r) : registry(r) {
+    std::lock_guard lock(registry.mutex);
+    registry.live.insert(this);
+  }
+  ~Connection() {
+    std::lock_guard lock(registry.mutex);
+    registry.live.erase(this);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Registry& registry;
   asio::io_context ioc{1};
   beast::tcp_stream tcp{ioc};                               // plain http
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;  // https (owns its own tcp_stream)
@@ -237,7 +259,11 @@ struct Connection {
     beast::error_code result = asio::error::would_block;
     ioc.restart();
     start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    // shutdown() sets the flag before it stops the context: either the flag is seen here or
+    // run() returns at once (or early), with the operation left pending and `result` unset.
+    if (registry.cancelled.load()) return asio::error::operation_aborted;
     ioc.run();
+    if (result == asio::error::would_block) return asio::error::operation_aborted;
     return result;
   }
 
@@ -319,6 +345,7 @@ struct Client::Impl {
 
   ClientOptions options;
   ssl::context tls;
+  Registry registry;
   std::mutex mutex;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
 };
@@ -327,7 +354,7 @@ Result<std::unique_ptr<Connection>, ClientError> Client::Impl::connect(const Tar
                                                                         SteadyClock::time_point deadline) {
   auto endpoints = resolve(t, deadline);
   if (!endpoints) return endpoints.error();
-  auto c = std::make_unique<Connection>();
+  auto c = std::make_unique<Connection>(registry);
   if (t.https) {
     c->tls.emplace(c->ioc, tls);
     SSL* ssl_handle = c->tls->native_handle();
@@ -351,11 +378,13 @@ Result<std::unique_ptr<Connection>, ClientError> Client::Impl::connect(const Tar
   auto& low = c->lowest();
   low.expires_at(deadline);
   auto ec = c->run([&](auto handler) { low.async_connect(*endpoints, std::move(handler)); });
+  if (ec && registry.cancelled.load()) return ClientError::Cancelled;
   if (ec) return ec == beast::error::timeout ? ClientError::Timeout : ClientError::Connect;
   beast::error_code ignored;
   low.socket().set_option(tcp::no_delay(true), ignored);
   if (c->tls) {
     ec = c->run([&](auto handler) { c->tls->async_handshake(ssl::stream_base::client, std::move(handler)); });
+    if (ec && registry.cancelled.load()) return ClientError::Cancelled;
     if (ec) return ec == beast::error::timeout ? ClientError::Timeout : ClientError::Tls;
   }
   return c;
@@ -416,7 +445,15 @@ Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(o
 
 Client::~Client() = default;
 
+void Client::shutdown() {
+  Registry& r = impl_->registry;
+  r.cancelled.store(true);
+  std::lock_guard lock(r.mutex);
+  for (Connection* c : r.live) c->ioc.stop();  // thread-safe: the owner's run() returns
+}
+
 Result<ClientResponse, ClientError> Client::fetch(const ClientRequest& request) {
+  if (impl_->registry.cancelled.load()) return ClientError::Cancelled;
   const auto deadline = SteadyClock::now() + request.timeout;
   auto target = parse_target(request.url);
   if (!target) return target.error();
@@ -467,6 +504,7 @@ Result<ClientResponse, ClientError> Client::fetch(const ClientRequest& request) 
       return std::move(*res);
     }
     const auto failure = res.error();
+    if (impl_->registry.cancelled.load()) return ClientError::Cancelled;
     // A kept-alive connection the server closed meanwhile: once more on a fresh one. A
     // request that went out but got no answer is repeated only when repeating is harmless.
     const bool retry = reused && (failure.write_failed || (failure.no_response && idempotent));

@@ -25,6 +25,7 @@ enum class ClientError {
   Timeout,           // the deadline passed (connect, write or read)
   Io,                // the connection broke mid-exchange
   ResponseTooLarge,  // headers or body over the configured limit
+  Cancelled,         // Client::shutdown() cut the call (or it came after)
 };
 std::string_view to_string(ClientError e);
 PERMISO_RESULT_ERROR(ClientError)
@@ -66,6 +67,10 @@ class Client {
   /// One request; a stale kept-alive connection is retried once on a fresh one when the
   /// request is idempotent (GET/HEAD/PUT/DELETE) or nothing was sent.
   [[nodiscard]] Result<ClientResponse, ClientError> fetch(const ClientRequest& request);
+
+  /// Cuts every call in flight (they return Cancelled at once) and refuses later ones, so a
+  /// service can stop without waiting out a long-poll. Thread-safe; irreversible.
+  void shutdown();
 
   struct Impl;
 

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -341,6 +342,28 @@ TEST(HttpClient, ServerThatNeverAnswersTimesOut) {
   auto res = client.fetch(req);
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error(), ClientError::Timeout);
+}
+
+TEST(HttpClient, ShutdownCutsACallInFlightAndRefusesLaterOnes) {
+  SilentListener silent;
+  Client client;
+  ClientRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(silent.port()) + "/feed?wait=60";
+  req.timeout = 60s;  // a long-poll: only shutdown() can end it early
+  std::promise<Result<ClientResponse, ClientError>> outcome;
+  std::thread caller([&] { outcome.set_value(client.fetch(req)); });
+  auto answered = outcome.get_future();
+  // However the call and shutdown() interleave, the call ends Cancelled, not Timeout.
+  while (answered.wait_for(10ms) != std::future_status::ready) {
+    client.shutdown();
+  }
+  caller.join();
+  auto res = answered.get();
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), ClientError::Cancelled);
+  auto later = client.fetch(req);
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error(), ClientError::Cancelled);
 }
 
 TEST(HttpClient, RefusedConnectionIsConnectError) {
