@@ -419,7 +419,9 @@ std::optional<TimeMs> parse_time(std::string_view s) {
 Parsed<DealsQuery> parse_deals_query(const http::Request& req, TimeMs now_msc) {
   constexpr TimeMs kThirtyDays = 30LL * 86'400'000;
   DealsQuery q;
-  q.to_msc = now_msc + 1;  // inclusive of a deal made this millisecond
+  // "Up to now", generously: a deal stamped by the broker's clock a little ahead of ours (or
+  // within the current second of a seconds clock) is still listed.
+  q.to_msc = now_msc + 86'400'000;
   std::optional<TimeMs> from;
   for (const auto& [name, value] : req.query) {
     if (name == "from" || name == "to") {

@@ -70,7 +70,8 @@ struct RatesQuery {
 };
 Parsed<RatesQuery> parse_rates_query(const http::Request& req);
 
-/// GET /history/deals: from/to as ISO 8601 UTC or Unix seconds (default: the last 30 days up to now).
+/// GET /history/deals: from/to as ISO 8601 UTC or Unix seconds (default: the last 30 days up to now,
+/// `to` with a day's margin for the broker's clock).
 struct DealsQuery {
   TimeMs from_msc = 0;
   TimeMs to_msc = 0;

@@ -234,6 +234,14 @@ TEST_F(GatewayRoutes, ATradeFromOpenToCloseInTheContractsShapes) {
   EXPECT_EQ(again.json().at("error").as_string(), "conflict");
 
   EXPECT_TRUE(call("GET", "/api/v1/trades", t).json().as_array().empty());
+  const auto deals = call("GET", "/api/v1/history/deals", t);
+  ASSERT_EQ(deals.status, 200);
+  int of_trade = 0;
+  const auto deal_list = deals.json();
+  for (const auto& d : deal_list.as_array()) {
+    if (d.at("position_id") == trade.at("id")) ++of_trade;
+  }
+  EXPECT_EQ(of_trade, 2) << "the in and the out deal of the closed trade: " << deals.body;
   const auto history = call("GET", "/api/v1/trades?status=closed", t);
   ASSERT_EQ(history.status, 200);
   ASSERT_EQ(history.json().as_array().size(), 1U);
