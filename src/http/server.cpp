@@ -620,6 +620,11 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
     co_return;
   }
   record(101, 0, *req, route, started, true);
+  // Beast bounds the closing handshake by the same timeout: a peer that never answers our
+  // close frame (server stop, slow consumer) is cut after a short wait, not the HTTP one.
+  timeouts.handshake_timeout = std::min<std::chrono::steady_clock::duration>(timeouts.handshake_timeout,
+                                                                             std::chrono::seconds(2));
+  ws.set_option(timeouts);
 
   ws_peer_ = std::make_shared<WsPeer>(weak_from_this(), srv_.lifeline, req->request_id, cfg.websocket);
   state_ = State::websocket;

@@ -47,7 +47,7 @@ struct WebSocketAccept {
   /// The subprotocol selected from the client's Sec-WebSocket-Protocol list, echoed in the
   /// 101 answer (browsers fail a handshake that offered protocols and got none back).
   /// Empty: none selected. Must be one the client offered.
-  std::string subprotocol;
+  std::string subprotocol{};
 };
 
 /// Runs on the I/O thread for each upgrade request: return a Response (401, 403, …) to
