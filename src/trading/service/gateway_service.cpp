@@ -206,7 +206,8 @@ ServiceResult<void> GatewayService::start() {
     }
     CommitRequest r;
     r.changes = ch;
-    r.done = [this](StoreStatus st) {
+    r.done = [this, published = for_listener(ch)](StoreStatus st) {
+      if (st) committed(published);
       end_commit();
       if (!st) schedule_resync();
     };
@@ -216,6 +217,18 @@ ServiceResult<void> GatewayService::start() {
   ready_ = true;
   if (!resyncer_.joinable()) resyncer_ = std::thread([this] { resync_loop(); });
   return {};
+}
+
+void GatewayService::set_committed_listener(CommittedListener listener) {
+  committed_listener_ = std::move(listener);
+}
+
+Changes GatewayService::for_listener(const Changes& changes) const {
+  return committed_listener_ ? changes : Changes{};
+}
+
+void GatewayService::committed(const Changes& changes) const {
+  if (committed_listener_ && !changes.empty()) committed_listener_(changes);
 }
 
 void GatewayService::schedule_resync() {
@@ -353,9 +366,10 @@ void GatewayService::open_account_async(const Caller& caller, LoginDone done) {
   CommitRequest r;
   r.changes = std::move(outcome.changes);
   r.binding = AccountBinding{key, login};
-  r.done = [this, key, login](StoreStatus st) {
+  r.done = [this, key, login, published = for_listener(r.changes)](StoreStatus st) {
     end_commit();
     if (st) {
+      committed(published);
       finish_opening(key, login);
       return;
     }
@@ -593,7 +607,7 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
   }
   const bool filled = outcome.result.retcode != Retcode::Placed;
   r.done = [this, full_key, answer, filled, fingerprint = request.fingerprint,
-            done = std::move(done)](StoreStatus st) mutable {
+            published = for_listener(r.changes), done = std::move(done)](StoreStatus st) mutable {
     end_commit();
     if (!st) {
       // Nothing acknowledged: the broker's memory goes back to storage's before the next step.
@@ -603,6 +617,7 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
       done(f);
       return;
     }
+    committed(published);
     if (filled) fills_.fetch_add(1, std::memory_order_relaxed);
     if (!full_key.empty()) {
       remember(full_key, Answer{fingerprint, answer.status, answer.body, clock_.now_seconds()});
@@ -614,15 +629,37 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
 }
 
 ServiceResult<Position> GatewayService::open_position_of(Login login, Ticket ticket) {
+  // Broker, then closes in flight, then storage: a close registers before its broker step and
+  // leaves after its commit settled, so a trade of this login is always seen in one of them.
   for (auto& p : broker_.positions_get(login)) {
     if (p.ticket == ticket) return std::move(p);
   }
+  if (closing(login, ticket)) return fail(ServiceError::Conflict, "id", "trade is already closed");
   auto stored = store_.position(login, ticket);
   if (!stored) return storage_down(stored.error().message);
-  if (stored->has_value() && (*stored)->closed) {
-    return fail(ServiceError::Conflict, "id", "trade is already closed");
-  }
+  // Stored but no longer open in the broker: closed, or its close (SL/TP, stop-out) commits now.
+  if (stored->has_value()) return fail(ServiceError::Conflict, "id", "trade is already closed");
   return fail(ServiceError::NotFound, "id", "no such trade");
+}
+
+void GatewayService::begin_close(const Position& open) {
+  std::lock_guard lock(mu_);
+  auto [it, first] = closing_.try_emplace(open.ticket);
+  if (first) it->second.row = open;
+  ++it->second.closers;
+}
+
+void GatewayService::end_close(Ticket ticket) {
+  std::lock_guard lock(mu_);
+  auto it = closing_.find(ticket);
+  if (it != closing_.end() && --it->second.closers == 0) closing_.erase(it);
+}
+
+std::optional<Position> GatewayService::closing(Login login, Ticket ticket) const {
+  std::lock_guard lock(mu_);
+  auto it = closing_.find(ticket);
+  if (it == closing_.end() || it->second.row.login != login) return std::nullopt;
+  return it->second.row;
 }
 
 void GatewayService::position_step(Login login, const TradeRequest& req, Done<Position> done) {
@@ -646,6 +683,10 @@ void GatewayService::position_step(Login login, const TradeRequest& req, Done<Po
     return;
   }
   const Position* p = find_position(outcome.changes, req.position);
+  if (p != nullptr && p->closed) {
+    std::lock_guard lock(mu_);
+    if (auto it = closing_.find(p->ticket); it != closing_.end()) it->second.row = *p;
+  }
   Position after = p != nullptr ? *p : Position{};
   if (p == nullptr) {
     for (auto& q : broker_.positions_get(login)) {
@@ -654,13 +695,15 @@ void GatewayService::position_step(Login login, const TradeRequest& req, Done<Po
   }
   CommitRequest r;
   r.changes = std::move(outcome.changes);
-  r.done = [this, after = std::move(after), done = std::move(done)](StoreStatus st) mutable {
+  r.done = [this, after = std::move(after), published = for_listener(r.changes),
+            done = std::move(done)](StoreStatus st) mutable {
     end_commit();
     if (!st) {
       schedule_resync();
       done(storage_down(st.error().message));
       return;
     }
+    committed(published);
     done(std::move(after));
   };
   submit(std::move(r));
@@ -717,7 +760,11 @@ void GatewayService::close_trade(const Caller& caller, Ticket ticket, Done<Posit
   req.type_filling = Filling::Fok;
   req.deviation = 1'000'000;  // a close at market is never refused for slippage
   req.magic = pos->magic;
-  position_step(*login, req, std::move(done));
+  begin_close(*pos);
+  position_step(*login, req, [this, ticket, done = std::move(done)](ServiceResult<Position> r) {
+    end_close(ticket);
+    done(std::move(r));
+  });
 }
 
 // ---------------------------------------------------------------- reads
@@ -761,6 +808,7 @@ ServiceResult<Position> GatewayService::get_trade(const Caller& caller, Ticket t
   for (auto& p : broker_.positions_get(*login)) {
     if (p.ticket == ticket) return std::move(p);
   }
+  if (auto c = closing(*login, ticket)) return std::move(*c);  // closed, its commit in flight
   auto stored = store_.position(*login, ticket);
   if (!stored) return storage_down(stored.error().message);
   if (!stored->has_value()) return fail(ServiceError::NotFound, "id", "no such trade");

@@ -3,7 +3,8 @@
 // commit before the caller is answered, Idempotency-Keys replayed for 24 h (concurrent
 // duplicates wait for the first and never open a second trade), broker-initiated changes
 // (SL/TP, pending fills, stop-out) persisted from the change listener, and the broker's
-// memory brought back to what storage holds after a failed commit.
+// memory brought back to what storage holds after a failed commit. A committed listener sees
+// every change once storage has it (the stream's trade events follow durability).
 //
 // Threads: the trading calls (open_trade, modify_trade, close_trade, account) may block the
 // calling thread briefly (the broker call; one indexed read on an idempotency-cache miss; the
@@ -22,8 +23,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -58,6 +61,12 @@ class GatewayService final : public TradingService {
   ~GatewayService() override;
   GatewayService(const GatewayService&) = delete;
   GatewayService& operator=(const GatewayService&) = delete;
+
+  using CommittedListener = std::function<void(const Changes&)>;
+  /// Called with a step's Changes after the store committed them (order_send outcomes, new
+  /// accounts and broker-initiated changes alike; never for a failed commit), on the store's
+  /// writer thread: keep it cheap. Set it before start().
+  void set_committed_listener(CommittedListener listener);
 
   /// Before serving: load() from the store, broker.restore(), the account_key → login map,
   /// the change listener; then ready(). StorageUnavailable when the store cannot be read.
@@ -106,6 +115,18 @@ class GatewayService final : public TradingService {
   /// The caller's open position `ticket`, or NotFound / Conflict("id") when it is closed.
   ServiceResult<Position> open_position_of(Login login, Ticket ticket);
   void position_step(Login login, const TradeRequest& request, Done<Position> done);
+  /// Changes to hand the committed listener from a commit's completion (none when unset).
+  [[nodiscard]] Changes for_listener(const Changes& changes) const;
+  void committed(const Changes& changes) const;
+  /// A close of the caller's position from before its broker step until its commit settled:
+  /// the broker no longer shows it open and storage may not show it closed yet.
+  struct Closing {
+    int closers = 0;
+    Position row;  // last known; the closed row once a close has succeeded in the broker
+  };
+  void begin_close(const Position& open);
+  void end_close(Ticket ticket);
+  [[nodiscard]] std::optional<Position> closing(Login login, Ticket ticket) const;
 
   /// Shared for one broker step + its submit; a resync takes it exclusively.
   ServiceResult<void> before_step(std::shared_lock<std::shared_mutex>& lock);
@@ -126,6 +147,8 @@ class GatewayService final : public TradingService {
   std::unordered_map<std::string, Answer> answers_;
   std::deque<std::string> answer_order_;
   std::unique_ptr<KeyIndex> index_;  // exclusive_store only; guarded by mu_
+  std::unordered_map<Ticket, Closing> closing_;  // guarded by mu_
+  CommittedListener committed_listener_;  // set before start()
 
   std::shared_mutex state_mu_;
   std::atomic<bool> needs_resync_{false};

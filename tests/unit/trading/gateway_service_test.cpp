@@ -2,7 +2,9 @@
 // per caller and isolation, idempotent replay (also after a restart), concurrent same-key
 // requests open one trade, a reused key is refused, closing twice is a Conflict, retcodes map
 // to named fields, broker-initiated closes are persisted, a restart restores every row and
-// balance, and a storage failure answers StorageUnavailable with nothing acknowledged lost.
+// balance, a storage failure answers StorageUnavailable with nothing acknowledged lost,
+// concurrent closes of one trade close it once (the rest Conflict, reads never NotFound), and
+// the committed listener sees exactly the committed changes.
 #include "pg_server.hpp"
 #include "trading/service/gateway_service.hpp"
 #include "trading/sim/simulated_broker.hpp"
@@ -11,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,6 +21,7 @@
 #include <future>
 #include <latch>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -66,12 +70,14 @@ OpenTrade buy(std::string symbol, double volume, std::string key = {}, std::stri
 /// Broker, store and service as mt5-api wires them; destroyed and rebuilt to simulate a restart.
 struct Gateway {
   Gateway(const std::string& url, const Clock& clock, GatewayOptions options,
-          TradeStoreOptions store_options = {}, sim::SimOptions sim = sim_options()) {
+          TradeStoreOptions store_options = {}, sim::SimOptions sim = sim_options(),
+          GatewayService::CommittedListener listener = {}) {
     auto s = TradeStore::open(url, clock, store_options);
     if (!s) throw std::runtime_error(s.error().message);
     store = std::move(*s);
     broker = std::make_unique<sim::SimulatedBroker>(std::move(sim));
     service = std::make_unique<GatewayService>(*broker, *store, clock, options);
+    service->set_committed_listener(std::move(listener));
     if (auto st = service->start(); !st) throw std::runtime_error(st.error().message);
   }
   ~Gateway() {
@@ -369,6 +375,58 @@ TEST_P(GatewayServiceTest, ClosingTwiceIsAConflictOnTheId) {
   EXPECT_EQ(unknown.error().code, ServiceError::NotFound);
 }
 
+TEST_P(GatewayServiceTest, ConcurrentClosesOfOneTradeCloseItOnceAndItIsNeverNotFound) {
+  // Between the broker's close and the commit of the closed row, neither the broker's open
+  // positions nor storage's closed trades show the trade: it must still be a Conflict to close
+  // and readable.
+  constexpr int kClosers = 12;
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const Ticket t = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+    ASSERT_NE(t, 0u);
+    std::latch go(kClosers + 1);
+    std::atomic<int> closers_done{0};
+    std::vector<ServiceResult<Position>> results(kClosers, ServiceFailure{});
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kClosers; ++i) {
+      threads.emplace_back([&, i] {
+        go.arrive_and_wait();
+        // Staggered a little, so that some arrive while the first close commits.
+        std::this_thread::sleep_for(std::chrono::microseconds(200 * i));
+        results[static_cast<std::size_t>(i)] = gw_->close(alice_, t);
+        closers_done.fetch_add(1);
+      });
+    }
+    int reads = 0, not_found = 0;
+    go.arrive_and_wait();
+    while (closers_done.load() < kClosers) {
+      auto got = gw_->service->get_trade(alice_, t);
+      ++reads;
+      if (!got) {
+        EXPECT_NE(got.error().code, ServiceError::StorageUnavailable) << got.error().message;
+        if (got.error().code == ServiceError::NotFound) ++not_found;
+      }
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(not_found, 0) << "of " << reads << " reads";
+    int ok = 0;
+    for (const auto& r : results) {
+      if (r) {
+        ++ok;
+        EXPECT_TRUE(r->closed);
+        EXPECT_EQ(r->ticket, t);
+      } else {
+        EXPECT_EQ(r.error().code, ServiceError::Conflict) << to_string(r.error()) << ": " << r.error().message;
+        EXPECT_EQ(r.error().field, "id");
+      }
+    }
+    EXPECT_EQ(ok, 1);
+    auto got = gw_->service->get_trade(alice_, t);
+    ASSERT_TRUE(got);
+    EXPECT_TRUE(got->closed);
+  }
+}
+
 TEST_P(GatewayServiceTest, RefusalsNameTheirFieldAndCarryTheRetcode) {
   ASSERT_TRUE(gw_->account(alice_));
   auto money = gw_->open(alice_, buy("XAUUSD", 10));
@@ -542,6 +600,88 @@ TEST_P(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsL
   const BrokerState memory = gw_->broker->snapshot();
   restart();
   expect_same_rows(memory, gw_->broker->snapshot());
+}
+
+/// What the committed listener saw (it runs on the store's writer thread).
+struct Committed {
+  std::mutex mu;
+  std::vector<Changes> calls;
+  GatewayService::CommittedListener listener() {
+    return [this](const Changes& c) {
+      std::lock_guard lock(mu);
+      calls.push_back(c);
+    };
+  }
+  /// Calls that carry position `t` (closed or open as asked).
+  std::size_t with(Ticket t, bool closed) {
+    std::lock_guard lock(mu);
+    return static_cast<std::size_t>(std::count_if(calls.begin(), calls.end(), [&](const Changes& c) {
+      return std::any_of(c.positions.begin(), c.positions.end(),
+                         [&](const Position& p) { return p.ticket == t && p.closed == closed; });
+    }));
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu);
+    return calls.size();
+  }
+};
+
+TEST_P(GatewayServiceTest, TheCommittedListenerSeesEachCommittedStepOnceAndNoFailedCommit) {
+  TradeStoreOptions o;
+  o.storage.busy_timeout_ms = 50;  // a locked database fails the writer quickly
+  o.retry_after_ms = 0;
+  Committed seen;
+  gw_.reset();
+  gw_ = std::make_unique<Gateway>(url_, clock_, options_, o, sim_options(), seen.listener());
+
+  const Ticket t = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  ASSERT_NE(t, 0u);
+  // Called before the caller's answer: the trade's open row, once (after the account's).
+  EXPECT_EQ(seen.with(t, false), 1u);
+  EXPECT_EQ(seen.count(), 2u);
+  auto closed = gw_->close(alice_, t);
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(seen.with(t, true), 1u);
+  EXPECT_EQ(seen.count(), 3u);
+
+  // Broker-initiated: a stop loss reaches the listener once its commit is done.
+  const auto tick = *gw_->broker->symbol_info_tick("EURUSD");
+  auto order = buy("EURUSD", 0.1);
+  order.sl = tick.bid - 0.005;
+  const Ticket s = gw_->open_ok(alice_, order);
+  ASSERT_TRUE(gw_->broker->set_quote("EURUSD", tick.bid - 0.006, tick.bid - 0.0059));
+  for (int i = 0; i < 600 && seen.with(s, true) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  gw_->drain();
+  EXPECT_EQ(seen.with(s, true), 1u);
+  const Ticket v = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  const std::size_t before_outage = seen.count();
+
+  // Every commit fails while another writer holds the lock: the listener hears nothing.
+  auto db = storage::open_db(url_);
+  ASSERT_TRUE(db);
+  std::promise<void> locked, release;
+  auto released = release.get_future();
+  std::thread holder([&] {
+    (void)(*db)->write([&](storage::SqlConn&) -> StoreStatus {
+      locked.set_value();
+      released.wait();
+      return {};
+    });
+  });
+  locked.get_future().wait();
+  auto refused = gw_->open(alice_, buy("EURUSD", 0.2));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ServiceError::StorageUnavailable);
+  auto not_closed = gw_->close(alice_, v);
+  ASSERT_FALSE(not_closed);
+  EXPECT_EQ(not_closed.error().code, ServiceError::StorageUnavailable);
+  release.set_value();
+  holder.join();
+  gw_->drain();
+  EXPECT_EQ(seen.count(), before_outage);
+  EXPECT_EQ(seen.with(v, true), 0u);
 }
 
 TEST(GatewayServiceLive, StorageEqualsMemoryOnceQuietEvenAcrossAnOutageWithALiveQuoteStream) {
