@@ -29,6 +29,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -260,6 +261,8 @@ int serve() {
                                  clients,  revocations, const_cast<permiso::auth::PasswordHasher&>(passwords),
                                  client_secrets, clock, nullptr, {}};
 
+  std::atomic<bool> draining{false};
+  ctx.draining = &draining;
   permiso::auth::TokenService tokens(ctx);
   ctx.tokens = &tokens;
   // Verification follows the published keys (rotation, promotion, retirement).
@@ -345,6 +348,7 @@ int serve() {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     spdlog::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", draining");
+    draining.store(true);  // revocation long-polls answer now, within the drain
     server->stop();
   });
   spdlog::info("permiso-auth " + cfg.version + " (" + cfg.environment + ", " + std::string(storage.backend()) +

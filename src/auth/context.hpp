@@ -4,6 +4,7 @@
 
 #include "common/clock.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string_view>
@@ -78,6 +79,10 @@ class AuthContext {
   /// Tells other replicas about a change ("revocation", "client:<id>") when Redis is
   /// configured; empty otherwise (replicas then converge by polling storage).
   std::function<void(std::string_view)> notify;
+  /// True once the server starts draining: long-polls (the revocation feed) answer at once
+  /// instead of holding a worker past the shutdown grace.
+  /// Owned by the composition root; null: never draining (tests).
+  const std::atomic<bool>* draining = nullptr;
 };
 
 }  // namespace permiso::auth

@@ -487,7 +487,10 @@ class OAuth {
     storage::StorageResult<std::vector<storage::Revocation>> page = std::vector<storage::Revocation>{};
     for (;;) {
       page = ctx_.storage.revocations_since(since, 1000);
-      if (!page || !page->empty() || std::chrono::steady_clock::now() >= deadline) break;
+      if (!page || !page->empty() || std::chrono::steady_clock::now() >= deadline ||
+          (ctx_.draining != nullptr && ctx_.draining->load())) {
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     if (wait_s > 0) waiters_.fetch_sub(1);
