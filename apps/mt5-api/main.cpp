@@ -13,7 +13,6 @@
 #include "ratelimit/memory_limiter.hpp"
 #include "resource/authenticator.hpp"
 #include "trading/bars.hpp"
-#include "trading/handlers/broker_tap.hpp"
 #include "trading/handlers/handlers.hpp"
 #include "trading/handlers/render.hpp"
 #include "trading/handlers/stream.hpp"
@@ -169,8 +168,7 @@ int serve() {
   simulator.backfill(bars);  // chart history before live ticks arrive
   const permiso::trading::handlers::Instruments instruments(simulator.symbols_get());
   permiso::trading::handlers::StreamHub stream(instruments);
-  permiso::trading::handlers::BrokerTap broker(
-      simulator, [&stream](const permiso::trading::Changes& changes) { stream.on_changes(changes); });
+  permiso::trading::Broker& broker = simulator;
 
   permiso::http::Registry metrics;
   permiso::trading::handlers::GatewayMetrics gateway_metrics(metrics);
@@ -191,6 +189,9 @@ int serve() {
   // store would diverge anyway; real connectors keep the broker's state on the broker).
   gateway_options.exclusive_store = true;
   auto service = std::make_unique<permiso::trading::GatewayService>(broker, store, clock, gateway_options);
+  // Trade events follow durability: the stream hears of a change once storage committed it.
+  service->set_committed_listener(
+      [&stream](const permiso::trading::Changes& changes) { stream.on_changes(changes); });
   if (auto started = service->start(); !started) {
     spdlog::critical("cannot restore the trading state from storage: {}", started.error().message);
     service.reset();

@@ -10,7 +10,6 @@
 #include "jose/key.hpp"
 #include "resource/authenticator.hpp"
 #include "trading/bars.hpp"
-#include "trading/handlers/broker_tap.hpp"
 #include "trading/handlers/handlers.hpp"
 #include "trading/service/gateway_service.hpp"
 #include "trading/sim/simulated_broker.hpp"
@@ -60,8 +59,8 @@ class GatewayRoutes : public ::testing::Test {
     sim_ = std::make_unique<sim::SimulatedBroker>(options);
     instruments_ = Instruments(sim_->symbols_get());
     hub_ = std::make_unique<StreamHub>(instruments_);
-    tap_ = std::make_unique<BrokerTap>(*sim_, [this](const Changes& c) { hub_->on_changes(c); });
-    service_ = std::make_unique<GatewayService>(*tap_, *store_, clock_);
+    service_ = std::make_unique<GatewayService>(*sim_, *store_, clock_);
+    service_->set_committed_listener([this](const Changes& c) { hub_->on_changes(c); });
     ASSERT_TRUE(service_->start());
 
     resource::ResourceConfig rc;
@@ -75,7 +74,7 @@ class GatewayRoutes : public ::testing::Test {
     auth_->start();
 
     metrics_ = std::make_unique<GatewayMetrics>(registry_);
-    ctx_ = std::make_unique<GatewayContext>(GatewayContext{*service_, *tap_, bars_, *auth_, instruments_, pool_,
+    ctx_ = std::make_unique<GatewayContext>(GatewayContext{*service_, *sim_, bars_, *auth_, instruments_, pool_,
                                                            *metrics_, *hub_, clock_, GatewaySettings{}});
     register_routes(router_, *ctx_);
   }
@@ -148,7 +147,6 @@ class GatewayRoutes : public ::testing::Test {
   std::unique_ptr<sim::SimulatedBroker> sim_;
   Instruments instruments_;
   std::unique_ptr<StreamHub> hub_;
-  std::unique_ptr<BrokerTap> tap_;
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<resource::Authenticator> auth_;
   BarBuilder bars_;
