@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -22,12 +23,14 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -58,15 +61,26 @@ bool valid_request_id(std::string_view id) {
   });
 }
 
+/// A fresh X-Request-ID: 32 hex digits. Request ids are correlation handles, not secrets, so
+/// they come from a per-thread generator seeded from the CSPRNG once, not from RAND_bytes
+/// per request (which costs about as much as hashing the bearer token).
 std::string random_request_id() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  thread_local std::mt19937_64 generator = [] {
+    std::array<std::uint32_t, 8> seed{};
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()), sizeof seed) != 1) {
+      throw std::runtime_error("RAND_bytes failed");
+    }
+    std::seed_seq seq(seed.begin(), seed.end());
+    return std::mt19937_64(seq);
+  }();
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(32);
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xF]);
+  std::string out(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t bits = generator();
+    for (int i = 0; i < 16; ++i) {
+      out[static_cast<std::size_t>(half * 16 + i)] = kHex[bits & 0xFU];
+      bits >>= 4;
+    }
   }
   return out;
 }
@@ -135,6 +149,15 @@ bool clean_path(std::string_view p) {
 
 bool safe_header_value(std::string_view v) {
   return v.find_first_of("\r\n") == std::string_view::npos;
+}
+
+/// RFC 9110 5.1: a field name is a token.
+bool header_name_token(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
 }
 
 /// Lets a Reply outlive the server: posting happens under the mutex, and the server
@@ -263,10 +286,13 @@ struct Server::Impl {
 
 namespace {
 
+using ConnectionStrand = asio::strand<asio::io_context::executor_type>;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& srv, tcp::socket socket, std::uint64_t id)
+  Session(Server::Impl& srv, tcp::socket socket, std::uint64_t id, ConnectionStrand strand)
       : srv_(srv),
+        strand_(std::move(strand)),
         executor_(socket.get_executor()),
         stream_(std::move(socket)),
         buffer_(srv.config.header_limit + srv.config.body_limit + 65536),
@@ -289,7 +315,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Not stream_'s: the stream moves into the WebSocket on an upgrade.
   asio::any_io_executor executor() { return executor_; }
-  asio::awaitable<void> run();
+  /// The strand that serialises this connection (the same one as executor()).
+  [[nodiscard]] const ConnectionStrand& strand() const { return strand_; }
+  /// The connection's coroutine; `self` (a parameter, so it lives in the coroutine frame)
+  /// keeps the session alive from the spawn on, wherever and whenever it starts.
+  static asio::awaitable<void> run(std::shared_ptr<Session> self) { return self->serve(std::move(self)); }
 
   /// On the strand: the server is stopping.
   void on_stop() {
@@ -355,11 +385,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void ws_cut() {
     if (ws_) beast::get_lowest_layer(*ws_).close();
   }
+  asio::awaitable<void> serve(std::shared_ptr<Session> self);
   void finalize(Response& res, const Request& req, bool preflight) const;
   asio::awaitable<void> drain_and_close();
   Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
 
   Server::Impl& srv_;
+  ConnectionStrand strand_;
   asio::any_io_executor executor_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -371,6 +403,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t seq_ = 0;
   bool answered_ = false;
   std::optional<Response> response_;
+  struct MetricChildren {
+    std::string route;
+    std::string_view method;  // one of method_label()'s literals
+    int status = 0;
+    Counter* requests = nullptr;
+    Histogram* duration = nullptr;
+  };
+  mutable MetricChildren metric_children_;  // record()'s cache of the last answer's children
 
   // WebSocket mode, after an upgrade (strand only). reply_timer_ bounds the close.
   std::optional<websocket::stream<beast::tcp_stream>> ws_;
@@ -417,7 +457,10 @@ void WsPeer::close(std::uint16_t code, std::string reason) {
 
 /// Shared by the copies of one Reply: the first call wins.
 struct ReplyState {
+  ReplyState(std::weak_ptr<Session> s, ConnectionStrand st) : session(std::move(s)), strand(std::move(st)) {}
+
   std::weak_ptr<Session> session;
+  ConnectionStrand strand;  // the session's
   std::shared_ptr<Lifeline> lifeline;
   std::uint64_t seq = 0;
   std::shared_ptr<Request> request;  // the handler's Request& stays valid while a Reply lives
@@ -425,12 +468,22 @@ struct ReplyState {
 
   void deliver(Response res) {
     if (called.exchange(true)) return;
+    if (strand.running_in_this_thread()) {
+      // Already on the connection's strand (a handler answering before it returns, the
+      // usual case), so the server is running: the answer is taken at once, with no trip
+      // through the scheduler's queue, no wakeup of another thread and no reply timer.
+      if (auto s = session.lock()) s->on_reply(seq, std::move(res));
+      return;
+    }
+    // From another thread: the session is locked under the lifeline, so its last reference
+    // is never dropped here once the server is being destroyed.
     std::lock_guard lock(lifeline->mutex);
     if (!lifeline->alive) return;
     auto s = session.lock();
     if (!s) return;
-    asio::post(s->executor(), [s, seq = seq, r = std::move(res)]() mutable { s->on_reply(seq, std::move(r)); });
+    asio::post(strand, [s, seq = seq, r = std::move(res)]() mutable { s->on_reply(seq, std::move(r)); });
   }
+
 };
 
 void fill_headers(Request& req, const bhttp::request<bhttp::string_body>& msg) {
@@ -459,9 +512,14 @@ Request Session::make_partial_request(const bhttp::request_parser<bhttp::string_
 void Session::finalize(Response& res, const Request& req, bool preflight) const {
   const auto& cors = srv_.config.cors;
   auto& h = res.headers;
-  // Handler headers with CR/LF would split the response: drop them.
+  // Handler headers with CR/LF would split the response, a name that is not a token would
+  // corrupt it, and the framing headers are the server's to write: drop them.
   h.erase(std::remove_if(h.begin(), h.end(),
-                         [](const auto& kv) { return !safe_header_value(kv.first) || !safe_header_value(kv.second); }),
+                         [](const auto& kv) {
+                           return !header_name_token(kv.first) || !safe_header_value(kv.second) ||
+                                  iequals(kv.first, "content-length") || iequals(kv.first, "transfer-encoding") ||
+                                  iequals(kv.first, "connection");
+                         }),
           h.end());
   auto has = [&](std::string_view name) {
     return std::any_of(h.begin(), h.end(), [&](const auto& kv) { return iequals(kv.first, name); });
@@ -498,21 +556,46 @@ void Session::finalize(Response& res, const Request& req, bool preflight) const 
 asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep_alive, std::string_view route,
                                      Clock::time_point started, bool preflight, bool counts_in_flight) {
   finalize(res, req, preflight);
-  const int status = res.status;
-  bhttp::response<bhttp::string_body> msg;
-  msg.version(11);
-  msg.result(static_cast<unsigned>(status));
-  const bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
-  if (no_body) {
-    res.body.clear();
-  } else if (!res.content_type.empty()) {
-    msg.set(bhttp::field::content_type, res.content_type);
+  if (res.status < 100 || res.status > 599) {
+    srv_.log_error("handler for " + std::string(route) + " answered status " + std::to_string(res.status) +
+                   " (request_id " + req.request_id + ")");
+    res = error_response(req, 500, "internal_error", "An internal error occurred.");
+    finalize(res, req, preflight);
   }
-  for (auto& [k, v] : res.headers) msg.insert(k, v);
+  const int status = res.status;
+  const bool no_body = status == 204 || status == 304 || status < 200;
+  if (no_body) res.body.clear();
   const std::size_t bytes = res.body.size();
-  msg.body() = std::move(res.body);
-  msg.keep_alive(keep_alive);
-  msg.prepare_payload();
+
+  // The head is written by hand into one buffer and sent with the body in one gather write:
+  // the answer is plain HTTP/1.1, and building it through Beast's fields and serializer cost
+  // more than the rest of the response path (an allocation per header, nested buffer views).
+  // finalize() has already dropped unsafe names and values; the framing headers are ours.
+  std::string head;
+  head.reserve(256 + res.content_type.size());
+  head += "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  head += "\r\n";
+  if (!no_body && !res.content_type.empty()) {
+    head += "Content-Type: ";
+    head += res.content_type;
+    head += "\r\n";
+  }
+  for (const auto& [k, v] : res.headers) {
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  if (!no_body) {
+    head += "Content-Length: ";
+    head += std::to_string(bytes);
+    head += "\r\n";
+  }
+  if (!keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
 
   // Recorded before the write: latency is the server's, not a slow reader's, and a client
   // that has seen the response also sees it counted.
@@ -521,7 +604,8 @@ asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep
   state_ = State::writing;
   beast::error_code ec;
   stream_.expires_after(srv_.config.write_timeout);
-  co_await bhttp::async_write(stream_, msg, asio::redirect_error(asio::use_awaitable, ec));
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
+  co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
   co_return !ec;
 }
 
@@ -530,8 +614,21 @@ void Session::record(int status, std::size_t bytes, const Request& req, std::str
   const auto elapsed = Clock::now() - started;
   const auto path = std::string_view(req.target).substr(0, std::string_view(req.target).find('?'));
   if (srv_.requests_total != nullptr) {
-    srv_.requests_total->with({route, method_label(req.method), std::to_string(status)}).inc();
-    srv_.request_duration->with({route}).observe(std::chrono::duration<double>(elapsed).count());
+    // A connection mostly repeats one request: its children are looked up once, not per
+    // answer (they live as long as their family).
+    auto& m = metric_children_;
+    const auto method = method_label(req.method);
+    if (m.requests == nullptr || m.route != route || m.method != method || m.status != status) {
+      if (m.route != route || m.duration == nullptr) {
+        m.route = std::string(route);
+        m.duration = &srv_.request_duration->with({route});
+      }
+      m.method = method;
+      m.status = status;
+      m.requests = &srv_.requests_total->with({route, method, std::to_string(status)});
+    }
+    m.requests->inc();
+    m.duration->observe(std::chrono::duration<double>(elapsed).count());
   }
   if (srv_.hooks.access_log) {
     AccessLogEntry e;
@@ -704,8 +801,8 @@ asio::awaitable<void> Session::drain_and_close() {
   stream_.close();
 }
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();
+asio::awaitable<void> Session::serve(std::shared_ptr<Session> self) {
+  (void)self;
   const auto& cfg = srv_.config;
   beast::error_code ec;
   bool first = true;
@@ -865,8 +962,7 @@ asio::awaitable<void> Session::run() {
           answered_ = false;
           response_.reset();
           state_ = State::handling;
-          auto reply_state = std::make_shared<ReplyState>();
-          reply_state->session = weak_from_this();
+          auto reply_state = std::make_shared<ReplyState>(weak_from_this(), strand_);
           reply_state->lifeline = srv_.lifeline;
           reply_state->seq = seq_;
           reply_state->request = req;
@@ -921,10 +1017,15 @@ asio::awaitable<void> Session::run() {
 
 }  // namespace
 
-// One io_context shared by all threads rather than one per core with SO_REUSEPORT: every
-// connection runs on its own strand, so a shared scheduler balances slow handlers across
-// threads, whereas the kernel's REUSEPORT hashing pins connections to a loop that may be
-// stuck behind a slow one; at our load the shared queue's lock is not the bottleneck.
+// One io_context shared by all threads rather than one per thread: every connection runs on
+// its own strand, so when one thread is descheduled or busy with a slow request (an ES256
+// signature, a big list) the others take its connections' work. Measured on 2 cores with
+// the load generator beside the server (docs/benchmarks.md), one loop per thread did serve
+// more requests per second (no cross-thread wakeups) but its p99 was 40-60% higher: a
+// connection waits out every stall of its own loop. The per-request costs that made the
+// shared loop slow are gone instead: a handler answering at once answers on the strand
+// without a post (ReplyState::deliver), and the response is written without Beast's
+// serializer (Session::write).
 Server::Impl::Impl(ServerConfig c, Router& r, ServerHooks h)
     : config(std::move(c)),
       router(r),
@@ -985,7 +1086,8 @@ Server::Impl::~Impl() {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
-    tcp::socket socket(asio::make_strand(ioc));
+    auto strand = asio::make_strand(ioc);
+    tcp::socket socket(strand);
     beast::error_code ec;
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping) co_return;
@@ -1006,10 +1108,11 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         continue;
       }
       auto id = next_session_id++;
-      session = std::make_shared<Session>(*this, std::move(socket), id);
+      session = std::make_shared<Session>(*this, std::move(socket), id, strand);
       sessions.emplace(id, session);
     }
-    asio::co_spawn(session->executor(), session->run(), [this](const std::exception_ptr& e) {
+    auto executor = session->executor();
+    asio::co_spawn(executor, Session::run(std::move(session)), [this](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
