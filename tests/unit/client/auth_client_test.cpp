@@ -9,7 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <array>
 #include <barrier>
 #include <memory>
 #include <mutex>
@@ -23,6 +30,89 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr const char* kTokenRoute = "/api/v1/auth/token";
+
+/// A loopback TCP relay in front of the auth server that holds every answer for `delay`, so
+/// a request stays in flight long enough for the test's other threads to arrive while it is
+/// out (without it, on a loaded machine each thread could finish before the next starts).
+class SlowRelay {
+ public:
+  SlowRelay(std::uint16_t upstream_port, milliseconds delay) : upstream_(upstream_port), delay_(delay) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = loopback(0);
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listener_, 64) != 0) {
+      throw std::runtime_error("relay: cannot listen");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~SlowRelay() {
+    stopping_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listener_);
+    for (auto& t : pumps_) t.join();
+  }
+  SlowRelay(const SlowRelay&) = delete;
+  SlowRelay& operator=(const SlowRelay&) = delete;
+
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+  }
+  void accept_loop() {
+    for (;;) {
+      const int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) return;  // shut down
+      const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in up = loopback(upstream_);
+      if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&up), sizeof up) != 0) {
+        ::close(client);
+        if (server >= 0) ::close(server);
+        continue;
+      }
+      pumps_.emplace_back([this, client, server] { pump(client, server); });
+    }
+  }
+  /// Client bytes go up at once; each chunk of the answer waits `delay_` first.
+  void pump(int client, int server) {
+    std::array<char, 16384> buf{};
+    while (!stopping_) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(fds, 2, 100) <= 0) continue;
+      bool closed = false;
+      for (int i = 0; i < 2 && !closed; ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        const auto n = ::recv(fds[i].fd, buf.data(), buf.size(), 0);
+        if (n <= 0) {
+          closed = true;
+          break;
+        }
+        if (i == 1) std::this_thread::sleep_for(delay_);
+        if (::send(i == 0 ? server : client, buf.data(), static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) closed = true;
+      }
+      if (closed) break;
+    }
+    ::close(client);
+    ::close(server);
+  }
+
+  std::uint16_t upstream_;
+  milliseconds delay_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;  // only the acceptor thread adds to it
+};
 
 /// A clock the test moves: the system clock plus an offset.
 struct TestClock {
@@ -169,7 +259,11 @@ TEST_F(AuthClientTest, SixtyFourConcurrentCallersCauseOneTokenRequest) {
 
 TEST_F(AuthClientTest, ForcedRefreshesFromManyThreadsJoinOneFlight) {
   auto creds = server_->create_client({"trade:read"});
-  AuthClient client(options_for(creds));
+  // Each answer held 300 ms: the threads released together all ask while one request is out.
+  SlowRelay relay(server_->port(), milliseconds(300));
+  auto options = options_for(creds);
+  options.auth_url = relay.url();
+  AuthClient client(options);
   ASSERT_TRUE(client.service_token({"trade:read"}));
   constexpr int kThreads = 16;
   std::barrier start(kThreads);
@@ -185,6 +279,7 @@ TEST_F(AuthClientTest, ForcedRefreshesFromManyThreadsJoinOneFlight) {
   EXPECT_EQ(ok.load(), kThreads);
   // Threads that arrive while a forced request is out share it; late arrivals start another.
   EXPECT_LT(client.token_requests(), 1u + kThreads);
+  EXPECT_LE(client.token_requests(), 3u);
 }
 
 TEST_F(AuthClientTest, A401ForcesOneRefreshAndOneRetry) {

@@ -24,6 +24,7 @@ class AuthServer {
   AuthServer& operator=(const AuthServer&) = delete;
 
   [[nodiscard]] const std::string& url() const { return url_; }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] const std::string& admin_password() const { return admin_password_; }
   [[nodiscard]] std::string output() const;
 
@@ -47,6 +48,7 @@ class AuthServer {
   std::filesystem::path dir_;
   std::filesystem::path log_;
   std::string url_;
+  std::uint16_t port_ = 0;
   std::string admin_password_;
   std::string admin_token_;
   pid_t pid_ = -1;
