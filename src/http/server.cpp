@@ -286,13 +286,10 @@ struct Server::Impl {
 
 namespace {
 
-using ConnectionStrand = asio::strand<asio::io_context::executor_type>;
-
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& srv, tcp::socket socket, std::uint64_t id, ConnectionStrand strand)
+  Session(Server::Impl& srv, tcp::socket socket, std::uint64_t id)
       : srv_(srv),
-        strand_(std::move(strand)),
         executor_(socket.get_executor()),
         stream_(std::move(socket)),
         buffer_(srv.config.header_limit + srv.config.body_limit + 65536),
@@ -315,8 +312,6 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Not stream_'s: the stream moves into the WebSocket on an upgrade.
   asio::any_io_executor executor() { return executor_; }
-  /// The strand that serialises this connection (the same one as executor()).
-  [[nodiscard]] const ConnectionStrand& strand() const { return strand_; }
   /// The connection's coroutine; `self` (a parameter, so it lives in the coroutine frame)
   /// keeps the session alive from the spawn on, wherever and whenever it starts.
   static asio::awaitable<void> run(std::shared_ptr<Session> self) { return self->serve(std::move(self)); }
@@ -391,7 +386,6 @@ class Session : public std::enable_shared_from_this<Session> {
   Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
 
   Server::Impl& srv_;
-  ConnectionStrand strand_;
   asio::any_io_executor executor_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -455,12 +449,15 @@ void WsPeer::close(std::uint16_t code, std::string reason) {
   post([code, r = std::move(reason)](Session& s) { s.ws_request_close(code, r, s.ws_close_limit()); });
 }
 
+/// The session whose handler this thread is running, if any (set around the handler call).
+thread_local const Session* t_answering = nullptr;
+
 /// Shared by the copies of one Reply: the first call wins.
 struct ReplyState {
-  ReplyState(std::weak_ptr<Session> s, ConnectionStrand st) : session(std::move(s)), strand(std::move(st)) {}
+  ReplyState(std::weak_ptr<Session> s, const Session* o) : session(std::move(s)), owner(o) {}
 
   std::weak_ptr<Session> session;
-  ConnectionStrand strand;  // the session's
+  const Session* owner;  // compared with t_answering, never dereferenced from here
   std::shared_ptr<Lifeline> lifeline;
   std::uint64_t seq = 0;
   std::shared_ptr<Request> request;  // the handler's Request& stays valid while a Reply lives
@@ -468,9 +465,9 @@ struct ReplyState {
 
   void deliver(Response res) {
     if (called.exchange(true)) return;
-    if (strand.running_in_this_thread()) {
-      // Already on the connection's strand (a handler answering before it returns, the
-      // usual case), so the server is running: the answer is taken at once, with no trip
+    if (t_answering == owner) {
+      // The handler is answering before it returns (the usual case): this thread is inside
+      // the session's own call on its strand, so the answer is taken at once, with no trip
       // through the scheduler's queue, no wakeup of another thread and no reply timer.
       if (auto s = session.lock()) s->on_reply(seq, std::move(res));
       return;
@@ -481,7 +478,7 @@ struct ReplyState {
     if (!lifeline->alive) return;
     auto s = session.lock();
     if (!s) return;
-    asio::post(strand, [s, seq = seq, r = std::move(res)]() mutable { s->on_reply(seq, std::move(r)); });
+    asio::post(s->executor(), [s, seq = seq, r = std::move(res)]() mutable { s->on_reply(seq, std::move(r)); });
   }
 
 };
@@ -962,22 +959,33 @@ asio::awaitable<void> Session::serve(std::shared_ptr<Session> self) {
           answered_ = false;
           response_.reset();
           state_ = State::handling;
-          auto reply_state = std::make_shared<ReplyState>(weak_from_this(), strand_);
+          auto reply_state = std::make_shared<ReplyState>(weak_from_this(), this);
           reply_state->lifeline = srv_.lifeline;
           reply_state->seq = seq_;
           reply_state->request = req;
           Reply reply = [reply_state](Response r) { reply_state->deliver(std::move(r)); };
-          std::optional<Response> failure;
-          try {
-            (*match.handler)(*req, reply);
-          } catch (const std::exception& ex) {
-            srv_.log_error("handler for " + route + " threw: " + ex.what() + " (request_id " + req->request_id + ")");
-            failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
-          } catch (...) {
-            srv_.log_error("handler for " + route + " threw a non-exception (request_id " + req->request_id + ")");
-            failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
+          {
+            // No co_await in here: the marker is this thread's for exactly the handler call.
+            struct Answering {
+              const Session* previous;
+              explicit Answering(const Session* s) : previous(std::exchange(t_answering, s)) {}
+              ~Answering() { t_answering = previous; }
+              Answering(const Answering&) = delete;
+              Answering& operator=(const Answering&) = delete;
+            } answering(this);
+            std::optional<Response> failure;
+            try {
+              (*match.handler)(*req, reply);
+            } catch (const std::exception& ex) {
+              srv_.log_error("handler for " + route + " threw: " + ex.what() + " (request_id " + req->request_id +
+                             ")");
+              failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
+            } catch (...) {
+              srv_.log_error("handler for " + route + " threw a non-exception (request_id " + req->request_id + ")");
+              failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
+            }
+            if (failure) reply_state->deliver(std::move(*failure));  // ignored if it replied first
           }
-          if (failure) reply_state->deliver(std::move(*failure));  // ignored if it replied first
           if (!answered_) {
             reply_timer_.expires_after(cfg.handler_timeout);
             beast::error_code timer_ec;
@@ -1086,8 +1094,7 @@ Server::Impl::~Impl() {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
-    auto strand = asio::make_strand(ioc);
-    tcp::socket socket(strand);
+    tcp::socket socket(asio::make_strand(ioc));
     beast::error_code ec;
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping) co_return;
@@ -1108,7 +1115,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
         continue;
       }
       auto id = next_session_id++;
-      session = std::make_shared<Session>(*this, std::move(socket), id, strand);
+      session = std::make_shared<Session>(*this, std::move(socket), id);
       sessions.emplace(id, session);
     }
     auto executor = session->executor();
