@@ -832,9 +832,25 @@ asio::awaitable<void> Session::serve(std::shared_ptr<Session> self) {
     auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
     parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(cfg.header_limit, UINT32_MAX)));
     parser->body_limit(cfg.body_limit);
-    stream_.expires_at(header_deadline);
-    co_await bhttp::async_read_header(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) {
+    // Fast path: a request already whole in the buffer (the usual case: it arrived in one
+    // segment) is parsed right here, without two asynchronous reads that would complete at
+    // once but still arm a timer, queue a completion and resume this coroutine each.
+    parser->eager(true);
+    while (!parser->is_done() && buffer_.size() > 0) {
+      const auto used = parser->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    if (!ec && !parser->is_header_done()) {
+      stream_.expires_at(header_deadline);
+      co_await bhttp::async_read_header(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (!ec && !parser->is_done()) {
+      // The body is still to come: a client waiting for 100 Continue gets it first.
       auto& msg = parser->get();
       if (auto expect = msg.find(bhttp::field::expect);
           expect != msg.end() && iequals(expect->value(), "100-continue")) {

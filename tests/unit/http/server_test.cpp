@@ -444,6 +444,29 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(d->json().at("id").as_string(), "3");
 }
 
+TEST_F(ServerTest, ARequestArrivingInPiecesIsAssembled) {
+  // Whole requests are parsed straight from the buffer; one cut mid-header, or whose body
+  // comes later, continues with the asynchronous reads.
+  start();
+  Client c(server_->port());
+  const std::string request = post("/echo", "the body arrives later");
+  const auto header_end = request.find("\r\n\r\n") + 4;
+  ASSERT_TRUE(c.send(request.substr(0, 20)));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(c.send(request.substr(20, header_end - 20)));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(c.send(request.substr(header_end, 5)));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(c.send(request.substr(header_end + 5) + get("/users/9")));
+  auto echoed = c.read();
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->status, 200);
+  EXPECT_EQ(echoed->body, "the body arrives later");
+  auto next = c.read();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->json().at("id").as_string(), "9");
+}
+
 TEST_F(ServerTest, ConnectionCloseIsHonoured) {
   start();
   Client c(server_->port());
