@@ -35,18 +35,25 @@ std::string random_bytes(std::size_t n) {
 
 std::string random_token(std::size_t nbytes) { return base64url_encode(random_bytes(nbytes)); }
 
-std::string sha256(std::string_view data) {
-  // Fetched once: EVP_sha256() makes every call look the algorithm up in the provider store
-  // (under its lock), a third of the cost of hashing a token. Hashing a token is on the
-  // verified-token cache's hot path.
+namespace {
+/// SHA-256, fetched once: EVP_sha256() makes every call look the algorithm up in the
+/// provider store (under its lock), a third of the cost of hashing a token. Both hashing a
+/// token (the verified-token cache's key) and HS256 are on hot paths.
+const EVP_MD* sha256_md() {
   static EVP_MD* const md = [] {
     EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     if (fetched == nullptr) throw std::runtime_error("SHA256 is not available");
     return fetched;
   }();
+  return md;
+}
+}  // namespace
+
+std::string sha256(std::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, md, nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, sha256_md(),
+                 nullptr) != 1) {
     throw std::runtime_error("SHA256 failed");
   }
   return out;
@@ -55,7 +62,7 @@ std::string sha256(std::string_view data) {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+  HMAC(sha256_md(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(),
        reinterpret_cast<unsigned char*>(out.data()), &len);
   return out;
