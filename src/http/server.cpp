@@ -452,6 +452,19 @@ void WsPeer::close(std::uint16_t code, std::string reason) {
 /// The session whose handler this thread is running, if any (set around the handler call).
 thread_local const Session* t_answering = nullptr;
 
+/// Marks this thread as running `session`'s handler for the guard's lifetime. Held across no
+/// co_await, so the marker never follows a coroutine to another thread.
+class AnsweringFor {
+ public:
+  explicit AnsweringFor(const Session* session) : previous_(std::exchange(t_answering, session)) {}
+  ~AnsweringFor() { t_answering = previous_; }
+  AnsweringFor(const AnsweringFor&) = delete;
+  AnsweringFor& operator=(const AnsweringFor&) = delete;
+
+ private:
+  const Session* previous_;
+};
+
 /// Shared by the copies of one Reply: the first call wins.
 struct ReplyState {
   ReplyState(std::weak_ptr<Session> s, const Session* o) : session(std::move(s)), owner(o) {}
@@ -480,7 +493,6 @@ struct ReplyState {
     if (!s) return;
     asio::post(s->executor(), [s, seq = seq, r = std::move(res)]() mutable { s->on_reply(seq, std::move(r)); });
   }
-
 };
 
 void fill_headers(Request& req, const bhttp::request<bhttp::string_body>& msg) {
@@ -798,8 +810,7 @@ asio::awaitable<void> Session::drain_and_close() {
   stream_.close();
 }
 
-asio::awaitable<void> Session::serve(std::shared_ptr<Session> self) {
-  (void)self;
+asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> self) {
   const auto& cfg = srv_.config;
   beast::error_code ec;
   bool first = true;
@@ -981,14 +992,7 @@ asio::awaitable<void> Session::serve(std::shared_ptr<Session> self) {
           reply_state->request = req;
           Reply reply = [reply_state](Response r) { reply_state->deliver(std::move(r)); };
           {
-            // No co_await in here: the marker is this thread's for exactly the handler call.
-            struct Answering {
-              const Session* previous;
-              explicit Answering(const Session* s) : previous(std::exchange(t_answering, s)) {}
-              ~Answering() { t_answering = previous; }
-              Answering(const Answering&) = delete;
-              Answering& operator=(const Answering&) = delete;
-            } answering(this);
+            const AnsweringFor answering(this);
             std::optional<Response> failure;
             try {
               (*match.handler)(*req, reply);
