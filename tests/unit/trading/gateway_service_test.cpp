@@ -23,6 +23,7 @@
 #include <limits>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 namespace permiso::trading {
@@ -66,6 +67,40 @@ OpenTrade buy(std::string symbol, double volume, std::string key = {}, std::stri
   t.fingerprint = std::move(fp);
   return t;
 }
+
+/// Another writer holding the database's write lock from construction until release(): every
+/// commit of the store under test fails meanwhile.
+class WriteLockHolder {
+ public:
+  explicit WriteLockHolder(const std::string& url) {
+    auto db = storage::open_db(url);
+    if (!db) throw std::runtime_error("cannot open " + url);
+    db_ = std::move(*db);
+    holder_ = std::thread([this, released = release_.get_future()] {
+      (void)db_->write([&](storage::SqlConn&) -> StoreStatus {
+        locked_.set_value();
+        released.wait();
+        return {};
+      });
+    });
+    locked_.get_future().wait();
+  }
+  ~WriteLockHolder() { release(); }
+  WriteLockHolder(const WriteLockHolder&) = delete;
+  WriteLockHolder& operator=(const WriteLockHolder&) = delete;
+
+  void release() {
+    if (!holder_.joinable()) return;
+    release_.set_value();
+    holder_.join();
+  }
+
+ private:
+  std::unique_ptr<storage::Db> db_;
+  std::promise<void> locked_;
+  std::promise<void> release_;
+  std::thread holder_;
+};
 
 /// Broker, store and service as mt5-api wires them; destroyed and rebuilt to simulate a restart.
 struct Gateway {
@@ -560,26 +595,14 @@ TEST_P(GatewayServiceTest, AStorageFailureIsUnavailableAndNoAcknowledgedTradeIsL
   ASSERT_NE(kept, 0u);
 
   // Another writer holds the database's write lock: every commit fails.
-  auto db = storage::open_db(url_);
-  ASSERT_TRUE(db);
-  std::promise<void> locked, release;
-  auto released = release.get_future();
-  std::thread holder([&] {
-    (void)(*db)->write([&](storage::SqlConn&) -> StoreStatus {
-      locked.set_value();
-      released.wait();
-      return {};
-    });
-  });
-  locked.get_future().wait();
+  WriteLockHolder lock(url_);
   auto r = gw_->open(alice_, buy("EURUSD", 0.2, "during-outage"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ServiceError::StorageUnavailable);
   auto c = gw_->close(alice_, kept);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code, ServiceError::StorageUnavailable);
-  release.set_value();
-  holder.join();
+  lock.release();
 
   // Back: the broker's memory was brought back to storage's, the refused trade is gone.
   const Login login = *gw_->service->login_of(alice_.account_key);
@@ -659,26 +682,14 @@ TEST_P(GatewayServiceTest, TheCommittedListenerSeesEachCommittedStepOnceAndNoFai
   const std::size_t before_outage = seen.count();
 
   // Every commit fails while another writer holds the lock: the listener hears nothing.
-  auto db = storage::open_db(url_);
-  ASSERT_TRUE(db);
-  std::promise<void> locked, release;
-  auto released = release.get_future();
-  std::thread holder([&] {
-    (void)(*db)->write([&](storage::SqlConn&) -> StoreStatus {
-      locked.set_value();
-      released.wait();
-      return {};
-    });
-  });
-  locked.get_future().wait();
+  WriteLockHolder lock(url_);
   auto refused = gw_->open(alice_, buy("EURUSD", 0.2));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ServiceError::StorageUnavailable);
   auto not_closed = gw_->close(alice_, v);
   ASSERT_FALSE(not_closed);
   EXPECT_EQ(not_closed.error().code, ServiceError::StorageUnavailable);
-  release.set_value();
-  holder.join();
+  lock.release();
   gw_->drain();
   EXPECT_EQ(seen.count(), before_outage);
   EXPECT_EQ(seen.with(v, true), 0u);
