@@ -41,7 +41,8 @@ int report(const permiso::AuthClientError& e) {
 
 int main(int argc, char** argv) {
   if (argc > 1) {
-    std::cout << "usage: " << argv[0] << "\n  env: PERMISO_URL, MT5_API_URL, PERMISO_CLIENT_ID, "
+    std::cout << "usage: " << argv[0]
+              << "\n  env: PERMISO_URL, MT5_API_URL, PERMISO_CLIENT_ID, "
                  "PERMISO_CLIENT_SECRET, PERMISO_REDIS_URL (optional)\n";
     return std::string(argv[1]) == "--help" ? 0 : 1;
   }

@@ -143,8 +143,9 @@ int serve() {
     return kExitConfig;
   }
   if (cfg.service_client_secret.empty()) {
-    spdlog::warn("MT5_SERVICE_CLIENT_SECRET is not set: revoked tokens are honoured only when they expire "
-                 "(development only)");
+    spdlog::warn(
+        "MT5_SERVICE_CLIENT_SECRET is not set: revoked tokens are honoured only when they expire "
+        "(development only)");
   }
   auth->start();
 
@@ -172,13 +173,13 @@ int serve() {
 
   permiso::http::Registry metrics;
   permiso::trading::handlers::GatewayMetrics gateway_metrics(metrics);
-  broker.set_tick_listener([&bars, &stream, &gateway_metrics](std::string_view symbol,
-                                                              const permiso::trading::Tick& tick) {
-    // The quote thread: cheap work only (bars under a per-symbol lock, queued stream frames).
-    gateway_metrics.quote_lag(static_cast<double>(now_ms() - tick.time_msc) / 1000.0);
-    bars.on_tick(symbol, tick);
-    stream.on_tick(symbol, tick);
-  });
+  broker.set_tick_listener(
+      [&bars, &stream, &gateway_metrics](std::string_view symbol, const permiso::trading::Tick& tick) {
+        // The quote thread: cheap work only (bars under a per-symbol lock, queued stream frames).
+        gateway_metrics.quote_lag(static_cast<double>(now_ms() - tick.time_msc) / 1000.0);
+        bars.on_tick(symbol, tick);
+        stream.on_tick(symbol, tick);
+      });
 
   permiso::trading::GatewayOptions gateway_options;
   gateway_options.currency = cfg.demo_currency;
@@ -190,8 +191,7 @@ int serve() {
   gateway_options.exclusive_store = true;
   auto service = std::make_unique<permiso::trading::GatewayService>(broker, store, clock, gateway_options);
   // Trade events follow durability: the stream hears of a change once storage committed it.
-  service->set_committed_listener(
-      [&stream](const permiso::trading::Changes& changes) { stream.on_changes(changes); });
+  service->set_committed_listener([&stream](const permiso::trading::Changes& changes) { stream.on_changes(changes); });
   if (auto started = service->start(); !started) {
     spdlog::critical("cannot restore the trading state from storage: {}", started.error().message);
     service.reset();
@@ -211,8 +211,8 @@ int serve() {
   permiso::trading::handlers::GatewaySettings settings;
   settings.version = cfg.version;
   settings.environment = cfg.environment;
-  permiso::trading::handlers::GatewayContext ctx{*service, broker, bars,           *auth,          instruments,
-                                                 pool,     gateway_metrics,        stream, clock, settings};
+  permiso::trading::handlers::GatewayContext ctx{*service, broker,          bars,   *auth, instruments,
+                                                 pool,     gateway_metrics, stream, clock, settings};
   permiso::trading::handlers::StreamSweeper sweeper(stream, clock);
   auth->on_revocation([&sweeper] { sweeper.poke(); });
 
@@ -279,8 +279,8 @@ int serve() {
     stream.close_all();  // streams never end on their own: say goodbye (1001) before draining
     server->stop();
   });
-  spdlog::info("mt5-api {} ({}, {}, {}, {}) listening on http://{}:{}", cfg.version, cfg.environment,
-               store.backend(), broker.name(), cfg.jwt_algorithm, cfg.host, server->port());
+  spdlog::info("mt5-api {} ({}, {}, {}, {}) listening on http://{}:{}", cfg.version, cfg.environment, store.backend(),
+               broker.name(), cfg.jwt_algorithm, cfg.host, server->port());
   server->run();
 
   // Stop order: no new requests (server), then the stream sweeper and the quote thread (no

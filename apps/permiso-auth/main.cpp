@@ -53,7 +53,7 @@ permiso::auth::RateRule to_rule(const std::string& text) {
 }
 
 permiso::Result<std::unique_ptr<permiso::jose::KeyStore>, std::string> open_keys(const AuthConfig& cfg,
-                                                                                  const permiso::Clock& clock) {
+                                                                                 const permiso::Clock& clock) {
   using permiso::jose::KeyStore;
   const auto alg = permiso::jose::algorithm_from_string(cfg.jwt_algorithm);
   if (!alg) return std::string("unknown JWT algorithm");
@@ -150,10 +150,9 @@ int serve() {
   const permiso::auth::PasswordHasher passwords(permiso::auth::Argon2Params{
       static_cast<std::uint32_t>(cfg.argon2_memory_kib), static_cast<std::uint32_t>(cfg.argon2_iterations),
       static_cast<std::uint32_t>(cfg.argon2_parallelism)});
-  auto boot = permiso::auth::bootstrap(storage, passwords, clock, cfg.bootstrap_admin_username,
-                                       cfg.bootstrap_admin_password.empty()
-                                           ? std::nullopt
-                                           : std::optional<std::string>(cfg.bootstrap_admin_password));
+  auto boot = permiso::auth::bootstrap(
+      storage, passwords, clock, cfg.bootstrap_admin_username,
+      cfg.bootstrap_admin_password.empty() ? std::nullopt : std::optional<std::string>(cfg.bootstrap_admin_password));
   if (!boot) {
     spdlog::critical("bootstrap failed: " + std::string(permiso::storage::to_string(boot.error())));
     return kExitStartup;
@@ -218,7 +217,8 @@ int serve() {
     auto seeded = permiso::auth::ensure_service_clients(storage, client_secrets, clock, client_seeds.seeds);
     client_seeds.seeds.clear();  // the secrets are not needed again
     if (!seeded) {
-      spdlog::critical("service clients from the environment: " + std::string(permiso::storage::to_string(seeded.error())));
+      spdlog::critical("service clients from the environment: " +
+                       std::string(permiso::storage::to_string(seeded.error())));
       return kExitStartup;
     }
     for (const auto& c : *seeded) {
@@ -232,8 +232,8 @@ int serve() {
       event.outcome = "success";
       event.details = boost::json::serialize(boost::json::object{{"source", "environment"}, {"variable", c.variable}});
       audit.record(std::move(event));
-      spdlog::info("service client '" + c.client_id + "' " + (created ? "created" : "given the new secret") +
-                   " from " + std::string(c.variable));
+      spdlog::info("service client '" + c.client_id + "' " + (created ? "created" : "given the new secret") + " from " +
+                   std::string(c.variable));
     }
   }
   permiso::auth::ClientCache clients;
@@ -257,9 +257,19 @@ int serve() {
   settings.api_rate = to_rule(cfg.rate_limit_api);
   settings.service_token_rate = to_rule(cfg.rate_limit_service_token);
 
-  permiso::auth::AuthContext ctx{settings, storage, **keys, blocking, limiter, audit,
-                                 clients,  revocations, const_cast<permiso::auth::PasswordHasher&>(passwords),
-                                 client_secrets, clock, nullptr, {}};
+  permiso::auth::AuthContext ctx{settings,
+                                 storage,
+                                 **keys,
+                                 blocking,
+                                 limiter,
+                                 audit,
+                                 clients,
+                                 revocations,
+                                 const_cast<permiso::auth::PasswordHasher&>(passwords),
+                                 client_secrets,
+                                 clock,
+                                 nullptr,
+                                 {}};
 
   std::atomic<bool> draining{false};
   ctx.draining = &draining;
@@ -294,10 +304,8 @@ int serve() {
   permiso::auth::register_client_routes(router, ctx);
   permiso::auth::register_admin_routes(router, ctx);
   permiso::http::add_health_route(router, [&cfg] {
-    return boost::json::value{{"status", "healthy"},
-                              {"service", "permiso-auth"},
-                              {"version", cfg.version},
-                              {"environment", cfg.environment}};
+    return boost::json::value{
+        {"status", "healthy"}, {"service", "permiso-auth"}, {"version", cfg.version}, {"environment", cfg.environment}};
   });
   permiso::http::add_ready_route(router, [&maintenance] { return maintenance.storage_ready(); });
   permiso::http::add_metrics_route(router, metrics);
@@ -320,12 +328,12 @@ int serve() {
   hooks.error_log = [](std::string_view m) { spdlog::error("{}", m); };
   hooks.access_log = [](const permiso::http::AccessLogEntry& e) {
     permiso::log::write_access(*spdlog::default_logger(),
-                               permiso::log::AccessLogEntry{e.method, e.path, e.route, e.status, e.duration,
-                                                            e.bytes, e.request_id, e.remote_ip, e.user_agent});
+                               permiso::log::AccessLogEntry{e.method, e.path, e.route, e.status, e.duration, e.bytes,
+                                                            e.request_id, e.remote_ip, e.user_agent});
   };
   const auto api_rate = permiso::ratelimit::Rate{settings.api_rate.count, settings.api_rate.period_s};
   hooks.admit = [&local_limiter, api_rate](const permiso::http::Request& req,
-                                     std::string_view route) -> std::optional<permiso::http::Response> {
+                                           std::string_view route) -> std::optional<permiso::http::Response> {
     // The per-IP API limit (RATE_LIMIT_API): in-memory, so it costs no I/O on this thread.
     if (!route.starts_with("/api/")) return std::nullopt;
     const auto d = local_limiter.consume("api:" + req.remote_ip, api_rate);
@@ -351,9 +359,8 @@ int serve() {
     draining.store(true);  // revocation long-polls answer now, within the drain
     server->stop();
   });
-  spdlog::info("permiso-auth " + cfg.version + " (" + cfg.environment + ", " + std::string(storage.backend()) +
-                       ", " + cfg.jwt_algorithm + ") listening on http://" + cfg.host + ":" +
-                       std::to_string(server->port()));
+  spdlog::info("permiso-auth " + cfg.version + " (" + cfg.environment + ", " + std::string(storage.backend()) + ", " +
+               cfg.jwt_algorithm + ") listening on http://" + cfg.host + ":" + std::to_string(server->port()));
   server->run();
 
   // Stop order: no new work (server), then background upkeep, then the pool that may still
@@ -377,7 +384,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   auto* serve_cmd = app.add_subcommand("serve", "Run the server (the default)");
   auto* config_cmd = app.add_subcommand("config", "Configuration tools");
-  auto* check_cmd = config_cmd->add_subcommand("check", "Validate and print the effective configuration, secrets redacted");
+  auto* check_cmd =
+      config_cmd->add_subcommand("check", "Validate and print the effective configuration, secrets redacted");
   config_cmd->require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
   (void)serve_cmd;

@@ -17,10 +17,11 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::int64_t kFeedPage = 1000;
 }  // namespace
 
-Maintenance::Maintenance(auth::AuthContext& ctx, Intervals intervals)
-    : ctx_(ctx), intervals_(intervals) {}
+Maintenance::Maintenance(auth::AuthContext& ctx, Intervals intervals) : ctx_(ctx), intervals_(intervals) {}
 
-Maintenance::~Maintenance() { stop(); }
+Maintenance::~Maintenance() {
+  stop();
+}
 
 void Maintenance::poll_revocations() {
   for (;;) {
@@ -82,8 +83,7 @@ void Maintenance::loop() {
   auto next_ready = now + milliseconds(intervals_.readiness_ms);
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    const auto deadline =
-        std::min({next_revocations, next_clients, next_keys, next_purge, next_ready});
+    const auto deadline = std::min({next_revocations, next_clients, next_keys, next_purge, next_ready});
     wake_.wait_until(lock, deadline, [&] { return stopping_ || poked_; });
     if (stopping_) break;
     const bool poked = poked_;
@@ -101,8 +101,7 @@ void Maintenance::loop() {
       }
       if (now >= next_clients) {
         if (auto r = ctx_.clients.reload(ctx_.storage); !r) {
-          spdlog::warn("maintenance: client cache reload failed: {}",
-                       storage::to_string(r.error()));
+          spdlog::warn("maintenance: client cache reload failed: {}", storage::to_string(r.error()));
         }
         next_clients = now + milliseconds(intervals_.clients_ms);
       }

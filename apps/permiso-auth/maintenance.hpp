@@ -20,7 +20,7 @@ class Maintenance {
  public:
   struct Intervals {
     int revocations_ms = 500;  // well inside the contract's 2 s revocation bound
-    int clients_ms = 2000;  // other replicas' client changes (disable, rotation) within 2 s
+    int clients_ms = 2000;     // other replicas' client changes (disable, rotation) within 2 s
     int keys_ms = 1000;
     int purge_ms = 60'000;
     int readiness_ms = 1000;

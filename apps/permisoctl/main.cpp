@@ -104,8 +104,10 @@ std::string server_message(const std::string& body, int status) {
   if (!ec && v.is_object()) {
     const auto& o = v.get_object();
     if (const auto* e = o.if_contains("error"); e && e->is_string()) out += " " + std::string(e->get_string());
-    if (const auto* d = o.if_contains("error_description"); d && d->is_string()) out += ": " + std::string(d->get_string());
-    if (const auto* f = o.if_contains("field"); f && f->is_string()) out += " (field: " + std::string(f->get_string()) + ")";
+    if (const auto* d = o.if_contains("error_description"); d && d->is_string())
+      out += ": " + std::string(d->get_string());
+    if (const auto* f = o.if_contains("field"); f && f->is_string())
+      out += " (field: " + std::string(f->get_string()) + ")";
   }
   return out;
 }
@@ -132,8 +134,8 @@ int report(const AuthClientError& e, const std::string& url) {
     case AuthClientErrc::RateLimited:
       return fail(kUnavailable, "error: rate limited; retry in " + std::to_string(e.retry_after.count()) + " s");
     case AuthClientErrc::Unavailable:
-      return fail(kUnavailable, "error: " + e.message + "\n  hint: is permiso-auth running at " + url +
-                                    "? Set --url or PERMISO_URL");
+      return fail(kUnavailable,
+                  "error: " + e.message + "\n  hint: is permiso-auth running at " + url + "? Set --url or PERMISO_URL");
     case AuthClientErrc::Protocol:
       return fail(kUnavailable, "error: unexpected answer: " + e.message);
   }
@@ -235,7 +237,9 @@ const json::array& list_of(const json::value& v, std::string_view key) {
   return empty;
 }
 
-std::string object_fields(const json::value& v) { return v.is_object() ? fields(v.get_object()) : pretty(v); }
+std::string object_fields(const json::value& v) {
+  return v.is_object() ? fields(v.get_object()) : pretty(v);
+}
 
 std::string join_list(const std::vector<std::string>& v) {
   json::array a;
@@ -243,9 +247,12 @@ std::string join_list(const std::vector<std::string>& v) {
   return json::serialize(a);
 }
 
-const std::vector<std::pair<std::string, std::string>> kClientColumns = {
-    {"CLIENT ID", "client_id"}, {"NAME", "name"}, {"ACTIVE", "is_active"}, {"TRUSTED", "is_trusted"},
-    {"LIFETIME", "access_token_lifetime"}, {"SCOPES", "scopes"}};
+const std::vector<std::pair<std::string, std::string>> kClientColumns = {{"CLIENT ID", "client_id"},
+                                                                         {"NAME", "name"},
+                                                                         {"ACTIVE", "is_active"},
+                                                                         {"TRUSTED", "is_trusted"},
+                                                                         {"LIFETIME", "access_token_lifetime"},
+                                                                         {"SCOPES", "scopes"}};
 const std::vector<std::pair<std::string, std::string>> kUserColumns = {
     {"ID", "id"}, {"USERNAME", "username"}, {"EMAIL", "email"}, {"ACTIVE", "is_active"}, {"ROLES", "roles"}};
 
@@ -276,17 +283,20 @@ int main(int argc, char** argv) {
   app.footer(kExitCodes);
   app.require_subcommand(1);
   Global g;
-  app.add_option("--url", g.url, "permiso-auth base URL (env PERMISO_URL; else the saved login's; else " +
-                                     std::string(kDefaultUrl) + ")");
+  app.add_option(
+      "--url", g.url,
+      "permiso-auth base URL (env PERMISO_URL; else the saved login's; else " + std::string(kDefaultUrl) + ")");
   app.add_option("-o,--output", g.output, "table (default) or json")->check(CLI::IsMember({"table", "json"}));
   app.add_option("--timeout", g.timeout_s, "seconds per HTTP call (default 10)")->check(CLI::Range(1, 300));
 
   // ---- login / logout / token ----
-  auto* login = app.add_subcommand("login", "Log in as a user (password grant); keeps the token in ~/.config/permiso/ (0600)");
+  auto* login =
+      app.add_subcommand("login", "Log in as a user (password grant); keeps the token in ~/.config/permiso/ (0600)");
   std::string username;
   bool password_stdin = false;
   login->add_option("-u,--username", username, "user name")->required();
-  login->add_flag("--password-stdin", password_stdin, "read the password from stdin (else PERMISO_PASSWORD, else a prompt)");
+  login->add_flag("--password-stdin", password_stdin,
+                  "read the password from stdin (else PERMISO_PASSWORD, else a prompt)");
   auto* logout = app.add_subcommand("logout", "End the saved session on the server and forget it");
 
   auto* token = app.add_subcommand("token", "Get a client-credentials token for a service client");
@@ -364,7 +374,8 @@ int main(int argc, char** argv) {
   auto* introspect = app.add_subcommand("introspect", "Ask the server whether a token is active (RFC 7662)");
   auto* decode = app.add_subcommand("decode", "Decode a JWT locally: header, claims, expiry (signature NOT verified)");
   std::string tok;
-  for (auto* c : {revoke, introspect, decode}) c->add_option("token", tok, "the token, or - to read it from stdin")->required();
+  for (auto* c : {revoke, introspect, decode})
+    c->add_option("token", tok, "the token, or - to read it from stdin")->required();
   auto* keys = app.add_subcommand("keys", "Signing keys (admin:system)");
   keys->require_subcommand(1);
   auto* k_list = keys->add_subcommand("list", "List signing keys");
@@ -401,10 +412,14 @@ int main(int argc, char** argv) {
   // ---- login, logout, token, decode: no saved session needed ----
   if (login->parsed()) {
     std::optional<std::string> pw;
-    if (password_stdin) pw = read_stdin_line();
-    else if (const char* env = std::getenv("PERMISO_PASSWORD"); env != nullptr) pw = std::string(env);
-    else pw = prompt_hidden("Password for " + username + ": ");
-    if (!pw || pw->empty()) return fail(kUsage, "error: no password: use --password-stdin, PERMISO_PASSWORD or a terminal");
+    if (password_stdin)
+      pw = read_stdin_line();
+    else if (const char* env = std::getenv("PERMISO_PASSWORD"); env != nullptr)
+      pw = std::string(env);
+    else
+      pw = prompt_hidden("Password for " + username + ": ");
+    if (!pw || pw->empty())
+      return fail(kUsage, "error: no password: use --password-stdin, PERMISO_PASSWORD or a terminal");
     AuthClient client(ctl.options());
     auto s = client.login(username, *pw);
     if (!s) {
@@ -423,8 +438,11 @@ int main(int argc, char** argv) {
     l.expires_at = std::chrono::duration_cast<std::chrono::seconds>(s->expires_at.time_since_epoch()).count();
     if (auto err = save_login(l); !err.empty()) return fail(kUsage, "error: " + err);
     if (ctl.json_out()) {
-      ctl.print(json::object{{"username", username}, {"url", l.url}, {"scope", l.scope},
-                             {"expires_at", l.expires_at}, {"credentials", credentials_path().string()}},
+      ctl.print(json::object{{"username", username},
+                             {"url", l.url},
+                             {"scope", l.scope},
+                             {"expires_at", l.expires_at},
+                             {"credentials", credentials_path().string()}},
                 [] { return std::string(); });
     } else {
       std::cout << "Logged in to " << l.url << " as " << username << " (token expires "
@@ -447,11 +465,14 @@ int main(int argc, char** argv) {
       if (const char* env = std::getenv("PERMISO_CLIENT_ID"); env != nullptr) client_id = env;
     }
     std::optional<std::string> secret;
-    if (secret_stdin) secret = read_stdin_line();
-    else if (const char* env = std::getenv("PERMISO_CLIENT_SECRET"); env != nullptr) secret = std::string(env);
+    if (secret_stdin)
+      secret = read_stdin_line();
+    else if (const char* env = std::getenv("PERMISO_CLIENT_SECRET"); env != nullptr)
+      secret = std::string(env);
     if (client_id.empty() || !secret || secret->empty()) {
-      return fail(kUsage, "error: token needs --client-id (or PERMISO_CLIENT_ID) and a secret on stdin "
-                          "(--client-secret-stdin) or in PERMISO_CLIENT_SECRET");
+      return fail(kUsage,
+                  "error: token needs --client-id (or PERMISO_CLIENT_ID) and a secret on stdin "
+                  "(--client-secret-stdin) or in PERMISO_CLIENT_SECRET");
     }
     auto o = ctl.options();
     o.client_id = client_id;
@@ -463,8 +484,8 @@ int main(int argc, char** argv) {
     if (export_flag) {
       std::cout << "export PERMISO_TOKEN='" << t->access_token << "'\n";
     } else if (ctl.json_out()) {
-      std::cout << pretty(json::object{{"access_token", t->access_token}, {"token_type", "Bearer"},
-                                       {"scope", t->scope}, {"expires_at", expires}});
+      std::cout << pretty(json::object{
+          {"access_token", t->access_token}, {"token_type", "Bearer"}, {"scope", t->scope}, {"expires_at", expires}});
     } else {
       std::cout << t->access_token << "\n";
     }
@@ -506,7 +527,9 @@ int main(int argc, char** argv) {
     rc = ctl.call("POST", "/api/v1/service-clients", json::serialize(body), out);
     if (rc == kOk) ctl.print(out, [&] { return client_with_secret(out); });
   } else if (c_list->parsed()) {
-    rc = ctl.call("GET", "/api/v1/service-clients?page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page), "", out);
+    rc = ctl.call("GET",
+                  "/api/v1/service-clients?page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page), "",
+                  out);
     if (rc == kOk) ctl.print(out, [&] { return table(list_of(out, "clients"), kClientColumns); });
   } else if (c_show->parsed()) {
     rc = ctl.call("GET", "/api/v1/service-clients/" + url_encode(cid), "", out, "see `permisoctl clients list`");
@@ -520,8 +543,10 @@ int main(int argc, char** argv) {
     if (ctrusted) body["is_trusted"] = *ctrusted;
     if (cactive) body["is_active"] = *cactive;
     if (crpm) body["rate_limit_per_minute"] = *crpm;
-    if (body.empty()) return fail(kUsage, "error: nothing to update: give at least one of --name, --description, "
-                                          "--scope, --lifetime, --trusted, --active, --rate-limit-per-minute");
+    if (body.empty())
+      return fail(kUsage,
+                  "error: nothing to update: give at least one of --name, --description, "
+                  "--scope, --lifetime, --trusted, --active, --rate-limit-per-minute");
     rc = ctl.call("PUT", "/api/v1/service-clients/" + url_encode(cid), json::serialize(body), out,
                   "see `permisoctl clients list`");
     if (rc == kOk) ctl.print(out, [&] { return object_fields(out); });
@@ -535,8 +560,10 @@ int main(int argc, char** argv) {
     if (rc == kOk) ctl.print(out, [&] { return "Deleted client " + cid + "\n"; });
   } else if (u_create->parsed()) {
     std::optional<std::string> pw;
-    if (upw_stdin) pw = read_stdin_line();
-    else if (const char* env = std::getenv("PERMISO_PASSWORD"); env != nullptr) pw = std::string(env);
+    if (upw_stdin)
+      pw = read_stdin_line();
+    else if (const char* env = std::getenv("PERMISO_PASSWORD"); env != nullptr)
+      pw = std::string(env);
     if (!pw || pw->empty()) return fail(kUsage, "error: no password: use --password-stdin or PERMISO_PASSWORD");
     json::object body{{"username", uname}, {"email", uemail}, {"password", *pw}};
     if (!uroles.empty()) body["role_ids"] = json::value_from(uroles);
@@ -552,7 +579,8 @@ int main(int argc, char** argv) {
     rc = ctl.call("GET", "/api/v1/users/" + url_encode(uid), "", out, "see `permisoctl users list`");
     if (rc == kOk) ctl.print(out, [&] { return object_fields(out); });
   } else if (u_disable->parsed()) {
-    rc = ctl.call("PUT", "/api/v1/users/" + url_encode(uid), "{\"is_active\":false}", out, "see `permisoctl users list`");
+    rc = ctl.call("PUT", "/api/v1/users/" + url_encode(uid), "{\"is_active\":false}", out,
+                  "see `permisoctl users list`");
     if (rc == kOk) ctl.print(out, [&] { return "Disabled user " + uid + " (their sessions ended)\n"; });
   } else if (u_roles->parsed()) {
     if (uroles.empty()) {
@@ -562,22 +590,32 @@ int main(int argc, char** argv) {
                     out, "see `permisoctl users list`");
     }
     if (rc == kOk) {
-      const json::value roles_v = out.is_object() && out.get_object().contains("roles") ? out.at("roles") : json::array{};
-      ctl.print(roles_v, [&] { return table(list_of(roles_v, "roles"), {{"ID", "id"}, {"ROLE", "name"}, {"DESCRIPTION", "description"}}); });
+      const json::value roles_v =
+          out.is_object() && out.get_object().contains("roles") ? out.at("roles") : json::array{};
+      ctl.print(roles_v, [&] {
+        return table(list_of(roles_v, "roles"), {{"ID", "id"}, {"ROLE", "name"}, {"DESCRIPTION", "description"}});
+      });
     }
   } else if (scopes->parsed()) {
     rc = ctl.call("GET", "/api/v1/roles/scopes", "", out);
-    if (rc == kOk) ctl.print(out, [&] { return table(list_of(out, "scopes"), {{"ID", "id"}, {"SCOPE", "name"}, {"DESCRIPTION", "description"}}); });
+    if (rc == kOk)
+      ctl.print(out, [&] {
+        return table(list_of(out, "scopes"), {{"ID", "id"}, {"SCOPE", "name"}, {"DESCRIPTION", "description"}});
+      });
   } else if (roles->parsed()) {
     rc = ctl.call("GET", "/api/v1/roles", "", out);
-    if (rc == kOk) ctl.print(out, [&] { return table(list_of(out, "roles"), {{"ID", "id"}, {"ROLE", "name"}, {"SCOPES", "scopes"}}); });
+    if (rc == kOk)
+      ctl.print(out, [&] {
+        return table(list_of(out, "roles"), {{"ID", "id"}, {"ROLE", "name"}, {"SCOPES", "scopes"}});
+      });
   } else if (revoke->parsed() || introspect->parsed()) {
     auto t = token_argument(tok);
     if (!t || t->empty()) return fail(kUsage, "error: no token given");
     const std::string body = json::serialize(json::object{{"token", *t}});
     if (revoke->parsed()) {
       rc = ctl.call("POST", "/api/v1/auth/revoke", body, out);
-      if (rc == kOk) ctl.print(out, [] { return std::string("Revoked (the server answers the same for unknown tokens)\n"); });
+      if (rc == kOk)
+        ctl.print(out, [] { return std::string("Revoked (the server answers the same for unknown tokens)\n"); });
     } else {
       rc = ctl.call("POST", "/api/v1/auth/introspect", body, out);
       if (rc == kOk) {
@@ -594,8 +632,13 @@ int main(int argc, char** argv) {
     rc = ctl.call("GET", "/api/v1/admin/keys", "", out);
     if (rc == kOk) {
       ctl.print(out, [&] {
-        return table(list_of(out, "keys"), {{"KID", "kid"}, {"ALG", "alg"}, {"STATE", "state"}, {"SIGNING", "signing"},
-                                            {"CREATED", "created_at"}, {"ACTIVATES", "activate_at"}, {"RETIRES", "retire_after"}});
+        return table(list_of(out, "keys"), {{"KID", "kid"},
+                                            {"ALG", "alg"},
+                                            {"STATE", "state"},
+                                            {"SIGNING", "signing"},
+                                            {"CREATED", "created_at"},
+                                            {"ACTIVATES", "activate_at"},
+                                            {"RETIRES", "retire_after"}});
       });
     }
   } else if (k_rotate->parsed()) {
@@ -609,16 +652,20 @@ int main(int argc, char** argv) {
     }
   } else if (audit->parsed()) {
     std::string q = "?limit=" + std::to_string(limit);
-    for (const auto& [name, value] : {std::pair{"actor", &actor}, std::pair{"action", &action},
-                                      std::pair{"outcome", &outcome}, std::pair{"since", &since},
-                                      std::pair{"until", &until}}) {
+    for (const auto& [name, value] :
+         {std::pair{"actor", &actor}, std::pair{"action", &action}, std::pair{"outcome", &outcome},
+          std::pair{"since", &since}, std::pair{"until", &until}}) {
       if (!value->empty()) q += std::string("&") + name + "=" + url_encode(*value);
     }
     rc = ctl.call("GET", "/api/v1/admin/audit" + q, "", out);
     if (rc == kOk) {
       ctl.print(out, [&] {
-        return table(list_of(out, "events"), {{"TIME", "timestamp"}, {"ACTOR", "actor"}, {"ACTION", "action"},
-                                              {"TARGET", "target"}, {"OUTCOME", "outcome"}, {"IP", "ip"}});
+        return table(list_of(out, "events"), {{"TIME", "timestamp"},
+                                              {"ACTOR", "actor"},
+                                              {"ACTION", "action"},
+                                              {"TARGET", "target"},
+                                              {"OUTCOME", "outcome"},
+                                              {"IP", "ip"}});
       });
     }
   }

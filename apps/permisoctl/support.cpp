@@ -18,7 +18,9 @@ fs::path config_dir() {
   return fs::path(home != nullptr && *home != '\0' ? home : ".") / ".config" / "permiso";
 }
 
-fs::path credentials_path() { return config_dir() / "credentials.json"; }
+fs::path credentials_path() {
+  return config_dir() / "credentials.json";
+}
 
 namespace {
 
@@ -206,10 +208,14 @@ std::string relative_time(std::int64_t when, std::int64_t now) {
   const auto unit = [&](std::int64_t n, const char* name) {
     amount = std::to_string(n) + " " + name + (n == 1 ? "" : "s");
   };
-  if (a < 60) unit(a, "second");
-  else if (a < 3600) unit(a / 60, "minute");
-  else if (a < 86400) unit(a / 3600, "hour");
-  else unit(a / 86400, "day");
+  if (a < 60)
+    unit(a, "second");
+  else if (a < 3600)
+    unit(a / 60, "minute");
+  else if (a < 86400)
+    unit(a / 3600, "hour");
+  else
+    unit(a / 86400, "day");
   return d >= 0 ? "in " + amount : amount + " ago";
 }
 
@@ -221,13 +227,20 @@ std::optional<std::string> base64url_decode(std::string_view in) {
   int bits = 0;
   for (const char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return std::nullopt;
     buf = (buf << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {

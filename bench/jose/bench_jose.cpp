@@ -8,10 +8,16 @@ namespace {
 using permiso::jose::Algorithm;
 
 boost::json::object claims() {
-  return {{"iss", "permiso-auth"}, {"sub", "svc-bench"}, {"aud", "permiso"},
-          {"iat", 1'700'000'000},  {"nbf", 1'700'000'000}, {"exp", 1'700'003'600},
-          {"jti", "0123456789abcdef0123456789abcdef"}, {"client_id", "svc-bench"},
-          {"scope", "trade:read account:read"}, {"type", "service"}};
+  return {{"iss", "permiso-auth"},
+          {"sub", "svc-bench"},
+          {"aud", "permiso"},
+          {"iat", 1'700'000'000},
+          {"nbf", 1'700'000'000},
+          {"exp", 1'700'003'600},
+          {"jti", "0123456789abcdef0123456789abcdef"},
+          {"client_id", "svc-bench"},
+          {"scope", "trade:read account:read"},
+          {"type", "service"}};
 }
 
 void BM_Sign(benchmark::State& state, Algorithm alg) {

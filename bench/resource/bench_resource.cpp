@@ -14,10 +14,16 @@ using namespace permiso;
 constexpr const char* kSecret = "benchmark-secret-of-at-least-32-bytes";
 
 boost::json::object claims(std::int64_t now, const std::string& jti) {
-  return {{"iss", "permiso-auth"}, {"sub", "svc-bench"}, {"aud", "permiso"},
-          {"iat", now},            {"nbf", now},         {"exp", now + 3600},
-          {"jti", jti},            {"client_id", "svc-bench"},
-          {"scope", "trade:read account:read"}, {"type", "service"}};
+  return {{"iss", "permiso-auth"},
+          {"sub", "svc-bench"},
+          {"aud", "permiso"},
+          {"iat", now},
+          {"nbf", now},
+          {"exp", now + 3600},
+          {"jti", jti},
+          {"client_id", "svc-bench"},
+          {"scope", "trade:read account:read"},
+          {"type", "service"}};
 }
 
 struct Fixture {

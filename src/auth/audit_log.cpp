@@ -15,7 +15,9 @@ constexpr auto kMaxDelay = std::chrono::milliseconds(100);  // longest an event 
 AuditLog::AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity)
     : storage_(storage), clock_(clock), capacity_(capacity), thread_([this] { run(); }) {}
 
-AuditLog::~AuditLog() { stop(); }
+AuditLog::~AuditLog() {
+  stop();
+}
 
 void AuditLog::record(storage::AuditEvent event) {
   if (event.ts == 0) {
@@ -47,8 +49,7 @@ bool AuditLog::flush(int timeout_ms) {
   const std::uint64_t target = enqueued_seq_;
   flush_requested_ = true;
   wake_.notify_one();
-  return flushed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                           [&] { return written_seq_ >= target; });
+  return flushed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return written_seq_ >= target; });
 }
 
 void AuditLog::stop() {
@@ -90,8 +91,8 @@ void AuditLog::run() {
       backoff_ms = 100;
       continue;
     }
-    spdlog::warn("audit: storage refused a batch of {} events ({}); retrying in {} ms",
-                 batch.size(), storage::to_string(status.error()), backoff_ms);
+    spdlog::warn("audit: storage refused a batch of {} events ({}); retrying in {} ms", batch.size(),
+                 storage::to_string(status.error()), backoff_ms);
     // Put the batch back in front, oldest first, keeping within capacity.
     std::size_t room = capacity_ > queue_.size() ? capacity_ - queue_.size() : 0;
     std::size_t lost = batch.size() > room ? batch.size() - room : 0;

@@ -63,7 +63,7 @@ bool usable_secret(std::string_view s) {
 }
 
 storage::StorageResult<std::vector<std::int64_t>> scope_ids_of(storage::Storage& st,
-                                                                const std::vector<std::string_view>& names) {
+                                                               const std::vector<std::string_view>& names) {
   std::vector<std::int64_t> ids;
   for (const auto name : names) {
     auto scope = st.get_scope_by_name(name);
@@ -86,8 +86,8 @@ storage::StorageResult<SeedClientChange> ensure_service_client(storage::Storage&
       if (!existing->secret_hash.empty() && secrets.matches(seed.secret, existing->secret_hash)) {
         return SeedClientChange::Unchanged;
       }
-      auto rotated = st.rotate_client_secret(seed.client_id, secrets.hash(seed.secret), std::nullopt,
-                                             clock.now_seconds());
+      auto rotated =
+          st.rotate_client_secret(seed.client_id, secrets.hash(seed.secret), std::nullopt, clock.now_seconds());
       if (!rotated) return rotated.error();
       return SeedClientChange::SecretUpdated;
     }
@@ -122,12 +122,17 @@ ServiceClientSeeds service_client_seeds(const std::function<std::optional<std::s
   // valid token may do, so its client gets no scope at all; the dashboard trades for a
   // signed-in person and gets the trader's scopes.
   static const std::vector<ServiceClientSeed> kSeeds{
-      {"MT5_SERVICE_CLIENT_SECRET", "mt5-service", "MT5 service",
-       "mt5-api: reads permiso-auth's revocation feed (ensured from MT5_SERVICE_CLIENT_SECRET)", {}, {}},
-      {"DASHBOARD_CLIENT_SECRET", "dashboard", "Trading dashboard",
+      {"MT5_SERVICE_CLIENT_SECRET",
+       "mt5-service",
+       "MT5 service",
+       "mt5-api: reads permiso-auth's revocation feed (ensured from MT5_SERVICE_CLIENT_SECRET)",
+       {},
+       {}},
+      {"DASHBOARD_CLIENT_SECRET",
+       "dashboard",
+       "Trading dashboard",
        "The trading dashboard (ensured from DASHBOARD_CLIENT_SECRET)",
-       {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance",
-        "market:data"},
+       {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance", "market:data"},
        {}},
   };
   ServiceClientSeeds out;
@@ -162,8 +167,7 @@ storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage
 std::string generate_password() {
   // No look-alikes (0/O, 1/l/I) and no '=', ':' or quotes, so the password survives being
   // copied from a terminal into a shell, a form or a key=value file.
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%*+-?@^_";
+  static constexpr std::string_view kAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%*+-?@^_";
   for (;;) {
     std::array<unsigned char, 24> random{};
     if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
@@ -178,10 +182,8 @@ std::string generate_password() {
   }
 }
 
-storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& st,
-                                                   const PasswordHasher& passwords,
-                                                   const Clock& clock,
-                                                   const std::string& admin_username,
+storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& st, const PasswordHasher& passwords,
+                                                   const Clock& clock, const std::string& admin_username,
                                                    const std::optional<std::string>& admin_password) {
   for (const auto& scope : kDefaultScopes) {
     if (auto r = ensure_scope(st, scope); !r) return r.error();

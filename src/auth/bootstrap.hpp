@@ -24,17 +24,15 @@ struct BootstrapOutcome {
   std::optional<std::string> generated_password;
 };
 
-storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& storage,
-                                                   const PasswordHasher& passwords,
-                                                   const Clock& clock,
-                                                   const std::string& admin_username,
+storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& storage, const PasswordHasher& passwords,
+                                                   const Clock& clock, const std::string& admin_username,
                                                    const std::optional<std::string>& admin_password);
 
 /// A service client whose secret comes from the environment: mt5-api reads permiso-auth's
 /// revocation feed as `mt5-service` (MT5_SERVICE_CLIENT_SECRET), the dashboard signs in as
 /// `dashboard` (DASHBOARD_CLIENT_SECRET).
 struct ServiceClientSeed {
-  std::string_view variable;     // the environment variable holding the secret
+  std::string_view variable;  // the environment variable holding the secret
   std::string_view client_id;
   std::string_view name;
   std::string_view description;
@@ -64,9 +62,10 @@ struct SeededClient {
 /// the stored secret at once (no grace period). An existing client keeps the scopes, flags
 /// and limits an administrator gave it. The caller audits and logs the changes (never the
 /// secret).
-storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(
-    storage::Storage& storage, const ClientSecrets& secrets, const Clock& clock,
-    const std::vector<ServiceClientSeed>& seeds);
+storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage::Storage& storage,
+                                                                         const ClientSecrets& secrets,
+                                                                         const Clock& clock,
+                                                                         const std::vector<ServiceClientSeed>& seeds);
 
 /// A random password that satisfies the password policy (~128 bits of entropy).
 std::string generate_password();

@@ -10,8 +10,7 @@
 namespace permiso::auth {
 namespace {
 
-std::shared_ptr<const CachedClient> make_entry(storage::ServiceClient client,
-                                               std::vector<std::string> scopes) {
+std::shared_ptr<const CachedClient> make_entry(storage::ServiceClient client, std::vector<std::string> scopes) {
   auto entry = std::make_shared<CachedClient>();
   entry->allowed_ips = ClientCache::parse_allowed_ips(client.allowed_ips);
   entry->client = std::move(client);
@@ -91,7 +90,9 @@ void ClientCache::erase(std::string_view client_id) {
   });
 }
 
-std::size_t ClientCache::size() const { return snapshot_.load()->size(); }
+std::size_t ClientCache::size() const {
+  return snapshot_.load()->size();
+}
 
 bool ClientCache::recently_missing(std::string_view client_id, std::int64_t now) const {
   std::lock_guard lock(missing_mutex_);

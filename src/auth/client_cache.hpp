@@ -43,8 +43,7 @@ class ClientCache {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using Map = std::unordered_map<std::string, std::shared_ptr<const CachedClient>, Hash,
-                                 std::equal_to<>>;
+  using Map = std::unordered_map<std::string, std::shared_ptr<const CachedClient>, Hash, std::equal_to<>>;
   void update(const std::function<void(Map&)>& change);
 
   std::atomic<std::shared_ptr<const Map>> snapshot_{std::make_shared<const Map>()};

@@ -15,8 +15,7 @@ constexpr std::string_view kScheme = "hmac-sha256$";
 
 std::string base64url(const unsigned char* data, std::size_t len) {
   std::string out(4 * ((len + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                static_cast<int>(len));
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
   out.resize(static_cast<std::size_t>(n));
   for (char& c : out) {
     if (c == '+') c = '-';

@@ -7,8 +7,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <string_view>
 #include <string>
+#include <string_view>
 
 namespace permiso {
 class WorkerPool;
@@ -44,21 +44,21 @@ struct RateRule {
 struct AuthSettings {
   std::string environment = "development";
   std::string version;
-  std::string issuer;                 // "iss" of every token, and RFC 8414 "issuer"
-  std::string audience = "permiso";   // "aud" of every token
-  std::string public_base_url;        // absolute base of endpoint URLs in discovery; empty:
-                                      // derived from the request's Host
-  std::int64_t access_token_ttl_s = 3600;    // users' access tokens
-  std::int64_t service_token_ttl_s = 7200;   // clients without their own lifetime
+  std::string issuer;                       // "iss" of every token, and RFC 8414 "issuer"
+  std::string audience = "permiso";         // "aud" of every token
+  std::string public_base_url;              // absolute base of endpoint URLs in discovery; empty:
+                                            // derived from the request's Host
+  std::int64_t access_token_ttl_s = 3600;   // users' access tokens
+  std::int64_t service_token_ttl_s = 7200;  // clients without their own lifetime
   std::int64_t refresh_token_ttl_s = 30 * 86400;
   std::int64_t session_ttl_s = 30 * 86400;
   std::int64_t lockout_threshold = 5;
   std::int64_t lockout_seconds = 15 * 60;
   std::int64_t key_publish_delay_s = 0;
-  std::int64_t leeway_s = 30;               // clock skew tolerated on exp/nbf/iat
-  RateRule login_rate{10, 60};          // failed and successful logins per (ip, username)
-  RateRule api_rate{1000, 60};          // per client IP on the REST API
-  RateRule service_token_rate{100, 60}; // per client on the token endpoints
+  std::int64_t leeway_s = 30;            // clock skew tolerated on exp/nbf/iat
+  RateRule login_rate{10, 60};           // failed and successful logins per (ip, username)
+  RateRule api_rate{1000, 60};           // per client IP on the REST API
+  RateRule service_token_rate{100, 60};  // per client on the token endpoints
 };
 
 class AuthContext {

@@ -68,9 +68,7 @@ using AuthResult = Result<T, Failure>;
 }  // namespace permiso::auth
 
 namespace permiso::auth {
-[[noreturn]] inline void throw_exception_from_error(const Failure& f,
-                                                    const boost::source_location&) {
-  throw ::permiso::BadResultAccess("unexpected auth failure: " + std::string(to_string(f.code)) +
-                                   ": " + f.description);
+[[noreturn]] inline void throw_exception_from_error(const Failure& f, const boost::source_location&) {
+  throw ::permiso::BadResultAccess("unexpected auth failure: " + std::string(to_string(f.code)) + ": " + f.description);
 }
 }  // namespace permiso::auth

@@ -15,9 +15,12 @@ constexpr std::size_t kHashBytes = 32;
 
 std::string_view to_string(PasswordStatus s) {
   switch (s) {
-    case PasswordStatus::Mismatch: return "password mismatch";
-    case PasswordStatus::MalformedHash: return "malformed password hash";
-    case PasswordStatus::HashingFailed: return "password hashing failed";
+    case PasswordStatus::Mismatch:
+      return "password mismatch";
+    case PasswordStatus::MalformedHash:
+      return "malformed password hash";
+    case PasswordStatus::HashingFailed:
+      return "password hashing failed";
   }
   return "unknown";
 }
@@ -28,13 +31,11 @@ Result<std::string, PasswordStatus> PasswordHasher::hash(std::string_view passwo
     return PasswordStatus::HashingFailed;
   }
   const std::size_t encoded_len =
-      argon2_encodedlen(params_.iterations, params_.memory_kib, params_.parallelism,
-                        kSaltBytes, kHashBytes, Argon2_id);
+      argon2_encodedlen(params_.iterations, params_.memory_kib, params_.parallelism, kSaltBytes, kHashBytes, Argon2_id);
   std::string encoded(encoded_len, '\0');
-  const int rc = argon2id_hash_encoded(params_.iterations, params_.memory_kib,
-                                       params_.parallelism, password.data(), password.size(),
-                                       salt.data(), salt.size(), kHashBytes, encoded.data(),
-                                       encoded.size());
+  const int rc =
+      argon2id_hash_encoded(params_.iterations, params_.memory_kib, params_.parallelism, password.data(),
+                            password.size(), salt.data(), salt.size(), kHashBytes, encoded.data(), encoded.size());
   if (rc != ARGON2_OK) {
     return PasswordStatus::HashingFailed;
   }
@@ -42,8 +43,7 @@ Result<std::string, PasswordStatus> PasswordHasher::hash(std::string_view passwo
   return encoded;
 }
 
-Result<void, PasswordStatus> PasswordHasher::verify(std::string_view encoded,
-                                                    std::string_view password) const {
+Result<void, PasswordStatus> PasswordHasher::verify(std::string_view encoded, std::string_view password) const {
   // libargon2 needs a NUL-terminated string.
   const std::string encoded_z(encoded);
   if (!encoded_z.starts_with("$argon2id$")) {

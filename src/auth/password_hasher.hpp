@@ -29,8 +29,7 @@ class PasswordHasher {
 
   [[nodiscard]] Result<std::string, PasswordStatus> hash(std::string_view password) const;
   /// Success means the password matches. Comparison is constant-time inside libargon2.
-  [[nodiscard]] Result<void, PasswordStatus> verify(std::string_view encoded,
-                                                    std::string_view password) const;
+  [[nodiscard]] Result<void, PasswordStatus> verify(std::string_view encoded, std::string_view password) const;
   /// True when `encoded` was made with other parameters (or another algorithm).
   [[nodiscard]] bool needs_rehash(std::string_view encoded) const;
   /// A hash of a random password, verified against when a username is unknown so that

@@ -27,8 +27,7 @@ AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& 
   return ctx.tokens->verify(*token);
 }
 
-std::optional<Failure> require_scopes(const Principal& principal,
-                                      const std::vector<std::string>& required) {
+std::optional<Failure> require_scopes(const Principal& principal, const std::vector<std::string>& required) {
   const auto missing = missing_scopes(principal.scopes, required);
   if (missing.empty()) return std::nullopt;
   Failure f(AuthError::InsufficientScope,

@@ -16,8 +16,8 @@ namespace permiso::auth {
 class AuthContext;
 
 struct Principal {
-  std::string subject;   // "sub": the user id as a string, or the client_id
-  std::string type;      // "access" (a user's token) or "service" (client credentials)
+  std::string subject;                  // "sub": the user id as a string, or the client_id
+  std::string type;                     // "access" (a user's token) or "service" (client credentials)
   std::optional<std::int64_t> user_id;  // users only
   std::string username;                 // users only
   std::string client_id;
@@ -46,7 +46,6 @@ AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& 
 AuthResult<Principal> verify_access_token(const AuthContext& ctx, std::string_view token);
 
 /// InsufficientScope (403) with `required_scopes` and `missing_scopes` when any is missing.
-std::optional<Failure> require_scopes(const Principal& principal,
-                                      const std::vector<std::string>& required);
+std::optional<Failure> require_scopes(const Principal& principal, const std::vector<std::string>& required);
 
 }  // namespace permiso::auth

@@ -60,7 +60,8 @@ boost::json::object render_user(const storage::User& u, const std::vector<storag
 }
 
 boost::json::object render_scope(const storage::Scope& s) {
-  return {{"id", s.id}, {"name", s.name}, {"description", s.description}, {"resource", s.resource}, {"action", s.action}};
+  return {
+      {"id", s.id}, {"name", s.name}, {"description", s.description}, {"resource", s.resource}, {"action", s.action}};
 }
 
 boost::json::object render_role(const storage::Role& r, const std::vector<storage::Scope>& scopes) {

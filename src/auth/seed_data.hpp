@@ -34,16 +34,15 @@ struct SeedRole {
 inline constexpr std::array<SeedRole, 4> kDefaultRoles{{
     {"admin",
      "Administrators: every scope",
-     {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance",
-      "market:data", "admin:users", "admin:clients", "admin:system", "admin:audit"}},
+     {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance", "market:data",
+      "admin:users", "admin:clients", "admin:system", "admin:audit"}},
     {"trader",
      "Traders: trade and read their accounts and the market",
-     {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance",
-      "market:data"}},
-    {"user", "Registered users: read-only access to their accounts and the market",
+     {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance", "market:data"}},
+    {"user",
+     "Registered users: read-only access to their accounts and the market",
      {"trade:read", "account:read", "market:data"}},
-    {"service", "Services: read trades, accounts and market data",
-     {"trade:read", "account:read", "market:data"}},
+    {"service", "Services: read trades, accounts and market data", {"trade:read", "account:read", "market:data"}},
 }};
 
 /// The role given to self-registered users.

@@ -34,12 +34,12 @@ TokenService::TokenService(AuthContext& ctx) : ctx_(ctx), verifier_(policy_for(c
   refresh_keys();
 }
 
-void TokenService::refresh_keys() { verifier_.set_keys(ctx_.keys.verification_keys()); }
+void TokenService::refresh_keys() {
+  verifier_.set_keys(ctx_.keys.verification_keys());
+}
 
-IssuedToken TokenService::issue_user_token(const storage::User& user,
-                                           const std::vector<std::string>& scopes,
-                                           const std::vector<std::string>& roles,
-                                           std::string_view session_id,
+IssuedToken TokenService::issue_user_token(const storage::User& user, const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& roles, std::string_view session_id,
                                            std::string_view client_id) const {
   const auto now = ctx_.clock.now_seconds();
   IssuedToken out;
@@ -49,14 +49,19 @@ IssuedToken TokenService::issue_user_token(const storage::User& user,
   out.scope = join_scopes(scopes);
   boost::json::array role_array;
   for (const auto& r : roles) role_array.emplace_back(r);
-  const boost::json::object claims{
-      {"iss", ctx_.settings.issuer},  {"sub", std::to_string(user.id)},
-      {"aud", ctx_.settings.audience}, {"exp", out.expires_at},
-      {"iat", now},                   {"nbf", now},
-      {"jti", out.jti},               {"client_id", client_id},
-      {"scope", out.scope},           {"type", "access"},
-      {"username", user.username},    {"roles", std::move(role_array)},
-      {"sid", session_id}};
+  const boost::json::object claims{{"iss", ctx_.settings.issuer},
+                                   {"sub", std::to_string(user.id)},
+                                   {"aud", ctx_.settings.audience},
+                                   {"exp", out.expires_at},
+                                   {"iat", now},
+                                   {"nbf", now},
+                                   {"jti", out.jti},
+                                   {"client_id", client_id},
+                                   {"scope", out.scope},
+                                   {"type", "access"},
+                                   {"username", user.username},
+                                   {"roles", std::move(role_array)},
+                                   {"sid", session_id}};
   out.access_token = jose::sign_jwt(ctx_.keys.current(), claims);
   return out;
 }
@@ -66,17 +71,21 @@ IssuedToken TokenService::issue_service_token(const CachedClient& client,
   const auto now = ctx_.clock.now_seconds();
   IssuedToken out;
   out.jti = jose::random_token(16);
-  out.expires_in = client.client.access_token_lifetime > 0 ? client.client.access_token_lifetime
-                                                           : ctx_.settings.service_token_ttl_s;
+  out.expires_in =
+      client.client.access_token_lifetime > 0 ? client.client.access_token_lifetime : ctx_.settings.service_token_ttl_s;
   out.expires_at = now + out.expires_in;
   out.scope = join_scopes(scopes);
-  const boost::json::object claims{
-      {"iss", ctx_.settings.issuer}, {"sub", client.client.client_id},
-      {"aud", ctx_.settings.audience}, {"exp", out.expires_at},
-      {"iat", now},                  {"nbf", now},
-      {"jti", out.jti},              {"client_id", client.client.client_id},
-      {"scope", out.scope},          {"type", "service"},
-      {"is_trusted", client.client.is_trusted}};
+  const boost::json::object claims{{"iss", ctx_.settings.issuer},
+                                   {"sub", client.client.client_id},
+                                   {"aud", ctx_.settings.audience},
+                                   {"exp", out.expires_at},
+                                   {"iat", now},
+                                   {"nbf", now},
+                                   {"jti", out.jti},
+                                   {"client_id", client.client.client_id},
+                                   {"scope", out.scope},
+                                   {"type", "service"},
+                                   {"is_trusted", client.client.is_trusted}};
   out.access_token = jose::sign_jwt(ctx_.keys.current(), claims);
   return out;
 }
@@ -84,8 +93,8 @@ IssuedToken TokenService::issue_service_token(const CachedClient& client,
 AuthResult<Principal> TokenService::verify(std::string_view token) const {
   auto verified = verifier_.verify(token);
   if (!verified) {
-    return Failure(AuthError::InvalidToken, "The access token is invalid: " +
-                                                std::string(jose::to_string(verified.error())) + ".");
+    return Failure(AuthError::InvalidToken,
+                   "The access token is invalid: " + std::string(jose::to_string(verified.error())) + ".");
   }
   const auto& c = verified->claims;
   Principal p;
@@ -127,7 +136,9 @@ AuthResult<Principal> TokenService::verify(std::string_view token) const {
   return p;
 }
 
-std::string TokenService::new_refresh_token() { return jose::random_token(32); }
+std::string TokenService::new_refresh_token() {
+  return jose::random_token(32);
+}
 
 std::string TokenService::hash_refresh_token(std::string_view token) {
   return jose::hex(jose::sha256(token));

@@ -30,10 +30,8 @@ class TokenService {
   explicit TokenService(AuthContext& ctx);
 
   /// A user's access token (type "access") bound to a session.
-  [[nodiscard]] IssuedToken issue_user_token(const storage::User& user,
-                                             const std::vector<std::string>& scopes,
-                                             const std::vector<std::string>& roles,
-                                             std::string_view session_id,
+  [[nodiscard]] IssuedToken issue_user_token(const storage::User& user, const std::vector<std::string>& scopes,
+                                             const std::vector<std::string>& roles, std::string_view session_id,
                                              std::string_view client_id) const;
   /// A service client's token (type "service"); its lifetime is the client's own.
   [[nodiscard]] IssuedToken issue_service_token(const CachedClient& client,

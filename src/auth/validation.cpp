@@ -13,9 +13,8 @@ bool is_ascii_alnum(char c) {
 
 std::string to_lower_ascii(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -25,8 +24,8 @@ std::optional<std::string> check_username(std::string_view username) {
   if (username.size() < 3 || username.size() > 50) {
     return "must be 3 to 50 characters long";
   }
-  const bool allowed = std::all_of(username.begin(), username.end(),
-                                   [](char c) { return is_ascii_alnum(c) || c == '_' || c == '-'; });
+  const bool allowed =
+      std::all_of(username.begin(), username.end(), [](char c) { return is_ascii_alnum(c) || c == '_' || c == '-'; });
   if (!allowed) {
     return "may contain only letters, digits, '_' and '-'";
   }
@@ -100,7 +99,9 @@ std::optional<std::string> check_text_field(std::string_view value, std::size_t 
   return std::nullopt;
 }
 
-std::string normalize_username(std::string_view username) { return to_lower_ascii(username); }
+std::string normalize_username(std::string_view username) {
+  return to_lower_ascii(username);
+}
 
 std::string normalize_email(std::string_view email) {
   // Domains are case-insensitive; local parts technically are not, but every mainstream

@@ -22,23 +22,31 @@ namespace permiso {
 
 std::string_view to_string(AuthClientErrc e) {
   switch (e) {
-    case AuthClientErrc::InvalidArgument: return "invalid_argument";
-    case AuthClientErrc::NotLoggedIn: return "not_logged_in";
-    case AuthClientErrc::Authentication: return "authentication";
-    case AuthClientErrc::Forbidden: return "forbidden";
-    case AuthClientErrc::InsufficientScope: return "insufficient_scope";
-    case AuthClientErrc::InvalidScope: return "invalid_scope";
-    case AuthClientErrc::RateLimited: return "rate_limited";
-    case AuthClientErrc::Unavailable: return "unavailable";
-    case AuthClientErrc::Protocol: return "protocol";
+    case AuthClientErrc::InvalidArgument:
+      return "invalid_argument";
+    case AuthClientErrc::NotLoggedIn:
+      return "not_logged_in";
+    case AuthClientErrc::Authentication:
+      return "authentication";
+    case AuthClientErrc::Forbidden:
+      return "forbidden";
+    case AuthClientErrc::InsufficientScope:
+      return "insufficient_scope";
+    case AuthClientErrc::InvalidScope:
+      return "invalid_scope";
+    case AuthClientErrc::RateLimited:
+      return "rate_limited";
+    case AuthClientErrc::Unavailable:
+      return "unavailable";
+    case AuthClientErrc::Protocol:
+      return "protocol";
   }
   return "unknown";
 }
 
 std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
   for (const auto& h : headers) {
-    if (h.name.size() == name.size() &&
-        std::equal(h.name.begin(), h.name.end(), name.begin(), [](char a, char b) {
+    if (h.name.size() == name.size() && std::equal(h.name.begin(), h.name.end(), name.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
         })) {
       return h.value;
@@ -167,8 +175,7 @@ struct AuthClient::Impl {
     return h;
   }
 
-  explicit Impl(AuthClientOptions o)
-      : options(std::move(o)), http(http_options(options)) {
+  explicit Impl(AuthClientOptions o) : options(std::move(o)), http(http_options(options)) {
     options.auth_url = trim_slash(options.auth_url);
     if (!options.now) options.now = [] { return Clock::now(); };
     if (!options.sleep) options.sleep = [](milliseconds d) { std::this_thread::sleep_for(d); };
@@ -225,9 +232,8 @@ struct AuthClient::Impl {
         if (e == http::ClientError::InvalidUrl) {
           return make_error(AuthClientErrc::InvalidArgument, "not an absolute http(s) URL: " + url);
         }
-        last = make_error(AuthClientErrc::Unavailable,
-                          "cannot reach " + url + ": " + std::string(http::to_string(e)) +
-                              " (is the server running and the URL right?)");
+        last = make_error(AuthClientErrc::Unavailable, "cannot reach " + url + ": " + std::string(http::to_string(e)) +
+                                                           " (is the server running and the URL right?)");
         // Tls and oversized answers will not get better by retrying; an unsent request is
         // safe to retry, a sent one only when it is idempotent (Connect/Resolve mean unsent).
         const bool unsent = e == http::ClientError::Connect || e == http::ClientError::Resolve;
@@ -258,7 +264,8 @@ struct AuthClient::Impl {
         if (auto ra = retry_after(out)) last.retry_after = *ra;
         if (last_attempt || !may_retry) return last;
         auto wait = backoff(attempt);
-        if (auto ra = retry_after(out); ra && *ra <= options.retry.max_retry_after) wait = std::max<milliseconds>(wait, *ra);
+        if (auto ra = retry_after(out); ra && *ra <= options.retry.max_retry_after)
+          wait = std::max<milliseconds>(wait, *ra);
         options.sleep(wait);
         continue;
       }
@@ -273,11 +280,14 @@ struct AuthClient::Impl {
     token_requests.fetch_add(1);
     std::string body;
     if (key.empty()) {
-      body = form({{"grant_type", "client_credentials"}, {"client_id", options.client_id},
+      body = form({{"grant_type", "client_credentials"},
+                   {"client_id", options.client_id},
                    {"client_secret", options.client_secret}});
     } else {
-      body = form({{"grant_type", "client_credentials"}, {"client_id", options.client_id},
-                   {"client_secret", options.client_secret}, {"scope", key}});
+      body = form({{"grant_type", "client_credentials"},
+                   {"client_id", options.client_id},
+                   {"client_secret", options.client_secret},
+                   {"scope", key}});
     }
     auto r = send("POST", options.auth_url + "/api/v1/auth/token", body,
                   {{"Content-Type", "application/x-www-form-urlencoded"}}, /*retry_unsafe=*/true);
@@ -316,7 +326,8 @@ struct AuthClient::Impl {
 
   std::string redis_key(const std::string& key) const { return "service_token:" + options.client_id + ":" + key; }
 
-  ClientResult<Token> service_token(const std::vector<std::string>& scopes, Mode mode, const std::string& rejected = {}) {
+  ClientResult<Token> service_token(const std::vector<std::string>& scopes, Mode mode,
+                                    const std::string& rejected = {}) {
     if (options.client_id.empty()) {
       return make_error(AuthClientErrc::InvalidArgument, "service tokens need client_id and client_secret");
     }
@@ -382,8 +393,10 @@ struct AuthClient::Impl {
     boost::system::error_code ec;
     auto v = boost::json::parse(r.body, ec);
     if (const auto* o = v.if_object()) {
-      if (const auto* x = o->if_contains("refresh_token"); x && x->is_string()) s.refresh_token = std::string(x->get_string());
-      if (const auto* x = o->if_contains("session_id"); x && x->is_string()) s.session_id = std::string(x->get_string());
+      if (const auto* x = o->if_contains("refresh_token"); x && x->is_string())
+        s.refresh_token = std::string(x->get_string());
+      if (const auto* x = o->if_contains("session_id"); x && x->is_string())
+        s.session_id = std::string(x->get_string());
     }
     return s;
   }
@@ -420,7 +433,8 @@ struct AuthClient::Impl {
       return *user;
     }
     if (user->refresh_token.empty()) {
-      return make_error(AuthClientErrc::Authentication, "the access token expired and there is no refresh token: log in again");
+      return make_error(AuthClientErrc::Authentication,
+                        "the access token expired and there is no refresh token: log in again");
     }
     user_in_flight = true;
     const std::string refresh = user->refresh_token;
@@ -496,7 +510,7 @@ struct AuthClient::Impl {
       e.message = std::string(method) + " " + url + " is forbidden";
       read_error_body(*r, e);
       e.code = e.error == "insufficient_scope" || !e.missing_scopes.empty() ? AuthClientErrc::InsufficientScope
-                                                                           : AuthClientErrc::Forbidden;
+                                                                            : AuthClientErrc::Forbidden;
       if (e.code == AuthClientErrc::InsufficientScope && !e.missing_scopes.empty()) {
         e.message += "; missing scopes:";
         for (const auto& s : e.missing_scopes) e.message += " " + s;
@@ -572,7 +586,9 @@ void AuthClient::clear_cache() {
   }
 }
 
-std::uint64_t AuthClient::token_requests() const { return impl_->token_requests.load(); }
+std::uint64_t AuthClient::token_requests() const {
+  return impl_->token_requests.load();
+}
 
 std::string AuthClient::scope_key(const std::vector<std::string>& scopes) {
   std::vector<std::string> sorted;

@@ -65,7 +65,9 @@ std::optional<RedisTarget> parse_redis_target(std::string_view url) {
   return t;
 }
 
-void RedisTokenCache::ContextFree::operator()(redisContext* c) const { redisFree(c); }
+void RedisTokenCache::ContextFree::operator()(redisContext* c) const {
+  redisFree(c);
+}
 
 RedisTokenCache::RedisTokenCache(RedisTarget target, std::chrono::milliseconds timeout)
     : target_(std::move(target)), timeout_(timeout) {}

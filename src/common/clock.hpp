@@ -17,8 +17,7 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   [[nodiscard]] std::int64_t now_seconds() const override {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
 };

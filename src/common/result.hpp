@@ -23,8 +23,7 @@ class BadResultAccess : public std::logic_error {
 
 /// Declare inside the namespace of a failure enum `E` that has
 /// `std::string_view to_string(E)`, so `Result<T, E>::value()` can report it.
-#define PERMISO_RESULT_ERROR(E)                                                                   \
-  [[noreturn]] inline void throw_exception_from_error(E e, const boost::source_location&) {      \
-    throw ::permiso::BadResultAccess(std::string("unexpected error result: ") +                  \
-                                     std::string(to_string(e)));                                  \
+#define PERMISO_RESULT_ERROR(E)                                                                             \
+  [[noreturn]] inline void throw_exception_from_error(E e, const boost::source_location&) {                 \
+    throw ::permiso::BadResultAccess(std::string("unexpected error result: ") + std::string(to_string(e))); \
   }

@@ -13,7 +13,9 @@ WorkerPool::WorkerPool(std::size_t threads, std::size_t queue_capacity)
   for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
-WorkerPool::~WorkerPool() { shutdown(); }
+WorkerPool::~WorkerPool() {
+  shutdown();
+}
 
 bool WorkerPool::try_submit(std::function<void()> task) {
   if (!task) return false;

@@ -13,8 +13,7 @@ using namespace detail;
 
 namespace {
 
-void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c,
-                std::vector<ConfigProblem>& problems) {
+void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, std::vector<ConfigProblem>& problems) {
   TomlReader r(t, source, problems);
   r.top_str("data_dir", c.data_dir);
   r.top_str("service_name", c.service_name);
@@ -117,14 +116,18 @@ std::vector<Entry> entries(const AuthConfig& c) {
 
 }  // namespace
 
-std::optional<RateSpec> parse_rate(std::string_view text) { return ratelimit::parse_rate(text); }
+std::optional<RateSpec> parse_rate(std::string_view text) {
+  return ratelimit::parse_rate(text);
+}
 
 std::string AuthConfig::effective_database_url() const {
   if (!database_url.empty()) return database_url;
   return "sqlite://" + fs::absolute(fs::path(data_dir) / "permiso.db").lexically_normal().string();
 }
 
-std::vector<std::string> AuthConfig::private_key_files() const { return split_list(jwt_private_key_file); }
+std::vector<std::string> AuthConfig::private_key_files() const {
+  return split_list(jwt_private_key_file);
+}
 
 log::LogConfig AuthConfig::log_config() const {
   log::LogConfig l;
@@ -213,15 +216,16 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
   check_redis_url(p, c.redis_url);
   range("storage.pool_size", c.pool_size, 1, 256);
   range("storage.connect_timeout_s", c.connect_timeout_s, 1, 60);
-  const bool known_alg = c.jwt_algorithm == "HS256" || c.jwt_algorithm == "RS256" ||
-                         c.jwt_algorithm == "ES256" || c.jwt_algorithm == "EdDSA";
+  const bool known_alg = c.jwt_algorithm == "HS256" || c.jwt_algorithm == "RS256" || c.jwt_algorithm == "ES256" ||
+                         c.jwt_algorithm == "EdDSA";
   if (!known_alg) {
     p.push_back({"JWT_ALGORITHM", "must be HS256, RS256, ES256 or EdDSA, got '" + c.jwt_algorithm + "'"});
   }
   if (c.jwt_algorithm == "HS256") {
     if (c.environment == "production" && !c.jwt_allow_hs256_in_production) {
-      p.push_back({"JWT_ALGORITHM", "HS256 shares the signing secret with every verifier; production requires RS256, "
-                                    "ES256 or EdDSA (or PERMISO_ALLOW_HS256_IN_PRODUCTION=true)"});
+      p.push_back({"JWT_ALGORITHM",
+                   "HS256 shares the signing secret with every verifier; production requires RS256, "
+                   "ES256 or EdDSA (or PERMISO_ALLOW_HS256_IN_PRODUCTION=true)"});
     }
     if (!c.jwt_secret_key.empty() && c.jwt_secret_key.size() < 32) {
       p.push_back({"JWT_SECRET_KEY", "must be at least 32 bytes (256 bits) for HS256"});
@@ -238,9 +242,9 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
   range("jwt.refresh_token_expire_days", c.refresh_token_expire_days, 1, 365);
   range("jwt.key_publish_delay_s", c.key_publish_delay_s, 0, 7 * 86400);
   range("jwt.leeway_s", c.leeway_s, 0, 300);
-  for (const auto& [field, value] : {std::pair{"RATE_LIMIT_LOGIN", &c.rate_limit_login},
-                                     std::pair{"RATE_LIMIT_API", &c.rate_limit_api},
-                                     std::pair{"RATE_LIMIT_SERVICE_TOKEN", &c.rate_limit_service_token}}) {
+  for (const auto& [field, value] :
+       {std::pair{"RATE_LIMIT_LOGIN", &c.rate_limit_login}, std::pair{"RATE_LIMIT_API", &c.rate_limit_api},
+        std::pair{"RATE_LIMIT_SERVICE_TOKEN", &c.rate_limit_service_token}}) {
     if (!parse_rate(*value)) {
       p.push_back({field, "must match N/(second|minute|hour|day), got '" + *value + "'"});
     }
@@ -265,6 +269,8 @@ std::string render_redacted(const AuthConfig& c) {
   return render_toml("effective permiso-auth configuration (secrets redacted)", entries(c));
 }
 
-std::string render_redacted_json(const AuthConfig& c) { return render_json(entries(c)); }
+std::string render_redacted_json(const AuthConfig& c) {
+  return render_json(entries(c));
+}
 
 }  // namespace permiso::config

@@ -67,8 +67,8 @@ struct AuthConfig {
   std::string jwt_algorithm = "HS256";
   std::string jwt_issuer = "permiso-auth-dev";
   std::string jwt_audience = "permiso";
-  std::string jwt_secret_key;        // HS256 shared secret; empty: generated under data_dir
-  std::string jwt_private_key_file;  // PEM; "current.pem,previous.pem"; empty: generated (development)
+  std::string jwt_secret_key;                  // HS256 shared secret; empty: generated under data_dir
+  std::string jwt_private_key_file;            // PEM; "current.pem,previous.pem"; empty: generated (development)
   bool jwt_allow_hs256_in_production = false;  // HS256 shares the signing secret with verifiers
   std::int64_t access_token_expire_minutes = 60;
   std::int64_t service_token_expire_minutes = 120;

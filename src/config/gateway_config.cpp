@@ -113,7 +113,9 @@ std::vector<Entry> entries(const GatewayConfig& c) {
   };
 }
 
-bool known_algorithm(std::string_view a) { return a == "HS256" || a == "RS256" || a == "ES256" || a == "EdDSA"; }
+bool known_algorithm(std::string_view a) {
+  return a == "HS256" || a == "RS256" || a == "ES256" || a == "EdDSA";
+}
 
 bool http_url(std::string_view u) {
   for (std::string_view scheme : {"http://", "https://"}) {
@@ -131,7 +133,9 @@ std::string GatewayConfig::effective_database_url() const {
   return "sqlite://" + fs::absolute(fs::path(data_dir) / "mt5-api.db").lexically_normal().string();
 }
 
-std::vector<std::string> GatewayConfig::jwt_algorithms() const { return detail::split_list(jwt_algorithm); }
+std::vector<std::string> GatewayConfig::jwt_algorithms() const {
+  return detail::split_list(jwt_algorithm);
+}
 
 log::LogConfig GatewayConfig::log_config() const {
   log::LogConfig l;
@@ -237,15 +241,17 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
   }
   if (hs256) {
     if (c.environment == "production" && !c.jwt_allow_hs256_in_production) {
-      p.push_back({"JWT_ALGORITHM", "HS256 shares the signing secret with every verifier; production requires RS256, "
-                                    "ES256 or EdDSA (or PERMISO_ALLOW_HS256_IN_PRODUCTION=true)"});
+      p.push_back({"JWT_ALGORITHM",
+                   "HS256 shares the signing secret with every verifier; production requires RS256, "
+                   "ES256 or EdDSA (or PERMISO_ALLOW_HS256_IN_PRODUCTION=true)"});
     }
     if (!c.jwt_secret_key.empty() && c.jwt_secret_key.size() < 32) {
       p.push_back({"JWT_SECRET_KEY", "must be at least 32 bytes (256 bits) for HS256"});
     }
     if (c.jwt_secret_key.empty()) {
-      p.push_back({"JWT_SECRET_KEY", "is required to verify HS256 tokens: give mt5-api permiso-auth's JWT_SECRET_KEY "
-                                     "(or allow only RS256/ES256/EdDSA in JWT_ALGORITHM)"});
+      p.push_back({"JWT_SECRET_KEY",
+                   "is required to verify HS256 tokens: give mt5-api permiso-auth's JWT_SECRET_KEY "
+                   "(or allow only RS256/ES256/EdDSA in JWT_ALGORITHM)"});
     }
   }
   if (c.jwt_issuer.empty()) p.push_back({"JWT_ISSUER", "must not be empty"});
@@ -256,16 +262,18 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
   }
   if (c.service_client_secret.empty() && c.environment != "development") {
     // Without it revocations would never reach this gateway (the contract's 2 s bound).
-    p.push_back({"MT5_SERVICE_CLIENT_SECRET", "is required outside development: mt5-api reads permiso-auth's "
-                                              "revocation feed as " + c.service_client_id});
+    p.push_back({"MT5_SERVICE_CLIENT_SECRET",
+                 "is required outside development: mt5-api reads permiso-auth's "
+                 "revocation feed as " +
+                     c.service_client_id});
   }
   range("mt5_api.token_cache_entries", c.token_cache_entries, 0, 10'000'000);
 
   if (c.broker != "simulator") {
     p.push_back({"MT5_BROKER", "must be one of: " + std::string(kSupportedBrokers) + "; got '" + c.broker + "'"});
   }
-  if (!c.mt5_login.empty() && !std::all_of(c.mt5_login.begin(), c.mt5_login.end(),
-                                           [](char ch) { return ch >= '0' && ch <= '9'; })) {
+  if (!c.mt5_login.empty() &&
+      !std::all_of(c.mt5_login.begin(), c.mt5_login.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
     p.push_back({"MT5_LOGIN", "must be an account number (digits only)"});
   }
   if (c.mt5_login.size() > 19) p.push_back({"MT5_LOGIN", "must be at most 19 digits"});
@@ -275,10 +283,10 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
     p.push_back({"MT5_DEMO_DEPOSIT", "must be a positive amount of at most 1e12"});
   }
   range("MT5_DEMO_LEVERAGE", c.demo_leverage, 1, 1000);
-  if (c.demo_currency.size() != 3 || !std::all_of(c.demo_currency.begin(), c.demo_currency.end(),
-                                                  [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
-    p.push_back({"MT5_DEMO_CURRENCY", "must be a three-letter ISO 4217 code such as USD, got '" +
-                                          c.demo_currency + "'"});
+  if (c.demo_currency.size() != 3 ||
+      !std::all_of(c.demo_currency.begin(), c.demo_currency.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+    p.push_back(
+        {"MT5_DEMO_CURRENCY", "must be a three-letter ISO 4217 code such as USD, got '" + c.demo_currency + "'"});
   }
   return p;
 }
@@ -287,6 +295,8 @@ std::string render_redacted(const GatewayConfig& c) {
   return detail::render_toml("effective mt5-api configuration (secrets redacted)", entries(c));
 }
 
-std::string render_redacted_json(const GatewayConfig& c) { return detail::render_json(entries(c)); }
+std::string render_redacted_json(const GatewayConfig& c) {
+  return detail::render_json(entries(c));
+}
 
 }  // namespace permiso::config

@@ -34,7 +34,7 @@ struct GatewayConfig {
   // [mt5_api]: the HTTP server
   std::string host = "127.0.0.1";
   std::int64_t port = 8001;
-  std::int64_t threads = 0;  // 0: one per core
+  std::int64_t threads = 0;                   // 0: one per core
   std::int64_t body_limit_bytes = 16 * 1024;  // an order is a few hundred bytes
   std::int64_t header_limit_bytes = 8 * 1024;
   std::int64_t header_timeout_s = 10;
@@ -42,8 +42,8 @@ struct GatewayConfig {
   std::int64_t idle_timeout_s = 60;
   std::int64_t handler_timeout_s = 30;
   std::int64_t shutdown_grace_s = 10;
-  std::vector<std::string> allowed_origins;  // CORS allow-list (ALLOWED_ORIGINS + CORS_ORIGINS)
-  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
+  std::vector<std::string> allowed_origins;      // CORS allow-list (ALLOWED_ORIGINS + CORS_ORIGINS)
+  std::vector<std::string> trusted_proxies;      // peers whose X-Forwarded-For is believed
   std::string rate_limit_api = "100000/minute";  // per client address; "0/minute": unlimited
 
   // [log] (shared)
@@ -58,7 +58,7 @@ struct GatewayConfig {
 
   // [mt5_api] and [jwt] (shared): verifying Permiso access tokens
   std::string auth_url = "http://127.0.0.1:8000";  // metadata, JWKS, revocation feed
-  std::string jwt_algorithm = "HS256";  // comma list: the algorithms tokens may use
+  std::string jwt_algorithm = "HS256";             // comma list: the algorithms tokens may use
   std::string jwt_issuer = "permiso-auth-dev";
   std::string jwt_audience = "permiso";
   std::string jwt_secret_key;  // HS256 shared secret
@@ -70,9 +70,9 @@ struct GatewayConfig {
 
   // [mt5_api.broker]
   std::string broker = "simulator";
-  std::string mt5_server;    // a real connector's trade server
-  std::string mt5_login;     // its account number (digits)
-  std::string mt5_password;  // never logged
+  std::string mt5_server;     // a real connector's trade server
+  std::string mt5_login;      // its account number (digits)
+  std::string mt5_password;   // never logged
   std::int64_t sim_seed = 0;  // 0: a fresh seed per start
   std::int64_t sim_tick_ms = 250;
   double demo_deposit = 10000;

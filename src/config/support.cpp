@@ -56,29 +56,37 @@ toml::node_view<const toml::node> TomlReader::node(std::string_view table, std::
 
 void TomlReader::str(std::string_view table, std::string_view key, std::string& out) {
   if (auto n = node(table, key)) {
-    if (auto v = n.value<std::string>()) out = *v;
-    else wrong(table, key, "must be a string");
+    if (auto v = n.value<std::string>())
+      out = *v;
+    else
+      wrong(table, key, "must be a string");
   }
 }
 
 void TomlReader::integer(std::string_view table, std::string_view key, std::int64_t& out) {
   if (auto n = node(table, key)) {
-    if (auto v = n.value<std::int64_t>()) out = *v;
-    else wrong(table, key, "must be an integer");
+    if (auto v = n.value<std::int64_t>())
+      out = *v;
+    else
+      wrong(table, key, "must be an integer");
   }
 }
 
 void TomlReader::number(std::string_view table, std::string_view key, double& out) {
   if (auto n = node(table, key)) {
-    if (n.is_integer() || n.is_floating_point()) out = *n.value<double>();
-    else wrong(table, key, "must be a number");
+    if (n.is_integer() || n.is_floating_point())
+      out = *n.value<double>();
+    else
+      wrong(table, key, "must be a number");
   }
 }
 
 void TomlReader::boolean(std::string_view table, std::string_view key, bool& out) {
   if (auto n = node(table, key)) {
-    if (auto v = n.value<bool>()) out = *v;
-    else wrong(table, key, "must be true or false");
+    if (auto v = n.value<bool>())
+      out = *v;
+    else
+      wrong(table, key, "must be true or false");
   }
 }
 
@@ -91,8 +99,10 @@ void TomlReader::list(std::string_view table, std::string_view key, std::vector<
     }
     out.clear();
     for (const auto& item : *arr) {
-      if (auto v = item.value<std::string>()) out.push_back(*v);
-      else wrong(table, key, "must be an array of strings");
+      if (auto v = item.value<std::string>())
+        out.push_back(*v);
+      else
+        wrong(table, key, "must be an array of strings");
     }
   }
 }
@@ -195,9 +205,12 @@ void env_bool(const EnvLookup& env, const char* name, bool& out, std::vector<Con
   if (auto v = env(name)) {
     std::string t = *v;
     std::transform(t.begin(), t.end(), t.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    if (t == "1" || t == "true" || t == "yes" || t == "on") out = true;
-    else if (t == "0" || t == "false" || t == "no" || t == "off" || t.empty()) out = false;
-    else problems.push_back({name, "must be true or false, got '" + *v + "'"});
+    if (t == "1" || t == "true" || t == "yes" || t == "on")
+      out = true;
+    else if (t == "0" || t == "false" || t == "no" || t == "off" || t.empty())
+      out = false;
+    else
+      problems.push_back({name, "must be true or false, got '" + *v + "'"});
   }
 }
 
@@ -234,12 +247,17 @@ std::string redact_url(const std::string& url) {
   return out;
 }
 
-std::string secret(const std::string& s) { return s.empty() ? std::string() : std::string("***"); }
+std::string secret(const std::string& s) {
+  return s.empty() ? std::string() : std::string("***");
+}
 
 bool valid_origin(std::string_view o) {
-  if (o.starts_with("https://")) o.remove_prefix(8);
-  else if (o.starts_with("http://")) o.remove_prefix(7);
-  else return false;
+  if (o.starts_with("https://"))
+    o.remove_prefix(8);
+  else if (o.starts_with("http://"))
+    o.remove_prefix(7);
+  else
+    return false;
   const auto colon = o.find(':');
   const auto host = o.substr(0, colon);
   if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
@@ -283,13 +301,13 @@ bool valid_log_level(std::string_view level) {
 void check_range(std::vector<ConfigProblem>& p, std::string_view field, std::int64_t v, std::int64_t lo,
                  std::int64_t hi) {
   if (v < lo || v > hi) {
-    p.push_back({std::string(field), "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                                         ", got " + std::to_string(v)});
+    p.push_back({std::string(field), "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+                                         std::to_string(v)});
   }
 }
 
-void check_origins(std::vector<ConfigProblem>& p, const std::vector<std::string>& origins,
-                   std::string_view environment, std::string_view field) {
+void check_origins(std::vector<ConfigProblem>& p, const std::vector<std::string>& origins, std::string_view environment,
+                   std::string_view field) {
   for (const auto& o : origins) {
     if (o == "*") {
       if (environment != "development") p.push_back({std::string(field), "'*' is allowed only in development"});

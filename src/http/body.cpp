@@ -5,8 +5,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
-#include <set>
 #include <cctype>
+#include <set>
 
 namespace permiso::http {
 namespace {
@@ -79,10 +79,22 @@ class TopLevelKeys {
 
   bool on_document_begin(ec_t&) { return true; }
   bool on_document_end(ec_t&) { return true; }
-  bool on_object_begin(ec_t&) { ++depth_; return true; }
-  bool on_object_end(std::size_t, ec_t&) { --depth_; return true; }
-  bool on_array_begin(ec_t&) { ++depth_; return true; }
-  bool on_array_end(std::size_t, ec_t&) { --depth_; return true; }
+  bool on_object_begin(ec_t&) {
+    ++depth_;
+    return true;
+  }
+  bool on_object_end(std::size_t, ec_t&) {
+    --depth_;
+    return true;
+  }
+  bool on_array_begin(ec_t&) {
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, ec_t&) {
+    --depth_;
+    return true;
+  }
   bool on_key_part(sv s, std::size_t, ec_t&) {
     if (depth_ == 1) key_.append(s.data(), s.size());
     return true;
@@ -125,39 +137,62 @@ bool has_duplicate_top_level_keys(std::string_view body) {
 
 std::string_view to_string(BodyError e) {
   switch (e) {
-    case BodyError::malformed_encoding: return "malformed_encoding";
-    case BodyError::too_many_fields: return "too_many_fields";
-    case BodyError::field_too_large: return "field_too_large";
-    case BodyError::invalid_json: return "invalid_json";
-    case BodyError::not_an_object: return "not_an_object";
-    case BodyError::invalid_value: return "invalid_value";
-    case BodyError::duplicate_parameter: return "duplicate_parameter";
-    case BodyError::unsupported_media_type: return "unsupported_media_type";
-    case BodyError::missing_credentials: return "missing_credentials";
-    case BodyError::malformed_credentials: return "malformed_credentials";
+    case BodyError::malformed_encoding:
+      return "malformed_encoding";
+    case BodyError::too_many_fields:
+      return "too_many_fields";
+    case BodyError::field_too_large:
+      return "field_too_large";
+    case BodyError::invalid_json:
+      return "invalid_json";
+    case BodyError::not_an_object:
+      return "not_an_object";
+    case BodyError::invalid_value:
+      return "invalid_value";
+    case BodyError::duplicate_parameter:
+      return "duplicate_parameter";
+    case BodyError::unsupported_media_type:
+      return "unsupported_media_type";
+    case BodyError::missing_credentials:
+      return "missing_credentials";
+    case BodyError::malformed_credentials:
+      return "malformed_credentials";
   }
   return "unknown";
 }
 
 std::string_view describe(BodyError e) {
   switch (e) {
-    case BodyError::malformed_encoding: return "The request contains a malformed percent-encoding.";
-    case BodyError::too_many_fields: return "The request has too many form fields.";
-    case BodyError::field_too_large: return "A form field is too large.";
-    case BodyError::invalid_json: return "The request body is not valid JSON.";
-    case BodyError::not_an_object: return "The request body must be a JSON object.";
-    case BodyError::invalid_value: return "A parameter must be a string, number or boolean.";
-    case BodyError::duplicate_parameter: return "A parameter was included more than once.";
+    case BodyError::malformed_encoding:
+      return "The request contains a malformed percent-encoding.";
+    case BodyError::too_many_fields:
+      return "The request has too many form fields.";
+    case BodyError::field_too_large:
+      return "A form field is too large.";
+    case BodyError::invalid_json:
+      return "The request body is not valid JSON.";
+    case BodyError::not_an_object:
+      return "The request body must be a JSON object.";
+    case BodyError::invalid_value:
+      return "A parameter must be a string, number or boolean.";
+    case BodyError::duplicate_parameter:
+      return "A parameter was included more than once.";
     case BodyError::unsupported_media_type:
       return "The body must be application/x-www-form-urlencoded or application/json.";
-    case BodyError::missing_credentials: return "No Basic credentials were supplied.";
-    case BodyError::malformed_credentials: return "The Basic credentials are malformed.";
+    case BodyError::missing_credentials:
+      return "No Basic credentials were supplied.";
+    case BodyError::malformed_credentials:
+      return "The Basic credentials are malformed.";
   }
   return "Invalid request body.";
 }
 
-Result<std::string, BodyError> form_decode(std::string_view in) { return decode(in, true); }
-Result<std::string, BodyError> percent_decode(std::string_view in) { return decode(in, false); }
+Result<std::string, BodyError> form_decode(std::string_view in) {
+  return decode(in, true);
+}
+Result<std::string, BodyError> percent_decode(std::string_view in) {
+  return decode(in, false);
+}
 
 Result<FormFields, BodyError> parse_form(std::string_view body, FormLimits limits) {
   FormFields out;

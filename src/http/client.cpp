@@ -18,11 +18,11 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <atomic>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -33,14 +33,22 @@ namespace permiso::http {
 
 std::string_view to_string(ClientError e) {
   switch (e) {
-    case ClientError::InvalidUrl: return "invalid_url";
-    case ClientError::Resolve: return "resolve";
-    case ClientError::Connect: return "connect";
-    case ClientError::Tls: return "tls";
-    case ClientError::Timeout: return "timeout";
-    case ClientError::Io: return "io";
-    case ClientError::ResponseTooLarge: return "response_too_large";
-    case ClientError::Cancelled: return "cancelled";
+    case ClientError::InvalidUrl:
+      return "invalid_url";
+    case ClientError::Resolve:
+      return "resolve";
+    case ClientError::Connect:
+      return "connect";
+    case ClientError::Tls:
+      return "tls";
+    case ClientError::Timeout:
+      return "timeout";
+    case ClientError::Io:
+      return "io";
+    case ClientError::ResponseTooLarge:
+      return "response_too_large";
+    case ClientError::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -88,7 +96,7 @@ constexpr std::chrono::seconds kMaxIdle{30};
 
 struct Target {
   bool https = false;
-  std::string host;         // without brackets for IPv6
+  std::string host;  // without brackets for IPv6
   bool host_is_ip = false;
   std::uint16_t port = 0;
   std::string host_header;  // host[:port] as sent in Host
@@ -351,7 +359,7 @@ struct Client::Impl {
 };
 
 Result<std::unique_ptr<Connection>, ClientError> Client::Impl::connect(const Target& t,
-                                                                        SteadyClock::time_point deadline) {
+                                                                       SteadyClock::time_point deadline) {
   auto endpoints = resolve(t, deadline);
   if (!endpoints) return endpoints.error();
   auto c = std::make_unique<Connection>(registry);
@@ -410,8 +418,7 @@ Result<ClientResponse, Failure> Client::Impl::exchange_on(Stream& s, Connection&
     if (head) parser.skip(true);
     ec = c.run([&](auto handler) { bhttp::async_read(s, c.buffer, parser, std::move(handler)); });
     if (ec) {
-      if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit ||
-          ec == bhttp::error::buffer_overflow) {
+      if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
         return Failure{ClientError::ResponseTooLarge};
       }
       if (ec == beast::error::timeout) return Failure{ClientError::Timeout};

@@ -49,10 +49,10 @@ struct ClientResponse {
 struct ClientOptions {
   std::size_t max_body_bytes = 8 * 1024 * 1024;
   std::size_t max_header_bytes = 64 * 1024;  // status line and headers together
-  std::size_t max_idle_per_origin = 4;  // kept-alive connections reused per scheme://host:port
+  std::size_t max_idle_per_origin = 4;       // kept-alive connections reused per scheme://host:port
   std::string user_agent = "permiso-client/0.1";
-  bool verify_tls = true;         // false only for tests against self-signed servers
-  std::string ca_file{};          // trust anchors (PEM) used instead of the system store; empty: the system store
+  bool verify_tls = true;  // false only for tests against self-signed servers
+  std::string ca_file{};   // trust anchors (PEM) used instead of the system store; empty: the system store
 };
 
 /// Thread-safe: many threads may call fetch() at once.

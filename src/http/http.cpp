@@ -12,10 +12,8 @@ namespace permiso::http {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -65,8 +63,8 @@ Response json_response(int status, const boost::json::value& body) {
   return res;
 }
 
-Response error_response(const Request& req, int status, std::string_view error,
-                        std::string_view description, const boost::json::object* extra) {
+Response error_response(const Request& req, int status, std::string_view error, std::string_view description,
+                        const boost::json::object* extra) {
   boost::json::object body;
   body["error"] = error;
   body["error_description"] = description;

@@ -18,11 +18,11 @@ namespace permiso::http {
 
 /// One parsed request. Header names are stored lower-case.
 struct Request {
-  std::string method;        // "GET", "POST", ... (upper-case)
-  std::string target;        // raw request target, e.g. "/api/v1/users?page=2"
-  std::string path;          // percent-decoded path without the query
-  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
-  std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
+  std::string method;                                           // "GET", "POST", ... (upper-case)
+  std::string target;                                           // raw request target, e.g. "/api/v1/users?page=2"
+  std::string path;                                             // percent-decoded path without the query
+  std::vector<std::pair<std::string, std::string>> query;       // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;     // lower-case names
   std::map<std::string, std::string, std::less<>> path_params;  // "{id}" captures from the router
   std::string body;
   std::string remote_ip;   // peer address, or the client address a trusted proxy reported
@@ -51,8 +51,8 @@ struct Response {
 /// A JSON answer.
 Response json_response(int status, const boost::json::value& body);
 /// The contract's error shape: {"error", "error_description", "request_id", ...extra}.
-Response error_response(const Request& req, int status, std::string_view error,
-                        std::string_view description, const boost::json::object* extra = nullptr);
+Response error_response(const Request& req, int status, std::string_view error, std::string_view description,
+                        const boost::json::object* extra = nullptr);
 
 /// Completes a request. Call exactly once, from any thread; the server hands the
 /// response back to the connection's own executor.
@@ -80,7 +80,7 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;
     const WebSocketHandler* websocket = nullptr;  // set for add_websocket routes
-    std::string pattern;  // the route pattern, for metrics labels
+    std::string pattern;                          // the route pattern, for metrics labels
     bool method_not_allowed = false;
     std::string allowed_methods;  // for the Allow header on 405
   };

@@ -31,10 +31,14 @@ std::string format_double(double v) {
 
 void append_escaped(std::string& out, std::string_view v) {
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
 }
 
@@ -43,9 +47,12 @@ void append_help(std::string& out, std::string_view name, std::string_view help,
   out += name;
   out.push_back(' ');
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
   out += "\n# TYPE ";
   out += name;
@@ -157,8 +164,8 @@ std::string Registry::render() const {
       for (std::size_t i = 0; i <= bounds.size(); ++i) {
         cumulative += h.bucket(i);
         auto le = i < bounds.size() ? format_double(bounds[i]) : std::string("+Inf");
-        out += name + "_bucket" + labels(fam->label_names(), values, "le", le) + ' ' +
-               std::to_string(cumulative) + '\n';
+        out +=
+            name + "_bucket" + labels(fam->label_names(), values, "le", le) + ' ' + std::to_string(cumulative) + '\n';
       }
       out += name + "_sum" + labels(fam->label_names(), values) + ' ' + format_double(h.sum()) + '\n';
       out += name + "_count" + labels(fam->label_names(), values) + ' ' + std::to_string(h.count()) + '\n';

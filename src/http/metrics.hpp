@@ -67,8 +67,7 @@ class Family {
  public:
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::function<std::unique_ptr<Metric>()> make)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
-        make_(std::move(make)) {}
+      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)), make_(std::move(make)) {}
 
   /// The child for these label values (same count and order as the label names).
   Metric& with(const std::vector<std::string>& label_values);
@@ -137,8 +136,7 @@ Metric& Family<Metric>::with(const std::vector<std::string>& label_values) {
 }
 
 template <class Metric>
-void Family<Metric>::for_each(
-    const std::function<void(const std::vector<std::string>&, const Metric&)>& f) const {
+void Family<Metric>::for_each(const std::function<void(const std::vector<std::string>&, const Metric&)>& f) const {
   std::shared_lock lock(mutex_);
   for (const auto& [labels, metric] : children_) f(labels, *metric);
 }

@@ -433,7 +433,9 @@ bool WsPeer::send(std::string text) {
     queue_.clear();
     queued_bytes_ = 0;
     lock.unlock();
-    post([](Session& s) { s.ws_request_close(websocket::close_code::policy_error, "slow consumer", s.ws_close_limit()); });
+    post([](Session& s) {
+      s.ws_request_close(websocket::close_code::policy_error, "slow consumer", s.ws_close_limit());
+    });
     return false;
   }
   queued_bytes_ += text.size();
@@ -546,8 +548,8 @@ void Session::finalize(Response& res, const Request& req, bool preflight) const 
     h.emplace_back("Vary", "Origin");
   }
   if (auto origin = req.header("origin"); origin && !cors.allowed_origins.empty()) {
-    const bool allowed = std::find(cors.allowed_origins.begin(), cors.allowed_origins.end(), *origin) !=
-                         cors.allowed_origins.end();
+    const bool allowed =
+        std::find(cors.allowed_origins.begin(), cors.allowed_origins.end(), *origin) != cors.allowed_origins.end();
     if (allowed) {
       h.emplace_back("Access-Control-Allow-Origin", std::string(*origin));
       h.emplace_back("Access-Control-Allow-Credentials", "true");
@@ -728,8 +730,8 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
   record(101, 0, *req, route, started, true);
   // Beast bounds the closing handshake by the same timeout: a peer that never answers our
   // close frame (server stop, slow consumer) is cut after a short wait, not the HTTP one.
-  timeouts.handshake_timeout = std::min<std::chrono::steady_clock::duration>(timeouts.handshake_timeout,
-                                                                             std::chrono::seconds(2));
+  timeouts.handshake_timeout =
+      std::min<std::chrono::steady_clock::duration>(timeouts.handshake_timeout, std::chrono::seconds(2));
   ws.set_option(timeouts);
 
   ws_peer_ = std::make_shared<WsPeer>(weak_from_this(), srv_.lifeline, req->request_id, cfg.websocket);
@@ -769,8 +771,7 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
     ws_request_close(websocket::close_code::internal_error, "internal error", ws_close_limit());
   }
   if (stopping_) {
-    ws_request_close(websocket::close_code::going_away, "going away",
-                     std::min(cfg.write_timeout, cfg.shutdown_grace));
+    ws_request_close(websocket::close_code::going_away, "going away", std::min(cfg.write_timeout, cfg.shutdown_grace));
   }
 
   beast::flat_buffer buffer;  // bounded by read_message_max
@@ -937,8 +938,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
       if (bad_target) {
         route = "invalid";
         res = error_response(*req, 400, "bad_request", "The request target is malformed.");
-      } else if (req->method == "OPTIONS" && req->header("origin") &&
-                 req->header("access-control-request-method")) {
+      } else if (req->method == "OPTIONS" && req->header("origin") && req->header("access-control-request-method")) {
         route = "preflight";
         preflight = true;
         res.status = 204;
@@ -948,8 +948,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
         if (match.handler == nullptr) {
           if (match.method_not_allowed) {
             route = match.pattern;
-            res = error_response(*req, 405, "method_not_allowed",
-                                 "Method " + req->method + " is not allowed here.");
+            res = error_response(*req, 405, "method_not_allowed", "Method " + req->method + " is not allowed here.");
             res.set_header("Allow", match.allowed_methods);
           } else {
             route = "unmatched";
@@ -997,8 +996,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
             try {
               (*match.handler)(*req, reply);
             } catch (const std::exception& ex) {
-              srv_.log_error("handler for " + route + " threw: " + ex.what() + " (request_id " + req->request_id +
-                             ")");
+              srv_.log_error("handler for " + route + " threw: " + ex.what() + " (request_id " + req->request_id + ")");
               failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
             } catch (...) {
               srv_.log_error("handler for " + route + " threw a non-exception (request_id " + req->request_id + ")");
@@ -1232,7 +1230,9 @@ Server::Server(ServerConfig config, Router& router, ServerHooks hooks)
 
 Server::~Server() = default;
 
-std::uint16_t Server::port() const { return impl_->bound_port; }
+std::uint16_t Server::port() const {
+  return impl_->bound_port;
+}
 
 void Server::run() {
   auto run_loop = [this] {
@@ -1251,6 +1251,8 @@ void Server::run() {
   for (auto& t : extra) t.join();
 }
 
-void Server::stop() { impl_->stop(); }
+void Server::stop() {
+  impl_->stop();
+}
 
 }  // namespace permiso::http

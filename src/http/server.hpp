@@ -31,10 +31,10 @@ struct CorsConfig {
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;  // 0: ephemeral, see Server::port()
-  unsigned threads = 0;    // 0: std::thread::hardware_concurrency()
-  std::size_t body_limit = 64 * 1024;    // larger bodies: 413 payload_too_large
-  std::size_t header_limit = 8 * 1024;   // larger headers: 431
+  std::uint16_t port = 0;               // 0: ephemeral, see Server::port()
+  unsigned threads = 0;                 // 0: std::thread::hardware_concurrency()
+  std::size_t body_limit = 64 * 1024;   // larger bodies: 413 payload_too_large
+  std::size_t header_limit = 8 * 1024;  // larger headers: 431
   /// From a connection's first byte (or its acceptance) to the end of the headers: slowloris bound.
   std::chrono::milliseconds header_timeout{10'000};
   /// Reading the body once the headers are in.
@@ -63,7 +63,7 @@ struct AccessLogEntry {
   std::string_view route;  // the router pattern, or "unmatched"/"invalid"/"preflight"
   int status = 0;
   std::chrono::microseconds duration{0};
-  std::size_t bytes = 0;   // response body bytes
+  std::size_t bytes = 0;  // response body bytes
   std::string_view request_id;
   std::string_view remote_ip;
   std::string_view user_agent;

@@ -55,8 +55,8 @@ struct WebSocketAccept {
 using WebSocketHandler = std::function<std::variant<Response, WebSocketAccept>(Request&)>;
 
 struct WebSocketLimits {
-  std::size_t max_message_bytes = 64 * 1024;     // larger incoming messages close with 1009
-  std::size_t max_queued_messages = 1024;        // outgoing frames waiting per peer
+  std::size_t max_message_bytes = 64 * 1024;  // larger incoming messages close with 1009
+  std::size_t max_queued_messages = 1024;     // outgoing frames waiting per peer
   std::size_t max_queued_bytes = 4 * 1024 * 1024;
   /// No frame from the client for this long (a ping is sent halfway through): closed.
   std::chrono::milliseconds idle_timeout{60'000};

@@ -11,8 +11,7 @@
 
 namespace permiso::jose {
 namespace {
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 constexpr std::array<int, 256> make_decode_table() {
   std::array<int, 256> t{};
@@ -33,7 +32,9 @@ std::string random_bytes(std::size_t n) {
   return out;
 }
 
-std::string random_token(std::size_t nbytes) { return base64url_encode(random_bytes(nbytes)); }
+std::string random_token(std::size_t nbytes) {
+  return base64url_encode(random_bytes(nbytes));
+}
 
 namespace {
 /// SHA-256, fetched once: EVP_sha256() makes every call look the algorithm up in the
@@ -52,8 +53,8 @@ const EVP_MD* sha256_md() {
 std::string sha256(std::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, sha256_md(),
-                 nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, sha256_md(), nullptr) !=
+      1) {
     throw std::runtime_error("SHA256 failed");
   }
   return out;
@@ -62,9 +63,8 @@ std::string sha256(std::string_view data) {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  HMAC(sha256_md(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-       reinterpret_cast<unsigned char*>(out.data()), &len);
+  HMAC(sha256_md(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), reinterpret_cast<unsigned char*>(out.data()), &len);
   return out;
 }
 

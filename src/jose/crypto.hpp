@@ -12,7 +12,7 @@ namespace permiso::jose {
 std::string random_bytes(std::size_t n);
 /// base64url of `nbytes` random bytes: ids, refresh tokens, secrets.
 std::string random_token(std::size_t nbytes);
-std::string sha256(std::string_view data);  // raw 32 bytes
+std::string sha256(std::string_view data);                             // raw 32 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string hex(std::string_view bytes);
 /// False on length mismatch; otherwise compares without data-dependent timing.

@@ -46,24 +46,35 @@ std::optional<std::int64_t> int_claim(const boost::json::object& claims, std::st
 
 std::string_view to_string(JwtStatus s) {
   switch (s) {
-    case JwtStatus::Malformed: return "malformed token";
-    case JwtStatus::UnsupportedAlgorithm: return "algorithm not allowed";
-    case JwtStatus::ForbiddenHeader: return "forbidden header parameter";
-    case JwtStatus::UnknownKid: return "unknown key id";
-    case JwtStatus::AlgorithmKeyMismatch: return "algorithm does not match the key";
-    case JwtStatus::BadSignature: return "signature verification failed";
-    case JwtStatus::MissingClaim: return "required claim missing";
-    case JwtStatus::Expired: return "token expired";
-    case JwtStatus::NotYetValid: return "token not yet valid";
-    case JwtStatus::IssuerMismatch: return "issuer mismatch";
-    case JwtStatus::AudienceMismatch: return "audience mismatch";
-    case JwtStatus::TypeMismatch: return "token type mismatch";
+    case JwtStatus::Malformed:
+      return "malformed token";
+    case JwtStatus::UnsupportedAlgorithm:
+      return "algorithm not allowed";
+    case JwtStatus::ForbiddenHeader:
+      return "forbidden header parameter";
+    case JwtStatus::UnknownKid:
+      return "unknown key id";
+    case JwtStatus::AlgorithmKeyMismatch:
+      return "algorithm does not match the key";
+    case JwtStatus::BadSignature:
+      return "signature verification failed";
+    case JwtStatus::MissingClaim:
+      return "required claim missing";
+    case JwtStatus::Expired:
+      return "token expired";
+    case JwtStatus::NotYetValid:
+      return "token not yet valid";
+    case JwtStatus::IssuerMismatch:
+      return "issuer mismatch";
+    case JwtStatus::AudienceMismatch:
+      return "audience mismatch";
+    case JwtStatus::TypeMismatch:
+      return "token type mismatch";
   }
   return "unknown";
 }
 
-std::string sign_jwt(const SigningKey& key, const boost::json::object& claims,
-                     std::string_view typ) {
+std::string sign_jwt(const SigningKey& key, const boost::json::object& claims, std::string_view typ) {
   const std::string payload = boost::json::serialize(claims);
   std::string token = key.encoded_header(typ);
   // Header, payload and signature in one buffer: base64url grows 4/3, the signature is
@@ -79,9 +90,7 @@ std::string sign_jwt(const SigningKey& key, const boost::json::object& claims,
 }
 
 Verifier::Verifier(VerifyPolicy policy, const Clock& clock)
-    : policy_(std::move(policy)),
-      clock_(clock),
-      keys_(std::make_shared<const std::vector<VerificationKey>>()) {}
+    : policy_(std::move(policy)), clock_(clock), keys_(std::make_shared<const std::vector<VerificationKey>>()) {}
 
 void Verifier::set_keys(std::vector<VerificationKey> keys) {
   keys_.store(std::make_shared<const std::vector<VerificationKey>>(std::move(keys)));
@@ -105,8 +114,7 @@ Result<VerifiedJwt, JwtStatus> Verifier::verify(std::string_view token) const {
   const auto* alg_v = header->if_contains("alg");
   if (alg_v == nullptr || !alg_v->is_string()) return JwtStatus::Malformed;
   const auto alg = algorithm_from_string(alg_v->as_string());
-  if (!alg || std::find(policy_.algorithms.begin(), policy_.algorithms.end(), *alg) ==
-                  policy_.algorithms.end()) {
+  if (!alg || std::find(policy_.algorithms.begin(), policy_.algorithms.end(), *alg) == policy_.algorithms.end()) {
     return JwtStatus::UnsupportedAlgorithm;
   }
   for (const char* forbidden : {"crit", "jku", "x5u", "jwk", "x5c"}) {

@@ -18,8 +18,7 @@ namespace permiso::jose {
 
 /// Compact JWS with header {alg, typ, kid}. Thread-safe; hot path of token issuance.
 /// Throws std::runtime_error only if the key cannot sign (a public-only key: a bug).
-std::string sign_jwt(const SigningKey& key, const boost::json::object& claims,
-                     std::string_view typ = "at+jwt");
+std::string sign_jwt(const SigningKey& key, const boost::json::object& claims, std::string_view typ = "at+jwt");
 
 enum class JwtStatus {
   Malformed,             // not three base64url parts of JSON objects
@@ -28,12 +27,12 @@ enum class JwtStatus {
   UnknownKid,            // no key with that kid (or no kid while the set has several keys)
   AlgorithmKeyMismatch,  // the header's alg is not the key's algorithm
   BadSignature,
-  MissingClaim,          // exp, iat (or a configured required claim) absent or mistyped
+  MissingClaim,  // exp, iat (or a configured required claim) absent or mistyped
   Expired,
-  NotYetValid,           // nbf or iat in the future beyond the leeway
+  NotYetValid,  // nbf or iat in the future beyond the leeway
   IssuerMismatch,
   AudienceMismatch,
-  TypeMismatch,          // the typ header is not the expected one
+  TypeMismatch,  // the typ header is not the expected one
 };
 std::string_view to_string(JwtStatus s);
 PERMISO_RESULT_ERROR(JwtStatus)
@@ -49,7 +48,7 @@ struct VerifyPolicy {
   std::string audience;               // required when non-empty ("aud" string or array)
   std::string typ;                    // required header typ when non-empty (e.g. "at+jwt")
   std::int64_t leeway_s = 30;
-  bool require_iat = true;            // exp is always required
+  bool require_iat = true;  // exp is always required
 };
 
 /// Verifies tokens against a replaceable key set. Thread-safe: keys are swapped as one

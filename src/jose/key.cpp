@@ -20,7 +20,7 @@ namespace permiso::jose {
 struct SigningKey::Impl {
   Algorithm alg = Algorithm::HS256;
   std::string kid;
-  std::string secret;       // HS256
+  std::string secret;        // HS256
   EVP_PKEY* pkey = nullptr;  // others; shared read-only: EVP_PKEY signing is thread-safe
   EVP_MD* md = nullptr;      // SHA-256 fetched once (RS256/ES256), not per signature
   // Contexts initialised once and copied per call: EVP_DigestSignInit costs ~2 µs (provider
@@ -107,7 +107,8 @@ BnPtr get_bn(const EVP_PKEY* pkey, const char* name) {
 
 bool type_fits(Algorithm alg, const EVP_PKEY* pkey) {
   switch (alg) {
-    case Algorithm::RS256: return EVP_PKEY_is_a(pkey, "RSA") == 1 && EVP_PKEY_get_bits(pkey) >= 2048;
+    case Algorithm::RS256:
+      return EVP_PKEY_is_a(pkey, "RSA") == 1 && EVP_PKEY_get_bits(pkey) >= 2048;
     case Algorithm::ES256: {
       if (EVP_PKEY_is_a(pkey, "EC") != 1) return false;
       char group[64] = {};
@@ -115,8 +116,10 @@ bool type_fits(Algorithm alg, const EVP_PKEY* pkey) {
       EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len);
       return std::string_view(group) == "prime256v1" || std::string_view(group) == "P-256";
     }
-    case Algorithm::EdDSA: return EVP_PKEY_is_a(pkey, "ED25519") == 1;
-    case Algorithm::HS256: return false;
+    case Algorithm::EdDSA:
+      return EVP_PKEY_is_a(pkey, "ED25519") == 1;
+    case Algorithm::HS256:
+      return false;
   }
   return false;
 }
@@ -147,7 +150,8 @@ boost::json::object public_members(const SigningKey::Impl& k) {
       jwk["x"] = base64url_encode(raw);
       break;
     }
-    case Algorithm::HS256: break;
+    case Algorithm::HS256:
+      break;
   }
   return jwk;
 }
@@ -197,10 +201,14 @@ std::string raw_to_der_ecdsa(std::string_view raw) {
 
 std::string_view to_string(Algorithm a) {
   switch (a) {
-    case Algorithm::HS256: return "HS256";
-    case Algorithm::RS256: return "RS256";
-    case Algorithm::ES256: return "ES256";
-    case Algorithm::EdDSA: return "EdDSA";
+    case Algorithm::HS256:
+      return "HS256";
+    case Algorithm::RS256:
+      return "RS256";
+    case Algorithm::ES256:
+      return "ES256";
+    case Algorithm::EdDSA:
+      return "EdDSA";
   }
   return "unknown";
 }
@@ -246,12 +254,18 @@ std::string jwk_thumbprint(const boost::json::object& jwk) {
 
 std::string_view to_string(KeyError e) {
   switch (e) {
-    case KeyError::InvalidPem: return "invalid PEM private key";
-    case KeyError::WrongKeyType: return "key type does not fit the algorithm";
-    case KeyError::SecretTooShort: return "HS256 secret shorter than 256 bits";
-    case KeyError::InvalidJwk: return "invalid JWK";
-    case KeyError::GenerationFailed: return "key generation failed";
-    case KeyError::Io: return "key file I/O failed";
+    case KeyError::InvalidPem:
+      return "invalid PEM private key";
+    case KeyError::WrongKeyType:
+      return "key type does not fit the algorithm";
+    case KeyError::SecretTooShort:
+      return "HS256 secret shorter than 256 bits";
+    case KeyError::InvalidJwk:
+      return "invalid JWK";
+    case KeyError::GenerationFailed:
+      return "key generation failed";
+    case KeyError::Io:
+      return "key file I/O failed";
   }
   return "unknown";
 }
@@ -262,10 +276,17 @@ Result<SigningKey, KeyError> SigningKey::generate(Algorithm alg) {
   }
   EVP_PKEY* pkey = nullptr;
   switch (alg) {
-    case Algorithm::RS256: pkey = EVP_RSA_gen(2048); break;
-    case Algorithm::ES256: pkey = EVP_EC_gen("P-256"); break;
-    case Algorithm::EdDSA: pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
-    case Algorithm::HS256: break;
+    case Algorithm::RS256:
+      pkey = EVP_RSA_gen(2048);
+      break;
+    case Algorithm::ES256:
+      pkey = EVP_EC_gen("P-256");
+      break;
+    case Algorithm::EdDSA:
+      pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+      break;
+    case Algorithm::HS256:
+      break;
   }
   if (pkey == nullptr) return KeyError::GenerationFailed;
   auto impl = std::make_shared<Impl>();
@@ -334,8 +355,8 @@ Result<SigningKey, KeyError> SigningKey::from_public_jwk(const boost::json::obje
     const auto* crv = jwk.if_contains("crv");
     auto x = str("x");
     auto y = str("y");
-    if (crv == nullptr || !crv->is_string() || crv->as_string() != "P-256" || !x || !y ||
-        x->size() != 32 || y->size() != 32) {
+    if (crv == nullptr || !crv->is_string() || crv->as_string() != "P-256" || !x || !y || x->size() != 32 ||
+        y->size() != 32) {
       return KeyError::InvalidJwk;
     }
     std::string point = "\x04" + *x + *y;
@@ -352,8 +373,8 @@ Result<SigningKey, KeyError> SigningKey::from_public_jwk(const boost::json::obje
     if (crv == nullptr || !crv->is_string() || crv->as_string() != "Ed25519" || !x || x->size() != 32) {
       return KeyError::InvalidJwk;
     }
-    EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(
-        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x->data()), x->size());
+    EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                                 reinterpret_cast<const unsigned char*>(x->data()), x->size());
     if (pkey == nullptr) return KeyError::InvalidJwk;
     impl->alg = Algorithm::EdDSA;
     impl->pkey = pkey;
@@ -366,15 +387,21 @@ Result<SigningKey, KeyError> SigningKey::from_public_jwk(const boost::json::obje
     }
   }
   const auto* kid = jwk.if_contains("kid");
-  impl->kid = (kid != nullptr && kid->is_string()) ? std::string(kid->as_string())
-                                                   : jwk_thumbprint(public_members(*impl));
+  impl->kid =
+      (kid != nullptr && kid->is_string()) ? std::string(kid->as_string()) : jwk_thumbprint(public_members(*impl));
   impl->finish();
   return SigningKey(std::move(impl));
 }
 
-Algorithm SigningKey::algorithm() const { return impl_->alg; }
-const std::string& SigningKey::kid() const { return impl_->kid; }
-bool SigningKey::can_sign() const { return impl_->has_private; }
+Algorithm SigningKey::algorithm() const {
+  return impl_->alg;
+}
+const std::string& SigningKey::kid() const {
+  return impl_->kid;
+}
+bool SigningKey::can_sign() const {
+  return impl_->has_private;
+}
 
 boost::json::object SigningKey::public_jwk() const {
   if (impl_->alg == Algorithm::HS256) return {};
@@ -396,7 +423,9 @@ std::string SigningKey::private_pem() const {
   return std::string(data, static_cast<std::size_t>(len));
 }
 
-std::string SigningKey::secret() const { return impl_->secret; }
+std::string SigningKey::secret() const {
+  return impl_->secret;
+}
 
 std::string SigningKey::sign(std::string_view input) const {
   const Impl& k = *impl_;
@@ -443,9 +472,8 @@ bool SigningKey::verify(std::string_view input, std::string_view signature) cons
                          ? EVP_MD_CTX_copy_ex(ctx.get(), k.verify_template) == 1
                          : EVP_DigestVerifyInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) == 1;
   if (!ready) return false;
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
-                          input.size()) == 1;
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                          reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
 
 std::string SigningKey::encoded_header(std::string_view typ) const {

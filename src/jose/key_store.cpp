@@ -91,15 +91,17 @@ std::optional<std::vector<KeyInfo>> parse_metadata(std::string_view text) {
 
 std::string_view to_string(KeyState s) {
   switch (s) {
-    case KeyState::Pending: return "pending";
-    case KeyState::Active: return "active";
-    case KeyState::Retired: return "retired";
+    case KeyState::Pending:
+      return "pending";
+    case KeyState::Active:
+      return "active";
+    case KeyState::Retired:
+      return "retired";
   }
   return "unknown";
 }
 
-Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::open_or_create(const fs::path& dir,
-                                                                     Algorithm alg,
+Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::open_or_create(const fs::path& dir, Algorithm alg,
                                                                      const Clock& clock) {
   std::unique_ptr<KeyStore> store(new KeyStore(alg, clock));
   store->dir_ = dir;
@@ -140,8 +142,7 @@ Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::open_or_create(const fs::p
   return store;
 }
 
-Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_hmac_secret(std::string_view secret,
-                                                                       const Clock& clock) {
+Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_hmac_secret(std::string_view secret, const Clock& clock) {
   auto key = SigningKey::from_hmac_secret(secret);
   if (!key) return key.error();
   std::unique_ptr<KeyStore> store(new KeyStore(Algorithm::HS256, clock));
@@ -152,8 +153,8 @@ Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_hmac_secret(std::stri
   return store;
 }
 
-Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_pem_files(
-    Algorithm alg, const std::vector<fs::path>& files, const Clock& clock) {
+Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_pem_files(Algorithm alg, const std::vector<fs::path>& files,
+                                                                     const Clock& clock) {
   if (files.empty()) return KeyError::Io;
   std::unique_ptr<KeyStore> store(new KeyStore(alg, clock));
   const auto now = clock.now_seconds();
@@ -173,13 +174,17 @@ Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_pem_files(
   return store;
 }
 
-SigningKey KeyStore::current() const { return *snapshot_.load()->signing; }
+SigningKey KeyStore::current() const {
+  return *snapshot_.load()->signing;
+}
 
 std::vector<VerificationKey> KeyStore::verification_keys() const {
   return snapshot_.load()->published;
 }
 
-boost::json::object KeyStore::jwks() const { return snapshot_.load()->jwks; }
+boost::json::object KeyStore::jwks() const {
+  return snapshot_.load()->jwks;
+}
 
 std::vector<KeyInfo> KeyStore::list() const {
   std::lock_guard lock(mutex_);

@@ -28,22 +28,22 @@ struct KeyInfo {
   Algorithm algorithm = Algorithm::HS256;
   KeyState state = KeyState::Active;
   std::int64_t created_at = 0;
-  std::int64_t activate_at = 0;                 // when it signs (Pending until then)
-  std::optional<std::int64_t> retire_after;     // dropped from the JWKS after this
+  std::int64_t activate_at = 0;              // when it signs (Pending until then)
+  std::optional<std::int64_t> retire_after;  // dropped from the JWKS after this
 };
 
 class KeyStore {
  public:
   /// Development keys: loads the key set persisted under `dir`, or generates one
   /// (files mode 0600 in a 0700 directory). A changed algorithm adds a new active key.
-  static Result<std::unique_ptr<KeyStore>, KeyError> open_or_create(const std::filesystem::path& dir,
-                                                                    Algorithm alg, const Clock& clock);
+  static Result<std::unique_ptr<KeyStore>, KeyError> open_or_create(const std::filesystem::path& dir, Algorithm alg,
+                                                                    const Clock& clock);
   /// A shared HS256 secret (JWT_SECRET_KEY): the same key on every replica and restart.
-  static Result<std::unique_ptr<KeyStore>, KeyError> from_hmac_secret(std::string_view secret,
-                                                                      const Clock& clock);
+  static Result<std::unique_ptr<KeyStore>, KeyError> from_hmac_secret(std::string_view secret, const Clock& clock);
   /// PEM private keys (staging/production); the first signs, the others stay published.
-  static Result<std::unique_ptr<KeyStore>, KeyError> from_pem_files(
-      Algorithm alg, const std::vector<std::filesystem::path>& files, const Clock& clock);
+  static Result<std::unique_ptr<KeyStore>, KeyError> from_pem_files(Algorithm alg,
+                                                                    const std::vector<std::filesystem::path>& files,
+                                                                    const Clock& clock);
 
   /// The key that signs now. Hot path: an atomic snapshot load, no lock.
   [[nodiscard]] SigningKey current() const;
@@ -57,8 +57,7 @@ class KeyStore {
   /// Adds a key that starts signing at now + publish_delay_s; the active key then retires
   /// and stays published until that moment + max_token_lifetime_s. Persisted when the
   /// store has a directory.
-  Result<KeyInfo, KeyError> rotate(std::int64_t now, std::int64_t publish_delay_s,
-                                   std::int64_t max_token_lifetime_s);
+  Result<KeyInfo, KeyError> rotate(std::int64_t now, std::int64_t publish_delay_s, std::int64_t max_token_lifetime_s);
   /// Whether rotate() may generate keys here: only a store persisted in a directory (the
   /// development store). Keys from files or a shared secret are rotated by configuration,
   /// or replicas and verifiers would disagree about the key set.

@@ -21,13 +21,20 @@ constexpr char kAccessMarker[] = "permiso-access-log";
 
 std::string_view level_name(spdlog::level::level_enum l) {
   switch (l) {
-    case spdlog::level::trace: return "TRACE";
-    case spdlog::level::debug: return "DEBUG";
-    case spdlog::level::info: return "INFO";
-    case spdlog::level::warn: return "WARNING";
-    case spdlog::level::err: return "ERROR";
-    case spdlog::level::critical: return "CRITICAL";
-    default: return "OFF";
+    case spdlog::level::trace:
+      return "TRACE";
+    case spdlog::level::debug:
+      return "DEBUG";
+    case spdlog::level::info:
+      return "INFO";
+    case spdlog::level::warn:
+      return "WARNING";
+    case spdlog::level::err:
+      return "ERROR";
+    case spdlog::level::critical:
+      return "CRITICAL";
+    default:
+      return "OFF";
   }
 }
 
@@ -42,7 +49,9 @@ std::optional<spdlog::level::level_enum> parse_level(std::string_view text) {
   return std::nullopt;
 }
 
-void append(spdlog::memory_buf_t& dest, std::string_view s) { dest.append(s.data(), s.data() + s.size()); }
+void append(spdlog::memory_buf_t& dest, std::string_view s) {
+  dest.append(s.data(), s.data() + s.size());
+}
 
 // 2026-11-24T08:49:30.123Z
 void append_timestamp(spdlog::memory_buf_t& dest, spdlog::log_clock::time_point tp) {
@@ -60,7 +69,9 @@ void append_timestamp(spdlog::memory_buf_t& dest, spdlog::log_clock::time_point 
   append(dest, std::string_view(frac, sizeof frac));
 }
 
-bool is_access(const spdlog::details::log_msg& m) { return m.source.filename == kAccessMarker; }
+bool is_access(const spdlog::details::log_msg& m) {
+  return m.source.filename == kAccessMarker;
+}
 
 /// For an access record (see write_access): its JSON object or its text line; empty otherwise.
 std::string_view access_half(const spdlog::details::log_msg& m, bool json) {
@@ -107,9 +118,12 @@ void append_escaped_text(spdlog::memory_buf_t& dest, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == '\n') append(dest, "\\n");
-    else if (c == '\r') append(dest, "\\r");
-    else if (c == '\t') append(dest, "\\t");
+    if (c == '\n')
+      append(dest, "\\n");
+    else if (c == '\r')
+      append(dest, "\\r");
+    else if (c == '\t')
+      append(dest, "\\t");
     else if (u < 0x20 || u == 0x7f) {
       const char esc[] = {'\\', 'x', kHex[u >> 4], kHex[u & 0xf]};
       append(dest, std::string_view(esc, sizeof esc));
@@ -161,8 +175,7 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
     if ((b & 0xc0U) != 0x80U) return 0;
     cp = (cp << 6U) | (b & 0x3fU);
   }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
     return 0;
   }
   return len;
@@ -178,14 +191,18 @@ void append_duration_ms(std::string& out, std::chrono::microseconds d) {
   out += static_cast<char>('0' + frac % 10);
 }
 
-std::string_view without_query(std::string_view path) { return path.substr(0, path.find_first_of("?#")); }
+std::string_view without_query(std::string_view path) {
+  return path.substr(0, path.find_first_of("?#"));
+}
 
 }  // namespace
 
 std::string_view to_string(LogError e) {
   switch (e) {
-    case LogError::kBadLevel: return "log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL";
-    case LogError::kBadFormat: return "log format must be text or json";
+    case LogError::kBadLevel:
+      return "log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL";
+    case LogError::kBadFormat:
+      return "log format must be text or json";
   }
   return "unknown log error";
 }
@@ -199,13 +216,27 @@ std::string json_quote(std::string_view s) {
     const auto u = static_cast<unsigned char>(s[i]);
     if (u < 0x80) {
       switch (u) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
         default:
           if (u < 0x20 || u == 0x7f) {
             out += "\\u00";
@@ -273,7 +304,7 @@ std::string format_access_text(const AccessLogEntry& e) {
   out += e.request_id;
   out += " ua=";
   out += json_quote(e.user_agent);  // quoted: a user agent may contain spaces
-  return out;  // the text formatter escapes any remaining control characters
+  return out;                       // the text formatter escapes any remaining control characters
 }
 
 std::string format_access_log(const AccessLogEntry& e, bool json) {

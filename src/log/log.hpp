@@ -23,7 +23,7 @@ namespace permiso::log {
 enum class Format { kText, kJson };
 
 struct LogConfig {
-  std::string level = "INFO";  // DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
+  std::string level = "INFO";   // DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
   std::string format = "text";  // text or json
   std::string service = "permiso-auth";
 };

@@ -15,8 +15,7 @@ MemoryRateLimiter::MemoryRateLimiter(const Clock& clock, std::size_t max_buckets
 
 MemoryRateLimiter::NowMs MemoryRateLimiter::steady_now_ms() {
   return [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
   };
 }

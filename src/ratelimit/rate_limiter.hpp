@@ -10,7 +10,7 @@
 namespace permiso::ratelimit {
 
 struct Rate {
-  std::uint32_t count = 0;  // tokens per period; 0 means unlimited
+  std::uint32_t count = 0;      // tokens per period; 0 means unlimited
   std::uint32_t period_s = 60;  // 0 is treated as 1
 };
 

@@ -51,8 +51,8 @@ bool RedisChannel::publish(std::string_view message) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (publisher_ == nullptr) publisher_ = connect(endpoint_, 100);
     if (publisher_ == nullptr) return false;
-    auto* r = static_cast<redisReply*>(redisCommand(publisher_, "PUBLISH %b %b", channel_.data(), channel_.size(),
-                                                    message.data(), message.size()));
+    auto* r = static_cast<redisReply*>(
+        redisCommand(publisher_, "PUBLISH %b %b", channel_.data(), channel_.size(), message.data(), message.size()));
     if (r != nullptr) {
       const bool ok = r->type == REDIS_REPLY_INTEGER;
       freeReplyObject(r);

@@ -6,9 +6,9 @@
 #include "ratelimit/redis_limiter.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
-#include <cstdint>
 #include <string>
 #include <thread>
 

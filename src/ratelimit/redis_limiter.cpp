@@ -50,8 +50,7 @@ Reply command(redisContext* c, const std::vector<std::string>& args) {
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
-  return Reply(static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+  return Reply(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
 }
 
 timeval to_timeval(std::chrono::milliseconds ms) {
@@ -98,7 +97,9 @@ std::optional<RedisEndpoint> parse_redis_url(std::string_view url) {
   return ep;
 }
 
-void RedisRateLimiter::ContextFree::operator()(redisContext* c) const { redisFree(c); }
+void RedisRateLimiter::ContextFree::operator()(redisContext* c) const {
+  redisFree(c);
+}
 
 RedisRateLimiter::RedisRateLimiter(RedisEndpoint endpoint, Options options)
     : endpoint_(std::move(endpoint)), options_(std::move(options)) {}
@@ -148,12 +149,14 @@ void RedisRateLimiter::mark_up() {
   if (!available_.exchange(true) && options_.on_availability_change) options_.on_availability_change(true);
 }
 
-bool RedisRateLimiter::backing_off() const { return !available_.load() && steady_ms() < retry_at_ms_.load(); }
+bool RedisRateLimiter::backing_off() const {
+  return !available_.load() && steady_ms() < retry_at_ms_.load();
+}
 
 Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_t cost) {
   if (rate.count == 0) return Decision{true, UINT32_MAX, 0};
-  const auto retry_s = static_cast<std::uint32_t>(
-      std::max<std::int64_t>(1, (options_.retry_interval.count() + 999) / 1000));
+  const auto retry_s =
+      static_cast<std::uint32_t>(std::max<std::int64_t>(1, (options_.retry_interval.count() + 999) / 1000));
   const Decision fallback{options_.fail_open, 0, options_.fail_open ? 0U : retry_s};
   if (backing_off()) {
     unavailable_.fetch_add(1);
@@ -165,9 +168,10 @@ Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_
     return fallback;
   }
   const std::string full_key = options_.key_prefix + std::string(key);
-  const std::vector<std::string> tail{"1", full_key, std::to_string(rate.count),
-                                      std::to_string(static_cast<std::uint64_t>(std::max<std::uint32_t>(1, rate.period_s)) * 1000),
-                                      std::to_string(cost)};
+  const std::vector<std::string> tail{
+      "1", full_key, std::to_string(rate.count),
+      std::to_string(static_cast<std::uint64_t>(std::max<std::uint32_t>(1, rate.period_s)) * 1000),
+      std::to_string(cost)};
   auto evalsha = [&](const std::string& sha) {
     std::vector<std::string> args{"EVALSHA", sha};
     args.insert(args.end(), tail.begin(), tail.end());

@@ -77,7 +77,8 @@ std::string string_member(const boost::json::object& o, std::string_view name) {
 bool is_loopback_url(std::string_view url) {
   const auto rest = url.substr(url.find("://") + 3);
   for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
-    if (rest.starts_with(host) && (rest.size() == host.size() || rest[host.size()] == ':' || rest[host.size()] == '/')) {
+    if (rest.starts_with(host) &&
+        (rest.size() == host.size() || rest[host.size()] == ':' || rest[host.size()] == '/')) {
       return true;
     }
   }
@@ -240,7 +241,8 @@ struct Authenticator::Impl {
     key_count.store(keys.size());
     verifier.set_keys(std::move(keys));
     keys_loaded.store(true, std::memory_order_release);
-    if (keys_state != KeysState::Healthy) spdlog::info("resource: JWKS loaded from {} ({} keys)", jwks_uri, key_count.load());
+    if (keys_state != KeysState::Healthy)
+      spdlog::info("resource: JWKS loaded from {} ({} keys)", jwks_uri, key_count.load());
     keys_state = KeysState::Healthy;
     return true;
   }
@@ -285,9 +287,9 @@ struct Authenticator::Impl {
     }
     if (cfg.unknown_kid_wait <= 0ms) return false;
     const auto target = kid_target;
-    return key_done_cv.wait_for(lock, cfg.unknown_kid_wait,
-                                [&] { return stopping.load() || fetch_completed >= target; }) &&
-           fetch_completed >= target;
+    return key_done_cv.wait_for(lock, cfg.unknown_kid_wait, [&] {
+      return stopping.load() || fetch_completed >= target;
+    }) && fetch_completed >= target;
   }
 
   // ---- revocation feed ----
@@ -302,7 +304,8 @@ struct Authenticator::Impl {
     req.timeout = cfg.http_timeout;
     req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
     req.headers.emplace_back("Accept", "application/json");
-    req.body = "client_id=" + http::form_encode(cfg.client_id) + "&client_secret=" + http::form_encode(cfg.client_secret);
+    req.body =
+        "client_id=" + http::form_encode(cfg.client_id) + "&client_secret=" + http::form_encode(cfg.client_secret);
     auto res = client.fetch(req);
     if (!res || res->status != 200) {
       note_feed_problem(res ? "service token refused: HTTP " + std::to_string(res->status)
@@ -537,7 +540,9 @@ struct Authenticator::Impl {
 Authenticator::Authenticator(ResourceConfig config, const Clock& clock, http::Client& client)
     : impl_(std::make_unique<Impl>(std::move(config), clock, client)) {}
 
-Authenticator::~Authenticator() { stop(); }
+Authenticator::~Authenticator() {
+  stop();
+}
 
 void Authenticator::start() {
   Impl& s = *impl_;
@@ -545,15 +550,17 @@ void Authenticator::start() {
   if (s.started) return;
   s.started = true;
   if (s.cfg.follow_revocations && s.cfg.auth_url.starts_with("http://") && !is_loopback_url(s.cfg.auth_url)) {
-    spdlog::warn("resource: auth_url {} is plain HTTP beyond this host: the client secret and tokens travel "
-                 "unencrypted; use https://",
-                 s.cfg.auth_url);
+    spdlog::warn(
+        "resource: auth_url {} is plain HTTP beyond this host: the client secret and tokens travel "
+        "unencrypted; use https://",
+        s.cfg.auth_url);
   }
   if (s.needs_jwks) s.key_thread = std::thread([&s] { s.key_loop(); });
   if (s.cfg.follow_revocations) {
     s.feed_thread = std::thread([&s] { s.feed_loop(); });
     if (!s.cfg.redis_url.empty()) {
-      s.channel = std::make_unique<ratelimit::RedisChannel>(*ratelimit::parse_redis_url(s.cfg.redis_url), "permiso:events");
+      s.channel =
+          std::make_unique<ratelimit::RedisChannel>(*ratelimit::parse_redis_url(s.cfg.redis_url), "permiso:events");
       s.channel->subscribe([&s](std::string_view message) { s.on_event(message); });
     }
   }
@@ -641,8 +648,12 @@ bool Authenticator::is_revoked(const Principal& principal) const {
   return impl_->revocations.is_revoked(principal.jti, principal.session_id);
 }
 
-const RevocationList& Authenticator::revocations() const { return impl_->revocations; }
+const RevocationList& Authenticator::revocations() const {
+  return impl_->revocations;
+}
 
-const ResourceConfig& Authenticator::config() const { return impl_->cfg; }
+const ResourceConfig& Authenticator::config() const {
+  return impl_->cfg;
+}
 
 }  // namespace permiso::resource

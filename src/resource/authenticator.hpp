@@ -42,12 +42,12 @@ struct ResourceConfig {
   /// Base URL of permiso-auth, e.g. http://127.0.0.1:8000. Its metadata
   /// (/.well-known/oauth-authorization-server) names the jwks_uri.
   std::string auth_url;
-  std::string issuer;                    // required "iss"
-  std::string audience = "permiso";      // required "aud"
+  std::string issuer;                       // required "iss"
+  std::string audience = "permiso";         // required "aud"
   std::vector<jose::Algorithm> algorithms;  // the allow-list; nothing else is ever accepted
   /// HS256 shared secret (development profile): verified without any JWKS.
   std::string hs256_secret;
-  std::int64_t leeway_s = 30;            // clock skew tolerated on exp/nbf/iat
+  std::int64_t leeway_s = 30;  // clock skew tolerated on exp/nbf/iat
   std::chrono::seconds jwks_refresh_interval{300};
   /// An unknown kid triggers at most one JWKS fetch per this interval (forged kids cannot
   /// make us hammer the auth server).
@@ -55,14 +55,14 @@ struct ResourceConfig {
   /// How long a request with an unknown kid waits for the refresh it triggered (a key
   /// rotation is then invisible to clients). 0: never wait, refuse at once.
   std::chrono::milliseconds unknown_kid_wait{250};
-  std::size_t cache_capacity = 100000;   // verified tokens kept (0: no cache)
+  std::size_t cache_capacity = 100000;  // verified tokens kept (0: no cache)
   /// The service client that reads the revocation feed (client credentials).
   std::string client_id;
   std::string client_secret;
   /// redis://…: also subscribe to permiso:events and re-read the feed on "revocation".
   std::string redis_url;
   bool follow_revocations = true;
-  std::chrono::seconds feed_wait{10};    // long-poll wait asked of the feed (server caps at 25)
+  std::chrono::seconds feed_wait{10};            // long-poll wait asked of the feed (server caps at 25)
   std::chrono::milliseconds http_timeout{5000};  // metadata, JWKS, service token; feed: + feed_wait
   std::chrono::seconds purge_interval{60};       // expired revocations and cache entries dropped
 };
@@ -99,10 +99,10 @@ class Authenticator {
     std::uint64_t cache_hits = 0;
     std::uint64_t cache_misses = 0;
     std::size_t cache_entries = 0;
-    std::uint64_t jwks_fetches = 0;        // attempts (metadata + JWKS count as one)
+    std::uint64_t jwks_fetches = 0;  // attempts (metadata + JWKS count as one)
     std::uint64_t jwks_failures = 0;
     std::uint64_t unknown_kid_refreshes = 0;  // fetches an unknown kid triggered
-    std::size_t keys = 0;                  // verification keys held
+    std::size_t keys = 0;                     // verification keys held
     std::uint64_t feed_polls = 0;
     std::uint64_t feed_errors = 0;
     std::uint64_t revocations_applied = 0;  // new entries taken from the feed

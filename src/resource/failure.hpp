@@ -16,12 +16,12 @@ enum class AuthFailure {
   UnknownKey,            // no published key has the token's kid
   BadSignature,
   Expired,
-  NotYetValid,           // nbf or iat in the future beyond the leeway
+  NotYetValid,  // nbf or iat in the future beyond the leeway
   WrongIssuer,
   WrongAudience,
-  WrongType,             // typ header not at+jwt, or a "type" claim other than access/service
-  Revoked,               // its jti or its session is on the revocation list
-  KeysUnavailable,       // no verification key loaded yet: the server, not the token, is at fault
+  WrongType,        // typ header not at+jwt, or a "type" claim other than access/service
+  Revoked,          // its jti or its session is on the revocation list
+  KeysUnavailable,  // no verification key loaded yet: the server, not the token, is at fault
 };
 
 /// A short stable name ("expired", "unknown_key", ...), for logs and metrics labels.

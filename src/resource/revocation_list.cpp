@@ -65,9 +65,13 @@ std::size_t RevocationList::purge(std::int64_t now) {
   return removed;
 }
 
-std::size_t RevocationList::size() const { return size_.load(std::memory_order_acquire); }
+std::size_t RevocationList::size() const {
+  return size_.load(std::memory_order_acquire);
+}
 
-std::uint64_t RevocationList::cursor() const { return cursor_.load(std::memory_order_acquire); }
+std::uint64_t RevocationList::cursor() const {
+  return cursor_.load(std::memory_order_acquire);
+}
 
 void RevocationList::advance_cursor(std::uint64_t seq) {
   std::uint64_t current = cursor_.load(std::memory_order_relaxed);

@@ -10,7 +10,9 @@ namespace permiso::resource {
 TokenCache::TokenCache(std::size_t capacity)
     : per_shard_capacity_(capacity == 0 ? 0 : std::max<std::size_t>(1, (capacity + kShards - 1) / kShards)) {}
 
-std::string TokenCache::key_of(std::string_view token) { return jose::sha256(token); }
+std::string TokenCache::key_of(std::string_view token) {
+  return jose::sha256(token);
+}
 
 std::shared_ptr<const Principal> TokenCache::find(const std::string& key, std::int64_t now) const {
   const Shard& shard = shards_[shard_index(key)];
@@ -26,8 +28,8 @@ std::shared_ptr<const Principal> TokenCache::find(const std::string& key, std::i
   return nullptr;
 }
 
-void TokenCache::insert(const std::string& key, std::shared_ptr<const Principal> principal,
-                        std::int64_t valid_until, std::int64_t now) {
+void TokenCache::insert(const std::string& key, std::shared_ptr<const Principal> principal, std::int64_t valid_until,
+                        std::int64_t now) {
   if (per_shard_capacity_ == 0 || valid_until < now) return;
   Shard& shard = shards_[shard_index(key)];
   std::unique_lock lock(shard.mutex);

@@ -207,16 +207,14 @@ const std::vector<Migration>& migrations(Dialect dialect) {
 
 namespace permiso::storage {
 
-StorageStatus apply_migrations(Db& db, std::string_view table,
-                               const std::vector<Migration>& migrations, std::int64_t lock_key) {
+StorageStatus apply_migrations(Db& db, std::string_view table, const std::vector<Migration>& migrations,
+                               std::int64_t lock_key) {
   // The name is spliced into SQL text: only a plain identifier is accepted.
-  const bool plain = !table.empty() && table.size() <= 63 &&
-                     std::all_of(table.begin(), table.end(), [](char ch) {
-                       return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-                     });
+  const bool plain = !table.empty() && table.size() <= 63 && std::all_of(table.begin(), table.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+  });
   if (!plain) {
-    return detail::failure(StorageError::Invalid, "migration table is not a plain identifier",
-                           "table");
+    return detail::failure(StorageError::Invalid, "migration table is not a plain identifier", "table");
   }
   const std::string t(table);
   const bool pg = db.dialect() == Dialect::Postgres;
@@ -237,16 +235,16 @@ StorageStatus apply_migrations(Db& db, std::string_view table,
       if (row.at(0)) std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), v);
       done.insert(v);
     }
-    const std::string_view now_sql = pg ? "CAST(extract(epoch FROM now()) AS BIGINT)"
-                                        : "CAST(strftime('%s','now') AS INTEGER)";
+    const std::string_view now_sql =
+        pg ? "CAST(extract(epoch FROM now()) AS BIGINT)" : "CAST(strftime('%s','now') AS INTEGER)";
     for (const auto& m : migrations) {
       if (done.contains(m.version)) continue;
       for (auto stmt : m.statements) {
         if (auto r = c.exec(stmt); !r) return r.error();
       }
-      auto rec = c.exec("INSERT INTO " + t + " (version, name, applied_at) VALUES ($1, $2, " +
-                            std::string(now_sql) + ")",
-                        {m.version, m.name});
+      auto rec =
+          c.exec("INSERT INTO " + t + " (version, name, applied_at) VALUES ($1, $2, " + std::string(now_sql) + ")",
+                 {m.version, m.name});
       if (!rec) return rec.error();
     }
     return {};

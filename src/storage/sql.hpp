@@ -40,7 +40,7 @@ StorageResult<std::unique_ptr<Db>> open_db(std::string_view url, const StorageOp
 /// `table` (created if missing: version, name, applied_at). `table` must be a plain
 /// identifier ([a-z0-9_]+, Invalid otherwise). On PostgreSQL the transaction first takes the
 /// advisory lock `lock_key`, so replicas starting together apply each migration once.
-StorageStatus apply_migrations(Db& db, std::string_view table,
-                               const std::vector<Migration>& migrations, std::int64_t lock_key);
+StorageStatus apply_migrations(Db& db, std::string_view table, const std::vector<Migration>& migrations,
+                               std::int64_t lock_key);
 
 }  // namespace permiso::storage

@@ -27,14 +27,13 @@ struct Param {
   Param() = default;
   Param(std::nullopt_t) {}  // NOLINT(google-explicit-constructor)
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  Param(T v) : kind(Kind::Int), i(static_cast<std::int64_t>(v)) {}  // NOLINT
-  Param(bool v) : kind(Kind::Bool), i(v ? 1 : 0) {}                 // NOLINT
-  Param(double v) : kind(Kind::Double), d(v) {}                      // NOLINT
-  Param(std::string_view v) : kind(Kind::Text), s(v) {}              // NOLINT
-  Param(const std::string& v) : kind(Kind::Text), s(v) {}            // NOLINT
-  Param(const char* v) : kind(Kind::Text), s(v) {}                   // NOLINT
-  Param(const std::optional<std::string>& v) {                       // NOLINT
+  requires(!std::same_as<T, bool>) Param(T v) : kind(Kind::Int), i(static_cast<std::int64_t>(v)) {}  // NOLINT
+  Param(bool v) : kind(Kind::Bool), i(v ? 1 : 0) {}                                                  // NOLINT
+  Param(double v) : kind(Kind::Double), d(v) {}                                                      // NOLINT
+  Param(std::string_view v) : kind(Kind::Text), s(v) {}                                              // NOLINT
+  Param(const std::string& v) : kind(Kind::Text), s(v) {}                                            // NOLINT
+  Param(const char* v) : kind(Kind::Text), s(v) {}                                                   // NOLINT
+  Param(const std::optional<std::string>& v) {                                                       // NOLINT
     if (v) {
       kind = Kind::Text;
       s = *v;

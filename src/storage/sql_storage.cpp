@@ -27,8 +27,7 @@ constexpr std::string_view kSessionCols =
 constexpr std::string_view kTokenCols =
     "id, token_hash, family_id, session_id, user_id, client_id, scope, issued_at, expires_at, "
     "rotated_at, replaced_by, revoked_at";
-constexpr std::string_view kAuditCols =
-    "id, ts, actor, actor_type, action, target, ip, outcome, details, request_id";
+constexpr std::string_view kAuditCols = "id, ts, actor, actor_type, action, target, ip, outcome, details, request_id";
 
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
@@ -36,7 +35,9 @@ std::string cat(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
-std::string text(const Row& r, std::size_t i) { return r.at(i).value_or(std::string{}); }
+std::string text(const Row& r, std::size_t i) {
+  return r.at(i).value_or(std::string{});
+}
 std::int64_t integer(const Row& r, std::size_t i) {
   const auto& c = r.at(i);
   if (!c) return 0;
@@ -73,7 +74,9 @@ User read_user(const Row& r) {
   u.updated_at = integer(r, 15);
   return u;
 }
-Role read_role(const Row& r) { return Role{integer(r, 0), text(r, 1), text(r, 2)}; }
+Role read_role(const Row& r) {
+  return Role{integer(r, 0), text(r, 1), text(r, 2)};
+}
 Scope read_scope(const Row& r) {
   return Scope{integer(r, 0), text(r, 1), text(r, 2), text(r, 3), text(r, 4)};
 }
@@ -143,9 +146,8 @@ AuditEvent read_audit(const Row& r) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  });
+  std::ranges::transform(out, out.begin(),
+                         [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
   return out;
 }
 
@@ -179,7 +181,9 @@ StorageResult<T> write_value(Db& db, F&& fn) {
   return out;
 }
 
-std::string ph(std::size_t n) { return "$" + std::to_string(n); }
+std::string ph(std::size_t n) {
+  return "$" + std::to_string(n);
+}
 
 class SqlStorage final : public Storage {
  public:
@@ -194,8 +198,7 @@ class SqlStorage final : public Storage {
   }
 
   StorageStatus migrate() override {
-    return apply_migrations(*db_, "schema_migrations", migrations(db_->dialect()),
-                            kAuthMigrationLock);
+    return apply_migrations(*db_, "schema_migrations", migrations(db_->dialect()), kAuthMigrationLock);
   }
 
   [[nodiscard]] std::string_view backend() const override {
@@ -205,24 +208,21 @@ class SqlStorage final : public Storage {
   // ---- users ----
   StorageResult<User> create_user(const User& u) override {
     return write_value<User>(*db_, [&](SqlConn& c, User& out) -> StorageStatus {
-      auto r = c.exec(
-          cat({"INSERT INTO users (username, email, password_hash, first_name, last_name, "
-               "display_name, bio, is_active, is_verified, is_superuser, failed_login_count, "
-               "locked_until, last_login, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, "
-               "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
-               kUserCols}),
-          {lower(u.username), u.email, u.password_hash, u.first_name, u.last_name,
-           u.display_name, u.bio, u.is_active, u.is_verified, u.is_superuser,
-           u.failed_login_count, u.locked_until, u.last_login, u.created_at, u.updated_at});
+      auto r = c.exec(cat({"INSERT INTO users (username, email, password_hash, first_name, last_name, "
+                           "display_name, bio, is_active, is_verified, is_superuser, failed_login_count, "
+                           "locked_until, last_login, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, "
+                           "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
+                           kUserCols}),
+                      {lower(u.username), u.email, u.password_hash, u.first_name, u.last_name, u.display_name, u.bio,
+                       u.is_active, u.is_verified, u.is_superuser, u.failed_login_count, u.locked_until, u.last_login,
+                       u.created_at, u.updated_at});
       if (!r) return r.error();
       out = read_user(r->rows.at(0));
       return {};
     });
   }
 
-  StorageResult<User> get_user(std::int64_t id) override {
-    return one_user("id = $1", {id});
-  }
+  StorageResult<User> get_user(std::int64_t id) override { return one_user("id = $1", {id}); }
   StorageResult<User> get_user_by_username(std::string_view username) override {
     return one_user("username = $1", {lower(username)});
   }
@@ -232,15 +232,14 @@ class SqlStorage final : public Storage {
 
   StorageResult<User> update_user(const User& u) override {
     return write_value<User>(*db_, [&](SqlConn& c, User& out) -> StorageStatus {
-      auto r = c.exec(
-          cat({"UPDATE users SET username = $2, email = $3, password_hash = $4, first_name = $5, "
-               "last_name = $6, display_name = $7, bio = $8, is_active = $9, is_verified = $10, "
-               "is_superuser = $11, failed_login_count = $12, locked_until = $13, "
-               "last_login = $14, updated_at = $15 WHERE id = $1 RETURNING ",
-               kUserCols}),
-          {u.id, lower(u.username), u.email, u.password_hash, u.first_name, u.last_name,
-           u.display_name, u.bio, u.is_active, u.is_verified, u.is_superuser,
-           u.failed_login_count, u.locked_until, u.last_login, u.updated_at});
+      auto r = c.exec(cat({"UPDATE users SET username = $2, email = $3, password_hash = $4, first_name = $5, "
+                           "last_name = $6, display_name = $7, bio = $8, is_active = $9, is_verified = $10, "
+                           "is_superuser = $11, failed_login_count = $12, locked_until = $13, "
+                           "last_login = $14, updated_at = $15 WHERE id = $1 RETURNING ",
+                           kUserCols}),
+                      {u.id, lower(u.username), u.email, u.password_hash, u.first_name, u.last_name, u.display_name,
+                       u.bio, u.is_active, u.is_verified, u.is_superuser, u.failed_login_count, u.locked_until,
+                       u.last_login, u.updated_at});
       if (!r) return r.error();
       if (r->rows.empty()) return not_found("user");
       out = read_user(r->rows.at(0));
@@ -275,8 +274,8 @@ class SqlStorage final : public Storage {
       Params p2 = params;
       p2.emplace_back(limit);
       p2.emplace_back(offset);
-      auto r = c.exec(cat({"SELECT ", kUserCols, " FROM users", where, " ORDER BY id LIMIT ",
-                           ph(p2.size() - 1), " OFFSET ", ph(p2.size())}),
+      auto r = c.exec(cat({"SELECT ", kUserCols, " FROM users", where, " ORDER BY id LIMIT ", ph(p2.size() - 1),
+                           " OFFSET ", ph(p2.size())}),
                       p2);
       if (!r) return r.error();
       for (const auto& row : r->rows) out.items.push_back(read_user(row));
@@ -294,25 +293,21 @@ class SqlStorage final : public Storage {
           {now});
       if (!r) return r.error();
       const auto& row = r->rows.at(0);
-      out = UserStats{integer(row, 0), integer(row, 1), integer(row, 2), integer(row, 3),
-                      integer(row, 4)};
+      out = UserStats{integer(row, 0), integer(row, 1), integer(row, 2), integer(row, 3), integer(row, 4)};
       return {};
     });
   }
 
-  StorageResult<std::int64_t> count_users() override {
-    return scalar_read("SELECT COUNT(*) FROM users", {});
-  }
+  StorageResult<std::int64_t> count_users() override { return scalar_read("SELECT COUNT(*) FROM users", {}); }
 
-  StorageResult<LoginFailure> record_failed_login(std::int64_t user_id, std::int64_t now,
-                                                  std::int64_t threshold,
+  StorageResult<LoginFailure> record_failed_login(std::int64_t user_id, std::int64_t now, std::int64_t threshold,
                                                   std::int64_t lock_seconds) override {
     const bool pg = db_->dialect() == Dialect::Postgres;
     return write_value<LoginFailure>(*db_, [&](SqlConn& c, LoginFailure& out) -> StorageStatus {
       // Row lock (PostgreSQL) or the single SQLite writer makes read-modify-write atomic.
-      auto cur = c.exec(cat({"SELECT failed_login_count, locked_until FROM users WHERE id = $1",
-                             pg ? " FOR UPDATE" : ""}),
-                        {user_id});
+      auto cur =
+          c.exec(cat({"SELECT failed_login_count, locked_until FROM users WHERE id = $1", pg ? " FOR UPDATE" : ""}),
+                 {user_id});
       if (!cur) return cur.error();
       if (cur->rows.empty()) return not_found("user");
       std::int64_t count = integer(cur->rows[0], 0);
@@ -343,57 +338,51 @@ class SqlStorage final : public Storage {
   }
 
   // ---- roles and scopes ----
-  StorageStatus set_user_roles(std::int64_t user_id,
-                               const std::vector<std::int64_t>& role_ids) override {
-    return set_links("users", "id = $1", Param(user_id), "user_roles", "user_id", "role_id",
-                     role_ids, "role_ids", "user");
+  StorageStatus set_user_roles(std::int64_t user_id, const std::vector<std::int64_t>& role_ids) override {
+    return set_links("users", "id = $1", Param(user_id), "user_roles", "user_id", "role_id", role_ids, "role_ids",
+                     "user");
   }
 
   StorageResult<std::vector<Role>> user_roles(std::int64_t user_id) override {
-    return read_value<std::vector<Role>>(
-        *db_, [&](SqlConn& c, std::vector<Role>& out) -> StorageStatus {
-          if (auto e = exists(c, "SELECT 1 FROM users WHERE id = $1", {user_id}, "user"); !e) {
-            return e;
-          }
-          auto r = c.exec(
-              "SELECT r.id, r.name, r.description FROM roles r JOIN user_roles ur ON "
-              "ur.role_id = r.id WHERE ur.user_id = $1 ORDER BY r.id",
-              {user_id});
-          if (!r) return r.error();
-          for (const auto& row : r->rows) out.push_back(read_role(row));
-          return {};
-        });
+    return read_value<std::vector<Role>>(*db_, [&](SqlConn& c, std::vector<Role>& out) -> StorageStatus {
+      if (auto e = exists(c, "SELECT 1 FROM users WHERE id = $1", {user_id}, "user"); !e) {
+        return e;
+      }
+      auto r = c.exec(
+          "SELECT r.id, r.name, r.description FROM roles r JOIN user_roles ur ON "
+          "ur.role_id = r.id WHERE ur.user_id = $1 ORDER BY r.id",
+          {user_id});
+      if (!r) return r.error();
+      for (const auto& row : r->rows) out.push_back(read_role(row));
+      return {};
+    });
   }
 
   StorageResult<std::vector<std::string>> user_scope_names(std::int64_t user_id) override {
-    return read_value<std::vector<std::string>>(
-        *db_, [&](SqlConn& c, std::vector<std::string>& out) -> StorageStatus {
-          if (auto e = exists(c, "SELECT 1 FROM users WHERE id = $1", {user_id}, "user"); !e) {
-            return e;
-          }
-          auto r = c.exec(
-              "SELECT DISTINCT s.name FROM scopes s JOIN role_scopes rs ON rs.scope_id = s.id "
-              "JOIN user_roles ur ON ur.role_id = rs.role_id WHERE ur.user_id = $1 "
-              "ORDER BY s.name",
-              {user_id});
-          if (!r) return r.error();
-          for (const auto& row : r->rows) out.push_back(text(row, 0));
-          return {};
-        });
+    return read_value<std::vector<std::string>>(*db_, [&](SqlConn& c, std::vector<std::string>& out) -> StorageStatus {
+      if (auto e = exists(c, "SELECT 1 FROM users WHERE id = $1", {user_id}, "user"); !e) {
+        return e;
+      }
+      auto r = c.exec(
+          "SELECT DISTINCT s.name FROM scopes s JOIN role_scopes rs ON rs.scope_id = s.id "
+          "JOIN user_roles ur ON ur.role_id = rs.role_id WHERE ur.user_id = $1 "
+          "ORDER BY s.name",
+          {user_id});
+      if (!r) return r.error();
+      for (const auto& row : r->rows) out.push_back(text(row, 0));
+      return {};
+    });
   }
 
   StorageResult<Role> create_role(const Role& role) override {
-    return one_write<Role>(
-        "INSERT INTO roles (name, description) VALUES ($1, $2) RETURNING id, name, description",
-        {role.name, role.description}, read_role, "role");
+    return one_write<Role>("INSERT INTO roles (name, description) VALUES ($1, $2) RETURNING id, name, description",
+                           {role.name, role.description}, read_role, "role");
   }
   StorageResult<Role> get_role(std::int64_t id) override {
-    return one_read<Role>("SELECT id, name, description FROM roles WHERE id = $1", {id},
-                          read_role, "role");
+    return one_read<Role>("SELECT id, name, description FROM roles WHERE id = $1", {id}, read_role, "role");
   }
   StorageResult<Role> get_role_by_name(std::string_view name) override {
-    return one_read<Role>("SELECT id, name, description FROM roles WHERE name = $1", {name},
-                          read_role, "role");
+    return one_read<Role>("SELECT id, name, description FROM roles WHERE name = $1", {name}, read_role, "role");
   }
   StorageResult<Role> update_role(const Role& role) override {
     return one_write<Role>(
@@ -407,25 +396,23 @@ class SqlStorage final : public Storage {
   StorageResult<std::vector<Role>> list_roles() override {
     return many_read<Role>("SELECT id, name, description FROM roles ORDER BY id", {}, read_role);
   }
-  StorageStatus set_role_scopes(std::int64_t role_id,
-                                const std::vector<std::int64_t>& scope_ids) override {
-    return set_links("roles", "id = $1", Param(role_id), "role_scopes", "role_id", "scope_id",
-                     scope_ids, "scope_ids", "role");
+  StorageStatus set_role_scopes(std::int64_t role_id, const std::vector<std::int64_t>& scope_ids) override {
+    return set_links("roles", "id = $1", Param(role_id), "role_scopes", "role_id", "scope_id", scope_ids, "scope_ids",
+                     "role");
   }
   StorageResult<std::vector<Scope>> role_scopes(std::int64_t role_id) override {
-    return read_value<std::vector<Scope>>(
-        *db_, [&](SqlConn& c, std::vector<Scope>& out) -> StorageStatus {
-          if (auto e = exists(c, "SELECT 1 FROM roles WHERE id = $1", {role_id}, "role"); !e) {
-            return e;
-          }
-          auto r = c.exec(
-              "SELECT s.id, s.name, s.description, s.resource, s.action FROM scopes s JOIN "
-              "role_scopes rs ON rs.scope_id = s.id WHERE rs.role_id = $1 ORDER BY s.name",
-              {role_id});
-          if (!r) return r.error();
-          for (const auto& row : r->rows) out.push_back(read_scope(row));
-          return {};
-        });
+    return read_value<std::vector<Scope>>(*db_, [&](SqlConn& c, std::vector<Scope>& out) -> StorageStatus {
+      if (auto e = exists(c, "SELECT 1 FROM roles WHERE id = $1", {role_id}, "role"); !e) {
+        return e;
+      }
+      auto r = c.exec(
+          "SELECT s.id, s.name, s.description, s.resource, s.action FROM scopes s JOIN "
+          "role_scopes rs ON rs.scope_id = s.id WHERE rs.role_id = $1 ORDER BY s.name",
+          {role_id});
+      if (!r) return r.error();
+      for (const auto& row : r->rows) out.push_back(read_scope(row));
+      return {};
+    });
   }
 
   StorageResult<Scope> create_scope(const Scope& s) override {
@@ -435,14 +422,12 @@ class SqlStorage final : public Storage {
         {s.name, s.description, s.resource, s.action}, read_scope, "scope");
   }
   StorageResult<Scope> get_scope(std::int64_t id) override {
-    return one_read<Scope>(
-        "SELECT id, name, description, resource, action FROM scopes WHERE id = $1", {id},
-        read_scope, "scope");
+    return one_read<Scope>("SELECT id, name, description, resource, action FROM scopes WHERE id = $1", {id}, read_scope,
+                           "scope");
   }
   StorageResult<Scope> get_scope_by_name(std::string_view name) override {
-    return one_read<Scope>(
-        "SELECT id, name, description, resource, action FROM scopes WHERE name = $1", {name},
-        read_scope, "scope");
+    return one_read<Scope>("SELECT id, name, description, resource, action FROM scopes WHERE name = $1", {name},
+                           read_scope, "scope");
   }
   StorageResult<Scope> update_scope(const Scope& s) override {
     return one_write<Scope>(
@@ -454,8 +439,7 @@ class SqlStorage final : public Storage {
     return delete_where("DELETE FROM scopes WHERE id = $1", {id}, "scope");
   }
   StorageResult<std::vector<Scope>> list_scopes() override {
-    return many_read<Scope>(
-        "SELECT id, name, description, resource, action FROM scopes ORDER BY id", {}, read_scope);
+    return many_read<Scope>("SELECT id, name, description, resource, action FROM scopes ORDER BY id", {}, read_scope);
   }
 
   // ---- service clients ----
@@ -465,16 +449,14 @@ class SqlStorage final : public Storage {
              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
              "RETURNING ",
              kClientCols}),
-        {k.client_id, k.name, k.description, k.client_type, k.secret_hash,
-         k.previous_secret_hash, k.previous_secret_expires_at, k.is_active, k.is_trusted,
-         k.access_token_lifetime, k.rate_limit_per_minute, k.rate_limit_per_hour, k.allowed_ips,
-         k.created_at, k.updated_at, k.last_used_at},
+        {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
+         k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
+         k.rate_limit_per_hour, k.allowed_ips, k.created_at, k.updated_at, k.last_used_at},
         read_client, "client");
   }
   StorageResult<ServiceClient> get_client(std::string_view client_id) override {
-    return one_read<ServiceClient>(
-        cat({"SELECT ", kClientCols, " FROM service_clients WHERE client_id = $1"}), {client_id},
-        read_client, "client");
+    return one_read<ServiceClient>(cat({"SELECT ", kClientCols, " FROM service_clients WHERE client_id = $1"}),
+                                   {client_id}, read_client, "client");
   }
   StorageResult<ServiceClient> update_client(const ServiceClient& k) override {
     return one_write<ServiceClient>(
@@ -484,54 +466,46 @@ class SqlStorage final : public Storage {
              "rate_limit_per_minute = $11, rate_limit_per_hour = $12, allowed_ips = $13, "
              "updated_at = $14, last_used_at = $15 WHERE client_id = $1 RETURNING ",
              kClientCols}),
-        {k.client_id, k.name, k.description, k.client_type, k.secret_hash,
-         k.previous_secret_hash, k.previous_secret_expires_at, k.is_active, k.is_trusted,
-         k.access_token_lifetime, k.rate_limit_per_minute, k.rate_limit_per_hour, k.allowed_ips,
-         k.updated_at, k.last_used_at},
+        {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
+         k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
+         k.rate_limit_per_hour, k.allowed_ips, k.updated_at, k.last_used_at},
         read_client, "client");
   }
   StorageStatus delete_client(std::string_view client_id) override {
-    return delete_where("DELETE FROM service_clients WHERE client_id = $1", {client_id},
-                        "client");
+    return delete_where("DELETE FROM service_clients WHERE client_id = $1", {client_id}, "client");
   }
-  StorageResult<Page<ServiceClient>> list_clients(std::int64_t page,
-                                                  std::int64_t per_page) override {
+  StorageResult<Page<ServiceClient>> list_clients(std::int64_t page, std::int64_t per_page) override {
     const auto [limit, offset] = paging(page, per_page);
-    return read_value<Page<ServiceClient>>(
-        *db_, [&](SqlConn& c, Page<ServiceClient>& out) -> StorageStatus {
-          auto n = c.exec("SELECT COUNT(*) FROM service_clients");
-          if (!n) return n.error();
-          out.total = integer(n->rows.at(0), 0);
-          auto r = c.exec(cat({"SELECT ", kClientCols,
-                               " FROM service_clients ORDER BY created_at, client_id "
-                               "LIMIT $1 OFFSET $2"}),
-                          {limit, offset});
-          if (!r) return r.error();
-          for (const auto& row : r->rows) out.items.push_back(read_client(row));
-          return {};
-        });
+    return read_value<Page<ServiceClient>>(*db_, [&](SqlConn& c, Page<ServiceClient>& out) -> StorageStatus {
+      auto n = c.exec("SELECT COUNT(*) FROM service_clients");
+      if (!n) return n.error();
+      out.total = integer(n->rows.at(0), 0);
+      auto r = c.exec(cat({"SELECT ", kClientCols,
+                           " FROM service_clients ORDER BY created_at, client_id "
+                           "LIMIT $1 OFFSET $2"}),
+                      {limit, offset});
+      if (!r) return r.error();
+      for (const auto& row : r->rows) out.items.push_back(read_client(row));
+      return {};
+    });
   }
-  StorageStatus set_client_scopes(std::string_view client_id,
-                                  const std::vector<std::int64_t>& scope_ids) override {
-    return set_links("service_clients", "client_id = $1", Param(client_id), "client_scopes",
-                     "client_id", "scope_id", scope_ids, "scope_ids", "client");
+  StorageStatus set_client_scopes(std::string_view client_id, const std::vector<std::int64_t>& scope_ids) override {
+    return set_links("service_clients", "client_id = $1", Param(client_id), "client_scopes", "client_id", "scope_id",
+                     scope_ids, "scope_ids", "client");
   }
   StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) override {
-    return read_value<std::vector<Scope>>(
-        *db_, [&](SqlConn& c, std::vector<Scope>& out) -> StorageStatus {
-          if (auto e = exists(c, "SELECT 1 FROM service_clients WHERE client_id = $1",
-                              {client_id}, "client");
-              !e) {
-            return e;
-          }
-          auto r = c.exec(
-              "SELECT s.id, s.name, s.description, s.resource, s.action FROM scopes s JOIN "
-              "client_scopes cs ON cs.scope_id = s.id WHERE cs.client_id = $1 ORDER BY s.name",
-              {client_id});
-          if (!r) return r.error();
-          for (const auto& row : r->rows) out.push_back(read_scope(row));
-          return {};
-        });
+    return read_value<std::vector<Scope>>(*db_, [&](SqlConn& c, std::vector<Scope>& out) -> StorageStatus {
+      if (auto e = exists(c, "SELECT 1 FROM service_clients WHERE client_id = $1", {client_id}, "client"); !e) {
+        return e;
+      }
+      auto r = c.exec(
+          "SELECT s.id, s.name, s.description, s.resource, s.action FROM scopes s JOIN "
+          "client_scopes cs ON cs.scope_id = s.id WHERE cs.client_id = $1 ORDER BY s.name",
+          {client_id});
+      if (!r) return r.error();
+      for (const auto& row : r->rows) out.push_back(read_scope(row));
+      return {};
+    });
   }
   StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() override {
     return read_value<std::vector<ClientWithScopes>>(
@@ -555,77 +529,66 @@ class SqlStorage final : public Storage {
           return {};
         });
   }
-  StorageResult<ServiceClient> rotate_client_secret(std::string_view client_id,
-                                                    std::string_view new_secret_hash,
+  StorageResult<ServiceClient> rotate_client_secret(std::string_view client_id, std::string_view new_secret_hash,
                                                     std::optional<std::int64_t> previous_valid_until,
                                                     std::int64_t now) override {
     const bool pg = db_->dialect() == Dialect::Postgres;
-    return write_value<ServiceClient>(
-        *db_, [&](SqlConn& c, ServiceClient& out) -> StorageStatus {
-          auto cur = c.exec(cat({"SELECT secret_hash FROM service_clients WHERE client_id = $1",
-                                 pg ? " FOR UPDATE" : ""}),
-                            {client_id});
-          if (!cur) return cur.error();
-          if (cur->rows.empty()) return not_found("client");
-          std::optional<std::string> prev;
-          if (previous_valid_until) prev = text(cur->rows[0], 0);
-          auto r = c.exec(cat({"UPDATE service_clients SET secret_hash = $2, "
-                               "previous_secret_hash = $3, previous_secret_expires_at = $4, "
-                               "updated_at = $5 WHERE client_id = $1 RETURNING ",
-                               kClientCols}),
-                          {client_id, new_secret_hash, prev, previous_valid_until, now});
-          if (!r) return r.error();
-          out = read_client(r->rows.at(0));
-          return {};
-        });
+    return write_value<ServiceClient>(*db_, [&](SqlConn& c, ServiceClient& out) -> StorageStatus {
+      auto cur = c.exec(cat({"SELECT secret_hash FROM service_clients WHERE client_id = $1", pg ? " FOR UPDATE" : ""}),
+                        {client_id});
+      if (!cur) return cur.error();
+      if (cur->rows.empty()) return not_found("client");
+      std::optional<std::string> prev;
+      if (previous_valid_until) prev = text(cur->rows[0], 0);
+      auto r = c.exec(cat({"UPDATE service_clients SET secret_hash = $2, "
+                           "previous_secret_hash = $3, previous_secret_expires_at = $4, "
+                           "updated_at = $5 WHERE client_id = $1 RETURNING ",
+                           kClientCols}),
+                      {client_id, new_secret_hash, prev, previous_valid_until, now});
+      if (!r) return r.error();
+      out = read_client(r->rows.at(0));
+      return {};
+    });
   }
   StorageStatus touch_client(std::string_view client_id, std::int64_t now) override {
-    return update_one("UPDATE service_clients SET last_used_at = $2 WHERE client_id = $1",
-                      {client_id, now}, "client");
+    return update_one("UPDATE service_clients SET last_used_at = $2 WHERE client_id = $1", {client_id, now}, "client");
   }
 
   // ---- sessions ----
   StorageResult<Session> create_session(const Session& s) override {
     return one_write<Session>(
-        cat({"INSERT INTO sessions (", kSessionCols,
-             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ", kSessionCols}),
-        {s.id, s.user_id, s.client_id, s.created_at, s.last_seen_at, s.expires_at, s.ip,
-         s.user_agent, s.revoked_at},
+        cat({"INSERT INTO sessions (", kSessionCols, ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+             kSessionCols}),
+        {s.id, s.user_id, s.client_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.revoked_at},
         read_session, "session");
   }
   StorageResult<Session> get_session(std::string_view id) override {
-    return one_read<Session>(cat({"SELECT ", kSessionCols, " FROM sessions WHERE id = $1"}), {id},
-                             read_session, "session");
+    return one_read<Session>(cat({"SELECT ", kSessionCols, " FROM sessions WHERE id = $1"}), {id}, read_session,
+                             "session");
   }
-  StorageResult<std::vector<Session>> list_live_sessions(std::int64_t user_id,
-                                                         std::int64_t now) override {
-    return many_read<Session>(
-        cat({"SELECT ", kSessionCols,
-             " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
-             "ORDER BY created_at DESC, id"}),
-        {user_id, now}, read_session);
+  StorageResult<std::vector<Session>> list_live_sessions(std::int64_t user_id, std::int64_t now) override {
+    return many_read<Session>(cat({"SELECT ", kSessionCols,
+                                   " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
+                                   "ORDER BY created_at DESC, id"}),
+                              {user_id, now}, read_session);
   }
   StorageStatus touch_session(std::string_view id, std::int64_t now) override {
-    return update_one("UPDATE sessions SET last_seen_at = $2 WHERE id = $1", {id, now},
-                      "session");
+    return update_one("UPDATE sessions SET last_seen_at = $2 WHERE id = $1", {id, now}, "session");
   }
   StorageStatus revoke_session(std::string_view id, std::int64_t now) override {
-    return update_one("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                      {id, now}, "session");
+    return update_one("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", {id, now}, "session");
   }
-  StorageResult<std::vector<std::string>> revoke_user_sessions(std::int64_t user_id,
-                                                               std::int64_t now) override {
-    return write_value<std::vector<std::string>>(
-        *db_, [&](SqlConn& c, std::vector<std::string>& out) -> StorageStatus {
-          auto r = c.exec(
-              "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL "
-              "RETURNING id",
-              {user_id, now});
-          if (!r) return r.error();
-          for (const auto& row : r->rows) out.push_back(text(row, 0));
-          std::ranges::sort(out);
-          return {};
-        });
+  StorageResult<std::vector<std::string>> revoke_user_sessions(std::int64_t user_id, std::int64_t now) override {
+    return write_value<std::vector<std::string>>(*db_, [&](SqlConn& c, std::vector<std::string>& out) -> StorageStatus {
+      auto r = c.exec(
+          "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL "
+          "RETURNING id",
+          {user_id, now});
+      if (!r) return r.error();
+      for (const auto& row : r->rows) out.push_back(text(row, 0));
+      std::ranges::sort(out);
+      return {};
+    });
   }
 
   // ---- refresh tokens ----
@@ -633,82 +596,70 @@ class SqlStorage final : public Storage {
     return db_->write([&](SqlConn& c) { return insert_token(c, t); });
   }
   StorageResult<RefreshToken> get_refresh_token_by_hash(std::string_view token_hash) override {
-    return one_read<RefreshToken>(
-        cat({"SELECT ", kTokenCols, " FROM refresh_tokens WHERE token_hash = $1"}), {token_hash},
-        read_token, "refresh token");
+    return one_read<RefreshToken>(cat({"SELECT ", kTokenCols, " FROM refresh_tokens WHERE token_hash = $1"}),
+                                  {token_hash}, read_token, "refresh token");
   }
-  StorageResult<RotateResult> rotate_refresh_token(std::string_view old_hash,
-                                                   const RefreshToken& new_token,
+  StorageResult<RotateResult> rotate_refresh_token(std::string_view old_hash, const RefreshToken& new_token,
                                                    std::int64_t now) override {
-    return write_value<RotateResult>(
-        *db_, [&](SqlConn& c, RotateResult& out) -> StorageStatus {
-          // The WHERE clause is the compare: PostgreSQL re-checks it after waiting on the row
-          // lock, SQLite has one writer, so exactly one caller sees the row come back.
-          auto won = c.exec(
-              cat({"UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3 "
-                   "WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL "
-                   "AND expires_at > $2 RETURNING ",
-                   kTokenCols}),
-              {old_hash, now, new_token.id});
-          if (!won) return won.error();
-          if (!won->rows.empty()) {
-            out.old_token = read_token(won->rows[0]);
-            RefreshToken next = new_token;
-            next.family_id = out.old_token->family_id;
-            if (next.session_id.empty()) next.session_id = out.old_token->session_id;
-            if (auto ins = insert_token(c, next); !ins) return ins;
-            out.outcome = RotateOutcome::Rotated;
-            return {};
-          }
-          auto cur = c.exec(cat({"SELECT ", kTokenCols, " FROM refresh_tokens WHERE token_hash = $1"}),
-                            {old_hash});
-          if (!cur) return cur.error();
-          if (cur->rows.empty()) {
-            out.outcome = RotateOutcome::NotFound;
-            return {};
-          }
-          out.old_token = read_token(cur->rows[0]);
-          if (out.old_token->rotated_at) {
-            out.outcome = RotateOutcome::AlreadyRotated;
-          } else if (out.old_token->revoked_at) {
-            out.outcome = RotateOutcome::Revoked;
-          } else {
-            out.outcome = RotateOutcome::Expired;
-          }
-          return {};
-        });
+    return write_value<RotateResult>(*db_, [&](SqlConn& c, RotateResult& out) -> StorageStatus {
+      // The WHERE clause is the compare: PostgreSQL re-checks it after waiting on the row
+      // lock, SQLite has one writer, so exactly one caller sees the row come back.
+      auto won = c.exec(cat({"UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3 "
+                             "WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL "
+                             "AND expires_at > $2 RETURNING ",
+                             kTokenCols}),
+                        {old_hash, now, new_token.id});
+      if (!won) return won.error();
+      if (!won->rows.empty()) {
+        out.old_token = read_token(won->rows[0]);
+        RefreshToken next = new_token;
+        next.family_id = out.old_token->family_id;
+        if (next.session_id.empty()) next.session_id = out.old_token->session_id;
+        if (auto ins = insert_token(c, next); !ins) return ins;
+        out.outcome = RotateOutcome::Rotated;
+        return {};
+      }
+      auto cur = c.exec(cat({"SELECT ", kTokenCols, " FROM refresh_tokens WHERE token_hash = $1"}), {old_hash});
+      if (!cur) return cur.error();
+      if (cur->rows.empty()) {
+        out.outcome = RotateOutcome::NotFound;
+        return {};
+      }
+      out.old_token = read_token(cur->rows[0]);
+      if (out.old_token->rotated_at) {
+        out.outcome = RotateOutcome::AlreadyRotated;
+      } else if (out.old_token->revoked_at) {
+        out.outcome = RotateOutcome::Revoked;
+      } else {
+        out.outcome = RotateOutcome::Expired;
+      }
+      return {};
+    });
   }
-  StorageResult<std::vector<std::string>> revoke_refresh_family(std::string_view family_id,
-                                                                std::int64_t now) override {
-    return write_value<std::vector<std::string>>(
-        *db_, [&](SqlConn& c, std::vector<std::string>& out) -> StorageStatus {
-          auto r = c.exec(
-              "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND "
-              "revoked_at IS NULL RETURNING session_id",
-              {family_id, now});
-          if (!r) return r.error();
-          std::set<std::string> ids;
-          for (const auto& row : r->rows) ids.insert(text(row, 0));
-          out.assign(ids.begin(), ids.end());
-          return {};
-        });
+  StorageResult<std::vector<std::string>> revoke_refresh_family(std::string_view family_id, std::int64_t now) override {
+    return write_value<std::vector<std::string>>(*db_, [&](SqlConn& c, std::vector<std::string>& out) -> StorageStatus {
+      auto r = c.exec(
+          "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND "
+          "revoked_at IS NULL RETURNING session_id",
+          {family_id, now});
+      if (!r) return r.error();
+      std::set<std::string> ids;
+      for (const auto& row : r->rows) ids.insert(text(row, 0));
+      out.assign(ids.begin(), ids.end());
+      return {};
+    });
   }
-  StorageResult<std::int64_t> revoke_session_refresh_tokens(std::string_view session_id,
-                                                            std::int64_t now) override {
-    return affected_write(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL",
-        {session_id, now});
+  StorageResult<std::int64_t> revoke_session_refresh_tokens(std::string_view session_id, std::int64_t now) override {
+    return affected_write("UPDATE refresh_tokens SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL",
+                          {session_id, now});
   }
-  StorageResult<std::int64_t> revoke_user_refresh_tokens(std::int64_t user_id,
-                                                         std::int64_t now) override {
-    return affected_write(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        {user_id, now});
+  StorageResult<std::int64_t> revoke_user_refresh_tokens(std::int64_t user_id, std::int64_t now) override {
+    return affected_write("UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+                          {user_id, now});
   }
 
   // ---- revocation feed ----
-  StorageResult<std::int64_t> add_revocation(std::string_view key, std::int64_t expires_at,
-                                             std::int64_t revoked_at,
+  StorageResult<std::int64_t> add_revocation(std::string_view key, std::int64_t expires_at, std::int64_t revoked_at,
                                              std::string_view reason) override {
     const bool pg = db_->dialect() == Dialect::Postgres;
     return write_value<std::int64_t>(*db_, [&](SqlConn& c, std::int64_t& out) -> StorageStatus {
@@ -733,8 +684,7 @@ class SqlStorage final : public Storage {
       return {};
     });
   }
-  StorageResult<std::vector<Revocation>> revocations_since(std::int64_t after_seq,
-                                                           std::int64_t limit) override {
+  StorageResult<std::vector<Revocation>> revocations_since(std::int64_t after_seq, std::int64_t limit) override {
     return many_read<Revocation>(
         "SELECT seq, key, expires_at, revoked_at, reason FROM revocations WHERE seq > $1 "
         "ORDER BY seq LIMIT $2",
@@ -757,8 +707,7 @@ class SqlStorage final : public Storage {
         auto r = c.exec(
             "INSERT INTO audit_events (ts, actor, actor_type, action, target, ip, outcome, "
             "details, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            {e.ts, e.actor, e.actor_type, e.action, e.target, e.ip, e.outcome, e.details,
-             e.request_id});
+            {e.ts, e.actor, e.actor_type, e.action, e.target, e.ip, e.outcome, e.details, e.request_id});
         if (!r) return r.error();
       }
       return {};
@@ -777,28 +726,26 @@ class SqlStorage final : public Storage {
     if (q.since) add("ts", " >= ", *q.since);
     if (q.until) add("ts", " < ", *q.until);
     const auto [limit, offset] = paging(q.page, q.per_page);
-    return read_value<Page<AuditEvent>>(
-        *db_, [&](SqlConn& c, Page<AuditEvent>& out) -> StorageStatus {
-          auto n = c.exec("SELECT COUNT(*) FROM audit_events" + where, params);
-          if (!n) return n.error();
-          out.total = integer(n->rows.at(0), 0);
-          Params p2 = params;
-          p2.emplace_back(limit);
-          p2.emplace_back(offset);
-          auto r = c.exec(cat({"SELECT ", kAuditCols, " FROM audit_events", where,
-                               " ORDER BY id DESC LIMIT ", ph(p2.size() - 1), " OFFSET ",
-                               ph(p2.size())}),
-                          p2);
-          if (!r) return r.error();
-          for (const auto& row : r->rows) out.items.push_back(read_audit(row));
-          return {};
-        });
+    return read_value<Page<AuditEvent>>(*db_, [&](SqlConn& c, Page<AuditEvent>& out) -> StorageStatus {
+      auto n = c.exec("SELECT COUNT(*) FROM audit_events" + where, params);
+      if (!n) return n.error();
+      out.total = integer(n->rows.at(0), 0);
+      Params p2 = params;
+      p2.emplace_back(limit);
+      p2.emplace_back(offset);
+      auto r = c.exec(cat({"SELECT ", kAuditCols, " FROM audit_events", where, " ORDER BY id DESC LIMIT ",
+                           ph(p2.size() - 1), " OFFSET ", ph(p2.size())}),
+                      p2);
+      if (!r) return r.error();
+      for (const auto& row : r->rows) out.items.push_back(read_audit(row));
+      return {};
+    });
   }
 
   // ---- settings ----
   StorageResult<std::string> get_setting(std::string_view key) override {
-    return one_read<std::string>("SELECT value FROM settings WHERE key = $1", {key},
-                                 [](const Row& r) { return text(r, 0); }, "setting");
+    return one_read<std::string>(
+        "SELECT value FROM settings WHERE key = $1", {key}, [](const Row& r) { return text(r, 0); }, "setting");
   }
   StorageStatus put_setting(std::string_view key, std::string_view value) override {
     return db_->write([&](SqlConn& c) -> StorageStatus {
@@ -810,12 +757,9 @@ class SqlStorage final : public Storage {
       return {};
     });
   }
-  StorageResult<std::string> put_setting_if_absent(std::string_view key,
-                                                   std::string_view value) override {
+  StorageResult<std::string> put_setting_if_absent(std::string_view key, std::string_view value) override {
     return write_value<std::string>(*db_, [&](SqlConn& c, std::string& out) -> StorageStatus {
-      auto r = c.exec(
-          "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-          {key, value});
+      auto r = c.exec("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", {key, value});
       if (!r) return r.error();
       auto s = c.exec("SELECT value FROM settings WHERE key = $1", {key});
       if (!s) return s.error();
@@ -832,8 +776,7 @@ class SqlStorage final : public Storage {
     return {limit, (p - 1) * limit};
   }
 
-  static StorageStatus exists(SqlConn& c, std::string_view sql, const Params& params,
-                              const std::string& what) {
+  static StorageStatus exists(SqlConn& c, std::string_view sql, const Params& params, const std::string& what) {
     auto r = c.exec(sql, params);
     if (!r) return r.error();
     if (r->rows.empty()) return not_found(what);
@@ -843,21 +786,18 @@ class SqlStorage final : public Storage {
   static StorageStatus insert_token(SqlConn& c, const RefreshToken& t) {
     auto r = c.exec(cat({"INSERT INTO refresh_tokens (", kTokenCols,
                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"}),
-                    {t.id, t.token_hash, t.family_id, t.session_id, t.user_id, t.client_id,
-                     t.scope, t.issued_at, t.expires_at, t.rotated_at, t.replaced_by,
-                     t.revoked_at});
+                    {t.id, t.token_hash, t.family_id, t.session_id, t.user_id, t.client_id, t.scope, t.issued_at,
+                     t.expires_at, t.rotated_at, t.replaced_by, t.revoked_at});
     if (!r) return r.error();
     return {};
   }
 
   StorageResult<User> one_user(std::string_view where, const Params& params) {
-    return one_read<User>(cat({"SELECT ", kUserCols, " FROM users WHERE ", where}), params,
-                          read_user, "user");
+    return one_read<User>(cat({"SELECT ", kUserCols, " FROM users WHERE ", where}), params, read_user, "user");
   }
 
   template <class T, class F>
-  StorageResult<T> one_read(const std::string& sql, const Params& params, F read,
-                            const std::string& what) {
+  StorageResult<T> one_read(const std::string& sql, const Params& params, F read, const std::string& what) {
     return read_value<T>(*db_, [&](SqlConn& c, T& out) -> StorageStatus {
       auto r = c.exec(sql, params);
       if (!r) return r.error();
@@ -867,8 +807,7 @@ class SqlStorage final : public Storage {
     });
   }
   template <class T, class F>
-  StorageResult<T> one_write(const std::string& sql, const Params& params, F read,
-                             const std::string& what) {
+  StorageResult<T> one_write(const std::string& sql, const Params& params, F read, const std::string& what) {
     return write_value<T>(*db_, [&](SqlConn& c, T& out) -> StorageStatus {
       auto r = c.exec(sql, params);
       if (!r) return r.error();
@@ -910,27 +849,21 @@ class SqlStorage final : public Storage {
       return {};
     });
   }
-  StorageStatus delete_where(std::string_view sql, const Params& params,
-                             const std::string& what) {
+  StorageStatus delete_where(std::string_view sql, const Params& params, const std::string& what) {
     return update_one(sql, params, what);
   }
 
-  StorageStatus set_links(std::string_view owner_table, std::string_view owner_where,
-                          const Param& owner, std::string_view link_table,
-                          std::string_view owner_col, std::string_view target_col,
-                          const std::vector<std::int64_t>& ids, std::string_view field,
-                          const std::string& what) {
+  StorageStatus set_links(std::string_view owner_table, std::string_view owner_where, const Param& owner,
+                          std::string_view link_table, std::string_view owner_col, std::string_view target_col,
+                          const std::vector<std::int64_t>& ids, std::string_view field, const std::string& what) {
     return db_->write([&](SqlConn& c) -> StorageStatus {
-      if (auto e = exists(c, cat({"SELECT 1 FROM ", owner_table, " WHERE ", owner_where}),
-                          {owner}, what);
-          !e) {
+      if (auto e = exists(c, cat({"SELECT 1 FROM ", owner_table, " WHERE ", owner_where}), {owner}, what); !e) {
         return e;
       }
       auto d = c.exec(cat({"DELETE FROM ", link_table, " WHERE ", owner_col, " = $1"}), {owner});
       if (!d) return d.error();
       for (auto id : std::set<std::int64_t>(ids.begin(), ids.end())) {
-        auto r = c.exec(cat({"INSERT INTO ", link_table, " (", owner_col, ", ", target_col,
-                             ") VALUES ($1, $2)"}),
+        auto r = c.exec(cat({"INSERT INTO ", link_table, " (", owner_col, ", ", target_col, ") VALUES ($1, $2)"}),
                         {owner, id});
         if (!r) {
           auto f = r.error();

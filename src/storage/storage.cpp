@@ -14,16 +14,23 @@ namespace permiso::storage {
 
 std::string_view to_string(StorageError e) {
   switch (e) {
-    case StorageError::NotFound: return "not_found";
-    case StorageError::Conflict: return "conflict";
-    case StorageError::Unavailable: return "unavailable";
-    case StorageError::Invalid: return "invalid";
-    case StorageError::Internal: return "internal";
+    case StorageError::NotFound:
+      return "not_found";
+    case StorageError::Conflict:
+      return "conflict";
+    case StorageError::Unavailable:
+      return "unavailable";
+    case StorageError::Invalid:
+      return "invalid";
+    case StorageError::Internal:
+      return "internal";
   }
   return "internal";
 }
 
-std::string_view to_string(const StorageFailure& f) { return to_string(f.code); }
+std::string_view to_string(const StorageFailure& f) {
+  return to_string(f.code);
+}
 
 namespace detail {
 
@@ -42,14 +49,22 @@ StorageResult<Rows> Db::query(std::string_view sql, const Params& params) {
 std::string field_from_constraint(std::string_view text) {
   // Index and constraint names are those of migrations.cpp; the more specific names first.
   static constexpr std::pair<std::string_view, std::string_view> kMap[] = {
-      {"username", "username"},         {"email", "email"},
-      {"client_type", "client_type"},   {"token_hash", "token_hash"},
-      {"service_clients", "client_id"}, {"client_id", "client_id"},
-      {"user_id", "user_id"},           {"session_id", "session_id"},
-      {"scope_id", "scope_ids"},        {"role_id", "role_ids"},
-      {"roles", "name"},                {"scopes", "name"},
-      {"revocations", "key"},           {"settings", "key"},
-      {"sessions", "id"},               {"refresh_tokens", "id"},
+      {"username", "username"},
+      {"email", "email"},
+      {"client_type", "client_type"},
+      {"token_hash", "token_hash"},
+      {"service_clients", "client_id"},
+      {"client_id", "client_id"},
+      {"user_id", "user_id"},
+      {"session_id", "session_id"},
+      {"scope_id", "scope_ids"},
+      {"role_id", "role_ids"},
+      {"roles", "name"},
+      {"scopes", "name"},
+      {"revocations", "key"},
+      {"settings", "key"},
+      {"sessions", "id"},
+      {"refresh_tokens", "id"},
   };
   for (const auto& [needle, field] : kMap) {
     if (text.find(needle) != std::string_view::npos) return std::string(field);
@@ -79,8 +94,7 @@ StorageResult<std::unique_ptr<Db>> open_db(std::string_view url, const StorageOp
   return detail::failure(StorageError::Invalid, "unsupported database url scheme", "database_url");
 }
 
-StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
-                                                     const StorageOptions& options) {
+StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url, const StorageOptions& options) {
   auto db = open_db(url, options);
   if (!db) return db.error();
   auto storage = detail::make_sql_storage(std::move(*db));

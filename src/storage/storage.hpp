@@ -40,9 +40,9 @@ using StorageStatus = Result<void, StorageFailure>;
 // ---- models (times are Unix seconds) ----
 
 struct User {
-  std::int64_t id = 0;      // assigned by create_user
-  std::string username;     // stored lowercase (create/update lowercase it)
-  std::string email;        // unique, compared case-insensitively
+  std::int64_t id = 0;   // assigned by create_user
+  std::string username;  // stored lowercase (create/update lowercase it)
+  std::string email;     // unique, compared case-insensitively
   std::string password_hash;
   std::optional<std::string> first_name;
   std::optional<std::string> last_name;
@@ -85,7 +85,7 @@ struct ServiceClient {
   std::int64_t access_token_lifetime = 3600;
   std::optional<std::int64_t> rate_limit_per_minute;  // nullopt: unlimited
   std::optional<std::int64_t> rate_limit_per_hour;    // nullopt: unlimited
-  std::string allowed_ips = "[]";                      // JSON array text
+  std::string allowed_ips = "[]";                     // JSON array text
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
   std::optional<std::int64_t> last_used_at;
@@ -153,7 +153,7 @@ struct AuditEvent {
   std::string action;      // e.g. "auth.login"
   std::string target;
   std::string ip;
-  std::string outcome;  // "success" | "failure" | "denied"
+  std::string outcome;         // "success" | "failure" | "denied"
   std::string details = "{}";  // JSON object text
   std::string request_id;
 };
@@ -225,16 +225,14 @@ class Storage {
   /// (locked_until > now) leaves the row unchanged; an expired lock restarts the count at 1.
   /// Reaching `threshold` sets locked_until = now + lock_seconds.
   virtual StorageResult<LoginFailure> record_failed_login(std::int64_t user_id, std::int64_t now,
-                                                          std::int64_t threshold,
-                                                          std::int64_t lock_seconds) = 0;
+                                                          std::int64_t threshold, std::int64_t lock_seconds) = 0;
   /// Resets the failure count and lock, sets last_login = now.
   virtual StorageStatus record_successful_login(std::int64_t user_id, std::int64_t now) = 0;
 
   // ---- roles and scopes ----
   /// Replaces the user's roles. NotFound for the user; Invalid (field "role_ids") for an
   /// unknown role id.
-  virtual StorageStatus set_user_roles(std::int64_t user_id,
-                                       const std::vector<std::int64_t>& role_ids) = 0;
+  virtual StorageStatus set_user_roles(std::int64_t user_id, const std::vector<std::int64_t>& role_ids) = 0;
   virtual StorageResult<std::vector<Role>> user_roles(std::int64_t user_id) = 0;
   /// Union of the scopes of the user's roles: names, sorted, unique.
   virtual StorageResult<std::vector<std::string>> user_scope_names(std::int64_t user_id) = 0;
@@ -247,8 +245,7 @@ class Storage {
   virtual StorageStatus delete_role(std::int64_t id) = 0;
   virtual StorageResult<std::vector<Role>> list_roles() = 0;  // by id
   /// Invalid (field "scope_ids") for an unknown scope id.
-  virtual StorageStatus set_role_scopes(std::int64_t role_id,
-                                        const std::vector<std::int64_t>& scope_ids) = 0;
+  virtual StorageStatus set_role_scopes(std::int64_t role_id, const std::vector<std::int64_t>& scope_ids) = 0;
   virtual StorageResult<std::vector<Scope>> role_scopes(std::int64_t role_id) = 0;
 
   /// Conflict field "name".
@@ -266,33 +263,30 @@ class Storage {
   /// Replaces every column but client_id and created_at.
   virtual StorageResult<ServiceClient> update_client(const ServiceClient& client) = 0;
   virtual StorageStatus delete_client(std::string_view client_id) = 0;
-  virtual StorageResult<Page<ServiceClient>> list_clients(std::int64_t page,
-                                                          std::int64_t per_page) = 0;
+  virtual StorageResult<Page<ServiceClient>> list_clients(std::int64_t page, std::int64_t per_page) = 0;
   /// Invalid (field "scope_ids") for an unknown scope id.
-  virtual StorageStatus set_client_scopes(std::string_view client_id,
-                                          const std::vector<std::int64_t>& scope_ids) = 0;
+  virtual StorageStatus set_client_scopes(std::string_view client_id, const std::vector<std::int64_t>& scope_ids) = 0;
   virtual StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) = 0;
   /// Every client with its scope names, for an in-memory cache.
   virtual StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() = 0;
   /// Sets a new secret hash. With `previous_valid_until` the old hash stays acceptable until
   /// then; without it the old hash is dropped.
-  virtual StorageResult<ServiceClient> rotate_client_secret(
-      std::string_view client_id, std::string_view new_secret_hash,
-      std::optional<std::int64_t> previous_valid_until, std::int64_t now) = 0;
+  virtual StorageResult<ServiceClient> rotate_client_secret(std::string_view client_id,
+                                                            std::string_view new_secret_hash,
+                                                            std::optional<std::int64_t> previous_valid_until,
+                                                            std::int64_t now) = 0;
   virtual StorageStatus touch_client(std::string_view client_id, std::int64_t now) = 0;
 
   // ---- sessions ----
   virtual StorageResult<Session> create_session(const Session& session) = 0;
   virtual StorageResult<Session> get_session(std::string_view id) = 0;
   /// Not revoked and expires_at > now, newest first.
-  virtual StorageResult<std::vector<Session>> list_live_sessions(std::int64_t user_id,
-                                                                 std::int64_t now) = 0;
+  virtual StorageResult<std::vector<Session>> list_live_sessions(std::int64_t user_id, std::int64_t now) = 0;
   virtual StorageStatus touch_session(std::string_view id, std::int64_t now) = 0;
   /// Revokes a live session; NotFound when absent or already revoked.
   virtual StorageStatus revoke_session(std::string_view id, std::int64_t now) = 0;
   /// Revokes every unrevoked session of the user; returns their ids.
-  virtual StorageResult<std::vector<std::string>> revoke_user_sessions(std::int64_t user_id,
-                                                                       std::int64_t now) = 0;
+  virtual StorageResult<std::vector<std::string>> revoke_user_sessions(std::int64_t user_id, std::int64_t now) = 0;
 
   // ---- refresh tokens ----
   /// Conflict field "token_hash" or "id".
@@ -300,26 +294,21 @@ class Storage {
   virtual StorageResult<RefreshToken> get_refresh_token_by_hash(std::string_view token_hash) = 0;
   /// Compare-and-set: of N concurrent calls with the same old hash exactly one gets Rotated
   /// (and `new_token` is inserted with the same family); the others get AlreadyRotated.
-  virtual StorageResult<RotateResult> rotate_refresh_token(std::string_view old_hash,
-                                                           const RefreshToken& new_token,
+  virtual StorageResult<RotateResult> rotate_refresh_token(std::string_view old_hash, const RefreshToken& new_token,
                                                            std::int64_t now) = 0;
   /// Revokes every unrevoked token of the family; returns the distinct session ids involved.
-  virtual StorageResult<std::vector<std::string>> revoke_refresh_family(
-      std::string_view family_id, std::int64_t now) = 0;
+  virtual StorageResult<std::vector<std::string>> revoke_refresh_family(std::string_view family_id,
+                                                                        std::int64_t now) = 0;
   /// Returns how many tokens were revoked.
-  virtual StorageResult<std::int64_t> revoke_session_refresh_tokens(std::string_view session_id,
-                                                                    std::int64_t now) = 0;
-  virtual StorageResult<std::int64_t> revoke_user_refresh_tokens(std::int64_t user_id,
-                                                                 std::int64_t now) = 0;
+  virtual StorageResult<std::int64_t> revoke_session_refresh_tokens(std::string_view session_id, std::int64_t now) = 0;
+  virtual StorageResult<std::int64_t> revoke_user_refresh_tokens(std::int64_t user_id, std::int64_t now) = 0;
 
   // ---- revocation feed ----
   /// Idempotent on key: a second add returns the first entry's seq.
   virtual StorageResult<std::int64_t> add_revocation(std::string_view key, std::int64_t expires_at,
-                                                     std::int64_t revoked_at,
-                                                     std::string_view reason) = 0;
+                                                     std::int64_t revoked_at, std::string_view reason) = 0;
   /// Entries with seq > after_seq, ascending, at most `limit`.
-  virtual StorageResult<std::vector<Revocation>> revocations_since(std::int64_t after_seq,
-                                                                   std::int64_t limit) = 0;
+  virtual StorageResult<std::vector<Revocation>> revocations_since(std::int64_t after_seq, std::int64_t limit) = 0;
   /// 0 when empty.
   virtual StorageResult<std::int64_t> max_revocation_seq() = 0;
   /// Deletes entries with expires_at <= now; returns how many.
@@ -336,8 +325,7 @@ class Storage {
   virtual StorageStatus put_setting(std::string_view key, std::string_view value) = 0;
   /// Stores `value` unless the key exists; returns the stored value either way (so replicas
   /// racing to generate a secret agree on one).
-  virtual StorageResult<std::string> put_setting_if_absent(std::string_view key,
-                                                           std::string_view value) = 0;
+  virtual StorageResult<std::string> put_setting_if_absent(std::string_view key, std::string_view value) = 0;
 };
 
 struct StorageOptions {
@@ -354,7 +342,6 @@ struct StorageOptions {
 
 /// `sqlite:///abs/path.db`, `sqlite://relative.db`, or `postgresql://…` / `postgres://…`.
 /// Invalid for an unknown scheme; Unavailable when the database cannot be reached.
-StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url,
-                                                     const StorageOptions& options = {});
+StorageResult<std::unique_ptr<Storage>> open_storage(std::string_view url, const StorageOptions& options = {});
 
 }  // namespace permiso::storage

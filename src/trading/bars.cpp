@@ -8,13 +8,20 @@ namespace permiso::trading {
 
 std::string_view to_string(Timeframe tf) {
   switch (tf) {
-    case Timeframe::M1: return "M1";
-    case Timeframe::M5: return "M5";
-    case Timeframe::M15: return "M15";
-    case Timeframe::M30: return "M30";
-    case Timeframe::H1: return "H1";
-    case Timeframe::H4: return "H4";
-    case Timeframe::D1: return "D1";
+    case Timeframe::M1:
+      return "M1";
+    case Timeframe::M5:
+      return "M5";
+    case Timeframe::M15:
+      return "M15";
+    case Timeframe::M30:
+      return "M30";
+    case Timeframe::H1:
+      return "H1";
+    case Timeframe::H4:
+      return "H4";
+    case Timeframe::D1:
+      return "D1";
   }
   return "unknown";
 }
@@ -82,8 +89,7 @@ std::vector<Bar> BarBuilder::rates(std::string_view symbol, Timeframe tf, std::s
   if (start_pos >= series.size()) return out;
   const std::size_t end = series.size() - start_pos;  // one past the newest bar returned
   const std::size_t n = std::min(count, end);
-  out.assign(series.begin() + static_cast<std::ptrdiff_t>(end - n),
-             series.begin() + static_cast<std::ptrdiff_t>(end));
+  out.assign(series.begin() + static_cast<std::ptrdiff_t>(end - n), series.begin() + static_cast<std::ptrdiff_t>(end));
   return out;
 }
 

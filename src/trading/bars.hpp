@@ -23,12 +23,13 @@ namespace permiso::trading {
 
 /// ENUM_TIMEFRAMES, the ones the chart offers; the value is the bar's length in minutes.
 enum class Timeframe : int { M1 = 1, M5 = 5, M15 = 15, M30 = 30, H1 = 60, H4 = 240, D1 = 1440 };
-inline constexpr std::array<Timeframe, 7> kTimeframes = {Timeframe::M1,  Timeframe::M5, Timeframe::M15,
-                                                         Timeframe::M30, Timeframe::H1, Timeframe::H4,
-                                                         Timeframe::D1};
-std::string_view to_string(Timeframe tf);  // "M1", "M5", …, "D1"
+inline constexpr std::array<Timeframe, 7> kTimeframes = {Timeframe::M1, Timeframe::M5, Timeframe::M15, Timeframe::M30,
+                                                         Timeframe::H1, Timeframe::H4, Timeframe::D1};
+std::string_view to_string(Timeframe tf);                            // "M1", "M5", …, "D1"
 std::optional<Timeframe> timeframe_from_string(std::string_view s);  // exact MT5 names
-constexpr TimeMs timeframe_ms(Timeframe tf) { return static_cast<TimeMs>(tf) * 60'000; }
+constexpr TimeMs timeframe_ms(Timeframe tf) {
+  return static_cast<TimeMs>(tf) * 60'000;
+}
 
 /// MqlRates without real_volume/spread: one bar, opened at time_msc (aligned to the timeframe
 /// in UTC: D1 bars open at 00:00 UTC).

@@ -25,7 +25,7 @@ struct BrokerState {
   std::vector<Position> positions;  // open and closed
   std::vector<Order> orders;        // pending and historical
   std::vector<Deal> deals;
-  Ticket next_ticket = 1;           // the ticket sequence continues after the largest seen
+  Ticket next_ticket = 1;  // the ticket sequence continues after the largest seen
 };
 
 /// Thread-safe. Calls never block on the network for the simulator; a real connector bounds
@@ -41,8 +41,7 @@ class Broker {
 
   /// Opens a demo account (simulator) or attaches a configured login (real connector).
   /// Returns the account as created; its Changes must be persisted like any other.
-  virtual SendOutcome open_account(std::string_view name, std::string_view currency, int leverage,
-                                   double deposit) = 0;
+  virtual SendOutcome open_account(std::string_view name, std::string_view currency, int leverage, double deposit) = 0;
   /// Restores persisted rows after a restart (before serving). Simulator only; connectors
   /// reconcile with the broker instead and may ignore it.
   virtual void restore(const BrokerState& state) = 0;
@@ -56,13 +55,11 @@ class Broker {
   /// order; SlTp modifies a position's stops; Modify/Remove act on a pending order.
   virtual SendOutcome order_send(Login login, const TradeRequest& request) = 0;
   /// Open positions of the account, optionally of one symbol.
-  [[nodiscard]] virtual std::vector<Position> positions_get(Login login,
-                                                            std::string_view symbol = {}) const = 0;
+  [[nodiscard]] virtual std::vector<Position> positions_get(Login login, std::string_view symbol = {}) const = 0;
   /// Pending orders of the account.
   [[nodiscard]] virtual std::vector<Order> orders_get(Login login, std::string_view symbol = {}) const = 0;
   /// Deals of the account with from_msc <= time < to_msc, oldest first.
-  [[nodiscard]] virtual std::vector<Deal> history_deals_get(Login login, TimeMs from_msc,
-                                                            TimeMs to_msc) const = 0;
+  [[nodiscard]] virtual std::vector<Deal> history_deals_get(Login login, TimeMs from_msc, TimeMs to_msc) const = 0;
 
   /// Changes the backend makes on its own (SL/TP hit, pending order triggered, stop-out),
   /// delivered after they happen, from the backend's thread. Set once, before serving.

@@ -61,7 +61,15 @@ enum class TradeAction : int { Deal = 1, Pending = 5, SlTp = 6, Modify = 7, Remo
 enum class OrderType : int { Buy = 0, Sell = 1, BuyLimit = 2, SellLimit = 3, BuyStop = 4, SellStop = 5 };
 enum class Filling : int { Fok = 0, Ioc = 1, Return = 2 };
 enum class PositionType : int { Buy = 0, Sell = 1 };
-enum class OrderState : int { Started = 0, Placed = 1, Canceled = 2, Partial = 3, Filled = 4, Rejected = 5, Expired = 6 };
+enum class OrderState : int {
+  Started = 0,
+  Placed = 1,
+  Canceled = 2,
+  Partial = 3,
+  Filled = 4,
+  Rejected = 5,
+  Expired = 6
+};
 enum class DealType : int { Buy = 0, Sell = 1, Balance = 2 };
 enum class DealEntry : int { In = 0, Out = 1 };
 /// DEAL_REASON_* / POSITION_REASON_*: who or what caused it.
@@ -82,18 +90,18 @@ enum class MarginMode : int { Forex = 0, CfdLeverage = 4 };
 
 /// SymbolInfo: the instrument's specification.
 struct SymbolInfo {
-  std::string name;             // "EURUSD"
+  std::string name;  // "EURUSD"
   std::string description;
   std::string currency_base;    // "EUR"
   std::string currency_profit;  // "USD": P&L is in this currency, then converted
   std::string currency_margin;  // "EUR"
   int digits = 5;
-  double point = 0.00001;       // 10^-digits
+  double point = 0.00001;  // 10^-digits
   double contract_size = 100000;
   double volume_min = 0.01;
   double volume_max = 100;
   double volume_step = 0.01;
-  int stops_level = 0;          // minimum SL/TP distance from the price, in points
+  int stops_level = 0;  // minimum SL/TP distance from the price, in points
   MarginMode margin_mode = MarginMode::Forex;
   bool trade_allowed = true;
 };
@@ -110,12 +118,12 @@ struct Tick {
 struct TradeRequest {
   TradeAction action = TradeAction::Deal;
   std::uint64_t magic = 0;
-  Ticket order = 0;     // Modify/Remove: the pending order
+  Ticket order = 0;  // Modify/Remove: the pending order
   std::string symbol;
   double volume = 0;
-  double price = 0;     // Deal: 0 means "at market"; Pending: the trigger price
-  double sl = 0;        // 0: none
-  double tp = 0;        // 0: none
+  double price = 0;             // Deal: 0 means "at market"; Pending: the trigger price
+  double sl = 0;                // 0: none
+  double tp = 0;                // 0: none
   std::uint64_t deviation = 0;  // maximum slippage, in points
   OrderType type = OrderType::Buy;
   Filling type_filling = Filling::Fok;
@@ -145,11 +153,11 @@ struct AccountInfo {
   int leverage = 100;
   double balance = 0;
   double credit = 0;
-  double profit = 0;       // floating P&L of open positions, in the account currency
-  double equity = 0;       // balance + credit + profit
-  double margin = 0;       // used margin
-  double margin_free = 0;  // equity - margin
-  double margin_level = 0; // equity / margin * 100; 0 when no margin is used
+  double profit = 0;            // floating P&L of open positions, in the account currency
+  double equity = 0;            // balance + credit + profit
+  double margin = 0;            // used margin
+  double margin_free = 0;       // equity - margin
+  double margin_level = 0;      // equity / margin * 100; 0 when no margin is used
   double margin_so_call = 100;  // margin call level, %
   double margin_so_so = 50;     // stop-out level, %
   bool demo = true;
@@ -191,13 +199,13 @@ struct Order {
   Filling type_filling = Filling::Fok;
   double volume_initial = 0;
   double volume_current = 0;
-  double price_open = 0;     // the requested/trigger price
+  double price_open = 0;  // the requested/trigger price
   double price_current = 0;
   double sl = 0;
   double tp = 0;
   std::uint64_t magic = 0;
   std::string comment;
-  Ticket position_id = 0;    // the position it opened or closed
+  Ticket position_id = 0;  // the position it opened or closed
   TimeMs time_setup_msc = 0;
   TimeMs time_done_msc = 0;  // 0 while placed
 };
@@ -231,9 +239,7 @@ struct Changes {
   /// The broker's step number (0: not numbered): of two Changes touching the same row, the
   /// one with the larger sequence holds the newer row (listener and order_send run in parallel).
   std::uint64_t sequence = 0;
-  [[nodiscard]] bool empty() const {
-    return positions.empty() && orders.empty() && deals.empty() && accounts.empty();
-  }
+  [[nodiscard]] bool empty() const { return positions.empty() && orders.empty() && deals.empty() && accounts.empty(); }
 };
 
 }  // namespace permiso::trading

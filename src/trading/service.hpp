@@ -63,7 +63,7 @@ struct OpenTrade {
   std::optional<double> price;      // market: expected price (checked against deviation); pending: trigger
   double sl = 0;
   double tp = 0;
-  std::uint64_t deviation = 20;     // points
+  std::uint64_t deviation = 20;  // points
   std::uint64_t magic = 0;
   std::string comment;
   /// Idempotency-Key header or client_order_id; empty: not idempotent.
@@ -74,8 +74,8 @@ struct OpenTrade {
 
 struct TradeListQuery {
   enum class Status { Open, Closed, All } status = Status::Open;
-  std::string symbol;        // empty: all
-  std::size_t limit = 100;   // 1..1000
+  std::string symbol;            // empty: all
+  std::size_t limit = 100;       // 1..1000
   std::optional<Ticket> cursor;  // continue after this ticket (descending by ticket)
 };
 struct TradePage {
@@ -95,24 +95,22 @@ class TradingService {
   /// POST /trades. `render` turns the broker's outcome into the answer to store and send
   /// (called before the commit, so the stored answer is exactly the one sent).
   using Render = std::function<StoredAnswer(const Position& trade, const TradeResult& result)>;
-  virtual void open_trade(const Caller& caller, OpenTrade request, Render render,
-                          Done<StoredAnswer> done) = 0;
+  virtual void open_trade(const Caller& caller, OpenTrade request, Render render, Done<StoredAnswer> done) = 0;
   /// PATCH /trades/{id}: new stop loss / take profit (nullopt: unchanged, 0: remove).
-  virtual void modify_trade(const Caller& caller, Ticket ticket, std::optional<double> sl,
-                            std::optional<double> tp, Done<Position> done) = 0;
+  virtual void modify_trade(const Caller& caller, Ticket ticket, std::optional<double> sl, std::optional<double> tp,
+                            Done<Position> done) = 0;
   /// DELETE /trades/{id}: closes the whole position at market.
   virtual void close_trade(const Caller& caller, Ticket ticket, Done<Position> done) = 0;
 
   // Reads answer from memory (no database round trip for open trades and the account);
   // closed trades and deals beyond what memory keeps come from storage.
-  [[nodiscard]] virtual ServiceResult<TradePage> list_trades(const Caller& caller,
-                                                             const TradeListQuery& query) = 0;
+  [[nodiscard]] virtual ServiceResult<TradePage> list_trades(const Caller& caller, const TradeListQuery& query) = 0;
   [[nodiscard]] virtual ServiceResult<Position> get_trade(const Caller& caller, Ticket ticket) = 0;
   /// The caller's account; the first call opens it (a committed write, hence async).
   virtual void account(const Caller& caller, Done<AccountInfo> done) = 0;
   [[nodiscard]] virtual ServiceResult<std::vector<Order>> orders(const Caller& caller) = 0;
   [[nodiscard]] virtual ServiceResult<std::vector<Deal>> deals(const Caller& caller, TimeMs from_msc,
-                                                              TimeMs to_msc) = 0;
+                                                               TimeMs to_msc) = 0;
 
   struct Stats {
     std::uint64_t accounts = 0;
@@ -120,8 +118,8 @@ class TradingService {
     std::uint64_t orders_sent = 0;
     std::uint64_t fills = 0;
     std::uint64_t rejections = 0;
-    std::uint64_t commits = 0;        // storage transactions
-    std::uint64_t commit_batches = 0; // group commits (commits / batches = batching factor)
+    std::uint64_t commits = 0;         // storage transactions
+    std::uint64_t commit_batches = 0;  // group commits (commits / batches = batching factor)
     std::uint64_t idempotent_replays = 0;
   };
   [[nodiscard]] virtual Stats stats() const = 0;

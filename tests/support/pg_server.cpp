@@ -79,8 +79,8 @@ std::unique_ptr<PgServer> PgServer::start() {
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   s->dir_ = tmpl;
   if (::geteuid() == 0) shell("chown postgres:postgres " + s->dir_);
-  shell(as_postgres(std::string(kBin) + "initdb -D " + s->dir_ + "/data -A trust -U postgres " +
-                    "--no-sync > " + s->dir_ + "/initdb.log 2>&1"));
+  shell(as_postgres(std::string(kBin) + "initdb -D " + s->dir_ + "/data -A trust -U postgres " + "--no-sync > " +
+                    s->dir_ + "/initdb.log 2>&1"));
   s->port_ = free_port();
   s->restart();
   return s;
@@ -105,8 +105,10 @@ std::string PgServer::url(std::string_view db) const {
     const auto slash = base.find('/', scheme == std::string::npos ? 0 : scheme + 3);
     const auto query = base.find('?');
     std::string tail = query == std::string::npos ? "" : base.substr(query);
-    if (slash != std::string::npos) base.resize(slash);
-    else if (query != std::string::npos) base.resize(query);
+    if (slash != std::string::npos)
+      base.resize(slash);
+    else if (query != std::string::npos)
+      base.resize(query);
     return base + "/" + std::string(db) + tail;
   }
   return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + std::string(db);
@@ -114,16 +116,15 @@ std::string PgServer::url(std::string_view db) const {
 
 std::string PgServer::create_database() {
   static std::atomic<int> counter{0};
-  const std::string name = "permiso_t" + std::to_string(::getpid()) + "_" +
-                           std::to_string(counter.fetch_add(1)) + "_" +
+  const std::string name = "permiso_t" + std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1)) + "_" +
                            std::to_string(db_counter_++);
   exec_sql(url("postgres"), "CREATE DATABASE " + name);
   return url(name);
 }
 
 void PgServer::run_ctl(const std::string& args) const {
-  shell(as_postgres(std::string(kBin) + "pg_ctl -D " + dir_ + "/data -l " + dir_ +
-                    "/server.log " + args + " > /dev/null 2>&1"));
+  shell(as_postgres(std::string(kBin) + "pg_ctl -D " + dir_ + "/data -l " + dir_ + "/server.log " + args +
+                    " > /dev/null 2>&1"));
 }
 
 void PgServer::stop() {

@@ -20,8 +20,9 @@ namespace {
 using http::Request;
 using http::Response;
 
-Response fail(const Request& req, const Failure& f) { return to_response(req, f); }
-
+Response fail(const Request& req, const Failure& f) {
+  return to_response(req, f);
+}
 
 // ---- admin ----
 
@@ -79,13 +80,14 @@ Response audit_query(AuthContext& ctx, Request& req) {
 }
 
 boost::json::object key_json(const jose::KeyInfo& k) {
-  return {{"kid", k.kid},
-          {"alg", std::string(jose::to_string(k.algorithm))},
-          {"state", std::string(jose::to_string(k.state))},
-          {"created_at", iso8601(k.created_at)},
-          {"activate_at", iso8601(k.activate_at)},
-          {"retire_after", k.retire_after && *k.retire_after < INT64_MAX / 2 ? boost::json::value(iso8601(*k.retire_after))
-                                                                             : boost::json::value(nullptr)}};
+  return {
+      {"kid", k.kid},
+      {"alg", std::string(jose::to_string(k.algorithm))},
+      {"state", std::string(jose::to_string(k.state))},
+      {"created_at", iso8601(k.created_at)},
+      {"activate_at", iso8601(k.activate_at)},
+      {"retire_after", k.retire_after && *k.retire_after < INT64_MAX / 2 ? boost::json::value(iso8601(*k.retire_after))
+                                                                         : boost::json::value(nullptr)}};
 }
 
 Response list_keys(AuthContext& ctx, Request& req) {
@@ -105,15 +107,18 @@ Response rotate_keys(AuthContext& ctx, Request& req) {
   if (!caller) return fail(req, caller.error());
   // Retired keys stay published while any token they signed may live: the longest lifetime
   // a token can have is a client's 24 h maximum.
-  const auto max_lifetime = std::max<std::int64_t>({ctx.settings.access_token_ttl_s, ctx.settings.service_token_ttl_s, 86400}) +
-                            ctx.settings.leeway_s;
+  const auto max_lifetime =
+      std::max<std::int64_t>({ctx.settings.access_token_ttl_s, ctx.settings.service_token_ttl_s, 86400}) +
+      ctx.settings.leeway_s;
   if (!ctx.keys.rotatable()) {
     return fail(req, Failure(AuthError::Conflict,
                              "Signing keys come from configuration (JWT_PRIVATE_KEY_FILE or JWT_SECRET_KEY): "
                              "rotate them there, listing the previous key until its tokens expire."));
   }
   auto info = ctx.keys.rotate(ctx.clock.now_seconds(), ctx.settings.key_publish_delay_s, max_lifetime);
-  if (!info) return fail(req, Failure(AuthError::Internal, "Key rotation failed: " + std::string(jose::to_string(info.error()))));
+  if (!info)
+    return fail(req,
+                Failure(AuthError::Internal, "Key rotation failed: " + std::string(jose::to_string(info.error()))));
   ctx.tokens->refresh_keys();
   ctx.audit.record(audit_event(req, "key.rotate", "success", caller->actor(), caller->actor_type(), info->kid));
   return http::json_response(201, boost::json::object{{"key", key_json(*info)}});
@@ -139,17 +144,16 @@ Response dashboard_stats(AuthContext& ctx, Request& req) {
   storage::AuditQuery logins = failures;
   logins.outcome = "success";
   auto succeeded = ctx.storage.query_audit(logins);
-  return http::json_response(
-      200, boost::json::object{{"users", boost::json::object{{"total", users->total},
-                                                             {"active", users->active},
-                                                             {"verified", users->verified},
-                                                             {"locked", users->locked}}},
-                               {"service_clients", clients->total},
-                               {"logins_24h", succeeded ? succeeded->total : 0},
-                               {"failed_logins_24h", failed ? failed->total : 0},
-                               {"signing_keys", ctx.keys.list().size()},
-                               {"revocations_cached", ctx.revocations.size()},
-                               {"audit_dropped", ctx.audit.dropped()}});
+  return http::json_response(200, boost::json::object{{"users", boost::json::object{{"total", users->total},
+                                                                                    {"active", users->active},
+                                                                                    {"verified", users->verified},
+                                                                                    {"locked", users->locked}}},
+                                                      {"service_clients", clients->total},
+                                                      {"logins_24h", succeeded ? succeeded->total : 0},
+                                                      {"failed_logins_24h", failed ? failed->total : 0},
+                                                      {"signing_keys", ctx.keys.list().size()},
+                                                      {"revocations_cached", ctx.revocations.size()},
+                                                      {"audit_dropped", ctx.audit.dropped()}});
 }
 
 }  // namespace

@@ -21,15 +21,16 @@ namespace {
 using http::Request;
 using http::Response;
 
-Response fail(const Request& req, const Failure& f) { return to_response(req, f); }
-
+Response fail(const Request& req, const Failure& f) {
+  return to_response(req, f);
+}
 
 // ---- service clients ----
 
 bool valid_client_id(std::string_view id) {
   return id.size() >= 3 && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
-  });
+           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
+         });
 }
 
 bool valid_ip(const std::string& ip) {
@@ -50,7 +51,8 @@ std::optional<Failure> apply_client_fields(JsonBody& body, storage::ServiceClien
     c.description = *d;
   }
   if (auto t = body.str("client_type")) {
-    if (*t != "confidential" && *t != "public") return validation_failure("client_type", "must be confidential or public");
+    if (*t != "confidential" && *t != "public")
+      return validation_failure("client_type", "must be confidential or public");
     c.client_type = *t;
   }
   if (auto v = body.boolean("is_active")) c.is_active = *v;
@@ -92,7 +94,9 @@ AuthResult<boost::json::object> client_json(AuthContext& ctx, const storage::Ser
   return render_client(c, names);
 }
 
-std::string client_param(const Request& req) { return std::string(req.param("client_id")); }
+std::string client_param(const Request& req) {
+  return std::string(req.param("client_id"));
+}
 
 Response list_clients(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:clients"}); !c) return fail(req, c.error());
@@ -118,7 +122,8 @@ Response create_client(AuthContext& ctx, Request& req) {
   auto id = body->str("client_id");
   if (body->error()) return fail(req, *body->error());
   c.client_id = id ? *id : "svc-" + jose::hex(jose::random_bytes(8));
-  if (!valid_client_id(c.client_id)) return fail(req, validation_failure("client_id", "must be 3 to 64 of [A-Za-z0-9._-]"));
+  if (!valid_client_id(c.client_id))
+    return fail(req, validation_failure("client_id", "must be 3 to 64 of [A-Za-z0-9._-]"));
   if (!body->has("name")) return fail(req, validation_failure("name", "is required"));
   if (auto f = apply_client_fields(*body, c)) return fail(req, *f);
   auto scope_refs = body->list("scope_ids");
@@ -142,7 +147,8 @@ Response create_client(AuthContext& ctx, Request& req) {
   }
   if (auto r = ctx.clients.refresh(ctx.storage, created->client_id); !r) return fail(req, storage_failure(r.error()));
   notify(ctx, "client:" + created->client_id);
-  ctx.audit.record(audit_event(req, "client.create", "success", caller->actor(), caller->actor_type(), created->client_id));
+  ctx.audit.record(
+      audit_event(req, "client.create", "success", caller->actor(), caller->actor_type(), created->client_id));
   auto j = client_json(ctx, *created);
   if (!j) return fail(req, j.error());
   return no_store_json(201, {{"client", std::move(*j)}, {"client_secret", secret}});
@@ -173,11 +179,13 @@ Response update_client(AuthContext& ctx, Request& req) {
     if (body->error()) return fail(req, *body->error());
     auto ids = resolve_scope_refs(ctx, refs.value_or(std::vector<std::string>{}), "scope_ids");
     if (!ids) return fail(req, ids.error());
-    if (auto r = ctx.storage.set_client_scopes(updated->client_id, *ids); !r) return fail(req, storage_failure(r.error()));
+    if (auto r = ctx.storage.set_client_scopes(updated->client_id, *ids); !r)
+      return fail(req, storage_failure(r.error()));
   }
   (void)ctx.clients.refresh(ctx.storage, updated->client_id);
   notify(ctx, "client:" + updated->client_id);
-  ctx.audit.record(audit_event(req, "client.update", "success", caller->actor(), caller->actor_type(), updated->client_id));
+  ctx.audit.record(
+      audit_event(req, "client.update", "success", caller->actor(), caller->actor_type(), updated->client_id));
   auto j = client_json(ctx, *updated);
   if (!j) return fail(req, j.error());
   return http::json_response(200, *j);
@@ -203,16 +211,19 @@ Response rotate_secret(AuthContext& ctx, Request& req) {
     if (!body) return fail(req, body.error());
     grace = body->integer("grace_period_seconds").value_or(0);
     if (body->error()) return fail(req, *body->error());
-    if (grace < 0 || grace > 86400) return fail(req, validation_failure("grace_period_seconds", "must be from 0 to 86400"));
+    if (grace < 0 || grace > 86400)
+      return fail(req, validation_failure("grace_period_seconds", "must be from 0 to 86400"));
   }
   const auto now = ctx.clock.now_seconds();
   const std::string secret = ClientSecrets::generate();
-  auto rotated = ctx.storage.rotate_client_secret(client_param(req), ctx.client_secrets.hash(secret),
-                                                  grace > 0 ? std::optional<std::int64_t>(now + grace) : std::nullopt, now);
+  auto rotated =
+      ctx.storage.rotate_client_secret(client_param(req), ctx.client_secrets.hash(secret),
+                                       grace > 0 ? std::optional<std::int64_t>(now + grace) : std::nullopt, now);
   if (!rotated) return fail(req, storage_failure(rotated.error()));
   (void)ctx.clients.refresh(ctx.storage, rotated->client_id);
   notify(ctx, "client:" + rotated->client_id);
-  auto event = audit_event(req, "client.rotate_secret", "success", caller->actor(), caller->actor_type(), rotated->client_id);
+  auto event =
+      audit_event(req, "client.rotate_secret", "success", caller->actor(), caller->actor_type(), rotated->client_id);
   event.details = boost::json::serialize(boost::json::object{{"grace_period_seconds", grace}});
   ctx.audit.record(std::move(event));
   auto j = client_json(ctx, *rotated);

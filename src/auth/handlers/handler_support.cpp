@@ -22,16 +22,15 @@ Failure storage_failure(const storage::StorageFailure& f) {
     case storage::StorageError::NotFound:
       return Failure(AuthError::NotFound, "No such resource.");
     case storage::StorageError::Conflict: {
-      Failure out(AuthError::Conflict,
-                  f.field.empty() ? std::string("A unique value is already taken.")
-                                  : "The " + f.field + " is already taken.");
+      Failure out(AuthError::Conflict, f.field.empty() ? std::string("A unique value is already taken.")
+                                                       : "The " + f.field + " is already taken.");
       if (!f.field.empty()) out.with("field", boost::json::value(f.field));
       return out;
     }
     case storage::StorageError::Invalid: {
-      Failure out(AuthError::ValidationError,
-                  f.field.empty() ? std::string("A value refers to something that does not exist.")
-                                  : "The " + f.field + " refers to something that does not exist.");
+      Failure out(AuthError::ValidationError, f.field.empty()
+                                                  ? std::string("A value refers to something that does not exist.")
+                                                  : "The " + f.field + " refers to something that does not exist.");
       if (!f.field.empty()) out.with("field", boost::json::value(f.field));
       return out;
     }
@@ -41,9 +40,8 @@ Failure storage_failure(const storage::StorageFailure& f) {
   return Failure(AuthError::Internal, "An internal error occurred.");
 }
 
-storage::AuditEvent audit_event(const http::Request& req, std::string_view action,
-                                std::string_view outcome, std::string_view actor,
-                                std::string_view actor_type, std::string_view target) {
+storage::AuditEvent audit_event(const http::Request& req, std::string_view action, std::string_view outcome,
+                                std::string_view actor, std::string_view actor_type, std::string_view target) {
   storage::AuditEvent e;
   e.action = std::string(action);
   e.outcome = std::string(outcome);
@@ -71,8 +69,7 @@ http::Response no_store_json(int status, const boost::json::object& body) {
   return res;
 }
 
-std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::string>& ids,
-                                    std::string_view reason) {
+std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::string>& ids, std::string_view reason) {
   const auto now = ctx.clock.now_seconds();
   // As long as the longest access token of a session could still live.
   const auto until = now + ctx.settings.access_token_ttl_s + ctx.settings.leeway_s;
@@ -81,8 +78,8 @@ std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::str
     if (!r && r.error().code != storage::StorageError::NotFound) return storage_failure(r.error());
     auto t = ctx.storage.revoke_session_refresh_tokens(id, now);
     if (!t) return storage_failure(t.error());
-    auto added = ctx.storage.add_revocation(RevocationList::storage_key(RevocationList::Kind::Session, id),
-                                            until, now, reason);
+    auto added =
+        ctx.storage.add_revocation(RevocationList::storage_key(RevocationList::Kind::Session, id), until, now, reason);
     if (!added) return storage_failure(added.error());
     ctx.revocations.add(RevocationList::Kind::Session, id, until);
   }

@@ -10,9 +10,9 @@
 
 #include <cstdint>
 #include <optional>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace permiso::auth {
 
@@ -23,9 +23,8 @@ class AuthContext;
 Failure storage_failure(const storage::StorageFailure& f);
 
 /// An audit event with the request's IP and id filled in.
-storage::AuditEvent audit_event(const http::Request& req, std::string_view action,
-                                std::string_view outcome, std::string_view actor,
-                                std::string_view actor_type, std::string_view target = {});
+storage::AuditEvent audit_event(const http::Request& req, std::string_view action, std::string_view outcome,
+                                std::string_view actor, std::string_view actor_type, std::string_view target = {});
 
 /// "2026-11-24T08:00:00Z".
 std::string iso8601(std::int64_t unix_seconds);
@@ -35,8 +34,7 @@ http::Response no_store_json(int status, const boost::json::object& body);
 
 /// Ends sessions: their refresh tokens die, and their access tokens through a "sid:"
 /// revocation (storage, for every replica, and this replica's list at once).
-std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::string>& ids,
-                                    std::string_view reason);
+std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::string>& ids, std::string_view reason);
 
 /// Typed reads of a JSON request body; the first type error becomes a 422 naming the field.
 class JsonBody {

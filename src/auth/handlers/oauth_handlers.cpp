@@ -80,8 +80,7 @@ class OAuth {
   }
 
   /// client_secret_basic or client_secret_post, against the in-memory client cache.
-  AuthResult<std::shared_ptr<const CachedClient>> authenticate_client(const Request& req,
-                                                                      const ParamMap& p) const {
+  AuthResult<std::shared_ptr<const CachedClient>> authenticate_client(const Request& req, const ParamMap& p) const {
     std::string id;
     std::string secret;
     auto basic = http::parse_basic_auth(req);
@@ -114,8 +113,7 @@ class OAuth {
       return Failure(AuthError::ClientDisabled, "This client is disabled.");
     }
     if (!client->allowed_ips.empty() &&
-        std::find(client->allowed_ips.begin(), client->allowed_ips.end(), req.remote_ip) ==
-            client->allowed_ips.end()) {
+        std::find(client->allowed_ips.begin(), client->allowed_ips.end(), req.remote_ip) == client->allowed_ips.end()) {
       ctx_.audit.record(audit_event(req, "client.auth", "denied", id, "client", id));
       return Failure(AuthError::InvalidClient, "This client may not be used from this address.");
     }
@@ -189,13 +187,13 @@ class OAuth {
     }
     const auto scopes = grant_scopes(split_scopes(param(p, "scope")), (*client)->scopes);
     if (!scopes) {
-      return to_response(req, Failure(AuthError::InvalidScope,
-                                      "The requested scope exceeds the scopes granted to this client."));
+      return to_response(
+          req, Failure(AuthError::InvalidScope, "The requested scope exceeds the scopes granted to this client."));
     }
     const auto issued = ctx_.tokens->issue_service_token(**client, *scopes);
     auto event = audit_event(req, "token.issue", "success", c.client_id, "client", c.client_id);
-    event.details = boost::json::serialize(boost::json::object{{"grant_type", "client_credentials"},
-                                                               {"scope", issued.scope}, {"jti", issued.jti}});
+    event.details = boost::json::serialize(
+        boost::json::object{{"grant_type", "client_credentials"}, {"scope", issued.scope}, {"jti", issued.jti}});
     ctx_.audit.record(std::move(event));
     return no_store_json(200, {{"access_token", issued.access_token},
                                {"token_type", "Bearer"},
@@ -272,7 +270,8 @@ class OAuth {
     if (auto s = ctx_.storage.create_session(session); !s) return to_response(req, storage_failure(s.error()));
 
     auto refresh = new_refresh_row(user->id, session.id, join_scopes(*scopes), jose::random_token(16), now);
-    if (auto r = ctx_.storage.insert_refresh_token(refresh.row); !r) return to_response(req, storage_failure(r.error()));
+    if (auto r = ctx_.storage.insert_refresh_token(refresh.row); !r)
+      return to_response(req, storage_failure(r.error()));
 
     const auto issued = ctx_.tokens->issue_user_token(*user, *scopes, *roles, session.id, kFirstPartyClient);
     auto event = audit_event(req, "auth.login", "success", username, "user", username);
@@ -311,8 +310,8 @@ class OAuth {
         // whole family and its sessions end (RFC 6819 §5.2.2.3; OAuth 2.1 §4.3.1).
         auto sessions = ctx_.storage.revoke_refresh_family(old->family_id, now);
         if (sessions) end_sessions(*sessions, "refresh_reuse");
-        auto event = audit_event(req, "auth.refresh_reuse", "denied", std::to_string(old->user_id), "user",
-                                 old->family_id);
+        auto event =
+            audit_event(req, "auth.refresh_reuse", "denied", std::to_string(old->user_id), "user", old->family_id);
         ctx_.audit.record(std::move(event));
         return to_response(req, grant_failure("The refresh token was already used.", seed_endpoint));
       }
@@ -354,7 +353,8 @@ class OAuth {
     if (auto access = ctx_.tokens->verify(token)) {
       if (may_manage(*caller, access->subject, access->client_id)) {
         if (auto f = revoke_jti(access->jti, access->expires_at, "revoked")) return to_response(req, *f);
-        ctx_.audit.record(audit_event(req, "token.revoke", "success", caller->actor(), caller->actor_type(), access->jti));
+        ctx_.audit.record(
+            audit_event(req, "token.revoke", "success", caller->actor(), caller->actor_type(), access->jti));
       }
       return no_store_json(200, {});
     }
@@ -380,10 +380,17 @@ class OAuth {
     const boost::json::object inactive{{"active", false}};
     if (token.empty()) return no_store_json(200, inactive);
     if (auto a = ctx_.tokens->verify(token)) {
-      boost::json::object out{{"active", true},          {"sub", a->subject},      {"client_id", a->client_id},
-                              {"scope", join_scopes(a->scopes)}, {"exp", a->expires_at}, {"iat", a->issued_at},
-                              {"token_type", "access_token"},    {"type", a->type},  {"jti", a->jti},
-                              {"iss", ctx_.settings.issuer},     {"aud", ctx_.settings.audience}};
+      boost::json::object out{{"active", true},
+                              {"sub", a->subject},
+                              {"client_id", a->client_id},
+                              {"scope", join_scopes(a->scopes)},
+                              {"exp", a->expires_at},
+                              {"iat", a->issued_at},
+                              {"token_type", "access_token"},
+                              {"type", a->type},
+                              {"jti", a->jti},
+                              {"iss", ctx_.settings.issuer},
+                              {"aud", ctx_.settings.audience}};
       if (a->is_user()) {
         out["username"] = a->username;
         out["session_id"] = a->session_id;
@@ -461,8 +468,8 @@ class OAuth {
       if (s.id != caller->session_id) ids.push_back(s.id);
     }
     if (auto f = end_sessions(ids, "sessions_deleted")) return to_response(req, *f);
-    ctx_.audit.record(audit_event(req, "session.delete_all", "success", caller->username, "user",
-                                  std::to_string(ids.size())));
+    ctx_.audit.record(
+        audit_event(req, "session.delete_all", "success", caller->username, "user", std::to_string(ids.size())));
     return no_store_json(200, {{"message", "Other sessions ended"}, {"ended", ids.size()}});
   }
 
@@ -482,7 +489,8 @@ class OAuth {
     }
     // Long-polling holds a worker thread: at most a quarter of the pool may wait at once;
     // beyond that callers get an immediate answer and simply poll again.
-    const bool may_wait = wait_s > 0 && waiters_.fetch_add(1) < std::max<std::size_t>(1, ctx_.blocking.thread_count() / 4);
+    const bool may_wait =
+        wait_s > 0 && waiters_.fetch_add(1) < std::max<std::size_t>(1, ctx_.blocking.thread_count() / 4);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(may_wait ? wait_s : 0);
     storage::StorageResult<std::vector<storage::Revocation>> page = std::vector<storage::Revocation>{};
     for (;;) {
@@ -563,8 +571,8 @@ class OAuth {
 
   std::optional<Failure> revoke_jti(const std::string& jti, std::int64_t expires_at, std::string_view reason) const {
     const auto now = ctx_.clock.now_seconds();
-    auto added = ctx_.storage.add_revocation(RevocationList::storage_key(RevocationList::Kind::Token, jti),
-                                             expires_at, now, reason);
+    auto added = ctx_.storage.add_revocation(RevocationList::storage_key(RevocationList::Kind::Token, jti), expires_at,
+                                             now, reason);
     if (!added) return storage_failure(added.error());
     ctx_.revocations.add(RevocationList::Kind::Token, jti, expires_at);
     notify(ctx_, "revocation");
@@ -598,7 +606,8 @@ void register_oauth_routes(http::Router& router, AuthContext& ctx) {
     std::string grant = param(*p, "grant_type");
     if (grant.empty() && p->contains("username") && p->contains("password")) grant = "password";
     if (grant == "client_credentials") {
-      if (!oauth->needs_client_load(OAuth::presented_client_id(req, *p))) return reply(oauth->client_credentials(req, *p));
+      if (!oauth->needs_client_load(OAuth::presented_client_id(req, *p)))
+        return reply(oauth->client_credentials(req, *p));
       return on_pool(ctx, req, std::move(reply), [oauth, &req, p = std::move(*p)] {
         oauth->load_client_if_unknown(OAuth::presented_client_id(req, p));
         return oauth->client_credentials(req, p);
@@ -612,13 +621,15 @@ void register_oauth_routes(http::Router& router, AuthContext& ctx) {
                      [oauth, &req, p = std::move(*p)] { return oauth->refresh(req, p, /*seed_endpoint=*/false); });
     }
     if (grant.empty()) return reply(to_response(req, Failure(AuthError::InvalidRequest, "grant_type is required.")));
-    reply(to_response(req, Failure(AuthError::UnsupportedGrantType, "Unsupported grant_type: " + grant.substr(0, 64) + ".")));
+    reply(to_response(
+        req, Failure(AuthError::UnsupportedGrantType, "Unsupported grant_type: " + grant.substr(0, 64) + ".")));
   });
 
   router.add("POST", "/api/v1/auth/service-token", [oauth, &ctx](Request& req, Reply reply) {
     auto p = oauth->params(req);
     if (!p) return reply(to_response(req, p.error()));
-    if (!oauth->needs_client_load(OAuth::presented_client_id(req, *p))) return reply(oauth->client_credentials(req, *p));
+    if (!oauth->needs_client_load(OAuth::presented_client_id(req, *p)))
+      return reply(oauth->client_credentials(req, *p));
     on_pool(ctx, req, std::move(reply), [oauth, &req, p = std::move(*p)] {
       oauth->load_client_if_unknown(OAuth::presented_client_id(req, p));
       return oauth->client_credentials(req, p);
@@ -677,8 +688,8 @@ void register_wellknown_routes(http::Router& router, AuthContext& ctx) {
   });
   router.add("GET", "/.well-known/oauth-authorization-server", [&ctx](Request& req, Reply reply) {
     on_pool(ctx, req, std::move(reply), [&ctx, &req] {
-      const std::string base = ctx.settings.public_base_url.empty() ? "http://" + sanitized_host(req)
-                                                                    : ctx.settings.public_base_url;
+      const std::string base =
+          ctx.settings.public_base_url.empty() ? "http://" + sanitized_host(req) : ctx.settings.public_base_url;
       boost::json::array scopes;
       if (auto all = ctx.storage.list_scopes()) {
         for (const auto& s : *all) scopes.emplace_back(s.name);

@@ -20,8 +20,7 @@ void register_client_routes(http::Router& router, AuthContext& ctx);
 void register_admin_routes(http::Router& router, AuthContext& ctx);
 
 /// A bearer token carrying every one of `scopes` (401 / 403 otherwise).
-AuthResult<Principal> require(const AuthContext& ctx, const http::Request& req,
-                              const std::vector<std::string>& scopes);
+AuthResult<Principal> require(const AuthContext& ctx, const http::Request& req, const std::vector<std::string>& scopes);
 
 /// page/per_page query parameters: page ≥ 1, 1 ≤ per_page ≤ max (422 naming the field).
 struct Paging {

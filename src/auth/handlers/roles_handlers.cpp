@@ -20,7 +20,7 @@ bool is_decimal_id(std::string_view s) {
 
 /// Scope references (names or ids) → ids; an unknown one is 422 naming `field`.
 AuthResult<std::vector<std::int64_t>> resolve_scope_refs(AuthContext& ctx, const std::vector<std::string>& refs,
-                                                     std::string_view field) {
+                                                         std::string_view field) {
   std::vector<std::int64_t> ids;
   for (const auto& ref : refs) {
     auto scope = is_decimal_id(ref) ? ctx.storage.get_scope(std::stoll(ref)) : ctx.storage.get_scope_by_name(ref);
@@ -50,8 +50,9 @@ namespace {
 using http::Request;
 using http::Response;
 
-Response fail(const Request& req, const Failure& f) { return to_response(req, f); }
-
+Response fail(const Request& req, const Failure& f) {
+  return to_response(req, f);
+}
 
 AuthResult<std::int64_t> id_param(const Request& req, std::string_view what) {
   const auto raw = req.param("id");
@@ -158,7 +159,8 @@ Response delete_role(AuthContext& ctx, Request& req) {
   auto id = id_param(req, "role");
   if (!id) return fail(req, id.error());
   if (auto r = ctx.storage.delete_role(*id); !r) return fail(req, storage_failure(r.error()));
-  ctx.audit.record(audit_event(req, "role.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
+  ctx.audit.record(
+      audit_event(req, "role.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "Role deleted"}, {"id", *id}});
 }
 
@@ -253,7 +255,8 @@ Response delete_scope(AuthContext& ctx, Request& req) {
   if (auto r = ctx.storage.delete_scope(*id); !r) return fail(req, storage_failure(r.error()));
   (void)ctx.clients.reload(ctx.storage);
   notify(ctx, "clients");
-  ctx.audit.record(audit_event(req, "scope.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
+  ctx.audit.record(
+      audit_event(req, "scope.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "Scope deleted"}, {"id", *id}});
 }
 

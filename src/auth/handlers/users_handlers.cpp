@@ -19,7 +19,9 @@ using http::Response;
 constexpr std::size_t kNameMax = 100;
 constexpr std::size_t kBioMax = 1000;
 
-Response fail(const Request& req, const Failure& f) { return to_response(req, f); }
+Response fail(const Request& req, const Failure& f) {
+  return to_response(req, f);
+}
 
 AuthResult<boost::json::object> user_json(AuthContext& ctx, const storage::User& u) {
   auto roles = ctx.storage.user_roles(u.id);
@@ -37,10 +39,9 @@ Response user_response(AuthContext& ctx, const Request& req, const storage::User
 
 /// Profile fields shared by registration, admin creation and updates.
 std::optional<Failure> apply_profile(JsonBody& body, storage::User& u) {
-  for (const auto& [key, field, max] : {std::tuple{"first_name", &u.first_name, kNameMax},
-                                        std::tuple{"last_name", &u.last_name, kNameMax},
-                                        std::tuple{"display_name", &u.display_name, kNameMax},
-                                        std::tuple{"bio", &u.bio, kBioMax}}) {
+  for (const auto& [key, field, max] :
+       {std::tuple{"first_name", &u.first_name, kNameMax}, std::tuple{"last_name", &u.last_name, kNameMax},
+        std::tuple{"display_name", &u.display_name, kNameMax}, std::tuple{"bio", &u.bio, kBioMax}}) {
     if (!body.has(key)) continue;
     auto v = body.str(key);
     if (body.error()) return body.error();
@@ -107,7 +108,8 @@ AuthResult<std::vector<std::int64_t>> resolve_roles(AuthContext& ctx, const Prin
 
 AuthResult<std::int64_t> path_id(const Request& req) {
   const auto raw = req.param("id");
-  if (raw.empty() || raw.size() > 18 || !std::all_of(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (raw.empty() || raw.size() > 18 ||
+      !std::all_of(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return Failure(AuthError::NotFound, "No such user.");
   }
   return std::stoll(std::string(raw));
@@ -139,14 +141,16 @@ Response register_user(AuthContext& ctx, Request& req) {
   if (auto role = ctx.storage.get_role_by_name(kDefaultUserRole)) {
     (void)ctx.storage.set_user_roles(created->id, {role->id});
   }
-  ctx.audit.record(audit_event(req, "user.register", "success", created->username, "user", std::to_string(created->id)));
+  ctx.audit.record(
+      audit_event(req, "user.register", "success", created->username, "user", std::to_string(created->id)));
   return user_response(ctx, req, *created, 201);
 }
 
 Response get_me(AuthContext& ctx, Request& req) {
   auto caller = authenticate(ctx, req);
   if (!caller) return fail(req, caller.error());
-  if (!caller->is_user()) return fail(req, Failure(AuthError::Forbidden, "This endpoint is for users; this is a service token."));
+  if (!caller->is_user())
+    return fail(req, Failure(AuthError::Forbidden, "This endpoint is for users; this is a service token."));
   auto user = ctx.storage.get_user(*caller->user_id);
   if (!user) return fail(req, storage_failure(user.error()));
   return user_response(ctx, req, *user);
@@ -155,7 +159,8 @@ Response get_me(AuthContext& ctx, Request& req) {
 Response update_me(AuthContext& ctx, Request& req) {
   auto caller = authenticate(ctx, req);
   if (!caller) return fail(req, caller.error());
-  if (!caller->is_user()) return fail(req, Failure(AuthError::Forbidden, "This endpoint is for users; this is a service token."));
+  if (!caller->is_user())
+    return fail(req, Failure(AuthError::Forbidden, "This endpoint is for users; this is a service token."));
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
   auto user = ctx.storage.get_user(*caller->user_id);
@@ -219,9 +224,12 @@ Response list_users(AuthContext& ctx, Request& req) {
   q.per_page = paging->per_page;
   q.search = std::string(req.query_param("search").value_or("")).substr(0, 100);
   if (auto active = req.query_param("is_active")) {
-    if (*active == "true" || *active == "1") q.is_active = true;
-    else if (*active == "false" || *active == "0") q.is_active = false;
-    else return fail(req, validation_failure("is_active", "must be true or false"));
+    if (*active == "true" || *active == "1")
+      q.is_active = true;
+    else if (*active == "false" || *active == "0")
+      q.is_active = false;
+    else
+      return fail(req, validation_failure("is_active", "must be true or false"));
   }
   auto page = ctx.storage.list_users(q);
   if (!page) return fail(req, storage_failure(page.error()));
@@ -262,7 +270,8 @@ Response create_user(AuthContext& ctx, Request& req) {
   auto created = ctx.storage.create_user(*user);
   if (!created) return fail(req, storage_failure(created.error()));
   if (auto r = ctx.storage.set_user_roles(created->id, role_ids); !r) return fail(req, storage_failure(r.error()));
-  ctx.audit.record(audit_event(req, "user.create", "success", caller->actor(), caller->actor_type(), std::to_string(created->id)));
+  ctx.audit.record(
+      audit_event(req, "user.create", "success", caller->actor(), caller->actor_type(), std::to_string(created->id)));
   return user_response(ctx, req, *created, 201);
 }
 
@@ -314,7 +323,8 @@ Response update_user(AuthContext& ctx, Request& req) {
   if (was_active && !updated->is_active) {
     if (auto f = end_user_sessions(ctx, updated->id, "user_disabled")) return fail(req, *f);
   }
-  ctx.audit.record(audit_event(req, "user.update", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
+  ctx.audit.record(
+      audit_event(req, "user.update", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return user_response(ctx, req, *updated);
 }
 
@@ -329,7 +339,8 @@ Response delete_user(AuthContext& ctx, Request& req) {
   if (auto user = ctx.storage.get_user(*id); !user) return fail(req, storage_failure(user.error()));
   if (auto f = end_user_sessions(ctx, *id, "user_deleted")) return fail(req, *f);
   if (auto r = ctx.storage.delete_user(*id); !r) return fail(req, storage_failure(r.error()));
-  ctx.audit.record(audit_event(req, "user.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
+  ctx.audit.record(
+      audit_event(req, "user.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "User deleted"}, {"id", *id}});
 }
 
@@ -349,7 +360,8 @@ Response set_roles(AuthContext& ctx, Request& req) {
   if (auto r = ctx.storage.set_user_roles(*id, *ids); !r) return fail(req, storage_failure(r.error()));
   auto user = ctx.storage.get_user(*id);
   if (!user) return fail(req, storage_failure(user.error()));
-  ctx.audit.record(audit_event(req, "user.roles", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
+  ctx.audit.record(
+      audit_event(req, "user.roles", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return user_response(ctx, req, *user);
 }
 
@@ -367,7 +379,8 @@ Response stats(AuthContext& ctx, Request& req) {
 
 }  // namespace
 
-AuthResult<Principal> require(const AuthContext& ctx, const http::Request& req, const std::vector<std::string>& scopes) {
+AuthResult<Principal> require(const AuthContext& ctx, const http::Request& req,
+                              const std::vector<std::string>& scopes) {
   auto caller = authenticate(ctx, req);
   if (!caller) return caller.error();
   if (auto f = require_scopes(*caller, scopes)) return *f;
@@ -377,7 +390,8 @@ AuthResult<Principal> require(const AuthContext& ctx, const http::Request& req, 
 AuthResult<Paging> read_paging(const http::Request& req, std::int64_t default_per_page, std::int64_t max_per_page) {
   Paging p;
   p.per_page = default_per_page;
-  auto read = [&](std::string_view name, std::int64_t& out, std::int64_t lo, std::int64_t hi) -> std::optional<Failure> {
+  auto read = [&](std::string_view name, std::int64_t& out, std::int64_t lo,
+                  std::int64_t hi) -> std::optional<Failure> {
     auto v = req.query_param(name);
     if (!v) return std::nullopt;
     try {
@@ -398,7 +412,10 @@ AuthResult<Paging> read_paging(const http::Request& req, std::int64_t default_pe
 boost::json::object page_envelope(std::string_view items_key, boost::json::array items, std::int64_t total,
                                   const Paging& paging) {
   const auto pages = paging.per_page > 0 ? (total + paging.per_page - 1) / paging.per_page : 0;
-  return {{items_key, std::move(items)}, {"total", total}, {"page", paging.page}, {"per_page", paging.per_page},
+  return {{items_key, std::move(items)},
+          {"total", total},
+          {"page", paging.page},
+          {"per_page", paging.per_page},
           {"pages", pages}};
 }
 

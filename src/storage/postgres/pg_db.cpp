@@ -55,19 +55,34 @@ class PgConn final : public SqlConn {
     storage.reserve(params.size());
     for (const auto& p : params) {
       switch (p.kind) {
-        case Param::Kind::Null: types.push_back(0); storage.emplace_back(); break;
-        case Param::Kind::Int: types.push_back(kInt8Oid); storage.push_back(std::to_string(p.i)); break;
-        case Param::Kind::Bool: types.push_back(kBoolOid); storage.emplace_back(p.i ? "t" : "f"); break;
-        case Param::Kind::Text: types.push_back(kTextOid); storage.push_back(p.s); break;
-        case Param::Kind::Double: types.push_back(kFloat8Oid); storage.push_back(double_text(p.d)); break;
+        case Param::Kind::Null:
+          types.push_back(0);
+          storage.emplace_back();
+          break;
+        case Param::Kind::Int:
+          types.push_back(kInt8Oid);
+          storage.push_back(std::to_string(p.i));
+          break;
+        case Param::Kind::Bool:
+          types.push_back(kBoolOid);
+          storage.emplace_back(p.i ? "t" : "f");
+          break;
+        case Param::Kind::Text:
+          types.push_back(kTextOid);
+          storage.push_back(p.s);
+          break;
+        case Param::Kind::Double:
+          types.push_back(kFloat8Oid);
+          storage.push_back(double_text(p.d));
+          break;
       }
     }
     for (std::size_t i = 0; i < params.size(); ++i) {
       values.push_back(params[i].kind == Param::Kind::Null ? nullptr : storage[i].c_str());
     }
     const std::string text(sql);
-    PgResultPtr res(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(params.size()),
-                                 types.data(), values.data(), nullptr, nullptr, 0));
+    PgResultPtr res(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(params.size()), types.data(),
+                                 values.data(), nullptr, nullptr, 0));
     const auto status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       return map_error(res.get());
@@ -81,8 +96,7 @@ class PgConn final : public SqlConn {
       for (int c = 0; c < ncols; ++c) {
         if (PQgetisnull(res.get(), r, c) != 0) continue;
         row[static_cast<std::size_t>(c)] =
-            std::string(PQgetvalue(res.get(), r, c),
-                        static_cast<std::size_t>(PQgetlength(res.get(), r, c)));
+            std::string(PQgetvalue(res.get(), r, c), static_cast<std::size_t>(PQgetlength(res.get(), r, c)));
       }
       out.rows.push_back(std::move(row));
     }
@@ -98,17 +112,14 @@ class PgConn final : public SqlConn {
     }
     const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
     const std::string code = state != nullptr ? state : "";
-    const std::string msg =
-        first_line(res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn_.get()));
-    const char* constraint =
-        res != nullptr ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+    const std::string msg = first_line(res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn_.get()));
+    const char* constraint = res != nullptr ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
     const std::string cname = constraint != nullptr ? constraint : msg;
     if (code == "23505") return failure(StorageError::Conflict, msg, field_from_constraint(cname));
     if (code.starts_with("23") || code.starts_with("22")) {
       return failure(StorageError::Invalid, msg, field_from_constraint(cname));
     }
-    if (code.starts_with("08") || code.starts_with("57") || code == "53300" ||
-        code == "40001" || code == "40P01") {
+    if (code.starts_with("08") || code.starts_with("57") || code == "53300" || code == "40001" || code == "40P01") {
       return failure(StorageError::Unavailable, msg);
     }
     return failure(StorageError::Internal, msg);
@@ -148,20 +159,20 @@ class PgDb final : public Db {
   StorageResult<std::unique_ptr<PgConn>> connect() {
     // Keepalives and tcp_user_timeout bound how long a call can hang on a peer that vanished
     // without closing the socket; statement_timeout only covers a live server.
-    const char* keys[] = {"dbname",           "connect_timeout",     "options",
-                          "keepalives",       "keepalives_idle",     "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout",    nullptr};
-    const char* values[] = {url_.c_str(), connect_timeout_.c_str(), pg_options_.c_str(),
-                            "1",          "5",                      "2",
-                            "3",          tcp_user_timeout_.c_str(), nullptr};
+    const char* keys[] = {"dbname",           "connect_timeout",  "options",
+                          "keepalives",       "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout", nullptr};
+    const char* values[] = {
+        url_.c_str(), connect_timeout_.c_str(), pg_options_.c_str(), "1", "5", "2", "3", tcp_user_timeout_.c_str(),
+        nullptr};
     PgConnPtr c(PQconnectdbParams(keys, values, 1));
     if (!c || PQstatus(c.get()) != CONNECTION_OK) {
-      return failure(StorageError::Unavailable,
-                     "postgresql connect failed: " + first_line(PQerrorMessage(c.get())));
+      return failure(StorageError::Unavailable, "postgresql connect failed: " + first_line(PQerrorMessage(c.get())));
     }
     // libpq prints server NOTICE/WARNING lines to stderr by default; that would corrupt the
     // service's structured logs ("relation already exists, skipping" on every migrate).
-    PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c.get(), [](void*, const char*) {}, nullptr);
     return std::make_unique<PgConn>(std::move(c));
   }
 
@@ -199,8 +210,7 @@ class PgDb final : public Db {
   StorageResult<std::unique_ptr<PgConn>> acquire() {
     {
       std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, acquire_timeout_,
-                        [&] { return !idle_.empty() || open_ < capacity_; })) {
+      if (!cv_.wait_for(lock, acquire_timeout_, [&] { return !idle_.empty() || open_ < capacity_; })) {
         return failure(StorageError::Unavailable, "postgresql pool exhausted");
       }
       if (!idle_.empty()) {
@@ -262,8 +272,7 @@ class PgDb final : public Db {
 
 }  // namespace
 
-StorageResult<std::unique_ptr<Db>> open_pg_db(const std::string& url,
-                                              const StorageOptions& options) {
+StorageResult<std::unique_ptr<Db>> open_pg_db(const std::string& url, const StorageOptions& options) {
   auto db = std::make_unique<PgDb>(url, options);
   // Fail at start-up when the server is unreachable; the connection joins the pool.
   auto first = db->connect();

@@ -9,7 +9,6 @@
 namespace permiso::storage::detail {
 
 /// Connects once to check the server is reachable (Unavailable otherwise).
-StorageResult<std::unique_ptr<Db>> open_pg_db(const std::string& url,
-                                              const StorageOptions& options);
+StorageResult<std::unique_ptr<Db>> open_pg_db(const std::string& url, const StorageOptions& options);
 
 }  // namespace permiso::storage::detail

@@ -57,13 +57,18 @@ class SqliteConn final : public SqlConn {
       if (idx == 0) continue;  // parameter not used by this statement
       const auto& p = params[i];
       switch (p.kind) {
-        case Param::Kind::Null: rc = sqlite3_bind_null(stmt, idx); break;
+        case Param::Kind::Null:
+          rc = sqlite3_bind_null(stmt, idx);
+          break;
         case Param::Kind::Int:
-        case Param::Kind::Bool: rc = sqlite3_bind_int64(stmt, idx, p.i); break;
-        case Param::Kind::Double: rc = sqlite3_bind_double(stmt, idx, p.d); break;
+        case Param::Kind::Bool:
+          rc = sqlite3_bind_int64(stmt, idx, p.i);
+          break;
+        case Param::Kind::Double:
+          rc = sqlite3_bind_double(stmt, idx, p.d);
+          break;
         case Param::Kind::Text:
-          rc = sqlite3_bind_text(stmt, idx, p.s.data(), static_cast<int>(p.s.size()),
-                                 SQLITE_TRANSIENT);
+          rc = sqlite3_bind_text(stmt, idx, p.s.data(), static_cast<int>(p.s.size()), SQLITE_TRANSIENT);
           break;
       }
       if (rc != SQLITE_OK) return sqlite_failure(db_, rc);
@@ -85,8 +90,7 @@ class SqliteConn final : public SqlConn {
         }
         const auto* t = sqlite3_column_text(stmt, c);
         const int len = sqlite3_column_bytes(stmt, c);
-        row[static_cast<std::size_t>(c)] =
-            std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(len));
+        row[static_cast<std::size_t>(c)] = std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(len));
       }
       out.rows.push_back(std::move(row));
     }
@@ -99,13 +103,10 @@ class SqliteConn final : public SqlConn {
   sqlite3* db_;
 };
 
-StorageResult<std::unique_ptr<SqliteConn>> open_conn(const std::string& path,
-                                                     const StorageOptions& options) {
+StorageResult<std::unique_ptr<SqliteConn>> open_conn(const std::string& path, const StorageOptions& options) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   auto conn = std::make_unique<SqliteConn>(raw);
   if (rc != SQLITE_OK) return sqlite_failure(raw, rc);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
@@ -132,11 +133,8 @@ StorageStatus run_tx(SqliteConn& conn, const char* begin, const TxFn& fn) {
 
 class SqliteDb final : public Db {
  public:
-  SqliteDb(std::unique_ptr<SqliteConn> writer, std::vector<std::unique_ptr<SqliteConn>> readers,
-           int acquire_timeout_ms)
-      : writer_(std::move(writer)),
-        readers_(std::move(readers)),
-        acquire_timeout_(acquire_timeout_ms) {
+  SqliteDb(std::unique_ptr<SqliteConn> writer, std::vector<std::unique_ptr<SqliteConn>> readers, int acquire_timeout_ms)
+      : writer_(std::move(writer)), readers_(std::move(readers)), acquire_timeout_(acquire_timeout_ms) {
     for (auto& r : readers_) idle_.push_back(r.get());
   }
 
@@ -178,8 +176,7 @@ class SqliteDb final : public Db {
 
 }  // namespace
 
-StorageResult<std::unique_ptr<Db>> open_sqlite_db(const std::string& path,
-                                                  const StorageOptions& options) {
+StorageResult<std::unique_ptr<Db>> open_sqlite_db(const std::string& path, const StorageOptions& options) {
   auto writer = open_conn(path, options);
   if (!writer) return writer.error();
   std::vector<std::unique_ptr<SqliteConn>> readers;
@@ -188,8 +185,8 @@ StorageResult<std::unique_ptr<Db>> open_sqlite_db(const std::string& path,
     if (!r) return r.error();
     readers.push_back(std::move(*r));
   }
-  return std::unique_ptr<Db>(std::make_unique<SqliteDb>(std::move(*writer), std::move(readers),
-                                                         options.acquire_timeout_ms));
+  return std::unique_ptr<Db>(
+      std::make_unique<SqliteDb>(std::move(*writer), std::move(readers), options.acquire_timeout_ms));
 }
 
 }  // namespace permiso::storage::detail

@@ -9,7 +9,6 @@
 namespace permiso::storage::detail {
 
 /// Opens (creating it and its directory if needed) the database file at `path`.
-StorageResult<std::unique_ptr<Db>> open_sqlite_db(const std::string& path,
-                                                  const StorageOptions& options);
+StorageResult<std::unique_ptr<Db>> open_sqlite_db(const std::string& path, const StorageOptions& options);
 
 }  // namespace permiso::storage::detail

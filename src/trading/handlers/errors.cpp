@@ -20,39 +20,53 @@ http::Response validation_response(const http::Request& req, std::string_view fi
 
 RetcodeAnswer answer_for(Retcode r) {
   switch (r) {
-    case Retcode::NoMoney: return {422, "insufficient_margin"};
+    case Retcode::NoMoney:
+      return {422, "insufficient_margin"};
     case Retcode::InvalidVolume:
-    case Retcode::InvalidCloseVolume: return {422, "invalid_volume"};
-    case Retcode::InvalidPrice: return {422, "invalid_price"};
-    case Retcode::InvalidStops: return {422, "invalid_stops"};
+    case Retcode::InvalidCloseVolume:
+      return {422, "invalid_volume"};
+    case Retcode::InvalidPrice:
+      return {422, "invalid_price"};
+    case Retcode::InvalidStops:
+      return {422, "invalid_stops"};
     case Retcode::InvalidExpiration:
     case Retcode::InvalidFill:
     case Retcode::InvalidOrder:
-    case Retcode::Invalid: return {422, "invalid_order"};
+    case Retcode::Invalid:
+      return {422, "invalid_order"};
     case Retcode::LimitOrders:
     case Retcode::LimitVolume:
-    case Retcode::LimitPositions: return {422, "limit_reached"};
-    case Retcode::MarketClosed: return {409, "market_closed"};
-    case Retcode::TradeDisabled: return {409, "trade_disabled"};
+    case Retcode::LimitPositions:
+      return {422, "limit_reached"};
+    case Retcode::MarketClosed:
+      return {409, "market_closed"};
+    case Retcode::TradeDisabled:
+      return {409, "trade_disabled"};
     case Retcode::Requote:
     case Retcode::PriceChanged:
-    case Retcode::PriceOff: return {409, "price_changed"};
+    case Retcode::PriceOff:
+      return {409, "price_changed"};
     case Retcode::Locked:
     case Retcode::Frozen:
     case Retcode::OrderChanged:
     case Retcode::CloseOrderExist:
-    case Retcode::PositionClosed: return {409, "conflict"};
-    case Retcode::TooManyRequests: return {429, "rate_limited"};
+    case Retcode::PositionClosed:
+      return {409, "conflict"};
+    case Retcode::TooManyRequests:
+      return {429, "rate_limited"};
     case Retcode::Connection:
-    case Retcode::Timeout: return {503, "broker_unavailable"};
-    case Retcode::NoChanges: return {422, "no_changes"};
+    case Retcode::Timeout:
+      return {503, "broker_unavailable"};
+    case Retcode::NoChanges:
+      return {422, "no_changes"};
     case Retcode::Reject:
     case Retcode::Cancel:
     case Retcode::Error:
     case Retcode::OnlyReal:
     case Retcode::Placed:
     case Retcode::Done:
-    case Retcode::DonePartial: break;
+    case Retcode::DonePartial:
+      break;
   }
   return {422, "order_rejected"};
 }
@@ -113,7 +127,8 @@ http::Response failure_response(const http::Request& req, const ServiceFailure& 
       for (const auto& [k, v] : extra) body[k] = v;
       return http::json_response(202, body);
     }
-    case ServiceError::StorageUnavailable: break;
+    case ServiceError::StorageUnavailable:
+      break;
   }
   auto res = http::error_response(req, 503, "storage_unavailable",
                                   describe(f, "Storage is unreachable; nothing was acknowledged."), &extra);
@@ -124,14 +139,22 @@ http::Response failure_response(const http::Request& req, const ServiceFailure& 
 std::string rejection_reason(const ServiceFailure& f) {
   if (f.retcode) return retcode_reason(*f.retcode);
   switch (f.code) {
-    case ServiceError::Validation: return "validation";
-    case ServiceError::NotFound: return "not_found";
-    case ServiceError::Conflict: return "conflict";
-    case ServiceError::IdempotencyKeyReused: return "idempotency_key_reused";
-    case ServiceError::BrokerRefused: return "rejected";
-    case ServiceError::BrokerUnavailable: return "broker_unavailable";
-    case ServiceError::OutcomePending: return "pending";
-    case ServiceError::StorageUnavailable: return "storage_unavailable";
+    case ServiceError::Validation:
+      return "validation";
+    case ServiceError::NotFound:
+      return "not_found";
+    case ServiceError::Conflict:
+      return "conflict";
+    case ServiceError::IdempotencyKeyReused:
+      return "idempotency_key_reused";
+    case ServiceError::BrokerRefused:
+      return "rejected";
+    case ServiceError::BrokerUnavailable:
+      return "broker_unavailable";
+    case ServiceError::OutcomePending:
+      return "pending";
+    case ServiceError::StorageUnavailable:
+      return "storage_unavailable";
   }
   return "unknown";
 }

@@ -29,11 +29,21 @@ GatewayMetrics::GatewayMetrics(http::Registry& registry)
                      .with({})),
       streams_(registry.gauge("mt5_stream_connections", "Open WebSocket streams").with({})) {}
 
-void GatewayMetrics::order(OrderType type) { orders_.with({to_string(type)}).inc(); }
-void GatewayMetrics::fill() { fills_.inc(); }
-void GatewayMetrics::rejection(std::string_view reason) { rejections_.with({reason}).inc(); }
-void GatewayMetrics::quote_lag(double seconds) { quote_lag_.observe(seconds < 0 ? 0 : seconds); }
-void GatewayMetrics::stream_connections(double n) { streams_.set(n); }
+void GatewayMetrics::order(OrderType type) {
+  orders_.with({to_string(type)}).inc();
+}
+void GatewayMetrics::fill() {
+  fills_.inc();
+}
+void GatewayMetrics::rejection(std::string_view reason) {
+  rejections_.with({reason}).inc();
+}
+void GatewayMetrics::quote_lag(double seconds) {
+  quote_lag_.observe(seconds < 0 ? 0 : seconds);
+}
+void GatewayMetrics::stream_connections(double n) {
+  streams_.set(n);
+}
 
 // ---- helpers ----
 
@@ -142,11 +152,15 @@ std::string render_placed(const Position& p, const TradeResult& r, int digits) {
   w.member("volume", p.volume, kVolumeDigits);
   w.member("price", p.price_open, digits);
   w.key("stop_loss");
-  if (p.sl != 0) w.number(p.sl, digits);
-  else w.null();
+  if (p.sl != 0)
+    w.number(p.sl, digits);
+  else
+    w.null();
   w.key("take_profit");
-  if (p.tp != 0) w.number(p.tp, digits);
-  else w.null();
+  if (p.tp != 0)
+    w.number(p.tp, digits);
+  else
+    w.null();
   w.member("comment", p.comment);
   w.member("status", "placed");
   w.member("broker_retcode", static_cast<int>(r.retcode));
@@ -213,7 +227,8 @@ void open_trade(Ctx& ctx, http::Request& req, http::Reply reply) {
                                        }
                                        return answer(failure_response(r, result.error()));
                                      }
-                                     if (!result->replayed && !placed->load() && result->status == 201) ctx.metrics.fill();
+                                     if (!result->replayed && !placed->load() && result->status == 201)
+                                       ctx.metrics.fill();
                                      auto res = json_text(result->status, std::move(result->body));
                                      if (result->replayed) res.set_header("Idempotent-Replayed", "true");
                                      answer(std::move(res));
@@ -448,9 +463,12 @@ std::variant<http::Response, http::WebSocketAccept> open_stream(Ctx& ctx, http::
 }  // namespace
 
 void register_routes(http::Router& router, GatewayContext& ctx) {
-  router.add("GET", "/api/v1/trades", [&ctx](http::Request& r, http::Reply reply) { list_trades(ctx, r, std::move(reply)); });
-  router.add("POST", "/api/v1/trades", [&ctx](http::Request& r, http::Reply reply) { open_trade(ctx, r, std::move(reply)); });
-  router.add("GET", "/api/v1/trades/{id}", [&ctx](http::Request& r, http::Reply reply) { get_trade(ctx, r, std::move(reply)); });
+  router.add("GET", "/api/v1/trades",
+             [&ctx](http::Request& r, http::Reply reply) { list_trades(ctx, r, std::move(reply)); });
+  router.add("POST", "/api/v1/trades",
+             [&ctx](http::Request& r, http::Reply reply) { open_trade(ctx, r, std::move(reply)); });
+  router.add("GET", "/api/v1/trades/{id}",
+             [&ctx](http::Request& r, http::Reply reply) { get_trade(ctx, r, std::move(reply)); });
   router.add("PATCH", "/api/v1/trades/{id}",
              [&ctx](http::Request& r, http::Reply reply) { modify_trade(ctx, r, std::move(reply)); });
   router.add("DELETE", "/api/v1/trades/{id}",

@@ -25,8 +25,10 @@ namespace {
 /// MT5 uses 0 for "no stop": the API says null.
 void price_or_null(JsonWriter& w, std::string_view key, double v, int digits) {
   w.key(key);
-  if (v == 0 || !std::isfinite(v)) w.null();
-  else w.number(v, digits);
+  if (v == 0 || !std::isfinite(v))
+    w.null();
+  else
+    w.number(v, digits);
 }
 
 }  // namespace
@@ -44,8 +46,10 @@ void write_trade(JsonWriter& w, const Position& p, int digits) {
   price_or_null(w, "take_profit", p.tp, digits);
   w.member_time("open_time", p.time_msc);
   w.key("close_time");
-  if (p.close_time_msc) w.time(*p.close_time_msc);
-  else w.null();
+  if (p.close_time_msc)
+    w.time(*p.close_time_msc);
+  else
+    w.null();
   w.member("close_price", p.close_price, digits);
   w.member("status", p.closed ? "closed" : "open");
   w.member("comment", p.comment);
@@ -53,8 +57,10 @@ void write_trade(JsonWriter& w, const Position& p, int digits) {
   w.member("commission", p.commission, kMoneyDigits);
   w.member("magic", static_cast<std::uint64_t>(p.magic));
   w.key("close_reason");
-  if (p.close_reason) w.string(to_string(*p.close_reason));
-  else w.null();
+  if (p.close_reason)
+    w.string(to_string(*p.close_reason));
+  else
+    w.null();
   w.end_object();
 }
 
@@ -186,12 +192,16 @@ void write_order(JsonWriter& w, const Order& o, int digits) {
   w.member("magic", static_cast<std::uint64_t>(o.magic));
   w.member("comment", o.comment);
   w.key("position_id");
-  if (o.position_id != 0) w.unsigned_integer(o.position_id);
-  else w.null();
+  if (o.position_id != 0)
+    w.unsigned_integer(o.position_id);
+  else
+    w.null();
   w.member_time("time_setup", o.time_setup_msc);
   w.key("time_done");
-  if (o.time_done_msc != 0) w.time(o.time_done_msc);
-  else w.null();
+  if (o.time_done_msc != 0)
+    w.time(o.time_done_msc);
+  else
+    w.null();
   w.end_object();
 }
 
@@ -208,11 +218,15 @@ void write_deal(JsonWriter& w, const Deal& d, int digits) {
   w.begin_object();
   w.member("id", static_cast<std::uint64_t>(d.ticket));
   w.key("order_id");
-  if (d.order != 0) w.unsigned_integer(d.order);
-  else w.null();
+  if (d.order != 0)
+    w.unsigned_integer(d.order);
+  else
+    w.null();
   w.key("position_id");
-  if (d.position_id != 0) w.unsigned_integer(d.position_id);
-  else w.null();
+  if (d.position_id != 0)
+    w.unsigned_integer(d.position_id);
+  else
+    w.null();
   w.member("symbol", d.symbol);
   w.member("type", to_string(d.type));
   w.member("entry", to_string(d.entry));

@@ -16,7 +16,9 @@
 
 namespace permiso::trading::handlers {
 
-std::string_view to_string(const Invalid& i) { return i.error; }
+std::string_view to_string(const Invalid& i) {
+  return i.error;
+}
 
 namespace {
 
@@ -55,17 +57,21 @@ Parsed<boost::json::object> json_body(const http::Request& req) {
 /// A JSON number that is finite (1e400 parses as infinity): integers and doubles alike.
 std::optional<double> finite_number(const boost::json::value& v) {
   double d = 0;
-  if (v.is_double()) d = v.get_double();
-  else if (v.is_int64()) d = static_cast<double>(v.get_int64());
-  else if (v.is_uint64()) d = static_cast<double>(v.get_uint64());
-  else return std::nullopt;
+  if (v.is_double())
+    d = v.get_double();
+  else if (v.is_int64())
+    d = static_cast<double>(v.get_int64());
+  else if (v.is_uint64())
+    d = static_cast<double>(v.get_uint64());
+  else
+    return std::nullopt;
   if (!std::isfinite(d)) return std::nullopt;
   return d;
 }
 
 /// A price-like field: absent → nullopt, null → 0 when `null_is_zero`, else a finite number ≥ 0.
-Parsed<std::optional<double>> optional_price(const boost::json::object& o, std::string_view field,
-                                             bool null_is_zero, bool positive) {
+Parsed<std::optional<double>> optional_price(const boost::json::object& o, std::string_view field, bool null_is_zero,
+                                             bool positive) {
   auto it = o.find(field);
   if (it == o.end()) return std::optional<double>();
   if (it->value().is_null()) return null_is_zero ? std::optional<double>(0.0) : std::optional<double>();
@@ -93,9 +99,12 @@ Parsed<std::optional<std::uint64_t>> optional_count(const boost::json::object& o
   if (it == o.end() || it->value().is_null()) return std::optional<std::uint64_t>();
   const auto& v = it->value();
   std::uint64_t n = 0;
-  if (v.is_int64() && v.get_int64() >= 0) n = static_cast<std::uint64_t>(v.get_int64());
-  else if (v.is_uint64()) n = v.get_uint64();
-  else return invalid(field, "must be a non-negative integer");
+  if (v.is_int64() && v.get_int64() >= 0)
+    n = static_cast<std::uint64_t>(v.get_int64());
+  else if (v.is_uint64())
+    n = v.get_uint64();
+  else
+    return invalid(field, "must be a non-negative integer");
   if (n > max) return invalid(field, "must be at most " + std::to_string(max));
   return std::optional<std::uint64_t>(n);
 }
@@ -137,7 +146,9 @@ std::string fingerprint(const OpenTrade& t) {
   return jose::hex(jose::sha256(canon));
 }
 
-bool is_pending_type(OrderType t) { return t != OrderType::Buy && t != OrderType::Sell; }
+bool is_pending_type(OrderType t) {
+  return t != OrderType::Buy && t != OrderType::Sell;
+}
 
 }  // namespace
 
@@ -158,10 +169,9 @@ Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
   auto body = json_body(req);
   if (!body) return body.error();
   const auto& o = *body;
-  static constexpr std::array<std::string_view, 10> kFields = {"symbol",  "volume",          "trade_type",
-                                                               "price",   "stop_loss",       "take_profit",
-                                                               "comment", "client_order_id", "deviation",
-                                                               "magic"};
+  static constexpr std::array<std::string_view, 10> kFields = {
+      "symbol",      "volume",  "trade_type",      "price",     "stop_loss",
+      "take_profit", "comment", "client_order_id", "deviation", "magic"};
   for (const auto& [k, v] : o) {
     if (std::find(kFields.begin(), kFields.end(), std::string_view(k)) == kFields.end()) {
       return invalid(std::string_view(k).substr(0, 64), "is not a field of a trade request");
@@ -276,10 +286,14 @@ Parsed<TradeListQuery> parse_trade_list_query(const http::Request& req) {
   q.limit = kDefaultTradeLimit;
   for (const auto& [name, value] : req.query) {
     if (name == "status") {
-      if (value == "open") q.status = TradeListQuery::Status::Open;
-      else if (value == "closed") q.status = TradeListQuery::Status::Closed;
-      else if (value == "all") q.status = TradeListQuery::Status::All;
-      else return invalid("status", "must be open, closed or all");
+      if (value == "open")
+        q.status = TradeListQuery::Status::Open;
+      else if (value == "closed")
+        q.status = TradeListQuery::Status::Closed;
+      else if (value == "all")
+        q.status = TradeListQuery::Status::All;
+      else
+        return invalid("status", "must be open, closed or all");
     } else if (name == "symbol") {
       auto s = parse_symbol(value);
       if (!s) return s.error();
@@ -303,12 +317,16 @@ std::string next_link(std::string_view path, const TradeListQuery& q, Ticket nex
   std::string out = "<";
   out.append(path);
   out += "?status=";
-  out += q.status == TradeListQuery::Status::Open ? "open" : q.status == TradeListQuery::Status::Closed ? "closed" : "all";
+  out += q.status == TradeListQuery::Status::Open     ? "open"
+         : q.status == TradeListQuery::Status::Closed ? "closed"
+                                                      : "all";
   if (!q.symbol.empty()) {
     out += "&symbol=";
     for (const char ch : q.symbol) {  // parse_symbol allowed only [A-Z0-9.#_-]: '#' needs escaping
-      if (ch == '#') out += "%23";
-      else out.push_back(ch);
+      if (ch == '#')
+        out += "%23";
+      else
+        out.push_back(ch);
     }
   }
   out += "&limit=" + std::to_string(q.limit) + "&cursor=" + std::to_string(next_cursor) + ">; rel=\"next\"";
@@ -333,7 +351,8 @@ Parsed<RatesQuery> parse_rates_query(const http::Request& req) {
       q.count = static_cast<std::size_t>(*n);
     } else if (name == "start") {
       const auto n = parse_decimal(value);
-      if (!n || *n > kMaxBarCount) return invalid("start", "must be an integer from 0 to " + std::to_string(kMaxBarCount));
+      if (!n || *n > kMaxBarCount)
+        return invalid("start", "must be an integer from 0 to " + std::to_string(kMaxBarCount));
       q.start = static_cast<std::size_t>(*n);
     }
   }
@@ -427,8 +446,10 @@ Parsed<DealsQuery> parse_deals_query(const http::Request& req, TimeMs now_msc) {
     if (name == "from" || name == "to") {
       const auto t = parse_time(value);
       if (!t) return invalid(name, "must be an ISO 8601 UTC time (2026-12-01T15:00:00Z) or Unix seconds");
-      if (name == "from") from = *t;
-      else q.to_msc = *t;
+      if (name == "from")
+        from = *t;
+      else
+        q.to_msc = *t;
     }
   }
   q.from_msc = from.value_or(q.to_msc - kThirtyDays);

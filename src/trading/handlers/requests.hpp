@@ -18,10 +18,10 @@ namespace permiso::trading::handlers {
 
 /// Why a request was refused before reaching the domain.
 struct Invalid {
-  int status = 422;             // 422 validation_error; 415 for a body that is not JSON
+  int status = 422;  // 422 validation_error; 415 for a body that is not JSON
   std::string error = "validation_error";
-  std::string field;            // the body field or query parameter
-  std::string message;          // why, for error_description
+  std::string field;    // the body field or query parameter
+  std::string message;  // why, for error_description
 };
 std::string_view to_string(const Invalid& i);
 PERMISO_RESULT_ERROR(Invalid)
@@ -29,7 +29,7 @@ PERMISO_RESULT_ERROR(Invalid)
 template <class T>
 using Parsed = Result<T, Invalid>;
 
-inline constexpr double kMaxVolume = 100;            // the contract's bound, before the instrument's own
+inline constexpr double kMaxVolume = 100;  // the contract's bound, before the instrument's own
 inline constexpr std::size_t kMaxCommentBytes = 64;
 inline constexpr std::size_t kMaxIdempotencyKeyBytes = 128;
 inline constexpr std::size_t kDefaultTradeLimit = 100;

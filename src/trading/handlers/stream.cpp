@@ -115,7 +115,8 @@ void StreamHub::on_message(const Handle& h, std::string_view text) {
   boost::system::error_code ec;
   auto v = boost::json::parse(text, ec);
   if (ec || !v.is_object()) {
-    send_error(h, "invalid_message", "messages are JSON objects such as {\"action\":\"subscribe\",\"symbols\":[\"EURUSD\"]}");
+    send_error(h, "invalid_message",
+               "messages are JSON objects such as {\"action\":\"subscribe\",\"symbols\":[\"EURUSD\"]}");
     return;
   }
   const auto& o = v.get_object();
@@ -198,7 +199,9 @@ void StreamHub::on_changes(const Changes& changes) {
     if (targets.empty()) continue;
     std::string out;
     JsonWriter w(out);
-    const char* event = p.closed ? "closed" : (p.time_update_msc == 0 || p.time_update_msc == p.time_msc) ? "opened" : "updated";
+    const char* event = p.closed                                                      ? "closed"
+                        : (p.time_update_msc == 0 || p.time_update_msc == p.time_msc) ? "opened"
+                                                                                      : "updated";
     w.begin_object().member("type", "trade").member("event", event).key("trade");
     write_trade(w, p, instruments_.digits(p.symbol));
     w.end_object();
@@ -278,7 +281,9 @@ StreamSweeper::StreamSweeper(StreamHub& hub, const Clock& clock, std::chrono::mi
   });
 }
 
-StreamSweeper::~StreamSweeper() { stop(); }
+StreamSweeper::~StreamSweeper() {
+  stop();
+}
 
 void StreamSweeper::poke() {
   {

@@ -39,12 +39,12 @@ class StreamHub {
   /// One connection as the hub knows it.
   struct Subscription {
     std::shared_ptr<http::WebSocketPeer> peer;
-    std::int64_t expires_at = 0;   // the token's exp (Unix seconds)
+    std::int64_t expires_at = 0;    // the token's exp (Unix seconds)
     std::function<bool()> revoked;  // whether the token has been revoked since (sweep())
-    bool quotes = false;           // market:data
-    bool trades = false;           // trade:read
-    std::atomic<Login> login{0};   // the caller's account, once known (0: none yet)
-    std::mutex mutex;              // guards symbols
+    bool quotes = false;            // market:data
+    bool trades = false;            // trade:read
+    std::atomic<Login> login{0};    // the caller's account, once known (0: none yet)
+    std::mutex mutex;               // guards symbols
     std::set<std::string, std::less<>> symbols;
   };
   using Handle = std::shared_ptr<Subscription>;

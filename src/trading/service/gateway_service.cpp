@@ -13,19 +13,29 @@ namespace permiso::trading {
 
 std::string_view to_string(ServiceError e) {
   switch (e) {
-    case ServiceError::Validation: return "validation_error";
-    case ServiceError::NotFound: return "not_found";
-    case ServiceError::Conflict: return "conflict";
-    case ServiceError::IdempotencyKeyReused: return "idempotency_key_reused";
-    case ServiceError::BrokerRefused: return "broker_refused";
-    case ServiceError::BrokerUnavailable: return "broker_unavailable";
-    case ServiceError::OutcomePending: return "outcome_pending";
-    case ServiceError::StorageUnavailable: return "storage_unavailable";
+    case ServiceError::Validation:
+      return "validation_error";
+    case ServiceError::NotFound:
+      return "not_found";
+    case ServiceError::Conflict:
+      return "conflict";
+    case ServiceError::IdempotencyKeyReused:
+      return "idempotency_key_reused";
+    case ServiceError::BrokerRefused:
+      return "broker_refused";
+    case ServiceError::BrokerUnavailable:
+      return "broker_unavailable";
+    case ServiceError::OutcomePending:
+      return "outcome_pending";
+    case ServiceError::StorageUnavailable:
+      return "storage_unavailable";
   }
   return "storage_unavailable";
 }
 
-std::string_view to_string(const ServiceFailure& f) { return to_string(f.code); }
+std::string_view to_string(const ServiceFailure& f) {
+  return to_string(f.code);
+}
 
 namespace {
 
@@ -40,7 +50,9 @@ ServiceFailure storage_down(std::string_view why = "storage unavailable") {
 bool is_buy(OrderType t) {
   return t == OrderType::Buy || t == OrderType::BuyLimit || t == OrderType::BuyStop;
 }
-bool is_market(OrderType t) { return t == OrderType::Buy || t == OrderType::Sell; }
+bool is_market(OrderType t) {
+  return t == OrderType::Buy || t == OrderType::Sell;
+}
 
 /// Which of the stops the broker refused: the one on the wrong side of `reference`.
 std::string stops_field(bool buy, double sl, double tp, double reference) {
@@ -58,30 +70,41 @@ ServiceFailure refusal(const TradeResult& r, const TradeRequest& req) {
   std::string msg = r.comment.empty() ? std::string(to_string(r.retcode)) : r.comment;
   const auto rc = r.retcode;
   switch (rc) {
-    case Retcode::NoMoney: return fail(ServiceError::BrokerRefused, "volume", msg, rc);
+    case Retcode::NoMoney:
+      return fail(ServiceError::BrokerRefused, "volume", msg, rc);
     case Retcode::InvalidVolume:
     case Retcode::LimitVolume:
-    case Retcode::InvalidCloseVolume: return fail(ServiceError::BrokerRefused, "volume", msg, rc);
+    case Retcode::InvalidCloseVolume:
+      return fail(ServiceError::BrokerRefused, "volume", msg, rc);
     case Retcode::InvalidPrice:
     case Retcode::PriceOff:
     case Retcode::PriceChanged:
-    case Retcode::Requote: return fail(ServiceError::BrokerRefused, "price", msg, rc);
+    case Retcode::Requote:
+      return fail(ServiceError::BrokerRefused, "price", msg, rc);
     case Retcode::InvalidStops: {
       const bool buy = req.action == TradeAction::SlTp ? req.type == OrderType::Buy : is_buy(req.type);
       double reference = req.action == TradeAction::Pending ? req.price : (buy ? r.bid : r.ask);
       return fail(ServiceError::BrokerRefused, stops_field(buy, req.sl, req.tp, reference), msg, rc);
     }
     case Retcode::TradeDisabled:
-    case Retcode::MarketClosed: return fail(ServiceError::BrokerRefused, "symbol", msg, rc);
-    case Retcode::InvalidFill: return fail(ServiceError::BrokerRefused, "type_filling", msg, rc);
-    case Retcode::PositionClosed: return fail(ServiceError::Conflict, "id", "trade is already closed", rc);
-    case Retcode::Connection: return fail(ServiceError::BrokerUnavailable, "", msg, rc);
-    case Retcode::Timeout: return fail(ServiceError::OutcomePending, "", msg, rc);
-    default: return fail(ServiceError::BrokerRefused, "", msg, rc);
+    case Retcode::MarketClosed:
+      return fail(ServiceError::BrokerRefused, "symbol", msg, rc);
+    case Retcode::InvalidFill:
+      return fail(ServiceError::BrokerRefused, "type_filling", msg, rc);
+    case Retcode::PositionClosed:
+      return fail(ServiceError::Conflict, "id", "trade is already closed", rc);
+    case Retcode::Connection:
+      return fail(ServiceError::BrokerUnavailable, "", msg, rc);
+    case Retcode::Timeout:
+      return fail(ServiceError::OutcomePending, "", msg, rc);
+    default:
+      return fail(ServiceError::BrokerRefused, "", msg, rc);
   }
 }
 
-bool finite(double d) { return std::isfinite(d); }
+bool finite(double d) {
+  return std::isfinite(d);
+}
 
 const Position* find_position(const Changes& ch, Ticket t) {
   for (const auto& p : ch.positions) {
@@ -156,8 +179,7 @@ class GatewayService::KeyIndex {
   std::int64_t evicted_upto_ = std::numeric_limits<std::int64_t>::min();
 };
 
-GatewayService::GatewayService(Broker& broker, TradeStore& store, const Clock& clock,
-                               GatewayOptions options)
+GatewayService::GatewayService(Broker& broker, TradeStore& store, const Clock& clock, GatewayOptions options)
     : broker_(broker), store_(store), clock_(clock), options_(std::move(options)) {}
 
 GatewayService::~GatewayService() {
@@ -250,7 +272,9 @@ void GatewayService::resync_loop() {
   }
 }
 
-bool GatewayService::ready() const { return ready_ && !needs_resync_; }
+bool GatewayService::ready() const {
+  return ready_ && !needs_resync_;
+}
 
 std::optional<Login> GatewayService::login_of(std::string_view account_key) const {
   std::lock_guard lock(mu_);
@@ -358,8 +382,7 @@ void GatewayService::open_account_async(const Caller& caller, LoginDone done) {
   if (name.size() > 256) name.resize(256);
   auto outcome = broker_.open_account(name, options_.currency, options_.leverage, options_.deposit);
   if (!is_success(outcome.result.retcode) || outcome.changes.accounts.empty()) {
-    finish_opening(key, fail(ServiceError::BrokerRefused, "", outcome.result.comment,
-                             outcome.result.retcode));
+    finish_opening(key, fail(ServiceError::BrokerRefused, "", outcome.result.comment, outcome.result.retcode));
     return;
   }
   const Login login = outcome.changes.accounts.front().login;
@@ -433,8 +456,7 @@ std::optional<GatewayService::Answer> GatewayService::recalled(const std::string
   return it->second;
 }
 
-void GatewayService::finish_inflight(const std::string& full_key,
-                                     const ServiceResult<StoredAnswer>& result) {
+void GatewayService::finish_inflight(const std::string& full_key, const ServiceResult<StoredAnswer>& result) {
   std::vector<Done<StoredAnswer>> waiters;
   {
     std::lock_guard lock(mu_);
@@ -457,8 +479,7 @@ void GatewayService::finish_inflight(const std::string& full_key,
 
 // ---------------------------------------------------------------- trades
 
-void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render render,
-                                Done<StoredAnswer> done) {
+void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render render, Done<StoredAnswer> done) {
   if (caller.account_key.empty()) {
     done(fail(ServiceError::Validation, "account_key", "no principal"));
     return;
@@ -515,8 +536,7 @@ void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render 
       return;
     }
     inflight_.emplace(full_key, InFlight{request.fingerprint, {}});
-    const bool known_new =
-        index_ && index_->absent(std::hash<std::string>{}(full_key), clock_.now_seconds());
+    const bool known_new = index_ && index_->absent(std::hash<std::string>{}(full_key), clock_.now_seconds());
     lock.unlock();
 
     // Not in memory: another replica, or this one before a restart, may have answered it.
@@ -555,8 +575,7 @@ void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render 
 }
 
 void GatewayService::send_trade(const Caller& caller, Login login, const OpenTrade& request,
-                                const std::string& full_key, const Render& render,
-                                Done<StoredAnswer> done) {
+                                const std::string& full_key, const Render& render, Done<StoredAnswer> done) {
   auto finish_now = [&](const ServiceResult<StoredAnswer>& r) {
     if (!full_key.empty()) finish_inflight(full_key, r);
     done(r);
@@ -601,13 +620,12 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
   CommitRequest r;
   r.changes = std::move(outcome.changes);
   if (!full_key.empty()) {
-    r.idempotency = IdempotencyRecord{caller.account_key, request.idempotency_key,
-                                      request.fingerprint, answer.status, answer.body,
-                                      clock_.now_seconds()};
+    r.idempotency = IdempotencyRecord{caller.account_key, request.idempotency_key, request.fingerprint, answer.status,
+                                      answer.body,        clock_.now_seconds()};
   }
   const bool filled = outcome.result.retcode != Retcode::Placed;
-  r.done = [this, full_key, answer, filled, fingerprint = request.fingerprint,
-            published = for_listener(r.changes), done = std::move(done)](StoreStatus st) mutable {
+  r.done = [this, full_key, answer, filled, fingerprint = request.fingerprint, published = for_listener(r.changes),
+            done = std::move(done)](StoreStatus st) mutable {
     end_commit();
     if (!st) {
       // Nothing acknowledged: the broker's memory goes back to storage's before the next step.
@@ -769,8 +787,7 @@ void GatewayService::close_trade(const Caller& caller, Ticket ticket, Done<Posit
 
 // ---------------------------------------------------------------- reads
 
-ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller,
-                                                     const TradeListQuery& query) {
+ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller, const TradeListQuery& query) {
   TradePage page;
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, 1000);
   auto login = login_of(caller.account_key);
@@ -787,13 +804,11 @@ ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller,
     auto closed = store_.closed_positions(*login, query.symbol, query.cursor, limit + 1);
     if (!closed) return storage_down(closed.error().message);
     for (auto& p : *closed) {
-      const bool dup = std::any_of(rows.begin(), rows.end(),
-                                   [&](const Position& q) { return q.ticket == p.ticket; });
+      const bool dup = std::any_of(rows.begin(), rows.end(), [&](const Position& q) { return q.ticket == p.ticket; });
       if (!dup) rows.push_back(std::move(p));
     }
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const Position& a, const Position& b) { return a.ticket > b.ticket; });
+  std::sort(rows.begin(), rows.end(), [](const Position& a, const Position& b) { return a.ticket > b.ticket; });
   if (rows.size() > limit) {
     rows.resize(limit);
     page.next_cursor = rows.back().ticket;
@@ -821,8 +836,7 @@ ServiceResult<std::vector<Order>> GatewayService::orders(const Caller& caller) {
   return broker_.orders_get(*login);
 }
 
-ServiceResult<std::vector<Deal>> GatewayService::deals(const Caller& caller, TimeMs from_msc,
-                                                      TimeMs to_msc) {
+ServiceResult<std::vector<Deal>> GatewayService::deals(const Caller& caller, TimeMs from_msc, TimeMs to_msc) {
   auto login = login_of(caller.account_key);
   if (!login || to_msc <= from_msc) return std::vector<Deal>{};
   return broker_.history_deals_get(*login, from_msc, to_msc);

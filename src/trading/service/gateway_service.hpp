@@ -36,7 +36,7 @@
 namespace permiso::trading {
 
 struct GatewayOptions {
-  std::string currency = "USD";   // demo accounts
+  std::string currency = "USD";  // demo accounts
   int leverage = 100;
   double deposit = 10000;
   /// Recent idempotent answers kept in memory (beyond: looked up in the store).
@@ -72,18 +72,15 @@ class GatewayService final : public TradingService {
   /// the change listener; then ready(). StorageUnavailable when the store cannot be read.
   ServiceResult<void> start();
 
-  void open_trade(const Caller& caller, OpenTrade request, Render render,
-                  Done<StoredAnswer> done) override;
-  void modify_trade(const Caller& caller, Ticket ticket, std::optional<double> sl,
-                    std::optional<double> tp, Done<Position> done) override;
+  void open_trade(const Caller& caller, OpenTrade request, Render render, Done<StoredAnswer> done) override;
+  void modify_trade(const Caller& caller, Ticket ticket, std::optional<double> sl, std::optional<double> tp,
+                    Done<Position> done) override;
   void close_trade(const Caller& caller, Ticket ticket, Done<Position> done) override;
-  [[nodiscard]] ServiceResult<TradePage> list_trades(const Caller& caller,
-                                                     const TradeListQuery& query) override;
+  [[nodiscard]] ServiceResult<TradePage> list_trades(const Caller& caller, const TradeListQuery& query) override;
   [[nodiscard]] ServiceResult<Position> get_trade(const Caller& caller, Ticket ticket) override;
   void account(const Caller& caller, Done<AccountInfo> done) override;
   [[nodiscard]] ServiceResult<std::vector<Order>> orders(const Caller& caller) override;
-  [[nodiscard]] ServiceResult<std::vector<Deal>> deals(const Caller& caller, TimeMs from_msc,
-                                                      TimeMs to_msc) override;
+  [[nodiscard]] ServiceResult<std::vector<Deal>> deals(const Caller& caller, TimeMs from_msc, TimeMs to_msc) override;
   [[nodiscard]] Stats stats() const override;
   [[nodiscard]] bool ready() const override;
 
@@ -110,8 +107,8 @@ class GatewayService final : public TradingService {
   void finish_inflight(const std::string& full_key, const ServiceResult<StoredAnswer>& result);
   void remember(const std::string& full_key, Answer answer);
   std::optional<Answer> recalled(const std::string& full_key);
-  void send_trade(const Caller& caller, Login login, const OpenTrade& request,
-                  const std::string& full_key, const Render& render, Done<StoredAnswer> done);
+  void send_trade(const Caller& caller, Login login, const OpenTrade& request, const std::string& full_key,
+                  const Render& render, Done<StoredAnswer> done);
   /// The caller's open position `ticket`, or NotFound / Conflict("id") when it is closed.
   ServiceResult<Position> open_position_of(Login login, Ticket ticket);
   void position_step(Login login, const TradeRequest& request, Done<Position> done);
@@ -146,9 +143,9 @@ class GatewayService final : public TradingService {
   std::unordered_map<std::string, InFlight> inflight_;
   std::unordered_map<std::string, Answer> answers_;
   std::deque<std::string> answer_order_;
-  std::unique_ptr<KeyIndex> index_;  // exclusive_store only; guarded by mu_
+  std::unique_ptr<KeyIndex> index_;              // exclusive_store only; guarded by mu_
   std::unordered_map<Ticket, Closing> closing_;  // guarded by mu_
-  CommittedListener committed_listener_;  // set before start()
+  CommittedListener committed_listener_;         // set before start()
 
   std::shared_mutex state_mu_;
   std::atomic<bool> needs_resync_{false};
@@ -156,7 +153,7 @@ class GatewayService final : public TradingService {
 
   std::mutex pending_mu_;
   std::condition_variable pending_cv_;
-  std::size_t pending_ = 0;  // commits submitted and not yet completed
+  std::size_t pending_ = 0;             // commits submitted and not yet completed
   std::uint64_t listener_changes_ = 0;  // deliveries of the change listener, ever
 
   // A resync is also attempted in the background, so /ready recovers without a trade.

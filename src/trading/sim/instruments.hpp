@@ -11,9 +11,9 @@ namespace permiso::trading::sim {
 
 struct InstrumentSpec {
   SymbolInfo info;
-  double start_mid = 0;       // the mid price the model starts from
-  double spread_points = 0;   // typical spread, in points; each tick's spread varies around it
-  double volatility = 0;      // annualised σ of the geometric Brownian motion (0.07 = 7 %)
+  double start_mid = 0;      // the mid price the model starts from
+  double spread_points = 0;  // typical spread, in points; each tick's spread varies around it
+  double volatility = 0;     // annualised σ of the geometric Brownian motion (0.07 = 7 %)
   /// A cross rate derived from two legs so triangular arbitrage never appears:
   /// mid = leg_a × leg_b (legs_multiply) or leg_a / leg_b. Empty legs: its own process.
   std::string leg_a;

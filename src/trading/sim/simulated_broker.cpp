@@ -14,16 +14,16 @@ constexpr double kMsPerYear = 365.25 * 86'400'000.0;
 constexpr double kEps = 1e-6;  // tolerance, in points or volume steps
 
 TimeMs system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-double round_cents(double x) { return std::round(x * 100.0) / 100.0; }
+double round_cents(double x) {
+  return std::round(x * 100.0) / 100.0;
+}
 
 bool finite_request(const TradeRequest& r) {
-  return std::isfinite(r.volume) && std::isfinite(r.price) && std::isfinite(r.sl) &&
-         std::isfinite(r.tp);
+  return std::isfinite(r.volume) && std::isfinite(r.price) && std::isfinite(r.sl) && std::isfinite(r.tp);
 }
 
 bool is_buy(OrderType t) {
@@ -175,7 +175,9 @@ SimulatedBroker::SimulatedBroker(SimOptions options) : options_(std::move(option
   quotes_ = std::move(q);
 }
 
-SimulatedBroker::~SimulatedBroker() { stop(); }
+SimulatedBroker::~SimulatedBroker() {
+  stop();
+}
 
 // ---------------------------------------------------------------- small helpers
 
@@ -324,8 +326,8 @@ void SimulatedBroker::finish(Account& a, const Quotes& q, Changes& ch) {
 
 // ---------------------------------------------------------------- accounts
 
-SendOutcome SimulatedBroker::open_account(std::string_view name, std::string_view currency,
-                                          int leverage, double deposit) {
+SendOutcome SimulatedBroker::open_account(std::string_view name, std::string_view currency, int leverage,
+                                          double deposit) {
   static constexpr std::string_view kFiat[] = {"USD", "EUR", "GBP", "JPY", "CHF", "AUD", "CAD"};
   const int ccy = currency_id(currency);
   bool supported = std::find(std::begin(kFiat), std::end(kFiat), currency) != std::end(kFiat) && ccy >= 0;
@@ -513,8 +515,7 @@ SendOutcome SimulatedBroker::order_send(Login login, const TradeRequest& r) {
       const bool pending_type = r.type == OrderType::BuyLimit || r.type == OrderType::SellLimit ||
                                 r.type == OrderType::BuyStop || r.type == OrderType::SellStop;
       if (market ? !market_type : !pending_type) return refuse(Retcode::Invalid, "invalid order type", &tick);
-      if (r.type_filling != Filling::Fok && r.type_filling != Filling::Ioc &&
-          r.type_filling != Filling::Return) {
+      if (r.type_filling != Filling::Fok && r.type_filling != Filling::Ioc && r.type_filling != Filling::Return) {
         return refuse(Retcode::InvalidFill, "invalid filling mode", &tick);
       }
       if (!volume_ok(instruments_[static_cast<std::size_t>(sym)], r.volume)) {
@@ -542,8 +543,7 @@ SendOutcome SimulatedBroker::order_send(Login login, const TradeRequest& r) {
   return refuse(Retcode::Invalid, "invalid trade action");
 }
 
-double SimulatedBroker::fill_price(Account& a, const Instrument& in, double market, bool buy,
-                                   const TradeRequest& r) {
+double SimulatedBroker::fill_price(Account& a, const Instrument& in, double market, bool buy, const TradeRequest& r) {
   const double point = in.spec.info.point;
   const double dev = static_cast<double>(std::min<std::uint64_t>(r.deviation, 1'000'000));
   double slip = 0;
@@ -586,8 +586,8 @@ SendOutcome SimulatedBroker::send_market_open(Account& a, int sym, const TradeRe
   const TimeMs t = now();
   const Ticket order_ticket = next_ticket();
   Ticket deal = 0;
-  open_position(a, sym, buy ? PositionType::Buy : PositionType::Sell, volume, price, sl, tp, r.magic,
-                r.comment, order_ticket, t, *q, out.changes, &deal);
+  open_position(a, sym, buy ? PositionType::Buy : PositionType::Sell, volume, price, sl, tp, r.magic, r.comment,
+                order_ticket, t, *q, out.changes, &deal);
   Order o;
   o.ticket = order_ticket;
   o.login = a.info.login;
@@ -608,15 +608,14 @@ SendOutcome SimulatedBroker::send_market_open(Account& a, int sym, const TradeRe
   a.orders_history.push_back(o);
   out.changes.orders.push_back(std::move(o));
   finish(a, *q, out.changes);
-  out.result = TradeResult{Retcode::Done, deal, order_ticket, order_ticket, volume, price, tick.bid,
-                           tick.ask, "Request executed"};
+  out.result = TradeResult{Retcode::Done, deal,     order_ticket, order_ticket,      volume,
+                           price,         tick.bid, tick.ask,     "Request executed"};
   return out;
 }
 
-void SimulatedBroker::open_position(Account& a, int sym, PositionType type, double volume, double price,
-                                    double sl, double tp, std::uint64_t magic, const std::string& comment,
-                                    Ticket order_ticket, TimeMs t, const Quotes& q, Changes& ch,
-                                    Ticket* deal_out) {
+void SimulatedBroker::open_position(Account& a, int sym, PositionType type, double volume, double price, double sl,
+                                    double tp, std::uint64_t magic, const std::string& comment, Ticket order_ticket,
+                                    TimeMs t, const Quotes& q, Changes& ch, Ticket* deal_out) {
   OpenPosition p;
   p.sym = sym;
   p.margin = margin_of(sym, volume, price, a.info.leverage);
@@ -696,8 +695,7 @@ SendOutcome SimulatedBroker::send_close(Account& a, const TradeRequest& r) {
   const Ticket position = p.row.ticket;
   close_position(a, it, volume, price, DealReason::Client, r.comment, now(), *q, out.changes, &deal, &order);
   finish(a, *q, out.changes);
-  out.result = TradeResult{Retcode::Done, deal, order, position, volume, price, tick.bid, tick.ask,
-                           "Request executed"};
+  out.result = TradeResult{Retcode::Done, deal, order, position, volume, price, tick.bid, tick.ask, "Request executed"};
   return out;
 }
 
@@ -787,11 +785,20 @@ SendOutcome SimulatedBroker::send_pending(Account& a, int sym, const TradeReques
   const double price = round_price(in, r.price);
   bool price_ok = false;
   switch (r.type) {
-    case OrderType::BuyLimit: price_ok = far_enough(tick.ask - price, s); break;
-    case OrderType::SellLimit: price_ok = far_enough(price - tick.bid, s); break;
-    case OrderType::BuyStop: price_ok = far_enough(price - tick.ask, s); break;
-    case OrderType::SellStop: price_ok = far_enough(tick.bid - price, s); break;
-    default: break;
+    case OrderType::BuyLimit:
+      price_ok = far_enough(tick.ask - price, s);
+      break;
+    case OrderType::SellLimit:
+      price_ok = far_enough(price - tick.bid, s);
+      break;
+    case OrderType::BuyStop:
+      price_ok = far_enough(price - tick.ask, s);
+      break;
+    case OrderType::SellStop:
+      price_ok = far_enough(tick.bid - price, s);
+      break;
+    default:
+      break;
   }
   if (!price_ok) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
   const double sl = r.sl != 0 ? round_price(in, r.sl) : 0;
@@ -818,8 +825,8 @@ SendOutcome SimulatedBroker::send_pending(Account& a, int sym, const TradeReques
   auto [it, inserted] = a.pending.emplace(o.ticket, std::move(po));
   out.changes.orders.push_back(live_order(it->second, *q));
   finish(a, *q, out.changes);
-  out.result = TradeResult{Retcode::Placed, 0, it->first, 0, it->second.row.volume_initial, price,
-                           tick.bid, tick.ask, "Request placed"};
+  out.result = TradeResult{Retcode::Placed, 0,        it->first,       0, it->second.row.volume_initial, price,
+                           tick.bid,        tick.ask, "Request placed"};
   return out;
 }
 
@@ -846,11 +853,20 @@ SendOutcome SimulatedBroker::send_modify(Account& a, const TradeRequest& r) {
   }
   bool price_ok = false;
   switch (po.row.type) {
-    case OrderType::BuyLimit: price_ok = far_enough(tick.ask - price, s); break;
-    case OrderType::SellLimit: price_ok = far_enough(price - tick.bid, s); break;
-    case OrderType::BuyStop: price_ok = far_enough(price - tick.ask, s); break;
-    case OrderType::SellStop: price_ok = far_enough(tick.bid - price, s); break;
-    default: break;
+    case OrderType::BuyLimit:
+      price_ok = far_enough(tick.ask - price, s);
+      break;
+    case OrderType::SellLimit:
+      price_ok = far_enough(price - tick.bid, s);
+      break;
+    case OrderType::BuyStop:
+      price_ok = far_enough(price - tick.ask, s);
+      break;
+    case OrderType::SellStop:
+      price_ok = far_enough(tick.bid - price, s);
+      break;
+    default:
+      break;
   }
   if (!price_ok) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
   if (!stops_ok(is_buy(po.row.type), price, sl, tp, s)) {
@@ -862,8 +878,8 @@ SendOutcome SimulatedBroker::send_modify(Account& a, const TradeRequest& r) {
   SendOutcome out;
   out.changes.orders.push_back(live_order(po, *q));
   finish(a, *q, out.changes);
-  out.result = TradeResult{Retcode::Done, 0, po.row.ticket, 0, po.row.volume_current, price, tick.bid,
-                           tick.ask, "Request executed"};
+  out.result = TradeResult{Retcode::Done, 0,        po.row.ticket,     0, po.row.volume_current, price,
+                           tick.bid,      tick.ask, "Request executed"};
   return out;
 }
 
@@ -920,8 +936,7 @@ SendOutcome SimulatedBroker::send_sltp(Account& a, const TradeRequest& r) {
   SendOutcome out;
   out.changes.positions.push_back(live_row(p, *q, a.ccy));
   finish(a, *q, out.changes);
-  out.result = TradeResult{Retcode::Done, 0, 0, p.row.ticket, p.row.volume, 0, tick.bid, tick.ask,
-                           "Request executed"};
+  out.result = TradeResult{Retcode::Done, 0, 0, p.row.ticket, p.row.volume, 0, tick.bid, tick.ask, "Request executed"};
   return out;
 }
 
@@ -931,11 +946,16 @@ namespace {
 
 bool pending_hit(OrderType type, double price, const Tick& t) {
   switch (type) {
-    case OrderType::BuyLimit: return t.ask <= price;
-    case OrderType::SellLimit: return t.bid >= price;
-    case OrderType::BuyStop: return t.ask >= price;
-    case OrderType::SellStop: return t.bid <= price;
-    default: return false;
+    case OrderType::BuyLimit:
+      return t.ask <= price;
+    case OrderType::SellLimit:
+      return t.bid >= price;
+    case OrderType::BuyStop:
+      return t.ask >= price;
+    case OrderType::SellStop:
+      return t.bid <= price;
+    default:
+      return false;
   }
 }
 
@@ -985,8 +1005,8 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
     const auto& in = instruments_[static_cast<std::size_t>(po.sym)];
     const Totals before = totals(a, q);
     const double equity = a.info.balance + a.info.credit + before.profit;
-    const double need = margin_of(po.sym, po.row.volume_current, price, a.info.leverage) *
-                        rate(in.margin_ccy, a.ccy, q);
+    const double need =
+        margin_of(po.sym, po.row.volume_current, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, q);
     Order o = po.row;
     o.price_current = price;
     o.time_done_msc = t;
@@ -997,8 +1017,8 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
       o.state = OrderState::Filled;
       o.position_id = o.ticket;
       o.volume_current = 0;
-      open_position(a, po.sym, buy ? PositionType::Buy : PositionType::Sell, po.row.volume_current, price,
-                    po.row.sl, po.row.tp, po.row.magic, po.row.comment, o.ticket, t, q, ch, nullptr);
+      open_position(a, po.sym, buy ? PositionType::Buy : PositionType::Sell, po.row.volume_current, price, po.row.sl,
+                    po.row.tp, po.row.magic, po.row.comment, o.ticket, t, q, ch, nullptr);
     }
     a.orders_history.push_back(o);
     ch.orders.push_back(std::move(o));
@@ -1018,8 +1038,7 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
       const double level = why == DealReason::Sl ? it->second.row.sl : it->second.row.tp;
       const std::string comment =
           std::string(why == DealReason::Sl ? "[sl " : "[tp ") + price_text(level, in.spec.info.digits) + "]";
-      close_position(a, it, it->second.row.volume, buy ? tick.bid : tick.ask, why, comment, t, q, ch, nullptr,
-                     nullptr);
+      close_position(a, it, it->second.row.volume, buy ? tick.bid : tick.ask, why, comment, t, q, ch, nullptr, nullptr);
     }
   }
   // 3. stop-out: the most losing position first, until the level recovers
@@ -1043,13 +1062,13 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
     const bool buy = worst->second.row.type == PositionType::Buy;
     char comment[64];
     std::snprintf(comment, sizeof comment, "[so %.2f%%]", level);
-    close_position(a, worst, worst->second.row.volume, buy ? tick.bid : tick.ask, DealReason::StopOut, comment,
-                   t, q, ch, nullptr, nullptr);
+    close_position(a, worst, worst->second.row.volume, buy ? tick.bid : tick.ask, DealReason::StopOut, comment, t, q,
+                   ch, nullptr, nullptr);
   }
 }
 
-Changes SimulatedBroker::publish_and_process(std::unique_lock<std::mutex>& step_lock,
-                                             std::shared_ptr<Quotes> next, const std::vector<int>& ticked) {
+Changes SimulatedBroker::publish_and_process(std::unique_lock<std::mutex>& step_lock, std::shared_ptr<Quotes> next,
+                                             const std::vector<int>& ticked) {
   (void)step_lock;  // held by the caller for the whole step, delivery included
   std::shared_ptr<const Quotes> q = std::move(next);
   {
@@ -1260,7 +1279,8 @@ BrokerState SimulatedBroker::snapshot() const {
     s.orders.insert(s.orders.end(), a.orders_history.begin(), a.orders_history.end());
     s.deals.insert(s.deals.end(), a.deals.begin(), a.deals.end());
   }
-  std::sort(s.positions.begin(), s.positions.end(), [](const Position& x, const Position& y) { return x.ticket < y.ticket; });
+  std::sort(s.positions.begin(), s.positions.end(),
+            [](const Position& x, const Position& y) { return x.ticket < y.ticket; });
   std::sort(s.orders.begin(), s.orders.end(), [](const Order& x, const Order& y) { return x.ticket < y.ticket; });
   std::sort(s.deals.begin(), s.deals.end(), [](const Deal& x, const Deal& y) { return x.ticket < y.ticket; });
   s.next_ticket = next_ticket_.load();

@@ -55,13 +55,13 @@ namespace permiso::trading::sim {
 
 struct SimOptions {
   std::uint64_t seed = 1;
-  TimeMs start_time_msc = 0;       // the simulation's clock at construction; 0: the system clock
+  TimeMs start_time_msc = 0;  // the simulation's clock at construction; 0: the system clock
   std::string server = "Permiso-Demo";
-  Login first_login = 5'000'001;   // demo logins count up from here
-  double margin_so_call = 100;     // %
-  double margin_so_so = 50;        // %
-  double slippage_points = 1.0;    // σ of market-order slippage in points (0: fill at the quote)
-  double volatility_scale = 1.0;   // multiplies every instrument's σ (livelier demos)
+  Login first_login = 5'000'001;             // demo logins count up from here
+  double margin_so_call = 100;               // %
+  double margin_so_so = 50;                  // %
+  double slippage_points = 1.0;              // σ of market-order slippage in points (0: fill at the quote)
+  double volatility_scale = 1.0;             // multiplies every instrument's σ (livelier demos)
   std::size_t max_open_positions = 100'000;  // per account, then LimitPositions
   std::size_t max_pending_orders = 1'000;    // per account, then LimitOrders
   std::vector<InstrumentSpec> instruments = default_instruments();
@@ -79,8 +79,7 @@ class SimulatedBroker final : public Broker {
   [[nodiscard]] bool connected() const override { return true; }
   /// Currency: USD, EUR, GBP, JPY, CHF, AUD or CAD; leverage 1..3000; deposit finite, 0..1e12.
   /// The new login is changes.accounts[0].login; a deposit > 0 books a Balance deal.
-  SendOutcome open_account(std::string_view name, std::string_view currency, int leverage,
-                           double deposit) override;
+  SendOutcome open_account(std::string_view name, std::string_view currency, int leverage, double deposit) override;
   /// Replaces every account, position, order and deal; the ticket sequence continues after
   /// max(next_ticket − 1, largest ticket seen). Rows of unknown symbols are dropped.
   void restore(const BrokerState& state) override;
@@ -89,11 +88,9 @@ class SimulatedBroker final : public Broker {
   [[nodiscard]] std::optional<SymbolInfo> symbol_info(std::string_view symbol) const override;
   [[nodiscard]] std::optional<Tick> symbol_info_tick(std::string_view symbol) const override;
   SendOutcome order_send(Login login, const TradeRequest& request) override;
-  [[nodiscard]] std::vector<Position> positions_get(Login login,
-                                                    std::string_view symbol = {}) const override;
+  [[nodiscard]] std::vector<Position> positions_get(Login login, std::string_view symbol = {}) const override;
   [[nodiscard]] std::vector<Order> orders_get(Login login, std::string_view symbol = {}) const override;
-  [[nodiscard]] std::vector<Deal> history_deals_get(Login login, TimeMs from_msc,
-                                                    TimeMs to_msc) const override;
+  [[nodiscard]] std::vector<Deal> history_deals_get(Login login, TimeMs from_msc, TimeMs to_msc) const override;
   void set_change_listener(ChangeListener listener) override;
   void set_tick_listener(TickListener listener) override;
 
@@ -153,9 +150,9 @@ class SimulatedBroker final : public Broker {
   };
   struct Exposure {  // per account and instrument: the sums floating P&L and margin need
     std::size_t count = 0;
-    double buy_volume = 0, buy_value = 0;    // Σ v, Σ v × open
+    double buy_volume = 0, buy_value = 0;  // Σ v, Σ v × open
     double sell_volume = 0, sell_value = 0;
-    double margin = 0;                       // in the margin currency
+    double margin = 0;  // in the margin currency
   };
   struct OpenPosition {
     Position row;
@@ -171,7 +168,7 @@ class SimulatedBroker final : public Broker {
     mutable std::shared_mutex mutex;
     AccountInfo info;  // persistent fields; the rest is computed per read
     int ccy = 0;
-    Rng rng;           // slippage draws
+    Rng rng;  // slippage draws
     std::map<Ticket, OpenPosition> open;
     std::map<Ticket, Position> closed;
     std::map<Ticket, PendingOrder> pending;
@@ -210,12 +207,12 @@ class SimulatedBroker final : public Broker {
   /// never more than `deviation` points from the market (nor from `requested` when set).
   double fill_price(Account& a, const Instrument& in, double market, bool buy, const TradeRequest& r);
 
-  void open_position(Account& a, int sym, PositionType type, double volume, double price, double sl,
-                     double tp, std::uint64_t magic, const std::string& comment, Ticket order_ticket,
-                     TimeMs t, const Quotes& q, Changes& ch, Ticket* deal_out);
-  void close_position(Account& a, std::map<Ticket, OpenPosition>::iterator it, double volume,
-                      double price, DealReason reason, const std::string& comment, TimeMs t,
-                      const Quotes& q, Changes& ch, Ticket* deal_out, Ticket* order_out);
+  void open_position(Account& a, int sym, PositionType type, double volume, double price, double sl, double tp,
+                     std::uint64_t magic, const std::string& comment, Ticket order_ticket, TimeMs t, const Quotes& q,
+                     Changes& ch, Ticket* deal_out);
+  void close_position(Account& a, std::map<Ticket, OpenPosition>::iterator it, double volume, double price,
+                      DealReason reason, const std::string& comment, TimeMs t, const Quotes& q, Changes& ch,
+                      Ticket* deal_out, Ticket* order_out);
   void add_exposure(Account& a, const OpenPosition& p, double sign);
   [[nodiscard]] bool triggers_pending(const Account& a, const Quotes& q) const;
   void apply_triggers(Account& a, const Quotes& q, TimeMs t, Changes& ch);

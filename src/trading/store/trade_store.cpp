@@ -105,7 +105,9 @@ constexpr std::size_t kDealN = 16;
 constexpr std::string_view kIdemCols = "caller, idem_key, fingerprint, status, body, created_at";
 
 // ---- cells ----
-std::string text(const Row& r, std::size_t i) { return r.at(i).value_or(std::string{}); }
+std::string text(const Row& r, std::size_t i) {
+  return r.at(i).value_or(std::string{});
+}
 std::int64_t integer(const Row& r, std::size_t i) {
   const auto& c = r.at(i);
   std::int64_t v = 0;
@@ -129,7 +131,9 @@ template <class E>
 E enum_of(const Row& r, std::size_t i) {
   return static_cast<E>(integer(r, i));
 }
-Param u64(std::uint64_t v) { return Param(static_cast<std::int64_t>(v)); }
+Param u64(std::uint64_t v) {
+  return Param(static_cast<std::int64_t>(v));
+}
 template <class E>
 Param en(E e) {
   return Param(static_cast<std::int64_t>(e));
@@ -155,9 +159,8 @@ AccountInfo read_account(const Row& r) {
   return a;
 }
 void bind_account(Params& p, const AccountInfo& a) {
-  p.insert(p.end(), {u64(a.login), a.name, a.server, a.currency, a.leverage, a.balance, a.credit,
-                     a.profit, a.equity, a.margin, a.margin_free, a.margin_level,
-                     a.margin_so_call, a.margin_so_so, a.demo});
+  p.insert(p.end(), {u64(a.login), a.name, a.server, a.currency, a.leverage, a.balance, a.credit, a.profit, a.equity,
+                     a.margin, a.margin_free, a.margin_level, a.margin_so_call, a.margin_so_so, a.demo});
 }
 
 Position read_position(const Row& r) {
@@ -186,13 +189,27 @@ Position read_position(const Row& r) {
   return p;
 }
 void bind_position(Params& out, const Position& p) {
-  out.insert(out.end(),
-             {u64(p.ticket), u64(p.login), p.symbol, en(p.type), p.volume, p.price_open,
-              p.price_current, p.sl, p.tp, p.profit, p.swap, p.commission, u64(p.magic),
-              p.comment, en(p.reason), p.time_msc, p.time_update_msc, p.closed,
-              p.close_time_msc ? Param(*p.close_time_msc) : Param(),
-              p.close_price ? Param(*p.close_price) : Param(),
-              p.close_reason ? en(*p.close_reason) : Param()});
+  out.insert(out.end(), {u64(p.ticket),
+                         u64(p.login),
+                         p.symbol,
+                         en(p.type),
+                         p.volume,
+                         p.price_open,
+                         p.price_current,
+                         p.sl,
+                         p.tp,
+                         p.profit,
+                         p.swap,
+                         p.commission,
+                         u64(p.magic),
+                         p.comment,
+                         en(p.reason),
+                         p.time_msc,
+                         p.time_update_msc,
+                         p.closed,
+                         p.close_time_msc ? Param(*p.close_time_msc) : Param(),
+                         p.close_price ? Param(*p.close_price) : Param(),
+                         p.close_reason ? en(*p.close_reason) : Param()});
 }
 
 Order read_order(const Row& r) {
@@ -217,10 +234,9 @@ Order read_order(const Row& r) {
   return o;
 }
 void bind_order(Params& out, const Order& o) {
-  out.insert(out.end(), {u64(o.ticket), u64(o.login), o.symbol, en(o.type), en(o.state),
-                         en(o.type_filling), o.volume_initial, o.volume_current, o.price_open,
-                         o.price_current, o.sl, o.tp, u64(o.magic), o.comment,
-                         u64(o.position_id), o.time_setup_msc, o.time_done_msc});
+  out.insert(out.end(), {u64(o.ticket), u64(o.login), o.symbol, en(o.type), en(o.state), en(o.type_filling),
+                         o.volume_initial, o.volume_current, o.price_open, o.price_current, o.sl, o.tp, u64(o.magic),
+                         o.comment, u64(o.position_id), o.time_setup_msc, o.time_done_msc});
 }
 
 Deal read_deal(const Row& r) {
@@ -244,14 +260,14 @@ Deal read_deal(const Row& r) {
   return d;
 }
 void bind_deal(Params& out, const Deal& d) {
-  out.insert(out.end(), {u64(d.ticket), u64(d.login), u64(d.order), u64(d.position_id), d.symbol,
-                         en(d.type), en(d.entry), en(d.reason), d.volume, d.price, d.profit,
-                         d.commission, d.swap, u64(d.magic), d.comment, d.time_msc});
+  out.insert(out.end(),
+             {u64(d.ticket), u64(d.login), u64(d.order), u64(d.position_id), d.symbol, en(d.type), en(d.entry),
+              en(d.reason), d.volume, d.price, d.profit, d.commission, d.swap, u64(d.magic), d.comment, d.time_msc});
 }
 
 IdempotencyRecord read_idem(const Row& r) {
-  return IdempotencyRecord{text(r, 0),     text(r, 1),   text(r, 2), static_cast<int>(integer(r, 3)),
-                           text(r, 4),     integer(r, 5)};
+  return IdempotencyRecord{text(r, 0), text(r, 1),   text(r, 2), static_cast<int>(integer(r, 3)),
+                           text(r, 4), integer(r, 5)};
 }
 
 /// "($k, $k+1, …), (…)" for `rows` rows of `cols` parameters, numbered from `first`.
@@ -297,8 +313,7 @@ std::string set_excluded(std::string_view cols) {
 /// not rows, are what a group commit pays for. SQLite (in-process): one statement per chunk.
 class Upserts {
  public:
-  Upserts(SqlConn& c, Dialect dialect)
-      : c_(c), combine_(dialect == Dialect::Postgres), chunk_(combine_ ? 512 : 32) {}
+  Upserts(SqlConn& c, Dialect dialect) : c_(c), combine_(dialect == Dialect::Postgres), chunk_(combine_ ? 512 : 32) {}
 
   /// `make(first)` is the statement text with its parameters numbered from $first.
   StoreStatus piece(const std::function<std::string(std::size_t)>& make, Params params) {
@@ -312,27 +327,25 @@ class Upserts {
     }
     sql_ += count_ == 0 ? "WITH " : ", ";
     sql_ += "w" + std::to_string(count_++) + " AS (" + make(params_.size() + 1) + " RETURNING 1)";
-    params_.insert(params_.end(), std::make_move_iterator(params.begin()),
-                   std::make_move_iterator(params.end()));
+    params_.insert(params_.end(), std::make_move_iterator(params.begin()), std::make_move_iterator(params.end()));
     return {};
   }
 
   /// Rows keyed by the first column, state-after: a repeated write is harmless.
   template <class T, class Bind>
-  StoreStatus rows(std::string_view table, std::string_view cols, std::size_t ncols,
-                   const std::vector<const T*>& rows, Bind bind) {
+  StoreStatus rows(std::string_view table, std::string_view cols, std::size_t ncols, const std::vector<const T*>& rows,
+                   Bind bind) {
     static_assert(std::is_invocable_v<Bind, Params&, const T&>);
     if (rows.empty()) return {};
-    const std::string tail = " ON CONFLICT (" + std::string(cols.substr(0, cols.find(','))) +
-                             ") DO UPDATE SET " + set_excluded(cols);
+    const std::string tail =
+        " ON CONFLICT (" + std::string(cols.substr(0, cols.find(','))) + ") DO UPDATE SET " + set_excluded(cols);
     const std::string head = "INSERT INTO " + std::string(table) + " (" + std::string(cols) + ") VALUES ";
     for (std::size_t at = 0; at < rows.size(); at += chunk_) {
       const std::size_t n = std::min(chunk_, rows.size() - at);
       Params p;
       p.reserve(n * ncols);
       for (std::size_t i = 0; i < n; ++i) bind(p, *rows[at + i]);
-      auto st = piece([&](std::size_t first) { return head + placeholders(n, ncols, first) + tail; },
-                      std::move(p));
+      auto st = piece([&](std::size_t first) { return head + placeholders(n, ncols, first) + tail; }, std::move(p));
       if (!st) return st;
     }
     return {};
@@ -399,8 +412,7 @@ StoreResult<std::unique_ptr<TradeStore>> TradeStore::open(std::string_view url, 
   auto db = storage::open_db(url, options.storage);
   if (!db) return db.error();
   if (options.migrate) {
-    if (auto st = storage::apply_migrations(**db, kMigrationTable, kMigrations, kMigrationLock);
-        !st) {
+    if (auto st = storage::apply_migrations(**db, kMigrationTable, kMigrations, kMigrationLock); !st) {
       return st.error();
     }
   }
@@ -409,8 +421,7 @@ StoreResult<std::unique_ptr<TradeStore>> TradeStore::open(std::string_view url, 
   return std::unique_ptr<TradeStore>(new TradeStore(std::move(*db), clock, options));
 }
 
-TradeStore::TradeStore(std::unique_ptr<storage::Db> db, const Clock& clock,
-                       TradeStoreOptions options)
+TradeStore::TradeStore(std::unique_ptr<storage::Db> db, const Clock& clock, TradeStoreOptions options)
     : db_(std::move(db)),
       clock_(clock),
       options_(std::move(options)),
@@ -462,8 +473,7 @@ void TradeStore::run() {
     {
       std::unique_lock lock(mu_);
       // While expired records remain, purge a chunk between batches instead of sleeping.
-      wake_.wait_for(lock, purge_more_ ? std::chrono::seconds(0) : idle,
-                     [&] { return stopping_ || !queue_.empty(); });
+      wake_.wait_for(lock, purge_more_ ? std::chrono::seconds(0) : idle, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       const std::size_t n = std::min(options_.max_batch, queue_.size());
       batch.reserve(n);
@@ -546,8 +556,7 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
         Params p{cutoff};
         for (std::size_t k = 0; k < m; ++k) {
           const auto& rec = *batch[idx[at + k]].idempotency;
-          p.insert(p.end(), {rec.caller, rec.key, rec.fingerprint, rec.status, rec.body,
-                             rec.created_at});
+          p.insert(p.end(), {rec.caller, rec.key, rec.fingerprint, rec.status, rec.body, rec.created_at});
         }
         std::string sql = "INSERT INTO mt5_idempotency (";
         sql += kIdemCols;
@@ -590,8 +599,8 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
           const auto& b = *batch[idx[at + k]].binding;
           p.insert(p.end(), {b.account_key, u64(b.login), now});
         }
-        auto r = c.exec("INSERT INTO mt5_account_keys (account_key, login, created_at) VALUES " +
-                            placeholders(m, 3) + " ON CONFLICT DO NOTHING RETURNING account_key",
+        auto r = c.exec("INSERT INTO mt5_account_keys (account_key, login, created_at) VALUES " + placeholders(m, 3) +
+                            " ON CONFLICT DO NOTHING RETURNING account_key",
                         p);
         if (!r) return r.error();
         std::set<std::string> won;
@@ -616,8 +625,7 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
         auto it = map.find(key);
         if (it == map.end()) {
           map.emplace(key, std::make_pair(pick, row));
-        } else if (ch.sequence == 0 || it->second.first.seq == 0 ||
-                   ch.sequence >= it->second.first.seq) {
+        } else if (ch.sequence == 0 || it->second.first.seq == 0 || ch.sequence >= it->second.first.seq) {
           it->second = std::make_pair(pick, row);
         }
       };
@@ -644,18 +652,13 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
       return out;
     };
     Upserts up(c, db_->dialect());
-    if (auto s = up.rows<AccountInfo>("mt5_accounts", kAccountCols, kAccountN, rows_of(accounts),
-                                      bind_account);
-        !s) {
+    if (auto s = up.rows<AccountInfo>("mt5_accounts", kAccountCols, kAccountN, rows_of(accounts), bind_account); !s) {
       return s;
     }
-    if (auto s = up.rows<Position>("mt5_positions", kPositionCols, kPositionN, rows_of(positions),
-                                   bind_position);
-        !s) {
+    if (auto s = up.rows<Position>("mt5_positions", kPositionCols, kPositionN, rows_of(positions), bind_position); !s) {
       return s;
     }
-    if (auto s = up.rows<Order>("mt5_orders", kOrderCols, kOrderN, rows_of(orders), bind_order);
-        !s) {
+    if (auto s = up.rows<Order>("mt5_orders", kOrderCols, kOrderN, rows_of(orders), bind_order); !s) {
       return s;
     }
     {
@@ -668,8 +671,7 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
     if (max_ticket != 0) {
       auto s = up.piece(
           [](std::size_t first) {
-            return "INSERT INTO mt5_sequences (name, value) VALUES ('ticket', $" +
-                   std::to_string(first) +
+            return "INSERT INTO mt5_sequences (name, value) VALUES ('ticket', $" + std::to_string(first) +
                    ") ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > "
                    "mt5_sequences.value THEN excluded.value ELSE mt5_sequences.value END";
           },
@@ -683,8 +685,8 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
   if (!st) {
     if (st.error().code == StorageError::Unavailable) {
       std::lock_guard lock(mu_);
-      refuse_until_ = std::chrono::steady_clock::now() +
-                      std::chrono::milliseconds(std::max(0, options_.retry_after_ms));
+      refuse_until_ =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, options_.retry_after_ms));
     }
     failed_.fetch_add(n, std::memory_order_relaxed);
     for (auto& r : batch) call_done(r, st);
@@ -741,26 +743,23 @@ StoreResult<StoredState> TradeStore::load() {
     out = StoredState{};
     auto& b = out.broker;
     Ticket max_ticket = 0;
-    auto accounts = c.exec(std::string("SELECT ") + std::string(kAccountCols) +
-                           " FROM mt5_accounts ORDER BY login");
+    auto accounts = c.exec(std::string("SELECT ") + std::string(kAccountCols) + " FROM mt5_accounts ORDER BY login");
     if (!accounts) return accounts.error();
     for (const auto& r : accounts->rows) b.accounts.push_back(read_account(r));
-    auto positions = c.exec(std::string("SELECT ") + std::string(kPositionCols) +
-                            " FROM mt5_positions ORDER BY ticket");
+    auto positions =
+        c.exec(std::string("SELECT ") + std::string(kPositionCols) + " FROM mt5_positions ORDER BY ticket");
     if (!positions) return positions.error();
     for (const auto& r : positions->rows) {
       b.positions.push_back(read_position(r));
       max_ticket = std::max(max_ticket, b.positions.back().ticket);
     }
-    auto orders = c.exec(std::string("SELECT ") + std::string(kOrderCols) +
-                         " FROM mt5_orders ORDER BY ticket");
+    auto orders = c.exec(std::string("SELECT ") + std::string(kOrderCols) + " FROM mt5_orders ORDER BY ticket");
     if (!orders) return orders.error();
     for (const auto& r : orders->rows) {
       b.orders.push_back(read_order(r));
       max_ticket = std::max(max_ticket, b.orders.back().ticket);
     }
-    auto deals = c.exec(std::string("SELECT ") + std::string(kDealCols) +
-                        " FROM mt5_deals ORDER BY ticket");
+    auto deals = c.exec(std::string("SELECT ") + std::string(kDealCols) + " FROM mt5_deals ORDER BY ticket");
     if (!deals) return deals.error();
     for (const auto& r : deals->rows) {
       b.deals.push_back(read_deal(r));
@@ -779,12 +778,10 @@ StoreResult<StoredState> TradeStore::load() {
   return out;
 }
 
-StoreResult<std::vector<Position>> TradeStore::closed_positions(Login login,
-                                                                std::string_view symbol,
-                                                                std::optional<Ticket> before,
-                                                                std::size_t limit) {
-  std::string sql = std::string("SELECT ") + std::string(kPositionCols) +
-                    " FROM mt5_positions WHERE login = $1 AND closed = $2";
+StoreResult<std::vector<Position>> TradeStore::closed_positions(Login login, std::string_view symbol,
+                                                                std::optional<Ticket> before, std::size_t limit) {
+  std::string sql =
+      std::string("SELECT ") + std::string(kPositionCols) + " FROM mt5_positions WHERE login = $1 AND closed = $2";
   Params p{u64(login), true};
   if (!symbol.empty()) {
     p.emplace_back(symbol);
@@ -805,22 +802,20 @@ StoreResult<std::vector<Position>> TradeStore::closed_positions(Login login,
 }
 
 StoreResult<std::optional<Position>> TradeStore::position(Login login, Ticket ticket) {
-  auto r = db_->query(std::string("SELECT ") + std::string(kPositionCols) +
-                          " FROM mt5_positions WHERE ticket = $1 AND login = $2",
-                      {u64(ticket), u64(login)});
+  auto r = db_->query(
+      std::string("SELECT ") + std::string(kPositionCols) + " FROM mt5_positions WHERE ticket = $1 AND login = $2",
+      {u64(ticket), u64(login)});
   if (!r) return r.error();
   std::optional<Position> out;
   if (!r->rows.empty()) out = read_position(r->rows[0]);
   return out;
 }
 
-StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, TimeMs to_msc,
-                                                 std::size_t limit) {
+StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, TimeMs to_msc, std::size_t limit) {
   auto r = db_->query(std::string("SELECT ") + std::string(kDealCols) +
                           " FROM mt5_deals WHERE login = $1 AND time_msc >= $2 AND time_msc < $3 "
                           "ORDER BY time_msc, ticket LIMIT $4",
-                      {u64(login), from_msc, to_msc,
-                       static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000000))});
+                      {u64(login), from_msc, to_msc, static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000000))});
   if (!r) return r.error();
   std::vector<Deal> out;
   out.reserve(r->rows.size());

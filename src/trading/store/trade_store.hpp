@@ -43,11 +43,11 @@ struct AccountBinding {
 
 /// The answer an idempotent request produced, kept 24 h (TradeStoreOptions::idempotency_ttl).
 struct IdempotencyRecord {
-  std::string caller;       // Caller::account_key
-  std::string key;          // Idempotency-Key / client_order_id
-  std::string fingerprint;  // digest of the request body
-  int status = 0;           // HTTP status of the stored answer
-  std::string body;         // JSON text
+  std::string caller;           // Caller::account_key
+  std::string key;              // Idempotency-Key / client_order_id
+  std::string fingerprint;      // digest of the request body
+  int status = 0;               // HTTP status of the stored answer
+  std::string body;             // JSON text
   std::int64_t created_at = 0;  // Unix seconds (the store's Clock)
 };
 
@@ -79,14 +79,14 @@ struct TradeStoreOptions {
     o.sqlite_full_sync = true;
     return o;
   }();
-  std::size_t queue_capacity = 16384;      // commit requests waiting; beyond: Unavailable at once
-  std::size_t max_batch = 1024;            // commit requests per transaction
+  std::size_t queue_capacity = 16384;  // commit requests waiting; beyond: Unavailable at once
+  std::size_t max_batch = 1024;        // commit requests per transaction
   std::int64_t idempotency_ttl_seconds = 24 * 3600;
   std::int64_t purge_interval_seconds = 600;  // how often the writer deletes expired records
   /// After a failed batch (database down), requests are refused at once for this long
   /// instead of each waiting for a connect attempt; then the writer tries again.
   int retry_after_ms = 250;
-  bool migrate = true;                     // apply the mt5_* migrations on open
+  bool migrate = true;  // apply the mt5_* migrations on open
 };
 
 class TradeStore {
@@ -111,16 +111,15 @@ class TradeStore {
 
   // ---- history queries (database reads; open state is served from the broker's memory) ----
   /// Closed positions of `login`, newest ticket first, tickets below `before` (cursor).
-  [[nodiscard]] StoreResult<std::vector<Position>> closed_positions(
-      Login login, std::string_view symbol, std::optional<Ticket> before, std::size_t limit);
+  [[nodiscard]] StoreResult<std::vector<Position>> closed_positions(Login login, std::string_view symbol,
+                                                                    std::optional<Ticket> before, std::size_t limit);
   /// One position (open or closed) of `login`; nullopt when it has no such ticket.
   [[nodiscard]] StoreResult<std::optional<Position>> position(Login login, Ticket ticket);
   /// Deals of `login` with from_msc <= time < to_msc, oldest first, at most `limit`.
-  [[nodiscard]] StoreResult<std::vector<Deal>> deals(Login login, TimeMs from_msc, TimeMs to_msc,
-                                                     std::size_t limit);
+  [[nodiscard]] StoreResult<std::vector<Deal>> deals(Login login, TimeMs from_msc, TimeMs to_msc, std::size_t limit);
   /// The unexpired record of (caller, key), if any.
-  [[nodiscard]] StoreResult<std::optional<IdempotencyRecord>> find_idempotency(
-      std::string_view caller, std::string_view key);
+  [[nodiscard]] StoreResult<std::optional<IdempotencyRecord>> find_idempotency(std::string_view caller,
+                                                                               std::string_view key);
   /// The unexpired records' (caller, key, created_at), newest first, at most `limit` (no
   /// fingerprint or body): the service's index of keys in use.
   [[nodiscard]] StoreResult<std::vector<IdempotencyRecord>> recent_idempotency_keys(std::size_t limit);
@@ -163,7 +162,7 @@ class TradeStore {
   std::unique_ptr<Versions> versions_;  // writer thread only (and reset_row_versions, locked)
   std::mutex versions_mu_;
   std::int64_t last_purge_ = 0;  // writer thread only
-  bool purge_more_ = false;       // writer thread only
+  bool purge_more_ = false;      // writer thread only
 
   std::atomic<std::uint64_t> committed_{0};
   std::atomic<std::uint64_t> failed_{0};

@@ -21,8 +21,7 @@ namespace {
 class DomainStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("permiso-auth-test-" + std::to_string(std::random_device{}()));
+    dir_ = std::filesystem::temp_directory_path() / ("permiso-auth-test-" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir_);
     auto opened = storage::open_storage("sqlite://" + (dir_ / "t.db").string());
     ASSERT_TRUE(opened) << storage::to_string(opened.error());
@@ -77,7 +76,9 @@ TEST_F(DomainStorageTest, BootstrapIsIdempotentAndNeverReplacesUsers) {
   EXPECT_TRUE(hasher_.verify(admin->password_hash, "Adm1n!password"));
 }
 
-TEST_F(DomainStorageTest, GeneratedPasswordsDiffer) { EXPECT_NE(generate_password(), generate_password()); }
+TEST_F(DomainStorageTest, GeneratedPasswordsDiffer) {
+  EXPECT_NE(generate_password(), generate_password());
+}
 
 TEST_F(DomainStorageTest, AuditEventsAreWrittenInOrderAfterFlush) {
   AuditLog audit(*storage_, clock_);

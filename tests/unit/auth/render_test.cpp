@@ -29,9 +29,9 @@ TEST(Render, UserHasContractShapeAndNoHash) {
   const auto user = sample_user();
   const std::vector<storage::Role> roles{{3, "user", "Regular user"}};
   const auto obj = render_user(user, roles, {"profile:read", "profile:write"});
-  for (const char* key : {"id", "username", "email", "first_name", "last_name", "display_name", "bio",
-                          "is_active", "is_verified", "is_superuser", "full_name", "last_login", "created_at",
-                          "updated_at", "roles", "scopes"}) {
+  for (const char* key :
+       {"id", "username", "email", "first_name", "last_name", "display_name", "bio", "is_active", "is_verified",
+        "is_superuser", "full_name", "last_login", "created_at", "updated_at", "roles", "scopes"}) {
     EXPECT_TRUE(obj.contains(key)) << key;
   }
   EXPECT_FALSE(obj.contains("password"));

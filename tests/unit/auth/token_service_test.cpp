@@ -1,11 +1,11 @@
 // Access tokens: RFC 9068 claims and header, verification, revocation by jti and session,
 // deleted clients, and the algorithm allow-list.
+#include "auth/token_service.hpp"
 #include "auth/audit_log.hpp"
 #include "auth/client_cache.hpp"
 #include "auth/client_secrets.hpp"
 #include "auth/password_hasher.hpp"
 #include "auth/revocation_list.hpp"
-#include "auth/token_service.hpp"
 #include "common/worker_pool.hpp"
 #include "jose/crypto.hpp"
 #include "jose/key_store.hpp"
@@ -37,8 +37,19 @@ class TokenServiceTest : public ::testing::Test {
     settings_.issuer = "https://auth.test";
     settings_.audience = "permiso";
     settings_.access_token_ttl_s = 900;
-    ctx_ = std::make_unique<AuthContext>(AuthContext{settings_, *storage_, *keys_, pool_, limiter_, *audit_, clients_,
-                                                     revocations_, hasher_, secrets_, clock_, nullptr, {}});
+    ctx_ = std::make_unique<AuthContext>(AuthContext{settings_,
+                                                     *storage_,
+                                                     *keys_,
+                                                     pool_,
+                                                     limiter_,
+                                                     *audit_,
+                                                     clients_,
+                                                     revocations_,
+                                                     hasher_,
+                                                     secrets_,
+                                                     clock_,
+                                                     nullptr,
+                                                     {}});
     tokens_ = std::make_unique<TokenService>(*ctx_);
     ctx_->tokens = tokens_.get();
 
@@ -79,9 +90,9 @@ class TokenServiceTest : public ::testing::Test {
   std::unique_ptr<TokenService> tokens_;
 };
 
-
 TEST_F(TokenServiceTest, UserTokenCarriesRfc9068HeaderAndClaims) {
-  const auto issued = tokens_->issue_user_token(user(), {"trade:read", "account:read"}, {"trader"}, "sess-1", "permiso");
+  const auto issued =
+      tokens_->issue_user_token(user(), {"trade:read", "account:read"}, {"trader"}, "sess-1", "permiso");
   const auto header = decode_part(issued.access_token, 0);
   EXPECT_EQ(header.at("typ").as_string(), "at+jwt");
   EXPECT_EQ(header.at("alg").as_string(), "ES256");
@@ -159,8 +170,13 @@ TEST_F(TokenServiceTest, DeletedClientsTokensStopVerifying) {
 TEST_F(TokenServiceTest, TokensSignedByAForeignKeyOrAlgorithmAreRefused) {
   const auto foreign = *jose::SigningKey::generate(jose::Algorithm::ES256);
   const auto hs = *jose::SigningKey::generate(jose::Algorithm::HS256);
-  const boost::json::object claims{{"iss", "https://auth.test"}, {"aud", "permiso"}, {"sub", "42"}, {"type", "access"},
-                                   {"jti", "j"}, {"iat", clock_.now_seconds()}, {"exp", clock_.now_seconds() + 60}};
+  const boost::json::object claims{{"iss", "https://auth.test"},
+                                   {"aud", "permiso"},
+                                   {"sub", "42"},
+                                   {"type", "access"},
+                                   {"jti", "j"},
+                                   {"iat", clock_.now_seconds()},
+                                   {"exp", clock_.now_seconds() + 60}};
   EXPECT_FALSE(tokens_->verify(jose::sign_jwt(foreign, claims)));
   EXPECT_FALSE(tokens_->verify(jose::sign_jwt(hs.with_kid(keys_->current().kid()), claims)));
 }

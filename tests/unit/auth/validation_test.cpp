@@ -17,11 +17,15 @@ TEST(Username, RefusesTooShortTooLongAndOtherCharacters) {
   EXPECT_TRUE(check_username(std::string(51, 'a')));
   EXPECT_TRUE(check_username("bob smith"));
   EXPECT_TRUE(check_username("bob@x"));
-  EXPECT_TRUE(check_username("b\xc3\xb6""b"));
+  EXPECT_TRUE(
+      check_username("b\xc3\xb6"
+                     "b"));
   EXPECT_TRUE(check_username(""));
 }
 
-TEST(Username, IsStoredLowerCase) { EXPECT_EQ(normalize_username("Alice_X"), "alice_x"); }
+TEST(Username, IsStoredLowerCase) {
+  EXPECT_EQ(normalize_username("Alice_X"), "alice_x");
+}
 
 TEST(Password, NeedsUpperLowerDigitAndSymbol) {
   EXPECT_FALSE(check_password("Str0ng!pass"));
@@ -38,7 +42,9 @@ TEST(Password, IsEightToOneHundredTwentyEightLong) {
   EXPECT_FALSE(check_password("Aa1!" + std::string(124, 'a')));
 }
 
-TEST(Password, RefusesControlCharacters) { EXPECT_TRUE(check_password(std::string("Aa1!aaaa\0", 9))); }
+TEST(Password, RefusesControlCharacters) {
+  EXPECT_TRUE(check_password(std::string("Aa1!aaaa\0", 9)));
+}
 
 TEST(Email, AcceptsOrdinaryAddresses) {
   EXPECT_FALSE(check_email("a@example.com"));
@@ -46,8 +52,8 @@ TEST(Email, AcceptsOrdinaryAddresses) {
 }
 
 TEST(Email, RefusesMalformedAddresses) {
-  for (const char* bad : {"", "plain", "@example.com", "a@", "a@b", "a@@b.com", "a@b.com.",
-                          "a b@c.com", "a@.com", "<a@b.com>"}) {
+  for (const char* bad :
+       {"", "plain", "@example.com", "a@", "a@b", "a@@b.com", "a@b.com.", "a b@c.com", "a@.com", "<a@b.com>"}) {
     EXPECT_TRUE(check_email(bad)) << bad;
   }
   EXPECT_TRUE(check_email(std::string(250, 'a') + "@b.com"));

@@ -3,9 +3,9 @@
 // threads counted by the server's own metrics, 401 → refresh → retry, typed errors, 429
 // back-off honouring Retry-After, retries on network errors, the Redis-shared cache, and the
 // user-login mode.
-#include "auth_server.hpp"
 #include "permiso/auth_client.hpp"
 #include "../ratelimit/redis_server.hpp"
+#include "auth_server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <barrier>
 #include <memory>
 #include <mutex>
@@ -288,9 +288,9 @@ TEST_F(AuthClientTest, A401ForcesOneRefreshAndOneRetry) {
   auto token = client.service_token({"admin:clients"});
   ASSERT_TRUE(token);
   // Revoke the cached token behind the client's back.
-  auto revoked = client.raw("POST", server_->url() + "/api/v1/auth/revoke",
-                            "{\"token\":\"" + token->access_token + "\"}",
-                            {{"Authorization", "Bearer " + token->access_token}});
+  auto revoked =
+      client.raw("POST", server_->url() + "/api/v1/auth/revoke", "{\"token\":\"" + token->access_token + "\"}",
+                 {{"Authorization", "Bearer " + token->access_token}});
   ASSERT_TRUE(revoked);
   ASSERT_EQ(revoked->status, 200);
   const double refused = server_->requests_counted("/api/v1/service-clients", "401");

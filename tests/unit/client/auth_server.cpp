@@ -107,8 +107,8 @@ AuthServer::AuthServer(std::vector<std::pair<std::string, std::string>> env) : h
   std::vector<std::string> strings;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string_view s(*e);
-    if (s.starts_with("PERMISO_") || s.starts_with("JWT_") || s.starts_with("RATE_LIMIT_") ||
-        s.starts_with("REDIS_") || s.starts_with("DATABASE_")) {
+    if (s.starts_with("PERMISO_") || s.starts_with("JWT_") || s.starts_with("RATE_LIMIT_") || s.starts_with("REDIS_") ||
+        s.starts_with("DATABASE_")) {
       continue;
     }
     strings.emplace_back(s);
@@ -171,9 +171,9 @@ std::string AuthServer::output() const {
 
 std::string AuthServer::admin_token() {
   if (admin_token_.empty()) {
-    auto r = http_.raw("POST", url_ + "/api/v1/auth/token",
-                       "grant_type=password&username=admin&password=" + admin_password_,
-                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+    auto r =
+        http_.raw("POST", url_ + "/api/v1/auth/token", "grant_type=password&username=admin&password=" + admin_password_,
+                  {{"Content-Type", "application/x-www-form-urlencoded"}});
     if (!r || r->status != 200) throw std::runtime_error("admin login failed: " + (r ? r->body : r.error().message));
     admin_token_ = json_string_field(r->body, "access_token");
   }
@@ -186,7 +186,8 @@ HttpResponse AuthServer::admin(std::string_view method, const std::string& path,
   return *r;
 }
 
-AuthServer::Credentials AuthServer::create_client(const std::vector<std::string>& scopes, const std::string& extra_json) {
+AuthServer::Credentials AuthServer::create_client(const std::vector<std::string>& scopes,
+                                                  const std::string& extra_json) {
   Credentials c;
   c.client_id = "ctest-" + random_hex(8);
   std::string list;

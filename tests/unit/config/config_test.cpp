@@ -94,8 +94,8 @@ TEST_F(ConfigTest, EnvironmentListsAndNumbersAreParsed) {
   vars_["CORS_ORIGINS"] = "https://a.example.com,https://c.example.com";
   vars_["PERMISO_PORT"] = "8123";
   const auto c = load();
-  EXPECT_EQ(c.allowed_origins, (std::vector<std::string>{"https://a.example.com", "https://b.example.com:8443",
-                                                         "https://c.example.com"}));
+  EXPECT_EQ(c.allowed_origins,
+            (std::vector<std::string>{"https://a.example.com", "https://b.example.com:8443", "https://c.example.com"}));
   EXPECT_EQ(c.port, 8123);
   vars_["PERMISO_PORT"] = "80x";
   auto bad = load_auth_config(env());
@@ -145,9 +145,8 @@ TEST_F(ConfigTest, EveryRuleNamesItsField) {
   c.access_token_expire_minutes = 0;
   c.service_token_expire_minutes = 1441;
   const auto problems = validate(c);
-  for (const char* field : {"server.port", "LOG_LEVEL", "LOG_FORMAT", "JWT_ALGORITHM", "DATABASE_URL",
-                            "REDIS_URL", "ALLOWED_ORIGINS", "jwt.access_token_expire_minutes",
-                            "jwt.service_token_expire_minutes"}) {
+  for (const char* field : {"server.port", "LOG_LEVEL", "LOG_FORMAT", "JWT_ALGORITHM", "DATABASE_URL", "REDIS_URL",
+                            "ALLOWED_ORIGINS", "jwt.access_token_expire_minutes", "jwt.service_token_expire_minutes"}) {
     EXPECT_TRUE(has_problem(c, field)) << field;
   }
   EXPECT_GE(problems.size(), 10U);  // both bad origins are reported
@@ -219,14 +218,14 @@ TEST_F(ConfigTest, EachLayerOverridesOnlyWhatItSets) {
   vars_["PERMISO_CONFIG"] = file.string();
   vars_["RATE_LIMIT_API"] = "8/second";
   const auto c = load();
-  EXPECT_EQ(c.pool_size, 8);                          // default, untouched by any layer
-  EXPECT_EQ(c.log_level, "DEBUG");                    // development profile
-  EXPECT_EQ(c.log_format, "json");                    // file over profile
-  EXPECT_EQ(c.service_name, "from-file");             // file over default
-  EXPECT_EQ(c.lockout_threshold, 9);                  // file over default
-  EXPECT_EQ(c.rate_limit_api, "8/second");            // environment over file
-  EXPECT_EQ(c.rate_limit_login, "10/minute");         // profile
-  EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");        // profile over default
+  EXPECT_EQ(c.pool_size, 8);                    // default, untouched by any layer
+  EXPECT_EQ(c.log_level, "DEBUG");              // development profile
+  EXPECT_EQ(c.log_format, "json");              // file over profile
+  EXPECT_EQ(c.service_name, "from-file");       // file over default
+  EXPECT_EQ(c.lockout_threshold, 9);            // file over default
+  EXPECT_EQ(c.rate_limit_api, "8/second");      // environment over file
+  EXPECT_EQ(c.rate_limit_login, "10/minute");   // profile
+  EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");  // profile over default
 }
 
 TEST_F(ConfigTest, EveryContractVariableIsHonoured) {
@@ -366,7 +365,12 @@ const RuleCase kRules[] = {
     {"origin_path", [](AuthConfig& c) { c.allowed_origins = {"https://a.example.com/"}; }, "ALLOWED_ORIGINS"},
     {"origin_scheme", [](AuthConfig& c) { c.allowed_origins = {"ftp://a.example.com"}; }, "ALLOWED_ORIGINS"},
     {"origin_port", [](AuthConfig& c) { c.allowed_origins = {"http://a:80x"}; }, "ALLOWED_ORIGINS"},
-    {"wildcard_staging", [](AuthConfig& c) { c.environment = "staging"; c.allowed_origins = {"*"}; }, "ALLOWED_ORIGINS"},
+    {"wildcard_staging",
+     [](AuthConfig& c) {
+       c.environment = "staging";
+       c.allowed_origins = {"*"};
+     },
+     "ALLOWED_ORIGINS"},
     {"proxy", [](AuthConfig& c) { c.trusted_proxies = {"proxy.local"}; }, "PERMISO_TRUSTED_PROXIES"},
     {"log_level", [](AuthConfig& c) { c.log_level = "TRACE"; }, "LOG_LEVEL"},
     {"log_format", [](AuthConfig& c) { c.log_format = "JSON"; }, "LOG_FORMAT"},

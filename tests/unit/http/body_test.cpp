@@ -75,7 +75,8 @@ TEST(ParseJsonObject, RejectsHostileNesting) {
 }
 
 TEST(OAuthParams, ReadsFormByDefaultAndWithCharset) {
-  auto r = read_oauth_params(with_body("application/x-www-form-urlencoded; charset=UTF-8", "grant_type=password&username=bob"));
+  auto r = read_oauth_params(
+      with_body("application/x-www-form-urlencoded; charset=UTF-8", "grant_type=password&username=bob"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->at("grant_type"), "password");
   EXPECT_EQ(r->at("username"), "bob");
@@ -148,7 +149,7 @@ TEST(BasicAuth, RejectsMalformedInput) {
   EXPECT_EQ(parse_basic_auth("Basic !!!!").error(), BodyError::malformed_credentials);
   EXPECT_EQ(parse_basic_auth("Basic bm9jb2xvbg==").error(), BodyError::malformed_credentials);  // "nocolon"
   EXPECT_EQ(parse_basic_auth("Basic OnNlY3JldA==").error(), BodyError::malformed_credentials);  // ":secret"
-  EXPECT_EQ(parse_basic_auth("Basic YSUyOmI=").error(), BodyError::malformed_encoding);        // "a%2:b"
+  EXPECT_EQ(parse_basic_auth("Basic YSUyOmI=").error(), BodyError::malformed_encoding);         // "a%2:b"
   Request none;
   EXPECT_EQ(parse_basic_auth(none).error(), BodyError::missing_credentials);
 }
@@ -168,10 +169,10 @@ TEST(BearerToken, ExtractsTokenCaseInsensitively) {
 }
 
 TEST(BodyError, EveryReasonHasNameAndDescription) {
-  for (auto e : {BodyError::malformed_encoding, BodyError::too_many_fields, BodyError::field_too_large,
-                 BodyError::invalid_json, BodyError::not_an_object, BodyError::invalid_value,
-                 BodyError::duplicate_parameter, BodyError::unsupported_media_type,
-                 BodyError::missing_credentials, BodyError::malformed_credentials}) {
+  for (auto e :
+       {BodyError::malformed_encoding, BodyError::too_many_fields, BodyError::field_too_large, BodyError::invalid_json,
+        BodyError::not_an_object, BodyError::invalid_value, BodyError::duplicate_parameter,
+        BodyError::unsupported_media_type, BodyError::missing_credentials, BodyError::malformed_credentials}) {
     EXPECT_NE(to_string(e), "unknown");
     EXPECT_FALSE(describe(e).empty());
   }

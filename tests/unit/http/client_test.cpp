@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -32,7 +32,9 @@ extern char** environ;
 namespace permiso::http {
 
 // Readable failures: "timeout" rather than a byte dump.
-void PrintTo(ClientError e, std::ostream* os) { *os << to_string(e); }
+void PrintTo(ClientError e, std::ostream* os) {
+  *os << to_string(e);
+}
 
 namespace {
 
@@ -412,8 +414,8 @@ TEST(HttpClient, HeadersOverTheLimitAreResponseTooLarge) {
 TEST(HttpClient, InvalidUrlsAreRefusedBeforeAnyIo) {
   Client client;
   for (std::string url : {"", "not a url", "/relative/path", "ftp://example.com/", "http://", "http:///path",
-                          "http://127.0.0.1:99999/", "http://127.0.0.1:0/", "http://127.0.0.1:165536/", "http://user:pw@127.0.0.1/", "http://exa mple.com/",
-                          "mailto:someone@example.com"}) {
+                          "http://127.0.0.1:99999/", "http://127.0.0.1:0/", "http://127.0.0.1:165536/",
+                          "http://user:pw@127.0.0.1/", "http://exa mple.com/", "mailto:someone@example.com"}) {
     auto res = client.fetch({.url = url});
     ASSERT_FALSE(res) << url;
     EXPECT_EQ(res.error(), ClientError::InvalidUrl) << url;
@@ -439,7 +441,9 @@ TEST(HttpClient, FormEncodeKeepsUnreservedOnly) {
 
 // ---- HTTPS against openssl s_server ----------------------------------------------------
 
-bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+bool run(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 /// Starts argv[0] from PATH with stdio on /dev/null; -1 on failure.
 pid_t spawn(std::vector<std::string> args) {
@@ -491,10 +495,11 @@ class TlsServer {
     std::ofstream(dir_ / "ext.cnf") << "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
                                        "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
     const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
-    if (!run("openssl req -x509" + ec + " -keyout " + d + "/ca.key -out " + d + "/ca.pem -days 2 -subj /CN=PermisoTestCA") ||
+    if (!run("openssl req -x509" + ec + " -keyout " + d + "/ca.key -out " + d +
+             "/ca.pem -days 2 -subj /CN=PermisoTestCA") ||
         !run("openssl req" + ec + " -keyout " + d + "/leaf.key -out " + d + "/leaf.csr -subj /CN=localhost") ||
-        !run("openssl x509 -req -in " + d + "/leaf.csr -CA " + d + "/ca.pem -CAkey " + d + "/ca.key -CAcreateserial -out " +
-             d + "/leaf.pem -days 2 -extfile " + d + "/ext.cnf")) {
+        !run("openssl x509 -req -in " + d + "/leaf.csr -CA " + d + "/ca.pem -CAkey " + d +
+             "/ca.key -CAcreateserial -out " + d + "/leaf.pem -days 2 -extfile " + d + "/ext.cnf")) {
       throw std::runtime_error("certificate generation failed");
     }
     port_ = unused_port();

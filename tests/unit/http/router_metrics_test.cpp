@@ -41,8 +41,16 @@ TEST(Router, CapturesPathParameters) {
 
 TEST(Router, LiteralSegmentsWinOverCaptures) {
   Router router;
-  router.add_sync("GET", "/users/{id}", [](Request&) { Response r; r.body = "by-id"; return r; });
-  router.add_sync("GET", "/users/me", [](Request&) { Response r; r.body = "me"; return r; });
+  router.add_sync("GET", "/users/{id}", [](Request&) {
+    Response r;
+    r.body = "by-id";
+    return r;
+  });
+  router.add_sync("GET", "/users/me", [](Request&) {
+    Response r;
+    r.body = "me";
+    return r;
+  });
   auto me = make("GET", "/users/me");
   auto m = router.match(me);
   ASSERT_NE(m.handler, nullptr);
@@ -73,7 +81,11 @@ TEST(Router, UnknownPathAndWrongMethod) {
 
 TEST(Router, RootAndDeepPathsDoNotCollide) {
   Router router;
-  router.add_sync("GET", "/", [](Request&) { Response r; r.body = "root"; return r; });
+  router.add_sync("GET", "/", [](Request&) {
+    Response r;
+    r.body = "root";
+    return r;
+  });
   auto root = make("GET", "/");
   ASSERT_NE(router.match(root).handler, nullptr);
   auto deeper = make("GET", "/x");
@@ -108,8 +120,7 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(text.find("# TYPE app_events_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("app_events_total{kind=\"a\\\"b\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("app_level 2.5\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"0.1\"} 1\n"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"0.1\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"1\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("app_latency_seconds_count{route=\"/x\"} 3\n"), std::string::npos) << text;

@@ -1,10 +1,10 @@
 // The server against real loopback sockets: routing, limits, timeouts, keep-alive and
 // pipelining, async replies, middleware (request id, security headers, CORS, access log,
 // metrics, X-Forwarded-For) and graceful stop.
+#include "http/server.hpp"
 #include "common/worker_pool.hpp"
 #include "http/metrics.hpp"
 #include "http/offload.hpp"
-#include "http/server.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -174,7 +174,9 @@ class ServerTest : public ::testing::Test {
     router_.add_sync("GET", "/users/{id}", [](Request& r) {
       return json_response(200, boost::json::object{{"id", r.param("id")}, {"q", r.query_param("q").value_or("")}});
     });
-    router_.add_sync("GET", "/users/me", [](Request&) { return json_response(200, boost::json::object{{"me", true}}); });
+    router_.add_sync("GET", "/users/me", [](Request&) {
+      return json_response(200, boost::json::object{{"me", true}});
+    });
     router_.add_sync("DELETE", "/users/{id}", [](Request&) { return json_response(200, boost::json::object{}); });
     router_.add_sync("POST", "/echo", [](Request& r) {
       Response res;
@@ -556,8 +558,10 @@ TEST_F(ServerTest, HugeBodyIsAnswered413NotReset) {
   Client c(server_->port());
   const std::string body(2 * 1024 * 1024 + 1, 'a');
   // The whole upload goes through (the server reads and discards it) and the 413 is readable.
-  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+             "Content-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n"));
   ASSERT_TRUE(c.send(body));
   auto r = c.read();
   ASSERT_TRUE(r);
@@ -644,8 +648,8 @@ TEST_F(ServerTest, RequestIdIsEchoedWhenValidAndGeneratedOtherwise) {
   EXPECT_EQ(valid->header("x-request-id"), "abc.DEF_123-x");
   EXPECT_EQ(valid->json().at("rid").as_string(), "abc.DEF_123-x");
 
-  for (std::string bad : {std::string("has space"), std::string("semi;colon"), std::string(65, 'a'),
-                          std::string("<script>")}) {
+  for (std::string bad :
+       {std::string("has space"), std::string("semi;colon"), std::string(65, 'a'), std::string("<script>")}) {
     auto r = roundtrip(get("/whoami", "X-Request-ID: " + bad + "\r\n"));
     ASSERT_TRUE(r);
     auto id = r->header("x-request-id");
@@ -735,8 +739,7 @@ TEST_F(ServerTest, MetricsUseTheRoutePattern) {
   auto m = roundtrip(get("/metrics"));
   ASSERT_TRUE(m);
   EXPECT_EQ(m->header("content-type").rfind("text/plain", 0), 0U);
-  EXPECT_NE(m->body.find(R"(http_requests_total{route="/users/{id}",method="GET",status="200"} 2)"),
-            std::string::npos)
+  EXPECT_NE(m->body.find(R"(http_requests_total{route="/users/{id}",method="GET",status="200"} 2)"), std::string::npos)
       << m->body;
   EXPECT_NE(m->body.find(R"(route="unmatched",method="GET",status="404"})"), std::string::npos);
   EXPECT_EQ(m->body.find("/users/1"), std::string::npos);  // no raw paths
@@ -903,9 +906,9 @@ TEST_F(ServerTest, OnPoolRunsOffTheIoThreadAndRefusesWhenFull) {
   std::promise<void> release;
   auto gate = release.get_future().share();
   router_.add("GET", "/blocking", on_pool(small, [gate](Request& r) {
-    gate.wait();
-    return json_response(200, boost::json::object{{"path", r.path}});
-  }));
+                gate.wait();
+                return json_response(200, boost::json::object{{"path", r.path}});
+              }));
   router_.add("GET", "/pool-throws", on_pool(pool_, [](Request&) -> Response { throw std::runtime_error("x"); }));
   start();
   Client running(server_->port());

@@ -2,10 +2,10 @@
 // and echo, refusal by the handler, 426 for plain GETs, Origin check, pushes from other
 // threads, the slow-consumer bound, message size limit, stop() closing open sockets, the
 // open-connections gauge and on_close exactly once.
+#include "http/websocket.hpp"
 #include "http/client.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
-#include "http/websocket.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>

@@ -6,8 +6,8 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
-#include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
@@ -17,7 +17,9 @@
 namespace permiso::jose {
 namespace {
 
-std::string b64d(std::string_view s) { return *base64url_decode(s); }
+std::string b64d(std::string_view s) {
+  return *base64url_decode(s);
+}
 
 // RFC 7515 Appendix A.1: HS256.
 constexpr std::string_view kA1Key =
@@ -38,13 +40,14 @@ TEST(Rfc7515, A1Hs256SignatureMatchesTheExample) {
 TEST(Rfc7515, A3Es256ExampleVerifies) {
   auto key = SigningKey::from_public_jwk(boost::json::parse(R"({"kty":"EC","crv":"P-256",
       "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-      "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"})").as_object());
+      "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"})")
+                                             .as_object());
   ASSERT_TRUE(key);
   const std::string input =
       "eyJhbGciOiJFUzI1NiJ9."
       "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
-  const std::string sig = b64d(
-      "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q");
+  const std::string sig =
+      b64d("DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q");
   EXPECT_TRUE(key->verify(input, sig));
   EXPECT_FALSE(key->verify(input + "x", sig));
   EXPECT_FALSE(key->verify(input, sig.substr(0, 63)));
@@ -154,10 +157,11 @@ TEST(Rfc7515, A2Rs256SignatureMatchesTheExample) {
 TEST(Rfc7638, ThumbprintOfTheExampleKey) {
   const boost::json::object jwk{
       {"kty", "RSA"},
-      {"n", "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZ"
-            "CiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZ"
-            "gnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqb"
-            "w0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"},
+      {"n",
+       "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZ"
+       "CiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZ"
+       "gnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqb"
+       "w0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"},
       {"e", "AQAB"},
       {"alg", "RS256"},
       {"kid", "2011-04-29"}};
@@ -173,8 +177,8 @@ TEST(Rfc7638, ThumbprintOfTheExampleKey) {
 }
 
 SigningKey ed25519_from_seed(std::string_view seed) {
-  EVP_PKEY* pkey = EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
+  EVP_PKEY* pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
+                                                reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr);
   char* data = nullptr;
@@ -194,8 +198,8 @@ TEST(Rfc8037, Ed25519ThumbprintAndSignatureMatchTheExample) {
   EXPECT_EQ(base64url_encode(key.sign(input)),
             "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg");
   // A.5: verification with the public JWK only.
-  auto pub = SigningKey::from_public_jwk(boost::json::object{
-      {"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}});
+  auto pub = SigningKey::from_public_jwk(
+      boost::json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}});
   ASSERT_TRUE(pub);
   EXPECT_EQ(pub->kid(), key.kid());
   const std::string sig =
@@ -209,10 +213,10 @@ TEST(Base64Url, RoundTripsAndRefusesNonCanonicalText) {
     EXPECT_EQ(*base64url_decode(base64url_encode(s)), s);
   }
   EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
-  EXPECT_FALSE(base64url_decode("Zg=="));   // padding
-  EXPECT_FALSE(base64url_decode("Zm+v"));   // standard alphabet
-  EXPECT_FALSE(base64url_decode("Z"));      // impossible length
-  EXPECT_FALSE(base64url_decode("Zh"));     // non-zero trailing bits
+  EXPECT_FALSE(base64url_decode("Zg=="));  // padding
+  EXPECT_FALSE(base64url_decode("Zm+v"));  // standard alphabet
+  EXPECT_FALSE(base64url_decode("Z"));     // impossible length
+  EXPECT_FALSE(base64url_decode("Zh"));    // non-zero trailing bits
 }
 
 TEST(Crypto, ConstantTimeEqualAndHexAndRandomness) {
@@ -241,15 +245,20 @@ class VerifierTest : public ::testing::TestWithParam<Algorithm> {
   }
 
   boost::json::object claims() const {
-    return {{"iss", "https://auth.example"}, {"aud", "permiso"}, {"sub", "42"},
-            {"iat", kNow}, {"nbf", kNow}, {"exp", kNow + 600}, {"jti", "j1"}};
+    return {{"iss", "https://auth.example"},
+            {"aud", "permiso"},
+            {"sub", "42"},
+            {"iat", kNow},
+            {"nbf", kNow},
+            {"exp", kNow + 600},
+            {"jti", "j1"}};
   }
 
   // Re-signs a token with an arbitrary header (for forged-header cases).
   std::string with_header(const boost::json::object& header, const boost::json::object& c,
                           const SigningKey& signer) const {
-    std::string t = base64url_encode(boost::json::serialize(header)) + "." +
-                    base64url_encode(boost::json::serialize(c));
+    std::string t =
+        base64url_encode(boost::json::serialize(header)) + "." + base64url_encode(boost::json::serialize(c));
     return t + "." + base64url_encode(signer.sign(t));
   }
 
@@ -313,8 +322,8 @@ TEST_P(VerifierTest, TamperedPayloadOrSignatureIsRefused) {
   c["sub"] = "1";
   const auto dot1 = token.find('.');
   const auto dot2 = token.rfind('.');
-  const std::string forged = token.substr(0, dot1 + 1) + base64url_encode(boost::json::serialize(c)) +
-                             token.substr(dot2);
+  const std::string forged =
+      token.substr(0, dot1 + 1) + base64url_encode(boost::json::serialize(c)) + token.substr(dot2);
   EXPECT_EQ(verifier_->verify(forged).error(), JwtStatus::BadSignature);
   std::string bad_sig = token;
   bad_sig.back() = bad_sig.back() == 'A' ? 'Q' : 'A';
@@ -359,13 +368,13 @@ TEST_P(VerifierTest, EachMalformedPartIsMalformed) {
   const std::string header = token.substr(0, dot1);
   const std::string payload = token.substr(dot1 + 1, dot2 - dot1 - 1);
   const std::string sig = token.substr(dot2 + 1);
-  for (const std::string& bad : {header + "=." + payload + "." + sig,          // padding
-                                 header + "." + payload + "+." + sig,          // std alphabet
-                                 header + "." + base64url_encode("[1,2]") + "." + sig,  // not an object
-                                 header + "." + base64url_encode("{\"a\":") + "." + sig,  // truncated JSON
-                                 header + "." + payload + "." + sig + "!",
-                                 base64url_encode("\"str\"") + "." + payload + "." + sig,
-                                 token.substr(0, dot1 + 5), token.substr(0, dot2)}) {
+  for (const std::string& bad :
+       {header + "=." + payload + "." + sig,                     // padding
+        header + "." + payload + "+." + sig,                     // std alphabet
+        header + "." + base64url_encode("[1,2]") + "." + sig,    // not an object
+        header + "." + base64url_encode("{\"a\":") + "." + sig,  // truncated JSON
+        header + "." + payload + "." + sig + "!", base64url_encode("\"str\"") + "." + payload + "." + sig,
+        token.substr(0, dot1 + 5), token.substr(0, dot2)}) {
     auto r = verifier_->verify(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error(), JwtStatus::Malformed) << bad;
@@ -419,8 +428,8 @@ TEST_P(VerifierTest, ConcurrentSigningWithOneKeyIsSafe) {
 
 TEST_P(VerifierTest, AlgNoneAndUntrustedHeadersAreRefused) {
   boost::json::object none{{"alg", "none"}, {"typ", "at+jwt"}, {"kid", key_.kid()}};
-  const auto unsigned_token = base64url_encode(boost::json::serialize(none)) + "." +
-                              base64url_encode(boost::json::serialize(claims())) + ".";
+  const auto unsigned_token =
+      base64url_encode(boost::json::serialize(none)) + "." + base64url_encode(boost::json::serialize(claims())) + ".";
   EXPECT_EQ(verifier_->verify(unsigned_token).error(), JwtStatus::UnsupportedAlgorithm);
   for (const char* h : {"crit", "jku", "x5u", "jwk", "x5c"}) {
     boost::json::object header{{"alg", to_string(GetParam())}, {"typ", "at+jwt"}, {"kid", key_.kid()}};
@@ -430,17 +439,16 @@ TEST_P(VerifierTest, AlgNoneAndUntrustedHeadersAreRefused) {
 }
 
 TEST_P(VerifierTest, GarbageIsMalformedNeverACrash) {
-  for (const std::string& bad : std::vector<std::string>{"", ".", "..", "a.b.c", "a.b", "a.b.c.d", "!!!.###.$$$",
-                                 "eyJhbGciOiJIUzI1NiJ9.W10.", "W10.e30.", "bnVsbA.e30.",
-                                 "eyJhbGciOjF9.e30.AA", std::string(20000, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".", "..", "a.b.c", "a.b", "a.b.c.d", "!!!.###.$$$", "eyJhbGciOiJIUzI1NiJ9.W10.",
+                                "W10.e30.", "bnVsbA.e30.", "eyJhbGciOjF9.e30.AA", std::string(20000, 'a')}) {
     auto r = verifier_->verify(bad);
     EXPECT_FALSE(r) << bad.substr(0, 40);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllAlgorithms, VerifierTest,
-                         ::testing::Values(Algorithm::HS256, Algorithm::RS256, Algorithm::ES256,
-                                           Algorithm::EdDSA),
+                         ::testing::Values(Algorithm::HS256, Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA),
                          [](const ::testing::TestParamInfo<Algorithm>& p) { return std::string(to_string(p.param)); });
 
 TEST(Verifier, HmacTokenKeyedWithTheRsaPublicKeyPemIsRefused) {
@@ -546,8 +554,8 @@ TEST(Keys, JwksTextSkipsUnusableMembersAndInvalidPoints) {
   wrong_alg["alg"] = "RS256";
   auto short_x = ed.public_jwk();
   short_x["x"] = "AAAA";
-  boost::json::object doc{{"keys", boost::json::array{es.public_jwk(), enc, bad_point, wrong_alg, short_x,
-                                                      ed.public_jwk(), 7, "x"}}};
+  boost::json::object doc{
+      {"keys", boost::json::array{es.public_jwk(), enc, bad_point, wrong_alg, short_x, ed.public_jwk(), 7, "x"}}};
   const auto keys = parse_jwks(boost::json::serialize(doc));
   ASSERT_EQ(keys.size(), 2U);
   EXPECT_EQ(keys[0].kid(), es.kid());

@@ -1,16 +1,16 @@
 // Signing-key rotation timeline and persistence of development keys.
-#include "jose/jwt.hpp"
 #include "jose/key_store.hpp"
+#include "jose/jwt.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
 #include <thread>
-#include <atomic>
 
 namespace permiso::jose {
 namespace {
@@ -40,8 +40,7 @@ TEST_F(KeyStoreTest, FirstStartGeneratesPrivateFilesAndRestartReloadsThem) {
   const auto kid = (*ks)->current().kid();
   EXPECT_EQ(fs::status(dir_).permissions() & fs::perms::all, fs::perms::owner_all);
   for (const auto& entry : fs::directory_iterator(dir_)) {
-    EXPECT_EQ(entry.status().permissions() & fs::perms::all,
-              fs::perms::owner_read | fs::perms::owner_write)
+    EXPECT_EQ(entry.status().permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write)
         << entry.path();
   }
   auto again = KeyStore::open_or_create(dir_, Algorithm::ES256, clock_);
@@ -182,11 +181,12 @@ TEST_F(KeyStoreTest, ListenerHearsEveryChangeOfThePublishedSet) {
 
 TEST_F(KeyStoreTest, DamagedMetadataIsAStartUpErrorNotACrash) {
   ASSERT_TRUE(KeyStore::open_or_create(dir_, Algorithm::ES256, clock_));
-  for (const std::string& bad : {std::string("not json"), std::string("[]"), std::string(R"({"keys":{}})"),
-                                 std::string(R"({"keys":[{"kid":"../x","alg":"ES256","created_at":1,"activate_at":1}]})"),
-                                 std::string(R"({"keys":[{"kid":"k","alg":"none","created_at":1,"activate_at":1}]})"),
-                                 std::string(R"({"keys":[{"kid":"k","alg":"ES256","created_at":"1","activate_at":1}]})"),
-                                 std::string(R"({"keys":[{"kid":"missing","alg":"ES256","created_at":1,"activate_at":1}]})")}) {
+  for (const std::string& bad :
+       {std::string("not json"), std::string("[]"), std::string(R"({"keys":{}})"),
+        std::string(R"({"keys":[{"kid":"../x","alg":"ES256","created_at":1,"activate_at":1}]})"),
+        std::string(R"({"keys":[{"kid":"k","alg":"none","created_at":1,"activate_at":1}]})"),
+        std::string(R"({"keys":[{"kid":"k","alg":"ES256","created_at":"1","activate_at":1}]})"),
+        std::string(R"({"keys":[{"kid":"missing","alg":"ES256","created_at":1,"activate_at":1}]})")}) {
     std::ofstream(dir_ / "keys.json", std::ios::trunc) << bad;
     auto ks = KeyStore::open_or_create(dir_, Algorithm::ES256, clock_);
     ASSERT_FALSE(ks) << bad;

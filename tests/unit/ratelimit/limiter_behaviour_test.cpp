@@ -162,8 +162,8 @@ TEST(ParseRate, AcceptsTheSeedsFormatOnly) {
   EXPECT_EQ(parse_rate("100/hour")->period_s, 3600U);
   EXPECT_EQ(parse_rate("1/day")->period_s, 86400U);
   EXPECT_EQ(parse_rate("999999999/second")->count, 999999999U);
-  for (const char* bad : {"5 per minute", "5/minutes", "-1/minute", "/minute", "5/", "", "1234567890/day",
-                          "5/Minute", " 5/minute", "5/minute "}) {
+  for (const char* bad : {"5 per minute", "5/minutes", "-1/minute", "/minute", "5/", "", "1234567890/day", "5/Minute",
+                          " 5/minute", "5/minute "}) {
     EXPECT_FALSE(parse_rate(bad)) << bad;
   }
 }

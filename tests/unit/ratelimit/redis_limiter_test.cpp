@@ -1,7 +1,7 @@
 // What only the Redis-shared limiter does (shared budget, key expiry, script cache loss,
 // Redis outages), and the pub/sub channel, against a real redis-server on loopback.
-#include "ratelimit/redis_channel.hpp"
 #include "ratelimit/redis_limiter.hpp"
+#include "ratelimit/redis_channel.hpp"
 #include "redis_server.hpp"
 
 #include <gtest/gtest.h>
@@ -115,8 +115,14 @@ TEST_F(RedisLimiterTest, ChannelDeliversPublishedMessagesToEverySubscriber) {
   std::vector<std::string> got_b;
   RedisChannel a(endpoint(), "permiso:test");
   RedisChannel b(endpoint(), "permiso:test");
-  a.subscribe([&](std::string_view m) { std::lock_guard l(mutex); got_a.emplace_back(m); });
-  b.subscribe([&](std::string_view m) { std::lock_guard l(mutex); got_b.emplace_back(m); });
+  a.subscribe([&](std::string_view m) {
+    std::lock_guard l(mutex);
+    got_a.emplace_back(m);
+  });
+  b.subscribe([&](std::string_view m) {
+    std::lock_guard l(mutex);
+    got_b.emplace_back(m);
+  });
   RedisChannel publisher(endpoint(), "permiso:test");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   // Subscriptions start asynchronously: publish until both have heard one message.

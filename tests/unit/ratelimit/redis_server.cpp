@@ -47,8 +47,8 @@ std::optional<fs::path> RedisServer::find_binary() {
 }
 
 RedisServer::RedisServer(fs::path binary) : binary_(std::move(binary)) {
-  dir_ = fs::temp_directory_path() / ("permiso-redis-" + std::to_string(::getpid()) + "-" +
-                                      std::to_string(std::random_device{}()));
+  dir_ = fs::temp_directory_path() /
+         ("permiso-redis-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir_);
   // Another test may grab the port between our probe and redis binding it: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {

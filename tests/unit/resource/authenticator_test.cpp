@@ -22,8 +22,8 @@ namespace permiso::resource {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeAuthServer;
 using testing::craft;
+using testing::FakeAuthServer;
 using testing::service_claims;
 using testing::user_claims;
 
@@ -100,7 +100,8 @@ class AuthenticatorTest : public ::testing::Test {
     return sign(keys().es256, user_claims(clock.now_seconds(), jti, sid));
   }
   boost::json::object header_of(const jose::SigningKey& key) const {
-    return boost::json::object{{"alg", std::string(jose::to_string(key.algorithm()))}, {"typ", "at+jwt"}, {"kid", key.kid()}};
+    return boost::json::object{
+        {"alg", std::string(jose::to_string(key.algorithm()))}, {"typ", "at+jwt"}, {"kid", key.kid()}};
   }
   AuthFailure refusal(const std::string& token) const {
     auto r = auth->authenticate(token);
@@ -140,8 +141,8 @@ TEST_F(AuthenticatorTest, ValidUserTokenIsAcceptedWithItsClaims) {
 TEST_F(AuthenticatorTest, ServiceTokenCarriesClientAndTrust) {
   start(config({jose::Algorithm::ES256, jose::Algorithm::RS256, jose::Algorithm::EdDSA}));
   for (const auto* key : {&keys().es256, &keys().rs256, &keys().eddsa}) {
-    auto who = auth->authenticate(sign(*key, service_claims(clock.now_seconds(), "jti-s-" + key->kid(), "svc-a",
-                                                            "trade:read trade:open", true)));
+    auto who = auth->authenticate(
+        sign(*key, service_claims(clock.now_seconds(), "jti-s-" + key->kid(), "svc-a", "trade:read trade:open", true)));
     ASSERT_TRUE(who) << jose::to_string(key->algorithm()) << ": " << to_string(who.error());
     EXPECT_EQ((*who)->token_type, "service");
     EXPECT_EQ((*who)->client_id, "svc-a");
@@ -216,7 +217,8 @@ TEST_F(AuthenticatorTest, AlgorithmOutsideTheAllowListIsRefused) {
   // "none": no signature at all.
   boost::json::object none{{"alg", "none"}, {"typ", "at+jwt"}};
   const std::string unsigned_token = jose::base64url_encode(boost::json::serialize(none)) + "." +
-                                     jose::base64url_encode(boost::json::serialize(user_claims(now, "j-none", "s"))) + ".";
+                                     jose::base64url_encode(boost::json::serialize(user_claims(now, "j-none", "s"))) +
+                                     ".";
   EXPECT_EQ(refusal(unsigned_token), AuthFailure::UnsupportedAlgorithm);
 }
 
@@ -237,7 +239,8 @@ TEST_F(AuthenticatorTest, HmacWithThePublicRsaKeyIsRefused) {
   start(c);
   EXPECT_EQ(refusal(forged), AuthFailure::UnsupportedAlgorithm);
   EXPECT_TRUE(auth->authenticate(sign(keys().rs256, user_claims(now, "j-rs-ok", "s"))));
-  EXPECT_TRUE(auth->authenticate(sign(*jose::SigningKey::from_hmac_secret(c.hs256_secret), user_claims(now, "j-hs-ok", "s"))));
+  EXPECT_TRUE(
+      auth->authenticate(sign(*jose::SigningKey::from_hmac_secret(c.hs256_secret), user_claims(now, "j-hs-ok", "s"))));
 }
 
 TEST_F(AuthenticatorTest, ForbiddenHeadersAreNeverTrusted) {
@@ -268,7 +271,8 @@ TEST_F(AuthenticatorTest, ForgedKidAndUnknownSignerAreRefused) {
   const auto dot = token.find('.');
   auto claims = user_claims(now, "j-tamper", "s");
   claims["scope"] = "admin:system";
-  token = token.substr(0, dot + 1) + jose::base64url_encode(boost::json::serialize(claims)) + token.substr(token.rfind('.'));
+  token = token.substr(0, dot + 1) + jose::base64url_encode(boost::json::serialize(claims)) +
+          token.substr(token.rfind('.'));
   EXPECT_EQ(refusal(token), AuthFailure::BadSignature);
 }
 
@@ -465,7 +469,7 @@ TEST_F(AuthenticatorTest, NotReadyWhileTheFeedCannotBeRead) {
   start(c, /*wait_ready=*/false);
   ASSERT_TRUE(eventually([&] { return auth->stats().feed_errors >= 1; }));
   EXPECT_FALSE(auth->ready());
-  EXPECT_EQ(fake.feed_requests(), 0);  // no token, no feed request
+  EXPECT_EQ(fake.feed_requests(), 0);             // no token, no feed request
   EXPECT_TRUE(auth->authenticate(user_token()));  // keys are there: verification works
 }
 

@@ -21,7 +21,9 @@ FakeAuthServer::FakeAuthServer() {
   cfg.port = 0;
   cfg.threads = 6;  // long-polls hold a thread each
   cfg.shutdown_grace = std::chrono::milliseconds(500);
-  server_ = std::make_unique<http::Server>(cfg, router_, http::ServerHooks{.access_log = {}, .error_log = [](std::string_view) {}, .metrics = nullptr, .admit = {}});
+  server_ = std::make_unique<http::Server>(
+      cfg, router_,
+      http::ServerHooks{.access_log = {}, .error_log = [](std::string_view) {}, .metrics = nullptr, .admit = {}});
   thread_ = std::thread([this] { server_->run(); });
 }
 
@@ -35,7 +37,9 @@ FakeAuthServer::~FakeAuthServer() {
   thread_.join();
 }
 
-std::string FakeAuthServer::base_url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+std::string FakeAuthServer::base_url() const {
+  return "http://127.0.0.1:" + std::to_string(server_->port());
+}
 
 void FakeAuthServer::publish(std::vector<jose::SigningKey> keys) {
   boost::json::array arr;
@@ -106,9 +110,9 @@ http::Response FakeAuthServer::metadata() const {
     std::lock_guard lock(mutex_);
     if (!jwks_uri_override_.empty()) jwks_uri = jwks_uri_override_;
   }
-  return http::json_response(200, boost::json::object{{"issuer", kIssuer},
-                                                      {"token_endpoint", base + "/api/v1/auth/token"},
-                                                      {"jwks_uri", jwks_uri}});
+  return http::json_response(
+      200, boost::json::object{
+               {"issuer", kIssuer}, {"token_endpoint", base + "/api/v1/auth/token"}, {"jwks_uri", jwks_uri}});
 }
 
 http::Response FakeAuthServer::jwks() {
@@ -131,10 +135,9 @@ http::Response FakeAuthServer::service_token(const http::Request& req) {
     issued_.insert(token);
     lifetime = token_lifetime_;
   }
-  return http::json_response(200, boost::json::object{{"access_token", token},
-                                                      {"token_type", "Bearer"},
-                                                      {"expires_in", lifetime},
-                                                      {"scope", "trade:read"}});
+  return http::json_response(
+      200, boost::json::object{
+               {"access_token", token}, {"token_type", "Bearer"}, {"expires_in", lifetime}, {"scope", "trade:read"}});
 }
 
 http::Response FakeAuthServer::feed(const http::Request& req) {
@@ -152,9 +155,8 @@ http::Response FakeAuthServer::feed(const http::Request& req) {
   const auto has_news = [&] { return static_cast<std::int64_t>(entries_.size()) > since; };
   // As permiso-auth does: answer as soon as there is something past `since`, or at the end
   // of the wait (held polls only at the end).
-  changed_.wait_until(lock, deadline, [&] {
-    return stopping_ || release_generation_ != generation || (!hold_ && has_news());
-  });
+  changed_.wait_until(lock, deadline,
+                      [&] { return stopping_ || release_generation_ != generation || (!hold_ && has_news()); });
   boost::json::array items;
   std::int64_t cursor = since;
   for (const auto& e : entries_) {
@@ -171,22 +173,33 @@ http::Response FakeAuthServer::feed(const http::Request& req) {
 
 boost::json::object user_claims(std::int64_t now, const std::string& jti, const std::string& sid,
                                 const std::string& scope) {
-  return boost::json::object{{"iss", FakeAuthServer::kIssuer}, {"sub", "42"},
-                             {"aud", "permiso"},               {"exp", now + 3600},
-                             {"iat", now},                     {"nbf", now},
-                             {"jti", jti},                     {"client_id", "permiso"},
-                             {"scope", scope},                 {"type", "access"},
-                             {"username", "alice"},            {"roles", boost::json::array{"trader", "user"}},
+  return boost::json::object{{"iss", FakeAuthServer::kIssuer},
+                             {"sub", "42"},
+                             {"aud", "permiso"},
+                             {"exp", now + 3600},
+                             {"iat", now},
+                             {"nbf", now},
+                             {"jti", jti},
+                             {"client_id", "permiso"},
+                             {"scope", scope},
+                             {"type", "access"},
+                             {"username", "alice"},
+                             {"roles", boost::json::array{"trader", "user"}},
                              {"sid", sid}};
 }
 
 boost::json::object service_claims(std::int64_t now, const std::string& jti, const std::string& client_id,
                                    const std::string& scope, bool trusted) {
-  return boost::json::object{{"iss", FakeAuthServer::kIssuer}, {"sub", client_id},
-                             {"aud", "permiso"},               {"exp", now + 7200},
-                             {"iat", now},                     {"nbf", now},
-                             {"jti", jti},                     {"client_id", client_id},
-                             {"scope", scope},                 {"type", "service"},
+  return boost::json::object{{"iss", FakeAuthServer::kIssuer},
+                             {"sub", client_id},
+                             {"aud", "permiso"},
+                             {"exp", now + 7200},
+                             {"iat", now},
+                             {"nbf", now},
+                             {"jti", jti},
+                             {"client_id", client_id},
+                             {"scope", scope},
+                             {"type", "service"},
                              {"is_trusted", trusted}};
 }
 

@@ -139,7 +139,8 @@ TEST(TokenCache, IsBoundedAndPrefersDroppingExpiredEntries) {
   for (int i = 0; i < 1000; ++i) cache.insert(TokenCache::key_of(std::to_string(i)), principal("j"), 1100, 1000);
   EXPECT_LE(cache.size(), 64U);
   // Later, with every entry expired, new inserts replace the expired ones.
-  for (int i = 0; i < 1000; ++i) cache.insert(TokenCache::key_of("new" + std::to_string(i)), principal("n"), 5000, 2000);
+  for (int i = 0; i < 1000; ++i)
+    cache.insert(TokenCache::key_of("new" + std::to_string(i)), principal("n"), 5000, 2000);
   EXPECT_EQ(cache.purge(2000), 0U);  // nothing expired is left
   EXPECT_LE(cache.size(), 64U);
 }
@@ -235,7 +236,8 @@ class Hs256Profile : public ::testing::Test {
     return c;
   }
   std::string token(const std::string& scope, const std::string& secret = kSecret) const {
-    return jose::sign_jwt(*jose::SigningKey::from_hmac_secret(secret), user_claims(clock.now_seconds(), "j", "s", scope));
+    return jose::sign_jwt(*jose::SigningKey::from_hmac_secret(secret),
+                          user_claims(clock.now_seconds(), "j", "s", scope));
   }
   http::Request with_token(const std::string& t) const {
     http::Request req = request();
@@ -251,7 +253,8 @@ TEST_F(Hs256Profile, ReadyAtOnceAndVerifiesWithTheSharedSecret) {
   Authenticator auth(config(), clock, client);
   EXPECT_TRUE(auth.ready());  // nothing to fetch
   EXPECT_TRUE(auth.authenticate(token("trade:read")));
-  EXPECT_EQ(auth.authenticate(token("trade:read", "another-secret-of-at-least-32-bytes")).error(), AuthFailure::UnknownKey);
+  EXPECT_EQ(auth.authenticate(token("trade:read", "another-secret-of-at-least-32-bytes")).error(),
+            AuthFailure::UnknownKey);
   // An asymmetric token when only HS256 is allowed.
   const auto es = *jose::SigningKey::generate(jose::Algorithm::ES256);
   EXPECT_EQ(auth.authenticate(jose::sign_jwt(es, user_claims(clock.now_seconds(), "j", "s"))).error(),

@@ -61,7 +61,9 @@ class SqlLayerTest : public ::testing::TestWithParam<std::string> {
 const std::vector<Migration> kV1{{1, "widgets", {"CREATE TABLE mt5_widgets (id BIGINT PRIMARY KEY, v TEXT NOT NULL)"}}};
 const std::vector<Migration> kV1V2{
     {1, "widgets", {"CREATE TABLE mt5_widgets (id BIGINT PRIMARY KEY, v TEXT NOT NULL)"}},
-    {2, "gadgets", {"CREATE TABLE mt5_gadgets (id BIGINT PRIMARY KEY)", "CREATE INDEX ix_mt5_gadgets ON mt5_gadgets (id)"}}};
+    {2,
+     "gadgets",
+     {"CREATE TABLE mt5_gadgets (id BIGINT PRIMARY KEY)", "CREATE INDEX ix_mt5_gadgets ON mt5_gadgets (id)"}}};
 
 TEST_P(SqlLayerTest, MigrationsAreTrackedInTheCallersTableBesidePermisoAuth) {
   ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", kV1, 7052001));
@@ -83,9 +85,8 @@ TEST_P(SqlLayerTest, MigrationsAreTrackedInTheCallersTableBesidePermisoAuth) {
 }
 
 TEST_P(SqlLayerTest, AFailingMigrationAppliesNothing) {
-  const std::vector<Migration> bad{
-      {1, "ok", {"CREATE TABLE mt5_a (id BIGINT PRIMARY KEY)"}},
-      {2, "broken", {"CREATE TABLE mt5_b (id BIGINT PRIMARY KEY)", "THIS IS NOT SQL"}}};
+  const std::vector<Migration> bad{{1, "ok", {"CREATE TABLE mt5_a (id BIGINT PRIMARY KEY)"}},
+                                   {2, "broken", {"CREATE TABLE mt5_b (id BIGINT PRIMARY KEY)", "THIS IS NOT SQL"}}};
   EXPECT_FALSE(apply_migrations(*db_, "mt5_schema_migrations", bad, 7052001));
   // One transaction: not even version 1 or its table stayed.
   ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", kV1, 7052001));
@@ -106,9 +107,9 @@ TEST_P(SqlLayerTest, DoublesRoundTripBitForBit) {
       {1, "reals", {"CREATE TABLE mt5_reals (id BIGINT PRIMARY KEY, x DOUBLE PRECISION NOT NULL)"}}};
   ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", m, 7052001));
   // Not -0.0: SQLite stores integral REALs as integers, which drops the sign of zero.
-  const double values[] = {0.1,    1.1 + 2.2, 1.08437,
-                           1e-300, 123456.78901234567, 5e-324,
-                           std::numeric_limits<double>::max(), -42.5, 0.30000000000000004};
+  const double values[] = {
+      0.1,   1.1 + 2.2,          1.08437, 1e-300, 123456.78901234567, 5e-324, std::numeric_limits<double>::max(),
+      -42.5, 0.30000000000000004};
   auto st = db_->write([&](SqlConn& c) -> StorageStatus {
     std::int64_t id = 0;
     for (double v : values) {

@@ -1,7 +1,7 @@
 // One behavioural suite for Storage, run against SQLite (temp file) and PostgreSQL (real
 // server from tests/support): CRUD, conflicts, paging, lockout and rotation races, feeds.
-#include "pg_server.hpp"
 #include "storage/storage.hpp"
+#include "pg_server.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -31,8 +31,7 @@ UserQuery user_query(std::int64_t page, std::int64_t per_page, std::string searc
 
 AuditQuery audit_query(std::optional<std::string> actor, std::optional<std::string> action,
                        std::optional<std::string> outcome, std::optional<std::int64_t> since,
-                       std::optional<std::int64_t> until, std::int64_t page = 1,
-                       std::int64_t per_page = 50) {
+                       std::optional<std::int64_t> until, std::int64_t page = 1, std::int64_t per_page = 50) {
   AuditQuery q;
   q.actor = std::move(actor);
   q.action = std::move(action);
@@ -75,8 +74,7 @@ class StorageTest : public ::testing::TestWithParam<std::string> {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  static std::unique_ptr<Storage> open_or_die(const std::string& url,
-                                              const StorageOptions& options = {}) {
+  static std::unique_ptr<Storage> open_or_die(const std::string& url, const StorageOptions& options = {}) {
     auto s = open_storage(url, options);
     if (!s) throw std::runtime_error("open_storage failed: " + s.error().message);
     return std::move(*s);
@@ -245,8 +243,7 @@ TEST_P(StorageTest, ServiceClientsCrudScopesAndSecretRotation) {
   EXPECT_EQ(rotated->previous_secret_expires_at, kNow + 3600);
   auto hard = store_->rotate_client_secret("svc-a", "h3", std::nullopt, kNow + 2);
   EXPECT_FALSE(hard->previous_secret_hash.has_value());
-  EXPECT_EQ(store_->rotate_client_secret("nope", "x", std::nullopt, kNow).error().code,
-            StorageError::NotFound);
+  EXPECT_EQ(store_->rotate_client_secret("nope", "x", std::nullopt, kNow).error().code, StorageError::NotFound);
 
   ASSERT_TRUE(store_->touch_client("svc-a", kNow + 9));
   EXPECT_EQ(store_->get_client("svc-a")->last_used_at, kNow + 9);
@@ -296,8 +293,7 @@ TEST_P(StorageTest, LockoutIsAtomicUnder16Threads) {
   EXPECT_EQ(after->last_login, kNow + 902);
 }
 
-RefreshToken make_token(std::string id, std::int64_t user_id, std::string family,
-                        std::string session) {
+RefreshToken make_token(std::string id, std::int64_t user_id, std::string family, std::string session) {
   RefreshToken t;
   t.token_hash = "hash-" + id;
   t.id = std::move(id);
@@ -313,8 +309,7 @@ RefreshToken make_token(std::string id, std::int64_t user_id, std::string family
 TEST_P(StorageTest, ConcurrentRefreshRotationHasOneWinner) {
   auto u = add_user("frank");
   ASSERT_TRUE(store_->insert_refresh_token(make_token("t0", u.id, "fam", "s1")));
-  EXPECT_EQ(store_->insert_refresh_token(make_token("t0", u.id, "fam", "s1")).error().code,
-            StorageError::Conflict);
+  EXPECT_EQ(store_->insert_refresh_token(make_token("t0", u.id, "fam", "s1")).error().code, StorageError::Conflict);
   constexpr int kThreads = 8;
   std::atomic<int> won{0};
   std::atomic<int> reuse{0};
@@ -341,8 +336,7 @@ TEST_P(StorageTest, ConcurrentRefreshRotationHasOneWinner) {
   auto missing = store_->rotate_refresh_token("nope", make_token("x", u.id, "f", "s"), kNow);
   EXPECT_EQ(missing->outcome, RotateOutcome::NotFound);
   ASSERT_TRUE(store_->insert_refresh_token(make_token("old", u.id, "f2", "s2")));
-  auto expired =
-      store_->rotate_refresh_token("hash-old", make_token("y", u.id, "f2", "s2"), kNow + 7200);
+  auto expired = store_->rotate_refresh_token("hash-old", make_token("y", u.id, "f2", "s2"), kNow + 7200);
   EXPECT_EQ(expired->outcome, RotateOutcome::Expired);
 }
 
@@ -400,9 +394,7 @@ TEST_P(StorageTest, RevocationFeedIsOrderedAndIdempotent) {
   // Concurrent writers all get distinct sequence numbers.
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] {
-      (void)store_->add_revocation("jti:c" + std::to_string(i), kNow + 100, kNow, "");
-    });
+    threads.emplace_back([&, i] { (void)store_->add_revocation("jti:c" + std::to_string(i), kNow + 100, kNow, ""); });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(store_->revocations_since(0, 100)->size(), 11U);

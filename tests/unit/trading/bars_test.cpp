@@ -10,8 +10,9 @@
 namespace permiso::trading {
 namespace {
 
-
-Tick tick(TimeMs t, double bid) { return Tick{t, bid, bid + 0.0001, 0}; }
+Tick tick(TimeMs t, double bid) {
+  return Tick{t, bid, bid + 0.0001, 0};
+}
 
 TEST(BarBuilder, TimeframeNames) {
   EXPECT_EQ(to_string(Timeframe::H4), "H4");

@@ -5,8 +5,8 @@
 // balance, a storage failure answers StorageUnavailable with nothing acknowledged lost,
 // concurrent closes of one trade close it once (the rest Conflict, reads never NotFound), and
 // the committed listener sees exactly the committed changes.
-#include "pg_server.hpp"
 #include "trading/service/gateway_service.hpp"
+#include "pg_server.hpp"
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/store/trade_store.hpp"
 
@@ -52,9 +52,7 @@ ServiceResult<T> wait(std::future<ServiceResult<T>>& f) {
 
 // The HTTP layer's rendering, reduced: status 201 and a body naming the ticket.
 StoredAnswer render(const Position& p, const TradeResult& r) {
-  return StoredAnswer{201,
-                      R"({"id":)" + std::to_string(p.ticket) + R"(,"price":)" +
-                          std::to_string(r.price) + "}",
+  return StoredAnswer{201, R"({"id":)" + std::to_string(p.ticket) + R"(,"price":)" + std::to_string(r.price) + "}",
                       false};
 }
 
@@ -104,9 +102,8 @@ class WriteLockHolder {
 
 /// Broker, store and service as mt5-api wires them; destroyed and rebuilt to simulate a restart.
 struct Gateway {
-  Gateway(const std::string& url, const Clock& clock, GatewayOptions options,
-          TradeStoreOptions store_options = {}, sim::SimOptions sim = sim_options(),
-          GatewayService::CommittedListener listener = {}) {
+  Gateway(const std::string& url, const Clock& clock, GatewayOptions options, TradeStoreOptions store_options = {},
+          sim::SimOptions sim = sim_options(), GatewayService::CommittedListener listener = {}) {
     auto s = TradeStore::open(url, clock, store_options);
     if (!s) throw std::runtime_error(s.error().message);
     store = std::move(*s);
@@ -145,8 +142,7 @@ struct Gateway {
     service->close_trade(c, t, [&](ServiceResult<Position> r) { p.set_value(std::move(r)); });
     return wait(f);
   }
-  ServiceResult<Position> modify(const Caller& c, Ticket t, std::optional<double> sl,
-                                 std::optional<double> tp) {
+  ServiceResult<Position> modify(const Caller& c, Ticket t, std::optional<double> sl, std::optional<double> tp) {
     std::promise<ServiceResult<Position>> p;
     auto f = p.get_future();
     service->modify_trade(c, t, sl, tp, [&](ServiceResult<Position> r) { p.set_value(std::move(r)); });
@@ -525,8 +521,7 @@ TEST_P(GatewayServiceTest, ABrokerInitiatedStopLossIsPersisted) {
   ASSERT_TRUE(got);
   EXPECT_TRUE(got->closed);
   EXPECT_EQ(got->close_reason, DealReason::Sl);
-  EXPECT_EQ(gw_->broker->account_info(before.accounts[0].login)->balance,
-            before.accounts[0].balance);
+  EXPECT_EQ(gw_->broker->account_info(before.accounts[0].login)->balance, before.accounts[0].balance);
 }
 
 TEST_P(GatewayServiceTest, ARestartRestoresPositionsOrdersDealsAndBalancesExactly) {

@@ -80,9 +80,9 @@ TEST(OpenTradeBody, EachBadInputNamesItsField) {
   EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","stop_loss":"1.0"})"), "stop_loss");
   EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","take_profit":1e400})"), "take_profit");
   EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","comment":7})"), "comment");
-  EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","comment":")" + std::string(65, 'x') +
-                     R"("})"),
-            "comment");
+  EXPECT_EQ(
+      field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","comment":")" + std::string(65, 'x') + R"("})"),
+      "comment");
   EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","comment":"a\nb"})"), "comment");
   EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","client_order_id":""})"), "client_order_id");
   EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","deviation":-3})"), "deviation");
@@ -121,7 +121,8 @@ TEST(OpenTradeBody, FingerprintIgnoresLayoutButNotContent) {
   auto a = parse_open_trade(post(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","stop_loss":1.05})"));
   auto b = parse_open_trade(post(R"({ "stop_loss" : 1.050, "trade_type":"BUY", "volume":1e-1, "symbol":"eurusd" })"));
   auto c = parse_open_trade(post(R"({"symbol":"EURUSD","volume":0.2,"trade_type":"buy","stop_loss":1.05})"));
-  auto d = parse_open_trade(post(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","stop_loss":1.05,"client_order_id":"x"})"));
+  auto d = parse_open_trade(
+      post(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy","stop_loss":1.05,"client_order_id":"x"})"));
   ASSERT_TRUE(a && b && c && d);
   EXPECT_EQ(a->fingerprint, b->fingerprint);
   EXPECT_NE(a->fingerprint, c->fingerprint);
@@ -162,9 +163,14 @@ TEST(TradeListQuery, DefaultsBoundsAndTheNextLink) {
   EXPECT_EQ(*q->cursor, 41U);
   EXPECT_EQ(next_link("/api/v1/trades", *q, 17),
             "</api/v1/trades?status=all&symbol=GBPUSD&limit=2&cursor=17>; rel=\"next\"");
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"status", "pending"}, {"limit", "0"}, {"limit", "1001"}, {"limit", "ten"}, {"cursor", "-1"},
-           {"cursor", "99999999999999999999999"}, {"symbol", "A/B"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"status", "pending"},
+                                                        {"limit", "0"},
+                                                        {"limit", "1001"},
+                                                        {"limit", "ten"},
+                                                        {"cursor", "-1"},
+                                                        {"cursor", "99999999999999999999999"},
+                                                        {"symbol", "A/B"}}) {
     r.query = {{name, value}};
     auto bad = parse_trade_list_query(r);
     ASSERT_FALSE(bad) << name << "=" << value;
@@ -203,7 +209,8 @@ TEST(Times, Iso8601BothWays) {
   EXPECT_EQ(*parse_time("2025-12-01T16:22:58+01:00"), 1'764'602'578'000);
   EXPECT_EQ(*parse_time("2025-12-01"), 1'764'547'200'000);
   EXPECT_EQ(*parse_time("1764602578"), 1'764'602'578'000);
-  for (const char* bad : {"", "yesterday", "2025-13-01", "2025-12-01T15:22:58", "2025-12-01T25:00:00Z", "2025-12-01Tx"}) {
+  for (const char* bad :
+       {"", "yesterday", "2025-13-01", "2025-12-01T15:22:58", "2025-12-01T25:00:00Z", "2025-12-01Tx"}) {
     EXPECT_FALSE(parse_time(bad)) << bad;
   }
   http::Request r;
@@ -221,7 +228,8 @@ TEST(JsonWriter, PricesInPlainDecimalsAndNonFiniteAsNull) {
   w.member("e", -0.0001, 2).key("f").number(std::numeric_limits<double>::quiet_NaN(), 2);
   w.key("g").number(0.30000000000000004).member("h", "q\"\\\x01");
   w.end_object();
-  EXPECT_EQ(out, R"({"a":1.08512,"b":10000,"c":0.1,"d":-12.35,"e":0,"f":null,"g":0.30000000000000004,"h":"q\"\\\u0001"})");
+  EXPECT_EQ(out,
+            R"({"a":1.08512,"b":10000,"c":0.1,"d":-12.35,"e":0,"f":null,"g":0.30000000000000004,"h":"q\"\\\u0001"})");
   EXPECT_NO_THROW((void)boost::json::parse(out));
 }
 
@@ -292,7 +300,8 @@ TEST(Render, AccountAndQuoteShapes) {
 TEST(Errors, BrokerRefusalsCarryTheRetcode) {
   http::Request req;
   req.request_id = "rid";
-  auto res = failure_response(req, ServiceFailure{ServiceError::BrokerRefused, "", "Not enough money", Retcode::NoMoney});
+  auto res =
+      failure_response(req, ServiceFailure{ServiceError::BrokerRefused, "", "Not enough money", Retcode::NoMoney});
   EXPECT_EQ(res.status, 422);
   auto body = boost::json::parse(res.body).as_object();
   EXPECT_EQ(body.at("error").as_string(), "insufficient_margin");

@@ -29,7 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kSecret = "route-test-hs256-secret-32-bytes!!";
-const std::vector<std::string> kTradingScopes = {"trade:read",   "trade:open",   "trade:close",   "trade:modify",
+const std::vector<std::string> kTradingScopes = {"trade:read",   "trade:open",      "trade:close", "trade:modify",
                                                  "account:read", "account:balance", "market:data"};
 
 struct Answer {
@@ -92,10 +92,17 @@ class GatewayRoutes : public ::testing::Test {
     std::string scope;
     for (const auto& s : scopes) scope += (scope.empty() ? "" : " ") + s;
     const auto now = clock_.now_seconds();
-    boost::json::object claims{{"iss", "permiso-auth-dev"}, {"aud", "permiso"},     {"sub", client},
-                               {"client_id", client},       {"exp", now + 600},      {"iat", now},
-                               {"nbf", now},                {"jti", "jti-" + std::to_string(++jti_)},
-                               {"scope", scope},            {"type", "service"},     {"is_trusted", trusted}};
+    boost::json::object claims{{"iss", "permiso-auth-dev"},
+                               {"aud", "permiso"},
+                               {"sub", client},
+                               {"client_id", client},
+                               {"exp", now + 600},
+                               {"iat", now},
+                               {"nbf", now},
+                               {"jti", "jti-" + std::to_string(++jti_)},
+                               {"scope", scope},
+                               {"type", "service"},
+                               {"is_trusted", trusted}};
     return jose::sign_jwt(*jose::SigningKey::from_hmac_secret(kSecret), claims, "at+jwt");
   }
 

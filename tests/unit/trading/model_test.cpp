@@ -17,8 +17,8 @@ TEST(TradingModel, RetcodesUseMt5Names) {
 }
 
 TEST(TradingModel, OrderTypesRoundTrip) {
-  for (auto t : {OrderType::Buy, OrderType::Sell, OrderType::BuyLimit, OrderType::SellLimit,
-                 OrderType::BuyStop, OrderType::SellStop}) {
+  for (auto t : {OrderType::Buy, OrderType::Sell, OrderType::BuyLimit, OrderType::SellLimit, OrderType::BuyStop,
+                 OrderType::SellStop}) {
     EXPECT_EQ(order_type_from_string(to_string(t)), t);
   }
   EXPECT_EQ(to_string(OrderType::SellStop), "sell_stop");

@@ -519,8 +519,7 @@ TEST_F(SimBroker, EveryValidationRetcode) {
   auto out = broker.order_send(l, unknown);
   EXPECT_EQ(out.result.retcode, Retcode::Invalid);
   EXPECT_EQ(out.result.comment, "unknown symbol");
-  EXPECT_EQ(broker.order_send(l + 1000, market("EURUSD", OrderType::Buy, 0.1)).result.retcode,
-            Retcode::Invalid);
+  EXPECT_EQ(broker.order_send(l + 1000, market("EURUSD", OrderType::Buy, 0.1)).result.retcode, Retcode::Invalid);
 
   for (double v : {0.0, -0.1, 0.001, 0.015, 100.01, 1e9}) {
     EXPECT_EQ(code(market("EURUSD", OrderType::Buy, v)), Retcode::InvalidVolume) << v;
@@ -549,7 +548,7 @@ TEST_F(SimBroker, EveryValidationRetcode) {
   EXPECT_EQ(stops(OrderType::Sell, 1.10000, 0), Retcode::InvalidStops);  // SL below the ask
   EXPECT_EQ(stops(OrderType::Sell, 0, 1.10020), Retcode::InvalidStops);  // TP above the ask
   EXPECT_EQ(stops(OrderType::Buy, -1, 0), Retcode::InvalidStops);
-  EXPECT_EQ(stops(OrderType::Buy, 1.09990, 1.10010), Retcode::Done);     // exactly 10 points
+  EXPECT_EQ(stops(OrderType::Buy, 1.09990, 1.10010), Retcode::Done);  // exactly 10 points
   EXPECT_EQ(stops(OrderType::Sell, 1.10020, 1.10000), Retcode::Done);
 
   auto bad_fill = market("EURUSD", OrderType::Buy, 0.1);
@@ -725,7 +724,7 @@ TEST(SimQuotes, SpreadsStayNearTypical) {
     a.step(1000);
     const auto t = *a.symbol_info_tick("EURUSD");
     const double pts = std::round((t.ask - t.bid) / 0.00001);
-    ASSERT_GE(pts, 4);   // typical 8, within [½, 3×]
+    ASSERT_GE(pts, 4);  // typical 8, within [½, 3×]
     ASSERT_LE(pts, 24);
   }
   // a day at 7 % a year moves EURUSD by well under 5 %
@@ -1047,7 +1046,8 @@ TEST(SimThread, SequencedChangesPersistToTheBrokersState) {
         r.tp = i % 2 ? ref - 0.002 : ref + 0.002;
         auto out = b.order_send(l, r);
         persist(out.changes);
-        if (out.result.retcode == Retcode::Done && i % 3 == 0) persist(b.order_send(l, close_req(out.result.position)).changes);
+        if (out.result.retcode == Retcode::Done && i % 3 == 0)
+          persist(b.order_send(l, close_req(out.result.position)).changes);
       }
     });
   }

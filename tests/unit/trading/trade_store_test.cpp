@@ -2,8 +2,8 @@
 // type round-trips, upserts keep the newest step, a batch is atomic, idempotency keys are
 // unique under races and expire after 24 h, load() after reopening equals what was committed,
 // and a stopped database gives fast Unavailable answers, then recovers.
-#include "pg_server.hpp"
 #include "trading/store/trade_store.hpp"
+#include "pg_server.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -35,45 +35,41 @@ std::string num(double d) {
 // Every field, so a mismatch shows which one.
 std::string dump(const Position& p) {
   std::ostringstream o;
-  o << "pos " << p.ticket << " login=" << p.login << " " << p.symbol << " type="
-    << static_cast<int>(p.type) << " vol=" << num(p.volume) << " open=" << num(p.price_open)
-    << " cur=" << num(p.price_current) << " sl=" << num(p.sl) << " tp=" << num(p.tp)
-    << " profit=" << num(p.profit) << " swap=" << num(p.swap) << " comm=" << num(p.commission)
-    << " magic=" << p.magic << " comment=" << p.comment << " reason=" << static_cast<int>(p.reason)
-    << " t=" << p.time_msc << " tu=" << p.time_update_msc << " closed=" << p.closed
-    << " ct=" << (p.close_time_msc ? std::to_string(*p.close_time_msc) : "-")
+  o << "pos " << p.ticket << " login=" << p.login << " " << p.symbol << " type=" << static_cast<int>(p.type)
+    << " vol=" << num(p.volume) << " open=" << num(p.price_open) << " cur=" << num(p.price_current)
+    << " sl=" << num(p.sl) << " tp=" << num(p.tp) << " profit=" << num(p.profit) << " swap=" << num(p.swap)
+    << " comm=" << num(p.commission) << " magic=" << p.magic << " comment=" << p.comment
+    << " reason=" << static_cast<int>(p.reason) << " t=" << p.time_msc << " tu=" << p.time_update_msc
+    << " closed=" << p.closed << " ct=" << (p.close_time_msc ? std::to_string(*p.close_time_msc) : "-")
     << " cp=" << (p.close_price ? num(*p.close_price) : "-")
     << " cr=" << (p.close_reason ? std::to_string(static_cast<int>(*p.close_reason)) : "-");
   return o.str();
 }
 std::string dump(const Order& x) {
   std::ostringstream o;
-  o << "order " << x.ticket << " login=" << x.login << " " << x.symbol << " type="
-    << static_cast<int>(x.type) << " state=" << static_cast<int>(x.state)
-    << " fill=" << static_cast<int>(x.type_filling) << " vi=" << num(x.volume_initial)
-    << " vc=" << num(x.volume_current) << " po=" << num(x.price_open)
-    << " pc=" << num(x.price_current) << " sl=" << num(x.sl) << " tp=" << num(x.tp)
-    << " magic=" << x.magic << " comment=" << x.comment << " pos=" << x.position_id
-    << " ts=" << x.time_setup_msc << " td=" << x.time_done_msc;
+  o << "order " << x.ticket << " login=" << x.login << " " << x.symbol << " type=" << static_cast<int>(x.type)
+    << " state=" << static_cast<int>(x.state) << " fill=" << static_cast<int>(x.type_filling)
+    << " vi=" << num(x.volume_initial) << " vc=" << num(x.volume_current) << " po=" << num(x.price_open)
+    << " pc=" << num(x.price_current) << " sl=" << num(x.sl) << " tp=" << num(x.tp) << " magic=" << x.magic
+    << " comment=" << x.comment << " pos=" << x.position_id << " ts=" << x.time_setup_msc << " td=" << x.time_done_msc;
   return o.str();
 }
 std::string dump(const Deal& d) {
   std::ostringstream o;
-  o << "deal " << d.ticket << " login=" << d.login << " order=" << d.order
-    << " pos=" << d.position_id << " " << d.symbol << " type=" << static_cast<int>(d.type)
-    << " entry=" << static_cast<int>(d.entry) << " reason=" << static_cast<int>(d.reason)
-    << " vol=" << num(d.volume) << " price=" << num(d.price) << " profit=" << num(d.profit)
-    << " comm=" << num(d.commission) << " swap=" << num(d.swap) << " magic=" << d.magic
+  o << "deal " << d.ticket << " login=" << d.login << " order=" << d.order << " pos=" << d.position_id << " "
+    << d.symbol << " type=" << static_cast<int>(d.type) << " entry=" << static_cast<int>(d.entry)
+    << " reason=" << static_cast<int>(d.reason) << " vol=" << num(d.volume) << " price=" << num(d.price)
+    << " profit=" << num(d.profit) << " comm=" << num(d.commission) << " swap=" << num(d.swap) << " magic=" << d.magic
     << " comment=" << d.comment << " t=" << d.time_msc;
   return o.str();
 }
 std::string dump(const AccountInfo& a) {
   std::ostringstream o;
-  o << "account " << a.login << " " << a.name << " " << a.server << " " << a.currency
-    << " lev=" << a.leverage << " bal=" << num(a.balance) << " credit=" << num(a.credit)
-    << " profit=" << num(a.profit) << " eq=" << num(a.equity) << " margin=" << num(a.margin)
-    << " free=" << num(a.margin_free) << " level=" << num(a.margin_level)
-    << " call=" << num(a.margin_so_call) << " so=" << num(a.margin_so_so) << " demo=" << a.demo;
+  o << "account " << a.login << " " << a.name << " " << a.server << " " << a.currency << " lev=" << a.leverage
+    << " bal=" << num(a.balance) << " credit=" << num(a.credit) << " profit=" << num(a.profit)
+    << " eq=" << num(a.equity) << " margin=" << num(a.margin) << " free=" << num(a.margin_free)
+    << " level=" << num(a.margin_level) << " call=" << num(a.margin_so_call) << " so=" << num(a.margin_so_so)
+    << " demo=" << a.demo;
   return o.str();
 }
 template <class T>
@@ -171,10 +167,8 @@ Deal deal(Ticket t, Login login, Ticket pos, TimeMs time) {
   return d;
 }
 
-IdempotencyRecord idem(std::string caller, std::string key, std::int64_t at,
-                       std::string fingerprint = "fp1") {
-  return IdempotencyRecord{std::move(caller), std::move(key), std::move(fingerprint), 201,
-                           R"({"id":1})", at};
+IdempotencyRecord idem(std::string caller, std::string key, std::int64_t at, std::string fingerprint = "fp1") {
+  return IdempotencyRecord{std::move(caller), std::move(key), std::move(fingerprint), 201, R"({"id":1})", at};
 }
 
 class TradeStoreTest : public ::testing::TestWithParam<std::string> {

@@ -40,13 +40,13 @@ enum class AuthClientErrc {
 
 struct AuthClientError {
   AuthClientErrc code = AuthClientErrc::Protocol;
-  std::string message;                      // human text: what happened and what to do
-  int http_status = 0;                      // 0 when no HTTP answer was received
-  std::string error;                        // the server's "error" code, e.g. "invalid_client"
-  std::vector<std::string> missing_scopes;  // InsufficientScope
-  std::vector<std::string> required_scopes; // InsufficientScope, when the server says
-  std::chrono::seconds retry_after{0};      // RateLimited / Unavailable with Retry-After
-  std::string body;                         // the raw answer, for diagnostics
+  std::string message;                       // human text: what happened and what to do
+  int http_status = 0;                       // 0 when no HTTP answer was received
+  std::string error;                         // the server's "error" code, e.g. "invalid_client"
+  std::vector<std::string> missing_scopes;   // InsufficientScope
+  std::vector<std::string> required_scopes;  // InsufficientScope, when the server says
+  std::chrono::seconds retry_after{0};       // RateLimited / Unavailable with Retry-After
+  std::string body;                          // the raw answer, for diagnostics
 };
 
 /// Thrown only by Result::value() on a failed result (a bug in the caller, not a data path).
@@ -68,7 +68,7 @@ template <class T>
 using ClientResult = boost::system::result<T, AuthClientError>;
 
 struct RetryPolicy {
-  int max_attempts = 4;                          // first try included
+  int max_attempts = 4;  // first try included
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
   /// A 429 whose Retry-After is longer than this is returned as RateLimited at once.
@@ -76,8 +76,8 @@ struct RetryPolicy {
 };
 
 struct AuthClientOptions {
-  std::string auth_url;       // e.g. http://127.0.0.1:8000 (no /api/v1)
-  std::string client_id;      // client-credentials mode when set
+  std::string auth_url;   // e.g. http://127.0.0.1:8000 (no /api/v1)
+  std::string client_id;  // client-credentials mode when set
   std::string client_secret;
   /// Renew a cached token this long before it expires.
   std::chrono::seconds renew_margin{60};
@@ -155,8 +155,7 @@ class AuthClient {
   /// retries (idempotent methods only) are errors; any other answer is returned as is.
   [[nodiscard]] ClientResult<HttpResponse> request(std::string_view method, const std::string& url,
                                                    const std::vector<std::string>& scopes = {},
-                                                   const std::string& body = {},
-                                                   std::vector<HttpHeader> headers = {});
+                                                   const std::string& body = {}, std::vector<HttpHeader> headers = {});
 
   /// One HTTP exchange with the same transport, retries and error mapping but no token
   /// (e.g. JWKS, health, or a caller-supplied Authorization header).
