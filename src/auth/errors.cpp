@@ -41,8 +41,6 @@ std::string_view wire_code(AuthError e) {
       return "rate_limited";
     case AuthError::Unavailable:
       return "service_unavailable";
-    case AuthError::Overloaded:
-      return "overloaded";
     case AuthError::Internal:
       return "internal_error";
   }
@@ -82,8 +80,6 @@ int http_status(AuthError e, bool grant_error_is_401) {
     case AuthError::RateLimited:
       return 429;
     case AuthError::Unavailable:
-    case AuthError::Overloaded:
-      return 503;
     case AuthError::Internal:
       return 500;
   }
@@ -104,7 +100,7 @@ http::Response to_response(const http::Request& req, const Failure& f) {
     // RFC 6749 §5.2: a client that tried Basic auth gets the matching challenge.
     res.set_header("WWW-Authenticate", "Basic realm=\"permiso\"");
   }
-  if (f.code == AuthError::RateLimited || f.code == AuthError::Overloaded || f.code == AuthError::Unavailable) {
+  if (f.code == AuthError::RateLimited || f.code == AuthError::Unavailable) {
     res.set_header("Retry-After", std::to_string(f.retry_after_s > 0 ? f.retry_after_s : 1));
   }
   return res;

@@ -30,7 +30,6 @@ enum class AuthError {
   AccountLocked,         // 423 account_locked
   RateLimited,           // 429 rate_limited, with Retry-After
   Unavailable,           // 503 service_unavailable: storage unreachable
-  Overloaded,            // 503 overloaded: the worker pool queue is full
   Internal,              // 500 internal_error: a bug, never a client's fault
 };
 

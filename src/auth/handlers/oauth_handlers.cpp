@@ -16,6 +16,7 @@
 #include "auth/validation.hpp"
 #include "common/worker_pool.hpp"
 #include "http/body.hpp"
+#include "http/offload.hpp"
 #include "jose/crypto.hpp"
 #include "jose/key_store.hpp"
 #include "ratelimit/rate_limiter.hpp"
@@ -51,20 +52,11 @@ Failure grant_failure(std::string description, bool seed_endpoint) {
   return f;
 }
 
-/// Runs `work` on the worker pool and replies with its answer; a full pool is 503 at once.
+/// Runs `work` on the worker pool and replies with its answer (http::offload: a full pool
+/// is 503 at once).
 void on_pool(AuthContext& ctx, Request& req, Reply reply, std::function<Response()> work) {
-  auto task = [reply, work = std::move(work), &req]() mutable {
-    try {
-      reply(work());
-    } catch (const std::exception&) {
-      reply(to_response(req, Failure(AuthError::Internal, "An internal error occurred.")));
-    }
-  };
-  if (!ctx.blocking.try_submit(task)) {
-    Failure f(AuthError::Overloaded, "The server is busy; try again shortly.");
-    f.retry_after_s = 1;
-    reply(to_response(req, f));
-  }
+  http::offload(ctx.blocking, req, std::move(reply),
+                [work = std::move(work)](Request&, const Reply& answer) { answer(work()); });
 }
 
 class OAuth {

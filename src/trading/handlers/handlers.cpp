@@ -2,6 +2,7 @@
 // matters: a caller without the scope learns nothing about the validity of its input.
 #include "trading/handlers/handlers.hpp"
 
+#include "http/offload.hpp"
 #include "resource/guard.hpp"
 #include "trading/handlers/errors.hpp"
 #include "trading/handlers/json_writer.hpp"
@@ -98,34 +99,10 @@ http::Response json_text(int status, std::string body) {
   return res;
 }
 
-/// A Reply that forwards only its first call (an exception after a Done was handed out must
-/// not answer twice).
-http::Reply once(http::Reply reply) {
-  auto called = std::make_shared<std::atomic<bool>>(false);
-  return [called, reply = std::move(reply)](http::Response res) {
-    if (!called->exchange(true)) reply(std::move(res));
-  };
-}
-
 /// Runs `task(req, reply)` on the worker pool: the trading calls may block briefly (broker,
-/// an idempotency lookup), and storage reads do. A full pool is 503 at once. The request
-/// stays valid while its Reply is held (the server keeps it alive).
-void on_pool(Ctx& ctx, http::Request& req, http::Reply reply,
-             std::function<void(http::Request&, const http::Reply&)> task) {
-  http::Request* r = &req;
-  auto answer = once(std::move(reply));
-  const bool queued = ctx.pool.try_submit([r, answer, task = std::move(task)] {
-    try {
-      task(*r, answer);
-    } catch (const std::exception&) {
-      answer(http::error_response(*r, 500, "internal_error", "An internal error occurred."));
-    }
-  });
-  if (!queued) {
-    auto res = http::error_response(req, 503, "temporarily_unavailable", "The server is busy; retry shortly.");
-    res.set_header("Retry-After", "1");
-    answer(std::move(res));
-  }
+/// an idempotency lookup), and storage reads do.
+void on_pool(Ctx& ctx, http::Request& req, http::Reply reply, http::PoolTask task) {
+  http::offload(ctx.pool, req, std::move(reply), std::move(task));
 }
 
 /// The symbol of a {symbol} capture, known to the broker; else the 404/422 to send.
