@@ -12,12 +12,19 @@ class Clock {
   virtual ~Clock() = default;
   /// Seconds since the Unix epoch (JWT NumericDate resolution).
   [[nodiscard]] virtual std::int64_t now_seconds() const = 0;
+  /// Milliseconds since the Unix epoch (quote, trade and deal times). A clock that keeps only
+  /// seconds answers the start of its second.
+  [[nodiscard]] virtual std::int64_t now_ms() const { return now_seconds() * 1000; }
 };
 
 class SystemClock final : public Clock {
  public:
   [[nodiscard]] std::int64_t now_seconds() const override {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  [[nodiscard]] std::int64_t now_ms() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
 };
