@@ -3,7 +3,7 @@
 // tell every replica (and resource servers) about revocations and client changes at once.
 #pragma once
 
-#include "ratelimit/redis_limiter.hpp"
+#include "redis/connection.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -12,13 +12,13 @@
 #include <string>
 #include <thread>
 
-namespace permiso::ratelimit {
+namespace permiso::events {
 
 class RedisChannel {
  public:
   using Handler = std::function<void(std::string_view message)>;
 
-  RedisChannel(RedisEndpoint endpoint, std::string channel);
+  RedisChannel(redis::Endpoint endpoint, std::string channel);
   ~RedisChannel();
   RedisChannel(const RedisChannel&) = delete;
   RedisChannel& operator=(const RedisChannel&) = delete;
@@ -33,12 +33,13 @@ class RedisChannel {
   [[nodiscard]] std::uint64_t received() const { return received_.load(); }
 
  private:
-  void run(Handler handler);
+  void run(const Handler& handler);
+  void deliver_until_broken(redisContext* c, const Handler& handler);
 
-  RedisEndpoint endpoint_;
+  redis::Endpoint endpoint_;
   std::string channel_;
   std::mutex publish_mutex_;
-  redisContext* publisher_ = nullptr;
+  redis::Connection publisher_;
   std::atomic<bool> stopping_{false};
   std::mutex subscriber_mutex_;  // guards subscriber_ between run() and stop()
   redisContext* subscriber_ = nullptr;
@@ -46,4 +47,4 @@ class RedisChannel {
   std::thread thread_;
 };
 
-}  // namespace permiso::ratelimit
+}  // namespace permiso::events

@@ -1,15 +1,15 @@
 // See redis_limiter.hpp.
 #include "ratelimit/redis_limiter.hpp"
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <optional>
 
 namespace permiso::ratelimit {
 namespace {
+
+using redis::command;
+using redis::Reply;
 
 // KEYS[1] bucket; ARGV: capacity, period_ms, cost. Returns {allowed, remaining, retry_after_s}.
 constexpr const char* kScript = R"lua(
@@ -38,28 +38,6 @@ redis.call('PEXPIRE', KEYS[1], period_ms * 2)
 return {allowed, math.floor(tokens), retry}
 )lua";
 
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
-
-Reply command(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  return Reply(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-}
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms.count() / 1000);
-  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -67,58 +45,13 @@ std::int64_t steady_ms() {
 
 }  // namespace
 
-std::optional<RedisEndpoint> parse_redis_url(std::string_view url) {
-  constexpr std::string_view kScheme = "redis://";
-  if (!url.starts_with(kScheme)) return std::nullopt;
-  url.remove_prefix(kScheme.size());
-  RedisEndpoint ep;
-  if (const auto at = url.rfind('@'); at != std::string_view::npos) {
-    auto userinfo = url.substr(0, at);
-    const auto colon = userinfo.find(':');
-    ep.password = std::string(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
-    url.remove_prefix(at + 1);
-  }
-  if (const auto slash = url.find('/'); slash != std::string_view::npos) {
-    const auto db = url.substr(slash + 1);
-    if (!db.empty()) {
-      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), ep.db);
-      if (ec != std::errc() || p != db.data() + db.size() || ep.db < 0) return std::nullopt;
-    }
-    url = url.substr(0, slash);
-  }
-  if (const auto colon = url.rfind(':'); colon != std::string_view::npos) {
-    const auto port = url.substr(colon + 1);
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), ep.port);
-    if (ec != std::errc() || p != port.data() + port.size() || ep.port < 1 || ep.port > 65535) return std::nullopt;
-    url = url.substr(0, colon);
-  }
-  if (url.empty()) return std::nullopt;
-  ep.host = std::string(url);
-  return ep;
-}
-
-void RedisRateLimiter::ContextFree::operator()(redisContext* c) const {
-  redisFree(c);
-}
-
-RedisRateLimiter::RedisRateLimiter(RedisEndpoint endpoint, Options options)
+RedisRateLimiter::RedisRateLimiter(redis::Endpoint endpoint, Options options)
     : endpoint_(std::move(endpoint)), options_(std::move(options)) {}
 
 RedisRateLimiter::~RedisRateLimiter() = default;
 
 RedisRateLimiter::Connection RedisRateLimiter::connect() {
-  Connection c(redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, to_timeval(options_.connect_timeout)));
-  if (!c || c->err != 0) return nullptr;
-  redisSetTimeout(c.get(), to_timeval(options_.command_timeout));
-  if (!endpoint_.password.empty()) {
-    auto r = command(c.get(), {"AUTH", endpoint_.password});
-    if (!r || r->type == REDIS_REPLY_ERROR) return nullptr;
-  }
-  if (endpoint_.db != 0) {
-    auto r = command(c.get(), {"SELECT", std::to_string(endpoint_.db)});
-    if (!r || r->type == REDIS_REPLY_ERROR) return nullptr;
-  }
-  return c;
+  return redis::connect(endpoint_, {options_.connect_timeout, options_.command_timeout});
 }
 
 RedisRateLimiter::Connection RedisRateLimiter::acquire() {

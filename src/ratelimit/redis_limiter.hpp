@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ratelimit/rate_limiter.hpp"
+#include "redis/connection.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -16,18 +17,7 @@
 #include <string>
 #include <vector>
 
-struct redisContext;
-
 namespace permiso::ratelimit {
-
-struct RedisEndpoint {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string password;
-  int db = 0;
-};
-/// redis://[[user]:password@]host[:port][/db]; nullopt when malformed.
-std::optional<RedisEndpoint> parse_redis_url(std::string_view url);
 
 class RedisRateLimiter final : public RateLimiter {
  public:
@@ -43,7 +33,7 @@ class RedisRateLimiter final : public RateLimiter {
     std::function<void(bool available)> on_availability_change;
   };
 
-  RedisRateLimiter(RedisEndpoint endpoint, Options options);
+  RedisRateLimiter(redis::Endpoint endpoint, Options options);
   ~RedisRateLimiter() override;
 
   Decision consume(std::string_view key, Rate rate, std::uint32_t cost = 1) override;
@@ -55,10 +45,7 @@ class RedisRateLimiter final : public RateLimiter {
   [[nodiscard]] bool available() const { return available_.load(); }
 
  private:
-  struct ContextFree {
-    void operator()(redisContext* c) const;
-  };
-  using Connection = std::unique_ptr<redisContext, ContextFree>;
+  using Connection = redis::Connection;
   Connection acquire();
   void release(Connection c);
   Connection connect();
@@ -66,7 +53,7 @@ class RedisRateLimiter final : public RateLimiter {
   void mark_up();
   [[nodiscard]] bool backing_off() const;
 
-  RedisEndpoint endpoint_;
+  redis::Endpoint endpoint_;
   Options options_;
   std::mutex mutex_;
   std::vector<Connection> idle_;

@@ -7,7 +7,7 @@
 #include "http/body.hpp"
 #include "http/client.hpp"
 #include "jose/jwt.hpp"
-#include "ratelimit/redis_channel.hpp"
+#include "events/redis_channel.hpp"
 #include "resource/token_cache.hpp"
 
 #include <boost/json/parse.hpp>
@@ -135,7 +135,7 @@ std::vector<std::string> validate(const ResourceConfig& c) {
   if (c.follow_revocations && (c.client_id.empty() || c.client_secret.empty())) {
     problems.emplace_back("client_id, client_secret: required to read the revocation feed");
   }
-  if (!c.redis_url.empty() && !ratelimit::parse_redis_url(c.redis_url)) {
+  if (!c.redis_url.empty() && !redis::parse_url(c.redis_url)) {
     problems.emplace_back("redis_url: not a redis://[[user]:password@]host[:port][/db] URL");
   }
   if (c.leeway_s < 0 || c.leeway_s > 300) problems.emplace_back("leeway_s: between 0 and 300");
@@ -521,7 +521,7 @@ struct Authenticator::Impl {
   std::mutex callbacks_mutex;
   std::vector<std::function<void()>> callbacks;
 
-  std::unique_ptr<ratelimit::RedisChannel> channel;
+  std::unique_ptr<events::RedisChannel> channel;
   std::thread key_thread;
   std::thread feed_thread;
   bool started = false;
@@ -560,7 +560,7 @@ void Authenticator::start() {
     s.feed_thread = std::thread([&s] { s.feed_loop(); });
     if (!s.cfg.redis_url.empty()) {
       s.channel =
-          std::make_unique<ratelimit::RedisChannel>(*ratelimit::parse_redis_url(s.cfg.redis_url), "permiso:events");
+          std::make_unique<events::RedisChannel>(*redis::parse_url(s.cfg.redis_url), "permiso:events");
       s.channel->subscribe([&s](std::string_view message) { s.on_event(message); });
     }
   }

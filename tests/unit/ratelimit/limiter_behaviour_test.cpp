@@ -31,7 +31,7 @@ class RedisHarness {
   RedisHarness() {
     if (auto bin = testing::RedisServer::find_binary()) {
       server_ = std::make_unique<testing::RedisServer>(*bin);
-      RedisEndpoint ep;
+      redis::Endpoint ep;
       ep.port = server_->port();
       limiter_ = std::make_unique<RedisRateLimiter>(ep, RedisRateLimiter::Options{});
     }

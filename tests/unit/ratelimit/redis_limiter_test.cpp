@@ -1,7 +1,6 @@
 // What only the Redis-shared limiter does (shared budget, key expiry, script cache loss,
-// Redis outages), and the pub/sub channel, against a real redis-server on loopback.
+// Redis outages), against a real redis-server on loopback.
 #include "ratelimit/redis_limiter.hpp"
-#include "ratelimit/redis_channel.hpp"
 #include "redis_server.hpp"
 
 #include <gtest/gtest.h>
@@ -21,8 +20,8 @@ class RedisLimiterTest : public ::testing::Test {
     if (!bin) GTEST_SKIP() << "redis-server is not installed";
     server_ = std::make_unique<testing::RedisServer>(*bin);
   }
-  RedisEndpoint endpoint() const {
-    RedisEndpoint ep;
+  redis::Endpoint endpoint() const {
+    redis::Endpoint ep;
     ep.port = server_->port();
     return ep;
   }
@@ -107,62 +106,6 @@ TEST_F(RedisLimiterTest, FailClosedRefusesWithARetryAfterWhileRedisIsDown) {
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.retry_after_s, 2U);
   EXPECT_GE(strict.unavailable_count(), 1U);
-}
-
-TEST_F(RedisLimiterTest, ChannelDeliversPublishedMessagesToEverySubscriber) {
-  std::mutex mutex;
-  std::vector<std::string> got_a;
-  std::vector<std::string> got_b;
-  RedisChannel a(endpoint(), "permiso:test");
-  RedisChannel b(endpoint(), "permiso:test");
-  a.subscribe([&](std::string_view m) {
-    std::lock_guard l(mutex);
-    got_a.emplace_back(m);
-  });
-  b.subscribe([&](std::string_view m) {
-    std::lock_guard l(mutex);
-    got_b.emplace_back(m);
-  });
-  RedisChannel publisher(endpoint(), "permiso:test");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  // Subscriptions start asynchronously: publish until both have heard one message.
-  while (std::chrono::steady_clock::now() < deadline) {
-    ASSERT_TRUE(publisher.publish("jti:abc"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::lock_guard l(mutex);
-    if (!got_a.empty() && !got_b.empty()) break;
-  }
-  std::lock_guard l(mutex);
-  ASSERT_FALSE(got_a.empty());
-  ASSERT_FALSE(got_b.empty());
-  EXPECT_EQ(got_a.front(), "jti:abc");
-  EXPECT_EQ(got_b.front(), "jti:abc");
-}
-
-TEST_F(RedisLimiterTest, PublishingWithoutRedisFailsFast) {
-  RedisChannel channel(endpoint(), "permiso:test");
-  server_->stop();
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_FALSE(channel.publish("x"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
-  channel.subscribe([](std::string_view) {});
-  channel.stop();  // a subscriber still trying to connect stops promptly
-}
-
-TEST(RedisUrl, ParsesTheUsualForms) {
-  auto a = parse_redis_url("redis://localhost:6380/2");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->host, "localhost");
-  EXPECT_EQ(a->port, 6380);
-  EXPECT_EQ(a->db, 2);
-  auto b = parse_redis_url("redis://:s3cret@redis:6379/0");
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->password, "s3cret");
-  EXPECT_EQ(b->host, "redis");
-  EXPECT_EQ(parse_redis_url("redis://127.0.0.1")->port, 6379);
-  EXPECT_FALSE(parse_redis_url("http://x"));
-  EXPECT_FALSE(parse_redis_url("redis://:p@h:99999"));
-  EXPECT_FALSE(parse_redis_url("redis://"));
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // readiness and recovery.
 #include "fake_auth_server.hpp"
 
-#include "../ratelimit/redis_server.hpp"
+#include "redis_server.hpp"
 #include "http/client.hpp"
 #include "jose/crypto.hpp"
 #include "resource/authenticator.hpp"

@@ -1,0 +1,127 @@
+// See components.hpp.
+#include "components.hpp"
+
+#include "jose/key.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+#include <random>
+
+namespace permiso::mt5_app {
+namespace {
+
+using config::GatewayConfig;
+
+/// The verifier's settings from the gateway's configuration (validated before).
+resource::ResourceConfig resource_config(const GatewayConfig& cfg) {
+  resource::ResourceConfig rc;
+  rc.auth_url = cfg.auth_url;
+  rc.issuer = cfg.jwt_issuer;
+  rc.audience = cfg.jwt_audience;
+  for (const auto& name : cfg.jwt_algorithms()) {
+    if (auto alg = jose::algorithm_from_string(name)) {
+      rc.algorithms.push_back(*alg);
+      if (*alg == jose::Algorithm::HS256) rc.hs256_secret = cfg.jwt_secret_key;
+    }
+  }
+  rc.leeway_s = cfg.leeway_s;
+  rc.cache_capacity = static_cast<std::size_t>(cfg.token_cache_entries);
+  rc.client_id = cfg.service_client_id;
+  rc.client_secret = cfg.service_client_secret;
+  rc.redis_url = cfg.redis_url;
+  // Without the feed's credentials (development only: validate() requires them elsewhere)
+  // tokens still expire, but revocations do not reach this gateway.
+  rc.follow_revocations = !cfg.service_client_secret.empty();
+  return rc;
+}
+
+}  // namespace
+
+void warn_about_unused_settings(const GatewayConfig& cfg) {
+  if (!cfg.mt5_login.empty() || !cfg.mt5_server.empty()) {
+    // Never the password: only that a real connector's settings were given and are unused.
+    spdlog::warn("MT5_SERVER/MT5_LOGIN are set but MT5_BROKER=simulator: the simulator ignores them");
+  }
+}
+
+std::unique_ptr<resource::Authenticator> start_authenticator(const GatewayConfig& cfg, const Clock& clock,
+                                                             http::Client& client) {
+  std::unique_ptr<resource::Authenticator> auth;
+  try {
+    auth = std::make_unique<resource::Authenticator>(resource_config(cfg), clock, client);
+  } catch (const std::exception& ex) {
+    std::cerr << "config error: " << ex.what() << "\n";
+    return nullptr;
+  }
+  if (cfg.service_client_secret.empty()) {
+    spdlog::warn(
+        "MT5_SERVICE_CLIENT_SECRET is not set: revoked tokens are honoured only when they expire "
+        "(development only)");
+  }
+  auth->start();
+  return auth;
+}
+
+std::unique_ptr<trading::TradeStore> open_store(const GatewayConfig& cfg, const Clock& clock) {
+  trading::TradeStoreOptions options;
+  options.storage.pool_size = static_cast<int>(cfg.pool_size);
+  options.storage.connect_timeout_seconds = static_cast<int>(cfg.connect_timeout_s);
+  auto opened = trading::TradeStore::open(cfg.effective_database_url(), clock, options);
+  if (!opened) {
+    spdlog::critical("cannot open the trade store: {}", opened.error().message);
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
+trading::sim::SimOptions simulator_options(const GatewayConfig& cfg) {
+  trading::sim::SimOptions options;
+  if (cfg.sim_seed > 0) {
+    options.seed = static_cast<std::uint64_t>(cfg.sim_seed);
+  } else {
+    std::random_device rd;
+    options.seed = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  }
+  return options;
+}
+
+void feed_quotes(trading::Broker& broker, trading::BarBuilder& bars, trading::handlers::StreamHub& stream,
+                 trading::handlers::GatewayMetrics& metrics, const Clock& clock) {
+  broker.set_tick_listener([&bars, &stream, &metrics, &clock](std::string_view symbol, const trading::Tick& tick) {
+    metrics.quote_lag(static_cast<double>(clock.now_ms() - tick.time_msc) / 1000.0);
+    bars.on_tick(symbol, tick);
+    stream.on_tick(symbol, tick);
+  });
+}
+
+std::unique_ptr<trading::GatewayService> start_service(const GatewayConfig& cfg, trading::Broker& broker,
+                                                       trading::TradeStore& store, const Clock& clock,
+                                                       trading::handlers::StreamHub& stream) {
+  trading::GatewayOptions options;
+  options.currency = cfg.demo_currency;
+  options.leverage = static_cast<int>(cfg.demo_leverage);
+  options.deposit = cfg.demo_deposit;
+  // The simulator's state lives in this process, so this process is the store's only writer:
+  // a new Idempotency-Key needs no database read (two mt5-api replicas over one simulator
+  // store would diverge anyway; real connectors keep the broker's state on the broker).
+  options.exclusive_store = true;
+  auto service = std::make_unique<trading::GatewayService>(broker, store, clock, options);
+  // Trade events follow durability: the stream hears of a change once storage committed it.
+  service->set_committed_listener([&stream](const trading::Changes& changes) { stream.on_changes(changes); });
+  if (auto started = service->start(); !started) {
+    spdlog::critical("cannot restore the trading state from storage: {}", started.error().message);
+    return nullptr;
+  }
+  return service;
+}
+
+void register_routes(http::Router& router, trading::handlers::GatewayContext& ctx, http::Registry& metrics) {
+  trading::handlers::register_routes(router, ctx);
+  http::add_health_route(router, [&ctx] { return trading::handlers::health_body(ctx); });
+  http::add_ready_route(router, [&ctx] { return trading::handlers::ready(ctx); });
+  http::add_metrics_route(router, metrics);
+}
+
+}  // namespace permiso::mt5_app

@@ -1,0 +1,53 @@
+// mt5-api's components as its configuration asks for them: each function builds or wires one
+// part of the gateway, so main.cpp reads as the list of what the service is made of.
+#pragma once
+
+#include "common/clock.hpp"
+#include "config/gateway_config.hpp"
+#include "http/client.hpp"
+#include "http/http.hpp"
+#include "http/metrics.hpp"
+#include "resource/authenticator.hpp"
+#include "trading/bars.hpp"
+#include "trading/handlers/handlers.hpp"
+#include "trading/handlers/render.hpp"
+#include "trading/handlers/stream.hpp"
+#include "trading/service/gateway_service.hpp"
+#include "trading/sim/simulated_broker.hpp"
+#include "trading/store/trade_store.hpp"
+
+#include <memory>
+
+namespace permiso::mt5_app {
+
+/// Logs what the configuration sets but this build does not use (never a secret's value).
+void warn_about_unused_settings(const config::GatewayConfig& cfg);
+
+/// Token verification: keys from the auth server (or the HS256 secret), revocations from its
+/// feed, started. nullptr (after saying why) when the settings are refused.
+std::unique_ptr<resource::Authenticator> start_authenticator(const config::GatewayConfig& cfg, const Clock& clock,
+                                                             http::Client& client);
+
+/// The durable store: every acknowledged change is committed here first. nullptr (after
+/// logging why) when it cannot be opened.
+std::unique_ptr<trading::TradeStore> open_store(const config::GatewayConfig& cfg, const Clock& clock);
+
+/// The simulated broker's options (the seed, random unless MT5_SIM_SEED fixes it).
+trading::sim::SimOptions simulator_options(const config::GatewayConfig& cfg);
+
+/// Quotes feed the bars, the stream and the quote-lag metric (on the quote thread: cheap
+/// work only).
+void feed_quotes(trading::Broker& broker, trading::BarBuilder& bars, trading::handlers::StreamHub& stream,
+                 trading::handlers::GatewayMetrics& metrics, const Clock& clock);
+
+/// The gateway service over `broker` and `store`, its trading state restored from storage,
+/// trade events sent to the stream once committed. nullptr (after logging why) when the
+/// state cannot be restored.
+std::unique_ptr<trading::GatewayService> start_service(const config::GatewayConfig& cfg, trading::Broker& broker,
+                                                       trading::TradeStore& store, const Clock& clock,
+                                                       trading::handlers::StreamHub& stream);
+
+/// Every route: the trading API and stream, /health, /ready and /metrics.
+void register_routes(http::Router& router, trading::handlers::GatewayContext& ctx, http::Registry& metrics);
+
+}  // namespace permiso::mt5_app

@@ -1,0 +1,223 @@
+// See components.hpp.
+#include "components.hpp"
+
+#include "auth/client_cache.hpp"
+#include "auth/handlers/oauth_handlers.hpp"
+#include "auth/handlers/rest_handlers.hpp"
+#include "auth/validation.hpp"
+#include "jose/crypto.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+#include <vector>
+
+namespace permiso::auth_app {
+namespace {
+
+namespace fs = std::filesystem;
+using config::AuthConfig;
+
+auth::RateRule to_rule(const std::string& text) {
+  const auto r = config::parse_rate(text);
+  return r ? auth::RateRule{r->count, r->period_s} : auth::RateRule{};
+}
+
+Result<std::unique_ptr<jose::KeyStore>, jose::KeyError> load_keys(const AuthConfig& cfg, jose::Algorithm alg,
+                                                                  const Clock& clock) {
+  using jose::KeyStore;
+  if (alg == jose::Algorithm::HS256 && !cfg.jwt_secret_key.empty()) {
+    return KeyStore::from_hmac_secret(cfg.jwt_secret_key, clock);
+  }
+  if (!cfg.private_key_files().empty()) {
+    const auto names = cfg.private_key_files();  // trimmed: "a.pem, b.pem" names a.pem and b.pem
+    return KeyStore::from_pem_files(alg, std::vector<fs::path>(names.begin(), names.end()), clock);
+  }
+  return KeyStore::open_or_create(fs::path(cfg.data_dir) / "keys", alg, clock);
+}
+
+}  // namespace
+
+std::optional<auth::ServiceClientSeeds> check_start_inputs(const AuthConfig& cfg) {
+  if (!cfg.bootstrap_admin_password.empty()) {
+    if (auto why = auth::check_password(cfg.bootstrap_admin_password)) {
+      std::cerr << "config error: PERMISO_BOOTSTRAP_ADMIN_PASSWORD: " << *why << "\n";
+      return std::nullopt;
+    }
+  }
+  auto seeds = auth::service_client_seeds(config::process_env());
+  for (const auto& p : seeds.problems) std::cerr << "config error: " << p << "\n";
+  if (!seeds.problems.empty()) return std::nullopt;
+  if (!cfg.redis_url.empty() && !redis::parse_url(cfg.redis_url)) {
+    std::cerr << "config error: REDIS_URL: must be redis://[:password@]host[:port][/db]\n";
+    return std::nullopt;
+  }
+  return seeds;
+}
+
+std::unique_ptr<storage::Storage> open_storage(const AuthConfig& cfg) {
+  storage::StorageOptions options;
+  options.pool_size = static_cast<int>(cfg.pool_size);
+  options.connect_timeout_seconds = static_cast<int>(cfg.connect_timeout_s);
+  auto opened = storage::open_storage(cfg.effective_database_url(), options);
+  if (!opened) {
+    spdlog::critical("cannot open storage: {}", storage::to_string(opened.error()));
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
+std::unique_ptr<jose::KeyStore> open_keys(const AuthConfig& cfg, const Clock& clock) {
+  const auto alg = jose::algorithm_from_string(cfg.jwt_algorithm);
+  if (!alg) {
+    spdlog::critical("signing keys: unknown JWT algorithm");
+    return nullptr;
+  }
+  const bool configured =
+      (*alg == jose::Algorithm::HS256 && !cfg.jwt_secret_key.empty()) || !cfg.private_key_files().empty();
+  if (!configured && cfg.environment != "development") {
+    spdlog::critical("signing keys: JWT_PRIVATE_KEY_FILE (or JWT_SECRET_KEY for HS256) is required in {}",
+                     cfg.environment);
+    return nullptr;
+  }
+  auto keys = load_keys(cfg, *alg, clock);
+  if (!keys) {
+    spdlog::critical("signing keys: {}", jose::to_string(keys.error()));
+    return nullptr;
+  }
+  return std::move(*keys);
+}
+
+auth::Argon2Params argon2_params(const AuthConfig& cfg) {
+  return auth::Argon2Params{static_cast<std::uint32_t>(cfg.argon2_memory_kib),
+                            static_cast<std::uint32_t>(cfg.argon2_iterations),
+                            static_cast<std::uint32_t>(cfg.argon2_parallelism)};
+}
+
+bool bootstrap_admin(const AuthConfig& cfg, storage::Storage& storage, const auth::PasswordHasher& passwords,
+                     const Clock& clock) {
+  const auto password =
+      cfg.bootstrap_admin_password.empty() ? std::nullopt : std::optional<std::string>(cfg.bootstrap_admin_password);
+  auto boot = auth::bootstrap(storage, passwords, clock, cfg.bootstrap_admin_username, password);
+  if (!boot) {
+    spdlog::critical("bootstrap failed: {}", storage::to_string(boot.error()));
+    return false;
+  }
+  if (boot->generated_password) {
+    // Shown once, on the console only: it is never stored in clear or logged again.
+    std::cout << "\n  Bootstrap admin created: username '" << boot->admin_username << "', password '"
+              << *boot->generated_password << "'\n  Change it after the first login. It will not be shown again.\n\n"
+              << std::flush;
+  } else if (boot->admin_created) {
+    spdlog::info("bootstrap admin '{}' created from the environment", boot->admin_username);
+  }
+  return true;
+}
+
+std::optional<std::string> client_secret_pepper(const AuthConfig& cfg, storage::Storage& storage) {
+  if (!cfg.client_secret_pepper.empty()) return cfg.client_secret_pepper;
+  // Shared by every replica through storage; production should set it from a secret store.
+  auto stored = storage.put_setting_if_absent("client_secret_pepper", jose::random_token(32));
+  if (!stored) {
+    spdlog::critical("cannot read the client secret pepper from storage");
+    return std::nullopt;
+  }
+  return *stored;
+}
+
+bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& secrets, const Clock& clock,
+                          auth::AuditLog& audit, auth::ServiceClientSeeds& seeds) {
+  auto seeded = auth::ensure_service_clients(storage, secrets, clock, seeds.seeds);
+  seeds.seeds.clear();  // the secrets are not needed again
+  if (!seeded) {
+    spdlog::critical("service clients from the environment: {}", storage::to_string(seeded.error()));
+    return false;
+  }
+  for (const auto& c : *seeded) {
+    if (c.change == auth::SeedClientChange::Unchanged) continue;
+    const bool created = c.change == auth::SeedClientChange::Created;
+    storage::AuditEvent event;
+    event.actor = "permiso-auth";
+    event.actor_type = "system";
+    event.action = created ? "client.create" : "client.rotate_secret";
+    event.target = c.client_id;
+    event.outcome = "success";
+    event.details = boost::json::serialize(boost::json::object{{"source", "environment"}, {"variable", c.variable}});
+    audit.record(std::move(event));
+    spdlog::info("service client '{}' {} from {}", c.client_id, created ? "created" : "given the new secret",
+                 c.variable);
+  }
+  return true;
+}
+
+RedisParts connect_redis(const AuthConfig& cfg) {
+  RedisParts parts;
+  const auto endpoint = redis::parse_url(cfg.redis_url);  // checked by check_start_inputs()
+  if (cfg.redis_url.empty() || !endpoint) return parts;
+  ratelimit::RedisRateLimiter::Options options;
+  // Logged once per change, not per request: limits fail open while Redis is away.
+  options.on_availability_change = [](bool available) {
+    if (available) {
+      spdlog::info("redis: reachable again; rate limits are shared across replicas");
+    } else {
+      spdlog::warn("redis: unreachable; login and client rate limits fail open until it returns");
+    }
+  };
+  parts.limiter = std::make_unique<ratelimit::RedisRateLimiter>(*endpoint, std::move(options));
+  parts.events = std::make_unique<events::RedisChannel>(*endpoint, "permiso:events");
+  return parts;
+}
+
+auth::AuthSettings auth_settings(const AuthConfig& cfg) {
+  auth::AuthSettings s;
+  s.environment = cfg.environment;
+  s.version = cfg.version;
+  s.issuer = cfg.jwt_issuer;
+  s.audience = cfg.jwt_audience;
+  s.public_base_url = cfg.public_base_url;
+  s.access_token_ttl_s = cfg.access_token_expire_minutes * 60;
+  s.service_token_ttl_s = cfg.service_token_expire_minutes * 60;
+  s.refresh_token_ttl_s = cfg.refresh_token_expire_days * 86400;
+  s.session_ttl_s = cfg.refresh_token_expire_days * 86400;
+  s.lockout_threshold = cfg.lockout_threshold;
+  s.lockout_seconds = cfg.lockout_minutes * 60;
+  s.key_publish_delay_s = cfg.key_publish_delay_s;
+  s.leeway_s = cfg.leeway_s;
+  s.login_rate = to_rule(cfg.rate_limit_login);
+  s.api_rate = to_rule(cfg.rate_limit_api);
+  s.service_token_rate = to_rule(cfg.rate_limit_service_token);
+  return s;
+}
+
+void share_changes(events::RedisChannel& events, auth::AuthContext& ctx, app::Maintenance& maintenance) {
+  ctx.notify = [&events](std::string_view event) { events.publish(event); };
+  events.subscribe([&ctx, &maintenance](std::string_view event) {
+    if (event == "revocation") {
+      maintenance.poke();
+    } else if (event == "clients") {
+      (void)ctx.clients.reload(ctx.storage);
+    } else if (event.starts_with("client:")) {
+      (void)ctx.clients.refresh(ctx.storage, event.substr(7));
+    }
+  });
+}
+
+void register_routes(http::Router& router, auth::AuthContext& ctx, const AuthConfig& cfg,
+                     const app::Maintenance& maintenance, const http::Registry& metrics) {
+  auth::register_wellknown_routes(router, ctx);
+  auth::register_oauth_routes(router, ctx);
+  auth::register_user_routes(router, ctx);
+  auth::register_role_routes(router, ctx);
+  auth::register_client_routes(router, ctx);
+  auth::register_admin_routes(router, ctx);
+  http::add_health_route(router, [&cfg] {
+    return boost::json::value{
+        {"status", "healthy"}, {"service", "permiso-auth"}, {"version", cfg.version}, {"environment", cfg.environment}};
+  });
+  http::add_ready_route(router, [&maintenance] { return maintenance.storage_ready(); });
+  http::add_metrics_route(router, metrics);
+}
+
+}  // namespace permiso::auth_app

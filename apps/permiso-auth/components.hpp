@@ -1,0 +1,77 @@
+// permiso-auth's components as its configuration asks for them: each function opens or wires
+// one part of the authorization server, so main.cpp reads as the list of what the service is
+// made of. Functions that can fail log why and return null/false: the caller stops start-up.
+#pragma once
+
+#include "auth/audit_log.hpp"
+#include "auth/bootstrap.hpp"
+#include "auth/client_secrets.hpp"
+#include "auth/context.hpp"
+#include "auth/password_hasher.hpp"
+#include "common/clock.hpp"
+#include "config/config.hpp"
+#include "events/redis_channel.hpp"
+#include "http/http.hpp"
+#include "http/metrics.hpp"
+#include "jose/key_store.hpp"
+#include "maintenance.hpp"
+#include "ratelimit/memory_limiter.hpp"
+#include "ratelimit/redis_limiter.hpp"
+#include "storage/storage.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace permiso::auth_app {
+
+/// Rules that need more than the configuration: the bootstrap admin's password policy and
+/// the seed's *_CLIENT_SECRET variables (read here, never kept in AuthConfig, so `config
+/// check` cannot print them). Prints every problem; nullopt when there is one.
+std::optional<auth::ServiceClientSeeds> check_start_inputs(const config::AuthConfig& cfg);
+
+/// Storage (SQLite or PostgreSQL) with its migrations applied; nullptr after logging why.
+std::unique_ptr<storage::Storage> open_storage(const config::AuthConfig& cfg);
+
+/// The signing keys: JWT_SECRET_KEY (HS256), JWT_PRIVATE_KEY_FILE ("current.pem,
+/// previous.pem": the first signs, the others stay published until their tokens expire), or
+/// in development keys generated once under the data directory. nullptr after logging why.
+std::unique_ptr<jose::KeyStore> open_keys(const config::AuthConfig& cfg, const Clock& clock);
+
+/// The configured Argon2id cost.
+auth::Argon2Params argon2_params(const config::AuthConfig& cfg);
+
+/// Creates the bootstrap admin on an empty user table (a generated password is printed
+/// once, on the console only). False after logging why storage refused.
+bool bootstrap_admin(const config::AuthConfig& cfg, storage::Storage& storage, const auth::PasswordHasher& passwords,
+                     const Clock& clock);
+
+/// The pepper of client-secret hashes: configured, else generated once and shared by every
+/// replica through storage. nullopt after logging why storage refused.
+std::optional<std::string> client_secret_pepper(const config::AuthConfig& cfg, storage::Storage& storage);
+
+/// Ensures the service clients named by *_CLIENT_SECRET variables exist with those secrets,
+/// audits and logs each change (never a secret). False after logging why storage refused.
+bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& secrets, const Clock& clock,
+                          auth::AuditLog& audit, auth::ServiceClientSeeds& seeds);
+
+/// Login and client limits shared through Redis, and the event channel to other replicas,
+/// when REDIS_URL is set; both empty otherwise.
+struct RedisParts {
+  std::unique_ptr<ratelimit::RedisRateLimiter> limiter;
+  std::unique_ptr<events::RedisChannel> events;
+};
+RedisParts connect_redis(const config::AuthConfig& cfg);
+
+/// The domain's settings from the validated configuration.
+auth::AuthSettings auth_settings(const config::AuthConfig& cfg);
+
+/// Other replicas hear of revocations and client changes at once through `events`; storage
+/// polling (Maintenance) stays the safety net when a message is lost.
+void share_changes(events::RedisChannel& events, auth::AuthContext& ctx, app::Maintenance& maintenance);
+
+/// Every route: OAuth, users, roles, clients, admin, discovery, and /health, /ready, /metrics.
+void register_routes(http::Router& router, auth::AuthContext& ctx, const config::AuthConfig& cfg,
+                     const app::Maintenance& maintenance, const http::Registry& metrics);
+
+}  // namespace permiso::auth_app

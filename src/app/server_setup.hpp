@@ -1,0 +1,50 @@
+// The HTTP server as every service configures it: its settings from the service's [server]
+// configuration, and the standard hooks (access log, error log, metrics, the per-address API
+// limit).
+#pragma once
+
+#include "http/metrics.hpp"
+#include "http/server.hpp"
+#include "ratelimit/memory_limiter.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace permiso::app {
+
+/// The [server] settings of a service's configuration. AuthConfig and GatewayConfig carry the
+/// same fields under the same names; a service without `handler_timeout_s` keeps the
+/// server's default.
+template <class Config>
+http::ServerConfig server_config(const Config& cfg) {
+  http::ServerConfig s;
+  s.host = cfg.host;
+  s.port = static_cast<std::uint16_t>(cfg.port);
+  s.threads = static_cast<unsigned>(cfg.threads);
+  s.body_limit = static_cast<std::size_t>(cfg.body_limit_bytes);
+  s.header_limit = static_cast<std::size_t>(cfg.header_limit_bytes);
+  s.header_timeout = std::chrono::seconds(cfg.header_timeout_s);
+  s.read_timeout = std::chrono::seconds(cfg.read_timeout_s);
+  s.idle_timeout = std::chrono::seconds(cfg.idle_timeout_s);
+  if constexpr (requires { cfg.handler_timeout_s; }) s.handler_timeout = std::chrono::seconds(cfg.handler_timeout_s);
+  s.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_s);
+  s.trusted_proxies = cfg.trusted_proxies;
+  s.cors.allowed_origins = cfg.allowed_origins;
+  return s;
+}
+
+/// Access log and error log through spdlog, and request metrics into `metrics`.
+http::ServerHooks standard_hooks(http::Registry& metrics);
+
+/// Adds the per-address limit on `/api/…` routes (RATE_LIMIT_API) to `hooks`: 429
+/// `rate_limited` with Retry-After beyond `rate`. The limiter is in memory, so admission
+/// costs no I/O on the I/O thread. A rate of 0 requests admits everything (no hook).
+/// `limiter` must outlive the server.
+void limit_api_per_address(http::ServerHooks& hooks, ratelimit::MemoryRateLimiter& limiter, ratelimit::Rate rate);
+
+/// The server, listening; nullptr (after logging why) when it cannot bind its address.
+std::unique_ptr<http::Server> listen(http::ServerConfig config, http::Router& router, http::ServerHooks hooks);
+
+}  // namespace permiso::app
