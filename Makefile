@@ -12,7 +12,7 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan run test test-unit test-integration bench fmt fmt-check tidy clean
+.PHONY: help bootstrap build build-asan run test test-unit test-integration bench fmt fmt-check layering-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
@@ -37,7 +37,7 @@ run: build
 # Every test, on the sanitizer build: unit tests, then integration tests that start real
 # PostgreSQL and Redis servers on loopback. The Release build is compiled too (warnings are
 # errors there as well, and optimisation finds different ones), so `make run` cannot break.
-test: fmt-check build build-asan
+test: fmt-check layering-check build build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
 
@@ -57,6 +57,10 @@ fmt:
 fmt-check: bootstrap
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run -Werror
 	@echo "fmt-check: every C++ file is formatted"
+
+# The module layering of docs/architecture.md: a module includes only what it may depend on.
+layering-check:
+	@scripts/check-layering
 
 tidy:
 	@cmake --preset debug >/dev/null
