@@ -80,6 +80,7 @@ int http_status(AuthError e, bool grant_error_is_401) {
     case AuthError::RateLimited:
       return 429;
     case AuthError::Unavailable:
+      return 503;
     case AuthError::Internal:
       return 500;
   }
