@@ -183,8 +183,10 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   return c;
 }
 
-std::vector<ConfigProblem> validate(const AuthConfig& c) {
-  std::vector<ConfigProblem> p;
+namespace {
+
+/// The service itself: environment, name, version, data directory.
+void check_service(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   if (c.environment != "development" && c.environment != "staging" && c.environment != "production") {
     p.push_back({"PERMISO_ENV", "must be development, staging or production, got '" + c.environment + "'"});
   }
@@ -193,29 +195,38 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
   }
   if (!valid_version(c.version)) p.push_back({"version", "must look like 1.2.3, got '" + c.version + "'"});
   if (c.data_dir.empty()) p.push_back({"PERMISO_DATA_DIR", "must not be empty"});
+}
+
+/// The HTTP listener, CORS, proxies and logging.
+void check_server(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   if (c.host.empty()) p.push_back({"PERMISO_HOST", "must not be empty"});
   if (!c.public_base_url.empty() && !c.public_base_url.starts_with("http://") &&
       !c.public_base_url.starts_with("https://")) {
     p.push_back({"PERMISO_PUBLIC_URL", "must be an http:// or https:// URL"});
   }
-  auto range = [&p](const char* field, std::int64_t v, std::int64_t lo, std::int64_t hi) {
-    check_range(p, field, v, lo, hi);
-  };
-  range("server.port", c.port, 1, 65535);
-  range("server.threads", c.threads, 0, 256);
-  range("server.body_limit_bytes", c.body_limit_bytes, 1024, 16 * 1024 * 1024);
-  range("server.header_limit_bytes", c.header_limit_bytes, 1024, 64 * 1024);
-  range("server.header_timeout_s", c.header_timeout_s, 1, 300);
-  range("server.read_timeout_s", c.read_timeout_s, 1, 300);
-  range("server.idle_timeout_s", c.idle_timeout_s, 1, 3600);
-  range("server.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
+  check_range(p, "server.port", c.port, 1, 65535);
+  check_range(p, "server.threads", c.threads, 0, 256);
+  check_range(p, "server.body_limit_bytes", c.body_limit_bytes, 1024, 16 * 1024 * 1024);
+  check_range(p, "server.header_limit_bytes", c.header_limit_bytes, 1024, 64 * 1024);
+  check_range(p, "server.header_timeout_s", c.header_timeout_s, 1, 300);
+  check_range(p, "server.read_timeout_s", c.read_timeout_s, 1, 300);
+  check_range(p, "server.idle_timeout_s", c.idle_timeout_s, 1, 3600);
+  check_range(p, "server.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
   check_origins(p, c.allowed_origins, c.environment);
   check_trusted_proxies(p, c.trusted_proxies);
   check_log(p, c.log_level, c.log_format);
+}
+
+/// The database and Redis.
+void check_storage(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   check_database_url(p, c.effective_database_url(), "DATABASE_URL");
   check_redis_url(p, c.redis_url);
-  range("storage.pool_size", c.pool_size, 1, 256);
-  range("storage.connect_timeout_s", c.connect_timeout_s, 1, 60);
+  check_range(p, "storage.pool_size", c.pool_size, 1, 256);
+  check_range(p, "storage.connect_timeout_s", c.connect_timeout_s, 1, 60);
+}
+
+/// Token signing and lifetimes.
+void check_jwt(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   const bool known_alg = c.jwt_algorithm == "HS256" || c.jwt_algorithm == "RS256" || c.jwt_algorithm == "ES256" ||
                          c.jwt_algorithm == "EdDSA";
   if (!known_alg) {
@@ -237,11 +248,15 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
   }
   if (c.jwt_issuer.empty()) p.push_back({"JWT_ISSUER", "must not be empty"});
   if (c.jwt_audience.empty()) p.push_back({"JWT_AUDIENCE", "must not be empty"});
-  range("jwt.access_token_expire_minutes", c.access_token_expire_minutes, 1, 1440);
-  range("jwt.service_token_expire_minutes", c.service_token_expire_minutes, 1, 1440);
-  range("jwt.refresh_token_expire_days", c.refresh_token_expire_days, 1, 365);
-  range("jwt.key_publish_delay_s", c.key_publish_delay_s, 0, 7 * 86400);
-  range("jwt.leeway_s", c.leeway_s, 0, 300);
+  check_range(p, "jwt.access_token_expire_minutes", c.access_token_expire_minutes, 1, 1440);
+  check_range(p, "jwt.service_token_expire_minutes", c.service_token_expire_minutes, 1, 1440);
+  check_range(p, "jwt.refresh_token_expire_days", c.refresh_token_expire_days, 1, 365);
+  check_range(p, "jwt.key_publish_delay_s", c.key_publish_delay_s, 0, 7 * 86400);
+  check_range(p, "jwt.leeway_s", c.leeway_s, 0, 300);
+}
+
+/// Rate limits, lockout, password hashing, workers and the bootstrap admin.
+void check_security(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   for (const auto& [field, value] :
        {std::pair{"RATE_LIMIT_LOGIN", &c.rate_limit_login}, std::pair{"RATE_LIMIT_API", &c.rate_limit_api},
         std::pair{"RATE_LIMIT_SERVICE_TOKEN", &c.rate_limit_service_token}}) {
@@ -249,19 +264,30 @@ std::vector<ConfigProblem> validate(const AuthConfig& c) {
       p.push_back({field, "must match N/(second|minute|hour|day), got '" + *value + "'"});
     }
   }
-  range("security.lockout_threshold", c.lockout_threshold, 1, 100);
-  range("security.lockout_minutes", c.lockout_minutes, 1, 7 * 24 * 60);
-  range("security.argon2_memory_kib", c.argon2_memory_kib, 1024, 4 * 1024 * 1024);
-  range("security.argon2_iterations", c.argon2_iterations, 1, 64);
-  range("security.argon2_parallelism", c.argon2_parallelism, 1, 64);
-  range("security.worker_threads", c.worker_threads, 0, 256);
-  range("security.worker_queue", c.worker_queue, 1, 1'000'000);
+  check_range(p, "security.lockout_threshold", c.lockout_threshold, 1, 100);
+  check_range(p, "security.lockout_minutes", c.lockout_minutes, 1, 7 * 24 * 60);
+  check_range(p, "security.argon2_memory_kib", c.argon2_memory_kib, 1024, 4 * 1024 * 1024);
+  check_range(p, "security.argon2_iterations", c.argon2_iterations, 1, 64);
+  check_range(p, "security.argon2_parallelism", c.argon2_parallelism, 1, 64);
+  check_range(p, "security.worker_threads", c.worker_threads, 0, 256);
+  check_range(p, "security.worker_queue", c.worker_queue, 1, 1'000'000);
   if (!c.client_secret_pepper.empty() && c.client_secret_pepper.size() < 32) {
     p.push_back({"PERMISO_CLIENT_SECRET_PEPPER", "must be at least 32 bytes"});
   }
   if (c.bootstrap_admin_username.empty()) {
     p.push_back({"PERMISO_BOOTSTRAP_ADMIN_USERNAME", "must not be empty"});
   }
+}
+
+}  // namespace
+
+std::vector<ConfigProblem> validate(const AuthConfig& c) {
+  std::vector<ConfigProblem> p;
+  check_service(p, c);
+  check_server(p, c);
+  check_storage(p, c);
+  check_jwt(p, c);
+  check_security(p, c);
   return p;
 }
 

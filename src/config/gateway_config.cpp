@@ -193,11 +193,10 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   return c;
 }
 
-std::vector<ConfigProblem> validate(const GatewayConfig& c) {
-  std::vector<ConfigProblem> p;
-  auto range = [&p](const char* field, std::int64_t v, std::int64_t lo, std::int64_t hi) {
-    detail::check_range(p, field, v, lo, hi);
-  };
+namespace {
+
+/// The service itself: environment, name, version, data directory.
+void check_service(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   if (c.environment != "development" && c.environment != "staging" && c.environment != "production") {
     p.push_back({"PERMISO_ENV", "must be development, staging or production, got '" + c.environment + "'"});
   }
@@ -206,29 +205,38 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
   }
   if (!detail::valid_version(c.version)) p.push_back({"version", "must look like 1.2.3, got '" + c.version + "'"});
   if (c.data_dir.empty()) p.push_back({"PERMISO_DATA_DIR", "must not be empty"});
+}
 
+/// The HTTP listener, CORS, proxies, rate limit and logging.
+void check_http(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   if (c.host.empty()) p.push_back({"MT5_API_HOST", "must not be empty"});
-  range("MT5_API_PORT", c.port, 1, 65535);
-  range("MT5_API_THREADS", c.threads, 0, 256);
-  range("mt5_api.body_limit_bytes", c.body_limit_bytes, 1024, 16 * 1024 * 1024);
-  range("mt5_api.header_limit_bytes", c.header_limit_bytes, 1024, 64 * 1024);
-  range("mt5_api.header_timeout_s", c.header_timeout_s, 1, 300);
-  range("mt5_api.read_timeout_s", c.read_timeout_s, 1, 300);
-  range("mt5_api.idle_timeout_s", c.idle_timeout_s, 1, 3600);
-  range("mt5_api.handler_timeout_s", c.handler_timeout_s, 1, 300);
-  range("mt5_api.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
+  detail::check_range(p, "MT5_API_PORT", c.port, 1, 65535);
+  detail::check_range(p, "MT5_API_THREADS", c.threads, 0, 256);
+  detail::check_range(p, "mt5_api.body_limit_bytes", c.body_limit_bytes, 1024, 16 * 1024 * 1024);
+  detail::check_range(p, "mt5_api.header_limit_bytes", c.header_limit_bytes, 1024, 64 * 1024);
+  detail::check_range(p, "mt5_api.header_timeout_s", c.header_timeout_s, 1, 300);
+  detail::check_range(p, "mt5_api.read_timeout_s", c.read_timeout_s, 1, 300);
+  detail::check_range(p, "mt5_api.idle_timeout_s", c.idle_timeout_s, 1, 3600);
+  detail::check_range(p, "mt5_api.handler_timeout_s", c.handler_timeout_s, 1, 300);
+  detail::check_range(p, "mt5_api.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
   detail::check_origins(p, c.allowed_origins, c.environment);
   detail::check_trusted_proxies(p, c.trusted_proxies);
   if (!parse_rate(c.rate_limit_api)) {
     p.push_back({"RATE_LIMIT_API", "must match N/(second|minute|hour|day), got '" + c.rate_limit_api + "'"});
   }
   detail::check_log(p, c.log_level, c.log_format);
+}
 
+/// The database and Redis.
+void check_database(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   detail::check_database_url(p, c.effective_database_url(), "MT5_DATABASE_URL");
-  range("mt5_api.pool_size", c.pool_size, 1, 256);
-  range("mt5_api.connect_timeout_s", c.connect_timeout_s, 1, 60);
+  detail::check_range(p, "mt5_api.pool_size", c.pool_size, 1, 256);
+  detail::check_range(p, "mt5_api.connect_timeout_s", c.connect_timeout_s, 1, 60);
   detail::check_redis_url(p, c.redis_url);
+}
 
+/// permiso-auth and the tokens it signs.
+void check_jwt(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   if (!http_url(c.auth_url)) p.push_back({"PERMISO_AUTH_URL", "must be an http:// or https:// URL"});
   const auto algs = c.jwt_algorithms();
   if (algs.empty()) p.push_back({"JWT_ALGORITHM", "must name at least one of HS256, RS256, ES256, EdDSA"});
@@ -256,7 +264,11 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
   }
   if (c.jwt_issuer.empty()) p.push_back({"JWT_ISSUER", "must not be empty"});
   if (c.jwt_audience.empty()) p.push_back({"JWT_AUDIENCE", "must not be empty"});
-  range("jwt.leeway_s", c.leeway_s, 0, 300);
+  detail::check_range(p, "jwt.leeway_s", c.leeway_s, 0, 300);
+}
+
+/// The client mt5-api reads the revocation feed as.
+void check_service_client(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   if (c.service_client_id.empty() || c.service_client_id.size() > 100) {
     p.push_back({"MT5_SERVICE_CLIENT_ID", "must be 1 to 100 characters"});
   }
@@ -267,8 +279,11 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
                  "revocation feed as " +
                      c.service_client_id});
   }
-  range("mt5_api.token_cache_entries", c.token_cache_entries, 0, 10'000'000);
+  detail::check_range(p, "mt5_api.token_cache_entries", c.token_cache_entries, 0, 10'000'000);
+}
 
+/// The broker and the simulator's demo account.
+void check_broker(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   if (c.broker != "simulator") {
     p.push_back({"MT5_BROKER", "must be one of: " + std::string(kSupportedBrokers) + "; got '" + c.broker + "'"});
   }
@@ -278,16 +293,28 @@ std::vector<ConfigProblem> validate(const GatewayConfig& c) {
   }
   if (c.mt5_login.size() > 19) p.push_back({"MT5_LOGIN", "must be at most 19 digits"});
   if (c.sim_seed < 0) p.push_back({"MT5_SIM_SEED", "must be 0 (a fresh seed) or a positive integer"});
-  range("MT5_SIM_TICK_MS", c.sim_tick_ms, 10, 60'000);
+  detail::check_range(p, "MT5_SIM_TICK_MS", c.sim_tick_ms, 10, 60'000);
   if (!std::isfinite(c.demo_deposit) || c.demo_deposit <= 0 || c.demo_deposit > 1e12) {
     p.push_back({"MT5_DEMO_DEPOSIT", "must be a positive amount of at most 1e12"});
   }
-  range("MT5_DEMO_LEVERAGE", c.demo_leverage, 1, 1000);
+  detail::check_range(p, "MT5_DEMO_LEVERAGE", c.demo_leverage, 1, 1000);
   if (c.demo_currency.size() != 3 ||
       !std::all_of(c.demo_currency.begin(), c.demo_currency.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
     p.push_back(
         {"MT5_DEMO_CURRENCY", "must be a three-letter ISO 4217 code such as USD, got '" + c.demo_currency + "'"});
   }
+}
+
+}  // namespace
+
+std::vector<ConfigProblem> validate(const GatewayConfig& c) {
+  std::vector<ConfigProblem> p;
+  check_service(p, c);
+  check_http(p, c);
+  check_database(p, c);
+  check_jwt(p, c);
+  check_service_client(p, c);
+  check_broker(p, c);
   return p;
 }
 

@@ -377,10 +377,49 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
                                       std::shared_ptr<Request> req, std::string route, Clock::time_point started);
   asio::awaitable<void> ws_write_loop();
+  /// Timeouts, size limit and handshake headers of the new WebSocket; returns the timeouts.
+  websocket::stream_base::timeout ws_configure(const Request& req, const WebSocketAccept& accept);
+  /// Hands the peer to the route's on_open (closing on a throw, or when stopping).
+  void ws_open(WebSocketAccept& accept, WebSocketCallbacks& callbacks, const std::string& route, const Request& req);
+  /// Reads messages into on_message until the connection ends.
+  asio::awaitable<void> ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route, const Request& req);
   void ws_cut() {
     if (ws_) beast::get_lowest_layer(*ws_).close();
   }
   asio::awaitable<void> serve(std::shared_ptr<Session> self);
+
+  /// What one parsed request gets: an answer now, a handler to run, or a WebSocket upgrade.
+  struct Decision {
+    enum class Kind { respond, dispatch, upgrade };
+    Kind kind = Kind::respond;
+    Response response;  // for respond
+    std::string route;  // the metrics label
+    bool preflight = false;
+    const Handler* handler = nullptr;          // for dispatch
+    std::optional<WebSocketAccept> ws_accept;  // for upgrade
+  };
+  /// The request-handling step, without I/O: target checks, CORS preflight, routing,
+  /// admission and the WebSocket handler's verdict.
+  Decision decide(Request& req, const bhttp::request<bhttp::string_body>& msg) const;
+  void decide_upgrade(const Request& req, const WebSocketHandler& handler, Decision& d) const;
+  std::shared_ptr<Request> make_request(bhttp::request<bhttp::string_body>& msg) const;
+  /// Runs the handler; an inline answer (AnsweringFor) is in response_ when it returns.
+  void start_handler(const Handler& handler, const std::shared_ptr<Request>& req, const std::string& route);
+  /// The handler's answer, or 503 when it did not answer in time.
+  Response take_reply(const Request& req, const std::string& route);
+  [[nodiscard]] std::unique_ptr<bhttp::request_parser<bhttp::string_body>> make_parser() const;
+  void close_stream();
+  /// Parses what is already in buffer_; need_more is not an error.
+  beast::error_code parse_buffered(bhttp::request_parser<bhttp::string_body>& parser);
+  struct ReadResult {
+    beast::error_code ec;
+    bool peer_gone = false;  // the 100 Continue could not be written: nothing to answer
+  };
+  /// Reads the rest of a request that was not whole in the buffer.
+  asio::awaitable<ReadResult> read_rest(bhttp::request_parser<bhttp::string_body>& parser,
+                                        Clock::time_point header_deadline);
+  /// The answer to a request that could not be read, or none when the client is gone.
+  std::optional<Response> read_error_response(const beast::error_code& ec, const Request& req) const;
   void finalize(Response& res, const Request& req, bool preflight) const;
   asio::awaitable<void> drain_and_close();
   Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
@@ -697,12 +736,36 @@ asio::awaitable<void> Session::ws_write_loop() {
   ws_writing_ = false;
 }
 
-asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
-                                             std::shared_ptr<Request> req, std::string route,
-                                             Clock::time_point started) {
-  auto self = shared_from_this();
+// on_close runs once however the connection ends, even when the server is destroyed with
+// run_websocket suspended (its frame is destroyed then, and with it this guard).
+struct WsCloseOnce {
+  Server::Impl& srv;
+  std::function<void()>* on_close = nullptr;
+  WsCloseOnce(Server::Impl& s, std::function<void()>* f) : srv(s), on_close(f) {
+    if (srv.websockets_open != nullptr) srv.websockets_open->inc();
+  }
+  ~WsCloseOnce() { fire(); }
+  WsCloseOnce(const WsCloseOnce&) = delete;
+  WsCloseOnce& operator=(const WsCloseOnce&) = delete;
+  void fire() {
+    if (on_close == nullptr) return;
+    auto* slot = std::exchange(on_close, nullptr);
+    if (srv.websockets_open != nullptr) srv.websockets_open->dec();
+    if (!*slot) return;
+    auto fn = std::move(*slot);
+    *slot = nullptr;
+    try {
+      fn();
+    } catch (const std::exception& ex) {
+      srv.log_error(std::string("websocket on_close threw: ") + ex.what());
+    } catch (...) {
+      srv.log_error("websocket on_close threw");
+    }
+  }
+};
+
+websocket::stream_base::timeout Session::ws_configure(const Request& req, const WebSocketAccept& accept) {
   const auto& cfg = srv_.config;
-  ws_.emplace(std::move(stream_));
   auto& ws = *ws_;
   // The WebSocket's own timeouts replace the HTTP ones from here on.
   beast::get_lowest_layer(ws).expires_never();
@@ -713,67 +776,32 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
   ws.set_option(timeouts);
   ws.read_message_max(cfg.websocket.max_message_bytes);
   ws.set_option(websocket::stream_base::decorator(
-      [id = req->request_id, protocol = accept.subprotocol](websocket::response_type& res) {
+      [id = req.request_id, protocol = accept.subprotocol](websocket::response_type& res) {
         res.set("X-Request-ID", id);
         res.set(bhttp::field::server, "permiso");
         if (!protocol.empty()) res.set(bhttp::field::sec_websocket_protocol, protocol);
       }));
+  return timeouts;
+}
 
-  beast::error_code ec;
-  co_await ws.async_accept(msg, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    // Beast has answered the bad handshake (400/426) itself.
-    record(400, 0, *req, route, started, true);
-    ws_cut();
-    co_return;
-  }
-  record(101, 0, *req, route, started, true);
-  // Beast bounds the closing handshake by the same timeout: a peer that never answers our
-  // close frame (server stop, slow consumer) is cut after a short wait, not the HTTP one.
-  timeouts.handshake_timeout =
-      std::min<std::chrono::steady_clock::duration>(timeouts.handshake_timeout, std::chrono::seconds(2));
-  ws.set_option(timeouts);
-
-  ws_peer_ = std::make_shared<WsPeer>(weak_from_this(), srv_.lifeline, req->request_id, cfg.websocket);
-  state_ = State::websocket;
-  WebSocketCallbacks callbacks;
-  // on_close runs once however the connection ends, even when the server is destroyed with
-  // this coroutine suspended (its frame is destroyed then, and with it this guard).
-  struct CloseOnce {
-    Server::Impl& srv;
-    std::function<void()>* on_close = nullptr;
-    CloseOnce(Server::Impl& s, std::function<void()>* f) : srv(s), on_close(f) {
-      if (srv.websockets_open != nullptr) srv.websockets_open->inc();
-    }
-    ~CloseOnce() { fire(); }
-    CloseOnce(const CloseOnce&) = delete;
-    CloseOnce& operator=(const CloseOnce&) = delete;
-    void fire() {
-      if (on_close == nullptr) return;
-      auto* slot = std::exchange(on_close, nullptr);
-      if (srv.websockets_open != nullptr) srv.websockets_open->dec();
-      if (!*slot) return;
-      auto fn = std::move(*slot);
-      *slot = nullptr;
-      try {
-        fn();
-      } catch (const std::exception& ex) {
-        srv.log_error(std::string("websocket on_close threw: ") + ex.what());
-      } catch (...) {
-        srv.log_error("websocket on_close threw");
-      }
-    }
-  } close_once{srv_, &callbacks.on_close};
+void Session::ws_open(WebSocketAccept& accept, WebSocketCallbacks& callbacks, const std::string& route,
+                      const Request& req) {
   try {
     if (accept.on_open) callbacks = accept.on_open(ws_peer_);
   } catch (const std::exception& ex) {
-    srv_.log_error("websocket on_open for " + route + " threw: " + ex.what() + " (request_id " + req->request_id + ")");
+    srv_.log_error("websocket on_open for " + route + " threw: " + ex.what() + " (request_id " + req.request_id + ")");
     ws_request_close(websocket::close_code::internal_error, "internal error", ws_close_limit());
   }
   if (stopping_) {
-    ws_request_close(websocket::close_code::going_away, "going away", std::min(cfg.write_timeout, cfg.shutdown_grace));
+    ws_request_close(websocket::close_code::going_away, "going away",
+                     std::min(srv_.config.write_timeout, srv_.config.shutdown_grace));
   }
+}
 
+asio::awaitable<void> Session::ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route,
+                                            const Request& req) {
+  auto& ws = *ws_;
+  beast::error_code ec;
   beast::flat_buffer buffer;  // bounded by read_message_max
   for (;;) {
     co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
@@ -785,13 +813,43 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
       try {
         callbacks.on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
       } catch (const std::exception& ex) {
-        srv_.log_error("websocket on_message for " + route + " threw: " + ex.what() + " (request_id " +
-                       req->request_id + ")");
+        srv_.log_error("websocket on_message for " + route + " threw: " + ex.what() + " (request_id " + req.request_id +
+                       ")");
         ws_request_close(websocket::close_code::internal_error, "internal error", ws_close_limit());
       }
     }
     buffer.consume(buffer.size());
   }
+}
+
+asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+                                             std::shared_ptr<Request> req, std::string route,
+                                             Clock::time_point started) {
+  auto self = shared_from_this();
+  ws_.emplace(std::move(stream_));
+  auto timeouts = ws_configure(*req, accept);
+
+  beast::error_code ec;
+  co_await ws_->async_accept(msg, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    // Beast has answered the bad handshake (400/426) itself.
+    record(400, 0, *req, route, started, true);
+    ws_cut();
+    co_return;
+  }
+  record(101, 0, *req, route, started, true);
+  // Beast bounds the closing handshake by the same timeout: a peer that never answers our
+  // close frame (server stop, slow consumer) is cut after a short wait, not the HTTP one.
+  timeouts.handshake_timeout =
+      std::min<std::chrono::steady_clock::duration>(timeouts.handshake_timeout, std::chrono::seconds(2));
+  ws_->set_option(timeouts);
+
+  ws_peer_ = std::make_shared<WsPeer>(weak_from_this(), srv_.lifeline, req->request_id, srv_.config.websocket);
+  state_ = State::websocket;
+  WebSocketCallbacks callbacks;
+  WsCloseOnce close_once{srv_, &callbacks.on_close};
+  ws_open(accept, callbacks, route, *req);
+  co_await ws_read_loop(callbacks, route, *req);
   ws_done_ = true;
   ws_peer_->shut();
   reply_timer_.cancel();
@@ -811,6 +869,213 @@ asio::awaitable<void> Session::drain_and_close() {
   stream_.close();
 }
 
+bool parse_target(Request& req) {
+  std::string_view target = req.target;
+  auto q = target.find('?');
+  auto raw_path = target.substr(0, q);
+  auto path = percent_decode(raw_path);
+  // An encoded '/' would change how the router splits segments: refuse it.
+  if (raw_path.empty() || raw_path.front() != '/' || !path || !clean_path(*path) ||
+      raw_path.find("%2F") != std::string_view::npos || raw_path.find("%2f") != std::string_view::npos) {
+    return false;
+  }
+  req.path = std::move(*path);
+  if (q == std::string_view::npos) return true;
+  FormLimits limits;
+  limits.max_fields = 256;
+  auto query = parse_form(target.substr(q + 1), limits);
+  if (!query) return false;
+  req.query = std::move(*query);
+  return true;
+}
+
+std::shared_ptr<Request> Session::make_request(bhttp::request<bhttp::string_body>& msg) const {
+  auto req = std::make_shared<Request>();
+  req->method = std::string(msg.method_string());
+  req->target = std::string(msg.target());
+  fill_headers(*req, msg);
+  req->body = std::move(msg.body());
+  if (auto id = req->header("x-request-id"); id && valid_request_id(*id)) {
+    req->request_id = std::string(*id);
+  } else {
+    req->request_id = random_request_id();
+  }
+  req->remote_ip = srv_.client_ip(peer_ip_, *req);
+  return req;
+}
+
+Session::Decision Session::decide(Request& req, const bhttp::request<bhttp::string_body>& msg) const {
+  Decision d;
+  if (!parse_target(req)) {
+    d.route = "invalid";
+    d.response = error_response(req, 400, "bad_request", "The request target is malformed.");
+    return d;
+  }
+  if (req.method == "OPTIONS" && req.header("origin") && req.header("access-control-request-method")) {
+    d.route = "preflight";
+    d.preflight = true;
+    d.response.status = 204;
+    d.response.content_type.clear();
+    return d;
+  }
+  auto match = srv_.router.match(req);
+  if (match.handler == nullptr) {
+    if (match.method_not_allowed) {
+      d.route = std::move(match.pattern);
+      d.response = error_response(req, 405, "method_not_allowed", "Method " + req.method + " is not allowed here.");
+      d.response.set_header("Allow", match.allowed_methods);
+    } else {
+      d.route = "unmatched";
+      d.response = error_response(req, 404, "not_found", "No resource at this path.");
+    }
+    return d;
+  }
+  if (auto refused = srv_.admit(req, match.pattern)) {
+    d.route = std::move(match.pattern);
+    d.response = std::move(*refused);
+    return d;
+  }
+  d.route = std::move(match.pattern);
+  if (match.websocket != nullptr && websocket::is_upgrade(msg)) {
+    decide_upgrade(req, *match.websocket, d);
+  } else {
+    d.kind = Decision::Kind::dispatch;
+    d.handler = match.handler;
+  }
+  return d;
+}
+
+void Session::decide_upgrade(const Request& req, const WebSocketHandler& handler, Decision& d) const {
+  if (!ws_origin_allowed(req)) {
+    d.response = error_response(req, 403, "forbidden", "This origin may not open a WebSocket here.");
+    return;
+  }
+  try {
+    auto outcome = handler(req);
+    if (auto* accepted = std::get_if<WebSocketAccept>(&outcome)) {
+      if (accepted->on_open) {
+        d.kind = Decision::Kind::upgrade;
+        d.ws_accept = std::move(*accepted);
+        return;
+      }
+      d.response = error_response(req, 500, "internal_error", "An internal error occurred.");
+    } else {
+      d.response = std::move(std::get<Response>(outcome));
+    }
+  } catch (const std::exception& ex) {
+    srv_.log_error("websocket handler for " + d.route + " threw: " + ex.what() + " (request_id " + req.request_id +
+                   ")");
+    d.response = error_response(req, 500, "internal_error", "An internal error occurred.");
+  }
+}
+
+void Session::start_handler(const Handler& handler, const std::shared_ptr<Request>& req, const std::string& route) {
+  ++seq_;
+  answered_ = false;
+  response_.reset();
+  state_ = State::handling;
+  auto reply_state = std::make_shared<ReplyState>(weak_from_this(), this);
+  reply_state->lifeline = srv_.lifeline;
+  reply_state->seq = seq_;
+  reply_state->request = req;
+  Reply reply = [reply_state](Response r) { reply_state->deliver(std::move(r)); };
+  const AnsweringFor answering(this);
+  std::optional<Response> failure;
+  try {
+    handler(*req, reply);
+  } catch (const std::exception& ex) {
+    srv_.log_error("handler for " + route + " threw: " + ex.what() + " (request_id " + req->request_id + ")");
+    failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
+  } catch (...) {
+    srv_.log_error("handler for " + route + " threw a non-exception (request_id " + req->request_id + ")");
+    failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
+  }
+  if (failure) reply_state->deliver(std::move(*failure));  // ignored if it replied first
+}
+
+Response Session::take_reply(const Request& req, const std::string& route) {
+  if (answered_ && response_) {
+    Response res = std::move(*response_);
+    response_.reset();
+    return res;
+  }
+  answered_ = true;  // a late Reply is now ignored
+  srv_.log_error("handler for " + route + " timed out (request_id " + req.request_id + ")");
+  return error_response(req, 503, "timeout", "The request took too long to process.");
+}
+
+std::unique_ptr<bhttp::request_parser<bhttp::string_body>> Session::make_parser() const {
+  auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
+  parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(srv_.config.header_limit, UINT32_MAX)));
+  parser->body_limit(srv_.config.body_limit);
+  return parser;
+}
+
+void Session::close_stream() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.close();
+}
+
+beast::error_code Session::parse_buffered(bhttp::request_parser<bhttp::string_body>& parser) {
+  // Fast path: a request already whole in the buffer (the usual case: it arrived in one
+  // segment) is parsed right here, without two asynchronous reads that would complete at
+  // once but still arm a timer, queue a completion and resume this coroutine each.
+  beast::error_code ec;
+  parser.eager(true);
+  while (!parser.is_done() && buffer_.size() > 0) {
+    const auto used = parser.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == bhttp::error::need_more) return {};
+    if (ec || used == 0) break;
+  }
+  return ec;
+}
+
+asio::awaitable<Session::ReadResult> Session::read_rest(bhttp::request_parser<bhttp::string_body>& parser,
+                                                        Clock::time_point header_deadline) {
+  const auto& cfg = srv_.config;
+  ReadResult r;
+  if (!parser.is_header_done()) {
+    stream_.expires_at(header_deadline);
+    co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
+  }
+  if (r.ec || parser.is_done()) co_return r;
+  // The body is still to come: a client waiting for 100 Continue gets it first.
+  auto& msg = parser.get();
+  if (auto expect = msg.find(bhttp::field::expect); expect != msg.end() && iequals(expect->value(), "100-continue")) {
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+    stream_.expires_after(cfg.write_timeout);
+    co_await bhttp::async_write(stream_, cont, asio::redirect_error(asio::use_awaitable, r.ec));
+    if (r.ec) {
+      r.peer_gone = true;
+      co_return r;
+    }
+  }
+  stream_.expires_after(cfg.read_timeout);
+  co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
+  co_return r;
+}
+
+std::optional<Response> Session::read_error_response(const beast::error_code& ec, const Request& req) const {
+  if (ec == bhttp::error::header_limit) {
+    return error_response(req, 431, "request_header_fields_too_large", "The request headers are too large.");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return error_response(req, 413, "payload_too_large",
+                          "The request body exceeds " + std::to_string(srv_.config.body_limit) + " bytes.");
+  }
+  if (ec == beast::error::timeout || ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
+      ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+      ec == bhttp::error::partial_message) {
+    return std::nullopt;  // the client is gone or too slow: nothing to answer
+  }
+  return error_response(req, 400, "bad_request", "The request is not valid HTTP/1.1.");
+}
+
+// The connection loop: read one request, decide what it gets, dispatch or upgrade, write.
+// The common request (whole in the buffer, answered inline through AnsweringFor) costs no
+// asynchronous step but the first read and the one gather write.
 asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> self) {
   const auto& cfg = srv_.config;
   beast::error_code ec;
@@ -841,203 +1106,51 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
 
     // One request at a time: pipelined requests wait in buffer_ (bounded by its max size)
     // or in the kernel, and answers go out in order.
-    auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
-    parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(cfg.header_limit, UINT32_MAX)));
-    parser->body_limit(cfg.body_limit);
-    // Fast path: a request already whole in the buffer (the usual case: it arrived in one
-    // segment) is parsed right here, without two asynchronous reads that would complete at
-    // once but still arm a timer, queue a completion and resume this coroutine each.
-    parser->eager(true);
-    while (!parser->is_done() && buffer_.size() > 0) {
-      const auto used = parser->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec == bhttp::error::need_more) {
-        ec = {};
-        break;
-      }
-      if (ec || used == 0) break;
-    }
-    if (!ec && !parser->is_header_done()) {
-      stream_.expires_at(header_deadline);
-      co_await bhttp::async_read_header(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
-    }
+    auto parser = make_parser();
+    ec = parse_buffered(*parser);
     if (!ec && !parser->is_done()) {
-      // The body is still to come: a client waiting for 100 Continue gets it first.
-      auto& msg = parser->get();
-      if (auto expect = msg.find(bhttp::field::expect);
-          expect != msg.end() && iequals(expect->value(), "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-        stream_.expires_after(cfg.write_timeout);
-        co_await bhttp::async_write(stream_, cont, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
-      }
-      stream_.expires_after(cfg.read_timeout);
-      co_await bhttp::async_read(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
+      auto read = co_await read_rest(*parser, header_deadline);
+      if (read.peer_gone) break;
+      ec = read.ec;
     }
     if (ec) {
       Request req = make_partial_request(parser.get());
-      Response res;
-      if (ec == bhttp::error::header_limit) {
-        res = error_response(req, 431, "request_header_fields_too_large", "The request headers are too large.");
-      } else if (ec == bhttp::error::body_limit) {
-        res = error_response(req, 413, "payload_too_large",
-                             "The request body exceeds " + std::to_string(cfg.body_limit) + " bytes.");
-      } else if (ec == beast::error::timeout || ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
-                 ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-                 ec == bhttp::error::partial_message) {
-        break;  // the client is gone or too slow: nothing to answer
-      } else {
-        res = error_response(req, 400, "bad_request", "The request is not valid HTTP/1.1.");
-      }
-      co_await write(std::move(res), req, false, "invalid", started, false, false);
+      auto res = read_error_response(ec, req);
+      if (!res) break;
+      co_await write(std::move(*res), req, false, "invalid", started, false, false);
       cut = true;
       break;
     }
 
     auto msg = parser->release();
-    auto req = std::make_shared<Request>();
-    req->method = std::string(msg.method_string());
-    req->target = std::string(msg.target());
-    fill_headers(*req, msg);
-    req->body = std::move(msg.body());
-    if (auto id = req->header("x-request-id"); id && valid_request_id(*id)) {
-      req->request_id = std::string(*id);
-    } else {
-      req->request_id = random_request_id();
-    }
-    req->remote_ip = srv_.client_ip(peer_ip_, *req);
+    auto req = make_request(msg);
     const bool keep_alive = msg.keep_alive();
-
     if (srv_.in_flight != nullptr) srv_.in_flight->inc();
-    Response res;
-    std::string route;
-    bool preflight = false;
-    std::optional<WebSocketAccept> ws_accept;
-    {
-      std::string_view target = req->target;
-      auto q = target.find('?');
-      auto raw_path = target.substr(0, q);
-      auto path = percent_decode(raw_path);
-      // An encoded '/' would change how the router splits segments: refuse it.
-      bool bad_target = raw_path.empty() || raw_path.front() != '/' || !path || !clean_path(*path) ||
-                        raw_path.find("%2F") != std::string_view::npos ||
-                        raw_path.find("%2f") != std::string_view::npos;
-      if (!bad_target) {
-        req->path = std::move(*path);
-        if (q != std::string_view::npos) {
-          FormLimits limits;
-          limits.max_fields = 256;
-          auto query = parse_form(target.substr(q + 1), limits);
-          if (query) {
-            req->query = std::move(*query);
-          } else {
-            bad_target = true;
-          }
-        }
+    Decision d = decide(*req, msg);
+    if (d.kind == Decision::Kind::dispatch) {
+      start_handler(*d.handler, req, d.route);
+      if (!answered_) {
+        reply_timer_.expires_after(cfg.handler_timeout);
+        beast::error_code timer_ec;
+        co_await reply_timer_.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec));
       }
-      if (bad_target) {
-        route = "invalid";
-        res = error_response(*req, 400, "bad_request", "The request target is malformed.");
-      } else if (req->method == "OPTIONS" && req->header("origin") && req->header("access-control-request-method")) {
-        route = "preflight";
-        preflight = true;
-        res.status = 204;
-        res.content_type.clear();
-      } else {
-        auto match = srv_.router.match(*req);
-        if (match.handler == nullptr) {
-          if (match.method_not_allowed) {
-            route = match.pattern;
-            res = error_response(*req, 405, "method_not_allowed", "Method " + req->method + " is not allowed here.");
-            res.set_header("Allow", match.allowed_methods);
-          } else {
-            route = "unmatched";
-            res = error_response(*req, 404, "not_found", "No resource at this path.");
-          }
-        } else if (auto refused = srv_.admit(*req, match.pattern)) {
-          route = match.pattern;
-          res = std::move(*refused);
-        } else if (match.websocket != nullptr && websocket::is_upgrade(msg)) {
-          route = match.pattern;
-          if (!ws_origin_allowed(*req)) {
-            res = error_response(*req, 403, "forbidden", "This origin may not open a WebSocket here.");
-          } else {
-            try {
-              auto outcome = (*match.websocket)(*req);
-              if (auto* accepted = std::get_if<WebSocketAccept>(&outcome)) {
-                ws_accept = std::move(*accepted);
-              } else {
-                res = std::move(std::get<Response>(outcome));
-              }
-            } catch (const std::exception& ex) {
-              srv_.log_error("websocket handler for " + route + " threw: " + ex.what() + " (request_id " +
-                             req->request_id + ")");
-              res = error_response(*req, 500, "internal_error", "An internal error occurred.");
-            }
-            if (ws_accept && !ws_accept->on_open) {
-              ws_accept.reset();
-              res = error_response(*req, 500, "internal_error", "An internal error occurred.");
-            }
-          }
-        } else {
-          route = match.pattern;
-          ++seq_;
-          answered_ = false;
-          response_.reset();
-          state_ = State::handling;
-          auto reply_state = std::make_shared<ReplyState>(weak_from_this(), this);
-          reply_state->lifeline = srv_.lifeline;
-          reply_state->seq = seq_;
-          reply_state->request = req;
-          Reply reply = [reply_state](Response r) { reply_state->deliver(std::move(r)); };
-          {
-            const AnsweringFor answering(this);
-            std::optional<Response> failure;
-            try {
-              (*match.handler)(*req, reply);
-            } catch (const std::exception& ex) {
-              srv_.log_error("handler for " + route + " threw: " + ex.what() + " (request_id " + req->request_id + ")");
-              failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
-            } catch (...) {
-              srv_.log_error("handler for " + route + " threw a non-exception (request_id " + req->request_id + ")");
-              failure = error_response(*req, 500, "internal_error", "An internal error occurred.");
-            }
-            if (failure) reply_state->deliver(std::move(*failure));  // ignored if it replied first
-          }
-          if (!answered_) {
-            reply_timer_.expires_after(cfg.handler_timeout);
-            beast::error_code timer_ec;
-            co_await reply_timer_.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec));
-          }
-          if (answered_ && response_) {
-            res = std::move(*response_);
-            response_.reset();
-          } else {
-            answered_ = true;  // a late Reply is now ignored
-            srv_.log_error("handler for " + route + " timed out (request_id " + req->request_id + ")");
-            res = error_response(*req, 503, "timeout", "The request took too long to process.");
-          }
-        }
-      }
-    }
-    if (ws_accept) {
-      if (stopping_) {
-        res = error_response(*req, 503, "shutting_down", "The server is shutting down.");
-      } else {
-        co_await run_websocket(msg, std::move(*ws_accept), req, std::move(route), started);
+      d.response = take_reply(*req, d.route);
+    } else if (d.kind == Decision::Kind::upgrade) {
+      if (!stopping_) {
+        co_await run_websocket(msg, std::move(*d.ws_accept), req, std::move(d.route), started);
         co_return;
       }
+      d.response = error_response(*req, 503, "shutting_down", "The server is shutting down.");
     }
-    const bool ok = co_await write(std::move(res), *req, keep_alive && !stopping_, route, started, preflight, true);
+    const bool ok =
+        co_await write(std::move(d.response), *req, keep_alive && !stopping_, d.route, started, d.preflight, true);
     if (!ok || !keep_alive || stopping_) break;
   }
 
   if (cut) {
     co_await drain_and_close();
   } else {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    close_stream();
   }
 }
 

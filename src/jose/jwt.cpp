@@ -42,6 +42,46 @@ std::optional<std::int64_t> int_claim(const boost::json::object& claims, std::st
   return std::nullopt;
 }
 
+/// RFC 8725 §3.11 / RFC 9068: "typ" compared case-insensitively, "application/" prefix optional.
+bool type_matches(const boost::json::object& header, std::string_view want) {
+  const auto* typ = header.if_contains("typ");
+  if (typ == nullptr || !typ->is_string()) return false;
+  auto lower = [](std::string_view in) {
+    std::string out(in);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (out.starts_with("application/")) out.erase(0, 12);
+    return out;
+  };
+  return lower(typ->as_string()) == lower(want);
+}
+
+/// exp (required), iat (required by policy or when present) and nbf (when present), with leeway.
+std::optional<JwtStatus> check_times(const boost::json::object& claims, std::int64_t now, const VerifyPolicy& policy) {
+  const auto exp = int_claim(claims, "exp");
+  const auto iat = int_claim(claims, "iat");
+  if (!exp) return JwtStatus::MissingClaim;
+  if (!iat && (policy.require_iat || claims.contains("iat"))) return JwtStatus::MissingClaim;
+  if (now > *exp + policy.leeway_s) return JwtStatus::Expired;
+  if (iat && *iat > now + policy.leeway_s) return JwtStatus::NotYetValid;
+  if (claims.contains("nbf")) {
+    const auto nbf = int_claim(claims, "nbf");
+    if (!nbf) return JwtStatus::MissingClaim;
+    if (*nbf > now + policy.leeway_s) return JwtStatus::NotYetValid;
+  }
+  return std::nullopt;
+}
+
+/// "aud" is the audience, or an array that holds it.
+bool audience_matches(const boost::json::object& claims, std::string_view audience) {
+  const auto* aud = claims.if_contains("aud");
+  if (aud != nullptr && aud->is_string()) return aud->as_string() == audience;
+  if (aud == nullptr || !aud->is_array()) return false;
+  const auto& list = aud->as_array();
+  return std::any_of(list.begin(), list.end(),
+                     [&](const boost::json::value& a) { return a.is_string() && a.as_string() == audience; });
+}
+
 }  // namespace
 
 std::string_view to_string(JwtStatus s) {
@@ -120,19 +160,7 @@ Result<VerifiedJwt, JwtStatus> Verifier::verify(std::string_view token) const {
   for (const char* forbidden : {"crit", "jku", "x5u", "jwk", "x5c"}) {
     if (header->contains(forbidden)) return JwtStatus::ForbiddenHeader;
   }
-  if (!policy_.typ.empty()) {
-    const auto* typ = header->if_contains("typ");
-    if (typ == nullptr || !typ->is_string()) return JwtStatus::TypeMismatch;
-    // RFC 8725 §3.11 / RFC 9068: compare case-insensitively, "application/" prefix optional.
-    auto lower = [](std::string_view in) {
-      std::string out(in);
-      std::transform(out.begin(), out.end(), out.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (out.starts_with("application/")) out.erase(0, 12);
-      return out;
-    };
-    if (lower(typ->as_string()) != lower(policy_.typ)) return JwtStatus::TypeMismatch;
-  }
+  if (!policy_.typ.empty() && !type_matches(*header, policy_.typ)) return JwtStatus::TypeMismatch;
   // The key is found by exact kid; a token without one is only tried against a set of
   // exactly one key (never "try every key").
   const auto keys = keys_.load();
@@ -148,36 +176,14 @@ Result<VerifiedJwt, JwtStatus> Verifier::verify(std::string_view token) const {
   if (key->algorithm() != *alg) return JwtStatus::AlgorithmKeyMismatch;
   if (!key->verify(token.substr(0, dot2), *signature)) return JwtStatus::BadSignature;
 
-  const auto now = clock_.now_seconds();
-  const auto exp = int_claim(*claims, "exp");
-  const auto iat = int_claim(*claims, "iat");
-  if (!exp) return JwtStatus::MissingClaim;
-  if (!iat && (policy_.require_iat || claims->contains("iat"))) return JwtStatus::MissingClaim;
-  if (now > *exp + policy_.leeway_s) return JwtStatus::Expired;
-  if (iat && *iat > now + policy_.leeway_s) return JwtStatus::NotYetValid;
-  if (claims->contains("nbf")) {
-    const auto nbf = int_claim(*claims, "nbf");
-    if (!nbf) return JwtStatus::MissingClaim;
-    if (*nbf > now + policy_.leeway_s) return JwtStatus::NotYetValid;
-  }
+  if (auto bad = check_times(*claims, clock_.now_seconds(), policy_)) return *bad;
   if (!policy_.issuer.empty()) {
     const auto* iss = claims->if_contains("iss");
     if (iss == nullptr || !iss->is_string() || iss->as_string() != policy_.issuer) {
       return JwtStatus::IssuerMismatch;
     }
   }
-  if (!policy_.audience.empty()) {
-    const auto* aud = claims->if_contains("aud");
-    bool ok = false;
-    if (aud != nullptr && aud->is_string()) {
-      ok = aud->as_string() == policy_.audience;
-    } else if (aud != nullptr && aud->is_array()) {
-      for (const auto& a : aud->as_array()) {
-        ok = ok || (a.is_string() && a.as_string() == policy_.audience);
-      }
-    }
-    if (!ok) return JwtStatus::AudienceMismatch;
-  }
+  if (!policy_.audience.empty() && !audience_matches(*claims, policy_.audience)) return JwtStatus::AudienceMismatch;
   return VerifiedJwt{std::move(*header), std::move(*claims)};
 }
 

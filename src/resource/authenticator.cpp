@@ -4,10 +4,10 @@
 // subscriber thread (an immediate feed read per "revocation" event).
 #include "resource/authenticator.hpp"
 
+#include "events/redis_channel.hpp"
 #include "http/body.hpp"
 #include "http/client.hpp"
 #include "jose/jwt.hpp"
-#include "events/redis_channel.hpp"
 #include "resource/token_cache.hpp"
 
 #include <boost/json/parse.hpp>
@@ -559,8 +559,7 @@ void Authenticator::start() {
   if (s.cfg.follow_revocations) {
     s.feed_thread = std::thread([&s] { s.feed_loop(); });
     if (!s.cfg.redis_url.empty()) {
-      s.channel =
-          std::make_unique<events::RedisChannel>(*redis::parse_url(s.cfg.redis_url), "permiso:events");
+      s.channel = std::make_unique<events::RedisChannel>(*redis::parse_url(s.cfg.redis_url), "permiso:events");
       s.channel->subscribe([&s](std::string_view message) { s.on_event(message); });
     }
   }

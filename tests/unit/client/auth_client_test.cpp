@@ -4,8 +4,8 @@
 // back-off honouring Retry-After, retries on network errors, the Redis-shared cache, and the
 // user-login mode.
 #include "permiso/auth_client.hpp"
-#include "redis_server.hpp"
 #include "auth_server.hpp"
+#include "redis_server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,9 +4,9 @@
 // readiness and recovery.
 #include "fake_auth_server.hpp"
 
-#include "redis_server.hpp"
 #include "http/client.hpp"
 #include "jose/crypto.hpp"
+#include "redis_server.hpp"
 #include "resource/authenticator.hpp"
 #include "resource/guard.hpp"
 
