@@ -3,9 +3,9 @@
 #include "storage/sql_storage.hpp"
 
 #include "storage/migrations.hpp"
+#include "storage/sql_cells.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <set>
 #include <utility>
@@ -33,25 +33,6 @@ std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (auto p : parts) out += p;
   return out;
-}
-
-std::string text(const Row& r, std::size_t i) {
-  return r.at(i).value_or(std::string{});
-}
-std::int64_t integer(const Row& r, std::size_t i) {
-  const auto& c = r.at(i);
-  if (!c) return 0;
-  std::int64_t v = 0;
-  std::from_chars(c->data(), c->data() + c->size(), v);
-  return v;
-}
-std::optional<std::int64_t> opt_int(const Row& r, std::size_t i) {
-  if (!r.at(i)) return std::nullopt;
-  return integer(r, i);
-}
-bool boolean(const Row& r, std::size_t i) {
-  const auto& c = r.at(i);
-  return c && (*c == "1" || *c == "t" || *c == "true");
 }
 
 User read_user(const Row& r) {
@@ -181,10 +162,6 @@ StorageResult<T> write_value(Db& db, F&& fn) {
   return out;
 }
 
-std::string ph(std::size_t n) {
-  return "$" + std::to_string(n);
-}
-
 class SqlStorage final : public Storage {
  public:
   explicit SqlStorage(std::unique_ptr<Db> db) : db_(std::move(db)) {}
@@ -256,7 +233,7 @@ class SqlStorage final : public Storage {
     Params params;
     if (!q.search.empty()) {
       params.emplace_back(like_pattern(q.search));
-      const auto p = ph(params.size());
+      const auto p = placeholder(params.size());
       where += cat({" AND (username LIKE ", p, " ESCAPE '\\' OR lower(email) LIKE ", p,
                     " ESCAPE '\\' OR lower(COALESCE(first_name, '')) LIKE ", p,
                     " ESCAPE '\\' OR lower(COALESCE(last_name, '')) LIKE ", p,
@@ -264,7 +241,7 @@ class SqlStorage final : public Storage {
     }
     if (q.is_active) {
       params.emplace_back(*q.is_active);
-      where += " AND is_active = " + ph(params.size());
+      where += " AND is_active = " + placeholder(params.size());
     }
     const auto [limit, offset] = paging(q.page, q.per_page);
     return read_value<Page<User>>(*db_, [&](SqlConn& c, Page<User>& out) -> StorageStatus {
@@ -274,8 +251,8 @@ class SqlStorage final : public Storage {
       Params p2 = params;
       p2.emplace_back(limit);
       p2.emplace_back(offset);
-      auto r = c.exec(cat({"SELECT ", kUserCols, " FROM users", where, " ORDER BY id LIMIT ", ph(p2.size() - 1),
-                           " OFFSET ", ph(p2.size())}),
+      auto r = c.exec(cat({"SELECT ", kUserCols, " FROM users", where, " ORDER BY id LIMIT ",
+                           placeholder(p2.size() - 1), " OFFSET ", placeholder(p2.size())}),
                       p2);
       if (!r) return r.error();
       for (const auto& row : r->rows) out.items.push_back(read_user(row));
@@ -718,7 +695,7 @@ class SqlStorage final : public Storage {
     Params params;
     auto add = [&](std::string_view col, std::string_view op, Param p) {
       params.push_back(std::move(p));
-      where += cat({" AND ", col, op, ph(params.size())});
+      where += cat({" AND ", col, op, placeholder(params.size())});
     };
     if (q.actor) add("actor", " = ", *q.actor);
     if (q.action) add("action", " = ", *q.action);
@@ -734,7 +711,7 @@ class SqlStorage final : public Storage {
       p2.emplace_back(limit);
       p2.emplace_back(offset);
       auto r = c.exec(cat({"SELECT ", kAuditCols, " FROM audit_events", where, " ORDER BY id DESC LIMIT ",
-                           ph(p2.size() - 1), " OFFSET ", ph(p2.size())}),
+                           placeholder(p2.size() - 1), " OFFSET ", placeholder(p2.size())}),
                       p2);
       if (!r) return r.error();
       for (const auto& row : r->rows) out.items.push_back(read_audit(row));

@@ -4,6 +4,63 @@
 
 namespace permiso::trading {
 
+Refusal refusal_of(Retcode r) {
+  switch (r) {
+    case Retcode::NoMoney:
+      return Refusal::InsufficientMargin;
+    case Retcode::InvalidVolume:
+    case Retcode::InvalidCloseVolume:
+      return Refusal::InvalidVolume;
+    case Retcode::LimitVolume:
+      return Refusal::VolumeLimit;
+    case Retcode::InvalidPrice:
+      return Refusal::InvalidPrice;
+    case Retcode::Requote:
+    case Retcode::PriceChanged:
+    case Retcode::PriceOff:
+      return Refusal::PriceChanged;
+    case Retcode::InvalidStops:
+      return Refusal::InvalidStops;
+    case Retcode::InvalidFill:
+      return Refusal::InvalidFilling;
+    case Retcode::InvalidExpiration:
+    case Retcode::InvalidOrder:
+    case Retcode::Invalid:
+      return Refusal::InvalidOrder;
+    case Retcode::LimitOrders:
+    case Retcode::LimitPositions:
+      return Refusal::LimitReached;
+    case Retcode::MarketClosed:
+      return Refusal::MarketClosed;
+    case Retcode::TradeDisabled:
+      return Refusal::TradeDisabled;
+    case Retcode::PositionClosed:
+      return Refusal::PositionClosed;
+    case Retcode::Locked:
+    case Retcode::Frozen:
+    case Retcode::OrderChanged:
+    case Retcode::CloseOrderExist:
+      return Refusal::StateConflict;
+    case Retcode::TooManyRequests:
+      return Refusal::RateLimited;
+    case Retcode::Connection:
+      return Refusal::Unreachable;
+    case Retcode::Timeout:
+      return Refusal::TimedOut;
+    case Retcode::NoChanges:
+      return Refusal::NoChanges;
+    case Retcode::Reject:
+    case Retcode::Cancel:
+    case Retcode::Error:
+    case Retcode::OnlyReal:
+    case Retcode::Placed:
+    case Retcode::Done:
+    case Retcode::DonePartial:
+      break;
+  }
+  return Refusal::Rejected;
+}
+
 std::string_view to_string(Retcode r) {
   switch (r) {
     case Retcode::Requote:

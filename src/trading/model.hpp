@@ -57,6 +57,30 @@ constexpr bool is_success(Retcode r) {
   return r == Retcode::Done || r == Retcode::DonePartial || r == Retcode::Placed;
 }
 
+/// What a refusal means, whatever the backend: the one reading of the retcodes. The service
+/// names the request field from it and the handlers' error table answers it in HTTP.
+enum class Refusal {
+  InsufficientMargin,  // NoMoney
+  InvalidVolume,       // InvalidVolume, InvalidCloseVolume
+  VolumeLimit,         // LimitVolume
+  InvalidPrice,        // InvalidPrice
+  PriceChanged,        // Requote, PriceChanged, PriceOff
+  InvalidStops,        // InvalidStops
+  InvalidFilling,      // InvalidFill
+  InvalidOrder,        // Invalid, InvalidExpiration, InvalidOrder
+  LimitReached,        // LimitOrders, LimitPositions
+  MarketClosed,        // MarketClosed
+  TradeDisabled,       // TradeDisabled
+  PositionClosed,      // PositionClosed
+  StateConflict,       // Locked, Frozen, OrderChanged, CloseOrderExist
+  RateLimited,         // TooManyRequests
+  Unreachable,         // Connection: nothing was sent
+  TimedOut,            // Timeout: the outcome is not known yet
+  NoChanges,           // NoChanges
+  Rejected,            // everything else
+};
+Refusal refusal_of(Retcode r);
+
 enum class TradeAction : int { Deal = 1, Pending = 5, SlTp = 6, Modify = 7, Remove = 8, CloseBy = 10 };
 enum class OrderType : int { Buy = 0, Sell = 1, BuyLimit = 2, SellLimit = 3, BuyStop = 4, SellStop = 5 };
 enum class Filling : int { Fok = 0, Ioc = 1, Return = 2 };

@@ -18,54 +18,39 @@ http::Response validation_response(const http::Request& req, std::string_view fi
   return invalid_response(req, Invalid{422, "validation_error", std::string(field), std::string(why)});
 }
 
-RetcodeAnswer answer_for(Retcode r) {
+RetcodeAnswer answer_for(Refusal r) {
   switch (r) {
-    case Retcode::NoMoney:
+    case Refusal::InsufficientMargin:
       return {422, "insufficient_margin"};
-    case Retcode::InvalidVolume:
-    case Retcode::InvalidCloseVolume:
+    case Refusal::InvalidVolume:
       return {422, "invalid_volume"};
-    case Retcode::InvalidPrice:
+    case Refusal::InvalidPrice:
       return {422, "invalid_price"};
-    case Retcode::InvalidStops:
+    case Refusal::InvalidStops:
       return {422, "invalid_stops"};
-    case Retcode::InvalidExpiration:
-    case Retcode::InvalidFill:
-    case Retcode::InvalidOrder:
-    case Retcode::Invalid:
+    case Refusal::InvalidFilling:
+    case Refusal::InvalidOrder:
       return {422, "invalid_order"};
-    case Retcode::LimitOrders:
-    case Retcode::LimitVolume:
-    case Retcode::LimitPositions:
+    case Refusal::VolumeLimit:
+    case Refusal::LimitReached:
       return {422, "limit_reached"};
-    case Retcode::MarketClosed:
+    case Refusal::MarketClosed:
       return {409, "market_closed"};
-    case Retcode::TradeDisabled:
+    case Refusal::TradeDisabled:
       return {409, "trade_disabled"};
-    case Retcode::Requote:
-    case Retcode::PriceChanged:
-    case Retcode::PriceOff:
+    case Refusal::PriceChanged:
       return {409, "price_changed"};
-    case Retcode::Locked:
-    case Retcode::Frozen:
-    case Retcode::OrderChanged:
-    case Retcode::CloseOrderExist:
-    case Retcode::PositionClosed:
+    case Refusal::StateConflict:
+    case Refusal::PositionClosed:
       return {409, "conflict"};
-    case Retcode::TooManyRequests:
+    case Refusal::RateLimited:
       return {429, "rate_limited"};
-    case Retcode::Connection:
-    case Retcode::Timeout:
+    case Refusal::Unreachable:
+    case Refusal::TimedOut:
       return {503, "broker_unavailable"};
-    case Retcode::NoChanges:
+    case Refusal::NoChanges:
       return {422, "no_changes"};
-    case Retcode::Reject:
-    case Retcode::Cancel:
-    case Retcode::Error:
-    case Retcode::OnlyReal:
-    case Retcode::Placed:
-    case Retcode::Done:
-    case Retcode::DonePartial:
+    case Refusal::Rejected:
       break;
   }
   return {422, "order_rejected"};
@@ -107,7 +92,7 @@ http::Response failure_response(const http::Request& req, const ServiceFailure& 
       return http::error_response(req, 422, "idempotency_key_reused",
                                   describe(f, "This idempotency key was used for a different request."), &extra);
     case ServiceError::BrokerRefused: {
-      const auto a = answer_for(f.retcode.value_or(Retcode::Reject));
+      const auto a = answer_for(refusal_of(f.retcode.value_or(Retcode::Reject)));
       if (!extra.contains("broker_retcode")) extra["broker_retcode"] = static_cast<int>(Retcode::Reject);
       auto res = http::error_response(req, a.status, a.error, describe(f, "The broker refused the order."), &extra);
       if (a.status == 429 || a.status == 503) res.set_header("Retry-After", "1");

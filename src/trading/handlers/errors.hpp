@@ -17,14 +17,14 @@ http::Response invalid_response(const http::Request& req, const Invalid& invalid
 /// 422 validation_error naming `field`.
 http::Response validation_response(const http::Request& req, std::string_view field, std::string_view why);
 
-/// How a broker refusal is answered: status and error code by retcode (contract: invalid
-/// volume/price/stops 422, no money 422 insufficient_margin, market closed 409, broker
-/// unreachable 503).
+/// How a broker refusal is answered: status and error code by what the retcode means
+/// (refusal_of; contract: invalid volume/price/stops 422, no money 422 insufficient_margin,
+/// market closed 409, broker unreachable 503).
 struct RetcodeAnswer {
   int status = 422;
   std::string_view error;
 };
-RetcodeAnswer answer_for(Retcode r);
+RetcodeAnswer answer_for(Refusal r);
 
 /// A ServiceFailure as the contract's answer. OutcomePending is 202 {status: "pending", …}
 /// (not an error: the outcome is resolved later); StorageUnavailable and BrokerUnavailable

@@ -165,10 +165,10 @@ Parsed<std::string> parse_symbol(std::string_view text, std::string_view field) 
   return out;
 }
 
-Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
-  auto body = json_body(req);
-  if (!body) return body.error();
-  const auto& o = *body;
+namespace {
+
+/// The first member of `o` that is not a field of a trade request (a typo must not be ignored).
+Parsed<void> only_trade_fields(const boost::json::object& o) {
   static constexpr std::array<std::string_view, 10> kFields = {
       "symbol",      "volume",  "trade_type",      "price",     "stop_loss",
       "take_profit", "comment", "client_order_id", "deviation", "magic"};
@@ -177,23 +177,28 @@ Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
       return invalid(std::string_view(k).substr(0, 64), "is not a field of a trade request");
     }
   }
-  OpenTrade t;
+  return {};
+}
 
+Parsed<std::string> required_symbol(const boost::json::object& o) {
   auto sym = o.find("symbol");
   if (sym == o.end() || sym->value().is_null()) return invalid("symbol", "is required");
   if (!sym->value().is_string()) return invalid("symbol", "must be a string");
-  auto symbol = parse_symbol(sym->value().get_string());
-  if (!symbol) return symbol.error();
-  t.symbol = std::move(*symbol);
+  return parse_symbol(sym->value().get_string());
+}
 
+Parsed<double> required_volume(const boost::json::object& o) {
   auto vol = o.find("volume");
   if (vol == o.end() || vol->value().is_null()) return invalid("volume", "is required");
   const auto volume = finite_number(vol->value());
   if (!volume) return invalid("volume", vol->value().is_number() ? "must be a finite number" : "must be a number");
   if (*volume <= 0) return invalid("volume", "must be greater than 0");
   if (*volume > kMaxVolume) return invalid("volume", "must be at most 100 lots");
-  t.volume = *volume;
+  return Parsed<double>(boost::system::in_place_value, *volume);
+}
 
+/// "buy", "SELL_LIMIT", …: case-insensitive.
+Parsed<OrderType> required_trade_type(const boost::json::object& o) {
   auto type = o.find("trade_type");
   if (type == o.end() || type->value().is_null()) return invalid("trade_type", "is required");
   if (!type->value().is_string()) return invalid("trade_type", "must be a string");
@@ -204,8 +209,11 @@ Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
   if (!order_type) {
     return invalid("trade_type", "must be buy or sell (or buy_limit, sell_limit, buy_stop, sell_stop)");
   }
-  t.type = *order_type;
+  return *order_type;
+}
 
+/// price (required for a pending order), stop_loss and take_profit (null or absent: none).
+Parsed<void> read_prices(const boost::json::object& o, OpenTrade& t) {
   auto price = optional_price(o, "price", false, true);
   if (!price) return price.error();
   t.price = *price;
@@ -216,7 +224,11 @@ Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
   auto tp = optional_price(o, "take_profit", true, false);
   if (!tp) return tp.error();
   t.tp = tp->value_or(0);
+  return {};
+}
 
+/// comment, deviation and magic: optional, bounded.
+Parsed<void> read_extras(const boost::json::object& o, OpenTrade& t) {
   auto comment = optional_string(o, "comment");
   if (!comment) return comment.error();
   if (*comment) {
@@ -232,7 +244,11 @@ Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
   auto magic = optional_count(o, "magic", std::numeric_limits<std::int64_t>::max());
   if (!magic) return magic.error();
   if (*magic) t.magic = **magic;
+  return {};
+}
 
+/// client_order_id or the Idempotency-Key header (equal when both are given); "" for none.
+Parsed<std::string> trade_idempotency_key(const http::Request& req, const boost::json::object& o) {
   auto client_order_id = optional_string(o, "client_order_id");
   if (!client_order_id) return client_order_id.error();
   std::optional<std::string> header_key;
@@ -241,16 +257,35 @@ Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
     if (!key) return key.error();
     header_key = std::move(*key);
   }
-  if (*client_order_id) {
-    auto key = idempotency_key(**client_order_id, "client_order_id");
-    if (!key) return key.error();
-    if (header_key && *header_key != *key) {
-      return invalid("client_order_id", "differs from the Idempotency-Key header");
-    }
-    t.idempotency_key = std::move(*key);
-  } else if (header_key) {
-    t.idempotency_key = std::move(*header_key);
-  }
+  if (!*client_order_id) return header_key.value_or(std::string{});
+  auto key = idempotency_key(**client_order_id, "client_order_id");
+  if (!key) return key.error();
+  if (header_key && *header_key != *key) return invalid("client_order_id", "differs from the Idempotency-Key header");
+  return key;
+}
+
+}  // namespace
+
+Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
+  auto body = json_body(req);
+  if (!body) return body.error();
+  const auto& o = *body;
+  if (auto st = only_trade_fields(o); !st) return st.error();
+  OpenTrade t;
+  auto symbol = required_symbol(o);
+  if (!symbol) return symbol.error();
+  t.symbol = std::move(*symbol);
+  auto volume = required_volume(o);
+  if (!volume) return volume.error();
+  t.volume = *volume;
+  auto type = required_trade_type(o);
+  if (!type) return type.error();
+  t.type = *type;
+  if (auto st = read_prices(o, t); !st) return st.error();
+  if (auto st = read_extras(o, t); !st) return st.error();
+  auto key = trade_idempotency_key(req, o);
+  if (!key) return key.error();
+  t.idempotency_key = std::move(*key);
   t.fingerprint = fingerprint(t);
   return t;
 }

@@ -1,5 +1,5 @@
 // GatewayService: idempotency gate → the caller's account → broker step → render → group
-// commit → answer; retcodes mapped to ServiceError; resync after a failed commit.
+// commit → answer; refusals (refusal_of a retcode) as ServiceError; resync after a failed commit.
 #include "trading/service/gateway_service.hpp"
 
 #include <algorithm>
@@ -46,6 +46,10 @@ ServiceFailure fail(ServiceError code, std::string field, std::string message,
 ServiceFailure storage_down(std::string_view why = "storage unavailable") {
   return fail(ServiceError::StorageUnavailable, "", std::string(why));
 }
+ServiceFailure key_reused() {
+  return fail(ServiceError::IdempotencyKeyReused, "idempotency_key",
+              "the idempotency key was used with a different request");
+}
 
 bool is_buy(OrderType t) {
   return t == OrderType::Buy || t == OrderType::BuyLimit || t == OrderType::BuyStop;
@@ -69,33 +73,29 @@ std::string stops_field(bool buy, double sl, double tp, double reference) {
 ServiceFailure refusal(const TradeResult& r, const TradeRequest& req) {
   std::string msg = r.comment.empty() ? std::string(to_string(r.retcode)) : r.comment;
   const auto rc = r.retcode;
-  switch (rc) {
-    case Retcode::NoMoney:
+  switch (refusal_of(rc)) {
+    case Refusal::InsufficientMargin:
+    case Refusal::InvalidVolume:
+    case Refusal::VolumeLimit:
       return fail(ServiceError::BrokerRefused, "volume", msg, rc);
-    case Retcode::InvalidVolume:
-    case Retcode::LimitVolume:
-    case Retcode::InvalidCloseVolume:
-      return fail(ServiceError::BrokerRefused, "volume", msg, rc);
-    case Retcode::InvalidPrice:
-    case Retcode::PriceOff:
-    case Retcode::PriceChanged:
-    case Retcode::Requote:
+    case Refusal::InvalidPrice:
+    case Refusal::PriceChanged:
       return fail(ServiceError::BrokerRefused, "price", msg, rc);
-    case Retcode::InvalidStops: {
+    case Refusal::InvalidStops: {
       const bool buy = req.action == TradeAction::SlTp ? req.type == OrderType::Buy : is_buy(req.type);
       double reference = req.action == TradeAction::Pending ? req.price : (buy ? r.bid : r.ask);
       return fail(ServiceError::BrokerRefused, stops_field(buy, req.sl, req.tp, reference), msg, rc);
     }
-    case Retcode::TradeDisabled:
-    case Retcode::MarketClosed:
+    case Refusal::TradeDisabled:
+    case Refusal::MarketClosed:
       return fail(ServiceError::BrokerRefused, "symbol", msg, rc);
-    case Retcode::InvalidFill:
+    case Refusal::InvalidFilling:
       return fail(ServiceError::BrokerRefused, "type_filling", msg, rc);
-    case Retcode::PositionClosed:
+    case Refusal::PositionClosed:
       return fail(ServiceError::Conflict, "id", "trade is already closed", rc);
-    case Retcode::Connection:
+    case Refusal::Unreachable:
       return fail(ServiceError::BrokerUnavailable, "", msg, rc);
-    case Retcode::Timeout:
+    case Refusal::TimedOut:
       return fail(ServiceError::OutcomePending, "", msg, rc);
     default:
       return fail(ServiceError::BrokerRefused, "", msg, rc);
@@ -479,90 +479,91 @@ void GatewayService::finish_inflight(const std::string& full_key, const ServiceR
 
 // ---------------------------------------------------------------- trades
 
-void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render render, Done<StoredAnswer> done) {
-  if (caller.account_key.empty()) {
-    done(fail(ServiceError::Validation, "account_key", "no principal"));
-    return;
-  }
+std::optional<ServiceFailure> GatewayService::check_open_trade(const Caller& caller, const OpenTrade& request) const {
+  if (caller.account_key.empty()) return fail(ServiceError::Validation, "account_key", "no principal");
   // Numbers first: the broker must never see NaN or infinity.
   if (!finite(request.volume) || request.volume <= 0) {
-    done(fail(ServiceError::Validation, "volume", "volume must be a positive number"));
-    return;
+    return fail(ServiceError::Validation, "volume", "volume must be a positive number");
   }
   if (request.price && (!finite(*request.price) || *request.price < 0)) {
-    done(fail(ServiceError::Validation, "price", "price must be a finite positive number"));
-    return;
+    return fail(ServiceError::Validation, "price", "price must be a finite positive number");
   }
   if (!finite(request.sl) || request.sl < 0) {
-    done(fail(ServiceError::Validation, "stop_loss", "stop_loss must be a finite number >= 0"));
-    return;
+    return fail(ServiceError::Validation, "stop_loss", "stop_loss must be a finite number >= 0");
   }
   if (!finite(request.tp) || request.tp < 0) {
-    done(fail(ServiceError::Validation, "take_profit", "take_profit must be a finite number >= 0"));
-    return;
+    return fail(ServiceError::Validation, "take_profit", "take_profit must be a finite number >= 0");
   }
   if (!is_market(request.type) && !(request.price && *request.price > 0)) {
-    done(fail(ServiceError::Validation, "price", "a pending order needs its trigger price"));
-    return;
+    return fail(ServiceError::Validation, "price", "a pending order needs its trigger price");
   }
-  if (!broker_.symbol_info(request.symbol)) {
-    done(fail(ServiceError::Validation, "symbol", "unknown symbol"));
-    return;
-  }
+  if (!broker_.symbol_info(request.symbol)) return fail(ServiceError::Validation, "symbol", "unknown symbol");
+  return std::nullopt;
+}
 
+GatewayService::KeyClaim GatewayService::claim_in_memory(const OpenTrade& request, const std::string& full_key,
+                                                         Done<StoredAnswer>& done) {
+  std::unique_lock lock(mu_);
+  if (auto a = recalled(full_key)) {
+    lock.unlock();
+    if (a->fingerprint != request.fingerprint) {
+      done(key_reused());
+      return KeyClaim::Answered;
+    }
+    replays_.fetch_add(1, std::memory_order_relaxed);
+    done(StoredAnswer{a->status, a->body, true});
+    return KeyClaim::Answered;
+  }
+  if (auto it = inflight_.find(full_key); it != inflight_.end()) {
+    if (it->second.fingerprint != request.fingerprint) {
+      lock.unlock();
+      done(key_reused());
+      return KeyClaim::Answered;
+    }
+    it->second.waiters.push_back(std::move(done));  // answered when the first completes
+    return KeyClaim::Answered;
+  }
+  inflight_.emplace(full_key, InFlight{request.fingerprint, {}});
+  const bool known_new = index_ && index_->absent(std::hash<std::string>{}(full_key), clock_.now_seconds());
+  return known_new ? KeyClaim::New : KeyClaim::MaybeStored;
+}
+
+bool GatewayService::answered_by_idempotency(const Caller& caller, const OpenTrade& request,
+                                             const std::string& full_key, Done<StoredAnswer>& done) {
+  const auto claim = claim_in_memory(request, full_key, done);
+  if (claim != KeyClaim::MaybeStored) return claim == KeyClaim::Answered;
+  // Not in memory: another replica, or this one before a restart, may have answered it.
+  auto stored = store_.find_idempotency(caller.account_key, request.idempotency_key);
+  if (!stored) {
+    finish_inflight(full_key, storage_down(stored.error().message));
+    done(storage_down(stored.error().message));
+    return true;
+  }
+  if (!stored->has_value()) return false;
+  const auto& rec = **stored;
+  remember(full_key, Answer{rec.fingerprint, rec.status, rec.body, rec.created_at});
+  if (rec.fingerprint != request.fingerprint) {
+    auto f = key_reused();
+    finish_inflight(full_key, f);  // waiters had this request's fingerprint
+    done(f);
+    return true;
+  }
+  StoredAnswer answer{rec.status, rec.body, true};
+  finish_inflight(full_key, answer);
+  replays_.fetch_add(1, std::memory_order_relaxed);
+  done(std::move(answer));
+  return true;
+}
+
+void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render render, Done<StoredAnswer> done) {
+  if (auto invalid = check_open_trade(caller, request)) {
+    done(*invalid);
+    return;
+  }
   std::string full_key;
   if (!request.idempotency_key.empty()) {
     full_key = full_key_of(caller.account_key, request.idempotency_key);
-    std::unique_lock lock(mu_);
-    if (auto a = recalled(full_key)) {
-      lock.unlock();
-      if (a->fingerprint != request.fingerprint) {
-        done(fail(ServiceError::IdempotencyKeyReused, "idempotency_key",
-                  "the idempotency key was used with a different request"));
-        return;
-      }
-      replays_.fetch_add(1, std::memory_order_relaxed);
-      done(StoredAnswer{a->status, a->body, true});
-      return;
-    }
-    if (auto it = inflight_.find(full_key); it != inflight_.end()) {
-      if (it->second.fingerprint != request.fingerprint) {
-        lock.unlock();
-        done(fail(ServiceError::IdempotencyKeyReused, "idempotency_key",
-                  "the idempotency key was used with a different request"));
-        return;
-      }
-      it->second.waiters.push_back(std::move(done));  // answered when the first completes
-      return;
-    }
-    inflight_.emplace(full_key, InFlight{request.fingerprint, {}});
-    const bool known_new = index_ && index_->absent(std::hash<std::string>{}(full_key), clock_.now_seconds());
-    lock.unlock();
-
-    // Not in memory: another replica, or this one before a restart, may have answered it.
-    auto stored = known_new ? StoreResult<std::optional<IdempotencyRecord>>(std::nullopt)
-                            : store_.find_idempotency(caller.account_key, request.idempotency_key);
-    if (!stored) {
-      finish_inflight(full_key, storage_down(stored.error().message));
-      done(storage_down(stored.error().message));
-      return;
-    }
-    if (stored->has_value()) {
-      const auto& rec = **stored;
-      remember(full_key, Answer{rec.fingerprint, rec.status, rec.body, rec.created_at});
-      if (rec.fingerprint != request.fingerprint) {
-        auto f = fail(ServiceError::IdempotencyKeyReused, "idempotency_key",
-                      "the idempotency key was used with a different request");
-        finish_inflight(full_key, f);  // waiters had this request's fingerprint
-        done(f);
-        return;
-      }
-      StoredAnswer answer{rec.status, rec.body, true};
-      finish_inflight(full_key, answer);
-      replays_.fetch_add(1, std::memory_order_relaxed);
-      done(std::move(answer));
-      return;
-    }
+    if (answered_by_idempotency(caller, request, full_key, done)) return;
   }
 
   auto login = ensure_login(caller);

@@ -107,6 +107,17 @@ class GatewayService final : public TradingService {
   void finish_inflight(const std::string& full_key, const ServiceResult<StoredAnswer>& result);
   void remember(const std::string& full_key, Answer answer);
   std::optional<Answer> recalled(const std::string& full_key);
+  /// A request the broker must not see (no principal, a non-finite number, a pending order
+  /// without its price, an unknown symbol), as the Validation failure naming its field.
+  [[nodiscard]] std::optional<ServiceFailure> check_open_trade(const Caller& caller, const OpenTrade& request) const;
+  /// The idempotency gate: answers `done` (a replay, a reused key, or a wait on the request
+  /// already in flight) and returns true; or claims the key in flight and returns false.
+  bool answered_by_idempotency(const Caller& caller, const OpenTrade& request, const std::string& full_key,
+                               Done<StoredAnswer>& done);
+  /// The gate's in-memory half: the answers this replica remembers and the keys in flight.
+  /// MaybeStored: claimed, but storage may hold an answer this replica does not know.
+  enum class KeyClaim { Answered, New, MaybeStored };
+  KeyClaim claim_in_memory(const OpenTrade& request, const std::string& full_key, Done<StoredAnswer>& done);
   void send_trade(const Caller& caller, Login login, const OpenTrade& request, const std::string& full_key,
                   const Render& render, Done<StoredAnswer> done);
   /// The caller's open position `ticket`, or NotFound / Conflict("id") when it is closed.

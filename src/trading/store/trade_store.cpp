@@ -2,8 +2,9 @@
 // INSERT … ON CONFLICT upserts, one transaction per batch) and the history queries.
 #include "trading/store/trade_store.hpp"
 
+#include "storage/sql_cells.hpp"
+
 #include <algorithm>
-#include <charconv>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -105,27 +106,15 @@ constexpr std::size_t kDealN = 16;
 constexpr std::string_view kIdemCols = "caller, idem_key, fingerprint, status, body, created_at";
 
 // ---- cells ----
-std::string text(const Row& r, std::size_t i) {
-  return r.at(i).value_or(std::string{});
-}
-std::int64_t integer(const Row& r, std::size_t i) {
-  const auto& c = r.at(i);
-  std::int64_t v = 0;
-  if (c) std::from_chars(c->data(), c->data() + c->size(), v);
-  return v;
-}
+using storage::boolean;
+using storage::integer;
+using storage::placeholder;
+using storage::placeholders;
+using storage::real;
+using storage::text;
+
 std::uint64_t unsigned_int(const Row& r, std::size_t i) {
   return static_cast<std::uint64_t>(integer(r, i));  // stored as the same 64 bits
-}
-double real(const Row& r, std::size_t i) {
-  const auto& c = r.at(i);
-  double v = 0;
-  if (c) std::from_chars(c->data(), c->data() + c->size(), v);
-  return v;
-}
-bool boolean(const Row& r, std::size_t i) {
-  const auto& c = r.at(i);
-  return c && (*c == "1" || *c == "t" || *c == "true");
 }
 template <class E>
 E enum_of(const Row& r, std::size_t i) {
@@ -270,23 +259,6 @@ IdempotencyRecord read_idem(const Row& r) {
                            text(r, 4), integer(r, 5)};
 }
 
-/// "($k, $k+1, …), (…)" for `rows` rows of `cols` parameters, numbered from `first`.
-std::string placeholders(std::size_t rows, std::size_t cols, std::size_t first = 1) {
-  std::string s;
-  s.reserve(rows * cols * 6);
-  std::size_t n = first;
-  for (std::size_t r = 0; r < rows; ++r) {
-    s += r == 0 ? "(" : ", (";
-    for (std::size_t c = 0; c < cols; ++c) {
-      if (c != 0) s += ", ";
-      s += '$';
-      s += std::to_string(n++);
-    }
-    s += ')';
-  }
-  return s;
-}
-
 /// "a = excluded.a, b = excluded.b" for every column but the first (the key).
 std::string set_excluded(std::string_view cols) {
   std::string out;
@@ -383,29 +355,230 @@ void call_done(CommitRequest& r, const StoreStatus& st) {
   }
 }
 
-}  // namespace
+// ---- the group commit, one statement and one function per aggregate ----
+
+// Idempotency records, $1 being the expiry cutoff: an expired record may be taken over, a
+// live one is kept and its (caller, key) does not come back, which refuses the request.
+constexpr std::string_view kClaimIdempotencyHead =
+    "INSERT INTO mt5_idempotency (caller, idem_key, fingerprint, status, body, created_at) VALUES ";
+constexpr std::string_view kClaimIdempotencyTail =
+    " ON CONFLICT (caller, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+    "status = excluded.status, body = excluded.body, created_at = excluded.created_at "
+    "WHERE mt5_idempotency.created_at < $1 RETURNING caller, idem_key";
+// Account bindings: a key or login already bound does not come back.
+constexpr std::string_view kBindAccountKeyHead =
+    "INSERT INTO mt5_account_keys (account_key, login, created_at) VALUES ";
+constexpr std::string_view kBindAccountKeyTail = " ON CONFLICT DO NOTHING RETURNING account_key";
+// The ticket sequence only moves forward.
+constexpr std::string_view kAdvanceTicketHead = "INSERT INTO mt5_sequences (name, value) VALUES ('ticket', ";
+constexpr std::string_view kAdvanceTicketTail =
+    ") ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > "
+    "mt5_sequences.value THEN excluded.value ELSE mt5_sequences.value END";
+
+/// Per request of a batch: empty = commits; otherwise why it was refused (nothing of it is written).
+using Refusals = std::vector<std::optional<StorageFailure>>;
+
+StorageFailure conflict(std::string field, std::string message) {
+  return StorageFailure{StorageError::Conflict, std::move(field), std::move(message)};
+}
 
 /// The newest step sequence written per row, so a Changes that arrives after a newer one
 /// for the same row (order_send and the change listener run in parallel) is not written over
 /// it. Two generations bound the memory: a reordering spans microseconds, not 2^18 rows.
-struct TradeStore::Versions {
-  struct Map {
-    std::unordered_map<std::uint64_t, std::uint64_t> current, previous;
-    [[nodiscard]] std::uint64_t get(std::uint64_t key) const {
-      if (auto it = current.find(key); it != current.end()) return it->second;
-      if (auto it = previous.find(key); it != previous.end()) return it->second;
-      return 0;
+struct RowVersions {
+  std::unordered_map<std::uint64_t, std::uint64_t> current, previous;
+  [[nodiscard]] std::uint64_t get(std::uint64_t key) const {
+    if (auto it = current.find(key); it != current.end()) return it->second;
+    if (auto it = previous.find(key); it != previous.end()) return it->second;
+    return 0;
+  }
+  void set(std::uint64_t key, std::uint64_t seq) {
+    current[key] = seq;
+    if (current.size() >= (1u << 18)) {
+      previous = std::move(current);
+      current.clear();
     }
-    void set(std::uint64_t key, std::uint64_t seq) {
-      current[key] = seq;
-      if (current.size() >= (1u << 18)) {
-        previous = std::move(current);
-        current.clear();
+  }
+};
+struct RowVersionSet {
+  RowVersions positions, orders, accounts;
+};
+
+/// Which version of a row a batch writes: its step sequence, and its arrival order.
+struct Pick {
+  std::uint64_t seq = 0;
+  std::size_t order = 0;  // arrival order, for a stable statement order
+};
+template <class Key, class T>
+using Newest = std::map<Key, std::pair<Pick, const T*>>;
+
+/// Rows to write: for each key the newest version among the surviving requests.
+struct BatchRows {
+  Newest<Ticket, Position> positions;
+  Newest<Ticket, Order> orders;
+  std::map<Ticket, const Deal*> deals;
+  Newest<Login, AccountInfo> accounts;
+  Ticket max_ticket = 0;
+};
+
+/// The first of a (caller, key) in the batch competes with the database's unique key; an
+/// existing unexpired record refuses the request.
+StoreStatus claim_idempotency_keys(SqlConn& c, const std::vector<CommitRequest>& batch, Refusals& refused,
+                                   std::size_t chunk, std::int64_t cutoff) {
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  std::vector<std::size_t> idx;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& rec = batch[i].idempotency;
+    if (!rec) continue;
+    if (!seen.emplace(rec->caller, rec->key).second) {
+      refused[i] = conflict("idempotency_key", "idempotency key already used");
+      continue;
+    }
+    idx.push_back(i);
+  }
+  for (std::size_t at = 0; at < idx.size(); at += chunk) {
+    const std::size_t m = std::min(chunk, idx.size() - at);
+    Params p{cutoff};
+    for (std::size_t k = 0; k < m; ++k) {
+      const auto& rec = *batch[idx[at + k]].idempotency;
+      p.insert(p.end(), {rec.caller, rec.key, rec.fingerprint, rec.status, rec.body, rec.created_at});
+    }
+    auto r = c.exec(std::string(kClaimIdempotencyHead) + placeholders(m, 6, 2) + std::string(kClaimIdempotencyTail), p);
+    if (!r) return r.error();
+    std::set<std::pair<std::string, std::string>> won;
+    for (const auto& row : r->rows) won.emplace(text(row, 0), text(row, 1));
+    for (std::size_t k = 0; k < m; ++k) {
+      const auto& rec = *batch[idx[at + k]].idempotency;
+      if (!won.contains({rec.caller, rec.key})) {
+        refused[idx[at + k]] = conflict("idempotency_key", "idempotency key already used");
       }
     }
-  };
-  Map positions, orders, accounts;
-};
+  }
+  return {};
+}
+
+/// One login per key and one key per login, first come first bound.
+StoreStatus bind_account_keys(SqlConn& c, const std::vector<CommitRequest>& batch, Refusals& refused, std::size_t chunk,
+                              std::int64_t now) {
+  std::set<std::string_view> keys;
+  std::set<Login> logins;
+  std::vector<std::size_t> idx;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& b = batch[i].binding;
+    if (!b || refused[i]) continue;
+    if (!keys.insert(b->account_key).second || !logins.insert(b->login).second) {
+      refused[i] = conflict("account_key", "account key already bound");
+      continue;
+    }
+    idx.push_back(i);
+  }
+  for (std::size_t at = 0; at < idx.size(); at += chunk) {
+    const std::size_t m = std::min(chunk, idx.size() - at);
+    Params p;
+    for (std::size_t k = 0; k < m; ++k) {
+      const auto& b = *batch[idx[at + k]].binding;
+      p.insert(p.end(), {b.account_key, u64(b.login), now});
+    }
+    auto r = c.exec(std::string(kBindAccountKeyHead) + placeholders(m, 3) + std::string(kBindAccountKeyTail), p);
+    if (!r) return r.error();
+    std::set<std::string> won;
+    for (const auto& row : r->rows) won.insert(text(row, 0));
+    for (std::size_t k = 0; k < m; ++k) {
+      if (!won.contains(batch[idx[at + k]].binding->account_key)) {
+        refused[idx[at + k]] = conflict("account_key", "account key already bound");
+      }
+    }
+  }
+  return {};
+}
+
+/// The surviving requests' rows, newest version per key (Changes::sequence; 0 or equal: the
+/// later arrival wins), skipping versions older than one already committed.
+BatchRows newest_rows(const std::vector<CommitRequest>& batch, const Refusals& refused,
+                      const RowVersionSet& committed) {
+  BatchRows rows;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (refused[i]) continue;
+    const auto& ch = batch[i].changes;
+    const Pick pick{ch.sequence, i};
+    auto newer = [&](auto& map, auto key, const RowVersions& versions, auto* row) {
+      if (ch.sequence != 0 && ch.sequence < versions.get(key)) return;
+      auto it = map.find(key);
+      if (it == map.end()) {
+        map.emplace(key, std::make_pair(pick, row));
+      } else if (ch.sequence == 0 || it->second.first.seq == 0 || ch.sequence >= it->second.first.seq) {
+        it->second = std::make_pair(pick, row);
+      }
+    };
+    for (const auto& p : ch.positions) {
+      newer(rows.positions, p.ticket, committed.positions, &p);
+      rows.max_ticket = std::max(rows.max_ticket, p.ticket);
+    }
+    for (const auto& o : ch.orders) {
+      newer(rows.orders, o.ticket, committed.orders, &o);
+      rows.max_ticket = std::max(rows.max_ticket, o.ticket);
+    }
+    for (const auto& a : ch.accounts) newer(rows.accounts, a.login, committed.accounts, &a);
+    for (const auto& d : ch.deals) {
+      rows.deals[d.ticket] = &d;  // deals never change
+      rows.max_ticket = std::max(rows.max_ticket, d.ticket);
+    }
+  }
+  return rows;
+}
+
+template <class Key, class T>
+std::vector<const T*> rows_of(const Newest<Key, T>& map) {
+  std::vector<const T*> out;
+  out.reserve(map.size());
+  for (const auto& [key, v] : map) out.push_back(v.second);
+  return out;
+}
+
+/// Accounts, positions, orders, deals and the ticket sequence, state-after.
+StoreStatus upsert_rows(SqlConn& c, Dialect dialect, const BatchRows& rows) {
+  Upserts up(c, dialect);
+  if (auto s = up.rows<AccountInfo>("mt5_accounts", kAccountCols, kAccountN, rows_of(rows.accounts), bind_account);
+      !s) {
+    return s;
+  }
+  if (auto s = up.rows<Position>("mt5_positions", kPositionCols, kPositionN, rows_of(rows.positions), bind_position);
+      !s) {
+    return s;
+  }
+  if (auto s = up.rows<Order>("mt5_orders", kOrderCols, kOrderN, rows_of(rows.orders), bind_order); !s) return s;
+  std::vector<const Deal*> deals;
+  deals.reserve(rows.deals.size());
+  for (const auto& [t, ptr] : rows.deals) deals.push_back(ptr);
+  if (auto s = up.rows<Deal>("mt5_deals", kDealCols, kDealN, deals, bind_deal); !s) return s;
+  if (rows.max_ticket != 0) {
+    auto s = up.piece(
+        [](std::size_t first) {
+          return std::string(kAdvanceTicketHead) + placeholder(first) + std::string(kAdvanceTicketTail);
+        },
+        {u64(rows.max_ticket + 1)});
+    if (!s) return s;
+  }
+  return up.flush();
+}
+
+/// After the commit: the committed sequences, so an older version arriving later is dropped.
+void record_versions(RowVersionSet& versions, const BatchRows& rows) {
+  for (const auto& [t, v] : rows.positions) {
+    if (v.first.seq != 0) versions.positions.set(t, v.first.seq);
+  }
+  for (const auto& [t, v] : rows.orders) {
+    if (v.first.seq != 0) versions.orders.set(t, v.first.seq);
+  }
+  for (const auto& [l, v] : rows.accounts) {
+    if (v.first.seq != 0) versions.accounts.set(l, v.first.seq);
+  }
+}
+
+}  // namespace
+
+/// The committed row versions (RowVersionSet): the writer's memory across batches.
+struct TradeStore::Versions : RowVersionSet {};
 
 StoreResult<std::unique_ptr<TradeStore>> TradeStore::open(std::string_view url, const Clock& clock,
                                                           TradeStoreOptions options) {
@@ -509,177 +682,19 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
     return;
   }
 
-  const std::size_t n = batch.size();
   const std::size_t chunk = db_->dialect() == Dialect::Sqlite ? 32 : 256;  // idempotency, bindings
   const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
-  // Per request: empty = commits; otherwise why it was refused (nothing of it is written).
-  std::vector<std::optional<StorageFailure>> refused(n);
-  // Rows to write: for each key the newest version among the surviving requests.
-  struct Pick {
-    std::uint64_t seq = 0;
-    std::size_t order = 0;  // arrival order, for a stable statement order
-  };
-  std::map<Ticket, std::pair<Pick, const Position*>> positions;
-  std::map<Ticket, std::pair<Pick, const Order*>> orders;
-  std::map<Ticket, const Deal*> deals;
-  std::map<Login, std::pair<Pick, const AccountInfo*>> accounts;
-  Ticket max_ticket = 0;
-
-  auto conflict = [](std::string field, std::string message) {
-    return StorageFailure{StorageError::Conflict, std::move(field), std::move(message)};
-  };
-
+  Refusals refused(batch.size());
+  BatchRows rows;
+  // One transaction for the whole batch; a retried transaction starts over.
   auto st = db_->write([&](SqlConn& c) -> StoreStatus {
     std::fill(refused.begin(), refused.end(), std::nullopt);
-    positions.clear();
-    orders.clear();
-    deals.clear();
-    accounts.clear();
-    max_ticket = 0;
-
-    // 1. Idempotency records: the first of a (caller, key) in the batch competes with the
-    //    database's unique key; an existing unexpired record refuses the request.
-    {
-      std::set<std::pair<std::string_view, std::string_view>> seen;
-      std::vector<std::size_t> idx;
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto& rec = batch[i].idempotency;
-        if (!rec) continue;
-        if (!seen.emplace(rec->caller, rec->key).second) {
-          refused[i] = conflict("idempotency_key", "idempotency key already used");
-          continue;
-        }
-        idx.push_back(i);
-      }
-      for (std::size_t at = 0; at < idx.size(); at += chunk) {
-        const std::size_t m = std::min(chunk, idx.size() - at);
-        Params p{cutoff};
-        for (std::size_t k = 0; k < m; ++k) {
-          const auto& rec = *batch[idx[at + k]].idempotency;
-          p.insert(p.end(), {rec.caller, rec.key, rec.fingerprint, rec.status, rec.body, rec.created_at});
-        }
-        std::string sql = "INSERT INTO mt5_idempotency (";
-        sql += kIdemCols;
-        sql += ") VALUES " + placeholders(m, 6, 2) +
-               " ON CONFLICT (caller, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-               "status = excluded.status, body = excluded.body, created_at = excluded.created_at "
-               "WHERE mt5_idempotency.created_at < $1 RETURNING caller, idem_key";
-        auto r = c.exec(sql, p);
-        if (!r) return r.error();
-        std::set<std::pair<std::string, std::string>> won;
-        for (const auto& row : r->rows) won.emplace(text(row, 0), text(row, 1));
-        for (std::size_t k = 0; k < m; ++k) {
-          const auto& rec = *batch[idx[at + k]].idempotency;
-          if (!won.contains({rec.caller, rec.key})) {
-            refused[idx[at + k]] = conflict("idempotency_key", "idempotency key already used");
-          }
-        }
-      }
-    }
-
-    // 2. Account bindings: one login per key and one key per login, first come first bound.
-    {
-      std::set<std::string_view> keys;
-      std::set<Login> logins;
-      std::vector<std::size_t> idx;
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto& b = batch[i].binding;
-        if (!b || refused[i]) continue;
-        if (!keys.insert(b->account_key).second || !logins.insert(b->login).second) {
-          refused[i] = conflict("account_key", "account key already bound");
-          continue;
-        }
-        idx.push_back(i);
-      }
-      const std::int64_t now = clock_.now_seconds();
-      for (std::size_t at = 0; at < idx.size(); at += chunk) {
-        const std::size_t m = std::min(chunk, idx.size() - at);
-        Params p;
-        for (std::size_t k = 0; k < m; ++k) {
-          const auto& b = *batch[idx[at + k]].binding;
-          p.insert(p.end(), {b.account_key, u64(b.login), now});
-        }
-        auto r = c.exec("INSERT INTO mt5_account_keys (account_key, login, created_at) VALUES " + placeholders(m, 3) +
-                            " ON CONFLICT DO NOTHING RETURNING account_key",
-                        p);
-        if (!r) return r.error();
-        std::set<std::string> won;
-        for (const auto& row : r->rows) won.insert(text(row, 0));
-        for (std::size_t k = 0; k < m; ++k) {
-          if (!won.contains(batch[idx[at + k]].binding->account_key)) {
-            refused[idx[at + k]] = conflict("account_key", "account key already bound");
-          }
-        }
-      }
-    }
-
-    // 3. The surviving requests' rows, newest version per key (Changes::sequence; 0 or equal:
-    //    the later arrival wins), skipping versions older than one already committed.
+    rows = BatchRows{};
+    if (auto s = claim_idempotency_keys(c, batch, refused, chunk, cutoff); !s) return s;
+    if (auto s = bind_account_keys(c, batch, refused, chunk, clock_.now_seconds()); !s) return s;
     std::lock_guard vlock(versions_mu_);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (refused[i]) continue;
-      const auto& ch = batch[i].changes;
-      const Pick pick{ch.sequence, i};
-      auto newer = [&](auto& map, auto key, const Versions::Map& committed, auto* row) {
-        if (ch.sequence != 0 && ch.sequence < committed.get(key)) return;
-        auto it = map.find(key);
-        if (it == map.end()) {
-          map.emplace(key, std::make_pair(pick, row));
-        } else if (ch.sequence == 0 || it->second.first.seq == 0 || ch.sequence >= it->second.first.seq) {
-          it->second = std::make_pair(pick, row);
-        }
-      };
-      for (const auto& p : ch.positions) {
-        newer(positions, p.ticket, versions_->positions, &p);
-        max_ticket = std::max(max_ticket, p.ticket);
-      }
-      for (const auto& o : ch.orders) {
-        newer(orders, o.ticket, versions_->orders, &o);
-        max_ticket = std::max(max_ticket, o.ticket);
-      }
-      for (const auto& a : ch.accounts) newer(accounts, a.login, versions_->accounts, &a);
-      for (const auto& d : ch.deals) {
-        deals[d.ticket] = &d;  // deals never change
-        max_ticket = std::max(max_ticket, d.ticket);
-      }
-    }
-
-    auto rows_of = [](const auto& map) {
-      using Ptr = std::remove_cvref_t<decltype(map.begin()->second.second)>;
-      std::vector<Ptr> out;
-      out.reserve(map.size());
-      for (const auto& [key, v] : map) out.push_back(v.second);
-      return out;
-    };
-    Upserts up(c, db_->dialect());
-    if (auto s = up.rows<AccountInfo>("mt5_accounts", kAccountCols, kAccountN, rows_of(accounts), bind_account); !s) {
-      return s;
-    }
-    if (auto s = up.rows<Position>("mt5_positions", kPositionCols, kPositionN, rows_of(positions), bind_position); !s) {
-      return s;
-    }
-    if (auto s = up.rows<Order>("mt5_orders", kOrderCols, kOrderN, rows_of(orders), bind_order); !s) {
-      return s;
-    }
-    {
-      std::vector<const Deal*> d;
-      d.reserve(deals.size());
-      for (const auto& [t, ptr] : deals) d.push_back(ptr);
-      if (auto s = up.rows<Deal>("mt5_deals", kDealCols, kDealN, d, bind_deal); !s) return s;
-    }
-    // 4. The ticket sequence only moves forward.
-    if (max_ticket != 0) {
-      auto s = up.piece(
-          [](std::size_t first) {
-            return "INSERT INTO mt5_sequences (name, value) VALUES ('ticket', $" + std::to_string(first) +
-                   ") ON CONFLICT (name) DO UPDATE SET value = CASE WHEN excluded.value > "
-                   "mt5_sequences.value THEN excluded.value ELSE mt5_sequences.value END";
-          },
-          {u64(max_ticket + 1)});
-      if (!s) return s;
-    }
-    if (auto s = up.flush(); !s) return s;
-    return {};
+    rows = newest_rows(batch, refused, *versions_);
+    return upsert_rows(c, db_->dialect(), rows);
   });
 
   if (!st) {
@@ -688,24 +703,22 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
       refuse_until_ =
           std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, options_.retry_after_ms));
     }
-    failed_.fetch_add(n, std::memory_order_relaxed);
+    failed_.fetch_add(batch.size(), std::memory_order_relaxed);
     for (auto& r : batch) call_done(r, st);
     return;
   }
   {
     std::lock_guard vlock(versions_mu_);
-    for (const auto& [t, v] : positions) {
-      if (v.first.seq != 0) versions_->positions.set(t, v.first.seq);
-    }
-    for (const auto& [t, v] : orders) {
-      if (v.first.seq != 0) versions_->orders.set(t, v.first.seq);
-    }
-    for (const auto& [l, v] : accounts) {
-      if (v.first.seq != 0) versions_->accounts.set(l, v.first.seq);
-    }
+    record_versions(*versions_, rows);
   }
+  acknowledge(batch, refused);
+}
+
+/// Durability first: only now, after the commit, does any request hear back.
+void TradeStore::acknowledge(std::vector<CommitRequest>& batch,
+                             const std::vector<std::optional<StorageFailure>>& refused) {
   std::uint64_t ok = 0;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     if (refused[i]) {
       failed_.fetch_add(1, std::memory_order_relaxed);
       call_done(batch[i], *refused[i]);
@@ -715,7 +728,7 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
   }
   committed_.fetch_add(ok, std::memory_order_relaxed);
   batches_.fetch_add(1, std::memory_order_relaxed);
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!refused[i]) call_done(batch[i], StoreStatus{});
   }
 }

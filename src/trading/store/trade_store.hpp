@@ -146,6 +146,7 @@ class TradeStore {
   TradeStore(std::unique_ptr<storage::Db> db, const Clock& clock, TradeStoreOptions options);
   void run();
   void write_batch(std::vector<CommitRequest>& batch);
+  void acknowledge(std::vector<CommitRequest>& batch, const std::vector<std::optional<StorageFailure>>& refused);
   void maybe_purge();
   StoreResult<std::int64_t> purge_chunk();
 
