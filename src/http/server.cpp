@@ -401,7 +401,7 @@ class Session : public std::enable_shared_from_this<Session> {
   /// The request-handling step, without I/O: target checks, CORS preflight, routing,
   /// admission and the WebSocket handler's verdict.
   Decision decide(Request& req, const bhttp::request<bhttp::string_body>& msg) const;
-  void decide_upgrade(const Request& req, const WebSocketHandler& handler, Decision& d) const;
+  void decide_upgrade(Request& req, const WebSocketHandler& handler, Decision& d) const;
   std::shared_ptr<Request> make_request(bhttp::request<bhttp::string_body>& msg) const;
   /// Runs the handler; an inline answer (AnsweringFor) is in response_ when it returns.
   void start_handler(const Handler& handler, const std::shared_ptr<Request>& req, const std::string& route);
@@ -945,7 +945,7 @@ Session::Decision Session::decide(Request& req, const bhttp::request<bhttp::stri
   return d;
 }
 
-void Session::decide_upgrade(const Request& req, const WebSocketHandler& handler, Decision& d) const {
+void Session::decide_upgrade(Request& req, const WebSocketHandler& handler, Decision& d) const {
   if (!ws_origin_allowed(req)) {
     d.response = error_response(req, 403, "forbidden", "This origin may not open a WebSocket here.");
     return;
