@@ -163,8 +163,8 @@ struct Authenticator::Impl {
       if (!key) throw std::invalid_argument("invalid resource configuration: hs256_secret refused");
       hmac_key = std::move(*key);
       verifier.set_keys({*hmac_key});
-      key_count.store(1);
       keys_loaded.store(!needs_jwks);
+      if (!needs_jwks) key_count.store(1);  // with a JWKS to load, counted when it arrives
     }
   }
 
@@ -238,9 +238,10 @@ struct Authenticator::Impl {
       return false;
     }
     if (hmac_key) keys.push_back(*hmac_key);
-    key_count.store(keys.size());
+    const std::size_t count = keys.size();
     verifier.set_keys(std::move(keys));
     keys_loaded.store(true, std::memory_order_release);
+    key_count.store(count);  // after keys_loaded: stats().keys > 0 means tokens verify
     if (keys_state != KeysState::Healthy)
       spdlog::info("resource: JWKS loaded from {} ({} keys)", jwks_uri, key_count.load());
     keys_state = KeysState::Healthy;

@@ -467,7 +467,11 @@ TEST_F(AuthenticatorTest, NotReadyWhileTheFeedCannotBeRead) {
   auto c = config();
   c.client_secret = "wrong-secret";
   start(c, /*wait_ready=*/false);
-  ASSERT_TRUE(eventually([&] { return auth->stats().feed_errors >= 1; }));
+  // The feed fails and the keys load on threads of their own, in either order: wait for both.
+  ASSERT_TRUE(eventually([&] {
+    const auto st = auth->stats();
+    return st.feed_errors >= 1 && st.keys > 0;
+  }));
   EXPECT_FALSE(auth->ready());
   EXPECT_EQ(fake.feed_requests(), 0);             // no token, no feed request
   EXPECT_TRUE(auth->authenticate(user_token()));  // keys are there: verification works
