@@ -1,9 +1,9 @@
 // Starts and stops a private PostgreSQL server for tests with the stock Debian binaries.
 #include "pg_server.hpp"
 
+#include "free_port.hpp"
+
 #include <libpq-fe.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,24 +15,6 @@ namespace permiso::test {
 namespace {
 
 constexpr std::string_view kBin = "/usr/lib/postgresql/15/bin/";
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("could not find a free port");
-  }
-  const int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 std::string as_postgres(const std::string& cmd) {
   return ::geteuid() == 0 ? "runuser -u postgres -- " + cmd : cmd;
@@ -81,7 +63,7 @@ std::unique_ptr<PgServer> PgServer::start() {
   if (::geteuid() == 0) shell("chown postgres:postgres " + s->dir_);
   shell(as_postgres(std::string(kBin) + "initdb -D " + s->dir_ + "/data -A trust -U postgres " + "--no-sync > " +
                     s->dir_ + "/initdb.log 2>&1"));
-  s->port_ = free_port();
+  s->port_ = permiso::testing::free_port();
   s->restart();
   return s;
 }

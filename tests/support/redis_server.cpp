@@ -1,10 +1,10 @@
 // See redis_server.hpp.
 #include "redis_server.hpp"
 
+#include "free_port.hpp"
+
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,22 +17,6 @@
 
 namespace permiso::ratelimit::testing {
 namespace fs = std::filesystem;
-namespace {
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
-
-}  // namespace
-
 std::optional<fs::path> RedisServer::find_binary() {
   const char* path = std::getenv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/bin:/usr/local/bin";
@@ -52,7 +36,7 @@ RedisServer::RedisServer(fs::path binary) : binary_(std::move(binary)) {
   fs::create_directories(dir_);
   // Another test may grab the port between our probe and redis binding it: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    port_ = free_port();
+    port_ = permiso::testing::free_port();
     if (spawn_and_wait()) return;
   }
   fs::remove_all(dir_);

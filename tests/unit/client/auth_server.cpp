@@ -1,10 +1,10 @@
 // See auth_server.hpp.
 #include "auth_server.hpp"
 
+#include "free_port.hpp"
+
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,18 +21,6 @@ extern char** environ;
 namespace permiso::client_testing {
 namespace fs = std::filesystem;
 namespace {
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
 
 std::string random_hex(std::size_t n) {
   static const char* kHex = "0123456789abcdef";
@@ -75,7 +63,7 @@ AuthServer::AuthServer(std::vector<std::pair<std::string, std::string>> env) : h
   fs::create_directories(dir_);
   log_ = dir_ / "permiso-auth.log";
   admin_password_ = "Adm1n-" + random_hex(16);  // "-" is a symbol and form-safe
-  const int port = free_port();
+  const int port = permiso::testing::free_port();
   port_ = static_cast<std::uint16_t>(port);
   url_ = "http://127.0.0.1:" + std::to_string(port);
   std::vector<std::pair<std::string, std::string>> vars = {
