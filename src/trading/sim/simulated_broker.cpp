@@ -54,6 +54,23 @@ bool far_enough(double distance_price, const SymbolInfo& s) {
   return points >= static_cast<double>(std::max(s.stops_level, 1)) - kEps;
 }
 
+/// A pending order's price stands far enough on its side of the market: limits below the ask
+/// (buy) or above the bid (sell), stops beyond them.
+bool pending_price_ok(OrderType type, double price, const Tick& tick, const SymbolInfo& s) {
+  switch (type) {
+    case OrderType::BuyLimit:
+      return far_enough(tick.ask - price, s);
+    case OrderType::SellLimit:
+      return far_enough(price - tick.bid, s);
+    case OrderType::BuyStop:
+      return far_enough(price - tick.ask, s);
+    case OrderType::SellStop:
+      return far_enough(tick.bid - price, s);
+    default:
+      return false;
+  }
+}
+
 /// SL/TP of a buy (`buy`) or sell measured from `ref` (the closing price side, or a pending
 /// order's price). 0 means none.
 bool stops_ok(bool buy, double ref, double sl, double tp, const SymbolInfo& s) {
@@ -783,24 +800,7 @@ SendOutcome SimulatedBroker::send_pending(Account& a, int sym, const TradeReques
   }
   if (!(r.price > 0)) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
   const double price = round_price(in, r.price);
-  bool price_ok = false;
-  switch (r.type) {
-    case OrderType::BuyLimit:
-      price_ok = far_enough(tick.ask - price, s);
-      break;
-    case OrderType::SellLimit:
-      price_ok = far_enough(price - tick.bid, s);
-      break;
-    case OrderType::BuyStop:
-      price_ok = far_enough(price - tick.ask, s);
-      break;
-    case OrderType::SellStop:
-      price_ok = far_enough(tick.bid - price, s);
-      break;
-    default:
-      break;
-  }
-  if (!price_ok) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
+  if (!pending_price_ok(r.type, price, tick, s)) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
   const double sl = r.sl != 0 ? round_price(in, r.sl) : 0;
   const double tp = r.tp != 0 ? round_price(in, r.tp) : 0;
   if (!stops_ok(is_buy(r.type), price, sl, tp, s)) return refuse(Retcode::InvalidStops, "invalid stops", &tick);
@@ -851,24 +851,7 @@ SendOutcome SimulatedBroker::send_modify(Account& a, const TradeRequest& r) {
   if (price == po.row.price_open && sl == po.row.sl && tp == po.row.tp) {
     return refuse(Retcode::NoChanges, "no changes", &tick);
   }
-  bool price_ok = false;
-  switch (po.row.type) {
-    case OrderType::BuyLimit:
-      price_ok = far_enough(tick.ask - price, s);
-      break;
-    case OrderType::SellLimit:
-      price_ok = far_enough(price - tick.bid, s);
-      break;
-    case OrderType::BuyStop:
-      price_ok = far_enough(price - tick.ask, s);
-      break;
-    case OrderType::SellStop:
-      price_ok = far_enough(tick.bid - price, s);
-      break;
-    default:
-      break;
-  }
-  if (!price_ok) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
+  if (!pending_price_ok(po.row.type, price, tick, s)) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
   if (!stops_ok(is_buy(po.row.type), price, sl, tp, s)) {
     return refuse(Retcode::InvalidStops, "invalid stops", &tick);
   }
