@@ -181,7 +181,7 @@ struct AuthClient::Impl {
     if (!options.sleep) options.sleep = [](milliseconds d) { std::this_thread::sleep_for(d); };
     if (options.retry.max_attempts < 1) options.retry.max_attempts = 1;
     if (!options.redis_url.empty()) {
-      if (auto t = client_detail::parse_redis_target(options.redis_url)) {
+      if (auto t = permiso::redis::parse_url(options.redis_url)) {  // the member `redis` hides the namespace
         redis = std::make_unique<client_detail::RedisTokenCache>(*t, options.redis_timeout);
       } else {
         redis_url_invalid = true;

@@ -3,6 +3,8 @@
 // after a failure no new attempt for a second, so a dead Redis costs callers almost nothing.
 #pragma once
 
+#include "redis/connection.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -11,24 +13,11 @@
 #include <string>
 #include <string_view>
 
-struct redisContext;
-
 namespace permiso::client_detail {
-
-struct RedisTarget {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string password;
-  int db = 0;
-};
-/// redis://[[user]:password@]host[:port][/db]; nullopt when malformed. (The same grammar as
-/// ratelimit::parse_redis_url; repeated here because the installed library links no
-/// internal module.)
-std::optional<RedisTarget> parse_redis_target(std::string_view url);
 
 class RedisTokenCache {
  public:
-  RedisTokenCache(RedisTarget target, std::chrono::milliseconds timeout);
+  RedisTokenCache(redis::Endpoint target, std::chrono::milliseconds timeout);
   ~RedisTokenCache();
   RedisTokenCache(const RedisTokenCache&) = delete;
   RedisTokenCache& operator=(const RedisTokenCache&) = delete;
@@ -43,16 +32,13 @@ class RedisTokenCache {
   bool put(const std::string& key, const std::string& value, std::chrono::milliseconds ttl);
 
  private:
-  struct ContextFree {
-    void operator()(redisContext* c) const;
-  };
   bool ensure_connected();  // mutex_ held
   void drop();              // mutex_ held
 
-  RedisTarget target_;
+  redis::Endpoint target_;
   std::chrono::milliseconds timeout_;
   std::mutex mutex_;
-  std::unique_ptr<redisContext, ContextFree> ctx_;
+  redis::Connection ctx_;
   std::chrono::steady_clock::time_point retry_at_{};
 };
 
