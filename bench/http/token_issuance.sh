@@ -32,4 +32,8 @@ export CLIENT_SECRET
 # Warm up, then measure.
 wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
 echo "permiso-auth $alg client_credentials, $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
-wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$base/auth/token" | grep RESULT
+source bench/http/cpu.sh
+t0=$(cpu_times "$pid")
+result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$base/auth/token" | grep RESULT)
+echo "$result"
+cpu_per_request "$pid" "$t0" "$result"

@@ -1,0 +1,19 @@
+# Server CPU time per request around a wrk run, sourced by the HTTP benchmarks. It does not
+# depend on how the load generator shares the cores with the server, unlike throughput.
+#   t0=$(cpu_times "$pid"); result=$(wrk … | grep RESULT); cpu_per_request "$pid" "$t0" "$result"
+# prints "CPU pid=… user_us_per_req=… sys_us_per_req=… total_us_per_req=…".
+
+# utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
+# command name in field 2 has no spaces for our binaries).
+cpu_times() { awk '{print $14, $15}' "/proc/$1/stat"; }
+
+cpu_per_request() {
+  local pid=$1 before=$2 result=$3 after requests
+  after=$(cpu_times "$pid")
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
+  awk -v b="$before" -v a="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" -v pid="$pid" 'BEGIN {
+    split(b, x, " "); split(a, y, " ");
+    if (n == 0) { print "CPU no requests"; exit }
+    u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n;
+    printf "CPU pid=%s user_us_per_req=%.1f sys_us_per_req=%.1f total_us_per_req=%.1f\n", pid, u, s, u + s }'
+}
