@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <thread>
 #include <vector>
 
 namespace permiso::auth_app {
@@ -191,15 +192,29 @@ auth::AuthSettings auth_settings(const AuthConfig& cfg) {
   return s;
 }
 
-void share_changes(events::RedisChannel& events, auth::AuthContext& ctx, app::Maintenance& maintenance) {
-  ctx.notify = [&events](std::string_view event) { events.publish(event); };
-  events.subscribe([&ctx, &maintenance](std::string_view event) {
+ratelimit::RateLimiter& shared_limiter(RedisParts& redis, ratelimit::MemoryRateLimiter& local) {
+  return redis.limiter ? *redis.limiter : static_cast<ratelimit::RateLimiter&>(local);
+}
+
+auth::ChangeNotifier change_notifier(const RedisParts& redis) {
+  if (!redis.events) return {};
+  return [events = redis.events.get()](std::string_view event) { events->publish(event); };
+}
+
+std::unique_ptr<WorkerPool> open_worker_pool(const AuthConfig& cfg) {
+  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
+  return std::make_unique<WorkerPool>(cfg.worker_threads > 0 ? static_cast<std::size_t>(cfg.worker_threads) : 2 * cores,
+                                      static_cast<std::size_t>(cfg.worker_queue));
+}
+
+void follow_changes(events::RedisChannel& events, const auth::AuthDeps& deps, app::Maintenance& maintenance) {
+  events.subscribe([&deps, &maintenance](std::string_view event) {
     if (event == "revocation") {
       maintenance.poke();
     } else if (event == "clients") {
-      (void)ctx.clients.reload(ctx.storage);
+      (void)deps.clients.reload(deps.storage);
     } else if (event.starts_with("client:")) {
-      (void)ctx.clients.refresh(ctx.storage, event.substr(7));
+      (void)deps.clients.refresh(deps.storage, event.substr(7));
     }
   });
 }

@@ -7,8 +7,10 @@
 #include "auth/bootstrap.hpp"
 #include "auth/client_secrets.hpp"
 #include "auth/context.hpp"
+#include "auth/handlers/handler_support.hpp"
 #include "auth/password_hasher.hpp"
 #include "common/clock.hpp"
+#include "common/worker_pool.hpp"
 #include "config/config.hpp"
 #include "events/redis_channel.hpp"
 #include "http/http.hpp"
@@ -66,9 +68,18 @@ RedisParts connect_redis(const config::AuthConfig& cfg);
 /// The domain's settings from the validated configuration.
 auth::AuthSettings auth_settings(const config::AuthConfig& cfg);
 
-/// Other replicas hear of revocations and client changes at once through `events`; storage
-/// polling (Maintenance) stays the safety net when a message is lost.
-void share_changes(events::RedisChannel& events, auth::AuthContext& ctx, app::Maintenance& maintenance);
+/// The limiter of logins and client limits: Redis's when configured, else `local`.
+ratelimit::RateLimiter& shared_limiter(RedisParts& redis, ratelimit::MemoryRateLimiter& local);
+
+/// Tells other replicas about changes through Redis; a no-op without it.
+auth::ChangeNotifier change_notifier(const RedisParts& redis);
+
+/// The pool storage calls and Argon2 run on, never an I/O thread; a full queue is a fast 503.
+std::unique_ptr<WorkerPool> open_worker_pool(const config::AuthConfig& cfg);
+
+/// This replica hears of other replicas' revocations and client changes at once through
+/// `events`; storage polling (Maintenance) stays the safety net when a message is lost.
+void follow_changes(events::RedisChannel& events, const auth::AuthDeps& deps, app::Maintenance& maintenance);
 
 /// Every route: OAuth, users, roles, clients, admin, discovery, and /health, /ready, /metrics.
 void register_routes(http::Router& router, auth::AuthContext& ctx, const config::AuthConfig& cfg,

@@ -9,7 +9,7 @@
 #include "auth/client_cache.hpp"
 #include "auth/client_secrets.hpp"
 #include "auth/revocation_list.hpp"
-#include "auth/token_service.hpp"
+#include "auth/services.hpp"
 #include "common/worker_pool.hpp"
 #include "components.hpp"
 
@@ -32,52 +32,42 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   SystemClock clock;
   auto storage = auth_app::open_storage(cfg);
   if (!storage) return app::kExitStartup;
-  auth::PasswordHasher passwords(auth_app::argon2_params(cfg));
+  const auth::PasswordHasher passwords(auth_app::argon2_params(cfg));
   if (!auth_app::bootstrap_admin(cfg, *storage, passwords, clock)) return app::kExitStartup;
   const auto pepper = auth_app::client_secret_pepper(cfg, *storage);
   if (!pepper) return app::kExitStartup;
-  auth::ClientSecrets client_secrets(*pepper);
+  const auth::ClientSecrets client_secrets(*pepper);
   auto keys = auth_app::open_keys(cfg, clock);
   if (!keys) return app::kExitStartup;
-
   // The per-address API limit is always in process (it runs on I/O threads and must not wait
   // on the network); logins and client limits are shared through Redis when it is configured.
   ratelimit::MemoryRateLimiter local_limiter;
   auto redis = auth_app::connect_redis(cfg);
-  ratelimit::RateLimiter& limiter =
-      redis.limiter ? *redis.limiter : static_cast<ratelimit::RateLimiter&>(local_limiter);
   auth::AuditLog audit(*storage, clock);
   if (!auth_app::seed_service_clients(*storage, client_secrets, clock, audit, seeds)) return app::kExitStartup;
-  // Storage calls and Argon2 run here, never on an I/O thread; a full queue is a fast 503.
-  // Stops before the audit trail flushes: its tasks may still record events.
-  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
-  WorkerPool blocking(cfg.worker_threads > 0 ? static_cast<std::size_t>(cfg.worker_threads) : 2 * cores,
-                      static_cast<std::size_t>(cfg.worker_queue));
+  const auto blocking = auth_app::open_worker_pool(cfg);  // stops before the audit trail flushes
   auth::ClientCache clients;
   auth::RevocationList revocations;
-  std::atomic<bool> draining{false};
-  auth::AuthContext ctx{auth_app::auth_settings(cfg),
-                        *storage,
-                        *keys,
-                        blocking,
-                        limiter,
-                        audit,
-                        clients,
-                        revocations,
-                        passwords,
-                        client_secrets,
-                        clock,
-                        nullptr,
-                        {},
-                        &draining};
-  auth::TokenService tokens(ctx);
-  ctx.tokens = &tokens;
+  const auth::AuthDeps deps{auth_app::auth_settings(cfg),
+                            *storage,
+                            *keys,
+                            auth_app::shared_limiter(redis, local_limiter),
+                            audit,
+                            clients,
+                            revocations,
+                            passwords,
+                            client_secrets,
+                            clock,
+                            auth_app::change_notifier(redis)};
+  auth::AuthServices services(deps);
   // Verification follows the published keys (rotation, promotion, retirement).
-  keys->on_change([&tokens](const std::vector<jose::VerificationKey>&) { tokens.refresh_keys(); });
+  keys->on_change([&services](const std::vector<jose::VerificationKey>&) { services.tokens.refresh_keys(); });
+  std::atomic<bool> draining{false};
+  auth::AuthContext ctx{services, *blocking, draining};
 
-  app::Maintenance maintenance(ctx, {});
+  app::Maintenance maintenance(deps, {});
   maintenance.run_once();
-  if (redis.events) auth_app::share_changes(*redis.events, ctx, maintenance);
+  if (redis.events) auth_app::follow_changes(*redis.events, deps, maintenance);
   const app::AtScopeExit stop_events([&redis] {  // before the maintenance it pokes goes
     if (redis.events) redis.events->stop();
   });

@@ -17,7 +17,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::int64_t kFeedPage = 1000;
 }  // namespace
 
-Maintenance::Maintenance(auth::AuthContext& ctx, Intervals intervals) : ctx_(ctx), intervals_(intervals) {}
+Maintenance::Maintenance(const auth::AuthDeps& deps, Intervals intervals) : deps_(deps), intervals_(intervals) {}
 
 Maintenance::~Maintenance() {
   stop();
@@ -25,8 +25,8 @@ Maintenance::~Maintenance() {
 
 void Maintenance::poll_revocations() {
   for (;;) {
-    const auto cursor = static_cast<std::int64_t>(ctx_.revocations.cursor());
-    auto page = ctx_.storage.revocations_since(cursor, kFeedPage);
+    const auto cursor = static_cast<std::int64_t>(deps_.revocations.cursor());
+    auto page = deps_.storage.revocations_since(cursor, kFeedPage);
     if (!page) {
       ready_.store(false);
       return;
@@ -35,21 +35,21 @@ void Maintenance::poll_revocations() {
       auth::RevocationList::Kind kind{};
       std::string id;
       if (auth::RevocationList::parse_storage_key(r.key, kind, id)) {
-        ctx_.revocations.add(kind, id, r.expires_at);
+        deps_.revocations.add(kind, id, r.expires_at);
       }
-      ctx_.revocations.advance_cursor(static_cast<std::uint64_t>(r.seq));
+      deps_.revocations.advance_cursor(static_cast<std::uint64_t>(r.seq));
     }
     if (static_cast<std::int64_t>(page->size()) < kFeedPage) return;
   }
 }
 
 void Maintenance::run_once() {
-  ready_.store(static_cast<bool>(ctx_.storage.ping()));
+  ready_.store(static_cast<bool>(deps_.storage.ping()));
   poll_revocations();
-  if (auto r = ctx_.clients.reload(ctx_.storage); !r) {
+  if (auto r = deps_.clients.reload(deps_.storage); !r) {
     spdlog::warn("maintenance: client cache reload failed: {}", storage::to_string(r.error()));
   }
-  ctx_.keys.tick(ctx_.clock.now_seconds());
+  deps_.keys.tick(deps_.clock.now_seconds());
 }
 
 void Maintenance::start() {
@@ -96,23 +96,23 @@ void Maintenance::loop() {
         next_revocations = now + milliseconds(intervals_.revocations_ms);
       }
       if (now >= next_ready) {
-        ready_.store(static_cast<bool>(ctx_.storage.ping()));
+        ready_.store(static_cast<bool>(deps_.storage.ping()));
         next_ready = now + milliseconds(intervals_.readiness_ms);
       }
       if (now >= next_clients) {
-        if (auto r = ctx_.clients.reload(ctx_.storage); !r) {
+        if (auto r = deps_.clients.reload(deps_.storage); !r) {
           spdlog::warn("maintenance: client cache reload failed: {}", storage::to_string(r.error()));
         }
         next_clients = now + milliseconds(intervals_.clients_ms);
       }
       if (now >= next_keys) {
-        ctx_.keys.tick(ctx_.clock.now_seconds());
+        deps_.keys.tick(deps_.clock.now_seconds());
         next_keys = now + milliseconds(intervals_.keys_ms);
       }
       if (now >= next_purge) {
-        const auto t = ctx_.clock.now_seconds();
-        ctx_.revocations.purge(t);
-        (void)ctx_.storage.purge_expired_revocations(t);
+        const auto t = deps_.clock.now_seconds();
+        deps_.revocations.purge(t);
+        (void)deps_.storage.purge_expired_revocations(t);
         next_purge = now + milliseconds(intervals_.purge_ms);
       }
     } catch (const std::exception& ex) {

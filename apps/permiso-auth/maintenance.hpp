@@ -11,7 +11,7 @@
 #include <thread>
 
 namespace permiso::auth {
-class AuthContext;
+struct AuthDeps;
 }
 
 namespace permiso::app {
@@ -26,7 +26,7 @@ class Maintenance {
     int readiness_ms = 1000;
   };
 
-  Maintenance(auth::AuthContext& ctx, Intervals intervals);
+  Maintenance(const auth::AuthDeps& deps, Intervals intervals);
   ~Maintenance();
   Maintenance(const Maintenance&) = delete;
   Maintenance& operator=(const Maintenance&) = delete;
@@ -44,7 +44,7 @@ class Maintenance {
   void loop();
   void poll_revocations();
 
-  auth::AuthContext& ctx_;
+  const auth::AuthDeps& deps_;
   Intervals intervals_;
   std::atomic<bool> ready_{false};
   std::mutex mutex_;

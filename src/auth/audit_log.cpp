@@ -7,6 +7,19 @@
 #include <vector>
 
 namespace permiso::auth {
+
+storage::AuditEvent audit_event(const Origin& origin, std::string_view action, std::string_view outcome,
+                                std::string_view actor, std::string_view actor_type, std::string_view target) {
+  storage::AuditEvent e;
+  e.action = std::string(action);
+  e.outcome = std::string(outcome);
+  e.actor = actor.empty() ? std::string("anonymous") : std::string(actor);
+  e.actor_type = actor.empty() ? std::string("anonymous") : std::string(actor_type);
+  e.target = std::string(target);
+  e.ip = origin.ip;
+  e.request_id = origin.request_id;
+  return e;
+}
 namespace {
 constexpr std::size_t kBatch = 500;
 constexpr auto kMaxDelay = std::chrono::milliseconds(100);  // longest an event waits unwritten

@@ -11,9 +11,23 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace permiso::auth {
+
+/// Where a request came from, as the audit trail records it.
+struct Origin {
+  std::string ip;
+  std::string request_id;
+  std::string user_agent;
+};
+
+/// An audit event with the origin's IP and request id filled in; an empty actor is
+/// "anonymous".
+storage::AuditEvent audit_event(const Origin& origin, std::string_view action, std::string_view outcome,
+                                std::string_view actor, std::string_view actor_type, std::string_view target = {});
 
 class AuditLog {
  public:

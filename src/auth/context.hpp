@@ -1,17 +1,16 @@
-// The components of the authorization server, built once in apps/permiso-auth/main.cpp
-// (the composition root) and handed by reference to every handler group.
+// What the authorization server's domain is made of: its settings and the components the
+// composition root (apps/permiso-auth) opens and owns. The services in services.hpp are
+// built from these, each taking only the parts it needs; nothing here is set later.
 #pragma once
 
 #include "common/clock.hpp"
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
 namespace permiso {
-class WorkerPool;
 namespace storage {
 class Storage;
 }
@@ -33,7 +32,6 @@ class ClientCache;
 using RevocationList = resource::RevocationList;
 class PasswordHasher;
 class ClientSecrets;
-class TokenService;
 
 struct RateRule {
   std::uint32_t count = 0;  // 0: unlimited
@@ -61,28 +59,28 @@ struct AuthSettings {
   RateRule service_token_rate{100, 60};  // per client on the token endpoints
 };
 
-class AuthContext {
- public:
+/// Tells other replicas about a change ("revocation", "client:<id>"); a no-op without Redis
+/// (replicas then converge by polling storage).
+using ChangeNotifier = std::function<void(std::string_view)>;
+
+/// The components of the domain, owned by the composition root and outliving the services.
+struct AuthDeps {
   AuthSettings settings;
   storage::Storage& storage;
   jose::KeyStore& keys;
-  WorkerPool& blocking;  // storage calls and Argon2: never on I/O threads
   ratelimit::RateLimiter& limiter;
   AuditLog& audit;
   ClientCache& clients;
   RevocationList& revocations;
-  PasswordHasher& passwords;
-  ClientSecrets& client_secrets;
+  const PasswordHasher& passwords;
+  const ClientSecrets& client_secrets;
   const Clock& clock;
-  /// Set by the composition root once built (it needs this context to exist first).
-  TokenService* tokens = nullptr;
-  /// Tells other replicas about a change ("revocation", "client:<id>") when Redis is
-  /// configured; empty otherwise (replicas then converge by polling storage).
-  std::function<void(std::string_view)> notify;
-  /// True once the server starts draining: long-polls (the revocation feed) answer at once
-  /// instead of holding a worker past the shutdown grace.
-  /// Owned by the composition root; null: never draining (tests).
-  const std::atomic<bool>* draining = nullptr;
+  ChangeNotifier notify;
 };
+
+/// Calls `notify` when it is set.
+inline void publish(const ChangeNotifier& notify, std::string_view event) {
+  if (notify) notify(event);
+}
 
 }  // namespace permiso::auth

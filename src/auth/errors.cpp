@@ -1,6 +1,8 @@
 // The error table of permiso-auth; see errors.hpp.
 #include "auth/errors.hpp"
 
+#include "storage/storage.hpp"
+
 #include <boost/json/value.hpp>
 
 namespace permiso::auth {
@@ -87,24 +89,38 @@ int http_status(AuthError e, bool grant_error_is_401) {
   return 500;
 }
 
-http::Response to_response(const http::Request& req, const Failure& f) {
-  const int status = http_status(f.code, f.grant_error_is_401);
-  http::Response res =
-      http::error_response(req, status, wire_code(f.code), f.description, f.extra.empty() ? nullptr : &f.extra);
-  if (f.code == AuthError::InvalidToken) {
-    // RFC 6750 §3: the challenge names the error so clients know to fetch a new token.
-    res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\", error_description=\"" + f.description + "\"");
-  } else if (f.code == AuthError::InsufficientScope) {
-    res.set_header("WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
-  } else if (f.code == AuthError::InvalidClient && req.header("authorization") &&
-             req.header("authorization")->starts_with("Basic")) {
-    // RFC 6749 §5.2: a client that tried Basic auth gets the matching challenge.
-    res.set_header("WWW-Authenticate", "Basic realm=\"permiso\"");
+Failure storage_failure(const storage::StorageFailure& f) {
+  switch (f.code) {
+    case storage::StorageError::Unavailable: {
+      Failure out(AuthError::Unavailable, "Storage is unavailable; try again shortly.");
+      out.retry_after_s = 2;
+      return out;
+    }
+    case storage::StorageError::NotFound:
+      return Failure(AuthError::NotFound, "No such resource.");
+    case storage::StorageError::Conflict: {
+      Failure out(AuthError::Conflict, f.field.empty() ? std::string("A unique value is already taken.")
+                                                       : "The " + f.field + " is already taken.");
+      if (!f.field.empty()) out.with("field", boost::json::value(f.field));
+      return out;
+    }
+    case storage::StorageError::Invalid: {
+      Failure out(AuthError::ValidationError, f.field.empty()
+                                                  ? std::string("A value refers to something that does not exist.")
+                                                  : "The " + f.field + " refers to something that does not exist.");
+      if (!f.field.empty()) out.with("field", boost::json::value(f.field));
+      return out;
+    }
+    case storage::StorageError::Internal:
+      break;
   }
-  if (f.code == AuthError::RateLimited || f.code == AuthError::Unavailable) {
-    res.set_header("Retry-After", std::to_string(f.retry_after_s > 0 ? f.retry_after_s : 1));
-  }
-  return res;
+  return Failure(AuthError::Internal, "An internal error occurred.");
+}
+
+Failure validation_failure(std::string_view field, std::string_view why) {
+  Failure f(AuthError::ValidationError, std::string(field) + ": " + std::string(why));
+  f.with("field", boost::json::value(field));
+  return f;
 }
 
 }  // namespace permiso::auth

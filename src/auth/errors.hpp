@@ -1,14 +1,18 @@
 // The closed list of reasons permiso-auth refuses a request, and the one table that maps
-// each to its HTTP status and wire error code (contract: "Errors, everywhere").
+// each to its HTTP status and wire error code (contract: "Errors, everywhere"). The HTTP
+// answer itself is built by the handlers (handlers/failure_response.hpp).
 #pragma once
 
 #include "common/result.hpp"
-#include "http/http.hpp"
 
 #include <boost/json/object.hpp>
 
 #include <string>
 #include <string_view>
+
+namespace permiso::storage {
+struct StorageFailure;
+}
 
 namespace permiso::auth {
 
@@ -53,8 +57,12 @@ struct Failure {
   }
 };
 
-/// Maps a refusal to its HTTP answer: status, error code, WWW-Authenticate and Retry-After.
-http::Response to_response(const http::Request& req, const Failure& f);
+/// Storage failures as refusals: Unavailable → 503 (Retry-After 2), NotFound → 404,
+/// Conflict → 409 (naming the field), Invalid → 422, Internal → 500.
+Failure storage_failure(const storage::StorageFailure& f);
+
+/// 422 validation_error naming `field`.
+Failure validation_failure(std::string_view field, std::string_view why);
 
 /// HTTP status for an error code (the table).
 int http_status(AuthError e, bool grant_error_is_401 = false);

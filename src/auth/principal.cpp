@@ -1,10 +1,7 @@
 // See principal.hpp.
 #include "auth/principal.hpp"
 
-#include "auth/context.hpp"
 #include "auth/scopes.hpp"
-#include "auth/token_service.hpp"
-#include "http/body.hpp"
 
 #include <algorithm>
 #include <boost/json/array.hpp>
@@ -13,18 +10,6 @@ namespace permiso::auth {
 
 bool Principal::has_scope(std::string_view scope) const {
   return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
-}
-
-AuthResult<Principal> verify_access_token(const AuthContext& ctx, std::string_view token) {
-  return ctx.tokens->verify(token);
-}
-
-AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& req) {
-  const auto token = http::bearer_token(req);
-  if (!token || token->empty()) {
-    return Failure(AuthError::InvalidToken, "A bearer access token is required.");
-  }
-  return ctx.tokens->verify(*token);
 }
 
 std::optional<Failure> require_scopes(const Principal& principal, const std::vector<std::string>& required) {

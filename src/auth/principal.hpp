@@ -1,9 +1,8 @@
-// Who is calling: the identity a verified access token carries, and the guards handlers use
-// to demand a token and scopes (RFC 6750 answers: 401 invalid_token, 403 insufficient_scope).
+// Who is calling: the identity a verified access token carries, and the scope guard
+// (RFC 6750: 403 insufficient_scope). Reading the bearer token is the handlers' part.
 #pragma once
 
 #include "auth/errors.hpp"
-#include "http/http.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -12,8 +11,6 @@
 #include <vector>
 
 namespace permiso::auth {
-
-class AuthContext;
 
 struct Principal {
   std::string subject;                  // "sub": the user id as a string, or the client_id
@@ -36,14 +33,6 @@ struct Principal {
   [[nodiscard]] std::string actor() const { return is_user() ? username : client_id; }
   [[nodiscard]] std::string actor_type() const { return is_user() ? "user" : "client"; }
 };
-
-/// Verifies `Authorization: Bearer <token>`: signature with the server's own keys, claims,
-/// and the revocation list (token and session). No database round trip.
-/// Failure: InvalidToken (401, with WWW-Authenticate).
-AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& req);
-
-/// Verifies a raw access token the same way (introspection, revocation).
-AuthResult<Principal> verify_access_token(const AuthContext& ctx, std::string_view token);
 
 /// InsufficientScope (403) with `required_scopes` and `missing_scopes` when any is missing.
 std::optional<Failure> require_scopes(const Principal& principal, const std::vector<std::string>& required);

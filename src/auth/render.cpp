@@ -2,12 +2,22 @@
 #include "auth/render.hpp"
 
 #include "auth/client_cache.hpp"
-#include "auth/handlers/handler_support.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <ctime>
+
 namespace permiso::auth {
+
+std::string iso8601(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 namespace {
 
 boost::json::value opt(const std::optional<std::string>& s) {

@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@ boost::json::object render_audit_event(const storage::AuditEvent& event);
 /// A login session as its owner sees it: {id, created_at, last_seen_at, expires_at, ip,
 /// user_agent, current}; never a token.
 boost::json::object render_session(const storage::Session& session, std::string_view current_session_id);
+
+/// "2026-11-24T08:00:00Z".
+std::string iso8601(std::int64_t unix_seconds);
 
 /// "first last", else the display name, else the username.
 std::string full_name(const storage::User& user);

@@ -12,14 +12,14 @@
 namespace permiso::auth {
 namespace {
 
-jose::VerifyPolicy policy_for(const AuthContext& ctx) {
+jose::VerifyPolicy policy_for(const AuthSettings& settings, const jose::KeyStore& keys) {
   jose::VerifyPolicy p;
   // Only the algorithm this server signs with: a token in any other is not ours.
-  p.algorithms = {ctx.keys.algorithm()};
-  p.issuer = ctx.settings.issuer;
-  p.audience = ctx.settings.audience;
+  p.algorithms = {keys.algorithm()};
+  p.issuer = settings.issuer;
+  p.audience = settings.audience;
   p.typ = "at+jwt";
-  p.leeway_s = ctx.settings.leeway_s;
+  p.leeway_s = settings.leeway_s;
   return p;
 }
 
@@ -30,28 +30,35 @@ std::string string_claim(const boost::json::object& claims, std::string_view nam
 
 }  // namespace
 
-TokenService::TokenService(AuthContext& ctx) : ctx_(ctx), verifier_(policy_for(ctx), ctx.clock) {
+TokenService::TokenService(const AuthSettings& settings, jose::KeyStore& keys, const RevocationList& revocations,
+                           const ClientCache& clients, const Clock& clock)
+    : settings_(settings),
+      keys_(keys),
+      revocations_(revocations),
+      clients_(clients),
+      clock_(clock),
+      verifier_(policy_for(settings, keys), clock) {
   refresh_keys();
 }
 
 void TokenService::refresh_keys() {
-  verifier_.set_keys(ctx_.keys.verification_keys());
+  verifier_.set_keys(keys_.verification_keys());
 }
 
 IssuedToken TokenService::issue_user_token(const storage::User& user, const std::vector<std::string>& scopes,
                                            const std::vector<std::string>& roles, std::string_view session_id,
                                            std::string_view client_id) const {
-  const auto now = ctx_.clock.now_seconds();
+  const auto now = clock_.now_seconds();
   IssuedToken out;
   out.jti = jose::random_token(16);
-  out.expires_in = ctx_.settings.access_token_ttl_s;
+  out.expires_in = settings_.access_token_ttl_s;
   out.expires_at = now + out.expires_in;
   out.scope = join_scopes(scopes);
   boost::json::array role_array;
   for (const auto& r : roles) role_array.emplace_back(r);
-  const boost::json::object claims{{"iss", ctx_.settings.issuer},
+  const boost::json::object claims{{"iss", settings_.issuer},
                                    {"sub", std::to_string(user.id)},
-                                   {"aud", ctx_.settings.audience},
+                                   {"aud", settings_.audience},
                                    {"exp", out.expires_at},
                                    {"iat", now},
                                    {"nbf", now},
@@ -62,22 +69,22 @@ IssuedToken TokenService::issue_user_token(const storage::User& user, const std:
                                    {"username", user.username},
                                    {"roles", std::move(role_array)},
                                    {"sid", session_id}};
-  out.access_token = jose::sign_jwt(ctx_.keys.current(), claims);
+  out.access_token = jose::sign_jwt(keys_.current(), claims);
   return out;
 }
 
 IssuedToken TokenService::issue_service_token(const CachedClient& client,
                                               const std::vector<std::string>& scopes) const {
-  const auto now = ctx_.clock.now_seconds();
+  const auto now = clock_.now_seconds();
   IssuedToken out;
   out.jti = jose::random_token(16);
   out.expires_in =
-      client.client.access_token_lifetime > 0 ? client.client.access_token_lifetime : ctx_.settings.service_token_ttl_s;
+      client.client.access_token_lifetime > 0 ? client.client.access_token_lifetime : settings_.service_token_ttl_s;
   out.expires_at = now + out.expires_in;
   out.scope = join_scopes(scopes);
-  const boost::json::object claims{{"iss", ctx_.settings.issuer},
+  const boost::json::object claims{{"iss", settings_.issuer},
                                    {"sub", client.client.client_id},
-                                   {"aud", ctx_.settings.audience},
+                                   {"aud", settings_.audience},
                                    {"exp", out.expires_at},
                                    {"iat", now},
                                    {"nbf", now},
@@ -86,7 +93,7 @@ IssuedToken TokenService::issue_service_token(const CachedClient& client,
                                    {"scope", out.scope},
                                    {"type", "service"},
                                    {"is_trusted", client.client.is_trusted}};
-  out.access_token = jose::sign_jwt(ctx_.keys.current(), claims);
+  out.access_token = jose::sign_jwt(keys_.current(), claims);
   return out;
 }
 
@@ -107,7 +114,7 @@ AuthResult<Principal> TokenService::verify(std::string_view token) const {
   if (p.jti.empty() || p.subject.empty() || (p.type != "access" && p.type != "service")) {
     return Failure(AuthError::InvalidToken, "The access token lacks required claims.");
   }
-  if (ctx_.revocations.is_revoked(p.jti, p.session_id)) {
+  if (revocations_.is_revoked(p.jti, p.session_id)) {
     return Failure(AuthError::InvalidToken, "The access token has been revoked.");
   }
   p.scopes = split_scopes(string_claim(c, "scope"));
@@ -124,7 +131,7 @@ AuthResult<Principal> TokenService::verify(std::string_view token) const {
     }
   } else {
     // A deleted or disabled client's tokens stop working at once (the cache is in memory).
-    const auto client = ctx_.clients.find(p.client_id);
+    const auto client = clients_.find(p.client_id);
     if (!client || !client->client.is_active) {
       return Failure(AuthError::InvalidToken, "The client of this token is no longer active.");
     }

@@ -27,7 +27,9 @@ struct IssuedToken {
 
 class TokenService {
  public:
-  explicit TokenService(AuthContext& ctx);
+  /// `settings` and the components must outlive the service.
+  TokenService(const AuthSettings& settings, jose::KeyStore& keys, const RevocationList& revocations,
+               const ClientCache& clients, const Clock& clock);
 
   /// A user's access token (type "access") bound to a session.
   [[nodiscard]] IssuedToken issue_user_token(const storage::User& user, const std::vector<std::string>& scopes,
@@ -48,7 +50,11 @@ class TokenService {
   static std::string hash_refresh_token(std::string_view token);
 
  private:
-  AuthContext& ctx_;
+  const AuthSettings& settings_;
+  jose::KeyStore& keys_;
+  const RevocationList& revocations_;
+  const ClientCache& clients_;
+  const Clock& clock_;
   jose::Verifier verifier_;
 };
 

@@ -71,8 +71,8 @@ Response audit_query(AuthContext& ctx, Request& req) {
       *field = *t;
     }
   }
-  ctx.audit.flush(2000);  // events recorded just before this read are visible
-  auto page = ctx.storage.query_audit(q);
+  ctx.deps().audit.flush(2000);  // events recorded just before this read are visible
+  auto page = ctx.deps().storage.query_audit(q);
   if (!page) return fail(req, storage_failure(page.error()));
   boost::json::array events;
   for (const auto& e : page->items) events.push_back(render_audit_event(e));
@@ -93,8 +93,8 @@ boost::json::object key_json(const jose::KeyInfo& k) {
 Response list_keys(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) return fail(req, c.error());
   boost::json::array keys;
-  const auto current = ctx.keys.current().kid();
-  for (const auto& k : ctx.keys.list()) {
+  const auto current = ctx.deps().keys.current().kid();
+  for (const auto& k : ctx.deps().keys.list()) {
     auto j = key_json(k);
     j["signing"] = k.kid == current;
     keys.push_back(std::move(j));
@@ -108,19 +108,20 @@ Response rotate_keys(AuthContext& ctx, Request& req) {
   // Retired keys stay published while any token they signed may live: the longest lifetime
   // a token can have is a client's 24 h maximum.
   const auto max_lifetime =
-      std::max<std::int64_t>({ctx.settings.access_token_ttl_s, ctx.settings.service_token_ttl_s, 86400}) +
-      ctx.settings.leeway_s;
-  if (!ctx.keys.rotatable()) {
+      std::max<std::int64_t>({ctx.deps().settings.access_token_ttl_s, ctx.deps().settings.service_token_ttl_s, 86400}) +
+      ctx.deps().settings.leeway_s;
+  if (!ctx.deps().keys.rotatable()) {
     return fail(req, Failure(AuthError::Conflict,
                              "Signing keys come from configuration (JWT_PRIVATE_KEY_FILE or JWT_SECRET_KEY): "
                              "rotate them there, listing the previous key until its tokens expire."));
   }
-  auto info = ctx.keys.rotate(ctx.clock.now_seconds(), ctx.settings.key_publish_delay_s, max_lifetime);
+  auto info =
+      ctx.deps().keys.rotate(ctx.deps().clock.now_seconds(), ctx.deps().settings.key_publish_delay_s, max_lifetime);
   if (!info)
     return fail(req,
                 Failure(AuthError::Internal, "Key rotation failed: " + std::string(jose::to_string(info.error()))));
-  ctx.tokens->refresh_keys();
-  ctx.audit.record(audit_event(req, "key.rotate", "success", caller->actor(), caller->actor_type(), info->kid));
+  ctx.services.tokens.refresh_keys();
+  ctx.deps().audit.record(audit_event(req, "key.rotate", "success", caller->actor(), caller->actor_type(), info->kid));
   return http::json_response(201, boost::json::object{{"key", key_json(*info)}});
 }
 
@@ -129,21 +130,21 @@ Response dashboard_stats(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) {
     if (auto u = require(ctx, req, {"admin:users"}); !u) return fail(req, c.error());
   }
-  const auto now = ctx.clock.now_seconds();
-  auto users = ctx.storage.user_stats(now);
+  const auto now = ctx.deps().clock.now_seconds();
+  auto users = ctx.deps().storage.user_stats(now);
   if (!users) return fail(req, storage_failure(users.error()));
-  auto clients = ctx.storage.list_clients(1, 1);
+  auto clients = ctx.deps().storage.list_clients(1, 1);
   if (!clients) return fail(req, storage_failure(clients.error()));
-  ctx.audit.flush(2000);
+  ctx.deps().audit.flush(2000);
   storage::AuditQuery failures;
   failures.action = "auth.login";
   failures.outcome = "failure";
   failures.since = now - 86400;
   failures.per_page = 1;
-  auto failed = ctx.storage.query_audit(failures);
+  auto failed = ctx.deps().storage.query_audit(failures);
   storage::AuditQuery logins = failures;
   logins.outcome = "success";
-  auto succeeded = ctx.storage.query_audit(logins);
+  auto succeeded = ctx.deps().storage.query_audit(logins);
   return http::json_response(200, boost::json::object{{"users", boost::json::object{{"total", users->total},
                                                                                     {"active", users->active},
                                                                                     {"verified", users->verified},
@@ -151,9 +152,9 @@ Response dashboard_stats(AuthContext& ctx, Request& req) {
                                                       {"service_clients", clients->total},
                                                       {"logins_24h", succeeded ? succeeded->total : 0},
                                                       {"failed_logins_24h", failed ? failed->total : 0},
-                                                      {"signing_keys", ctx.keys.list().size()},
-                                                      {"revocations_cached", ctx.revocations.size()},
-                                                      {"audit_dropped", ctx.audit.dropped()}});
+                                                      {"signing_keys", ctx.deps().keys.list().size()},
+                                                      {"revocations_cached", ctx.deps().revocations.size()},
+                                                      {"audit_dropped", ctx.deps().audit.dropped()}});
 }
 
 }  // namespace

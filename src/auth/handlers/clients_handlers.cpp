@@ -87,7 +87,7 @@ std::optional<Failure> apply_client_fields(JsonBody& body, storage::ServiceClien
 }
 
 AuthResult<boost::json::object> client_json(AuthContext& ctx, const storage::ServiceClient& c) {
-  auto scopes = ctx.storage.client_scopes(c.client_id);
+  auto scopes = ctx.deps().storage.client_scopes(c.client_id);
   if (!scopes) return storage_failure(scopes.error());
   std::vector<std::string> names;
   for (auto& s : *scopes) names.push_back(std::move(s.name));
@@ -102,7 +102,7 @@ Response list_clients(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:clients"}); !c) return fail(req, c.error());
   auto paging = read_paging(req, 20, 100);
   if (!paging) return fail(req, paging.error());
-  auto page = ctx.storage.list_clients(paging->page, paging->per_page);
+  auto page = ctx.deps().storage.list_clients(paging->page, paging->per_page);
   if (!page) return fail(req, storage_failure(page.error()));
   boost::json::array out;
   for (const auto& c : page->items) {
@@ -137,17 +137,18 @@ Response create_client(AuthContext& ctx, Request& req) {
   }
   // The secret exists in clear only in this response.
   const std::string secret = ClientSecrets::generate();
-  c.secret_hash = ctx.client_secrets.hash(secret);
-  c.created_at = c.updated_at = ctx.clock.now_seconds();
-  auto created = ctx.storage.create_client(c);
+  c.secret_hash = ctx.deps().client_secrets.hash(secret);
+  c.created_at = c.updated_at = ctx.deps().clock.now_seconds();
+  auto created = ctx.deps().storage.create_client(c);
   if (!created) return fail(req, storage_failure(created.error()));
-  if (auto r = ctx.storage.set_client_scopes(created->client_id, scope_ids); !r) {
-    (void)ctx.storage.delete_client(created->client_id);
+  if (auto r = ctx.deps().storage.set_client_scopes(created->client_id, scope_ids); !r) {
+    (void)ctx.deps().storage.delete_client(created->client_id);
     return fail(req, storage_failure(r.error()));
   }
-  if (auto r = ctx.clients.refresh(ctx.storage, created->client_id); !r) return fail(req, storage_failure(r.error()));
-  notify(ctx, "client:" + created->client_id);
-  ctx.audit.record(
+  if (auto r = ctx.deps().clients.refresh(ctx.deps().storage, created->client_id); !r)
+    return fail(req, storage_failure(r.error()));
+  publish(ctx.deps().notify, "client:" + created->client_id);
+  ctx.deps().audit.record(
       audit_event(req, "client.create", "success", caller->actor(), caller->actor_type(), created->client_id));
   auto j = client_json(ctx, *created);
   if (!j) return fail(req, j.error());
@@ -156,7 +157,7 @@ Response create_client(AuthContext& ctx, Request& req) {
 
 Response get_client(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:clients"}); !c) return fail(req, c.error());
-  auto client = ctx.storage.get_client(client_param(req));
+  auto client = ctx.deps().storage.get_client(client_param(req));
   if (!client) return fail(req, storage_failure(client.error()));
   auto j = client_json(ctx, *client);
   if (!j) return fail(req, j.error());
@@ -168,23 +169,23 @@ Response update_client(AuthContext& ctx, Request& req) {
   if (!caller) return fail(req, caller.error());
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  auto client = ctx.storage.get_client(client_param(req));
+  auto client = ctx.deps().storage.get_client(client_param(req));
   if (!client) return fail(req, storage_failure(client.error()));
   if (auto f = apply_client_fields(*body, *client)) return fail(req, *f);
-  client->updated_at = ctx.clock.now_seconds();
-  auto updated = ctx.storage.update_client(*client);
+  client->updated_at = ctx.deps().clock.now_seconds();
+  auto updated = ctx.deps().storage.update_client(*client);
   if (!updated) return fail(req, storage_failure(updated.error()));
   if (body->has("scope_ids")) {
     auto refs = body->list("scope_ids");
     if (body->error()) return fail(req, *body->error());
     auto ids = resolve_scope_refs(ctx, refs.value_or(std::vector<std::string>{}), "scope_ids");
     if (!ids) return fail(req, ids.error());
-    if (auto r = ctx.storage.set_client_scopes(updated->client_id, *ids); !r)
+    if (auto r = ctx.deps().storage.set_client_scopes(updated->client_id, *ids); !r)
       return fail(req, storage_failure(r.error()));
   }
-  (void)ctx.clients.refresh(ctx.storage, updated->client_id);
-  notify(ctx, "client:" + updated->client_id);
-  ctx.audit.record(
+  (void)ctx.deps().clients.refresh(ctx.deps().storage, updated->client_id);
+  publish(ctx.deps().notify, "client:" + updated->client_id);
+  ctx.deps().audit.record(
       audit_event(req, "client.update", "success", caller->actor(), caller->actor_type(), updated->client_id));
   auto j = client_json(ctx, *updated);
   if (!j) return fail(req, j.error());
@@ -195,10 +196,10 @@ Response delete_client(AuthContext& ctx, Request& req) {
   auto caller = require(ctx, req, {"admin:clients"});
   if (!caller) return fail(req, caller.error());
   const auto id = client_param(req);
-  if (auto r = ctx.storage.delete_client(id); !r) return fail(req, storage_failure(r.error()));
-  ctx.clients.erase(id);  // its tokens stop verifying at once (see TokenService::verify)
-  notify(ctx, "client:" + id);
-  ctx.audit.record(audit_event(req, "client.delete", "success", caller->actor(), caller->actor_type(), id));
+  if (auto r = ctx.deps().storage.delete_client(id); !r) return fail(req, storage_failure(r.error()));
+  ctx.deps().clients.erase(id);  // its tokens stop verifying at once (see TokenService::verify)
+  publish(ctx.deps().notify, "client:" + id);
+  ctx.deps().audit.record(audit_event(req, "client.delete", "success", caller->actor(), caller->actor_type(), id));
   return http::json_response(200, boost::json::object{{"message", "Client deleted"}, {"client_id", id}});
 }
 
@@ -214,18 +215,18 @@ Response rotate_secret(AuthContext& ctx, Request& req) {
     if (grace < 0 || grace > 86400)
       return fail(req, validation_failure("grace_period_seconds", "must be from 0 to 86400"));
   }
-  const auto now = ctx.clock.now_seconds();
+  const auto now = ctx.deps().clock.now_seconds();
   const std::string secret = ClientSecrets::generate();
   auto rotated =
-      ctx.storage.rotate_client_secret(client_param(req), ctx.client_secrets.hash(secret),
-                                       grace > 0 ? std::optional<std::int64_t>(now + grace) : std::nullopt, now);
+      ctx.deps().storage.rotate_client_secret(client_param(req), ctx.deps().client_secrets.hash(secret),
+                                              grace > 0 ? std::optional<std::int64_t>(now + grace) : std::nullopt, now);
   if (!rotated) return fail(req, storage_failure(rotated.error()));
-  (void)ctx.clients.refresh(ctx.storage, rotated->client_id);
-  notify(ctx, "client:" + rotated->client_id);
+  (void)ctx.deps().clients.refresh(ctx.deps().storage, rotated->client_id);
+  publish(ctx.deps().notify, "client:" + rotated->client_id);
   auto event =
       audit_event(req, "client.rotate_secret", "success", caller->actor(), caller->actor_type(), rotated->client_id);
   event.details = boost::json::serialize(boost::json::object{{"grace_period_seconds", grace}});
-  ctx.audit.record(std::move(event));
+  ctx.deps().audit.record(std::move(event));
   auto j = client_json(ctx, *rotated);
   if (!j) return fail(req, j.error());
   return no_store_json(200, {{"client", std::move(*j)}, {"client_secret", secret}});
@@ -237,12 +238,12 @@ Response set_client_scopes(AuthContext& ctx, Request& req) {
   auto ids = required_scope_ids(ctx, req);
   if (!ids) return fail(req, ids.error());
   const auto id = client_param(req);
-  if (auto r = ctx.storage.set_client_scopes(id, *ids); !r) return fail(req, storage_failure(r.error()));
-  (void)ctx.clients.refresh(ctx.storage, id);
-  notify(ctx, "client:" + id);
-  auto client = ctx.storage.get_client(id);
+  if (auto r = ctx.deps().storage.set_client_scopes(id, *ids); !r) return fail(req, storage_failure(r.error()));
+  (void)ctx.deps().clients.refresh(ctx.deps().storage, id);
+  publish(ctx.deps().notify, "client:" + id);
+  auto client = ctx.deps().storage.get_client(id);
   if (!client) return fail(req, storage_failure(client.error()));
-  ctx.audit.record(audit_event(req, "client.scopes", "success", caller->actor(), caller->actor_type(), id));
+  ctx.deps().audit.record(audit_event(req, "client.scopes", "success", caller->actor(), caller->actor_type(), id));
   auto j = client_json(ctx, *client);
   if (!j) return fail(req, j.error());
   return http::json_response(200, *j);

@@ -1,65 +1,28 @@
 // See handler_support.hpp.
 #include "auth/handlers/handler_support.hpp"
 
-#include "auth/context.hpp"
-#include "auth/revocation_list.hpp"
 #include "http/body.hpp"
 #include "http/offload.hpp"
 
 #include <boost/json/value.hpp>
 
-#include <ctime>
-
 namespace permiso::auth {
 
-Failure storage_failure(const storage::StorageFailure& f) {
-  switch (f.code) {
-    case storage::StorageError::Unavailable: {
-      Failure out(AuthError::Unavailable, "Storage is unavailable; try again shortly.");
-      out.retry_after_s = 2;
-      return out;
-    }
-    case storage::StorageError::NotFound:
-      return Failure(AuthError::NotFound, "No such resource.");
-    case storage::StorageError::Conflict: {
-      Failure out(AuthError::Conflict, f.field.empty() ? std::string("A unique value is already taken.")
-                                                       : "The " + f.field + " is already taken.");
-      if (!f.field.empty()) out.with("field", boost::json::value(f.field));
-      return out;
-    }
-    case storage::StorageError::Invalid: {
-      Failure out(AuthError::ValidationError, f.field.empty()
-                                                  ? std::string("A value refers to something that does not exist.")
-                                                  : "The " + f.field + " refers to something that does not exist.");
-      if (!f.field.empty()) out.with("field", boost::json::value(f.field));
-      return out;
-    }
-    case storage::StorageError::Internal:
-      break;
+AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& req) {
+  const auto token = http::bearer_token(req);
+  if (!token || token->empty()) {
+    return Failure(AuthError::InvalidToken, "A bearer access token is required.");
   }
-  return Failure(AuthError::Internal, "An internal error occurred.");
+  return ctx.services.tokens.verify(*token);
+}
+
+Origin origin_of(const http::Request& req) {
+  return Origin{req.remote_ip, req.request_id, std::string(req.header("user-agent").value_or(""))};
 }
 
 storage::AuditEvent audit_event(const http::Request& req, std::string_view action, std::string_view outcome,
                                 std::string_view actor, std::string_view actor_type, std::string_view target) {
-  storage::AuditEvent e;
-  e.action = std::string(action);
-  e.outcome = std::string(outcome);
-  e.actor = actor.empty() ? std::string("anonymous") : std::string(actor);
-  e.actor_type = actor.empty() ? std::string("anonymous") : std::string(actor_type);
-  e.target = std::string(target);
-  e.ip = req.remote_ip;
-  e.request_id = req.request_id;
-  return e;
-}
-
-std::string iso8601(std::int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return audit_event(origin_of(req), action, outcome, actor, actor_type, target);
 }
 
 http::Response no_store_json(int status, const boost::json::object& body) {
@@ -69,36 +32,8 @@ http::Response no_store_json(int status, const boost::json::object& body) {
   return res;
 }
 
-std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::string>& ids, std::string_view reason) {
-  const auto now = ctx.clock.now_seconds();
-  // As long as the longest access token of a session could still live.
-  const auto until = now + ctx.settings.access_token_ttl_s + ctx.settings.leeway_s;
-  for (const auto& id : ids) {
-    auto r = ctx.storage.revoke_session(id, now);
-    if (!r && r.error().code != storage::StorageError::NotFound) return storage_failure(r.error());
-    auto t = ctx.storage.revoke_session_refresh_tokens(id, now);
-    if (!t) return storage_failure(t.error());
-    auto added =
-        ctx.storage.add_revocation(RevocationList::storage_key(RevocationList::Kind::Session, id), until, now, reason);
-    if (!added) return storage_failure(added.error());
-    ctx.revocations.add(RevocationList::Kind::Session, id, until);
-  }
-  if (!ids.empty()) notify(ctx, "revocation");
-  return std::nullopt;
-}
-
 http::Handler on_blocking_pool(AuthContext& ctx, http::Response (*fn)(AuthContext&, http::Request&)) {
   return http::on_pool(ctx.blocking, [&ctx, fn](http::Request& req) { return fn(ctx, req); });
-}
-
-void notify(AuthContext& ctx, std::string_view event) {
-  if (ctx.notify) ctx.notify(event);
-}
-
-Failure validation_failure(std::string_view field, std::string_view why) {
-  Failure f(AuthError::ValidationError, std::string(field) + ": " + std::string(why));
-  f.with("field", boost::json::value(field));
-  return f;
 }
 
 AuthResult<JsonBody> JsonBody::parse(const http::Request& req) {

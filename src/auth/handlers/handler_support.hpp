@@ -1,40 +1,56 @@
-// Small pieces every permiso-auth handler uses: storage failures as HTTP failures, audit
-// events stamped with the request, ISO 8601 times, and no-store JSON answers.
+// What every permiso-auth handler is handed (AuthContext), and the small pieces they share:
+// the caller's bearer token, the request's origin for the audit trail, refusals as HTTP
+// answers, no-store JSON and typed reads of a JSON body.
 #pragma once
 
+#include "auth/audit_log.hpp"
 #include "auth/errors.hpp"
+#include "auth/handlers/failure_response.hpp"
+#include "auth/principal.hpp"
+#include "auth/services.hpp"
 #include "http/http.hpp"
 #include "storage/storage.hpp"
 
 #include <boost/json/object.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+namespace permiso {
+class WorkerPool;
+}
+
 namespace permiso::auth {
 
-class AuthContext;
+/// What the composition root hands every handler group; built before the routes, complete.
+struct AuthContext {
+  AuthServices& services;
+  WorkerPool& blocking;  // storage calls and Argon2: never on I/O threads
+  /// True once the server starts draining: long-polls (the revocation feed) answer at once
+  /// instead of holding a worker past the shutdown grace.
+  const std::atomic<bool>& draining;
 
-/// Unavailable → 503, NotFound → 404, Conflict → 409 (naming the field), Invalid → 422,
-/// Internal → 500.
-Failure storage_failure(const storage::StorageFailure& f);
+  [[nodiscard]] const AuthDeps& deps() const { return services.deps; }
+};
+
+/// Verifies `Authorization: Bearer <token>`: signature with the server's own keys, claims,
+/// and the revocation list (token and session). No database round trip.
+/// Failure: InvalidToken (401, with WWW-Authenticate).
+AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& req);
+
+/// The request's address, id and user agent, for the audit trail and sessions.
+Origin origin_of(const http::Request& req);
 
 /// An audit event with the request's IP and id filled in.
 storage::AuditEvent audit_event(const http::Request& req, std::string_view action, std::string_view outcome,
                                 std::string_view actor, std::string_view actor_type, std::string_view target = {});
 
-/// "2026-11-24T08:00:00Z".
-std::string iso8601(std::int64_t unix_seconds);
-
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 http::Response no_store_json(int status, const boost::json::object& body);
-
-/// Ends sessions: their refresh tokens die, and their access tokens through a "sid:"
-/// revocation (storage, for every replica, and this replica's list at once).
-std::optional<Failure> end_sessions(AuthContext& ctx, const std::vector<std::string>& ids, std::string_view reason);
 
 /// Typed reads of a JSON request body; the first type error becomes a 422 naming the field.
 class JsonBody {
@@ -62,11 +78,5 @@ class JsonBody {
 /// A route handler that runs `fn(ctx, req)` on the worker pool (503 at once when it is full):
 /// every handler that touches storage or Argon2 is registered through this.
 http::Handler on_blocking_pool(AuthContext& ctx, http::Response (*fn)(AuthContext&, http::Request&));
-
-/// Publishes a change to other replicas (no-op without Redis).
-void notify(AuthContext& ctx, std::string_view event);
-
-/// 422 validation_error naming `field`.
-Failure validation_failure(std::string_view field, std::string_view why);
 
 }  // namespace permiso::auth

@@ -2,7 +2,7 @@
 // revocation feed), the caller's sessions, and discovery + JWKS.
 #pragma once
 
-#include "auth/context.hpp"
+#include "auth/handlers/handler_support.hpp"
 #include "http/http.hpp"
 
 namespace permiso::auth {

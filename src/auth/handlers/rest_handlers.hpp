@@ -2,8 +2,8 @@
 // clients, and the admin endpoints (audit trail, signing keys, dashboard statistics).
 #pragma once
 
-#include "auth/context.hpp"
 #include "auth/errors.hpp"
+#include "auth/handlers/handler_support.hpp"
 #include "auth/principal.hpp"
 #include "http/http.hpp"
 

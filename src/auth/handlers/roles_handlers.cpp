@@ -23,7 +23,8 @@ AuthResult<std::vector<std::int64_t>> resolve_scope_refs(AuthContext& ctx, const
                                                          std::string_view field) {
   std::vector<std::int64_t> ids;
   for (const auto& ref : refs) {
-    auto scope = is_decimal_id(ref) ? ctx.storage.get_scope(std::stoll(ref)) : ctx.storage.get_scope_by_name(ref);
+    auto scope =
+        is_decimal_id(ref) ? ctx.deps().storage.get_scope(std::stoll(ref)) : ctx.deps().storage.get_scope_by_name(ref);
     if (!scope) {
       if (scope.error().code == storage::StorageError::NotFound) {
         return validation_failure(field, "unknown scope '" + ref + "'");
@@ -63,7 +64,7 @@ AuthResult<std::int64_t> id_param(const Request& req, std::string_view what) {
 // ---- roles ----
 
 AuthResult<boost::json::object> role_json(AuthContext& ctx, const storage::Role& role) {
-  auto scopes = ctx.storage.role_scopes(role.id);
+  auto scopes = ctx.deps().storage.role_scopes(role.id);
   if (!scopes) return storage_failure(scopes.error());
   return render_role(role, *scopes);
 }
@@ -84,7 +85,7 @@ std::optional<Failure> check_name(const std::optional<std::string>& name, std::s
 
 Response list_roles(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) return fail(req, c.error());
-  auto roles = ctx.storage.list_roles();
+  auto roles = ctx.deps().storage.list_roles();
   if (!roles) return fail(req, storage_failure(roles.error()));
   boost::json::array out;
   for (const auto& r : *roles) {
@@ -113,12 +114,14 @@ Response create_role(AuthContext& ctx, Request& req) {
     if (!ids) return fail(req, ids.error());
     scope_ids = std::move(*ids);
   }
-  auto created = ctx.storage.create_role(role);
+  auto created = ctx.deps().storage.create_role(role);
   if (!created) return fail(req, storage_failure(created.error()));
   if (!scope_ids.empty()) {
-    if (auto r = ctx.storage.set_role_scopes(created->id, scope_ids); !r) return fail(req, storage_failure(r.error()));
+    if (auto r = ctx.deps().storage.set_role_scopes(created->id, scope_ids); !r)
+      return fail(req, storage_failure(r.error()));
   }
-  ctx.audit.record(audit_event(req, "role.create", "success", caller->actor(), caller->actor_type(), created->name));
+  ctx.deps().audit.record(
+      audit_event(req, "role.create", "success", caller->actor(), caller->actor_type(), created->name));
   return role_response(ctx, req, *created, 201);
 }
 
@@ -126,7 +129,7 @@ Response get_role(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) return fail(req, c.error());
   auto id = id_param(req, "role");
   if (!id) return fail(req, id.error());
-  auto role = ctx.storage.get_role(*id);
+  auto role = ctx.deps().storage.get_role(*id);
   if (!role) return fail(req, storage_failure(role.error()));
   return role_response(ctx, req, *role);
 }
@@ -138,7 +141,7 @@ Response update_role(AuthContext& ctx, Request& req) {
   if (!id) return fail(req, id.error());
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  auto role = ctx.storage.get_role(*id);
+  auto role = ctx.deps().storage.get_role(*id);
   if (!role) return fail(req, storage_failure(role.error()));
   if (body->has("name")) {
     auto name = body->str("name");
@@ -147,9 +150,10 @@ Response update_role(AuthContext& ctx, Request& req) {
   }
   if (auto d = body->str("description")) role->description = *d;
   if (body->error()) return fail(req, *body->error());
-  auto updated = ctx.storage.update_role(*role);
+  auto updated = ctx.deps().storage.update_role(*role);
   if (!updated) return fail(req, storage_failure(updated.error()));
-  ctx.audit.record(audit_event(req, "role.update", "success", caller->actor(), caller->actor_type(), updated->name));
+  ctx.deps().audit.record(
+      audit_event(req, "role.update", "success", caller->actor(), caller->actor_type(), updated->name));
   return role_response(ctx, req, *updated);
 }
 
@@ -158,8 +162,8 @@ Response delete_role(AuthContext& ctx, Request& req) {
   if (!caller) return fail(req, caller.error());
   auto id = id_param(req, "role");
   if (!id) return fail(req, id.error());
-  if (auto r = ctx.storage.delete_role(*id); !r) return fail(req, storage_failure(r.error()));
-  ctx.audit.record(
+  if (auto r = ctx.deps().storage.delete_role(*id); !r) return fail(req, storage_failure(r.error()));
+  ctx.deps().audit.record(
       audit_event(req, "role.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "Role deleted"}, {"id", *id}});
 }
@@ -171,10 +175,11 @@ Response set_role_scopes(AuthContext& ctx, Request& req) {
   if (!id) return fail(req, id.error());
   auto ids = required_scope_ids(ctx, req);
   if (!ids) return fail(req, ids.error());
-  if (auto r = ctx.storage.set_role_scopes(*id, *ids); !r) return fail(req, storage_failure(r.error()));
-  auto role = ctx.storage.get_role(*id);
+  if (auto r = ctx.deps().storage.set_role_scopes(*id, *ids); !r) return fail(req, storage_failure(r.error()));
+  auto role = ctx.deps().storage.get_role(*id);
   if (!role) return fail(req, storage_failure(role.error()));
-  ctx.audit.record(audit_event(req, "role.scopes", "success", caller->actor(), caller->actor_type(), role->name));
+  ctx.deps().audit.record(
+      audit_event(req, "role.scopes", "success", caller->actor(), caller->actor_type(), role->name));
   return role_response(ctx, req, *role);
 }
 
@@ -188,7 +193,7 @@ void split_resource_action(storage::Scope& s) {
 
 Response list_scopes(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) return fail(req, c.error());
-  auto scopes = ctx.storage.list_scopes();
+  auto scopes = ctx.deps().storage.list_scopes();
   if (!scopes) return fail(req, storage_failure(scopes.error()));
   boost::json::array out;
   for (const auto& s : *scopes) out.push_back(render_scope(s));
@@ -207,9 +212,10 @@ Response create_scope(AuthContext& ctx, Request& req) {
   if (auto f = check_name(name, "name")) return fail(req, *f);
   s.name = *name;
   split_resource_action(s);
-  auto created = ctx.storage.create_scope(s);
+  auto created = ctx.deps().storage.create_scope(s);
   if (!created) return fail(req, storage_failure(created.error()));
-  ctx.audit.record(audit_event(req, "scope.create", "success", caller->actor(), caller->actor_type(), created->name));
+  ctx.deps().audit.record(
+      audit_event(req, "scope.create", "success", caller->actor(), caller->actor_type(), created->name));
   return http::json_response(201, render_scope(*created));
 }
 
@@ -217,7 +223,7 @@ Response get_scope(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) return fail(req, c.error());
   auto id = id_param(req, "scope");
   if (!id) return fail(req, id.error());
-  auto s = ctx.storage.get_scope(*id);
+  auto s = ctx.deps().storage.get_scope(*id);
   if (!s) return fail(req, storage_failure(s.error()));
   return http::json_response(200, render_scope(*s));
 }
@@ -229,7 +235,7 @@ Response update_scope(AuthContext& ctx, Request& req) {
   if (!id) return fail(req, id.error());
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  auto s = ctx.storage.get_scope(*id);
+  auto s = ctx.deps().storage.get_scope(*id);
   if (!s) return fail(req, storage_failure(s.error()));
   if (body->has("name")) {
     auto name = body->str("name");
@@ -239,11 +245,12 @@ Response update_scope(AuthContext& ctx, Request& req) {
   }
   if (auto d = body->str("description")) s->description = *d;
   if (body->error()) return fail(req, *body->error());
-  auto updated = ctx.storage.update_scope(*s);
+  auto updated = ctx.deps().storage.update_scope(*s);
   if (!updated) return fail(req, storage_failure(updated.error()));
-  (void)ctx.clients.reload(ctx.storage);  // client scope names may have changed
-  notify(ctx, "clients");
-  ctx.audit.record(audit_event(req, "scope.update", "success", caller->actor(), caller->actor_type(), updated->name));
+  (void)ctx.deps().clients.reload(ctx.deps().storage);  // client scope names may have changed
+  publish(ctx.deps().notify, "clients");
+  ctx.deps().audit.record(
+      audit_event(req, "scope.update", "success", caller->actor(), caller->actor_type(), updated->name));
   return http::json_response(200, render_scope(*updated));
 }
 
@@ -252,10 +259,10 @@ Response delete_scope(AuthContext& ctx, Request& req) {
   if (!caller) return fail(req, caller.error());
   auto id = id_param(req, "scope");
   if (!id) return fail(req, id.error());
-  if (auto r = ctx.storage.delete_scope(*id); !r) return fail(req, storage_failure(r.error()));
-  (void)ctx.clients.reload(ctx.storage);
-  notify(ctx, "clients");
-  ctx.audit.record(
+  if (auto r = ctx.deps().storage.delete_scope(*id); !r) return fail(req, storage_failure(r.error()));
+  (void)ctx.deps().clients.reload(ctx.deps().storage);
+  publish(ctx.deps().notify, "clients");
+  ctx.deps().audit.record(
       audit_event(req, "scope.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "Scope deleted"}, {"id", *id}});
 }

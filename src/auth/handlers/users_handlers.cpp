@@ -24,9 +24,9 @@ Response fail(const Request& req, const Failure& f) {
 }
 
 AuthResult<boost::json::object> user_json(AuthContext& ctx, const storage::User& u) {
-  auto roles = ctx.storage.user_roles(u.id);
+  auto roles = ctx.deps().storage.user_roles(u.id);
   if (!roles) return storage_failure(roles.error());
-  auto scopes = ctx.storage.user_scope_names(u.id);
+  auto scopes = ctx.deps().storage.user_scope_names(u.id);
   if (!scopes) return storage_failure(scopes.error());
   return render_user(u, *roles, *scopes);
 }
@@ -75,7 +75,7 @@ AuthResult<storage::User> new_user(AuthContext& ctx, JsonBody& body, std::string
   storage::User u;
   u.username = normalize_username(*username);
   if (auto f = apply_profile(body, u)) return *f;
-  const auto now = ctx.clock.now_seconds();
+  const auto now = ctx.deps().clock.now_seconds();
   u.created_at = u.updated_at = now;
   password = std::move(*pw);
   return u;
@@ -87,14 +87,15 @@ AuthResult<std::vector<std::int64_t>> resolve_roles(AuthContext& ctx, const Prin
                                                     const std::vector<std::string>& refs) {
   std::vector<std::int64_t> ids;
   for (const auto& ref : refs) {
-    auto role = is_decimal_id(ref) ? ctx.storage.get_role(std::stoll(ref)) : ctx.storage.get_role_by_name(ref);
+    auto role =
+        is_decimal_id(ref) ? ctx.deps().storage.get_role(std::stoll(ref)) : ctx.deps().storage.get_role_by_name(ref);
     if (!role) {
       if (role.error().code == storage::StorageError::NotFound) {
         return validation_failure("role_ids", "unknown role '" + ref + "'");
       }
       return storage_failure(role.error());
     }
-    auto scopes = ctx.storage.role_scopes(role->id);
+    auto scopes = ctx.deps().storage.role_scopes(role->id);
     if (!scopes) return storage_failure(scopes.error());
     std::vector<std::string> admin_scopes;
     for (const auto& s : *scopes) {
@@ -117,12 +118,12 @@ AuthResult<std::int64_t> path_id(const Request& req) {
 
 /// Disabling or deleting a user ends every session at once.
 std::optional<Failure> end_user_sessions(AuthContext& ctx, std::int64_t user_id, std::string_view reason) {
-  auto ids = ctx.storage.list_live_sessions(user_id, ctx.clock.now_seconds());
+  auto ids = ctx.deps().storage.list_live_sessions(user_id, ctx.deps().clock.now_seconds());
   if (!ids) return storage_failure(ids.error());
   std::vector<std::string> session_ids;
   for (const auto& s : *ids) session_ids.push_back(s.id);
-  if (auto f = end_sessions(ctx, session_ids, reason)) return f;
-  auto refresh = ctx.storage.revoke_user_refresh_tokens(user_id, ctx.clock.now_seconds());
+  if (auto f = ctx.services.sessions.end(session_ids, reason)) return f;
+  auto refresh = ctx.deps().storage.revoke_user_refresh_tokens(user_id, ctx.deps().clock.now_seconds());
   if (!refresh) return storage_failure(refresh.error());
   return std::nullopt;
 }
@@ -133,15 +134,15 @@ Response register_user(AuthContext& ctx, Request& req) {
   std::string password;
   auto user = new_user(ctx, *body, password);
   if (!user) return fail(req, user.error());
-  auto hash = ctx.passwords.hash(password);
+  auto hash = ctx.deps().passwords.hash(password);
   if (!hash) return fail(req, Failure(AuthError::Internal, "Password hashing failed."));
   user->password_hash = std::move(*hash);
-  auto created = ctx.storage.create_user(*user);
+  auto created = ctx.deps().storage.create_user(*user);
   if (!created) return fail(req, storage_failure(created.error()));
-  if (auto role = ctx.storage.get_role_by_name(kDefaultUserRole)) {
-    (void)ctx.storage.set_user_roles(created->id, {role->id});
+  if (auto role = ctx.deps().storage.get_role_by_name(kDefaultUserRole)) {
+    (void)ctx.deps().storage.set_user_roles(created->id, {role->id});
   }
-  ctx.audit.record(
+  ctx.deps().audit.record(
       audit_event(req, "user.register", "success", created->username, "user", std::to_string(created->id)));
   return user_response(ctx, req, *created, 201);
 }
@@ -151,7 +152,7 @@ Response get_me(AuthContext& ctx, Request& req) {
   if (!caller) return fail(req, caller.error());
   if (!caller->is_user())
     return fail(req, Failure(AuthError::Forbidden, "This endpoint is for users; this is a service token."));
-  auto user = ctx.storage.get_user(*caller->user_id);
+  auto user = ctx.deps().storage.get_user(*caller->user_id);
   if (!user) return fail(req, storage_failure(user.error()));
   return user_response(ctx, req, *user);
 }
@@ -163,13 +164,14 @@ Response update_me(AuthContext& ctx, Request& req) {
     return fail(req, Failure(AuthError::Forbidden, "This endpoint is for users; this is a service token."));
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  auto user = ctx.storage.get_user(*caller->user_id);
+  auto user = ctx.deps().storage.get_user(*caller->user_id);
   if (!user) return fail(req, storage_failure(user.error()));
   if (auto f = apply_profile(*body, *user)) return fail(req, *f);
-  user->updated_at = ctx.clock.now_seconds();
-  auto updated = ctx.storage.update_user(*user);
+  user->updated_at = ctx.deps().clock.now_seconds();
+  auto updated = ctx.deps().storage.update_user(*user);
   if (!updated) return fail(req, storage_failure(updated.error()));
-  ctx.audit.record(audit_event(req, "user.update", "success", caller->username, "user", std::to_string(user->id)));
+  ctx.deps().audit.record(
+      audit_event(req, "user.update", "success", caller->username, "user", std::to_string(user->id)));
   return user_response(ctx, req, *updated);
 }
 
@@ -189,29 +191,30 @@ Response change_password(AuthContext& ctx, Request& req) {
   if (!current) return fail(req, validation_failure("current_password", "is required"));
   if (!next) return fail(req, validation_failure("new_password", "is required"));
   if (auto why = check_password(*next)) return fail(req, validation_failure("new_password", *why));
-  auto user = ctx.storage.get_user(*id);
+  auto user = ctx.deps().storage.get_user(*id);
   if (!user) return fail(req, storage_failure(user.error()));
-  if (!ctx.passwords.verify(user->password_hash, *current)) {
-    ctx.audit.record(audit_event(req, "user.password", "failure", caller->username, "user", std::to_string(*id)));
+  if (!ctx.deps().passwords.verify(user->password_hash, *current)) {
+    ctx.deps().audit.record(
+        audit_event(req, "user.password", "failure", caller->username, "user", std::to_string(*id)));
     Failure f(AuthError::InvalidGrant, "The current password is wrong.");
     f.grant_error_is_401 = true;
     return fail(req, f.with("field", "current_password"));
   }
-  auto hash = ctx.passwords.hash(*next);
+  auto hash = ctx.deps().passwords.hash(*next);
   if (!hash) return fail(req, Failure(AuthError::Internal, "Password hashing failed."));
   user->password_hash = std::move(*hash);
-  user->updated_at = ctx.clock.now_seconds();
-  if (auto r = ctx.storage.update_user(*user); !r) return fail(req, storage_failure(r.error()));
+  user->updated_at = ctx.deps().clock.now_seconds();
+  if (auto r = ctx.deps().storage.update_user(*user); !r) return fail(req, storage_failure(r.error()));
   // Every other session ends: a changed password must lock out whoever knew the old one.
-  auto sessions = ctx.storage.list_live_sessions(*id, ctx.clock.now_seconds());
+  auto sessions = ctx.deps().storage.list_live_sessions(*id, ctx.deps().clock.now_seconds());
   if (sessions) {
     std::vector<std::string> others;
     for (const auto& s : *sessions) {
       if (s.id != caller->session_id) others.push_back(s.id);
     }
-    if (auto f = end_sessions(ctx, others, "password_changed")) return fail(req, *f);
+    if (auto f = ctx.services.sessions.end(others, "password_changed")) return fail(req, *f);
   }
-  ctx.audit.record(audit_event(req, "user.password", "success", caller->username, "user", std::to_string(*id)));
+  ctx.deps().audit.record(audit_event(req, "user.password", "success", caller->username, "user", std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "Password changed"}});
 }
 
@@ -231,7 +234,7 @@ Response list_users(AuthContext& ctx, Request& req) {
     else
       return fail(req, validation_failure("is_active", "must be true or false"));
   }
-  auto page = ctx.storage.list_users(q);
+  auto page = ctx.deps().storage.list_users(q);
   if (!page) return fail(req, storage_failure(page.error()));
   boost::json::array users;
   for (const auto& u : page->items) {
@@ -261,16 +264,17 @@ Response create_user(AuthContext& ctx, Request& req) {
     auto ids = resolve_roles(ctx, *caller, *role_refs);
     if (!ids) return fail(req, ids.error());
     role_ids = std::move(*ids);
-  } else if (auto role = ctx.storage.get_role_by_name(kDefaultUserRole)) {
+  } else if (auto role = ctx.deps().storage.get_role_by_name(kDefaultUserRole)) {
     role_ids.push_back(role->id);
   }
-  auto hash = ctx.passwords.hash(password);
+  auto hash = ctx.deps().passwords.hash(password);
   if (!hash) return fail(req, Failure(AuthError::Internal, "Password hashing failed."));
   user->password_hash = std::move(*hash);
-  auto created = ctx.storage.create_user(*user);
+  auto created = ctx.deps().storage.create_user(*user);
   if (!created) return fail(req, storage_failure(created.error()));
-  if (auto r = ctx.storage.set_user_roles(created->id, role_ids); !r) return fail(req, storage_failure(r.error()));
-  ctx.audit.record(
+  if (auto r = ctx.deps().storage.set_user_roles(created->id, role_ids); !r)
+    return fail(req, storage_failure(r.error()));
+  ctx.deps().audit.record(
       audit_event(req, "user.create", "success", caller->actor(), caller->actor_type(), std::to_string(created->id)));
   return user_response(ctx, req, *created, 201);
 }
@@ -279,7 +283,7 @@ Response get_user(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:users"}); !c) return fail(req, c.error());
   auto id = path_id(req);
   if (!id) return fail(req, id.error());
-  auto user = ctx.storage.get_user(*id);
+  auto user = ctx.deps().storage.get_user(*id);
   if (!user) return fail(req, storage_failure(user.error()));
   return user_response(ctx, req, *user);
 }
@@ -291,7 +295,7 @@ Response update_user(AuthContext& ctx, Request& req) {
   if (!id) return fail(req, id.error());
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  auto user = ctx.storage.get_user(*id);
+  auto user = ctx.deps().storage.get_user(*id);
   if (!user) return fail(req, storage_failure(user.error()));
   const bool was_active = user->is_active;
   if (auto f = apply_profile(*body, *user)) return fail(req, *f);
@@ -308,7 +312,7 @@ Response update_user(AuthContext& ctx, Request& req) {
     auto pw = body->str("password");
     if (!pw) return fail(req, body->error().value_or(validation_failure("password", "is required")));
     if (auto why = check_password(*pw)) return fail(req, validation_failure("password", *why));
-    auto hash = ctx.passwords.hash(*pw);
+    auto hash = ctx.deps().passwords.hash(*pw);
     if (!hash) return fail(req, Failure(AuthError::Internal, "Password hashing failed."));
     user->password_hash = std::move(*hash);
   }
@@ -317,13 +321,13 @@ Response update_user(AuthContext& ctx, Request& req) {
     user->locked_until.reset();
     user->failed_login_count = 0;
   }
-  user->updated_at = ctx.clock.now_seconds();
-  auto updated = ctx.storage.update_user(*user);
+  user->updated_at = ctx.deps().clock.now_seconds();
+  auto updated = ctx.deps().storage.update_user(*user);
   if (!updated) return fail(req, storage_failure(updated.error()));
   if (was_active && !updated->is_active) {
     if (auto f = end_user_sessions(ctx, updated->id, "user_disabled")) return fail(req, *f);
   }
-  ctx.audit.record(
+  ctx.deps().audit.record(
       audit_event(req, "user.update", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return user_response(ctx, req, *updated);
 }
@@ -336,10 +340,10 @@ Response delete_user(AuthContext& ctx, Request& req) {
   if (caller->user_id && *caller->user_id == *id) {
     return fail(req, Failure(AuthError::Conflict, "You cannot delete your own account."));
   }
-  if (auto user = ctx.storage.get_user(*id); !user) return fail(req, storage_failure(user.error()));
+  if (auto user = ctx.deps().storage.get_user(*id); !user) return fail(req, storage_failure(user.error()));
   if (auto f = end_user_sessions(ctx, *id, "user_deleted")) return fail(req, *f);
-  if (auto r = ctx.storage.delete_user(*id); !r) return fail(req, storage_failure(r.error()));
-  ctx.audit.record(
+  if (auto r = ctx.deps().storage.delete_user(*id); !r) return fail(req, storage_failure(r.error()));
+  ctx.deps().audit.record(
       audit_event(req, "user.delete", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return http::json_response(200, boost::json::object{{"message", "User deleted"}, {"id", *id}});
 }
@@ -357,17 +361,17 @@ Response set_roles(AuthContext& ctx, Request& req) {
   if (!refs) return fail(req, validation_failure("role_ids", "is required"));
   auto ids = resolve_roles(ctx, *caller, *refs);
   if (!ids) return fail(req, ids.error());
-  if (auto r = ctx.storage.set_user_roles(*id, *ids); !r) return fail(req, storage_failure(r.error()));
-  auto user = ctx.storage.get_user(*id);
+  if (auto r = ctx.deps().storage.set_user_roles(*id, *ids); !r) return fail(req, storage_failure(r.error()));
+  auto user = ctx.deps().storage.get_user(*id);
   if (!user) return fail(req, storage_failure(user.error()));
-  ctx.audit.record(
+  ctx.deps().audit.record(
       audit_event(req, "user.roles", "success", caller->actor(), caller->actor_type(), std::to_string(*id)));
   return user_response(ctx, req, *user);
 }
 
 Response stats(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:users"}); !c) return fail(req, c.error());
-  auto s = ctx.storage.user_stats(ctx.clock.now_seconds());
+  auto s = ctx.deps().storage.user_stats(ctx.deps().clock.now_seconds());
   if (!s) return fail(req, storage_failure(s.error()));
   return http::json_response(200, boost::json::object{{"total_users", s->total},
                                                       {"active_users", s->active},

@@ -1,6 +1,7 @@
 // The error table of permiso-auth (src/auth/errors.cpp) against the table in docs/api.md:
 // each reason has its status, its wire code, and the headers its answer needs.
 #include "auth/errors.hpp"
+#include "auth/handlers/failure_response.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,15 +1,11 @@
 // Access tokens: RFC 9068 claims and header, verification, revocation by jti and session,
 // deleted clients, and the algorithm allow-list.
 #include "auth/token_service.hpp"
-#include "auth/audit_log.hpp"
 #include "auth/client_cache.hpp"
-#include "auth/client_secrets.hpp"
-#include "auth/password_hasher.hpp"
 #include "auth/revocation_list.hpp"
-#include "common/worker_pool.hpp"
 #include "jose/crypto.hpp"
 #include "jose/key_store.hpp"
-#include "ratelimit/memory_limiter.hpp"
+#include "storage/storage.hpp"
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
@@ -33,25 +29,10 @@ class TokenServiceTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("permiso-ts-" + std::to_string(std::random_device{}()));
     storage_ = std::move(*storage::open_storage("sqlite://" + (dir_ / "t.db").string()));
     keys_ = std::move(*jose::KeyStore::open_or_create(dir_ / "keys", jose::Algorithm::ES256, clock_));
-    audit_ = std::make_unique<AuditLog>(*storage_, clock_);
     settings_.issuer = "https://auth.test";
     settings_.audience = "permiso";
     settings_.access_token_ttl_s = 900;
-    ctx_ = std::make_unique<AuthContext>(AuthContext{settings_,
-                                                     *storage_,
-                                                     *keys_,
-                                                     pool_,
-                                                     limiter_,
-                                                     *audit_,
-                                                     clients_,
-                                                     revocations_,
-                                                     hasher_,
-                                                     secrets_,
-                                                     clock_,
-                                                     nullptr,
-                                                     {}});
-    tokens_ = std::make_unique<TokenService>(*ctx_);
-    ctx_->tokens = tokens_.get();
+    tokens_ = std::make_unique<TokenService>(settings_, *keys_, revocations_, clients_, clock_);
 
     storage::ServiceClient c;
     c.client_id = "svc-a";
@@ -62,10 +43,7 @@ class TokenServiceTest : public ::testing::Test {
     ASSERT_TRUE(storage_->create_client(c));
     ASSERT_TRUE(clients_.reload(*storage_));
   }
-  void TearDown() override {
-    audit_->stop();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   storage::User user() const {
     storage::User u;
@@ -79,14 +57,8 @@ class TokenServiceTest : public ::testing::Test {
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<jose::KeyStore> keys_;
   AuthSettings settings_;
-  WorkerPool pool_{1, 4};
-  ratelimit::MemoryRateLimiter limiter_;
-  std::unique_ptr<AuditLog> audit_;
   ClientCache clients_;
   RevocationList revocations_;
-  PasswordHasher hasher_{Argon2Params{.memory_kib = 1024, .iterations = 1, .parallelism = 1}};
-  ClientSecrets secrets_{std::string(32, 'p')};
-  std::unique_ptr<AuthContext> ctx_;
   std::unique_ptr<TokenService> tokens_;
 };
 

@@ -1,0 +1,29 @@
+// The authorization server's domain, assembled: every service built from the components in
+// AuthDeps, each given only what it needs. The one place that knows how the services
+// depend on each other; handlers and the maintenance loop take what they use from here.
+#pragma once
+
+#include "auth/client_authenticator.hpp"
+#include "auth/context.hpp"
+#include "auth/grants.hpp"
+#include "auth/sessions.hpp"
+#include "auth/token_revocation.hpp"
+#include "auth/token_service.hpp"
+
+namespace permiso::auth {
+
+struct AuthServices {
+  /// `deps` must outlive the services.
+  explicit AuthServices(const AuthDeps& deps);
+  AuthServices(const AuthServices&) = delete;
+  AuthServices& operator=(const AuthServices&) = delete;
+
+  const AuthDeps& deps;
+  TokenService tokens;
+  ClientAuthenticator clients;
+  SessionService sessions;
+  Grants grants;
+  TokenRevocation revocation;
+};
+
+}  // namespace permiso::auth
