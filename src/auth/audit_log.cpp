@@ -20,6 +20,11 @@ storage::AuditEvent audit_event(const Origin& origin, std::string_view action, s
   e.request_id = origin.request_id;
   return e;
 }
+
+storage::AuditEvent change_event(const Origin& origin, const Principal& caller, std::string_view action,
+                                 std::string_view target) {
+  return audit_event(origin, action, "success", caller.actor(), caller.actor_type(), target);
+}
 namespace {
 constexpr std::size_t kBatch = 500;
 constexpr auto kMaxDelay = std::chrono::milliseconds(100);  // longest an event waits unwritten

@@ -3,6 +3,7 @@
 // on a request's path (token issuance in particular).
 #pragma once
 
+#include "auth/principal.hpp"
 #include "common/clock.hpp"
 #include "storage/storage.hpp"
 
@@ -28,6 +29,10 @@ struct Origin {
 /// "anonymous".
 storage::AuditEvent audit_event(const Origin& origin, std::string_view action, std::string_view outcome,
                                 std::string_view actor, std::string_view actor_type, std::string_view target = {});
+
+/// A successful change `caller` made (user, role, scope, client, key administration).
+storage::AuditEvent change_event(const Origin& origin, const Principal& caller, std::string_view action,
+                                 std::string_view target);
 
 class AuditLog {
  public:

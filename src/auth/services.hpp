@@ -3,12 +3,16 @@
 // depend on each other; handlers and the maintenance loop take what they use from here.
 #pragma once
 
+#include "auth/admin.hpp"
 #include "auth/client_authenticator.hpp"
+#include "auth/clients.hpp"
 #include "auth/context.hpp"
 #include "auth/grants.hpp"
+#include "auth/roles.hpp"
 #include "auth/sessions.hpp"
 #include "auth/token_revocation.hpp"
 #include "auth/token_service.hpp"
+#include "auth/users.hpp"
 
 namespace permiso::auth {
 
@@ -24,6 +28,10 @@ struct AuthServices {
   SessionService sessions;
   Grants grants;
   TokenRevocation revocation;
+  RoleService roles;
+  UserService users;
+  ClientService client_admin;
+  AdminService admin;
 };
 
 }  // namespace permiso::auth

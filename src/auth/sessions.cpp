@@ -7,8 +7,13 @@
 namespace permiso::auth {
 
 SessionService::SessionService(const AuthSettings& settings, storage::Storage& storage, RevocationList& revocations,
-                               const Clock& clock, ChangeNotifier notify)
-    : settings_(settings), storage_(storage), revocations_(revocations), clock_(clock), notify_(std::move(notify)) {}
+                               AuditLog& audit, const Clock& clock, ChangeNotifier notify)
+    : settings_(settings),
+      storage_(storage),
+      revocations_(revocations),
+      audit_(audit),
+      clock_(clock),
+      notify_(std::move(notify)) {}
 
 AuthResult<storage::Session> SessionService::open(std::int64_t user_id, std::string_view client_id,
                                                   const Origin& origin) const {
@@ -34,14 +39,32 @@ AuthResult<std::vector<storage::Session>> SessionService::live(std::int64_t user
   return std::move(*sessions);
 }
 
-std::optional<Failure> SessionService::end_own(std::int64_t user_id, const std::string& id,
-                                               std::string_view reason) const {
+std::optional<Failure> SessionService::logout(const Principal& caller, const Origin& origin) const {
+  if (caller.session_id.empty()) {
+    return Failure(AuthError::InvalidRequest, "This token does not belong to a login session.");
+  }
+  if (auto f = end({caller.session_id}, "logout")) return f;
+  audit_.record(audit_event(origin, "auth.logout", "success", caller.username, "user", caller.session_id));
+  return std::nullopt;
+}
+
+std::optional<Failure> SessionService::end_own(const Principal& caller, const std::string& id,
+                                               const Origin& origin) const {
   auto session = storage_.get_session(id);
   if (!session && session.error().code == storage::StorageError::Unavailable) return storage_failure(session.error());
-  if (!session || session->user_id != user_id || session->revoked_at) {
+  if (!session || session->user_id != caller.user_id || session->revoked_at) {
     return Failure(AuthError::NotFound, "No such session.");
   }
-  return end({id}, reason);
+  if (auto f = end({id}, "session_deleted")) return f;
+  audit_.record(audit_event(origin, "session.delete", "success", caller.username, "user", id));
+  return std::nullopt;
+}
+
+AuthResult<std::size_t> SessionService::end_all_but_current(const Principal& caller, const Origin& origin) const {
+  auto ended = end_others(*caller.user_id, caller.session_id, "sessions_deleted");
+  if (!ended) return ended.error();
+  audit_.record(audit_event(origin, "session.delete_all", "success", caller.username, "user", std::to_string(*ended)));
+  return *ended;
 }
 
 AuthResult<std::size_t> SessionService::end_others(std::int64_t user_id, std::string_view keep,

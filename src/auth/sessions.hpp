@@ -6,6 +6,7 @@
 #include "auth/audit_log.hpp"
 #include "auth/context.hpp"
 #include "auth/errors.hpp"
+#include "auth/principal.hpp"
 #include "storage/storage.hpp"
 
 #include <cstdint>
@@ -18,7 +19,7 @@ namespace permiso::auth {
 
 class SessionService {
  public:
-  SessionService(const AuthSettings& settings, storage::Storage& storage, RevocationList& revocations,
+  SessionService(const AuthSettings& settings, storage::Storage& storage, RevocationList& revocations, AuditLog& audit,
                  const Clock& clock, ChangeNotifier notify);
 
   /// A new session of `user_id` through `client_id`, recording where it came from.
@@ -26,10 +27,14 @@ class SessionService {
                                                   const Origin& origin) const;
   /// The user's live sessions, less those this replica already knows are revoked.
   [[nodiscard]] AuthResult<std::vector<storage::Session>> live(std::int64_t user_id) const;
-  /// Ends the user's own live session `id`; NotFound for another user's (its existence is
+  /// Ends the session of the caller's token (InvalidRequest when it has none).
+  [[nodiscard]] std::optional<Failure> logout(const Principal& caller, const Origin& origin) const;
+  /// Ends the caller's own live session `id`; NotFound for another user's (its existence is
   /// not the caller's business), an ended or an unknown one.
-  [[nodiscard]] std::optional<Failure> end_own(std::int64_t user_id, const std::string& id,
-                                               std::string_view reason) const;
+  [[nodiscard]] std::optional<Failure> end_own(const Principal& caller, const std::string& id,
+                                               const Origin& origin) const;
+  /// Ends every session of the caller but the one of its token; how many ended.
+  [[nodiscard]] AuthResult<std::size_t> end_all_but_current(const Principal& caller, const Origin& origin) const;
   /// Ends every live session of the user but `keep`; how many ended.
   [[nodiscard]] AuthResult<std::size_t> end_others(std::int64_t user_id, std::string_view keep,
                                                    std::string_view reason) const;
@@ -48,6 +53,7 @@ class SessionService {
   const AuthSettings& settings_;
   storage::Storage& storage_;
   RevocationList& revocations_;
+  AuditLog& audit_;
   const Clock& clock_;
   ChangeNotifier notify_;
 };

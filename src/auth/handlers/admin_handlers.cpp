@@ -1,13 +1,10 @@
 // The admin endpoints: audit trail query (admin:audit), signing keys (admin:system) and the
 // dashboard statistics (admin:system or admin:users).
-#include "auth/audit_log.hpp"
+#include "auth/admin.hpp"
 #include "auth/handlers/handler_support.hpp"
 #include "auth/handlers/rest_handlers.hpp"
 #include "auth/render.hpp"
-#include "auth/revocation_list.hpp"
-#include "auth/token_service.hpp"
 #include "http/offload.hpp"
-#include "jose/key_store.hpp"
 
 #include <boost/json.hpp>
 
@@ -71,9 +68,8 @@ Response audit_query(AuthContext& ctx, Request& req) {
       *field = *t;
     }
   }
-  ctx.deps().audit.flush(2000);  // events recorded just before this read are visible
-  auto page = ctx.deps().storage.query_audit(q);
-  if (!page) return fail(req, storage_failure(page.error()));
+  auto page = ctx.services.admin.audit_trail(q);
+  if (!page) return fail(req, page.error());
   boost::json::array events;
   for (const auto& e : page->items) events.push_back(render_audit_event(e));
   return http::json_response(200, page_envelope("events", std::move(events), page->total, *paging));
@@ -92,11 +88,11 @@ boost::json::object key_json(const jose::KeyInfo& k) {
 
 Response list_keys(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) return fail(req, c.error());
+  const auto listing = ctx.services.admin.keys();
   boost::json::array keys;
-  const auto current = ctx.deps().keys.current().kid();
-  for (const auto& k : ctx.deps().keys.list()) {
+  for (const auto& k : listing.keys) {
     auto j = key_json(k);
-    j["signing"] = k.kid == current;
+    j["signing"] = k.kid == listing.signing_kid;
     keys.push_back(std::move(j));
   }
   return http::json_response(200, boost::json::object{{"keys", std::move(keys)}});
@@ -105,23 +101,8 @@ Response list_keys(AuthContext& ctx, Request& req) {
 Response rotate_keys(AuthContext& ctx, Request& req) {
   auto caller = require(ctx, req, {"admin:system"});
   if (!caller) return fail(req, caller.error());
-  // Retired keys stay published while any token they signed may live: the longest lifetime
-  // a token can have is a client's 24 h maximum.
-  const auto max_lifetime =
-      std::max<std::int64_t>({ctx.deps().settings.access_token_ttl_s, ctx.deps().settings.service_token_ttl_s, 86400}) +
-      ctx.deps().settings.leeway_s;
-  if (!ctx.deps().keys.rotatable()) {
-    return fail(req, Failure(AuthError::Conflict,
-                             "Signing keys come from configuration (JWT_PRIVATE_KEY_FILE or JWT_SECRET_KEY): "
-                             "rotate them there, listing the previous key until its tokens expire."));
-  }
-  auto info =
-      ctx.deps().keys.rotate(ctx.deps().clock.now_seconds(), ctx.deps().settings.key_publish_delay_s, max_lifetime);
-  if (!info)
-    return fail(req,
-                Failure(AuthError::Internal, "Key rotation failed: " + std::string(jose::to_string(info.error()))));
-  ctx.services.tokens.refresh_keys();
-  ctx.deps().audit.record(audit_event(req, "key.rotate", "success", caller->actor(), caller->actor_type(), info->kid));
+  auto info = ctx.services.admin.rotate_keys(*caller, origin_of(req));
+  if (!info) return fail(req, info.error());
   return http::json_response(201, boost::json::object{{"key", key_json(*info)}});
 }
 
@@ -130,31 +111,19 @@ Response dashboard_stats(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:system"}); !c) {
     if (auto u = require(ctx, req, {"admin:users"}); !u) return fail(req, c.error());
   }
-  const auto now = ctx.deps().clock.now_seconds();
-  auto users = ctx.deps().storage.user_stats(now);
-  if (!users) return fail(req, storage_failure(users.error()));
-  auto clients = ctx.deps().storage.list_clients(1, 1);
-  if (!clients) return fail(req, storage_failure(clients.error()));
-  ctx.deps().audit.flush(2000);
-  storage::AuditQuery failures;
-  failures.action = "auth.login";
-  failures.outcome = "failure";
-  failures.since = now - 86400;
-  failures.per_page = 1;
-  auto failed = ctx.deps().storage.query_audit(failures);
-  storage::AuditQuery logins = failures;
-  logins.outcome = "success";
-  auto succeeded = ctx.deps().storage.query_audit(logins);
-  return http::json_response(200, boost::json::object{{"users", boost::json::object{{"total", users->total},
-                                                                                    {"active", users->active},
-                                                                                    {"verified", users->verified},
-                                                                                    {"locked", users->locked}}},
-                                                      {"service_clients", clients->total},
-                                                      {"logins_24h", succeeded ? succeeded->total : 0},
-                                                      {"failed_logins_24h", failed ? failed->total : 0},
-                                                      {"signing_keys", ctx.deps().keys.list().size()},
-                                                      {"revocations_cached", ctx.deps().revocations.size()},
-                                                      {"audit_dropped", ctx.deps().audit.dropped()}});
+  auto s = ctx.services.admin.dashboard();
+  if (!s) return fail(req, s.error());
+  const auto& u = s->users;
+  return http::json_response(200, boost::json::object{{"users", boost::json::object{{"total", u.total},
+                                                                                    {"active", u.active},
+                                                                                    {"verified", u.verified},
+                                                                                    {"locked", u.locked}}},
+                                                      {"service_clients", s->service_clients},
+                                                      {"logins_24h", s->logins_24h},
+                                                      {"failed_logins_24h", s->failed_logins_24h},
+                                                      {"signing_keys", s->signing_keys},
+                                                      {"revocations_cached", s->revocations_cached},
+                                                      {"audit_dropped", s->audit_dropped}});
 }
 
 }  // namespace

@@ -20,11 +20,6 @@ Origin origin_of(const http::Request& req) {
   return Origin{req.remote_ip, req.request_id, std::string(req.header("user-agent").value_or(""))};
 }
 
-storage::AuditEvent audit_event(const http::Request& req, std::string_view action, std::string_view outcome,
-                                std::string_view actor, std::string_view actor_type, std::string_view target) {
-  return audit_event(origin_of(req), action, outcome, actor, actor_type, target);
-}
-
 http::Response no_store_json(int status, const boost::json::object& body) {
   auto res = http::json_response(status, body);
   res.set_header("Cache-Control", "no-store");

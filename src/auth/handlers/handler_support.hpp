@@ -45,10 +45,6 @@ AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& 
 /// The request's address, id and user agent, for the audit trail and sessions.
 Origin origin_of(const http::Request& req);
 
-/// An audit event with the request's IP and id filled in.
-storage::AuditEvent audit_event(const http::Request& req, std::string_view action, std::string_view outcome,
-                                std::string_view actor, std::string_view actor_type, std::string_view target = {});
-
 /// JSON with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 http::Response no_store_json(int status, const boost::json::object& body);
 

@@ -200,11 +200,7 @@ Response introspect(const AuthContext& ctx, const Request& req, const ParamMap& 
 Response logout(AuthContext& ctx, Request& req) {
   auto caller = authenticate(ctx, req);
   if (!caller) return to_response(req, caller.error());
-  if (caller->session_id.empty()) {
-    return to_response(req, Failure(AuthError::InvalidRequest, "This token does not belong to a login session."));
-  }
-  if (auto f = ctx.services.sessions.end({caller->session_id}, "logout")) return to_response(req, *f);
-  ctx.deps().audit.record(audit_event(req, "auth.logout", "success", caller->username, "user", caller->session_id));
+  if (auto f = ctx.services.sessions.logout(*caller, origin_of(req))) return to_response(req, *f);
   return no_store_json(200, {{"message", "Logged out"}, {"session_id", caller->session_id}});
 }
 
@@ -241,8 +237,7 @@ Response delete_session(AuthContext& ctx, Request& req) {
   auto caller = user_caller(ctx, req);
   if (!caller) return to_response(req, caller.error());
   const std::string id(req.param("id"));
-  if (auto f = ctx.services.sessions.end_own(*caller->user_id, id, "session_deleted")) return to_response(req, *f);
-  ctx.deps().audit.record(audit_event(req, "session.delete", "success", caller->username, "user", id));
+  if (auto f = ctx.services.sessions.end_own(*caller, id, origin_of(req))) return to_response(req, *f);
   return no_store_json(200, {{"message", "Session ended"}, {"session_id", id}});
 }
 
@@ -250,10 +245,8 @@ Response delete_session(AuthContext& ctx, Request& req) {
 Response delete_other_sessions(AuthContext& ctx, Request& req) {
   auto caller = user_caller(ctx, req);
   if (!caller) return to_response(req, caller.error());
-  auto ended = ctx.services.sessions.end_others(*caller->user_id, caller->session_id, "sessions_deleted");
+  auto ended = ctx.services.sessions.end_all_but_current(*caller, origin_of(req));
   if (!ended) return to_response(req, ended.error());
-  ctx.deps().audit.record(
-      audit_event(req, "session.delete_all", "success", caller->username, "user", std::to_string(*ended)));
   return no_store_json(200, {{"message", "Other sessions ended"}, {"ended", *ended}});
 }
 
@@ -348,7 +341,7 @@ Response discovery(const AuthContext& ctx, const Request& req) {
   const std::string base =
       settings.public_base_url.empty() ? "http://" + sanitized_host(req) : settings.public_base_url;
   boost::json::array scopes;
-  if (auto all = ctx.deps().storage.list_scopes()) {
+  if (auto all = ctx.services.roles.scopes()) {
     for (const auto& s : *all) scopes.emplace_back(s.name);
   }
   boost::json::array auth_methods{"client_secret_basic", "client_secret_post"};

@@ -5,6 +5,7 @@
 #include "auth/errors.hpp"
 #include "auth/handlers/handler_support.hpp"
 #include "auth/principal.hpp"
+#include "auth/roles.hpp"
 #include "http/http.hpp"
 
 #include <cstdint>
@@ -28,12 +29,6 @@ struct Paging {
   std::int64_t per_page = 20;
 };
 AuthResult<Paging> read_paging(const http::Request& req, std::int64_t default_per_page, std::int64_t max_per_page);
-/// A decimal id of at most 18 digits (path ids, and ids among name-or-id references).
-bool is_decimal_id(std::string_view s);
-
-/// Scope references (names or decimal ids) → scope ids; an unknown one is 422 naming `field`.
-AuthResult<std::vector<std::int64_t>> resolve_scope_refs(AuthContext& ctx, const std::vector<std::string>& refs,
-                                                         std::string_view field);
 /// The required `scope_ids` (or `scopes`) list of a request body, as scope ids: 400 for bad
 /// JSON, 422 naming scope_ids when it is missing, mistyped or names an unknown scope.
 AuthResult<std::vector<std::int64_t>> required_scope_ids(AuthContext& ctx, const http::Request& req);
