@@ -138,17 +138,9 @@ bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& 
   }
   for (const auto& c : *seeded) {
     if (c.change == auth::SeedClientChange::Unchanged) continue;
-    const bool created = c.change == auth::SeedClientChange::Created;
-    storage::AuditEvent event;
-    event.actor = "permiso-auth";
-    event.actor_type = "system";
-    event.action = created ? "client.create" : "client.rotate_secret";
-    event.target = c.client_id;
-    event.outcome = "success";
-    event.details = boost::json::serialize(boost::json::object{{"source", "environment"}, {"variable", c.variable}});
-    audit.record(std::move(event));
-    spdlog::info("service client '{}' {} from {}", c.client_id, created ? "created" : "given the new secret",
-                 c.variable);
+    audit.record(auth::seeded_client_event(c));
+    spdlog::info("service client '{}' {} from {}", c.client_id,
+                 c.change == auth::SeedClientChange::Created ? "created" : "given the new secret", c.variable);
   }
   return true;
 }

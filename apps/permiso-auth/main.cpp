@@ -17,7 +17,6 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <thread>
 
 #ifndef PERMISO_VERSION
 #define PERMISO_VERSION "0.0.0"

@@ -4,6 +4,7 @@
 #include "auth/seed_data.hpp"
 #include "auth/validation.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -149,6 +150,17 @@ ServiceClientSeeds service_client_seeds(const std::function<std::optional<std::s
     out.seeds.push_back(std::move(s));
   }
   return out;
+}
+
+storage::AuditEvent seeded_client_event(const SeededClient& client) {
+  storage::AuditEvent event;
+  event.actor = "permiso-auth";
+  event.actor_type = "system";
+  event.action = client.change == SeedClientChange::Created ? "client.create" : "client.rotate_secret";
+  event.target = client.client_id;
+  event.outcome = "success";
+  event.details = boost::json::serialize(boost::json::object{{"source", "environment"}, {"variable", client.variable}});
+  return event;
 }
 
 storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage::Storage& st,

@@ -67,6 +67,10 @@ storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage
                                                                          const Clock& clock,
                                                                          const std::vector<ServiceClientSeed>& seeds);
 
+/// The audit event of a seeded client's creation or new secret: the server itself acted,
+/// and the details name the variable (never the secret).
+storage::AuditEvent seeded_client_event(const SeededClient& client);
+
 /// A random password that satisfies the password policy (~128 bits of entropy).
 std::string generate_password();
 
