@@ -16,8 +16,8 @@ storage::AuditEvent audit_event(const Origin& origin, std::string_view action, s
   e.actor = actor.empty() ? std::string("anonymous") : std::string(actor);
   e.actor_type = actor.empty() ? std::string("anonymous") : std::string(actor_type);
   e.target = std::string(target);
-  e.ip = origin.ip;
-  e.request_id = origin.request_id;
+  e.ip = std::string(origin.ip);
+  e.request_id = std::string(origin.request_id);
   return e;
 }
 

@@ -18,11 +18,12 @@
 
 namespace permiso::auth {
 
-/// Where a request came from, as the audit trail records it.
+/// Where a request came from, as the audit trail and sessions record it. Views into the
+/// request: valid for the call it is passed to (the hot path copies nothing it does not keep).
 struct Origin {
-  std::string ip;
-  std::string request_id;
-  std::string user_agent;
+  std::string_view ip;
+  std::string_view request_id;
+  std::string_view user_agent;
 };
 
 /// An audit event with the origin's IP and request id filled in; an empty actor is

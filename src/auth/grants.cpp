@@ -84,7 +84,7 @@ AuthResult<UserGrant> Grants::password(const LoginAttempt& attempt, const Origin
   if (username.empty() || attempt.password.empty()) {
     return Failure(AuthError::InvalidRequest, "username and password are required.");
   }
-  if (auto f = consume(limiter_, "login:" + origin.ip + ":" + username, settings_.login_rate)) {
+  if (auto f = consume(limiter_, "login:" + std::string(origin.ip) + ":" + username, settings_.login_rate)) {
     audit_.record(audit_event(origin, "auth.login", "denied", username, "user", username));
     return *f;
   }

@@ -24,8 +24,8 @@ AuthResult<storage::Session> SessionService::open(std::int64_t user_id, std::str
   session.client_id = std::string(client_id);
   session.created_at = session.last_seen_at = now;
   session.expires_at = now + settings_.session_ttl_s;
-  session.ip = origin.ip;
-  session.user_agent = origin.user_agent.substr(0, 256);
+  session.ip = std::string(origin.ip);
+  session.user_agent = std::string(origin.user_agent.substr(0, 256));
   if (auto s = storage_.create_session(session); !s) return storage_failure(s.error());
   return session;
 }
