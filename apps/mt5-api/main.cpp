@@ -2,6 +2,7 @@
 // order it starts. Components are declared in start order, so leaving serve() — after the
 // drain, or when a start-up step fails — stops them newest first (components.hpp builds
 // each one; src/app holds the lifecycle both services share).
+#include "app/command_line.hpp"
 #include "app/lifecycle.hpp"
 #include "app/server_setup.hpp"
 #include "app/startup.hpp"
@@ -9,7 +10,6 @@
 #include "components.hpp"
 #include "ratelimit/memory_limiter.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <thread>
@@ -89,15 +89,9 @@ int serve() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mt5-api: the Permiso trading gateway (MetaTrader 5 model, simulated broker)"};
-  app.set_version_flag("--version", PERMISO_VERSION);
-  app.require_subcommand(0, 1);
-  app.add_subcommand("serve", "Run the gateway (the default)");
-  auto* config_cmd = app.add_subcommand("config", "Configuration tools");
-  auto* check_cmd =
-      config_cmd->add_subcommand("check", "Validate and print the effective configuration, secrets redacted");
-  config_cmd->require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  if (check_cmd->parsed()) return app::config_check<GatewayConfig>(config::load_gateway_config, PERMISO_VERSION);
-  return serve();
+  return app::run_command_line(argc, argv,
+                               {"mt5-api: the Permiso trading gateway (MetaTrader 5 model, simulated broker)",
+                                "Run the gateway (the default)", PERMISO_VERSION, serve, [] {
+                                  return app::config_check<GatewayConfig>(config::load_gateway_config, PERMISO_VERSION);
+                                }});
 }

@@ -2,6 +2,7 @@
 // of, in the order it starts. Components are declared in start order, so leaving run() —
 // after the drain, or when a start-up step fails — stops them newest first (components.hpp
 // opens each one; src/app holds the lifecycle both services share).
+#include "app/command_line.hpp"
 #include "app/lifecycle.hpp"
 #include "app/server_setup.hpp"
 #include "app/startup.hpp"
@@ -13,7 +14,6 @@
 #include "common/worker_pool.hpp"
 #include "components.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -102,15 +102,8 @@ int serve() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"permiso-auth: the Permiso OAuth2 authorization server"};
-  app.set_version_flag("--version", PERMISO_VERSION);
-  app.require_subcommand(0, 1);
-  app.add_subcommand("serve", "Run the server (the default)");
-  auto* config_cmd = app.add_subcommand("config", "Configuration tools");
-  auto* check_cmd =
-      config_cmd->add_subcommand("check", "Validate and print the effective configuration, secrets redacted");
-  config_cmd->require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  if (check_cmd->parsed()) return app::config_check<AuthConfig>(config::load_auth_config, PERMISO_VERSION);
-  return serve();
+  return app::run_command_line(
+      argc, argv,
+      {"permiso-auth: the Permiso OAuth2 authorization server", "Run the server (the default)", PERMISO_VERSION, serve,
+       [] { return app::config_check<AuthConfig>(config::load_auth_config, PERMISO_VERSION); }});
 }
