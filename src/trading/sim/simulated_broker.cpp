@@ -13,11 +13,6 @@ namespace {
 constexpr double kMsPerYear = 365.25 * 86'400'000.0;
 constexpr double kEps = 1e-6;  // tolerance, in points or volume steps
 
-TimeMs system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 double round_cents(double x) {
   return std::round(x * 100.0) / 100.0;
 }
@@ -100,74 +95,19 @@ void merge(Changes& into, Changes&& from) {
 
 // ---------------------------------------------------------------- construction
 
-SimulatedBroker::SimulatedBroker(SimOptions options) : options_(std::move(options)) {
-  const TimeMs start = options_.start_time_msc != 0 ? options_.start_time_msc : system_now_ms();
+SimulatedBroker::SimulatedBroker(SimOptions options) : options_(std::move(options)), market_(options_.instruments) {
+  const TimeMs start = options_.start_time_msc != 0 ? options_.start_time_msc : wall_now();
   now_.store(start);
   next_login_ = options_.first_login;
-
-  auto ccy = [this](const std::string& c) {
-    for (std::size_t i = 0; i < currencies_.size(); ++i) {
-      if (currencies_[i] == c) return static_cast<int>(i);
-    }
-    currencies_.push_back(c);
-    return static_cast<int>(currencies_.size() - 1);
-  };
-  usd_ = ccy("USD");
-  for (const auto& spec : options_.instruments) {
-    if (symbol_index_.contains(spec.info.name)) continue;
-    Instrument in;
-    in.spec = spec;
-    in.base_ccy = ccy(spec.info.currency_base);
-    in.profit_ccy = ccy(spec.info.currency_profit);
-    in.margin_ccy = ccy(spec.info.currency_margin);
-    in.pow10 = std::pow(10.0, spec.info.digits);
-    const double vd = std::max(0.0, std::round(-std::log10(spec.info.volume_step)));
-    in.volume_pow10 = std::pow(10.0, vd);
-    symbol_index_.emplace(spec.info.name, static_cast<int>(instruments_.size()));
-    instruments_.push_back(std::move(in));
-  }
-  for (auto& in : instruments_) {
-    if (!in.spec.leg_a.empty()) {
-      in.leg_a = find_symbol(in.spec.leg_a);
-      in.leg_b = find_symbol(in.spec.leg_b);
-      if (in.leg_a < 0 || in.leg_b < 0 || instruments_[static_cast<std::size_t>(in.leg_a)].leg_a >= 0 ||
-          instruments_[static_cast<std::size_t>(in.leg_b)].leg_a >= 0) {
-        in.leg_a = in.leg_b = -1;  // legs must be primary instruments; else its own process
-      }
-    }
-  }
   trade_allowed_ = std::make_unique<std::atomic<bool>[]>(instruments_.size());
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     trade_allowed_[i].store(instruments_[i].spec.info.trade_allowed);
   }
+  quotes_ = first_quotes(start);
+}
 
-  // Conversion routes between every pair of currencies.
-  const std::size_t n = currencies_.size();
-  auto direct = [this](int from, int to) -> std::optional<Leg> {
-    for (std::size_t i = 0; i < instruments_.size(); ++i) {
-      const auto& in = instruments_[i];
-      if (in.base_ccy == in.profit_ccy) continue;
-      if (in.base_ccy == from && in.profit_ccy == to) return Leg{static_cast<int>(i), false};
-      if (in.base_ccy == to && in.profit_ccy == from) return Leg{static_cast<int>(i), true};
-    }
-    return std::nullopt;
-  };
-  routes_.assign(n * n, Route{});
-  for (std::size_t f = 0; f < n; ++f) {
-    for (std::size_t t = 0; t < n; ++t) {
-      Route& r = routes_[f * n + t];
-      const int fi = static_cast<int>(f), ti = static_cast<int>(t);
-      if (f == t) {
-        r.ok = true;
-      } else if (auto d = direct(fi, ti)) {
-        r = Route{true, *d, Leg{}};
-      } else if (auto a = direct(fi, usd_), b = direct(usd_, ti); a && b) {
-        r = Route{true, *a, *b};
-      }
-    }
-  }
-
-  // Quote models and the first quotes.
+/// The quote models at their start mids (a cross at its legs'), and the first quotes.
+std::shared_ptr<SimulatedBroker::Quotes> SimulatedBroker::first_quotes(TimeMs start) {
   auto q = std::make_shared<Quotes>();
   q->ticks.resize(instruments_.size());
   models_.resize(instruments_.size());
@@ -186,10 +126,14 @@ SimulatedBroker::SimulatedBroker(SimOptions options) : options_(std::move(option
     const double spread = std::max(1.0, std::round(in.spec.spread_points)) * in.spec.info.point;
     Tick& t = q->ticks[i];
     t.time_msc = start;
-    t.bid = round_price(in, models_[i].mid - spread / 2);
-    t.ask = round_price(in, t.bid + spread);
+    t.bid = in.round_price(models_[i].mid - spread / 2);
+    t.ask = in.round_price(t.bid + spread);
   }
-  quotes_ = std::move(q);
+  return q;
+}
+
+TimeMs SimulatedBroker::wall_now() const {
+  return options_.clock ? options_.clock->now_ms() : SystemClock().now_ms();
 }
 
 SimulatedBroker::~SimulatedBroker() {
@@ -201,52 +145,6 @@ SimulatedBroker::~SimulatedBroker() {
 std::shared_ptr<const SimulatedBroker::Quotes> SimulatedBroker::quotes() const {
   std::shared_lock lock(quotes_mutex_);
   return quotes_;
-}
-
-int SimulatedBroker::find_symbol(std::string_view symbol) const {
-  auto it = symbol_index_.find(symbol);
-  return it == symbol_index_.end() ? -1 : it->second;
-}
-
-int SimulatedBroker::currency_id(std::string_view c) const {
-  for (std::size_t i = 0; i < currencies_.size(); ++i) {
-    if (currencies_[i] == c) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-double SimulatedBroker::rate(int from, int to, const Quotes& q) const {
-  if (from == to) return 1.0;
-  const Route& r = routes_[static_cast<std::size_t>(from) * currencies_.size() + static_cast<std::size_t>(to)];
-  auto leg = [&q](const Leg& l) {
-    if (l.sym < 0) return 1.0;
-    const Tick& t = q.ticks[static_cast<std::size_t>(l.sym)];
-    return l.inverse ? 1.0 / t.ask : t.bid;
-  };
-  return r.ok ? leg(r.a) * leg(r.b) : 0.0;
-}
-
-double SimulatedBroker::round_price(const Instrument& in, double price) const {
-  return std::round(price * in.pow10) / in.pow10;
-}
-
-bool SimulatedBroker::volume_ok(const Instrument& in, double volume) const {
-  const auto& s = in.spec.info;
-  if (!(volume > 0) || !std::isfinite(volume)) return false;
-  if (volume < s.volume_min * (1 - 1e-9) || volume > s.volume_max * (1 + 1e-9)) return false;
-  const double k = volume / s.volume_step;
-  return std::abs(k - std::round(k)) < kEps;
-}
-
-double SimulatedBroker::normalize_volume(const Instrument& in, double volume) const {
-  return std::round(volume * in.volume_pow10) / in.volume_pow10;
-}
-
-double SimulatedBroker::margin_of(int sym, double volume, double price, int leverage) const {
-  const auto& s = instruments_[static_cast<std::size_t>(sym)].spec.info;
-  const double lev = std::max(1, leverage);
-  if (s.margin_mode == MarginMode::CfdLeverage) return volume * s.contract_size * price / lev;
-  return volume * s.contract_size / lev;
 }
 
 SimulatedBroker::Totals SimulatedBroker::totals(const Account& a, const Quotes& q) const {
@@ -330,7 +228,7 @@ std::unique_ptr<SimulatedBroker::Account> SimulatedBroker::make_account(const Ac
   auto a = std::make_unique<Account>();
   a->info = info;
   a->info.profit = a->info.equity = a->info.margin = a->info.margin_free = a->info.margin_level = 0;
-  a->ccy = std::max(0, currency_id(info.currency));
+  a->ccy = std::max(0, market_.currency_id(info.currency));
   a->rng = Rng(options_.seed ^ (info.login * 0x9e3779b97f4a7c15ULL) ^ 0x5eed5eedULL);
   a->exposure.resize(instruments_.size());
   return a;
@@ -346,13 +244,11 @@ void SimulatedBroker::finish(Account& a, const Quotes& q, Changes& ch) {
 SendOutcome SimulatedBroker::open_account(std::string_view name, std::string_view currency, int leverage,
                                           double deposit) {
   static constexpr std::string_view kFiat[] = {"USD", "EUR", "GBP", "JPY", "CHF", "AUD", "CAD"};
-  const int ccy = currency_id(currency);
+  const int ccy = market_.currency_id(currency);
   bool supported = std::find(std::begin(kFiat), std::end(kFiat), currency) != std::end(kFiat) && ccy >= 0;
   if (supported) {
     for (const auto& in : instruments_) {  // every P&L and margin must convert
-      const std::size_t n = currencies_.size();
-      if (!routes_[static_cast<std::size_t>(in.profit_ccy) * n + static_cast<std::size_t>(ccy)].ok ||
-          !routes_[static_cast<std::size_t>(in.margin_ccy) * n + static_cast<std::size_t>(ccy)].ok) {
+      if (!market_.convertible(in.profit_ccy, ccy) || !market_.convertible(in.margin_ccy, ccy)) {
         supported = false;
       }
     }
@@ -422,7 +318,7 @@ std::vector<SymbolInfo> SimulatedBroker::symbols_get() const {
 }
 
 std::optional<SymbolInfo> SimulatedBroker::symbol_info(std::string_view symbol) const {
-  const int i = find_symbol(symbol);
+  const int i = market_.find_symbol(symbol);
   if (i < 0) return std::nullopt;
   SymbolInfo info = instruments_[static_cast<std::size_t>(i)].spec.info;
   info.trade_allowed = trade_allowed_[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
@@ -430,13 +326,13 @@ std::optional<SymbolInfo> SimulatedBroker::symbol_info(std::string_view symbol) 
 }
 
 std::optional<Tick> SimulatedBroker::symbol_info_tick(std::string_view symbol) const {
-  const int i = find_symbol(symbol);
+  const int i = market_.find_symbol(symbol);
   if (i < 0) return std::nullopt;
   return quotes()->ticks[static_cast<std::size_t>(i)];
 }
 
 bool SimulatedBroker::set_trade_allowed(std::string_view symbol, bool allowed) {
-  const int i = find_symbol(symbol);
+  const int i = market_.find_symbol(symbol);
   if (i < 0) return false;
   trade_allowed_[static_cast<std::size_t>(i)].store(allowed);
   return true;
@@ -521,7 +417,7 @@ SendOutcome SimulatedBroker::order_send(Login login, const TradeRequest& r) {
       if (r.position != 0) return send_close(*a, r);
       [[fallthrough]];
     case TradeAction::Pending: {
-      const int sym = find_symbol(r.symbol);
+      const int sym = market_.find_symbol(r.symbol);
       if (sym < 0) return refuse(Retcode::Invalid, "unknown symbol");
       const Tick tick = quotes()->ticks[static_cast<std::size_t>(sym)];
       if (!trade_allowed_[static_cast<std::size_t>(sym)].load(std::memory_order_relaxed)) {
@@ -535,7 +431,7 @@ SendOutcome SimulatedBroker::order_send(Login login, const TradeRequest& r) {
       if (r.type_filling != Filling::Fok && r.type_filling != Filling::Ioc && r.type_filling != Filling::Return) {
         return refuse(Retcode::InvalidFill, "invalid filling mode", &tick);
       }
-      if (!volume_ok(instruments_[static_cast<std::size_t>(sym)], r.volume)) {
+      if (!instruments_[static_cast<std::size_t>(sym)].volume_ok(r.volume)) {
         return refuse(Retcode::InvalidVolume, "invalid volume", &tick);
       }
       if (r.sl < 0 || r.tp < 0) return refuse(Retcode::InvalidStops, "invalid stops", &tick);
@@ -570,7 +466,7 @@ double SimulatedBroker::fill_price(Account& a, const Instrument& in, double mark
   }
   double price = market + (buy ? slip : -slip) * point;  // positive slip: worse for the client
   if (r.price != 0) price = std::clamp(price, r.price - dev * point, r.price + dev * point);
-  return round_price(in, price);
+  return in.round_price(price);
 }
 
 SendOutcome SimulatedBroker::send_market_open(Account& a, int sym, const TradeRequest& r) {
@@ -587,16 +483,16 @@ SendOutcome SimulatedBroker::send_market_open(Account& a, int sym, const TradeRe
   if (r.price != 0 && std::abs(market - r.price) / s.point > dev + kEps) {
     return refuse(Retcode::Requote, "Requote", &tick);
   }
-  const double sl = r.sl != 0 ? round_price(in, r.sl) : 0;
-  const double tp = r.tp != 0 ? round_price(in, r.tp) : 0;
+  const double sl = r.sl != 0 ? in.round_price(r.sl) : 0;
+  const double tp = r.tp != 0 ? in.round_price(r.tp) : 0;
   if (!stops_ok(buy, buy ? tick.bid : tick.ask, sl, tp, s)) {
     return refuse(Retcode::InvalidStops, "invalid stops", &tick);
   }
-  const double volume = normalize_volume(in, r.volume);
+  const double volume = in.normalize_volume(r.volume);
   const double price = fill_price(a, in, market, buy, r);
   const Totals before = totals(a, *q);
   const double equity = a.info.balance + a.info.credit + before.profit;
-  const double need = margin_of(sym, volume, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, *q);
+  const double need = market_.margin_of(sym, volume, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, *q);
   if (equity - before.margin - need < -1e-9) return refuse(Retcode::NoMoney, "Not enough money", &tick);
 
   SendOutcome out;
@@ -635,7 +531,7 @@ void SimulatedBroker::open_position(Account& a, int sym, PositionType type, doub
                                     TimeMs t, const Quotes& q, Changes& ch, Ticket* deal_out) {
   OpenPosition p;
   p.sym = sym;
-  p.margin = margin_of(sym, volume, price, a.info.leverage);
+  p.margin = market_.margin_of(sym, volume, price, a.info.leverage);
   Position& row = p.row;
   row.ticket = order_ticket;
   row.login = a.info.login;
@@ -697,8 +593,8 @@ SendOutcome SimulatedBroker::send_close(Account& a, const TradeRequest& r) {
     if (r.volume > p.row.volume + kEps * s.volume_step) {
       return refuse(Retcode::InvalidCloseVolume, "close volume exceeds the position", &tick);
     }
-    if (!volume_ok(in, r.volume)) return refuse(Retcode::InvalidVolume, "invalid volume", &tick);
-    volume = std::min(p.row.volume, normalize_volume(in, r.volume));
+    if (!in.volume_ok(r.volume)) return refuse(Retcode::InvalidVolume, "invalid volume", &tick);
+    volume = std::min(p.row.volume, in.normalize_volume(r.volume));
   }
   const bool closing_buy = p.row.type == PositionType::Buy;
   const double market = closing_buy ? tick.bid : tick.ask;
@@ -768,8 +664,8 @@ void SimulatedBroker::close_position(Account& a, std::map<Ticket, OpenPosition>:
   add_exposure(a, p, -1);
   const bool full = volume >= p.row.volume - kEps * in.spec.info.volume_step;
   if (!full) {  // partial close: the rest stays open at its open price
-    p.row.volume = normalize_volume(in, p.row.volume - volume);
-    p.margin = margin_of(p.sym, p.row.volume, p.row.price_open, a.info.leverage);
+    p.row.volume = in.normalize_volume(p.row.volume - volume);
+    p.margin = market_.margin_of(p.sym, p.row.volume, p.row.price_open, a.info.leverage);
     p.realised = round_cents(p.realised + profit);
     p.row.time_update_msc = t;
     add_exposure(a, p, +1);
@@ -799,10 +695,10 @@ SendOutcome SimulatedBroker::send_pending(Account& a, int sym, const TradeReques
     return refuse(Retcode::LimitOrders, "too many pending orders", &tick);
   }
   if (!(r.price > 0)) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
-  const double price = round_price(in, r.price);
+  const double price = in.round_price(r.price);
   if (!pending_price_ok(r.type, price, tick, s)) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
-  const double sl = r.sl != 0 ? round_price(in, r.sl) : 0;
-  const double tp = r.tp != 0 ? round_price(in, r.tp) : 0;
+  const double sl = r.sl != 0 ? in.round_price(r.sl) : 0;
+  const double tp = r.tp != 0 ? in.round_price(r.tp) : 0;
   if (!stops_ok(is_buy(r.type), price, sl, tp, s)) return refuse(Retcode::InvalidStops, "invalid stops", &tick);
 
   SendOutcome out;
@@ -815,7 +711,7 @@ SendOutcome SimulatedBroker::send_pending(Account& a, int sym, const TradeReques
   o.type = r.type;
   o.state = OrderState::Placed;
   o.type_filling = r.type_filling;
-  o.volume_initial = o.volume_current = normalize_volume(in, r.volume);
+  o.volume_initial = o.volume_current = in.normalize_volume(r.volume);
   o.price_open = price;
   o.sl = sl;
   o.tp = tp;
@@ -845,9 +741,9 @@ SendOutcome SimulatedBroker::send_modify(Account& a, const TradeRequest& r) {
   const Tick& tick = q->ticks[static_cast<std::size_t>(po.sym)];
   if (r.sl < 0 || r.tp < 0) return refuse(Retcode::InvalidStops, "invalid stops", &tick);
   if (r.price < 0) return refuse(Retcode::InvalidPrice, "invalid price", &tick);
-  const double price = r.price != 0 ? round_price(in, r.price) : po.row.price_open;
-  const double sl = r.sl != 0 ? round_price(in, r.sl) : 0;
-  const double tp = r.tp != 0 ? round_price(in, r.tp) : 0;
+  const double price = r.price != 0 ? in.round_price(r.price) : po.row.price_open;
+  const double sl = r.sl != 0 ? in.round_price(r.sl) : 0;
+  const double tp = r.tp != 0 ? in.round_price(r.tp) : 0;
   if (price == po.row.price_open && sl == po.row.sl && tp == po.row.tp) {
     return refuse(Retcode::NoChanges, "no changes", &tick);
   }
@@ -902,8 +798,8 @@ SendOutcome SimulatedBroker::send_sltp(Account& a, const TradeRequest& r) {
   if (!r.symbol.empty() && r.symbol != in.spec.info.name) {
     return refuse(Retcode::Invalid, "symbol does not match the position", &tick);
   }
-  const double sl = r.sl != 0 ? round_price(in, r.sl) : 0;
-  const double tp = r.tp != 0 ? round_price(in, r.tp) : 0;
+  const double sl = r.sl != 0 ? in.round_price(r.sl) : 0;
+  const double tp = r.tp != 0 ? in.round_price(r.tp) : 0;
   const bool buy = p.row.type == PositionType::Buy;
   if (!stops_ok(buy, buy ? tick.bid : tick.ask, sl, tp, in.spec.info)) {
     return refuse(Retcode::InvalidStops, "invalid stops", &tick);
@@ -989,7 +885,7 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
     const Totals before = totals(a, q);
     const double equity = a.info.balance + a.info.credit + before.profit;
     const double need =
-        margin_of(po.sym, po.row.volume_current, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, q);
+        market_.margin_of(po.sym, po.row.volume_current, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, q);
     Order o = po.row;
     o.price_current = price;
     o.time_done_msc = t;
@@ -1120,8 +1016,8 @@ Changes SimulatedBroker::advance_to(TimeMs t) {
     const double spread = pts * in.spec.info.point;
     Tick& tick = next->ticks[i];
     tick.time_msc = t;
-    tick.bid = round_price(in, m.mid - spread / 2);
-    tick.ask = round_price(in, tick.bid + spread);
+    tick.bid = in.round_price(m.mid - spread / 2);
+    tick.ask = in.round_price(tick.bid + spread);
     ticked.push_back(static_cast<int>(i));
   }
   now_.store(t, std::memory_order_release);
@@ -1129,15 +1025,15 @@ Changes SimulatedBroker::advance_to(TimeMs t) {
 }
 
 std::optional<Changes> SimulatedBroker::set_quote(std::string_view symbol, double bid, double ask) {
-  const int i = find_symbol(symbol);
+  const int i = market_.find_symbol(symbol);
   if (i < 0 || !std::isfinite(bid) || !std::isfinite(ask) || !(bid > 0) || ask < bid) return std::nullopt;
   std::unique_lock step_lock(step_mutex_);
   auto next = std::make_shared<Quotes>(*quotes());
   const auto& in = instruments_[static_cast<std::size_t>(i)];
   Tick& tick = next->ticks[static_cast<std::size_t>(i)];
   tick.time_msc = now();
-  tick.bid = round_price(in, bid);
-  tick.ask = round_price(in, ask);
+  tick.bid = in.round_price(bid);
+  tick.ask = in.round_price(ask);
   models_[static_cast<std::size_t>(i)].mid = (tick.bid + tick.ask) / 2;
   return publish_and_process(step_lock, std::move(next), {i});
 }
@@ -1160,11 +1056,11 @@ void SimulatedBroker::start(std::chrono::milliseconds tick_interval) {
   stopping_ = false;
   const auto interval = std::max(tick_interval, std::chrono::milliseconds(1));
   thread_ = std::thread([this, interval] {
-    const TimeMs offset = now() - system_now_ms();  // keep the simulation's time, at real pace
+    const TimeMs offset = now() - wall_now();  // keep the simulation's time, at real pace
     std::unique_lock lk(thread_mutex_);
     while (!thread_cv_.wait_for(lk, interval, [this] { return stopping_; })) {
       lk.unlock();
-      advance_to(system_now_ms() + offset);
+      advance_to(wall_now() + offset);
       lk.lock();
     }
   });
@@ -1195,7 +1091,7 @@ void SimulatedBroker::restore(const BrokerState& state) {
   Ticket max_ticket = 0;
   Login max_login = 0;
   for (const auto& info : state.accounts) {
-    if (currency_id(info.currency) < 0) continue;
+    if (market_.currency_id(info.currency) < 0) continue;
     accounts_[info.login] = make_account(info);
     max_login = std::max(max_login, info.login);
   }
@@ -1211,7 +1107,7 @@ void SimulatedBroker::restore(const BrokerState& state) {
   for (const auto& p : state.positions) {
     max_ticket = std::max(max_ticket, p.ticket);
     Account* a = find_account(p.login);
-    const int sym = find_symbol(p.symbol);
+    const int sym = market_.find_symbol(p.symbol);
     if (a == nullptr || sym < 0) continue;
     if (p.closed) {
       a->closed[p.ticket] = p;
@@ -1220,7 +1116,7 @@ void SimulatedBroker::restore(const BrokerState& state) {
     OpenPosition op;
     op.row = p;
     op.sym = sym;
-    op.margin = margin_of(sym, p.volume, p.price_open, a->info.leverage);
+    op.margin = market_.margin_of(sym, p.volume, p.price_open, a->info.leverage);
     for (const auto& d : a->deals) {
       if (d.position_id == p.ticket && d.entry == DealEntry::Out) op.realised = round_cents(op.realised + d.profit);
     }
@@ -1231,7 +1127,7 @@ void SimulatedBroker::restore(const BrokerState& state) {
   for (const auto& o : state.orders) {
     max_ticket = std::max(max_ticket, o.ticket);
     Account* a = find_account(o.login);
-    const int sym = find_symbol(o.symbol);
+    const int sym = market_.find_symbol(o.symbol);
     if (a == nullptr || sym < 0) continue;
     if (o.state == OrderState::Placed || o.state == OrderState::Started || o.state == OrderState::Partial) {
       a->pending[o.ticket] = PendingOrder{o, sym};
@@ -1309,8 +1205,8 @@ void SimulatedBroker::backfill(BarBuilder& bars, TimeMs span_ms, TimeMs step_ms)
     for (std::size_t k = 0; k < n; ++k) {
       Tick tick;
       tick.time_msc = t_end - static_cast<TimeMs>(n - 1 - k) * step_ms;
-      tick.bid = round_price(in, mids[i][k] - spread / 2);
-      tick.ask = round_price(in, tick.bid + spread);
+      tick.bid = in.round_price(mids[i][k] - spread / 2);
+      tick.ask = in.round_price(tick.bid + spread);
       bars.on_tick(in.spec.info.name, tick);
     }
   }

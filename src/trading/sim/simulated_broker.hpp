@@ -31,10 +31,12 @@
 // in order. Listeners must not call advance_to/step/set_quote/restore.
 #pragma once
 
+#include "common/clock.hpp"
 #include "trading/bars.hpp"
 #include "trading/broker.hpp"
 #include "trading/model.hpp"
 #include "trading/sim/instruments.hpp"
+#include "trading/sim/market.hpp"
 #include "trading/sim/random.hpp"
 
 #include <atomic>
@@ -55,7 +57,10 @@ namespace permiso::trading::sim {
 
 struct SimOptions {
   std::uint64_t seed = 1;
-  TimeMs start_time_msc = 0;  // the simulation's clock at construction; 0: the system clock
+  TimeMs start_time_msc = 0;  // the simulation's clock at construction; 0: the wall clock's
+  /// The wall clock: the start time when start_time_msc is 0, and the pace of the quote
+  /// thread (start()). Null: the system clock.
+  std::shared_ptr<const Clock> clock;
   std::string server = "Permiso-Demo";
   Login first_login = 5'000'001;             // demo logins count up from here
   double margin_so_call = 100;               // %
@@ -129,21 +134,7 @@ class SimulatedBroker final : public Broker {
   struct Quotes {
     std::vector<Tick> ticks;  // by instrument index
   };
-  struct Leg {
-    int sym = -1;          // -1: identity
-    bool inverse = false;  // ÷ ask instead of × bid
-  };
-  struct Route {
-    bool ok = false;
-    Leg a, b;
-  };
-  struct Instrument {
-    InstrumentSpec spec;
-    int base_ccy = 0, profit_ccy = 0, margin_ccy = 0;
-    int leg_a = -1, leg_b = -1;
-    double pow10 = 1;         // 10^digits
-    double volume_pow10 = 1;  // 10^(decimals of volume_step)
-  };
+  using Instrument = Market::Instrument;
   struct Model {  // owned by the stepping path (step_mutex_)
     double mid = 0;
     Rng rng;
@@ -183,18 +174,14 @@ class SimulatedBroker final : public Broker {
   };
 
   [[nodiscard]] std::shared_ptr<const Quotes> quotes() const;
-  [[nodiscard]] int find_symbol(std::string_view symbol) const;
-  [[nodiscard]] int currency_id(std::string_view c) const;
-  [[nodiscard]] double rate(int from, int to, const Quotes& q) const;
+  [[nodiscard]] double rate(int from, int to, const Quotes& q) const { return market_.rate(from, to, q.ticks); }
   [[nodiscard]] Totals totals(const Account& a, const Quotes& q) const;
   [[nodiscard]] AccountInfo account_row(const Account& a, const Quotes& q) const;
   [[nodiscard]] double position_profit(const OpenPosition& p, const Quotes& q, int account_ccy) const;
   [[nodiscard]] Position live_row(const OpenPosition& p, const Quotes& q, int account_ccy) const;
   [[nodiscard]] Order live_order(const PendingOrder& o, const Quotes& q) const;
-  [[nodiscard]] double margin_of(int sym, double volume, double price, int leverage) const;
-  [[nodiscard]] bool volume_ok(const Instrument& in, double volume) const;
-  [[nodiscard]] double normalize_volume(const Instrument& in, double volume) const;
-  [[nodiscard]] double round_price(const Instrument& in, double price) const;
+  [[nodiscard]] TimeMs wall_now() const;
+  [[nodiscard]] std::shared_ptr<Quotes> first_quotes(TimeMs start);
   [[nodiscard]] Ticket next_ticket() { return next_ticket_.fetch_add(1, std::memory_order_relaxed); }
 
   SendOutcome send_market_open(Account& a, int sym, const TradeRequest& r);
@@ -224,12 +211,9 @@ class SimulatedBroker final : public Broker {
   void finish(Account& a, const Quotes& q, Changes& ch);  // account row + sequence
 
   SimOptions options_;
-  std::vector<Instrument> instruments_;
+  const Market market_;
+  const std::vector<Instrument>& instruments_ = market_.instruments();
   std::unique_ptr<std::atomic<bool>[]> trade_allowed_;
-  std::map<std::string, int, std::less<>> symbol_index_;
-  std::vector<std::string> currencies_;
-  std::vector<Route> routes_;  // currencies_.size()² , from * n + to
-  int usd_ = -1;
 
   mutable std::shared_mutex quotes_mutex_;  // guards the pointer only
   std::shared_ptr<const Quotes> quotes_;
