@@ -12,7 +12,7 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan run test test-unit test-integration bench fmt fmt-check layering-check tidy clean
+.PHONY: help bootstrap build build-asan run test test-unit test-integration bench fmt fmt-check layering-check naming-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
@@ -37,7 +37,7 @@ run: build
 # Every test, on the sanitizer build: unit tests, then integration tests that start real
 # PostgreSQL and Redis servers on loopback. The Release build is compiled too (warnings are
 # errors there as well, and optimisation finds different ones), so `make run` cannot break.
-test: fmt-check layering-check build build-asan
+test: fmt-check layering-check naming-check build build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
 
@@ -61,6 +61,10 @@ fmt-check: bootstrap
 # The module layering of docs/architecture.md: a module includes only what it may depend on.
 layering-check:
 	@scripts/check-layering
+
+# One enumerator style (CamelCase), as .clang-tidy's readability-identifier-naming says.
+naming-check:
+	@scripts/check-naming
 
 tidy:
 	@cmake --preset debug >/dev/null

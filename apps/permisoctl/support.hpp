@@ -16,14 +16,12 @@
 namespace permisoctl {
 
 /// The documented exit codes (also in `permisoctl --help`).
-enum Exit : int {
-  kOk = 0,
-  kUsage = 1,        // bad arguments or missing local input
-  kAuth = 2,         // not logged in, bad credentials, expired session, missing scope (401/403)
-  kNotFound = 3,     // 404
-  kConflict = 4,     // 409 conflict, 400/422 validation, 413, 423 locked
-  kUnavailable = 5,  // cannot reach the server, 5xx, 429 rate limited, malformed answer
-};
+inline constexpr int kOk = 0;
+inline constexpr int kUsage = 1;        // bad arguments or missing local input
+inline constexpr int kAuth = 2;         // not logged in, bad credentials, expired session, missing scope (401/403)
+inline constexpr int kNotFound = 3;     // 404
+inline constexpr int kConflict = 4;     // 409 conflict, 400/422 validation, 413, 423 locked
+inline constexpr int kUnavailable = 5;  // cannot reach the server, 5xx, 429 rate limited, malformed answer
 
 /// The saved login: $XDG_CONFIG_HOME/permiso/credentials.json (else ~/.config/permiso/).
 struct SavedLogin {

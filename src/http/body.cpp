@@ -24,10 +24,10 @@ Result<std::string, BodyError> decode(std::string_view in, bool plus_is_space) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '%') {
-      if (i + 2 >= in.size()) return BodyError::malformed_encoding;
+      if (i + 2 >= in.size()) return BodyError::MalformedEncoding;
       int hi = hex_value(in[i + 1]);
       int lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return BodyError::malformed_encoding;
+      if (hi < 0 || lo < 0) return BodyError::MalformedEncoding;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else if (c == '+' && plus_is_space) {
@@ -137,25 +137,25 @@ bool has_duplicate_top_level_keys(std::string_view body) {
 
 std::string_view to_string(BodyError e) {
   switch (e) {
-    case BodyError::malformed_encoding:
+    case BodyError::MalformedEncoding:
       return "malformed_encoding";
-    case BodyError::too_many_fields:
+    case BodyError::TooManyFields:
       return "too_many_fields";
-    case BodyError::field_too_large:
+    case BodyError::FieldTooLarge:
       return "field_too_large";
-    case BodyError::invalid_json:
+    case BodyError::InvalidJson:
       return "invalid_json";
-    case BodyError::not_an_object:
+    case BodyError::NotAnObject:
       return "not_an_object";
-    case BodyError::invalid_value:
+    case BodyError::InvalidValue:
       return "invalid_value";
-    case BodyError::duplicate_parameter:
+    case BodyError::DuplicateParameter:
       return "duplicate_parameter";
-    case BodyError::unsupported_media_type:
+    case BodyError::UnsupportedMediaType:
       return "unsupported_media_type";
-    case BodyError::missing_credentials:
+    case BodyError::MissingCredentials:
       return "missing_credentials";
-    case BodyError::malformed_credentials:
+    case BodyError::MalformedCredentials:
       return "malformed_credentials";
   }
   return "unknown";
@@ -163,25 +163,25 @@ std::string_view to_string(BodyError e) {
 
 std::string_view describe(BodyError e) {
   switch (e) {
-    case BodyError::malformed_encoding:
+    case BodyError::MalformedEncoding:
       return "The request contains a malformed percent-encoding.";
-    case BodyError::too_many_fields:
+    case BodyError::TooManyFields:
       return "The request has too many form fields.";
-    case BodyError::field_too_large:
+    case BodyError::FieldTooLarge:
       return "A form field is too large.";
-    case BodyError::invalid_json:
+    case BodyError::InvalidJson:
       return "The request body is not valid JSON.";
-    case BodyError::not_an_object:
+    case BodyError::NotAnObject:
       return "The request body must be a JSON object.";
-    case BodyError::invalid_value:
+    case BodyError::InvalidValue:
       return "A parameter must be a string, number or boolean.";
-    case BodyError::duplicate_parameter:
+    case BodyError::DuplicateParameter:
       return "A parameter was included more than once.";
-    case BodyError::unsupported_media_type:
+    case BodyError::UnsupportedMediaType:
       return "The body must be application/x-www-form-urlencoded or application/json.";
-    case BodyError::missing_credentials:
+    case BodyError::MissingCredentials:
       return "No Basic credentials were supplied.";
-    case BodyError::malformed_credentials:
+    case BodyError::MalformedCredentials:
       return "The Basic credentials are malformed.";
   }
   return "Invalid request body.";
@@ -201,20 +201,20 @@ Result<FormFields, BodyError> parse_form(std::string_view body, FormLimits limit
     auto pair = body.substr(0, amp);
     body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
     if (pair.empty()) continue;
-    if (out.size() >= limits.max_fields) return BodyError::too_many_fields;
+    if (out.size() >= limits.max_fields) return BodyError::TooManyFields;
     auto eq = pair.find('=');
     auto raw_name = pair.substr(0, eq);
     auto raw_value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     // Encoded text is never shorter than its decoding: reject before allocating.
     if (raw_name.size() > 3 * limits.max_field_bytes || raw_value.size() > 3 * limits.max_field_bytes) {
-      return BodyError::field_too_large;
+      return BodyError::FieldTooLarge;
     }
     auto name = form_decode(raw_name);
     if (!name) return name.error();
     auto value = form_decode(raw_value);
     if (!value) return value.error();
     if (name->size() > limits.max_field_bytes || value->size() > limits.max_field_bytes) {
-      return BodyError::field_too_large;
+      return BodyError::FieldTooLarge;
     }
     out.emplace_back(std::move(*name), std::move(*value));
   }
@@ -226,8 +226,8 @@ Result<boost::json::object, BodyError> parse_json_object(std::string_view body) 
   boost::json::parse_options opts;
   opts.max_depth = 32;  // bounded recursion for hostile nesting
   auto v = boost::json::parse(body, ec, {}, opts);
-  if (ec) return BodyError::invalid_json;
-  if (!v.is_object()) return BodyError::not_an_object;
+  if (ec) return BodyError::InvalidJson;
+  if (!v.is_object()) return BodyError::NotAnObject;
   return std::move(v.as_object());
 }
 
@@ -238,8 +238,8 @@ Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits lim
   if (ct == "application/json") {
     auto obj = parse_json_object(req.body);
     if (!obj) return obj.error();
-    if (obj->size() > limits.max_fields) return BodyError::too_many_fields;
-    if (has_duplicate_top_level_keys(req.body)) return BodyError::duplicate_parameter;
+    if (obj->size() > limits.max_fields) return BodyError::TooManyFields;
+    if (has_duplicate_top_level_keys(req.body)) return BodyError::DuplicateParameter;
     for (const auto& [k, v] : *obj) {
       std::string value;
       if (v.is_string()) {
@@ -249,9 +249,9 @@ Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits lim
       } else if (v.is_number() || v.is_bool()) {
         value = boost::json::serialize(v);
       } else {
-        return BodyError::invalid_value;
+        return BodyError::InvalidValue;
       }
-      if (!out.emplace(std::string(k), std::move(value)).second) return BodyError::duplicate_parameter;
+      if (!out.emplace(std::string(k), std::move(value)).second) return BodyError::DuplicateParameter;
     }
     return out;
   }
@@ -259,11 +259,11 @@ Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits lim
     auto fields = parse_form(req.body, limits);
     if (!fields) return fields.error();
     for (auto& [k, v] : *fields) {
-      if (!out.emplace(std::move(k), std::move(v)).second) return BodyError::duplicate_parameter;
+      if (!out.emplace(std::move(k), std::move(v)).second) return BodyError::DuplicateParameter;
     }
     return out;
   }
-  return BodyError::unsupported_media_type;
+  return BodyError::UnsupportedMediaType;
 }
 
 std::optional<std::string> base64_decode(std::string_view in) {
@@ -309,23 +309,23 @@ std::optional<std::string> base64_decode(std::string_view in) {
 
 Result<BasicCredentials, BodyError> parse_basic_auth(std::string_view authorization) {
   authorization = trim(authorization);
-  if (!iequals_prefix(authorization, "basic ")) return BodyError::missing_credentials;
+  if (!iequals_prefix(authorization, "basic ")) return BodyError::MissingCredentials;
   auto encoded = trim(authorization.substr(6));
   auto decoded = base64_decode(encoded);
-  if (!decoded) return BodyError::malformed_credentials;
+  if (!decoded) return BodyError::MalformedCredentials;
   auto colon = decoded->find(':');
-  if (colon == std::string::npos) return BodyError::malformed_credentials;
+  if (colon == std::string::npos) return BodyError::MalformedCredentials;
   auto id = form_decode(std::string_view(*decoded).substr(0, colon));
   if (!id) return id.error();
   auto secret = form_decode(std::string_view(*decoded).substr(colon + 1));
   if (!secret) return secret.error();
-  if (id->empty()) return BodyError::malformed_credentials;
+  if (id->empty()) return BodyError::MalformedCredentials;
   return BasicCredentials{std::move(*id), std::move(*secret)};
 }
 
 Result<BasicCredentials, BodyError> parse_basic_auth(const Request& req) {
   auto h = req.header("authorization");
-  if (!h) return BodyError::missing_credentials;
+  if (!h) return BodyError::MissingCredentials;
   return parse_basic_auth(*h);
 }
 

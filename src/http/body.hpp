@@ -18,16 +18,16 @@
 namespace permiso::http {
 
 enum class BodyError {
-  malformed_encoding,      // bad percent escape in form data or credentials
-  too_many_fields,         // more form fields than FormLimits::max_fields
-  field_too_large,         // a name or value over FormLimits::max_field_bytes
-  invalid_json,            // not JSON at all
-  not_an_object,           // JSON, but not an object at the top level
-  invalid_value,           // a JSON OAuth parameter that is an array or object
-  duplicate_parameter,     // a parameter given twice (RFC 6749 §3.1)
-  unsupported_media_type,  // neither form nor JSON
-  missing_credentials,     // no Authorization header or another scheme
-  malformed_credentials,   // bad base64, no ':' separator
+  MalformedEncoding,     // bad percent escape in form data or credentials
+  TooManyFields,         // more form fields than FormLimits::max_fields
+  FieldTooLarge,         // a name or value over FormLimits::max_field_bytes
+  InvalidJson,           // not JSON at all
+  NotAnObject,           // JSON, but not an object at the top level
+  InvalidValue,          // a JSON OAuth parameter that is an array or object
+  DuplicateParameter,    // a parameter given twice (RFC 6749 §3.1)
+  UnsupportedMediaType,  // neither form nor JSON
+  MissingCredentials,    // no Authorization header or another scheme
+  MalformedCredentials,  // bad base64, no ':' separator
 };
 
 [[nodiscard]] std::string_view to_string(BodyError e);

@@ -319,10 +319,10 @@ class Session : public std::enable_shared_from_this<Session> {
   /// On the strand: the server is stopping.
   void on_stop() {
     stopping_ = true;
-    if (state_ == State::websocket) {
+    if (state_ == State::Websocket) {
       ws_request_close(websocket::close_code::going_away, "going away",
                        std::min(srv_.config.write_timeout, srv_.config.shutdown_grace));
-    } else if (state_ == State::idle) {
+    } else if (state_ == State::Idle) {
       beast::error_code ec;
       stream_.socket().cancel(ec);
     }
@@ -359,14 +359,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// On the strand: a handler answered request `seq`.
   void on_reply(std::uint64_t seq, Response res) {
-    if (seq != seq_ || answered_ || state_ != State::handling) return;  // late, after a timeout
+    if (seq != seq_ || answered_ || state_ != State::Handling) return;  // late, after a timeout
     answered_ = true;
     response_ = std::move(res);
     reply_timer_.cancel();
   }
 
  private:
-  enum class State { idle, reading, handling, writing, websocket };
+  enum class State { Idle, Reading, Handling, Writing, Websocket };
 
   asio::awaitable<bool> write(Response res, const Request& req, bool keep_alive, std::string_view route,
                               Clock::time_point started, bool preflight, bool counts_in_flight);
@@ -390,8 +390,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// What one parsed request gets: an answer now, a handler to run, or a WebSocket upgrade.
   struct Decision {
-    enum class Kind { respond, dispatch, upgrade };
-    Kind kind = Kind::respond;
+    enum class Kind { Respond, Dispatch, Upgrade };
+    Kind kind = Kind::Respond;
     Response response;  // for respond
     std::string route;  // the metrics label
     bool preflight = false;
@@ -431,7 +431,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer reply_timer_;
   std::uint64_t id_;
   std::string peer_ip_;
-  State state_ = State::idle;
+  State state_ = State::Idle;
   bool stopping_ = false;
   std::uint64_t seq_ = 0;
   bool answered_ = false;
@@ -651,7 +651,7 @@ asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep
   // that has seen the response also sees it counted.
   record(status, bytes, req, route, started, counts_in_flight);
 
-  state_ = State::writing;
+  state_ = State::Writing;
   beast::error_code ec;
   stream_.expires_after(srv_.config.write_timeout);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
@@ -845,7 +845,7 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
   ws_->set_option(timeouts);
 
   ws_peer_ = std::make_shared<WsPeer>(weak_from_this(), srv_.lifeline, req->request_id, srv_.config.websocket);
-  state_ = State::websocket;
+  state_ = State::Websocket;
   WebSocketCallbacks callbacks;
   WsCloseOnce close_once{srv_, &callbacks.on_close};
   ws_open(accept, callbacks, route, *req);
@@ -939,7 +939,7 @@ Session::Decision Session::decide(Request& req, const bhttp::request<bhttp::stri
   if (match.websocket != nullptr && websocket::is_upgrade(msg)) {
     decide_upgrade(req, *match.websocket, d);
   } else {
-    d.kind = Decision::Kind::dispatch;
+    d.kind = Decision::Kind::Dispatch;
     d.handler = match.handler;
   }
   return d;
@@ -954,7 +954,7 @@ void Session::decide_upgrade(Request& req, const WebSocketHandler& handler, Deci
     auto outcome = handler(req);
     if (auto* accepted = std::get_if<WebSocketAccept>(&outcome)) {
       if (accepted->on_open) {
-        d.kind = Decision::Kind::upgrade;
+        d.kind = Decision::Kind::Upgrade;
         d.ws_accept = std::move(*accepted);
         return;
       }
@@ -973,7 +973,7 @@ void Session::start_handler(const Handler& handler, const std::shared_ptr<Reques
   ++seq_;
   answered_ = false;
   response_.reset();
-  state_ = State::handling;
+  state_ = State::Handling;
   auto reply_state = std::make_shared<ReplyState>(weak_from_this(), this);
   reply_state->lifeline = srv_.lifeline;
   reply_state->seq = seq_;
@@ -1087,7 +1087,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
     // it (a silent connection is a slowloris too); a kept-alive one gets the idle timeout.
     Clock::time_point header_deadline = Clock::now() + cfg.header_timeout;
     if (buffer_.size() == 0) {
-      state_ = State::idle;
+      state_ = State::Idle;
       if (stopping_) break;
       if (first) {
         stream_.expires_at(header_deadline);
@@ -1101,7 +1101,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
       if (!first) header_deadline = Clock::now() + cfg.header_timeout;
     }
     first = false;
-    state_ = State::reading;
+    state_ = State::Reading;
     const auto started = Clock::now();
 
     // One request at a time: pipelined requests wait in buffer_ (bounded by its max size)
@@ -1127,7 +1127,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
     const bool keep_alive = msg.keep_alive();
     if (srv_.in_flight != nullptr) srv_.in_flight->inc();
     Decision d = decide(*req, msg);
-    if (d.kind == Decision::Kind::dispatch) {
+    if (d.kind == Decision::Kind::Dispatch) {
       start_handler(*d.handler, req, d.route);
       if (!answered_) {
         reply_timer_.expires_after(cfg.handler_timeout);
@@ -1135,7 +1135,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
         co_await reply_timer_.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec));
       }
       d.response = take_reply(*req, d.route);
-    } else if (d.kind == Decision::Kind::upgrade) {
+    } else if (d.kind == Decision::Kind::Upgrade) {
       if (!stopping_) {
         co_await run_websocket(msg, std::move(*d.ws_accept), req, std::move(d.route), started);
         co_return;

@@ -199,9 +199,9 @@ std::string_view without_query(std::string_view path) {
 
 std::string_view to_string(LogError e) {
   switch (e) {
-    case LogError::kBadLevel:
+    case LogError::BadLevel:
       return "log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL";
-    case LogError::kBadFormat:
+    case LogError::BadFormat:
       return "log format must be text or json";
   }
   return "unknown log error";
@@ -324,8 +324,8 @@ void write_access(spdlog::logger& logger, const AccessLogEntry& e) {
 Result<std::shared_ptr<spdlog::logger>, LogError> make_logger(const LogConfig& config, std::string name,
                                                               std::vector<std::shared_ptr<spdlog::sinks::sink>> sinks) {
   const auto level = parse_level(config.level);
-  if (!level) return LogError::kBadLevel;
-  if (config.format != "text" && config.format != "json") return LogError::kBadFormat;
+  if (!level) return LogError::BadLevel;
+  if (config.format != "text" && config.format != "json") return LogError::BadFormat;
   if (sinks.empty()) sinks.push_back(std::make_shared<spdlog::sinks::stdout_sink_mt>());
   auto logger = std::make_shared<spdlog::logger>(std::move(name), sinks.begin(), sinks.end());
   if (config.format == "json") {

@@ -20,7 +20,7 @@ class sink;
 
 namespace permiso::log {
 
-enum class Format { kText, kJson };
+enum class Format { Text, Json };
 
 struct LogConfig {
   std::string level = "INFO";   // DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)
@@ -28,7 +28,7 @@ struct LogConfig {
   std::string service = "permiso-auth";
 };
 
-enum class LogError { kBadLevel, kBadFormat };
+enum class LogError { BadLevel, BadFormat };
 std::string_view to_string(LogError e);
 PERMISO_RESULT_ERROR(LogError)
 

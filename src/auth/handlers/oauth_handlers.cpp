@@ -53,7 +53,7 @@ AuthResult<ParamMap> read_params(const Request& req) {
 AuthResult<ClientCredentials> client_credentials_of(const Request& req, const ParamMap& p) {
   auto basic = http::parse_basic_auth(req);
   if (basic) return ClientCredentials{std::move(basic->client_id), std::move(basic->client_secret)};
-  if (basic.error() != http::BodyError::missing_credentials) {
+  if (basic.error() != http::BodyError::MissingCredentials) {
     return Failure(AuthError::InvalidClient, "The Basic client credentials are malformed.");
   }
   return ClientCredentials{param(p, "client_id"), param(p, "client_secret")};

@@ -26,7 +26,7 @@ TEST(FormDecode, RejectsMalformedEscapes) {
   for (std::string_view bad : {"%", "%2", "abc%", "%zz", "%2g", "%%41", "a%-1"}) {
     auto r = form_decode(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error(), BodyError::malformed_encoding);
+    EXPECT_EQ(r.error(), BodyError::MalformedEncoding);
   }
 }
 
@@ -51,27 +51,27 @@ TEST(ParseForm, EnforcesLimits) {
   FormLimits limits;
   limits.max_fields = 3;
   limits.max_field_bytes = 10;
-  EXPECT_EQ(parse_form("a=1&b=2&c=3&d=4", limits).error(), BodyError::too_many_fields);
-  EXPECT_EQ(parse_form("a=12345678901", limits).error(), BodyError::field_too_large);
-  EXPECT_EQ(parse_form(std::string(100, 'k') + "=1", limits).error(), BodyError::field_too_large);
+  EXPECT_EQ(parse_form("a=1&b=2&c=3&d=4", limits).error(), BodyError::TooManyFields);
+  EXPECT_EQ(parse_form("a=12345678901", limits).error(), BodyError::FieldTooLarge);
+  EXPECT_EQ(parse_form(std::string(100, 'k') + "=1", limits).error(), BodyError::FieldTooLarge);
   EXPECT_TRUE(parse_form("a=1234567890", limits));
-  EXPECT_EQ(parse_form("a=%zz", limits).error(), BodyError::malformed_encoding);
+  EXPECT_EQ(parse_form("a=%zz", limits).error(), BodyError::MalformedEncoding);
 }
 
 TEST(ParseJsonObject, AcceptsObjectsOnly) {
   auto ok = parse_json_object(R"({"a":1,"b":"x"})");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->at("b").as_string(), "x");
-  EXPECT_EQ(parse_json_object("[1,2]").error(), BodyError::not_an_object);
-  EXPECT_EQ(parse_json_object("\"s\"").error(), BodyError::not_an_object);
-  EXPECT_EQ(parse_json_object("{\"a\":").error(), BodyError::invalid_json);
-  EXPECT_EQ(parse_json_object("").error(), BodyError::invalid_json);
-  EXPECT_EQ(parse_json_object("{} trailing").error(), BodyError::invalid_json);
+  EXPECT_EQ(parse_json_object("[1,2]").error(), BodyError::NotAnObject);
+  EXPECT_EQ(parse_json_object("\"s\"").error(), BodyError::NotAnObject);
+  EXPECT_EQ(parse_json_object("{\"a\":").error(), BodyError::InvalidJson);
+  EXPECT_EQ(parse_json_object("").error(), BodyError::InvalidJson);
+  EXPECT_EQ(parse_json_object("{} trailing").error(), BodyError::InvalidJson);
 }
 
 TEST(ParseJsonObject, RejectsHostileNesting) {
   std::string deep = "{\"a\":" + std::string(10000, '[') + std::string(10000, ']') + "}";
-  EXPECT_EQ(parse_json_object(deep).error(), BodyError::invalid_json);
+  EXPECT_EQ(parse_json_object(deep).error(), BodyError::InvalidJson);
 }
 
 TEST(OAuthParams, ReadsFormByDefaultAndWithCharset) {
@@ -93,26 +93,26 @@ TEST(OAuthParams, ReadsJsonAndFlattensScalars) {
   EXPECT_EQ(r->at("expires"), "60");
   EXPECT_EQ(r->at("flag"), "true");
   EXPECT_EQ(r->count("skip"), 0U);
-  EXPECT_EQ(read_oauth_params(with_body("application/json", R"({"a":[1]})")).error(), BodyError::invalid_value);
-  EXPECT_EQ(read_oauth_params(with_body("application/json", "[]")).error(), BodyError::not_an_object);
+  EXPECT_EQ(read_oauth_params(with_body("application/json", R"({"a":[1]})")).error(), BodyError::InvalidValue);
+  EXPECT_EQ(read_oauth_params(with_body("application/json", "[]")).error(), BodyError::NotAnObject);
 }
 
 TEST(OAuthParams, DuplicateParameterIsAnError) {
   auto r = read_oauth_params(with_body("application/x-www-form-urlencoded", "scope=a&scope=b"));
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), BodyError::duplicate_parameter);
+  EXPECT_EQ(r.error(), BodyError::DuplicateParameter);
   // Encoded names are compared after decoding.
-  EXPECT_EQ(read_oauth_params(with_body("", "client_id=a&client%5Fid=b")).error(), BodyError::duplicate_parameter);
+  EXPECT_EQ(read_oauth_params(with_body("", "client_id=a&client%5Fid=b")).error(), BodyError::DuplicateParameter);
   EXPECT_EQ(read_oauth_params(with_body("application/json", R"({"scope":"a","scope":"b"})")).error(),
-            BodyError::duplicate_parameter);
+            BodyError::DuplicateParameter);
   // An escaped spelling is the same key.
   EXPECT_EQ(read_oauth_params(with_body("application/json", R"({"a":"1","\u0061":"2"})")).error(),
-            BodyError::duplicate_parameter);
+            BodyError::DuplicateParameter);
   EXPECT_TRUE(read_oauth_params(with_body("application/json", R"({"x":"1","y":"2"})")));
 }
 
 TEST(OAuthParams, OtherMediaTypesAreRefused) {
-  EXPECT_EQ(read_oauth_params(with_body("text/plain", "a=1")).error(), BodyError::unsupported_media_type);
+  EXPECT_EQ(read_oauth_params(with_body("text/plain", "a=1")).error(), BodyError::UnsupportedMediaType);
   auto empty = read_oauth_params(with_body("", ""));
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->empty());
@@ -145,13 +145,13 @@ TEST(BasicAuth, PercentDecodesIdAndSecret) {
 }
 
 TEST(BasicAuth, RejectsMalformedInput) {
-  EXPECT_EQ(parse_basic_auth("Bearer abc").error(), BodyError::missing_credentials);
-  EXPECT_EQ(parse_basic_auth("Basic !!!!").error(), BodyError::malformed_credentials);
-  EXPECT_EQ(parse_basic_auth("Basic bm9jb2xvbg==").error(), BodyError::malformed_credentials);  // "nocolon"
-  EXPECT_EQ(parse_basic_auth("Basic OnNlY3JldA==").error(), BodyError::malformed_credentials);  // ":secret"
-  EXPECT_EQ(parse_basic_auth("Basic YSUyOmI=").error(), BodyError::malformed_encoding);         // "a%2:b"
+  EXPECT_EQ(parse_basic_auth("Bearer abc").error(), BodyError::MissingCredentials);
+  EXPECT_EQ(parse_basic_auth("Basic !!!!").error(), BodyError::MalformedCredentials);
+  EXPECT_EQ(parse_basic_auth("Basic bm9jb2xvbg==").error(), BodyError::MalformedCredentials);  // "nocolon"
+  EXPECT_EQ(parse_basic_auth("Basic OnNlY3JldA==").error(), BodyError::MalformedCredentials);  // ":secret"
+  EXPECT_EQ(parse_basic_auth("Basic YSUyOmI=").error(), BodyError::MalformedEncoding);         // "a%2:b"
   Request none;
-  EXPECT_EQ(parse_basic_auth(none).error(), BodyError::missing_credentials);
+  EXPECT_EQ(parse_basic_auth(none).error(), BodyError::MissingCredentials);
 }
 
 TEST(BearerToken, ExtractsTokenCaseInsensitively) {
@@ -170,9 +170,9 @@ TEST(BearerToken, ExtractsTokenCaseInsensitively) {
 
 TEST(BodyError, EveryReasonHasNameAndDescription) {
   for (auto e :
-       {BodyError::malformed_encoding, BodyError::too_many_fields, BodyError::field_too_large, BodyError::invalid_json,
-        BodyError::not_an_object, BodyError::invalid_value, BodyError::duplicate_parameter,
-        BodyError::unsupported_media_type, BodyError::missing_credentials, BodyError::malformed_credentials}) {
+       {BodyError::MalformedEncoding, BodyError::TooManyFields, BodyError::FieldTooLarge, BodyError::InvalidJson,
+        BodyError::NotAnObject, BodyError::InvalidValue, BodyError::DuplicateParameter,
+        BodyError::UnsupportedMediaType, BodyError::MissingCredentials, BodyError::MalformedCredentials}) {
     EXPECT_NE(to_string(e), "unknown");
     EXPECT_FALSE(describe(e).empty());
   }

@@ -90,11 +90,11 @@ TEST_F(LogTest, TextLinesCannotBeSplitByNewlines) {
 TEST_F(LogTest, BadLevelOrFormatIsRefused) {
   LogConfig cfg;
   cfg.level = "LOUD";
-  EXPECT_EQ(make_logger(cfg, "x").error(), LogError::kBadLevel);
+  EXPECT_EQ(make_logger(cfg, "x").error(), LogError::BadLevel);
   cfg.level = "debug";
   cfg.format = "xml";
-  EXPECT_EQ(make_logger(cfg, "x").error(), LogError::kBadFormat);
-  EXPECT_FALSE(to_string(LogError::kBadFormat).empty());
+  EXPECT_EQ(make_logger(cfg, "x").error(), LogError::BadFormat);
+  EXPECT_FALSE(to_string(LogError::BadFormat).empty());
 }
 
 AccessLogEntry sample() {
