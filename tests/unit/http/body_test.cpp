@@ -169,10 +169,9 @@ TEST(BearerToken, ExtractsTokenCaseInsensitively) {
 }
 
 TEST(BodyError, EveryReasonHasNameAndDescription) {
-  for (auto e :
-       {BodyError::MalformedEncoding, BodyError::TooManyFields, BodyError::FieldTooLarge, BodyError::InvalidJson,
-        BodyError::NotAnObject, BodyError::InvalidValue, BodyError::DuplicateParameter,
-        BodyError::UnsupportedMediaType, BodyError::MissingCredentials, BodyError::MalformedCredentials}) {
+  for (auto e : {BodyError::MalformedEncoding, BodyError::TooManyFields, BodyError::FieldTooLarge,
+                 BodyError::InvalidJson, BodyError::NotAnObject, BodyError::InvalidValue, BodyError::DuplicateParameter,
+                 BodyError::UnsupportedMediaType, BodyError::MissingCredentials, BodyError::MalformedCredentials}) {
     EXPECT_NE(to_string(e), "unknown");
     EXPECT_FALSE(describe(e).empty());
   }
