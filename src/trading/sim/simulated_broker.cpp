@@ -5,12 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numeric>
 #include <utility>
 
 namespace permiso::trading::sim {
 namespace {
 
-constexpr double kMsPerYear = 365.25 * 86'400'000.0;
 constexpr double kEps = 1e-6;  // tolerance, in points or volume steps
 
 double round_cents(double x) {
@@ -95,7 +95,10 @@ void merge(Changes& into, Changes&& from) {
 
 // ---------------------------------------------------------------- construction
 
-SimulatedBroker::SimulatedBroker(SimOptions options) : options_(std::move(options)), market_(options_.instruments) {
+SimulatedBroker::SimulatedBroker(SimOptions options)
+    : options_(std::move(options)),
+      market_(options_.instruments),
+      model_(market_, options_.seed, options_.volatility_scale) {
   const TimeMs start = options_.start_time_msc != 0 ? options_.start_time_msc : wall_now();
   now_.store(start);
   next_login_ = options_.first_login;
@@ -103,33 +106,9 @@ SimulatedBroker::SimulatedBroker(SimOptions options) : options_(std::move(option
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     trade_allowed_[i].store(instruments_[i].spec.info.trade_allowed);
   }
-  quotes_ = first_quotes(start);
-}
-
-/// The quote models at their start mids (a cross at its legs'), and the first quotes.
-std::shared_ptr<SimulatedBroker::Quotes> SimulatedBroker::first_quotes(TimeMs start) {
-  auto q = std::make_shared<Quotes>();
-  q->ticks.resize(instruments_.size());
-  models_.resize(instruments_.size());
-  for (std::size_t i = 0; i < instruments_.size(); ++i) {
-    const auto& in = instruments_[i];
-    models_[i].rng = Rng(options_.seed ^ Rng::hash(in.spec.info.name));
-    models_[i].mid = in.spec.start_mid;
-  }
-  for (std::size_t i = 0; i < instruments_.size(); ++i) {
-    const auto& in = instruments_[i];
-    if (in.leg_a >= 0) {
-      const double a = models_[static_cast<std::size_t>(in.leg_a)].mid;
-      const double b = models_[static_cast<std::size_t>(in.leg_b)].mid;
-      models_[i].mid = in.spec.legs_multiply ? a * b : a / b;
-    }
-    const double spread = std::max(1.0, std::round(in.spec.spread_points)) * in.spec.info.point;
-    Tick& t = q->ticks[i];
-    t.time_msc = start;
-    t.bid = in.round_price(models_[i].mid - spread / 2);
-    t.ask = in.round_price(t.bid + spread);
-  }
-  return q;
+  auto first = std::make_shared<Quotes>();
+  first->ticks = model_.quotes_at(start);
+  quotes_ = std::move(first);
 }
 
 TimeMs SimulatedBroker::wall_now() const {
@@ -990,36 +969,10 @@ Changes SimulatedBroker::advance_to(TimeMs t) {
   std::unique_lock step_lock(step_mutex_);
   const TimeMs before = now();
   if (t <= before) return {};
-  const double dt = static_cast<double>(t - before) / kMsPerYear;
   auto next = std::make_shared<Quotes>(*quotes());
-  std::vector<int> ticked;
-  ticked.reserve(instruments_.size());
-  for (std::size_t i = 0; i < instruments_.size(); ++i) {
-    const auto& in = instruments_[i];
-    if (in.leg_a >= 0) continue;
-    const double sigma = in.spec.volatility * options_.volatility_scale;
-    Model& m = models_[i];
-    m.mid *= std::exp(-0.5 * sigma * sigma * dt + sigma * std::sqrt(dt) * m.rng.normal());
-  }
-  for (std::size_t i = 0; i < instruments_.size(); ++i) {
-    const auto& in = instruments_[i];
-    Model& m = models_[i];
-    if (in.leg_a >= 0) {
-      const double a = models_[static_cast<std::size_t>(in.leg_a)].mid;
-      const double b = models_[static_cast<std::size_t>(in.leg_b)].mid;
-      m.mid = in.spec.legs_multiply ? a * b : a / b;
-    }
-    // the spread varies log-normally around its typical value, within [½, 3×]
-    const double typical = std::max(1.0, in.spec.spread_points);
-    const double pts = std::clamp(std::round(typical * std::exp(0.25 * m.rng.normal())),
-                                  std::max(1.0, std::round(typical / 2)), typical * 3);
-    const double spread = pts * in.spec.info.point;
-    Tick& tick = next->ticks[i];
-    tick.time_msc = t;
-    tick.bid = in.round_price(m.mid - spread / 2);
-    tick.ask = in.round_price(tick.bid + spread);
-    ticked.push_back(static_cast<int>(i));
-  }
+  model_.step(t - before, t, next->ticks);
+  std::vector<int> ticked(instruments_.size());
+  std::iota(ticked.begin(), ticked.end(), 0);
   now_.store(t, std::memory_order_release);
   return publish_and_process(step_lock, std::move(next), ticked);
 }
@@ -1034,7 +987,7 @@ std::optional<Changes> SimulatedBroker::set_quote(std::string_view symbol, doubl
   tick.time_msc = now();
   tick.bid = in.round_price(bid);
   tick.ask = in.round_price(ask);
-  models_[static_cast<std::size_t>(i)].mid = (tick.bid + tick.ask) / 2;
+  model_.set_mid(i, (tick.bid + tick.ask) / 2);
   return publish_and_process(step_lock, std::move(next), {i});
 }
 
@@ -1169,47 +1122,14 @@ BrokerState SimulatedBroker::snapshot() const {
 // ---------------------------------------------------------------- synthetic history
 
 void SimulatedBroker::backfill(BarBuilder& bars, TimeMs span_ms, TimeMs step_ms) const {
-  if (span_ms <= 0 || step_ms <= 0) return;
-  const std::size_t n = static_cast<std::size_t>(std::min<TimeMs>(span_ms / step_ms, 2'000'000)) + 1;
-  std::vector<double> start_mid(instruments_.size());
+  std::vector<double> end_mids;
   TimeMs t_end = 0;
   {
     std::lock_guard lock(step_mutex_);
-    for (std::size_t i = 0; i < instruments_.size(); ++i) start_mid[i] = models_[i].mid;
+    end_mids = model_.mids();
     t_end = now();
   }
-  const double dt = static_cast<double>(step_ms) / kMsPerYear;
-  std::vector<std::vector<double>> mids(instruments_.size());
-  for (std::size_t i = 0; i < instruments_.size(); ++i) {  // primary paths, drawn backwards
-    const auto& in = instruments_[i];
-    if (in.leg_a >= 0) continue;
-    Rng rng(options_.seed ^ Rng::hash(in.spec.info.name) ^ 0xbac0f111ULL);
-    const double sigma = in.spec.volatility * options_.volatility_scale;
-    auto& path = mids[i];
-    path.resize(n);
-    path[n - 1] = start_mid[i];
-    for (std::size_t k = n - 1; k > 0; --k) path[k - 1] = path[k] * std::exp(-sigma * std::sqrt(dt) * rng.normal());
-  }
-  for (std::size_t i = 0; i < instruments_.size(); ++i) {  // crosses from their legs
-    const auto& in = instruments_[i];
-    if (in.leg_a < 0) continue;
-    const auto& a = mids[static_cast<std::size_t>(in.leg_a)];
-    const auto& b = mids[static_cast<std::size_t>(in.leg_b)];
-    auto& path = mids[i];
-    path.resize(n);
-    for (std::size_t k = 0; k < n; ++k) path[k] = in.spec.legs_multiply ? a[k] * b[k] : a[k] / b[k];
-  }
-  for (std::size_t i = 0; i < instruments_.size(); ++i) {
-    const auto& in = instruments_[i];
-    const double spread = std::max(1.0, std::round(in.spec.spread_points)) * in.spec.info.point;
-    for (std::size_t k = 0; k < n; ++k) {
-      Tick tick;
-      tick.time_msc = t_end - static_cast<TimeMs>(n - 1 - k) * step_ms;
-      tick.bid = in.round_price(mids[i][k] - spread / 2);
-      tick.ask = in.round_price(tick.bid + spread);
-      bars.on_tick(in.spec.info.name, tick);
-    }
-  }
+  model_.backfill(bars, end_mids, t_end, span_ms, step_ms);
 }
 
 }  // namespace permiso::trading::sim

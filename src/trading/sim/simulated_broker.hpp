@@ -37,6 +37,7 @@
 #include "trading/model.hpp"
 #include "trading/sim/instruments.hpp"
 #include "trading/sim/market.hpp"
+#include "trading/sim/quote_model.hpp"
 #include "trading/sim/random.hpp"
 
 #include <atomic>
@@ -135,10 +136,6 @@ class SimulatedBroker final : public Broker {
     std::vector<Tick> ticks;  // by instrument index
   };
   using Instrument = Market::Instrument;
-  struct Model {  // owned by the stepping path (step_mutex_)
-    double mid = 0;
-    Rng rng;
-  };
   struct Exposure {  // per account and instrument: the sums floating P&L and margin need
     std::size_t count = 0;
     double buy_volume = 0, buy_value = 0;  // Σ v, Σ v × open
@@ -181,7 +178,6 @@ class SimulatedBroker final : public Broker {
   [[nodiscard]] Position live_row(const OpenPosition& p, const Quotes& q, int account_ccy) const;
   [[nodiscard]] Order live_order(const PendingOrder& o, const Quotes& q) const;
   [[nodiscard]] TimeMs wall_now() const;
-  [[nodiscard]] std::shared_ptr<Quotes> first_quotes(TimeMs start);
   [[nodiscard]] Ticket next_ticket() { return next_ticket_.fetch_add(1, std::memory_order_relaxed); }
 
   SendOutcome send_market_open(Account& a, int sym, const TradeRequest& r);
@@ -219,7 +215,7 @@ class SimulatedBroker final : public Broker {
   std::shared_ptr<const Quotes> quotes_;
 
   mutable std::mutex step_mutex_;  // serialises steps, models and listener delivery
-  std::vector<Model> models_;
+  QuoteModel model_;
   ChangeListener change_listener_;
   TickListener tick_listener_;
 
