@@ -1,6 +1,8 @@
 // The simulated broker: see simulated_broker.hpp for the arithmetic and the threading model.
 #include "trading/sim/simulated_broker.hpp"
 
+#include "trading/sim/order_rules.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,18 +13,8 @@
 namespace permiso::trading::sim {
 namespace {
 
-constexpr double kEps = 1e-6;  // tolerance, in points or volume steps
-
 double round_cents(double x) {
   return std::round(x * 100.0) / 100.0;
-}
-
-bool finite_request(const TradeRequest& r) {
-  return std::isfinite(r.volume) && std::isfinite(r.price) && std::isfinite(r.sl) && std::isfinite(r.tp);
-}
-
-bool is_buy(OrderType t) {
-  return t == OrderType::Buy || t == OrderType::BuyLimit || t == OrderType::BuyStop;
 }
 
 SendOutcome refuse(Retcode code, std::string comment, const Tick* tick = nullptr) {
@@ -40,44 +32,6 @@ std::string price_text(double price, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, price);
   return buf;
-}
-
-/// Distance in points that `near` must keep from `ref` on the right side: at least the
-/// stops level, and at least one point (so a stop never sits on the price).
-bool far_enough(double distance_price, const SymbolInfo& s) {
-  const double points = distance_price / s.point;
-  return points >= static_cast<double>(std::max(s.stops_level, 1)) - kEps;
-}
-
-/// A pending order's price stands far enough on its side of the market: limits below the ask
-/// (buy) or above the bid (sell), stops beyond them.
-bool pending_price_ok(OrderType type, double price, const Tick& tick, const SymbolInfo& s) {
-  switch (type) {
-    case OrderType::BuyLimit:
-      return far_enough(tick.ask - price, s);
-    case OrderType::SellLimit:
-      return far_enough(price - tick.bid, s);
-    case OrderType::BuyStop:
-      return far_enough(price - tick.ask, s);
-    case OrderType::SellStop:
-      return far_enough(tick.bid - price, s);
-    default:
-      return false;
-  }
-}
-
-/// SL/TP of a buy (`buy`) or sell measured from `ref` (the closing price side, or a pending
-/// order's price). 0 means none.
-bool stops_ok(bool buy, double ref, double sl, double tp, const SymbolInfo& s) {
-  if (sl < 0 || tp < 0) return false;
-  if (buy) {
-    if (sl != 0 && !far_enough(ref - sl, s)) return false;
-    if (tp != 0 && !far_enough(tp - ref, s)) return false;
-  } else {
-    if (sl != 0 && !far_enough(sl - ref, s)) return false;
-    if (tp != 0 && !far_enough(ref - tp, s)) return false;
-  }
-  return true;
 }
 
 void merge(Changes& into, Changes&& from) {
