@@ -14,6 +14,11 @@
 
 namespace permiso::trading::sim {
 
+/// Every instrument's quote at one moment, by instrument index.
+struct Quotes {
+  std::vector<Tick> ticks;
+};
+
 class QuoteModel {
  public:
   /// Mids start at each instrument's start_mid (a cross at its legs'). `market` must outlive

@@ -13,10 +13,6 @@
 namespace permiso::trading::sim {
 namespace {
 
-double round_cents(double x) {
-  return std::round(x * 100.0) / 100.0;
-}
-
 SendOutcome refuse(Retcode code, std::string comment, const Tick* tick = nullptr) {
   SendOutcome out;
   out.result.retcode = code;
@@ -80,78 +76,6 @@ std::shared_ptr<const SimulatedBroker::Quotes> SimulatedBroker::quotes() const {
   return quotes_;
 }
 
-SimulatedBroker::Totals SimulatedBroker::totals(const Account& a, const Quotes& q) const {
-  Totals t;
-  for (std::size_t i = 0; i < a.exposure.size(); ++i) {
-    const Exposure& e = a.exposure[i];
-    if (e.count == 0) continue;
-    const auto& in = instruments_[i];
-    const Tick& tick = q.ticks[i];
-    const double cs = in.spec.info.contract_size;
-    const double p = cs * (tick.bid * e.buy_volume - e.buy_value) + cs * (e.sell_value - tick.ask * e.sell_volume);
-    t.profit += p * rate(in.profit_ccy, a.ccy, q);
-    t.margin += e.margin * rate(in.margin_ccy, a.ccy, q);
-  }
-  return t;
-}
-
-AccountInfo SimulatedBroker::account_row(const Account& a, const Quotes& q) const {
-  AccountInfo info = a.info;
-  const Totals t = totals(a, q);
-  info.profit = round_cents(t.profit);
-  info.equity = round_cents(info.balance + info.credit + info.profit);
-  info.margin = round_cents(t.margin);
-  info.margin_free = round_cents(info.equity - info.margin);
-  info.margin_level = info.margin > 0 ? std::round(info.equity / info.margin * 100.0 * 100.0) / 100.0 : 0.0;
-  return info;
-}
-
-double SimulatedBroker::position_profit(const OpenPosition& p, const Quotes& q, int account_ccy) const {
-  const auto& in = instruments_[static_cast<std::size_t>(p.sym)];
-  const Tick& t = q.ticks[static_cast<std::size_t>(p.sym)];
-  const double cs = in.spec.info.contract_size;
-  const double raw = p.row.type == PositionType::Buy ? (t.bid - p.row.price_open) * p.row.volume * cs
-                                                     : (p.row.price_open - t.ask) * p.row.volume * cs;
-  return raw * rate(in.profit_ccy, account_ccy, q);
-}
-
-Position SimulatedBroker::live_row(const OpenPosition& p, const Quotes& q, int account_ccy) const {
-  Position row = p.row;
-  const Tick& t = q.ticks[static_cast<std::size_t>(p.sym)];
-  row.price_current = row.type == PositionType::Buy ? t.bid : t.ask;
-  row.profit = round_cents(position_profit(p, q, account_ccy));
-  return row;
-}
-
-Order SimulatedBroker::live_order(const PendingOrder& o, const Quotes& q) const {
-  Order row = o.row;
-  const Tick& t = q.ticks[static_cast<std::size_t>(o.sym)];
-  row.price_current = is_buy(row.type) ? t.ask : t.bid;
-  return row;
-}
-
-void SimulatedBroker::add_exposure(Account& a, const OpenPosition& p, double sign) {
-  Exposure& e = a.exposure[static_cast<std::size_t>(p.sym)];
-  if (sign > 0) {
-    ++e.count;
-  } else if (e.count > 0) {
-    --e.count;
-  }
-  if (e.count == 0) {  // no drift survives the last position
-    e = Exposure{};
-    return;
-  }
-  const double v = sign * p.row.volume;
-  if (p.row.type == PositionType::Buy) {
-    e.buy_volume += v;
-    e.buy_value += v * p.row.price_open;
-  } else {
-    e.sell_volume += v;
-    e.sell_value += v * p.row.price_open;
-  }
-  e.margin += sign * p.margin;
-}
-
 SimulatedBroker::Account* SimulatedBroker::find_account(Login login) const {
   auto it = accounts_.find(login);
   return it == accounts_.end() ? nullptr : it->second.get();
@@ -168,7 +92,7 @@ std::unique_ptr<SimulatedBroker::Account> SimulatedBroker::make_account(const Ac
 }
 
 void SimulatedBroker::finish(Account& a, const Quotes& q, Changes& ch) {
-  ch.accounts.push_back(account_row(a, q));
+  ch.accounts.push_back(book_.account_row(a, q));
   ch.sequence = sequence_.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
@@ -235,7 +159,7 @@ std::optional<AccountInfo> SimulatedBroker::account_info(Login login) const {
   if (a == nullptr) return std::nullopt;
   const auto q = quotes();
   std::shared_lock lock(a->mutex);
-  return account_row(*a, *q);
+  return book_.account_row(*a, *q);
 }
 
 // ---------------------------------------------------------------- symbols and quotes
@@ -283,7 +207,7 @@ std::vector<Position> SimulatedBroker::positions_get(Login login, std::string_vi
   out.reserve(a->open.size());
   for (const auto& [ticket, p] : a->open) {
     if (!symbol.empty() && p.row.symbol != symbol) continue;
-    out.push_back(live_row(p, *q, a->ccy));
+    out.push_back(book_.live_row(p, *q, a->ccy));
   }
   return out;
 }
@@ -297,7 +221,7 @@ std::vector<Order> SimulatedBroker::orders_get(Login login, std::string_view sym
   std::shared_lock lock(a->mutex);
   for (const auto& [ticket, o] : a->pending) {
     if (!symbol.empty() && o.row.symbol != symbol) continue;
-    out.push_back(live_order(o, *q));
+    out.push_back(book_.live_order(o, *q));
   }
   return out;
 }
@@ -423,7 +347,7 @@ SendOutcome SimulatedBroker::send_market_open(Account& a, int sym, const TradeRe
   }
   const double volume = in.normalize_volume(r.volume);
   const double price = fill_price(a, in, market, buy, r);
-  const Totals before = totals(a, *q);
+  const Totals before = book_.totals(a, *q);
   const double equity = a.info.balance + a.info.credit + before.profit;
   const double need = market_.margin_of(sym, volume, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, *q);
   if (equity - before.margin - need < -1e-9) return refuse(Retcode::NoMoney, "Not enough money", &tick);
@@ -497,10 +421,10 @@ void SimulatedBroker::open_position(Account& a, int sym, PositionType type, doub
   ch.deals.push_back(std::move(d));
   if (deal_out != nullptr) *deal_out = a.deals.back().ticket;
 
-  add_exposure(a, p, +1);
+  AccountBook::add_exposure(a, p, +1);
   if (sl != 0 || tp != 0) ++a.with_stops;
   auto [it, inserted] = a.open.emplace(order_ticket, std::move(p));
-  ch.positions.push_back(live_row(it->second, q, a.ccy));
+  ch.positions.push_back(book_.live_row(it->second, q, a.ccy));
 }
 
 SendOutcome SimulatedBroker::send_close(Account& a, const TradeRequest& r) {
@@ -594,15 +518,15 @@ void SimulatedBroker::close_position(Account& a, std::map<Ticket, OpenPosition>:
   ch.orders.push_back(std::move(o));
   ch.deals.push_back(std::move(d));
 
-  add_exposure(a, p, -1);
+  AccountBook::add_exposure(a, p, -1);
   const bool full = volume >= p.row.volume - kEps * in.spec.info.volume_step;
   if (!full) {  // partial close: the rest stays open at its open price
     p.row.volume = in.normalize_volume(p.row.volume - volume);
     p.margin = market_.margin_of(p.sym, p.row.volume, p.row.price_open, a.info.leverage);
     p.realised = round_cents(p.realised + profit);
     p.row.time_update_msc = t;
-    add_exposure(a, p, +1);
-    ch.positions.push_back(live_row(p, q, a.ccy));
+    AccountBook::add_exposure(a, p, +1);
+    ch.positions.push_back(book_.live_row(p, q, a.ccy));
     return;
   }
   if (p.row.sl != 0 || p.row.tp != 0) --a.with_stops;
@@ -652,7 +576,7 @@ SendOutcome SimulatedBroker::send_pending(Account& a, int sym, const TradeReques
   o.comment = r.comment;
   o.time_setup_msc = now();
   auto [it, inserted] = a.pending.emplace(o.ticket, std::move(po));
-  out.changes.orders.push_back(live_order(it->second, *q));
+  out.changes.orders.push_back(book_.live_order(it->second, *q));
   finish(a, *q, out.changes);
   out.result = TradeResult{Retcode::Placed, 0,        it->first,       0, it->second.row.volume_initial, price,
                            tick.bid,        tick.ask, "Request placed"};
@@ -688,7 +612,7 @@ SendOutcome SimulatedBroker::send_modify(Account& a, const TradeRequest& r) {
   po.row.sl = sl;
   po.row.tp = tp;
   SendOutcome out;
-  out.changes.orders.push_back(live_order(po, *q));
+  out.changes.orders.push_back(book_.live_order(po, *q));
   finish(a, *q, out.changes);
   out.result = TradeResult{Retcode::Done, 0,        po.row.ticket,     0, po.row.volume_current, price,
                            tick.bid,      tick.ask, "Request executed"};
@@ -704,7 +628,7 @@ SendOutcome SimulatedBroker::send_remove(Account& a, const TradeRequest& r) {
     return refuse(Retcode::Invalid, "order not found");
   }
   const auto q = quotes();
-  Order o = live_order(it->second, *q);
+  Order o = book_.live_order(it->second, *q);
   o.state = OrderState::Canceled;
   o.time_done_msc = now();
   a.pending.erase(it);
@@ -746,7 +670,7 @@ SendOutcome SimulatedBroker::send_sltp(Account& a, const TradeRequest& r) {
   p.row.tp = tp;
   p.row.time_update_msc = now();
   SendOutcome out;
-  out.changes.positions.push_back(live_row(p, *q, a.ccy));
+  out.changes.positions.push_back(book_.live_row(p, *q, a.ccy));
   finish(a, *q, out.changes);
   out.result = TradeResult{Retcode::Done, 0, 0, p.row.ticket, p.row.volume, 0, tick.bid, tick.ask, "Request executed"};
   return out;
@@ -795,7 +719,7 @@ bool SimulatedBroker::triggers_pending(const Account& a, const Quotes& q) const 
     }
   }
   if (a.open.empty()) return false;
-  const Totals t = totals(a, q);
+  const Totals t = book_.totals(a, q);
   const double margin = round_cents(t.margin);
   if (margin <= 0) return false;
   const double equity = a.info.balance + a.info.credit + round_cents(t.profit);
@@ -815,7 +739,7 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
     const bool buy = is_buy(po.row.type);
     const double price = buy ? tick.ask : tick.bid;
     const auto& in = instruments_[static_cast<std::size_t>(po.sym)];
-    const Totals before = totals(a, q);
+    const Totals before = book_.totals(a, q);
     const double equity = a.info.balance + a.info.credit + before.profit;
     const double need =
         market_.margin_of(po.sym, po.row.volume_current, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, q);
@@ -855,7 +779,7 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
   }
   // 3. stop-out: the most losing position first, until the level recovers
   while (!a.open.empty()) {
-    const Totals tot = totals(a, q);
+    const Totals tot = book_.totals(a, q);
     const double margin = round_cents(tot.margin);
     if (margin <= 0) break;
     const double equity = a.info.balance + a.info.credit + round_cents(tot.profit);
@@ -864,7 +788,7 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
     auto worst = a.open.begin();
     double worst_profit = std::numeric_limits<double>::infinity();
     for (auto it = a.open.begin(); it != a.open.end(); ++it) {
-      const double p = position_profit(it->second, q, a.ccy);
+      const double p = book_.position_profit(it->second, q, a.ccy);
       if (p < worst_profit) {
         worst_profit = p;
         worst = it;
@@ -1027,7 +951,7 @@ void SimulatedBroker::restore(const BrokerState& state) {
     for (const auto& d : a->deals) {
       if (d.position_id == p.ticket && d.entry == DealEntry::Out) op.realised = round_cents(op.realised + d.profit);
     }
-    add_exposure(*a, op, +1);
+    AccountBook::add_exposure(*a, op, +1);
     if (p.sl != 0 || p.tp != 0) ++a->with_stops;
     a->open[p.ticket] = std::move(op);
   }
@@ -1058,10 +982,10 @@ BrokerState SimulatedBroker::snapshot() const {
   for (const auto& [login, account] : accounts_) {
     const Account& a = *account;
     std::shared_lock lock(a.mutex);
-    s.accounts.push_back(account_row(a, *q));
-    for (const auto& [t, p] : a.open) s.positions.push_back(live_row(p, *q, a.ccy));
+    s.accounts.push_back(book_.account_row(a, *q));
+    for (const auto& [t, p] : a.open) s.positions.push_back(book_.live_row(p, *q, a.ccy));
     for (const auto& [t, p] : a.closed) s.positions.push_back(p);
-    for (const auto& [t, o] : a.pending) s.orders.push_back(live_order(o, *q));
+    for (const auto& [t, o] : a.pending) s.orders.push_back(book_.live_order(o, *q));
     s.orders.insert(s.orders.end(), a.orders_history.begin(), a.orders_history.end());
     s.deals.insert(s.deals.end(), a.deals.begin(), a.deals.end());
   }

@@ -35,6 +35,7 @@
 #include "trading/bars.hpp"
 #include "trading/broker.hpp"
 #include "trading/model.hpp"
+#include "trading/sim/account_book.hpp"
 #include "trading/sim/instruments.hpp"
 #include "trading/sim/market.hpp"
 #include "trading/sim/quote_model.hpp"
@@ -132,51 +133,14 @@ class SimulatedBroker final : public Broker {
   [[nodiscard]] const SimOptions& options() const { return options_; }
 
  private:
-  struct Quotes {
-    std::vector<Tick> ticks;  // by instrument index
-  };
+  using Quotes = sim::Quotes;
   using Instrument = Market::Instrument;
-  struct Exposure {  // per account and instrument: the sums floating P&L and margin need
-    std::size_t count = 0;
-    double buy_volume = 0, buy_value = 0;  // Σ v, Σ v × open
-    double sell_volume = 0, sell_value = 0;
-    double margin = 0;  // in the margin currency
-  };
-  struct OpenPosition {
-    Position row;
-    int sym = 0;
-    double margin = 0;    // margin currency
-    double realised = 0;  // profit of partial closes so far
-  };
-  struct PendingOrder {
-    Order row;
-    int sym = 0;
-  };
-  struct Account {
-    mutable std::shared_mutex mutex;
-    AccountInfo info;  // persistent fields; the rest is computed per read
-    int ccy = 0;
-    Rng rng;  // slippage draws
-    std::map<Ticket, OpenPosition> open;
-    std::map<Ticket, Position> closed;
-    std::map<Ticket, PendingOrder> pending;
-    std::vector<Order> orders_history;  // in time_done order
-    std::vector<Deal> deals;            // in time order
-    std::vector<Exposure> exposure;     // by instrument index
-    std::size_t with_stops = 0;         // open positions with an SL or TP
-  };
-  struct Totals {
-    double profit = 0;  // unrounded, account currency
-    double margin = 0;
-  };
+  using Account = sim::Account;
+  using OpenPosition = sim::OpenPosition;
+  using PendingOrder = sim::PendingOrder;
 
   [[nodiscard]] std::shared_ptr<const Quotes> quotes() const;
   [[nodiscard]] double rate(int from, int to, const Quotes& q) const { return market_.rate(from, to, q.ticks); }
-  [[nodiscard]] Totals totals(const Account& a, const Quotes& q) const;
-  [[nodiscard]] AccountInfo account_row(const Account& a, const Quotes& q) const;
-  [[nodiscard]] double position_profit(const OpenPosition& p, const Quotes& q, int account_ccy) const;
-  [[nodiscard]] Position live_row(const OpenPosition& p, const Quotes& q, int account_ccy) const;
-  [[nodiscard]] Order live_order(const PendingOrder& o, const Quotes& q) const;
   [[nodiscard]] TimeMs wall_now() const;
   [[nodiscard]] Ticket next_ticket() { return next_ticket_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -196,7 +160,6 @@ class SimulatedBroker final : public Broker {
   void close_position(Account& a, std::map<Ticket, OpenPosition>::iterator it, double volume, double price,
                       DealReason reason, const std::string& comment, TimeMs t, const Quotes& q, Changes& ch,
                       Ticket* deal_out, Ticket* order_out);
-  void add_exposure(Account& a, const OpenPosition& p, double sign);
   [[nodiscard]] bool triggers_pending(const Account& a, const Quotes& q) const;
   void apply_triggers(Account& a, const Quotes& q, TimeMs t, Changes& ch);
   /// Publishes `next`, evaluates triggers on every account and delivers. Holds step_mutex_.
@@ -209,6 +172,7 @@ class SimulatedBroker final : public Broker {
   SimOptions options_;
   const Market market_;
   const std::vector<Instrument>& instruments_ = market_.instruments();
+  const AccountBook book_{market_};
   std::unique_ptr<std::atomic<bool>[]> trade_allowed_;
 
   mutable std::shared_mutex quotes_mutex_;  // guards the pointer only
