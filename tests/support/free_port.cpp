@@ -7,7 +7,7 @@
 
 #include <stdexcept>
 
-namespace permiso::testing {
+namespace permiso::test {
 
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -27,4 +27,4 @@ int free_port() {
   return port;
 }
 
-}  // namespace permiso::testing
+}  // namespace permiso::test

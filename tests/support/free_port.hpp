@@ -2,9 +2,9 @@
 // picks it: bind to port 0, read it back, release it).
 #pragma once
 
-namespace permiso::testing {
+namespace permiso::test {
 
 /// Throws std::runtime_error when no socket can be bound.
 int free_port();
 
-}  // namespace permiso::testing
+}  // namespace permiso::test

@@ -63,7 +63,7 @@ std::unique_ptr<PgServer> PgServer::start() {
   if (::geteuid() == 0) shell("chown postgres:postgres " + s->dir_);
   shell(as_postgres(std::string(kBin) + "initdb -D " + s->dir_ + "/data -A trust -U postgres " + "--no-sync > " +
                     s->dir_ + "/initdb.log 2>&1"));
-  s->port_ = permiso::testing::free_port();
+  s->port_ = permiso::test::free_port();
   s->restart();
   return s;
 }

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-namespace permiso::ratelimit::testing {
+namespace permiso::test {
 namespace fs = std::filesystem;
 std::optional<fs::path> RedisServer::find_binary() {
   const char* path = std::getenv("PATH");
@@ -36,7 +36,7 @@ RedisServer::RedisServer(fs::path binary) : binary_(std::move(binary)) {
   fs::create_directories(dir_);
   // Another test may grab the port between our probe and redis binding it: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    port_ = permiso::testing::free_port();
+    port_ = permiso::test::free_port();
     if (spawn_and_wait()) return;
   }
   fs::remove_all(dir_);
@@ -111,4 +111,4 @@ std::string RedisServer::command(const std::string& a, const std::string& b, con
   return out;
 }
 
-}  // namespace permiso::ratelimit::testing
+}  // namespace permiso::test

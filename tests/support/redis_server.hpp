@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace permiso::ratelimit::testing {
+namespace permiso::test {
 
 class RedisServer {
  public:
@@ -37,4 +37,4 @@ class RedisServer {
   pid_t pid_ = -1;
 };
 
-}  // namespace permiso::ratelimit::testing
+}  // namespace permiso::test

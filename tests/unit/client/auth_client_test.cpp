@@ -474,9 +474,9 @@ TEST(AuthClientRateLimit, A429IsRetriedAfterRetryAfterAndReportedPastThePolicy) 
 
 TEST(AuthClientRedis, WorkersShareOneTokenThroughRedis) {
   if (client_testing::auth_binary().empty()) GTEST_SKIP() << "PERMISO_AUTH_BIN not set";
-  auto bin = ratelimit::testing::RedisServer::find_binary();
+  auto bin = test::RedisServer::find_binary();
   if (!bin) GTEST_SKIP() << "redis-server not installed";
-  ratelimit::testing::RedisServer redis(*bin);
+  test::RedisServer redis(*bin);
   AuthServer server;
   auto creds = server.create_client({"trade:read", "account:read"}, "\"access_token_lifetime\": 300");
   AuthClientOptions o;

@@ -63,7 +63,7 @@ AuthServer::AuthServer(std::vector<std::pair<std::string, std::string>> env) : h
   fs::create_directories(dir_);
   log_ = dir_ / "permiso-auth.log";
   admin_password_ = "Adm1n-" + random_hex(16);  // "-" is a symbol and form-safe
-  const int port = permiso::testing::free_port();
+  const int port = permiso::test::free_port();
   port_ = static_cast<std::uint16_t>(port);
   url_ = "http://127.0.0.1:" + std::to_string(port);
   std::vector<std::pair<std::string, std::string>> vars = {

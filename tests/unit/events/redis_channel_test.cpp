@@ -18,16 +18,16 @@ namespace {
 class RedisChannelTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto bin = ratelimit::testing::RedisServer::find_binary();
+    const auto bin = test::RedisServer::find_binary();
     if (!bin) GTEST_SKIP() << "redis-server is not installed";
-    server_ = std::make_unique<ratelimit::testing::RedisServer>(*bin);
+    server_ = std::make_unique<test::RedisServer>(*bin);
   }
   redis::Endpoint endpoint() const {
     redis::Endpoint ep;
     ep.port = server_->port();
     return ep;
   }
-  std::unique_ptr<ratelimit::testing::RedisServer> server_;
+  std::unique_ptr<test::RedisServer> server_;
 };
 
 TEST_F(RedisChannelTest, ChannelDeliversPublishedMessagesToEverySubscriber) {

@@ -29,8 +29,8 @@ class RedisHarness {
  public:
   static constexpr bool kExactTime = false;  // Redis's clock runs while we call
   RedisHarness() {
-    if (auto bin = testing::RedisServer::find_binary()) {
-      server_ = std::make_unique<testing::RedisServer>(*bin);
+    if (auto bin = test::RedisServer::find_binary()) {
+      server_ = std::make_unique<test::RedisServer>(*bin);
       redis::Endpoint ep;
       ep.port = server_->port();
       limiter_ = std::make_unique<RedisRateLimiter>(ep, RedisRateLimiter::Options{});
@@ -42,7 +42,7 @@ class RedisHarness {
   ~RedisHarness() { EXPECT_EQ(limiter_ ? limiter_->unavailable_count() : 0U, 0U); }
 
  private:
-  std::unique_ptr<testing::RedisServer> server_;
+  std::unique_ptr<test::RedisServer> server_;
   std::unique_ptr<RedisRateLimiter> limiter_;
 };
 

@@ -16,16 +16,16 @@ namespace {
 class RedisLimiterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto bin = testing::RedisServer::find_binary();
+    const auto bin = test::RedisServer::find_binary();
     if (!bin) GTEST_SKIP() << "redis-server is not installed";
-    server_ = std::make_unique<testing::RedisServer>(*bin);
+    server_ = std::make_unique<test::RedisServer>(*bin);
   }
   redis::Endpoint endpoint() const {
     redis::Endpoint ep;
     ep.port = server_->port();
     return ep;
   }
-  std::unique_ptr<testing::RedisServer> server_;
+  std::unique_ptr<test::RedisServer> server_;
 };
 
 TEST_F(RedisLimiterTest, TwoInstancesShareOneBudget) {

@@ -518,9 +518,9 @@ TEST_F(AuthenticatorTest, ConcurrentVerificationAndRevocation) {
 // ---- Redis: an immediate re-read on permiso:events ----
 
 TEST_F(AuthenticatorTest, ARedisEventMakesTheFeedReadAtOnce) {
-  const auto binary = ratelimit::testing::RedisServer::find_binary();
+  const auto binary = test::RedisServer::find_binary();
   if (!binary) GTEST_SKIP() << "redis-server is not installed";
-  ratelimit::testing::RedisServer redis(*binary);
+  test::RedisServer redis(*binary);
   auto c = config();
   c.redis_url = "redis://127.0.0.1:" + std::to_string(redis.port());
   c.feed_wait = 20s;  // a long-poll that, held, would answer long after the 2 s bound
