@@ -57,10 +57,7 @@ class AdminCommands final : public CommandGroup {
 
  private:
   static int list_keys(Ctl& ctl) {
-    json::value out;
-    const int rc = ctl.call("GET", "/api/v1/admin/keys", "", out);
-    if (rc != kOk) return rc;
-    ctl.print(out, [&] {
+    return ctl.show("GET", "/api/v1/admin/keys", "", [](const json::value& out) {
       return table(list_of(out, "keys"), {{"KID", "kid"},
                                           {"ALG", "alg"},
                                           {"STATE", "state"},
@@ -69,19 +66,14 @@ class AdminCommands final : public CommandGroup {
                                           {"ACTIVATES", "activate_at"},
                                           {"RETIRES", "retire_after"}});
     });
-    return rc;
   }
 
   static int rotate_keys(Ctl& ctl) {
-    json::value out;
-    const int rc = ctl.call("POST", "/api/v1/admin/keys/rotate", "", out);
-    if (rc != kOk) return rc;
-    ctl.print(out, [&] {
+    return ctl.show("POST", "/api/v1/admin/keys/rotate", "", [](const json::value& out) {
       const auto* k = out.get_object().if_contains("key");
       return "New signing key (published now, signs from its activate_at):\n" +
              (k != nullptr && k->is_object() ? fields(k->get_object()) : pretty(out));
     });
-    return rc;
   }
 
   int audit(Ctl& ctl) const {
@@ -91,10 +83,7 @@ class AdminCommands final : public CommandGroup {
           std::pair{"since", &since_}, std::pair{"until", &until_}}) {
       if (!value->empty()) q += std::string("&") + name + "=" + url_encode(*value);
     }
-    json::value out;
-    const int rc = ctl.call("GET", "/api/v1/admin/audit" + q, "", out);
-    if (rc != kOk) return rc;
-    ctl.print(out, [&] {
+    return ctl.show("GET", "/api/v1/admin/audit" + q, "", [](const json::value& out) {
       return table(list_of(out, "events"), {{"TIME", "timestamp"},
                                             {"ACTOR", "actor"},
                                             {"ACTION", "action"},
@@ -102,7 +91,6 @@ class AdminCommands final : public CommandGroup {
                                             {"OUTCOME", "outcome"},
                                             {"IP", "ip"}});
     });
-    return rc;
   }
 
   CLI::App* keys_list_ = nullptr;

@@ -28,25 +28,19 @@ class TokenCommands final : public CommandGroup {
 
  private:
   static int revoke(Ctl& ctl, const std::string& body) {
-    json::value out;
-    const int rc = ctl.call("POST", "/api/v1/auth/revoke", body, out);
-    if (rc == kOk)
-      ctl.print(out, [] { return std::string("Revoked (the server answers the same for unknown tokens)\n"); });
-    return rc;
+    return ctl.show("POST", "/api/v1/auth/revoke", body, [](const json::value&) {
+      return std::string("Revoked (the server answers the same for unknown tokens)\n");
+    });
   }
 
   static int introspect(Ctl& ctl, const std::string& body) {
-    json::value out;
-    const int rc = ctl.call("POST", "/api/v1/auth/introspect", body, out);
-    if (rc != kOk) return rc;
-    ctl.print(out, [&] {
+    return ctl.show("POST", "/api/v1/auth/introspect", body, [](const json::value& out) {
       std::string s = object_fields(out);
       if (const auto* e = out.get_object().if_contains("exp"); e && e->is_int64()) {
         s += "expires: " + relative_time(e->get_int64(), now_s()) + "\n";
       }
       return s;
     });
-    return rc;
   }
 
   /// Reads the token locally; no server call, no saved session.

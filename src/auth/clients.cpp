@@ -41,13 +41,9 @@ storage::StorageStatus ClientService::changed(const std::string& client_id) cons
 AuthResult<storage::Page<ClientView>> ClientService::list(std::int64_t page, std::int64_t per_page) const {
   auto clients = storage_.list_clients(page, per_page);
   if (!clients) return storage_failure(clients.error());
-  storage::Page<ClientView> out{{}, clients->total};
-  for (auto& c : clients->items) {
-    auto v = view(std::move(c));
-    if (!v) return v.error();
-    out.items.push_back(std::move(*v));
-  }
-  return out;
+  auto views = views_of(std::move(clients->items), [this](storage::ServiceClient c) { return view(std::move(c)); });
+  if (!views) return views.error();
+  return storage::Page<ClientView>{std::move(*views), clients->total};
 }
 
 AuthResult<ClientView> ClientService::get(const std::string& client_id) const {

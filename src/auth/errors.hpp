@@ -9,6 +9,8 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 namespace permiso::storage {
 struct StorageFailure;
@@ -71,6 +73,20 @@ std::string_view wire_code(AuthError e);
 
 template <class T>
 using AuthResult = Result<T, Failure>;
+
+/// `view(item)` of every item, in order; the first failure is the answer.
+template <class T, class View>
+auto views_of(std::vector<T> items, View view)
+    -> AuthResult<std::vector<typename std::invoke_result_t<View, T&&>::value_type>> {
+  std::vector<typename std::invoke_result_t<View, T&&>::value_type> out;
+  out.reserve(items.size());
+  for (auto& item : items) {
+    auto v = view(std::move(item));
+    if (!v) return v.error();
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
 
 }  // namespace permiso::auth
 

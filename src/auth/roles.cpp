@@ -51,13 +51,7 @@ AuthResult<RoleView> RoleService::view(storage::Role role) const {
 AuthResult<std::vector<RoleView>> RoleService::roles() const {
   auto roles = storage_.list_roles();
   if (!roles) return storage_failure(roles.error());
-  std::vector<RoleView> out;
-  for (auto& r : *roles) {
-    auto v = view(std::move(r));
-    if (!v) return v.error();
-    out.push_back(std::move(*v));
-  }
-  return out;
+  return views_of(std::move(*roles), [this](storage::Role r) { return view(std::move(r)); });
 }
 
 AuthResult<RoleView> RoleService::role(std::int64_t id) const {

@@ -80,6 +80,7 @@ AuthResult<std::size_t> SessionService::end_others(std::int64_t user_id, std::st
 }
 
 std::optional<Failure> SessionService::end_all(std::int64_t user_id, std::string_view reason) const {
+  // No session has an empty id, so keeping "" keeps none.
   if (auto ended = end_others(user_id, {}, reason); !ended) return ended.error();
   auto refresh = storage_.revoke_user_refresh_tokens(user_id, clock_.now_seconds());
   if (!refresh) return storage_failure(refresh.error());

@@ -52,13 +52,9 @@ AuthResult<UserView> UserService::get(std::int64_t id) const {
 AuthResult<storage::Page<UserView>> UserService::list(const storage::UserQuery& query) const {
   auto page = storage_.list_users(query);
   if (!page) return storage_failure(page.error());
-  storage::Page<UserView> out{{}, page->total};
-  for (auto& u : page->items) {
-    auto v = view(std::move(u));
-    if (!v) return v.error();
-    out.items.push_back(std::move(*v));
-  }
-  return out;
+  auto views = views_of(std::move(page->items), [this](storage::User u) { return view(std::move(u)); });
+  if (!views) return views.error();
+  return storage::Page<UserView>{std::move(*views), page->total};
 }
 
 AuthResult<storage::UserStats> UserService::stats() const {

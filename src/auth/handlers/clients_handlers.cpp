@@ -169,11 +169,10 @@ Response update_client(AuthContext& ctx, Request& req) {
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
   const auto id = client_param(req);
-  if (auto existing = ctx.services.client_admin.get(id); !existing) return fail(req, existing.error());
   auto patch = read_client_patch(*body);
-  if (!patch) return fail(req, patch.error());
+  if (!patch) return fail(req, missing_first(ctx.services.client_admin.get(id), patch.error()));
   auto scope_ids = read_new_scopes(ctx, *body);
-  if (!scope_ids) return fail(req, scope_ids.error());
+  if (!scope_ids) return fail(req, missing_first(ctx.services.client_admin.get(id), scope_ids.error()));
   return client_response(ctx.services.client_admin.update(id, *patch, *scope_ids, *caller, origin_of(req)), req);
 }
 

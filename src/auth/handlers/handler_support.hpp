@@ -71,6 +71,14 @@ class JsonBody {
   std::optional<Failure> error_;
 };
 
+/// The refusal of an update whose body was refused with `f`: a missing resource (404, or 503
+/// while storage is down) is still answered first, as if it had been fetched before the body
+/// was read. Only this error path fetches it; a valid update reads the resource once.
+template <class T>
+Failure missing_first(const AuthResult<T>& existing, Failure f) {
+  return existing ? std::move(f) : existing.error();
+}
+
 /// A route handler that runs `fn(ctx, req)` on the worker pool (503 at once when it is full):
 /// every handler that touches storage or Argon2 is registered through this.
 http::Handler on_blocking_pool(AuthContext& ctx, http::Response (*fn)(AuthContext&, http::Request&));

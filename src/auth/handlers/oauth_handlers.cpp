@@ -59,12 +59,6 @@ AuthResult<ClientCredentials> client_credentials_of(const Request& req, const Pa
   return ClientCredentials{param(p, "client_id"), param(p, "client_secret")};
 }
 
-/// The client id a request presents (Basic header or form), without checking it.
-std::string presented_client_id(const Request& req, const ParamMap& p) {
-  if (auto basic = http::parse_basic_auth(req)) return basic->client_id;
-  return param(p, "client_id");
-}
-
 Response token_response(const IssuedToken& issued) {
   return no_store_json(200, {{"access_token", issued.access_token},
                              {"token_type", "Bearer"},
@@ -84,23 +78,26 @@ Response user_grant_response(const UserGrant& grant) {
 // ---- grants ----
 
 /// Hot path: runs on the I/O thread unless the client must first be loaded from storage.
-Response client_credentials(const AuthContext& ctx, const Request& req, const ParamMap& p) {
-  auto credentials = client_credentials_of(req, p);
-  if (!credentials) return to_response(req, credentials.error());
+Response client_credentials(const AuthContext& ctx, const Request& req, const ClientCredentials& credentials,
+                            const std::string& scope) {
   const auto origin = origin_of(req);
-  auto client = ctx.services.clients.authenticate(*credentials, origin);
+  auto client = ctx.services.clients.authenticate(credentials, origin);
   if (!client) return to_response(req, client.error());
-  auto issued = ctx.services.grants.client_credentials(**client, param(p, "scope"), origin);
+  auto issued = ctx.services.grants.client_credentials(**client, scope, origin);
   if (!issued) return to_response(req, issued.error());
   return token_response(*issued);
 }
 
-void answer_client_credentials(AuthContext& ctx, Request& req, Reply reply, ParamMap p) {
-  const auto id = presented_client_id(req, p);
-  if (!ctx.services.clients.needs_load(id)) return reply(client_credentials(ctx, req, p));
-  on_pool(ctx, req, std::move(reply), [&ctx, &req, id, p = std::move(p)] {
-    ctx.services.clients.load_if_unknown(id);
-    return client_credentials(ctx, req, p);
+void answer_client_credentials(AuthContext& ctx, Request& req, Reply reply, const ParamMap& p) {
+  auto credentials = client_credentials_of(req, p);
+  if (!credentials) return reply(to_response(req, credentials.error()));
+  auto scope = param(p, "scope");
+  if (!ctx.services.clients.needs_load(credentials->id)) {
+    return reply(client_credentials(ctx, req, *credentials, scope));
+  }
+  on_pool(ctx, req, std::move(reply), [&ctx, &req, c = std::move(*credentials), scope = std::move(scope)] {
+    ctx.services.clients.load_if_unknown(c.id);
+    return client_credentials(ctx, req, c, scope);
   });
 }
 
@@ -127,7 +124,7 @@ void answer_token(AuthContext& ctx, Request& req, Reply reply) {
   if (!p) return reply(to_response(req, p.error()));
   std::string grant = param(*p, "grant_type");
   if (grant.empty() && p->contains("username") && p->contains("password")) grant = "password";
-  if (grant == "client_credentials") return answer_client_credentials(ctx, req, std::move(reply), std::move(*p));
+  if (grant == "client_credentials") return answer_client_credentials(ctx, req, std::move(reply), *p);
   if (grant == "password") {
     return on_pool(ctx, req, std::move(reply), [&ctx, &req, p = std::move(*p)] { return password(ctx, req, p); });
   }
@@ -146,9 +143,9 @@ void answer_token(AuthContext& ctx, Request& req, Reply reply) {
 /// Worker pool only: an unknown client is looked up in storage.
 AuthResult<Principal> authenticate_caller(const AuthContext& ctx, const Request& req, const ParamMap& p) {
   if (http::bearer_token(req)) return authenticate(ctx, req);
-  ctx.services.clients.load_if_unknown(presented_client_id(req, p));
   auto credentials = client_credentials_of(req, p);
   if (!credentials) return credentials.error();
+  ctx.services.clients.load_if_unknown(credentials->id);
   auto client = ctx.services.clients.authenticate(*credentials, origin_of(req));
   if (!client) return client.error();
   return ClientAuthenticator::principal_of(**client);
@@ -372,7 +369,7 @@ void register_oauth_routes(http::Router& router, AuthContext& ctx) {
   router.add("POST", "/api/v1/auth/service-token", [&ctx](Request& req, Reply reply) {
     auto p = read_params(req);
     if (!p) return reply(to_response(req, p.error()));
-    answer_client_credentials(ctx, req, std::move(reply), std::move(*p));
+    answer_client_credentials(ctx, req, std::move(reply), *p);
   });
   router.add("POST", "/api/v1/auth/refresh",
              form_on_pool(ctx, [](const AuthContext& c, const Request& req, const ParamMap& p) {

@@ -121,9 +121,8 @@ Response update_role(AuthContext& ctx, Request& req) {
   if (!edit) return fail(req, edit.error());
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  if (auto existing = ctx.services.roles.role(edit->id); !existing) return fail(req, existing.error());
   auto patch = read_patch(*body);
-  if (!patch) return fail(req, patch.error());
+  if (!patch) return fail(req, missing_first(ctx.services.roles.role(edit->id), patch.error()));
   return role_response(ctx.services.roles.update_role(edit->id, *patch, edit->caller, origin_of(req)), req);
 }
 
@@ -177,9 +176,8 @@ Response update_scope(AuthContext& ctx, Request& req) {
   if (!edit) return fail(req, edit.error());
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  if (auto existing = ctx.services.roles.scope(edit->id); !existing) return fail(req, existing.error());
   auto patch = read_patch(*body);
-  if (!patch) return fail(req, patch.error());
+  if (!patch) return fail(req, missing_first(ctx.services.roles.scope(edit->id), patch.error()));
   return scope_response(ctx.services.roles.update_scope(edit->id, *patch, edit->caller, origin_of(req)), req);
 }
 

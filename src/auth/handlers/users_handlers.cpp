@@ -155,7 +155,7 @@ Response update_me(AuthContext& ctx, Request& req) {
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
   auto patch = read_profile(*body);
-  if (!patch) return fail(req, patch.error());
+  if (!patch) return fail(req, missing_first(ctx.services.users.get(*caller->user_id), patch.error()));
   return user_response(ctx.services.users.update_profile(*caller, *patch, origin_of(req)), req);
 }
 
@@ -235,9 +235,8 @@ Response update_user(AuthContext& ctx, Request& req) {
   if (!edit) return fail(req, edit.error());
   auto body = JsonBody::parse(req);
   if (!body) return fail(req, body.error());
-  if (auto existing = ctx.services.users.get(edit->id); !existing) return fail(req, existing.error());
   auto patch = read_account_patch(*body);
-  if (!patch) return fail(req, patch.error());
+  if (!patch) return fail(req, missing_first(ctx.services.users.get(edit->id), patch.error()));
   return user_response(ctx.services.users.update(edit->id, *patch, edit->caller, origin_of(req)), req);
 }
 

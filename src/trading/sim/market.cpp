@@ -5,11 +5,6 @@
 #include <cmath>
 
 namespace permiso::trading::sim {
-namespace {
-
-constexpr double kEps = 1e-6;  // tolerance, in volume steps
-
-}  // namespace
 
 double Market::Instrument::round_price(double price) const {
   return std::round(price * pow10) / pow10;

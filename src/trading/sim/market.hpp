@@ -16,6 +16,9 @@
 
 namespace permiso::trading::sim {
 
+/// Tolerance, in points or volume steps, of every price and volume comparison.
+inline constexpr double kEps = 1e-6;
+
 class Market {
  public:
   struct Instrument {

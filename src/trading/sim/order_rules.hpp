@@ -3,11 +3,9 @@
 #pragma once
 
 #include "trading/model.hpp"
+#include "trading/sim/market.hpp"
 
 namespace permiso::trading::sim {
-
-/// Tolerance, in points or volume steps, of every price and volume comparison.
-inline constexpr double kEps = 1e-6;
 
 /// Every number of the request is finite (no NaN or infinity reaches the arithmetic).
 bool finite_request(const TradeRequest& r);
