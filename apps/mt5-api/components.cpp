@@ -46,6 +46,15 @@ void warn_about_unused_settings(const GatewayConfig& cfg) {
   }
 }
 
+std::unique_ptr<http::Client> auth_client(const GatewayConfig& cfg) {
+  try {
+    return std::make_unique<http::Client>(http::ClientOptions{.ca_file = cfg.auth_ca_file});
+  } catch (const std::exception& ex) {
+    std::cerr << "config error: PERMISO_AUTH_CA_FILE: " << ex.what() << "\n";
+    return nullptr;
+  }
+}
+
 std::unique_ptr<resource::Authenticator> start_authenticator(const GatewayConfig& cfg, const Clock& clock,
                                                              http::Client& client) {
   std::unique_ptr<resource::Authenticator> auth;

@@ -23,6 +23,11 @@ namespace permiso::mt5_app {
 /// Logs what the configuration sets but this build does not use (never a secret's value).
 void warn_about_unused_settings(const config::GatewayConfig& cfg);
 
+/// The HTTP client mt5-api calls permiso-auth with: an https:// auth_url is verified against
+/// PERMISO_AUTH_CA_FILE when set, else the system store. nullptr (after saying why) when the
+/// CA file cannot be loaded.
+std::unique_ptr<http::Client> auth_client(const config::GatewayConfig& cfg);
+
 /// Token verification: keys from the auth server (or the HS256 secret), revocations from its
 /// feed, started. nullptr (after saying why) when the settings are refused.
 std::unique_ptr<resource::Authenticator> start_authenticator(const config::GatewayConfig& cfg, const Clock& clock,

@@ -26,8 +26,9 @@ namespace th = trading::handlers;
 
 int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   SystemClock clock;
-  http::Client http_client;  // JWKS and revocation feed from permiso-auth
-  auto auth = mt5_app::start_authenticator(cfg, clock, http_client);
+  auto http_client = mt5_app::auth_client(cfg);  // JWKS and revocation feed from permiso-auth
+  if (!http_client) return app::kExitConfig;
+  auto auth = mt5_app::start_authenticator(cfg, clock, *http_client);
   if (!auth) return app::kExitConfig;
   auto store = mt5_app::open_store(cfg, clock);
   if (!store) return app::kExitStartup;
@@ -56,7 +57,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   th::StreamSweeper sweeper(stream, clock);
   auth->on_revocation([&sweeper] { sweeper.poke(); });
   const app::AtScopeExit stop_verifier([&] {  // before the sweeper it pokes goes
-    http_client.shutdown();                   // cut the revocation long-poll in flight
+    http_client->shutdown();                  // cut the revocation long-poll in flight
     auth->stop();
   });
   http::Router router;

@@ -51,6 +51,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.integer(kApi, "pool_size", c.pool_size);
   r.integer(kApi, "connect_timeout_s", c.connect_timeout_s);
   r.str(kApi, "auth_url", c.auth_url);
+  r.str(kApi, "auth_ca_file", c.auth_ca_file);
   r.str(kApi, "service_client_id", c.service_client_id);
   r.str(kApi, "service_client_secret", c.service_client_secret);
   r.integer(kApi, "token_cache_entries", c.token_cache_entries);
@@ -98,6 +99,7 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kApi, "pool_size", c.pool_size},
       {kApi, "connect_timeout_s", c.connect_timeout_s},
       {kApi, "auth_url", c.auth_url},
+      {kApi, "auth_ca_file", c.auth_ca_file},
       {kApi, "service_client_id", c.service_client_id},
       {kApi, "service_client_secret", detail::secret(c.service_client_secret)},
       {kApi, "token_cache_entries", c.token_cache_entries},
@@ -161,6 +163,7 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_int(env, "MT5_API_PORT", c.port, problems);
   env_int(env, "MT5_API_THREADS", c.threads, problems);
   env_str(env, "PERMISO_AUTH_URL", c.auth_url);
+  env_str(env, "PERMISO_AUTH_CA_FILE", c.auth_ca_file);
   // mt5-api's own database first: DATABASE_URL alone may well be permiso-auth's.
   if (auto v = env("MT5_DATABASE_URL"); v && !v->empty()) {
     c.database_url = *v;

@@ -58,7 +58,8 @@ struct GatewayConfig {
 
   // [mt5_api] and [jwt] (shared): verifying Permiso access tokens
   std::string auth_url = "http://127.0.0.1:8000";  // metadata, JWKS, revocation feed
-  std::string jwt_algorithm = "HS256";             // comma list: the algorithms tokens may use
+  std::string auth_ca_file;             // PEM trust anchors for an https:// auth_url; empty: the system store
+  std::string jwt_algorithm = "HS256";  // comma list: the algorithms tokens may use
   std::string jwt_issuer = "permiso-auth-dev";
   std::string jwt_audience = "permiso";
   std::string jwt_secret_key;  // HS256 shared secret

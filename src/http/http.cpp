@@ -34,6 +34,22 @@ bool is_capture(std::string_view seg) {
   return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
 }
 
+/// A host[:port] fit to be echoed into URLs: letters, digits and the punctuation of names,
+/// IPv4 and bracketed IPv6 addresses. Anything else could inject into a document.
+bool clean_authority(std::string_view host) {
+  return !host.empty() && host.size() <= 255 && std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+  });
+}
+
+/// A proxy may append to a forwarded list ("https, http"): the first entry is the client's.
+std::string_view first_forwarded(std::string_view value) {
+  value = value.substr(0, value.find(','));
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  return value;
+}
+
 }  // namespace
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
@@ -53,6 +69,27 @@ std::optional<std::string_view> Request::query_param(std::string_view name) cons
 std::string_view Request::param(std::string_view name) const {
   auto it = path_params.find(name);
   return it == path_params.end() ? std::string_view() : std::string_view(it->second);
+}
+
+std::string public_authority(const Request& req) {
+  if (req.via_trusted_proxy) {
+    if (auto host = req.header("x-forwarded-host"); host && clean_authority(first_forwarded(*host))) {
+      return std::string(first_forwarded(*host));
+    }
+  }
+  const auto host = req.header("host").value_or("");
+  return clean_authority(host) ? std::string(host) : std::string("localhost");
+}
+
+std::string public_base_url(const Request& req) {
+  std::string_view scheme = "http";
+  if (req.via_trusted_proxy) {
+    if (auto proto = req.header("x-forwarded-proto")) {
+      const auto first = first_forwarded(*proto);
+      if (iequals(first, "https")) scheme = "https";
+    }
+  }
+  return std::string(scheme) + "://" + public_authority(req);
 }
 
 Response json_response(int status, const boost::json::value& body) {

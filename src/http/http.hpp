@@ -25,8 +25,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;     // lower-case names
   std::map<std::string, std::string, std::less<>> path_params;  // "{id}" captures from the router
   std::string body;
-  std::string remote_ip;   // peer address, or the client address a trusted proxy reported
-  std::string request_id;  // X-Request-ID from the client when well-formed, else generated
+  std::string remote_ip;           // peer address, or the client address a trusted proxy reported
+  std::string request_id;          // X-Request-ID from the client when well-formed, else generated
+  bool via_trusted_proxy = false;  // the peer is a trusted proxy: its X-Forwarded-* are believed
 
   /// First header with this (case-insensitive) name.
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
@@ -35,6 +36,13 @@ struct Request {
   /// A router capture; empty when absent.
   [[nodiscard]] std::string_view param(std::string_view name) const;
 };
+
+/// How the client addressed this service: "https://api.example.com:8443". The scheme and
+/// authority come from X-Forwarded-Proto/-Host when a trusted proxy sent them, else from
+/// "http" and the Host header. A malformed value is never echoed: "localhost" stands in.
+[[nodiscard]] std::string public_base_url(const Request& req);
+/// The host[:port] part of public_base_url.
+[[nodiscard]] std::string public_authority(const Request& req);
 
 struct Response {
   int status = 200;

@@ -249,7 +249,8 @@ struct Server::Impl {
   asio::awaitable<void> accept_loop();
   void stop();
   void session_closed(std::uint64_t id);
-  [[nodiscard]] std::string client_ip(const std::string& peer, const Request& req) const;
+  /// Sets req.remote_ip and req.via_trusted_proxy from the peer and X-Forwarded-For.
+  void identify_client(const std::string& peer, Request& req) const;
 
   ServerConfig config;
   Router& router;
@@ -555,7 +556,7 @@ Request Session::make_partial_request(const bhttp::request_parser<bhttp::string_
   }
   auto id = req.header("x-request-id");
   req.request_id = id && valid_request_id(*id) ? std::string(*id) : random_request_id();
-  req.remote_ip = srv_.client_ip(peer_ip_, req);
+  srv_.identify_client(peer_ip_, req);
   return req;
 }
 
@@ -707,9 +708,9 @@ bool Session::ws_origin_allowed(const Request& req) const {
   if (!origin) return true;  // not a browser
   const auto& allowed = srv_.config.cors.allowed_origins;
   if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) return true;
-  auto host = req.header("host");
-  auto sep = origin->find("://");
-  return host && sep != std::string_view::npos && iequals(origin->substr(sep + 3), *host);
+  // Same origin: the page came from the address the client used (behind a trusted proxy,
+  // the one the proxy reports), scheme included.
+  return iequals(*origin, public_base_url(req));
 }
 
 asio::awaitable<void> Session::ws_write_loop() {
@@ -900,7 +901,7 @@ std::shared_ptr<Request> Session::make_request(bhttp::request<bhttp::string_body
   } else {
     req->request_id = random_request_id();
   }
-  req->remote_ip = srv_.client_ip(peer_ip_, *req);
+  srv_.identify_client(peer_ip_, *req);
   return req;
 }
 
@@ -1311,18 +1312,19 @@ void Server::Impl::stop() {
   });
 }
 
-std::string Server::Impl::client_ip(const std::string& peer, const Request& req) const {
+void Server::Impl::identify_client(const std::string& peer, Request& req) const {
   auto is_trusted = [this](const std::string& ip) {
     beast::error_code ec;
     auto addr = asio::ip::make_address(ip, ec);
     return !ec && std::find(trusted.begin(), trusted.end(), addr) != trusted.end();
   };
-  if (trusted.empty() || !is_trusted(peer)) return peer;
+  req.remote_ip = peer;
+  req.via_trusted_proxy = !trusted.empty() && is_trusted(peer);
+  if (!req.via_trusted_proxy) return;
   auto xff = req.header("x-forwarded-for");
-  if (!xff) return peer;
+  if (!xff) return;
   // Walk from the nearest hop outwards; the first address not a trusted proxy is the client.
   std::string_view list = *xff;
-  std::string result = peer;
   while (!list.empty()) {
     auto comma = list.rfind(',');
     auto item = comma == std::string_view::npos ? list : list.substr(comma + 1);
@@ -1332,10 +1334,9 @@ std::string Server::Impl::client_ip(const std::string& peer, const Request& req)
     beast::error_code ec;
     auto addr = asio::ip::make_address(std::string(item), ec);
     if (ec) break;  // garbage: trust nothing further out
-    result = addr.to_string();
+    req.remote_ip = addr.to_string();
     if (std::find(trusted.begin(), trusted.end(), addr) == trusted.end()) break;
   }
-  return result;
 }
 
 Server::Server(ServerConfig config, Router& router, ServerHooks hooks)

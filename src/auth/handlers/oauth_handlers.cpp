@@ -324,19 +324,11 @@ Response revocation_feed(const AuthContext& ctx, FeedWaiters& waiters, const Req
   return render_feed(*page, query->since);
 }
 
-std::string sanitized_host(const Request& req) {
-  const auto host = req.header("host").value_or("");
-  const bool clean = !host.empty() && host.size() <= 255 && std::all_of(host.begin(), host.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
-  });
-  return clean ? std::string(host) : std::string("localhost");
-}
-
-/// RFC 8414 metadata; endpoint URLs from the configured public base URL, else the Host.
+/// RFC 8414 metadata; endpoint URLs from the configured public base URL, else from the
+/// address the client used (behind a trusted proxy: its X-Forwarded-Proto and -Host).
 Response discovery(const AuthContext& ctx, const Request& req) {
   const auto& settings = ctx.deps().settings;
-  const std::string base =
-      settings.public_base_url.empty() ? "http://" + sanitized_host(req) : settings.public_base_url;
+  const std::string base = settings.public_base_url.empty() ? http::public_base_url(req) : settings.public_base_url;
   boost::json::array scopes;
   if (auto all = ctx.services.roles.scopes()) {
     for (const auto& s : *all) scopes.emplace_back(s.name);

@@ -185,7 +185,8 @@ class ServerTest : public ::testing::Test {
       return res;
     });
     router_.add_sync("GET", "/whoami", [](Request& r) {
-      return json_response(200, boost::json::object{{"ip", r.remote_ip}, {"rid", r.request_id}});
+      return json_response(
+          200, boost::json::object{{"ip", r.remote_ip}, {"rid", r.request_id}, {"base", public_base_url(r)}});
     });
     router_.add_sync("GET", "/throw", [](Request&) -> Response { throw std::runtime_error("bug"); });
     router_.add("GET", "/never", [](Request&, Reply) {});  // drops its Reply
@@ -805,6 +806,30 @@ TEST_F(ServerTest, ForwardedForHonouredFromTrustedProxy) {
   auto junk = roundtrip(get("/whoami", "X-Forwarded-For: not-an-ip\r\n"));
   ASSERT_TRUE(junk);
   EXPECT_EQ(junk->json().at("ip").as_string(), "127.0.0.1");
+}
+
+TEST_F(ServerTest, ForwardedProtoAndHostIgnoredFromUntrustedPeer) {
+  start();
+  auto r = roundtrip(get("/whoami", "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example.com\r\n"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->json().at("base").as_string(), "http://test");  // the Host header
+}
+
+// Behind nginx the discovery document must name the address the client used: scheme and
+// port from the proxy, since nginx's $host drops the port.
+TEST_F(ServerTest, ForwardedProtoAndHostBelievedFromTrustedProxy) {
+  config_.trusted_proxies = {"127.0.0.1"};
+  start();
+  auto r = roundtrip(get("/whoami", "X-Forwarded-Proto: https\r\nX-Forwarded-Host: edge.example.com:8443\r\n"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->json().at("base").as_string(), "https://edge.example.com:8443");
+  // A list (proxies appending) counts its first entry; anything but https is http.
+  auto listed = roundtrip(get("/whoami", "X-Forwarded-Proto: https, http\r\nX-Forwarded-Host: a.example, b\r\n"));
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->json().at("base").as_string(), "https://a.example");
+  auto odd = roundtrip(get("/whoami", "X-Forwarded-Proto: gopher\r\nX-Forwarded-Host: x\"><script>\r\n"));
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->json().at("base").as_string(), "http://test");  // falls back to Host
 }
 
 TEST_F(ServerTest, GracefulStopDrainsInFlightRequest) {

@@ -255,6 +255,23 @@ TEST(WebSocket, ForeignOriginIsRefused) {
   EXPECT_TRUE(same_origin.handshake("/ws/echo", {{"Origin", "http://127.0.0.1:" + std::to_string(server.port())}}));
 }
 
+// Behind nginx the page's origin is the front door's (https, port 8443), not the Host the
+// proxy sends upstream: a trusted proxy's X-Forwarded-Proto/-Host say what same-origin is.
+TEST(WebSocket, SameOriginBehindTrustedProxy) {
+  ServerConfig config;
+  config.trusted_proxies = {"127.0.0.1"};
+  WsServer server(config);
+  const std::vector<std::pair<std::string, std::string>> forwarded = {{"Origin", "https://edge.example.com:8443"},
+                                                                      {"X-Forwarded-Proto", "https"},
+                                                                      {"X-Forwarded-Host", "edge.example.com:8443"}};
+  WsClient proxied(server.port());
+  EXPECT_TRUE(proxied.handshake("/ws/echo", forwarded));
+  WsClient other_scheme(server.port());
+  EXPECT_FALSE(other_scheme.handshake("/ws/echo", {{"Origin", "http://edge.example.com:8443"},
+                                                   {"X-Forwarded-Proto", "https"},
+                                                   {"X-Forwarded-Host", "edge.example.com:8443"}}));
+}
+
 TEST(WebSocket, ServerPushesFromAnotherThreadInOrder) {
   WsServer server;
   WsClient client(server.port());
