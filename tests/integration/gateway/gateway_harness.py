@@ -411,9 +411,14 @@ class WebSocket:
         self.messages = []  # every text message received, parsed as JSON when it is JSON
 
     @classmethod
-    def connect(cls, base_url, path, bearer=None, headers=None, timeout=10):
+    def connect(cls, base_url, path, bearer=None, headers=None, timeout=10, tls_context=None, source=None):
+        """tls_context: an ssl.SSLContext for https:// base URLs; source: the local address to
+        connect from (the front door's tests tell clients apart by it)."""
         u = urllib.parse.urlsplit(base_url)
-        sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        sock = socket.create_connection((u.hostname, u.port), timeout=timeout,
+                                        source_address=(source, 0) if source else None)
+        if u.scheme == "https":
+            sock = tls_context.wrap_socket(sock, server_hostname=u.hostname)
         key = base64.b64encode(os.urandom(16)).decode()
         hdrs = {"Host": f"{u.hostname}:{u.port}", "Upgrade": "websocket", "Connection": "Upgrade",
                 "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}
