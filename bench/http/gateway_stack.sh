@@ -13,7 +13,7 @@ gw_pg_dir=""
 gw_cleanup() {
   for pid in "${gw_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${gw_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "$gw_pg_dir" ] && tests/support/pg-server.sh stop "$gw_pg_dir"
+  [ -n "$gw_pg_dir" ] && scripts/pg-server stop "$gw_pg_dir"
   rm -rf "$gw_tmp"
 }
 
@@ -45,7 +45,7 @@ start_gateway_stack() {
   if [ "$db" = postgres ]; then
     gw_pg_dir=$(mktemp -d /tmp/permiso-bench-pg-XXXXXX)
     local url pgport
-    url=$(PG_FSYNC=on tests/support/pg-server.sh start "$gw_pg_dir" 2>/dev/null)
+    url=$(PG_FSYNC=on scripts/pg-server start "$gw_pg_dir" 2>/dev/null)
     pgport=${url##*:}
     pgport=${pgport%%/*}
     for name in permiso_auth permiso_mt5; do

@@ -3,7 +3,8 @@
 #
 #   start_front_door AUTH_UPSTREAMS MT5_UPSTREAMS   (comma lists of host:port)
 #
-# Reads PERMISO_DATA_DIR, PERMISO_ENV and, when set, PERMISO_EDGE_HTTP_PORT [8080],
+# Reads PERMISO_DATA_DIR, PERMISO_ENV and, when set, PERMISO_TLS_DIR [$PERMISO_DATA_DIR/tls],
+# PERMISO_EDGE_HTTP_PORT [8080],
 # PERMISO_EDGE_HTTPS_PORT [8443] and every variable deploy/nginx/render takes. Sets
 # FRONT_DOOR_PID (the nginx master, in the foreground of this shell's job) and
 # FRONT_DOOR_HTTP_URL / FRONT_DOOR_HTTPS_URL; FRONT_DOOR_PID stays empty when nginx is missing.
@@ -28,7 +29,8 @@ start_front_door() {
   https_port=${PERMISO_EDGE_HTTPS_PORT:-8443}
   conf_dir="$PERMISO_DATA_DIR/frontdoor"
   mkdir -p "$conf_dir"
-  "$repo/scripts/dev-tls" "$PERMISO_DATA_DIR/tls"
+  FRONT_DOOR_TLS_DIR=${PERMISO_TLS_DIR:-$PERMISO_DATA_DIR/tls}
+  "$repo/scripts/dev-tls" "$FRONT_DOOR_TLS_DIR"
 
   # The workers read the pages and write temporary files: a world-readable runtime directory
   # (the data dir is private). As root they run as nobody, never as root.
@@ -50,8 +52,8 @@ start_front_door() {
     PERMISO_SERVER_NAME=${PERMISO_SERVER_NAME:-localhost} \
     PERMISO_HTTP_LISTEN="127.0.0.1:$http_port" \
     PERMISO_HTTPS_LISTEN="127.0.0.1:$https_port" \
-    PERMISO_TLS_CERT="$PERMISO_DATA_DIR/tls/server.pem" \
-    PERMISO_TLS_KEY="$PERMISO_DATA_DIR/tls/server.key" \
+    PERMISO_TLS_CERT="$FRONT_DOOR_TLS_DIR/server.pem" \
+    PERMISO_TLS_KEY="$FRONT_DOOR_TLS_DIR/server.key" \
     PERMISO_AUTH_UPSTREAMS="$auth_upstreams" \
     MT5_API_UPSTREAMS="$mt5_upstreams" \
     DASHBOARD_ROOT="$FRONT_DOOR_RUNTIME/www" \
@@ -71,7 +73,7 @@ start_front_door() {
 wait_front_door() {
   [ -n "$FRONT_DOOR_PID" ] || return 0
   for _ in $(seq 1 100); do
-    if curl -fsS --cacert "$PERMISO_DATA_DIR/tls/ca.pem" "$FRONT_DOOR_HTTPS_URL/health" >/dev/null 2>&1; then
+    if curl -fsS --cacert "$FRONT_DOOR_TLS_DIR/ca.pem" "$FRONT_DOOR_HTTPS_URL/health" >/dev/null 2>&1; then
       return 0
     fi
     kill -0 "$FRONT_DOOR_PID" 2>/dev/null || return 1

@@ -11,6 +11,7 @@
 import http.client
 import json as jsonlib
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -97,7 +98,9 @@ def request(base_url, method, path, source="127.0.0.1", headers=None, body=None,
 
 
 class FrontDoorStack:
-    """scripts/run-stack on free ports and a fresh data dir; stop() checks a clean exit."""
+    """scripts/run-stack (or another script of its shape) on free ports and a fresh data dir."""
+
+    script = "run-stack"
 
     def __init__(self, env=None):
         build = os.environ.get("PERMISO_BUILD_DIR")
@@ -133,19 +136,19 @@ class FrontDoorStack:
 
     def start(self):
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([os.path.join(REPO, "scripts", "run-stack"), self.build], cwd=REPO,
+        self.proc = subprocess.Popen([os.path.join(REPO, "scripts", self.script), self.build], cwd=REPO,
                                      env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.time() + START_TIMEOUT_S
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise HarnessError(f"run-stack exited with {self.proc.returncode}:\n{self.output()}")
+                raise HarnessError(f"{self.script} exited with {self.proc.returncode}:\n{self.output()}")
             with open(self.log_path, "rb") as f:
-                if b"Permiso is up" in f.read():
+                if re.search(rb"Permiso( \(cluster\))? is up", f.read()):
                     return self
             time.sleep(0.2)
         self.kill()
-        raise HarnessError(f"run-stack did not come up within {START_TIMEOUT_S} s:\n{self.output()}")
+        raise HarnessError(f"{self.script} did not come up within {START_TIMEOUT_S} s:\n{self.output()}")
 
     def output(self, tail=60):
         try:
@@ -194,6 +197,45 @@ class FrontDoorStack:
             self._admin_token = r.body["access_token"]
         return self._admin_token
 
+    def frontdoor_dir(self):
+        return os.path.join(self.data_dir, "frontdoor")
+
     def access_log(self):
-        with open(os.path.join(self.data_dir, "frontdoor", "access.log"), encoding="utf-8") as f:
+        with open(os.path.join(self.frontdoor_dir(), "access.log"), encoding="utf-8") as f:
             return [jsonlib.loads(line) for line in f if line.strip()]
+
+
+class ClusterStack(FrontDoorStack):
+    """scripts/run-cluster: two permiso-auth replicas on a real PostgreSQL and Redis, mt5-api,
+    nginx in front. Its data dir is DIR/cluster, its CA DIR/tls."""
+
+    script = "run-cluster"
+
+    def __init__(self, env=None):
+        super().__init__(env)
+        self.auth_port_2 = harness.free_port()
+        self.auth_url_2 = f"http://127.0.0.1:{self.auth_port_2}"
+        self.root_dir, self.data_dir = self.data_dir, os.path.join(self.data_dir, "cluster")
+        self.log_path = os.path.join(self.root_dir, "run-cluster.log")
+        self.ca_file = os.path.join(self.root_dir, "tls", "ca.pem")
+        self.env.update({"PERMISO_DATA_DIR": self.data_dir, "PERMISO_PORT_2": str(self.auth_port_2)})
+
+    def replica_ports(self):
+        return {f"127.0.0.1:{self.auth_port}": self.auth_port, f"127.0.0.1:{self.auth_port_2}": self.auth_port_2}
+
+    def served_by(self, request_id, timeout=5):
+        """The upstream address nginx sent this request to (from its access log)."""
+        deadline = time.time() + timeout
+        while True:
+            for e in self.access_log():
+                if e.get("request_id") == request_id:
+                    return e["upstream"]
+            if time.time() > deadline:
+                raise HarnessError(f"request {request_id} is not in the access log")
+            time.sleep(0.05)
+
+    def cleanup(self):
+        if os.environ.get("PERMISO_TEST_KEEP") == "1":
+            print(f"kept {self.root_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.root_dir, ignore_errors=True)
