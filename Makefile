@@ -12,10 +12,11 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan run test test-unit test-integration bench fmt fmt-check layering-check naming-check tidy clean
+.PHONY: help bootstrap build build-asan run run-cluster test test-unit test-integration bench fmt fmt-check layering-check naming-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
+	@echo "make run-cluster - the same with two permiso-auth replicas on PostgreSQL and Redis"
 	@echo "make test   - install what is missing, build (ASan+UBSan) and run every test"
 	@echo "make bench  - build (Release) and run the benchmarks"
 	@echo "make fmt    - clang-format the C++ sources (make fmt-check: only check)"
@@ -33,6 +34,9 @@ build-asan: bootstrap
 
 run: build
 	@scripts/run-stack $(RELEASE_DIR)
+
+run-cluster: build
+	@scripts/run-cluster $(RELEASE_DIR)
 
 # Every test, on the sanitizer build: unit tests, then integration tests that start real
 # PostgreSQL and Redis servers on loopback. The Release build is compiled too (warnings are
