@@ -168,6 +168,17 @@ class RoutingTest(FrontDoorCase):
         self.assertContractError(r, 413, "payload_too_large")
         self.assertHeadersOnce(r, "413")
 
+    def test_headers_over_the_limit_are_431_whoever_refuses_them(self):
+        # One line over nginx's 8 KiB buffer: nginx refuses it, in the contract's shape.
+        r = STACK.call("GET", f"{V1}/users/me", source=fresh_source(), headers={"X-Big": "a" * 9000})
+        self.assertContractError(r, 431, "request_header_fields_too_large")
+        self.assertHeadersOnce(r, "nginx 431")
+        # Lines nginx accepts but more than the services' 8 KiB in all: the service refuses.
+        r = STACK.call("GET", f"{V1}/users/me", source=fresh_source(),
+                       headers={"X-Big-1": "a" * 5000, "X-Big-2": "b" * 5000})
+        self.assertEqual(r.status, 431, r)
+        self.assertHeadersOnce(r, "service 431")
+
 
 class ClientAddressTest(FrontDoorCase):
     def audit_ips_for(self, username):
