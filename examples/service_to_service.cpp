@@ -5,7 +5,8 @@
 //   export PERMISO_CLIENT_ID=reporting-service PERMISO_CLIENT_SECRET=...
 //   ./service_to_service
 //
-// Optional: PERMISO_REDIS_URL shares the token with the other workers of the fleet.
+// Optional: PERMISO_REDIS_URL shares the token with the other workers of the fleet;
+// PERMISO_CA_FILE trusts a private CA for https:// URLs (make run's front door: var/tls/ca.pem).
 // Exit codes: 0 ok, 1 usage, 2 authentication/authorization, 5 unavailable or unexpected.
 #include <permiso/auth_client.hpp>
 
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     std::cout << "usage: " << argv[0]
               << "\n  env: PERMISO_URL, MT5_API_URL, PERMISO_CLIENT_ID, "
-                 "PERMISO_CLIENT_SECRET, PERMISO_REDIS_URL (optional)\n";
+                 "PERMISO_CLIENT_SECRET, PERMISO_REDIS_URL and PERMISO_CA_FILE (optional)\n";
     return std::string(argv[1]) == "--help" ? 0 : 1;
   }
   permiso::AuthClientOptions options;
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   options.client_id = env("PERMISO_CLIENT_ID");
   options.client_secret = env("PERMISO_CLIENT_SECRET");
   options.redis_url = env("PERMISO_REDIS_URL");
+  options.ca_file = env("PERMISO_CA_FILE");
   if (options.client_id.empty() || options.client_secret.empty()) {
     std::cerr << "set PERMISO_CLIENT_ID and PERMISO_CLIENT_SECRET (the secret `permisoctl clients create` printed)\n";
     return 1;

@@ -2,6 +2,7 @@
 # mt5-api, over HTTP and HTTPS, with the seed's limits. Black-box, against real processes.
 
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -313,6 +314,67 @@ class TlsTest(FrontDoorCase):
         self.assertIn("DNS:localhost", out)
         key = os.path.join(STACK.data_dir, "tls", "ca.key")
         self.assertEqual(os.stat(key).st_mode & 0o077, 0, "the CA key is private")
+
+
+class HttpsClientsTest(FrontDoorCase):
+    """Our own HTTPS clients through the front door, trusting the development CA."""
+
+    def test_the_client_library_example_over_https(self):
+        example = os.path.join(STACK.build, "examples", "service_to_service")
+        if not os.path.exists(example):
+            self.skipTest("examples/service_to_service is not built")
+        client_id, secret = self.service_client(["account:read", "trade:read"])
+        env = dict(os.environ, PERMISO_URL=STACK.https_url, MT5_API_URL=STACK.https_url,
+                   PERMISO_CLIENT_ID=client_id, PERMISO_CLIENT_SECRET=secret, PERMISO_CA_FILE=STACK.ca_file)
+        run = subprocess.run([example], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertIn("GET /api/v1/trades -> 200", run.stdout)
+        # Without the CA the same call must fail verification, not fall back to plain trust.
+        env.pop("PERMISO_CA_FILE")
+        refused = subprocess.run([example], env=env, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(refused.returncode, 0, refused.stdout)
+
+    def test_mt5_api_follows_permiso_auth_over_https(self):
+        """A second mt5-api whose PERMISO_AUTH_URL is the front door over HTTPS (CA file given):
+        it reads the revocation feed through nginx and TLS, so a revocation reaches it."""
+        port = fd.harness.free_port()
+        data = tempfile.mkdtemp(prefix="permiso-mt5-https-")
+        read = lambda name: open(os.path.join(STACK.data_dir, name), encoding="utf-8").read().strip()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PERMISO_", "MT5_", "JWT_"))}
+        env.update(PERMISO_ENV="development", PERMISO_DATA_DIR=data, MT5_API_HOST="127.0.0.1",
+                   MT5_API_PORT=str(port), PERMISO_CONFIG_DIR=os.path.join(fd.REPO, "config"),
+                   PERMISO_AUTH_URL=STACK.https_url, PERMISO_AUTH_CA_FILE=STACK.ca_file,
+                   MT5_DATABASE_URL=f"sqlite:///{data}/mt5.db", JWT_SECRET_KEY=read("jwt-hs256.secret"),
+                   MT5_SERVICE_CLIENT_SECRET=read("mt5-service-client.secret"), LOG_FORMAT="json")
+        with open(os.path.join(data, "mt5.log"), "wb") as log:
+            proc = subprocess.Popen([os.path.join(STACK.build, "apps", "mt5-api", "mt5-api"), "serve"], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(shutil.rmtree, data, True)
+        self.addCleanup(proc.wait, 20)
+        self.addCleanup(proc.terminate)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                if fd.request(base, "GET", "/health").status == 200:
+                    break
+            except OSError:
+                pass
+            self.assertIsNone(proc.poll(), "mt5-api exited during start-up")
+            self.assertLess(time.time(), deadline, "mt5-api did not start")
+            time.sleep(0.1)
+        client_id, secret = self.service_client(["trade:read"])
+        source = fresh_source()
+        t = STACK.call("POST", f"{V1}/auth/service-token", source=source,
+                       form={"client_id": client_id, "client_secret": secret, "scope": "trade:read"})
+        token = t.body["access_token"]
+        self.assertEqual(fd.request(base, "GET", f"{V1}/trades", bearer=token).status, 200)
+        r = STACK.call("POST", f"{V1}/auth/revoke", source=source, bearer=token, json={"token": token})
+        self.assertEqual(r.status, 200, r)
+        deadline = time.time() + REVOCATION_DEADLINE_S
+        while fd.request(base, "GET", f"{V1}/trades", bearer=token).status != 401:
+            self.assertLess(time.time(), deadline, "the revocation did not reach mt5-api over HTTPS within 2 s")
+            time.sleep(0.05)
 
 
 class ProductionProfileTest(FrontDoorCase):
