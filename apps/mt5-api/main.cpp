@@ -68,8 +68,9 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   auto server = app::listen(app::server_config(cfg), router, std::move(hooks));
   if (!server) return app::kExitStartup;
 
-  spdlog::info("mt5-api {} ({}, {}, {}, {}) listening on http://{}:{}", cfg.version, cfg.environment, store->backend(),
-               simulator.name(), cfg.jwt_algorithm, cfg.host, server->port());
+  spdlog::info("mt5-api {} ({}, {}, {}, {}) listening on {}://{}:{}", cfg.version, cfg.environment, store->backend(),
+               simulator.name(), cfg.jwt_algorithm, cfg.tls_cert_file.empty() ? "http" : "https", cfg.host,
+               server->port());
   // Streams never end on their own: they get their goodbye (1001) before the drain.
   app::serve_until_stopped(signals, *server, [&stream] { stream.close_all(); });
   return 0;

@@ -79,8 +79,8 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   if (!server) return app::kExitStartup;
   maintenance.start();
 
-  spdlog::info("permiso-auth {} ({}, {}, {}) listening on http://{}:{}", cfg.version, cfg.environment,
-               storage->backend(), cfg.jwt_algorithm, cfg.host, server->port());
+  spdlog::info("permiso-auth {} ({}, {}, {}) listening on {}://{}:{}", cfg.version, cfg.environment, storage->backend(),
+               cfg.jwt_algorithm, cfg.tls_cert_file.empty() ? "http" : "https", cfg.host, server->port());
   // Revocation long-polls answer at once when the drain starts, instead of holding it up.
   app::serve_until_stopped(signals, *server, [&draining] { draining.store(true); });
   return 0;

@@ -31,6 +31,7 @@ http::ServerConfig server_config(const Config& cfg) {
   if constexpr (requires { cfg.handler_timeout_s; }) s.handler_timeout = std::chrono::seconds(cfg.handler_timeout_s);
   s.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_s);
   s.trusted_proxies = cfg.trusted_proxies;
+  if (!cfg.tls_cert_file.empty()) s.tls = http::TlsConfig{cfg.tls_cert_file, cfg.tls_key_file};
   s.cors.allowed_origins = cfg.allowed_origins;
   return s;
 }

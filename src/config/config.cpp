@@ -29,6 +29,8 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.list("server", "allowed_origins", c.allowed_origins);
   r.list("server", "trusted_proxies", c.trusted_proxies);
   r.str("server", "public_base_url", c.public_base_url);
+  r.str("server", "tls_cert_file", c.tls_cert_file);
+  r.str("server", "tls_key_file", c.tls_key_file);
   r.str("server", "data_dir", c.data_dir);
   r.str("log", "level", c.log_level);
   r.str("log", "format", c.log_format);
@@ -81,6 +83,8 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"server", "allowed_origins", L(c.allowed_origins)},
       {"server", "trusted_proxies", L(c.trusted_proxies)},
       {"server", "public_base_url", c.public_base_url},
+      {"server", "tls_cert_file", c.tls_cert_file},
+      {"server", "tls_key_file", c.tls_key_file},
       {"log", "level", c.log_level},
       {"log", "format", c.log_format},
       {"storage", "database_url", redact_url(c.effective_database_url())},
@@ -158,6 +162,8 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   env_int(env, "PERMISO_PORT", c.port, problems);
   env_int(env, "PERMISO_THREADS", c.threads, problems);
   env_str(env, "PERMISO_PUBLIC_URL", c.public_base_url);
+  env_str(env, "PERMISO_TLS_CERT_FILE", c.tls_cert_file);
+  env_str(env, "PERMISO_TLS_KEY_FILE", c.tls_key_file);
   env_str(env, "DATABASE_URL", c.database_url);
   env_str(env, "REDIS_URL", c.redis_url);
   env_str(env, "JWT_SECRET_KEY", c.jwt_secret_key);
@@ -214,6 +220,7 @@ void check_server(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   check_range(p, "server.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
   check_origins(p, c.allowed_origins, c.environment);
   check_trusted_proxies(p, c.trusted_proxies);
+  check_tls_files(p, c.tls_cert_file, c.tls_key_file);
   check_log(p, c.log_level, c.log_format);
 }
 

@@ -52,6 +52,8 @@ struct AuthConfig {
   std::vector<std::string> allowed_origins;  // CORS allow-list (ALLOWED_ORIGINS + CORS_ORIGINS)
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
   std::string public_base_url;               // absolute URL in discovery; empty: from Host
+  std::string tls_cert_file;                 // serve HTTPS with this chain (and tls_key_file)
+  std::string tls_key_file;
 
   // [log]
   std::string log_level = "INFO";

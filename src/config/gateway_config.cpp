@@ -46,6 +46,8 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.integer(kApi, "shutdown_grace_s", c.shutdown_grace_s);
   r.list(kApi, "allowed_origins", c.allowed_origins);
   r.list(kApi, "trusted_proxies", c.trusted_proxies);
+  r.str(kApi, "tls_cert_file", c.tls_cert_file);
+  r.str(kApi, "tls_key_file", c.tls_key_file);
   r.str(kApi, "rate_limit_api", c.rate_limit_api);
   r.str(kApi, "database_url", c.database_url);
   r.integer(kApi, "pool_size", c.pool_size);
@@ -94,6 +96,8 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kApi, "shutdown_grace_s", c.shutdown_grace_s},
       {kApi, "allowed_origins", L(c.allowed_origins)},
       {kApi, "trusted_proxies", L(c.trusted_proxies)},
+      {kApi, "tls_cert_file", c.tls_cert_file},
+      {kApi, "tls_key_file", c.tls_key_file},
       {kApi, "rate_limit_api", c.rate_limit_api},
       {kApi, "database_url", detail::redact_url(c.effective_database_url())},
       {kApi, "pool_size", c.pool_size},
@@ -192,6 +196,8 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_str(env, "LOG_FORMAT", c.log_format);
   detail::env_origins(env, c.allowed_origins);
   if (auto v = env("PERMISO_TRUSTED_PROXIES")) c.trusted_proxies = detail::split_list(*v);
+  env_str(env, "PERMISO_TLS_CERT_FILE", c.tls_cert_file);
+  env_str(env, "PERMISO_TLS_KEY_FILE", c.tls_key_file);
   if (!problems.empty()) return problems;
   return c;
 }
@@ -224,6 +230,7 @@ void check_http(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   detail::check_range(p, "mt5_api.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
   detail::check_origins(p, c.allowed_origins, c.environment);
   detail::check_trusted_proxies(p, c.trusted_proxies);
+  detail::check_tls_files(p, c.tls_cert_file, c.tls_key_file);
   if (!parse_rate(c.rate_limit_api)) {
     p.push_back({"RATE_LIMIT_API", "must match N/(second|minute|hour|day), got '" + c.rate_limit_api + "'"});
   }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -314,6 +315,18 @@ void check_origins(std::vector<ConfigProblem>& p, const std::vector<std::string>
     } else if (!valid_origin(o)) {
       p.push_back({std::string(field), "invalid origin format: " + o + " (expected scheme://host[:port])"});
     }
+  }
+}
+
+void check_tls_files(std::vector<ConfigProblem>& p, const std::string& cert_file, const std::string& key_file) {
+  if (cert_file.empty() != key_file.empty()) {
+    p.push_back({cert_file.empty() ? "PERMISO_TLS_CERT_FILE" : "PERMISO_TLS_KEY_FILE",
+                 "set both PERMISO_TLS_CERT_FILE and PERMISO_TLS_KEY_FILE, or neither"});
+    return;
+  }
+  for (const auto& [field, path] :
+       {std::pair{"PERMISO_TLS_CERT_FILE", &cert_file}, std::pair{"PERMISO_TLS_KEY_FILE", &key_file}}) {
+    if (!path->empty() && !std::ifstream(*path).good()) p.push_back({field, "cannot read " + *path});
   }
 }
 

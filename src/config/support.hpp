@@ -80,6 +80,8 @@ void check_range(std::vector<ConfigProblem>& problems, std::string_view field, s
 /// The rules on the HTTP server, log and origin fields every service has.
 void check_origins(std::vector<ConfigProblem>& problems, const std::vector<std::string>& origins,
                    std::string_view environment, std::string_view field = "ALLOWED_ORIGINS");
+/// The server's own TLS: both files or neither, and each readable.
+void check_tls_files(std::vector<ConfigProblem>& problems, const std::string& cert_file, const std::string& key_file);
 void check_trusted_proxies(std::vector<ConfigProblem>& problems, const std::vector<std::string>& proxies,
                            std::string_view field = "PERMISO_TRUSTED_PROXIES");
 void check_log(std::vector<ConfigProblem>& problems, const std::string& level, const std::string& format);

@@ -82,11 +82,11 @@ std::string public_authority(const Request& req) {
 }
 
 std::string public_base_url(const Request& req) {
-  std::string_view scheme = "http";
+  std::string_view scheme = req.tls ? "https" : "http";
   if (req.via_trusted_proxy) {
     if (auto proto = req.header("x-forwarded-proto")) {
       const auto first = first_forwarded(*proto);
-      if (iequals(first, "https")) scheme = "https";
+      scheme = iequals(first, "https") ? "https" : "http";
     }
   }
   return std::string(scheme) + "://" + public_authority(req);

@@ -28,6 +28,7 @@ struct Request {
   std::string remote_ip;           // peer address, or the client address a trusted proxy reported
   std::string request_id;          // X-Request-ID from the client when well-formed, else generated
   bool via_trusted_proxy = false;  // the peer is a trusted proxy: its X-Forwarded-* are believed
+  bool tls = false;                // arrived over TLS this server terminated
 
   /// First header with this (case-insensitive) name.
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
@@ -39,7 +40,8 @@ struct Request {
 
 /// How the client addressed this service: "https://api.example.com:8443". The scheme and
 /// authority come from X-Forwarded-Proto/-Host when a trusted proxy sent them, else from
-/// "http" and the Host header. A malformed value is never echoed: "localhost" stands in.
+/// the connection (https when this server terminated TLS) and the Host header. A malformed value is never echoed:
+/// "localhost" stands in.
 [[nodiscard]] std::string public_base_url(const Request& req);
 /// The host[:port] part of public_base_url.
 [[nodiscard]] std::string public_authority(const Request& req);

@@ -12,15 +12,19 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
@@ -33,6 +37,7 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -45,6 +50,10 @@ namespace bhttp = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+template <class Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 // The first read on an idle connection only needs to see that a request has started.
 constexpr std::size_t kFirstReadChunk = 4096;
@@ -167,7 +176,26 @@ struct Lifeline {
   bool alive = true;
 };
 
-class Session;
+/// What the server, a WebSocket peer and a Reply see of a connection, whatever its stream
+/// (plain TCP or TLS): the strand to post to, and the calls made on that strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session() = default;
+  virtual ~Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  virtual asio::any_io_executor executor() = 0;
+  /// On the strand: the server is stopping.
+  virtual void on_stop() = 0;
+  /// On the strand: frames were queued on the peer.
+  virtual void ws_kick() = 0;
+  [[nodiscard]] virtual std::chrono::milliseconds ws_close_limit() const = 0;
+  /// On the strand: close the WebSocket with this code and reason within `limit`.
+  virtual void ws_request_close(std::uint16_t code, std::string_view reason, std::chrono::milliseconds limit) = 0;
+  /// On the strand: a handler answered request `seq`.
+  virtual void on_reply(std::uint64_t seq, Response res) = 0;
+};
 
 /// A WebSocket peer as its handler sees it. The outgoing queue lives here, under a mutex,
 /// so send() from any thread never touches the stream; the session's writer (on the strand)
@@ -247,6 +275,9 @@ struct Server::Impl {
     }
   }
   asio::awaitable<void> accept_loop();
+  /// Registers and starts one accepted connection (over a TLS stream when `tls` is given).
+  template <class Stream, class... Tls>
+  void start_connection(tcp::socket socket, Tls&... tls);
   void stop();
   void session_closed(std::uint64_t id);
   /// Sets req.remote_ip and req.via_trusted_proxy from the peer and X-Forwarded-For.
@@ -267,6 +298,8 @@ struct Server::Impl {
   std::atomic<bool> destroying{false};
   std::uint16_t bound_port = 0;
   std::vector<asio::ip::address> trusted;
+  /// Set when the server terminates TLS itself (ServerConfig::tls).
+  std::optional<asio::ssl::context> tls_context;
 
   std::mutex sessions_mutex;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
@@ -287,17 +320,22 @@ struct Server::Impl {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+/// One connection over `Stream`: beast::tcp_stream, or beast::ssl_stream over it when the
+/// server terminates TLS itself. Everything after the handshake is the same code.
+template <class Stream>
+class Connection final : public Session {
  public:
-  Session(Server::Impl& srv, tcp::socket socket, std::uint64_t id)
+  /// `tls` is the server's TLS context for an ssl_stream, nothing for a plain one.
+  template <class... Tls>
+  Connection(Server::Impl& srv, tcp::socket socket, std::uint64_t id, Tls&... tls)
       : srv_(srv),
         executor_(socket.get_executor()),
-        stream_(std::move(socket)),
+        stream_(std::move(socket), tls...),
         buffer_(srv.config.header_limit + srv.config.body_limit + 65536),
         reply_timer_(stream_.get_executor()),
         id_(id) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = tcp().socket().remote_endpoint(ec);
     if (!ec) {
       auto addr = ep.address();
       if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
@@ -306,31 +344,29 @@ class Session : public std::enable_shared_from_this<Session> {
       peer_ip_ = addr.to_string();
     }
   }
-  ~Session() { srv_.session_closed(id_); }
+  ~Connection() override { srv_.session_closed(id_); }
 
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   // Not stream_'s: the stream moves into the WebSocket on an upgrade.
-  asio::any_io_executor executor() { return executor_; }
+  asio::any_io_executor executor() override { return executor_; }
   /// The connection's coroutine; `self` (a parameter, so it lives in the coroutine frame)
   /// keeps the session alive from the spawn on, wherever and whenever it starts.
-  static asio::awaitable<void> run(std::shared_ptr<Session> self) { return self->serve(std::move(self)); }
+  static asio::awaitable<void> run(std::shared_ptr<Connection> self) { return self->serve(std::move(self)); }
 
-  /// On the strand: the server is stopping.
-  void on_stop() {
+  void on_stop() override {
     stopping_ = true;
     if (state_ == State::Websocket) {
       ws_request_close(websocket::close_code::going_away, "going away",
                        std::min(srv_.config.write_timeout, srv_.config.shutdown_grace));
     } else if (state_ == State::Idle) {
       beast::error_code ec;
-      stream_.socket().cancel(ec);
+      tcp().socket().cancel(ec);
     }
   }
 
-  /// On the strand: frames were queued on the peer.
-  void ws_kick() {
+  void ws_kick() override {
     if (!ws_ || ws_writing_ || ws_done_) return;
     ws_writing_ = true;
     asio::co_spawn(executor_, ws_write_loop(), asio::detached);
@@ -338,18 +374,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// A close handshake (or the frame still being written before it) not done within the
   /// write timeout is cut: a peer that stopped reading cannot hold the connection.
-  [[nodiscard]] std::chrono::milliseconds ws_close_limit() const { return srv_.config.write_timeout; }
+  [[nodiscard]] std::chrono::milliseconds ws_close_limit() const override { return srv_.config.write_timeout; }
 
   /// On the strand: send a close frame (after the frame being written, if any), drop what is
   /// queued, and cut the connection if the close has not completed within `limit`.
-  void ws_request_close(std::uint16_t code, std::string_view reason, std::chrono::milliseconds limit) {
+  void ws_request_close(std::uint16_t code, std::string_view reason, std::chrono::milliseconds limit) override {
     if (!ws_ || !ws_peer_ || ws_closing_ || ws_done_) return;
     ws_closing_ = true;
     ws_peer_->shut();
     // RFC 6455 5.5: a control frame payload is at most 125 bytes, 2 of them the code.
     ws_close_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason.substr(0, 123));
     reply_timer_.expires_after(limit);
-    reply_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    reply_timer_.async_wait([self = self_ptr()](beast::error_code ec) {
       if (!ec) self->ws_cut();
     });
     if (!ws_writing_) {
@@ -358,8 +394,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  /// On the strand: a handler answered request `seq`.
-  void on_reply(std::uint64_t seq, Response res) {
+  void on_reply(std::uint64_t seq, Response res) override {
     if (seq != seq_ || answered_ || state_ != State::Handling) return;  // late, after a timeout
     answered_ = true;
     response_ = std::move(res);
@@ -387,7 +422,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void ws_cut() {
     if (ws_) beast::get_lowest_layer(*ws_).close();
   }
-  asio::awaitable<void> serve(std::shared_ptr<Session> self);
+  asio::awaitable<void> serve(std::shared_ptr<Connection> self);
+  /// TLS only: the server's side of the handshake. False when it failed (then closed).
+  asio::awaitable<bool> handshake();
+  std::shared_ptr<Connection> self_ptr() { return std::static_pointer_cast<Connection>(shared_from_this()); }
+  /// The TCP layer under the stream (the stream itself when it is plain).
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
 
   /// What one parsed request gets: an answer now, a handler to run, or a WebSocket upgrade.
   struct Decision {
@@ -427,7 +467,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Server::Impl& srv_;
   asio::any_io_executor executor_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   asio::steady_timer reply_timer_;
   std::uint64_t id_;
@@ -447,7 +487,7 @@ class Session : public std::enable_shared_from_this<Session> {
   mutable MetricChildren metric_children_;  // record()'s cache of the last answer's children
 
   // WebSocket mode, after an upgrade (strand only). reply_timer_ bounds the close.
-  std::optional<websocket::stream<beast::tcp_stream>> ws_;
+  std::optional<websocket::stream<Stream>> ws_;
   std::shared_ptr<WsPeer> ws_peer_;
   std::optional<websocket::close_reason> ws_close_;  // a close the writer is to send
   bool ws_writing_ = false;
@@ -546,7 +586,8 @@ void fill_headers(Request& req, const bhttp::request<bhttp::string_body>& msg) {
   }
 }
 
-Request Session::make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const {
+template <class Stream>
+Request Connection<Stream>::make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const {
   Request req;
   if (parser != nullptr && parser->is_header_done()) {
     const auto& msg = parser->get();
@@ -556,11 +597,13 @@ Request Session::make_partial_request(const bhttp::request_parser<bhttp::string_
   }
   auto id = req.header("x-request-id");
   req.request_id = id && valid_request_id(*id) ? std::string(*id) : random_request_id();
+  req.tls = kIsTls<Stream>;
   srv_.identify_client(peer_ip_, req);
   return req;
 }
 
-void Session::finalize(Response& res, const Request& req, bool preflight) const {
+template <class Stream>
+void Connection<Stream>::finalize(Response& res, const Request& req, bool preflight) const {
   const auto& cors = srv_.config.cors;
   auto& h = res.headers;
   // Handler headers with CR/LF would split the response, a name that is not a token would
@@ -604,8 +647,10 @@ void Session::finalize(Response& res, const Request& req, bool preflight) const 
   }
 }
 
-asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep_alive, std::string_view route,
-                                     Clock::time_point started, bool preflight, bool counts_in_flight) {
+template <class Stream>
+asio::awaitable<bool> Connection<Stream>::write(Response res, const Request& req, bool keep_alive,
+                                                std::string_view route, Clock::time_point started, bool preflight,
+                                                bool counts_in_flight) {
   finalize(res, req, preflight);
   if (res.status < 100 || res.status > 599) {
     srv_.log_error("handler for " + std::string(route) + " answered status " + std::to_string(res.status) +
@@ -654,14 +699,15 @@ asio::awaitable<bool> Session::write(Response res, const Request& req, bool keep
 
   state_ = State::Writing;
   beast::error_code ec;
-  stream_.expires_after(srv_.config.write_timeout);
+  tcp().expires_after(srv_.config.write_timeout);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
   co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
   co_return !ec;
 }
 
-void Session::record(int status, std::size_t bytes, const Request& req, std::string_view route,
-                     Clock::time_point started, bool counts_in_flight) const {
+template <class Stream>
+void Connection<Stream>::record(int status, std::size_t bytes, const Request& req, std::string_view route,
+                                Clock::time_point started, bool counts_in_flight) const {
   const auto elapsed = Clock::now() - started;
   const auto path = std::string_view(req.target).substr(0, std::string_view(req.target).find('?'));
   if (srv_.requests_total != nullptr) {
@@ -701,7 +747,8 @@ void Session::record(int status, std::size_t bytes, const Request& req, std::str
   if (counts_in_flight && srv_.in_flight != nullptr) srv_.in_flight->dec();
 }
 
-bool Session::ws_origin_allowed(const Request& req) const {
+template <class Stream>
+bool Connection<Stream>::ws_origin_allowed(const Request& req) const {
   // Browsers let any page open a WebSocket anywhere, with its cookies: the Origin check is
   // the only thing between an upgrade and cross-site WebSocket hijacking.
   auto origin = req.header("origin");
@@ -713,7 +760,8 @@ bool Session::ws_origin_allowed(const Request& req) const {
   return iequals(*origin, public_base_url(req));
 }
 
-asio::awaitable<void> Session::ws_write_loop() {
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::ws_write_loop() {
   auto self = shared_from_this();
   beast::error_code ec;
   while (!ws_done_) {
@@ -765,7 +813,8 @@ struct WsCloseOnce {
   }
 };
 
-websocket::stream_base::timeout Session::ws_configure(const Request& req, const WebSocketAccept& accept) {
+template <class Stream>
+websocket::stream_base::timeout Connection<Stream>::ws_configure(const Request& req, const WebSocketAccept& accept) {
   const auto& cfg = srv_.config;
   auto& ws = *ws_;
   // The WebSocket's own timeouts replace the HTTP ones from here on.
@@ -785,8 +834,9 @@ websocket::stream_base::timeout Session::ws_configure(const Request& req, const 
   return timeouts;
 }
 
-void Session::ws_open(WebSocketAccept& accept, WebSocketCallbacks& callbacks, const std::string& route,
-                      const Request& req) {
+template <class Stream>
+void Connection<Stream>::ws_open(WebSocketAccept& accept, WebSocketCallbacks& callbacks, const std::string& route,
+                                 const Request& req) {
   try {
     if (accept.on_open) callbacks = accept.on_open(ws_peer_);
   } catch (const std::exception& ex) {
@@ -799,8 +849,9 @@ void Session::ws_open(WebSocketAccept& accept, WebSocketCallbacks& callbacks, co
   }
 }
 
-asio::awaitable<void> Session::ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route,
-                                            const Request& req) {
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route,
+                                                       const Request& req) {
   auto& ws = *ws_;
   beast::error_code ec;
   beast::flat_buffer buffer;  // bounded by read_message_max
@@ -823,9 +874,10 @@ asio::awaitable<void> Session::ws_read_loop(const WebSocketCallbacks& callbacks,
   }
 }
 
-asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
-                                             std::shared_ptr<Request> req, std::string route,
-                                             Clock::time_point started) {
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+                                                        std::shared_ptr<Request> req, std::string route,
+                                                        Clock::time_point started) {
   auto self = shared_from_this();
   ws_.emplace(std::move(stream_));
   auto timeouts = ws_configure(*req, accept);
@@ -858,16 +910,19 @@ asio::awaitable<void> Session::run_websocket(bhttp::request<bhttp::string_body>&
   close_once.fire();
 }
 
-asio::awaitable<void> Session::drain_and_close() {
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::drain_and_close() {
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  // Half-closing under TLS would truncate the record stream: there the peer reads our answer
+  // (framed by Content-Length) and then sees the close.
+  if constexpr (!kIsTls<Stream>) tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   std::size_t drained = 0;
-  stream_.expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime, srv_.config.read_timeout));
+  tcp().expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime, srv_.config.read_timeout));
   std::array<char, 8192> sink{};
   while (!ec && drained < kMaxDrainBytes) {
     drained += co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
   }
-  stream_.close();
+  tcp().close();
 }
 
 bool parse_target(Request& req) {
@@ -890,7 +945,8 @@ bool parse_target(Request& req) {
   return true;
 }
 
-std::shared_ptr<Request> Session::make_request(bhttp::request<bhttp::string_body>& msg) const {
+template <class Stream>
+std::shared_ptr<Request> Connection<Stream>::make_request(bhttp::request<bhttp::string_body>& msg) const {
   auto req = std::make_shared<Request>();
   req->method = std::string(msg.method_string());
   req->target = std::string(msg.target());
@@ -901,11 +957,14 @@ std::shared_ptr<Request> Session::make_request(bhttp::request<bhttp::string_body
   } else {
     req->request_id = random_request_id();
   }
+  req->tls = kIsTls<Stream>;
   srv_.identify_client(peer_ip_, *req);
   return req;
 }
 
-Session::Decision Session::decide(Request& req, const bhttp::request<bhttp::string_body>& msg) const {
+template <class Stream>
+typename Connection<Stream>::Decision Connection<Stream>::decide(Request& req,
+                                                                 const bhttp::request<bhttp::string_body>& msg) const {
   Decision d;
   if (!parse_target(req)) {
     d.route = "invalid";
@@ -946,7 +1005,8 @@ Session::Decision Session::decide(Request& req, const bhttp::request<bhttp::stri
   return d;
 }
 
-void Session::decide_upgrade(Request& req, const WebSocketHandler& handler, Decision& d) const {
+template <class Stream>
+void Connection<Stream>::decide_upgrade(Request& req, const WebSocketHandler& handler, Decision& d) const {
   if (!ws_origin_allowed(req)) {
     d.response = error_response(req, 403, "forbidden", "This origin may not open a WebSocket here.");
     return;
@@ -970,7 +1030,9 @@ void Session::decide_upgrade(Request& req, const WebSocketHandler& handler, Deci
   }
 }
 
-void Session::start_handler(const Handler& handler, const std::shared_ptr<Request>& req, const std::string& route) {
+template <class Stream>
+void Connection<Stream>::start_handler(const Handler& handler, const std::shared_ptr<Request>& req,
+                                       const std::string& route) {
   ++seq_;
   answered_ = false;
   response_.reset();
@@ -994,7 +1056,8 @@ void Session::start_handler(const Handler& handler, const std::shared_ptr<Reques
   if (failure) reply_state->deliver(std::move(*failure));  // ignored if it replied first
 }
 
-Response Session::take_reply(const Request& req, const std::string& route) {
+template <class Stream>
+Response Connection<Stream>::take_reply(const Request& req, const std::string& route) {
   if (answered_ && response_) {
     Response res = std::move(*response_);
     response_.reset();
@@ -1005,20 +1068,23 @@ Response Session::take_reply(const Request& req, const std::string& route) {
   return error_response(req, 503, "timeout", "The request took too long to process.");
 }
 
-std::unique_ptr<bhttp::request_parser<bhttp::string_body>> Session::make_parser() const {
+template <class Stream>
+std::unique_ptr<bhttp::request_parser<bhttp::string_body>> Connection<Stream>::make_parser() const {
   auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
   parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(srv_.config.header_limit, UINT32_MAX)));
   parser->body_limit(srv_.config.body_limit);
   return parser;
 }
 
-void Session::close_stream() {
+template <class Stream>
+void Connection<Stream>::close_stream() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp().close();
 }
 
-beast::error_code Session::parse_buffered(bhttp::request_parser<bhttp::string_body>& parser) {
+template <class Stream>
+beast::error_code Connection<Stream>::parse_buffered(bhttp::request_parser<bhttp::string_body>& parser) {
   // Fast path: a request already whole in the buffer (the usual case: it arrived in one
   // segment) is parsed right here, without two asynchronous reads that would complete at
   // once but still arm a timer, queue a completion and resume this coroutine each.
@@ -1033,12 +1099,13 @@ beast::error_code Session::parse_buffered(bhttp::request_parser<bhttp::string_bo
   return ec;
 }
 
-asio::awaitable<Session::ReadResult> Session::read_rest(bhttp::request_parser<bhttp::string_body>& parser,
-                                                        Clock::time_point header_deadline) {
+template <class Stream>
+asio::awaitable<typename Connection<Stream>::ReadResult> Connection<Stream>::read_rest(
+    bhttp::request_parser<bhttp::string_body>& parser, Clock::time_point header_deadline) {
   const auto& cfg = srv_.config;
   ReadResult r;
   if (!parser.is_header_done()) {
-    stream_.expires_at(header_deadline);
+    tcp().expires_at(header_deadline);
     co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
   }
   if (r.ec || parser.is_done()) co_return r;
@@ -1046,19 +1113,20 @@ asio::awaitable<Session::ReadResult> Session::read_rest(bhttp::request_parser<bh
   auto& msg = parser.get();
   if (auto expect = msg.find(bhttp::field::expect); expect != msg.end() && iequals(expect->value(), "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-    stream_.expires_after(cfg.write_timeout);
+    tcp().expires_after(cfg.write_timeout);
     co_await bhttp::async_write(stream_, cont, asio::redirect_error(asio::use_awaitable, r.ec));
     if (r.ec) {
       r.peer_gone = true;
       co_return r;
     }
   }
-  stream_.expires_after(cfg.read_timeout);
+  tcp().expires_after(cfg.read_timeout);
   co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
   co_return r;
 }
 
-std::optional<Response> Session::read_error_response(const beast::error_code& ec, const Request& req) const {
+template <class Stream>
+std::optional<Response> Connection<Stream>::read_error_response(const beast::error_code& ec, const Request& req) const {
   if (ec == bhttp::error::header_limit) {
     return error_response(req, 431, "request_header_fields_too_large", "The request headers are too large.");
   }
@@ -1077,12 +1145,26 @@ std::optional<Response> Session::read_error_response(const beast::error_code& ec
 // The connection loop: read one request, decide what it gets, dispatch or upgrade, write.
 // The common request (whole in the buffer, answered inline through AnsweringFor) costs no
 // asynchronous step but the first read and the one gather write.
-asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> self) {
+template <class Stream>
+asio::awaitable<bool> Connection<Stream>::handshake() {
+  // Within the header timeout: a client that stalls in the handshake is a slowloris too. A
+  // failed handshake (plain HTTP, an old protocol version) just closes.
+  beast::error_code ec;
+  tcp().expires_after(srv_.config.header_timeout);
+  co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) close_stream();
+  co_return !ec;
+}
+
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection> self) {
   const auto& cfg = srv_.config;
   beast::error_code ec;
   bool first = true;
   bool cut = false;  // closed for a protocol error: answer sent, drain the rest
-
+  if constexpr (kIsTls<Stream>) {
+    if (!co_await handshake()) co_return;
+  }
   for (;;) {
     // Wait for the next request to start. A fresh connection gets the header timeout for
     // it (a silent connection is a slowloris too); a kept-alive one gets the idle timeout.
@@ -1091,9 +1173,9 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
       state_ = State::Idle;
       if (stopping_) break;
       if (first) {
-        stream_.expires_at(header_deadline);
+        tcp().expires_at(header_deadline);
       } else {
-        stream_.expires_after(cfg.idle_timeout);
+        tcp().expires_after(cfg.idle_timeout);
       }
       auto n = co_await stream_.async_read_some(buffer_.prepare(kFirstReadChunk),
                                                 asio::redirect_error(asio::use_awaitable, ec));
@@ -1155,6 +1237,33 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
   }
 }
 
+// TLS 1.2 suites: ECDHE key exchange and AEAD only (Mozilla's intermediate list); TLS 1.3's
+// suites are all of that kind already.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+asio::ssl::context make_tls_context(const TlsConfig& tls) {
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                  asio::ssl::context::single_dh_use);
+  auto* native = ctx.native_handle();
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    throw std::runtime_error("TLS: cannot restrict the protocol versions and cipher suites");
+  }
+  beast::error_code ec;
+  ctx.use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) throw std::runtime_error("TLS certificate " + tls.cert_file + ": " + ec.message());
+  ctx.use_private_key_file(tls.key_file, asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("TLS key " + tls.key_file + ": " + ec.message());
+  if (SSL_CTX_check_private_key(native) != 1) {
+    throw std::runtime_error("TLS key " + tls.key_file + " does not match the certificate " + tls.cert_file);
+  }
+  return ctx;
+}
+
 }  // namespace
 
 // One io_context shared by all threads rather than one per thread: every connection runs on
@@ -1165,7 +1274,7 @@ asio::awaitable<void> Session::serve([[maybe_unused]] std::shared_ptr<Session> s
 // connection waits out every stall of its own loop. The per-request costs that made the
 // shared loop slow are gone instead: a handler answering at once answers on the strand
 // without a post (ReplyState::deliver), and the response is written without Beast's
-// serializer (Session::write).
+// serializer (Connection::write).
 Server::Impl::Impl(ServerConfig c, Router& r, ServerHooks h)
     : config(std::move(c)),
       router(r),
@@ -1181,6 +1290,7 @@ Server::Impl::Impl(ServerConfig c, Router& r, ServerHooks h)
     if (ec) throw std::runtime_error("invalid trusted proxy address: " + p);
     trusted.push_back(addr);
   }
+  if (config.tls) tls_context.emplace(make_tls_context(*config.tls));
   beast::error_code ec;
   auto host = config.host == "localhost" ? std::string("127.0.0.1") : config.host;
   auto address = asio::ip::make_address(host, ec);
@@ -1239,27 +1349,37 @@ asio::awaitable<void> Server::Impl::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    std::shared_ptr<Session> session;
-    {
-      std::lock_guard lock(sessions_mutex);
-      if (sessions.size() >= config.max_connections) {
-        socket.close(ec);
-        continue;
-      }
-      auto id = next_session_id++;
-      session = std::make_shared<Session>(*this, std::move(socket), id);
-      sessions.emplace(id, session);
+    if (tls_context) {
+      start_connection<TlsStream>(std::move(socket), *tls_context);
+    } else {
+      start_connection<PlainStream>(std::move(socket));
     }
-    auto executor = session->executor();
-    asio::co_spawn(executor, Session::run(std::move(session)), [this](const std::exception_ptr& e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log_error(std::string("connection failed: ") + ex.what());
-      }
-    });
   }
+}
+
+template <class Stream, class... Tls>
+void Server::Impl::start_connection(tcp::socket socket, Tls&... tls) {
+  std::shared_ptr<Connection<Stream>> connection;
+  {
+    std::lock_guard lock(sessions_mutex);
+    if (sessions.size() >= config.max_connections) {
+      beast::error_code ec;
+      socket.close(ec);
+      return;
+    }
+    auto id = next_session_id++;
+    connection = std::make_shared<Connection<Stream>>(*this, std::move(socket), id, tls...);
+    sessions.emplace(id, connection);
+  }
+  auto executor = connection->executor();
+  asio::co_spawn(executor, Connection<Stream>::run(std::move(connection)), [this](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log_error(std::string("connection failed: ") + ex.what());
+    }
+  });
 }
 
 void Server::Impl::session_closed(std::uint64_t id) {

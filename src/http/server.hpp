@@ -29,6 +29,12 @@ struct CorsConfig {
   std::chrono::seconds max_age{600};
 };
 
+/// The server's own TLS (deployments without a proxy in front).
+struct TlsConfig {
+  std::string cert_file;  // PEM: the server certificate, then its intermediates
+  std::string key_file;   // PEM: its private key
+};
+
 struct ServerConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;               // 0: ephemeral, see Server::port()
@@ -50,6 +56,9 @@ struct ServerConfig {
   std::size_t max_connections = 10'000;
   /// Peers (exact IP addresses) whose X-Forwarded-For is believed, e.g. the local nginx.
   std::vector<std::string> trusted_proxies;
+  /// Serve HTTPS (TLS 1.2 and 1.3, forward-secret AEAD suites) instead of plain HTTP. The
+  /// Server's constructor throws when the files cannot be loaded or do not match.
+  std::optional<TlsConfig> tls;
   CorsConfig cors;
   /// WebSocket routes (Router::add_websocket). Their Origin must be in cors.allowed_origins
   /// or match the Host (browsers send Origin; other clients may omit it).

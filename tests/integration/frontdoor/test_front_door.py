@@ -1,6 +1,7 @@
 # The front door as `make run` serves it: nginx (deploy/nginx) in front of permiso-auth and
 # mt5-api, over HTTP and HTTPS, with the seed's limits. Black-box, against real processes.
 
+import http.client
 import os
 import shutil
 import socket
@@ -375,6 +376,103 @@ class HttpsClientsTest(FrontDoorCase):
         while fd.request(base, "GET", f"{V1}/trades", bearer=token).status != 401:
             self.assertLess(time.time(), deadline, "the revocation did not reach mt5-api over HTTPS within 2 s")
             time.sleep(0.05)
+
+
+def start_service(test, binary, env, base_url, ca_file, log_dir):
+    """Starts `binary serve` with `env`; waits for GET base_url/health (verified against ca_file)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("PERMISO_", "MT5_", "JWT_"))}
+    full.update(env)
+    with open(os.path.join(log_dir, os.path.basename(binary) + ".log"), "wb") as log:
+        proc = subprocess.Popen([binary, "serve"], env=full, stdout=log, stderr=subprocess.STDOUT)
+    test.addClassCleanup(proc.wait, 20)
+    test.addClassCleanup(proc.terminate)
+    deadline = time.time() + 60
+    while True:
+        try:
+            if fd.request(base_url, "GET", "/health", ca_file=ca_file).status == 200:
+                return proc
+        except (OSError, ssl.SSLError):
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            with open(os.path.join(log_dir, os.path.basename(binary) + ".log"), encoding="utf-8") as f:
+                raise AssertionError(f"{binary} did not start over TLS:\n{f.read()[-3000:]}")
+        time.sleep(0.1)
+
+
+class NativeTlsTest(FrontDoorCase):
+    """Both services terminating TLS themselves (PERMISO_TLS_CERT_FILE/KEY_FILE), for a
+    deployment without a proxy: mt5-api follows permiso-auth over HTTPS (PERMISO_AUTH_CA_FILE)
+    and streams over wss://."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="permiso-native-tls-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+        tls = os.path.join(STACK.data_dir, "tls")
+        cls.ca = os.path.join(tls, "ca.pem")
+        auth_port, mt5_port = fd.harness.free_port(), fd.harness.free_port()
+        cls.auth_url, cls.mt5_url = f"https://127.0.0.1:{auth_port}", f"https://127.0.0.1:{mt5_port}"
+        secret, service_secret = os.urandom(32).hex(), os.urandom(16).hex()
+        common = {"PERMISO_ENV": "development", "PERMISO_CONFIG_DIR": os.path.join(fd.REPO, "config"),
+                  "PERMISO_TLS_CERT_FILE": os.path.join(tls, "server.pem"),
+                  "PERMISO_TLS_KEY_FILE": os.path.join(tls, "server.key"),
+                  "JWT_SECRET_KEY": secret, "MT5_SERVICE_CLIENT_SECRET": service_secret, "LOG_FORMAT": "json"}
+        auth_dir, mt5_dir = os.path.join(cls.dir, "auth"), os.path.join(cls.dir, "mt5")
+        os.makedirs(auth_dir)
+        os.makedirs(mt5_dir)
+        start_service(cls, os.path.join(STACK.build, "apps", "permiso-auth", "permiso-auth"), dict(
+            common, PERMISO_DATA_DIR=auth_dir, PERMISO_HOST="127.0.0.1", PERMISO_PORT=str(auth_port),
+            PERMISO_BOOTSTRAP_ADMIN_USERNAME=fd.ADMIN, PERMISO_BOOTSTRAP_ADMIN_PASSWORD=fd.ADMIN_PASSWORD),
+            cls.auth_url, cls.ca, cls.dir)
+        start_service(cls, os.path.join(STACK.build, "apps", "mt5-api", "mt5-api"), dict(
+            common, PERMISO_DATA_DIR=mt5_dir, MT5_API_HOST="127.0.0.1", MT5_API_PORT=str(mt5_port),
+            MT5_DATABASE_URL=f"sqlite:///{mt5_dir}/mt5.db", PERMISO_AUTH_URL=cls.auth_url,
+            PERMISO_AUTH_CA_FILE=cls.ca, MT5_SIM_TICK_MS="50"), cls.mt5_url, cls.ca, cls.dir)
+
+    def call(self, base, method, path, **kw):
+        return fd.request(base, method, path, ca_file=self.ca, **kw)
+
+    def token(self, scopes):
+        admin = self.call(self.auth_url, "POST", f"{V1}/auth/token",
+                          form={"grant_type": "password", "username": fd.ADMIN, "password": fd.ADMIN_PASSWORD})
+        self.assertEqual(admin.status, 200, admin)
+        created = self.call(self.auth_url, "POST", f"{V1}/service-clients", bearer=admin.body["access_token"],
+                            json={"name": "native tls", "scope_ids": scopes})
+        self.assertEqual(created.status, 201, created)
+        t = self.call(self.auth_url, "POST", f"{V1}/auth/service-token",
+                      form={"client_id": created.body["client"]["client_id"],
+                            "client_secret": created.body["client_secret"], "scope": " ".join(scopes)})
+        self.assertEqual(t.status, 200, t)
+        return t.body["access_token"]
+
+    def test_discovery_over_native_tls_says_https(self):
+        r = self.call(self.auth_url, "GET", "/.well-known/oauth-authorization-server")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body["jwks_uri"], f"{self.auth_url}/.well-known/jwks.json")
+
+    def test_plain_http_is_not_served(self):
+        for url in (self.auth_url, self.mt5_url):
+            with self.assertRaises((OSError, http.client.HTTPException), msg=url):
+                fd.request(url.replace("https://", "http://"), "GET", "/health", timeout=5)
+
+    def test_trading_and_revocation_over_https(self):
+        token = self.token(["trade:read"])
+        self.assertEqual(self.call(self.mt5_url, "GET", f"{V1}/trades", bearer=token).status, 200)
+        r = self.call(self.auth_url, "POST", f"{V1}/auth/revoke", bearer=token, json={"token": token})
+        self.assertEqual(r.status, 200, r)
+        deadline = time.time() + REVOCATION_DEADLINE_S
+        while self.call(self.mt5_url, "GET", f"{V1}/trades", bearer=token).status != 401:
+            self.assertLess(time.time(), deadline, "the revocation did not reach mt5-api over HTTPS within 2 s")
+            time.sleep(0.05)
+
+    def test_the_stream_over_wss(self):
+        token = self.token(["market:data"])
+        ws = gw.WebSocket.connect(self.mt5_url, f"{V1}/stream", bearer=token, tls_context=fd.tls_context(self.ca))
+        try:
+            ws.send_text('{"action":"subscribe","symbols":["EURUSD"]}')
+            self.assertTrue(ws.wait_for(lambda m: gw.is_quote(m), timeout=10))
+        finally:
+            ws.close()
 
 
 class ProductionProfileTest(FrontDoorCase):

@@ -372,6 +372,14 @@ const RuleCase kRules[] = {
      },
      "ALLOWED_ORIGINS"},
     {"proxy", [](AuthConfig& c) { c.trusted_proxies = {"proxy.local"}; }, "PERMISO_TRUSTED_PROXIES"},
+    {"tls_key_alone", [](AuthConfig& c) { c.tls_key_file = "/etc/hostname"; }, "PERMISO_TLS_CERT_FILE"},
+    {"tls_cert_alone", [](AuthConfig& c) { c.tls_cert_file = "/etc/hostname"; }, "PERMISO_TLS_KEY_FILE"},
+    {"tls_unreadable",
+     [](AuthConfig& c) {
+       c.tls_cert_file = "/nonexistent/cert.pem";
+       c.tls_key_file = "/etc/hostname";
+     },
+     "PERMISO_TLS_CERT_FILE"},
     {"log_level", [](AuthConfig& c) { c.log_level = "TRACE"; }, "LOG_LEVEL"},
     {"log_format", [](AuthConfig& c) { c.log_format = "JSON"; }, "LOG_FORMAT"},
     {"db_scheme", [](AuthConfig& c) { c.database_url = "mysql://x"; }, "DATABASE_URL"},

@@ -116,6 +116,9 @@ TEST_F(GatewayConfigTest, EveryDocumentedVariableIsHonoured) {
   vars_["LOG_LEVEL"] = "warning";
   vars_["LOG_FORMAT"] = "json";
   vars_["PERMISO_TRUSTED_PROXIES"] = "127.0.0.1, ::1";
+  vars_["PERMISO_AUTH_CA_FILE"] = "/etc/hostname";
+  vars_["PERMISO_TLS_CERT_FILE"] = "/etc/hostname";
+  vars_["PERMISO_TLS_KEY_FILE"] = "/etc/hostname";
   const auto c = load();
   EXPECT_EQ(c.data_dir, "/srv/permiso");
   EXPECT_EQ(c.host, "0.0.0.0");
@@ -143,6 +146,9 @@ TEST_F(GatewayConfigTest, EveryDocumentedVariableIsHonoured) {
   EXPECT_EQ(c.log_config().level, "warning");
   EXPECT_EQ(c.log_config().format, "json");
   EXPECT_EQ(c.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_EQ(c.auth_ca_file, "/etc/hostname");
+  EXPECT_EQ(c.tls_cert_file, "/etc/hostname");
+  EXPECT_EQ(c.tls_key_file, "/etc/hostname");
   EXPECT_TRUE(validate(c).empty()) << validate(c).front().field << ": " << validate(c).front().rule;
 }
 
@@ -245,6 +251,9 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"ALLOWED_ORIGINS",
              [](GatewayConfig& c) { c.environment = "staging", c.allowed_origins = {"*"}, c.jwt_algorithm = "RS256"; }},
         Rule{"PERMISO_TRUSTED_PROXIES", [](GatewayConfig& c) { c.trusted_proxies = {"proxy.local"}; }},
+        Rule{"PERMISO_TLS_KEY_FILE", [](GatewayConfig& c) { c.tls_cert_file = "/etc/hostname"; }},
+        Rule{"PERMISO_TLS_KEY_FILE",
+             [](GatewayConfig& c) { c.tls_cert_file = "/etc/hostname", c.tls_key_file = "/nonexistent/key.pem"; }},
         Rule{"RATE_LIMIT_API", [](GatewayConfig& c) { c.rate_limit_api = "lots"; }},
         Rule{"LOG_LEVEL", [](GatewayConfig& c) { c.log_level = "LOUD"; }},
         Rule{"LOG_FORMAT", [](GatewayConfig& c) { c.log_format = "xml"; }},
