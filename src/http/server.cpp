@@ -444,6 +444,14 @@ class Connection final : public Session {
   Decision decide(Request& req, const bhttp::request<bhttp::string_body>& msg) const;
   void decide_upgrade(Request& req, const WebSocketHandler& handler, Decision& d) const;
   std::shared_ptr<Request> make_request(bhttp::request<bhttp::string_body>& msg) const;
+  /// What the connection knows of a request: its id (the client's when well-formed), whether
+  /// it came over TLS, and who sent it (behind a trusted proxy, the proxy's word).
+  void identify(Request& req) const {
+    auto id = req.header("x-request-id");
+    req.request_id = id && valid_request_id(*id) ? std::string(*id) : random_request_id();
+    req.tls = kIsTls<Stream>;
+    srv_.identify_client(peer_ip_, req);
+  }
   /// Runs the handler; an inline answer (AnsweringFor) is in response_ when it returns.
   void start_handler(const Handler& handler, const std::shared_ptr<Request>& req, const std::string& route);
   /// The handler's answer, or 503 when it did not answer in time.
@@ -595,10 +603,7 @@ Request Connection<Stream>::make_partial_request(const bhttp::request_parser<bht
     req.target = std::string(msg.target());
     fill_headers(req, msg);
   }
-  auto id = req.header("x-request-id");
-  req.request_id = id && valid_request_id(*id) ? std::string(*id) : random_request_id();
-  req.tls = kIsTls<Stream>;
-  srv_.identify_client(peer_ip_, req);
+  identify(req);
   return req;
 }
 
@@ -952,13 +957,7 @@ std::shared_ptr<Request> Connection<Stream>::make_request(bhttp::request<bhttp::
   req->target = std::string(msg.target());
   fill_headers(*req, msg);
   req->body = std::move(msg.body());
-  if (auto id = req->header("x-request-id"); id && valid_request_id(*id)) {
-    req->request_id = std::string(*id);
-  } else {
-    req->request_id = random_request_id();
-  }
-  req->tls = kIsTls<Stream>;
-  srv_.identify_client(peer_ip_, *req);
+  identify(*req);
   return req;
 }
 
