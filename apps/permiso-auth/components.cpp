@@ -48,7 +48,17 @@ std::optional<auth::ServiceClientSeeds> check_start_inputs(const AuthConfig& cfg
       return std::nullopt;
     }
   }
-  auto seeds = auth::service_client_seeds(config::process_env());
+  std::vector<std::string> variables;
+  for (const auto& client : cfg.service_clients) variables.push_back(client.variable);
+  // The secrets were read through SECRETS_PROVIDER with the rest of the configuration.
+  const auto lookup = [&cfg](std::string_view name) -> std::optional<std::string> {
+    for (const auto& client : cfg.service_clients) {
+      if (name == client.variable) return client.secret;
+      if (name == client.variable.substr(0, client.variable.size() - 6) + "SCOPES") return client.scopes;
+    }
+    return std::nullopt;
+  };
+  auto seeds = auth::service_client_seeds(variables, lookup);
   for (const auto& p : seeds.problems) std::cerr << "config error: " << p << "\n";
   if (!seeds.problems.empty()) return std::nullopt;
   if (!cfg.redis_url.empty() && !redis::parse_url(cfg.redis_url)) {

@@ -86,9 +86,15 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   return 0;
 }
 
+/// The configuration from the process environment, whose variable names say which service
+/// clients (<NAME>_CLIENT_SECRET) to ensure.
+Result<AuthConfig, std::vector<config::ConfigProblem>> load_config(const config::EnvLookup& env) {
+  return config::load_auth_config(env, config::process_env_names());
+}
+
 int serve() {
   const app::StopSignals signals;  // first: every thread started later inherits the mask
-  auto cfg = app::load_valid_config<AuthConfig>(config::load_auth_config, PERMISO_VERSION);
+  auto cfg = app::load_valid_config<AuthConfig>(load_config, PERMISO_VERSION);
   if (!cfg) return app::kExitConfig;
   auto seeds = auth_app::check_start_inputs(*cfg);
   if (!seeds || !app::start_logging(cfg->log_config())) return app::kExitConfig;
@@ -105,5 +111,5 @@ int main(int argc, char** argv) {
   return app::run_command_line(
       argc, argv,
       {"permiso-auth: the Permiso OAuth2 authorization server", "Run the server (the default)", PERMISO_VERSION, serve,
-       [] { return app::config_check<AuthConfig>(config::load_auth_config, PERMISO_VERSION); }});
+       [] { return app::config_check<AuthConfig>(load_config, PERMISO_VERSION); }});
 }

@@ -1,5 +1,6 @@
 // The command line both services share: `serve` (the default), `config check` (validate and
-// print the effective configuration, secrets redacted) and `--version`.
+// print the effective configuration, secrets redacted), `secrets generate-key|encrypt` (for
+// the encrypted secrets provider) and `--version`.
 #pragma once
 
 #include <functional>

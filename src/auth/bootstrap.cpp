@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <stdexcept>
 
 namespace permiso::auth {
@@ -58,15 +59,30 @@ storage::StorageStatus ensure_role(storage::Storage& st, const SeedRole& seed) {
   return st.set_role_scopes(created->id, scope_ids);
 }
 
+/// "a b,c" → {"a", "b", "c"}: scopes as OAuth writes them (spaces) or as lists do (commas).
+std::vector<std::string> split_scope_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::string item;
+  for (const char ch : std::string(text) + " ") {
+    if (ch == ' ' || ch == ',' || ch == '\t') {
+      if (!item.empty()) out.push_back(std::move(item));
+      item.clear();
+    } else {
+      item.push_back(ch);
+    }
+  }
+  return out;
+}
+
 bool usable_secret(std::string_view s) {
   if (s.size() < 16 || s.size() > 512) return false;
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
 }
 
 storage::StorageResult<std::vector<std::int64_t>> scope_ids_of(storage::Storage& st,
-                                                               const std::vector<std::string_view>& names) {
+                                                               const std::vector<std::string>& names) {
   std::vector<std::int64_t> ids;
-  for (const auto name : names) {
+  for (const auto& name : names) {
     auto scope = st.get_scope_by_name(name);
     if (scope) {
       ids.push_back(scope->id);
@@ -95,9 +111,9 @@ storage::StorageResult<SeedClientChange> ensure_service_client(storage::Storage&
     if (existing.error().code != StorageError::NotFound) return existing.error();
 
     storage::ServiceClient c;
-    c.client_id = std::string(seed.client_id);
-    c.name = std::string(seed.name);
-    c.description = std::string(seed.description);
+    c.client_id = seed.client_id;
+    c.name = seed.name;
+    c.description = seed.description;
     c.client_type = "confidential";
     c.secret_hash = secrets.hash(seed.secret);
     c.is_active = true;
@@ -118,36 +134,47 @@ storage::StorageResult<SeedClientChange> ensure_service_client(storage::Storage&
 
 }  // namespace
 
-ServiceClientSeeds service_client_seeds(const std::function<std::optional<std::string>(std::string_view)>& env) {
-  // The seed's .env.integration names. mt5-api only reads the revocation feed, which any
-  // valid token may do, so its client gets no scope at all; the dashboard trades for a
-  // signed-in person and gets the trader's scopes.
-  static const std::vector<ServiceClientSeed> kSeeds{
-      {"MT5_SERVICE_CLIENT_SECRET",
-       "mt5-service",
-       "MT5 service",
-       "mt5-api: reads permiso-auth's revocation feed (ensured from MT5_SERVICE_CLIENT_SECRET)",
-       {},
-       {}},
-      {"DASHBOARD_CLIENT_SECRET",
-       "dashboard",
-       "Trading dashboard",
-       "The trading dashboard (ensured from DASHBOARD_CLIENT_SECRET)",
-       {"trade:read", "trade:open", "trade:close", "trade:modify", "account:read", "account:balance", "market:data"},
-       {}},
-  };
+std::string service_client_id(std::string_view variable) {
+  constexpr std::string_view kSuffix = "_CLIENT_SECRET";
+  if (!variable.ends_with(kSuffix) || variable.size() == kSuffix.size()) return {};
+  const auto name = variable.substr(0, variable.size() - kSuffix.size());
+  if (name == "DASHBOARD") return "dashboard";
+  std::string id;
+  for (const char ch : name) {
+    id.push_back(ch == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  }
+  return id.ends_with("-service") ? id : id + "-service";
+}
+
+ServiceClientSeeds service_client_seeds(const std::vector<std::string>& variables,
+                                        const std::function<std::optional<std::string>(std::string_view)>& env) {
+  // mt5-api only reads the revocation feed, which any valid token may do, so its client gets
+  // no scope at all; the dashboard trades for a signed-in person and gets the trader's scopes.
+  static const std::vector<std::string> kTraderScopes{"trade:read",   "trade:open",      "trade:close", "trade:modify",
+                                                      "account:read", "account:balance", "market:data"};
   ServiceClientSeeds out;
-  for (const auto& seed : kSeeds) {
-    auto secret = env(seed.variable);
-    if (!secret || secret->empty()) continue;
+  for (const auto& variable : variables) {
+    const auto client_id = service_client_id(variable);
+    auto secret = env(variable);
+    if (client_id.empty() || !secret || secret->empty()) continue;
     if (!usable_secret(*secret)) {
-      out.problems.push_back(std::string(seed.variable) +
-                             ": must be 16 to 512 printable ASCII characters without spaces");
+      out.problems.push_back(variable + ": must be 16 to 512 printable ASCII characters without spaces");
       continue;
     }
-    auto s = seed;
-    s.secret = std::move(*secret);
-    out.seeds.push_back(std::move(s));
+    ServiceClientSeed seed;
+    seed.variable = variable;
+    seed.client_id = client_id;
+    seed.secret = std::move(*secret);
+    seed.description = client_id + ": ensured from " + variable;
+    if (client_id == "dashboard") {
+      seed.name = "Trading dashboard";
+      seed.scopes = kTraderScopes;
+    } else {
+      seed.name = client_id;
+      const auto scopes_variable = variable.substr(0, variable.size() - 6) + "SCOPES";  // <NAME>_CLIENT_SCOPES
+      for (auto& scope : split_scope_list(env(scopes_variable).value_or(""))) seed.scopes.push_back(std::move(scope));
+    }
+    out.seeds.push_back(std::move(seed));
   }
   return out;
 }
@@ -171,7 +198,7 @@ storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage
   for (const auto& seed : seeds) {
     auto change = ensure_service_client(st, secrets, clock, seed);
     if (!change) return change.error();
-    out.push_back({std::string(seed.client_id), seed.variable, *change});
+    out.push_back({seed.client_id, seed.variable, *change});
   }
   return out;
 }

@@ -28,16 +28,19 @@ storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& storage, co
                                                    const Clock& clock, const std::string& admin_username,
                                                    const std::optional<std::string>& admin_password);
 
-/// A service client whose secret comes from the environment: mt5-api reads permiso-auth's
-/// revocation feed as `mt5-service` (MT5_SERVICE_CLIENT_SECRET), the dashboard signs in as
-/// `dashboard` (DASHBOARD_CLIENT_SECRET).
+/// A service client whose secret comes from the environment, by the seed's
+/// get_service_credentials(name) convention: <NAME>_CLIENT_SECRET ensures the confidential
+/// client `<name>-service` (MT5_SERVICE_CLIENT_SECRET: `mt5-service`, RISK_CLIENT_SECRET:
+/// `risk-service`), granted the scopes in <NAME>_CLIENT_SCOPES when it is created. Two keep
+/// their own ids and scopes: mt5-api reads the revocation feed as `mt5-service` (no scope),
+/// and DASHBOARD_CLIENT_SECRET ensures `dashboard` with the trader's scopes.
 struct ServiceClientSeed {
-  std::string_view variable;  // the environment variable holding the secret
-  std::string_view client_id;
-  std::string_view name;
-  std::string_view description;
-  std::vector<std::string_view> scopes;  // granted when the client is created
-  std::string secret;                    // filled from the environment
+  std::string variable;  // the environment variable holding the secret
+  std::string client_id;
+  std::string name;
+  std::string description;
+  std::vector<std::string> scopes;  // granted when the client is created
+  std::string secret;               // filled from the environment
 };
 
 struct ServiceClientSeeds {
@@ -45,15 +48,20 @@ struct ServiceClientSeeds {
   std::vector<std::string> problems;     // "VARIABLE: rule", one per unusable secret
 };
 
-/// Reads the seed's *_CLIENT_SECRET variables. A secret must be 16 to 512 printable ASCII
-/// characters without spaces (it travels in forms and Basic credentials).
-ServiceClientSeeds service_client_seeds(const std::function<std::optional<std::string>(std::string_view)>& env);
+/// The client id <NAME>_CLIENT_SECRET stands for ("" when `variable` is not of that form).
+std::string service_client_id(std::string_view variable);
+
+/// Reads each <NAME>_CLIENT_SECRET of `variables` (and its <NAME>_CLIENT_SCOPES) through
+/// `env`. A secret must be 16 to 512 printable ASCII characters without spaces (it travels in
+/// forms and Basic credentials).
+ServiceClientSeeds service_client_seeds(const std::vector<std::string>& variables,
+                                        const std::function<std::optional<std::string>(std::string_view)>& env);
 
 enum class SeedClientChange { Unchanged, Created, SecretUpdated };
 
 struct SeededClient {
   std::string client_id;
-  std::string_view variable;
+  std::string variable;
   SeedClientChange change = SeedClientChange::Unchanged;
 };
 

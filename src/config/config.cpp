@@ -3,6 +3,8 @@
 
 #include "config/support.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -13,8 +15,9 @@ using namespace detail;
 
 namespace {
 
-void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, std::vector<ConfigProblem>& problems) {
-  TomlReader r(t, source, problems);
+void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, std::vector<ConfigProblem>& problems,
+                SecretSource& secrets, const EnvOverrides& overrides) {
+  TomlReader r(t, source, problems, secrets);
   r.top_str("data_dir", c.data_dir);
   r.top_str("service_name", c.service_name);
   r.str("server", "host", c.host);
@@ -34,10 +37,10 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.str("server", "data_dir", c.data_dir);
   r.str("log", "level", c.log_level);
   r.str("log", "format", c.log_format);
-  r.str("storage", "database_url", c.database_url);
+  if (!overrides.database_url) r.str("storage", "database_url", c.database_url);
   r.integer("storage", "pool_size", c.pool_size);
   r.integer("storage", "connect_timeout_s", c.connect_timeout_s);
-  r.str("storage", "redis_url", c.redis_url);
+  if (!overrides.redis_url) r.str("storage", "redis_url", c.redis_url);
   r.str("jwt", "algorithm", c.jwt_algorithm);
   r.str("jwt", "issuer", c.jwt_issuer);
   r.str("jwt", "audience", c.jwt_audience);
@@ -62,6 +65,23 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.str("security", "client_secret_pepper", c.client_secret_pepper);
   r.str("bootstrap", "admin_username", c.bootstrap_admin_username);
   r.str("bootstrap", "admin_password", c.bootstrap_admin_password);
+}
+
+std::vector<std::string> service_client_list(const AuthConfig& c) {
+  std::vector<std::string> out;
+  for (const auto& client : c.service_clients) out.push_back(client.variable);
+  return out;
+}
+
+/// The service clients' secrets, each read through the provider.
+void load_service_clients(const EnvLookup& env, const std::vector<std::string>& env_names, SecretSource& secrets,
+                          AuthConfig& c) {
+  for (const auto& variable : service_client_variables(env, env_names)) {
+    auto value = secrets.get(variable);
+    if (!value || value->empty()) continue;
+    const auto scopes = env(variable.substr(0, variable.size() - 6) + "SCOPES");  // NAME_CLIENT_SCOPES
+    c.service_clients.push_back({variable, std::move(*value), scopes.value_or("")});
+  }
 }
 
 std::vector<Entry> entries(const AuthConfig& c) {
@@ -115,6 +135,7 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"security", "client_secret_pepper", secret(c.client_secret_pepper)},
       {"bootstrap", "admin_username", c.bootstrap_admin_username},
       {"bootstrap", "admin_password", secret(c.bootstrap_admin_password)},
+      {"service_clients", "variables", service_client_list(c)},
   };
 }
 
@@ -141,6 +162,43 @@ log::LogConfig AuthConfig::log_config() const {
   return l;
 }
 
+std::vector<std::string> process_env_names() {
+  std::vector<std::string> names;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    names.emplace_back(entry.substr(0, entry.find('=')));
+  }
+  return names;
+}
+
+std::vector<std::string> service_client_variables(const EnvLookup& env, const std::vector<std::string>& env_names) {
+  constexpr std::string_view kSuffix = "_CLIENT_SECRET";
+  std::vector<std::string> found;
+  const auto add = [&found, kSuffix](std::string name) {
+    const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+      return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+    });
+    const auto prefixed = name + "_";  // PERMISO_CLIENT_SECRET is permisoctl's, AZURE_… the provider's
+    if (!valid || prefixed.starts_with("PERMISO_") || prefixed.starts_with("AWS_") || prefixed.starts_with("AZURE_")) {
+      return;
+    }
+    name += kSuffix;
+    if (std::find(found.begin(), found.end(), name) == found.end()) found.push_back(std::move(name));
+  };
+  for (std::string_view name : env_names) {
+    for (std::string_view tail : {"", "_FILE", "_ENCRYPTED"}) {
+      const auto suffix = std::string(kSuffix) + std::string(tail);
+      if (name.size() > suffix.size() && name.ends_with(suffix))
+        add(std::string(name.substr(0, name.size() - suffix.size())));
+    }
+  }
+  if (auto listed = env("PERMISO_SERVICE_CLIENTS")) {
+    for (auto& name : split_list(*listed)) add(upper(std::move(name)));
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 EnvLookup process_env() {
   return [](std::string_view name) -> std::optional<std::string> {
     const char* v = std::getenv(std::string(name).c_str());
@@ -149,11 +207,14 @@ EnvLookup process_env() {
   };
 }
 
-Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup& env) {
+Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup& env,
+                                                                const std::vector<std::string>& env_names) {
   AuthConfig c;
   std::vector<ConfigProblem> problems;
-  const auto apply = [&c, &problems](const toml::table& t, const std::string& source) {
-    apply_toml(t, source, c, problems);
+  SecretSource secrets(env, problems);
+  const EnvOverrides overrides{env_gives(env, "DATABASE_URL"), env_gives(env, "REDIS_URL")};
+  const auto apply = [&](const toml::table& t, const std::string& source) {
+    apply_toml(t, source, c, problems, secrets, overrides);
   };
   if (!load_file_layers(env, c.environment, apply, problems)) return problems;
 
@@ -164,9 +225,9 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   env_str(env, "PERMISO_PUBLIC_URL", c.public_base_url);
   env_str(env, "PERMISO_TLS_CERT_FILE", c.tls_cert_file);
   env_str(env, "PERMISO_TLS_KEY_FILE", c.tls_key_file);
-  env_str(env, "DATABASE_URL", c.database_url);
-  env_str(env, "REDIS_URL", c.redis_url);
-  env_str(env, "JWT_SECRET_KEY", c.jwt_secret_key);
+  url_setting(env, secrets, "DATABASE_URL", "POSTGRES_PASSWORD", c.database_url, problems);
+  url_setting(env, secrets, "REDIS_URL", "REDIS_PASSWORD", c.redis_url, problems);
+  secrets.str("JWT_SECRET_KEY", c.jwt_secret_key);
   env_str(env, "JWT_ALGORITHM", c.jwt_algorithm);
   env_str(env, "JWT_ISSUER", c.jwt_issuer);
   env_str(env, "JWT_AUDIENCE", c.jwt_audience);
@@ -180,9 +241,10 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   env_str(env, "RATE_LIMIT_SERVICE_TOKEN", c.rate_limit_service_token);
   env_str(env, "LOG_LEVEL", c.log_level);
   env_str(env, "LOG_FORMAT", c.log_format);
-  env_str(env, "PERMISO_CLIENT_SECRET_PEPPER", c.client_secret_pepper);
+  secrets.str("PERMISO_CLIENT_SECRET_PEPPER", c.client_secret_pepper);
   env_str(env, "PERMISO_BOOTSTRAP_ADMIN_USERNAME", c.bootstrap_admin_username);
-  env_str(env, "PERMISO_BOOTSTRAP_ADMIN_PASSWORD", c.bootstrap_admin_password);
+  secrets.str("PERMISO_BOOTSTRAP_ADMIN_PASSWORD", c.bootstrap_admin_password);
+  load_service_clients(env, env_names, secrets, c);
   env_origins(env, c.allowed_origins);
   if (auto v = env("PERMISO_TRUSTED_PROXIES")) c.trusted_proxies = split_list(*v);
   if (!problems.empty()) return problems;

@@ -11,7 +11,12 @@
 // PERMISO_SERVICE_TOKEN_MINUTES, PERMISO_KEY_PUBLISH_DELAY_S, ALLOWED_ORIGINS and
 // CORS_ORIGINS (comma lists, merged), RATE_LIMIT_LOGIN, RATE_LIMIT_API,
 // RATE_LIMIT_SERVICE_TOKEN, LOG_LEVEL, LOG_FORMAT, PERMISO_CLIENT_SECRET_PEPPER,
-// PERMISO_BOOTSTRAP_ADMIN_USERNAME, PERMISO_BOOTSTRAP_ADMIN_PASSWORD.
+// PERMISO_BOOTSTRAP_ADMIN_USERNAME, PERMISO_BOOTSTRAP_ADMIN_PASSWORD, DATABASE_URL_TEMPLATE and
+// REDIS_URL_TEMPLATE (with POSTGRES_PASSWORD and REDIS_PASSWORD), every <NAME>_CLIENT_SECRET
+// (and <NAME>_CLIENT_SCOPES), PERMISO_SERVICE_CLIENTS. Secrets (the JWT secret, the pepper,
+// passwords, URLs that carry them, client secrets) are read through SECRETS_PROVIDER
+// (secrets/provider.hpp); ${NAME} in the TOML files is filled the same way. The whole list
+// with what each does is docs/configuration.md.
 #pragma once
 
 #include "common/result.hpp"
@@ -32,6 +37,13 @@ using RateSpec = ratelimit::Rate;
 /// "N/(second|minute|hour|day)" (the seed's format); nullopt otherwise. Same as
 /// ratelimit::parse_rate: one grammar for validation and for the limiter.
 std::optional<RateSpec> parse_rate(std::string_view text);
+
+/// A service client's secret found in the environment (<NAME>_CLIENT_SECRET).
+struct ServiceClientSecret {
+  std::string variable;  // NAME_CLIENT_SECRET
+  std::string secret;
+  std::string scopes;  // NAME_CLIENT_SCOPES as given (granted when the client is created)
+};
 
 struct AuthConfig {
   std::string environment = "development";
@@ -95,6 +107,9 @@ struct AuthConfig {
   std::string bootstrap_admin_username = "admin";
   std::string bootstrap_admin_password;
 
+  // service clients ensured at start-up, one per <NAME>_CLIENT_SECRET found
+  std::vector<ServiceClientSecret> service_clients;
+
   /// The effective database URL (the default SQLite file under data_dir when unset).
   [[nodiscard]] std::string effective_database_url() const;
   /// JWT_PRIVATE_KEY_FILE split at commas: the first signs, the rest stay published.
@@ -112,9 +127,19 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 /// The process environment.
 EnvLookup process_env();
 
+/// The names of the process environment's variables (for finding <NAME>_CLIENT_SECRET).
+std::vector<std::string> process_env_names();
+
+/// The <NAME>_CLIENT_SECRET variables a configuration names: those in `env_names` (also when
+/// given as <NAME>_CLIENT_SECRET_FILE or _ENCRYPTED) and those PERMISO_SERVICE_CLIENTS lists
+/// (for stores that cannot be listed); PERMISO_*, AWS_* and AZURE_* are not service clients.
+std::vector<std::string> service_client_variables(const EnvLookup& env, const std::vector<std::string>& env_names);
+
 /// Loads defaults → profile TOML → PERMISO_CONFIG TOML → environment. A file that cannot
-/// be read or parsed, or a value of the wrong type, is reported as a problem.
-Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup& env);
+/// be read or parsed, or a value of the wrong type, is reported as a problem. `env_names`
+/// lists the environment's variable names, where service client secrets are looked for.
+Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup& env,
+                                                                const std::vector<std::string>& env_names = {});
 /// Every rule the configuration breaks (empty when valid).
 std::vector<ConfigProblem> validate(const AuthConfig& config);
 /// The effective configuration as TOML, secrets replaced by "***" (the JWT secret, the

@@ -16,23 +16,24 @@ namespace {
 constexpr const char* kApi = "mt5_api";
 constexpr const char* kBroker = "mt5_api.broker";
 
-void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& c,
-                std::vector<ConfigProblem>& problems) {
-  detail::TomlReader r(t, source, problems);
+void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& c, std::vector<ConfigProblem>& problems,
+                detail::SecretSource& secrets, const detail::EnvOverrides& overrides) {
+  detail::TomlReader r(t, source, problems, secrets);
   r.top_str("data_dir", c.data_dir);
   // Deployment-wide settings shared with permiso-auth.
   r.list("server", "allowed_origins", c.allowed_origins);
   r.list("server", "trusted_proxies", c.trusted_proxies);
   r.str("log", "level", c.log_level);
   r.str("log", "format", c.log_format);
-  r.str("storage", "redis_url", c.redis_url);
+  if (!overrides.redis_url) r.str("storage", "redis_url", c.redis_url);
   r.str("jwt", "algorithm", c.jwt_algorithm);
   r.str("jwt", "issuer", c.jwt_issuer);
   r.str("jwt", "audience", c.jwt_audience);
   r.str("jwt", "secret_key", c.jwt_secret_key);
   r.boolean("jwt", "allow_hs256_in_production", c.jwt_allow_hs256_in_production);
   r.integer("jwt", "leeway_s", c.leeway_s);
-  // mt5-api's own tables.
+  r.str("rate_limits", "api", c.rate_limit_api);  // the profile's per-address API limit
+  // mt5-api's own tables (over the shared ones).
   r.str(kApi, "service_name", c.service_name);
   r.str(kApi, "host", c.host);
   r.integer(kApi, "port", c.port);
@@ -49,7 +50,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.str(kApi, "tls_cert_file", c.tls_cert_file);
   r.str(kApi, "tls_key_file", c.tls_key_file);
   r.str(kApi, "rate_limit_api", c.rate_limit_api);
-  r.str(kApi, "database_url", c.database_url);
+  if (!overrides.database_url) r.str(kApi, "database_url", c.database_url);
   r.integer(kApi, "pool_size", c.pool_size);
   r.integer(kApi, "connect_timeout_s", c.connect_timeout_s);
   r.str(kApi, "auth_url", c.auth_url);
@@ -132,6 +133,16 @@ bool http_url(std::string_view u) {
   return false;
 }
 
+/// mt5-api's own database first (MT5_DATABASE_URL, or its template): DATABASE_URL alone may
+/// well be permiso-auth's, which mt5-api shares only when given nothing of its own.
+void load_storage_urls(const EnvLookup& env, detail::SecretSource& secrets, GatewayConfig& c,
+                       std::vector<ConfigProblem>& problems) {
+  if (!detail::url_setting(env, secrets, "MT5_DATABASE_URL", "POSTGRES_PASSWORD", c.database_url, problems)) {
+    detail::url_setting(env, secrets, "DATABASE_URL", "POSTGRES_PASSWORD", c.database_url, problems);
+  }
+  detail::url_setting(env, secrets, "REDIS_URL", "REDIS_PASSWORD", c.redis_url, problems);
+}
+
 }  // namespace
 
 std::string GatewayConfig::effective_database_url() const {
@@ -154,8 +165,12 @@ log::LogConfig GatewayConfig::log_config() const {
 Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvLookup& env) {
   GatewayConfig c;
   std::vector<ConfigProblem> problems;
-  const auto apply = [&c, &problems](const toml::table& t, const std::string& source) {
-    apply_toml(t, source, c, problems);
+  detail::SecretSource secrets(env, problems);
+  const detail::EnvOverrides overrides{
+      detail::env_gives(env, "MT5_DATABASE_URL") || detail::env_gives(env, "DATABASE_URL"),
+      detail::env_gives(env, "REDIS_URL")};
+  const auto apply = [&](const toml::table& t, const std::string& source) {
+    apply_toml(t, source, c, problems, secrets, overrides);
   };
   if (!detail::load_file_layers(env, c.environment, apply, problems)) return problems;
 
@@ -168,24 +183,18 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_int(env, "MT5_API_THREADS", c.threads, problems);
   env_str(env, "PERMISO_AUTH_URL", c.auth_url);
   env_str(env, "PERMISO_AUTH_CA_FILE", c.auth_ca_file);
-  // mt5-api's own database first: DATABASE_URL alone may well be permiso-auth's.
-  if (auto v = env("MT5_DATABASE_URL"); v && !v->empty()) {
-    c.database_url = *v;
-  } else {
-    env_str(env, "DATABASE_URL", c.database_url);
-  }
-  env_str(env, "REDIS_URL", c.redis_url);
+  load_storage_urls(env, secrets, c, problems);
   env_str(env, "JWT_ALGORITHM", c.jwt_algorithm);
-  env_str(env, "JWT_SECRET_KEY", c.jwt_secret_key);
+  secrets.str("JWT_SECRET_KEY", c.jwt_secret_key);
   env_str(env, "JWT_ISSUER", c.jwt_issuer);
   env_str(env, "JWT_AUDIENCE", c.jwt_audience);
   detail::env_bool(env, "PERMISO_ALLOW_HS256_IN_PRODUCTION", c.jwt_allow_hs256_in_production, problems);
   env_str(env, "MT5_SERVICE_CLIENT_ID", c.service_client_id);
-  env_str(env, "MT5_SERVICE_CLIENT_SECRET", c.service_client_secret);
+  secrets.str("MT5_SERVICE_CLIENT_SECRET", c.service_client_secret);
   env_str(env, "MT5_BROKER", c.broker);
   env_str(env, "MT5_SERVER", c.mt5_server);
   env_str(env, "MT5_LOGIN", c.mt5_login);
-  env_str(env, "MT5_PASSWORD", c.mt5_password);
+  secrets.str("MT5_PASSWORD", c.mt5_password);
   env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
   env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
   env_double(env, "MT5_DEMO_DEPOSIT", c.demo_deposit, problems);

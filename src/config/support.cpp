@@ -57,11 +57,20 @@ toml::node_view<const toml::node> TomlReader::node(std::string_view table, std::
 
 void TomlReader::str(std::string_view table, std::string_view key, std::string& out) {
   if (auto n = node(table, key)) {
-    if (auto v = n.value<std::string>())
-      out = *v;
-    else
+    if (auto v = n.value<std::string>()) {
+      if (auto expanded = expand(table, key, *v)) out = std::move(*expanded);
+    } else {
       wrong(table, key, "must be a string");
+    }
   }
+}
+
+std::optional<std::string> TomlReader::expand(std::string_view table, std::string_view key, const std::string& value) {
+  std::string bad;
+  auto expanded = expand_variables(
+      value, [this](std::string_view name) { return secrets_.get(name); }, bad);
+  if (!expanded) wrong(table, key, bad);
+  return expanded;
 }
 
 void TomlReader::integer(std::string_view table, std::string_view key, std::int64_t& out) {
@@ -100,10 +109,11 @@ void TomlReader::list(std::string_view table, std::string_view key, std::vector<
     }
     out.clear();
     for (const auto& item : *arr) {
-      if (auto v = item.value<std::string>())
-        out.push_back(*v);
-      else
+      if (auto v = item.value<std::string>()) {
+        if (auto expanded = expand(table, key, *v)) out.push_back(std::move(*expanded));
+      } else {
         wrong(table, key, "must be an array of strings");
+      }
     }
   }
 }
@@ -111,6 +121,119 @@ void TomlReader::list(std::string_view table, std::string_view key, std::vector<
 void TomlReader::wrong(std::string_view table, std::string_view key, std::string_view rule) {
   std::string field = table.empty() ? std::string(key) : std::string(table) + "." + std::string(key);
   problems_.push_back({std::move(field), std::string(rule) + " (in " + source_ + ")"});
+}
+
+// ---- secrets and variables ----
+
+SecretSource::SecretSource(const EnvLookup& env, std::vector<ConfigProblem>& problems) : problems_(problems) {
+  auto provider = secrets::make_provider(env);
+  if (provider) {
+    provider_ = std::move(*provider);
+  } else {
+    problems_.push_back({provider.error().field, provider.error().reason});
+  }
+}
+
+std::optional<std::string> SecretSource::get(std::string_view name) {
+  if (!provider_) return std::nullopt;
+  auto value = provider_->get(name);
+  if (!value) {
+    problems_.push_back({value.error().field, value.error().reason});
+    return std::nullopt;
+  }
+  return std::move(*value);
+}
+
+void SecretSource::str(std::string_view name, std::string& out) {
+  if (auto v = get(name)) out = std::move(*v);
+}
+
+std::optional<std::string> expand_variables(std::string_view text,
+                                            const std::function<std::optional<std::string>(std::string_view)>& lookup,
+                                            std::string& bad) {
+  std::string out;
+  for (std::size_t pos = 0; pos < text.size();) {
+    if (text.substr(pos).starts_with("$${")) {
+      out += "${";
+      pos += 3;
+      continue;
+    }
+    if (!text.substr(pos).starts_with("${")) {
+      out.push_back(text[pos++]);
+      continue;
+    }
+    const auto close = text.find('}', pos + 2);
+    const auto name = text.substr(pos + 2, close == std::string_view::npos ? 0 : close - pos - 2);
+    const bool valid = close != std::string_view::npos && !name.empty() &&
+                       std::isdigit(static_cast<unsigned char>(name.front())) == 0 &&
+                       std::all_of(name.begin(), name.end(),
+                                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; });
+    if (!valid) {
+      bad = "malformed variable reference at '" + std::string(text.substr(pos, 16)) +
+            "' (write ${NAME}, or $${ for a literal ${)";
+      return std::nullopt;
+    }
+    auto value = lookup(name);
+    if (!value) {
+      bad = "${" + std::string(name) + "} is not set";
+      return std::nullopt;
+    }
+    out += *value;
+    pos = close + 1;
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view password) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : password) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4U]);
+      out.push_back(kHex[u & 0xFU]);
+    }
+  }
+  return out;
+}
+
+bool env_gives(const EnvLookup& env, std::string_view name) {
+  for (std::string_view suffix : {"", "_FILE", "_ENCRYPTED", "_TEMPLATE"}) {
+    if (auto v = env(std::string(name) + std::string(suffix)); v && !v->empty()) return true;
+  }
+  return false;
+}
+
+bool url_setting(const EnvLookup& env, SecretSource& secrets, const std::string& name, std::string_view password_secret,
+                 std::string& url, std::vector<ConfigProblem>& problems) {
+  if (auto direct = secrets.get(name); direct && !direct->empty()) {
+    url = std::move(*direct);
+    return true;
+  }
+  const auto template_variable = name + "_TEMPLATE";
+  auto text = env(template_variable);
+  if (!text || text->empty()) return false;
+  constexpr std::string_view kPlaceholder = "{password}";
+  const auto at = text->find(kPlaceholder);
+  if (at == std::string::npos) {
+    url = std::move(*text);
+    return true;
+  }
+  auto password = secrets.get(password_secret);
+  if (!password) {
+    problems.push_back(
+        {std::string(password_secret), "is not set, and " + template_variable + " needs it for {password}"});
+    return false;
+  }
+  const auto encoded = percent_encode(*password);
+  url = std::move(*text);
+  for (auto pos = at; pos != std::string::npos; pos = url.find(kPlaceholder, pos + encoded.size())) {
+    url.replace(pos, kPlaceholder.size(), encoded);
+  }
+  return true;
 }
 
 // ---- layers ----

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "secrets/provider.hpp"
 
 #include <toml++/toml.h>
 
@@ -21,12 +22,54 @@ std::string upper(std::string s);
 /// "a, b,,c" → {"a", "b", "c"} (items trimmed, empty ones dropped).
 std::vector<std::string> split_list(std::string_view text);
 
+/// Secrets through the provider SECRETS_PROVIDER names: a provider that cannot be made, or
+/// a secret that cannot be read, becomes a problem named after the variable to fix.
+class SecretSource {
+ public:
+  SecretSource(const EnvLookup& env, std::vector<ConfigProblem>& problems);
+  /// The secret's value; nullopt when it is unset, or unreadable (a problem is recorded).
+  std::optional<std::string> get(std::string_view name);
+  /// Sets `out` when the secret is set.
+  void str(std::string_view name, std::string& out);
+
+ private:
+  std::unique_ptr<secrets::SecretProvider> provider_;
+  std::vector<ConfigProblem>& problems_;
+};
+
+/// Replaces each ${NAME} in `text` with lookup(NAME); "$${" writes a literal "${". Nullopt,
+/// with the offending reference in `bad`, when a variable is unset or a reference malformed.
+std::optional<std::string> expand_variables(std::string_view text,
+                                            const std::function<std::optional<std::string>(std::string_view)>& lookup,
+                                            std::string& bad);
+
+/// `password` percent-encoded for a URL's userinfo (RFC 3986: all but unreserved characters).
+std::string percent_encode(std::string_view password);
+
+/// A URL that may carry a password: the secret `name` (DATABASE_URL) if set, else the seed's
+/// template `name`_TEMPLATE with "{password}" replaced by the secret `password_secret`
+/// (percent-encoded) if the template is set, else `url` is left as it was. A template that
+/// needs an unset password is a problem. True when `url` was set here.
+bool url_setting(const EnvLookup& env, SecretSource& secrets, const std::string& name, std::string_view password_secret,
+                 std::string& url, std::vector<ConfigProblem>& problems);
+
+/// True when the environment gives `name` in any of its forms (NAME, NAME_FILE,
+/// NAME_ENCRYPTED, NAME_TEMPLATE): the files' value, and any ${NAME} in it, is then not read.
+bool env_gives(const EnvLookup& env, std::string_view name);
+
+/// The storage URLs the environment replaces (env_gives): the files' values are not read.
+struct EnvOverrides {
+  bool database_url = false;
+  bool redis_url = false;
+};
+
 /// Reads keys of one TOML document into a config; wrong types become problems named
 /// "<table>.<key>". `table` may be dotted ("mt5_api.broker") or empty (a top-level key).
+/// Strings may hold ${NAME}, read through `secrets` (the provider, then the environment).
 class TomlReader {
  public:
-  TomlReader(const toml::table& root, std::string source, std::vector<ConfigProblem>& problems)
-      : root_(root), source_(std::move(source)), problems_(problems) {}
+  TomlReader(const toml::table& root, std::string source, std::vector<ConfigProblem>& problems, SecretSource& secrets)
+      : root_(root), source_(std::move(source)), problems_(problems), secrets_(secrets) {}
 
   void str(std::string_view table, std::string_view key, std::string& out);
   void integer(std::string_view table, std::string_view key, std::int64_t& out);
@@ -40,9 +83,12 @@ class TomlReader {
  private:
   [[nodiscard]] toml::node_view<const toml::node> node(std::string_view table, std::string_view key) const;
   void wrong(std::string_view table, std::string_view key, std::string_view rule);
+  /// `value` with its ${NAME}s expanded; nullopt (a problem recorded) when one is unset.
+  std::optional<std::string> expand(std::string_view table, std::string_view key, const std::string& value);
   const toml::table& root_;
   std::string source_;
   std::vector<ConfigProblem>& problems_;
+  SecretSource& secrets_;
 };
 
 /// Applies one parsed TOML document (its path is the source named in problems).

@@ -146,6 +146,8 @@ TEST_F(DomainStorageTest, AllowedIpsParsingToleratesGarbage) {
 
 // ---- service clients from the environment (MT5_SERVICE_CLIENT_SECRET, DASHBOARD_CLIENT_SECRET) ----
 
+const std::vector<std::string> kSeedVariables{"MT5_SERVICE_CLIENT_SECRET", "DASHBOARD_CLIENT_SECRET"};
+
 std::function<std::optional<std::string>(std::string_view)> env_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
     auto it = vars.find(std::string(name));
@@ -162,10 +164,11 @@ std::vector<std::string> scope_names(storage::Storage& st, std::string_view clie
 }
 
 TEST(ServiceClientSeeds, OnlyTheVariablesThatAreSetAndUsable) {
-  EXPECT_TRUE(service_client_seeds(env_of({})).seeds.empty());
-  EXPECT_TRUE(service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", ""}})).seeds.empty());
-  auto both = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", "mt5-service-client-secret-key"},
-                                           {"DASHBOARD_CLIENT_SECRET", "dashboard-client-secret-key"}}));
+  EXPECT_TRUE(service_client_seeds(kSeedVariables, env_of({})).seeds.empty());
+  EXPECT_TRUE(service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", ""}})).seeds.empty());
+  auto both =
+      service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", "mt5-service-client-secret-key"},
+                                                   {"DASHBOARD_CLIENT_SECRET", "dashboard-client-secret-key"}}));
   EXPECT_TRUE(both.problems.empty());
   ASSERT_EQ(both.seeds.size(), 2U);
   EXPECT_EQ(both.seeds[0].client_id, "mt5-service");
@@ -175,7 +178,7 @@ TEST(ServiceClientSeeds, OnlyTheVariablesThatAreSetAndUsable) {
   const std::vector<std::string> unusable{"short", std::string(513, 'x'), "has a space in it ok",
                                           "tab\there-0123456789"};
   for (const auto& bad : unusable) {
-    auto out = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", bad}}));
+    auto out = service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", bad}}));
     EXPECT_TRUE(out.seeds.empty()) << bad;
     ASSERT_EQ(out.problems.size(), 1U) << bad;
     EXPECT_TRUE(out.problems[0].starts_with("MT5_SERVICE_CLIENT_SECRET: ")) << out.problems[0];
@@ -183,11 +186,32 @@ TEST(ServiceClientSeeds, OnlyTheVariablesThatAreSetAndUsable) {
   }
 }
 
+TEST(ServiceClientSeeds, EveryNameClientSecretIsTheNameServiceClient) {
+  EXPECT_EQ(service_client_id("MT5_SERVICE_CLIENT_SECRET"), "mt5-service");
+  EXPECT_EQ(service_client_id("RISK_CLIENT_SECRET"), "risk-service");
+  EXPECT_EQ(service_client_id("ORDER_ROUTER_CLIENT_SECRET"), "order-router-service");
+  EXPECT_EQ(service_client_id("DASHBOARD_CLIENT_SECRET"), "dashboard");
+  EXPECT_EQ(service_client_id("CLIENT_SECRET"), "");
+  EXPECT_EQ(service_client_id("RISK_PASSWORD"), "");
+
+  auto out = service_client_seeds({"RISK_CLIENT_SECRET", "REPORTS_CLIENT_SECRET"},
+                                  env_of({{"RISK_CLIENT_SECRET", "risk-service-secret-0123"},
+                                          {"RISK_CLIENT_SCOPES", "trade:read, account:read market:data"},
+                                          {"REPORTS_CLIENT_SECRET", "reports-service-secret-0123"}}));
+  ASSERT_TRUE(out.problems.empty());
+  ASSERT_EQ(out.seeds.size(), 2U);
+  EXPECT_EQ(out.seeds[0].client_id, "risk-service");
+  EXPECT_EQ(out.seeds[0].scopes, (std::vector<std::string>{"trade:read", "account:read", "market:data"}));
+  EXPECT_EQ(out.seeds[1].client_id, "reports-service");
+  EXPECT_TRUE(out.seeds[1].scopes.empty());
+}
+
 TEST_F(DomainStorageTest, ServiceClientsAreCreatedOnceAndFollowTheSecret) {
   ASSERT_TRUE(bootstrap(*storage_, hasher_, clock_, "admin", std::string("Adm1n!password")));
   const ClientSecrets secrets("pepper-pepper-pepper-pepper-pepper");
-  auto seeds = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", "first-secret-0123456789"},
-                                            {"DASHBOARD_CLIENT_SECRET", "dashboard-secret-0123456789"}}));
+  auto seeds =
+      service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", "first-secret-0123456789"},
+                                                   {"DASHBOARD_CLIENT_SECRET", "dashboard-secret-0123456789"}}));
   auto first = ensure_service_clients(*storage_, secrets, clock_, seeds.seeds);
   ASSERT_TRUE(first) << storage::to_string(first.error());
   ASSERT_EQ(first->size(), 2U);
@@ -219,7 +243,8 @@ TEST_F(DomainStorageTest, ServiceClientsAreCreatedOnceAndFollowTheSecret) {
   EXPECT_EQ(scope_names(*storage_, "mt5-service"), std::vector<std::string>{"market:data"});
 
   // A new secret replaces the old one at once.
-  auto changed = service_client_seeds(env_of({{"MT5_SERVICE_CLIENT_SECRET", "second-secret-0123456789"}}));
+  auto changed =
+      service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", "second-secret-0123456789"}}));
   auto third = ensure_service_clients(*storage_, secrets, clock_, changed.seeds);
   ASSERT_TRUE(third);
   ASSERT_EQ(third->size(), 1U);

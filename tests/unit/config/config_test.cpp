@@ -43,6 +43,13 @@ class ConfigTest : public ::testing::Test {
     return false;
   }
 
+  /// A staging or production profile, with the passwords its ${NAME}s need.
+  void use_profile(const char* environment) {
+    vars_["PERMISO_ENV"] = environment;
+    vars_["POSTGRES_PASSWORD"] = "pg/p@ss:word";
+    vars_["REDIS_PASSWORD"] = "redis-pass";
+  }
+
   fs::path dir_;
   std::map<std::string, std::string> vars_;
 };
@@ -61,8 +68,12 @@ TEST_F(ConfigTest, DevelopmentProfileHasTheSeedsValuesAndIsValid) {
 }
 
 TEST_F(ConfigTest, ProductionProfileIsStricter) {
-  vars_["PERMISO_ENV"] = "production";
+  use_profile("production");
   const auto c = load();
+  EXPECT_EQ(c.database_url, "postgresql://permiso:pg/p@ss:word@postgres:5432/permiso");  // ${} is plain text
+  EXPECT_EQ(c.redis_url, "redis://:redis-pass@redis:6379/0");
+  EXPECT_EQ(c.public_base_url, "https://trading.yourdomain.com");
+  EXPECT_EQ(c.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
   EXPECT_EQ(c.jwt_algorithm, "RS256");
   EXPECT_EQ(c.jwt_issuer, "permiso-auth");
   EXPECT_EQ(c.access_token_expire_minutes, 15);
@@ -198,7 +209,7 @@ TEST_F(ConfigTest, RedactionHidesEverySecret) {
 }
 
 TEST_F(ConfigTest, StagingProfileHasTheSeedsValues) {
-  vars_["PERMISO_ENV"] = "staging";
+  use_profile("staging");
   const auto c = load();
   EXPECT_EQ(c.jwt_algorithm, "RS256");
   EXPECT_EQ(c.jwt_issuer, "permiso-auth-staging");
@@ -300,7 +311,7 @@ TEST_F(ConfigTest, AllProblemsAreReportedTogether) {
 }
 
 TEST_F(ConfigTest, Hs256InProductionOnlyWhenExplicitlyAllowed) {
-  vars_["PERMISO_ENV"] = "production";
+  use_profile("production");
   vars_["JWT_ALGORITHM"] = "HS256";
   vars_["JWT_SECRET_KEY"] = std::string(48, 'k');
   auto c = load();
@@ -312,9 +323,113 @@ TEST_F(ConfigTest, Hs256InProductionOnlyWhenExplicitlyAllowed) {
 }
 
 TEST_F(ConfigTest, WildcardOriginIsRefusedInProduction) {
-  vars_["PERMISO_ENV"] = "production";
+  use_profile("production");
   vars_["ALLOWED_ORIGINS"] = "*";
   EXPECT_TRUE(has_problem(load(), "ALLOWED_ORIGINS"));
+}
+
+TEST_F(ConfigTest, AnUnsetVariableInAProfileIsANamedError) {
+  vars_["PERMISO_ENV"] = "production";
+  vars_["REDIS_PASSWORD"] = "redis-pass";
+  auto c = load_auth_config(env());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().front().field, "storage.database_url");
+  EXPECT_NE(c.error().front().rule.find("${POSTGRES_PASSWORD} is not set"), std::string::npos)
+      << c.error().front().rule;
+}
+
+TEST_F(ConfigTest, TheEnvironmentsUrlsReplaceTheProfilesWithoutItsPasswords) {
+  vars_["PERMISO_ENV"] = "production";
+  vars_["DATABASE_URL"] = "postgresql://permiso@db.internal/permiso";
+  vars_["REDIS_URL"] = "redis://cache.internal:6379/1";
+  const auto c = load();
+  EXPECT_EQ(c.database_url, "postgresql://permiso@db.internal/permiso");
+  EXPECT_EQ(c.redis_url, "redis://cache.internal:6379/1");
+}
+
+TEST_F(ConfigTest, UrlTemplatesTakeThePasswordPercentEncoded) {
+  vars_["DATABASE_URL_TEMPLATE"] = "postgresql://permiso:{password}@postgres:5432/permiso";
+  vars_["POSTGRES_PASSWORD"] = "a b/c@d:e%f";
+  vars_["REDIS_URL_TEMPLATE"] = "redis://:{password}@redis:6379/0";
+  vars_["REDIS_PASSWORD"] = "plain-Pass_1.~";
+  auto c = load();
+  EXPECT_EQ(c.database_url, "postgresql://permiso:a%20b%2Fc%40d%3Ae%25f@postgres:5432/permiso");
+  EXPECT_EQ(c.redis_url, "redis://:plain-Pass_1.~@redis:6379/0");
+  EXPECT_EQ(render_redacted(c).find("a%20b"), std::string::npos);
+
+  vars_["DATABASE_URL"] = "postgresql://direct/permiso";  // the URL itself wins over the template
+  EXPECT_EQ(load().database_url, "postgresql://direct/permiso");
+
+  vars_.erase("DATABASE_URL");
+  vars_.erase("POSTGRES_PASSWORD");
+  auto missing = load_auth_config(env());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().front().field, "POSTGRES_PASSWORD");
+  EXPECT_NE(missing.error().front().rule.find("DATABASE_URL_TEMPLATE"), std::string::npos);
+}
+
+TEST_F(ConfigTest, VariablesInFilesAreExpandedAndEscapable) {
+  const auto file = dir_ / "vars.toml";
+  std::ofstream(file) << "[jwt]\nissuer = \"${ISSUER_HOST}/auth\"\naudience = \"$${literal}\"\n"
+                         "[server]\nallowed_origins = [\"https://${ISSUER_HOST}\"]\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  vars_["ISSUER_HOST"] = "auth.example.com";
+  auto c = load();
+  EXPECT_EQ(c.jwt_issuer, "auth.example.com/auth");
+  EXPECT_EQ(c.jwt_audience, "${literal}");
+  EXPECT_EQ(c.allowed_origins, std::vector<std::string>{"https://auth.example.com"});
+
+  std::ofstream(file) << "[jwt]\nissuer = \"${BROKEN\"\n";
+  auto bad = load_auth_config(env());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().front().field, "jwt.issuer");
+}
+
+TEST_F(ConfigTest, SecretsComeThroughTheProvider) {
+  const auto secret_file = dir_ / "jwt";
+  std::ofstream(secret_file) << std::string(40, 's') << "\n";
+  fs::permissions(secret_file, fs::perms::owner_read);
+  vars_["SECRETS_PROVIDER"] = "file";
+  vars_["JWT_SECRET_KEY_FILE"] = secret_file.string();
+  vars_["PERMISO_BOOTSTRAP_ADMIN_PASSWORD"] = "Plain-Env-Passw0rd!";
+  EXPECT_EQ(load().jwt_secret_key, std::string(40, 's'));
+  EXPECT_EQ(load().bootstrap_admin_password, "Plain-Env-Passw0rd!");
+
+  fs::permissions(secret_file, fs::perms::owner_read | fs::perms::others_write);
+  auto refused = load_auth_config(env());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().front().field, "JWT_SECRET_KEY_FILE");
+
+  vars_["SECRETS_PROVIDER"] = "nope";
+  auto unknown = load_auth_config(env());
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().front().field, "SECRETS_PROVIDER");
+}
+
+TEST_F(ConfigTest, EveryNameClientSecretIsFoundWhateverItsForm) {
+  vars_["RISK_CLIENT_SECRET"] = "risk-secret-0123456789";
+  vars_["RISK_CLIENT_SCOPES"] = "trade:read";
+  vars_["PERMISO_CLIENT_SECRET"] = "permisoctl's own, not a service";
+  vars_["AZURE_CLIENT_SECRET"] = "the secrets provider's, not a service";
+  vars_["REPORTS_CLIENT_SECRET_FILE"] = "/run/secrets/reports";
+  vars_["PERMISO_SERVICE_CLIENTS"] = "ledger, risk";
+  std::vector<std::string> names;
+  for (const auto& [name, value] : vars_) names.push_back(name);
+  EXPECT_EQ(service_client_variables(env(), names),
+            (std::vector<std::string>{"LEDGER_CLIENT_SECRET", "REPORTS_CLIENT_SECRET", "RISK_CLIENT_SECRET"}));
+
+  vars_.erase("REPORTS_CLIENT_SECRET_FILE");
+  names.clear();
+  for (const auto& [name, value] : vars_) names.push_back(name);
+  auto c = load_auth_config(env(), names);
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->service_clients.size(), 1U);  // LEDGER is listed but has no secret
+  EXPECT_EQ(c->service_clients[0].variable, "RISK_CLIENT_SECRET");
+  EXPECT_EQ(c->service_clients[0].secret, "risk-secret-0123456789");
+  EXPECT_EQ(c->service_clients[0].scopes, "trade:read");
+  const auto text = render_redacted(*c);
+  EXPECT_NE(text.find("RISK_CLIENT_SECRET"), std::string::npos);
+  EXPECT_EQ(text.find("risk-secret-0123456789"), std::string::npos);
 }
 
 TEST_F(ConfigTest, KeyFilesMustExist) {

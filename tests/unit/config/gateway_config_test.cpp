@@ -73,9 +73,16 @@ TEST_F(GatewayConfigTest, DevelopmentDefaultsAreTheDocumentedOnesAndValid) {
 TEST_F(GatewayConfigTest, ProductionProfileListensEverywhereAndRefusesHs256) {
   vars_["PERMISO_ENV"] = "production";
   vars_["MT5_SERVICE_CLIENT_SECRET"] = "feed-reader-secret";
+  vars_["POSTGRES_PASSWORD"] = "pg-pass";
+  vars_["REDIS_PASSWORD"] = "redis-pass";
   auto c = load();
   EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_EQ(c.port, 8001);
+  EXPECT_EQ(c.auth_url, "http://permiso-auth:8000");
+  EXPECT_EQ(c.database_url, "postgresql://permiso:pg-pass@postgres:5432/permiso");
+  EXPECT_EQ(c.redis_url, "redis://:redis-pass@redis:6379/0");
+  EXPECT_EQ(c.rate_limit_api, "100/minute");  // the profile's [rate_limits].api
+  EXPECT_EQ(c.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
   EXPECT_EQ(c.jwt_algorithms(), std::vector<std::string>{"RS256"});
   EXPECT_EQ(c.jwt_issuer, "permiso-auth");
   EXPECT_EQ(c.log_format, "json");
@@ -159,6 +166,30 @@ TEST_F(GatewayConfigTest, DatabaseIsMt5DatabaseUrlElseDatabaseUrlElseSqliteUnder
   EXPECT_EQ(load().effective_database_url(), "postgresql://shared/db");
   vars_["MT5_DATABASE_URL"] = "postgresql://own/db";
   EXPECT_EQ(load().effective_database_url(), "postgresql://own/db");
+}
+
+TEST_F(GatewayConfigTest, DatabaseTemplatesFollowTheSameOrder) {
+  vars_["POSTGRES_PASSWORD"] = "p@ss";
+  vars_["DATABASE_URL_TEMPLATE"] = "postgresql://permiso:{password}@shared/permiso";
+  EXPECT_EQ(load().database_url, "postgresql://permiso:p%40ss@shared/permiso");
+  vars_["MT5_DATABASE_URL_TEMPLATE"] = "postgresql://mt5:{password}@own/mt5";
+  EXPECT_EQ(load().database_url, "postgresql://mt5:p%40ss@own/mt5");
+  vars_["MT5_DATABASE_URL"] = "postgresql://direct/mt5";
+  EXPECT_EQ(load().database_url, "postgresql://direct/mt5");
+}
+
+TEST_F(GatewayConfigTest, SecretsComeThroughTheProvider) {
+  // MT5_PASSWORD and the feed reader's secret, encrypted with a key the test made itself.
+  vars_["SECRETS_PROVIDER"] = "encrypted";
+  vars_["ENCRYPTION_KEY"] = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+  // Fernet's published example token: "hello" under that key.
+  vars_["MT5_PASSWORD_ENCRYPTED"] =
+      "gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==";
+  EXPECT_EQ(load().mt5_password, "hello");
+  vars_["ENCRYPTION_KEY"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  auto wrong = load_gateway_config(env());
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().front().field, "MT5_PASSWORD_ENCRYPTED");
 }
 
 TEST_F(GatewayConfigTest, EachLayerOverridesOnlyWhatItSets) {

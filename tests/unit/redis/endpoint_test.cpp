@@ -22,5 +22,16 @@ TEST(RedisUrl, ParsesTheUsualForms) {
   EXPECT_FALSE(parse_url("redis://"));
 }
 
+TEST(RedisUrl, ThePasswordIsPercentDecoded) {
+  // REDIS_URL_TEMPLATE writes the password percent-encoded (RFC 3986 userinfo).
+  auto a = parse_url("redis://:a%20b%2Fc%40d%3Ae%25f@redis:6379/0");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->password, "a b/c@d:e%f");
+  EXPECT_EQ(a->host, "redis");
+  EXPECT_FALSE(parse_url("redis://:bad%2@redis:6379/0"));
+  EXPECT_FALSE(parse_url("redis://:bad%zz@redis:6379/0"));
+  EXPECT_FALSE(parse_url("redis://:bad%@redis:6379/0"));
+}
+
 }  // namespace
 }  // namespace permiso::redis
