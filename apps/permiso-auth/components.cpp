@@ -12,7 +12,9 @@
 
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace permiso::auth_app {
@@ -39,6 +41,43 @@ Result<std::unique_ptr<jose::KeyStore>, jose::KeyError> load_keys(const AuthConf
   return KeyStore::open_or_create(fs::path(cfg.data_dir) / "keys", alg, clock);
 }
 
+/// The service clients' seeds from secrets the configuration read through SECRETS_PROVIDER.
+auth::ServiceClientSeeds seeds_of(const AuthConfig& cfg) {
+  std::vector<std::string> variables;
+  for (const auto& client : cfg.service_clients) variables.push_back(client.variable);
+  const auto lookup = [&cfg](std::string_view name) -> std::optional<std::string> {
+    for (const auto& client : cfg.service_clients) {
+      if (name == client.variable) return client.secret;
+      if (name == client.variable.substr(0, client.variable.size() - 6) + "SCOPES") return client.scopes;
+    }
+    return std::nullopt;
+  };
+  return auth::service_client_seeds(variables, lookup);
+}
+
+/// Audits and logs each created client or new secret (never the secret).
+void record_seeded(const std::vector<auth::SeededClient>& seeded, auth::AuditLog& audit) {
+  for (const auto& c : seeded) {
+    if (c.change == auth::SeedClientChange::Unchanged) continue;
+    audit.record(auth::seeded_client_event(c));
+    spdlog::info("service client '{}' {} from {}", c.client_id,
+                 c.change == auth::SeedClientChange::Created ? "created" : "given the new secret", c.variable);
+  }
+}
+
+/// Secrets that only a restart applies: a change is reported once, never its value.
+void report_restart_only_changes(const AuthConfig& started, const AuthConfig& now, std::set<std::string>& reported) {
+  for (const auto& [name, before, after] :
+       {std::tuple{"JWT_SECRET_KEY", &started.jwt_secret_key, &now.jwt_secret_key},
+        std::tuple{"PERMISO_CLIENT_SECRET_PEPPER", &started.client_secret_pepper, &now.client_secret_pepper},
+        std::tuple{"DATABASE_URL", &started.database_url, &now.database_url},
+        std::tuple{"REDIS_URL", &started.redis_url, &now.redis_url}}) {
+    if (*before != *after && reported.insert(name).second) {
+      spdlog::warn("secrets: {} changed where it is kept; it takes effect at the next start", name);
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<auth::ServiceClientSeeds> check_start_inputs(const AuthConfig& cfg) {
@@ -48,17 +87,7 @@ std::optional<auth::ServiceClientSeeds> check_start_inputs(const AuthConfig& cfg
       return std::nullopt;
     }
   }
-  std::vector<std::string> variables;
-  for (const auto& client : cfg.service_clients) variables.push_back(client.variable);
-  // The secrets were read through SECRETS_PROVIDER with the rest of the configuration.
-  const auto lookup = [&cfg](std::string_view name) -> std::optional<std::string> {
-    for (const auto& client : cfg.service_clients) {
-      if (name == client.variable) return client.secret;
-      if (name == client.variable.substr(0, client.variable.size() - 6) + "SCOPES") return client.scopes;
-    }
-    return std::nullopt;
-  };
-  auto seeds = auth::service_client_seeds(variables, lookup);
+  auto seeds = seeds_of(cfg);
   for (const auto& p : seeds.problems) std::cerr << "config error: " << p << "\n";
   if (!seeds.problems.empty()) return std::nullopt;
   if (!cfg.redis_url.empty() && !redis::parse_url(cfg.redis_url)) {
@@ -146,13 +175,29 @@ bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& 
     spdlog::critical("service clients from the environment: {}", storage::to_string(seeded.error()));
     return false;
   }
-  for (const auto& c : *seeded) {
-    if (c.change == auth::SeedClientChange::Unchanged) continue;
-    audit.record(auth::seeded_client_event(c));
-    spdlog::info("service client '{}' {} from {}", c.client_id,
-                 c.change == auth::SeedClientChange::Created ? "created" : "given the new secret", c.variable);
-  }
+  record_seeded(*seeded, audit);
   return true;
+}
+
+std::function<void()> secrets_refresher(const AuthConfig& started, storage::Storage& storage,
+                                        const auth::ClientSecrets& secrets, const Clock& clock, auth::AuditLog& audit) {
+  return [started, &storage, &secrets, &clock, &audit, reported = std::set<std::string>{}]() mutable {
+    auto now = config::load_auth_config(config::process_env(), config::process_env_names());
+    if (!now) {
+      spdlog::warn("secrets: cannot re-read ({}: {}); keeping the current ones", now.error().front().field,
+                   now.error().front().rule);
+      return;
+    }
+    auto seeds = seeds_of(*now);
+    for (const auto& problem : seeds.problems) spdlog::warn("secrets: {}; keeping the current one", problem);
+    auto seeded = auth::ensure_service_clients(storage, secrets, clock, seeds.seeds, kRotatedSecretGraceS);
+    if (!seeded) {
+      spdlog::warn("secrets: service clients not updated: {}", storage::to_string(seeded.error()));
+      return;
+    }
+    record_seeded(*seeded, audit);
+    report_restart_only_changes(started, *now, reported);
+  };
 }
 
 RedisParts connect_redis(const AuthConfig& cfg) {

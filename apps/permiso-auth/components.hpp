@@ -21,6 +21,8 @@
 #include "ratelimit/redis_limiter.hpp"
 #include "storage/storage.hpp"
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,8 +30,8 @@
 namespace permiso::auth_app {
 
 /// Rules that need more than the configuration: the bootstrap admin's password policy and
-/// the seed's *_CLIENT_SECRET variables (read here, never kept in AuthConfig, so `config
-/// check` cannot print them). Prints every problem; nullopt when there is one.
+/// the <NAME>_CLIENT_SECRET secrets' (16 to 512 printable characters). Prints every problem;
+/// nullopt when there is one.
 std::optional<auth::ServiceClientSeeds> check_start_inputs(const config::AuthConfig& cfg);
 
 /// Storage (SQLite or PostgreSQL) with its migrations applied; nullptr after logging why.
@@ -56,6 +58,18 @@ std::optional<std::string> client_secret_pepper(const config::AuthConfig& cfg, s
 /// audits and logs each change (never a secret). False after logging why storage refused.
 bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& secrets, const Clock& clock,
                           auth::AuditLog& audit, auth::ServiceClientSeeds& seeds);
+
+/// How long a service client's previous secret keeps working after a live rotation, so the
+/// services holding it can move to the new one.
+constexpr std::int64_t kRotatedSecretGraceS = 3600;
+
+/// The task that re-reads the secrets through SECRETS_PROVIDER every secrets_refresh_s: a
+/// service client whose secret changed gets the new one live (the old one still accepted for
+/// kRotatedSecretGraceS), audited; a changed secret only a restart applies (the JWT secret,
+/// the pepper, the storage URLs) is reported once, without its value. Runs on the
+/// maintenance thread.
+std::function<void()> secrets_refresher(const config::AuthConfig& started, storage::Storage& storage,
+                                        const auth::ClientSecrets& secrets, const Clock& clock, auth::AuditLog& audit);
 
 /// Login and client limits shared through Redis, and the event channel to other replicas,
 /// when REDIS_URL is set; both empty otherwise.

@@ -64,7 +64,8 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   std::atomic<bool> draining{false};
   auth::AuthContext ctx{services, *blocking, draining};
 
-  app::Maintenance maintenance(deps, {});
+  app::Maintenance maintenance(deps, {.secrets_ms = static_cast<int>(cfg.secrets_refresh_s * 1000)});
+  maintenance.refresh_secrets_with(auth_app::secrets_refresher(cfg, *storage, client_secrets, clock, audit));
   maintenance.run_once();
   if (redis.events) auth_app::follow_changes(*redis.events, deps, maintenance);
   const app::AtScopeExit stop_events([&redis] {  // before the maintenance it pokes goes

@@ -81,9 +81,11 @@ void Maintenance::loop() {
   auto next_keys = now + milliseconds(intervals_.keys_ms);
   auto next_purge = now + milliseconds(intervals_.purge_ms);
   auto next_ready = now + milliseconds(intervals_.readiness_ms);
+  const bool refreshes_secrets = refresh_secrets_ && intervals_.secrets_ms > 0;
+  auto next_secrets = refreshes_secrets ? now + milliseconds(intervals_.secrets_ms) : SteadyClock::time_point::max();
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    const auto deadline = std::min({next_revocations, next_clients, next_keys, next_purge, next_ready});
+    const auto deadline = std::min({next_revocations, next_clients, next_keys, next_purge, next_ready, next_secrets});
     wake_.wait_until(lock, deadline, [&] { return stopping_ || poked_; });
     if (stopping_) break;
     const bool poked = poked_;
@@ -114,6 +116,10 @@ void Maintenance::loop() {
         deps_.revocations.purge(t);
         (void)deps_.storage.purge_expired_revocations(t);
         next_purge = now + milliseconds(intervals_.purge_ms);
+      }
+      if (now >= next_secrets) {
+        refresh_secrets_();
+        next_secrets = now + milliseconds(intervals_.secrets_ms);
       }
     } catch (const std::exception& ex) {
       // A bug in one task must not end upkeep for the life of the process.

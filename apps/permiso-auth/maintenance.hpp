@@ -1,7 +1,7 @@
 // Background upkeep of a permiso-auth replica: applies the revocation feed to the in-memory
 // revocation list, reloads the client cache (other replicas' changes), promotes and retires
-// signing keys, purges expired revocations and tracks storage readiness. One thread, so
-// none of this ever runs on an I/O thread.
+// signing keys, purges expired revocations, tracks storage readiness and re-reads secrets.
+// One thread, so none of this ever runs on an I/O thread.
 #pragma once
 
 #include <atomic>
@@ -24,6 +24,7 @@ class Maintenance {
     int keys_ms = 1000;
     int purge_ms = 60'000;
     int readiness_ms = 1000;
+    int secrets_ms = 0;  // the secrets task's period; 0: never
   };
 
   Maintenance(const auth::AuthDeps& deps, Intervals intervals);
@@ -33,6 +34,8 @@ class Maintenance {
 
   /// Runs every task once, synchronously (start-up: the replica starts with a current view).
   void run_once();
+  /// The task run every `secrets_ms` (set before start()).
+  void refresh_secrets_with(std::function<void()> task) { refresh_secrets_ = std::move(task); }
   void start();
   void stop();
   /// Wakes the loop to poll the revocation feed now (after a local revocation).
@@ -46,6 +49,7 @@ class Maintenance {
 
   const auth::AuthDeps& deps_;
   Intervals intervals_;
+  std::function<void()> refresh_secrets_;
   std::atomic<bool> ready_{false};
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -94,7 +94,8 @@ storage::StorageResult<std::vector<std::int64_t>> scope_ids_of(storage::Storage&
 }
 
 storage::StorageResult<SeedClientChange> ensure_service_client(storage::Storage& st, const ClientSecrets& secrets,
-                                                               const Clock& clock, const ServiceClientSeed& seed) {
+                                                               const Clock& clock, const ServiceClientSeed& seed,
+                                                               std::optional<std::int64_t> previous_valid_for_s) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto existing = st.get_client(seed.client_id);
     if (existing) {
@@ -103,8 +104,11 @@ storage::StorageResult<SeedClientChange> ensure_service_client(storage::Storage&
       if (!existing->secret_hash.empty() && secrets.matches(seed.secret, existing->secret_hash)) {
         return SeedClientChange::Unchanged;
       }
+      const auto previous_valid_until = previous_valid_for_s
+                                            ? std::optional<std::int64_t>(clock.now_seconds() + *previous_valid_for_s)
+                                            : std::nullopt;
       auto rotated =
-          st.rotate_client_secret(seed.client_id, secrets.hash(seed.secret), std::nullopt, clock.now_seconds());
+          st.rotate_client_secret(seed.client_id, secrets.hash(seed.secret), previous_valid_until, clock.now_seconds());
       if (!rotated) return rotated.error();
       return SeedClientChange::SecretUpdated;
     }
@@ -190,13 +194,12 @@ storage::AuditEvent seeded_client_event(const SeededClient& client) {
   return event;
 }
 
-storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage::Storage& st,
-                                                                         const ClientSecrets& secrets,
-                                                                         const Clock& clock,
-                                                                         const std::vector<ServiceClientSeed>& seeds) {
+storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(
+    storage::Storage& st, const ClientSecrets& secrets, const Clock& clock, const std::vector<ServiceClientSeed>& seeds,
+    std::optional<std::int64_t> previous_valid_for_s) {
   std::vector<SeededClient> out;
   for (const auto& seed : seeds) {
-    auto change = ensure_service_client(st, secrets, clock, seed);
+    auto change = ensure_service_client(st, secrets, clock, seed, previous_valid_for_s);
     if (!change) return change.error();
     out.push_back({seed.client_id, seed.variable, *change});
   }

@@ -67,13 +67,12 @@ struct SeededClient {
 
 /// Ensures each seeded client exists (confidential, not trusted, active, the seed's scopes)
 /// and that its stored secret hash is the configured secret's: a changed variable replaces
-/// the stored secret at once (no grace period). An existing client keeps the scopes, flags
-/// and limits an administrator gave it. The caller audits and logs the changes (never the
-/// secret).
-storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(storage::Storage& storage,
-                                                                         const ClientSecrets& secrets,
-                                                                         const Clock& clock,
-                                                                         const std::vector<ServiceClientSeed>& seeds);
+/// the stored secret, the old one still accepted for `previous_valid_for_s` (none: replaced at
+/// once, as at start-up). An existing client keeps the scopes, flags and limits an
+/// administrator gave it. The caller audits and logs the changes (never the secret).
+storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(
+    storage::Storage& storage, const ClientSecrets& secrets, const Clock& clock,
+    const std::vector<ServiceClientSeed>& seeds, std::optional<std::int64_t> previous_valid_for_s = std::nullopt);
 
 /// The audit event of a seeded client's creation or new secret: the server itself acted,
 /// and the details name the variable (never the secret).

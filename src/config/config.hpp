@@ -13,7 +13,7 @@
 // RATE_LIMIT_SERVICE_TOKEN, LOG_LEVEL, LOG_FORMAT, PERMISO_CLIENT_SECRET_PEPPER,
 // PERMISO_BOOTSTRAP_ADMIN_USERNAME, PERMISO_BOOTSTRAP_ADMIN_PASSWORD, DATABASE_URL_TEMPLATE and
 // REDIS_URL_TEMPLATE (with POSTGRES_PASSWORD and REDIS_PASSWORD), every <NAME>_CLIENT_SECRET
-// (and <NAME>_CLIENT_SCOPES), PERMISO_SERVICE_CLIENTS. Secrets (the JWT secret, the pepper,
+// (and <NAME>_CLIENT_SCOPES), PERMISO_SERVICE_CLIENTS, PERMISO_SECRETS_REFRESH_S. Secrets (the JWT secret, the pepper,
 // passwords, URLs that carry them, client secrets) are read through SECRETS_PROVIDER
 // (secrets/provider.hpp); ${NAME} in the TOML files is filled the same way. The whole list
 // with what each does is docs/configuration.md.
@@ -101,7 +101,8 @@ struct AuthConfig {
   std::int64_t argon2_parallelism = 1;
   std::int64_t worker_threads = 0;  // blocking pool (storage, Argon2); 0: 2 per core
   std::int64_t worker_queue = 1024;
-  std::string client_secret_pepper;  // empty: generated once and kept in storage
+  std::string client_secret_pepper;      // empty: generated once and kept in storage
+  std::int64_t secrets_refresh_s = 300;  // re-read secrets this often (service clients follow); 0: never
 
   // bootstrap admin
   std::string bootstrap_admin_username = "admin";

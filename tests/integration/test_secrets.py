@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import tempfile
+import time
 import unittest
 
 import jwt
@@ -88,6 +89,29 @@ class FileProviderTest(unittest.TestCase):
             self.assertEqual(r.status, 200)
             for value in (self.admin_password, self.reports_secret, self.jwt_secret):
                 self.assertNotIn(value, server.output())
+        finally:
+            server.stop_clean()
+
+    def test_a_rotated_client_secret_is_picked_up_live_and_the_old_one_kept_for_a_grace(self):
+        env = dict(self.env(), PERMISO_SECRETS_REFRESH_S="1")
+        server = AuthServer(env=env, admin_password=self.admin_password, jwt_secret=self.jwt_secret).start()
+        try:
+            self.assertEqual(server.service_token("reports-service", self.reports_secret).status, 200)
+            rotated = strong_secret()
+            path = env["REPORTS_CLIENT_SECRET_FILE"]
+            os.chmod(path, 0o600)
+            with open(path + ".new", "w") as f:  # replaced whole, as orchestrators do
+                f.write(rotated + "\n")
+            os.chmod(path + ".new", 0o400)
+            os.replace(path + ".new", path)
+            deadline = time.monotonic() + 15
+            while server.service_token("reports-service", rotated, expect=None).status != 200:
+                self.assertLess(time.monotonic(), deadline, "the new secret was not picked up\n" + server.output())
+                time.sleep(0.2)
+            # The old secret keeps working for the grace period: its holders can move over.
+            self.assertEqual(server.service_token("reports-service", self.reports_secret).status, 200)
+            self.assertIn("given the new secret", server.output())
+            self.assertNotIn(rotated, server.output())
         finally:
             server.stop_clean()
 
