@@ -2,6 +2,7 @@
 #include "secrets/provider.hpp"
 
 #include "secrets/fernet.hpp"
+#include "secrets/remote.hpp"
 
 #include <openssl/crypto.h>
 #include <sys/stat.h>
@@ -107,7 +108,9 @@ Result<std::unique_ptr<SecretProvider>, SecretError> make_provider(const EnvLook
     if (!key) return SecretError{"ENCRYPTION_KEY", std::string(to_string(key.error()))};
     return std::unique_ptr<SecretProvider>(std::make_unique<EncryptedSecrets>(env, std::move(*key)));
   }
-  return SecretError{"SECRETS_PROVIDER", "must be env, file or encrypted, got '" + kind + "'"};
+  if (kind == "aws") return make_aws_provider(env);
+  if (kind == "azure") return make_azure_provider(env);
+  return SecretError{"SECRETS_PROVIDER", "must be env, file, encrypted, aws or azure, got '" + kind + "'"};
 }
 
 }  // namespace permiso::secrets

@@ -7,6 +7,7 @@
 //              file must be a regular file no other user can write. Else NAME.
 //   encrypted  NAME_ENCRYPTED holds a Fernet token made with ENCRYPTION_KEY (`permiso-auth
 //              secrets encrypt`). Else NAME.
+//   aws, azure AWS Secrets Manager, Azure Key Vault (secrets/remote.hpp). Else NAME.
 //
 // A value never appears in an error: errors name the secret and say what is wrong with it.
 #pragma once
@@ -38,7 +39,7 @@ using SecretValue = Result<std::optional<std::string>, SecretError>;
 class SecretProvider {
  public:
   virtual ~SecretProvider() = default;
-  /// "env", "file" or "encrypted".
+  /// "env", "file", "encrypted", "aws" or "azure".
   [[nodiscard]] virtual std::string_view kind() const = 0;
   /// The current value of secret `name` (read again on every call: callers cache).
   [[nodiscard]] virtual SecretValue get(std::string_view name) const = 0;
