@@ -12,12 +12,13 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan run run-cluster test test-unit test-integration bench fmt fmt-check layering-check naming-check tidy clean
+.PHONY: help bootstrap build build-asan run run-cluster test test-unit test-integration compose-check compose-test images bench fmt fmt-check layering-check naming-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
 	@echo "make run-cluster - the same with two permiso-auth replicas on PostgreSQL and Redis"
 	@echo "make test   - install what is missing, build (ASan+UBSan) and run every test"
+	@echo "make compose-test - build the container images and run the seed's flows on the compose stack"
 	@echo "make bench  - build (Release) and run the benchmarks"
 	@echo "make fmt    - clang-format the C++ sources (make fmt-check: only check)"
 
@@ -41,9 +42,23 @@ run-cluster: build
 # Every test, on the sanitizer build: unit tests, then integration tests that start real
 # PostgreSQL and Redis servers on loopback. The Release build is compiled too (warnings are
 # errors there as well, and optimisation finds different ones), so `make run` cannot break.
-test: fmt-check layering-check naming-check build build-asan
+test: fmt-check layering-check naming-check compose-check build build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
+
+# The compose files parse and resolve (no daemon needed); the images and the stack itself
+# are `make compose-test`.
+compose-check: bootstrap
+	@docker-compose -f deploy/docker-compose.yml config -q
+	@docker-compose --env-file deploy/compose-test.env -f deploy/docker-compose.yml -f deploy/docker-compose.test.yml config -q
+	@echo "compose-check: deploy/docker-compose.yml and its test override are valid"
+
+# The containers for real: images from deploy/docker/Dockerfile on a local Docker engine, the
+# compose stack on loopback, the seed's integration flows through nginx, then everything
+# removed. Not part of `make test` (see docs/deployment.md for how long it takes).
+compose-test:
+	@scripts/bootstrap --containers
+	@scripts/compose-test
 
 test-unit: build-asan
 	@ctest --test-dir $(ASAN_DIR) --output-on-failure -L unit -j $(JOBS)
