@@ -38,6 +38,7 @@ Result<std::unique_ptr<jose::KeyStore>, jose::KeyError> load_keys(const AuthConf
     const auto names = cfg.private_key_files();  // trimmed: "a.pem, b.pem" names a.pem and b.pem
     return KeyStore::from_pem_files(alg, std::vector<fs::path>(names.begin(), names.end()), clock);
   }
+  if (!cfg.jwt_private_key.empty()) return KeyStore::from_pem_text(alg, cfg.jwt_private_key, clock);
   return KeyStore::open_or_create(fs::path(cfg.data_dir) / "keys", alg, clock);
 }
 
@@ -115,11 +116,12 @@ std::unique_ptr<jose::KeyStore> open_keys(const AuthConfig& cfg, const Clock& cl
     spdlog::critical("signing keys: unknown JWT algorithm");
     return nullptr;
   }
-  const bool configured =
-      (*alg == jose::Algorithm::HS256 && !cfg.jwt_secret_key.empty()) || !cfg.private_key_files().empty();
+  const bool configured = (*alg == jose::Algorithm::HS256 && !cfg.jwt_secret_key.empty()) ||
+                          !cfg.private_key_files().empty() || !cfg.jwt_private_key.empty();
   if (!configured && cfg.environment != "development") {
-    spdlog::critical("signing keys: JWT_PRIVATE_KEY_FILE (or JWT_SECRET_KEY for HS256) is required in {}",
-                     cfg.environment);
+    spdlog::critical(
+        "signing keys: JWT_PRIVATE_KEY_FILE or JWT_PRIVATE_KEY (or JWT_SECRET_KEY for HS256) is required in {}",
+        cfg.environment);
     return nullptr;
   }
   auto keys = load_keys(cfg, *alg, clock);

@@ -117,6 +117,7 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"jwt", "audience", c.jwt_audience},
       {"jwt", "secret_key", secret(c.jwt_secret_key)},
       {"jwt", "private_key_file", c.jwt_private_key_file},
+      {"jwt", "private_key", secret(c.jwt_private_key)},
       {"jwt", "allow_hs256_in_production", c.jwt_allow_hs256_in_production},
       {"jwt", "access_token_expire_minutes", c.access_token_expire_minutes},
       {"jwt", "service_token_expire_minutes", c.service_token_expire_minutes},
@@ -234,6 +235,8 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   env_str(env, "JWT_ISSUER", c.jwt_issuer);
   env_str(env, "JWT_AUDIENCE", c.jwt_audience);
   env_str(env, "JWT_PRIVATE_KEY_FILE", c.jwt_private_key_file);
+  // Key files are paths (a rotation lists several); the PEM itself may come from a store.
+  if (c.jwt_private_key_file.empty()) secrets.str("JWT_PRIVATE_KEY", c.jwt_private_key);
   env_bool(env, "PERMISO_ALLOW_HS256_IN_PRODUCTION", c.jwt_allow_hs256_in_production, problems);
   env_int(env, "PERMISO_ACCESS_TOKEN_MINUTES", c.access_token_expire_minutes, problems);
   env_int(env, "PERMISO_SERVICE_TOKEN_MINUTES", c.service_token_expire_minutes, problems);
@@ -313,6 +316,9 @@ void check_jwt(std::vector<ConfigProblem>& p, const AuthConfig& c) {
     if (!c.jwt_secret_key.empty() && c.jwt_secret_key.size() < 32) {
       p.push_back({"JWT_SECRET_KEY", "must be at least 32 bytes (256 bits) for HS256"});
     }
+  }
+  if (!c.jwt_private_key.empty() && c.jwt_private_key.find("-----BEGIN ") == std::string::npos) {
+    p.push_back({"JWT_PRIVATE_KEY", "must be PEM text (-----BEGIN PRIVATE KEY----- …)"});
   }
   for (const auto& file : c.private_key_files()) {
     std::error_code ec;

@@ -7,6 +7,7 @@
 // tree's config/), PERMISO_CONFIG, PERMISO_DATA_DIR, PERMISO_HOST, PERMISO_PORT,
 // PERMISO_THREADS, PERMISO_PUBLIC_URL, PERMISO_TRUSTED_PROXIES, DATABASE_URL, REDIS_URL,
 // JWT_SECRET_KEY, JWT_ALGORITHM, JWT_ISSUER, JWT_AUDIENCE, JWT_PRIVATE_KEY_FILE (comma list),
+// JWT_PRIVATE_KEY (the PEM itself, from a secret store),
 // PERMISO_ALLOW_HS256_IN_PRODUCTION, PERMISO_ACCESS_TOKEN_MINUTES,
 // PERMISO_SERVICE_TOKEN_MINUTES, PERMISO_KEY_PUBLISH_DELAY_S, ALLOWED_ORIGINS and
 // CORS_ORIGINS (comma lists, merged), RATE_LIMIT_LOGIN, RATE_LIMIT_API,
@@ -83,6 +84,7 @@ struct AuthConfig {
   std::string jwt_audience = "permiso";
   std::string jwt_secret_key;                  // HS256 shared secret; empty: generated under data_dir
   std::string jwt_private_key_file;            // PEM; "current.pem,previous.pem"; empty: generated (development)
+  std::string jwt_private_key;                 // PEM text from a secret store (JWT_PRIVATE_KEY); blocks as the files
   bool jwt_allow_hs256_in_production = false;  // HS256 shares the signing secret with verifiers
   std::int64_t access_token_expire_minutes = 60;
   std::int64_t service_token_expire_minutes = 120;

@@ -155,14 +155,35 @@ Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_hmac_secret(std::stri
 
 Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_pem_files(Algorithm alg, const std::vector<fs::path>& files,
                                                                      const Clock& clock) {
-  if (files.empty()) return KeyError::Io;
+  std::vector<std::string> pems;
+  for (const auto& file : files) {
+    auto pem = read_file(file);
+    if (!pem) return KeyError::Io;
+    pems.push_back(std::move(*pem));
+  }
+  return from_pems(alg, pems, clock);
+}
+
+Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_pem_text(Algorithm alg, std::string_view pem,
+                                                                    const Clock& clock) {
+  constexpr std::string_view kBegin = "-----BEGIN ";
+  std::vector<std::string> pems;
+  for (auto at = pem.find(kBegin); at != std::string_view::npos;) {
+    const auto next = pem.find(kBegin, at + kBegin.size());
+    pems.emplace_back(pem.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
+    at = next;
+  }
+  return from_pems(alg, pems, clock);
+}
+
+Result<std::unique_ptr<KeyStore>, KeyError> KeyStore::from_pems(Algorithm alg, const std::vector<std::string>& pems,
+                                                                const Clock& clock) {
+  if (pems.empty()) return KeyError::Io;
   std::unique_ptr<KeyStore> store(new KeyStore(alg, clock));
   const auto now = clock.now_seconds();
   std::lock_guard lock(store->mutex_);
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    auto pem = read_file(files[i]);
-    if (!pem) return KeyError::Io;
-    auto key = SigningKey::from_pem(alg, *pem);
+  for (std::size_t i = 0; i < pems.size(); ++i) {
+    auto key = SigningKey::from_pem(alg, pems[i]);
     if (!key) return key.error();
     KeyInfo info{key->kid(), alg, KeyState::Active, now, now, std::nullopt};
     // Only the first file signs; the others are still-valid predecessors, published

@@ -44,6 +44,10 @@ class KeyStore {
   static Result<std::unique_ptr<KeyStore>, KeyError> from_pem_files(Algorithm alg,
                                                                     const std::vector<std::filesystem::path>& files,
                                                                     const Clock& clock);
+  /// The same from PEM text (JWT_PRIVATE_KEY from a secret store): every PEM block a key,
+  /// the first signing.
+  static Result<std::unique_ptr<KeyStore>, KeyError> from_pem_text(Algorithm alg, std::string_view pem,
+                                                                   const Clock& clock);
 
   /// The key that signs now. Hot path: an atomic snapshot load, no lock.
   [[nodiscard]] SigningKey current() const;
@@ -70,6 +74,8 @@ class KeyStore {
   void on_change(std::function<void(std::vector<VerificationKey>)> listener);
 
  private:
+  static Result<std::unique_ptr<KeyStore>, KeyError> from_pems(Algorithm alg, const std::vector<std::string>& pems,
+                                                               const Clock& clock);
   struct Entry {
     KeyInfo info;
     SigningKey key;

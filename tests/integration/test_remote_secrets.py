@@ -18,6 +18,8 @@ import unittest
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import jwt
+
 import harness
 from harness import AuthServer
 
@@ -212,6 +214,23 @@ class AwsProviderTest(unittest.TestCase):
             self.assertEqual(self.aws.refused, [], "every request's signature verified")
             for value in (self.jwt_secret, self.admin_password, self.risk_secret):
                 self.assertNotIn(value, server.output())
+        finally:
+            server.stop_clean()
+
+    def test_the_rs256_signing_key_itself_comes_from_the_store(self):
+        key = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                             check=True, capture_output=True, text=True).stdout
+        self.aws.secrets["permiso/JWT_PRIVATE_KEY"] = key
+        env = dict(self.env, JWT_ALGORITHM="RS256", JWT_SECRET_KEY=None, PERMISO_BOOTSTRAP_ADMIN_PASSWORD=None)
+        server = AuthServer(env=env, admin_password=self.admin_password).start()
+        try:
+            token = server.login("admin", self.admin_password)["access_token"]
+            jwks = server.get("/.well-known/jwks.json").body
+            header = jwt.get_unverified_header(token)
+            self.assertEqual(header["alg"], "RS256")
+            public = jwt.PyJWK(next(k for k in jwks["keys"] if k["kid"] == header["kid"])).key
+            jwt.decode(token, public, algorithms=["RS256"], audience="permiso", options={"verify_iss": False})
+            self.assertNotIn("PRIVATE KEY", server.output())
         finally:
             server.stop_clean()
 

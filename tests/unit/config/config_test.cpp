@@ -518,6 +518,8 @@ const RuleCase kRules[] = {
     {"leeway", [](AuthConfig& c) { c.leeway_s = 301; }, "jwt.leeway_s"},
     {"rate_login", [](AuthConfig& c) { c.rate_limit_login = "10/min"; }, "RATE_LIMIT_LOGIN"},
     {"rate_api", [](AuthConfig& c) { c.rate_limit_api = "x/minute"; }, "RATE_LIMIT_API"},
+    {"private_key_not_pem", [](AuthConfig& c) { c.jwt_private_key = "not a key"; }, "JWT_PRIVATE_KEY"},
+    {"secrets_refresh", [](AuthConfig& c) { c.secrets_refresh_s = -1; }, "PERMISO_SECRETS_REFRESH_S"},
     {"rate_service", [](AuthConfig& c) { c.rate_limit_service_token = "5"; }, "RATE_LIMIT_SERVICE_TOKEN"},
     {"lockout_threshold", [](AuthConfig& c) { c.lockout_threshold = 0; }, "security.lockout_threshold"},
     {"lockout_minutes", [](AuthConfig& c) { c.lockout_minutes = 0; }, "security.lockout_minutes"},
@@ -553,14 +555,18 @@ TEST_F(ConfigTest, RedactedJsonParsesAndHidesEverySecret) {
   c.bootstrap_admin_password = "Adm1n!password";
   c.database_url = "postgresql://permiso:dbpass@db:5432/permiso?sslmode=require&password=qpass";
   c.redis_url = "redis://:redispass@redis:6379/0";
+  c.jwt_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEkeymaterial\n-----END PRIVATE KEY-----\n";
+  c.service_clients = {{"RISK_CLIENT_SECRET", "risk-secret-value-0123", ""}};
   c.allowed_origins = {"https://a.example.com", "weird\"origin\n"};
   const auto text = render_redacted_json(c);
-  for (const char* secret : {"super-secret", "pepper-pepper", "Adm1n!password", "dbpass", "qpass", "redispass"}) {
+  for (const char* secret : {"super-secret", "pepper-pepper", "Adm1n!password", "dbpass", "qpass", "redispass",
+                             "MIIEkeymaterial", "risk-secret-value"}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << secret;
   }
   const auto o = boost::json::parse(text).as_object();
   EXPECT_EQ(o.at("environment").as_string(), "development");
   EXPECT_EQ(o.at("jwt").at("secret_key").as_string(), "***");
+  EXPECT_EQ(o.at("jwt").at("private_key").as_string(), "***");
   EXPECT_EQ(o.at("jwt").at("issuer").as_string(), "permiso-auth-dev");
   EXPECT_EQ(o.at("security").at("client_secret_pepper").as_string(), "***");
   EXPECT_EQ(o.at("bootstrap").at("admin_password").as_string(), "***");

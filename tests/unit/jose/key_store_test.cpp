@@ -129,6 +129,17 @@ TEST_F(KeyStoreTest, PemFilesPublishEveryKeyAndSignWithTheFirst) {
   EXPECT_EQ(KeyStore::from_pem_files(Algorithm::RS256, {dir_ / "missing.pem"}, clock_).error(), KeyError::Io);
 }
 
+TEST_F(KeyStoreTest, PemTextFromASecretStoreActsAsTheFilesDo) {
+  const auto current = *SigningKey::generate(Algorithm::ES256);
+  const auto previous = *SigningKey::generate(Algorithm::ES256);
+  auto ks = KeyStore::from_pem_text(Algorithm::ES256, current.private_pem() + "\n" + previous.private_pem(), clock_);
+  ASSERT_TRUE(ks);
+  EXPECT_EQ((*ks)->current().kid(), current.kid());
+  EXPECT_EQ(jwks_kids(**ks), (std::set<std::string>{current.kid(), previous.kid()}));
+  EXPECT_EQ(KeyStore::from_pem_text(Algorithm::ES256, "no PEM here", clock_).error(), KeyError::Io);
+  EXPECT_FALSE(KeyStore::from_pem_text(Algorithm::ES256, "-----BEGIN PRIVATE KEY-----\nAAAA\n", clock_));
+}
+
 TEST_F(KeyStoreTest, OnlyTheDirectoryStoreIsRotatableByTheApi) {
   EXPECT_TRUE((*KeyStore::open_or_create(dir_, Algorithm::ES256, clock_))->rotatable());
   EXPECT_FALSE((*KeyStore::from_hmac_secret(std::string(32, 'k'), clock_))->rotatable());
