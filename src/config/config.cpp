@@ -46,6 +46,7 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.str("jwt", "audience", c.jwt_audience);
   r.str("jwt", "secret_key", c.jwt_secret_key);
   r.str("jwt", "private_key_file", c.jwt_private_key_file);
+  r.str("jwt", "private_key", c.jwt_private_key);
   r.boolean("jwt", "allow_hs256_in_production", c.jwt_allow_hs256_in_production);
   r.integer("jwt", "access_token_expire_minutes", c.access_token_expire_minutes);
   r.integer("jwt", "service_token_expire_minutes", c.service_token_expire_minutes);
