@@ -184,22 +184,6 @@ std::optional<std::string> expand_variables(std::string_view text,
   return out;
 }
 
-std::string percent_encode(std::string_view password) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : password) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4U]);
-      out.push_back(kHex[u & 0xFU]);
-    }
-  }
-  return out;
-}
-
 bool env_gives(const EnvLookup& env, std::string_view name) {
   for (std::string_view suffix : {"", "_FILE", "_ENCRYPTED", "_TEMPLATE"}) {
     if (auto v = env(std::string(name) + std::string(suffix)); v && !v->empty()) return true;
@@ -228,7 +212,7 @@ bool url_setting(const EnvLookup& env, SecretSource& secrets, const std::string&
         {std::string(password_secret), "is not set, and " + template_variable + " needs it for {password}"});
     return false;
   }
-  const auto encoded = percent_encode(*password);
+  const auto encoded = secrets::url_encoded(*password);
   url = std::move(*text);
   for (auto pos = at; pos != std::string::npos; pos = url.find(kPlaceholder, pos + encoded.size())) {
     url.replace(pos, kPlaceholder.size(), encoded);

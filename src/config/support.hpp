@@ -43,9 +43,6 @@ std::optional<std::string> expand_variables(std::string_view text,
                                             const std::function<std::optional<std::string>(std::string_view)>& lookup,
                                             std::string& bad);
 
-/// `password` percent-encoded for a URL's userinfo (RFC 3986: all but unreserved characters).
-std::string percent_encode(std::string_view password);
-
 /// A URL that may carry a password: the secret `name` (DATABASE_URL) if set, else the seed's
 /// template `name`_TEMPLATE with "{password}" replaced by the secret `password_secret`
 /// (percent-encoded) if the template is set, else `url` is left as it was. A template that

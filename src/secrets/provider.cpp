@@ -1,6 +1,7 @@
 // See provider.hpp.
 #include "secrets/provider.hpp"
 
+#include "http/client.hpp"
 #include "secrets/fernet.hpp"
 #include "secrets/remote.hpp"
 
@@ -74,6 +75,10 @@ class EncryptedSecrets final : public SecretProvider {
 };
 
 }  // namespace
+
+std::string url_encoded(std::string_view secret) {
+  return http::form_encode(secret);
+}
 
 SecretValue read_secret_file(const std::string& path, std::string_view field) {
   struct stat st {};

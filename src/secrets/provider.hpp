@@ -48,6 +48,10 @@ class SecretProvider {
 /// The provider SECRETS_PROVIDER names (default env), configured from `env`.
 Result<std::unique_ptr<SecretProvider>, SecretError> make_provider(const EnvLookup& env);
 
+/// A secret made safe inside a URL's userinfo (RFC 3986 percent-encoding of all but the
+/// unreserved characters): the URL templates put passwords there.
+std::string url_encoded(std::string_view secret);
+
 /// Reads a secret file: regular, at most 64 KiB, writable by its owner only; one trailing
 /// newline ("\n" or "\r\n") dropped, as `echo value > file` leaves one.
 SecretValue read_secret_file(const std::string& path, std::string_view field);

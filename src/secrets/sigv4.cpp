@@ -1,6 +1,7 @@
 // See sigv4.hpp.
 #include "secrets/sigv4.hpp"
 
+#include "http/client.hpp"
 #include "jose/crypto.hpp"
 
 #include <algorithm>
@@ -10,22 +11,6 @@
 
 namespace permiso::secrets::sigv4 {
 namespace {
-
-std::string uri_encode(std::string_view text, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : text) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~' || (keep_slash && ch == '/')) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4U]);
-      out.push_back(kHex[u & 0xFU]);
-    }
-  }
-  return out;
-}
 
 /// RFC 3986 dot segments removed and empty segments dropped; a trailing slash kept.
 std::string normalized_path(std::string_view path) {
@@ -42,7 +27,7 @@ std::string normalized_path(std::string_view path) {
     pos = end + 1;
   }
   std::string out;
-  for (const auto segment : segments) out += "/" + uri_encode(segment, false);
+  for (const auto segment : segments) out += "/" + http::form_encode(segment);
   const bool trailing = path.size() > 1 && path.ends_with('/');
   if (out.empty() || trailing) out += "/";
   return out;
@@ -56,8 +41,8 @@ std::string canonical_query(std::string_view query) {
     const auto item = query.substr(pos, end - pos);
     if (!item.empty()) {
       const auto eq = item.find('=');
-      params.emplace_back(uri_encode(item.substr(0, eq), false),
-                          eq == std::string_view::npos ? "" : uri_encode(item.substr(eq + 1), false));
+      params.emplace_back(http::form_encode(item.substr(0, eq)),
+                          eq == std::string_view::npos ? "" : http::form_encode(item.substr(eq + 1)));
     }
     pos = end + 1;
   }
