@@ -44,16 +44,9 @@ Result<std::unique_ptr<jose::KeyStore>, jose::KeyError> load_keys(const AuthConf
 
 /// The service clients' seeds from secrets the configuration read through SECRETS_PROVIDER.
 auth::ServiceClientSeeds seeds_of(const AuthConfig& cfg) {
-  std::vector<std::string> variables;
-  for (const auto& client : cfg.service_clients) variables.push_back(client.variable);
-  const auto lookup = [&cfg](std::string_view name) -> std::optional<std::string> {
-    for (const auto& client : cfg.service_clients) {
-      if (name == client.variable) return client.secret;
-      if (name == client.variable.substr(0, client.variable.size() - 6) + "SCOPES") return client.scopes;
-    }
-    return std::nullopt;
-  };
-  return auth::service_client_seeds(variables, lookup);
+  std::vector<auth::ServiceClientCredential> found;
+  for (const auto& client : cfg.service_clients) found.push_back({client.variable, client.secret, client.scopes});
+  return auth::service_client_seeds(found);
 }
 
 /// Audits and logs each created client or new secret (never the secret).

@@ -1,6 +1,7 @@
 // See bootstrap.hpp.
 #include "auth/bootstrap.hpp"
 
+#include "auth/scopes.hpp"
 #include "auth/seed_data.hpp"
 #include "auth/validation.hpp"
 
@@ -57,21 +58,6 @@ storage::StorageStatus ensure_role(storage::Storage& st, const SeedRole& seed) {
     scope_ids.push_back(scope->id);
   }
   return st.set_role_scopes(created->id, scope_ids);
-}
-
-/// "a b,c" → {"a", "b", "c"}: scopes as OAuth writes them (spaces) or as lists do (commas).
-std::vector<std::string> split_scope_list(std::string_view text) {
-  std::vector<std::string> out;
-  std::string item;
-  for (const char ch : std::string(text) + " ") {
-    if (ch == ' ' || ch == ',' || ch == '\t') {
-      if (!item.empty()) out.push_back(std::move(item));
-      item.clear();
-    } else {
-      item.push_back(ch);
-    }
-  }
-  return out;
 }
 
 bool usable_secret(std::string_view s) {
@@ -150,33 +136,34 @@ std::string service_client_id(std::string_view variable) {
   return id.ends_with("-service") ? id : id + "-service";
 }
 
-ServiceClientSeeds service_client_seeds(const std::vector<std::string>& variables,
-                                        const std::function<std::optional<std::string>(std::string_view)>& env) {
+ServiceClientSeeds service_client_seeds(const std::vector<ServiceClientCredential>& found) {
   // mt5-api only reads the revocation feed, which any valid token may do, so its client gets
   // no scope at all; the dashboard trades for a signed-in person and gets the trader's scopes.
   static const std::vector<std::string> kTraderScopes{"trade:read",   "trade:open",      "trade:close", "trade:modify",
                                                       "account:read", "account:balance", "market:data"};
   ServiceClientSeeds out;
-  for (const auto& variable : variables) {
+  for (const auto& credential : found) {
+    const auto& variable = credential.variable;
     const auto client_id = service_client_id(variable);
-    auto secret = env(variable);
-    if (client_id.empty() || !secret || secret->empty()) continue;
-    if (!usable_secret(*secret)) {
+    if (client_id.empty() || credential.secret.empty()) continue;
+    if (!usable_secret(credential.secret)) {
       out.problems.push_back(variable + ": must be 16 to 512 printable ASCII characters without spaces");
       continue;
     }
     ServiceClientSeed seed;
     seed.variable = variable;
     seed.client_id = client_id;
-    seed.secret = std::move(*secret);
+    seed.secret = credential.secret;
     seed.description = client_id + ": ensured from " + variable;
     if (client_id == "dashboard") {
       seed.name = "Trading dashboard";
       seed.scopes = kTraderScopes;
     } else {
       seed.name = client_id;
-      const auto scopes_variable = variable.substr(0, variable.size() - 6) + "SCOPES";  // <NAME>_CLIENT_SCOPES
-      for (auto& scope : split_scope_list(env(scopes_variable).value_or(""))) seed.scopes.push_back(std::move(scope));
+      std::string scopes = credential.scopes;  // commas as lists write them, spaces as OAuth does
+      std::replace_if(
+          scopes.begin(), scopes.end(), [](char ch) { return ch == ',' || ch == '\t'; }, ' ');
+      seed.scopes = split_scopes(scopes);
     }
     out.seeds.push_back(std::move(seed));
   }

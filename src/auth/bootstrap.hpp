@@ -51,11 +51,16 @@ struct ServiceClientSeeds {
 /// The client id <NAME>_CLIENT_SECRET stands for ("" when `variable` is not of that form).
 std::string service_client_id(std::string_view variable);
 
-/// Reads each <NAME>_CLIENT_SECRET of `variables` (and its <NAME>_CLIENT_SCOPES) through
-/// `env`. A secret must be 16 to 512 printable ASCII characters without spaces (it travels in
-/// forms and Basic credentials).
-ServiceClientSeeds service_client_seeds(const std::vector<std::string>& variables,
-                                        const std::function<std::optional<std::string>(std::string_view)>& env);
+/// A <NAME>_CLIENT_SECRET as the configuration found it.
+struct ServiceClientCredential {
+  std::string variable;  // NAME_CLIENT_SECRET
+  std::string secret;
+  std::string scopes;  // NAME_CLIENT_SCOPES: space- or comma-separated
+};
+
+/// The seeds of the credentials found (an empty secret is no client). A secret must be 16 to
+/// 512 printable ASCII characters without spaces (it travels in forms and Basic credentials).
+ServiceClientSeeds service_client_seeds(const std::vector<ServiceClientCredential>& found);
 
 enum class SeedClientChange { Unchanged, Created, SecretUpdated };
 

@@ -136,12 +136,10 @@ SecretSource::SecretSource(const EnvLookup& env, std::vector<ConfigProblem>& pro
 
 std::optional<std::string> SecretSource::get(std::string_view name) {
   if (!provider_) return std::nullopt;
+  if (const auto known = read_.find(name); known != read_.end()) return known->second;
   auto value = provider_->get(name);
-  if (!value) {
-    problems_.push_back({value.error().field, value.error().reason});
-    return std::nullopt;
-  }
-  return std::move(*value);
+  if (!value) problems_.push_back({value.error().field, value.error().reason});
+  return read_.emplace(std::string(name), value ? std::move(*value) : std::nullopt).first->second;
 }
 
 void SecretSource::str(std::string_view name, std::string& out) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -28,6 +29,8 @@ class SecretSource {
  public:
   SecretSource(const EnvLookup& env, std::vector<ConfigProblem>& problems);
   /// The secret's value; nullopt when it is unset, or unreadable (a problem is recorded).
+  /// Asked of the provider once per load: a name read twice (a template and a ${NAME}) costs
+  /// a remote store one call and reports one problem.
   std::optional<std::string> get(std::string_view name);
   /// Sets `out` when the secret is set.
   void str(std::string_view name, std::string& out);
@@ -35,6 +38,7 @@ class SecretSource {
  private:
   std::unique_ptr<secrets::SecretProvider> provider_;
   std::vector<ConfigProblem>& problems_;
+  std::map<std::string, std::optional<std::string>, std::less<>> read_;
 };
 
 /// Replaces each ${NAME} in `text` with lookup(NAME); "$${" writes a literal "${". Nullopt,

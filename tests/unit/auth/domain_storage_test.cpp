@@ -146,14 +146,19 @@ TEST_F(DomainStorageTest, AllowedIpsParsingToleratesGarbage) {
 
 // ---- service clients from the environment (MT5_SERVICE_CLIENT_SECRET, DASHBOARD_CLIENT_SECRET) ----
 
-const std::vector<std::string> kSeedVariables{"MT5_SERVICE_CLIENT_SECRET", "DASHBOARD_CLIENT_SECRET"};
-
-std::function<std::optional<std::string>(std::string_view)> env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
+/// The credentials the configuration would find for these variables, in this order (each
+/// <NAME>_CLIENT_SECRET with its <NAME>_CLIENT_SCOPES).
+std::vector<ServiceClientCredential> found(const std::vector<std::pair<std::string, std::string>>& vars) {
+  std::vector<ServiceClientCredential> out;
+  for (const auto& [name, value] : vars) {
+    if (!name.ends_with("_CLIENT_SECRET")) continue;
+    std::string scopes;
+    for (const auto& [other, text] : vars) {
+      if (other == name.substr(0, name.size() - 6) + "SCOPES") scopes = text;
+    }
+    out.push_back({name, value, scopes});
+  }
+  return out;
 }
 
 std::vector<std::string> scope_names(storage::Storage& st, std::string_view client_id) {
@@ -164,11 +169,10 @@ std::vector<std::string> scope_names(storage::Storage& st, std::string_view clie
 }
 
 TEST(ServiceClientSeeds, OnlyTheVariablesThatAreSetAndUsable) {
-  EXPECT_TRUE(service_client_seeds(kSeedVariables, env_of({})).seeds.empty());
-  EXPECT_TRUE(service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", ""}})).seeds.empty());
-  auto both =
-      service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", "mt5-service-client-secret-key"},
-                                                   {"DASHBOARD_CLIENT_SECRET", "dashboard-client-secret-key"}}));
+  EXPECT_TRUE(service_client_seeds(found({})).seeds.empty());
+  EXPECT_TRUE(service_client_seeds(found({{"MT5_SERVICE_CLIENT_SECRET", ""}})).seeds.empty());
+  auto both = service_client_seeds(found({{"MT5_SERVICE_CLIENT_SECRET", "mt5-service-client-secret-key"},
+                                          {"DASHBOARD_CLIENT_SECRET", "dashboard-client-secret-key"}}));
   EXPECT_TRUE(both.problems.empty());
   ASSERT_EQ(both.seeds.size(), 2U);
   EXPECT_EQ(both.seeds[0].client_id, "mt5-service");
@@ -178,7 +182,7 @@ TEST(ServiceClientSeeds, OnlyTheVariablesThatAreSetAndUsable) {
   const std::vector<std::string> unusable{"short", std::string(513, 'x'), "has a space in it ok",
                                           "tab\there-0123456789"};
   for (const auto& bad : unusable) {
-    auto out = service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", bad}}));
+    auto out = service_client_seeds(found({{"MT5_SERVICE_CLIENT_SECRET", bad}}));
     EXPECT_TRUE(out.seeds.empty()) << bad;
     ASSERT_EQ(out.problems.size(), 1U) << bad;
     EXPECT_TRUE(out.problems[0].starts_with("MT5_SERVICE_CLIENT_SECRET: ")) << out.problems[0];
@@ -194,10 +198,9 @@ TEST(ServiceClientSeeds, EveryNameClientSecretIsTheNameServiceClient) {
   EXPECT_EQ(service_client_id("CLIENT_SECRET"), "");
   EXPECT_EQ(service_client_id("RISK_PASSWORD"), "");
 
-  auto out = service_client_seeds({"RISK_CLIENT_SECRET", "REPORTS_CLIENT_SECRET"},
-                                  env_of({{"RISK_CLIENT_SECRET", "risk-service-secret-0123"},
-                                          {"RISK_CLIENT_SCOPES", "trade:read, account:read market:data"},
-                                          {"REPORTS_CLIENT_SECRET", "reports-service-secret-0123"}}));
+  auto out = service_client_seeds(found({{"RISK_CLIENT_SECRET", "risk-service-secret-0123"},
+                                         {"RISK_CLIENT_SCOPES", "trade:read, account:read market:data"},
+                                         {"REPORTS_CLIENT_SECRET", "reports-service-secret-0123"}}));
   ASSERT_TRUE(out.problems.empty());
   ASSERT_EQ(out.seeds.size(), 2U);
   EXPECT_EQ(out.seeds[0].client_id, "risk-service");
@@ -209,9 +212,8 @@ TEST(ServiceClientSeeds, EveryNameClientSecretIsTheNameServiceClient) {
 TEST_F(DomainStorageTest, ServiceClientsAreCreatedOnceAndFollowTheSecret) {
   ASSERT_TRUE(bootstrap(*storage_, hasher_, clock_, "admin", std::string("Adm1n!password")));
   const ClientSecrets secrets("pepper-pepper-pepper-pepper-pepper");
-  auto seeds =
-      service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", "first-secret-0123456789"},
-                                                   {"DASHBOARD_CLIENT_SECRET", "dashboard-secret-0123456789"}}));
+  auto seeds = service_client_seeds(found({{"MT5_SERVICE_CLIENT_SECRET", "first-secret-0123456789"},
+                                           {"DASHBOARD_CLIENT_SECRET", "dashboard-secret-0123456789"}}));
   auto first = ensure_service_clients(*storage_, secrets, clock_, seeds.seeds);
   ASSERT_TRUE(first) << storage::to_string(first.error());
   ASSERT_EQ(first->size(), 2U);
@@ -243,8 +245,7 @@ TEST_F(DomainStorageTest, ServiceClientsAreCreatedOnceAndFollowTheSecret) {
   EXPECT_EQ(scope_names(*storage_, "mt5-service"), std::vector<std::string>{"market:data"});
 
   // A new secret replaces the old one at once.
-  auto changed =
-      service_client_seeds(kSeedVariables, env_of({{"MT5_SERVICE_CLIENT_SECRET", "second-secret-0123456789"}}));
+  auto changed = service_client_seeds(found({{"MT5_SERVICE_CLIENT_SECRET", "second-secret-0123456789"}}));
   auto third = ensure_service_clients(*storage_, secrets, clock_, changed.seeds);
   ASSERT_TRUE(third);
   ASSERT_EQ(third->size(), 1U);
