@@ -15,8 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "frontdoor"))
 
 from frontdoor_harness import fresh_source, request  # noqa: E402
 
-BASE = os.environ.get("COMPOSE_BASE_URL", "https://localhost:58443")
-HTTP = os.environ.get("COMPOSE_HTTP_URL", "http://localhost:58080")
+BASE = os.environ.get("COMPOSE_BASE_URL", "https://localhost:843")
+HTTP = os.environ.get("COMPOSE_HTTP_URL", "http://localhost:880")
 CA = os.environ.get("COMPOSE_CA", "")
 SECRETS = os.path.dirname(os.path.dirname(CA)) if CA else ""
 PROJECT = os.environ.get("COMPOSE_PROJECT", "permiso-compose-test")
