@@ -175,19 +175,22 @@ AuthResult<UserGrant> Grants::refresh(std::string_view presented, const Origin& 
     if (old.error().code != storage::StorageError::NotFound) return storage_failure(old.error());
     return invalid_grant("The refresh token is invalid.");
   }
+  // What the grant depends on is read before the rotation, not after: once this request wins
+  // the rotation it answers with the tokens, even if a concurrent request presenting the same
+  // token is meanwhile ending the family as a reuse. Concurrent refreshes then have exactly
+  // one winner whatever order the threads run in. The answers keep their precedence.
+  auto session = storage_.get_session(old->session_id);
+  const bool session_live = session && !session->revoked_at && session->expires_at > now;
+  auto user = refreshable_user(*old);
+  auto roles = user ? role_names(user->id) : AuthResult<std::vector<std::string>>(std::vector<std::string>{});
+
   auto next = new_refresh(old->user_id, old->session_id, old->scope, old->family_id, now);
   next.row.client_id = old->client_id;
   auto rotated = storage_.rotate_refresh_token(hash, next.row, now);
   if (!rotated) return storage_failure(rotated.error());
   if (auto f = check_rotation(*rotated, *old, origin)) return *f;
-
-  auto session = storage_.get_session(old->session_id);
-  if (!session || session->revoked_at || session->expires_at <= now) {
-    return invalid_grant("The session of this refresh token has ended.");
-  }
-  auto user = refreshable_user(*old);
+  if (!session_live) return invalid_grant("The session of this refresh token has ended.");
   if (!user) return user.error();
-  auto roles = role_names(user->id);
   if (!roles) return roles.error();
   (void)storage_.touch_session(session->id, now);
   const auto client_id = old->client_id.value_or(std::string(kFirstPartyClient));
