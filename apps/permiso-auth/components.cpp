@@ -8,6 +8,7 @@
 #include "jose/crypto.hpp"
 
 #include <boost/json.hpp>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -171,6 +172,17 @@ bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& 
     return false;
   }
   record_seeded(*seeded, audit);
+  return true;
+}
+
+bool seed_dashboard_client(storage::Storage& storage, const Clock& clock, const AuthConfig& cfg) {
+  auto changed = auth::ensure_dashboard_client(storage, clock, cfg.dashboard_redirect_uris);
+  if (!changed) {
+    spdlog::critical("the dashboard client: {}", storage::to_string(changed.error()));
+    return false;
+  }
+  if (*changed)
+    spdlog::info("dashboard client: public, redirect URIs {}", fmt::join(cfg.dashboard_redirect_uris, ", "));
   return true;
 }
 

@@ -56,6 +56,8 @@ std::optional<std::string> client_secret_pepper(const config::AuthConfig& cfg, s
 
 /// Ensures the service clients named by *_CLIENT_SECRET variables exist with those secrets,
 /// audits and logs each change (never a secret). False after logging why storage refused.
+/// The web app's public client, with the configuration's redirect URIs.
+bool seed_dashboard_client(storage::Storage& storage, const Clock& clock, const config::AuthConfig& cfg);
 bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& secrets, const Clock& clock,
                           auth::AuditLog& audit, auth::ServiceClientSeeds& seeds);
 

@@ -44,6 +44,7 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   auto redis = auth_app::connect_redis(cfg);
   auth::AuditLog audit(*storage, clock);
   if (!auth_app::seed_service_clients(*storage, client_secrets, clock, audit, seeds)) return app::kExitStartup;
+  if (!auth_app::seed_dashboard_client(*storage, clock, cfg)) return app::kExitStartup;
   const auto blocking = auth_app::open_worker_pool(cfg);  // stops before the audit trail flushes
   auth::ClientCache clients;
   auth::RevocationList revocations;

@@ -115,6 +115,7 @@ void Maintenance::loop() {
         const auto t = deps_.clock.now_seconds();
         deps_.revocations.purge(t);
         (void)deps_.storage.purge_expired_revocations(t);
+        (void)deps_.storage.purge_expired_authorization_codes(t);
         next_purge = now + milliseconds(intervals_.purge_ms);
       }
       if (now >= next_secrets) {

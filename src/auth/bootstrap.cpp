@@ -60,6 +60,9 @@ storage::StorageStatus ensure_role(storage::Storage& st, const SeedRole& seed) {
   return st.set_role_scopes(created->id, scope_ids);
 }
 
+const std::vector<std::string> kTraderScopes{"trade:read",   "trade:open",      "trade:close", "trade:modify",
+                                             "account:read", "account:balance", "market:data"};
+
 bool usable_secret(std::string_view s) {
   if (s.size() < 16 || s.size() > 512) return false;
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
@@ -128,7 +131,6 @@ std::string service_client_id(std::string_view variable) {
   constexpr std::string_view kSuffix = "_CLIENT_SECRET";
   if (!variable.ends_with(kSuffix) || variable.size() == kSuffix.size()) return {};
   const auto name = variable.substr(0, variable.size() - kSuffix.size());
-  if (name == "DASHBOARD") return "dashboard";
   std::string id;
   for (const char ch : name) {
     id.push_back(ch == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
@@ -138,9 +140,8 @@ std::string service_client_id(std::string_view variable) {
 
 ServiceClientSeeds service_client_seeds(const std::vector<ServiceClientCredential>& found) {
   // mt5-api only reads the revocation feed, which any valid token may do, so its client gets
-  // no scope at all; the dashboard trades for a signed-in person and gets the trader's scopes.
-  static const std::vector<std::string> kTraderScopes{"trade:read",   "trade:open",      "trade:close", "trade:modify",
-                                                      "account:read", "account:balance", "market:data"};
+  // no scope at all; the dashboard's server side (the seed's DASHBOARD_CLIENT_SECRET) gets the
+  // trader's scopes.
   ServiceClientSeeds out;
   for (const auto& credential : found) {
     const auto& variable = credential.variable;
@@ -155,8 +156,8 @@ ServiceClientSeeds service_client_seeds(const std::vector<ServiceClientCredentia
     seed.client_id = client_id;
     seed.secret = credential.secret;
     seed.description = client_id + ": ensured from " + variable;
-    if (client_id == "dashboard") {
-      seed.name = "Trading dashboard";
+    if (client_id == "dashboard-service") {
+      seed.name = "Trading dashboard (server side)";
       seed.scopes = kTraderScopes;
     } else {
       seed.name = client_id;
@@ -191,6 +192,49 @@ storage::StorageResult<std::vector<SeededClient>> ensure_service_clients(
     out.push_back({seed.client_id, seed.variable, *change});
   }
   return out;
+}
+
+storage::StorageResult<bool> ensure_dashboard_client(storage::Storage& st, const Clock& clock,
+                                                     const std::vector<std::string>& redirect_uris) {
+  boost::json::array uris;
+  for (const auto& uri : redirect_uris) uris.emplace_back(uri);
+  const std::string uris_json = boost::json::serialize(uris);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto existing = st.get_client(kDashboardClient);
+    if (existing) {
+      if (existing->client_type == "public" && existing->redirect_uris == uris_json && existing->secret_hash.empty()) {
+        return false;
+      }
+      // A public client has no secret: one left from a confidential past is dropped.
+      existing->client_type = "public";
+      existing->redirect_uris = uris_json;
+      existing->secret_hash.clear();
+      existing->previous_secret_hash.reset();
+      existing->previous_secret_expires_at.reset();
+      existing->updated_at = clock.now_seconds();
+      if (auto r = st.update_client(*existing); !r) return r.error();
+      return true;
+    }
+    if (existing.error().code != StorageError::NotFound) return existing.error();
+    storage::ServiceClient c;
+    c.client_id = std::string(kDashboardClient);
+    c.name = "Trading dashboard";
+    c.description = "The web app: signs people in with the authorization code grant and PKCE";
+    c.client_type = "public";
+    c.redirect_uris = uris_json;
+    c.created_at = c.updated_at = clock.now_seconds();
+    auto created = st.create_client(c);
+    if (!created) {
+      if (created.error().code == StorageError::Conflict) continue;  // another replica made it
+      return created.error();
+    }
+    auto ids = scope_ids_of(st, kTraderScopes);
+    if (!ids) return ids.error();
+    if (auto r = st.set_client_scopes(c.client_id, *ids); !r) return r.error();
+    return true;
+  }
+  return storage::StorageFailure{StorageError::Internal, "client_id",
+                                 "dashboard client kept changing during bootstrap"};
 }
 
 std::string generate_password() {

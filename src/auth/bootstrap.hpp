@@ -33,7 +33,8 @@ storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& storage, co
 /// client `<name>-service` (MT5_SERVICE_CLIENT_SECRET: `mt5-service`, RISK_CLIENT_SECRET:
 /// `risk-service`), granted the scopes in <NAME>_CLIENT_SCOPES when it is created. Two keep
 /// their own ids and scopes: mt5-api reads the revocation feed as `mt5-service` (no scope),
-/// and DASHBOARD_CLIENT_SECRET ensures `dashboard` with the trader's scopes.
+/// and DASHBOARD_CLIENT_SECRET ensures `dashboard-service` (the dashboard's server side, if it
+/// has one) with the trader's scopes. The browser app is the public client `dashboard`.
 struct ServiceClientSeed {
   std::string variable;  // the environment variable holding the secret
   std::string client_id;
@@ -47,6 +48,15 @@ struct ServiceClientSeeds {
   std::vector<ServiceClientSeed> seeds;  // those whose variable is set and non-empty
   std::vector<std::string> problems;     // "VARIABLE: rule", one per unusable secret
 };
+
+/// The web app's client id: a public client of the authorization code grant.
+inline constexpr std::string_view kDashboardClient = "dashboard";
+
+/// Ensures the public `dashboard` client with exactly these redirect URIs (the configuration
+/// is their source of truth): created with the trader's scopes when missing, made public
+/// (its secret dropped) when it was confidential. Whether anything changed.
+storage::StorageResult<bool> ensure_dashboard_client(storage::Storage& st, const Clock& clock,
+                                                     const std::vector<std::string>& redirect_uris);
 
 /// The client id <NAME>_CLIENT_SECRET stands for ("" when `variable` is not of that form).
 std::string service_client_id(std::string_view variable);

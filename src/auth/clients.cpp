@@ -18,6 +18,7 @@ void ClientPatch::apply_to(storage::ServiceClient& c) const {
   if (rate_limit_per_minute) c.rate_limit_per_minute = *rate_limit_per_minute;
   if (rate_limit_per_hour) c.rate_limit_per_hour = *rate_limit_per_hour;
   if (allowed_ips) c.allowed_ips = *allowed_ips;
+  if (redirect_uris) c.redirect_uris = *redirect_uris;
 }
 
 ClientService::ClientService(storage::Storage& storage, ClientCache& cache, const ClientSecrets& secrets,

@@ -38,7 +38,8 @@ struct ClientPatch {
   std::optional<std::int64_t> access_token_lifetime;
   std::optional<std::optional<std::int64_t>> rate_limit_per_minute;  // inner nullopt: unlimited
   std::optional<std::optional<std::int64_t>> rate_limit_per_hour;
-  std::optional<std::string> allowed_ips;  // JSON array text
+  std::optional<std::string> allowed_ips;    // JSON array text
+  std::optional<std::string> redirect_uris;  // JSON array text
 
   void apply_to(storage::ServiceClient& client) const;
 };

@@ -50,6 +50,7 @@ struct AuthSettings {
   std::int64_t service_token_ttl_s = 7200;  // clients without their own lifetime
   std::int64_t refresh_token_ttl_s = 30 * 86400;
   std::int64_t session_ttl_s = 30 * 86400;
+  std::int64_t authorization_code_ttl_s = 60;  // RFC 9700 §4.1: short-lived, single use
   std::int64_t lockout_threshold = 5;
   std::int64_t lockout_seconds = 15 * 60;
   std::int64_t key_publish_delay_s = 0;

@@ -80,6 +80,12 @@ AuthResult<IssuedToken> Grants::client_credentials(const CachedClient& client, s
 // ---- password ----
 
 AuthResult<UserGrant> Grants::password(const LoginAttempt& attempt, const Origin& origin) const {
+  auto user = sign_in(attempt, origin);
+  if (!user) return user.error();
+  return start_session(*user, attempt.scope, kFirstPartyClient, origin);
+}
+
+AuthResult<storage::User> Grants::sign_in(const LoginAttempt& attempt, const Origin& origin) const {
   const std::string username = normalize_username(attempt.username);
   if (username.empty() || attempt.password.empty()) {
     return Failure(AuthError::InvalidRequest, "username and password are required.");
@@ -98,7 +104,17 @@ AuthResult<UserGrant> Grants::password(const LoginAttempt& attempt, const Origin
     return storage_failure(ok.error());
   }
   after_login(*user, attempt.password);
-  return start_session(*user, attempt.scope, origin);
+  return user;
+}
+
+AuthResult<UserGrant> Grants::authorization_code(const storage::AuthorizationCode& code, const Origin& origin) const {
+  auto user = storage_.get_user(code.user_id);
+  if (!user) {
+    if (user.error().code != storage::StorageError::NotFound) return storage_failure(user.error());
+    return invalid_grant("The user of this authorization code no longer exists.");
+  }
+  if (!user->is_active) return disabled();
+  return start_session(*user, code.scope, code.client_id, origin);
 }
 
 /// The user when the password is right and the account not locked. The same Argon2 work
@@ -143,21 +159,23 @@ void Grants::after_login(storage::User& user, const std::string& password) const
 }
 
 AuthResult<UserGrant> Grants::start_session(const storage::User& user, std::string_view scope,
-                                            const Origin& origin) const {
+                                            std::string_view client_id, const Origin& origin) const {
   auto allowed = storage_.user_scope_names(user.id);
   if (!allowed) return storage_failure(allowed.error());
   const auto scopes = grant_scopes(split_scopes(scope), *allowed);
   if (!scopes) return Failure(AuthError::InvalidScope, "The requested scope exceeds this user's scopes.");
   auto roles = role_names(user.id);
   if (!roles) return roles.error();
-  auto session = sessions_.open(user.id, kFirstPartyClient, origin);
+  auto session = sessions_.open(user.id, client_id, origin);
   if (!session) return session.error();
   const auto now = clock_.now_seconds();
   auto refresh = new_refresh(user.id, session->id, join_scopes(*scopes), jose::random_token(16), now);
+  // The password grant's tokens keep a NULL client (Permiso's own login), as before.
+  if (client_id != kFirstPartyClient) refresh.row.client_id = std::string(client_id);
   if (auto r = storage_.insert_refresh_token(refresh.row); !r) return storage_failure(r.error());
 
-  UserGrant grant{tokens_.issue_user_token(user, *scopes, *roles, session->id, kFirstPartyClient),
-                  std::move(refresh.token), session->id};
+  UserGrant grant{tokens_.issue_user_token(user, *scopes, *roles, session->id, client_id), std::move(refresh.token),
+                  session->id, std::string(client_id)};
   auto event = audit_event(origin, "auth.login", "success", user.username, "user", user.username);
   event.details = boost::json::serialize(boost::json::object{{"session_id", session->id}, {"jti", grant.access.jti}});
   audit_.record(std::move(event));
@@ -195,7 +213,7 @@ AuthResult<UserGrant> Grants::refresh(std::string_view presented, const Origin& 
   (void)storage_.touch_session(session->id, now);
   const auto client_id = old->client_id.value_or(std::string(kFirstPartyClient));
   UserGrant grant{tokens_.issue_user_token(*user, split_scopes(old->scope), *roles, session->id, client_id),
-                  std::move(next.token), session->id};
+                  std::move(next.token), session->id, client_id};
   audit_.record(audit_event(origin, "token.refresh", "success", user->username, "user", session->id));
   return grant;
 }

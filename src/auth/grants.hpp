@@ -30,6 +30,7 @@ struct UserGrant {
   IssuedToken access;
   std::string refresh_token;
   std::string session_id;
+  std::string client_id;  // the client the session signed in through
 };
 
 /// The client_id claim of tokens from the password grant: Permiso's own first-party login.
@@ -46,6 +47,13 @@ class Grants {
                                                            const Origin& origin) const;
   /// Storage and Argon2: worker pool only. InvalidGrant answers 401 (the seed's endpoints).
   [[nodiscard]] AuthResult<UserGrant> password(const LoginAttempt& attempt, const Origin& origin) const;
+  /// The person behind a username and password, with the password grant's limits, lockout
+  /// and audit (the sign-in page uses it). Worker pool only.
+  [[nodiscard]] AuthResult<storage::User> sign_in(const LoginAttempt& attempt, const Origin& origin) const;
+  /// A redeemed authorization code's session: its user, still active, signed in through
+  /// the code's client. Worker pool only.
+  [[nodiscard]] AuthResult<UserGrant> authorization_code(const storage::AuthorizationCode& code,
+                                                         const Origin& origin) const;
   /// Rotates the refresh token; a rotated one presented again ends its family and sessions.
   /// Worker pool only.
   [[nodiscard]] AuthResult<UserGrant> refresh(std::string_view presented, const Origin& origin) const;
@@ -62,7 +70,7 @@ class Grants {
   [[nodiscard]] Failure failed_password(const storage::User& user, const Origin& origin) const;
   void after_login(storage::User& user, const std::string& password) const;
   [[nodiscard]] AuthResult<UserGrant> start_session(const storage::User& user, std::string_view scope,
-                                                    const Origin& origin) const;
+                                                    std::string_view client_id, const Origin& origin) const;
   [[nodiscard]] std::optional<Failure> check_rotation(const storage::RotateResult& rotated,
                                                       const storage::RefreshToken& old, const Origin& origin) const;
   [[nodiscard]] AuthResult<storage::User> refreshable_user(const storage::RefreshToken& old) const;

@@ -85,6 +85,8 @@ boost::json::object render_client(const storage::ServiceClient& c, const std::ve
   for (const auto& s : scopes) scope_array.emplace_back(s);
   boost::json::array ips;
   for (const auto& ip : ClientCache::parse_allowed_ips(c.allowed_ips)) ips.emplace_back(ip);
+  boost::json::array redirects;
+  for (const auto& uri : ClientCache::parse_allowed_ips(c.redirect_uris)) redirects.emplace_back(uri);
   return {{"client_id", c.client_id},
           {"name", c.name},
           {"description", c.description},
@@ -95,6 +97,7 @@ boost::json::object render_client(const storage::ServiceClient& c, const std::ve
           {"rate_limit_per_minute", opt_int(c.rate_limit_per_minute)},
           {"rate_limit_per_hour", opt_int(c.rate_limit_per_hour)},
           {"allowed_ips", std::move(ips)},
+          {"redirect_uris", std::move(redirects)},
           {"scopes", std::move(scope_array)},
           {"created_at", iso8601(c.created_at)},
           {"updated_at", iso8601(c.updated_at)},
@@ -118,6 +121,7 @@ boost::json::object render_audit_event(const storage::AuditEvent& e) {
 
 boost::json::object render_session(const storage::Session& s, std::string_view current_session_id) {
   return {{"id", s.id},
+          {"client_id", s.client_id},
           {"created_at", iso8601(s.created_at)},
           {"last_seen_at", iso8601(s.last_seen_at)},
           {"expires_at", iso8601(s.expires_at)},

@@ -9,6 +9,7 @@ AuthServices::AuthServices(const AuthDeps& d)
       clients(d.clients, d.client_secrets, d.storage, d.audit, d.clock),
       sessions(d.settings, d.storage, d.revocations, d.audit, d.clock, d.notify),
       grants(d.settings, d.storage, d.passwords, d.limiter, d.audit, tokens, sessions, d.clock),
+      authorization(d.settings, d.storage, d.clock),
       revocation(d.storage, tokens, sessions, d.audit, d.clock),
       roles(d.storage, d.clients, d.audit, d.notify),
       users(d.storage, d.passwords, sessions, d.audit, d.clock),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "auth/admin.hpp"
+#include "auth/authorization.hpp"
 #include "auth/client_authenticator.hpp"
 #include "auth/clients.hpp"
 #include "auth/context.hpp"
@@ -27,6 +28,7 @@ struct AuthServices {
   ClientAuthenticator clients;
   SessionService sessions;
   Grants grants;
+  AuthorizationService authorization;
   TokenRevocation revocation;
   RoleService roles;
   UserService users;

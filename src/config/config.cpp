@@ -35,6 +35,7 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.str("server", "tls_cert_file", c.tls_cert_file);
   r.str("server", "tls_key_file", c.tls_key_file);
   r.str("server", "data_dir", c.data_dir);
+  r.list("dashboard", "redirect_uris", c.dashboard_redirect_uris);
   r.str("log", "level", c.log_level);
   r.str("log", "format", c.log_format);
   if (!overrides.database_url) r.str("storage", "database_url", c.database_url);
@@ -107,6 +108,7 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"server", "public_base_url", c.public_base_url},
       {"server", "tls_cert_file", c.tls_cert_file},
       {"server", "tls_key_file", c.tls_key_file},
+      {"dashboard", "redirect_uris", L(c.dashboard_redirect_uris)},
       {"log", "level", c.log_level},
       {"log", "format", c.log_format},
       {"storage", "database_url", redact_url(c.effective_database_url())},
@@ -229,6 +231,7 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   env_str(env, "PERMISO_PUBLIC_URL", c.public_base_url);
   env_str(env, "PERMISO_TLS_CERT_FILE", c.tls_cert_file);
   env_str(env, "PERMISO_TLS_KEY_FILE", c.tls_key_file);
+  if (auto v = env("DASHBOARD_REDIRECT_URIS")) c.dashboard_redirect_uris = split_list(*v);
   url_setting(env, secrets, "DATABASE_URL", "POSTGRES_PASSWORD", c.database_url, problems);
   url_setting(env, secrets, "REDIS_URL", "REDIS_PASSWORD", c.redis_url, problems);
   secrets.str("JWT_SECRET_KEY", c.jwt_secret_key);
@@ -288,6 +291,14 @@ void check_server(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   check_range(p, "server.idle_timeout_s", c.idle_timeout_s, 1, 3600);
   check_range(p, "server.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
   check_origins(p, c.allowed_origins, c.environment);
+  for (const auto& uri : c.dashboard_redirect_uris) {
+    // The full rule (no fragment, a host) is the authorization server's; this catches typos.
+    const bool loopback_http =
+        uri.starts_with("http://localhost") || uri.starts_with("http://127.0.0.1") || uri.starts_with("http://[::1]");
+    if (!uri.starts_with("https://") && !loopback_http) {
+      p.push_back({"DASHBOARD_REDIRECT_URIS", "'" + uri + "' must be https, or http to a loopback address"});
+    }
+  }
   check_trusted_proxies(p, c.trusted_proxies);
   check_tls_files(p, c.tls_cert_file, c.tls_key_file);
   check_log(p, c.log_level, c.log_format);

@@ -68,6 +68,9 @@ struct AuthConfig {
   std::string tls_cert_file;                 // serve HTTPS with this chain (and tls_key_file)
   std::string tls_key_file;
 
+  // [dashboard]: the web app's public client and its exact redirect URIs
+  std::vector<std::string> dashboard_redirect_uris;
+
   // [log]
   std::string log_level = "INFO";
   std::string log_format = "text";

@@ -52,6 +52,22 @@ std::string_view first_forwarded(std::string_view value) {
 
 }  // namespace
 
+std::optional<std::string_view> cookie(const Request& req, std::string_view name) {
+  for (const auto& [key, value] : req.headers) {
+    if (key != "cookie") continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const auto end = rest.find(';');
+      std::string_view pair = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string_view> Request::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (iequals(k, name)) return std::string_view(v);

@@ -38,6 +38,10 @@ struct Request {
   [[nodiscard]] std::string_view param(std::string_view name) const;
 };
 
+/// The value of the cookie `name` from the Cookie header(s) (RFC 6265 §5.4: "a=b; c=d");
+/// nullopt when absent.
+[[nodiscard]] std::optional<std::string_view> cookie(const Request& req, std::string_view name);
+
 /// How the client addressed this service: "https://api.example.com:8443". The scheme and
 /// authority come from X-Forwarded-Proto/-Host when a trusted proxy sent them, else from
 /// the connection (https when this server terminated TLS) and the Host header. A malformed value is never echoed:

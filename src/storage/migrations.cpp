@@ -101,6 +101,17 @@ const std::vector<Migration> kSqlite{
          "CREATE INDEX ix_audit_action ON audit_events (action)",
          "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
      }},
+    {2,
+     "authorization codes and redirect URIs",
+     {
+         "ALTER TABLE service_clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]'",
+         R"(CREATE TABLE authorization_codes (
+  code_hash TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL, code_challenge TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, scope TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL))",
+         "CREATE INDEX ix_authorization_codes_expires ON authorization_codes (expires_at)",
+     }},
 };
 
 // PostgreSQL: identity columns; a sequence can hand out seq values out of commit order, so
@@ -194,6 +205,17 @@ const std::vector<Migration> kPostgres{
          "CREATE INDEX ix_audit_actor ON audit_events (actor)",
          "CREATE INDEX ix_audit_action ON audit_events (action)",
          "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+     }},
+    {2,
+     "authorization codes and redirect URIs",
+     {
+         "ALTER TABLE service_clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]'",
+         R"(CREATE TABLE authorization_codes (
+  code_hash TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL, code_challenge TEXT NOT NULL,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, scope TEXT NOT NULL,
+  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL))",
+         "CREATE INDEX ix_authorization_codes_expires ON authorization_codes (expires_at)",
      }},
 };
 

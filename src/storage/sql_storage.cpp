@@ -21,12 +21,14 @@ constexpr std::string_view kClientCols =
     "client_id, name, description, client_type, secret_hash, previous_secret_hash, "
     "previous_secret_expires_at, is_active, is_trusted, access_token_lifetime, "
     "rate_limit_per_minute, rate_limit_per_hour, allowed_ips, created_at, updated_at, "
-    "last_used_at";
+    "last_used_at, redirect_uris";
 constexpr std::string_view kSessionCols =
     "id, user_id, client_id, created_at, last_seen_at, expires_at, ip, user_agent, revoked_at";
 constexpr std::string_view kTokenCols =
     "id, token_hash, family_id, session_id, user_id, client_id, scope, issued_at, expires_at, "
     "rotated_at, replaced_by, revoked_at";
+constexpr std::string_view kCodeCols =
+    "code_hash, client_id, redirect_uri, code_challenge, user_id, scope, created_at, expires_at";
 constexpr std::string_view kAuditCols = "id, ts, actor, actor_type, action, target, ip, outcome, details, request_id";
 
 std::string cat(std::initializer_list<std::string_view> parts) {
@@ -79,7 +81,12 @@ ServiceClient read_client(const Row& r) {
   c.created_at = integer(r, 13);
   c.updated_at = integer(r, 14);
   c.last_used_at = opt_int(r, 15);
+  c.redirect_uris = text(r, 16);
   return c;
+}
+AuthorizationCode read_code(const Row& r) {
+  return AuthorizationCode{text(r, 0),    text(r, 1), text(r, 2),    text(r, 3),
+                           integer(r, 4), text(r, 5), integer(r, 6), integer(r, 7)};
 }
 Session read_session(const Row& r) {
   Session s;
@@ -423,12 +430,12 @@ class SqlStorage final : public Storage {
   StorageResult<ServiceClient> create_client(const ServiceClient& k) override {
     return one_write<ServiceClient>(
         cat({"INSERT INTO service_clients (", kClientCols,
-             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
              "RETURNING ",
              kClientCols}),
         {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
          k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
-         k.rate_limit_per_hour, k.allowed_ips, k.created_at, k.updated_at, k.last_used_at},
+         k.rate_limit_per_hour, k.allowed_ips, k.created_at, k.updated_at, k.last_used_at, k.redirect_uris},
         read_client, "client");
   }
   StorageResult<ServiceClient> get_client(std::string_view client_id) override {
@@ -441,11 +448,11 @@ class SqlStorage final : public Storage {
              "secret_hash = $5, previous_secret_hash = $6, previous_secret_expires_at = $7, "
              "is_active = $8, is_trusted = $9, access_token_lifetime = $10, "
              "rate_limit_per_minute = $11, rate_limit_per_hour = $12, allowed_ips = $13, "
-             "updated_at = $14, last_used_at = $15 WHERE client_id = $1 RETURNING ",
+             "updated_at = $14, last_used_at = $15, redirect_uris = $16 WHERE client_id = $1 RETURNING ",
              kClientCols}),
         {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
          k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
-         k.rate_limit_per_hour, k.allowed_ips, k.updated_at, k.last_used_at},
+         k.rate_limit_per_hour, k.allowed_ips, k.updated_at, k.last_used_at, k.redirect_uris},
         read_client, "client");
   }
   StorageStatus delete_client(std::string_view client_id) override {
@@ -674,6 +681,26 @@ class SqlStorage final : public Storage {
   }
   StorageResult<std::int64_t> purge_expired_revocations(std::int64_t now) override {
     return affected_write("DELETE FROM revocations WHERE expires_at <= $1", {now});
+  }
+
+  // ---- authorization codes ----
+  StorageStatus insert_authorization_code(const AuthorizationCode& a) override {
+    return db_->write([&](SqlConn& c) -> StorageStatus {
+      auto r = c.exec(
+          cat({"INSERT INTO authorization_codes (", kCodeCols, ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"}),
+          {a.code_hash, a.client_id, a.redirect_uri, a.code_challenge, a.user_id, a.scope, a.created_at, a.expires_at});
+      if (!r) return r.error();
+      return {};
+    });
+  }
+  StorageResult<AuthorizationCode> take_authorization_code(std::string_view code_hash) override {
+    // DELETE … RETURNING is the single use: the row goes to whichever statement deletes it.
+    return one_write<AuthorizationCode>(
+        cat({"DELETE FROM authorization_codes WHERE code_hash = $1 RETURNING ", kCodeCols}), {code_hash}, read_code,
+        "authorization code");
+  }
+  StorageResult<std::int64_t> purge_expired_authorization_codes(std::int64_t now) override {
+    return affected_write("DELETE FROM authorization_codes WHERE expires_at <= $1", {now});
   }
 
   // ---- audit ----

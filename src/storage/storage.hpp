@@ -86,6 +86,7 @@ struct ServiceClient {
   std::optional<std::int64_t> rate_limit_per_minute;  // nullopt: unlimited
   std::optional<std::int64_t> rate_limit_per_hour;    // nullopt: unlimited
   std::string allowed_ips = "[]";                     // JSON array text
+  std::string redirect_uris = "[]";                   // JSON array text: exact URIs (public clients)
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
   std::optional<std::int64_t> last_used_at;
@@ -121,6 +122,19 @@ struct RefreshToken {
   std::optional<std::int64_t> rotated_at;
   std::optional<std::string> replaced_by;
   std::optional<std::int64_t> revoked_at;
+};
+
+/// An authorization code (RFC 6749 §4.1) awaiting its exchange: bound to the client, the
+/// redirect URI and the PKCE challenge it was issued for. Only the code's hash is stored.
+struct AuthorizationCode {
+  std::string code_hash;
+  std::string client_id;
+  std::string redirect_uri;
+  std::string code_challenge;  // base64url SHA-256 of the verifier (S256)
+  std::int64_t user_id = 0;
+  std::string scope;  // space-separated
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
 };
 
 /// Result of a compare-and-set rotation of a refresh token.
@@ -302,6 +316,15 @@ class Storage {
   /// Returns how many tokens were revoked.
   virtual StorageResult<std::int64_t> revoke_session_refresh_tokens(std::string_view session_id, std::int64_t now) = 0;
   virtual StorageResult<std::int64_t> revoke_user_refresh_tokens(std::int64_t user_id, std::int64_t now) = 0;
+
+  // ---- authorization codes ----
+  /// Conflict field "code_hash".
+  virtual StorageStatus insert_authorization_code(const AuthorizationCode& code) = 0;
+  /// Deletes the code and returns it, expired or not (the caller judges): of concurrent
+  /// calls with one hash exactly one gets it, the others NotFound. A code is used once.
+  virtual StorageResult<AuthorizationCode> take_authorization_code(std::string_view code_hash) = 0;
+  /// Deletes codes with expires_at <= now; returns how many.
+  virtual StorageResult<std::int64_t> purge_expired_authorization_codes(std::int64_t now) = 0;
 
   // ---- revocation feed ----
   /// Idempotent on key: a second add returns the first entry's seq.

@@ -1,7 +1,7 @@
 # Bootstrap of the first admin: with PERMISO_BOOTSTRAP_ADMIN_* the given password works; without
 # them a random password is printed once, and no fixed default password ever works. And the
 # seed's service clients: MT5_SERVICE_CLIENT_SECRET / DASHBOARD_CLIENT_SECRET ensure the
-# clients mt5-service / dashboard with exactly that secret, across restarts and secret changes.
+# clients mt5-service / dashboard-service with exactly that secret, across restarts and secret changes.
 import json
 import os
 import re
@@ -199,17 +199,23 @@ class SeedClientsTest(harness.ServerTestCase):
         r = self.server.service_token("dashboard", self.mt5_secret, expect=None)
         self.assertError(r, 401, "invalid_client")
 
-    def test_dashboard_client_has_the_trading_scopes(self):
-        c = self.get_client("dashboard")
+    def test_the_dashboards_server_side_has_the_trading_scopes(self):
+        c = self.get_client("dashboard-service")
         self.assertEqual(c.get("client_type"), "confidential", c)
         self.assertIs(c.get("is_trusted"), False, c)
         self.assertEqual(harness.names(c.get("scopes", [])), TRADER_SCOPES)
-        r = self.server.service_token("dashboard", self.dashboard_secret, scope="trade:read market:data")
+        r = self.server.service_token("dashboard-service", self.dashboard_secret, scope="trade:read market:data")
         self.assertEqual(set(r.body["scope"].split()), {"trade:read", "market:data"})
+
+    def test_the_web_apps_public_client_has_no_secret_to_use(self):
+        c = self.get_client("dashboard")
+        self.assertEqual(c.get("client_type"), "public", c)
+        r = self.server.service_token("dashboard", self.dashboard_secret, expect=None)
+        self.assertError(r, 401, "invalid_client")
 
     def test_creation_is_audited_and_secrets_never_appear(self):
         events = audit_events(self.server)
-        for cid in ("mt5-service", "dashboard"):
+        for cid in ("mt5-service", "dashboard-service"):
             found = [e for e in events_about(events, cid, "client.create")]
             self.assertEqual(len(found), 1, f"one creation event for {cid}: {events_about(events, cid)}")
         text = json.dumps(events)
@@ -222,6 +228,7 @@ class SeedClientsTest(harness.ServerTestCase):
         self.assertEqual(r.status, 200, r)
         ids = [c["client_id"] for c in harness.find_list(r.body, "clients", "items")]
         self.assertEqual(ids.count("mt5-service"), 1, ids)
+        self.assertEqual(ids.count("dashboard-service"), 1, ids)
         self.assertEqual(ids.count("dashboard"), 1, ids)
 
 
@@ -229,7 +236,7 @@ class SeedClientsAbsentTest(harness.ServerTestCase):
     server_env = {"MT5_SERVICE_CLIENT_SECRET": None, "DASHBOARD_CLIENT_SECRET": None}
 
     def test_no_variable_no_client(self):
-        for cid in ("mt5-service", "dashboard"):
+        for cid in ("mt5-service", "dashboard-service"):
             r = self.server.get(f"{V1}/service-clients/{cid}", bearer=self.server.admin_token())
             self.assertError(r, 404, "not_found")
 

@@ -1,6 +1,7 @@
 // Service clients (admin:clients), under both /api/v1/service-clients and
 // /api/v1/admin/service-clients. The handlers read and validate the request, call
 // ClientService (which keeps the token endpoint's client cache current) and render.
+#include "auth/authorization.hpp"
 #include "auth/clients.hpp"
 #include "auth/handlers/handler_support.hpp"
 #include "auth/handlers/rest_handlers.hpp"
@@ -66,6 +67,21 @@ std::optional<Failure> read_allowed_ips(JsonBody& body, std::optional<std::strin
   return std::nullopt;
 }
 
+/// Exact redirect URIs for the authorization code grant, stored as a JSON array.
+std::optional<Failure> read_redirect_uris(JsonBody& body, std::optional<std::string>& out) {
+  if (!body.has("redirect_uris")) return std::nullopt;
+  auto uris = body.list("redirect_uris");
+  if (body.error()) return body.error();
+  boost::json::array arr;
+  for (const auto& uri : uris.value_or(std::vector<std::string>{})) {
+    if (auto why = redirect_uri_problem(uri); !why.empty()) return validation_failure("redirect_uris", why);
+    arr.emplace_back(uri);
+  }
+  if (arr.size() > 20) return validation_failure("redirect_uris", "at most 20");
+  out = boost::json::serialize(arr);
+  return std::nullopt;
+}
+
 /// The mutable client fields of a create or update body, validated.
 AuthResult<ClientPatch> read_client_patch(JsonBody& body) {
   ClientPatch patch;
@@ -95,6 +111,7 @@ AuthResult<ClientPatch> read_client_patch(JsonBody& body) {
     if (auto f = read_rate_limit(body, key, *field)) return *f;
   }
   if (auto f = read_allowed_ips(body, patch.allowed_ips)) return *f;
+  if (auto f = read_redirect_uris(body, patch.redirect_uris)) return *f;
   if (body.error()) return *body.error();
   return patch;
 }

@@ -4,6 +4,7 @@
 // cache lookup, HMAC, sign — no storage call, so it answers on the I/O thread.
 #include "auth/handlers/oauth_handlers.hpp"
 
+#include "auth/handlers/browser_session.hpp"
 #include "auth/render.hpp"
 #include "auth/revocation_list.hpp"
 #include "auth/scopes.hpp"
@@ -66,7 +67,8 @@ Response token_response(const IssuedToken& issued) {
                              {"scope", issued.scope}});
 }
 
-Response user_grant_response(const UserGrant& grant) {
+Response user_grant_response(const AuthContext& ctx, const UserGrant& grant) {
+  if (is_browser_grant(grant)) return browser_grant_response(grant, ctx.deps().settings.refresh_token_ttl_s);
   return no_store_json(200, {{"access_token", grant.access.access_token},
                              {"token_type", "Bearer"},
                              {"expires_in", grant.access.expires_in},
@@ -105,18 +107,35 @@ Response password(const AuthContext& ctx, const Request& req, const ParamMap& p)
   auto grant =
       ctx.services.grants.password({param(p, "username"), param(p, "password"), param(p, "scope")}, origin_of(req));
   if (!grant) return to_response(req, grant.error());
-  return user_grant_response(*grant);
+  return user_grant_response(ctx, *grant);
+}
+
+/// A public client's code, its PKCE verifier and redirect URI → a browser session.
+Response authorization_code(const AuthContext& ctx, const Request& req, const ParamMap& p) {
+  auto code = ctx.services.authorization.redeem(
+      {param(p, "code"), param(p, "client_id"), param(p, "redirect_uri"), param(p, "code_verifier")});
+  if (!code) return to_response(req, code.error());
+  auto grant = ctx.services.grants.authorization_code(*code, origin_of(req));
+  if (!grant) return to_response(req, grant.error());
+  return user_grant_response(ctx, *grant);
 }
 
 /// `seed_endpoint`: /auth/refresh answers invalid_grant with 401, /auth/token with 400.
+/// A browser presents its refresh token in the cookie (only /auth/token receives it).
 Response refresh(const AuthContext& ctx, const Request& req, const ParamMap& p, bool seed_endpoint) {
-  auto grant = ctx.services.grants.refresh(param(p, "refresh_token"), origin_of(req));
+  auto presented = param(p, "refresh_token");
+  const auto cookie = presented.empty() ? refresh_cookie_of(req) : std::nullopt;
+  if (cookie) presented = *cookie;
+  auto grant = ctx.services.grants.refresh(presented, origin_of(req));
   if (!grant) {
     Failure f = grant.error();
     if (f.code == AuthError::InvalidGrant) f.grant_error_is_401 = seed_endpoint;
-    return to_response(req, f);
+    auto res = to_response(req, f);
+    // A spent or revoked cookie is of no further use to the browser.
+    if (cookie && f.code == AuthError::InvalidGrant) res.set_header("Set-Cookie", cleared_refresh_cookie());
+    return res;
   }
-  return user_grant_response(*grant);
+  return user_grant_response(ctx, *grant);
 }
 
 void answer_token(AuthContext& ctx, Request& req, Reply reply) {
@@ -127,6 +146,10 @@ void answer_token(AuthContext& ctx, Request& req, Reply reply) {
   if (grant == "client_credentials") return answer_client_credentials(ctx, req, std::move(reply), *p);
   if (grant == "password") {
     return on_pool(ctx, req, std::move(reply), [&ctx, &req, p = std::move(*p)] { return password(ctx, req, p); });
+  }
+  if (grant == "authorization_code") {
+    return on_pool(ctx, req, std::move(reply),
+                   [&ctx, &req, p = std::move(*p)] { return authorization_code(ctx, req, p); });
   }
   if (grant == "refresh_token") {
     return on_pool(ctx, req, std::move(reply),
@@ -198,7 +221,12 @@ Response logout(AuthContext& ctx, Request& req) {
   auto caller = authenticate(ctx, req);
   if (!caller) return to_response(req, caller.error());
   if (auto f = ctx.services.sessions.logout(*caller, origin_of(req))) return to_response(req, *f);
-  return no_store_json(200, {{"message", "Logged out"}, {"session_id", caller->session_id}});
+  auto res = no_store_json(200, {{"message", "Logged out"}, {"session_id", caller->session_id}});
+  // A browser's refresh cookie ends with its session.
+  if (refresh_cookie_of(req) || caller->client_id != kFirstPartyClient) {
+    res.set_header("Set-Cookie", cleared_refresh_cookie());
+  }
+  return res;
 }
 
 /// A handler for an OAuth form POST whose work runs on the worker pool.
@@ -334,20 +362,25 @@ Response discovery(const AuthContext& ctx, const Request& req) {
     for (const auto& s : *all) scopes.emplace_back(s.name);
   }
   boost::json::array auth_methods{"client_secret_basic", "client_secret_post"};
-  boost::json::object doc{
-      {"issuer", settings.issuer},
-      {"token_endpoint", base + "/api/v1/auth/token"},
-      {"jwks_uri", base + "/.well-known/jwks.json"},
-      {"revocation_endpoint", base + "/api/v1/auth/revoke"},
-      {"introspection_endpoint", base + "/api/v1/auth/introspect"},
-      {"grant_types_supported", boost::json::array{"password", "client_credentials", "refresh_token"}},
-      {"response_types_supported", boost::json::array{}},
-      {"token_endpoint_auth_methods_supported", auth_methods},
-      {"revocation_endpoint_auth_methods_supported", auth_methods},
-      {"introspection_endpoint_auth_methods_supported", auth_methods},
-      {"token_endpoint_auth_signing_alg_values_supported",
-       boost::json::array{std::string(jose::to_string(ctx.deps().keys.algorithm()))}},
-      {"scopes_supported", std::move(scopes)}};
+  boost::json::array token_auth_methods{"client_secret_basic", "client_secret_post", "none"};
+  boost::json::object doc{{"issuer", settings.issuer},
+                          {"authorization_endpoint", base + "/api/v1/auth/authorize"},
+                          {"token_endpoint", base + "/api/v1/auth/token"},
+                          {"jwks_uri", base + "/.well-known/jwks.json"},
+                          {"revocation_endpoint", base + "/api/v1/auth/revoke"},
+                          {"introspection_endpoint", base + "/api/v1/auth/introspect"},
+                          {"grant_types_supported",
+                           boost::json::array{"authorization_code", "password", "client_credentials", "refresh_token"}},
+                          {"response_types_supported", boost::json::array{"code"}},
+                          {"response_modes_supported", boost::json::array{"query"}},
+                          {"code_challenge_methods_supported", boost::json::array{"S256"}},
+                          {"authorization_response_iss_parameter_supported", true},
+                          {"token_endpoint_auth_methods_supported", token_auth_methods},
+                          {"revocation_endpoint_auth_methods_supported", auth_methods},
+                          {"introspection_endpoint_auth_methods_supported", auth_methods},
+                          {"token_endpoint_auth_signing_alg_values_supported",
+                           boost::json::array{std::string(jose::to_string(ctx.deps().keys.algorithm()))}},
+                          {"scopes_supported", std::move(scopes)}};
   auto res = http::json_response(200, doc);
   res.set_header("Cache-Control", "public, max-age=300");
   return res;
@@ -375,6 +408,7 @@ void register_oauth_routes(http::Router& router, AuthContext& ctx) {
                return revocation_feed(ctx, *waiters, req);
              }));
   register_session_routes(router, ctx);
+  register_authorize_routes(router, ctx);
 }
 
 void register_session_routes(http::Router& router, AuthContext& ctx) {

@@ -8,6 +8,8 @@
 namespace permiso::auth {
 
 void register_oauth_routes(http::Router& router, AuthContext& ctx);
+/// The authorization endpoint and its sign-in page (authorize_handlers.cpp).
+void register_authorize_routes(http::Router& router, AuthContext& ctx);
 void register_session_routes(http::Router& router, AuthContext& ctx);
 void register_wellknown_routes(http::Router& router, AuthContext& ctx);
 

@@ -109,7 +109,7 @@ class SeedFlowsTest(unittest.TestCase):
         token = service_token("mt5-service", secret("mt5_service_client_secret"))
         r = call("GET", f"{V1}/auth/revocations?since=0", bearer=token)
         self.assertEqual(r.status, 200, r)
-        token = service_token("dashboard", secret("dashboard_client_secret"), "trade:read")
+        token = service_token("dashboard-service", secret("dashboard_client_secret"), "trade:read")
         self.assertEqual(call("GET", f"{V1}/trades", bearer=token).status, 200)
 
     def test_tokens_are_rs256_and_verify_against_the_published_keys(self):

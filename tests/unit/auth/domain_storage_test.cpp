@@ -178,7 +178,7 @@ TEST(ServiceClientSeeds, OnlyTheVariablesThatAreSetAndUsable) {
   EXPECT_EQ(both.seeds[0].client_id, "mt5-service");
   EXPECT_EQ(both.seeds[0].secret, "mt5-service-client-secret-key");
   EXPECT_TRUE(both.seeds[0].scopes.empty());
-  EXPECT_EQ(both.seeds[1].client_id, "dashboard");
+  EXPECT_EQ(both.seeds[1].client_id, "dashboard-service");
   const std::vector<std::string> unusable{"short", std::string(513, 'x'), "has a space in it ok",
                                           "tab\there-0123456789"};
   for (const auto& bad : unusable) {
@@ -194,7 +194,8 @@ TEST(ServiceClientSeeds, EveryNameClientSecretIsTheNameServiceClient) {
   EXPECT_EQ(service_client_id("MT5_SERVICE_CLIENT_SECRET"), "mt5-service");
   EXPECT_EQ(service_client_id("RISK_CLIENT_SECRET"), "risk-service");
   EXPECT_EQ(service_client_id("ORDER_ROUTER_CLIENT_SECRET"), "order-router-service");
-  EXPECT_EQ(service_client_id("DASHBOARD_CLIENT_SECRET"), "dashboard");
+  // `dashboard` is the web app's public client; the seed's secret is its server side.
+  EXPECT_EQ(service_client_id("DASHBOARD_CLIENT_SECRET"), "dashboard-service");
   EXPECT_EQ(service_client_id("CLIENT_SECRET"), "");
   EXPECT_EQ(service_client_id("RISK_PASSWORD"), "");
 
@@ -228,7 +229,7 @@ TEST_F(DomainStorageTest, ServiceClientsAreCreatedOnceAndFollowTheSecret) {
   EXPECT_TRUE(secrets.matches("first-secret-0123456789", mt5->secret_hash));
   EXPECT_EQ(mt5->secret_hash.find("first-secret"), std::string::npos) << "stored hashed";
   EXPECT_TRUE(scope_names(*storage_, "mt5-service").empty());
-  EXPECT_EQ(scope_names(*storage_, "dashboard"),
+  EXPECT_EQ(scope_names(*storage_, "dashboard-service"),
             (std::vector<std::string>{"account:balance", "account:read", "market:data", "trade:close", "trade:modify",
                                       "trade:open", "trade:read"}));
 
