@@ -12,7 +12,7 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan run run-cluster test test-unit test-integration compose-check compose-test images bench fmt fmt-check layering-check naming-check tidy clean
+.PHONY: help bootstrap build build-asan web web-check run run-cluster test test-unit test-integration compose-check compose-test images bench fmt fmt-check layering-check naming-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
@@ -33,16 +33,24 @@ build-asan: bootstrap
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
-run: build
+# The dashboard: web/dist, served by the front door at /.
+web:
+	@scripts/build-web
+
+# The dashboard's lint, type check and unit tests, then its build (part of make test).
+web-check:
+	@scripts/build-web --check
+
+run: build web
 	@scripts/run-stack $(RELEASE_DIR)
 
-run-cluster: build
+run-cluster: build web
 	@scripts/run-cluster $(RELEASE_DIR)
 
 # Every test, on the sanitizer build: unit tests, then integration tests that start real
 # PostgreSQL and Redis servers on loopback. The Release build is compiled too (warnings are
 # errors there as well, and optimisation finds different ones), so `make run` cannot break.
-test: fmt-check layering-check naming-check compose-check build build-asan
+test: fmt-check layering-check naming-check compose-check web-check build build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
 

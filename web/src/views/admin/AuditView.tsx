@@ -1,0 +1,70 @@
+// The audit trail with filters: actor, action, outcome, since.
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { useAuth } from '../../auth/AuthProvider';
+import { time } from '../../components/format';
+import { Empty, QueryView } from '../../components/states';
+
+export function AuditView() {
+  const { api } = useAuth();
+  const [filters, setFilters] = useState({ actor: '', action: '', outcome: '' });
+  const active = Object.fromEntries(Object.entries(filters).filter(([, v]) => v.trim() !== ''));
+  const events = useQuery({
+    queryKey: ['admin', 'audit', active],
+    queryFn: async () => (await api.audit({ ...active, per_page: '100' })).events,
+  });
+  const input = (key: keyof typeof filters, label: string) => (
+    <label className="field inline">
+      <span>{label}</span>
+      <input value={filters[key]} onChange={(e) => setFilters({ ...filters, [key]: e.target.value })} name={`audit-${key}`} />
+    </label>
+  );
+  return (
+    <section className="panel" aria-labelledby="audit-title">
+      <h1 id="audit-title">Audit trail</h1>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Audit filters">
+        {input('actor', 'Actor')}
+        {input('action', 'Action')}
+        <label className="field inline">
+          <span>Outcome</span>
+          <select value={filters.outcome} onChange={(e) => setFilters({ ...filters, outcome: e.target.value })}>
+            <option value="">any</option>
+            <option value="success">success</option>
+            <option value="failure">failure</option>
+            <option value="denied">denied</option>
+          </select>
+        </label>
+      </form>
+      <QueryView query={events} empty={(e) => (e.length === 0 ? <Empty>No events match.</Empty> : null)}>
+        {(list) => (
+          <div className="table-wrap">
+            <table className="grid">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Actor</th>
+                  <th scope="col">Action</th>
+                  <th scope="col">Target</th>
+                  <th scope="col">Outcome</th>
+                  <th scope="col">From</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((e) => (
+                  <tr key={e.id}>
+                    <td>{time(e.timestamp)}</td>
+                    <td>{e.actor}</td>
+                    <td>{e.action}</td>
+                    <td>{e.target}</td>
+                    <td className={e.outcome === 'success' ? 'up' : 'down'}>{e.outcome}</td>
+                    <td>{e.ip}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
+    </section>
+  );
+}

@@ -1,0 +1,206 @@
+// Service clients: search, create with scopes, the secret shown once (with a copy button),
+// rotate with a grace period, enable or disable, delete.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { listOf } from '../../api/client';
+import type { ScopeInfo, ServiceClient } from '../../api/types';
+import { useAuth } from '../../auth/AuthProvider';
+import { time } from '../../components/format';
+import { Empty, ErrorState, QueryView, errorText } from '../../components/states';
+
+export function ClientsView() {
+  const { api } = useAuth();
+  const client = useQueryClient();
+  const [search, setSearch] = useState('');
+  const [secret, setSecret] = useState<{ clientId: string; secret: string } | null>(null);
+  const clients = useQuery({ queryKey: ['admin', 'clients'], queryFn: async () => (await api.clients()).clients });
+  const refresh = () => void client.invalidateQueries({ queryKey: ['admin', 'clients'] });
+  const action = useMutation({
+    mutationFn: async ({ kind, c }: { kind: 'rotate' | 'toggle' | 'delete'; c: ServiceClient }) => {
+      if (kind === 'rotate') {
+        const r = await api.rotateSecret(c.client_id, 3600);
+        setSecret({ clientId: c.client_id, secret: r.client_secret });
+      } else if (kind === 'toggle') {
+        await api.updateClient(c.client_id, { is_active: !c.is_active });
+      } else {
+        await api.deleteClient(c.client_id);
+      }
+    },
+    onSuccess: refresh,
+  });
+  const q = search.trim().toLowerCase();
+
+  return (
+    <section className="panel" aria-labelledby="clients-title">
+      <h1 id="clients-title">Service clients</h1>
+      {secret && <SecretOnce {...secret} onDone={() => setSecret(null)} />}
+      <CreateClient
+        onCreated={(clientId, s) => {
+          setSecret({ clientId, secret: s });
+          refresh();
+        }}
+      />
+      <label className="field inline search">
+        <span>Search</span>
+        <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} name="client-search" />
+      </label>
+      {action.error && <ErrorState error={action.error} />}
+      <QueryView query={clients}>
+        {(all) => {
+          const rows = all.filter((c) => !q || c.client_id.toLowerCase().includes(q) || c.name.toLowerCase().includes(q));
+          if (rows.length === 0) return <Empty>No service clients match.</Empty>;
+          return (
+            <div className="table-wrap">
+              <table className="grid" data-testid="clients">
+                <thead>
+                  <tr>
+                    <th scope="col">Client</th>
+                    <th scope="col">Type</th>
+                    <th scope="col">Scopes</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Last used</th>
+                    <th scope="col"><span className="sr-only">Actions</span></th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((c) => (
+                    <tr key={c.client_id} data-client-id={c.client_id}>
+                      <td>
+                        <strong>{c.client_id}</strong>
+                        <div className="muted">{c.name}</div>
+                      </td>
+                      <td>{c.client_type}</td>
+                      <td className="scopes">{c.scopes.join(' ') || '—'}</td>
+                      <td>{c.is_active ? 'active' : <span className="down">disabled</span>}</td>
+                      <td>{time(c.last_used_at)}</td>
+                      <td className="actions">
+                        {c.client_type === 'confidential' && (
+                          <button type="button" className="ghost" onClick={() => action.mutate({ kind: 'rotate', c })}>
+                            Rotate secret
+                          </button>
+                        )}
+                        <button type="button" className="ghost" onClick={() => action.mutate({ kind: 'toggle', c })}>
+                          {c.is_active ? 'Disable' : 'Enable'}
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => {
+                            if (window.confirm(`Delete ${c.client_id}? Its tokens stop working at once.`)) {
+                              action.mutate({ kind: 'delete', c });
+                            }
+                          }}
+                        >
+                          Delete
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          );
+        }}
+      </QueryView>
+    </section>
+  );
+}
+
+/** The secret exists in clear only in this answer: shown once, copyable, then gone. */
+function SecretOnce({ clientId, secret, onDone }: { clientId: string; secret: string; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="secret-once" role="alert" data-testid="secret-once">
+      <p>
+        The secret of <strong>{clientId}</strong>. Copy it now: it is not shown again.
+      </p>
+      <code data-testid="client-secret">{secret}</code>
+      <div className="row">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => void navigator.clipboard?.writeText(secret).then(() => setCopied(true))}
+        >
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+        <button type="button" className="ghost" onClick={onDone}>
+          I have stored it
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function CreateClient({ onCreated }: { onCreated: (clientId: string, secret: string) => void }) {
+  const { api } = useAuth();
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState('');
+  const [clientId, setClientId] = useState('');
+  const [chosen, setChosen] = useState<string[]>([]);
+  const scopes = useQuery({
+    queryKey: ['admin', 'scopes'],
+    queryFn: async () => listOf<ScopeInfo>(await api.scopes(), 'scopes'),
+    enabled: open,
+  });
+  const create = useMutation({
+    mutationFn: () =>
+      api.createClient({ name, ...(clientId ? { client_id: clientId } : {}), scope_ids: chosen, client_type: 'confidential' }),
+    onSuccess: (r) => {
+      onCreated(r.client.client_id, r.client_secret);
+      setOpen(false);
+      setName('');
+      setClientId('');
+      setChosen([]);
+    },
+  });
+  if (!open) {
+    return (
+      <button type="button" className="primary" onClick={() => setOpen(true)}>
+        New service client
+      </button>
+    );
+  }
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate();
+  };
+  return (
+    <form className="card-form" onSubmit={submit} aria-label="New service client">
+      <label className="field">
+        <span>Name</span>
+        <input value={name} onChange={(e) => setName(e.target.value)} required name="client-name" />
+      </label>
+      <label className="field">
+        <span>Client id (optional)</span>
+        <input value={clientId} onChange={(e) => setClientId(e.target.value)} name="client-id" placeholder="generated" />
+      </label>
+      <fieldset className="scope-picker">
+        <legend>Scopes</legend>
+        {scopes.isPending && <span className="muted">Loading scopes…</span>}
+        {(scopes.data ?? []).map((s) => (
+          <label key={s.id} className="check">
+            <input
+              type="checkbox"
+              checked={chosen.includes(s.name)}
+              onChange={(e) => setChosen(e.target.checked ? [...chosen, s.name] : chosen.filter((x) => x !== s.name))}
+            />
+            {s.name}
+          </label>
+        ))}
+      </fieldset>
+      {create.error && (
+        <p className="notice bad" role="alert">
+          {errorText(create.error)}
+        </p>
+      )}
+      <div className="row">
+        <button type="submit" className="primary" disabled={create.isPending}>
+          Create
+        </button>
+        <button type="button" className="ghost" onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

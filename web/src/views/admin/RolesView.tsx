@@ -1,0 +1,57 @@
+// Roles with their scopes, and every scope.
+import { useQuery } from '@tanstack/react-query';
+import { listOf } from '../../api/client';
+import type { Role, ScopeInfo } from '../../api/types';
+import { useAuth } from '../../auth/AuthProvider';
+import { QueryView } from '../../components/states';
+
+export function RolesView() {
+  const { api } = useAuth();
+  const roles = useQuery({ queryKey: ['admin', 'roles'], queryFn: async () => listOf<Role>(await api.roles(), 'roles') });
+  const scopes = useQuery({
+    queryKey: ['admin', 'scopes'],
+    queryFn: async () => listOf<ScopeInfo>(await api.scopes(), 'scopes'),
+  });
+  return (
+    <div className="two-col">
+      <section className="panel" aria-labelledby="roles-title">
+        <h1 id="roles-title">Roles</h1>
+        <QueryView query={roles}>
+          {(list) => (
+            <ul className="plain">
+              {list.map((r) => (
+                <li key={r.id}>
+                  <strong>{r.name}</strong> <span className="muted">{r.description}</span>
+                  <div className="scopes">{(r.scopes ?? []).map((s) => s.name).join(' ') || '—'}</div>
+                </li>
+              ))}
+            </ul>
+          )}
+        </QueryView>
+      </section>
+      <section className="panel" aria-labelledby="scopes-title">
+        <h1 id="scopes-title">Scopes</h1>
+        <QueryView query={scopes}>
+          {(list) => (
+            <table className="grid">
+              <thead>
+                <tr>
+                  <th scope="col">Scope</th>
+                  <th scope="col">Description</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((s) => (
+                  <tr key={s.id}>
+                    <td>{s.name}</td>
+                    <td>{s.description}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </QueryView>
+      </section>
+    </div>
+  );
+}

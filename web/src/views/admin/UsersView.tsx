@@ -1,0 +1,137 @@
+// Users: search, create, enable or disable, roles.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { listOf } from '../../api/client';
+import type { Role, User } from '../../api/types';
+import { useAuth } from '../../auth/AuthProvider';
+import { time } from '../../components/format';
+import { Empty, ErrorState, QueryView, errorText } from '../../components/states';
+
+export function UsersView() {
+  const { api } = useAuth();
+  const client = useQueryClient();
+  const [search, setSearch] = useState('');
+  const users = useQuery({ queryKey: ['admin', 'users', search], queryFn: async () => (await api.users(search)).users });
+  const roles = useQuery({ queryKey: ['admin', 'roles'], queryFn: async () => listOf<Role>(await api.roles(), 'roles') });
+  const refresh = () => void client.invalidateQueries({ queryKey: ['admin', 'users'] });
+  const toggle = useMutation({
+    mutationFn: (u: User) => api.updateUser(u.id, { is_active: !u.is_active }),
+    onSuccess: refresh,
+  });
+  const setRole = useMutation({
+    mutationFn: ({ u, roleId }: { u: User; roleId: number }) => api.setUserRoles(u.id, [roleId]),
+    onSuccess: refresh,
+  });
+  return (
+    <section className="panel" aria-labelledby="users-title">
+      <h1 id="users-title">Users</h1>
+      <CreateUser onCreated={refresh} />
+      <label className="field inline search">
+        <span>Search</span>
+        <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} name="user-search" />
+      </label>
+      {(toggle.error ?? setRole.error) && <ErrorState error={toggle.error ?? setRole.error} />}
+      <QueryView query={users} empty={(u) => (u.length === 0 ? <Empty>No users match.</Empty> : null)}>
+        {(list) => (
+          <div className="table-wrap">
+            <table className="grid">
+              <thead>
+                <tr>
+                  <th scope="col">User</th>
+                  <th scope="col">Email</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Last sign-in</th>
+                  <th scope="col"><span className="sr-only">Actions</span></th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((u) => (
+                  <tr key={u.id}>
+                    <td>
+                      <strong>{u.username}</strong>
+                      <div className="muted">{u.full_name}</div>
+                    </td>
+                    <td>{u.email}</td>
+                    <td>
+                      <select
+                        aria-label={`Role of ${u.username}`}
+                        value={u.roles[0]?.id ?? ''}
+                        onChange={(e) => setRole.mutate({ u, roleId: Number(e.target.value) })}
+                      >
+                        {u.roles.length === 0 && <option value="">none</option>}
+                        {(roles.data ?? []).map((r) => (
+                          <option key={r.id} value={r.id}>
+                            {r.name}
+                          </option>
+                        ))}
+                      </select>
+                    </td>
+                    <td>{u.is_active ? 'active' : <span className="down">disabled</span>}</td>
+                    <td>{time(u.last_login)}</td>
+                    <td className="actions">
+                      <button type="button" className="ghost" onClick={() => toggle.mutate(u)}>
+                        {u.is_active ? 'Disable' : 'Enable'}
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
+    </section>
+  );
+}
+
+function CreateUser({ onCreated }: { onCreated: () => void }) {
+  const { api } = useAuth();
+  const [open, setOpen] = useState(false);
+  const [form, setForm] = useState({ username: '', email: '', password: '' });
+  const create = useMutation({
+    mutationFn: () => api.createUser(form),
+    onSuccess: () => {
+      setOpen(false);
+      setForm({ username: '', email: '', password: '' });
+      onCreated();
+    },
+  });
+  if (!open) {
+    return (
+      <button type="button" className="primary" onClick={() => setOpen(true)}>
+        New user
+      </button>
+    );
+  }
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate();
+  };
+  const input = (key: keyof typeof form, label: string, type = 'text') => (
+    <label className="field">
+      <span>{label}</span>
+      <input type={type} value={form[key]} onChange={(e) => setForm({ ...form, [key]: e.target.value })} required autoComplete="off" />
+    </label>
+  );
+  return (
+    <form className="card-form" onSubmit={submit} aria-label="New user">
+      {input('username', 'Username')}
+      {input('email', 'Email', 'email')}
+      {input('password', 'Initial password', 'password')}
+      {create.error && (
+        <p className="notice bad" role="alert">
+          {errorText(create.error)}
+        </p>
+      )}
+      <div className="row">
+        <button type="submit" className="primary" disabled={create.isPending}>
+          Create
+        </button>
+        <button type="button" className="ghost" onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
