@@ -96,8 +96,7 @@ std::string redirect_with(std::string_view redirect_uri,
   return out;
 }
 
-AuthorizationService::AuthorizationService(const AuthSettings& settings, storage::Storage& storage,
-                                           const Clock& clock)
+AuthorizationService::AuthorizationService(const AuthSettings& settings, storage::Storage& storage, const Clock& clock)
     : settings_(settings), storage_(storage), clock_(clock) {}
 
 Result<AuthorizeTarget, AuthorizeRefusal> AuthorizationService::check(const AuthorizeRequest& request) const {

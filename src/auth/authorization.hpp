@@ -10,9 +10,9 @@
 #include "storage/storage.hpp"
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
-#include <string>
 #include <vector>
 
 namespace permiso::auth {

@@ -27,9 +27,8 @@ std::string param(const ParamMap& p, std::string_view name) {
 }
 
 AuthorizeRequest authorize_request(const ParamMap& p) {
-  return {param(p, "response_type"),  param(p, "client_id"),      param(p, "redirect_uri"),
-          param(p, "state"),          param(p, "scope"),          param(p, "code_challenge"),
-          param(p, "code_challenge_method")};
+  return {param(p, "response_type"), param(p, "client_id"),      param(p, "redirect_uri"),         param(p, "state"),
+          param(p, "scope"),         param(p, "code_challenge"), param(p, "code_challenge_method")};
 }
 
 ParamMap query_params(const Request& req) {
@@ -55,9 +54,8 @@ Response form_page(const AuthContext& ctx, int status, SignInForm form) {
   const std::string nonce = jose::random_token(16);
   form.csrf_token = csrf_token_for(ctx, nonce);
   auto res = sign_in_page(status, form);
-  res.set_header("Set-Cookie", std::string(kCsrfCookie) + "=" + nonce +
-                                   "; Path=/api/v1/auth/authorize; Max-Age=" + std::to_string(kCsrfCookieMaxAgeS) +
-                                   "; Secure; HttpOnly; SameSite=Strict");
+  res.set_header("Set-Cookie", std::string(kCsrfCookie) + "=" + nonce + "; Path=/api/v1/auth/authorize; Max-Age=" +
+                                   std::to_string(kCsrfCookieMaxAgeS) + "; Secure; HttpOnly; SameSite=Strict");
   return res;
 }
 
@@ -122,9 +120,8 @@ void register_authorize_routes(http::Router& router, AuthContext& ctx) {
   router.add("POST", "/api/v1/auth/authorize", [&ctx](Request& req, http::Reply reply) {
     auto p = http::read_oauth_params(req);
     if (!p) return reply(sign_in_error_page(400, "The sign-in form could not be read."));
-    http::offload(ctx.blocking, req, std::move(reply), [&ctx, p = std::move(*p)](Request& r, const http::Reply& answer) {
-      answer(sign_in(ctx, r, p));
-    });
+    http::offload(ctx.blocking, req, std::move(reply),
+                  [&ctx, p = std::move(*p)](Request& r, const http::Reply& answer) { answer(sign_in(ctx, r, p)); });
   });
 }
 

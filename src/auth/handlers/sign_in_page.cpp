@@ -61,8 +61,7 @@ http::Response html(int status, std::string body, std::string_view form_target) 
   // application's origin beside this one.
   std::string form_action = "'self'";
   if (const auto origin = origin_of_uri(form_target); !origin.empty()) form_action += " " + origin;
-  res.set_header("Content-Security-Policy", "default-src 'none'; style-src " + hash +
-                                                "; form-action " + form_action +
+  res.set_header("Content-Security-Policy", "default-src 'none'; style-src " + hash + "; form-action " + form_action +
                                                 "; frame-ancestors 'none'; base-uri 'none'");
   res.set_header("Cache-Control", "no-store");
   res.set_header("Pragma", "no-cache");
@@ -72,9 +71,9 @@ http::Response html(int status, std::string body, std::string_view form_target) 
 std::string page(std::string_view title, const std::string& content) {
   return std::string("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">") +
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" +
-         "<meta name=\"referrer\" content=\"no-referrer\"><title>" + std::string(title) +
-         " · Permiso</title><style>" + std::string(kStyle) + "</style></head><body><main>" +
-         "<div class=\"brand\">Permiso</div>" + content + "</main></body></html>";
+         "<meta name=\"referrer\" content=\"no-referrer\"><title>" + std::string(title) + " · Permiso</title><style>" +
+         std::string(kStyle) + "</style></head><body><main>" + "<div class=\"brand\">Permiso</div>" + content +
+         "</main></body></html>";
 }
 
 std::string hidden(std::string_view name, std::string_view value) {
@@ -104,12 +103,23 @@ std::string html_escape(std::string_view text) {
   out.reserve(text.size());
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -121,18 +131,17 @@ http::Response sign_in_page(int status, const SignInForm& form) {
   const bool failed = !form.error.empty();
   if (failed) content += "<div class=\"error\" role=\"alert\" id=\"error\">" + html_escape(form.error) + "</div>";
   const std::string described = failed ? " aria-describedby=\"error\" aria-invalid=\"true\"" : "";
-  content += "<form method=\"post\" action=\"/api/v1/auth/authorize\" aria-labelledby=\"title\">" +
-             hidden_fields(form) +
-             "<label for=\"username\">Username</label><input id=\"username\" name=\"username\" "
-             "autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required maxlength=\"50\"" +
-             (form.username.empty() ? std::string(" autofocus") : "") + described + " value=\"" +
-             html_escape(form.username) +
-             "\"><label for=\"password\">Password</label><input id=\"password\" name=\"password\" "
-             "type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\"" +
-             (form.username.empty() ? std::string() : " autofocus") + described +
-             "><button type=\"submit\">Sign in</button></form>" +
-             "<p class=\"fine\">Permiso signs you in and returns you to the application. It never shares "
-             "your password with it.</p>";
+  content +=
+      "<form method=\"post\" action=\"/api/v1/auth/authorize\" aria-labelledby=\"title\">" + hidden_fields(form) +
+      "<label for=\"username\">Username</label><input id=\"username\" name=\"username\" "
+      "autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required maxlength=\"50\"" +
+      (form.username.empty() ? std::string(" autofocus") : "") + described + " value=\"" + html_escape(form.username) +
+      "\"><label for=\"password\">Password</label><input id=\"password\" name=\"password\" "
+      "type=\"password\" autocomplete=\"current-password\" required maxlength=\"128\"" +
+      (form.username.empty() ? std::string() : " autofocus") + described +
+      "><button type=\"submit\">Sign in</button></form>" +
+      "<p class=\"fine\">Permiso signs you in and returns you to the application. It never shares "
+      "your password with it.</p>";
   return html(status, page("Sign in", content), form.request.redirect_uri);
 }
 

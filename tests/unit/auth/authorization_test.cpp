@@ -47,8 +47,7 @@ TEST(RedirectUris, HttpsOrLoopbackWithoutFragment) {
 }
 
 TEST(RedirectUris, AnswersAreAppendedEncoded) {
-  EXPECT_EQ(redirect_with(kRedirect, {{"code", "a b"}, {"state", "x&y=z"}}),
-            kRedirect + "?code=a%20b&state=x%26y%3Dz");
+  EXPECT_EQ(redirect_with(kRedirect, {{"code", "a b"}, {"state", "x&y=z"}}), kRedirect + "?code=a%20b&state=x%26y%3Dz");
   EXPECT_EQ(redirect_with("https://a.example/cb?tenant=1", {{"code", "c"}}), "https://a.example/cb?tenant=1&code=c");
 }
 
