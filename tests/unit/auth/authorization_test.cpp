@@ -3,6 +3,7 @@
 // their client, redirect URI and challenge, against a real SQLite database.
 #include "auth/authorization.hpp"
 #include "auth/bootstrap.hpp"
+#include "auth/handlers/sign_in_page.hpp"
 #include "auth/pkce.hpp"
 
 #include <gtest/gtest.h>
@@ -176,6 +177,23 @@ TEST_F(AuthorizationTest, CodesExpireAfterTheirLifetimeAndArePurged) {
   EXPECT_EQ(*storage_->purge_expired_authorization_codes(clock_.now_seconds()), 0);
   clock_.advance(61);
   EXPECT_EQ(*storage_->purge_expired_authorization_codes(clock_.now_seconds()), 1);
+}
+
+TEST(SignInPage, EscapesWhatItShowsAndCarries) {
+  EXPECT_EQ(html_escape(R"(<script>"x" & 'y'</script>)"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;");
+  SignInForm form;
+  form.request.state = R"("><script>alert(1)</script>)";
+  form.client_name = "<b>App</b>";
+  form.username = R"(a"b)";
+  form.error = "<img src=x onerror=alert(1)>";
+  const auto page = sign_in_page(401, form);
+  EXPECT_EQ(page.status, 401);
+  EXPECT_EQ(page.body.find("<script"), std::string::npos);
+  EXPECT_EQ(page.body.find("<img"), std::string::npos);
+  EXPECT_EQ(page.body.find("<b>App"), std::string::npos);
+  EXPECT_NE(page.body.find(R"(value="a&quot;b")"), std::string::npos);
+  EXPECT_NE(page.body.find(R"(role="alert")"), std::string::npos);
 }
 
 TEST(AuthSettings, CodesLiveAtMostAMinute) {

@@ -168,6 +168,20 @@ TEST(BearerToken, ExtractsTokenCaseInsensitively) {
   EXPECT_FALSE(bearer_token(none));
 }
 
+TEST(Cookie, FindsItsValueAmongOthersAndHeaders) {
+  Request r;
+  r.headers = {{"cookie", "theme=dark; __Secure-permiso_refresh=abc.def; x=1"}, {"cookie", "late=2"}};
+  EXPECT_EQ(cookie(r, "__Secure-permiso_refresh"), "abc.def");
+  EXPECT_EQ(cookie(r, "x"), "1");
+  EXPECT_EQ(cookie(r, "late"), "2");
+  EXPECT_EQ(cookie(r, "theme"), "dark");
+  EXPECT_FALSE(cookie(r, "permiso_refresh")) << "a name is matched whole";
+  EXPECT_FALSE(cookie(r, "missing"));
+  r.headers = {{"cookie", "empty=; novalue"}};
+  EXPECT_EQ(cookie(r, "empty"), "");
+  EXPECT_FALSE(cookie(r, "novalue"));
+}
+
 TEST(BodyError, EveryReasonHasNameAndDescription) {
   for (auto e : {BodyError::MalformedEncoding, BodyError::TooManyFields, BodyError::FieldTooLarge,
                  BodyError::InvalidJson, BodyError::NotAnObject, BodyError::InvalidValue, BodyError::DuplicateParameter,

@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useAuth } from '../../auth/AuthProvider';
 import { time } from '../../components/format';
+import { DataTable } from '../../components/DataTable';
 import { Empty, QueryView } from '../../components/states';
 
 export function AuditView() {
@@ -37,32 +38,18 @@ export function AuditView() {
       </form>
       <QueryView query={events} empty={(e) => (e.length === 0 ? <Empty>No events match.</Empty> : null)}>
         {(list) => (
-          <div className="table-wrap">
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">From</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((e) => (
-                  <tr key={e.id}>
-                    <td>{time(e.timestamp)}</td>
-                    <td>{e.actor}</td>
-                    <td>{e.action}</td>
-                    <td>{e.target}</td>
-                    <td className={e.outcome === 'success' ? 'up' : 'down'}>{e.outcome}</td>
-                    <td>{e.ip}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            rows={list}
+            rowKey={(e) => e.id}
+            columns={[
+              { header: 'Time', cell: (e) => time(e.timestamp) },
+              { header: 'Actor', cell: (e) => e.actor },
+              { header: 'Action', cell: (e) => e.action },
+              { header: 'Target', cell: (e) => e.target },
+              { header: 'Outcome', cell: (e) => e.outcome, className: (e) => (e.outcome === 'success' ? 'up' : 'down') },
+              { header: 'From', cell: (e) => e.ip },
+            ]}
+          />
         )}
       </QueryView>
     </section>

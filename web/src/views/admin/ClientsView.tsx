@@ -6,7 +6,9 @@ import { listOf } from '../../api/client';
 import type { ScopeInfo, ServiceClient } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
 import { time } from '../../components/format';
-import { Empty, ErrorState, QueryView, errorText } from '../../components/states';
+import { DataTable } from '../../components/DataTable';
+import { FormFooter, SearchBox } from '../../components/forms';
+import { Empty, ErrorState, QueryView } from '../../components/states';
 
 export function ClientsView() {
   const { api } = useAuth();
@@ -40,69 +42,63 @@ export function ClientsView() {
           refresh();
         }}
       />
-      <label className="field inline search">
-        <span>Search</span>
-        <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} name="client-search" />
-      </label>
+      <SearchBox value={search} onChange={setSearch} name="client-search" />
       {action.error && <ErrorState error={action.error} />}
       <QueryView query={clients}>
         {(all) => {
           const rows = all.filter((c) => !q || c.client_id.toLowerCase().includes(q) || c.name.toLowerCase().includes(q));
           if (rows.length === 0) return <Empty>No service clients match.</Empty>;
           return (
-            <div className="table-wrap">
-              <table className="grid" data-testid="clients">
-                <thead>
-                  <tr>
-                    <th scope="col">Client</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Scopes</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col"><span className="sr-only">Actions</span></th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((c) => (
-                    <tr key={c.client_id} data-client-id={c.client_id}>
-                      <td>
-                        <strong>{c.client_id}</strong>
-                        <div className="muted">{c.name}</div>
-                      </td>
-                      <td>{c.client_type}</td>
-                      <td className="scopes">{c.scopes.join(' ') || '—'}</td>
-                      <td>{c.is_active ? 'active' : <span className="down">disabled</span>}</td>
-                      <td>{time(c.last_used_at)}</td>
-                      <td className="actions">
-                        {c.client_type === 'confidential' && (
-                          <button type="button" className="ghost" onClick={() => action.mutate({ kind: 'rotate', c })}>
-                            Rotate secret
-                          </button>
-                        )}
-                        <button type="button" className="ghost" onClick={() => action.mutate({ kind: 'toggle', c })}>
-                          {c.is_active ? 'Disable' : 'Enable'}
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          onClick={() => {
-                            if (window.confirm(`Delete ${c.client_id}? Its tokens stop working at once.`)) {
-                              action.mutate({ kind: 'delete', c });
-                            }
-                          }}
-                        >
-                          Delete
-                        </button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              rows={rows}
+              rowKey={(c) => c.client_id}
+              rowData={(c) => ({ 'client-id': c.client_id })}
+              testId="clients"
+              columns={[
+                {
+                  header: 'Client',
+                  cell: (c) => (
+                    <>
+                      <strong>{c.client_id}</strong>
+                      <div className="muted">{c.name}</div>
+                    </>
+                  ),
+                },
+                { header: 'Type', cell: (c) => c.client_type },
+                { header: 'Scopes', cell: (c) => c.scopes.join(' ') || '—', className: () => 'scopes' },
+                { header: 'Status', cell: (c) => (c.is_active ? 'active' : <span className="down">disabled</span>) },
+                { header: 'Last used', cell: (c) => time(c.last_used_at) },
+                { header: '', cell: (c) => <ClientActions client={c} act={(kind) => action.mutate({ kind, c })} /> },
+              ]}
+            />
           );
         }}
       </QueryView>
     </section>
+  );
+}
+
+function ClientActions({ client: c, act }: { client: ServiceClient; act: (kind: 'rotate' | 'toggle' | 'delete') => void }) {
+  return (
+    <>
+      {c.client_type === 'confidential' && (
+        <button type="button" className="ghost" onClick={() => act('rotate')}>
+          Rotate secret
+        </button>
+      )}
+      <button type="button" className="ghost" onClick={() => act('toggle')}>
+        {c.is_active ? 'Disable' : 'Enable'}
+      </button>
+      <button
+        type="button"
+        className="danger"
+        onClick={() => {
+          if (window.confirm(`Delete ${c.client_id}? Its tokens stop working at once.`)) act('delete');
+        }}
+      >
+        Delete
+      </button>
+    </>
   );
 }
 
@@ -188,19 +184,7 @@ function CreateClient({ onCreated }: { onCreated: (clientId: string, secret: str
           </label>
         ))}
       </fieldset>
-      {create.error && (
-        <p className="notice bad" role="alert">
-          {errorText(create.error)}
-        </p>
-      )}
-      <div className="row">
-        <button type="submit" className="primary" disabled={create.isPending}>
-          Create
-        </button>
-        <button type="button" className="ghost" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter error={create.error} busy={create.isPending} submit="Create" onCancel={() => setOpen(false)} />
     </form>
   );
 }

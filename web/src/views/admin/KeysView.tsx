@@ -4,6 +4,7 @@ import { listOf } from '../../api/client';
 import type { SigningKey } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
 import { time } from '../../components/format';
+import { DataTable } from '../../components/DataTable';
 import { ErrorState, QueryView } from '../../components/states';
 
 export function KeysView() {
@@ -23,28 +24,17 @@ export function KeysView() {
       {rotate.error && <ErrorState error={rotate.error} />}
       <QueryView query={keys}>
         {(list) => (
-          <table className="grid">
-            <thead>
-              <tr>
-                <th scope="col">Key id</th>
-                <th scope="col">Algorithm</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Retires</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((k) => (
-                <tr key={k.kid}>
-                  <td className="mono">{k.kid}</td>
-                  <td>{k.alg ?? k.algorithm}</td>
-                  <td>{k.state ?? k.status}</td>
-                  <td>{time(k.created_at)}</td>
-                  <td>{time(k.retire_after ?? null)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            rows={list}
+            rowKey={(k) => k.kid}
+            columns={[
+              { header: 'Key id', cell: (k) => k.kid, className: () => 'mono' },
+              { header: 'Algorithm', cell: (k) => k.alg ?? k.algorithm },
+              { header: 'State', cell: (k) => k.state ?? k.status },
+              { header: 'Created', cell: (k) => time(k.created_at) },
+              { header: 'Retires', cell: (k) => time(k.retire_after ?? null) },
+            ]}
+          />
         )}
       </QueryView>
     </section>

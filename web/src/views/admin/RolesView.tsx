@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { listOf } from '../../api/client';
 import type { Role, ScopeInfo } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
+import { DataTable } from '../../components/DataTable';
 import { QueryView } from '../../components/states';
 
 export function RolesView() {
@@ -33,22 +34,14 @@ export function RolesView() {
         <h1 id="scopes-title">Scopes</h1>
         <QueryView query={scopes}>
           {(list) => (
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th scope="col">Scope</th>
-                  <th scope="col">Description</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((s) => (
-                  <tr key={s.id}>
-                    <td>{s.name}</td>
-                    <td>{s.description}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              rows={list}
+              rowKey={(s) => s.id}
+              columns={[
+                { header: 'Scope', cell: (s) => s.name },
+                { header: 'Description', cell: (s) => s.description },
+              ]}
+            />
           )}
         </QueryView>
       </section>

@@ -5,7 +5,9 @@ import { listOf } from '../../api/client';
 import type { Role, User } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
 import { time } from '../../components/format';
-import { Empty, ErrorState, QueryView, errorText } from '../../components/states';
+import { DataTable } from '../../components/DataTable';
+import { FormFooter, SearchBox } from '../../components/forms';
+import { Empty, ErrorState, QueryView } from '../../components/states';
 
 export function UsersView() {
   const { api } = useAuth();
@@ -26,59 +28,53 @@ export function UsersView() {
     <section className="panel" aria-labelledby="users-title">
       <h1 id="users-title">Users</h1>
       <CreateUser onCreated={refresh} />
-      <label className="field inline search">
-        <span>Search</span>
-        <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} name="user-search" />
-      </label>
+      <SearchBox value={search} onChange={setSearch} name="user-search" />
       {(toggle.error ?? setRole.error) && <ErrorState error={toggle.error ?? setRole.error} />}
       <QueryView query={users} empty={(u) => (u.length === 0 ? <Empty>No users match.</Empty> : null)}>
         {(list) => (
-          <div className="table-wrap">
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th scope="col">User</th>
-                  <th scope="col">Email</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Last sign-in</th>
-                  <th scope="col"><span className="sr-only">Actions</span></th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((u) => (
-                  <tr key={u.id}>
-                    <td>
-                      <strong>{u.username}</strong>
-                      <div className="muted">{u.full_name}</div>
-                    </td>
-                    <td>{u.email}</td>
-                    <td>
-                      <select
-                        aria-label={`Role of ${u.username}`}
-                        value={u.roles[0]?.id ?? ''}
-                        onChange={(e) => setRole.mutate({ u, roleId: Number(e.target.value) })}
-                      >
-                        {u.roles.length === 0 && <option value="">none</option>}
-                        {(roles.data ?? []).map((r) => (
-                          <option key={r.id} value={r.id}>
-                            {r.name}
-                          </option>
-                        ))}
-                      </select>
-                    </td>
-                    <td>{u.is_active ? 'active' : <span className="down">disabled</span>}</td>
-                    <td>{time(u.last_login)}</td>
-                    <td className="actions">
-                      <button type="button" className="ghost" onClick={() => toggle.mutate(u)}>
-                        {u.is_active ? 'Disable' : 'Enable'}
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            rows={list}
+            rowKey={(u) => u.id}
+            columns={[
+              {
+                header: 'User',
+                cell: (u) => (
+                  <>
+                    <strong>{u.username}</strong>
+                    <div className="muted">{u.full_name}</div>
+                  </>
+                ),
+              },
+              { header: 'Email', cell: (u) => u.email },
+              {
+                header: 'Role',
+                cell: (u) => (
+                  <select
+                    aria-label={`Role of ${u.username}`}
+                    value={u.roles[0]?.id ?? ''}
+                    onChange={(e) => setRole.mutate({ u, roleId: Number(e.target.value) })}
+                  >
+                    {u.roles.length === 0 && <option value="">none</option>}
+                    {(roles.data ?? []).map((r) => (
+                      <option key={r.id} value={r.id}>
+                        {r.name}
+                      </option>
+                    ))}
+                  </select>
+                ),
+              },
+              { header: 'Status', cell: (u) => (u.is_active ? 'active' : <span className="down">disabled</span>) },
+              { header: 'Last sign-in', cell: (u) => time(u.last_login) },
+              {
+                header: '',
+                cell: (u) => (
+                  <button type="button" className="ghost" onClick={() => toggle.mutate(u)}>
+                    {u.is_active ? 'Disable' : 'Enable'}
+                  </button>
+                ),
+              },
+            ]}
+          />
         )}
       </QueryView>
     </section>
@@ -119,19 +115,7 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
       {input('username', 'Username')}
       {input('email', 'Email', 'email')}
       {input('password', 'Initial password', 'password')}
-      {create.error && (
-        <p className="notice bad" role="alert">
-          {errorText(create.error)}
-        </p>
-      )}
-      <div className="row">
-        <button type="submit" className="primary" disabled={create.isPending}>
-          Create
-        </button>
-        <button type="button" className="ghost" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter error={create.error} busy={create.isPending} submit="Create" onCancel={() => setOpen(false)} />
     </form>
   );
 }

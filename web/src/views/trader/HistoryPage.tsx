@@ -2,10 +2,34 @@
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { listOf } from '../../api/client';
-import type { Deal } from '../../api/types';
+import type { Deal, Trade } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
 import { money, price, signClass, time } from '../../components/format';
+import { DataTable, type Column } from '../../components/DataTable';
 import { Empty, QueryView } from '../../components/states';
+
+const TRADE_COLUMNS: Column<Trade>[] = [
+  { header: '#', cell: (t) => t.id },
+  { header: 'Symbol', cell: (t) => t.symbol },
+  { header: 'Side', cell: (t) => t.type, className: (t) => t.type },
+  { header: 'Volume', cell: (t) => t.volume.toFixed(2), numeric: true },
+  { header: 'Open', cell: (t) => price(t.open_price), numeric: true },
+  { header: 'Close', cell: (t) => price(t.close_price), numeric: true },
+  { header: 'Profit', cell: (t) => money(t.profit), numeric: true, className: (t) => signClass(t.profit) },
+  { header: 'Opened', cell: (t) => time(t.open_time) },
+  { header: 'Closed', cell: (t) => time(t.close_time) },
+];
+
+const DEAL_COLUMNS: Column<Deal>[] = [
+  { header: 'Deal', cell: (d) => d.id },
+  { header: 'Time', cell: (d) => time(d.time) },
+  { header: 'Symbol', cell: (d) => d.symbol || '—' },
+  { header: 'Type', cell: (d) => d.type },
+  { header: 'Entry', cell: (d) => d.entry },
+  { header: 'Volume', cell: (d) => d.volume.toFixed(2), numeric: true },
+  { header: 'Price', cell: (d) => price(d.price), numeric: true },
+  { header: 'Profit', cell: (d) => money(d.profit), numeric: true, className: (d) => signClass(d.profit) },
+];
 
 const PERIODS: Record<string, number> = { 'Last day': 1, 'Last week': 7, 'Last 30 days': 30, 'Last 90 days': 90 };
 
@@ -57,38 +81,13 @@ export function HistoryPage() {
             const rows = all.filter((t) => match(t.symbol) && Date.parse(t.close_time ?? t.open_time) >= since);
             if (rows.length === 0) return <Empty>No closed trades in this period.</Empty>;
             return (
-              <div className="table-wrap">
-                <table className="grid" data-testid="history">
-                  <thead>
-                    <tr>
-                      <th scope="col">#</th>
-                      <th scope="col">Symbol</th>
-                      <th scope="col">Side</th>
-                      <th scope="col" className="num">Volume</th>
-                      <th scope="col" className="num">Open</th>
-                      <th scope="col" className="num">Close</th>
-                      <th scope="col" className="num">Profit</th>
-                      <th scope="col">Opened</th>
-                      <th scope="col">Closed</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((t) => (
-                      <tr key={t.id} data-trade-id={t.id}>
-                        <td>{t.id}</td>
-                        <td>{t.symbol}</td>
-                        <td className={t.type}>{t.type}</td>
-                        <td className="num">{t.volume.toFixed(2)}</td>
-                        <td className="num">{price(t.open_price)}</td>
-                        <td className="num">{price(t.close_price)}</td>
-                        <td className={`num ${signClass(t.profit)}`}>{money(t.profit)}</td>
-                        <td>{time(t.open_time)}</td>
-                        <td>{time(t.close_time)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                columns={TRADE_COLUMNS}
+                rows={rows}
+                rowKey={(t) => t.id}
+                rowData={(t) => ({ 'trade-id': t.id })}
+                testId="history"
+              />
             );
           }}
         </QueryView>
@@ -97,38 +96,7 @@ export function HistoryPage() {
           {(all) => {
             const rows = all.filter((d) => match(d.symbol));
             if (rows.length === 0) return <Empty>No deals in this period.</Empty>;
-            return (
-              <div className="table-wrap">
-                <table className="grid">
-                  <thead>
-                    <tr>
-                      <th scope="col">Deal</th>
-                      <th scope="col">Time</th>
-                      <th scope="col">Symbol</th>
-                      <th scope="col">Type</th>
-                      <th scope="col">Entry</th>
-                      <th scope="col" className="num">Volume</th>
-                      <th scope="col" className="num">Price</th>
-                      <th scope="col" className="num">Profit</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((d) => (
-                      <tr key={d.id}>
-                        <td>{d.id}</td>
-                        <td>{time(d.time)}</td>
-                        <td>{d.symbol || '—'}</td>
-                        <td>{d.type}</td>
-                        <td>{d.entry}</td>
-                        <td className="num">{d.volume.toFixed(2)}</td>
-                        <td className="num">{price(d.price)}</td>
-                        <td className={`num ${signClass(d.profit)}`}>{money(d.profit)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            );
+            return <DataTable columns={DEAL_COLUMNS} rows={rows} rowKey={(d) => d.id} />;
           }}
         </QueryView>
       )}

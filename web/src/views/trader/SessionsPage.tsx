@@ -2,6 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useAuth } from '../../auth/AuthProvider';
 import { time } from '../../components/format';
+import { DataTable } from '../../components/DataTable';
 import { Empty, ErrorState, QueryView } from '../../components/states';
 
 export function SessionsPage() {
@@ -18,42 +19,28 @@ export function SessionsPage() {
       {end.error && <ErrorState error={end.error} />}
       <QueryView query={sessions} empty={(s) => (s.length === 0 ? <Empty>No live sessions.</Empty> : null)}>
         {(list) => (
-          <div className="table-wrap">
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th scope="col">Signed in</th>
-                  <th scope="col">Last seen</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Application</th>
-                  <th scope="col">Browser</th>
-                  <th scope="col"><span className="sr-only">Actions</span></th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((s) => (
-                  <tr key={s.id}>
-                    <td>{time(s.created_at)}</td>
-                    <td>{time(s.last_seen_at)}</td>
-                    <td>{s.ip}</td>
-                    <td>{s.client_id || 'permiso'}</td>
-                    <td className="clip" title={s.user_agent}>
-                      {s.user_agent}
-                    </td>
-                    <td className="actions">
-                      {s.current ? (
-                        <span className="badge">This session</span>
-                      ) : (
-                        <button type="button" className="danger" onClick={() => end.mutate(s.id)}>
-                          End
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            rows={list}
+            rowKey={(s) => s.id}
+            columns={[
+              { header: 'Signed in', cell: (s) => time(s.created_at) },
+              { header: 'Last seen', cell: (s) => time(s.last_seen_at) },
+              { header: 'From', cell: (s) => s.ip },
+              { header: 'Application', cell: (s) => s.client_id || 'permiso' },
+              { header: 'Browser', cell: (s) => <span title={s.user_agent}>{s.user_agent}</span>, className: () => 'clip' },
+              {
+                header: '',
+                cell: (s) =>
+                  s.current ? (
+                    <span className="badge">This session</span>
+                  ) : (
+                    <button type="button" className="danger" onClick={() => end.mutate(s.id)}>
+                      End
+                    </button>
+                  ),
+              },
+            ]}
+          />
         )}
       </QueryView>
     </section>
