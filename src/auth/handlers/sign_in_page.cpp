@@ -30,7 +30,7 @@ constexpr std::string_view kStyle =
     "input{width:100%;padding:10px 12px;border-radius:6px;border:1px solid var(--line);background:var(--bg);"
     "color:var(--text);font:inherit}"
     "input:focus,button:focus{outline:2px solid var(--accent);outline-offset:2px}"
-    "button{margin-top:22px;width:100%;padding:11px;border:0;border-radius:6px;background:var(--accent);"
+    "button{margin-top:22px;width:100%;padding:11px;border:0;border-radius:6px;background:#2563eb;"
     "color:#fff;font:inherit;font-weight:600;cursor:pointer}"
     ".error{border:1px solid var(--bad);color:var(--bad);border-radius:6px;padding:10px 12px;margin-bottom:6px}"
     ".fine{color:var(--muted);font-size:12px;margin:18px 0 0}";

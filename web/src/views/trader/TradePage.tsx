@@ -38,6 +38,7 @@ export function TradePage() {
 
   return (
     <div className="desk">
+      <h1 className="sr-only">Trading desk</h1>
       <section className="panel summary" aria-labelledby="account-title">
         <h2 id="account-title">Account</h2>
         <AccountSummary query={account} floating={trades.data ? floating : null} />
