@@ -206,6 +206,19 @@ std::optional<Failure> UserService::remove(std::int64_t id, const Principal& cal
   return std::nullopt;
 }
 
+AuthResult<std::vector<storage::Session>> UserService::sessions(std::int64_t id) const {
+  if (auto user = storage_.get_user(id); !user) return storage_failure(user.error());
+  return sessions_.live(id);
+}
+
+std::optional<Failure> UserService::end_sessions(std::int64_t id, const Principal& caller,
+                                                 const Origin& origin) const {
+  if (auto user = storage_.get_user(id); !user) return storage_failure(user.error());
+  if (auto f = sessions_.end_all(id, "ended_by_admin")) return f;
+  audit_.record(change_event(origin, caller, "session.end_all", std::to_string(id)));
+  return std::nullopt;
+}
+
 AuthResult<UserView> UserService::set_roles(std::int64_t id, const std::vector<std::string>& role_refs,
                                             const Principal& caller, const Origin& origin) const {
   auto ids = resolve_roles(caller, role_refs);

@@ -87,6 +87,11 @@ class UserService {
   [[nodiscard]] AuthResult<UserView> update(std::int64_t id, const AccountPatch& patch, const Principal& caller,
                                             const Origin& origin) const;
   [[nodiscard]] std::optional<Failure> remove(std::int64_t id, const Principal& caller, const Origin& origin) const;
+  /// A user's live sessions (admin); NotFound for an unknown user.
+  [[nodiscard]] AuthResult<std::vector<storage::Session>> sessions(std::int64_t id) const;
+  /// Ends every session and refresh token of the user (admin), audited.
+  [[nodiscard]] std::optional<Failure> end_sessions(std::int64_t id, const Principal& caller,
+                                                    const Origin& origin) const;
   [[nodiscard]] AuthResult<UserView> set_roles(std::int64_t id, const std::vector<std::string>& role_refs,
                                                const Principal& caller, const Origin& origin) const;
 

@@ -109,5 +109,37 @@ class SessionsTest(ServerTestCase):
         self.assertSessionDead(c)
 
 
+class AdminSessionsTest(ServerTestCase):
+    """An administrator sees where a user is signed in and can end all of it
+    (GET/DELETE /users/{id}/sessions, admin:users)."""
+
+    def test_admin_lists_and_ends_a_users_sessions(self):
+        s = self.server
+        user, password, a = s.user_session()
+        b = s.login(user["username"], password)
+        r = s.get(f"{V1}/users/{user['id']}/sessions", bearer=s.admin_token())
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual({x["id"] for x in r.body["sessions"]}, {a["session_id"], b["session_id"]})
+        self.assertTrue(all(not x["current"] for x in r.body["sessions"]), "none is the admin's")
+        r = s.delete(f"{V1}/users/{user['id']}/sessions", bearer=s.admin_token())
+        self.assertEqual(r.status, 200, r)
+        for tokens in (a, b):
+            self.assertInvalidToken(me(s, tokens["access_token"]))
+            self.assertError(s.post(f"{V1}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}),
+                             401, "invalid_grant")
+        self.assertEqual(s.get(f"{V1}/users/{user['id']}/sessions", bearer=s.admin_token()).body["sessions"], [])
+        audit = s.get(f"{V1}/admin/audit?action=session.end_all", bearer=s.admin_token()).body
+        self.assertTrue(any(e["target"] == str(user["id"]) for e in audit["events"]), audit)
+
+    def test_only_admins_and_only_known_users(self):
+        s = self.server
+        user, _, tokens = s.user_session()
+        self.assertError(s.get(f"{V1}/users/{user['id']}/sessions", bearer=tokens["access_token"]), 403,
+                         "insufficient_scope")
+        self.assertError(s.delete(f"{V1}/users/{user['id']}/sessions", bearer=tokens["access_token"]), 403,
+                         "insufficient_scope")
+        self.assertError(s.get(f"{V1}/users/99999999/sessions", bearer=s.admin_token()), 404, "not_found")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -115,6 +115,17 @@ async function assertNoTokenInReach(context, page, tokens) {
   }
 }
 
+/**
+ * Signs out and waits for the fresh page the app loads: the landing is on screen a moment
+ * before that navigation, and touching the old page then races it.
+ */
+async function signOut(page) {
+  const loaded = page.waitForEvent('load');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await loaded;
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+}
+
 async function openTrades(token) {
   const r = await api(stack.mt5Url, 'GET', '/api/v1/trades?status=open', { token });
   assert.equal(r.status, 200);
@@ -228,8 +239,7 @@ describe('the session', () => {
     await page.reload();
     await page.getByTestId('account-summary').waitFor();
     const latest = tokens.at(-1);
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await signOut(page);
     assert.equal((await api(stack.authUrl, 'GET', '/api/v1/users/me', { token: latest })).status, 401);
     assert.equal((await context.cookies()).filter((c) => c.name.includes('refresh')).length, 0);
     await page.reload();
@@ -264,6 +274,10 @@ describe('the admin', () => {
     await page.reload();
     await page.locator('[data-client-id="e2e-reporting"]').waitFor();
     assert.equal(await page.getByText(secret).count(), 0, 'never shown again');
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('row', { name: new RegExp(TRADER.username) }).getByRole('button', { name: 'Sessions' }).click();
+    await page.getByRole('heading', { name: `Sessions of ${TRADER.username}` }).waitFor();
+    await page.getByRole('cell', { name: 'dashboard' }).first().waitFor(); // the trader's browser sessions
     for (const tab of ['Users', 'Audit trail', 'Signing keys']) {
       await page.getByRole('link', { name: tab }).click();
       await page.getByRole('heading', { name: tab === 'Users' ? 'Users' : tab }).waitFor();
@@ -288,8 +302,7 @@ describe('accessibility', () => {
     await page.getByRole('link', { name: 'Service clients' }).click();
     await page.getByTestId('clients').waitFor();
     found.clients = await accessibilityProblems(page);
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await signOut(page);
     found.landing = await accessibilityProblems(page);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/api\/v1\/auth\/authorize/);

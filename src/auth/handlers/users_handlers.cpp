@@ -258,6 +258,23 @@ Response set_roles(AuthContext& ctx, Request& req) {
   return user_response(ctx.services.users.set_roles(edit->id, **refs, edit->caller, origin_of(req)), req);
 }
 
+Response user_sessions(AuthContext& ctx, Request& req) {
+  auto edit = read_edit(ctx, req);
+  if (!edit) return fail(req, edit.error());
+  auto sessions = ctx.services.users.sessions(edit->id);
+  if (!sessions) return fail(req, sessions.error());
+  boost::json::array out;
+  for (const auto& s : *sessions) out.push_back(render_session(s, edit->caller.session_id));
+  return no_store_json(200, {{"sessions", std::move(out)}});
+}
+
+Response end_user_sessions(AuthContext& ctx, Request& req) {
+  auto edit = read_edit(ctx, req);
+  if (!edit) return fail(req, edit.error());
+  if (auto f = ctx.services.users.end_sessions(edit->id, edit->caller, origin_of(req))) return fail(req, *f);
+  return no_store_json(200, {{"message", "Every session of the user ended"}, {"user_id", edit->id}});
+}
+
 Response stats(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:users"}); !c) return fail(req, c.error());
   auto s = ctx.services.users.stats();
@@ -324,6 +341,8 @@ void register_user_routes(http::Router& router, AuthContext& ctx) {
   router.add("PUT", "/api/v1/users/{id}", on_blocking_pool(ctx, update_user));
   router.add("DELETE", "/api/v1/users/{id}", on_blocking_pool(ctx, delete_user));
   router.add("PUT", "/api/v1/users/{id}/roles", on_blocking_pool(ctx, set_roles));
+  router.add("GET", "/api/v1/users/{id}/sessions", on_blocking_pool(ctx, user_sessions));
+  router.add("DELETE", "/api/v1/users/{id}/sessions", on_blocking_pool(ctx, end_user_sessions));
 }
 
 }  // namespace permiso::auth

@@ -142,6 +142,8 @@ export class Api {
   updateUser = (id: number, body: Body) => this.request<User>(`/api/v1/users/${id}`, { method: 'PUT', body });
   setUserRoles = (id: number, roleIds: number[]) =>
     this.request<User>(`/api/v1/users/${id}/roles`, { method: 'PUT', body: { role_ids: roleIds } });
+  userSessions = (id: number) => this.request<{ sessions: SessionInfo[] }>(`/api/v1/users/${id}/sessions`);
+  endUserSessions = (id: number) => this.request<unknown>(`/api/v1/users/${id}/sessions`, { method: 'DELETE' });
   roles = () => this.request<Role[] | { roles: Role[] }>('/api/v1/roles');
   scopes = () => this.request<ScopeInfo[] | { scopes: ScopeInfo[] }>('/api/v1/roles/scopes');
   audit = (filters: Record<string, string>) =>

@@ -13,6 +13,7 @@ export function UsersView() {
   const { api } = useAuth();
   const client = useQueryClient();
   const [search, setSearch] = useState('');
+  const [inspected, setInspected] = useState<User | null>(null);
   const users = useQuery({ queryKey: ['admin', 'users', search], queryFn: async () => (await api.users(search)).users });
   const roles = useQuery({ queryKey: ['admin', 'roles'], queryFn: async () => listOf<Role>(await api.roles(), 'roles') });
   const refresh = () => void client.invalidateQueries({ queryKey: ['admin', 'users'] });
@@ -68,15 +69,63 @@ export function UsersView() {
               {
                 header: '',
                 cell: (u) => (
-                  <button type="button" className="ghost" onClick={() => toggle.mutate(u)}>
-                    {u.is_active ? 'Disable' : 'Enable'}
-                  </button>
+                  <>
+                    <button type="button" className="ghost" onClick={() => setInspected(u)}>
+                      Sessions
+                    </button>
+                    <button type="button" className="ghost" onClick={() => toggle.mutate(u)}>
+                      {u.is_active ? 'Disable' : 'Enable'}
+                    </button>
+                  </>
                 ),
               },
             ]}
           />
         )}
       </QueryView>
+      {inspected && <UserSessions user={inspected} onClose={() => setInspected(null)} />}
+    </section>
+  );
+}
+
+/** Where a user is signed in, and ending all of it (a lost device, a departure). */
+function UserSessions({ user, onClose }: { user: User; onClose: () => void }) {
+  const { api } = useAuth();
+  const client = useQueryClient();
+  const sessions = useQuery({
+    queryKey: ['admin', 'user-sessions', user.id],
+    queryFn: async () => (await api.userSessions(user.id)).sessions,
+  });
+  const endAll = useMutation({
+    mutationFn: () => api.endUserSessions(user.id),
+    onSuccess: () => void client.invalidateQueries({ queryKey: ['admin', 'user-sessions', user.id] }),
+  });
+  return (
+    <section className="card-form wide-form" aria-labelledby="user-sessions-title">
+      <h2 id="user-sessions-title">Sessions of {user.username}</h2>
+      {endAll.error && <ErrorState error={endAll.error} />}
+      <QueryView query={sessions} empty={(s) => (s.length === 0 ? <Empty>No live sessions.</Empty> : null)}>
+        {(list) => (
+          <DataTable
+            rows={list}
+            rowKey={(s) => s.id}
+            columns={[
+              { header: 'Signed in', cell: (s) => time(s.created_at) },
+              { header: 'Last seen', cell: (s) => time(s.last_seen_at) },
+              { header: 'From', cell: (s) => s.ip },
+              { header: 'Application', cell: (s) => s.client_id || 'permiso' },
+            ]}
+          />
+        )}
+      </QueryView>
+      <div className="row">
+        <button type="button" className="danger" disabled={endAll.isPending} onClick={() => endAll.mutate()}>
+          End every session
+        </button>
+        <button type="button" className="ghost" onClick={onClose}>
+          Close
+        </button>
+      </div>
     </section>
   );
 }
