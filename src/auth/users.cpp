@@ -211,8 +211,7 @@ AuthResult<std::vector<storage::Session>> UserService::sessions(std::int64_t id)
   return sessions_.live(id);
 }
 
-std::optional<Failure> UserService::end_sessions(std::int64_t id, const Principal& caller,
-                                                 const Origin& origin) const {
+std::optional<Failure> UserService::end_sessions(std::int64_t id, const Principal& caller, const Origin& origin) const {
   if (auto user = storage_.get_user(id); !user) return storage_failure(user.error());
   if (auto f = sessions_.end_all(id, "ended_by_admin")) return f;
   audit_.record(change_event(origin, caller, "session.end_all", std::to_string(id)));
