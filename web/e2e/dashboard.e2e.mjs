@@ -278,6 +278,21 @@ describe('the admin', () => {
     await page.getByRole('row', { name: new RegExp(TRADER.username) }).getByRole('button', { name: 'Sessions' }).click();
     await page.getByRole('heading', { name: `Sessions of ${TRADER.username}` }).waitFor();
     await page.getByRole('cell', { name: 'dashboard' }).first().waitFor(); // the trader's browser sessions
+    await page.getByRole('link', { name: 'Roles & scopes' }).click();
+    await page.getByRole('button', { name: 'New scope' }).click();
+    await page.getByLabel('Name (resource:action)').fill('reports:read');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('cell', { name: 'reports:read' }).waitFor();
+    await page.getByRole('button', { name: 'New role' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('analyst');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('button', { name: 'Edit scopes of analyst' }).click();
+    await page.getByRole('form', { name: 'Scopes of analyst' }).getByLabel('reports:read').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('form', { name: 'Scopes of analyst' }).waitFor({ state: 'detached' });
+    const roles = await api(stack.authUrl, 'GET', '/api/v1/roles', { token: await adminToken() });
+    const analyst = roles.body.roles.find((r) => r.name === 'analyst');
+    assert.deepEqual(analyst.scopes.map((x) => x.name), ['reports:read']);
     for (const tab of ['Users', 'Audit trail', 'Signing keys']) {
       await page.getByRole('link', { name: tab }).click();
       await page.getByRole('heading', { name: tab === 'Users' ? 'Users' : tab }).waitFor();

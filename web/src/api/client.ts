@@ -145,6 +145,10 @@ export class Api {
   userSessions = (id: number) => this.request<{ sessions: SessionInfo[] }>(`/api/v1/users/${id}/sessions`);
   endUserSessions = (id: number) => this.request<unknown>(`/api/v1/users/${id}/sessions`, { method: 'DELETE' });
   roles = () => this.request<Role[] | { roles: Role[] }>('/api/v1/roles');
+  createRole = (body: Body) => this.request<Role>('/api/v1/roles', { method: 'POST', body });
+  setRoleScopes = (id: number, scopeNames: string[]) =>
+    this.request<Role>(`/api/v1/roles/${id}/scopes`, { method: 'PUT', body: { scope_ids: scopeNames } });
+  createScope = (body: Body) => this.request<ScopeInfo>('/api/v1/roles/scopes', { method: 'POST', body });
   scopes = () => this.request<ScopeInfo[] | { scopes: ScopeInfo[] }>('/api/v1/roles/scopes');
   audit = (filters: Record<string, string>) =>
     this.request<{ events: AuditEvent[]; total: number }>(`/api/v1/admin/audit?${new URLSearchParams(filters).toString()}`);
