@@ -63,10 +63,20 @@ def auth_binary():
     return os.path.abspath(path)
 
 
+_HANDED_OUT_PORTS = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, never one this process was handed before: the
+    kernel may give a just-closed port 0 again, and two servers (or a server and the "dead"
+    upstream a test points at) must not end up on one port."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT_PORTS:
+            _HANDED_OUT_PORTS.add(port)
+            return port
 
 
 def uniq(prefix="t"):

@@ -8,7 +8,20 @@ import path from 'node:path';
 
 export const ADMIN = { username: 'admin', password: 'Adm1n!e2e-password' };
 
-function freePort() {
+const handedOut = new Set();
+
+/** A free loopback port, never one handed out before (the kernel may repeat a closed one). */
+async function freePort() {
+  for (;;) {
+    const port = await anyFreePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function anyFreePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
