@@ -154,6 +154,13 @@ AuthResult<storage::AuthorizationCode> AuthorizationService::redeem(const CodeEx
   if (!pkce::verifies(exchange.code_verifier, code->code_challenge)) {
     return invalid_grant("code_verifier does not match the code_challenge.");
   }
+  // Disabled or deleted within the code's minute: its sign-in does not complete.
+  auto client = storage_.get_client(code->client_id);
+  if (!client) {
+    if (client.error().code != storage::StorageError::NotFound) return storage_failure(client.error());
+    return invalid_grant("The client of this code no longer exists.");
+  }
+  if (!client->is_active) return invalid_grant("The client of this code is disabled.");
   return std::move(*code);
 }
 

@@ -5,11 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <set>
 #include <stdexcept>
 
 namespace permiso::test {
+namespace {
 
-int free_port() {
+int any_free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
@@ -25,6 +28,20 @@ int free_port() {
   const int port = ntohs(addr.sin_port);
   ::close(fd);
   return port;
+}
+
+}  // namespace
+
+int free_port() {
+  // The kernel may hand a just-closed port out again: two servers of one test must not be
+  // given the same one.
+  static std::mutex mutex;
+  static std::set<int> handed_out;
+  for (;;) {
+    const int port = any_free_port();
+    const std::scoped_lock lock(mutex);
+    if (handed_out.insert(port).second) return port;
+  }
 }
 
 }  // namespace permiso::test

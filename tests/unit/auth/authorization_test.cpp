@@ -164,6 +164,17 @@ TEST_F(AuthorizationTest, AWrongVerifierClientOrRedirectSpendsTheCode) {
   }
 }
 
+TEST_F(AuthorizationTest, AClientDisabledAfterTheSignInGetsNoTokens) {
+  auto code = service_->issue_code(request(), user_id_);
+  ASSERT_TRUE(code);
+  auto c = storage_->get_client("dashboard");
+  c->is_active = false;
+  ASSERT_TRUE(storage_->update_client(*c));
+  auto out = service_->redeem(exchange(*code));
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, AuthError::InvalidGrant);
+}
+
 TEST_F(AuthorizationTest, CodesExpireAfterTheirLifetimeAndArePurged) {
   auto code = service_->issue_code(request(), user_id_);
   ASSERT_TRUE(code);
