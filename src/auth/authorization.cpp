@@ -9,7 +9,6 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace permiso::auth {
 namespace {
@@ -32,23 +31,6 @@ Failure invalid_grant(std::string description) {
   return Failure(AuthError::InvalidGrant, std::move(description));
 }
 
-/// RFC 3986 unreserved characters stay; everything else is %XX.
-std::string query_encoded(std::string_view in) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : in) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 /// The request's own problems, once its client and redirect URI are known good.
 std::optional<AuthorizeRefusal> request_problem(const AuthorizeRequest& r) {
   if (r.response_type != "code") {
@@ -68,7 +50,7 @@ std::optional<AuthorizeRefusal> request_problem(const AuthorizeRequest& r) {
 }  // namespace
 
 std::vector<std::string> redirect_uris_of(const storage::ServiceClient& client) {
-  return ClientCache::parse_allowed_ips(client.redirect_uris);
+  return ClientCache::json_strings(client.redirect_uris);
 }
 
 std::string redirect_uri_problem(std::string_view uri) {
@@ -80,20 +62,6 @@ std::string redirect_uri_problem(std::string_view uri) {
   if (scheme == "https" && !parsed->encoded_host().empty()) return {};
   if (scheme == "http" && loopback(parsed->encoded_host())) return {};
   return "must be https, or http to a loopback address";
-}
-
-std::string redirect_with(std::string_view redirect_uri,
-                          const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string out(redirect_uri);
-  char sep = out.find('?') == std::string::npos ? '?' : '&';
-  for (const auto& [name, value] : params) {
-    out += sep;
-    out += query_encoded(name);
-    out += '=';
-    out += query_encoded(value);
-    sep = '&';
-  }
-  return out;
 }
 
 AuthorizationService::AuthorizationService(const AuthSettings& settings, storage::Storage& storage, const Clock& clock)

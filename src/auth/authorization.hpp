@@ -61,9 +61,6 @@ struct CodeExchange {
 /// Whether `uri` may be registered as a redirect URI: absolute https, or http to a loopback
 /// host (RFC 8252 §7.3), no fragment, at most 2000 characters. Empty when it may; else why not.
 [[nodiscard]] std::string redirect_uri_problem(std::string_view uri);
-/// `redirect_uri` with the answer's parameters appended (`?` or `&`, each percent-encoded).
-[[nodiscard]] std::string redirect_with(std::string_view redirect_uri,
-                                        const std::vector<std::pair<std::string, std::string>>& params);
 
 class AuthorizationService {
  public:

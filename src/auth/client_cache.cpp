@@ -12,7 +12,7 @@ namespace {
 
 std::shared_ptr<const CachedClient> make_entry(storage::ServiceClient client, std::vector<std::string> scopes) {
   auto entry = std::make_shared<CachedClient>();
-  entry->allowed_ips = ClientCache::parse_allowed_ips(client.allowed_ips);
+  entry->allowed_ips = ClientCache::json_strings(client.allowed_ips);
   entry->client = std::move(client);
   entry->scopes = std::move(scopes);
   return entry;
@@ -20,7 +20,7 @@ std::shared_ptr<const CachedClient> make_entry(storage::ServiceClient client, st
 
 }  // namespace
 
-std::vector<std::string> ClientCache::parse_allowed_ips(std::string_view json_array) {
+std::vector<std::string> ClientCache::json_strings(std::string_view json_array) {
   std::vector<std::string> out;
   boost::system::error_code ec;
   const auto v = boost::json::parse(json_array, ec);

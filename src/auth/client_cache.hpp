@@ -36,7 +36,9 @@ class ClientCache {
   [[nodiscard]] bool recently_missing(std::string_view client_id, std::int64_t now) const;
   void mark_missing(std::string_view client_id, std::int64_t now, std::int64_t ttl_s = 5);
 
-  static std::vector<std::string> parse_allowed_ips(std::string_view json_array);
+  /// The strings of a JSON array column (allowed IPs, redirect URIs); other items are skipped
+  /// and malformed text gives none.
+  static std::vector<std::string> json_strings(std::string_view json_array);
 
  private:
   struct Hash {

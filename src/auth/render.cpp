@@ -84,9 +84,9 @@ boost::json::object render_client(const storage::ServiceClient& c, const std::ve
   boost::json::array scope_array;
   for (const auto& s : scopes) scope_array.emplace_back(s);
   boost::json::array ips;
-  for (const auto& ip : ClientCache::parse_allowed_ips(c.allowed_ips)) ips.emplace_back(ip);
+  for (const auto& ip : ClientCache::json_strings(c.allowed_ips)) ips.emplace_back(ip);
   boost::json::array redirects;
-  for (const auto& uri : ClientCache::parse_allowed_ips(c.redirect_uris)) redirects.emplace_back(uri);
+  for (const auto& uri : ClientCache::json_strings(c.redirect_uris)) redirects.emplace_back(uri);
   return {{"client_id", c.client_id},
           {"name", c.name},
           {"description", c.description},

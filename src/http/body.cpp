@@ -231,6 +231,11 @@ Result<boost::json::object, BodyError> parse_json_object(std::string_view body) 
   return std::move(v.as_object());
 }
 
+std::string param_or_empty(const ParamMap& params, std::string_view name) {
+  const auto it = params.find(name);
+  return it == params.end() ? std::string() : it->second;
+}
+
 Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits limits) {
   ParamMap out;
   auto ct = media_type(req.header("content-type").value_or(""));

@@ -58,6 +58,9 @@ using ParamMap = std::map<std::string, std::string, std::less<>>;
 /// OAuth endpoint parameters from a form (default when the Content-Type is absent) or a JSON
 /// body, flattened to strings (numbers and booleans as their JSON text, null dropped).
 /// A parameter sent twice (also a repeated JSON key) is `duplicate_parameter`.
+/// The value of `name`, or "" when absent.
+[[nodiscard]] std::string param_or_empty(const ParamMap& params, std::string_view name);
+
 [[nodiscard]] Result<ParamMap, BodyError> read_oauth_params(const Request& req, FormLimits limits = {});
 
 struct BasicCredentials {

@@ -6,8 +6,10 @@
 #include "auth/handlers/oauth_handlers.hpp"
 
 #include "auth/client_secrets.hpp"
+#include "auth/handlers/browser_session.hpp"
 #include "auth/handlers/sign_in_page.hpp"
 #include "http/body.hpp"
+#include "http/client.hpp"
 #include "http/offload.hpp"
 #include "jose/crypto.hpp"
 
@@ -22,8 +24,7 @@ constexpr std::string_view kCsrfCookie = "__Secure-permiso_csrf";
 constexpr int kCsrfCookieMaxAgeS = 1800;
 
 std::string param(const ParamMap& p, std::string_view name) {
-  const auto it = p.find(name);
-  return it == p.end() ? std::string() : it->second.substr(0, 4096);
+  return http::param_or_empty(p, name);
 }
 
 AuthorizeRequest authorize_request(const ParamMap& p) {
@@ -54,8 +55,7 @@ Response form_page(const AuthContext& ctx, int status, SignInForm form) {
   const std::string nonce = jose::random_token(16);
   form.csrf_token = csrf_token_for(ctx, nonce);
   auto res = sign_in_page(status, form);
-  res.set_header("Set-Cookie", std::string(kCsrfCookie) + "=" + nonce + "; Path=/api/v1/auth/authorize; Max-Age=" +
-                                   std::to_string(kCsrfCookieMaxAgeS) + "; Secure; HttpOnly; SameSite=Strict");
+  res.set_header("Set-Cookie", secure_cookie(kCsrfCookie, nonce, "/api/v1/auth/authorize", kCsrfCookieMaxAgeS));
   return res;
 }
 
@@ -113,6 +113,20 @@ Response sign_in(const AuthContext& ctx, const Request& req, const ParamMap& p) 
 }
 
 }  // namespace
+
+std::string redirect_with(std::string_view redirect_uri,
+                          const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out(redirect_uri);
+  char sep = out.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& [name, value] : params) {
+    out += sep;
+    out += http::form_encode(name);
+    out += '=';
+    out += http::form_encode(value);
+    sep = '&';
+  }
+  return out;
+}
 
 void register_authorize_routes(http::Router& router, AuthContext& ctx) {
   router.add("GET", "/api/v1/auth/authorize",

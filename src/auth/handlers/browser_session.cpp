@@ -5,8 +5,18 @@
 
 namespace permiso::auth {
 
+bool is_browser_client(std::string_view client_id) {
+  return client_id != kFirstPartyClient;
+}
+
 bool is_browser_grant(const UserGrant& grant) {
-  return grant.client_id != kFirstPartyClient;
+  return is_browser_client(grant.client_id);
+}
+
+std::string secure_cookie(std::string_view name, std::string_view value, std::string_view path,
+                          std::int64_t max_age_s) {
+  return std::string(name) + "=" + std::string(value) + "; Path=" + std::string(path) +
+         "; Max-Age=" + std::to_string(max_age_s) + "; Secure; HttpOnly; SameSite=Strict";
 }
 
 std::optional<std::string> refresh_cookie_of(const http::Request& req) {
@@ -16,8 +26,7 @@ std::optional<std::string> refresh_cookie_of(const http::Request& req) {
 }
 
 std::string refresh_cookie(std::string_view token, std::int64_t max_age_s) {
-  return std::string(kRefreshCookie) + "=" + std::string(token) + "; Path=" + std::string(kRefreshCookiePath) +
-         "; Max-Age=" + std::to_string(max_age_s) + "; Secure; HttpOnly; SameSite=Strict";
+  return secure_cookie(kRefreshCookie, token, kRefreshCookiePath, max_age_s);
 }
 
 std::string cleared_refresh_cookie() {

@@ -18,9 +18,13 @@ inline constexpr std::string_view kRefreshCookie = "__Secure-permiso_refresh";
 /// The cookie travels only to the endpoint that rotates it.
 inline constexpr std::string_view kRefreshCookiePath = "/api/v1/auth/token";
 
-/// Whether a grant belongs to a browser session: one signed in through the authorization code
-/// grant (the password grant's sessions are Permiso's own first-party client).
+/// Whether sessions of `client_id` are browser sessions: those signed in through the
+/// authorization code grant (the password grant's are Permiso's own first-party client).
+[[nodiscard]] bool is_browser_client(std::string_view client_id);
 [[nodiscard]] bool is_browser_grant(const UserGrant& grant);
+/// A Set-Cookie value with `Secure; HttpOnly; SameSite=Strict`, for `path`, for `max_age_s`.
+[[nodiscard]] std::string secure_cookie(std::string_view name, std::string_view value, std::string_view path,
+                                        std::int64_t max_age_s);
 /// The refresh token the browser's cookie carries, if any.
 [[nodiscard]] std::optional<std::string> refresh_cookie_of(const http::Request& req);
 /// Set-Cookie values: the refresh token for `max_age_s` seconds, or its removal.

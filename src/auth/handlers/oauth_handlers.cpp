@@ -33,8 +33,7 @@ constexpr int kMaxFeedWaitS = 25;
 constexpr int kFeedPage = 1000;
 
 std::string param(const ParamMap& p, std::string_view name) {
-  const auto it = p.find(name);
-  return it == p.end() ? std::string() : it->second;
+  return http::param_or_empty(p, name);
 }
 
 /// Runs `work` on the worker pool and replies with its answer (http::offload: a full pool
@@ -223,7 +222,7 @@ Response logout(AuthContext& ctx, Request& req) {
   if (auto f = ctx.services.sessions.logout(*caller, origin_of(req))) return to_response(req, *f);
   auto res = no_store_json(200, {{"message", "Logged out"}, {"session_id", caller->session_id}});
   // A browser's refresh cookie ends with its session.
-  if (refresh_cookie_of(req) || caller->client_id != kFirstPartyClient) {
+  if (refresh_cookie_of(req) || is_browser_client(caller->client_id)) {
     res.set_header("Set-Cookie", cleared_refresh_cookie());
   }
   return res;

@@ -3,6 +3,7 @@
 // their client, redirect URI and challenge, against a real SQLite database.
 #include "auth/authorization.hpp"
 #include "auth/bootstrap.hpp"
+#include "auth/handlers/oauth_handlers.hpp"
 #include "auth/handlers/sign_in_page.hpp"
 #include "auth/pkce.hpp"
 

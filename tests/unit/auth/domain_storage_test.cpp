@@ -139,9 +139,9 @@ TEST_F(DomainStorageTest, ClientCacheSeesChangesAfterRefreshAndDeletion) {
 }
 
 TEST_F(DomainStorageTest, AllowedIpsParsingToleratesGarbage) {
-  EXPECT_TRUE(ClientCache::parse_allowed_ips("not json").empty());
-  EXPECT_TRUE(ClientCache::parse_allowed_ips("{}").empty());
-  EXPECT_EQ(ClientCache::parse_allowed_ips(R"(["::1", 5])"), std::vector<std::string>{"::1"});
+  EXPECT_TRUE(ClientCache::json_strings("not json").empty());
+  EXPECT_TRUE(ClientCache::json_strings("{}").empty());
+  EXPECT_EQ(ClientCache::json_strings(R"(["::1", 5])"), std::vector<std::string>{"::1"});
 }
 
 // ---- service clients from the environment (MT5_SERVICE_CLIENT_SECRET, DASHBOARD_CLIENT_SECRET) ----

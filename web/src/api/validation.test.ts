@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Quote, SymbolSpec } from './types';
+import { EURUSD, EURUSD_QUOTE } from '../test/fixtures';
 import { validateTicket, type TicketInput } from './validation';
 
-const spec: SymbolSpec = {
-  symbol: 'EURUSD',
-  description: '',
-  currency_base: 'EUR',
-  currency_profit: 'USD',
-  digits: 5,
-  point: 0.00001,
-  contract_size: 100000,
-  volume_min: 0.01,
-  volume_max: 100,
-  volume_step: 0.01,
-};
-const quote: Quote = { symbol: 'EURUSD', bid: 1.1, ask: 1.1002, spread: 0.0002, last_update: '' };
+const spec = EURUSD;
+const quote = EURUSD_QUOTE;
 const input = (over: Partial<TicketInput> = {}): TicketInput => ({
   symbol: 'EURUSD',
   volume: '0.10',

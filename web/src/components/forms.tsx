@@ -1,4 +1,5 @@
-// Pieces the admin forms share: the refusal in words, and submit/cancel.
+// Pieces the admin forms share: the refusal in words, submit/cancel, search, scope choice.
+import type { ScopeInfo } from '../api/types';
 import { errorText } from './states';
 
 export function FormFooter({ error, busy, submit, onCancel }: {
@@ -32,5 +33,31 @@ export function SearchBox({ value, onChange, name }: { value: string; onChange: 
       <span>Search</span>
       <input type="search" value={value} onChange={(e) => onChange(e.target.value)} name={name} />
     </label>
+  );
+}
+
+/** Checkboxes for scopes, by name. */
+export function ScopePicker({ legend, scopes, chosen, onChange, loading = false }: {
+  legend: string;
+  scopes: ScopeInfo[];
+  chosen: string[];
+  onChange: (names: string[]) => void;
+  loading?: boolean;
+}) {
+  return (
+    <fieldset className="scope-picker">
+      <legend>{legend}</legend>
+      {loading && <span className="muted">Loading scopes…</span>}
+      {scopes.map((s) => (
+        <label key={s.id} className="check">
+          <input
+            type="checkbox"
+            checked={chosen.includes(s.name)}
+            onChange={(e) => onChange(e.target.checked ? [...chosen, s.name] : chosen.filter((x) => x !== s.name))}
+          />
+          {s.name}
+        </label>
+      ))}
+    </fieldset>
   );
 }

@@ -7,7 +7,7 @@ import type { ScopeInfo, ServiceClient } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
 import { time } from '../../components/format';
 import { DataTable } from '../../components/DataTable';
-import { FormFooter, SearchBox } from '../../components/forms';
+import { FormFooter, ScopePicker, SearchBox } from '../../components/forms';
 import { Empty, ErrorState, QueryView } from '../../components/states';
 
 export function ClientsView() {
@@ -170,20 +170,13 @@ function CreateClient({ onCreated }: { onCreated: (clientId: string, secret: str
         <span>Client id (optional)</span>
         <input value={clientId} onChange={(e) => setClientId(e.target.value)} name="client-id" placeholder="generated" />
       </label>
-      <fieldset className="scope-picker">
-        <legend>Scopes</legend>
-        {scopes.isPending && <span className="muted">Loading scopes…</span>}
-        {(scopes.data ?? []).map((s) => (
-          <label key={s.id} className="check">
-            <input
-              type="checkbox"
-              checked={chosen.includes(s.name)}
-              onChange={(e) => setChosen(e.target.checked ? [...chosen, s.name] : chosen.filter((x) => x !== s.name))}
-            />
-            {s.name}
-          </label>
-        ))}
-      </fieldset>
+      <ScopePicker
+        legend="Scopes"
+        scopes={scopes.data ?? []}
+        chosen={chosen}
+        onChange={setChosen}
+        loading={scopes.isPending}
+      />
       <FormFooter error={create.error} busy={create.isPending} submit="Create" onCancel={() => setOpen(false)} />
     </form>
   );

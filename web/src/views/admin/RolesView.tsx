@@ -6,7 +6,7 @@ import { listOf } from '../../api/client';
 import type { Role, ScopeInfo } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
 import { DataTable } from '../../components/DataTable';
-import { FormFooter } from '../../components/forms';
+import { FormFooter, ScopePicker } from '../../components/forms';
 import { QueryView } from '../../components/states';
 
 function useRolesAndScopes() {
@@ -84,19 +84,7 @@ function RoleScopes({ role, all, onDone }: { role: Role; all: ScopeInfo[]; onDon
   };
   return (
     <form className="card-form" onSubmit={submit} aria-label={`Scopes of ${role.name}`}>
-      <fieldset className="scope-picker">
-        <legend>Scopes of {role.name}</legend>
-        {all.map((s) => (
-          <label key={s.id} className="check">
-            <input
-              type="checkbox"
-              checked={chosen.includes(s.name)}
-              onChange={(e) => setChosen(e.target.checked ? [...chosen, s.name] : chosen.filter((x) => x !== s.name))}
-            />
-            {s.name}
-          </label>
-        ))}
-      </fieldset>
+      <ScopePicker legend={`Scopes of ${role.name}`} scopes={all} chosen={chosen} onChange={setChosen} />
       <FormFooter error={save.error} busy={save.isPending} submit="Save" onCancel={onDone} />
     </form>
   );

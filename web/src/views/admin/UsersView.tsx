@@ -6,6 +6,7 @@ import type { Role, User } from '../../api/types';
 import { useAuth } from '../../auth/AuthProvider';
 import { time } from '../../components/format';
 import { DataTable } from '../../components/DataTable';
+import { SESSION_COLUMNS } from '../../components/sessionColumns';
 import { FormFooter, SearchBox } from '../../components/forms';
 import { Empty, ErrorState, QueryView } from '../../components/states';
 
@@ -109,12 +110,7 @@ function UserSessions({ user, onClose }: { user: User; onClose: () => void }) {
           <DataTable
             rows={list}
             rowKey={(s) => s.id}
-            columns={[
-              { header: 'Signed in', cell: (s) => time(s.created_at) },
-              { header: 'Last seen', cell: (s) => time(s.last_seen_at) },
-              { header: 'From', cell: (s) => s.ip },
-              { header: 'Application', cell: (s) => s.client_id || 'permiso' },
-            ]}
+            columns={SESSION_COLUMNS}
           />
         )}
       </QueryView>

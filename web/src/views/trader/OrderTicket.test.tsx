@@ -1,23 +1,12 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Quote, SymbolSpec } from '../../api/types';
+import { EURUSD, EURUSD_QUOTE } from '../../test/fixtures';
 import { AuthProvider } from '../../auth/AuthProvider';
 import { OrderTicket } from './OrderTicket';
 
-const spec: SymbolSpec = {
-  symbol: 'EURUSD',
-  description: 'Euro vs US Dollar',
-  currency_base: 'EUR',
-  currency_profit: 'USD',
-  digits: 5,
-  point: 0.00001,
-  contract_size: 100000,
-  volume_min: 0.01,
-  volume_max: 100,
-  volume_step: 0.01,
-};
-const quote: Quote = { symbol: 'EURUSD', bid: 1.1, ask: 1.1002, spread: 0.0002, last_update: '' };
+const spec = EURUSD;
+const quote = EURUSD_QUOTE;
 
 interface Sent {
   url: string;

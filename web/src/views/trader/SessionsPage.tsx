@@ -1,8 +1,8 @@
 // The signed-in person's sessions: where they are signed in, and ending any of them.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useAuth } from '../../auth/AuthProvider';
-import { time } from '../../components/format';
 import { DataTable } from '../../components/DataTable';
+import { SESSION_COLUMNS } from '../../components/sessionColumns';
 import { Empty, ErrorState, QueryView } from '../../components/states';
 
 export function SessionsPage() {
@@ -23,11 +23,7 @@ export function SessionsPage() {
             rows={list}
             rowKey={(s) => s.id}
             columns={[
-              { header: 'Signed in', cell: (s) => time(s.created_at) },
-              { header: 'Last seen', cell: (s) => time(s.last_seen_at) },
-              { header: 'From', cell: (s) => s.ip },
-              { header: 'Application', cell: (s) => s.client_id || 'permiso' },
-              { header: 'Browser', cell: (s) => <span title={s.user_agent}>{s.user_agent}</span>, className: () => 'clip' },
+              ...SESSION_COLUMNS,
               {
                 header: '',
                 cell: (s) =>
