@@ -49,7 +49,7 @@ bool ClientAuthenticator::needs_load(const std::string& client_id) const {
 
 void ClientAuthenticator::load_if_unknown(const std::string& client_id) const {
   if (!needs_load(client_id)) return;
-  if (clients_.refresh(storage_, client_id) && !clients_.find(client_id)) {
+  if (auto found = clients_.load_missing(storage_, client_id); found && !*found) {
     clients_.mark_missing(client_id, clock_.now_seconds());
   }
 }

@@ -8,6 +8,9 @@
 #include <mutex>
 
 namespace permiso::auth {
+
+using storage::StorageResult;
+
 namespace {
 
 std::shared_ptr<const CachedClient> make_entry(storage::ServiceClient client, std::vector<std::string> scopes) {
@@ -35,7 +38,8 @@ std::vector<std::string> ClientCache::json_strings(std::string_view json_array) 
   return out;
 }
 
-storage::StorageStatus ClientCache::reload(storage::Storage& storage) {
+storage::StorageStatus ClientCache::reload(storage::ClientReader& storage) {
+  std::lock_guard lock(write_mutex_);
   auto all = storage.list_all_clients_with_scopes();
   if (!all) {
     return all.error();
@@ -45,8 +49,8 @@ storage::StorageStatus ClientCache::reload(storage::Storage& storage) {
     std::string id = c.client.client_id;
     fresh->emplace(std::move(id), make_entry(std::move(c.client), std::move(c.scopes)));
   }
-  std::lock_guard lock(write_mutex_);
   snapshot_.store(std::move(fresh));
+  ++generation_;
   return {};
 }
 
@@ -56,20 +60,18 @@ std::shared_ptr<const CachedClient> ClientCache::find(std::string_view client_id
   return it == snap->end() ? nullptr : it->second;
 }
 
-void ClientCache::update(const std::function<void(Map&)>& change) {
-  std::lock_guard lock(write_mutex_);
+void ClientCache::update_locked(const std::function<void(Map&)>& change) {
   auto copy = std::make_shared<Map>(*snapshot_.load());
   change(*copy);
   snapshot_.store(std::move(copy));
+  ++generation_;
 }
 
-storage::StorageStatus ClientCache::refresh(storage::Storage& storage, std::string_view client_id) {
+StorageResult<std::shared_ptr<const CachedClient>> ClientCache::read_entry(storage::ClientReader& storage,
+                                                                           std::string_view client_id) {
   auto client = storage.get_client(client_id);
   if (!client) {
-    if (client.error().code == storage::StorageError::NotFound) {
-      erase(client_id);
-      return {};
-    }
+    if (client.error().code == storage::StorageError::NotFound) return nullptr;
     return client.error();
   }
   auto scopes = storage.client_scopes(client_id);
@@ -79,13 +81,40 @@ storage::StorageStatus ClientCache::refresh(storage::Storage& storage, std::stri
   std::vector<std::string> names;
   names.reserve(scopes->size());
   for (auto& s : *scopes) names.push_back(std::move(s.name));
-  auto entry = make_entry(std::move(*client), std::move(names));
-  update([&](Map& m) { m.insert_or_assign(std::string(client_id), entry); });
+  return make_entry(std::move(*client), std::move(names));
+}
+
+storage::StorageStatus ClientCache::refresh(storage::ClientReader& storage, std::string_view client_id) {
+  std::lock_guard lock(write_mutex_);
+  auto entry = read_entry(storage, client_id);
+  if (!entry) return entry.error();
+  if (*entry == nullptr) {
+    erase_locked(client_id);
+  } else {
+    update_locked([&](Map& m) { m.insert_or_assign(std::string(client_id), *entry); });
+  }
   return {};
 }
 
+StorageResult<bool> ClientCache::load_missing(storage::ClientReader& storage, std::string_view client_id) {
+  const auto before = generation_.load();
+  auto entry = read_entry(storage, client_id);
+  if (!entry) return entry.error();
+  if (*entry == nullptr) return false;
+  std::lock_guard lock(write_mutex_);
+  if (generation_.load() == before) {
+    update_locked([&](Map& m) { m.try_emplace(std::string(client_id), *entry); });
+  }
+  return true;
+}
+
 void ClientCache::erase(std::string_view client_id) {
-  update([&](Map& m) {
+  std::lock_guard lock(write_mutex_);
+  erase_locked(client_id);
+}
+
+void ClientCache::erase_locked(std::string_view client_id) {
+  update_locked([&](Map& m) {
     if (auto it = m.find(client_id); it != m.end()) m.erase(it);
   });
 }

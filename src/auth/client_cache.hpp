@@ -1,12 +1,16 @@
 // Every service client with its scopes, held in memory so the token endpoint authenticates
 // a client without a database round trip. Reads are lock-free snapshot loads; changes
-// (rare, admin-driven) copy the map. Other replicas converge by reload().
+// (rare, admin-driven) copy the map, one at a time. Other replicas converge by reload() and by
+// refresh() on a change notice.
 #pragma once
 
 #include "storage/storage.hpp"
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,11 +27,15 @@ struct CachedClient {
 class ClientCache {
  public:
   /// Loads every client from storage, replacing the snapshot.
-  storage::StorageStatus reload(storage::Storage& storage);
+  storage::StorageStatus reload(storage::ClientReader& storage);
   /// Hot path: no lock, no allocation.
   [[nodiscard]] std::shared_ptr<const CachedClient> find(std::string_view client_id) const;
   /// Re-reads one client (after a change); drops it when storage no longer has it.
-  storage::StorageStatus refresh(storage::Storage& storage, std::string_view client_id);
+  storage::StorageStatus refresh(storage::ClientReader& storage, std::string_view client_id);
+  /// On the request path, for an id the cache lacks: reads it without waiting for a reload or
+  /// a change in progress, and keeps what it read only if nothing was written meanwhile (else
+  /// the writer's view stands). False when storage has no such client.
+  storage::StorageResult<bool> load_missing(storage::ClientReader& storage, std::string_view client_id);
   void erase(std::string_view client_id);
   [[nodiscard]] std::size_t size() const;
 
@@ -46,10 +54,17 @@ class ClientCache {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using Map = std::unordered_map<std::string, std::shared_ptr<const CachedClient>, Hash, std::equal_to<>>;
-  void update(const std::function<void(Map&)>& change);
+  static storage::StorageResult<std::shared_ptr<const CachedClient>> read_entry(storage::ClientReader& storage,
+                                                                                std::string_view client_id);
+  void update_locked(const std::function<void(Map&)>& change);
+  void erase_locked(std::string_view client_id);
 
   std::atomic<std::shared_ptr<const Map>> snapshot_{std::make_shared<const Map>()};
-  std::mutex write_mutex_;  // serialises copy-on-write updates
+  // Held across the storage read as well as the copy-on-write: a reload or refresh that read
+  // storage before a change committed must not store its stale view after the change's own
+  // refresh (the last refresh to store is then always the last to have read).
+  std::mutex write_mutex_;
+  std::atomic<std::uint64_t> generation_{0};  // bumped by every write, under write_mutex_
   mutable std::mutex missing_mutex_;
   std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> missing_;  // id -> until
 };

@@ -209,10 +209,24 @@ struct AuditQuery {
   std::int64_t per_page = 50;
 };
 
-class Storage {
+/// The part of Storage an in-memory client cache reads, so the cache depends on no more.
+class ClientReader {
  public:
-  virtual ~Storage() = default;
+  virtual ~ClientReader() = default;
+  ClientReader() = default;
+  ClientReader(const ClientReader&) = delete;
+  ClientReader& operator=(const ClientReader&) = delete;
+  ClientReader(ClientReader&&) = delete;
+  ClientReader& operator=(ClientReader&&) = delete;
 
+  virtual StorageResult<ServiceClient> get_client(std::string_view client_id) = 0;
+  virtual StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) = 0;
+  /// Every client with its scope names, for an in-memory cache.
+  virtual StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() = 0;
+};
+
+class Storage : public ClientReader {
+ public:
   /// Readiness: one round trip to the database.
   virtual StorageStatus ping() = 0;
   /// Applies pending versioned migrations (recorded in schema_migrations), each in a
@@ -273,16 +287,15 @@ class Storage {
   // ---- service clients ----
   /// Conflict field "client_id".
   virtual StorageResult<ServiceClient> create_client(const ServiceClient& client) = 0;
-  virtual StorageResult<ServiceClient> get_client(std::string_view client_id) = 0;
+  StorageResult<ServiceClient> get_client(std::string_view client_id) override = 0;
   /// Replaces every column but client_id and created_at.
   virtual StorageResult<ServiceClient> update_client(const ServiceClient& client) = 0;
   virtual StorageStatus delete_client(std::string_view client_id) = 0;
   virtual StorageResult<Page<ServiceClient>> list_clients(std::int64_t page, std::int64_t per_page) = 0;
   /// Invalid (field "scope_ids") for an unknown scope id.
   virtual StorageStatus set_client_scopes(std::string_view client_id, const std::vector<std::int64_t>& scope_ids) = 0;
-  virtual StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) = 0;
-  /// Every client with its scope names, for an in-memory cache.
-  virtual StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() = 0;
+  StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) override = 0;
+  StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() override = 0;
   /// Sets a new secret hash. With `previous_valid_until` the old hash stays acceptable until
   /// then; without it the old hash is dropped.
   virtual StorageResult<ServiceClient> rotate_client_secret(std::string_view client_id,

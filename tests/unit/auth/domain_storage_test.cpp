@@ -9,11 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <random>
+#include <thread>
 
 namespace permiso::auth {
 namespace {
@@ -136,6 +139,101 @@ TEST_F(DomainStorageTest, ClientCacheSeesChangesAfterRefreshAndDeletion) {
   ASSERT_TRUE(cache.refresh(*storage_, "svc-1"));
   EXPECT_FALSE(cache.find("svc-1"));
   EXPECT_EQ(cache.size(), 0U);
+}
+
+/// Reads clients from real storage, except that one chosen thread, once it has read, waits at
+/// a gate: a reader slowed between its read and its store, as a busy machine slows it.
+class GatedClientReader final : public storage::ClientReader {
+ public:
+  explicit GatedClientReader(storage::Storage& real) : real_(real) {}
+
+  void gate_this_thread() { gated_ = std::this_thread::get_id(); }
+  void wait_until_the_gated_read() { read_.get_future().wait(); }
+  void open_gate() { gate_.set_value(); }
+
+  storage::StorageResult<storage::ServiceClient> get_client(std::string_view id) override {
+    return real_.get_client(id);
+  }
+  // A client is read as get_client then client_scopes: the gate comes after the last read.
+  storage::StorageResult<std::vector<storage::Scope>> client_scopes(std::string_view id) override {
+    return held(real_.client_scopes(id));
+  }
+  storage::StorageResult<std::vector<storage::ClientWithScopes>> list_all_clients_with_scopes() override {
+    return held(real_.list_all_clients_with_scopes());
+  }
+
+ private:
+  template <typename T>
+  T held(T value) {
+    if (std::this_thread::get_id() == gated_) {
+      read_.set_value();
+      gate_future_.wait();
+    }
+    return value;
+  }
+
+  storage::Storage& real_;
+  std::thread::id gated_;
+  std::promise<void> read_;
+  std::promise<void> gate_;
+  std::shared_future<void> gate_future_ = gate_.get_future().share();
+};
+
+using CacheReader = std::function<void(ClientCache&, storage::ClientReader&)>;
+
+/// `change` to storage, and the refresh that follows it, landing while `stale_reader` is
+/// between its read and its store. Returns the secret hash the cache then shows ("" for none).
+std::string after_a_race(storage::Storage& storage, const CacheReader& stale_reader,
+                         const std::function<void(storage::Storage&)>& change) {
+  ClientCache cache;
+  GatedClientReader reads(storage);
+  std::thread slow([&] {
+    reads.gate_this_thread();
+    stale_reader(cache, reads);
+  });
+  reads.wait_until_the_gated_read();
+  change(storage);
+  auto refreshed = std::async(std::launch::async, [&] { return cache.refresh(reads, "svc-1"); });
+  // A cache that lets a read overtake stores the change now; a correct one may make it wait for
+  // the slow reader. The wait only gives the defect room to show: either way the test goes on.
+  (void)refreshed.wait_for(std::chrono::milliseconds(200));
+  reads.open_gate();
+  slow.join();
+  EXPECT_TRUE(refreshed.get());
+  const auto seen = cache.find("svc-1");
+  return seen ? seen->client.secret_hash : "";
+}
+
+// The race behind a flaky rotate-secret test: a reload (maintenance), a refresh on a change
+// notice or a load on a cache miss that read storage before a rotation committed stored its
+// stale view after the rotation's own refresh, so the old secret kept working and the new one
+// was refused. A deleted client must not come back either.
+TEST_F(DomainStorageTest, ClientCacheNeverStoresAViewOlderThanTheLastRefresh) {
+  storage::ServiceClient c;
+  c.client_id = "svc-1";
+  c.name = "one";
+  c.secret_hash = "hmac-sha256$old";
+  ASSERT_TRUE(storage_->create_client(c));
+  const std::vector<std::pair<std::string, CacheReader>> readers{
+      {"reload", [](ClientCache& cache, storage::ClientReader& reads) { (void)cache.reload(reads); }},
+      {"refresh", [](ClientCache& cache, storage::ClientReader& reads) { (void)cache.refresh(reads, "svc-1"); }},
+      {"load_missing",
+       [](ClientCache& cache, storage::ClientReader& reads) { (void)cache.load_missing(reads, "svc-1"); }},
+  };
+  const auto rotate = [](const std::string& hash) {
+    return [hash](storage::Storage& st) {
+      EXPECT_TRUE(st.rotate_client_secret("svc-1", hash, std::nullopt, 1'700'000'000));
+    };
+  };
+  for (const auto& [name, reader] : readers) {
+    EXPECT_EQ(after_a_race(*storage_, reader, rotate("hmac-sha256$new")), "hmac-sha256$new") << name;
+    rotate("hmac-sha256$old")(*storage_);
+  }
+  for (const auto& [name, reader] : readers) {
+    EXPECT_EQ(after_a_race(*storage_, reader, [](storage::Storage& st) { EXPECT_TRUE(st.delete_client("svc-1")); }), "")
+        << name;
+    ASSERT_TRUE(storage_->create_client(c));
+  }
 }
 
 TEST_F(DomainStorageTest, AllowedIpsParsingToleratesGarbage) {
