@@ -255,6 +255,22 @@ auth::ChangeNotifier change_notifier(const RedisParts& redis) {
   return [events = redis.events.get()](std::string_view event) { events->publish(event); };
 }
 
+std::optional<std::unique_ptr<auth::AuditExport>> open_audit_export(const AuthConfig& cfg) {
+  if (cfg.audit_export.empty()) return std::unique_ptr<auth::AuditExport>();
+  auto out = auth::AuditExport::open(cfg.audit_export);
+  if (!out) {
+    spdlog::critical("PERMISO_AUDIT_EXPORT: cannot open {}: {}", cfg.audit_export, out.error().message());
+    return std::nullopt;
+  }
+  spdlog::info("audit events are exported as JSON lines to {}", cfg.audit_export);
+  return std::move(*out);
+}
+
+auth::AuditLog::StoredListener export_listener(const std::unique_ptr<auth::AuditExport>& out) {
+  if (!out) return {};
+  return [export_to = out.get()](const std::vector<storage::AuditEvent>& events) { export_to->write(events); };
+}
+
 std::unique_ptr<WorkerPool> open_worker_pool(const AuthConfig& cfg) {
   const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
   return std::make_unique<WorkerPool>(cfg.worker_threads > 0 ? static_cast<std::size_t>(cfg.worker_threads) : 2 * cores,

@@ -3,6 +3,7 @@
 // made of. Functions that can fail log why and return null/false: the caller stops start-up.
 #pragma once
 
+#include "auth/audit_export.hpp"
 #include "auth/audit_log.hpp"
 #include "auth/bootstrap.hpp"
 #include "auth/client_secrets.hpp"
@@ -54,12 +55,18 @@ bool bootstrap_admin(const config::AuthConfig& cfg, storage::Storage& storage, c
 /// replica through storage. nullopt after logging why storage refused.
 std::optional<std::string> client_secret_pepper(const config::AuthConfig& cfg, storage::Storage& storage);
 
-/// Ensures the service clients named by *_CLIENT_SECRET variables exist with those secrets,
-/// audits and logs each change (never a secret). False after logging why storage refused.
 /// The web app's public client, with the configuration's redirect URIs.
 bool seed_dashboard_client(storage::Storage& storage, const Clock& clock, const config::AuthConfig& cfg);
+/// Ensures the service clients named by *_CLIENT_SECRET variables exist with those secrets,
+/// audits and logs each change (never a secret). False after logging why storage refused.
 bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& secrets, const Clock& clock,
                           auth::AuditLog& audit, auth::ServiceClientSeeds& seeds);
+
+/// The SIEM export PERMISO_AUDIT_EXPORT names: null when none is configured, nullopt after
+/// logging why the file cannot be opened.
+std::optional<std::unique_ptr<auth::AuditExport>> open_audit_export(const config::AuthConfig& cfg);
+/// What the audit writer calls with each stored batch: the export's write, or nothing.
+auth::AuditLog::StoredListener export_listener(const std::unique_ptr<auth::AuditExport>& out);
 
 /// How long a service client's previous secret keeps working after a live rotation, so the
 /// services holding it can move to the new one.

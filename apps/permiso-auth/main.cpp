@@ -42,7 +42,9 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   // on the network); logins and client limits are shared through Redis when it is configured.
   ratelimit::MemoryRateLimiter local_limiter;
   auto redis = auth_app::connect_redis(cfg);
-  auth::AuditLog audit(*storage, clock);
+  auto audit_export = auth_app::open_audit_export(cfg);
+  if (!audit_export) return app::kExitStartup;
+  auth::AuditLog audit(*storage, clock, auth::AuditLog::kDefaultCapacity, auth_app::export_listener(*audit_export));
   if (!auth_app::seed_service_clients(*storage, client_secrets, clock, audit, seeds)) return app::kExitStartup;
   if (!auth_app::seed_dashboard_client(*storage, clock, cfg)) return app::kExitStartup;
   const auto blocking = auth_app::open_worker_pool(cfg);  // stops before the audit trail flushes
@@ -67,6 +69,7 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
 
   app::Maintenance maintenance(deps, {.secrets_ms = static_cast<int>(cfg.secrets_refresh_s * 1000)});
   maintenance.refresh_secrets_with(auth_app::secrets_refresher(cfg, *storage, client_secrets, clock, audit));
+  maintenance.keep_audit_for(cfg.audit_retention_days);
   maintenance.run_once();
   if (redis.events) auth_app::follow_changes(*redis.events, deps, maintenance);
   const app::AtScopeExit stop_events([&redis] {  // before the maintenance it pokes goes

@@ -1,6 +1,7 @@
 // See maintenance.hpp.
 #include "maintenance.hpp"
 
+#include "auth/audit_log.hpp"
 #include "auth/client_cache.hpp"
 #include "auth/context.hpp"
 #include "auth/revocation_list.hpp"
@@ -41,6 +42,21 @@ void Maintenance::poll_revocations() {
     }
     if (static_cast<std::int64_t>(page->size()) < kFeedPage) return;
   }
+}
+
+bool Maintenance::purge() {
+  const auto t = deps_.clock.now_seconds();
+  deps_.revocations.purge(t);
+  (void)deps_.storage.purge_expired_revocations(t);
+  (void)deps_.storage.purge_expired_authorization_codes(t);
+  auto audit = auth::purge_old_audit(deps_.storage, t, audit_retention_days_);
+  if (!audit) {
+    spdlog::warn("maintenance: audit purge failed: {}", storage::to_string(audit.error()));
+    return false;
+  }
+  if (audit->purged > 0)
+    spdlog::info("maintenance: purged {} audit events older than {} days", audit->purged, audit_retention_days_);
+  return audit->more;
 }
 
 void Maintenance::run_once() {
@@ -112,11 +128,9 @@ void Maintenance::loop() {
         next_keys = now + milliseconds(intervals_.keys_ms);
       }
       if (now >= next_purge) {
-        const auto t = deps_.clock.now_seconds();
-        deps_.revocations.purge(t);
-        (void)deps_.storage.purge_expired_revocations(t);
-        (void)deps_.storage.purge_expired_authorization_codes(t);
-        next_purge = now + milliseconds(intervals_.purge_ms);
+        // A backlog of old audit events (a first start with retention, a burst) is worked off
+        // a pass a second rather than in one long hold on the database.
+        next_purge = now + milliseconds(purge() ? 1000 : intervals_.purge_ms);
       }
       if (now >= next_secrets) {
         refresh_secrets_();

@@ -1,11 +1,13 @@
 // Background upkeep of a permiso-auth replica: applies the revocation feed to the in-memory
 // revocation list, reloads the client cache (other replicas' changes), promotes and retires
-// signing keys, purges expired revocations, tracks storage readiness and re-reads secrets.
+// signing keys, purges expired revocations and codes and audit events past their retention,
+// tracks storage readiness and re-reads secrets.
 // One thread, so none of this ever runs on an I/O thread.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -36,6 +38,8 @@ class Maintenance {
   void run_once();
   /// The task run every `secrets_ms` (set before start()).
   void refresh_secrets_with(std::function<void()> task) { refresh_secrets_ = std::move(task); }
+  /// Audit events older than this many days are purged (0: kept forever; set before start()).
+  void keep_audit_for(std::int64_t days) { audit_retention_days_ = days; }
   void start();
   void stop();
   /// Wakes the loop to poll the revocation feed now (after a local revocation).
@@ -46,10 +50,13 @@ class Maintenance {
  private:
   void loop();
   void poll_revocations();
+  /// Purges what has expired; true when more audit events are due than one pass removes.
+  bool purge();
 
   const auth::AuthDeps& deps_;
   Intervals intervals_;
   std::function<void()> refresh_secrets_;
+  std::int64_t audit_retention_days_ = 0;
   std::atomic<bool> ready_{false};
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -30,8 +30,25 @@ constexpr std::size_t kBatch = 500;
 constexpr auto kMaxDelay = std::chrono::milliseconds(100);  // longest an event waits unwritten
 }  // namespace
 
-AuditLog::AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity)
-    : storage_(storage), clock_(clock), capacity_(capacity), thread_([this] { run(); }) {}
+AuditLog::AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity, StoredListener on_stored)
+    : storage_(storage), clock_(clock), capacity_(capacity), on_stored_(std::move(on_stored)), thread_([this] {
+        run();
+      }) {}
+
+storage::StorageResult<AuditPurge> purge_old_audit(storage::Storage& storage, std::int64_t now,
+                                                   std::int64_t retention_days, std::int64_t batch, int max_batches) {
+  AuditPurge out;
+  if (retention_days <= 0) return out;
+  const std::int64_t before = now - retention_days * 86'400;
+  for (int i = 0; i < max_batches; ++i) {
+    auto purged = storage.purge_audit_before(before, batch);
+    if (!purged) return purged.error();
+    out.purged += *purged;
+    if (*purged < batch) return out;
+  }
+  out.more = true;
+  return out;
+}
 
 AuditLog::~AuditLog() {
   stop();
@@ -101,6 +118,7 @@ void AuditLog::run() {
     queue_.erase(queue_.begin(), queue_.begin() + n);
     lock.unlock();
     auto status = storage_.append_audit(batch);
+    if (status && on_stored_) on_stored_(batch);
     lock.lock();
     if (status) {
       written_seq_ += batch.size();

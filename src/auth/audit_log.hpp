@@ -11,10 +11,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace permiso::auth {
 
@@ -35,11 +37,31 @@ storage::AuditEvent audit_event(const Origin& origin, std::string_view action, s
 storage::AuditEvent change_event(const Origin& origin, const Principal& caller, std::string_view action,
                                  std::string_view target);
 
+/// What a purge of old audit events did: how many went, and whether more are due (the purge
+/// stopped at its batch budget).
+struct AuditPurge {
+  std::int64_t purged = 0;
+  bool more = false;
+};
+
+/// Deletes audit events older than `retention_days` (0: none), oldest first, in transactions
+/// of `batch` rows, at most `max_batches` of them per call so the caller stays responsive and
+/// writers are never held up for long.
+storage::StorageResult<AuditPurge> purge_old_audit(storage::Storage& storage, std::int64_t now,
+                                                   std::int64_t retention_days, std::int64_t batch = 1000,
+                                                   int max_batches = 20);
+
 class AuditLog {
  public:
   /// `capacity` bounds the events waiting while storage is down; beyond it the oldest are
   /// dropped and counted (a bounded queue beats an out-of-memory crash of the auth server).
-  AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity = 100'000);
+  /// Called by the writer thread with each batch once storage has it (the SIEM export).
+  using StoredListener = std::function<void(const std::vector<storage::AuditEvent>&)>;
+
+  static constexpr std::size_t kDefaultCapacity = 100'000;
+
+  AuditLog(storage::Storage& storage, const Clock& clock, std::size_t capacity = kDefaultCapacity,
+           StoredListener on_stored = {});
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -61,6 +83,7 @@ class AuditLog {
   storage::Storage& storage_;
   const Clock& clock_;
   const std::size_t capacity_;
+  const StoredListener on_stored_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable flushed_;

@@ -8,6 +8,7 @@
 #include "auth/sessions.hpp"
 #include "auth/validation.hpp"
 #include "jose/crypto.hpp"
+#include "ratelimit/rate_limiter.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -90,12 +91,17 @@ AuthResult<storage::User> Grants::sign_in(const LoginAttempt& attempt, const Ori
   if (username.empty() || attempt.password.empty()) {
     return Failure(AuthError::InvalidRequest, "username and password are required.");
   }
-  if (auto f = consume(limiter_, "login:" + std::string(origin.ip) + ":" + username, settings_.login_rate)) {
+  // RATE_LIMIT_LOGIN limits failed sign-ins per (IP, username). Each attempt takes a token
+  // while it runs, so parallel guesses are bounded too; a correct password gives the bucket
+  // back, so a user's own sign-ins never count against them (Keycloak, OWASP).
+  const std::string limit_key = "login:" + std::string(origin.ip) + ":" + username;
+  if (auto f = consume(limiter_, limit_key, settings_.login_rate)) {
     audit_.record(audit_event(origin, "auth.login", "denied", username, "user", username));
     return *f;
   }
   auto user = check_password(username, attempt.password, origin);
   if (!user) return user.error();
+  limiter_.reset(limit_key);
   if (!user->is_active) {
     audit_.record(audit_event(origin, "auth.login", "denied", username, "user", username));
     return disabled();

@@ -66,6 +66,8 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.integer("security", "worker_queue", c.worker_queue);
   r.str("security", "client_secret_pepper", c.client_secret_pepper);
   r.integer("security", "secrets_refresh_s", c.secrets_refresh_s);
+  r.integer("audit", "retention_days", c.audit_retention_days);
+  r.str("audit", "export", c.audit_export);
   r.str("bootstrap", "admin_username", c.bootstrap_admin_username);
   r.str("bootstrap", "admin_password", c.bootstrap_admin_password);
 }
@@ -139,6 +141,8 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"security", "worker_queue", c.worker_queue},
       {"security", "client_secret_pepper", secret(c.client_secret_pepper)},
       {"security", "secrets_refresh_s", c.secrets_refresh_s},
+      {"audit", "retention_days", c.audit_retention_days},
+      {"audit", "export", c.audit_export},
       {"bootstrap", "admin_username", c.bootstrap_admin_username},
       {"bootstrap", "admin_password", secret(c.bootstrap_admin_password)},
       {"service_clients", "variables", service_client_list(c)},
@@ -246,6 +250,8 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   env_int(env, "PERMISO_SERVICE_TOKEN_MINUTES", c.service_token_expire_minutes, problems);
   env_int(env, "PERMISO_KEY_PUBLISH_DELAY_S", c.key_publish_delay_s, problems);
   env_int(env, "PERMISO_SECRETS_REFRESH_S", c.secrets_refresh_s, problems);
+  env_int(env, "PERMISO_AUDIT_RETENTION_DAYS", c.audit_retention_days, problems);
+  env_str(env, "PERMISO_AUDIT_EXPORT", c.audit_export);
   env_str(env, "RATE_LIMIT_LOGIN", c.rate_limit_login);
   env_str(env, "RATE_LIMIT_API", c.rate_limit_api);
   env_str(env, "RATE_LIMIT_SERVICE_TOKEN", c.rate_limit_service_token);
@@ -362,6 +368,7 @@ void check_security(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   check_range(p, "security.worker_threads", c.worker_threads, 0, 256);
   check_range(p, "security.worker_queue", c.worker_queue, 1, 1'000'000);
   check_range(p, "PERMISO_SECRETS_REFRESH_S", c.secrets_refresh_s, 0, 86'400);
+  check_range(p, "PERMISO_AUDIT_RETENTION_DAYS", c.audit_retention_days, 0, 36'500);
   if (!c.client_secret_pepper.empty() && c.client_secret_pepper.size() < 32) {
     p.push_back({"PERMISO_CLIENT_SECRET_PEPPER", "must be at least 32 bytes"});
   }

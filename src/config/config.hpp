@@ -109,6 +109,10 @@ struct AuthConfig {
   std::string client_secret_pepper;      // empty: generated once and kept in storage
   std::int64_t secrets_refresh_s = 300;  // re-read secrets this often (service clients follow); 0: never
 
+  // [audit]
+  std::int64_t audit_retention_days = 90;  // older events are purged in small batches; 0: kept forever
+  std::string audit_export;                // "" none, "stdout", or a file: every event as a JSON line
+
   // bootstrap admin
   std::string bootstrap_admin_username = "admin";
   std::string bootstrap_admin_password;

@@ -704,6 +704,13 @@ class SqlStorage final : public Storage {
   }
 
   // ---- audit ----
+  StorageResult<std::int64_t> purge_audit_before(std::int64_t before, std::int64_t limit) override {
+    // Both dialects take a LIMIT in the subquery; ix_audit_ts makes it a range scan.
+    return affected_write(
+        "DELETE FROM audit_events WHERE id IN "
+        "(SELECT id FROM audit_events WHERE ts < $1 ORDER BY ts LIMIT $2)",
+        {before, limit});
+  }
   StorageStatus append_audit(const std::vector<AuditEvent>& events) override {
     if (events.empty()) return {};
     return db_->write([&](SqlConn& c) -> StorageStatus {

@@ -355,6 +355,9 @@ class Storage : public ClientReader {
   virtual StorageStatus append_audit(const std::vector<AuditEvent>& events) = 0;
   /// Newest first (id descending).
   virtual StorageResult<Page<AuditEvent>> query_audit(const AuditQuery& query) = 0;
+  /// Deletes at most `limit` of the oldest events with ts < `before` (one short transaction,
+  /// so a purge never holds the database for long); returns how many went.
+  virtual StorageResult<std::int64_t> purge_audit_before(std::int64_t before, std::int64_t limit) = 0;
 
   // ---- settings (small key-value) ----
   virtual StorageResult<std::string> get_setting(std::string_view key) = 0;  // NotFound

@@ -163,10 +163,11 @@ class Redis:
         exe = shutil.which("redis-server")
         if not exe:
             raise HarnessError("redis-server not found")
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir],
-            stdout=open(os.path.join(self.dir, "redis.log"), "wb"), stderr=subprocess.STDOUT)
+        with open(os.path.join(self.dir, "redis.log"), "wb") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", self.dir],
+                stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

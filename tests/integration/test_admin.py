@@ -1,6 +1,9 @@
 # Admin API: users, stats, roles and scopes, the audit trail, and who may call it
 # (contract: /users, /roles, /roles/scopes, /admin/audit, /admin/dashboard/stats).
 import json
+import os
+import stat
+import time
 import unittest
 
 import jwt
@@ -342,6 +345,42 @@ class AuditTest(ServerTestCase):
         r = s.get(f"{V1}/admin/dashboard/stats", bearer=s.admin_token())
         self.assertEqual(r.status, 200, r)
         self.assertIsInstance(r.body, dict)
+
+
+class AuditExportTest(ServerTestCase):
+    """PERMISO_AUDIT_EXPORT: every stored audit event also goes out as a JSON line, for a SIEM.
+    The server runs in its data dir, so the relative path lands there."""
+    server_env = {"PERMISO_AUDIT_EXPORT": "audit.jsonl"}
+
+    def exported_lines(self):
+        path = os.path.join(self.server.data_dir, "audit.jsonl")
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+
+    def test_sign_ins_reach_the_export_as_private_json_lines(self):
+        s = self.server
+        user, password = s.register_user()
+        name = user["username"]
+        r = s.post(f"{V1}/auth/token", form={"username": name, "password": "Wrong-Passw0rd!"})
+        self.assertError(r, 401, "invalid_grant")
+        self.assertEqual(s.post(f"{V1}/auth/token", form={"username": name, "password": password}).status, 200)
+
+        deadline = time.time() + 10  # the audit writer stores in batches off the request path
+        outcomes, text = set(), ""
+        while time.time() < deadline and outcomes != {"failure", "success"}:
+            text = self.exported_lines()
+            events = [json.loads(line) for line in text.splitlines()]
+            outcomes = {e["outcome"] for e in events if e["action"] == "auth.login" and e["actor"] == name}
+            time.sleep(0.05)
+        self.assertEqual(outcomes, {"failure", "success"}, text[-2000:])
+        for e in events:
+            self.assertEqual(e["type"], "audit")
+            self.assertIsInstance(e["details"], dict)
+            self.assertRegex(e["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertNotIn(password, text)
+        self.assertNotIn("Wrong-Passw0rd!", text)
+        mode = stat.S_IMODE(os.stat(os.path.join(s.data_dir, "audit.jsonl")).st_mode)
+        self.assertEqual(mode, 0o600)
 
 
 if __name__ == "__main__":

@@ -211,6 +211,19 @@ class LoginRateLimitTest(ServerTestCase):
         self.assertIsNotNone(retry_after, "429 carries Retry-After")
         self.assertTrue(retry_after.isdigit() and 0 < int(retry_after) <= 60, retry_after)
 
+    def test_correct_sign_ins_do_not_count_against_the_limit(self):
+        """RATE_LIMIT_LOGIN limits failed logins per (IP, username), as the contract says."""
+        s = self.server
+        user, password = s.register_user()
+        for i in range(8):
+            r = s.post(f"{V1}/auth/token", form={"username": user["username"], "password": password})
+            self.assertEqual(r.status, 200, f"correct sign-in {i + 1} of 8 at 3/minute: {r}")
+        for _ in range(3):
+            r = s.post(f"{V1}/auth/token", form={"username": user["username"], "password": "Wrong-Passw0rd!"})
+            self.assertError(r, 401, "invalid_grant")
+        r = s.post(f"{V1}/auth/token", form={"username": user["username"], "password": password})
+        self.assertError(r, 429, "rate_limited", "three failures in the minute hold back even the right password")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -14,6 +14,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -139,6 +140,48 @@ TEST_F(DomainStorageTest, ClientCacheSeesChangesAfterRefreshAndDeletion) {
   ASSERT_TRUE(cache.refresh(*storage_, "svc-1"));
   EXPECT_FALSE(cache.find("svc-1"));
   EXPECT_EQ(cache.size(), 0U);
+}
+
+TEST_F(DomainStorageTest, EveryStoredEventReachesTheListenerOnceInOrder) {
+  std::mutex mutex;
+  std::vector<std::string> exported;
+  {
+    AuditLog audit(*storage_, clock_, AuditLog::kDefaultCapacity, [&](const std::vector<storage::AuditEvent>& batch) {
+      std::lock_guard lock(mutex);
+      for (const auto& e : batch) exported.push_back(e.target);
+    });
+    for (int i = 0; i < 700; ++i) {
+      storage::AuditEvent e;
+      e.action = "token.issue";
+      e.target = std::to_string(i);
+      audit.record(std::move(e));
+    }
+    ASSERT_TRUE(audit.flush());
+  }
+  ASSERT_EQ(exported.size(), 700U);
+  for (std::size_t i = 0; i < exported.size(); ++i) ASSERT_EQ(exported[i], std::to_string(i));
+}
+
+TEST_F(DomainStorageTest, AuditRetentionPurgesOnlyWhatIsOlderInBoundedPasses) {
+  constexpr std::int64_t kDay = 86'400;
+  std::vector<storage::AuditEvent> events;
+  for (int i = 0; i < 30; ++i) {
+    storage::AuditEvent e;
+    e.action = "token.issue";
+    e.ts = clock_.now_seconds() - (i < 25 ? 91 : 89) * kDay;  // 25 past a 90-day retention
+    events.push_back(e);
+  }
+  ASSERT_TRUE(storage_->append_audit(events));
+  EXPECT_EQ(purge_old_audit(*storage_, clock_.now_seconds(), 0)->purged, 0) << "0 days: kept forever";
+
+  auto first = purge_old_audit(*storage_, clock_.now_seconds(), 90, 10, 2);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->purged, 20);
+  EXPECT_TRUE(first->more) << "the batch budget ran out with events still due";
+  auto second = purge_old_audit(*storage_, clock_.now_seconds(), 90, 10, 2);
+  EXPECT_EQ(second->purged, 5);
+  EXPECT_FALSE(second->more);
+  EXPECT_EQ(storage_->query_audit({})->total, 5);
 }
 
 /// Reads clients from real storage, except that one chosen thread, once it has read, waits at

@@ -51,6 +51,11 @@ class AuthServicesTest : public ::testing::Test {
     EXPECT_TRUE(user) << (user ? "" : user.error().description);
     return user ? user->user.id : 0;
   }
+  void use_limits(RateRule login_rate, std::int64_t lockout_threshold) {
+    deps_->settings.login_rate = login_rate;
+    deps_->settings.lockout_threshold = lockout_threshold;
+    services_ = std::make_unique<AuthServices>(*deps_);
+  }
   AuthResult<UserGrant> login(const std::string& name, const std::string& password = kPassword) const {
     return services_->grants.password(LoginAttempt{name, password, ""}, origin_);
   }
@@ -75,7 +80,7 @@ class AuthServicesTest : public ::testing::Test {
   std::unique_ptr<jose::KeyStore> keys_;
   PasswordHasher hasher_{Argon2Params{.memory_kib = 1024, .iterations = 1, .parallelism = 1}};
   ClientSecrets secrets_{std::string(32, 'p')};
-  ratelimit::MemoryRateLimiter limiter_;
+  ratelimit::MemoryRateLimiter limiter_{clock_};
   std::unique_ptr<AuditLog> audit_;
   ClientCache clients_;
   RevocationList revocations_;
@@ -113,6 +118,25 @@ TEST_F(AuthServicesTest, TheThirdWrongPasswordLocksTheAccountUntilTheLockoutEnds
   EXPECT_EQ(locked.error().code, AuthError::AccountLocked);
   EXPECT_TRUE(locked.error().extra.contains("locked_until"));
   clock_.advance(601);
+  EXPECT_TRUE(login("alice"));
+}
+
+// RATE_LIMIT_LOGIN counts failed sign-ins per (IP, username): a user's correct sign-ins never
+// use it up, and a correct one forgives the failures before it.
+TEST_F(AuthServicesTest, OnlyFailedLoginsCountAgainstTheLoginLimit) {
+  use_limits(RateRule{3, 60}, 100);
+  register_user("alice");
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(login("alice")) << "correct sign-in " << i + 1;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(login("alice", "wrong-password").error().code, AuthError::InvalidGrant);
+    ASSERT_TRUE(login("alice")) << "round " << round;
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(login("alice", "wrong-password").error().code, AuthError::InvalidGrant);
+  auto limited = login("alice");  // three failures in the minute: even the right password waits
+  ASSERT_FALSE(limited);
+  EXPECT_EQ(limited.error().code, AuthError::RateLimited);
+  EXPECT_EQ(login("nobody", "wrong-password").error().code, AuthError::InvalidGrant) << "another name, its own bucket";
+  clock_.advance(20);  // one token back
   EXPECT_TRUE(login("alice"));
 }
 

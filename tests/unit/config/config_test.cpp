@@ -104,7 +104,11 @@ TEST_F(ConfigTest, EnvironmentListsAndNumbersAreParsed) {
   vars_["ALLOWED_ORIGINS"] = "https://a.example.com, https://b.example.com:8443";
   vars_["CORS_ORIGINS"] = "https://a.example.com,https://c.example.com";
   vars_["PERMISO_PORT"] = "8123";
+  vars_["PERMISO_AUDIT_RETENTION_DAYS"] = "30";
+  vars_["PERMISO_AUDIT_EXPORT"] = "stdout";
   const auto c = load();
+  EXPECT_EQ(c.audit_retention_days, 30);
+  EXPECT_EQ(c.audit_export, "stdout");
   EXPECT_EQ(c.allowed_origins,
             (std::vector<std::string>{"https://a.example.com", "https://b.example.com:8443", "https://c.example.com"}));
   EXPECT_EQ(c.port, 8123);
@@ -520,6 +524,7 @@ const RuleCase kRules[] = {
     {"rate_api", [](AuthConfig& c) { c.rate_limit_api = "x/minute"; }, "RATE_LIMIT_API"},
     {"private_key_not_pem", [](AuthConfig& c) { c.jwt_private_key = "not a key"; }, "JWT_PRIVATE_KEY"},
     {"secrets_refresh", [](AuthConfig& c) { c.secrets_refresh_s = -1; }, "PERMISO_SECRETS_REFRESH_S"},
+    {"audit_retention", [](AuthConfig& c) { c.audit_retention_days = -1; }, "PERMISO_AUDIT_RETENTION_DAYS"},
     {"rate_service", [](AuthConfig& c) { c.rate_limit_service_token = "5"; }, "RATE_LIMIT_SERVICE_TOKEN"},
     {"lockout_threshold", [](AuthConfig& c) { c.lockout_threshold = 0; }, "security.lockout_threshold"},
     {"lockout_minutes", [](AuthConfig& c) { c.lockout_minutes = 0; }, "security.lockout_minutes"},
@@ -537,6 +542,8 @@ INSTANTIATE_TEST_SUITE_P(AllRules, ValidationRule, ::testing::ValuesIn(kRules),
 TEST(ConfigDefaults, AreTheDocumentedOnes) {
   const AuthConfig c;
   EXPECT_EQ(c.data_dir, "./var");
+  EXPECT_EQ(c.audit_retention_days, 90);
+  EXPECT_EQ(c.audit_export, "");
   EXPECT_EQ(c.body_limit_bytes, 65536);
   EXPECT_EQ(c.header_limit_bytes, 8192);
   EXPECT_EQ(c.lockout_threshold, 5);

@@ -430,6 +430,24 @@ TEST_P(StorageTest, AuditQueryFiltersAndPages) {
   EXPECT_EQ(combo->items[0].details, R"({"i":12})");
 }
 
+TEST_P(StorageTest, AuditPurgeTakesTheOldestFirstAndAtMostTheLimit) {
+  std::vector<AuditEvent> batch;
+  for (int i = 0; i < 25; ++i) {
+    AuditEvent e;
+    e.ts = kNow + (i % 5) * 100;  // five ages, interleaved in id order
+    e.action = "token.issue";
+    batch.push_back(e);
+  }
+  ASSERT_TRUE(store_->append_audit(batch));
+  EXPECT_EQ(*store_->purge_audit_before(kNow + 250, 4), 4);  // 15 are older; 4 go
+  auto left = store_->query_audit(audit_query({}, {}, {}, {}, kNow + 250));
+  EXPECT_EQ(left->total, 11);
+  EXPECT_EQ(store_->query_audit(audit_query({}, {}, {}, {}, kNow + 1))->total, 1) << "the oldest went first";
+  EXPECT_EQ(*store_->purge_audit_before(kNow + 250, 100), 11);
+  EXPECT_EQ(*store_->purge_audit_before(kNow + 250, 100), 0);
+  EXPECT_EQ(store_->query_audit(audit_query({}, {}, {}, {}, {}))->total, 10) << "the newer events stay";
+}
+
 TEST_P(StorageTest, MigrationsAreIdempotentAndDataSurvivesReopen) {
   auto u = add_user("henry");
   ASSERT_TRUE(store_->migrate());
