@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <set>
 
 namespace permiso::http {
@@ -131,6 +132,46 @@ bool has_duplicate_top_level_keys(std::string_view body) {
   boost::system::error_code ec;
   parser.write_some(false, body.data(), body.size(), ec);
   return !ec && parser.handler().duplicate;
+}
+
+/// A decoded path handlers can echo into JSON and logs: valid UTF-8 without control bytes.
+bool clean_path(std::string_view p) {
+  std::size_t i = 0;
+  while (i < p.size()) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == 0x7F) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1FU;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0FU;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (i + len > p.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(p[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3FU);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace
@@ -342,6 +383,26 @@ std::optional<std::string_view> bearer_token(const Request& req) {
   auto token = trim(v.substr(7));
   if (token.empty() || token.find(' ') != std::string_view::npos) return std::nullopt;
   return token;
+}
+
+bool parse_target(Request& req) {
+  std::string_view target = req.target;
+  auto q = target.find('?');
+  auto raw_path = target.substr(0, q);
+  auto path = percent_decode(raw_path);
+  // An encoded '/' would change how the router splits segments: refuse it.
+  if (raw_path.empty() || raw_path.front() != '/' || !path || !clean_path(*path) ||
+      raw_path.find("%2F") != std::string_view::npos || raw_path.find("%2f") != std::string_view::npos) {
+    return false;
+  }
+  req.path = std::move(*path);
+  if (q == std::string_view::npos) return true;
+  FormLimits limits;
+  limits.max_fields = 256;
+  auto query = parse_form(target.substr(q + 1), limits);
+  if (!query) return false;
+  req.query = std::move(*query);
+  return true;
 }
 
 }  // namespace permiso::http

@@ -73,6 +73,11 @@ struct BasicCredentials {
 [[nodiscard]] Result<BasicCredentials, BodyError> parse_basic_auth(const Request& req);
 [[nodiscard]] Result<BasicCredentials, BodyError> parse_basic_auth(std::string_view authorization);
 
+/// Fills req.path (percent-decoded) and req.query from req.target. False for a target the
+/// server answers 400: no leading '/', a malformed escape, an encoded '/', a path that is not
+/// valid UTF-8 or holds control bytes, or a malformed or oversized query.
+[[nodiscard]] bool parse_target(Request& req);
+
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive); nullopt otherwise.
 [[nodiscard]] std::optional<std::string_view> bearer_token(const Request& req);
 

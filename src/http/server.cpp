@@ -109,51 +109,24 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+/// A Transfer-Encoding other than exactly "chunked", or given twice: the parser would take
+/// the body as empty where a proxy in front may not (RFC 9112 §6.1 wants a 400), so the
+/// request is refused and the connection closed rather than framed by a guess.
+bool ambiguous_framing(const bhttp::request<bhttp::string_body>& msg) {
+  const auto [first, last] = msg.equal_range(bhttp::field::transfer_encoding);
+  if (first == last) return false;
+  if (std::next(first) != last) return true;
+  std::string_view value = first->value();
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return !iequals(value, "chunked");
+}
+
 std::string_view method_label(std::string_view m) {
   for (std::string_view known : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}) {
     if (m == known) return known;
   }
   return "OTHER";  // bounded cardinality whatever clients send
-}
-
-/// A decoded path handlers can echo into JSON and logs: valid UTF-8 without control bytes.
-bool clean_path(std::string_view p) {
-  std::size_t i = 0;
-  while (i < p.size()) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == 0x7F) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1FU;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0FU;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (i + len > p.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(p[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3FU);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 bool safe_header_value(std::string_view v) {
@@ -930,26 +903,6 @@ asio::awaitable<void> Connection<Stream>::drain_and_close() {
   tcp().close();
 }
 
-bool parse_target(Request& req) {
-  std::string_view target = req.target;
-  auto q = target.find('?');
-  auto raw_path = target.substr(0, q);
-  auto path = percent_decode(raw_path);
-  // An encoded '/' would change how the router splits segments: refuse it.
-  if (raw_path.empty() || raw_path.front() != '/' || !path || !clean_path(*path) ||
-      raw_path.find("%2F") != std::string_view::npos || raw_path.find("%2f") != std::string_view::npos) {
-    return false;
-  }
-  req.path = std::move(*path);
-  if (q == std::string_view::npos) return true;
-  FormLimits limits;
-  limits.max_fields = 256;
-  auto query = parse_form(target.substr(q + 1), limits);
-  if (!query) return false;
-  req.query = std::move(*query);
-  return true;
-}
-
 template <class Stream>
 std::shared_ptr<Request> Connection<Stream>::make_request(bhttp::request<bhttp::string_body>& msg) const {
   auto req = std::make_shared<Request>();
@@ -1204,6 +1157,13 @@ asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr
       break;
     }
 
+    if (ambiguous_framing(parser->get())) {
+      Request req = make_partial_request(parser.get());
+      co_await write(error_response(req, 400, "bad_request", "Transfer-Encoding must be chunked alone."), req, false,
+                     "invalid", started, false, false);
+      cut = true;
+      break;
+    }
     auto msg = parser->release();
     auto req = make_request(msg);
     const bool keep_alive = msg.keep_alive();

@@ -613,6 +613,19 @@ TEST_F(ServerTest, MalformedHttpIs400) {
   EXPECT_EQ(utf8->json().at("id").as_string(), "\xC3\xA9t\xC3\xA9");
 }
 
+// Request smuggling: a front proxy and this server must never disagree on where a request
+// ends, so a request framed two ways (or with a doubled length) is refused, never guessed at.
+TEST_F(ServerTest, AmbiguousFramingIsRefusedNotGuessed) {
+  start();
+  for (const char* framing :
+       {"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", "Content-Length: 4\r\nContent-Length: 5\r\n",
+        "Transfer-Encoding: chunked, identity\r\n"}) {
+    auto r = roundtrip(std::string("POST /echo HTTP/1.1\r\nHost: x\r\n") + framing + "\r\n0\r\n\r\n");
+    ASSERT_TRUE(r) << framing;
+    EXPECT_EQ(r->status, 400) << framing;
+  }
+}
+
 TEST_F(ServerTest, SlowlorisIsClosedAfterHeaderTimeout) {
   start();
   Client c(server_->port());
