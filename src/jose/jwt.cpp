@@ -62,7 +62,9 @@ std::optional<JwtStatus> check_times(const boost::json::object& claims, std::int
   const auto iat = int_claim(claims, "iat");
   if (!exp) return JwtStatus::MissingClaim;
   if (!iat && (policy.require_iat || claims.contains("iat"))) return JwtStatus::MissingClaim;
-  if (now > *exp + policy.leeway_s) return JwtStatus::Expired;
+  // The leeway moves `now`, never the claim: a claim near the int64 limits (exp = 2^63 - 1
+  // was found by fuzzing) must not overflow, and now ± leeway cannot.
+  if (*exp < now - policy.leeway_s) return JwtStatus::Expired;
   if (iat && *iat > now + policy.leeway_s) return JwtStatus::NotYetValid;
   if (claims.contains("nbf")) {
     const auto nbf = int_claim(claims, "nbf");

@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -285,6 +287,26 @@ TEST_P(VerifierTest, ExpiryAndNotBeforeHonourTheLeeway) {
   EXPECT_EQ(verifier_->verify(token).error(), JwtStatus::Expired);
   clock_.set(kNow - 31);
   EXPECT_EQ(verifier_->verify(token).error(), JwtStatus::NotYetValid);
+}
+
+// Found by fuzz_jwt: exp = 2^63 - 1 overflowed "exp + leeway" (undefined behaviour, which
+// UBSan aborts on). Claims at the int64 limits are judged without arithmetic on them.
+TEST_P(VerifierTest, TimesAtTheLimitsOfInt64AreJudgedWithoutOverflow) {
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  auto c = claims();
+  c["exp"] = kMax;
+  c["iat"] = kMin;
+  c["nbf"] = kMin;
+  EXPECT_TRUE(verifier_->verify(sign_jwt(key_, c)));
+  c["exp"] = kMin;
+  EXPECT_EQ(verifier_->verify(sign_jwt(key_, c)).error(), JwtStatus::Expired);
+  c = claims();
+  c["nbf"] = kMax;
+  EXPECT_EQ(verifier_->verify(sign_jwt(key_, c)).error(), JwtStatus::NotYetValid);
+  c = claims();
+  c["iat"] = kMax;
+  EXPECT_EQ(verifier_->verify(sign_jwt(key_, c)).error(), JwtStatus::NotYetValid);
 }
 
 TEST_P(VerifierTest, WrongIssuerAudienceOrTypeIsRefused) {
