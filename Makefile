@@ -12,7 +12,7 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan web web-check run run-cluster test test-unit test-integration compose-check compose-test images bench fmt fmt-check layering-check naming-check tidy clean
+.PHONY: help bootstrap build build-asan web web-check run run-cluster test test-unit test-integration compose-check compose-test images bench fuzz fmt fmt-check layering-check naming-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
@@ -20,6 +20,7 @@ help:
 	@echo "make test   - install what is missing, build (ASan+UBSan) and run every test"
 	@echo "make compose-test - build the container images and run the seed's flows on the compose stack"
 	@echo "make bench  - build (Release) and run the benchmarks"
+	@echo "make fuzz   - build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (60)"
 	@echo "make fmt    - clang-format the C++ sources (make fmt-check: only check)"
 
 bootstrap:
@@ -67,6 +68,11 @@ compose-check: bootstrap
 compose-test:
 	@scripts/bootstrap --containers
 	@scripts/compose-test
+
+# Fuzzing with libFuzzer, a bounded time per target (make test replays the corpora instead).
+fuzz:
+	@scripts/bootstrap --fuzz
+	@scripts/fuzz $(FUZZ_SECONDS)
 
 test-unit: build-asan
 	@ctest --test-dir $(ASAN_DIR) --output-on-failure -L unit -j $(JOBS)

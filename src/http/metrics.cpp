@@ -144,19 +144,25 @@ HistogramFamily& Registry::histogram(std::string name, std::string help, std::ve
 std::string Registry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
-  for (const auto& [name, fam] : counters_) {
+  for (const auto& [family_name, family] : counters_) {
+    const auto& name = family_name;  // a plain reference: lambdas may not capture bindings before clang 16
+    const auto& fam = family;
     append_help(out, name, fam->help(), "counter");
     fam->for_each([&](const std::vector<std::string>& values, const Counter& c) {
       out += name + labels(fam->label_names(), values) + ' ' + format_double(c.value()) + '\n';
     });
   }
-  for (const auto& [name, fam] : gauges_) {
+  for (const auto& [family_name, family] : gauges_) {
+    const auto& name = family_name;  // a plain reference: lambdas may not capture bindings before clang 16
+    const auto& fam = family;
     append_help(out, name, fam->help(), "gauge");
     fam->for_each([&](const std::vector<std::string>& values, const Gauge& g) {
       out += name + labels(fam->label_names(), values) + ' ' + format_double(g.value()) + '\n';
     });
   }
-  for (const auto& [name, fam] : histograms_) {
+  for (const auto& [family_name, family] : histograms_) {
+    const auto& name = family_name;  // a plain reference: lambdas may not capture bindings before clang 16
+    const auto& fam = family;
     append_help(out, name, fam->help(), "histogram");
     fam->for_each([&](const std::vector<std::string>& values, const Histogram& h) {
       std::uint64_t cumulative = 0;
