@@ -15,5 +15,10 @@ if(PERMISO_SANITIZE)
     -fno-sanitize-recover=undefined)
   target_link_options(permiso_options INTERFACE -fsanitize=address,undefined)
 endif()
+# The fuzz build instruments every library for coverage, so libFuzzer is guided through our
+# parsers and not only through the fuzz targets' own files.
+if(PERMISO_FUZZ)
+  target_compile_options(permiso_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 # Boost.Asio: no deprecated APIs.
 target_compile_definitions(permiso_options INTERFACE BOOST_ASIO_NO_DEPRECATED)

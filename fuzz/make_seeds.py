@@ -142,7 +142,7 @@ def config_seeds():
     for name, text in {
         "server": '[server]\nport = 8100\nallowed_origins = ["https://a.example.com"]\n',
         "jwt": '[jwt]\nalgorithm = "${FUZZ_VALUE}"\naccess_token_expire_minutes = 15\n',
-        "types": '[server]\nport = "eighty"\n[security]\nlockout_threshold = 1e99\n',
+        "types": '[server]\nport = "eighty"\n[security]\nlockout_threshold = 1e99\n',  # regression-float-for-integer found the UB
         "gateway": '[mt5_api]\nport = 8101\n[mt5_api.broker]\nkind = "simulator"\n',
         "audit": '[audit]\nretention_days = 30\nexport = "stdout"\n',
         "broken": '[server\nport = = 1\n"unterminated',

@@ -75,8 +75,10 @@ std::optional<std::string> TomlReader::expand(std::string_view table, std::strin
 
 void TomlReader::integer(std::string_view table, std::string_view key, std::int64_t& out) {
   if (auto n = node(table, key)) {
-    if (auto v = n.value<std::int64_t>())
-      out = *v;
+    // An integer node only: toml++ would convert a float, and 1e99 (found by fuzzing) does
+    // not fit an int64 (undefined behaviour).
+    if (n.is_integer())
+      out = *n.value<std::int64_t>();
     else
       wrong(table, key, "must be an integer");
   }
