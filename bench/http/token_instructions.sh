@@ -15,10 +15,9 @@ valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$build/apps/permis
 pid=$!
 for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
 base="http://127.0.0.1:$port/api/v1"
-admin=$(curl -fs -X POST "$base/auth/token" -d username=admin -d 'password=Bench-Admin-1!' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-secret=$(curl -fs -X POST "$base/admin/service-clients" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-  -d '{"client_id":"bench-client","name":"bench","scope_ids":["trade:read"],"rate_limit_per_minute":null}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-python3 - "$port" "$secret" "$n" <<'PY'
+source bench/http/bench_client.sh
+create_bench_client "$base" 'Bench-Admin-1!'
+python3 - "$port" "$CLIENT_SECRET" "$n" <<'PY'
 import http.client, sys, urllib.parse
 port, secret, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 c = http.client.HTTPConnection("127.0.0.1", port)

@@ -20,14 +20,8 @@ pid=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 
 base="http://127.0.0.1:$port/api/v1"
-admin=$(curl -fs -X POST "$base/auth/token" -d username=admin -d "password=$admin_pw" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-created=$(curl -fs -X POST "$base/admin/service-clients" -H "Authorization: Bearer $admin" \
-  -H 'Content-Type: application/json' \
-  -d '{"client_id":"bench-client","name":"bench","scope_ids":["trade:read"],"rate_limit_per_minute":null}')
-export CLIENT_ID=bench-client
-CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$created")
-export CLIENT_SECRET
+source bench/http/bench_client.sh
+create_bench_client "$base" "$admin_pw"
 
 # Warm up, then measure.
 wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null

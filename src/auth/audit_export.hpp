@@ -30,8 +30,8 @@ class AuditExport {
   /// Writes each event as one line; a failed write is logged (without the event) and skipped.
   void write(const std::vector<storage::AuditEvent>& events);
 
-  /// One event as a single-line JSON object: {"type":"audit","time":ISO-8601,"ts",...,
-  /// "details":{...}} (details as an object, not a string).
+  /// One event as a single-line JSON object: the admin API's fields (`timestamp` in ISO 8601,
+  /// `details` as an object) without the storage id, plus "type":"audit" and the Unix `ts`.
   static std::string json_line(const storage::AuditEvent& event);
 
  private:

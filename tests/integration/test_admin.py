@@ -376,7 +376,7 @@ class AuditExportTest(ServerTestCase):
         for e in events:
             self.assertEqual(e["type"], "audit")
             self.assertIsInstance(e["details"], dict)
-            self.assertRegex(e["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            self.assertRegex(e["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertNotIn(password, text)
         self.assertNotIn("Wrong-Passw0rd!", text)
         mode = stat.S_IMODE(os.stat(os.path.join(s.data_dir, "audit.jsonl")).st_mode)
