@@ -26,15 +26,10 @@ if [ "$backend" = postgresql ]; then
   pgdir=$(mktemp -d /tmp/permiso-pg-XXXXXX)  # outside $tmp, which the postgres user cannot enter
   db_url=$(scripts/pg-server start "$pgdir" 2>/dev/null)
 fi
-PERMISO_ENV=development PERMISO_DATA_DIR="$tmp" PERMISO_PORT=$port PERMISO_CONFIG_DIR="$PWD/config" \
-DATABASE_URL="$db_url" JWT_ALGORITHM=ES256 LOG_LEVEL=WARNING \
-RATE_LIMIT_API=100000000/second RATE_LIMIT_SERVICE_TOKEN=100000000/second \
-PERMISO_BOOTSTRAP_ADMIN_PASSWORD="$admin_pw" "$bin" serve >"$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+source bench/http/bench_auth.sh
+start_permiso_auth "$bin" "$tmp" "$port" "$admin_pw" DATABASE_URL="$db_url" JWT_ALGORITHM=ES256
 
 base="http://127.0.0.1:$port/api/v1"
-source bench/http/bench_client.sh
 create_bench_client "$base" "$admin_pw"
 wrk -t2 -c16 -d"${secs}s" -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=''  # a clean stop flushes the audit writer

@@ -15,7 +15,7 @@ valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$build/apps/permis
 pid=$!
 for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
 base="http://127.0.0.1:$port/api/v1"
-source bench/http/bench_client.sh
+source bench/http/bench_auth.sh
 create_bench_client "$base" 'Bench-Admin-1!'
 python3 - "$port" "$CLIENT_SECRET" "$n" <<'PY'
 import http.client, sys, urllib.parse

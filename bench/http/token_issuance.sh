@@ -13,14 +13,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 admin_pw='Bench-Admin-1!'
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 
-PERMISO_ENV=development PERMISO_DATA_DIR="$tmp" PERMISO_PORT=$port PERMISO_CONFIG_DIR="$PWD/config" \
-JWT_ALGORITHM=$alg LOG_LEVEL=WARNING RATE_LIMIT_API=100000000/second RATE_LIMIT_SERVICE_TOKEN=100000000/second \
-PERMISO_BOOTSTRAP_ADMIN_PASSWORD="$admin_pw" "$bin" serve >"$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+source bench/http/bench_auth.sh
+start_permiso_auth "$bin" "$tmp" "$port" "$admin_pw" JWT_ALGORITHM="$alg"
 
 base="http://127.0.0.1:$port/api/v1"
-source bench/http/bench_client.sh
 create_bench_client "$base" "$admin_pw"
 
 # Warm up, then measure.
