@@ -112,14 +112,13 @@ storage::StorageResult<SeedClientChange> ensure_service_client(storage::Storage&
     c.is_active = true;
     c.is_trusted = false;  // admin:system routes want trusted clients; these need none
     c.created_at = c.updated_at = clock.now_seconds();
-    auto created = st.create_client(c);
+    auto ids = scope_ids_of(st, seed.scopes);
+    if (!ids) return ids.error();
+    auto created = st.create_client(c, *ids);
     if (!created) {
       if (created.error().code == StorageError::Conflict) continue;  // another replica won: compare its hash
       return created.error();
     }
-    auto ids = scope_ids_of(st, seed.scopes);
-    if (!ids) return ids.error();
-    if (auto r = st.set_client_scopes(c.client_id, *ids); !r) return r.error();
     return SeedClientChange::Created;
   }
   return storage::StorageFailure{StorageError::Internal, "client_id", "service client kept changing during bootstrap"};
@@ -212,7 +211,7 @@ storage::StorageResult<bool> ensure_dashboard_client(storage::Storage& st, const
       existing->previous_secret_hash.reset();
       existing->previous_secret_expires_at.reset();
       existing->updated_at = clock.now_seconds();
-      if (auto r = st.update_client(*existing); !r) return r.error();
+      if (auto r = st.update_client(*existing, std::nullopt); !r) return r.error();
       return true;
     }
     if (existing.error().code != StorageError::NotFound) return existing.error();
@@ -223,14 +222,13 @@ storage::StorageResult<bool> ensure_dashboard_client(storage::Storage& st, const
     c.client_type = "public";
     c.redirect_uris = uris_json;
     c.created_at = c.updated_at = clock.now_seconds();
-    auto created = st.create_client(c);
+    auto ids = scope_ids_of(st, kTraderScopes);
+    if (!ids) return ids.error();
+    auto created = st.create_client(c, *ids);
     if (!created) {
       if (created.error().code == StorageError::Conflict) continue;  // another replica made it
       return created.error();
     }
-    auto ids = scope_ids_of(st, kTraderScopes);
-    if (!ids) return ids.error();
-    if (auto r = st.set_client_scopes(c.client_id, *ids); !r) return r.error();
     return true;
   }
   return storage::StorageFailure{StorageError::Internal, "client_id",
@@ -290,7 +288,9 @@ storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& st, const P
     return storage::StorageFailure{StorageError::Internal, "", "hashing the admin password failed"};
   }
   admin.password_hash = std::move(*hash);
-  auto created = st.create_user(admin);
+  auto role = st.get_role_by_name(kAdminRole);
+  if (!role) return role.error();
+  auto created = st.create_user(admin, {role->id});
   if (!created) {
     if (created.error().code == StorageError::Conflict) {
       outcome.generated_password.reset();  // another replica created the admin first
@@ -298,9 +298,6 @@ storage::StorageResult<BootstrapOutcome> bootstrap(storage::Storage& st, const P
     }
     return created.error();
   }
-  auto role = st.get_role_by_name(kAdminRole);
-  if (!role) return role.error();
-  if (auto r = st.set_user_roles(created->id, {role->id}); !r) return r.error();
   outcome.admin_created = true;
   outcome.admin_username = created->username;
   return outcome;

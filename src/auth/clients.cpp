@@ -62,12 +62,8 @@ AuthResult<ClientWithSecret> ClientService::create(const std::string& client_id,
   std::string secret = ClientSecrets::generate();
   c.secret_hash = secrets_.hash(secret);
   c.created_at = c.updated_at = clock_.now_seconds();
-  auto created = storage_.create_client(c);
+  auto created = storage_.create_client(c, scope_ids);
   if (!created) return storage_failure(created.error());
-  if (auto r = storage_.set_client_scopes(created->client_id, scope_ids); !r) {
-    (void)storage_.delete_client(created->client_id);
-    return storage_failure(r.error());
-  }
   if (auto r = changed(created->client_id); !r) return storage_failure(r.error());
   audit_.record(change_event(origin, caller, "client.create", created->client_id));
   auto v = view(std::move(*created));
@@ -82,11 +78,8 @@ AuthResult<ClientView> ClientService::update(const std::string& client_id, const
   if (!client) return storage_failure(client.error());
   patch.apply_to(*client);
   client->updated_at = clock_.now_seconds();
-  auto updated = storage_.update_client(*client);
+  auto updated = storage_.update_client(*client, scope_ids);
   if (!updated) return storage_failure(updated.error());
-  if (scope_ids) {
-    if (auto r = storage_.set_client_scopes(updated->client_id, *scope_ids); !r) return storage_failure(r.error());
-  }
   (void)changed(updated->client_id);
   audit_.record(change_event(origin, caller, "client.update", updated->client_id));
   return view(std::move(*updated));

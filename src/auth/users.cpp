@@ -65,7 +65,7 @@ AuthResult<storage::UserStats> UserService::stats() const {
 
 // ---- self-service ----
 
-AuthResult<storage::User> UserService::insert(const NewUser& user) const {
+AuthResult<storage::User> UserService::insert(const NewUser& user, const std::vector<std::int64_t>& role_ids) const {
   storage::User u;
   u.username = user.username;
   user.profile.apply_to(u);
@@ -74,7 +74,7 @@ AuthResult<storage::User> UserService::insert(const NewUser& user) const {
   auto hash = passwords_.hash(user.password);
   if (!hash) return hashing_failed();
   u.password_hash = std::move(*hash);
-  auto created = storage_.create_user(u);
+  auto created = storage_.create_user(u, role_ids);
   if (!created) return storage_failure(created.error());
   return std::move(*created);
 }
@@ -85,9 +85,8 @@ std::vector<std::int64_t> UserService::default_roles() const {
 }
 
 AuthResult<UserView> UserService::register_user(const NewUser& user, const Origin& origin) const {
-  auto created = insert(user);
+  auto created = insert(user, default_roles());
   if (!created) return created.error();
-  if (const auto roles = default_roles(); !roles.empty()) (void)storage_.set_user_roles(created->id, roles);
   audit_.record(
       audit_event(origin, "user.register", "success", created->username, "user", std::to_string(created->id)));
   return view(std::move(*created));
@@ -161,9 +160,8 @@ AuthResult<UserView> UserService::create(const NewUser& user, const std::optiona
   auto role_ids =
       role_refs ? resolve_roles(caller, *role_refs) : AuthResult<std::vector<std::int64_t>>(default_roles());
   if (!role_ids) return role_ids.error();
-  auto created = insert(user);
+  auto created = insert(user, *role_ids);
   if (!created) return created.error();
-  if (auto r = storage_.set_user_roles(created->id, *role_ids); !r) return storage_failure(r.error());
   audit_.record(change_event(origin, caller, "user.create", std::to_string(created->id)));
   return view(std::move(*created));
 }

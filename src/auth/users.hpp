@@ -97,7 +97,7 @@ class UserService {
 
  private:
   [[nodiscard]] AuthResult<UserView> view(storage::User user) const;
-  [[nodiscard]] AuthResult<storage::User> insert(const NewUser& user) const;
+  [[nodiscard]] AuthResult<storage::User> insert(const NewUser& user, const std::vector<std::int64_t>& role_ids) const;
   [[nodiscard]] std::vector<std::int64_t> default_roles() const;
   [[nodiscard]] AuthResult<std::vector<std::int64_t>> resolve_roles(const Principal& caller,
                                                                     const std::vector<std::string>& refs) const;

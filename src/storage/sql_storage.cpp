@@ -190,7 +190,7 @@ class SqlStorage final : public Storage {
   }
 
   // ---- users ----
-  StorageResult<User> create_user(const User& u) override {
+  StorageResult<User> create_user(const User& u, const std::vector<std::int64_t>& role_ids) override {
     return write_value<User>(*db_, [&](SqlConn& c, User& out) -> StorageStatus {
       auto r = c.exec(cat({"INSERT INTO users (username, email, password_hash, first_name, last_name, "
                            "display_name, bio, is_active, is_verified, is_superuser, failed_login_count, "
@@ -202,7 +202,7 @@ class SqlStorage final : public Storage {
                        u.created_at, u.updated_at});
       if (!r) return r.error();
       out = read_user(r->rows.at(0));
-      return {};
+      return replace_links(c, "user_roles", "user_id", "role_id", Param(out.id), role_ids, "role_ids");
     });
   }
 
@@ -427,33 +427,45 @@ class SqlStorage final : public Storage {
   }
 
   // ---- service clients ----
-  StorageResult<ServiceClient> create_client(const ServiceClient& k) override {
-    return one_write<ServiceClient>(
-        cat({"INSERT INTO service_clients (", kClientCols,
-             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
-             "RETURNING ",
-             kClientCols}),
-        {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
-         k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
-         k.rate_limit_per_hour, k.allowed_ips, k.created_at, k.updated_at, k.last_used_at, k.redirect_uris},
-        read_client, "client");
+  StorageResult<ServiceClient> create_client(const ServiceClient& k,
+                                             const std::vector<std::int64_t>& scope_ids) override {
+    return write_value<ServiceClient>(*db_, [&](SqlConn& c, ServiceClient& out) -> StorageStatus {
+      auto r = c.exec(
+          cat({"INSERT INTO service_clients (", kClientCols,
+               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+               "RETURNING ",
+               kClientCols}),
+          {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
+           k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
+           k.rate_limit_per_hour, k.allowed_ips, k.created_at, k.updated_at, k.last_used_at, k.redirect_uris});
+      if (!r) return r.error();
+      out = read_client(r->rows.at(0));
+      return replace_links(c, "client_scopes", "client_id", "scope_id", Param(k.client_id), scope_ids, "scope_ids");
+    });
   }
   StorageResult<ServiceClient> get_client(std::string_view client_id) override {
     return one_read<ServiceClient>(cat({"SELECT ", kClientCols, " FROM service_clients WHERE client_id = $1"}),
                                    {client_id}, read_client, "client");
   }
-  StorageResult<ServiceClient> update_client(const ServiceClient& k) override {
-    return one_write<ServiceClient>(
-        cat({"UPDATE service_clients SET name = $2, description = $3, client_type = $4, "
-             "secret_hash = $5, previous_secret_hash = $6, previous_secret_expires_at = $7, "
-             "is_active = $8, is_trusted = $9, access_token_lifetime = $10, "
-             "rate_limit_per_minute = $11, rate_limit_per_hour = $12, allowed_ips = $13, "
-             "updated_at = $14, last_used_at = $15, redirect_uris = $16 WHERE client_id = $1 RETURNING ",
-             kClientCols}),
-        {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
-         k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
-         k.rate_limit_per_hour, k.allowed_ips, k.updated_at, k.last_used_at, k.redirect_uris},
-        read_client, "client");
+  StorageResult<ServiceClient> update_client(const ServiceClient& k,
+                                             const std::optional<std::vector<std::int64_t>>& scope_ids) override {
+    return write_value<ServiceClient>(*db_, [&](SqlConn& c, ServiceClient& out) -> StorageStatus {
+      auto r = c.exec(
+          cat({"UPDATE service_clients SET name = $2, description = $3, client_type = $4, "
+               "secret_hash = $5, previous_secret_hash = $6, previous_secret_expires_at = $7, "
+               "is_active = $8, is_trusted = $9, access_token_lifetime = $10, "
+               "rate_limit_per_minute = $11, rate_limit_per_hour = $12, allowed_ips = $13, "
+               "updated_at = $14, last_used_at = $15, redirect_uris = $16 WHERE client_id = $1 RETURNING ",
+               kClientCols}),
+          {k.client_id, k.name, k.description, k.client_type, k.secret_hash, k.previous_secret_hash,
+           k.previous_secret_expires_at, k.is_active, k.is_trusted, k.access_token_lifetime, k.rate_limit_per_minute,
+           k.rate_limit_per_hour, k.allowed_ips, k.updated_at, k.last_used_at, k.redirect_uris});
+      if (!r) return r.error();
+      if (r->rows.empty()) return not_found("client");
+      out = read_client(r->rows[0]);
+      if (!scope_ids) return {};
+      return replace_links(c, "client_scopes", "client_id", "scope_id", Param(k.client_id), *scope_ids, "scope_ids");
+    });
   }
   StorageStatus delete_client(std::string_view client_id) override {
     return delete_where("DELETE FROM service_clients WHERE client_id = $1", {client_id}, "client");
@@ -871,19 +883,25 @@ class SqlStorage final : public Storage {
       if (auto e = exists(c, cat({"SELECT 1 FROM ", owner_table, " WHERE ", owner_where}), {owner}, what); !e) {
         return e;
       }
-      auto d = c.exec(cat({"DELETE FROM ", link_table, " WHERE ", owner_col, " = $1"}), {owner});
-      if (!d) return d.error();
-      for (auto id : std::set<std::int64_t>(ids.begin(), ids.end())) {
-        auto r = c.exec(cat({"INSERT INTO ", link_table, " (", owner_col, ", ", target_col, ") VALUES ($1, $2)"}),
-                        {owner, id});
-        if (!r) {
-          auto f = r.error();
-          if (f.code == StorageError::Invalid) f.field = std::string(field);
-          return f;
-        }
-      }
-      return {};
+      return replace_links(c, link_table, owner_col, target_col, owner, ids, field);
     });
+  }
+  /// Within a write: the owner's links become exactly `ids` (an unknown id: Invalid, `field`).
+  static StorageStatus replace_links(SqlConn& c, std::string_view link_table, std::string_view owner_col,
+                                     std::string_view target_col, const Param& owner,
+                                     const std::vector<std::int64_t>& ids, std::string_view field) {
+    auto d = c.exec(cat({"DELETE FROM ", link_table, " WHERE ", owner_col, " = $1"}), {owner});
+    if (!d) return d.error();
+    for (auto id : std::set<std::int64_t>(ids.begin(), ids.end())) {
+      auto r = c.exec(cat({"INSERT INTO ", link_table, " (", owner_col, ", ", target_col, ") VALUES ($1, $2)"}),
+                      {owner, id});
+      if (!r) {
+        auto f = r.error();
+        if (f.code == StorageError::Invalid) f.field = std::string(field);
+        return f;
+      }
+    }
+    return {};
   }
 
   std::unique_ptr<Db> db_;

@@ -236,9 +236,10 @@ class Storage : public ClientReader {
   [[nodiscard]] virtual std::string_view backend() const = 0;
 
   // ---- users ----
-  /// Inserts with username lowercased; returns the stored row (id assigned).
-  /// Conflict field "username" or "email".
-  virtual StorageResult<User> create_user(const User& user) = 0;
+  /// Inserts with username lowercased, with its roles, in one transaction; returns the stored
+  /// row (id assigned). Conflict field "username" or "email"; Invalid field "role_ids" for
+  /// an unknown role id.
+  virtual StorageResult<User> create_user(const User& user, const std::vector<std::int64_t>& role_ids) = 0;
   virtual StorageResult<User> get_user(std::int64_t id) = 0;
   virtual StorageResult<User> get_user_by_username(std::string_view username) = 0;
   virtual StorageResult<User> get_user_by_email(std::string_view email) = 0;
@@ -285,11 +286,16 @@ class Storage : public ClientReader {
   virtual StorageResult<std::vector<Scope>> list_scopes() = 0;  // by id
 
   // ---- service clients ----
-  /// Conflict field "client_id".
-  virtual StorageResult<ServiceClient> create_client(const ServiceClient& client) = 0;
+  /// The client and its scopes in one transaction: a crash never leaves a client without the
+  /// scopes it was created with. Conflict field "client_id"; Invalid field "scope_ids" for an
+  /// unknown scope id.
+  virtual StorageResult<ServiceClient> create_client(const ServiceClient& client,
+                                                     const std::vector<std::int64_t>& scope_ids) = 0;
   StorageResult<ServiceClient> get_client(std::string_view client_id) override = 0;
-  /// Replaces every column but client_id and created_at.
-  virtual StorageResult<ServiceClient> update_client(const ServiceClient& client) = 0;
+  /// Replaces every column but client_id and created_at and, when given, the scopes, in one
+  /// transaction.
+  virtual StorageResult<ServiceClient> update_client(const ServiceClient& client,
+                                                     const std::optional<std::vector<std::int64_t>>& scope_ids) = 0;
   virtual StorageStatus delete_client(std::string_view client_id) = 0;
   virtual StorageResult<Page<ServiceClient>> list_clients(std::int64_t page, std::int64_t per_page) = 0;
   /// Invalid (field "scope_ids") for an unknown scope id.

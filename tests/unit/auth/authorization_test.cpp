@@ -99,7 +99,7 @@ TEST_F(AuthorizationTest, TheDashboardIsAPublicClientWithExactlyTheConfiguredRed
   // A confidential dashboard from before becomes public and loses its secret.
   c->client_type = "confidential";
   c->secret_hash = "hmac-sha256$00";
-  ASSERT_TRUE(storage_->update_client(*c));
+  ASSERT_TRUE(storage_->update_client(*c, std::nullopt));
   EXPECT_TRUE(*ensure_dashboard_client(*storage_, clock_, {kRedirect, "http://localhost:5173/auth/callback"}));
   c = storage_->get_client("dashboard");
   EXPECT_EQ(c->client_type, "public");
@@ -170,7 +170,7 @@ TEST_F(AuthorizationTest, AClientDisabledAfterTheSignInGetsNoTokens) {
   ASSERT_TRUE(code);
   auto c = storage_->get_client("dashboard");
   c->is_active = false;
-  ASSERT_TRUE(storage_->update_client(*c));
+  ASSERT_TRUE(storage_->update_client(*c, std::nullopt));
   auto out = service_->redeem(exchange(*code));
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code, AuthError::InvalidGrant);

@@ -117,7 +117,7 @@ TEST_F(DomainStorageTest, ClientCacheSeesChangesAfterRefreshAndDeletion) {
   c.name = "one";
   c.secret_hash = "hmac-sha256$00";
   c.allowed_ips = R"(["127.0.0.1","10.0.0.1"])";
-  ASSERT_TRUE(storage_->create_client(c));
+  ASSERT_TRUE(storage_->create_client(c, {}));
   ASSERT_TRUE(bootstrap(*storage_, hasher_, clock_, "admin", std::string("Adm1n!password")));
   auto scope = storage_->get_scope_by_name("trade:read");
   ASSERT_TRUE(storage_->set_client_scopes("svc-1", {scope->id}));
@@ -130,7 +130,7 @@ TEST_F(DomainStorageTest, ClientCacheSeesChangesAfterRefreshAndDeletion) {
   EXPECT_FALSE(cache.find("svc-2"));
 
   c.is_active = false;
-  ASSERT_TRUE(storage_->update_client(c));
+  ASSERT_TRUE(storage_->update_client(c, std::nullopt));
   EXPECT_TRUE(cache.find("svc-1")->client.is_active);  // stale until refreshed
   ASSERT_TRUE(cache.refresh(*storage_, "svc-1"));
   EXPECT_FALSE(cache.find("svc-1")->client.is_active);
@@ -256,7 +256,7 @@ TEST_F(DomainStorageTest, ClientCacheNeverStoresAViewOlderThanTheLastRefresh) {
   c.client_id = "svc-1";
   c.name = "one";
   c.secret_hash = "hmac-sha256$old";
-  ASSERT_TRUE(storage_->create_client(c));
+  ASSERT_TRUE(storage_->create_client(c, {}));
   const std::vector<std::pair<std::string, CacheReader>> readers{
       {"reload", [](ClientCache& cache, storage::ClientReader& reads) { (void)cache.reload(reads); }},
       {"refresh", [](ClientCache& cache, storage::ClientReader& reads) { (void)cache.refresh(reads, "svc-1"); }},
@@ -275,7 +275,7 @@ TEST_F(DomainStorageTest, ClientCacheNeverStoresAViewOlderThanTheLastRefresh) {
   for (const auto& [name, reader] : readers) {
     EXPECT_EQ(after_a_race(*storage_, reader, [](storage::Storage& st) { EXPECT_TRUE(st.delete_client("svc-1")); }), "")
         << name;
-    ASSERT_TRUE(storage_->create_client(c));
+    ASSERT_TRUE(storage_->create_client(c, {}));
   }
 }
 
@@ -377,7 +377,7 @@ TEST_F(DomainStorageTest, ServiceClientsAreCreatedOnceAndFollowTheSecret) {
   // An administrator's changes survive; the same secret changes nothing.
   auto edited = *mt5;
   edited.description = "edited";
-  ASSERT_TRUE(storage_->update_client(edited));
+  ASSERT_TRUE(storage_->update_client(edited, std::nullopt));
   ASSERT_TRUE(storage_->set_client_scopes("mt5-service", {storage_->get_scope_by_name("market:data")->id}));
   auto again = ensure_service_clients(*storage_, secrets, clock_, seeds.seeds);
   ASSERT_TRUE(again);

@@ -40,7 +40,7 @@ class TokenServiceTest : public ::testing::Test {
     c.secret_hash = "x";
     c.access_token_lifetime = 600;
     c.is_trusted = true;
-    ASSERT_TRUE(storage_->create_client(c));
+    ASSERT_TRUE(storage_->create_client(c, {}));
     ASSERT_TRUE(clients_.reload(*storage_));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -81,7 +81,7 @@ class StorageTest : public ::testing::TestWithParam<std::string> {
   }
 
   User add_user(const std::string& name) {
-    auto u = store_->create_user(make_user(name, name + "@example.com"));
+    auto u = store_->create_user(make_user(name, name + "@example.com"), {});
     EXPECT_TRUE(u.has_value());
     return *u;
   }
@@ -92,18 +92,18 @@ class StorageTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(StorageTest, UsersCrudAndConflictsNameTheField) {
-  auto alice = store_->create_user(make_user("Alice", "Alice@Example.com"));
+  auto alice = store_->create_user(make_user("Alice", "Alice@Example.com"), {});
   ASSERT_TRUE(alice) << alice.error().message;
   EXPECT_GT(alice->id, 0);
   EXPECT_EQ(alice->username, "alice");
   EXPECT_TRUE(alice->is_active);
   EXPECT_FALSE(alice->first_name.has_value());
 
-  auto dup_name = store_->create_user(make_user("ALICE", "other@example.com"));
+  auto dup_name = store_->create_user(make_user("ALICE", "other@example.com"), {});
   ASSERT_FALSE(dup_name);
   EXPECT_EQ(dup_name.error().code, StorageError::Conflict);
   EXPECT_EQ(dup_name.error().field, "username");
-  auto dup_email = store_->create_user(make_user("bob", "alice@example.COM"));
+  auto dup_email = store_->create_user(make_user("bob", "alice@example.COM"), {});
   ASSERT_FALSE(dup_email);
   EXPECT_EQ(dup_email.error().code, StorageError::Conflict);
   EXPECT_EQ(dup_email.error().field, "email");
@@ -137,7 +137,7 @@ TEST_P(StorageTest, ListUsersPaginatesSearchesAndFilters) {
   carol.is_active = false;
   carol.locked_until = kNow + 60;
   carol.is_superuser = true;
-  ASSERT_TRUE(store_->create_user(carol));
+  ASSERT_TRUE(store_->create_user(carol, {}));
 
   auto page1 = store_->list_users(user_query(1, 10));
   ASSERT_TRUE(page1);
@@ -208,6 +208,52 @@ TEST_P(StorageTest, EffectiveScopesAreTheUnionOverRoles) {
   EXPECT_EQ(store_->list_scopes()->size(), 3U);
 }
 
+TEST_P(StorageTest, AUserIsCreatedWithItsRolesInOneTransaction) {
+  auto trader = store_->create_role({0, "trader", "trades"});
+  auto made = store_->create_user(make_user("dana", "dana@example.com"), {trader->id});
+  ASSERT_TRUE(made) << made.error().message;
+  ASSERT_EQ(store_->user_roles(made->id)->size(), 1U);
+  EXPECT_EQ(store_->user_roles(made->id)->at(0).name, "trader");
+  // An unknown role refuses the whole creation: no user is left behind without its roles.
+  auto refused = store_->create_user(make_user("erin", "erin@example.com"), {trader->id, 999'999});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, StorageError::Invalid);
+  EXPECT_EQ(refused.error().field, "role_ids");
+  EXPECT_EQ(store_->get_user_by_username("erin").error().code, StorageError::NotFound);
+}
+
+TEST_P(StorageTest, AClientIsCreatedAndUpdatedWithItsScopesInOneTransaction) {
+  auto read = store_->create_scope({0, "market:read", "", "market", "read"});
+  auto open = store_->create_scope({0, "trade:open", "", "trade", "open"});
+  ServiceClient k;
+  k.client_id = "svc-atomic";
+  k.name = "atomic";
+  k.secret_hash = "h";
+  k.created_at = k.updated_at = kNow;
+  ASSERT_TRUE(store_->create_client(k, {read->id, open->id, read->id}));  // duplicates collapse
+  EXPECT_EQ(store_->client_scopes("svc-atomic")->size(), 2U);
+  // An unknown scope refuses the whole creation: no client is left behind without its scopes.
+  ServiceClient other = k;
+  other.client_id = "svc-unknown-scope";
+  auto refused = store_->create_client(other, {read->id, 999'999});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, StorageError::Invalid);
+  EXPECT_EQ(refused.error().field, "scope_ids");
+  EXPECT_EQ(store_->get_client("svc-unknown-scope").error().code, StorageError::NotFound);
+  // An update with an unknown scope changes neither the columns nor the scopes.
+  ServiceClient renamed = *store_->get_client("svc-atomic");
+  renamed.name = "renamed";
+  EXPECT_EQ(store_->update_client(renamed, std::vector<std::int64_t>{999'999}).error().field, "scope_ids");
+  EXPECT_EQ(store_->get_client("svc-atomic")->name, "atomic");
+  EXPECT_EQ(store_->client_scopes("svc-atomic")->size(), 2U);
+  ASSERT_TRUE(store_->update_client(renamed, std::vector<std::int64_t>{open->id}));
+  EXPECT_EQ(store_->get_client("svc-atomic")->name, "renamed");
+  EXPECT_EQ(store_->client_scopes("svc-atomic")->at(0).name, "trade:open");
+  ServiceClient ghost = k;
+  ghost.client_id = "svc-ghost";
+  EXPECT_EQ(store_->update_client(ghost, std::vector<std::int64_t>{open->id}).error().code, StorageError::NotFound);
+}
+
 TEST_P(StorageTest, ServiceClientsCrudScopesAndSecretRotation) {
   auto scope = store_->create_scope({0, "market:read", "", "market", "read"});
   ServiceClient k;
@@ -218,17 +264,17 @@ TEST_P(StorageTest, ServiceClientsCrudScopesAndSecretRotation) {
   k.allowed_ips = R"(["10.0.0.0/8"])";
   k.created_at = kNow;
   k.updated_at = kNow;
-  auto made = store_->create_client(k);
+  auto made = store_->create_client(k, {});
   ASSERT_TRUE(made) << made.error().message;
   EXPECT_EQ(made->rate_limit_per_minute, 60);
   EXPECT_FALSE(made->rate_limit_per_hour.has_value());
-  auto dup = store_->create_client(k);
+  auto dup = store_->create_client(k, {});
   EXPECT_EQ(dup.error().code, StorageError::Conflict);
   EXPECT_EQ(dup.error().field, "client_id");
   ServiceClient bad = k;
   bad.client_id = "svc-bad";
   bad.client_type = "weird";
-  EXPECT_EQ(store_->create_client(bad).error().code, StorageError::Invalid);
+  EXPECT_EQ(store_->create_client(bad, {}).error().code, StorageError::Invalid);
 
   ASSERT_TRUE(store_->set_client_scopes("svc-a", {scope->id}));
   EXPECT_EQ(store_->client_scopes("svc-a")->at(0).name, "market:read");
@@ -250,7 +296,7 @@ TEST_P(StorageTest, ServiceClientsCrudScopesAndSecretRotation) {
   ServiceClient upd = *store_->get_client("svc-a");
   upd.is_active = false;
   upd.rate_limit_per_minute.reset();
-  ASSERT_TRUE(store_->update_client(upd));
+  ASSERT_TRUE(store_->update_client(upd, std::nullopt));
   EXPECT_FALSE(store_->get_client("svc-a")->is_active);
   EXPECT_FALSE(store_->get_client("svc-a")->rate_limit_per_minute.has_value());
   EXPECT_EQ(store_->list_clients(1, 10)->total, 1);
