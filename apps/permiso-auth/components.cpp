@@ -207,17 +207,19 @@ std::function<void()> secrets_refresher(const AuthConfig& started, storage::Stor
   };
 }
 
-RedisParts connect_redis(const AuthConfig& cfg) {
+RedisParts connect_redis(const AuthConfig& cfg, ratelimit::RateLimiter& local) {
   RedisParts parts;
   const auto endpoint = redis::parse_url(cfg.redis_url);  // checked by check_start_inputs()
   if (cfg.redis_url.empty() || !endpoint) return parts;
   ratelimit::RedisRateLimiter::Options options;
-  // Logged once per change, not per request: limits fail open while Redis is away.
+  // While Redis is away each replica limits on its own: a Redis outage must not switch off
+  // the brute-force limits. Logged once per change, not per request.
+  options.local_fallback = &local;
   options.on_availability_change = [](bool available) {
     if (available) {
       spdlog::info("redis: reachable again; rate limits are shared across replicas");
     } else {
-      spdlog::warn("redis: unreachable; login and client rate limits fail open until it returns");
+      spdlog::warn("redis: unreachable; login and client rate limits hold per replica until it returns");
     }
   };
   parts.limiter = std::make_unique<ratelimit::RedisRateLimiter>(*endpoint, std::move(options));

@@ -81,12 +81,13 @@ std::function<void()> secrets_refresher(const config::AuthConfig& started, stora
                                         const auth::ClientSecrets& secrets, const Clock& clock, auth::AuditLog& audit);
 
 /// Login and client limits shared through Redis, and the event channel to other replicas,
-/// when REDIS_URL is set; both empty otherwise.
+/// when REDIS_URL is set; both empty otherwise. While Redis is unreachable the limits are
+/// decided by `local` (per replica).
 struct RedisParts {
   std::unique_ptr<ratelimit::RedisRateLimiter> limiter;
   std::unique_ptr<events::RedisChannel> events;
 };
-RedisParts connect_redis(const config::AuthConfig& cfg);
+RedisParts connect_redis(const config::AuthConfig& cfg, ratelimit::RateLimiter& local);
 
 /// The domain's settings from the validated configuration.
 auth::AuthSettings auth_settings(const config::AuthConfig& cfg);

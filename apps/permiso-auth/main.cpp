@@ -41,7 +41,7 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   // The per-address API limit is always in process (it runs on I/O threads and must not wait
   // on the network); logins and client limits are shared through Redis when it is configured.
   ratelimit::MemoryRateLimiter local_limiter;
-  auto redis = auth_app::connect_redis(cfg);
+  auto redis = auth_app::connect_redis(cfg, local_limiter);
   auto audit_export = auth_app::open_audit_export(cfg);
   if (!audit_export) return app::kExitStartup;
   auth::AuditLog audit(*storage, clock, auth::AuditLog::kDefaultCapacity, auth_app::export_listener(*audit_export));

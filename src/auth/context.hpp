@@ -55,7 +55,7 @@ struct AuthSettings {
   std::int64_t lockout_seconds = 15 * 60;
   std::int64_t key_publish_delay_s = 0;
   std::int64_t leeway_s = 30;            // clock skew tolerated on exp/nbf/iat
-  RateRule login_rate{10, 60};           // failed and successful logins per (ip, username)
+  RateRule login_rate{10, 60};           // failed logins per (ip, username)
   RateRule api_rate{1000, 60};           // per client IP on the REST API
   RateRule service_token_rate{100, 60};  // per client on the token endpoints
 };

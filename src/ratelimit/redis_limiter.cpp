@@ -86,33 +86,28 @@ bool RedisRateLimiter::backing_off() const {
   return !available_.load() && steady_ms() < retry_at_ms_.load();
 }
 
-Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_t cost) {
-  if (rate.count == 0) return Decision{true, UINT32_MAX, 0};
-  const auto retry_s =
-      static_cast<std::uint32_t>(std::max<std::int64_t>(1, (options_.retry_interval.count() + 999) / 1000));
-  const Decision fallback{options_.fail_open, 0, options_.fail_open ? 0U : retry_s};
-  if (backing_off()) {
-    unavailable_.fetch_add(1);
-    return fallback;
+bool RedisRateLimiter::with_connection(const std::function<bool(redisContext*)>& exchange) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto c = attempt == 0 ? acquire() : connect();
+    if (c && exchange(c.get())) {
+      release(std::move(c));
+      mark_up();
+      return true;
+    }
   }
-  auto c = acquire();
-  if (!c) {
-    mark_down();
-    return fallback;
-  }
-  const std::string full_key = options_.key_prefix + std::string(key);
-  const std::vector<std::string> tail{
-      "1", full_key, std::to_string(rate.count),
-      std::to_string(static_cast<std::uint64_t>(std::max<std::uint32_t>(1, rate.period_s)) * 1000),
-      std::to_string(cost)};
+  mark_down();
+  return false;
+}
+
+std::optional<Decision> RedisRateLimiter::run_script(redisContext* c, const std::vector<std::string>& args) {
   auto evalsha = [&](const std::string& sha) {
-    std::vector<std::string> args{"EVALSHA", sha};
-    args.insert(args.end(), tail.begin(), tail.end());
-    return command(c.get(), args);
+    std::vector<std::string> full{"EVALSHA", sha};
+    full.insert(full.end(), args.begin(), args.end());
+    return command(c, full);
   };
   // SCRIPT LOAD on first use, and again on NOSCRIPT (Redis restarted or flushed its cache).
   auto load = [&]() -> std::string {
-    auto loaded = command(c.get(), {"SCRIPT", "LOAD", kScript});
+    auto loaded = command(c, {"SCRIPT", "LOAD", kScript});
     if (!loaded || loaded->type != REDIS_REPLY_STRING) return {};
     std::string sha(loaded->str, loaded->len);
     std::lock_guard lock(mutex_);
@@ -131,37 +126,45 @@ Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_
     sha = load();
     if (!sha.empty()) reply = evalsha(sha);
   }
-  if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
-    mark_down();
-    if (c && c->err == 0 && reply) release(std::move(c));
-    return fallback;
-  }
+  if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return std::nullopt;
   Decision d;
   d.allowed = reply->element[0]->integer == 1;
   d.remaining = static_cast<std::uint32_t>(std::max<long long>(0, reply->element[1]->integer));
   d.retry_after_s = static_cast<std::uint32_t>(std::max<long long>(0, reply->element[2]->integer));
-  release(std::move(c));
-  mark_up();
   return d;
 }
 
+Decision RedisRateLimiter::consume(std::string_view key, Rate rate, std::uint32_t cost) {
+  if (rate.count == 0) return Decision{true, UINT32_MAX, 0};
+  const auto retry_s =
+      static_cast<std::uint32_t>(std::max<std::int64_t>(1, (options_.retry_interval.count() + 999) / 1000));
+  const auto fallback = [&] {
+    if (options_.local_fallback != nullptr) return options_.local_fallback->consume(key, rate, cost);
+    return Decision{options_.fail_open, 0, options_.fail_open ? 0U : retry_s};
+  };
+  if (backing_off()) {
+    unavailable_.fetch_add(1);
+    return fallback();
+  }
+  const std::vector<std::string> args{
+      "1", options_.key_prefix + std::string(key), std::to_string(rate.count),
+      std::to_string(static_cast<std::uint64_t>(std::max<std::uint32_t>(1, rate.period_s)) * 1000),
+      std::to_string(cost)};
+  std::optional<Decision> decided;
+  if (!with_connection([&](redisContext* c) { return (decided = run_script(c, args)).has_value(); })) {
+    return fallback();
+  }
+  return *decided;
+}
+
 void RedisRateLimiter::reset(std::string_view key) {
+  if (options_.local_fallback != nullptr) options_.local_fallback->reset(key);
   if (backing_off()) {
     unavailable_.fetch_add(1);
     return;
   }
-  auto c = acquire();
-  if (!c) {
-    mark_down();
-    return;
-  }
-  auto r = command(c.get(), {"DEL", options_.key_prefix + std::string(key)});
-  if (!r) {
-    mark_down();
-    return;
-  }
-  release(std::move(c));
-  mark_up();
+  const std::string full_key = options_.key_prefix + std::string(key);
+  (void)with_connection([&](redisContext* c) { return command(c, {"DEL", full_key}) != nullptr; });
 }
 
 }  // namespace permiso::ratelimit

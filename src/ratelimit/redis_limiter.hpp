@@ -2,7 +2,8 @@
 // (refill and take in one step, Redis's own clock, keys expire when idle). When Redis is
 // unreachable the limiter fails open by default (availability of logins over strictness),
 // counts it, reports the change of state once, and stops trying for retry_interval so a
-// dead Redis costs callers nothing.
+// dead Redis costs callers nothing. Given a local fallback limiter, it decides with that one
+// instead while Redis is away: limits then hold per replica rather than not at all.
 #pragma once
 
 #include "ratelimit/rate_limiter.hpp"
@@ -25,7 +26,10 @@ class RedisRateLimiter final : public RateLimiter {
     std::chrono::milliseconds connect_timeout{200};
     std::chrono::milliseconds command_timeout{100};
     std::size_t pool_size = 8;
-    bool fail_open = true;  // decisions while Redis is unreachable
+    bool fail_open = true;  // decisions while Redis is unreachable (without a local_fallback)
+    /// Decides while Redis is unreachable, when set (e.g. the process's MemoryRateLimiter):
+    /// a Redis outage then turns shared limits into per-replica ones. Must outlive this.
+    RateLimiter* local_fallback = nullptr;
     std::string key_prefix = "permiso:rl:";
     std::chrono::milliseconds retry_interval{1000};  // after a failure, no new attempt before
     /// Called (on the calling thread) when Redis becomes unreachable (false) or usable again
@@ -49,6 +53,13 @@ class RedisRateLimiter final : public RateLimiter {
   Connection acquire();
   void release(Connection c);
   Connection connect();
+  /// Runs `exchange` on a pooled connection and, when that fails, once more on a fresh one (a
+  /// Redis restart leaves every pooled connection dead). Marks Redis up or down; false when it
+  /// could not be used.
+  bool with_connection(const std::function<bool(redisContext*)>& exchange);
+  /// The bucket script (loaded on first use and after NOSCRIPT) with `args` after its SHA;
+  /// nullopt on any failure.
+  std::optional<Decision> run_script(redisContext* c, const std::vector<std::string>& args);
   void mark_down();
   void mark_up();
   [[nodiscard]] bool backing_off() const;

@@ -1,6 +1,7 @@
 // What only the Redis-shared limiter does (shared budget, key expiry, script cache loss,
 // Redis outages), against a real redis-server on loopback.
 #include "ratelimit/redis_limiter.hpp"
+#include "ratelimit/memory_limiter.hpp"
 #include "redis_server.hpp"
 
 #include <gtest/gtest.h>
@@ -87,12 +88,47 @@ TEST_F(RedisLimiterTest, RedisDownFailsOpenFastReportsOnceAndRecovers) {
   EXPECT_EQ(limiter.unavailable_count(), 20U);
   EXPECT_FALSE(limiter.available());
   server_->restart();  // empty: the old bucket is gone
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Once the retry interval has passed, the next call reaches Redis again (a probe key).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!limiter.available() && std::chrono::steady_clock::now() < deadline) {
+    (void)limiter.consume("probe", Rate{1000, 3600});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(limiter.available());
   EXPECT_TRUE(limiter.consume("d", Rate{1, 3600}).allowed);
   EXPECT_FALSE(limiter.consume("d", Rate{1, 3600}).allowed);  // counting again
   EXPECT_TRUE(limiter.available());
   std::lock_guard l(m);
   EXPECT_EQ(changes, (std::vector<bool>{false, true}));
+}
+
+TEST_F(RedisLimiterTest, ARestartedRedisIsUsedAtOnceThoughThePooledConnectionDied) {
+  RedisRateLimiter limiter(endpoint(), {});
+  EXPECT_TRUE(limiter.consume("r", Rate{5, 3600}).allowed);  // leaves a pooled connection
+  server_->stop();
+  server_->restart();  // the pooled connection is dead; Redis itself is back
+  EXPECT_TRUE(limiter.consume("r", Rate{5, 3600}).allowed);
+  EXPECT_EQ(server_->command("EXISTS", "permiso:rl:r"), "1");  // counted in Redis, not by a fallback
+  EXPECT_EQ(limiter.unavailable_count(), 0U);
+  EXPECT_TRUE(limiter.available());
+}
+
+TEST_F(RedisLimiterTest, WithALocalFallbackLimitsHoldPerReplicaWhileRedisIsDown) {
+  MemoryRateLimiter local;
+  RedisRateLimiter::Options opts;
+  opts.local_fallback = &local;
+  opts.retry_interval = std::chrono::milliseconds(60'000);
+  RedisRateLimiter limiter(endpoint(), opts);
+  EXPECT_TRUE(limiter.consume("login:ip:alice", Rate{2, 3600}).allowed);  // counted in Redis
+  server_->stop();
+  EXPECT_TRUE(limiter.consume("login:ip:alice", Rate{2, 3600}).allowed);  // the local bucket is full
+  EXPECT_TRUE(limiter.consume("login:ip:alice", Rate{2, 3600}).allowed);
+  const auto refused = limiter.consume("login:ip:alice", Rate{2, 3600});
+  EXPECT_FALSE(refused.allowed);  // not open: the local limit holds
+  EXPECT_GT(refused.retry_after_s, 0U);
+  EXPECT_GE(limiter.unavailable_count(), 1U);
+  limiter.reset("login:ip:alice");  // a reset reaches the local bucket too
+  EXPECT_TRUE(limiter.consume("login:ip:alice", Rate{2, 3600}).allowed);
 }
 
 TEST_F(RedisLimiterTest, FailClosedRefusesWithARetryAfterWhileRedisIsDown) {
