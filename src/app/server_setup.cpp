@@ -5,6 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <string>
@@ -34,7 +37,32 @@ void limit_api_per_address(http::ServerHooks& hooks, ratelimit::MemoryRateLimite
   };
 }
 
+std::size_t connections_within(std::uint64_t limit, std::size_t wanted) {
+  if (limit <= kReservedFileDescriptors) return 1;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(limit - kReservedFileDescriptors, wanted));
+}
+
+std::size_t fit_open_files_limit(std::size_t wanted) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return wanted;
+  const rlim_t needed = wanted + kReservedFileDescriptors;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? needed : std::min(needed, lim.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? wanted : connections_within(lim.rlim_cur, wanted);
+}
+
 std::unique_ptr<http::Server> listen(http::ServerConfig config, http::Router& router, http::ServerHooks hooks) {
+  const std::size_t fits = fit_open_files_limit(config.max_connections);
+  if (fits < config.max_connections) {
+    spdlog::warn(
+        "the open-files limit allows {} connections, not the configured {}: raise the hard limit "
+        "(ulimit -Hn, LimitNOFILE=, --ulimit nofile=) to serve more",
+        fits, config.max_connections);
+    config.max_connections = fits;
+  }
   try {
     return std::make_unique<http::Server>(std::move(config), router, std::move(hooks));
   } catch (const std::exception& ex) {

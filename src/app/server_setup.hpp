@@ -30,6 +30,7 @@ http::ServerConfig server_config(const Config& cfg) {
   s.idle_timeout = std::chrono::seconds(cfg.idle_timeout_s);
   if constexpr (requires { cfg.handler_timeout_s; }) s.handler_timeout = std::chrono::seconds(cfg.handler_timeout_s);
   s.shutdown_grace = std::chrono::seconds(cfg.shutdown_grace_s);
+  s.max_connections = static_cast<std::size_t>(cfg.max_connections);
   s.trusted_proxies = cfg.trusted_proxies;
   if (!cfg.tls_cert_file.empty()) s.tls = http::TlsConfig{cfg.tls_cert_file, cfg.tls_key_file};
   s.cors.allowed_origins = cfg.allowed_origins;
@@ -45,7 +46,22 @@ http::ServerHooks standard_hooks(http::Registry& metrics);
 /// `limiter` must outlive the server.
 void limit_api_per_address(http::ServerHooks& hooks, ratelimit::MemoryRateLimiter& limiter, ratelimit::Rate rate);
 
-/// The server, listening; nullptr (after logging why) when it cannot bind its address.
+/// File descriptors kept beside the connections: listeners, database and Redis connections,
+/// log and audit files, the JWKS and feed clients.
+inline constexpr std::size_t kReservedFileDescriptors = 512;
+
+/// How many connections fit under an open-files limit of `limit`, at most `wanted`.
+[[nodiscard]] std::size_t connections_within(std::uint64_t limit, std::size_t wanted);
+
+/// Raises this process's soft open-files limit towards `wanted` connections plus the reserve
+/// (never beyond the hard limit) and returns how many connections the limit now allows, at most
+/// `wanted`.
+std::size_t fit_open_files_limit(std::size_t wanted);
+
+/// The server, listening; nullptr (after logging why) when it cannot bind its address. Raises
+/// the process's open-files limit to what `config.max_connections` needs (up to the hard
+/// limit) and, if the hard limit is lower, lowers max_connections to fit, with a warning:
+/// otherwise accept() would fail with EMFILE long before the configured bound.
 std::unique_ptr<http::Server> listen(http::ServerConfig config, http::Router& router, http::ServerHooks hooks);
 
 }  // namespace permiso::app

@@ -29,6 +29,7 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.integer("server", "read_timeout_s", c.read_timeout_s);
   r.integer("server", "idle_timeout_s", c.idle_timeout_s);
   r.integer("server", "shutdown_grace_s", c.shutdown_grace_s);
+  r.integer("server", "max_connections", c.max_connections);
   r.list("server", "allowed_origins", c.allowed_origins);
   r.list("server", "trusted_proxies", c.trusted_proxies);
   r.str("server", "public_base_url", c.public_base_url);
@@ -105,6 +106,7 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"server", "read_timeout_s", c.read_timeout_s},
       {"server", "idle_timeout_s", c.idle_timeout_s},
       {"server", "shutdown_grace_s", c.shutdown_grace_s},
+      {"server", "max_connections", c.max_connections},
       {"server", "allowed_origins", L(c.allowed_origins)},
       {"server", "trusted_proxies", L(c.trusted_proxies)},
       {"server", "public_base_url", c.public_base_url},
@@ -296,6 +298,7 @@ void check_server(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   check_range(p, "server.read_timeout_s", c.read_timeout_s, 1, 300);
   check_range(p, "server.idle_timeout_s", c.idle_timeout_s, 1, 3600);
   check_range(p, "server.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
+  check_range(p, "server.max_connections", c.max_connections, 16, 1'000'000);
   check_origins(p, c.allowed_origins, c.environment);
   for (const auto& uri : c.dashboard_redirect_uris) {
     // The full rule (no fragment, a host) is the authorization server's; this catches typos.

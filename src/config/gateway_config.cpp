@@ -45,6 +45,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.integer(kApi, "idle_timeout_s", c.idle_timeout_s);
   r.integer(kApi, "handler_timeout_s", c.handler_timeout_s);
   r.integer(kApi, "shutdown_grace_s", c.shutdown_grace_s);
+  r.integer(kApi, "max_connections", c.max_connections);
   r.list(kApi, "allowed_origins", c.allowed_origins);
   r.list(kApi, "trusted_proxies", c.trusted_proxies);
   r.str(kApi, "tls_cert_file", c.tls_cert_file);
@@ -95,6 +96,7 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kApi, "idle_timeout_s", c.idle_timeout_s},
       {kApi, "handler_timeout_s", c.handler_timeout_s},
       {kApi, "shutdown_grace_s", c.shutdown_grace_s},
+      {kApi, "max_connections", c.max_connections},
       {kApi, "allowed_origins", L(c.allowed_origins)},
       {kApi, "trusted_proxies", L(c.trusted_proxies)},
       {kApi, "tls_cert_file", c.tls_cert_file},
@@ -237,6 +239,7 @@ void check_http(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   detail::check_range(p, "mt5_api.idle_timeout_s", c.idle_timeout_s, 1, 3600);
   detail::check_range(p, "mt5_api.handler_timeout_s", c.handler_timeout_s, 1, 300);
   detail::check_range(p, "mt5_api.shutdown_grace_s", c.shutdown_grace_s, 0, 300);
+  detail::check_range(p, "mt5_api.max_connections", c.max_connections, 16, 1'000'000);
   detail::check_origins(p, c.allowed_origins, c.environment);
   detail::check_trusted_proxies(p, c.trusted_proxies);
   detail::check_tls_files(p, c.tls_cert_file, c.tls_key_file);

@@ -42,6 +42,7 @@ struct GatewayConfig {
   std::int64_t idle_timeout_s = 60;
   std::int64_t handler_timeout_s = 30;
   std::int64_t shutdown_grace_s = 10;
+  std::int64_t max_connections = 16384;      // beyond it a new connection is closed at once
   std::vector<std::string> allowed_origins;  // CORS allow-list (ALLOWED_ORIGINS + CORS_ORIGINS)
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
   std::string tls_cert_file;                 // serve HTTPS with this chain (and tls_key_file)

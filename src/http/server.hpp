@@ -53,7 +53,7 @@ struct ServerConfig {
   /// stop(): how long in-flight requests may still take before connections are cut.
   std::chrono::milliseconds shutdown_grace{10'000};
   /// Open connections beyond this are closed on accept (file descriptors are finite).
-  std::size_t max_connections = 10'000;
+  std::size_t max_connections = 16'384;
   /// Peers (exact IP addresses) whose X-Forwarded-For is believed, e.g. the local nginx.
   std::vector<std::string> trusted_proxies;
   /// Serve HTTPS (TLS 1.2 and 1.3, forward-secret AEAD suites) instead of plain HTTP. The

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <string>
 
@@ -39,6 +41,40 @@ TEST(ServerConfig, MapsTheServerSectionOfTheAuthConfiguration) {
   EXPECT_EQ(s.handler_timeout, http::ServerConfig{}.handler_timeout);  // permiso-auth keeps the default
   EXPECT_EQ(s.trusted_proxies, cfg.trusted_proxies);
   EXPECT_EQ(s.cors.allowed_origins, cfg.allowed_origins);
+}
+
+TEST(ServerConfig, MapsTheConnectionBoundOfBothServices) {
+  config::AuthConfig auth;
+  auth.max_connections = 321;
+  EXPECT_EQ(server_config(auth).max_connections, 321U);
+  config::GatewayConfig gateway;
+  gateway.max_connections = 654;
+  EXPECT_EQ(server_config(gateway).max_connections, 654U);
+}
+
+TEST(OpenFilesLimit, ConnectionsFitUnderTheLimitBesideTheReserve) {
+  EXPECT_EQ(connections_within(1'048'576, 16'384), 16'384U);
+  EXPECT_EQ(connections_within(1024, 16'384), 1024U - kReservedFileDescriptors);
+  EXPECT_EQ(connections_within(kReservedFileDescriptors, 100), 1U);  // never zero: still serve one
+}
+
+TEST(OpenFilesLimit, TheSoftLimitIsRaisedTowardsWhatTheConnectionsNeed) {
+  rlimit before{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &before), 0);
+  rlimit lowered = before;
+  lowered.rlim_cur = 600;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  const auto fits = fit_open_files_limit(2000);
+  rlimit after{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &after), 0);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &before), 0);
+  if (before.rlim_max == RLIM_INFINITY || before.rlim_max >= 2000 + kReservedFileDescriptors) {
+    EXPECT_EQ(after.rlim_cur, 2000 + kReservedFileDescriptors);
+    EXPECT_EQ(fits, 2000U);
+  } else {  // a hard limit below the need: raised to it, and the connections fitted under it
+    EXPECT_EQ(after.rlim_cur, before.rlim_max);
+    EXPECT_EQ(fits, connections_within(before.rlim_max, 2000));
+  }
 }
 
 TEST(ServerConfig, TakesTheGatewaysHandlerTimeout) {

@@ -494,6 +494,7 @@ const RuleCase kRules[] = {
     {"read_timeout", [](AuthConfig& c) { c.read_timeout_s = 0; }, "server.read_timeout_s"},
     {"idle_timeout", [](AuthConfig& c) { c.idle_timeout_s = 0; }, "server.idle_timeout_s"},
     {"grace", [](AuthConfig& c) { c.shutdown_grace_s = -1; }, "server.shutdown_grace_s"},
+    {"max_connections", [](AuthConfig& c) { c.max_connections = 0; }, "server.max_connections"},
     {"origin_path", [](AuthConfig& c) { c.allowed_origins = {"https://a.example.com/"}; }, "ALLOWED_ORIGINS"},
     {"origin_scheme", [](AuthConfig& c) { c.allowed_origins = {"ftp://a.example.com"}; }, "ALLOWED_ORIGINS"},
     {"origin_port", [](AuthConfig& c) { c.allowed_origins = {"http://a:80x"}; }, "ALLOWED_ORIGINS"},

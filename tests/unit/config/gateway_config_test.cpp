@@ -278,6 +278,7 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"MT5_API_THREADS", [](GatewayConfig& c) { c.threads = -1; }},
         Rule{"mt5_api.body_limit_bytes", [](GatewayConfig& c) { c.body_limit_bytes = 10; }},
         Rule{"mt5_api.handler_timeout_s", [](GatewayConfig& c) { c.handler_timeout_s = 0; }},
+        Rule{"mt5_api.max_connections", [](GatewayConfig& c) { c.max_connections = 15; }},
         Rule{"ALLOWED_ORIGINS", [](GatewayConfig& c) { c.allowed_origins = {"ftp://x"}; }},
         Rule{"ALLOWED_ORIGINS",
              [](GatewayConfig& c) { c.environment = "staging", c.allowed_origins = {"*"}, c.jwt_algorithm = "RS256"; }},
