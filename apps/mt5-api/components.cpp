@@ -129,7 +129,7 @@ std::unique_ptr<trading::GatewayService> start_service(const GatewayConfig& cfg,
 void register_routes(http::Router& router, trading::handlers::GatewayContext& ctx, http::Registry& metrics) {
   trading::handlers::register_routes(router, ctx);
   http::add_health_route(router, [&ctx] { return trading::handlers::health_body(ctx); });
-  http::add_ready_route(router, [&ctx] { return trading::handlers::ready(ctx); });
+  http::add_ready_route(router, [&ctx] { return trading::handlers::ready_report(ctx); });
   http::add_metrics_route(router, metrics);
 }
 

@@ -200,4 +200,14 @@ void add_ready_route(Router& router, std::function<bool()> ready, std::string pa
   });
 }
 
+void add_ready_route(Router& router, std::function<ReadyReport()> report, std::string path) {
+  router.add_sync("GET", path, [r = std::move(report)](Request&) {
+    auto now = r();
+    boost::json::object body;
+    body["status"] = now.ready ? "ready" : "not_ready";
+    body["checks"] = std::move(now.checks);
+    return json_response(now.ready ? 200 : 503, std::move(body));
+  });
+}
+
 }  // namespace permiso::http

@@ -4,6 +4,8 @@
 
 #include "http/http.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -119,6 +121,17 @@ void add_metrics_route(Router& router, const Registry& registry, std::string pat
 void add_health_route(Router& router, std::function<boost::json::value()> body, std::string path = "/health");
 /// GET /ready: 200 {"status":"ready"} when `ready()` holds, else 503 {"status":"not_ready"}.
 void add_ready_route(Router& router, std::function<bool()> ready, std::string path = "/ready");
+
+/// What a service says of its readiness: whether it takes traffic, and the state of each
+/// dependency by name (e.g. {"storage": "ok", "permiso_auth": "unreachable"}), so an operator
+/// sees a degraded dependency that does not (yet) stop the service.
+struct ReadyReport {
+  bool ready = false;
+  boost::json::object checks;
+};
+/// GET /ready: 200 {"status":"ready","checks":{…}} when the report is ready, else 503
+/// {"status":"not_ready","checks":{…}}.
+void add_ready_route(Router& router, std::function<ReadyReport()> report, std::string path = "/ready");
 
 // ---- template definitions ----
 

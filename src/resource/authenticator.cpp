@@ -230,6 +230,7 @@ struct Authenticator::Impl {
     attempt(cfg.auth_url + "/.well-known/jwks.json");
     if (keys.empty()) {
       jwks_failures.fetch_add(1);
+      jwks_reachable.store(false, std::memory_order_relaxed);
       if (keys_state != KeysState::Failing) {
         keys_state = KeysState::Failing;
         spdlog::warn("resource: JWKS refresh from {} failed ({}); keeping {} known keys", cfg.auth_url, problem,
@@ -242,6 +243,7 @@ struct Authenticator::Impl {
     verifier.set_keys(std::move(keys));
     keys_loaded.store(true, std::memory_order_release);
     key_count.store(count);  // after keys_loaded: stats().keys > 0 means tokens verify
+    jwks_reachable.store(true, std::memory_order_relaxed);
     if (keys_state != KeysState::Healthy)
       spdlog::info("resource: JWKS loaded from {} ({} keys)", jwks_uri, key_count.load());
     keys_state = KeysState::Healthy;
@@ -515,7 +517,8 @@ struct Authenticator::Impl {
   std::condition_variable feed_cv;
   bool nudged = false;
   std::atomic<bool> feed_healthy{true};
-  std::mutex token_mutex;  // background threads only: held across the token request
+  std::atomic<bool> jwks_reachable{true};  // the last refresh_keys() succeeded
+  std::mutex token_mutex;                  // background threads only: held across the token request
   std::string token;
   SteadyClock::time_point token_renew_at{};
   std::mutex apply_mutex;
@@ -618,6 +621,12 @@ bool Authenticator::ready() const {
          (!s.cfg.follow_revocations || s.feed_read.load(std::memory_order_acquire));
 }
 
+bool Authenticator::auth_server_reachable() const {
+  const Impl& s = *impl_;
+  return s.jwks_reachable.load(std::memory_order_relaxed) &&
+         (!s.cfg.follow_revocations || s.feed_healthy.load(std::memory_order_relaxed));
+}
+
 Authenticator::Stats Authenticator::stats() const {
   const Impl& s = *impl_;
   Stats st;
@@ -636,6 +645,7 @@ Authenticator::Stats Authenticator::stats() const {
   st.service_tokens_fetched = s.service_tokens_fetched.load();
   st.redis_notifications = s.redis_notifications.load();
   st.ready = ready();
+  st.auth_server_reachable = auth_server_reachable();
   return st;
 }
 

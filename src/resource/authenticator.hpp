@@ -94,6 +94,10 @@ class Authenticator {
 
   /// Keys are loaded and, when following revocations, the feed has been read once.
   [[nodiscard]] bool ready() const;
+  /// The last JWKS refresh and (when following revocations) the last feed read both reached
+  /// permiso-auth. When not, tokens of known keys still verify, but a new key or a
+  /// revocation made meanwhile cannot arrive.
+  [[nodiscard]] bool auth_server_reachable() const;
 
   struct Stats {
     std::uint64_t cache_hits = 0;
@@ -111,6 +115,7 @@ class Authenticator {
     std::uint64_t service_tokens_fetched = 0;
     std::uint64_t redis_notifications = 0;
     bool ready = false;
+    bool auth_server_reachable = false;
   };
   [[nodiscard]] Stats stats() const;
 

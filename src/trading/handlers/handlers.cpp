@@ -471,8 +471,17 @@ boost::json::value health_body(const GatewayContext& ctx) {
                              {"broker", ctx.broker.name()}};
 }
 
-bool ready(const GatewayContext& ctx) {
-  return ctx.service.ready() && ctx.broker.connected() && ctx.auth.ready();
+http::ReadyReport ready_report(const GatewayContext& ctx) {
+  const bool storage = ctx.service.ready();
+  const bool broker = ctx.broker.connected();
+  const bool keys = ctx.auth.ready();
+  // permiso-auth unreachable does not take the gateway out: tokens of the keys it holds still
+  // verify, and every replica would be out at once. It is reported for the operator.
+  return {storage && broker && keys,
+          {{"storage", storage ? "ok" : "unavailable"},
+           {"broker", broker ? "connected" : "disconnected"},
+           {"verification_keys", keys ? "loaded" : "not_loaded"},
+           {"permiso_auth", ctx.auth.auth_server_reachable() ? "reachable" : "unreachable"}}};
 }
 
 }  // namespace permiso::trading::handlers

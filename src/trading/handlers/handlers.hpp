@@ -73,8 +73,9 @@ void register_routes(http::Router& router, GatewayContext& ctx);
 
 /// GET /health: {status, service: "mt5-api", version, environment, broker}.
 boost::json::value health_body(const GatewayContext& ctx);
-/// GET /ready: storage reachable and state restored, broker connected, token keys loaded.
-bool ready(const GatewayContext& ctx);
+/// GET /ready: ready when storage is reachable with the state restored, the broker connected
+/// and the token keys loaded; its checks also say whether permiso-auth is reachable.
+http::ReadyReport ready_report(const GatewayContext& ctx);
 
 /// The principal's account key and display name as the TradingService sees them.
 Caller caller_of(const resource::Principal& principal);

@@ -169,5 +169,21 @@ TEST(ProbeRoutes, HealthReadyMetrics) {
   EXPECT_EQ(call(router.match(r), r).status, 200);
 }
 
+TEST(ProbeRoutes, ReadinessNamesTheStateOfEachDependency) {
+  Router router;
+  ReadyReport report{true, {{"storage", "ok"}, {"permiso_auth", "unreachable"}}};
+  add_ready_route(router, [&] { return report; });
+  auto r = make("GET", "/ready");
+  auto res = call(router.match(r), r);
+  EXPECT_EQ(res.status, 200);  // a degraded dependency is reported without taking the service out
+  auto body = boost::json::parse(res.body).as_object();
+  EXPECT_EQ(body.at("status").as_string(), "ready");
+  EXPECT_EQ(body.at("checks").at("permiso_auth").as_string(), "unreachable");
+  report = {false, {{"storage", "unreachable"}}};
+  res = call(router.match(r), r);
+  EXPECT_EQ(res.status, 503);
+  EXPECT_EQ(boost::json::parse(res.body).at("status").as_string(), "not_ready");
+}
+
 }  // namespace
 }  // namespace permiso::http

@@ -380,6 +380,19 @@ TEST_F(AuthenticatorTest, AFailedRefreshKeepsTheKeysItHad) {
   EXPECT_EQ(auth->stats().keys, 3U);
 }
 
+TEST_F(AuthenticatorTest, AnUnreachableAuthServerIsReportedWhileKnownKeysKeepVerifying) {
+  auto c = config();
+  c.jwks_refresh_interval = 1s;
+  start(c);
+  EXPECT_TRUE(auth->auth_server_reachable());
+  fake.set_jwks_status(500);
+  ASSERT_TRUE(eventually([&] { return !auth->auth_server_reachable(); }));
+  EXPECT_TRUE(auth->ready());  // still takes traffic: the keys it had verify their tokens
+  EXPECT_TRUE(auth->authenticate(user_token("j-while-down")));
+  fake.set_jwks_status(200);
+  EXPECT_TRUE(eventually([&] { return auth->auth_server_reachable(); }));
+}
+
 // ---- the verified-token cache ----
 
 TEST_F(AuthenticatorTest, CacheHitReturnsTheSamePrincipal) {
@@ -473,6 +486,7 @@ TEST_F(AuthenticatorTest, NotReadyWhileTheFeedCannotBeRead) {
     return st.feed_errors >= 1 && st.keys > 0;
   }));
   EXPECT_FALSE(auth->ready());
+  EXPECT_FALSE(auth->auth_server_reachable());
   EXPECT_EQ(fake.feed_requests(), 0);             // no token, no feed request
   EXPECT_TRUE(auth->authenticate(user_token()));  // keys are there: verification works
 }
