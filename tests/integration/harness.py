@@ -183,7 +183,8 @@ class Redis:
     def url(self):
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self):
+    def halt(self):
+        """Stops the server and keeps its port and directory: start() brings it back (empty)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -191,6 +192,9 @@ class Redis:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stop(self):
+        self.halt()
         if not KEEP:
             shutil.rmtree(self.dir, ignore_errors=True)
 
