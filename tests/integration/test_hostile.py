@@ -8,13 +8,14 @@ import json
 import threading
 import time
 import unittest
+import urllib.parse
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import harness
-from harness import V1, ServerTestCase, find_list
+from harness import V1, ServerTestCase, find_list, uniq
 from tokens import b64url, b64url_json, jwks, me, unverified_parts
 
 
@@ -319,6 +320,209 @@ class ForgedRs256TokenTest(ServerTestCase):
         self.assertIs(r.body["active"], False, "a deleted client's tokens are no longer active")
         clients = find_list(s.get(f"{V1}/service-clients", bearer=s.admin_token()).body, "clients")
         self.assertNotIn(cid, [c["client_id"] for c in clients])
+
+
+def raw_exchange(port, request, timeout=10):
+    """Sends raw bytes and reads one answer: (status, [(name, value)], body), or None when the
+    server closed the connection without answering (a refusal as good as a 400)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionResetError:
+            pass
+    if b"\r\n\r\n" not in data:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:] if ":" in line]
+    return status, headers, body
+
+
+class HeaderInjectionTest(ServerTestCase):
+    """Request headers smuggling a second header (CRLF, bare LF, obs-fold, encoded CRLF) are
+    refused or answered without anything of theirs reflected; a request id that is not a plain
+    token is replaced, not echoed."""
+
+    ATTEMPTS = (
+        b"X-Request-ID: abc\r\n Set-Cookie: injected=1\r\n",    # obs-fold continuation
+        b"X-Request-ID: abc\nSet-Cookie: injected=1\r\n",       # bare LF inside the header block
+        b"X-Request-ID: abc\rSet-Cookie: injected=1\r\n",       # bare CR
+        b"X-Request-ID: abc%0d%0aSet-Cookie:%20injected=1\r\n",  # encoded CRLF
+        b"X-Request-ID: abc\x00Set-Cookie: injected=1\r\n",     # NUL
+    )
+
+    def test_no_injected_header_is_ever_reflected(self):
+        control = raw_exchange(self.server.port, b"GET /health HTTP/1.1\r\nHost: localhost\r\n"
+                               b"X-Request-ID: trace-42\r\nConnection: close\r\n\r\n")
+        self.assertIn(("X-Request-ID", "trace-42"), control[1], "control: a plain request id is echoed")
+        for attempt in self.ATTEMPTS:
+            req = b"GET /health HTTP/1.1\r\nHost: localhost\r\n" + attempt + b"Connection: close\r\n\r\n"
+            answer = raw_exchange(self.server.port, req)
+            if answer is None:
+                continue  # closed without an answer: refused
+            status, headers, body = answer
+            self.assertTrue(status == 200 or 400 <= status < 500, f"{attempt!r}: {status}")
+            for name, value in headers:
+                self.assertNotIn("injected", value.lower(), f"{attempt!r} reflected in {name}")
+                self.assertNotEqual(name.lower(), "set-cookie", f"{attempt!r}: a Set-Cookie appeared")
+                if name.lower() == "x-request-id":
+                    self.assertRegex(value, r"^[A-Za-z0-9._-]{1,128}$", f"{attempt!r}: request id {value!r}")
+        self.assertEqual(self.server.get("/health").status, 200)
+
+    def test_a_hostile_host_header_never_reaches_a_url_we_publish(self):
+        # Control: without PERMISO_PUBLIC_URL the endpoints follow a well-formed Host.
+        control = raw_exchange(self.server.port, b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\n"
+                               b"Host: good.example:1234\r\nConnection: close\r\n\r\n")
+        self.assertIn(b"http://good.example:1234/api/v1/auth/token", control[2])
+        for host in (b"evil.example\"><script>", b"evil.example/path?x=", b"a b", b"%0d%0aX:1"):
+            req = (b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: " + host +
+                   b"\r\nConnection: close\r\n\r\n")
+            answer = raw_exchange(self.server.port, req)
+            if answer is None:
+                continue
+            status, _, body = answer
+            self.assertIn(status, (200, 400), host)
+            self.assertNotIn(host, body, f"Host {host!r} reflected into the discovery document")
+
+
+class InvalidUtf8Test(ServerTestCase):
+    """Invalid UTF-8 in every text field (JSON bodies, form fields, query values) is a clear 4xx,
+    never a 500 (PostgreSQL refuses such bytes: they must never reach it) and never stored."""
+
+    BAD = b"ab\xff\xfe\xc3\x28\xed\xa0\x80cd"  # invalid bytes, a bad 2-byte sequence, a surrogate
+
+    def post_json_bytes(self, path, fields, bearer=None):
+        parts = []
+        for k, v in fields.items():
+            val = v if isinstance(v, bytes) else json.dumps(v).encode()[1:-1]
+            parts.append(b'"' + k.encode() + b'":"' + val + b'"')
+        body = b"{" + b",".join(parts) + b"}"
+        return self.server.post(path, body=body, content_type="application/json", bearer=bearer)
+
+    def test_json_fields(self):
+        admin = self.server.admin_token()
+        user = {"username": uniq("u8_"), "email": f"{uniq('u8')}@example.com", "password": harness.strong_password()}
+        for field in ("username", "email", "password", "first_name", "last_name", "display_name", "bio"):
+            r = self.post_json_bytes(f"{V1}/users/register", dict(user, **{field: self.BAD}))
+            self.assertStatusIn(r, (400, 422), f"register {field}")
+            self.assertError(r, r.status)
+        client = {"client_id": uniq("u8-"), "name": "ok", "description": "ok"}
+        for field in ("client_id", "name", "description"):
+            r = self.post_json_bytes(f"{V1}/admin/service-clients", dict(client, **{field: self.BAD}), bearer=admin)
+            self.assertStatusIn(r, (400, 422), f"client {field}")
+        for path in (f"{V1}/roles", f"{V1}/roles/scopes"):
+            r = self.post_json_bytes(path, {"name": self.BAD, "description": "x"}, bearer=admin)
+            self.assertStatusIn(r, (400, 422), path)
+        r = self.post_json_bytes(f"{V1}/auth/token", {"username": self.BAD, "password": self.BAD})
+        self.assertStatusIn(r, (400, 401, 422), "password grant as JSON")
+
+    def test_form_fields_and_query_values(self):
+        s, admin = self.server, self.server.admin_token()
+        for form in ({"username": self.BAD, "password": "x"}, {"username": "admin", "password": self.BAD},
+                     {"grant_type": "client_credentials", "client_id": self.BAD, "client_secret": self.BAD},
+                     {"grant_type": self.BAD}, {"grant_type": "refresh_token", "refresh_token": self.BAD}):
+            r = s.post(f"{V1}/auth/token", form=form)
+            self.assertStatusIn(r, (400, 401, 422), repr(form))
+            self.assertError(r, r.status)
+        bad = "%FF%FE%C3%28"
+        for path in (f"{V1}/users?search={bad}", f"{V1}/admin/audit?event_type={bad}",
+                     f"{V1}/admin/audit?actor={bad}", f"{V1}/users/{bad}", f"{V1}/admin/service-clients/{bad}",
+                     f"{V1}/users?is_active={bad}", f"{V1}/admin/audit?since={bad}"):
+            r = s.get(path, bearer=admin)
+            self.assertLess(r.status, 500, path)
+            if r.status >= 400:
+                self.assertError(r, r.status, None, path)
+
+
+class SqlMetacharactersTest(ServerTestCase):
+    """SQL meta-characters in every field that takes text are either refused by validation or
+    stored and returned verbatim; search treats LIKE wildcards literally; the tables are intact."""
+
+    NASTY = ("x'); DROP TABLE users;--", "' OR '1'='1", "\" OR \"\"=\"", "a\\b", "100%_off", "--", "/*c*/", ";")
+
+    def test_free_text_is_stored_verbatim_and_identifiers_are_validated(self):
+        s, admin = self.server, self.server.admin_token()
+        for value in self.NASTY:
+            created = s.post(f"{V1}/admin/service-clients", bearer=admin, json={
+                "client_id": uniq("sqlm-"), "name": value, "description": value, "scope_ids": ["trade:read"]})
+            self.assertEqual(created.status, 201, created)
+            got = s.get(f"{V1}/admin/service-clients/{created.body['client']['client_id']}", bearer=admin)
+            self.assertEqual((got.body["name"], got.body["description"]), (value, value))
+            user, _ = s.register_user(first_name=value, last_name=value, display_name=value, bio=value)
+            self.assertEqual((user["first_name"], user["bio"]), (value, value))
+            for path, body in ((f"{V1}/users/register", {"username": value, "email": "a@example.com",
+                                                          "password": harness.strong_password()}),
+                               (f"{V1}/admin/service-clients", {"client_id": value, "name": "x"})):
+                r = s.post(path, json=body, bearer=admin)
+                self.assertStatusIn(r, (400, 422), f"{path} identifier {value!r}")
+            role = s.post(f"{V1}/roles", json={"name": value + uniq(""), "description": value}, bearer=admin)
+            if role.status == 201:  # a role's name is a label: kept verbatim
+                got = s.get(f"{V1}/roles/{role.body['id']}", bearer=admin)
+                self.assertEqual((got.body["name"], got.body["description"]), (role.body["name"], value))
+            else:
+                self.assertStatusIn(role, (400, 422), f"role {value!r}")
+            r = s.post(f"{V1}/auth/token", form={"username": value, "password": value})
+            self.assertStatusIn(r, (400, 401, 422), value)
+            r = s.get(f"{V1}/users?search={urllib.parse.quote(value)}", bearer=admin)
+            self.assertEqual(r.status, 200, r)
+            for u in find_list(r.body, "users", "items"):
+                text = " ".join(str(u.get(k) or "") for k in ("username", "email", "first_name", "last_name",
+                                                               "display_name")).lower()
+                self.assertIn(value.lower(), text, f"search {value!r} matched {u['username']}: wildcards "
+                                                    "must be literal")
+        listed = s.get(f"{V1}/users?per_page=100", bearer=admin)
+        self.assertEqual(listed.status, 200, "the users table is intact")
+        self.assertIn("admin", [u["username"] for u in find_list(listed.body, "users", "items")])
+
+
+class IdleConnectionFloodTest(ServerTestCase):
+    """An attacker holding up to 10,000 idle connections (as many as the open-files limit lets
+    this test open) does not lock a healthy client out: its new connections are accepted and
+    answered, and the server closes the idle ones at its header timeout. (Latency and memory
+    under the flood: bench/hostile/idle_connections.py, in docs/benchmarks.md.)"""
+
+    def test_a_healthy_client_is_served_while_thousands_of_connections_sit_idle(self):
+        import resource
+        import socket
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        count = min(10000, hard - 1000)
+        if count < 1000:
+            self.skipTest(f"the open-files limit ({hard}) leaves too few connections for a flood")
+        s = self.server
+        created = s.create_client(scopes=("trade:read",))
+        idle = []
+        try:
+            for _ in range(count):
+                idle.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+            for i in range(20):  # a new connection each time: it competes with the flood for accept
+                r = s.service_token(created["client"]["client_id"], created["client_secret"])
+                self.assertEqual(r.status, 200, f"healthy request {i} during the flood: {r!r}")
+            held = sum(1 for sock in idle[:50] if not self.closed_by_server(sock))
+            self.assertGreater(held, 0, "the flood's connections were open while the client was served")
+        finally:
+            for sock in idle:
+                sock.close()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.assertEqual(s.get("/health").status, 200)
+
+    @staticmethod
+    def closed_by_server(sock):
+        sock.setblocking(False)
+        try:
+            return sock.recv(1) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
 
 if __name__ == "__main__":
