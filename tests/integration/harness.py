@@ -79,6 +79,17 @@ def free_port():
             return port
 
 
+def wait_until(predicate, within_s, every_s=0.1):
+    """Polls predicate until it returns something true or within_s pass; returns its last value.
+    A deadline only bounds a failure: the test asserts on the value."""
+    deadline = time.monotonic() + within_s
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every_s)
+
+
 def uniq(prefix="t"):
     return f"{prefix}{secrets.token_hex(4)}"
 

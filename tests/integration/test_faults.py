@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
 import harness
@@ -17,13 +16,8 @@ from tokens import me
 DEADLINE_S = 30
 
 
-def wait_until(predicate, within_s=DEADLINE_S, every_s=0.1):
-    deadline = time.time() + within_s
-    while True:
-        value = predicate()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(every_s)
+def wait_until(predicate, within_s=DEADLINE_S):
+    return harness.wait_until(predicate, within_s)
 
 
 class Changes:

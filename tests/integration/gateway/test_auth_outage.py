@@ -2,7 +2,6 @@
 # working (reads and trades), a token naming an unknown kid is refused (no key can be fetched for
 # it), and /ready stays 200 (every replica would otherwise leave the load balancer at once) while
 # its checks say permiso_auth: unreachable. Once permiso-auth is back they say reachable again.
-import time
 import unittest
 import uuid
 
@@ -16,12 +15,7 @@ DEADLINE_S = 60  # the key refresh backs off up to 30 s between attempts
 
 
 def wait_for(predicate, within_s=DEADLINE_S):
-    deadline = time.monotonic() + within_s
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
+    return gh.harness.wait_until(predicate, within_s, every_s=0.2)
 
 
 class AuthOutageTest(gh.GatewayTestCase):
