@@ -14,6 +14,10 @@ namespace {
 
 using config::GatewayConfig;
 
+/// Closed trades, historical orders and deals the simulator keeps in memory per account; the
+/// trade store has all of them and serves the rest.
+constexpr std::size_t kRecentHistoryPerAccount = 256;
+
 /// The verifier's settings from the gateway's configuration (validated before).
 resource::ResourceConfig resource_config(const GatewayConfig& cfg) {
   resource::ResourceConfig rc;
@@ -87,6 +91,7 @@ std::unique_ptr<trading::TradeStore> open_store(const GatewayConfig& cfg, const 
 
 trading::sim::SimOptions simulator_options(const GatewayConfig& cfg) {
   trading::sim::SimOptions options;
+  options.history_per_account = kRecentHistoryPerAccount;
   if (cfg.sim_seed > 0) {
     options.seed = static_cast<std::uint64_t>(cfg.sim_seed);
   } else {
@@ -116,6 +121,7 @@ std::unique_ptr<trading::GatewayService> start_service(const GatewayConfig& cfg,
   // a new Idempotency-Key needs no database read (two mt5-api replicas over one simulator
   // store would diverge anyway; real connectors keep the broker's state on the broker).
   options.exclusive_store = true;
+  options.restore_history = kRecentHistoryPerAccount;  // what the simulator keeps
   auto service = std::make_unique<trading::GatewayService>(broker, store, clock, options);
   // Trade events follow durability: the stream hears of a change once storage committed it.
   service->set_committed_listener([&stream](const trading::Changes& changes) { stream.on_changes(changes); });

@@ -253,6 +253,13 @@ struct Deal {
   TimeMs time_msc = 0;
 };
 
+/// Where a page of deals ends: the next page starts after this deal in (time, ticket) order.
+struct DealCursor {
+  TimeMs time_msc = 0;
+  Ticket ticket = 0;
+  friend bool operator==(const DealCursor&, const DealCursor&) = default;
+};
+
 /// Everything one broker step changed, so it can be persisted (and streamed) as one unit:
 /// the rows as they are after the step (upserts), never deltas.
 struct Changes {

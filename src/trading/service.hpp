@@ -83,6 +83,17 @@ struct TradePage {
   std::optional<Ticket> next_cursor;
 };
 
+struct DealListQuery {
+  TimeMs from_msc = 0;  // from_msc <= time < to_msc
+  TimeMs to_msc = 0;
+  std::size_t limit = 1000;  // 1..10,000
+  std::optional<DealCursor> after;
+};
+struct DealPage {
+  std::vector<Deal> deals;  // oldest first
+  std::optional<DealCursor> next_cursor;
+};
+
 /// Completion callbacks run on the storage writer's thread once the commit is durable (or
 /// failed); they must be cheap (hand the response back to the connection).
 template <class T>
@@ -109,8 +120,8 @@ class TradingService {
   /// The caller's account; the first call opens it (a committed write, hence async).
   virtual void account(const Caller& caller, Done<AccountInfo> done) = 0;
   [[nodiscard]] virtual ServiceResult<std::vector<Order>> orders(const Caller& caller) = 0;
-  [[nodiscard]] virtual ServiceResult<std::vector<Deal>> deals(const Caller& caller, TimeMs from_msc,
-                                                               TimeMs to_msc) = 0;
+  /// Reads storage (run it off the I/O thread).
+  [[nodiscard]] virtual ServiceResult<DealPage> deals(const Caller& caller, const DealListQuery& query) = 0;
 
   struct Stats {
     std::uint64_t accounts = 0;

@@ -322,14 +322,20 @@ http::Response orders(Ctx& ctx, http::Request& req) {
   return json_text(200, render_orders(*list, ctx.instruments));
 }
 
-http::Response deals(Ctx& ctx, http::Request& req) {
+void deals(Ctx& ctx, http::Request& req, http::Reply reply) {
   auto who = resource::require_scopes(ctx.auth, req, {"trade:read"});
-  if (!who) return std::move(who.error());
-  auto q = parse_deals_query(req, ctx.clock.now_seconds() * 1000);
-  if (!q) return invalid_response(req, q.error());
-  auto list = ctx.service.deals(caller_of(**who), q->from_msc, q->to_msc);
-  if (!list) return failure_response(req, list.error());
-  return json_text(200, render_deals(*list, ctx.instruments));
+  if (!who) return reply(std::move(who.error()));
+  auto query = parse_deals_query(req, ctx.clock.now_seconds() * 1000);
+  if (!query) return reply(invalid_response(req, query.error()));
+  // Deals are read from storage: off the I/O thread.
+  on_pool(ctx, req, std::move(reply),
+          [&ctx, caller = caller_of(**who), q = *query](http::Request& r, const http::Reply& answer) {
+            auto page = ctx.service.deals(caller, q);
+            if (!page) return answer(failure_response(r, page.error()));
+            auto res = json_text(200, render_deals(page->deals, ctx.instruments));
+            if (page->next_cursor) res.set_header("Link", next_deals_link(q, *page->next_cursor));
+            answer(std::move(res));
+          });
 }
 
 // ---- /admin/stats ----
@@ -458,7 +464,8 @@ void register_routes(http::Router& router, GatewayContext& ctx) {
   router.add_sync("GET", "/api/v1/market/{symbol}/rates", [&ctx](http::Request& r) { return rates(ctx, r); });
   router.add_sync("GET", "/api/v1/symbols", [&ctx](http::Request& r) { return symbols(ctx, r); });
   router.add_sync("GET", "/api/v1/orders", [&ctx](http::Request& r) { return orders(ctx, r); });
-  router.add_sync("GET", "/api/v1/history/deals", [&ctx](http::Request& r) { return deals(ctx, r); });
+  router.add("GET", "/api/v1/history/deals",
+             [&ctx](http::Request& r, http::Reply reply) { deals(ctx, r, std::move(reply)); });
   router.add_sync("GET", "/api/v1/admin/stats", [&ctx](http::Request& r) { return admin_stats(ctx, r); });
   router.add_websocket("/api/v1/stream", [&ctx](http::Request& r) { return open_stream(ctx, r); });
 }

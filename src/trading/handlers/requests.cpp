@@ -124,6 +124,18 @@ std::optional<std::uint64_t> parse_decimal(std::string_view s) {
   return n;
 }
 
+/// "TIME_TICKET" (Unix milliseconds, ticket), as next_deals_link writes it.
+std::optional<DealCursor> parse_deal_cursor(std::string_view s) {
+  const auto sep = s.find('_');
+  if (sep == std::string_view::npos) return std::nullopt;
+  const auto time = parse_decimal(s.substr(0, sep));
+  const auto ticket = parse_decimal(s.substr(sep + 1));
+  if (!time || !ticket || *ticket == 0 || *time > static_cast<std::uint64_t>(std::numeric_limits<TimeMs>::max())) {
+    return std::nullopt;
+  }
+  return DealCursor{static_cast<TimeMs>(*time), *ticket};
+}
+
 /// Shortest round-trip text of a double, for the fingerprint.
 void append_double(std::string& out, double d) {
   char buf[32];
@@ -470,9 +482,10 @@ std::optional<TimeMs> parse_time(std::string_view s) {
   return secs * 1000 + ms;
 }
 
-Parsed<DealsQuery> parse_deals_query(const http::Request& req, TimeMs now_msc) {
+Parsed<DealListQuery> parse_deals_query(const http::Request& req, TimeMs now_msc) {
   constexpr TimeMs kThirtyDays = 30LL * 86'400'000;
-  DealsQuery q;
+  DealListQuery q;
+  q.limit = kDefaultDealLimit;
   // "Up to now", generously: a deal stamped by the broker's clock a little ahead of ours (or
   // within the current second of a seconds clock) is still listed.
   q.to_msc = now_msc + 86'400'000;
@@ -485,11 +498,31 @@ Parsed<DealsQuery> parse_deals_query(const http::Request& req, TimeMs now_msc) {
         from = *t;
       else
         q.to_msc = *t;
+    } else if (name == "limit") {
+      const auto n = parse_decimal(value);
+      if (!n || *n < 1 || *n > kMaxDealLimit) {
+        return invalid("limit", "must be an integer from 1 to " + std::to_string(kMaxDealLimit));
+      }
+      q.limit = static_cast<std::size_t>(*n);
+    } else if (name == "cursor") {
+      auto c = parse_deal_cursor(value);
+      if (!c) return invalid("cursor", "must be the cursor of a previous page");
+      q.after = *c;
     }
   }
-  q.from_msc = from.value_or(q.to_msc - kThirtyDays);
+  q.from_msc = from.value_or(std::max<TimeMs>(0, q.to_msc - kThirtyDays));
   if (q.from_msc > q.to_msc) return invalid("from", "must not be after to");
   return q;
+}
+
+std::string next_deals_link(const DealListQuery& q, DealCursor next_cursor) {
+  std::string out = "</api/v1/history/deals?from=";
+  append_iso8601_ms(out, q.from_msc);
+  out += "&to=";
+  append_iso8601_ms(out, q.to_msc);
+  out += "&limit=" + std::to_string(q.limit) + "&cursor=" + std::to_string(next_cursor.time_msc) + "_" +
+         std::to_string(next_cursor.ticket) + ">; rel=\"next\"";
+  return out;
 }
 
 }  // namespace permiso::trading::handlers

@@ -34,6 +34,8 @@ inline constexpr std::size_t kMaxCommentBytes = 64;
 inline constexpr std::size_t kMaxIdempotencyKeyBytes = 128;
 inline constexpr std::size_t kDefaultTradeLimit = 100;
 inline constexpr std::size_t kMaxTradeLimit = 1000;
+inline constexpr std::size_t kDefaultDealLimit = 1000;
+inline constexpr std::size_t kMaxDealLimit = 10'000;
 inline constexpr std::size_t kDefaultBarCount = 100;
 inline constexpr std::size_t kMaxBarCount = 5000;
 
@@ -71,12 +73,11 @@ struct RatesQuery {
 Parsed<RatesQuery> parse_rates_query(const http::Request& req);
 
 /// GET /history/deals: from/to as ISO 8601 UTC or Unix seconds (default: the last 30 days up to now,
-/// `to` with a day's margin for the broker's clock).
-struct DealsQuery {
-  TimeMs from_msc = 0;
-  TimeMs to_msc = 0;
-};
-Parsed<DealsQuery> parse_deals_query(const http::Request& req, TimeMs now_msc);
+/// `to` with a day's margin for the broker's clock), limit (1..10,000, default 1,000), cursor.
+Parsed<DealListQuery> parse_deals_query(const http::Request& req, TimeMs now_msc);
+/// The next page's link: `</api/v1/history/deals?from=…&to=…&limit=…&cursor=TIME_TICKET>; rel="next"`
+/// (from and to as ISO 8601 with milliseconds, which parse_time reads back exactly).
+std::string next_deals_link(const DealListQuery& query, DealCursor next_cursor);
 
 /// "2026-12-01T15:22:58Z", "…58.123Z", "…+00:00", "2026-12-01" (UTC midnight), or Unix seconds.
 std::optional<TimeMs> parse_time(std::string_view text);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <unordered_set>
 #include <utility>
 
 namespace permiso::trading {
@@ -196,7 +197,7 @@ GatewayService::~GatewayService() {
 }
 
 ServiceResult<void> GatewayService::start() {
-  auto state = store_.load();
+  auto state = store_.load(options_.restore_history);
   if (!state) return storage_down(state.error().message);
   broker_.restore(state->broker);
   {
@@ -327,7 +328,7 @@ ServiceResult<void> GatewayService::resync() {
       before = listener_changes_;
       pending_cv_.wait(p, [&] { return pending_ == 0; });
     }
-    auto state = store_.load();
+    auto state = store_.load(options_.restore_history);
     if (!state) return storage_down(state.error().message);  // still due: retried
     broker_.restore(state->broker);
     {
@@ -837,10 +838,32 @@ ServiceResult<std::vector<Order>> GatewayService::orders(const Caller& caller) {
   return broker_.orders_get(*login);
 }
 
-ServiceResult<std::vector<Deal>> GatewayService::deals(const Caller& caller, TimeMs from_msc, TimeMs to_msc) {
+ServiceResult<DealPage> GatewayService::deals(const Caller& caller, const DealListQuery& query) {
+  DealPage page;
+  const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, 10'000);
   auto login = login_of(caller.account_key);
-  if (!login || to_msc <= from_msc) return std::vector<Deal>{};
-  return broker_.history_deals_get(*login, from_msc, to_msc);
+  if (!login || query.to_msc <= query.from_msc) return page;
+  auto key = [](const Deal& d) { return DealCursor{d.time_msc, d.ticket}; };
+  auto before = [](const DealCursor& x, const DealCursor& y) {
+    return x.time_msc != y.time_msc ? x.time_msc < y.time_msc : x.ticket < y.ticket;
+  };
+  auto stored = store_.deals(*login, query.from_msc, query.to_msc, query.after, limit + 1);
+  if (!stored) return storage_down(stored.error().message);
+  std::vector<Deal> rows = std::move(*stored);
+  std::unordered_set<Ticket> seen;
+  for (const auto& d : rows) seen.insert(d.ticket);
+  // A broker-initiated deal (SL/TP, stop-out) is in memory a moment before it is committed.
+  for (auto& d : broker_.history_deals_get(*login, query.from_msc, query.to_msc)) {
+    if (query.after && !before(*query.after, key(d))) continue;
+    if (seen.insert(d.ticket).second) rows.push_back(std::move(d));
+  }
+  std::sort(rows.begin(), rows.end(), [&](const Deal& x, const Deal& y) { return before(key(x), key(y)); });
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    page.next_cursor = key(rows.back());
+  }
+  page.deals = std::move(rows);
+  return page;
 }
 
 TradingService::Stats GatewayService::stats() const {

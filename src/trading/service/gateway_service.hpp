@@ -10,8 +10,9 @@
 // calling thread briefly (the broker call; one indexed read on an idempotency-cache miss; the
 // commit of a caller's first account) and so belong on a worker pool, never an I/O thread;
 // their Done runs on the store's writer thread (or inline for an immediate answer). Reads of
-// open trades, orders, deals and the account come from the broker's memory; closed trades and
-// a trade no longer open come from the store.
+// open trades, orders and the account come from the broker's memory; closed trades, a trade no
+// longer open and deals come from the store (merged with the broker's recent, perhaps not yet
+// committed, history).
 #pragma once
 
 #include "common/clock.hpp"
@@ -50,6 +51,10 @@ struct GatewayOptions {
   /// Keys the index holds (about 64 bytes each); past it, new keys are looked up again
   /// until the evicted ones have expired.
   std::size_t idempotency_index = 1'000'000;
+  /// Closed positions, historical orders and deals per account restored into the broker on
+  /// start and after a storage outage (the simulator's SimOptions::history_per_account);
+  /// the rest of the history is read from the store when asked for.
+  std::size_t restore_history = 256;
 };
 
 class GatewayService final : public TradingService {
@@ -80,7 +85,7 @@ class GatewayService final : public TradingService {
   [[nodiscard]] ServiceResult<Position> get_trade(const Caller& caller, Ticket ticket) override;
   void account(const Caller& caller, Done<AccountInfo> done) override;
   [[nodiscard]] ServiceResult<std::vector<Order>> orders(const Caller& caller) override;
-  [[nodiscard]] ServiceResult<std::vector<Deal>> deals(const Caller& caller, TimeMs from_msc, TimeMs to_msc) override;
+  [[nodiscard]] ServiceResult<DealPage> deals(const Caller& caller, const DealListQuery& query) override;
   [[nodiscard]] Stats stats() const override;
   [[nodiscard]] bool ready() const override;
 

@@ -77,4 +77,10 @@ void AccountBook::add_exposure(Account& a, const OpenPosition& p, double sign) {
   e.margin += sign * p.margin;
 }
 
+void AccountBook::keep_recent_history(Account& a, std::size_t keep) {
+  while (a.closed.size() > keep) a.closed.erase(a.closed.begin());  // the lowest ticket opened first
+  while (a.orders_history.size() > keep) a.orders_history.pop_front();
+  while (a.deals.size() > keep) a.deals.pop_front();
+}
+
 }  // namespace permiso::trading::sim

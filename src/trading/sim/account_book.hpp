@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <deque>
 #include <map>
 #include <shared_mutex>
 #include <vector>
@@ -43,12 +44,15 @@ struct Account {
   int ccy = 0;
   Rng rng;  // slippage draws
   std::map<Ticket, OpenPosition> open;
-  std::map<Ticket, Position> closed;
   std::map<Ticket, PendingOrder> pending;
-  std::vector<Order> orders_history;  // in time_done order
-  std::vector<Deal> deals;            // in time order
-  std::vector<Exposure> exposure;     // by instrument index
-  std::size_t with_stops = 0;         // open positions with an SL or TP
+  // The recent history only (SimOptions::history_per_account of each): what the trade store
+  // may not have committed yet, and the tickets a refusal names ("already closed"). Older
+  // history is the store's to serve; keeping it all here grew without bound.
+  std::map<Ticket, Position> closed;
+  std::deque<Order> orders_history;  // in time_done order
+  std::deque<Deal> deals;            // in time order
+  std::vector<Exposure> exposure;    // by instrument index
+  std::size_t with_stops = 0;        // open positions with an SL or TP
 };
 /// An account's floating profit and margin, in its currency.
 struct Totals {
@@ -70,6 +74,8 @@ class AccountBook {
   [[nodiscard]] Order live_order(const PendingOrder& o, const Quotes& q) const;
   /// Adds (sign +1) or removes (−1) a position from the account's exposure sums.
   static void add_exposure(Account& a, const OpenPosition& p, double sign);
+  /// Forgets all but the newest `keep` closed positions, historical orders and deals.
+  static void keep_recent_history(Account& a, std::size_t keep);
 
  private:
   [[nodiscard]] double rate(int from, int to, const Quotes& q) const { return market_.rate(from, to, q.ticks); }

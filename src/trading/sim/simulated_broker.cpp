@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 #include <utility>
 
 namespace permiso::trading::sim {
@@ -92,6 +93,7 @@ std::unique_ptr<SimulatedBroker::Account> SimulatedBroker::make_account(const Ac
 }
 
 void SimulatedBroker::finish(Account& a, const Quotes& q, Changes& ch) {
+  AccountBook::keep_recent_history(a, options_.history_per_account);
   ch.accounts.push_back(book_.account_row(a, q));
   ch.sequence = sequence_.fetch_add(1, std::memory_order_relaxed) + 1;
 }
@@ -926,8 +928,10 @@ void SimulatedBroker::restore(const BrokerState& state) {
     accounts_[info.login] = make_account(info);
     max_login = std::max(max_login, info.login);
   }
+  std::unordered_map<Ticket, double> realised;  // by position: its partial closes' profit
   for (const auto& d : state.deals) {
     max_ticket = std::max(max_ticket, d.ticket);
+    if (d.entry == DealEntry::Out) realised[d.position_id] = round_cents(realised[d.position_id] + d.profit);
     if (Account* a = find_account(d.login)) a->deals.push_back(d);
   }
   for (auto& [login, a] : accounts_) {
@@ -948,9 +952,7 @@ void SimulatedBroker::restore(const BrokerState& state) {
     op.row = p;
     op.sym = sym;
     op.margin = market_.margin_of(sym, p.volume, p.price_open, a->info.leverage);
-    for (const auto& d : a->deals) {
-      if (d.position_id == p.ticket && d.entry == DealEntry::Out) op.realised = round_cents(op.realised + d.profit);
-    }
+    if (auto r = realised.find(p.ticket); r != realised.end()) op.realised = r->second;
     AccountBook::add_exposure(*a, op, +1);
     if (p.sl != 0 || p.tp != 0) ++a->with_stops;
     a->open[p.ticket] = std::move(op);
@@ -970,6 +972,7 @@ void SimulatedBroker::restore(const BrokerState& state) {
     std::stable_sort(a->orders_history.begin(), a->orders_history.end(), [](const Order& x, const Order& y) {
       return x.time_done_msc != y.time_done_msc ? x.time_done_msc < y.time_done_msc : x.ticket < y.ticket;
     });
+    AccountBook::keep_recent_history(*a, options_.history_per_account);
   }
   next_ticket_.store(std::max(state.next_ticket, max_ticket + 1));
   next_login_ = std::max(options_.first_login, max_login + 1);

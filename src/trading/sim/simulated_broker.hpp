@@ -71,6 +71,9 @@ struct SimOptions {
   double volatility_scale = 1.0;             // multiplies every instrument's σ (livelier demos)
   std::size_t max_open_positions = 100'000;  // per account, then LimitPositions
   std::size_t max_pending_orders = 1'000;    // per account, then LimitOrders
+  /// Closed positions, historical orders and deals kept in memory per account (the newest);
+  /// the trade store holds them all. Enough to cover what is not yet committed.
+  std::size_t history_per_account = 256;
   std::vector<InstrumentSpec> instruments = default_instruments();
 };
 
@@ -87,8 +90,10 @@ class SimulatedBroker final : public Broker {
   /// Currency: USD, EUR, GBP, JPY, CHF, AUD or CAD; leverage 1..3000; deposit finite, 0..1e12.
   /// The new login is changes.accounts[0].login; a deposit > 0 books a Balance deal.
   SendOutcome open_account(std::string_view name, std::string_view currency, int leverage, double deposit) override;
-  /// Replaces every account, position, order and deal; the ticket sequence continues after
-  /// max(next_ticket − 1, largest ticket seen). Rows of unknown symbols are dropped.
+  /// Replaces every account, position, order and deal (keeping the recent history only); the
+  /// ticket sequence continues after max(next_ticket − 1, largest ticket seen). Rows of
+  /// unknown symbols are dropped. An open position's realised profit is summed from the Out
+  /// deals of its ticket in `state`, so those must be there however old they are.
   void restore(const BrokerState& state) override;
   [[nodiscard]] std::optional<AccountInfo> account_info(Login login) const override;
   [[nodiscard]] std::vector<SymbolInfo> symbols_get() const override;
@@ -97,14 +102,15 @@ class SimulatedBroker final : public Broker {
   SendOutcome order_send(Login login, const TradeRequest& request) override;
   [[nodiscard]] std::vector<Position> positions_get(Login login, std::string_view symbol = {}) const override;
   [[nodiscard]] std::vector<Order> orders_get(Login login, std::string_view symbol = {}) const override;
+  /// Of the recent history only (SimOptions::history_per_account).
   [[nodiscard]] std::vector<Deal> history_deals_get(Login login, TimeMs from_msc, TimeMs to_msc) const override;
   void set_change_listener(ChangeListener listener) override;
   void set_tick_listener(TickListener listener) override;
 
-  // ---- beyond MT5: history the gateway may serve from memory ----
-  /// Closed positions of the account, oldest ticket first.
+  // ---- beyond MT5: the recent history (SimOptions::history_per_account) ----
+  /// Recently closed positions of the account, oldest ticket first.
   [[nodiscard]] std::vector<Position> positions_history_get(Login login) const;
-  /// Historical (filled, canceled, rejected) orders with from_msc <= time_done < to_msc.
+  /// Recent historical (filled, canceled, rejected) orders with from_msc <= time_done < to_msc.
   [[nodiscard]] std::vector<Order> history_orders_get(Login login, TimeMs from_msc, TimeMs to_msc) const;
 
   // ---- simulation control ----

@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <set>
 #include <type_traits>
@@ -750,34 +751,91 @@ TradeStore::Stats TradeStore::stats() const {
 
 // ---- reads ----
 
-StoreResult<StoredState> TradeStore::load() {
+namespace {
+
+// `cols` of `table`'s rows matching `where`, the newest `keep` of each login by `newest`
+// (one scan, a window per login), oldest first.
+std::string recent_per_login(std::string_view table, std::string_view cols, std::string_view where,
+                             std::string_view newest, std::size_t keep) {
+  return std::string("SELECT ") + std::string(cols) + " FROM (SELECT " + std::string(cols) +
+         ", ROW_NUMBER() OVER (PARTITION BY login ORDER BY " + std::string(newest) + ") AS recent FROM " +
+         std::string(table) + " WHERE " + std::string(where) + ") AS r WHERE recent <= " + std::to_string(keep) +
+         " ORDER BY ticket";
+}
+
+std::string select_where(std::string_view table, std::string_view cols, std::string_view where) {
+  return std::string("SELECT ") + std::string(cols) + " FROM " + std::string(table) + " WHERE " + std::string(where) +
+         " ORDER BY ticket";
+}
+
+constexpr std::string_view kPendingStates = "state IN (0, 1, 3)";  // Started, Placed, Partial
+
+template <class T, class Read>
+StoreStatus append_rows(SqlConn& c, const std::string& sql, std::vector<T>& out, Read read) {
+  auto rows = c.exec(sql);
+  if (!rows) return rows.error();
+  for (const auto& r : rows->rows) out.push_back(read(r));
+  return {};
+}
+
+template <class T>
+void by_ticket(std::vector<T>& rows) {
+  std::sort(rows.begin(), rows.end(), [](const T& x, const T& y) { return x.ticket < y.ticket; });
+}
+
+Ticket largest_ticket(SqlConn& c, std::string_view table, StoreStatus& status) {
+  auto r = c.exec("SELECT COALESCE(MAX(ticket), 0) FROM " + std::string(table));
+  if (!r) {
+    status = r.error();
+    return 0;
+  }
+  return r->rows.empty() ? 0 : unsigned_int(r->rows[0], 0);
+}
+
+}  // namespace
+
+StoreResult<StoredState> TradeStore::load(std::size_t recent_history) {
+  const std::size_t keep = std::min<std::size_t>(recent_history, std::numeric_limits<std::int64_t>::max());
   StoredState out;
   auto st = db_->read([&](SqlConn& c) -> StoreStatus {
     out = StoredState{};
     auto& b = out.broker;
+    const std::string accounts = "SELECT " + std::string(kAccountCols) + " FROM mt5_accounts ORDER BY login";
+    if (auto s = append_rows(c, accounts, b.accounts, read_account); !s) return s;
+    // Everything open, and the recent history of each account (older history stays here, served
+    // by the history queries below). An open position's partial closes are needed however old:
+    // the broker sums their profit.
+    const std::string queries[][2] = {
+        {select_where("mt5_positions", kPositionCols, "NOT closed"),
+         recent_per_login("mt5_positions", kPositionCols, "closed", "ticket DESC", keep)},
+        {select_where("mt5_orders", kOrderCols, kPendingStates),
+         recent_per_login("mt5_orders", kOrderCols, "NOT " + std::string(kPendingStates),
+                          "time_done_msc DESC, ticket DESC", keep)},
+        {recent_per_login("mt5_deals", kDealCols, "TRUE", "time_msc DESC, ticket DESC", keep),
+         select_where("mt5_deals", kDealCols,
+                      "entry = 1 AND position_id IN (SELECT ticket FROM mt5_positions WHERE NOT closed)")},
+    };
+    for (const auto& sql : queries[0]) {
+      if (auto s = append_rows(c, sql, b.positions, read_position); !s) return s;
+    }
+    for (const auto& sql : queries[1]) {
+      if (auto s = append_rows(c, sql, b.orders, read_order); !s) return s;
+    }
+    for (const auto& sql : queries[2]) {
+      if (auto s = append_rows(c, sql, b.deals, read_deal); !s) return s;
+    }
+    by_ticket(b.positions);
+    by_ticket(b.orders);
+    by_ticket(b.deals);
+    b.deals.erase(
+        std::unique(b.deals.begin(), b.deals.end(), [](const Deal& x, const Deal& y) { return x.ticket == y.ticket; }),
+        b.deals.end());
+    StoreStatus status;
     Ticket max_ticket = 0;
-    auto accounts = c.exec(std::string("SELECT ") + std::string(kAccountCols) + " FROM mt5_accounts ORDER BY login");
-    if (!accounts) return accounts.error();
-    for (const auto& r : accounts->rows) b.accounts.push_back(read_account(r));
-    auto positions =
-        c.exec(std::string("SELECT ") + std::string(kPositionCols) + " FROM mt5_positions ORDER BY ticket");
-    if (!positions) return positions.error();
-    for (const auto& r : positions->rows) {
-      b.positions.push_back(read_position(r));
-      max_ticket = std::max(max_ticket, b.positions.back().ticket);
+    for (std::string_view table : {"mt5_positions", "mt5_orders", "mt5_deals"}) {
+      max_ticket = std::max(max_ticket, largest_ticket(c, table, status));
     }
-    auto orders = c.exec(std::string("SELECT ") + std::string(kOrderCols) + " FROM mt5_orders ORDER BY ticket");
-    if (!orders) return orders.error();
-    for (const auto& r : orders->rows) {
-      b.orders.push_back(read_order(r));
-      max_ticket = std::max(max_ticket, b.orders.back().ticket);
-    }
-    auto deals = c.exec(std::string("SELECT ") + std::string(kDealCols) + " FROM mt5_deals ORDER BY ticket");
-    if (!deals) return deals.error();
-    for (const auto& r : deals->rows) {
-      b.deals.push_back(read_deal(r));
-      max_ticket = std::max(max_ticket, b.deals.back().ticket);
-    }
+    if (!status) return status;
     auto seq = c.exec("SELECT value FROM mt5_sequences WHERE name = 'ticket'");
     if (!seq) return seq.error();
     const Ticket stored = seq->rows.empty() ? 1 : unsigned_int(seq->rows[0], 0);
@@ -824,11 +882,19 @@ StoreResult<std::optional<Position>> TradeStore::position(Login login, Ticket ti
   return out;
 }
 
-StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, TimeMs to_msc, std::size_t limit) {
-  auto r = db_->query(std::string("SELECT ") + std::string(kDealCols) +
-                          " FROM mt5_deals WHERE login = $1 AND time_msc >= $2 AND time_msc < $3 "
-                          "ORDER BY time_msc, ticket LIMIT $4",
-                      {u64(login), from_msc, to_msc, static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000000))});
+StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, TimeMs to_msc,
+                                                 std::optional<DealCursor> after, std::size_t limit) {
+  std::string sql = std::string("SELECT ") + std::string(kDealCols) +
+                    " FROM mt5_deals WHERE login = $1 AND time_msc >= $2 AND time_msc < $3";
+  Params p{u64(login), from_msc, to_msc};
+  if (after) {  // (time_msc, ticket) > after, spelled out: row values are not in every SQLite
+    p.push_back(after->time_msc);
+    p.push_back(u64(after->ticket));
+    sql += " AND (time_msc > $4 OR (time_msc = $4 AND ticket > $5))";
+  }
+  p.push_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000000)));
+  sql += " ORDER BY time_msc, ticket LIMIT $" + std::to_string(p.size());
+  auto r = db_->query(sql, p);
   if (!r) return r.error();
   std::vector<Deal> out;
   out.reserve(r->rows.size());

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -105,9 +106,12 @@ class TradeStore {
   /// is closing. Never blocks on the database.
   bool submit(CommitRequest request);
 
-  /// Every row, as last committed (positions and orders open and closed, all deals), the
-  /// ticket sequence, and the bindings. Reads the database.
-  [[nodiscard]] StoreResult<StoredState> load();
+  /// What the broker restores, as last committed: every account, open position and pending
+  /// order, the newest `recent_history` closed positions, historical orders and deals of each
+  /// account, the Out deals of every open position (its realised profit), the ticket
+  /// sequence, and the bindings. Reads the database; the rest of the history stays there.
+  [[nodiscard]] StoreResult<StoredState> load(std::size_t recent_history = kAllHistory);
+  static constexpr std::size_t kAllHistory = std::numeric_limits<std::size_t>::max();
 
   // ---- history queries (database reads; open state is served from the broker's memory) ----
   /// Closed positions of `login`, newest ticket first, tickets below `before` (cursor).
@@ -115,8 +119,10 @@ class TradeStore {
                                                                     std::optional<Ticket> before, std::size_t limit);
   /// One position (open or closed) of `login`; nullopt when it has no such ticket.
   [[nodiscard]] StoreResult<std::optional<Position>> position(Login login, Ticket ticket);
-  /// Deals of `login` with from_msc <= time < to_msc, oldest first, at most `limit`.
-  [[nodiscard]] StoreResult<std::vector<Deal>> deals(Login login, TimeMs from_msc, TimeMs to_msc, std::size_t limit);
+  /// Deals of `login` with from_msc <= time < to_msc, after `after` in (time, ticket) order if
+  /// given, oldest first, at most `limit`.
+  [[nodiscard]] StoreResult<std::vector<Deal>> deals(Login login, TimeMs from_msc, TimeMs to_msc,
+                                                     std::optional<DealCursor> after, std::size_t limit);
   /// The unexpired record of (caller, key), if any.
   [[nodiscard]] StoreResult<std::optional<IdempotencyRecord>> find_idempotency(std::string_view caller,
                                                                                std::string_view key);

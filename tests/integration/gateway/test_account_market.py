@@ -149,6 +149,33 @@ class OrdersAndDealsTest(gh.GatewayTestCase):
         self.assertGreaterEqual(len(after) - len(before), 2, f"an in and an out deal: {after}")
         self.assertGreaterEqual(len(mine), 2, f"the deals name the position {t['id']}: {after}")
 
+    def test_deals_page_through_the_link_header_once_each_oldest_first(self):
+        trader = self.stack.trader()
+        for _ in range(3):
+            t = trader.open(volume=0.01)
+            self.assertEqual(trader.delete(trade_path(t)).status, 200)
+        whole = trader.get(f"{V1}/history/deals?limit=10000")
+        self.assertEqual(whole.status, 200, whole)
+        self.assertIsNone(gh.link_next(whole.headers), whole.headers.get("Link"))
+        everything = [d["id"] for d in gh.harness.find_list(whole.body, "deals", "items")]
+        self.assertGreaterEqual(len(everything), 6, "three in and three out deals")
+        seen, pages = [], 0
+        r = trader.get(f"{V1}/history/deals?limit=2")
+        while True:
+            self.assertEqual(r.status, 200, r)
+            page = gh.harness.find_list(r.body, "deals", "items")
+            self.assertLessEqual(len(page), 2)
+            seen += [d["id"] for d in page]
+            pages += 1
+            nxt = gh.link_next(r.headers)
+            if nxt is None:
+                break
+            self.assertLess(pages, 20, "pagination must end")
+            r = trader.get(gh.path_of(nxt, self.mt5.base_url))
+        self.assertEqual(seen, everything, "the pages, in order, are the whole list")
+        for bad in ("limit=0", "limit=10001", "cursor=12", "cursor=x_1"):
+            self.assertValidation(trader.get(f"{V1}/history/deals?{bad}"), bad.split("=")[0], bad)
+
     def test_orders_and_deals_need_trade_read(self):
         t = self.stack.trader(scopes=("market:data",))
         self.assertInsufficientScope(t.get(f"{V1}/orders"), "trade:read")

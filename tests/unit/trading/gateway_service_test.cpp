@@ -548,9 +548,60 @@ TEST_P(GatewayServiceTest, ARestartRestoresPositionsOrdersDealsAndBalancesExactl
   // Trading carries on with fresh tickets.
   const Ticket next = gw_->open_ok(alice_, buy("EURUSD", 0.1));
   EXPECT_GT(next, before.next_ticket - 1);
-  auto deals = gw_->service->deals(alice_, 0, std::numeric_limits<TimeMs>::max());
+  auto deals = gw_->service->deals(alice_, {0, std::numeric_limits<TimeMs>::max(), 1000, std::nullopt});
   ASSERT_TRUE(deals);
-  EXPECT_EQ(deals->size(), 5u);  // deposit, two opens, one close, the new open
+  EXPECT_EQ(deals->deals.size(), 5u);  // deposit, two opens, one close, the new open
+}
+
+TEST_P(GatewayServiceTest, HistoryBeyondWhatMemoryKeepsIsServedFromTheStoreInPages) {
+  sim::SimOptions sim = sim_options();
+  sim.history_per_account = 2;
+  options_.restore_history = 2;
+  auto reopen = [&] {
+    gw_.reset();
+    gw_ = std::make_unique<Gateway>(url_, clock_, options_, TradeStoreOptions{}, sim);
+  };
+  reopen();
+  std::vector<Ticket> trades;
+  for (int i = 0; i < 4; ++i) trades.push_back(gw_->open_ok(alice_, buy("EURUSD", 0.01)));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(gw_->close(alice_, trades[static_cast<std::size_t>(i)]));
+  const Login login = *gw_->service->login_of(alice_.account_key);
+  EXPECT_EQ(gw_->broker->history_deals_get(login, 0, std::numeric_limits<TimeMs>::max()).size(), 2u);
+  EXPECT_EQ(gw_->broker->positions_history_get(login).size(), 2u);
+
+  auto all_deals = [&] {
+    DealListQuery q{0, std::numeric_limits<TimeMs>::max(), 3, std::nullopt};
+    std::vector<Deal> seen;
+    for (int page = 0; page < 10; ++page) {
+      auto r = gw_->service->deals(alice_, q);
+      EXPECT_TRUE(r);
+      if (!r) break;
+      EXPECT_LE(r->deals.size(), 3u);
+      seen.insert(seen.end(), r->deals.begin(), r->deals.end());
+      if (!r->next_cursor) break;
+      q.after = r->next_cursor;
+    }
+    return seen;
+  };
+  for (int round = 0; round < 2; ++round) {  // before and after a restart that restores 2 of each
+    const auto deals = all_deals();
+    ASSERT_EQ(deals.size(), 1u + 4u + 3u) << "round " << round;  // deposit, opens, closes
+    for (std::size_t i = 1; i < deals.size(); ++i) {
+      const bool ordered = deals[i - 1].time_msc < deals[i].time_msc ||
+                           (deals[i - 1].time_msc == deals[i].time_msc && deals[i - 1].ticket < deals[i].ticket);
+      EXPECT_TRUE(ordered) << "round " << round << " at " << i;
+    }
+    TradeListQuery q;
+    q.status = TradeListQuery::Status::All;
+    auto listed = gw_->service->list_trades(alice_, q);
+    ASSERT_TRUE(listed);
+    EXPECT_EQ(listed->trades.size(), 4u);
+    auto oldest = gw_->service->get_trade(alice_, trades[0]);
+    ASSERT_TRUE(oldest);
+    EXPECT_TRUE(oldest->closed);
+    reopen();
+  }
+  EXPECT_EQ(gw_->broker->positions_history_get(login).size(), 2u);
 }
 
 TEST_P(GatewayServiceTest, TradesPageByDescendingTicketAcrossOpenAndClosed) {
@@ -760,7 +811,7 @@ TEST(GatewayServiceLive, StorageEqualsMemoryOnceQuietEvenAcrossAnOutageWithALive
     ASSERT_TRUE(gw.service->ready());
     gw.drain();
     quiet = gw.broker->snapshot();
-    auto stored = gw.store->load();
+    auto stored = gw.store->load(sim.history_per_account);  // what memory keeps of the history
     ASSERT_TRUE(stored);
     {
       SCOPED_TRACE("memory vs storage");

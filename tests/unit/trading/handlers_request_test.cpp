@@ -220,6 +220,51 @@ TEST(Times, Iso8601BothWays) {
   EXPECT_EQ(parse_deals_query(r, 0).error().field, "to");
 }
 
+TEST(DealsQuery, LimitAndCursorRoundTripThroughTheNextLink) {
+  constexpr TimeMs kNow = 1'764'602'578'000;
+  http::Request r;
+  auto q = parse_deals_query(r, kNow);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->limit, kDefaultDealLimit);
+  EXPECT_FALSE(q->after);
+  EXPECT_EQ(q->to_msc - q->from_msc, 30LL * 86'400'000);
+  r.query = {{"from", "2025-12-01T00:00:00.250Z"}, {"limit", "10000"}, {"cursor", "1764547200250_42"}};
+  q = parse_deals_query(r, kNow);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->limit, 10'000U);
+  ASSERT_TRUE(q->after);
+  EXPECT_EQ(*q->after, (DealCursor{1'764'547'200'250, 42}));
+
+  // The link carries the same window and limit, and the cursor of the last deal.
+  const std::string link = next_deals_link(*q, DealCursor{1'764'547'300'000, 77});
+  ASSERT_TRUE(link.starts_with("</api/v1/history/deals?")) << link;
+  ASSERT_TRUE(link.ends_with(">; rel=\"next\"")) << link;
+  http::Request next;  // its query: no character in it needs percent-decoding
+  std::string_view rest = std::string_view(link).substr(link.find('?') + 1);
+  rest = rest.substr(0, rest.find('>'));
+  while (!rest.empty()) {
+    const auto pair = rest.substr(0, rest.find('&'));
+    const auto eq = pair.find('=');
+    next.query.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
+    rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
+  }
+  auto again = parse_deals_query(next, kNow);
+  ASSERT_TRUE(again) << link;
+  EXPECT_EQ(again->from_msc, q->from_msc);
+  EXPECT_EQ(again->to_msc, q->to_msc);
+  EXPECT_EQ(again->limit, q->limit);
+  EXPECT_EQ(*again->after, (DealCursor{1'764'547'300'000, 77}));
+
+  for (const char* bad : {"0", "10001", "-1", "x"}) {
+    r.query = {{"limit", bad}};
+    EXPECT_EQ(parse_deals_query(r, kNow).error().field, "limit") << bad;
+  }
+  for (const char* bad : {"", "42", "_42", "1764547200250_", "1764547200250_0", "1_2_3", "a_1"}) {
+    r.query = {{"cursor", bad}};
+    EXPECT_EQ(parse_deals_query(r, kNow).error().field, "cursor") << bad;
+  }
+}
+
 TEST(JsonWriter, PricesInPlainDecimalsAndNonFiniteAsNull) {
   std::string out;
   JsonWriter w(out);

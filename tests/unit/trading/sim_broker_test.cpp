@@ -945,6 +945,47 @@ TEST_F(SimBroker, RestoreFromPersistedChangesEqualsTheOriginal) {
   EXPECT_EQ(restored.open_account("c", "USD", 100, 0).changes.accounts.at(0).login, b + 1);
 }
 
+TEST(SimHistory, MemoryKeepsTheRecentHistoryAndRestoreStillKnowsOldPartialCloses) {
+  SimOptions options = exact_options();
+  options.history_per_account = 2;
+  SimulatedBroker broker(options);
+  Persisted store;
+  auto send = [&](Login l, const TradeRequest& r) {
+    auto out = broker.order_send(l, r);
+    EXPECT_TRUE(out.result.retcode == Retcode::Done || out.result.retcode == Retcode::Placed) << out.result.comment;
+    store.add(out.changes);
+    return out;
+  };
+  store.add(broker.open_account("a", "USD", 100, 10'000).changes);
+  const Login a = store.accounts.begin()->first;
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10000, 1.10010));
+  const Ticket kept = send(a, market("EURUSD", OrderType::Buy, 0.3)).result.position;
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10100, 1.10110));
+  send(a, close_req(kept, 0.1));  // its Out deal soon leaves memory
+  for (int i = 0; i < 5; ++i) {
+    send(a, close_req(send(a, market("EURUSD", OrderType::Sell, 0.01)).result.position));
+  }
+  EXPECT_EQ(broker.positions_history_get(a).size(), 2u);
+  EXPECT_EQ(broker.history_orders_get(a, 0, kStart * 2).size(), 2u);
+  const auto recent = broker.history_deals_get(a, 0, kStart * 2);
+  ASSERT_EQ(recent.size(), 2u);
+  EXPECT_EQ(recent.back().ticket, store.deals.rbegin()->first);  // the newest are the ones kept
+  EXPECT_EQ(store.deals.size(), 1u + 2u + 10u);                  // the store has them all
+
+  SimulatedBroker restored(options);
+  restored.restore(store.state());
+  EXPECT_EQ(restored.positions_history_get(a).size(), 2u);
+  EXPECT_EQ(restored.history_deals_get(a, 0, kStart * 2).size(), 2u);
+  ASSERT_TRUE(restored.set_quote("EURUSD", 1.10200, 1.10210));
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10200, 1.10210));
+  auto rest = restored.order_send(a, close_req(kept));
+  auto rest_orig = broker.order_send(a, close_req(kept));
+  ASSERT_EQ(rest.result.retcode, Retcode::Done);
+  EXPECT_DOUBLE_EQ(rest.changes.positions.at(0).profit, rest_orig.changes.positions.at(0).profit);
+  // bought 0.3 at 1.10010: 0.1 closed at 1.10100 (9.00) and 0.2 at 1.10200 (38.00)
+  EXPECT_DOUBLE_EQ(rest.changes.positions.at(0).profit, 47.0);
+}
+
 // ------------------------------------------------------------------ bars and the thread
 
 TEST(SimBars, BackfillEndsAtTheCurrentQuote) {
@@ -1000,7 +1041,8 @@ TEST(SimThread, SequencedChangesPersistToTheBrokersState) {
   // every Changes by its sequence must leave exactly the broker's rows.
   SimOptions o;
   o.seed = 5;
-  o.volatility_scale = 2000;  // stops are hit within milliseconds
+  o.volatility_scale = 2000;                                        // stops are hit within milliseconds
+  o.history_per_account = std::numeric_limits<std::size_t>::max();  // memory whole, to compare
   SimulatedBroker b(o);
   std::mutex mu;
   std::map<Ticket, std::pair<std::uint64_t, Position>> positions;

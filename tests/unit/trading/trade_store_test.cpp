@@ -552,11 +552,51 @@ TEST_P(TradeStoreTest, ClosedTradesPageByDescendingTicketAndDealsByTime) {
   ASSERT_TRUE(foreign);
   EXPECT_FALSE(foreign->has_value());
 
-  auto deals = store_->deals(1, kT0 * 1000 + 3, kT0 * 1000 + 7, 100);
+  auto deals = store_->deals(1, kT0 * 1000 + 3, kT0 * 1000 + 7, std::nullopt, 100);
   ASSERT_TRUE(deals);
   ASSERT_EQ(deals->size(), 4u);
   EXPECT_EQ((*deals)[0].ticket, 103u);
   EXPECT_EQ((*deals)[3].ticket, 106u);
+  auto after = store_->deals(1, kT0 * 1000 + 3, kT0 * 1000 + 7, DealCursor{(*deals)[1].time_msc, 104}, 100);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->size(), 2u);  // the page after deal 104
+  EXPECT_EQ((*after)[0].ticket, 105u);
+}
+
+TEST_P(TradeStoreTest, LoadRestoresEveryOpenRowAndTheRecentHistoryOfEachAccount) {
+  Changes ch;
+  for (Ticket t = 1; t <= 10; ++t) ch.positions.push_back(position(t, 1, /*closed=*/t > 2));
+  for (Ticket t = 11; t <= 15; ++t) ch.positions.push_back(position(t, 2, /*closed=*/t < 15));
+  ch.orders.push_back(order(20, 1));  // pending
+  for (Ticket t = 21; t <= 26; ++t) {
+    auto o = order(t, 1);
+    o.state = OrderState::Filled;
+    ch.orders.push_back(o);
+  }
+  auto partial_close = deal(100, 1, /*position=*/1, kT0 * 1000);  // the oldest deal of all
+  partial_close.entry = DealEntry::Out;
+  ch.deals.push_back(partial_close);
+  for (Ticket t = 101; t <= 110; ++t) ch.deals.push_back(deal(t, 1, 3, kT0 * 1000 + static_cast<TimeMs>(t)));
+  ASSERT_TRUE(commit(with(ch)));
+
+  auto bounded = store_->load(3);
+  ASSERT_TRUE(bounded);
+  auto tickets = [](const auto& rows) {
+    std::vector<Ticket> out;
+    for (const auto& r : rows) out.push_back(r.ticket);
+    return out;
+  };
+  const auto& b = bounded->broker;
+  EXPECT_EQ(tickets(b.positions), (std::vector<Ticket>{1, 2, 8, 9, 10, 12, 13, 14, 15}));
+  EXPECT_EQ(tickets(b.orders), (std::vector<Ticket>{20, 24, 25, 26}));
+  EXPECT_EQ(tickets(b.deals), (std::vector<Ticket>{100, 108, 109, 110}));  // 100: an open position's
+  EXPECT_EQ(b.next_ticket, 111u);
+
+  auto all = store_->load();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->broker.positions.size(), 15u);
+  EXPECT_EQ(all->broker.orders.size(), 7u);
+  EXPECT_EQ(all->broker.deals.size(), 11u);
 }
 
 TEST_P(TradeStoreTest, AFullQueueIsRefusedAtOnce) {

@@ -106,8 +106,9 @@ export class Api {
     this.request<Bar[] | { rates: Bar[] }>(
       `/api/v1/market/${encodeURIComponent(symbol)}/rates?timeframe=${timeframe}&count=${count}`,
     );
+  /** The first 10,000 deals of the window, oldest first (the API's largest page). */
   deals = (from?: string, to?: string) => {
-    const q = new URLSearchParams();
+    const q = new URLSearchParams({ limit: '10000' });
     if (from) q.set('from', from);
     if (to) q.set('to', to);
     return this.request<Deal[] | { deals: Deal[] }>(`/api/v1/history/deals?${q.toString()}`);
