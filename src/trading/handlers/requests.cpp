@@ -124,6 +124,13 @@ std::optional<std::uint64_t> parse_decimal(std::string_view s) {
   return n;
 }
 
+/// A page size or count in a query: an integer from 1 to `max`.
+Parsed<std::size_t> parse_count(std::string_view field, std::string_view value, std::size_t max) {
+  const auto n = parse_decimal(value);
+  if (!n || *n < 1 || *n > max) return invalid(field, "must be an integer from 1 to " + std::to_string(max));
+  return Parsed<std::size_t>(boost::system::in_place_value, static_cast<std::size_t>(*n));
+}
+
 /// "TIME_TICKET" (Unix milliseconds, ticket), as next_deals_link writes it.
 std::optional<DealCursor> parse_deal_cursor(std::string_view s) {
   const auto sep = s.find('_');
@@ -346,11 +353,9 @@ Parsed<TradeListQuery> parse_trade_list_query(const http::Request& req) {
       if (!s) return s.error();
       q.symbol = std::move(*s);
     } else if (name == "limit") {
-      const auto n = parse_decimal(value);
-      if (!n || *n < 1 || *n > kMaxTradeLimit) {
-        return invalid("limit", "must be an integer from 1 to " + std::to_string(kMaxTradeLimit));
-      }
-      q.limit = static_cast<std::size_t>(*n);
+      auto n = parse_count(name, value, kMaxTradeLimit);
+      if (!n) return n.error();
+      q.limit = *n;
     } else if (name == "cursor") {
       const auto n = parse_decimal(value);
       if (!n || *n == 0) return invalid("cursor", "must be the cursor of a previous page");
@@ -391,11 +396,9 @@ Parsed<RatesQuery> parse_rates_query(const http::Request& req) {
       if (!tf) return invalid("timeframe", "must be one of M1, M5, M15, M30, H1, H4, D1");
       q.timeframe = *tf;
     } else if (name == "count") {
-      const auto n = parse_decimal(value);
-      if (!n || *n < 1 || *n > kMaxBarCount) {
-        return invalid("count", "must be an integer from 1 to " + std::to_string(kMaxBarCount));
-      }
-      q.count = static_cast<std::size_t>(*n);
+      auto n = parse_count(name, value, kMaxBarCount);
+      if (!n) return n.error();
+      q.count = *n;
     } else if (name == "start") {
       const auto n = parse_decimal(value);
       if (!n || *n > kMaxBarCount)
@@ -499,11 +502,9 @@ Parsed<DealListQuery> parse_deals_query(const http::Request& req, TimeMs now_msc
       else
         q.to_msc = *t;
     } else if (name == "limit") {
-      const auto n = parse_decimal(value);
-      if (!n || *n < 1 || *n > kMaxDealLimit) {
-        return invalid("limit", "must be an integer from 1 to " + std::to_string(kMaxDealLimit));
-      }
-      q.limit = static_cast<std::size_t>(*n);
+      auto n = parse_count(name, value, kMaxDealLimit);
+      if (!n) return n.error();
+      q.limit = *n;
     } else if (name == "cursor") {
       auto c = parse_deal_cursor(value);
       if (!c) return invalid("cursor", "must be the cursor of a previous page");
