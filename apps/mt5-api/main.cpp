@@ -2,6 +2,7 @@
 // order it starts. Components are declared in start order, so leaving serve() — after the
 // drain, or when a start-up step fails — stops them newest first (components.hpp builds
 // each one; src/app holds the lifecycle both services share).
+#include "api/documents.hpp"
 #include "app/command_line.hpp"
 #include "app/lifecycle.hpp"
 #include "app/server_setup.hpp"
@@ -62,6 +63,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   });
   http::Router router;
   mt5_app::register_routes(router, ctx, metrics);
+  if (!app::serve_api_document(router, api::mt5_api_document())) return app::kExitStartup;
   ratelimit::MemoryRateLimiter limiter;
   auto hooks = app::standard_hooks(metrics);
   app::limit_api_per_address(hooks, limiter, config::parse_rate(cfg.rate_limit_api).value_or(ratelimit::Rate{}));

@@ -2,6 +2,7 @@
 // of, in the order it starts. Components are declared in start order, so leaving run() —
 // after the drain, or when a start-up step fails — stops them newest first (components.hpp
 // opens each one; src/app holds the lifecycle both services share).
+#include "api/documents.hpp"
 #include "app/command_line.hpp"
 #include "app/lifecycle.hpp"
 #include "app/server_setup.hpp"
@@ -78,6 +79,7 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   http::Registry metrics;
   http::Router router;
   auth_app::register_routes(router, ctx, cfg, maintenance, metrics);
+  if (!app::serve_api_document(router, api::permiso_auth_document())) return app::kExitStartup;
   auto hooks = app::standard_hooks(metrics);
   app::limit_api_per_address(hooks, local_limiter, config::parse_rate(cfg.rate_limit_api).value_or(ratelimit::Rate{}));
   auto server = app::listen(app::server_config(cfg), router, std::move(hooks));

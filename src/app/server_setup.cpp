@@ -1,6 +1,7 @@
 // See server_setup.hpp.
 #include "app/server_setup.hpp"
 
+#include "http/openapi.hpp"
 #include "log/log.hpp"
 
 #include <spdlog/spdlog.h>
@@ -52,6 +53,13 @@ std::size_t fit_open_files_limit(std::size_t wanted) {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
   }
   return lim.rlim_cur == RLIM_INFINITY ? wanted : connections_within(lim.rlim_cur, wanted);
+}
+
+bool serve_api_document(http::Router& router, std::string_view document) {
+  http::add_openapi_route(router, document);
+  const auto differences = http::api_document_differences(router, document);
+  for (const auto& d : differences) spdlog::critical("the built-in OpenAPI document and the routes differ: {}", d);
+  return differences.empty();
 }
 
 std::unique_ptr<http::Server> listen(http::ServerConfig config, http::Router& router, http::ServerHooks hooks) {

@@ -58,6 +58,11 @@ inline constexpr std::size_t kReservedFileDescriptors = 512;
 /// `wanted`.
 std::size_t fit_open_files_limit(std::size_t wanted);
 
+/// Serves `document` (the service's OpenAPI JSON) at GET /openapi.json, after every other
+/// route is registered, and checks that it describes exactly the router's routes. False, after
+/// logging each difference, when it does not: the build is inconsistent and must not serve.
+[[nodiscard]] bool serve_api_document(http::Router& router, std::string_view document);
+
 /// The server, listening; nullptr (after logging why) when it cannot bind its address. Raises
 /// the process's open-files limit to what `config.max_connections` needs (up to the hard
 /// limit) and, if the hard limit is lower, lowers max_connections to fit, with a warning:

@@ -155,6 +155,13 @@ void Router::add_websocket(std::string_view pattern, WebSocketHandler handler) {
   routes_.back().websocket = std::make_shared<WebSocketHandler>(std::move(handler));
 }
 
+std::vector<Router::RouteName> Router::routes() const {
+  std::vector<RouteName> out;
+  out.reserve(routes_.size());
+  for (const auto& r : routes_) out.push_back({r.method, r.pattern});
+  return out;
+}
+
 Router::Match Router::match(Request& req) const {
   const auto segs = split_path(req.path);
   // A route's rank is its capture positions read left to right: a literal in an earlier

@@ -101,6 +101,13 @@ class Router {
   /// Finds the handler for req.method/req.path and fills req.path_params.
   [[nodiscard]] Match match(Request& req) const;
 
+  struct RouteName {
+    std::string method;   // upper case; a WebSocket endpoint is "GET"
+    std::string pattern;  // "/api/v1/trades/{id}"
+  };
+  /// Every route, in the order added (the API document is checked against it).
+  [[nodiscard]] std::vector<RouteName> routes() const;
+
  private:
   struct Route {
     std::string method;

@@ -27,6 +27,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import openapi_check
+
 # The proxy settings of the machine must never capture loopback traffic (PyJWKClient uses
 # urllib's default opener too).
 for _name in ("no_proxy", "NO_PROXY"):
@@ -307,6 +309,7 @@ def http_request(base_url, method, path, form=None, json=None, headers=None, aut
     r = Response(status, rheaders, parsed, text)
     if status >= 500 and not allow_5xx:
         raise ServerError(f"{method} {path} answered {status} (never 5xx for client input): {text[:800]}")
+    openapi_check.check(base_url, method, path, status, ctype, parsed, text)
     return r
 
 
@@ -319,6 +322,7 @@ class ServiceProcess:
     Subclasses set name, binary, port, base_url, data_dir, owns_data_dir, log_path and env."""
 
     name = "server"
+    document = None  # the OpenAPI document its answers are checked against (api/<document>.yaml)
     # Variables of the test process never passed through (the test decides all of them).
     ENV_PREFIXES = ("PERMISO_", "JWT_", "RATE_LIMIT_", "REDIS_", "DATABASE_", "MT5_", "DASHBOARD_")
     proc = None
@@ -338,6 +342,8 @@ class ServiceProcess:
     def _start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith(self.ENV_PREFIXES)}
         env.update(self.env)
+        if self.document:
+            openapi_check.register(self.base_url, self.document)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, "serve"], env=env, cwd=self.data_dir,
                                      stdout=self._log, stderr=subprocess.STDOUT,
@@ -426,6 +432,7 @@ class AuthServer(ServiceProcess):
     """One permiso-auth process in its own temp data dir (and database / Redis)."""
 
     name = "permiso-auth"
+    document = "permiso-auth"
 
     def __init__(self, env=None, bootstrap=True, data_dir=None, database_url=None, redis=None,
                  jwt_secret=None, issuer=None, admin_password=None):

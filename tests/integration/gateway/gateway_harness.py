@@ -69,6 +69,7 @@ class Mt5Server(ServiceProcess):
     (kill or stop, then Mt5Server(..., same=previous)) reuses the data dir and database."""
 
     name = "mt5-api"
+    document = "mt5-api"
     start_timeout = 40
 
     def __init__(self, auth, service_secret, env=None, same=None, redis=None):
