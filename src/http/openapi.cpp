@@ -14,7 +14,8 @@ namespace {
 
 using Operation = std::pair<std::string, std::string>;  // method (upper case), path
 
-constexpr std::array<std::string_view, 8> kMethods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
+constexpr std::array<std::string_view, 8> kMethods = {"get",     "put",  "post",  "delete",
+                                                      "options", "head", "patch", "trace"};
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -42,7 +43,8 @@ std::vector<std::string> api_document_differences(const Router& router, std::str
   for (auto& r : router.routes()) routed.emplace(std::move(r.method), std::move(r.pattern));
   std::vector<std::string> out;
   for (const auto& [method, path] : routed) {
-    if (!documented.contains({method, path})) out.push_back(method + " " + path + ": a route the document does not describe");
+    if (!documented.contains({method, path}))
+      out.push_back(method + " " + path + ": a route the document does not describe");
   }
   for (const auto& [method, path] : documented) {
     if (!routed.contains({method, path})) out.push_back(method + " " + path + ": documented, but no route serves it");

@@ -1,7 +1,7 @@
 // The OpenAPI document is held to the router both ways, and served as given; the services'
 // own documents (compiled in from api/*.yaml) parse and describe operations.
-#include "api/documents.hpp"
 #include "http/openapi.hpp"
+#include "api/documents.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
