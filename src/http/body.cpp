@@ -134,12 +134,12 @@ bool has_duplicate_top_level_keys(std::string_view body) {
   return !ec && parser.handler().duplicate;
 }
 
-/// A decoded path handlers can echo into JSON and logs: valid UTF-8 without control bytes.
-bool clean_path(std::string_view p) {
+/// Valid UTF-8, and without control bytes unless `controls` allows them.
+bool utf8_text(std::string_view p, bool controls) {
   std::size_t i = 0;
   while (i < p.size()) {
     const auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == 0x7F) return false;
+    if (!controls && (c < 0x20 || c == 0x7F)) return false;
     if (c < 0x80) {
       ++i;
       continue;
@@ -174,6 +174,11 @@ bool clean_path(std::string_view p) {
   return true;
 }
 
+/// A decoded path handlers can echo into JSON and logs: valid UTF-8 without control bytes.
+bool clean_path(std::string_view p) {
+  return utf8_text(p, false);
+}
+
 }  // namespace
 
 std::string_view to_string(BodyError e) {
@@ -205,7 +210,7 @@ std::string_view to_string(BodyError e) {
 std::string_view describe(BodyError e) {
   switch (e) {
     case BodyError::MalformedEncoding:
-      return "The request contains a malformed percent-encoding.";
+      return "The request contains a malformed percent-encoding, or text that is not UTF-8.";
     case BodyError::TooManyFields:
       return "The request has too many form fields.";
     case BodyError::FieldTooLarge:
@@ -254,6 +259,8 @@ Result<FormFields, BodyError> parse_form(std::string_view body, FormLimits limit
     if (!name) return name.error();
     auto value = form_decode(raw_value);
     if (!value) return value.error();
+    // Form data is UTF-8 (RFC 6749 appendix B): other bytes never reach storage or a log.
+    if (!utf8_text(*name, true) || !utf8_text(*value, true)) return BodyError::MalformedEncoding;
     if (name->size() > limits.max_field_bytes || value->size() > limits.max_field_bytes) {
       return BodyError::FieldTooLarge;
     }

@@ -58,6 +58,18 @@ TEST(ParseForm, EnforcesLimits) {
   EXPECT_EQ(parse_form("a=%zz", limits).error(), BodyError::MalformedEncoding);
 }
 
+TEST(ParseForm, TextThatIsNotUtf8IsMalformed) {
+  // RFC 6749 appendix B: form values are UTF-8; any other bytes are refused before a handler
+  // (or a database) sees them. Control characters are text, and stay allowed.
+  for (const char* bad : {"username=%FF%FE", "password=%C3%28", "%ED%A0%80=x", "a=%C0%AF", "a=%F4%90%80%80"}) {
+    EXPECT_EQ(parse_form(bad).error(), BodyError::MalformedEncoding) << bad;
+  }
+  auto ok = parse_form("username=J%C3%BCrgen&password=%E2%82%AC%0A%F0%9F%94%91");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->at(0).second, "J\xC3\xBCrgen");
+  EXPECT_EQ(ok->at(1).second, "\xE2\x82\xAC\n\xF0\x9F\x94\x91");
+}
+
 TEST(ParseJsonObject, AcceptsObjectsOnly) {
   auto ok = parse_json_object(R"({"a":1,"b":"x"})");
   ASSERT_TRUE(ok);
