@@ -107,6 +107,9 @@ int report(const AuthClientError& e, const std::string& url) {
     case AuthClientErrc::Authentication:
       return fail(kAuth, "error: authentication failed: " + e.message +
                              "\n  hint: run `permisoctl login` again (or check the client id and secret)");
+    case AuthClientErrc::TokenRevoked:
+      return fail(kAuth, "error: the token was revoked: " + e.message +
+                             "\n  hint: if your session was ended, run `permisoctl login` again");
     case AuthClientErrc::Forbidden:
       return fail(kAuth, "error: forbidden: " + e.message);
     case AuthClientErrc::InsufficientScope: {

@@ -115,7 +115,9 @@ AuthResult<Principal> TokenService::verify(std::string_view token) const {
     return Failure(AuthError::InvalidToken, "The access token lacks required claims.");
   }
   if (revocations_.is_revoked(p.jti, p.session_id)) {
-    return Failure(AuthError::InvalidToken, "The access token has been revoked.");
+    // `reason` lets a client tell a deliberate revocation (drop the token, do not retry) from
+    // an expired or rotated one (fetch a new token and retry).
+    return Failure(AuthError::InvalidToken, "The access token has been revoked.").with("reason", "revoked");
   }
   p.scopes = split_scopes(string_claim(c, "scope"));
   if (const auto* roles = c.if_contains("roles"); roles != nullptr && roles->is_array()) {

@@ -28,6 +28,8 @@ std::string_view to_string(AuthClientErrc e) {
       return "not_logged_in";
     case AuthClientErrc::Authentication:
       return "authentication";
+    case AuthClientErrc::TokenRevoked:
+      return "token_revoked";
     case AuthClientErrc::Forbidden:
       return "forbidden";
     case AuthClientErrc::InsufficientScope:
@@ -103,6 +105,16 @@ std::vector<std::string> string_list(const boost::json::value* v) {
 }
 
 /// The error fields of a JSON error body (`{"error", "error_description", …}`).
+/// The servers name the cause of a 401 in `reason`; "revoked" is the one a client must not
+/// paper over with a fresh token.
+bool says_revoked(const HttpResponse& r) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  const auto* o = ec ? nullptr : v.if_object();
+  const auto* reason = o ? o->if_contains("reason") : nullptr;
+  return reason != nullptr && reason->is_string() && reason->get_string() == "revoked";
+}
+
 void read_error_body(const HttpResponse& r, AuthClientError& e) {
   e.http_status = r.status;
   e.body = r.body.substr(0, 4096);
@@ -482,6 +494,34 @@ struct AuthClient::Impl {
     return s->access_token;
   }
 
+  /// Forgets a token the server says was revoked, unless it was already replaced: in memory,
+  /// and in Redis so the fleet's other workers do not pick it up again.
+  void forget(const std::vector<std::string>& scopes, const std::string& revoked) {
+    std::lock_guard lock(mutex);
+    if (options.client_id.empty()) {
+      if (user && user->access_token == revoked) user_renew_at = {};  // renew by refresh token
+      return;
+    }
+    const std::string key = AuthClient::scope_key(scopes);
+    if (auto it = entries.find(key);
+        it != entries.end() && it->second.token && it->second.token->access_token == revoked) {
+      it->second.token.reset();
+    }
+    if (redis) (void)redis->erase_if_equal(redis_key(key), revoked);
+  }
+
+  /// A 401 for a revoked token: dropped and reported, never retried with a fresh one.
+  std::optional<AuthClientError> revocation(const HttpResponse& r, std::string_view method, const std::string& url,
+                                            const std::vector<std::string>& scopes, const std::string& token) {
+    if (r.status != 401 || !says_revoked(r)) return std::nullopt;
+    forget(scopes, token);
+    AuthClientError e;
+    e.code = AuthClientErrc::TokenRevoked;
+    e.message = std::string(method) + " " + url + " refused a revoked token (dropped; the next call gets a new one)";
+    read_error_body(r, e);
+    return e;
+  }
+
   ClientResult<HttpResponse> request(std::string_view method, const std::string& url,
                                      const std::vector<std::string>& scopes, const std::string& body,
                                      std::vector<HttpHeader> headers) {
@@ -490,13 +530,15 @@ struct AuthClient::Impl {
     headers.push_back({"Authorization", "Bearer " + *token});
     auto r = send(method, url, body, headers, false);
     if (!r) return r;
+    if (auto revoked = revocation(*r, method, url, scopes, *token)) return *revoked;
     if (r->status == 401) {
-      // The token may have been revoked or the key rotated: one forced refresh, one retry.
+      // The token may have expired early or the key rotated: one forced refresh, one retry.
       auto again = bearer(scopes, Mode::Rejected, *token);
       if (!again) return again.error();
       headers.back().value = "Bearer " + *again;
       r = send(method, url, body, headers, false);
       if (!r) return r;
+      if (auto revoked = revocation(*r, method, url, scopes, *again)) return *revoked;
       if (r->status == 401) {
         AuthClientError e;
         e.code = AuthClientErrc::Authentication;

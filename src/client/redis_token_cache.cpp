@@ -63,4 +63,17 @@ bool RedisTokenCache::put(const std::string& key, const std::string& value, std:
   return r->type == REDIS_REPLY_STATUS;
 }
 
+bool RedisTokenCache::erase_if_equal(const std::string& key, const std::string& value) {
+  static constexpr std::string_view kScript =
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+  std::lock_guard lock(mutex_);
+  if (!ensure_connected()) return false;
+  auto r = command(ctx_.get(), {"EVAL", std::string(kScript), "1", key, value});
+  if (!r) {
+    drop();
+    return false;
+  }
+  return r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+}
+
 }  // namespace permiso::client_detail

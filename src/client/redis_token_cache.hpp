@@ -30,6 +30,9 @@ class RedisTokenCache {
   std::optional<Hit> get(const std::string& key);
   /// SET key value PX ttl; false when Redis is unreachable.
   bool put(const std::string& key, const std::string& value, std::chrono::milliseconds ttl);
+  /// Deletes key only while it still holds value (one atomic script: another worker may have
+  /// stored a newer token meanwhile); false when Redis is unreachable or the key changed.
+  bool erase_if_equal(const std::string& key, const std::string& value);
 
  private:
   bool ensure_connected();  // mutex_ held

@@ -65,7 +65,10 @@ http::Response unauthorized(const http::Request& req, AuthFailure failure) {
     res.set_header("Retry-After", "1");
     return res;
   }
-  auto res = http::error_response(req, 401, "invalid_token", describe(failure));
+  // `reason` is machine-readable: a client drops a revoked token and does not retry with a
+  // fresh one, while an expired or rotated one is simply replaced.
+  const boost::json::object extra{{"reason", to_string(failure)}};
+  auto res = http::error_response(req, 401, "invalid_token", describe(failure), &extra);
   // RFC 6750 §3.1 lets a challenge to an anonymous request omit the error code; the contract
   // (and permiso-auth) name it on every 401, so clients have one rule: fetch a new token.
   res.set_header("WWW-Authenticate", std::string(kRealm) + ", error=\"invalid_token\", error_description=\"" +

@@ -98,7 +98,9 @@ class RevokeIntrospectTest(ServerTestCase):
         r = s.post(f"{V1}/auth/revoke", bearer=tokens["access_token"],
                    json={"token": tokens["access_token"], "token_type_hint": "access_token"})
         self.assertEqual(r.status, 200, r)
-        self.assertInvalidToken(me(s, tokens["access_token"]))
+        refused = me(s, tokens["access_token"])
+        self.assertInvalidToken(refused)
+        self.assertEqual(refused.body.get("reason"), "revoked", refused)
 
     def test_revoked_refresh_token_cannot_refresh(self):
         s = self.server

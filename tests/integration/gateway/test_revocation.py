@@ -29,6 +29,8 @@ class RevocationTest(gh.GatewayTestCase):
         self.assertLessEqual(elapsed, gh.REVOCATION_DEADLINE_S,
                              f"refused only after {elapsed:.2f}s (contract: within 2 s)")
         self.assertInvalidToken(last)
+        # Clients tell a deliberate revocation (drop the token) from an expired one (renew).
+        self.assertEqual(last.body.get("reason"), "revoked", last)
         # And it stays refused.
         self.assertInvalidToken(self.mt5.get(f"{V1}/trades", bearer=token))
         return elapsed

@@ -283,21 +283,52 @@ TEST_F(AuthClientTest, ForcedRefreshesFromManyThreadsJoinOneFlight) {
 }
 
 TEST_F(AuthClientTest, A401ForcesOneRefreshAndOneRetry) {
+  // A session whose access token the server refuses (here: not a JWT) but whose refresh token
+  // is good: the refusal is not a revocation, so the client renews once and retries.
+  AuthClientOptions o;
+  o.auth_url = server_->url();
+  AuthClient login(o);
+  auto s = login.login("admin", server_->admin_password());
+  ASSERT_TRUE(s) << s.error().message;
+  AuthClient client(o);
+  UserSession stale = *s;
+  stale.access_token = "not-a-token";
+  client.set_session(stale);
+  const double refused = server_->requests_counted("/api/v1/users/me", "401");
+  auto me = client.request("GET", server_->url() + "/api/v1/users/me");
+  ASSERT_TRUE(me) << me.error().message;
+  EXPECT_EQ(me->status, 200);
+  EXPECT_EQ(server_->requests_counted("/api/v1/users/me", "401"), refused + 1);
+  EXPECT_EQ(client.token_requests(), 1u);  // the refresh
+  ASSERT_TRUE(client.session());
+  EXPECT_NE(client.session()->access_token, "not-a-token");
+}
+
+TEST_F(AuthClientTest, ARevokedTokenIsDroppedAndReportedNotReplaced) {
   auto creds = server_->create_client({"admin:clients"});
   AuthClient client(options_for(creds));
   auto token = client.service_token({"admin:clients"});
   ASSERT_TRUE(token);
-  // Revoke the cached token behind the client's back.
   auto revoked =
       client.raw("POST", server_->url() + "/api/v1/auth/revoke", "{\"token\":\"" + token->access_token + "\"}",
                  {{"Authorization", "Bearer " + token->access_token}});
   ASSERT_TRUE(revoked);
   ASSERT_EQ(revoked->status, 200);
   const double refused = server_->requests_counted("/api/v1/service-clients", "401");
+
+  // A revocation is deliberate: the call fails, and no new token is fetched behind it.
   auto r = client.request("GET", server_->url() + "/api/v1/service-clients", {"admin:clients"});
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->status, 200);
+  ASSERT_FALSE(r) << "a revoked token must not be silently replaced";
+  EXPECT_EQ(r.error().code, AuthClientErrc::TokenRevoked);
+  EXPECT_EQ(r.error().http_status, 401);
+  EXPECT_EQ(r.error().error, "invalid_token");
   EXPECT_EQ(server_->requests_counted("/api/v1/service-clients", "401"), refused + 1);
+  EXPECT_EQ(client.token_requests(), 1u);
+
+  // The token was dropped: the next call gets a fresh one and succeeds.
+  auto again = client.request("GET", server_->url() + "/api/v1/service-clients", {"admin:clients"});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->status, 200);
   EXPECT_EQ(client.token_requests(), 2u);
   auto now = client.service_token({"admin:clients"});
   ASSERT_TRUE(now);
@@ -518,6 +549,41 @@ TEST(AuthClientRedis, WorkersShareOneTokenThroughRedis) {
   auto e = worker4.service_token({"trade:read", "account:read"});
   ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(worker4.token_requests(), 1u);
+}
+
+TEST(AuthClientRedis, ARevokedTokenIsDroppedFromTheSharedCacheToo) {
+  if (client_testing::auth_binary().empty()) GTEST_SKIP() << "PERMISO_AUTH_BIN not set";
+  auto bin = test::RedisServer::find_binary();
+  if (!bin) GTEST_SKIP() << "redis-server not installed";
+  test::RedisServer redis(*bin);
+  AuthServer server;
+  auto creds = server.create_client({"admin:clients"});
+  AuthClientOptions o;
+  o.auth_url = server.url();
+  o.client_id = creds.client_id;
+  o.client_secret = creds.client_secret;
+  o.redis_url = "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0";
+  AuthClient worker1(o);
+  auto token = worker1.service_token({"admin:clients"});
+  ASSERT_TRUE(token) << token.error().message;
+  const std::string key = "service_token:" + creds.client_id + ":admin:clients";
+  ASSERT_EQ(redis.command("GET", key), token->access_token);
+  auto revoked =
+      worker1.raw("POST", server.url() + "/api/v1/auth/revoke", "{\"token\":\"" + token->access_token + "\"}",
+                  {{"Authorization", "Bearer " + token->access_token}});
+  ASSERT_TRUE(revoked);
+  ASSERT_EQ(revoked->status, 200);
+
+  auto r = worker1.request("GET", server.url() + "/api/v1/service-clients", {"admin:clients"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, AuthClientErrc::TokenRevoked);
+  EXPECT_EQ(redis.command("EXISTS", key), "0") << "the fleet must not pick the revoked token up again";
+
+  AuthClient worker2(o);
+  auto fresh = worker2.request("GET", server.url() + "/api/v1/service-clients", {"admin:clients"});
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(fresh->status, 200);
+  EXPECT_EQ(worker2.token_requests(), 1u);
 }
 
 TEST(AuthClientRedis, AMalformedRedisUrlIsRefusedAtConstruction) {

@@ -29,6 +29,9 @@ enum class AuthClientErrc {
   NotLoggedIn,        // user mode without login() or a restored session
   Authentication,     // 401: bad client credentials, bad password, dead refresh token, or a
                       // token still refused after one forced refresh
+  TokenRevoked,       // 401 reason "revoked": the token was revoked on purpose. It is dropped
+                      // from the cache (and from Redis) and the call is not retried; the next
+                      // call gets a fresh token
   Forbidden,          // 403 other than a missing scope: account_disabled, client_disabled
   InsufficientScope,  // 403 insufficient_scope; missing_scopes says which
   InvalidScope,       // 400 invalid_scope: asked for a scope the client does not hold
@@ -151,8 +154,9 @@ class AuthClient {
 
   /// An authenticated request: the service token for `scopes` (client-credentials mode) or the
   /// user's token, as `Authorization: Bearer`. A 401 forces one token refresh and one retry; a
-  /// second 401 is Authentication. 403 insufficient_scope, 429 past the policy and 5xx after
-  /// retries (idempotent methods only) are errors; any other answer is returned as is.
+  /// second 401 is Authentication. A 401 saying the token was revoked is TokenRevoked at once:
+  /// a revocation is deliberate, so the token is dropped rather than silently replaced. 403 insufficient_scope, 429
+  /// past the policy and 5xx after retries (idempotent methods only) are errors; any other answer is returned as is.
   [[nodiscard]] ClientResult<HttpResponse> request(std::string_view method, const std::string& url,
                                                    const std::vector<std::string>& scopes = {},
                                                    const std::string& body = {}, std::vector<HttpHeader> headers = {});
