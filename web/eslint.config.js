@@ -18,9 +18,21 @@ export default tseslint.config(
     },
   },
   {
+    // The API reference's page script: a classic browser script beside Swagger UI's bundle.
+    files: ['docs/**/*.js'],
+    extends: [js.configs.recommended],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
+  },
+  {
     // The e2e tests run in Node and hand functions to the page (page.evaluate): both globals.
-    files: ['e2e/**/*.mjs', '*.config.{js,ts}'],
+    files: ['e2e/**/*.mjs', '*.config.js'],
     extends: [js.configs.recommended],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
+  },
+  {
+    // The build's own configuration, in TypeScript, run by Node.
+    files: ['*.config.ts'],
+    extends: [js.configs.recommended, ...tseslint.configs.recommended],
+    languageOptions: { globals: globals.node },
   },
 );

@@ -303,6 +303,59 @@ describe('the admin', () => {
   });
 });
 
+describe('the API reference', () => {
+  test('renders both live documents, and Authorize and Try it out work through the front door', async () => {
+    const created = await api(stack.authUrl, 'POST', '/api/v1/admin/service-clients', {
+      token: await adminToken(),
+      json: { client_id: 'e2e-docs', name: 'E2E API reference', scope_ids: ['trade:read'] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    const tokens = [];
+    page.on('response', (res) => {
+      if (res.url() === `${stack.url}/api/v1/auth/token`) tokens.push(res.status());
+    });
+
+    await page.goto(stack.url + '/docs');
+    assert.equal(page.url(), stack.url + '/docs/');
+    await page.locator('.swagger-ui .info .title', { hasText: 'Permiso auth' }).waitFor();
+    await page.locator('[data-path="/api/v1/auth/token"]').first().waitFor();
+
+    await page.goto(stack.url + '/docs/?api=mt5-api');
+    await page.locator('.swagger-ui .info .title', { hasText: 'mt5-api' }).waitFor();
+    await page.getByRole('button', { name: 'Authorize' }).first().click();
+    const oauth = page.locator('.auth-container', { has: page.locator('#client_id_clientCredentials') });
+    await oauth.getByText(`${stack.url}/api/v1/auth/token`).waitFor(); // the token URL on this origin
+    await oauth.locator('#client_id_clientCredentials').fill('e2e-docs');
+    await oauth.locator('#client_secret_clientCredentials').fill(created.body.client_secret);
+    await oauth.locator('label[for="trade:read-clientCredentials-checkbox-oauth2"]').click();
+    await oauth.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click();
+    // Authorized: the form gives way to a Logout (the container no longer has the inputs).
+    await page.locator('.modal-ux').getByRole('button', { name: 'Remove authorization' }).waitFor();
+    assert.deepEqual(tokens, [200], 'one client-credentials token from permiso-auth');
+    await page.locator('.modal-ux .close-modal').click();
+
+    const list = page.locator('.opblock-get', { has: page.locator('[data-path="/api/v1/trades"]') }).first();
+    await list.locator('.opblock-summary').click();
+    await list.getByRole('button', { name: 'Try it out' }).click();
+    const answered = page.waitForResponse((res) => res.url().startsWith(`${stack.url}/api/v1/trades`));
+    await list.getByRole('button', { name: 'Execute' }).click();
+    assert.equal((await answered).status(), 200);
+    const status = list.locator('.live-responses-table .response-col_status', { hasText: '200' });
+    await status.waitFor();
+    await status.scrollIntoViewIfNeeded();
+    await shot(page, 'api-reference');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('accessibility', () => {
   // The audit injects axe-core as a script, which the app's CSP rightly refuses: these pages
   // alone are opened with the CSP bypassed (the other tests keep it and watch for violations).

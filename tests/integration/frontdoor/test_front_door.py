@@ -142,6 +142,29 @@ class RoutingTest(FrontDoorCase):
         deep = STACK.call("GET", "/trades/open", source=fresh_source())
         self.assertEqual((deep.status, deep.text), (200, r.text))
 
+    def test_the_api_reference_is_served_at_docs_with_both_live_documents(self):
+        bare = STACK.call("GET", "/docs", source=fresh_source())
+        self.assertEqual(bare.status, 301, bare)
+        self.assertTrue(bare.header("location").endswith("/docs/"), bare)
+        page = STACK.call("GET", "/docs/", source=fresh_source())
+        self.assertEqual(page.status, 200, page)
+        self.assertIn("text/html", page.header("content-type"))
+        self.assertIn("swagger-ui-bundle.js", page.text)
+        csp = page.header("content-security-policy") or ""
+        self.assertIn("script-src 'self';", csp, page)
+        self.assertIn("connect-src 'self';", csp, page)
+        self.assertHeadersOnce(page, "api reference")
+        bundle = STACK.call("GET", "/docs/swagger-ui-bundle.js", source=fresh_source())
+        self.assertEqual(bundle.status, 200)
+        self.assertIn("javascript", bundle.header("content-type"))
+        for name, title in (("permiso-auth", "Permiso auth"), ("mt5-api", "mt5-api")):
+            doc = STACK.call("GET", f"/docs/{name}.json", source=fresh_source())
+            self.assertEqual(doc.status, 200, doc)
+            self.assertEqual(doc.body["openapi"][:3], "3.1", doc)
+            self.assertIn(title, doc.body["info"]["title"])
+        missing = STACK.call("GET", "/docs/nothing-here.js", source=fresh_source())
+        self.assertEqual(missing.status, 404, "no single-page fallback under /docs")
+
     def test_request_id_passes_through_or_is_generated(self):
         mine = STACK.call("GET", f"{V1}/users/me", source=fresh_source(), headers={"X-Request-ID": "edge-test.42"})
         self.assertEqual(mine.headers_named("x-request-id"), ["edge-test.42"], mine)
