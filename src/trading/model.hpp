@@ -257,7 +257,8 @@ struct Deal {
 struct DealCursor {
   TimeMs time_msc = 0;
   Ticket ticket = 0;
-  friend bool operator==(const DealCursor&, const DealCursor&) = default;
+  /// Deals are listed oldest first, by time then ticket: member order is that order.
+  friend auto operator<=>(const DealCursor&, const DealCursor&) = default;
 };
 
 /// Everything one broker step changed, so it can be persisted (and streamed) as one unit:

@@ -84,9 +84,10 @@ struct TradePage {
 };
 
 struct DealListQuery {
+  static constexpr std::size_t kMaxLimit = 10'000;
   TimeMs from_msc = 0;  // from_msc <= time < to_msc
   TimeMs to_msc = 0;
-  std::size_t limit = 1000;  // 1..10,000
+  std::size_t limit = 1000;  // 1..kMaxLimit
   std::optional<DealCursor> after;
 };
 struct DealPage {

@@ -35,7 +35,7 @@ inline constexpr std::size_t kMaxIdempotencyKeyBytes = 128;
 inline constexpr std::size_t kDefaultTradeLimit = 100;
 inline constexpr std::size_t kMaxTradeLimit = 1000;
 inline constexpr std::size_t kDefaultDealLimit = 1000;
-inline constexpr std::size_t kMaxDealLimit = 10'000;
+inline constexpr std::size_t kMaxDealLimit = DealListQuery::kMaxLimit;
 inline constexpr std::size_t kDefaultBarCount = 100;
 inline constexpr std::size_t kMaxBarCount = 5000;
 

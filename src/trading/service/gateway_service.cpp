@@ -840,13 +840,10 @@ ServiceResult<std::vector<Order>> GatewayService::orders(const Caller& caller) {
 
 ServiceResult<DealPage> GatewayService::deals(const Caller& caller, const DealListQuery& query) {
   DealPage page;
-  const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, 10'000);
+  const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, DealListQuery::kMaxLimit);
   auto login = login_of(caller.account_key);
   if (!login || query.to_msc <= query.from_msc) return page;
   auto key = [](const Deal& d) { return DealCursor{d.time_msc, d.ticket}; };
-  auto before = [](const DealCursor& x, const DealCursor& y) {
-    return x.time_msc != y.time_msc ? x.time_msc < y.time_msc : x.ticket < y.ticket;
-  };
   auto stored = store_.deals(*login, query.from_msc, query.to_msc, query.after, limit + 1);
   if (!stored) return storage_down(stored.error().message);
   std::vector<Deal> rows = std::move(*stored);
@@ -854,10 +851,10 @@ ServiceResult<DealPage> GatewayService::deals(const Caller& caller, const DealLi
   for (const auto& d : rows) seen.insert(d.ticket);
   // A broker-initiated deal (SL/TP, stop-out) is in memory a moment before it is committed.
   for (auto& d : broker_.history_deals_get(*login, query.from_msc, query.to_msc)) {
-    if (query.after && !before(*query.after, key(d))) continue;
+    if (query.after && key(d) <= *query.after) continue;
     if (seen.insert(d.ticket).second) rows.push_back(std::move(d));
   }
-  std::sort(rows.begin(), rows.end(), [&](const Deal& x, const Deal& y) { return before(key(x), key(y)); });
+  std::sort(rows.begin(), rows.end(), [&](const Deal& x, const Deal& y) { return key(x) < key(y); });
   if (rows.size() > limit) {
     rows.resize(limit);
     page.next_cursor = key(rows.back());
