@@ -126,6 +126,11 @@ class PermisoAuthClient:
         return self._client_id
 
     @property
+    def auth_base_url(self) -> str:
+        """The permiso-auth this client talks to (no trailing slash)."""
+        return self._auth_url
+
+    @property
     def token_requests(self) -> int:
         """How many token requests this instance sent to the server (tests, metrics)."""
         return self._token_requests

@@ -82,9 +82,9 @@ class PermisoVerifier(TokenVerifier):
     PermisoVerifier(jwks_url=None, *, auth_base_url=None, issuer, audience,
                     algorithms=("ES256", "RS256", "EdDSA"), hs_secret=None, leeway=30, ...)
 
-    Note: a JWT stays valid until it expires. Revocations reach mt5-api through permiso-auth's
-    revocation feed; this verifier does not follow it, so keep access token lifetimes short for
-    services that must honour a revocation at once.
+    With `revocations=` a started permiso_client.revocations.RevocationFeed, revoked tokens
+    and ended sessions are refused (401, reason "revoked") within about a second, as mt5-api
+    does; without it a token stays valid until it expires.
     """
 
     realm = "permiso"

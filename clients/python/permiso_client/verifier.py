@@ -9,9 +9,12 @@ algorithm), accept "none", or accept an HMAC token unless a secret was configure
 from __future__ import annotations
 
 import enum
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from ._jwks import JwksCache, KeysUnavailable
+
+if TYPE_CHECKING:
+    from .revocations import RevocationFeed
 
 _ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 _HMAC = frozenset({"HS256", "HS384", "HS512"})
@@ -35,6 +38,7 @@ class Failure(str, enum.Enum):
     WRONG_ISSUER = "wrong_issuer"
     WRONG_AUDIENCE = "wrong_audience"
     WRONG_TYPE = "wrong_type"
+    REVOKED = "revoked"  # its jti or session is on the revocation feed (RevocationFeed)
     KEYS_UNAVAILABLE = "keys_unavailable"  # not the token's fault: answer 503, not 401
 
 
@@ -68,7 +72,10 @@ class TokenVerifier:
         min_refetch_interval: float = 10.0,
         timeout: float = 5.0,
         verify: Any = True,
+        revocations: Optional["RevocationFeed"] = None,
     ) -> None:
+        """revocations: a started RevocationFeed, so revoked tokens and ended sessions are
+        refused within a second; without one a token stays valid until it expires."""
         try:
             import jwt
         except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -108,6 +115,7 @@ class TokenVerifier:
         self.audience: List[str] = [audience] if isinstance(audience, str) else list(audience)
         self._leeway = leeway
         self._require_typ = require_typ
+        self.revocations = revocations
         self.jwks: Optional[JwksCache] = (
             JwksCache(jwks_url, ttl=jwks_ttl, min_refetch_interval=min_refetch_interval, timeout=timeout,
                       verify=verify) if asymmetric and jwks_url else None)
@@ -152,6 +160,8 @@ class TokenVerifier:
             raise VerificationError(Failure.MALFORMED, "The access token is malformed.") from None
         if claims.get("type", "access") not in _TOKEN_KINDS:
             raise VerificationError(Failure.WRONG_TYPE, "The token is not an access token.")
+        if self.revocations is not None and self.revocations.is_revoked(claims.get("jti"), claims.get("sid")):
+            raise VerificationError(Failure.REVOKED, "The access token has been revoked.")
         return claims
 
     async def _public_key(self, kid: Any, alg: str) -> Any:
