@@ -12,7 +12,7 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan web web-check run run-cluster test test-unit test-integration compose-check compose-test images bench fuzz fmt fmt-check layering-check naming-check tidy clean
+.PHONY: help bootstrap build build-asan web web-check run run-cluster test test-unit test-integration compose-check compose-test images bench load-test fuzz fmt fmt-check layering-check naming-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
@@ -20,6 +20,7 @@ help:
 	@echo "make test   - install what is missing, build (ASan+UBSan) and run every test"
 	@echo "make compose-test - build the container images and run the seed's flows on the compose stack"
 	@echo "make bench  - build (Release) and run the benchmarks"
+	@echo "make load-test - the seed's load test against a running stack (make run; LOAD_TEST_ARGS)"
 	@echo "make fuzz   - build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (60)"
 	@echo "make fmt    - clang-format the C++ sources (make fmt-check: only check)"
 
@@ -79,6 +80,12 @@ test-unit: build-asan
 
 test-integration: build-asan
 	@ctest --test-dir $(ASAN_DIR) --output-on-failure -L integration
+
+# The seed guide's load test (tests/load/test_auth_performance.py) against a running stack:
+# success rate and p99 held to a bound. Needs PERMISO_BOOTSTRAP_ADMIN_PASSWORD or
+# LOAD_TEST_ARGS="--client-id ... --client-secret ..."; bench/load/seed_load_test.py --help.
+load-test:
+	@/usr/bin/python3 bench/load/seed_load_test.py $(LOAD_TEST_ARGS)
 
 bench: build
 	@scripts/run-bench $(RELEASE_DIR)
