@@ -503,6 +503,17 @@ TEST(AuthClientRateLimit, A429IsRetriedAfterRetryAfterAndReportedPastThePolicy) 
 
 // ---- the Redis-shared cache ----
 
+/// Options of a client of `server` whose workers share tokens through `redis`.
+AuthClientOptions shared_through(const test::RedisServer& redis, const AuthServer& server,
+                                 const AuthServer::Credentials& creds) {
+  AuthClientOptions o;
+  o.auth_url = server.url();
+  o.client_id = creds.client_id;
+  o.client_secret = creds.client_secret;
+  o.redis_url = "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0";
+  return o;
+}
+
 TEST(AuthClientRedis, WorkersShareOneTokenThroughRedis) {
   if (client_testing::auth_binary().empty()) GTEST_SKIP() << "PERMISO_AUTH_BIN not set";
   auto bin = test::RedisServer::find_binary();
@@ -510,11 +521,7 @@ TEST(AuthClientRedis, WorkersShareOneTokenThroughRedis) {
   test::RedisServer redis(*bin);
   AuthServer server;
   auto creds = server.create_client({"trade:read", "account:read"}, "\"access_token_lifetime\": 300");
-  AuthClientOptions o;
-  o.auth_url = server.url();
-  o.client_id = creds.client_id;
-  o.client_secret = creds.client_secret;
-  o.redis_url = "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0";
+  const AuthClientOptions o = shared_through(redis, server, creds);
   AuthClient worker1(o);
   AuthClient worker2(o);
   const double issued = server.requests_counted(kTokenRoute, "200");  // the admin's login
@@ -558,11 +565,7 @@ TEST(AuthClientRedis, ARevokedTokenIsDroppedFromTheSharedCacheToo) {
   test::RedisServer redis(*bin);
   AuthServer server;
   auto creds = server.create_client({"admin:clients"});
-  AuthClientOptions o;
-  o.auth_url = server.url();
-  o.client_id = creds.client_id;
-  o.client_secret = creds.client_secret;
-  o.redis_url = "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0";
+  const AuthClientOptions o = shared_through(redis, server, creds);
   AuthClient worker1(o);
   auto token = worker1.service_token({"admin:clients"});
   ASSERT_TRUE(token) << token.error().message;
