@@ -7,6 +7,20 @@
 #include <boost/json/serialize.hpp>
 
 namespace permiso::auth {
+namespace {
+
+bool is_public(const storage::ServiceClient& c) {
+  return c.client_type == "public";
+}
+
+/// A client that became public keeps no secret from its confidential past (as bootstrap does).
+void drop_secrets(storage::ServiceClient& c) {
+  c.secret_hash.clear();
+  c.previous_secret_hash.reset();
+  c.previous_secret_expires_at.reset();
+}
+
+}  // namespace
 
 void ClientPatch::apply_to(storage::ServiceClient& c) const {
   if (name) c.name = *name;
@@ -59,8 +73,11 @@ AuthResult<ClientWithSecret> ClientService::create(const std::string& client_id,
   storage::ServiceClient c;
   c.client_id = client_id;
   settings.apply_to(c);
-  std::string secret = ClientSecrets::generate();
-  c.secret_hash = secrets_.hash(secret);
+  std::optional<std::string> secret;
+  if (!is_public(c)) {
+    secret = ClientSecrets::generate();
+    c.secret_hash = secrets_.hash(*secret);
+  }
   c.created_at = c.updated_at = clock_.now_seconds();
   auto created = storage_.create_client(c, scope_ids);
   if (!created) return storage_failure(created.error());
@@ -77,6 +94,7 @@ AuthResult<ClientView> ClientService::update(const std::string& client_id, const
   auto client = storage_.get_client(client_id);
   if (!client) return storage_failure(client.error());
   patch.apply_to(*client);
+  if (is_public(*client)) drop_secrets(*client);
   client->updated_at = clock_.now_seconds();
   auto updated = storage_.update_client(*client, scope_ids);
   if (!updated) return storage_failure(updated.error());
@@ -96,6 +114,9 @@ std::optional<Failure> ClientService::remove(const std::string& client_id, const
 
 AuthResult<ClientWithSecret> ClientService::rotate_secret(const std::string& client_id, std::int64_t grace_s,
                                                           const Principal& caller, const Origin& origin) const {
+  auto existing = storage_.get_client(client_id);
+  if (!existing) return storage_failure(existing.error());
+  if (is_public(*existing)) return validation_failure("client_type", "a public client has no secret to rotate");
   const auto now = clock_.now_seconds();
   std::string secret = ClientSecrets::generate();
   const auto previous_until = grace_s > 0 ? std::optional<std::int64_t>(now + grace_s) : std::nullopt;

@@ -22,10 +22,10 @@ struct ClientView {
   std::vector<std::string> scopes;
 };
 
-/// A client and its new secret, shown once.
+/// A client and its new secret, shown once. A public client has none (RFC 6749 §2.1).
 struct ClientWithSecret {
   ClientView view;
-  std::string secret;
+  std::optional<std::string> secret;
 };
 
 /// Changes to a client's settings, already validated; absent fields stay.
@@ -51,6 +51,8 @@ class ClientService {
 
   [[nodiscard]] AuthResult<storage::Page<ClientView>> list(std::int64_t page, std::int64_t per_page) const;
   [[nodiscard]] AuthResult<ClientView> get(const std::string& client_id) const;
+  /// A confidential client gets a secret; a public one none, so it can never authenticate
+  /// with one (no client_credentials, no introspection or RFC 7009 client auth).
   [[nodiscard]] AuthResult<ClientWithSecret> create(const std::string& client_id, const ClientPatch& settings,
                                                     const std::vector<std::int64_t>& scope_ids, const Principal& caller,
                                                     const Origin& origin) const;
@@ -62,6 +64,7 @@ class ClientService {
   [[nodiscard]] std::optional<Failure> remove(const std::string& client_id, const Principal& caller,
                                               const Origin& origin) const;
   /// A new secret; the old one is still accepted for `grace_s` seconds (0: not at all).
+  /// A public client has no secret to rotate: 422 naming client_type.
   [[nodiscard]] AuthResult<ClientWithSecret> rotate_secret(const std::string& client_id, std::int64_t grace_s,
                                                            const Principal& caller, const Origin& origin) const;
   [[nodiscard]] AuthResult<ClientView> set_scopes(const std::string& client_id,

@@ -32,6 +32,11 @@ Failure locked(std::int64_t until) {
   return f;
 }
 
+/// The storage could not answer (503) or answered nonsense (500): not the client's fault.
+bool is_storage_failure(const Failure& f) {
+  return f.code == AuthError::Unavailable || f.code == AuthError::Internal;
+}
+
 Failure disabled() {
   return Failure(AuthError::AccountDisabled, "This account is disabled.");
 }
@@ -203,10 +208,15 @@ AuthResult<UserGrant> Grants::refresh(std::string_view presented, const Origin& 
   // the rotation it answers with the tokens, even if a concurrent request presenting the same
   // token is meanwhile ending the family as a reuse. Concurrent refreshes then have exactly
   // one winner whatever order the threads run in. The answers keep their precedence.
+  // A read that fails for want of storage answers 503 before the rotation: an outage must
+  // not spend the token, and must not look like a bad token (invalid_grant).
   auto session = storage_.get_session(old->session_id);
+  if (!session && session.error().code != storage::StorageError::NotFound) return storage_failure(session.error());
   const bool session_live = session && !session->revoked_at && session->expires_at > now;
   auto user = refreshable_user(*old);
+  if (!user && is_storage_failure(user.error())) return user.error();
   auto roles = user ? role_names(user->id) : AuthResult<std::vector<std::string>>(std::vector<std::string>{});
+  if (!roles) return roles.error();
 
   auto next = new_refresh(old->user_id, old->session_id, old->scope, old->family_id, now);
   next.row.client_id = old->client_id;
@@ -215,7 +225,6 @@ AuthResult<UserGrant> Grants::refresh(std::string_view presented, const Origin& 
   if (auto f = check_rotation(*rotated, *old, origin)) return *f;
   if (!session_live) return invalid_grant("The session of this refresh token has ended.");
   if (!user) return user.error();
-  if (!roles) return roles.error();
   (void)storage_.touch_session(session->id, now);
   const auto client_id = old->client_id.value_or(std::string(kFirstPartyClient));
   UserGrant grant{tokens_.issue_user_token(*user, split_scopes(old->scope), *roles, session->id, client_id),
@@ -248,7 +257,10 @@ std::optional<Failure> Grants::check_rotation(const storage::RotateResult& rotat
 
 AuthResult<storage::User> Grants::refreshable_user(const storage::RefreshToken& old) const {
   auto user = storage_.get_user(old.user_id);
-  if (!user) return invalid_grant("The user no longer exists.");
+  if (!user) {
+    if (user.error().code != storage::StorageError::NotFound) return storage_failure(user.error());
+    return invalid_grant("The user no longer exists.");
+  }
   if (!user->is_active) return disabled();
   return std::move(*user);
 }

@@ -111,9 +111,9 @@ std::optional<Failure> UserService::change_password(const Principal& self, const
   if (!user) return storage_failure(user.error());
   if (!passwords_.verify(user->password_hash, current)) {
     audit_.record(audit_event(origin, "user.password", "failure", self.username, "user", id));
-    Failure f(AuthError::InvalidGrant, "The current password is wrong.");
-    f.grant_error_is_401 = true;
-    return f.with("field", "current_password");
+    // 422 naming the field, not 401: the caller's token is fine, and a 401 would make a client
+    // drop or refresh it (contract: 401 is for a missing or bad token).
+    return validation_failure("current_password", "is not the account's current password");
   }
   auto hash = passwords_.hash(next);
   if (!hash) return hashing_failed();

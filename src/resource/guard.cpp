@@ -82,6 +82,10 @@ http::Response insufficient_scope(const http::Request& req, const std::vector<st
   return scope_refusal(req, required, missing, /*any_of=*/false);
 }
 
+http::Response insufficient_any_scope(const http::Request& req, const std::vector<std::string>& required) {
+  return scope_refusal(req, required, required, /*any_of=*/true);
+}
+
 std::vector<std::string> missing_scopes(const Principal& principal, std::initializer_list<std::string_view> required) {
   std::vector<std::string> missing;
   for (auto s : required) {

@@ -34,6 +34,8 @@ namespace permiso::resource {
 /// scope="<required, space-separated>"`.
 [[nodiscard]] http::Response insufficient_scope(const http::Request& req, const std::vector<std::string>& required,
                                                 const std::vector<std::string>& missing);
+/// The same when any one of `required` would do (the description says "one of").
+[[nodiscard]] http::Response insufficient_any_scope(const http::Request& req, const std::vector<std::string>& required);
 
 using Guarded = Result<std::shared_ptr<const Principal>, http::Response>;
 

@@ -235,6 +235,24 @@ class RolesScopesTest(ServerTestCase):
         claims = jwt.decode(s.login(user["username"], pw)["access_token"], options={"verify_signature": False})
         self.assertTrue({"market:data", "account:read"} <= set(claims["scope"].split(" ")), claims)
 
+    def test_role_create_and_update_apply_scopes_in_either_spelling(self):
+        s = self.server
+        admin = s.admin_token()
+        r = s.post(f"{V1}/roles", bearer=admin, json={"name": uniq("role_"), "scopes": ["market:data"]})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(names(r.body["scopes"]), {"market:data"}, "POST /roles applies `scopes`")
+        rid = r.body["id"]
+        r = s.post(f"{V1}/roles", bearer=admin, json={"name": uniq("role_"), "scope_ids": ["trade:read"]})
+        self.assertEqual((r.status, names(r.body["scopes"])), (201, {"trade:read"}), r)
+        r = s.put(f"{V1}/roles/{rid}", bearer=admin, json={"description": "d", "scopes": ["account:read"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(names(r.body["scopes"]), {"account:read"}, "PUT /roles/{id} applies `scopes`")
+        self.assertEqual(names(s.get(f"{V1}/roles/{rid}", bearer=admin).body["scopes"]), {"account:read"})
+        r = s.put(f"{V1}/roles/{rid}", bearer=admin, json={"scope_ids": ["no:such"]})
+        self.assertFieldNamed(self.assertError(r, 422, "validation_error"), "scope_ids")
+        r = s.put(f"{V1}/roles/{rid}", bearer=admin, json={"description": "kept scopes"})
+        self.assertEqual(names(r.body["scopes"]), {"account:read"}, "absent scopes stay")
+
     def test_role_delete(self):
         s = self.server
         admin = s.admin_token()

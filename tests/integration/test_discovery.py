@@ -35,6 +35,16 @@ class DiscoveryTest(ServerTestCase):
                       "admin:system", "admin:audit"):
             self.assertIn(scope, meta["scopes_supported"])
 
+    def test_no_signing_alg_values_without_jwt_client_auth_methods(self):
+        """RFC 8414 §2: token_endpoint_auth_signing_alg_values_supported concerns only
+        private_key_jwt and client_secret_jwt; without them it is left out."""
+        meta = discovery(self.server)
+        jwt_methods = {"private_key_jwt", "client_secret_jwt"} & set(meta["token_endpoint_auth_methods_supported"])
+        if not jwt_methods:
+            self.assertNotIn("token_endpoint_auth_signing_alg_values_supported", meta, meta)
+        else:
+            self.assertNotIn("none", meta["token_endpoint_auth_signing_alg_values_supported"], meta)
+
     def test_metadata_is_not_under_api_v1_prefix_only(self):
         r = self.server.get("/.well-known/oauth-authorization-server")
         self.assertEqual(r.status, 200)

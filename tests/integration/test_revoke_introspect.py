@@ -155,6 +155,28 @@ class RevokeIntrospectTest(ServerTestCase):
         s.post(f"{V1}/auth/revoke", form={"token": a}, auth_basic=(self.cid, self.secret))
         self.assertIs(self.introspect_form(b)["active"], True)
 
+    # -- the revocation feed (resource servers)
+    def test_revocation_feed_is_read_with_a_service_token_and_shows_a_revocation(self):
+        s = self.server
+        token = self.service_token()
+        s.post(f"{V1}/auth/revoke", form={"token": token}, auth_basic=(self.cid, self.secret))
+        r = s.get(f"{V1}/auth/revocations?since=0", bearer=self.service_token())
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(unverified_parts(token)[1]["jti"], {e["id"] for e in r.body["revocations"]}, r)
+        self.assertIsInstance(r.body["cursor"], int, r)
+
+    def test_revocation_feed_refuses_a_users_token_with_403(self):
+        r = self.server.get(f"{V1}/auth/revocations?since=0", bearer=self.server.admin_token())
+        self.assertError(r, 403, "forbidden")
+
+    def test_revocation_feed_refuses_a_partly_numeric_cursor_naming_it(self):
+        token = self.service_token()
+        for query, field in (("since=5abc", "since"), ("since=-1", "since"), ("since=", "since"),
+                             ("since=1&wait=2s", "wait")):
+            r = self.server.get(f"{V1}/auth/revocations?{query}", bearer=token)
+            self.assertError(r, 422, "validation_error", query)
+            self.assertEqual(r.body.get("field"), field, r)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -187,7 +187,36 @@ class ClientPolicyTest(ServerTestCase):
         self.assertIsNone(got["rate_limit_per_hour"])
         self.assertEqual(got["allowed_ips"], ["127.0.0.1"])
         self.assertEqual(got["access_token_lifetime"], 900)
-        tok = s.service_token(cid, created["client_secret"])
+
+    def test_public_client_gets_no_secret_and_no_client_credentials(self):
+        """RFC 6749 §2.1: a public client cannot keep a secret, so it is issued none."""
+        s = self.server
+        created = s.create_client(scopes=("trade:read",), client_type="public")
+        cid = created["client"]["client_id"]
+        self.assertIn("client_secret", created)
+        self.assertIsNone(created["client_secret"], created)
+        for secret in ("", "anything"):
+            self.assertError(s.service_token(cid, secret, expect=None), 401, "invalid_client")
+        r = s.post(f"{V1}/auth/token", form={"grant_type": "client_credentials", "client_id": cid,
+                                             "client_secret": ""})
+        self.assertIn(r.status, (400, 401), r)
+        r = s.post(f"{V1}/service-clients/{cid}/rotate-secret", json={}, bearer=s.admin_token())
+        self.assertError(r, 422, "validation_error")
+        self.assertEqual(r.body.get("field"), "client_type", r)
+
+    def test_confidential_client_made_public_loses_its_secret(self):
+        s = self.server
+        created = s.create_client(scopes=("trade:read",))
+        cid, secret = created["client"]["client_id"], created["client_secret"]
+        s.service_token(cid, secret)
+        r = s.put(f"{V1}/service-clients/{cid}", json={"client_type": "public"}, bearer=s.admin_token())
+        self.assertEqual(r.status, 200, r)
+        self.assertError(s.service_token(cid, secret, expect=None), 401, "invalid_client")
+
+    def test_untrusted_client_token_says_is_trusted_false(self):
+        s = self.server
+        created = s.create_client(scopes=("trade:read",), is_trusted=False)
+        tok = s.service_token(created["client"]["client_id"], created["client_secret"])
         _, claims = verify_access_token(self, s, tok.body["access_token"], "service")
         self.assertIs(claims["is_trusted"], False)
 
@@ -333,6 +362,19 @@ class ServiceClientAdminTest(ServerTestCase):
         tok = s.service_token(cid, secret, scope="market:data account:balance")
         self.assertEqual(set(tok.body["scope"].split(" ")), {"market:data", "account:balance"})
         self.assertError(s.service_token(cid, secret, scope="trade:read", expect=None), 400, "invalid_scope")
+
+    def test_update_applies_scopes_in_either_spelling_under_both_prefixes(self):
+        s = self.server
+        admin = s.admin_token()
+        cid = s.create_client(scopes=("trade:read",))["client"]["client_id"]
+        for prefix, key, scopes in ((f"{V1}/service-clients", "scopes", ["account:read"]),
+                                    (f"{V1}/admin/service-clients", "scopes", ["market:data", "trade:read"]),
+                                    (f"{V1}/service-clients", "scope_ids", ["trade:open"])):
+            r = s.put(f"{prefix}/{cid}", bearer=admin, json={"description": "x", key: scopes})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(names(r.body.get("client", r.body)["scopes"]), set(scopes), f"{prefix} {key}")
+        r = s.put(f"{V1}/service-clients/{cid}", bearer=admin, json={"scopes": ["no:such"]})
+        self.assertFieldNamed(self.assertError(r, 422, "validation_error"), "scope_ids")
 
     def test_scope_ids_accept_numeric_ids(self):
         s = self.server

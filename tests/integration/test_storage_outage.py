@@ -82,6 +82,29 @@ class StorageOutageTest(harness.ServerTestCase):
                 r = s.get(f"{V1}/users/{user_id}", bearer=admin)
                 self.assertEqual((r.status, r.body.get("username")), (200, name), r)
 
+    def test_refresh_while_database_is_down_is_503_and_keeps_the_token(self):
+        s = self.server
+        grant = s.login(s.admin_username, s.admin_password)
+        seed_token = grant["refresh_token"]
+        oauth_token = s.login(s.admin_username, s.admin_password)["refresh_token"]
+        self.pg.halt()
+        try:
+            r = s.post(f"{V1}/auth/refresh", json={"refresh_token": seed_token}, allow_5xx=True)
+            self.assertError(r, 503, None, "/auth/refresh while the database is down")
+            self.assertTrue(r.headers.get("Retry-After"), f"503 carries Retry-After: {r!r}")
+            r = s.post(f"{V1}/auth/token", form={"grant_type": "refresh_token", "refresh_token": oauth_token},
+                       allow_5xx=True)
+            self.assertError(r, 503, None, "grant_type=refresh_token while the database is down")
+            self.assertTrue(r.headers.get("Retry-After"), f"503 carries Retry-After: {r!r}")
+        finally:
+            self.pg.resume()
+        self.assertEqual(self.poll("/ready", 200, 15).status, 200)
+        # The outage spent neither token: each still refreshes once.
+        r = s.post(f"{V1}/auth/refresh", json={"refresh_token": seed_token})
+        self.assertEqual(r.status, 200, f"refresh after the outage: {r!r}")
+        r = s.post(f"{V1}/auth/token", form={"grant_type": "refresh_token", "refresh_token": oauth_token})
+        self.assertEqual(r.status, 200, f"grant_type=refresh_token after the outage: {r!r}")
+
 
 if __name__ == "__main__":
     unittest.main()

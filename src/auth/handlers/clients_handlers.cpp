@@ -125,11 +125,13 @@ Response client_response(const AuthResult<ClientView>& client, const Request& re
   return http::json_response(200, render_client(client->client, client->scopes));
 }
 
-/// The client with its secret, which exists in clear only in this answer.
+/// The client with its secret, which exists in clear only in this answer (null: a public client).
 Response secret_response(const AuthResult<ClientWithSecret>& created, const Request& req, int status) {
   if (!created) return fail(req, created.error());
+  boost::json::value secret = nullptr;
+  if (created->secret) secret = *created->secret;
   return no_store_json(status, {{"client", render_client(created->view.client, created->view.scopes)},
-                                {"client_secret", created->secret}});
+                                {"client_secret", std::move(secret)}});
 }
 
 Response list_clients(AuthContext& ctx, Request& req) {
@@ -156,28 +158,17 @@ Response create_client(AuthContext& ctx, Request& req) {
   if (!body->has("name")) return fail(req, validation_failure("name", "is required"));
   auto settings = read_client_patch(*body);
   if (!settings) return fail(req, settings.error());
-  auto scope_refs = body->list("scope_ids");
-  if (!scope_refs) scope_refs = body->list("scopes");
-  if (body->error()) return fail(req, *body->error());
-  auto scope_ids = ctx.services.roles.resolve_scopes(scope_refs.value_or(std::vector<std::string>{}), "scope_ids");
+  auto scope_ids = optional_scope_ids(ctx, *body);
   if (!scope_ids) return fail(req, scope_ids.error());
-  return secret_response(ctx.services.client_admin.create(client_id, *settings, *scope_ids, *caller, origin_of(req)),
-                         req, 201);
+  return secret_response(
+      ctx.services.client_admin.create(client_id, *settings, scope_ids->value_or(std::vector<std::int64_t>{}), *caller,
+                                       origin_of(req)),
+      req, 201);
 }
 
 Response get_client(AuthContext& ctx, Request& req) {
   if (auto c = require(ctx, req, {"admin:clients"}); !c) return fail(req, c.error());
   return client_response(ctx.services.client_admin.get(client_param(req)), req);
-}
-
-/// The new scopes of an update body: nullopt when it names none.
-AuthResult<std::optional<std::vector<std::int64_t>>> read_new_scopes(AuthContext& ctx, JsonBody& body) {
-  if (!body.has("scope_ids")) return std::optional<std::vector<std::int64_t>>();
-  auto refs = body.list("scope_ids");
-  if (body.error()) return *body.error();
-  auto ids = ctx.services.roles.resolve_scopes(refs.value_or(std::vector<std::string>{}), "scope_ids");
-  if (!ids) return ids.error();
-  return std::optional<std::vector<std::int64_t>>(std::move(*ids));
 }
 
 Response update_client(AuthContext& ctx, Request& req) {
@@ -188,7 +179,7 @@ Response update_client(AuthContext& ctx, Request& req) {
   const auto id = client_param(req);
   auto patch = read_client_patch(*body);
   if (!patch) return fail(req, missing_first(ctx.services.client_admin.get(id), patch.error()));
-  auto scope_ids = read_new_scopes(ctx, *body);
+  auto scope_ids = optional_scope_ids(ctx, *body);
   if (!scope_ids) return fail(req, missing_first(ctx.services.client_admin.get(id), scope_ids.error()));
   return client_response(ctx.services.client_admin.update(id, *patch, *scope_ids, *caller, origin_of(req)), req);
 }

@@ -18,7 +18,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 namespace permiso::auth {
@@ -299,14 +302,25 @@ struct FeedQuery {
   int wait_s = 0;
 };
 
+/// The whole parameter as a decimal integer ("5abc", " 5" and "" are not), or nothing.
+std::optional<std::int64_t> whole_integer(std::string_view v) {
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
 AuthResult<FeedQuery> read_feed_query(const Request& req) {
   FeedQuery q;
-  try {
-    if (auto v = req.query_param("since")) q.since = std::stoll(std::string(*v));
-    if (auto v = req.query_param("wait")) q.wait_s = std::clamp(std::stoi(std::string(*v)), 0, kMaxFeedWaitS);
-  } catch (const std::exception&) {
-    Failure f(AuthError::ValidationError, "since and wait must be integers.");
-    return f.with("field", "since");
+  if (auto v = req.query_param("since")) {
+    const auto since = whole_integer(*v);
+    if (!since || *since < 0) return validation_failure("since", "must be a non-negative integer (a feed cursor)");
+    q.since = *since;
+  }
+  if (auto v = req.query_param("wait")) {
+    const auto wait = whole_integer(*v);
+    if (!wait) return validation_failure("wait", "must be an integer number of seconds");
+    q.wait_s = static_cast<int>(std::clamp<std::int64_t>(*wait, 0, kMaxFeedWaitS));
   }
   return q;
 }
@@ -341,6 +355,11 @@ Response render_feed(const std::vector<storage::Revocation>& page, std::int64_t 
 Response revocation_feed(const AuthContext& ctx, FeedWaiters& waiters, const Request& req) {
   auto caller = authenticate(ctx, req);
   if (!caller) return to_response(req, caller.error());
+  // The feed is for resource servers: it is read with their own client-credentials token.
+  if (caller->is_user()) {
+    return to_response(req, Failure(AuthError::Forbidden,
+                                    "The revocation feed is read with a service client's client-credentials token."));
+  }
   auto query = read_feed_query(req);
   if (!query) return to_response(req, query.error());
   const bool waits = query->wait_s > 0 && waiters.enter();
@@ -361,6 +380,8 @@ Response discovery(const AuthContext& ctx, const Request& req) {
     for (const auto& s : *all) scopes.emplace_back(s.name);
   }
   boost::json::array auth_methods{"client_secret_basic", "client_secret_post"};
+  // No private_key_jwt or client_secret_jwt, so no token_endpoint_auth_signing_alg_values_supported:
+  // RFC 8414 §2 ties that member to those methods only.
   boost::json::array token_auth_methods{"client_secret_basic", "client_secret_post", "none"};
   boost::json::object doc{{"issuer", settings.issuer},
                           {"authorization_endpoint", base + "/api/v1/auth/authorize"},
@@ -377,8 +398,6 @@ Response discovery(const AuthContext& ctx, const Request& req) {
                           {"token_endpoint_auth_methods_supported", token_auth_methods},
                           {"revocation_endpoint_auth_methods_supported", auth_methods},
                           {"introspection_endpoint_auth_methods_supported", auth_methods},
-                          {"token_endpoint_auth_signing_alg_values_supported",
-                           boost::json::array{std::string(jose::to_string(ctx.deps().keys.algorithm()))}},
                           {"scopes_supported", std::move(scopes)}};
   auto res = http::json_response(200, doc);
   res.set_header("Cache-Control", "public, max-age=300");

@@ -32,6 +32,10 @@ AuthResult<Paging> read_paging(const http::Request& req, std::int64_t default_pe
 /// The required `scope_ids` (or `scopes`) list of a request body, as scope ids: 400 for bad
 /// JSON, 422 naming scope_ids when it is missing, mistyped or names an unknown scope.
 AuthResult<std::vector<std::int64_t>> required_scope_ids(AuthContext& ctx, const http::Request& req);
+/// The `scope_ids` member of a body, else its `scopes` (the two spellings clients use), as
+/// scope ids; nullopt when the body has neither (`null`: an empty list). 422 naming
+/// scope_ids when it is mistyped or names an unknown scope.
+AuthResult<std::optional<std::vector<std::int64_t>>> optional_scope_ids(AuthContext& ctx, JsonBody& body);
 
 boost::json::object page_envelope(std::string_view items_key, boost::json::array items, std::int64_t total,
                                   const Paging& paging);

@@ -22,6 +22,16 @@ AuthResult<std::vector<std::int64_t>> required_scope_ids(AuthContext& ctx, const
   return ctx.services.roles.resolve_scopes(*refs, "scope_ids");
 }
 
+AuthResult<std::optional<std::vector<std::int64_t>>> optional_scope_ids(AuthContext& ctx, JsonBody& body) {
+  const char* key = body.has("scope_ids") ? "scope_ids" : body.has("scopes") ? "scopes" : nullptr;
+  if (key == nullptr) return std::optional<std::vector<std::int64_t>>();
+  auto refs = body.list(key);
+  if (body.error()) return *body.error();
+  auto ids = ctx.services.roles.resolve_scopes(refs.value_or(std::vector<std::string>{}), "scope_ids");
+  if (!ids) return ids.error();
+  return std::optional<std::vector<std::int64_t>>(std::move(*ids));
+}
+
 namespace {
 
 using http::Request;
@@ -100,13 +110,14 @@ Response create_role(AuthContext& ctx, Request& req) {
   storage::Role role;
   auto name = body->str("name");
   role.description = body->str("description").value_or("");
-  auto scope_refs = body->list("scope_ids");
   if (body->error()) return fail(req, *body->error());
   if (auto f = check_name(name, "name")) return fail(req, *f);
   role.name = *name;
-  auto scope_ids = ctx.services.roles.resolve_scopes(scope_refs.value_or(std::vector<std::string>{}), "scope_ids");
+  auto scope_ids = optional_scope_ids(ctx, *body);
   if (!scope_ids) return fail(req, scope_ids.error());
-  return role_response(ctx.services.roles.create_role(std::move(role), *scope_ids, *caller, origin_of(req)), req, 201);
+  return role_response(ctx.services.roles.create_role(std::move(role), scope_ids->value_or(std::vector<std::int64_t>{}),
+                                                      *caller, origin_of(req)),
+                       req, 201);
 }
 
 Response get_role(AuthContext& ctx, Request& req) {
@@ -123,7 +134,11 @@ Response update_role(AuthContext& ctx, Request& req) {
   if (!body) return fail(req, body.error());
   auto patch = read_patch(*body);
   if (!patch) return fail(req, missing_first(ctx.services.roles.role(edit->id), patch.error()));
-  return role_response(ctx.services.roles.update_role(edit->id, *patch, edit->caller, origin_of(req)), req);
+  auto scope_ids = optional_scope_ids(ctx, *body);
+  if (!scope_ids) return fail(req, missing_first(ctx.services.roles.role(edit->id), scope_ids.error()));
+  auto updated = ctx.services.roles.update_role(edit->id, *patch, edit->caller, origin_of(req));
+  if (!updated || !*scope_ids) return role_response(updated, req);
+  return role_response(ctx.services.roles.set_role_scopes(edit->id, **scope_ids, edit->caller, origin_of(req)), req);
 }
 
 Response delete_role(AuthContext& ctx, Request& req) {

@@ -390,7 +390,7 @@ std::variant<http::Response, http::WebSocketAccept> open_stream(Ctx& ctx, http::
   const bool quotes = principal->has_scope("market:data");
   const bool trades = principal->has_scope("trade:read");
   if (!quotes && !trades) {
-    return resource::insufficient_scope(req, {"trade:read", "market:data"}, {"trade:read", "market:data"});
+    return resource::insufficient_any_scope(req, {"trade:read", "market:data"});
   }
   // Browsers can name their first symbols in the URL: ?symbols=EURUSD,GBPUSD.
   std::string initial;

@@ -493,14 +493,17 @@ Parsed<DealListQuery> parse_deals_query(const http::Request& req, TimeMs now_msc
   // within the current second of a seconds clock) is still listed.
   q.to_msc = now_msc + 86'400'000;
   std::optional<TimeMs> from;
+  bool to_given = false;
   for (const auto& [name, value] : req.query) {
     if (name == "from" || name == "to") {
       const auto t = parse_time(value);
       if (!t) return invalid(name, "must be an ISO 8601 UTC time (2026-12-01T15:00:00Z) or Unix seconds");
-      if (name == "from")
+      if (name == "from") {
         from = *t;
-      else
+      } else {
         q.to_msc = *t;
+        to_given = true;
+      }
     } else if (name == "limit") {
       auto n = parse_count(name, value, kMaxDealLimit);
       if (!n) return n.error();
@@ -511,7 +514,10 @@ Parsed<DealListQuery> parse_deals_query(const http::Request& req, TimeMs now_msc
       q.after = *c;
     }
   }
-  q.from_msc = from.value_or(std::max<TimeMs>(0, q.to_msc - kThirtyDays));
+  // Without `from`: the 30 days before `to`, or, without `to` either, the last 30 days (the
+  // window's end is padded for the broker's clock; its start is not moved with it).
+  const TimeMs end = to_given ? q.to_msc : now_msc;
+  q.from_msc = from.value_or(std::max<TimeMs>(0, end - kThirtyDays));
   if (q.from_msc > q.to_msc) return invalid("from", "must not be after to");
   return q;
 }

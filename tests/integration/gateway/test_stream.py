@@ -40,6 +40,20 @@ class StreamTest(gh.GatewayTestCase):
         t = self.stack.trader(scopes=("account:read",))
         e = self.assertRefused(403, bearer=t.token)
         self.assertEqual(e.body.get("error"), "insufficient_scope", e.body)
+        # Either scope suffices: both are the alternatives, and the token lacks both.
+        self.assertEqual(set(e.body.get("required_scopes", [])), {"trade:read", "market:data"}, e.body)
+        self.assertEqual(set(e.body.get("missing_scopes", [])), {"trade:read", "market:data"}, e.body)
+        self.assertIn("one of the scopes", e.body.get("error_description", ""), e.body)
+
+    def test_one_of_the_two_scopes_suffices_and_symbols_need_market_data(self):
+        t = self.stack.trader(scopes=("trade:read",))
+        self.connect(t.token, symbols=())
+        with self.assertRaises(WebSocketRefused) as cm:
+            WebSocket.connect(self.mt5.base_url, f"{STREAM}?symbols=EURUSD", bearer=t.token)
+        e = cm.exception
+        self.assertEqual(e.status, 403, e)
+        self.assertEqual((e.body.get("required_scopes"), e.body.get("missing_scopes")),
+                         (["market:data"], ["market:data"]), e.body)
 
     def test_browser_ways_of_sending_the_token(self):
         # Browsers cannot set Authorization on a WebSocket: the token travels as the

@@ -44,6 +44,29 @@ class OpenTradeTest(gh.GatewayTestCase):
         for f in ("id", "symbol", "volume", "type", "open_price", "open_time", "status", "comment"):
             self.assertEqual(g.body[f], t[f], f"GET answers the trade as POST did ({f})")
 
+    def test_pending_order_answers_201_with_the_placed_order_as_documented(self):
+        q = self.trader.quote("EURUSD")
+        price, tp = round(q["ask"] - 0.0200, 5), round(q["ask"] + 0.0300, 5)
+        r = self.trader.post(f"{V1}/trades", json={"symbol": "EURUSD", "volume": 0.1, "trade_type": "buy_limit",
+                                                   "price": price, "take_profit": tp, "comment": "limit"})
+        self.assertEqual(r.status, 201, r)
+        o = r.body  # the PlacedOrder of api/mt5-api.yaml (openapi_check validates it too)
+        self.assertEqual(set(o), {"id", "order_id", "symbol", "volume", "price", "stop_loss", "take_profit",
+                                  "comment", "status", "broker_retcode", "time_setup"}, o)
+        self.assertEqual((o["status"], o["broker_retcode"], o["symbol"], o["comment"]),
+                         ("placed", 10008, "EURUSD", "limit"), o)
+        self.assertTrue(gh.same_id(o["id"], o["order_id"]), o)
+        self.assertAlmostEqual(o["volume"], 0.1, places=9)
+        self.assertAlmostEqual(o["price"], price, places=5)
+        self.assertAlmostEqual(o["take_profit"], tp, places=5)
+        self.assertIsNone(o["stop_loss"], o)
+        self.assertIsInstance(o["time_setup"], str, o)
+        # Not a trade: it is a pending order.
+        self.assertNotIn(str(o["id"]), [str(x["id"]) for x in self.trader.trades()])
+        orders = self.trader.get(f"{V1}/orders")
+        self.assertEqual(orders.status, 200, orders)
+        self.assertIn(str(o["order_id"]), [str(x.get("order_id", x.get("id"))) for x in orders.body], orders)
+
     def test_open_sell_fills_at_the_bid_side(self):
         q = self.trader.quote("EURUSD")
         t = self.trader.open(symbol="EURUSD", volume=0.02, trade_type="sell")
@@ -207,7 +230,12 @@ class ListTradesTest(gh.GatewayTestCase):
         self.assertEqual(set(self.ids(got)), set(self.ids(self.opened)))
 
     def test_status_filter(self):
-        self.assertEqual(self.ids(self.trader.trades("?status=closed")), [str(self.closed["id"])])
+        closed = self.trader.trades("?status=closed")
+        self.assertEqual(self.ids(closed), [str(self.closed["id"])])
+        for t in closed + [x for x in self.trader.trades("?status=all") if x["status"] == "closed"]:
+            self.assertTradeShape(t)
+            self.assertIsInstance(t.get("close_time"), str, f"a closed trade carries close_time: {t}")
+            gh.finite_number(self, t.get("close_price"), "a closed trade's close_price")
         self.assertEqual(set(self.ids(self.trader.trades("?status=all"))),
                          set(self.ids(self.opened + [self.closed])))
         self.assertEqual(set(self.ids(self.trader.trades("?status=open"))), set(self.ids(self.opened)))

@@ -6,6 +6,7 @@
 #include "auth/client_secrets.hpp"
 #include "auth/password_hasher.hpp"
 #include "auth/revocation_list.hpp"
+#include "faulty_storage.hpp"
 #include "jose/key_store.hpp"
 #include "ratelimit/memory_limiter.hpp"
 
@@ -27,19 +28,21 @@ class AuthServicesTest : public ::testing::Test {
     storage_ = std::move(*storage::open_storage("sqlite://" + (dir_ / "t.db").string()));
     ASSERT_TRUE(bootstrap(*storage_, hasher_, clock_, "root", std::string("Adm1n!password")));
     keys_ = std::move(*jose::KeyStore::open_or_create(dir_ / "keys", jose::Algorithm::ES256, clock_));
-    audit_ = std::make_unique<AuditLog>(*storage_, clock_);
+    faulty_ = std::make_unique<fakes::FaultyStorage>(*storage_);
+    audit_ = std::make_unique<AuditLog>(*faulty_, clock_);
     AuthSettings settings;
     settings.issuer = "https://auth.test";
     settings.lockout_threshold = 3;
     settings.lockout_seconds = 600;
     settings.login_rate = RateRule{1000, 60};
-    deps_ = std::make_unique<AuthDeps>(AuthDeps{
-        settings, *storage_, *keys_, limiter_, *audit_, clients_, revocations_, hasher_, secrets_, clock_, {}});
+    deps_ = std::make_unique<AuthDeps>(
+        AuthDeps{settings, *faulty_, *keys_, limiter_, *audit_, clients_, revocations_, hasher_, secrets_, clock_, {}});
     services_ = std::make_unique<AuthServices>(*deps_);
   }
   void TearDown() override {
     audit_->stop();
     services_.reset();
+    faulty_.reset();
     storage_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -77,6 +80,7 @@ class AuthServicesTest : public ::testing::Test {
   std::filesystem::path dir_;
   ManualClock clock_{1'800'000'000};
   std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<fakes::FaultyStorage> faulty_;  // what the services use: storage_ with injectable outages
   std::unique_ptr<jose::KeyStore> keys_;
   PasswordHasher hasher_{Argon2Params{.memory_kib = 1024, .iterations = 1, .parallelism = 1}};
   ClientSecrets secrets_{std::string(32, 'p')};
@@ -163,6 +167,25 @@ TEST_F(AuthServicesTest, ARotatedRefreshTokenPresentedAgainEndsTheWholeFamilyAnd
   EXPECT_FALSE(services_->tokens.verify(second->access.access_token));  // the session's revocation
 }
 
+// Contract: 503 when storage is unreachable. A refresh whose reads fail part-way answers 503
+// with Retry-After, not invalid_grant, and leaves the token usable once storage is back.
+TEST_F(AuthServicesTest, ARefreshDuringAStorageOutageIs503AndDoesNotSpendTheToken) {
+  register_user("alice");
+  auto grant = login("alice");
+  ASSERT_TRUE(grant);
+  for (const char* operation :
+       {"get_refresh_token_by_hash", "get_session", "get_user", "user_roles", "rotate_refresh_token"}) {
+    faulty_->fail(operation);
+    auto refused = services_->grants.refresh(grant->refresh_token, origin_);
+    faulty_->heal();
+    ASSERT_FALSE(refused) << operation;
+    EXPECT_EQ(refused.error().code, AuthError::Unavailable) << operation << ": " << refused.error().description;
+    EXPECT_GT(refused.error().retry_after_s, 0) << operation;
+  }
+  auto refreshed = services_->grants.refresh(grant->refresh_token, origin_);
+  ASSERT_TRUE(refreshed) << refreshed.error().description;
+}
+
 TEST_F(AuthServicesTest, AnotherUsersSessionIsNotFoundAndOnesOwnEnds) {
   const auto alice = register_user("alice");
   const auto bob = register_user("bob");
@@ -212,17 +235,41 @@ TEST_F(AuthServicesTest, ARotatedClientSecretStillWorksForItsGraceOnly) {
   auto created =
       services_->client_admin.create("svc-grace", named("grace"), {}, admin_with({"admin:clients"}), origin_);
   ASSERT_TRUE(created) << created.error().description;
-  const ClientCredentials old_secret{"svc-grace", created->secret};
+  const ClientCredentials old_secret{"svc-grace", *created->secret};
   EXPECT_TRUE(services_->clients.authenticate(old_secret, origin_));
 
   auto rotated = services_->client_admin.rotate_secret("svc-grace", 60, admin_with({"admin:clients"}), origin_);
   ASSERT_TRUE(rotated);
-  EXPECT_TRUE(services_->clients.authenticate({"svc-grace", rotated->secret}, origin_));
+  EXPECT_TRUE(services_->clients.authenticate({"svc-grace", *rotated->secret}, origin_));
   EXPECT_TRUE(services_->clients.authenticate(old_secret, origin_));
   clock_.advance(61);
   auto expired = services_->clients.authenticate(old_secret, origin_);
   ASSERT_FALSE(expired);
   EXPECT_EQ(expired.error().code, AuthError::InvalidClient);
+}
+
+// RFC 6749 §2.1: a public client cannot keep a secret, so it is given none and never
+// authenticates as a client (no client_credentials); one made public loses its secret.
+TEST_F(AuthServicesTest, APublicClientHasNoSecretAndCannotAuthenticate) {
+  auto settings = named("spa");
+  settings.client_type = "public";
+  auto created = services_->client_admin.create("spa-public", settings, {}, admin_with({"admin:clients"}), origin_);
+  ASSERT_TRUE(created) << created.error().description;
+  EXPECT_FALSE(created->secret);
+  EXPECT_TRUE(created->view.client.secret_hash.empty());
+  EXPECT_FALSE(services_->clients.authenticate({"spa-public", ""}, origin_));
+  auto rotated = services_->client_admin.rotate_secret("spa-public", 0, admin_with({"admin:clients"}), origin_);
+  ASSERT_FALSE(rotated);
+  EXPECT_EQ(rotated.error().code, AuthError::ValidationError);
+
+  auto confidential =
+      services_->client_admin.create("svc-turns-public", named("c"), {}, admin_with({"admin:clients"}), origin_);
+  ASSERT_TRUE(confidential && confidential->secret);
+  ClientPatch to_public;
+  to_public.client_type = "public";
+  ASSERT_TRUE(services_->client_admin.update("svc-turns-public", to_public, std::nullopt, admin_with({"admin:clients"}),
+                                             origin_));
+  EXPECT_FALSE(services_->clients.authenticate({"svc-turns-public", *confidential->secret}, origin_));
 }
 
 TEST_F(AuthServicesTest, ADeletedClientsTokensStopVerifyingAtOnce) {

@@ -227,6 +227,12 @@ TEST(DealsQuery, LimitAndCursorRoundTripThroughTheNextLink) {
   ASSERT_TRUE(q);
   EXPECT_EQ(q->limit, kDefaultDealLimit);
   EXPECT_FALSE(q->after);
+  // Default window: the last 30 days (from now), its end padded a day for the broker's clock.
+  EXPECT_EQ(q->from_msc, kNow - 30LL * 86'400'000);
+  EXPECT_EQ(q->to_msc, kNow + 86'400'000);
+  r.query = {{"to", "2025-12-31T00:00:00Z"}};  // with `to` only: the 30 days before it
+  q = parse_deals_query(r, kNow);
+  ASSERT_TRUE(q);
   EXPECT_EQ(q->to_msc - q->from_msc, 30LL * 86'400'000);
   r.query = {{"from", "2025-12-01T00:00:00.250Z"}, {"limit", "10000"}, {"cursor", "1764547200250_42"}};
   q = parse_deals_query(r, kNow);
