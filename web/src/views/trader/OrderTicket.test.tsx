@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-libra
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EURUSD, EURUSD_QUOTE } from '../../test/fixtures';
 import { AuthProvider } from '../../auth/AuthProvider';
-import { OrderTicket } from './OrderTicket';
+import { DOUBLE_CLICK_MS, OrderTicket } from './OrderTicket';
 
 const spec = EURUSD;
 const quote = EURUSD_QUOTE;
@@ -67,6 +67,34 @@ describe('OrderTicket', () => {
     expect(orders).toHaveLength(1);
     expect((orders[0]!.init.headers as Record<string, string>)['Idempotency-Key']).toMatch(/^[0-9a-f-]{36}$/);
     expect(JSON.parse(orders[0]!.init.body as string)).toEqual({ symbol: 'EURUSD', volume: 0.1, trade_type: 'buy' });
+  });
+
+  it('a second click just after a fast answer replays the same order; a later one is a new order', async () => {
+    const net = network(
+      () => new Response(JSON.stringify({ id: 7, type: 'buy', volume: 0.1, symbol: 'EURUSD', open_price: 1.1002 }), { status: 201 }),
+    );
+    net.answer(); // answers at once, so the first click settles before the second arrives
+    let now = 1_000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    renderTicket();
+    const button = screen.getByRole('button', { name: /^Buy 0.10 EURUSD/ });
+    const keys = () =>
+      net.sent
+        .filter((s) => s.url === '/api/v1/trades')
+        .map((s) => (s.init.headers as Record<string, string>)['Idempotency-Key']);
+    await act(async () => fireEvent.click(button));
+    await waitFor(() => expect(keys()).toHaveLength(1));
+    await screen.findByText(/Opened #7/);
+    now += DOUBLE_CLICK_MS - 100; // the double click's second click
+    await act(async () => fireEvent.click(button));
+    await waitFor(() => expect(keys()).toHaveLength(2));
+    expect(keys()[1]).toBe(keys()[0]); // the server replays the first answer: one trade
+    await waitFor(() => expect(button.hasAttribute('disabled')).toBe(false));
+    now += DOUBLE_CLICK_MS + 100; // a deliberate second order
+    await act(async () => fireEvent.click(button));
+    await waitFor(() => expect(keys()).toHaveLength(3));
+    expect(keys()[2]).not.toBe(keys()[0]);
+    vi.restoreAllMocks();
   });
 
   it('shows what is wrong before sending anything', async () => {

@@ -1,6 +1,7 @@
 // The order ticket: validated before sending; every refusal of the server shown in its words.
 // One Idempotency-Key per submission: a double click or a retry after a lost answer replays
-// the first answer instead of opening a second trade.
+// the first answer instead of opening a second trade. A double click's second click can land
+// after a fast first answer: the same order within DOUBLE_CLICK_MS of it is the same submission.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState, type FormEvent } from 'react';
 import type { Quote, SymbolSpec, Trade } from '../../api/types';
@@ -8,6 +9,11 @@ import { validateTicket, type TicketErrors, type TicketInput } from '../../api/v
 import { useAuth } from '../../auth/AuthProvider';
 import { price } from '../../components/format';
 import { errorText } from '../../components/states';
+
+/** Longer than any double click (the OS default is 500 ms), shorter than a deliberate second order. */
+export const DOUBLE_CLICK_MS = 600;
+
+type Order = Parameters<ReturnType<typeof useAuth>['api']['openTrade']>[0];
 
 interface Props {
   symbol: string;
@@ -27,20 +33,21 @@ export function OrderTicket({ symbol, onSymbol, symbols, quote }: Props) {
   });
   const [errors, setErrors] = useState<TicketErrors>({});
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
-  const key = useRef(crypto.randomUUID());
   const busy = useRef(false);
+  // The last submission: its key, its order, and when its answer came.
+  const last = useRef<{ key: string; order: string; settledAt: number } | null>(null);
   const spec = symbols.find((s) => s.symbol === symbol);
 
   const send = useMutation({
-    mutationFn: (order: Parameters<typeof api.openTrade>[0]) => api.openTrade(order, key.current),
+    mutationFn: ({ order, key }: { order: Order; key: string }) => api.openTrade(order, key),
     onSuccess: (trade: Trade) => {
       setResult({ ok: true, text: `Opened #${trade.id}: ${trade.type} ${trade.volume} ${trade.symbol} at ${trade.open_price}` });
       void client.invalidateQueries({ queryKey: ['trades'] });
       void client.invalidateQueries({ queryKey: ['account'] });
     },
     onError: (e) => setResult({ ok: false, text: errorText(e) }),
-    onSettled: () => {
-      key.current = crypto.randomUUID(); // the next submission is a new order
+    onSettled: (_data, _error, { order, key }) => {
+      last.current = { key, order: JSON.stringify(order), settledAt: performance.now() };
       busy.current = false;
     },
   });
@@ -56,7 +63,10 @@ export function OrderTicket({ symbol, onSymbol, symbols, quote }: Props) {
     }
     setErrors({});
     busy.current = true;
-    send.mutate(checked.order);
+    const order = JSON.stringify(checked.order);
+    const prev = last.current;
+    const sameClick = prev !== null && prev.order === order && performance.now() - prev.settledAt < DOUBLE_CLICK_MS;
+    send.mutate({ order: checked.order, key: sameClick ? prev.key : crypto.randomUUID() });
   };
 
   const field = (name: keyof TicketErrors, label: string, value: string, set: (v: string) => void) => (
