@@ -5,7 +5,6 @@ import base64
 import hashlib
 import html.parser
 import json
-import re
 import secrets
 import unittest
 import urllib.error

@@ -5,7 +5,7 @@ import threading
 import unittest
 
 import harness
-from harness import V1, ServerTestCase, strong_password
+from harness import V1, ServerTestCase
 from tokens import me, verify_access_token
 
 TOKEN_FIELDS = ("access_token", "token_type", "expires_in", "refresh_token", "scope", "session_id")

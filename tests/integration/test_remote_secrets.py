@@ -47,7 +47,6 @@ class StandIn:
     """A threaded HTTP(S) server on loopback whose handler is `handle(request) -> (status, headers, body)`."""
 
     def __init__(self, handle, tls=None):
-        outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
