@@ -139,4 +139,24 @@ void register_routes(http::Router& router, trading::handlers::GatewayContext& ct
   http::add_metrics_route(router, metrics);
 }
 
+void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool) {
+  using Kind = http::Registry::Kind;
+  const auto stat = [&service](auto field) {
+    return [&service, field] { return static_cast<double>(service.stats().*field); };
+  };
+  using Stats = trading::TradingService::Stats;
+  metrics.collect("mt5_accounts", "Trading accounts the gateway has opened.", Kind::Gauge, stat(&Stats::accounts));
+  metrics.collect("mt5_open_positions", "Open positions across every account.", Kind::Gauge,
+                  stat(&Stats::open_positions));
+  metrics.collect("mt5_store_commits_total", "Trade store transactions committed.", Kind::Counter,
+                  stat(&Stats::commits));
+  metrics.collect("mt5_store_commit_batches_total",
+                  "Group commits of the trade store (commits / batches is the batching factor).", Kind::Counter,
+                  stat(&Stats::commit_batches));
+  metrics.collect("mt5_idempotent_replays_total", "Orders answered from their stored answer (a retried key).",
+                  Kind::Counter, stat(&Stats::idempotent_replays));
+  metrics.collect("mt5_worker_queue_depth", "Calls waiting for a trading worker.", Kind::Gauge,
+                  [&pool] { return static_cast<double>(pool.queued()); });
+}
+
 }  // namespace permiso::mt5_app

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/clock.hpp"
+#include "common/worker_pool.hpp"
 #include "config/gateway_config.hpp"
 #include "http/client.hpp"
 #include "http/http.hpp"
@@ -54,5 +55,9 @@ std::unique_ptr<trading::GatewayService> start_service(const config::GatewayConf
 
 /// Every route: the trading API and stream, /health, /ready and /metrics.
 void register_routes(http::Router& router, trading::handlers::GatewayContext& ctx, http::Registry& metrics);
+
+/// The gateway's figures on /metrics, read at each scrape: accounts and open positions, the
+/// trade store's commits and group-commit batches, idempotent replays, the worker queue.
+void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool);
 
 }  // namespace permiso::mt5_app

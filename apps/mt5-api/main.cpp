@@ -61,6 +61,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
     http_client->shutdown();                  // cut the revocation long-poll in flight
     auth->stop();
   });
+  mt5_app::collect_metrics(metrics, *service, pool);
   http::Router router;
   mt5_app::register_routes(router, ctx, metrics);
   if (!app::serve_api_document(router, api::mt5_api_document())) return app::kExitStartup;

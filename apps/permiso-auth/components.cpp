@@ -4,6 +4,7 @@
 #include "auth/client_cache.hpp"
 #include "auth/handlers/oauth_handlers.hpp"
 #include "auth/handlers/rest_handlers.hpp"
+#include "auth/revocation_list.hpp"
 #include "auth/validation.hpp"
 #include "jose/crypto.hpp"
 
@@ -268,9 +269,33 @@ std::optional<std::unique_ptr<auth::AuditExport>> open_audit_export(const AuthCo
   return std::move(*out);
 }
 
-auth::AuditLog::StoredListener export_listener(const std::unique_ptr<auth::AuditExport>& out) {
-  if (!out) return {};
-  return [export_to = out.get()](const std::vector<storage::AuditEvent>& events) { export_to->write(events); };
+auth::AuditLog::StoredListener audit_listener(const std::unique_ptr<auth::AuditExport>& out, http::Registry& metrics) {
+  // Counted by the writer thread once stored, never on a request's path. Actions and outcomes
+  // are constants of the code, so the label sets stay few.
+  auto& events = metrics.counter("permiso_audit_events_total",
+                                 "Security events written to the audit trail (tokens issued, logins by outcome, "
+                                 "lockouts, refresh reuse, revocations, administration), by action and outcome.",
+                                 {"action", "outcome"});
+  return [export_to = out.get(), &events](const std::vector<storage::AuditEvent>& batch) {
+    for (const auto& e : batch) events.with({e.action, e.outcome}).inc();
+    if (export_to != nullptr) export_to->write(batch);
+  };
+}
+
+void collect_metrics(http::Registry& metrics, const auth::AuditLog& audit, const auth::AuthDeps& deps,
+                     const WorkerPool& blocking) {
+  using Kind = http::Registry::Kind;
+  const auto value = [](auto n) { return static_cast<double>(n); };
+  metrics.collect("permiso_audit_pending", "Audit events waiting for the writer.", Kind::Gauge,
+                  [&audit, value] { return value(audit.pending()); });
+  metrics.collect("permiso_audit_dropped_total", "Audit events dropped because storage was down too long.",
+                  Kind::Counter, [&audit, value] { return value(audit.dropped()); });
+  metrics.collect("permiso_revocations_cached", "Revoked tokens and ended sessions held in memory.", Kind::Gauge,
+                  [&deps, value] { return value(deps.revocations.size()); });
+  metrics.collect("permiso_clients_cached", "Service clients held in memory.", Kind::Gauge,
+                  [&deps, value] { return value(deps.clients.size()); });
+  metrics.collect("permiso_blocking_queue_depth", "Requests waiting for a blocking worker (storage, Argon2id).",
+                  Kind::Gauge, [&blocking, value] { return value(blocking.queued()); });
 }
 
 std::unique_ptr<WorkerPool> open_worker_pool(const AuthConfig& cfg) {

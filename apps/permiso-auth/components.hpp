@@ -65,8 +65,9 @@ bool seed_service_clients(storage::Storage& storage, const auth::ClientSecrets& 
 /// The SIEM export PERMISO_AUDIT_EXPORT names: null when none is configured, nullopt after
 /// logging why the file cannot be opened.
 std::optional<std::unique_ptr<auth::AuditExport>> open_audit_export(const config::AuthConfig& cfg);
-/// What the audit writer calls with each stored batch: the export's write, or nothing.
-auth::AuditLog::StoredListener export_listener(const std::unique_ptr<auth::AuditExport>& out);
+/// What the audit writer calls with each stored batch: counts it on /metrics
+/// (permiso_audit_events_total{action,outcome}) and writes it to the export, if any.
+auth::AuditLog::StoredListener audit_listener(const std::unique_ptr<auth::AuditExport>& out, http::Registry& metrics);
 
 /// How long a service client's previous secret keeps working after a live rotation, so the
 /// services holding it can move to the new one.
@@ -106,6 +107,11 @@ std::unique_ptr<WorkerPool> open_worker_pool(const config::AuthConfig& cfg);
 void follow_changes(events::RedisChannel& events, const auth::AuthDeps& deps, app::Maintenance& maintenance);
 
 /// Every route: OAuth, users, roles, clients, admin, discovery, and /health, /ready, /metrics.
+/// The domain's figures on /metrics, read at each scrape: the audit writer's backlog and
+/// losses, revocations and clients held in memory, the blocking pool's queue.
+void collect_metrics(http::Registry& metrics, const auth::AuditLog& audit, const auth::AuthDeps& deps,
+                     const WorkerPool& blocking);
+
 void register_routes(http::Router& router, auth::AuthContext& ctx, const config::AuthConfig& cfg,
                      const app::Maintenance& maintenance, const http::Registry& metrics);
 

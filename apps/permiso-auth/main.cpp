@@ -45,7 +45,9 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   auto redis = auth_app::connect_redis(cfg, local_limiter);
   auto audit_export = auth_app::open_audit_export(cfg);
   if (!audit_export) return app::kExitStartup;
-  auth::AuditLog audit(*storage, clock, auth::AuditLog::kDefaultCapacity, auth_app::export_listener(*audit_export));
+  http::Registry metrics;
+  auth::AuditLog audit(*storage, clock, auth::AuditLog::kDefaultCapacity,
+                       auth_app::audit_listener(*audit_export, metrics));
   if (!auth_app::seed_service_clients(*storage, client_secrets, clock, audit, seeds)) return app::kExitStartup;
   if (!auth_app::seed_dashboard_client(*storage, clock, cfg)) return app::kExitStartup;
   const auto blocking = auth_app::open_worker_pool(cfg);  // stops before the audit trail flushes
@@ -76,7 +78,7 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   const app::AtScopeExit stop_events([&redis] {  // before the maintenance it pokes goes
     if (redis.events) redis.events->stop();
   });
-  http::Registry metrics;
+  auth_app::collect_metrics(metrics, audit, deps, *blocking);
   http::Router router;
   auth_app::register_routes(router, ctx, cfg, maintenance, metrics);
   if (!app::serve_api_document(router, api::permiso_auth_document())) return app::kExitStartup;

@@ -152,4 +152,9 @@ void AuditLog::run() {
   }
 }
 
+std::size_t AuditLog::pending() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
 }  // namespace permiso::auth

@@ -75,6 +75,8 @@ class AuditLog {
   void stop();
 
   [[nodiscard]] std::uint64_t dropped() const { return dropped_.load(); }
+  /// Events recorded and not yet written (the writer's backlog).
+  [[nodiscard]] std::size_t pending() const;
   [[nodiscard]] std::uint64_t written() const { return written_.load(); }
 
  private:
@@ -84,7 +86,7 @@ class AuditLog {
   const Clock& clock_;
   const std::size_t capacity_;
   const StoredListener on_stored_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable flushed_;
   std::deque<storage::AuditEvent> queue_;

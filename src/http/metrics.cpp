@@ -177,7 +177,16 @@ std::string Registry::render() const {
       out += name + "_count" + labels(fam->label_names(), values) + ' ' + std::to_string(h.count()) + '\n';
     });
   }
+  for (const auto& [name, c] : collected_) {
+    append_help(out, name, c.help, c.kind == Kind::Counter ? "counter" : "gauge");
+    out += name + ' ' + format_double(c.read()) + '\n';
+  }
   return out;
+}
+
+void Registry::collect(std::string name, std::string help, Kind kind, std::function<double()> read) {
+  std::lock_guard lock(mutex_);
+  collected_.insert_or_assign(std::move(name), Collected{std::move(help), kind, std::move(read)});
 }
 
 void add_metrics_route(Router& router, const Registry& registry, std::string path) {

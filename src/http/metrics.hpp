@@ -105,11 +105,23 @@ class Registry {
   HistogramFamily& histogram(std::string name, std::string help, std::vector<std::string> label_names = {},
                              std::vector<double> buckets = default_latency_buckets());
 
+  /// A value the service keeps anyway (a queue depth, a count of its own), read when
+  /// /metrics is scraped rather than mirrored on every change. `read` runs on the scraping
+  /// thread: it must be cheap, thread-safe and outlive the registry's use.
+  enum class Kind { Counter, Gauge };
+  void collect(std::string name, std::string help, Kind kind, std::function<double()> read);
+
   /// Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string render() const;
 
  private:
+  struct Collected {
+    std::string help;
+    Kind kind;
+    std::function<double()> read;
+  };
   mutable std::mutex mutex_;
+  std::map<std::string, Collected> collected_;
   std::map<std::string, std::unique_ptr<CounterFamily>> counters_;
   std::map<std::string, std::unique_ptr<GaugeFamily>> gauges_;
   std::map<std::string, std::unique_ptr<HistogramFamily>> histograms_;

@@ -70,6 +70,34 @@ class HealthTest(ServerTestCase):
         self.assertGreaterEqual(after - before, 5, "a request counter (name containing 'request', "
                                 "ending in _total or _count) must count requests")
 
+    def sample(self, name, labels=""):
+        """The value of `name{labels}` on /metrics (labels as rendered), or None."""
+        for line in self.server.get("/metrics").raw.splitlines():
+            if line.startswith(name + labels + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def test_security_events_are_counted_by_action_and_outcome(self):
+        issued = '{action="token.issue",outcome="success"}'
+        failed = '{action="auth.login",outcome="failure"}'
+        before = (self.sample("permiso_audit_events_total", issued) or 0,
+                  self.sample("permiso_audit_events_total", failed) or 0)
+        created = self.server.create_client(scopes=("trade:read",))
+        for _ in range(3):
+            self.server.service_token(created["client"]["client_id"], created["client_secret"])
+        self.server.login(harness.uniq("nobody-"), "Wrong-passw0rd!", expect=401)
+        # The writer counts a batch once it is stored, off the request path: wait for it.
+        harness.wait_until(lambda: (self.sample("permiso_audit_events_total", issued) or 0) >= before[0] + 3, 10)
+        harness.wait_until(lambda: (self.sample("permiso_audit_events_total", failed) or 0) >= before[1] + 1, 10)
+
+    def test_the_domain_gauges_are_read_at_each_scrape(self):
+        for name in ("permiso_audit_pending", "permiso_audit_dropped_total", "permiso_revocations_cached",
+                     "permiso_clients_cached", "permiso_blocking_queue_depth"):
+            self.assertIsNotNone(self.sample(name), f"{name} on /metrics")
+        clients = self.sample("permiso_clients_cached")
+        self.server.create_client(scopes=("trade:read",))
+        harness.wait_until(lambda: self.sample("permiso_clients_cached") > clients, 10)
+
     def test_log_format_json_makes_every_output_line_a_json_object(self):
         s = self.server
         s.get("/health")

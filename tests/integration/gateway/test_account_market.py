@@ -229,6 +229,27 @@ class HealthTest(gh.GatewayTestCase):
                             for line in lower.splitlines() if not line.startswith("#")),
                         f"quote lag is measured:\n{text[:3000]}")
 
+    def test_metrics_read_the_gateways_own_figures_at_each_scrape(self):
+        def sample(name):
+            for line in self.mt5.get("/metrics").raw.splitlines():
+                if line.startswith(name + " "):
+                    return float(line.rsplit(" ", 1)[1])
+            return None
+
+        commits = sample("mt5_store_commits_total")
+        positions = sample("mt5_open_positions")
+        for name in ("mt5_accounts", "mt5_store_commit_batches_total", "mt5_idempotent_replays_total",
+                     "mt5_worker_queue_depth"):
+            self.assertIsNotNone(sample(name), f"{name} on /metrics")
+        trader = self.stack.trader()
+        key = {"Idempotency-Key": f"metrics-{id(self)}"}
+        first = trader.open(volume=0.01, headers=key)
+        replays = sample("mt5_idempotent_replays_total")
+        self.assertEqual(trader.open(volume=0.01, headers=key)["id"], first["id"])  # the same key: replayed
+        self.assertGreater(sample("mt5_store_commits_total"), commits)
+        self.assertGreaterEqual(sample("mt5_open_positions"), positions + 1)
+        self.assertEqual(sample("mt5_idempotent_replays_total"), replays + 1)
+
     def test_health_needs_no_token_but_the_api_does(self):
         r = self.mt5.get(f"{V1}/trades")
         self.assertError(r, 401)

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 namespace permiso::http {
@@ -125,6 +126,23 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(text.find("app_latency_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("app_latency_seconds_count{route=\"/x\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("app_latency_seconds_sum{route=\"/x\"} 7.55"), std::string::npos) << text;
+}
+
+TEST(Metrics, CollectedValuesAreReadAtEveryScrape) {
+  Registry reg;
+  std::atomic<int> depth{3};
+  std::atomic<int> reads{0};
+  reg.collect("app_queue_depth", "Waiting.", Registry::Kind::Gauge, [&] {
+    reads.fetch_add(1);
+    return static_cast<double>(depth.load());
+  });
+  reg.collect("app_done_total", "Done.", Registry::Kind::Counter, [] { return 42.0; });
+  auto text = reg.render();
+  EXPECT_NE(text.find("# TYPE app_queue_depth gauge\napp_queue_depth 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE app_done_total counter\napp_done_total 42\n"), std::string::npos) << text;
+  depth = 7;
+  EXPECT_NE(reg.render().find("app_queue_depth 7\n"), std::string::npos);
+  EXPECT_EQ(reads.load(), 2);
 }
 
 TEST(Metrics, SameNameReturnsSameFamilyAndTypeClashThrows) {
