@@ -12,7 +12,7 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
-.PHONY: help bootstrap build build-asan web web-check run run-cluster test test-unit test-integration compose-check compose-test images bench load-test fuzz fmt fmt-check layering-check naming-check systemd-check tidy clean
+.PHONY: help bootstrap build build-asan web web-check run run-cluster test test-unit test-integration compose-check compose-test images bench load-test fuzz fmt fmt-check layering-check naming-check systemd-check prometheus-check tidy clean
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
@@ -52,9 +52,14 @@ run-cluster: build web
 # Every test, on the sanitizer build: unit tests, then integration tests that start real
 # PostgreSQL and Redis servers on loopback. The Release build is compiled too (warnings are
 # errors there as well, and optimisation finds different ones), so `make run` cannot break.
-test: fmt-check layering-check naming-check compose-check web-check build build-asan systemd-check
+test: fmt-check layering-check naming-check compose-check prometheus-check web-check build build-asan systemd-check
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
+
+# deploy/prometheus: promtool checks the scrape configuration and the alert rules, and runs
+# the rules' unit tests.
+prometheus-check: bootstrap
+	@tests/deploy/check-prometheus
 
 # deploy/systemd: systemd-analyze verify (no warning), the offline security score, the env
 # examples as valid configuration; as root also both services run sandboxed.
