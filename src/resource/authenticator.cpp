@@ -616,9 +616,19 @@ Result<std::shared_ptr<const Principal>, AuthFailure> Authenticator::authenticat
 }
 
 bool Authenticator::ready() const {
-  const Impl& s = *impl_;
-  return s.keys_loaded.load(std::memory_order_acquire) &&
-         (!s.cfg.follow_revocations || s.feed_read.load(std::memory_order_acquire));
+  return keys_loaded() && (!follows_revocations() || revocations_loaded());
+}
+
+bool Authenticator::keys_loaded() const {
+  return impl_->keys_loaded.load(std::memory_order_acquire);
+}
+
+bool Authenticator::revocations_loaded() const {
+  return impl_->cfg.follow_revocations && impl_->feed_read.load(std::memory_order_acquire);
+}
+
+bool Authenticator::follows_revocations() const {
+  return impl_->cfg.follow_revocations;
 }
 
 bool Authenticator::auth_server_reachable() const {

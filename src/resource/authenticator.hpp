@@ -94,6 +94,11 @@ class Authenticator {
 
   /// Keys are loaded and, when following revocations, the feed has been read once.
   [[nodiscard]] bool ready() const;
+  /// The verification keys have been fetched once.
+  [[nodiscard]] bool keys_loaded() const;
+  /// The revocation feed has been read once (false when revocations are not followed).
+  [[nodiscard]] bool revocations_loaded() const;
+  [[nodiscard]] bool follows_revocations() const;
   /// The last JWKS refresh and (when following revocations) the last feed read both reached
   /// permiso-auth. When not, tokens of known keys still verify, but a new key or a
   /// revocation made meanwhile cannot arrive.

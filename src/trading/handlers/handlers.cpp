@@ -481,13 +481,20 @@ boost::json::value health_body(const GatewayContext& ctx) {
 http::ReadyReport ready_report(const GatewayContext& ctx) {
   const bool storage = ctx.service.ready();
   const bool broker = ctx.broker.connected();
-  const bool keys = ctx.auth.ready();
-  // permiso-auth unreachable does not take the gateway out: tokens of the keys it holds still
-  // verify, and every replica would be out at once. It is reported for the operator.
-  return {storage && broker && keys,
+  const bool keys = ctx.auth.keys_loaded();
+  const bool follows = ctx.auth.follows_revocations();
+  const bool revocations = ctx.auth.revocations_loaded();
+  // Each part says its own state: a gateway waiting only for the revocation feed (e.g. a
+  // wrong mt5-service secret) must not look like one without keys. permiso-auth unreachable
+  // does not take the gateway out: tokens of the keys it holds still verify, and every
+  // replica would be out at once. It is reported for the operator.
+  return {storage && broker && ctx.auth.ready(),
           {{"storage", storage ? "ok" : "unavailable"},
            {"broker", broker ? "connected" : "disconnected"},
            {"verification_keys", keys ? "loaded" : "not_loaded"},
+           {"revocations", !follows      ? "not_followed"
+                           : revocations ? "loaded"
+                                         : "not_loaded"},
            {"permiso_auth", ctx.auth.auth_server_reachable() ? "reachable" : "unreachable"}}};
 }
 

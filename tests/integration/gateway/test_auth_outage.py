@@ -36,6 +36,24 @@ class AuthOutageTest(gh.GatewayTestCase):
         old.owns_data_dir, old.owns_redis = False, False
         return new.start()
 
+    def test_a_gateway_that_cannot_read_the_feed_says_so_and_not_that_it_lacks_keys(self):
+        # A wrong mt5-service secret: the JWKS is public, the revocation feed is not.
+        wrong = gh.Mt5Server(self.stack.auth, "not-the-mt5-service-secret").start()
+        try:
+            def checks():
+                r = wrong.get("/ready", allow_5xx=True)
+                return r.status, r.body.get("checks", {})
+            self.assertTrue(wait_for(lambda: checks()[1].get("verification_keys") == "loaded"), checks())
+            status, body = checks()
+            self.assertEqual(status, 503, "not ready while it cannot know what was revoked")
+            self.assertEqual(body.get("revocations"), "not_loaded", body)
+            self.assertEqual(body.get("permiso_auth"), "unreachable", body)
+        finally:
+            wrong.stop()
+            wrong.cleanup()
+        status, body = self.mt5.get("/ready").status, self.mt5.get("/ready").body["checks"]
+        self.assertEqual((status, body["verification_keys"], body["revocations"]), (200, "loaded", "loaded"))
+
     def test_valid_tokens_keep_working_unknown_kids_are_refused_and_ready_says_so(self):
         trader = self.stack.trader()
         self.assertEqual(trader.get(f"{V1}/account").status, 200)
