@@ -10,6 +10,7 @@
 #include "auth/scopes.hpp"
 #include "common/worker_pool.hpp"
 #include "http/body.hpp"
+#include "http/numbers.hpp"
 #include "http/offload.hpp"
 #include "jose/key_store.hpp"
 #include "storage/storage.hpp"
@@ -18,10 +19,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <optional>
-#include <system_error>
 #include <thread>
 
 namespace permiso::auth {
@@ -302,23 +301,15 @@ struct FeedQuery {
   int wait_s = 0;
 };
 
-/// The whole parameter as a decimal integer ("5abc", " 5" and "" are not), or nothing.
-std::optional<std::int64_t> whole_integer(std::string_view v) {
-  std::int64_t n = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
-  return n;
-}
-
 AuthResult<FeedQuery> read_feed_query(const Request& req) {
   FeedQuery q;
   if (auto v = req.query_param("since")) {
-    const auto since = whole_integer(*v);
+    const auto since = http::whole_number<std::int64_t>(*v);
     if (!since || *since < 0) return validation_failure("since", "must be a non-negative integer (a feed cursor)");
     q.since = *since;
   }
   if (auto v = req.query_param("wait")) {
-    const auto wait = whole_integer(*v);
+    const auto wait = http::whole_number<std::int64_t>(*v);
     if (!wait) return validation_failure("wait", "must be an integer number of seconds");
     q.wait_s = static_cast<int>(std::clamp<std::int64_t>(*wait, 0, kMaxFeedWaitS));
   }

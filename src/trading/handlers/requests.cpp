@@ -2,6 +2,7 @@
 #include "trading/handlers/requests.hpp"
 
 #include "http/body.hpp"
+#include "http/numbers.hpp"
 #include "jose/crypto.hpp"
 #include "trading/handlers/json_writer.hpp"
 
@@ -117,11 +118,8 @@ Parsed<std::string> idempotency_key(std::string_view key, std::string_view field
 }
 
 std::optional<std::uint64_t> parse_decimal(std::string_view s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  std::uint64_t n = 0;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
-  return n;
+  if (s.size() > 19) return std::nullopt;
+  return http::whole_number<std::uint64_t>(s);
 }
 
 /// A page size or count in a query: an integer from 1 to `max`.

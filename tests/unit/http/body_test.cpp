@@ -1,6 +1,7 @@
 // Body readers: form decoding, JSON objects, OAuth parameter maps, Basic and Bearer credentials,
 // including hostile input.
 #include "http/body.hpp"
+#include "http/numbers.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -14,6 +15,16 @@ Request with_body(std::string content_type, std::string body) {
   if (!content_type.empty()) r.headers.emplace_back("content-type", std::move(content_type));
   r.body = std::move(body);
   return r;
+}
+
+TEST(WholeNumber, TheWholeTextOrNothing) {
+  EXPECT_EQ(whole_number<std::int64_t>("42"), 42);
+  EXPECT_EQ(whole_number<std::int64_t>("-7"), -7);
+  EXPECT_FALSE(whole_number<std::int64_t>("5abc"));
+  EXPECT_FALSE(whole_number<std::int64_t>(" 5"));
+  EXPECT_FALSE(whole_number<std::int64_t>(""));
+  EXPECT_FALSE(whole_number<std::uint64_t>("-1"));
+  EXPECT_FALSE(whole_number<std::uint64_t>("18446744073709551616"));  // one past the range
 }
 
 TEST(FormDecode, PlusIsSpaceAndPercentIsAByte) {
