@@ -10,6 +10,8 @@ find_package(CLI11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
+# The MT5 terminal bridge: ZeroMQ through Debian's cppzmq (header-only C++ over libzmq).
+find_package(cppzmq REQUIRED)
 if(PERMISO_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

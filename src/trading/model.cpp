@@ -249,4 +249,40 @@ std::string_view to_string(DealEntry e) {
   return e == DealEntry::In ? "in" : "out";
 }
 
+std::string_view to_string(MarginMode m) {
+  switch (m) {
+    case MarginMode::Forex:
+      return "forex";
+    case MarginMode::Futures:
+      return "futures";
+    case MarginMode::Cfd:
+      return "cfd";
+    case MarginMode::CfdIndex:
+      return "cfd_index";
+    case MarginMode::CfdLeverage:
+      return "cfd_leverage";
+    case MarginMode::ForexNoLeverage:
+      return "forex_no_leverage";
+    case MarginMode::ExchangeStocks:
+      return "exchange_stocks";
+    case MarginMode::ExchangeFutures:
+      return "exchange_futures";
+    case MarginMode::ExchangeFuturesForts:
+      return "exchange_futures_forts";
+    case MarginMode::ExchangeBonds:
+      return "exchange_bonds";
+    case MarginMode::ExchangeStocksMoex:
+      return "exchange_stocks_moex";
+    case MarginMode::ExchangeBondsMoex:
+      return "exchange_bonds_moex";
+    case MarginMode::Collateral:
+      return "collateral";
+  }
+  return "forex";
+}
+
+bool is_margin_mode(int value) {
+  return (value >= 0 && value <= 5) || (value >= 32 && value <= 34) || (value >= 37 && value <= 39) || value == 64;
+}
+
 }  // namespace permiso::trading

@@ -109,8 +109,26 @@ std::string_view to_string(PositionType t);  // "buy", "sell"
 std::string_view to_string(DealType t);      // "buy", "sell", "balance"
 std::string_view to_string(DealEntry e);     // "in", "out"
 
-/// How margin is computed (SYMBOL_CALC_MODE_FOREX / _CFDLEVERAGE).
-enum class MarginMode : int { Forex = 0, CfdLeverage = 4 };
+/// How margin is computed: SYMBOL_CALC_MODE_*, every value MT5 has. The simulator uses
+/// Forex and CfdLeverage; a real terminal's symbols may use any (the broker computes margin).
+enum class MarginMode : int {
+  Forex = 0,
+  Futures = 1,
+  Cfd = 2,
+  CfdIndex = 3,
+  CfdLeverage = 4,
+  ForexNoLeverage = 5,
+  ExchangeStocks = 32,
+  ExchangeFutures = 33,
+  ExchangeFuturesForts = 34,
+  ExchangeBonds = 37,
+  ExchangeStocksMoex = 38,
+  ExchangeBondsMoex = 39,
+  Collateral = 64,
+};
+std::string_view to_string(MarginMode m);  // "forex", "cfd_leverage", …
+/// Whether `value` is one of MarginMode's.
+bool is_margin_mode(int value);
 
 /// SymbolInfo: the instrument's specification.
 struct SymbolInfo {

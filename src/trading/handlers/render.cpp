@@ -138,7 +138,7 @@ void write_symbol(JsonWriter& w, const SymbolInfo& s) {
   w.key("volume_max").number(s.volume_max, kVolumeDigits);
   w.key("volume_step").number(s.volume_step, kVolumeDigits);
   w.member("stops_level", s.stops_level);
-  w.member("margin_mode", s.margin_mode == MarginMode::Forex ? "forex" : "cfd_leverage");
+  w.member("margin_mode", to_string(s.margin_mode));
   w.member("trade_allowed", s.trade_allowed);
   w.end_object();
 }

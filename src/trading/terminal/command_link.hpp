@@ -1,0 +1,51 @@
+// The connector's command channel to the terminal: one ZeroMQ REQ socket, one command at a
+// time, each bounded by a deadline. REQ is strict (send, then receive), so a reply that never
+// comes would wedge the socket: the link closes it and connects a new one (ZeroMQ's "lazy
+// pirate" pattern), and the caller learns whether the command may have reached the terminal.
+#pragma once
+
+#include "trading/terminal/protocol.hpp"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace permiso::trading::terminal {
+
+struct Exchange {
+  enum class Status {
+    Answered,  // `reply` holds the terminal's answer (which may be an error reply)
+    NotSent,   // the link was busy for the whole deadline: the terminal never saw the command
+    Lost,      // sent, but no valid answer in time: the terminal may or may not have acted
+  } status = Status::NotSent;
+  std::optional<Reply> reply;
+};
+
+class CommandLink {
+ public:
+  CommandLink(zmq::context_t& context, std::string endpoint, std::string token, std::chrono::milliseconds timeout);
+  CommandLink(const CommandLink&) = delete;
+  CommandLink& operator=(const CommandLink&) = delete;
+
+  /// Sends `cmd` with `args` (fields added to the command object) and waits for its reply.
+  /// Thread-safe; callers queue for the link no longer than the timeout.
+  Exchange call(std::string_view cmd, const boost::json::object& args = {});
+
+ private:
+  void reconnect();  // with link_ held
+
+  zmq::context_t& context_;
+  const std::string endpoint_;
+  const std::string token_;  // sent in every command; never logged
+  const std::chrono::milliseconds timeout_;
+  std::timed_mutex link_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace permiso::trading::terminal

@@ -1,0 +1,260 @@
+// See mirror.hpp.
+#include "trading/terminal/mirror.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace permiso::trading::terminal {
+namespace {
+
+bool is_pending(OrderState s) {
+  return s == OrderState::Started || s == OrderState::Placed || s == OrderState::Partial;
+}
+
+// What the gateway must persist when it differs. Floating values (current price, profit,
+// equity) move with every quote and are not worth a write per re-read.
+bool same_account(const AccountInfo& a, const AccountInfo& b) {
+  return a.balance == b.balance && a.credit == b.credit && a.margin == b.margin && a.leverage == b.leverage &&
+         a.currency == b.currency && a.name == b.name;
+}
+bool same_position(const Position& a, const Position& b) {
+  return a.volume == b.volume && a.sl == b.sl && a.tp == b.tp && a.price_open == b.price_open && a.type == b.type &&
+         a.swap == b.swap && a.commission == b.commission && a.comment == b.comment;
+}
+bool same_order(const Order& a, const Order& b) {
+  return a.state == b.state && a.volume_current == b.volume_current && a.price_open == b.price_open && a.sl == b.sl &&
+         a.tp == b.tp && a.type == b.type;
+}
+
+/// A position that is no longer open, closed by its Out deals (realised profit summed over
+/// them, closed at the last one). Without its deals the close is only known to have happened:
+/// it is dated by the re-read and priced at the last price seen.
+Position closed_position(Position p, const std::map<Ticket, Deal>& deals, TimeMs now_msc) {
+  p.closed = true;
+  const Deal* last = nullptr;
+  double realised = 0;
+  for (const auto& [ticket, d] : deals) {
+    if (d.position_id != p.ticket || d.entry != DealEntry::Out) continue;
+    realised += d.profit;
+    if (!last || d.time_msc >= last->time_msc) last = &d;
+  }
+  if (last) {
+    p.profit = realised;
+    p.close_time_msc = last->time_msc;
+    p.close_price = last->price;
+    p.close_reason = last->reason;
+  } else {
+    p.close_time_msc = now_msc;
+    p.close_price = p.price_current;
+  }
+  p.time_update_msc = *p.close_time_msc;
+  return p;
+}
+
+/// A pending order that is no longer pending: filled if a deal came from it, else canceled.
+Order finished_order(Order o, const std::map<Ticket, Deal>& deals, TimeMs now_msc) {
+  const auto fill = std::find_if(deals.begin(), deals.end(), [&](const auto& d) { return d.second.order == o.ticket; });
+  o.state = fill != deals.end() ? OrderState::Filled : OrderState::Canceled;
+  o.time_done_msc = fill != deals.end() ? fill->second.time_msc : now_msc;
+  if (fill != deals.end()) o.volume_current = 0;
+  return o;
+}
+
+template <class Row>
+std::vector<Row> of_symbol(const std::map<Ticket, Row>& rows, std::string_view symbol) {
+  std::vector<Row> out;
+  for (const auto& [ticket, row] : rows) {
+    if (symbol.empty() || row.symbol == symbol) out.push_back(row);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Mirror::set_symbols(std::vector<SymbolInfo> symbols) {
+  std::unique_lock lock(mu_);
+  symbols_ = std::move(symbols);
+}
+
+std::vector<SymbolInfo> Mirror::symbols() const {
+  std::shared_lock lock(mu_);
+  return symbols_;
+}
+
+std::optional<SymbolInfo> Mirror::symbol(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  for (const auto& s : symbols_) {
+    if (s.name == name) return s;
+  }
+  return std::nullopt;
+}
+
+void Mirror::set_tick(std::string_view symbol, const Tick& tick) {
+  std::unique_lock lock(mu_);
+  auto it = ticks_.find(symbol);
+  if (it == ticks_.end()) {
+    ticks_.emplace(std::string(symbol), tick);
+  } else if (tick.time_msc >= it->second.time_msc) {
+    it->second = tick;
+  }
+}
+
+std::optional<Tick> Mirror::tick(std::string_view symbol) const {
+  std::shared_lock lock(mu_);
+  auto it = ticks_.find(symbol);
+  if (it == ticks_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Mirror::keep_deal(Book& book, const Deal& deal) {
+  book.deals.insert_or_assign(deal.ticket, deal);
+  while (book.deals.size() > deal_capacity_) book.deals.erase(book.deals.begin());
+}
+
+void Mirror::apply_locked(const Changes& changes) {
+  for (const auto& a : changes.accounts) books_[a.login].account = a;
+  for (const auto& p : changes.positions) {
+    auto& open = books_[p.login].positions;
+    if (p.closed) {
+      open.erase(p.ticket);
+    } else {
+      open.insert_or_assign(p.ticket, p);
+    }
+  }
+  for (const auto& o : changes.orders) {
+    auto& pending = books_[o.login].orders;
+    if (is_pending(o.state)) {
+      pending.insert_or_assign(o.ticket, o);
+    } else {
+      pending.erase(o.ticket);
+    }
+  }
+  for (const auto& d : changes.deals) keep_deal(books_[d.login], d);
+}
+
+Changes Mirror::apply(Changes changes) {
+  std::unique_lock lock(mu_);
+  apply_locked(changes);
+  changes.sequence = ++sequence_;
+  return changes;
+}
+
+Changes Mirror::closed_rows(const Book& book, const AccountSnapshot& snapshot) const {
+  std::map<Ticket, Deal> deals = book.deals;
+  for (const auto& d : snapshot.deals) deals.insert_or_assign(d.ticket, d);
+  Changes out;
+  for (const auto& [ticket, p] : book.positions) {
+    const bool still_open = std::any_of(snapshot.open_positions.begin(), snapshot.open_positions.end(),
+                                        [t = ticket](const Position& q) { return q.ticket == t; });
+    if (!still_open) out.positions.push_back(closed_position(p, deals, snapshot.now_msc));
+  }
+  for (const auto& [ticket, o] : book.orders) {
+    const bool still_pending = std::any_of(snapshot.pending_orders.begin(), snapshot.pending_orders.end(),
+                                           [t = ticket](const Order& q) { return q.ticket == t; });
+    if (!still_pending) out.orders.push_back(finished_order(o, deals, snapshot.now_msc));
+  }
+  return out;
+}
+
+Changes Mirror::reconcile(const AccountSnapshot& snapshot) {
+  std::unique_lock lock(mu_);
+  Book& book = books_[snapshot.account.login];
+  Changes out = closed_rows(book, snapshot);
+  if (!book.account || !same_account(*book.account, snapshot.account)) out.accounts.push_back(snapshot.account);
+  for (const auto& p : snapshot.open_positions) {
+    auto it = book.positions.find(p.ticket);
+    if (it == book.positions.end() || !same_position(it->second, p)) out.positions.push_back(p);
+  }
+  for (const auto& o : snapshot.pending_orders) {
+    auto it = book.orders.find(o.ticket);
+    if (it == book.orders.end() || !same_order(it->second, o)) out.orders.push_back(o);
+  }
+  for (const auto& d : snapshot.deals) {
+    if (!book.deals.contains(d.ticket)) out.deals.push_back(d);
+  }
+  // The re-read is the truth, floating values included.
+  book.account = snapshot.account;
+  book.positions.clear();
+  for (const auto& p : snapshot.open_positions) book.positions.emplace(p.ticket, p);
+  book.orders.clear();
+  for (const auto& o : snapshot.pending_orders) book.orders.emplace(o.ticket, o);
+  for (const auto& d : snapshot.deals) keep_deal(book, d);
+  if (!out.empty()) out.sequence = ++sequence_;
+  return out;
+}
+
+void Mirror::seed(const BrokerState& state) {
+  std::unique_lock lock(mu_);
+  books_.clear();
+  for (const auto& a : state.accounts) books_[a.login].account = a;
+  for (const auto& p : state.positions) {
+    if (!p.closed) books_[p.login].positions.insert_or_assign(p.ticket, p);
+  }
+  for (const auto& o : state.orders) {
+    if (is_pending(o.state)) books_[o.login].orders.insert_or_assign(o.ticket, o);
+  }
+  for (const auto& d : state.deals) keep_deal(books_[d.login], d);
+}
+
+std::vector<Login> Mirror::logins() const {
+  std::shared_lock lock(mu_);
+  std::vector<Login> out;
+  for (const auto& [login, book] : books_) {
+    if (book.account) out.push_back(login);
+  }
+  return out;
+}
+
+std::optional<TimeMs> Mirror::oldest_gone(Login login, const std::vector<Position>& open,
+                                          const std::vector<Order>& pending) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  if (it == books_.end()) return std::nullopt;
+  std::optional<TimeMs> oldest;
+  auto consider = [&](TimeMs t) { oldest = oldest ? std::min(*oldest, t) : t; };
+  for (const auto& [ticket, p] : it->second.positions) {
+    if (std::none_of(open.begin(), open.end(), [t = ticket](const Position& q) { return q.ticket == t; }))
+      consider(p.time_msc);
+  }
+  for (const auto& [ticket, o] : it->second.orders) {
+    if (std::none_of(pending.begin(), pending.end(), [t = ticket](const Order& q) { return q.ticket == t; })) {
+      consider(o.time_setup_msc);
+    }
+  }
+  return oldest;
+}
+
+std::optional<AccountInfo> Mirror::account(Login login) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  if (it == books_.end()) return std::nullopt;
+  return it->second.account;
+}
+
+std::vector<Position> Mirror::positions(Login login, std::string_view symbol) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  return it == books_.end() ? std::vector<Position>{} : of_symbol(it->second.positions, symbol);
+}
+
+std::vector<Order> Mirror::orders(Login login, std::string_view symbol) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  return it == books_.end() ? std::vector<Order>{} : of_symbol(it->second.orders, symbol);
+}
+
+std::vector<Deal> Mirror::deals(Login login, TimeMs from_msc, TimeMs to_msc) const {
+  std::shared_lock lock(mu_);
+  std::vector<Deal> out;
+  auto it = books_.find(login);
+  if (it == books_.end()) return out;
+  for (const auto& [ticket, d] : it->second.deals) {
+    if (d.time_msc >= from_msc && d.time_msc < to_msc) out.push_back(d);
+  }
+  std::sort(out.begin(), out.end(), [](const Deal& a, const Deal& b) {
+    return DealCursor{a.time_msc, a.ticket} < DealCursor{b.time_msc, b.ticket};
+  });
+  return out;
+}
+
+}  // namespace permiso::trading::terminal

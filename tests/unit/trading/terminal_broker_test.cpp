@@ -1,0 +1,287 @@
+// The terminal connector against the bridge server over the simulated broker: the same
+// protocol the PermisoBridge EA speaks, on loopback, with a hung and a refusing terminal.
+#include "trading/terminal/terminal_broker.hpp"
+#include "trading/sim/simulated_broker.hpp"
+#include "trading/terminal/bridge_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace permiso::trading::terminal {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Polls `condition` until it holds or `limit` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return condition();
+}
+
+sim::SimOptions quiet_market() {
+  sim::SimOptions o;
+  o.seed = 7;
+  o.slippage_points = 0;
+  o.start_time_msc = 1'700'000'000'000;
+  return o;
+}
+
+TradeRequest market(OrderType type, double volume, Ticket position = 0) {
+  TradeRequest r;
+  r.action = TradeAction::Deal;
+  r.symbol = "EURUSD";
+  r.volume = volume;
+  r.type = type;
+  r.deviation = 1000;
+  r.position = position;
+  return r;
+}
+
+/// Collects what the connector delivers to the gateway.
+struct Delivered {
+  std::mutex mu;
+  std::vector<Changes> changes;
+  std::optional<Position> position(Ticket ticket) {
+    std::lock_guard lock(mu);
+    std::optional<Position> last;
+    for (const auto& c : changes) {
+      for (const auto& p : c.positions) {
+        if (p.ticket == ticket) last = p;
+      }
+    }
+    return last;
+  }
+};
+
+BridgeServerOptions single_account() {
+  BridgeServerOptions o;
+  o.multi_account = false;
+  return o;
+}
+
+class TerminalBrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start_server({}); }
+
+  void start_server(BridgeServerOptions options) {
+    options.command_endpoint = "tcp://127.0.0.1:*";
+    options.event_endpoint = "tcp://127.0.0.1:*";
+    options.heartbeat = 100ms;
+    if (options.token.empty()) options.token = "bridge-token";
+    server_ = std::make_unique<BridgeServer>(sim_, options);
+    server_->start();
+  }
+
+  TerminalOptions connector_options() {
+    TerminalOptions o;
+    o.command_url = server_->command_endpoint();
+    o.event_url = server_->event_endpoint();
+    o.token = "bridge-token";
+    o.timeout = 300ms;
+    o.refresh_interval = 50ms;
+    return o;
+  }
+
+  std::unique_ptr<TerminalBroker> connect(TerminalOptions options) {
+    auto broker = std::make_unique<TerminalBroker>(std::move(options));
+    broker->set_change_listener([this](const Changes& c) {
+      std::lock_guard lock(delivered_.mu);
+      delivered_.changes.push_back(c);
+    });
+    broker->start();
+    return broker;
+  }
+
+  Login open_account(TerminalBroker& broker) {
+    auto opened = broker.open_account("trader", "USD", 100, 10'000);
+    EXPECT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+    EXPECT_FALSE(opened.changes.accounts.empty());
+    return opened.changes.accounts.empty() ? 0 : opened.changes.accounts.front().login;
+  }
+
+  sim::SimulatedBroker sim_{quiet_market()};
+  std::unique_ptr<BridgeServer> server_;
+  Delivered delivered_;
+};
+
+TEST_F(TerminalBrokerTest, ConnectsAndMirrorsTheTerminalsSymbolsAndQuotes) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  EXPECT_TRUE(broker->connected());
+  EXPECT_EQ(broker->name(), "terminal");
+  EXPECT_EQ(broker->symbols_get().size(), sim_.symbols_get().size());
+  auto tick = broker->symbol_info_tick("EURUSD");
+  ASSERT_TRUE(tick);
+  EXPECT_EQ(tick->bid, sim_.symbol_info_tick("EURUSD")->bid);
+  // A live quote reaches the tick listener and the mirror.
+  std::atomic<int> ticks{0};
+  broker->set_tick_listener([&](std::string_view, const Tick&) { ++ticks; });
+  ASSERT_TRUE(eventually([&] {
+    sim_.step(1000);
+    return ticks.load() > 0;
+  }));
+  EXPECT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD")->time_msc == sim_.now(); }));
+}
+
+TEST_F(TerminalBrokerTest, TradesThroughTheBridgeAndAnswersReadsFromItsMirror) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  ASSERT_NE(opened.result.position, 0U);
+  EXPECT_FALSE(opened.changes.positions.empty());
+  EXPECT_FALSE(opened.changes.deals.empty());
+  EXPECT_GT(opened.changes.sequence, 0U);
+  auto open = broker->positions_get(login);
+  ASSERT_EQ(open.size(), 1U);
+  EXPECT_EQ(open.front().ticket, opened.result.position);
+  EXPECT_EQ(broker->account_info(login)->login, login);
+
+  auto closed = broker->order_send(login, market(OrderType::Sell, 0.1, opened.result.position));
+  ASSERT_EQ(closed.result.retcode, Retcode::Done) << closed.result.comment;
+  EXPECT_TRUE(broker->positions_get(login).empty());
+  EXPECT_EQ(broker->history_deals_get(login, 0, sim_.now() + 1).size(),
+            sim_.history_deals_get(login, 0, sim_.now() + 1).size());
+}
+
+TEST_F(TerminalBrokerTest, ARefusalKeepsTheTerminalsReturnCode) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  auto refused = broker->order_send(login, market(OrderType::Buy, 1000));  // beyond volume_max
+  EXPECT_FALSE(is_success(refused.result.retcode));
+  EXPECT_EQ(refused.result.retcode, sim_.order_send(login, market(OrderType::Buy, 1000)).result.retcode);
+}
+
+TEST_F(TerminalBrokerTest, AStopLossHitOnTheTerminalReachesTheGateway) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  auto req = market(OrderType::Buy, 0.1);
+  const double bid = sim_.symbol_info_tick("EURUSD")->bid;
+  req.sl = bid - 0.0050;
+  auto opened = broker->order_send(login, req);
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  ASSERT_TRUE(sim_.set_quote("EURUSD", bid - 0.0100, bid - 0.0099));
+  ASSERT_TRUE(eventually([&] {
+    auto p = delivered_.position(opened.result.position);
+    return p && p->closed;
+  }));
+  EXPECT_EQ(delivered_.position(opened.result.position)->close_reason, DealReason::Sl);
+  EXPECT_TRUE(eventually([&] { return broker->positions_get(login).empty(); }));
+}
+
+TEST_F(TerminalBrokerTest, TheReReadFindsAClosureNoEventAnnounced) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
+  ASSERT_EQ(opened.result.retcode, Retcode::Done);
+  // Closed on the terminal by someone else: order_send on the broker itself publishes nothing.
+  auto closed = sim_.order_send(login, market(OrderType::Sell, 0.1, opened.result.position));
+  ASSERT_EQ(closed.result.retcode, Retcode::Done);
+  ASSERT_TRUE(eventually([&] {
+    auto p = delivered_.position(opened.result.position);
+    return p && p->closed;
+  }));
+  const auto p = *delivered_.position(opened.result.position);
+  EXPECT_EQ(p.close_price, closed.result.price);  // from the Out deal the re-read found
+  EXPECT_EQ(p.close_reason, DealReason::Client);
+}
+
+TEST_F(TerminalBrokerTest, AHungTerminalIsDisconnectedThenFoundAgain) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  server_->set_paused(true);
+  // An order the terminal never answers has an unknown outcome, or is refused unsent once the
+  // connector already knows the terminal is gone: never a success, never a hang.
+  const auto started = std::chrono::steady_clock::now();
+  auto lost = broker->order_send(login, market(OrderType::Buy, 0.1));
+  EXPECT_TRUE(lost.result.retcode == Retcode::Timeout || lost.result.retcode == Retcode::Connection)
+      << static_cast<int>(lost.result.retcode);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  ASSERT_TRUE(eventually([&] { return !broker->connected(); }));
+  auto refused = broker->order_send(login, market(OrderType::Buy, 0.1));
+  EXPECT_EQ(refused.result.retcode, Retcode::Connection);
+
+  server_->set_paused(false);
+  ASSERT_TRUE(eventually([&] { return broker->connected(); }));
+  auto again = broker->order_send(login, market(OrderType::Buy, 0.1));
+  EXPECT_EQ(again.result.retcode, Retcode::Done) << again.result.comment;
+}
+
+TEST_F(TerminalBrokerTest, AnOrderLostInFlightIsSettledByTheReRead) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  // The terminal executes the order but its answer never comes back: a position the gateway
+  // was told nothing about. The re-read after reconnecting delivers it.
+  auto executed = sim_.order_send(login, market(OrderType::Buy, 0.2));
+  ASSERT_EQ(executed.result.retcode, Retcode::Done);
+  ASSERT_TRUE(eventually([&] {
+    auto p = delivered_.position(executed.result.position);
+    return p && !p->closed && p->volume == 0.2;
+  }));
+  EXPECT_EQ(broker->positions_get(login).size(), 1U);
+}
+
+TEST_F(TerminalBrokerTest, AWrongTokenNeverConnects) {
+  auto options = connector_options();
+  options.token = "not-the-token";
+  auto broker = connect(options);
+  EXPECT_FALSE(broker->wait_until_connected(500ms));
+  EXPECT_FALSE(broker->connected());
+  EXPECT_EQ(broker->open_account("x", "USD", 100, 1000).result.retcode, Retcode::Connection);
+}
+
+TEST_F(TerminalBrokerTest, AnotherAccountThanMt5LoginIsRefused) {
+  server_.reset();
+  start_server(single_account());
+  auto options = connector_options();
+  options.expected_login = 999;
+  auto broker = connect(options);
+  EXPECT_FALSE(broker->wait_until_connected(500ms));
+}
+
+TEST_F(TerminalBrokerTest, ASingleAccountTerminalBelongsToOnePrincipal) {
+  server_.reset();
+  start_server(single_account());
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  auto second = broker->open_account("someone else", "USD", 100, 10'000);
+  EXPECT_EQ(second.result.retcode, Retcode::Reject);
+  EXPECT_TRUE(second.changes.empty());
+  EXPECT_EQ(broker->order_send(login, market(OrderType::Buy, 0.1)).result.retcode, Retcode::Done);
+  EXPECT_EQ(broker->order_send(login + 1, market(OrderType::Buy, 0.1)).result.retcode, Retcode::Reject);
+}
+
+TEST_F(TerminalBrokerTest, ARestartedGatewayBindsNoSecondPrincipalToTheTerminal) {
+  server_.reset();
+  start_server(single_account());
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  // Restarted: storage says the account is bound already.
+  auto restarted = std::make_unique<TerminalBroker>(connector_options());
+  BrokerState state;
+  state.accounts.push_back(*broker->account_info(login));
+  restarted->restore(state);
+  restarted->start();
+  ASSERT_TRUE(restarted->wait_until_connected(5s));
+  EXPECT_EQ(restarted->open_account("late", "USD", 100, 1).result.retcode, Retcode::Reject);
+}
+
+}  // namespace
+}  // namespace permiso::trading::terminal
