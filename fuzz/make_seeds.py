@@ -150,6 +150,74 @@ def config_seeds():
         write("config", name, text)
 
 
+def bridge_protocol_seeds():
+    """PermisoBridge messages (docs/brokers.md): commands, replies carrying every object and
+    `changes`, event frames, and nearly valid ones (wrong version, types, enumeration values)."""
+    def dump(doc):
+        return json.dumps(doc, separators=(",", ":"))
+
+    account = {"login": 7001, "name": "Fuzz", "server": "Fuzz-Demo", "currency": "USD", "leverage": 100,
+               "balance": 2500.5, "credit": 0, "profit": -3.25, "equity": 2497.25, "margin": 12.5,
+               "margin_free": 2484.75, "margin_level": 19978, "margin_so_call": 50, "margin_so_so": 30, "demo": True}
+    symbol = {"name": "GBPJPY", "description": "Pound vs Yen", "currency_base": "GBP", "currency_profit": "JPY",
+              "currency_margin": "GBP", "digits": 3, "point": 0.001, "contract_size": 100000, "volume_min": 0.01,
+              "volume_max": 100, "volume_step": 0.01, "stops_level": 0, "calc_mode": 0, "trade_allowed": True}
+    tick = {"time_msc": 1_800_000_000_123, "bid": 191.204, "ask": 191.219, "last": 0}
+    position = {"ticket": 90011, "login": 7001, "symbol": "GBPJPY", "type": 1, "volume": 0.3, "price_open": 191.3,
+                "price_current": 191.219, "sl": 192, "tp": 0, "profit": 15.9, "swap": -0.4, "commission": -1.2,
+                "magic": 77, "comment": "fz", "reason": 3, "time_msc": 1_800_000_000_000,
+                "time_update_msc": 1_800_000_000_100, "closed": False}
+    closed = dict(position, ticket=90012, closed=True, close_time_msc=1_800_000_000_200, close_price=191.22,
+                  close_reason=5)
+    order = {"ticket": 90020, "login": 7001, "symbol": "GBPJPY", "type": 2, "state": 1, "type_filling": 2,
+             "volume_initial": 1, "volume_current": 1, "price_open": 190.5, "price_current": 191.219, "sl": 0,
+             "tp": 0, "magic": 0, "comment": "", "position_id": 0, "time_setup_msc": 1_800_000_000_000,
+             "time_done_msc": 0}
+    deal = {"ticket": 90030, "login": 7001, "order": 90020, "position_id": 90011, "symbol": "GBPJPY", "type": 1,
+            "entry": 0, "reason": 3, "volume": 0.3, "price": 191.3, "profit": 0, "commission": -1.2, "swap": 0,
+            "magic": 77, "comment": "", "time_msc": 1_800_000_000_000}
+    changes = {"positions": [position, closed], "orders": [order], "deals": [deal], "accounts": [account],
+               "sequence": 41}
+    request = {"action": 1, "magic": 77, "order": 0, "symbol": "GBPJPY", "volume": 0.3, "price": 191.3, "sl": 192,
+               "tp": 0, "deviation": 10, "type": 1, "type_filling": 1, "comment": "fz", "position": 0}
+    terminal = {"login": 7001, "server": "Fuzz-Demo", "company": "Fuzz Ltd", "name": "MetaTrader 5", "build": 4410,
+                "connected": True, "trade_allowed": False, "accounts": "single"}
+
+    def cmd(i, name, **args):
+        return dict({"v": 1, "id": i, "cmd": name, "token": "seed-token"}, **args)
+
+    def ok(i, **fields):
+        return dict({"v": 1, "id": i, "ok": True}, **fields)
+
+    for name, text in {
+        "cmd-hello": dump(cmd(1, "hello")),
+        "cmd-order-send": dump(cmd(2, "order_send", login=7001, **request)),
+        "cmd-history": dump(cmd(3, "history_deals", login=7001, from_msc=0, to_msc=2**63 - 1)),
+        "cmd-bad-types": dump({"v": 1, "id": -4, "cmd": ["hello"], "token": 9}),
+        "reply-hello": dump(ok(1, terminal=terminal)),
+        "reply-order-send": dump(ok(2, result={"retcode": 10009, "deal": 90030, "order": 90040, "position": 90011,
+                                               "volume": 0.3, "price": 191.3, "bid": 191.204, "ask": 191.219,
+                                               "comment": "done"}, changes=changes)),
+        "reply-rows": dump(ok(5, symbols=[symbol, dict(symbol, name="US500", calc_mode=4)], positions=[position],
+                              orders=[order, dict(order, ticket=90021, type=6)],
+                              deals=[deal, dict(deal, ticket=90031, type=7)], account=account, tick=tick)),
+        "reply-error": dump({"v": 1, "id": 6, "ok": False, "error": "not_found", "message": "no such symbol"}),
+        "reply-error-unknown": dump({"v": 1, "id": 7, "ok": False, "error": "teapot", "message": 418}),
+        "reply-wrong-version": dump({"v": 2, "id": 8, "ok": True}),
+        "event-tick": "tick " + dump({"symbol": "GBPJPY", "tick": tick}),
+        "event-trade": "trade " + dump({"changes": changes}),
+        "event-heartbeat": "heartbeat " + dump({"time_msc": 1_800_000_000_999, "connected": True}),
+        # 923.6788625764161: Boost.JSON 1.81 parses it an ulp off, so the round trip allows 2 ulps
+        "edge-numbers": dump(dict(position, ticket=2**64 - 1, volume=1e308, price_open=-0.0, sl=5e-324,
+                                  profit=923.6788625764161, magic=2**64 - 1, time_msc=-(2**63),
+                                  close_time_msc=None, close_price=None, close_reason=None)),
+        "edge-bad-numbers": dump(dict(deal, ticket=-1, volume="1", reason=2**31, type=1.0, magic=2**64)),
+        "edge-truncated": "trade " + dump({"changes": changes})[:120],
+        "edge-not-object": 'tick [{"bid":1}] "x"',
+    }.items():
+        write("bridge_protocol", name, text)
+
+
 if __name__ == "__main__":
     jwt_seeds()
     jwks_seeds()
@@ -158,3 +226,4 @@ if __name__ == "__main__":
     basic_auth_seeds()
     http_request_seeds()
     config_seeds()
+    bridge_protocol_seeds()
