@@ -44,9 +44,12 @@ resource::ResourceConfig resource_config(const GatewayConfig& cfg) {
 }  // namespace
 
 void warn_about_unused_settings(const GatewayConfig& cfg) {
-  if (!cfg.mt5_login.empty() || !cfg.mt5_server.empty()) {
-    // Never the password: only that a real connector's settings were given and are unused.
+  // Never a secret's value: only that a setting was given and is unused.
+  if (cfg.broker == "simulator" && (!cfg.mt5_login.empty() || !cfg.mt5_server.empty())) {
     spdlog::warn("MT5_SERVER/MT5_LOGIN are set but MT5_BROKER=simulator: the simulator ignores them");
+  }
+  if (cfg.broker == "terminal" && (!cfg.mt5_server.empty() || !cfg.mt5_password.empty())) {
+    spdlog::warn("MT5_SERVER/MT5_PASSWORD are set but MT5_BROKER=terminal: the terminal logs in on its own");
   }
 }
 
@@ -101,6 +104,51 @@ trading::sim::SimOptions simulator_options(const GatewayConfig& cfg) {
   return options;
 }
 
+trading::Broker& BrokerBackend::broker() const {
+  if (simulator) return *simulator;
+  return *terminal;
+}
+
+void BrokerBackend::go_live(const GatewayConfig& cfg, const Clock& clock) {
+  if (terminal) {
+    if (!terminal->reconcile_now())
+      spdlog::warn("the MT5 terminal did not answer the first re-read; retrying every second");
+    return;
+  }
+  simulator->advance_to(clock.now_ms());
+  simulator->start(std::chrono::milliseconds(cfg.sim_tick_ms));
+}
+
+void BrokerBackend::stop() {
+  if (simulator) simulator->stop();
+  if (terminal) terminal->stop();
+}
+
+std::optional<BrokerBackend> open_broker(const GatewayConfig& cfg, trading::BarBuilder& bars) {
+  BrokerBackend backend;
+  if (cfg.broker == "simulator") {
+    backend.simulator = std::make_unique<trading::sim::SimulatedBroker>(simulator_options(cfg));
+    backend.simulator->backfill(bars);  // chart history before live ticks arrive
+    return backend;
+  }
+  trading::terminal::TerminalOptions options;
+  options.command_url = cfg.terminal_command_url;
+  options.event_url = cfg.terminal_event_url;
+  options.token = cfg.terminal_token;
+  options.timeout = std::chrono::milliseconds(cfg.terminal_timeout_ms);
+  if (!cfg.mt5_login.empty()) options.expected_login = std::stoull(cfg.mt5_login);  // digits, validated
+  backend.terminal = std::make_unique<trading::terminal::TerminalBroker>(std::move(options));
+  backend.terminal->start();
+  // The instruments, the stream and the routes are built from the terminal's symbols.
+  const auto patience = std::max(std::chrono::milliseconds(cfg.terminal_timeout_ms), std::chrono::milliseconds(10'000));
+  if (!backend.terminal->wait_until_connected(patience)) {
+    spdlog::critical("the MT5 terminal at {} did not answer within {} ms (is PermisoBridge running?)",
+                     cfg.terminal_command_url, patience.count());
+    return std::nullopt;
+  }
+  return backend;
+}
+
 void feed_quotes(trading::Broker& broker, trading::BarBuilder& bars, trading::handlers::StreamHub& stream,
                  trading::handlers::GatewayMetrics& metrics, const Clock& clock) {
   broker.set_tick_listener([&bars, &stream, &metrics, &clock](std::string_view symbol, const trading::Tick& tick) {
@@ -112,7 +160,8 @@ void feed_quotes(trading::Broker& broker, trading::BarBuilder& bars, trading::ha
 
 std::unique_ptr<trading::GatewayService> start_service(const GatewayConfig& cfg, trading::Broker& broker,
                                                        trading::TradeStore& store, const Clock& clock,
-                                                       trading::handlers::StreamHub& stream) {
+                                                       trading::handlers::StreamHub& stream,
+                                                       trading::handlers::GatewayMetrics& metrics) {
   trading::GatewayOptions options;
   options.currency = cfg.demo_currency;
   options.leverage = static_cast<int>(cfg.demo_leverage);
@@ -125,6 +174,9 @@ std::unique_ptr<trading::GatewayService> start_service(const GatewayConfig& cfg,
   auto service = std::make_unique<trading::GatewayService>(broker, store, clock, options);
   // Trade events follow durability: the stream hears of a change once storage committed it.
   service->set_committed_listener([&stream](const trading::Changes& changes) { stream.on_changes(changes); });
+  service->set_broker_timer([&metrics](trading::TradeAction action, std::chrono::nanoseconds took) {
+    metrics.broker_order(action, std::chrono::duration<double>(took).count());
+  });
   if (auto started = service->start(); !started) {
     spdlog::critical("cannot restore the trading state from storage: {}", started.error().message);
     return nullptr;
@@ -139,7 +191,8 @@ void register_routes(http::Router& router, trading::handlers::GatewayContext& ct
   http::add_metrics_route(router, metrics);
 }
 
-void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool) {
+void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool,
+                     const trading::handlers::StreamHub& stream, const trading::Broker& broker) {
   using Kind = http::Registry::Kind;
   const auto stat = [&service](auto field) {
     return [&service, field] { return static_cast<double>(service.stats().*field); };
@@ -157,6 +210,10 @@ void collect_metrics(http::Registry& metrics, const trading::TradingService& ser
                   Kind::Counter, stat(&Stats::idempotent_replays));
   metrics.collect("mt5_worker_queue_depth", "Calls waiting for a trading worker.", Kind::Gauge,
                   [&pool] { return static_cast<double>(pool.queued()); });
+  metrics.collect("mt5_stream_dropped_total", "WebSocket streams closed for falling behind (slow consumers).",
+                  Kind::Counter, [&stream] { return static_cast<double>(stream.slow_consumers_dropped()); });
+  metrics.collect("mt5_broker_connected", "Whether the broker backend can trade right now (1) or not (0).", Kind::Gauge,
+                  [&broker] { return broker.connected() ? 1.0 : 0.0; });
 }
 
 }  // namespace permiso::mt5_app

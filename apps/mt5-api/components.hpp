@@ -16,6 +16,7 @@
 #include "trading/service/gateway_service.hpp"
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/store/trade_store.hpp"
+#include "trading/terminal/terminal_broker.hpp"
 
 #include <memory>
 
@@ -41,23 +42,43 @@ std::unique_ptr<trading::TradeStore> open_store(const config::GatewayConfig& cfg
 /// The simulated broker's options (the seed, random unless MT5_SIM_SEED fixes it).
 trading::sim::SimOptions simulator_options(const config::GatewayConfig& cfg);
 
+/// The backend MT5_BROKER names: exactly one of the two is set.
+struct BrokerBackend {
+  std::unique_ptr<trading::sim::SimulatedBroker> simulator;
+  std::unique_ptr<trading::terminal::TerminalBroker> terminal;
+  [[nodiscard]] trading::Broker& broker() const;
+  /// Live from now on, once the gateway listens: the simulator's clock brought to now and
+  /// ticking in real time; the terminal re-read (what it did while the gateway was down is
+  /// delivered before the first request is served; its quotes already flow).
+  void go_live(const config::GatewayConfig& cfg, const Clock& clock);
+  void stop();
+};
+
+/// The simulator (with `bars` backfilled with its chart history), or the terminal connector,
+/// connected: the gateway's instruments are the terminal's symbols. nullopt (after saying
+/// why) when the terminal does not answer within its timeout.
+std::optional<BrokerBackend> open_broker(const config::GatewayConfig& cfg, trading::BarBuilder& bars);
+
 /// Quotes feed the bars, the stream and the quote-lag metric (on the quote thread: cheap
 /// work only).
 void feed_quotes(trading::Broker& broker, trading::BarBuilder& bars, trading::handlers::StreamHub& stream,
                  trading::handlers::GatewayMetrics& metrics, const Clock& clock);
 
 /// The gateway service over `broker` and `store`, its trading state restored from storage,
-/// trade events sent to the stream once committed. nullptr (after logging why) when the
-/// state cannot be restored.
+/// trade events sent to the stream once committed, each broker round trip timed. nullptr
+/// (after logging why) when the state cannot be restored.
 std::unique_ptr<trading::GatewayService> start_service(const config::GatewayConfig& cfg, trading::Broker& broker,
                                                        trading::TradeStore& store, const Clock& clock,
-                                                       trading::handlers::StreamHub& stream);
+                                                       trading::handlers::StreamHub& stream,
+                                                       trading::handlers::GatewayMetrics& metrics);
 
 /// Every route: the trading API and stream, /health, /ready and /metrics.
 void register_routes(http::Router& router, trading::handlers::GatewayContext& ctx, http::Registry& metrics);
 
 /// The gateway's figures on /metrics, read at each scrape: accounts and open positions, the
-/// trade store's commits and group-commit batches, idempotent replays, the worker queue.
-void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool);
+/// trade store's commits and group-commit batches, idempotent replays, the worker queue, the
+/// stream's slow consumers dropped, whether the broker is connected.
+void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool,
+                     const trading::handlers::StreamHub& stream, const trading::Broker& broker);
 
 }  // namespace permiso::mt5_app

@@ -34,26 +34,26 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   auto store = mt5_app::open_store(cfg, clock);
   if (!store) return app::kExitStartup;
 
-  trading::sim::SimulatedBroker simulator(mt5_app::simulator_options(cfg));
   trading::BarBuilder bars;
-  simulator.backfill(bars);  // chart history before live ticks arrive
-  const th::Instruments instruments(simulator.symbols_get());
+  auto backend = mt5_app::open_broker(cfg, bars);  // MT5_BROKER: the simulator or a terminal
+  if (!backend) return app::kExitStartup;
+  trading::Broker& broker = backend->broker();
+  const th::Instruments instruments(broker.symbols_get());
   th::StreamHub stream(instruments);
   http::Registry metrics;
   th::GatewayMetrics gateway_metrics(metrics);
-  mt5_app::feed_quotes(simulator, bars, stream, gateway_metrics, clock);
-  auto service = mt5_app::start_service(cfg, simulator, *store, clock, stream);
+  mt5_app::feed_quotes(broker, bars, stream, gateway_metrics, clock);
+  auto service = mt5_app::start_service(cfg, broker, *store, clock, stream, gateway_metrics);
   if (!service) return app::kExitStartup;
   // Trading calls block briefly (broker, idempotency lookups) and storage reads do: they run
   // here, never on an I/O thread; a full queue is a fast 503.
   WorkerPool pool(2 * std::max(1U, std::thread::hardware_concurrency()) + 2, 4096);
-  // The simulation clock started when the broker was built: bring it to now, then tick in
-  // real time until the scope ends (before the pool and the service stop).
-  simulator.advance_to(clock.now_ms());
-  simulator.start(std::chrono::milliseconds(cfg.sim_tick_ms));
-  const app::AtScopeExit stop_quotes([&] { simulator.stop(); });
+  // Live until the scope ends (before the pool and the service stop): the simulation clock
+  // brought to now and ticking, or the terminal re-read.
+  backend->go_live(cfg, clock);
+  const app::AtScopeExit stop_quotes([&] { backend->stop(); });
 
-  th::GatewayContext ctx{*service, simulator,       bars,   *auth, instruments,
+  th::GatewayContext ctx{*service, broker,          bars,   *auth, instruments,
                          pool,     gateway_metrics, stream, clock, th::GatewaySettings{cfg.version, cfg.environment}};
   th::StreamSweeper sweeper(stream, clock);
   auth->on_revocation([&sweeper] { sweeper.poke(); });
@@ -61,7 +61,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
     http_client->shutdown();                  // cut the revocation long-poll in flight
     auth->stop();
   });
-  mt5_app::collect_metrics(metrics, *service, pool);
+  mt5_app::collect_metrics(metrics, *service, pool, stream, broker);
   http::Router router;
   mt5_app::register_routes(router, ctx, metrics);
   if (!app::serve_api_document(router, api::mt5_api_document())) return app::kExitStartup;
@@ -72,7 +72,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   if (!server) return app::kExitStartup;
 
   spdlog::info("mt5-api {} ({}, {}, {}, {}) listening on {}://{}:{}", cfg.version, cfg.environment, store->backend(),
-               simulator.name(), cfg.jwt_algorithm, cfg.tls_cert_file.empty() ? "http" : "https", cfg.host,
+               broker.name(), cfg.jwt_algorithm, cfg.tls_cert_file.empty() ? "http" : "https", cfg.host,
                server->port());
   // Streams never end on their own: they get their goodbye (1001) before the drain.
   app::serve_until_stopped(signals, *server, [&stream] { stream.close_all(); });
@@ -94,9 +94,9 @@ int serve() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return app::run_command_line(argc, argv,
-                               {"mt5-api: the Permiso trading gateway (MetaTrader 5 model, simulated broker)",
-                                "Run the gateway (the default)", PERMISO_VERSION, serve, [] {
-                                  return app::config_check<GatewayConfig>(config::load_gateway_config, PERMISO_VERSION);
-                                }});
+  return app::run_command_line(
+      argc, argv,
+      {"mt5-api: the Permiso trading gateway (MetaTrader 5 model; a simulated broker or an MT5 terminal)",
+       "Run the gateway (the default)", PERMISO_VERSION, serve,
+       [] { return app::config_check<GatewayConfig>(config::load_gateway_config, PERMISO_VERSION); }});
 }

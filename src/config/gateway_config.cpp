@@ -63,6 +63,10 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.str(kBroker, "server", c.mt5_server);
   r.str(kBroker, "login", c.mt5_login);
   r.str(kBroker, "password", c.mt5_password);
+  r.str(kBroker, "terminal_command_url", c.terminal_command_url);
+  r.str(kBroker, "terminal_event_url", c.terminal_event_url);
+  r.str(kBroker, "terminal_token", c.terminal_token);
+  r.integer(kBroker, "terminal_timeout_ms", c.terminal_timeout_ms);
   r.integer(kBroker, "sim_seed", c.sim_seed);
   r.integer(kBroker, "sim_tick_ms", c.sim_tick_ms);
   r.number(kBroker, "demo_deposit", c.demo_deposit);
@@ -114,6 +118,10 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kBroker, "server", c.mt5_server},
       {kBroker, "login", c.mt5_login},
       {kBroker, "password", detail::secret(c.mt5_password)},
+      {kBroker, "terminal_command_url", c.terminal_command_url},
+      {kBroker, "terminal_event_url", c.terminal_event_url},
+      {kBroker, "terminal_token", detail::secret(c.terminal_token)},
+      {kBroker, "terminal_timeout_ms", c.terminal_timeout_ms},
       {kBroker, "sim_seed", c.sim_seed},
       {kBroker, "sim_tick_ms", c.sim_tick_ms},
       {kBroker, "demo_deposit", c.demo_deposit},
@@ -197,6 +205,10 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_str(env, "MT5_SERVER", c.mt5_server);
   env_str(env, "MT5_LOGIN", c.mt5_login);
   secrets.str("MT5_PASSWORD", c.mt5_password);
+  env_str(env, "MT5_TERMINAL_COMMAND_URL", c.terminal_command_url);
+  env_str(env, "MT5_TERMINAL_EVENT_URL", c.terminal_event_url);
+  secrets.str("MT5_TERMINAL_TOKEN", c.terminal_token);
+  env_int(env, "MT5_TERMINAL_TIMEOUT_MS", c.terminal_timeout_ms, problems);
   env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
   env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
   env_double(env, "MT5_DEMO_DEPOSIT", c.demo_deposit, problems);
@@ -304,11 +316,32 @@ void check_service_client(std::vector<ConfigProblem>& p, const GatewayConfig& c)
   detail::check_range(p, "mt5_api.token_cache_entries", c.token_cache_entries, 0, 10'000'000);
 }
 
+/// A ZeroMQ endpoint the connector can connect to.
+bool zmq_endpoint(std::string_view url) {
+  return (url.starts_with("tcp://") && url.size() > 6) || (url.starts_with("ipc://") && url.size() > 6);
+}
+
+/// MT5_BROKER=terminal: where the PermisoBridge EA listens, and how it is trusted.
+void check_terminal(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
+  if (!zmq_endpoint(c.terminal_command_url)) {
+    p.push_back({"MT5_TERMINAL_COMMAND_URL", "must be a tcp://host:port or ipc:// endpoint"});
+  }
+  if (!zmq_endpoint(c.terminal_event_url)) {
+    p.push_back({"MT5_TERMINAL_EVENT_URL", "must be a tcp://host:port or ipc:// endpoint"});
+  }
+  // Without the token any local process that reaches the EA's port could trade the account.
+  if (c.terminal_token.empty() && c.environment != "development") {
+    p.push_back({"MT5_TERMINAL_TOKEN", "is required outside development (the bridge refuses commands without it)"});
+  }
+  detail::check_range(p, "MT5_TERMINAL_TIMEOUT_MS", c.terminal_timeout_ms, 100, 60'000);
+}
+
 /// The broker and the simulator's demo account.
 void check_broker(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
-  if (c.broker != "simulator") {
+  if (c.broker != "simulator" && c.broker != "terminal") {
     p.push_back({"MT5_BROKER", "must be one of: " + std::string(kSupportedBrokers) + "; got '" + c.broker + "'"});
   }
+  if (c.broker == "terminal") check_terminal(p, c);
   if (!c.mt5_login.empty() &&
       !std::all_of(c.mt5_login.begin(), c.mt5_login.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
     p.push_back({"MT5_LOGIN", "must be an account number (digits only)"});

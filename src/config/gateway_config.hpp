@@ -74,9 +74,14 @@ struct GatewayConfig {
 
   // [mt5_api.broker]
   std::string broker = "simulator";
-  std::string mt5_server;     // a real connector's trade server
-  std::string mt5_login;      // its account number (digits)
-  std::string mt5_password;   // never logged
+  std::string mt5_server;    // a real connector's trade server
+  std::string mt5_login;     // its account number (digits)
+  std::string mt5_password;  // never logged
+  // MT5_BROKER=terminal: the PermisoBridge EA's sockets (docs/brokers.md)
+  std::string terminal_command_url = "tcp://127.0.0.1:5555";
+  std::string terminal_event_url = "tcp://127.0.0.1:5556";
+  std::string terminal_token;  // sent in every command; never logged
+  std::int64_t terminal_timeout_ms = 5000;
   std::int64_t sim_seed = 0;  // 0: a fresh seed per start
   std::int64_t sim_tick_ms = 250;
   double demo_deposit = 10000;
@@ -93,7 +98,7 @@ struct GatewayConfig {
 };
 
 /// The brokers MT5_BROKER may name.
-inline constexpr std::string_view kSupportedBrokers = "simulator";
+inline constexpr std::string_view kSupportedBrokers = "simulator, terminal";
 
 /// Loads defaults → profile TOML → PERMISO_CONFIG TOML → environment. A file that cannot be
 /// read or parsed, or a value of the wrong type, is reported as a problem.
@@ -102,7 +107,7 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
 std::vector<ConfigProblem> validate(const GatewayConfig& config);
 /// The effective configuration as TOML (reads back through PERMISO_CONFIG as the same
 /// configuration), secrets replaced by "***": the JWT secret, the service client secret,
-/// MT5_PASSWORD, and passwords inside the database and Redis URLs.
+/// MT5_PASSWORD, MT5_TERMINAL_TOKEN, and passwords inside the database and Redis URLs.
 std::string render_redacted(const GatewayConfig& config);
 /// The same as one JSON object.
 std::string render_redacted_json(const GatewayConfig& config);

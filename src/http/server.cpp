@@ -189,6 +189,10 @@ class WsPeer final : public WebSocketPeer {
     std::lock_guard lock(mutex_);
     return open_;
   }
+  [[nodiscard]] bool cut_as_slow_consumer() const override {
+    std::lock_guard lock(mutex_);
+    return slow_;
+  }
   [[nodiscard]] const std::string& request_id() const override { return request_id_; }
 
   // The session's side (strand).
@@ -228,6 +232,7 @@ class WsPeer final : public WebSocketPeer {
   std::size_t max_bytes_;
   mutable std::mutex mutex_;
   bool open_ = true;
+  bool slow_ = false;  // closed by send() for falling behind
   bool kick_posted_ = false;
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
@@ -491,6 +496,7 @@ bool WsPeer::send(std::string text) {
   if (queue_.size() >= max_messages_ || queued_bytes_ + in_flight_bytes_ + text.size() > max_bytes_) {
     // A consumer this far behind only costs memory: cut it rather than buffer more.
     open_ = false;
+    slow_ = true;
     queue_.clear();
     queued_bytes_ = 0;
     lock.unlock();

@@ -29,6 +29,8 @@ class WebSocketPeer {
   /// Sends a close frame with this code and reason, then ends the connection.
   virtual void close(std::uint16_t code, std::string reason) = 0;
   [[nodiscard]] virtual bool is_open() const = 0;
+  /// Whether send() closed this peer for falling behind (1008 "slow consumer").
+  [[nodiscard]] virtual bool cut_as_slow_consumer() const = 0;
   /// Request id of the upgrade request (for logs).
   [[nodiscard]] virtual const std::string& request_id() const = 0;
 };

@@ -28,7 +28,12 @@ GatewayMetrics::GatewayMetrics(http::Registry& registry)
                      .histogram("mt5_quote_lag_seconds", "Age of a quote when the gateway received it", {},
                                 {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})
                      .with({})),
-      streams_(registry.gauge("mt5_stream_connections", "Open WebSocket streams").with({})) {}
+      streams_(registry.gauge("mt5_stream_connections", "Open WebSocket streams").with({})),
+      // The simulator answers in microseconds, a terminal over the network in milliseconds,
+      // up to its timeout (MT5_TERMINAL_TIMEOUT_MS).
+      broker_orders_(registry.histogram(
+          "mt5_broker_order_seconds", "Broker order_send round trips, by trade action", {"action"},
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})) {}
 
 void GatewayMetrics::order(OrderType type) {
   orders_.with({to_string(type)}).inc();
@@ -44,6 +49,9 @@ void GatewayMetrics::quote_lag(double seconds) {
 }
 void GatewayMetrics::stream_connections(double n) {
   streams_.set(n);
+}
+void GatewayMetrics::broker_order(TradeAction action, double seconds) {
+  broker_orders_.with({to_string(action)}).observe(seconds);
 }
 
 // ---- helpers ----

@@ -40,6 +40,9 @@ class GatewayMetrics {
   void quote_lag(double seconds);
   /// Open WebSocket streams (mt5_stream_connections).
   void stream_connections(double n);
+  /// How long one broker order_send took, by trade action (mt5_broker_order_seconds{action}:
+  /// "deal", "pending", "sltp", "modify", "remove", "close_by").
+  void broker_order(TradeAction action, double seconds);
 
  private:
   http::CounterFamily& orders_;
@@ -47,6 +50,7 @@ class GatewayMetrics {
   http::CounterFamily& rejections_;
   http::Histogram& quote_lag_;
   http::Gauge& streams_;
+  http::HistogramFamily& broker_orders_;
 };
 
 struct GatewaySettings {

@@ -49,7 +49,7 @@ void StreamHub::set_login(const Handle& h, Login login) {
 
 void StreamHub::remove(const Handle& h) {
   std::unique_lock lock(mutex_);
-  all_.erase(h);
+  const bool first = all_.erase(h) > 0;  // on_close and sweep() may both remove it: count it once
   {
     std::lock_guard symbols_lock(h->mutex);
     for (const auto& s : h->symbols) {
@@ -64,6 +64,8 @@ void StreamHub::remove(const Handle& h) {
   for (auto [it, end] = by_login_.equal_range(login); it != end;) {
     it = it->second == h ? by_login_.erase(it) : std::next(it);
   }
+  lock.unlock();
+  if (first && h->peer->cut_as_slow_consumer()) slow_consumers_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void StreamHub::send(const Handle& h, std::string text) {

@@ -2,7 +2,8 @@
 // subscribed to (scope market:data) and the events of its own account only (trade:read:
 // positions, orders, deals, the account). Each connection keeps its principal and is closed
 // when the token expires or is revoked. Slow consumers are the transport's
-// business: WebSocketPeer::send drops a peer whose queue is full, never growing memory.
+// business: WebSocketPeer::send drops a peer whose queue is full, never growing memory; the
+// hub counts them when they leave (mt5_stream_dropped_total).
 //
 // Messages from the client: {"action":"subscribe","symbols":["EURUSD",…]},
 // {"action":"unsubscribe","symbols":[…]}, {"action":"ping"}; GET /api/v1/stream?symbols=A,B subscribes at
@@ -77,6 +78,8 @@ class StreamHub {
   [[nodiscard]] std::size_t connections() const;
   [[nodiscard]] std::uint64_t messages_sent() const { return sent_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t messages_dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  /// Connections the transport cut for falling behind, counted once each as they leave the hub.
+  [[nodiscard]] std::uint64_t slow_consumers_dropped() const { return slow_consumers_.load(std::memory_order_relaxed); }
 
  private:
   void send(const Handle& h, std::string text);
@@ -92,6 +95,7 @@ class StreamHub {
   std::multimap<Login, Handle> by_login_;
   std::atomic<std::uint64_t> sent_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> slow_consumers_{0};
 };
 
 /// Calls hub.sweep(clock.now_seconds()) every `interval` on its own thread, and at once on

@@ -246,6 +246,18 @@ void GatewayService::set_committed_listener(CommittedListener listener) {
   committed_listener_ = std::move(listener);
 }
 
+void GatewayService::set_broker_timer(BrokerTimer timer) {
+  broker_timer_ = std::move(timer);
+}
+
+SendOutcome GatewayService::order_send(Login login, const TradeRequest& request) {
+  orders_sent_.fetch_add(1, std::memory_order_relaxed);
+  const auto start = std::chrono::steady_clock::now();
+  auto outcome = broker_.order_send(login, request);
+  if (broker_timer_) broker_timer_(request.action, std::chrono::steady_clock::now() - start);
+  return outcome;
+}
+
 Changes GatewayService::for_listener(const Changes& changes) const {
   return committed_listener_ ? changes : Changes{};
 }
@@ -600,8 +612,7 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
     finish_now(st.error());
     return;
   }
-  orders_sent_.fetch_add(1, std::memory_order_relaxed);
-  auto outcome = broker_.order_send(login, req);
+  auto outcome = order_send(login, req);
   if (!is_success(outcome.result.retcode)) {
     rejections_.fetch_add(1, std::memory_order_relaxed);
     step.unlock();
@@ -688,8 +699,7 @@ void GatewayService::position_step(Login login, const TradeRequest& req, Done<Po
     done(st.error());
     return;
   }
-  orders_sent_.fetch_add(1, std::memory_order_relaxed);
-  auto outcome = broker_.order_send(login, req);
+  auto outcome = order_send(login, req);
   if (outcome.result.retcode == Retcode::NoChanges) {  // same stops again: nothing to commit
     step.unlock();
     auto p = open_position_of(login, req.position);

@@ -21,6 +21,7 @@
 #include "trading/store/trade_store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -72,6 +73,10 @@ class GatewayService final : public TradingService {
   /// accounts and broker-initiated changes alike; never for a failed commit), on the store's
   /// writer thread: keep it cheap. Set it before start().
   void set_committed_listener(CommittedListener listener);
+  using BrokerTimer = std::function<void(TradeAction action, std::chrono::nanoseconds took)>;
+  /// Called after each broker.order_send with how long the broker took to answer (refusals
+  /// included), on the calling thread: keep it cheap. Set it before serving.
+  void set_broker_timer(BrokerTimer timer);
 
   /// Before serving: load() from the store, broker.restore(), the account_key → login map,
   /// the change listener; then ready(). StorageUnavailable when the store cannot be read.
@@ -128,6 +133,8 @@ class GatewayService final : public TradingService {
   /// The caller's open position `ticket`, or NotFound / Conflict("id") when it is closed.
   ServiceResult<Position> open_position_of(Login login, Ticket ticket);
   void position_step(Login login, const TradeRequest& request, Done<Position> done);
+  /// broker_.order_send, counted and timed.
+  SendOutcome order_send(Login login, const TradeRequest& request);
   /// Changes to hand the committed listener from a commit's completion (none when unset).
   [[nodiscard]] Changes for_listener(const Changes& changes) const;
   void committed(const Changes& changes) const;
@@ -162,6 +169,7 @@ class GatewayService final : public TradingService {
   std::unique_ptr<KeyIndex> index_;              // exclusive_store only; guarded by mu_
   std::unordered_map<Ticket, Closing> closing_;  // guarded by mu_
   CommittedListener committed_listener_;         // set before start()
+  BrokerTimer broker_timer_;                     // set before serving
 
   std::shared_mutex state_mu_;
   std::atomic<bool> needs_resync_{false};

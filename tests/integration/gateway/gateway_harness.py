@@ -7,6 +7,9 @@ Environment:
   PERMISO_AUTH_BIN      path of the permiso-auth binary (required)
   MT5_API_BIN           path of the mt5-api binary (required)
   PERMISO_TEST_BACKEND  sqlite (default) | postgres | postgres+redis
+  PERMISO_TEST_BROKER   simulator (default) | terminal: mt5-api trades through the terminal
+                        bridge, against an mt5-sim process (MT5_SIM_BIN) speaking its protocol
+  MT5_SIM_BIN           path of the mt5-sim binary (PERMISO_TEST_BROKER=terminal)
   PERMISO_REPO          repository root; config/ is used
   PERMISO_TEST_KEEP     set to 1 to keep temp dirs for inspection
 """
@@ -17,7 +20,9 @@ import json as jsonlib
 import math
 import os
 import secrets
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -64,6 +69,75 @@ def mt5_binary():
     return os.path.abspath(path)
 
 
+def broker_name():
+    name = os.environ.get("PERMISO_TEST_BROKER", "simulator")
+    if name not in ("simulator", "terminal"):
+        raise HarnessError(f"PERMISO_TEST_BROKER={name!r}: expected simulator or terminal")
+    return name
+
+
+class TerminalSim:
+    """mt5-sim serving the simulated broker over the PermisoBridge protocol (what the MT5
+    terminal's Expert Advisor speaks), on two free loopback ports. It outlives an mt5-api
+    restart, as a terminal does."""
+
+    token = "bridge-" + secrets.token_urlsafe(16)
+
+    def __init__(self, data_dir):
+        self.binary = os.environ.get("MT5_SIM_BIN")
+        if not self.binary or not os.access(self.binary, os.X_OK):
+            raise HarnessError("PERMISO_TEST_BROKER=terminal needs MT5_SIM_BIN (the mt5-sim binary)")
+        self.command_url = f"tcp://127.0.0.1:{harness.free_port()}"
+        self.event_url = f"tcp://127.0.0.1:{harness.free_port()}"
+        self.log_path = os.path.join(data_dir, "mt5-sim.log")
+        self.proc = None
+
+    def start(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MT5_")}
+        env["MT5_TERMINAL_TOKEN"] = self.token
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [self.binary, "--command-url", self.command_url, "--event-url", self.event_url,
+                 "--seed", SIM_SEED, "--tick-ms", "50"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        port = int(self.command_url.rsplit(":", 1)[1])
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError(f"mt5-sim exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise HarnessError(f"mt5-sim did not listen on {self.command_url} within 10 s")
+
+    def pause(self):
+        """A hung terminal: the process is stopped (SIGSTOP) and answers nothing."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def output(self):
+        return harness._read(self.log_path)
+
+    def env(self):
+        return {"MT5_BROKER": "terminal", "MT5_TERMINAL_COMMAND_URL": self.command_url,
+                "MT5_TERMINAL_EVENT_URL": self.event_url, "MT5_TERMINAL_TOKEN": self.token,
+                "MT5_TERMINAL_TIMEOUT_MS": "2000"}
+
+
 class Mt5Server(ServiceProcess):
     """One mt5-api process beside a permiso-auth, in its own data dir and database. A restart
     (kill or stop, then Mt5Server(..., same=previous)) reuses the data dir and database."""
@@ -90,6 +164,9 @@ class Mt5Server(ServiceProcess):
                 self.database_url = harness.postgres().new_database()
         self.redis = redis
         self.log_path = os.path.join(self.data_dir, f"mt5-api-{self.port}.log")
+        self.sim = None
+        if broker_name() == "terminal":
+            self.sim = same.sim if same is not None else TerminalSim(self.data_dir).start()
         self.env = {
             "PERMISO_ENV": "development",
             "PERMISO_DATA_DIR": self.data_dir,
@@ -117,6 +194,8 @@ class Mt5Server(ServiceProcess):
             self.env["JWT_SECRET_KEY"] = auth.jwt_secret
         if self.redis is not None:
             self.env["REDIS_URL"] = self.redis.url
+        if self.sim is not None:
+            self.env.update(self.sim.env())
         self.env.update(env or {})
         self.env = {k: v for k, v in self.env.items() if v is not None}
 
@@ -125,6 +204,18 @@ class Mt5Server(ServiceProcess):
 
     def patch(self, path, **kw):
         return self.request("PATCH", path, **kw)
+
+    def cleanup(self):
+        if self.sim is not None and self.owns_data_dir:
+            self.sim.stop()  # the terminal goes with the last gateway of its data
+        super().cleanup()
+
+    def describe(self, tail_lines=80):
+        out = super().describe(tail_lines)
+        if self.sim is not None:
+            lines = self.sim.output().splitlines()[-tail_lines:]
+            out += "\n--- mt5-sim output ---\n" + "\n".join(lines) + "\n--- end ---"
+        return out
 
 
 class Stack:

@@ -228,6 +228,11 @@ class HealthTest(gh.GatewayTestCase):
         self.assertTrue(any("quote" in line.split("{")[0] or "tick" in line.split("{")[0]
                             for line in lower.splitlines() if not line.startswith("#")),
                         f"quote lag is measured:\n{text[:3000]}")
+        # Each broker round trip is timed by trade action: the fill and the refusal both went there.
+        deal_count = 'mt5_broker_order_seconds_count{action="deal"} '
+        deals = [line for line in text.splitlines() if line.startswith(deal_count)]
+        self.assertEqual(len(deals), 1, f"broker round trips are timed:\n{text[:3000]}")
+        self.assertGreaterEqual(float(deals[0].rsplit(" ", 1)[1]), 2)
 
     def test_metrics_read_the_gateways_own_figures_at_each_scrape(self):
         def sample(name):
@@ -239,8 +244,9 @@ class HealthTest(gh.GatewayTestCase):
         commits = sample("mt5_store_commits_total")
         positions = sample("mt5_open_positions")
         for name in ("mt5_accounts", "mt5_store_commit_batches_total", "mt5_idempotent_replays_total",
-                     "mt5_worker_queue_depth"):
+                     "mt5_worker_queue_depth", "mt5_stream_dropped_total"):
             self.assertIsNotNone(sample(name), f"{name} on /metrics")
+        self.assertEqual(sample("mt5_broker_connected"), 1)  # the simulator is always connected
         trader = self.stack.trader()
         key = {"Idempotency-Key": f"metrics-{id(self)}"}
         first = trader.open(volume=0.01, headers=key)

@@ -17,6 +17,21 @@ KILL_AFTER = 60  # acknowledged opens before the kill
 class CrashRecoveryTest(gh.GatewayTestCase):
     stack_kwargs = {}
 
+    def settled_trades(self, tr, timeout=15):
+        """Every trade of `tr` (id -> trade) once the open listing and the full one agree. With
+        the simulator they agree at once (its state is restored from storage). A real broker
+        keeps an order it executed while the gateway died unacknowledged; the gateway's first
+        re-read of the broker after the restart brings it in (MT5_BROKER=terminal)."""
+        deadline = gh.time.monotonic() + timeout
+        while True:
+            everything = {str(x["id"]): x for x in tr.trades("?status=all&limit=1000")}
+            open_ids = {str(x["id"]) for x in tr.trades("?limit=1000")}
+            if open_ids == {k for k, x in everything.items() if x["status"] == "open"}:
+                return everything
+            if gh.time.monotonic() > deadline:
+                self.fail(f"open trades {sorted(open_ids)} never matched the full listing {everything}")
+            gh.time.sleep(0.1)
+
     def test_kill_9_mid_burst_keeps_every_acknowledged_trade(self):
         traders = [self.stack.trader(), self.stack.trader()]
         opened = {}       # id -> (trader index, 201 body)
@@ -73,10 +88,7 @@ class CrashRecoveryTest(gh.GatewayTestCase):
         mt5 = self.stack.restart_mt5(kill=True)
         max_before = max(int(k) for k in acked) if all(k.isdigit() for k in acked) else None
 
-        per_trader_all = []
-        for ti, tr in enumerate(traders):
-            everything = tr.trades("?status=all&limit=1000")
-            per_trader_all.append({str(x["id"]): x for x in everything})
+        per_trader_all = [self.settled_trades(tr) for tr in traders]
         for tid, (ti, body) in acked.items():
             r = traders[ti].get(trade_path(tid))
             self.assertEqual(r.status, 200, f"acknowledged trade {tid} lost after kill -9: {r!r}")

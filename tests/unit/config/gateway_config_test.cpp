@@ -306,6 +306,12 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"mt5_api.token_cache_entries", [](GatewayConfig& c) { c.token_cache_entries = -1; }},
         Rule{"MT5_BROKER", [](GatewayConfig& c) { c.broker = "mt5"; }},
         Rule{"MT5_LOGIN", [](GatewayConfig& c) { c.mt5_login = "12a45"; }},
+        Rule{"MT5_TERMINAL_COMMAND_URL",
+             [](GatewayConfig& c) { c.broker = "terminal", c.terminal_command_url = "http://127.0.0.1:5555"; }},
+        Rule{"MT5_TERMINAL_EVENT_URL", [](GatewayConfig& c) { c.broker = "terminal", c.terminal_event_url = "tcp://"; }},
+        Rule{"MT5_TERMINAL_TIMEOUT_MS", [](GatewayConfig& c) { c.broker = "terminal", c.terminal_timeout_ms = 10; }},
+        Rule{"MT5_TERMINAL_TOKEN",
+             [](GatewayConfig& c) { c.environment = "staging", c.jwt_algorithm = "RS256", c.service_client_secret = "s", c.broker = "terminal"; }},
         Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},
         Rule{"MT5_SIM_TICK_MS", [](GatewayConfig& c) { c.sim_tick_ms = 1; }},
         Rule{"MT5_DEMO_DEPOSIT", [](GatewayConfig& c) { c.demo_deposit = 0; }},
@@ -319,10 +325,12 @@ TEST_F(GatewayConfigTest, RedactionHidesEverySecret) {
   c.jwt_secret_key = "super-secret-jwt-key-of-enough-length!!";
   c.service_client_secret = "svc-client-secret";
   c.mt5_password = "mt5-password";
+  c.terminal_token = "bridge-token-value";
   c.database_url = "postgresql://mt5:dbpass@db:5432/mt5";
   c.redis_url = "redis://:redispass@redis:6379/0";
   for (const auto& text : {render_redacted(c), render_redacted_json(c)}) {
-    for (const char* secret : {"super-secret", "svc-client-secret", "mt5-password", "dbpass", "redispass"}) {
+    for (const char* secret :
+         {"super-secret", "svc-client-secret", "mt5-password", "bridge-token-value", "dbpass", "redispass"}) {
       EXPECT_EQ(text.find(secret), std::string::npos) << secret;
     }
     EXPECT_NE(text.find("postgresql://mt5:***@db:5432/mt5"), std::string::npos);

@@ -316,6 +316,7 @@ TEST(WebSocket, SlowConsumerIsDisconnectedAndMemoryStaysBounded) {
   // What was accepted fits in the queue bound plus the kernel's socket buffers.
   EXPECT_LT(accepted_bytes, 64U * 1024 * 1024);
   EXPECT_FALSE(peer->is_open());
+  EXPECT_TRUE(peer->cut_as_slow_consumer());
   EXPECT_FALSE(peer->send("more"));
   ASSERT_TRUE(server.observed.wait_closes(1));
   EXPECT_EQ(server.observed.close_count(), 1);
@@ -368,6 +369,7 @@ TEST(WebSocket, PeerCloseSendsItsCode) {
   EXPECT_EQ(client.read_until_closed(), 4001);
   ASSERT_TRUE(server.observed.wait_closes(1));
   EXPECT_FALSE(peer->is_open());
+  EXPECT_FALSE(peer->cut_as_slow_consumer());
 }
 
 TEST(WebSocket, StopClosesOpenSocketsWithGoingAway) {

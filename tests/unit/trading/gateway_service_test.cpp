@@ -25,6 +25,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace permiso::trading {
 namespace {
@@ -498,6 +499,26 @@ TEST_P(GatewayServiceTest, RefusalsNameTheirFieldAndCarryTheRetcode) {
 
   EXPECT_TRUE(gw_->service->list_trades(alice_, {})->trades.empty());
   EXPECT_GE(gw_->service->stats().rejections, 4u);
+}
+
+TEST_P(GatewayServiceTest, EachBrokerRoundTripIsTimedWithItsActionRefusalsIncluded) {
+  std::mutex mu;
+  std::vector<TradeAction> actions;
+  gw_->service->set_broker_timer([&](TradeAction action, std::chrono::nanoseconds took) {
+    EXPECT_GE(took.count(), 0);
+    std::lock_guard lock(mu);
+    actions.push_back(action);
+  });
+  const Ticket t = gw_->open_ok(alice_, buy("EURUSD", 0.1));
+  const double bid = gw_->broker->symbol_info_tick("EURUSD")->bid;
+  ASSERT_TRUE(gw_->modify(alice_, t, bid - 0.01, std::nullopt));
+  ASSERT_FALSE(gw_->open(alice_, buy("XAUUSD", 10)));  // no money: the broker still answered
+  ASSERT_FALSE(gw_->open(alice_, buy("NOPE", 0.1)));   // refused before the broker: not timed
+  ASSERT_TRUE(gw_->close(alice_, t));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(actions,
+            (std::vector<TradeAction>{TradeAction::Deal, TradeAction::SlTp, TradeAction::Deal, TradeAction::Deal}));
+  EXPECT_EQ(gw_->service->stats().orders_sent, actions.size());
 }
 
 TEST_P(GatewayServiceTest, ABrokerInitiatedStopLossIsPersisted) {

@@ -74,6 +74,9 @@ class GatewayRoutes : public ::testing::Test {
     auth_->start();
 
     metrics_ = std::make_unique<GatewayMetrics>(registry_);
+    service_->set_broker_timer([this](TradeAction action, std::chrono::nanoseconds took) {  // as mt5-api wires it
+      metrics_->broker_order(action, std::chrono::duration<double>(took).count());
+    });
     ctx_ = std::make_unique<GatewayContext>(GatewayContext{*service_, *sim_, bars_, *auth_, instruments_, pool_,
                                                            *metrics_, *hub_, clock_, GatewaySettings{}});
     register_routes(router_, *ctx_);
@@ -258,6 +261,23 @@ TEST_F(GatewayRoutes, ATradeFromOpenToCloseInTheContractsShapes) {
   }
   const auto quote = call("GET", "/api/v1/market/eurusd", t).json().as_object();
   for (const char* key : {"symbol", "bid", "ask", "spread", "last_update"}) EXPECT_TRUE(quote.contains(key)) << key;
+}
+
+TEST_F(GatewayRoutes, OrdersAndBrokerRoundTripsAreCountedByTypeAndAction) {
+  const auto t = token(kTradingScopes);
+  const auto opened = open(t);
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string path = "/api/v1/trades/" + std::to_string(opened.json().at("id").to_number<std::uint64_t>());
+  ASSERT_EQ(call("PATCH", path, t, R"({"take_profit":5})").status, 200);
+  ASSERT_GE(open(t, "XAUUSD", 50).status, 400);  // no money: refused by the broker
+  ASSERT_EQ(call("DELETE", path, t).status, 200);
+  const std::string text = registry_.render();
+  for (const char* line :
+       {"mt5_orders_total{type=\"buy\"} 2", "mt5_fills_total 1", "mt5_order_rejections_total{reason=\"no_money\"} 1",
+        "mt5_broker_order_seconds_count{action=\"deal\"} 3", "mt5_broker_order_seconds_count{action=\"sltp\"} 1"}) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << " in\n" << text;
+  }
+  EXPECT_NE(text.find("# TYPE mt5_broker_order_seconds histogram"), std::string::npos) << text;
 }
 
 TEST_F(GatewayRoutes, OneClientNeverSeesAnothersTrades) {

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -14,11 +15,18 @@ namespace permiso::trading::handlers {
 namespace {
 
 /// A WebSocketPeer that records what the hub sends (the hub's transport is the server's).
+/// Past `capacity` frames it is cut as a slow consumer, as the server's peer is.
 class RecordingPeer final : public http::WebSocketPeer {
  public:
+  explicit RecordingPeer(std::size_t capacity = SIZE_MAX) : capacity_(capacity) {}
   bool send(std::string text) override {
     std::lock_guard lock(mutex_);
     if (!open_) return false;
+    if (sent_.size() >= capacity_) {
+      open_ = false;
+      slow_ = true;
+      return false;
+    }
     sent_.push_back(std::move(text));
     return true;
   }
@@ -31,6 +39,10 @@ class RecordingPeer final : public http::WebSocketPeer {
   [[nodiscard]] bool is_open() const override {
     std::lock_guard lock(mutex_);
     return open_;
+  }
+  [[nodiscard]] bool cut_as_slow_consumer() const override {
+    std::lock_guard lock(mutex_);
+    return slow_;
   }
   [[nodiscard]] const std::string& request_id() const override { return id_; }
 
@@ -54,7 +66,9 @@ class RecordingPeer final : public http::WebSocketPeer {
 
  private:
   mutable std::mutex mutex_;
+  std::size_t capacity_;
   bool open_ = true;
+  bool slow_ = false;
   std::vector<std::string> sent_;
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
@@ -189,6 +203,29 @@ TEST_F(StreamHubTest, ExpiredAndRevokedTokensCloseTheirConnections) {
   hub_.close_all();
   EXPECT_FALSE(fine->is_open());
   EXPECT_EQ(fine->close_code(), 1001);
+}
+
+TEST_F(StreamHubTest, SlowConsumersAreCountedOnceAsTheyLeave) {
+  auto slow = std::make_shared<RecordingPeer>(2);  // the welcome and the subscription answer
+  auto fast = std::make_shared<RecordingPeer>();
+  auto expiring = std::make_shared<RecordingPeer>();
+  auto hs = hub_.add(slow, 4'000'000'000, true, false, {});
+  auto hf = hub_.add(fast, 4'000'000'000, true, false, {});
+  hub_.add(expiring, 1000, true, false, {});
+  hub_.on_message(hs, R"({"action":"subscribe","symbols":["EURUSD"]})");
+  hub_.on_message(hf, R"({"action":"subscribe","symbols":["EURUSD"]})");
+  hub_.on_tick("EURUSD", Tick{1000, 1.1, 1.1002, 0});
+  EXPECT_FALSE(slow->is_open());
+  EXPECT_EQ(fast->messages_of("quote").size(), 1U);
+  EXPECT_EQ(hub_.slow_consumers_dropped(), 0U);  // counted when it leaves the hub
+
+  hub_.sweep(1000);  // forgets the cut one, closes the expired one
+  EXPECT_EQ(hub_.slow_consumers_dropped(), 1U);
+  hub_.remove(hs);  // its on_close arrives after the sweep
+  hub_.sweep(1001);
+  EXPECT_EQ(hub_.slow_consumers_dropped(), 1U);
+  EXPECT_EQ(hub_.connections(), 1U);
+  EXPECT_EQ(hub_.messages_dropped(), 1U);
 }
 
 }  // namespace
