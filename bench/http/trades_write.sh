@@ -2,18 +2,35 @@
 # mt5-api durable write throughput: POST /api/v1/trades, each with a unique client_order_id
 # (idempotency record + position + order + deal + account committed before the 201), on a
 # throw-away PostgreSQL 15 with fsync and synchronous_commit on. wrk on the same machine.
-# Usage: bench/http/trades_write.sh [build-dir] [connections] [seconds] [postgres|sqlite]
+# With `terminal` as the broker, mt5-api trades through the MT5 terminal bridge against mt5-sim
+# (the PermisoBridge protocol over ZeroMQ on loopback): the figure then includes the bridge.
+# Usage: bench/http/trades_write.sh [build-dir] [connections] [seconds] [postgres|sqlite] [simulator|terminal]
 set -euo pipefail
 build=${1:-build/release}
 conns=${2:-64}
 secs=${3:-10}
 db=${4:-postgres}
+broker=${5:-simulator}
 cd "$(dirname "$0")/../.."
 source bench/http/gateway_stack.sh
-start_gateway_stack "$build" "$db" 8
+broker_env=()
+if [ "$broker" = terminal ]; then
+  sim_bin="$build/apps/mt5-sim/mt5-sim"
+  [ -x "$sim_bin" ] || { echo "build $sim_bin first" >&2; exit 1; }
+  cmd_port=$(free_port)
+  evt_port=$(free_port)
+  bridge_token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  MT5_TERMINAL_TOKEN="$bridge_token" "$sim_bin" --command-url "tcp://127.0.0.1:$cmd_port" \
+    --event-url "tcp://127.0.0.1:$evt_port" --seed 1 >/dev/null 2>&1 &
+  sim_pid=$!
+  broker_env=(MT5_BROKER=terminal MT5_TERMINAL_COMMAND_URL="tcp://127.0.0.1:$cmd_port"
+    MT5_TERMINAL_EVENT_URL="tcp://127.0.0.1:$evt_port" MT5_TERMINAL_TOKEN="$bridge_token")
+fi
+start_gateway_stack "$build" "$db" 8 "${broker_env[@]}"
+[ -n "${sim_pid:-}" ] && gw_pids=("$sim_pid" "${gw_pids[@]}")  # stopped with the stack
 
 export MODE=write RUN_ID="w$(date +%s)"
-echo "mt5-api POST /api/v1/trades (durable, $db, fsync on), $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
+echo "mt5-api POST /api/v1/trades (durable, $db, fsync on, broker $broker), $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
 source bench/http/cpu.sh
 mt5_pid=${gw_pids[-1]}  # started last by start_gateway_stack
 t0=$(cpu_times "$mt5_pid")

@@ -3,6 +3,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <thread>
+
 namespace permiso::trading::terminal {
 
 CommandLink::CommandLink(zmq::context_t& context, std::string endpoint, std::string token,
@@ -35,17 +37,29 @@ bool wait_for(zmq::socket_t& socket, short events, std::chrono::steady_clock::ti
 
 }  // namespace
 
-Exchange CommandLink::call(std::string_view cmd, const boost::json::object& args) {
+Exchange CommandLink::call(std::string_view cmd, const boost::json::object& args, Priority priority) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   std::unique_lock lock(link_, std::defer_lock);
-  if (!lock.try_lock_until(deadline)) return {};
+  if (priority == Priority::Order) {
+    ++orders_waiting_;
+    const bool got = lock.try_lock_until(deadline);
+    --orders_waiting_;
+    if (!got) return {};
+  } else {
+    // std::timed_mutex is not fair: without this a re-read of many accounts would take the
+    // link back command after command while orders wait.
+    while (orders_waiting_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (!lock.try_lock_until(deadline)) return {};
+  }
   const std::uint64_t id = next_id_++;
   auto message = command(id, cmd, token_);
   for (const auto& [key, value] : args) message[key] = value;
   const std::string text = boost::json::serialize(message);
   // Writable means a terminal is connected (ZMQ_IMMEDIATE): until then nothing is sent.
   if (!wait_for(*socket_, ZMQ_POLLOUT, deadline) || !socket_->send(zmq::buffer(text), zmq::send_flags::dontwait)) {
-    return {};
+    return {Exchange::Status::NotSent, std::nullopt};
   }
   while (wait_for(*socket_, ZMQ_POLLIN, deadline)) {
     zmq::message_t frame;

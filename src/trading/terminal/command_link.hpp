@@ -8,6 +8,7 @@
 
 #include <zmq.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -20,9 +21,10 @@ namespace permiso::trading::terminal {
 struct Exchange {
   enum class Status {
     Answered,  // `reply` holds the terminal's answer (which may be an error reply)
-    NotSent,   // the link was busy for the whole deadline: the terminal never saw the command
+    Busy,      // other commands held the link for the whole deadline: not sent
+    NotSent,   // no terminal connected (or the send failed): the terminal never saw the command
     Lost,      // sent, but no valid answer in time: the terminal may or may not have acted
-  } status = Status::NotSent;
+  } status = Status::Busy;
   std::optional<Reply> reply;
 };
 
@@ -32,9 +34,12 @@ class CommandLink {
   CommandLink(const CommandLink&) = delete;
   CommandLink& operator=(const CommandLink&) = delete;
 
+  /// Who is asking: an order (a client waits for it) goes before the connector's own
+  /// re-reads, which only ever wait behind the one command in flight.
+  enum class Priority { Order, Background };
   /// Sends `cmd` with `args` (fields added to the command object) and waits for its reply.
   /// Thread-safe; callers queue for the link no longer than the timeout.
-  Exchange call(std::string_view cmd, const boost::json::object& args = {});
+  Exchange call(std::string_view cmd, const boost::json::object& args = {}, Priority priority = Priority::Order);
 
  private:
   void reconnect();  // with link_ held
@@ -44,6 +49,7 @@ class CommandLink {
   const std::string token_;  // sent in every command; never logged
   const std::chrono::milliseconds timeout_;
   std::timed_mutex link_;
+  std::atomic<int> orders_waiting_{0};  // Priority::Order callers queued for link_
   std::unique_ptr<zmq::socket_t> socket_;
   std::uint64_t next_id_ = 1;
 };

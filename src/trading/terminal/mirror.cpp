@@ -112,24 +112,41 @@ void Mirror::keep_deal(Book& book, const Deal& deal) {
 }
 
 void Mirror::apply_locked(const Changes& changes) {
-  for (const auto& a : changes.accounts) books_[a.login].account = a;
+  const std::uint64_t generation = ++generation_;
+  for (const auto& a : changes.accounts) {
+    auto& book = books_[a.login];
+    book.account = a;
+    book.account_touched = generation;
+  }
   for (const auto& p : changes.positions) {
-    auto& open = books_[p.login].positions;
+    auto& book = books_[p.login];
+    book.touched[p.ticket] = generation;
     if (p.closed) {
-      open.erase(p.ticket);
+      book.positions.erase(p.ticket);
     } else {
-      open.insert_or_assign(p.ticket, p);
+      book.positions.insert_or_assign(p.ticket, p);
     }
   }
   for (const auto& o : changes.orders) {
-    auto& pending = books_[o.login].orders;
+    auto& book = books_[o.login];
+    book.touched[o.ticket] = generation;
     if (is_pending(o.state)) {
-      pending.insert_or_assign(o.ticket, o);
+      book.orders.insert_or_assign(o.ticket, o);
     } else {
-      pending.erase(o.ticket);
+      book.orders.erase(o.ticket);
     }
   }
   for (const auto& d : changes.deals) keep_deal(books_[d.login], d);
+}
+
+bool Mirror::newer_than(const Book& book, Ticket ticket, std::uint64_t generation) {
+  auto it = book.touched.find(ticket);
+  return it != book.touched.end() && it->second > generation;
+}
+
+std::uint64_t Mirror::generation() const {
+  std::shared_lock lock(mu_);
+  return generation_;
 }
 
 Changes Mirror::apply(Changes changes) {
@@ -146,12 +163,16 @@ Changes Mirror::closed_rows(const Book& book, const AccountSnapshot& snapshot) c
   for (const auto& [ticket, p] : book.positions) {
     const bool still_open = std::any_of(snapshot.open_positions.begin(), snapshot.open_positions.end(),
                                         [t = ticket](const Position& q) { return q.ticket == t; });
-    if (!still_open) out.positions.push_back(closed_position(p, deals, snapshot.now_msc));
+    if (!still_open && !newer_than(book, ticket, snapshot.generation)) {
+      out.positions.push_back(closed_position(p, deals, snapshot.now_msc));
+    }
   }
   for (const auto& [ticket, o] : book.orders) {
     const bool still_pending = std::any_of(snapshot.pending_orders.begin(), snapshot.pending_orders.end(),
                                            [t = ticket](const Order& q) { return q.ticket == t; });
-    if (!still_pending) out.orders.push_back(finished_order(o, deals, snapshot.now_msc));
+    if (!still_pending && !newer_than(book, ticket, snapshot.generation)) {
+      out.orders.push_back(finished_order(o, deals, snapshot.now_msc));
+    }
   }
   return out;
 }
@@ -159,26 +180,44 @@ Changes Mirror::closed_rows(const Book& book, const AccountSnapshot& snapshot) c
 Changes Mirror::reconcile(const AccountSnapshot& snapshot) {
   std::unique_lock lock(mu_);
   Book& book = books_[snapshot.account.login];
+  const auto newer = [&](Ticket t) { return newer_than(book, t, snapshot.generation); };
   Changes out = closed_rows(book, snapshot);
-  if (!book.account || !same_account(*book.account, snapshot.account)) out.accounts.push_back(snapshot.account);
+  const bool account_newer = book.account_touched > snapshot.generation;
+  if (!account_newer && (!book.account || !same_account(*book.account, snapshot.account))) {
+    out.accounts.push_back(snapshot.account);
+  }
   for (const auto& p : snapshot.open_positions) {
     auto it = book.positions.find(p.ticket);
-    if (it == book.positions.end() || !same_position(it->second, p)) out.positions.push_back(p);
+    if (!newer(p.ticket) && (it == book.positions.end() || !same_position(it->second, p))) out.positions.push_back(p);
   }
   for (const auto& o : snapshot.pending_orders) {
     auto it = book.orders.find(o.ticket);
-    if (it == book.orders.end() || !same_order(it->second, o)) out.orders.push_back(o);
+    if (!newer(o.ticket) && (it == book.orders.end() || !same_order(it->second, o))) out.orders.push_back(o);
   }
   for (const auto& d : snapshot.deals) {
     if (!book.deals.contains(d.ticket)) out.deals.push_back(d);
   }
-  // The re-read is the truth, floating values included.
-  book.account = snapshot.account;
-  book.positions.clear();
-  for (const auto& p : snapshot.open_positions) book.positions.emplace(p.ticket, p);
-  book.orders.clear();
-  for (const auto& o : snapshot.pending_orders) book.orders.emplace(o.ticket, o);
+  // The re-read is the truth, floating values included, except for rows an order's answer
+  // or an event brought after it was read: those are newer.
+  if (!account_newer) book.account = snapshot.account;
+  std::map<Ticket, Position> positions;
+  for (const auto& p : snapshot.open_positions) {
+    if (!newer(p.ticket)) positions.emplace(p.ticket, p);
+  }
+  for (const auto& [ticket, p] : book.positions) {
+    if (newer(ticket)) positions.insert_or_assign(ticket, p);
+  }
+  book.positions = std::move(positions);
+  std::map<Ticket, Order> orders;
+  for (const auto& o : snapshot.pending_orders) {
+    if (!newer(o.ticket)) orders.emplace(o.ticket, o);
+  }
+  for (const auto& [ticket, o] : book.orders) {
+    if (newer(ticket)) orders.insert_or_assign(ticket, o);
+  }
+  book.orders = std::move(orders);
   for (const auto& d : snapshot.deals) keep_deal(book, d);
+  std::erase_if(book.touched, [&](const auto& entry) { return entry.second <= snapshot.generation; });
   if (!out.empty()) out.sequence = ++sequence_;
   return out;
 }
@@ -205,21 +244,26 @@ std::vector<Login> Mirror::logins() const {
   return out;
 }
 
-std::optional<TimeMs> Mirror::oldest_gone(Login login, const std::vector<Position>& open,
-                                          const std::vector<Order>& pending) const {
+std::optional<TimeMs> Mirror::oldest_unexplained(Login login, const std::vector<Position>& open,
+                                                 const std::vector<Order>& pending) const {
   std::shared_lock lock(mu_);
   auto it = books_.find(login);
   if (it == books_.end()) return std::nullopt;
+  const Book& book = it->second;
   std::optional<TimeMs> oldest;
   auto consider = [&](TimeMs t) { oldest = oldest ? std::min(*oldest, t) : t; };
-  for (const auto& [ticket, p] : it->second.positions) {
-    if (std::none_of(open.begin(), open.end(), [t = ticket](const Position& q) { return q.ticket == t; }))
+  for (const auto& [ticket, p] : book.positions) {
+    if (std::none_of(open.begin(), open.end(), [t = ticket](const Position& q) { return q.ticket == t; })) {
       consider(p.time_msc);
+    }
   }
-  for (const auto& [ticket, o] : it->second.orders) {
+  for (const auto& [ticket, o] : book.orders) {
     if (std::none_of(pending.begin(), pending.end(), [t = ticket](const Order& q) { return q.ticket == t; })) {
       consider(o.time_setup_msc);
     }
+  }
+  for (const auto& p : open) {
+    if (!book.positions.contains(p.ticket)) consider(p.time_msc);
   }
   return oldest;
 }

@@ -26,6 +26,9 @@ struct AccountSnapshot {
   std::vector<Order> pending_orders;
   std::vector<Deal> deals;  // every deal since before the oldest row that may have closed
   TimeMs now_msc = 0;       // when it was read (stands in for a close time the deals do not give)
+  /// Mirror::generation() before the first command of the re-read: a row applied after it
+  /// (an order's reply, an event) is newer than the snapshot and wins over it.
+  std::uint64_t generation = 0;
 };
 
 class Mirror {
@@ -49,11 +52,14 @@ class Mirror {
   void seed(const BrokerState& state);
 
   [[nodiscard]] std::vector<Login> logins() const;
-  /// Of the account's open positions and pending orders the mirror holds, the oldest opening
-  /// time of those no longer in `open`/`pending` (nullopt: none went): how far back a re-read
-  /// must look for the deals that closed or filled them.
-  [[nodiscard]] std::optional<TimeMs> oldest_gone(Login login, const std::vector<Position>& open,
-                                                  const std::vector<Order>& pending) const;
+  /// How many steps were applied so far (AccountSnapshot::generation).
+  [[nodiscard]] std::uint64_t generation() const;
+  /// The oldest opening time of the rows a re-read must explain with deals: open positions and
+  /// pending orders the mirror holds that are no longer in `open`/`pending` (closed, filled or
+  /// cancelled), and those in `open` the mirror never saw (opened elsewhere, or by an order whose
+  /// answer was lost). nullopt: nothing to explain, no deals to read.
+  [[nodiscard]] std::optional<TimeMs> oldest_unexplained(Login login, const std::vector<Position>& open,
+                                                         const std::vector<Order>& pending) const;
   [[nodiscard]] std::optional<AccountInfo> account(Login login) const;
   [[nodiscard]] std::vector<Position> positions(Login login, std::string_view symbol) const;
   [[nodiscard]] std::vector<Order> orders(Login login, std::string_view symbol) const;
@@ -66,7 +72,13 @@ class Mirror {
     std::map<Ticket, Position> positions;  // open
     std::map<Ticket, Order> orders;        // pending
     std::map<Ticket, Deal> deals;          // the newest deal_capacity_ by ticket
+    /// The generation each position or order (one ticket sequence) was last applied at, kept
+    /// until a re-read started after it; and the account's.
+    std::map<Ticket, std::uint64_t> touched;
+    std::uint64_t account_touched = 0;
   };
+  /// Whether the row of `ticket` was applied after the snapshot was read.
+  static bool newer_than(const Book& book, Ticket ticket, std::uint64_t generation);
   void apply_locked(const Changes& changes);
   void keep_deal(Book& book, const Deal& deal);
   Changes closed_rows(const Book& book, const AccountSnapshot& snapshot) const;
@@ -77,6 +89,7 @@ class Mirror {
   std::vector<SymbolInfo> symbols_;
   std::map<std::string, Tick, std::less<>> ticks_;
   std::uint64_t sequence_ = 0;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace permiso::trading::terminal

@@ -16,6 +16,8 @@ constexpr TimeMs kDay = 86'400'000;
 constexpr TimeMs kDealOverlap = 60'000;
 /// Events read per turn of the link thread, so a flood of ticks cannot starve the re-reads.
 constexpr int kEventsPerTurn = 1000;
+/// The link thread's own commands yield to orders.
+constexpr auto kBackground = CommandLink::Priority::Background;
 
 SendOutcome refusal(Retcode retcode, std::string comment) {
   SendOutcome out;
@@ -117,7 +119,7 @@ bool TerminalBroker::reconcile_now() {
 }
 
 bool TerminalBroker::handshake() {
-  auto hello = answered(link_.call("hello"));
+  auto hello = answered(link_.call("hello", {}, kBackground));
   if (!hello || !hello->ok) return false;
   const auto* terminal = hello->body.if_contains("terminal");
   const auto* login = terminal && terminal->is_object() ? terminal->get_object().if_contains("login") : nullptr;
@@ -136,11 +138,11 @@ bool TerminalBroker::handshake() {
   }
   const bool first = !link_up_.load();
   if (first) {
-    auto symbols = answered(link_.call("symbols"));
+    auto symbols = answered(link_.call("symbols", {}, kBackground));
     auto list = symbols && symbols->ok ? symbol_rows(symbols->body, "symbols") : std::nullopt;
     if (!list) return false;
     for (const auto& s : *list) {
-      auto tick = answered(link_.call("tick", {{"symbol", s.name}}));
+      auto tick = answered(link_.call("tick", {{"symbol", s.name}}, kBackground));
       if (auto t2 = tick && tick->ok ? decode_field(tick->body, "tick", tick_from_json) : std::nullopt) {
         mirror_.set_tick(s.name, *t2);
       }
@@ -166,33 +168,36 @@ bool TerminalBroker::refresh_account(Login login) {
     std::lock_guard lock(hello_mu_);
     if (hello_ && !hello_->multi_account && hello_->login != login) return true;  // not this terminal's
   }
-  std::lock_guard exclusive(exchange_mu_);
+  AccountSnapshot snap;
+  snap.generation = mirror_.generation();  // what an order answered meanwhile is newer
   const json::object who{{"login", login}};
-  auto account = answered(link_.call("account_info", who));
+  auto account = answered(link_.call("account_info", who, kBackground));
   if (!account) return false;
   if (!account->ok) return true;  // not_found: an account this terminal does not serve
-  AccountSnapshot snap;
   snap.now_msc = now_ms();
   const json::object of_account{{"login", login}, {"symbol", ""}};
-  auto positions = answered(link_.call("positions", of_account));
-  auto orders = answered(link_.call("orders", of_account));
+  auto positions = answered(link_.call("positions", of_account, kBackground));
+  auto orders = answered(link_.call("orders", of_account, kBackground));
   if (!positions || !orders) return false;
   auto a = decode_field(account->body, "account", account_from_json);
   auto p = positions->ok ? position_rows(positions->body, "positions") : std::nullopt;
   auto o = orders->ok ? order_rows(orders->body, "orders") : std::nullopt;
   if (!a || !p || !o) return true;  // unreadable: try again next round
-  // The deals of the last minute, or since the oldest row that went (a position closed while
-  // the link was down finds its Out deal there).
-  const TimeMs since = std::min(snap.now_msc, mirror_.oldest_gone(login, *p, *o).value_or(snap.now_msc)) - kDealOverlap;
-  auto deals =
-      answered(link_.call("history_deals", {{"login", login}, {"from_msc", since}, {"to_msc", snap.now_msc + kDay}}));
-  if (!deals) return false;
-  auto d = deals->ok ? deal_rows(deals->body, "deals") : std::nullopt;
-  if (!d) return true;
+  // Deals only when rows went or appeared unannounced (a position closed while the link was
+  // down finds its Out deal there): a busy account's history is large, and every command
+  // waits behind this one.
+  if (auto since = mirror_.oldest_unexplained(login, *p, *o)) {
+    auto deals = answered(link_.call(
+        "history_deals", {{"login", login}, {"from_msc", *since - kDealOverlap}, {"to_msc", snap.now_msc + kDay}},
+        kBackground));
+    if (!deals) return false;
+    auto d = deals->ok ? deal_rows(deals->body, "deals") : std::nullopt;
+    if (!d) return true;
+    snap.deals = std::move(*d);
+  }
   snap.account = std::move(*a);
   snap.open_positions = std::move(*p);
   snap.pending_orders = std::move(*o);
-  snap.deals = std::move(*d);
   deliver(mirror_.reconcile(snap));
   return true;
 }
@@ -242,6 +247,7 @@ void TerminalBroker::link_lost() {
 }
 
 std::optional<Reply> TerminalBroker::answered(const Exchange& exchange) {
+  if (exchange.status == Exchange::Status::Busy) return std::nullopt;  // orders kept it: not a loss
   if (exchange.status != Exchange::Status::Answered) {
     link_lost();
     return std::nullopt;
@@ -273,8 +279,6 @@ SendOutcome TerminalBroker::open_account(std::string_view name, std::string_view
     if (single) single_account_bound_ = false;
     return out;
   };
-  std::unique_lock exclusive(exchange_mu_, std::defer_lock);
-  if (!exclusive.try_lock_for(options_.timeout)) return release(refusal(Retcode::Connection, "the terminal is busy"));
   const json::object args{{"name", name}, {"currency", currency}, {"leverage", leverage}, {"deposit", deposit}};
   const auto exchange = link_.call("account_open", args);
   auto reply = answered(exchange);
@@ -308,13 +312,14 @@ SendOutcome TerminalBroker::order_send(Login login, const TradeRequest& request)
       return refusal(Retcode::Reject, "the terminal is logged in to another account");
     }
   }
-  std::unique_lock exclusive(exchange_mu_, std::defer_lock);
-  if (!exclusive.try_lock_for(options_.timeout)) return refusal(Retcode::Connection, "the terminal is busy");
   json::object args{{"login", login}};
   add_request_fields(args, request);
   const auto exchange = link_.call("order_send", args);
-  if (exchange.status == Exchange::Status::NotSent)
+  if (exchange.status == Exchange::Status::Busy) return refusal(Retcode::Connection, "the terminal is busy");
+  if (exchange.status == Exchange::Status::NotSent) {
+    link_lost();
     return refusal(Retcode::Connection, "the terminal did not take the order");
+  }
   // From here the terminal may have acted: an unknown outcome is a timeout, settled by the
   // re-read that follows (the order's rows reach the gateway as changes).
   auto reply = answered(exchange);

@@ -104,9 +104,6 @@ class TerminalBroker final : public Broker {
   ChangeListener on_change_;
   TickListener on_tick_;
 
-  // Held across a whole re-read and a whole order: a re-read that read the positions before
-  // an order opened one would otherwise report that position closed.
-  std::timed_mutex exchange_mu_;
   std::atomic<bool> link_up_{false};          // the terminal answered its last command in time
   std::atomic<bool> trade_server_up_{false};  // the terminal's own connection to its server
   std::atomic<bool> resync_wanted_{false};

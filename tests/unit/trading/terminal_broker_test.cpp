@@ -3,6 +3,7 @@
 #include "trading/terminal/terminal_broker.hpp"
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/terminal/bridge_server.hpp"
+#include "trading/terminal/mirror.hpp"
 
 #include <gtest/gtest.h>
 
@@ -281,6 +282,68 @@ TEST_F(TerminalBrokerTest, ARestartedGatewayBindsNoSecondPrincipalToTheTerminal)
   restarted->start();
   ASSERT_TRUE(restarted->wait_until_connected(5s));
   EXPECT_EQ(restarted->open_account("late", "USD", 100, 1).result.retcode, Retcode::Reject);
+}
+
+// The mirror: a re-read that was read before an order's answer arrived must not undo it.
+
+Position open_position(Ticket ticket) {
+  Position p;
+  p.ticket = ticket;
+  p.login = 42;
+  p.symbol = "EURUSD";
+  p.volume = 0.1;
+  p.time_msc = 1'000;
+  return p;
+}
+
+AccountSnapshot snapshot_of(const Mirror& mirror) {
+  AccountSnapshot snap;
+  snap.generation = mirror.generation();
+  snap.account.login = 42;
+  snap.now_msc = 5'000;
+  return snap;
+}
+
+TEST(TerminalMirror, APositionOpenedAfterTheReReadWasReadIsNotClosedByIt) {
+  Mirror mirror(100);
+  AccountSnapshot snap = snapshot_of(mirror);  // the terminal listed no positions…
+  Changes opened;
+  opened.positions.push_back(open_position(7));  // …then an order's answer opened one
+  mirror.apply(opened);
+  const Changes out = mirror.reconcile(snap);
+  EXPECT_TRUE(out.positions.empty());
+  ASSERT_EQ(mirror.positions(42, "").size(), 1U);
+  // The next re-read, read after it, sees it closed for real.
+  const Changes later = mirror.reconcile(snapshot_of(mirror));
+  ASSERT_EQ(later.positions.size(), 1U);
+  EXPECT_TRUE(later.positions.front().closed);
+  EXPECT_TRUE(mirror.positions(42, "").empty());
+}
+
+TEST(TerminalMirror, APositionClosedAfterTheReReadWasReadStaysClosed) {
+  Mirror mirror(100);
+  Changes opened;
+  opened.positions.push_back(open_position(7));
+  mirror.apply(opened);
+  AccountSnapshot snap = snapshot_of(mirror);
+  snap.open_positions.push_back(open_position(7));  // read while still open…
+  Changes closed;
+  closed.positions.push_back(open_position(7));
+  closed.positions.back().closed = true;
+  mirror.apply(closed);  // …closed by an order's answer before the re-read landed
+  EXPECT_TRUE(mirror.reconcile(snap).positions.empty());
+  EXPECT_TRUE(mirror.positions(42, "").empty());
+}
+
+TEST(TerminalMirror, EveryChangesLeavingTheMirrorIsNumberedInOrder) {
+  Mirror mirror(100);
+  Changes a;
+  a.positions.push_back(open_position(1));
+  a.sequence = 900;  // the terminal's own number: not kept
+  const auto first = mirror.apply(a);
+  const auto second = mirror.apply(a);
+  EXPECT_LT(first.sequence, second.sequence);
+  EXPECT_LT(first.sequence, 900U);
 }
 
 }  // namespace
