@@ -80,11 +80,15 @@ std::unique_ptr<resource::Authenticator> start_authenticator(const GatewayConfig
   return auth;
 }
 
-std::unique_ptr<trading::TradeStore> open_store(const GatewayConfig& cfg, const Clock& clock) {
+trading::TradeStoreOptions store_options(const GatewayConfig& cfg) {
   trading::TradeStoreOptions options;
   options.storage.pool_size = static_cast<int>(cfg.pool_size);
   options.storage.connect_timeout_seconds = static_cast<int>(cfg.connect_timeout_s);
-  auto opened = trading::TradeStore::open(cfg.effective_database_url(), clock, options);
+  return options;
+}
+
+std::unique_ptr<trading::TradeStore> open_store(const GatewayConfig& cfg, const Clock& clock) {
+  auto opened = trading::TradeStore::open(cfg.effective_database_url(), clock, store_options(cfg));
   if (!opened) {
     spdlog::critical("cannot open the trade store: {}", opened.error().message);
     return nullptr;

@@ -35,6 +35,9 @@ std::unique_ptr<http::Client> auth_client(const config::GatewayConfig& cfg);
 std::unique_ptr<resource::Authenticator> start_authenticator(const config::GatewayConfig& cfg, const Clock& clock,
                                                              http::Client& client);
 
+/// The store's settings from the configuration (pool size, connect timeout; full sync).
+trading::TradeStoreOptions store_options(const config::GatewayConfig& cfg);
+
 /// The durable store: every acknowledged change is committed here first. nullptr (after
 /// logging why) when it cannot be opened.
 std::unique_ptr<trading::TradeStore> open_store(const config::GatewayConfig& cfg, const Clock& clock);

@@ -5,6 +5,7 @@
 #include "api/documents.hpp"
 #include "app/command_line.hpp"
 #include "app/lifecycle.hpp"
+#include "app/migrate_command.hpp"
 #include "app/server_setup.hpp"
 #include "app/startup.hpp"
 #include "common/worker_pool.hpp"
@@ -13,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <iostream>
 #include <thread>
 
 #ifndef PERMISO_VERSION
@@ -91,6 +93,19 @@ int serve() {
   return code;
 }
 
+/// `mt5-api migrate [--dry-run]`: the configured database's mt5_* schema, migrated as `serve`
+/// migrates it at start.
+int migrate(bool dry_run) {
+  auto cfg = app::load_valid_config<GatewayConfig>(config::load_gateway_config, PERMISO_VERSION);
+  if (!cfg) return app::kExitConfig;
+  const auto url = cfg->effective_database_url();
+  const auto options = mt5_app::store_options(*cfg).storage;
+  if (!dry_run) app::ensure_private_dir(cfg->data_dir);  // as serve does: a SQLite file lives there
+  const app::SchemaMigrations schema{"mt5-api", url, [&] { return trading::TradeStore::plan_migrations(url, options); },
+                                     [&] { return trading::TradeStore::migrate(url, options); }};
+  return app::migrate_command(schema, dry_run, std::cout, std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,5 +113,5 @@ int main(int argc, char** argv) {
       argc, argv,
       {"mt5-api: the Permiso trading gateway (MetaTrader 5 model; a simulated broker or an MT5 terminal)",
        "Run the gateway (the default)", PERMISO_VERSION, serve,
-       [] { return app::config_check<GatewayConfig>(config::load_gateway_config, PERMISO_VERSION); }});
+       [] { return app::config_check<GatewayConfig>(config::load_gateway_config, PERMISO_VERSION); }, migrate});
 }

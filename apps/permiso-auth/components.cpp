@@ -94,13 +94,18 @@ std::optional<auth::ServiceClientSeeds> check_start_inputs(const AuthConfig& cfg
   return seeds;
 }
 
-std::unique_ptr<storage::Storage> open_storage(const AuthConfig& cfg) {
+storage::StorageOptions storage_options(const AuthConfig& cfg) {
   storage::StorageOptions options;
   options.pool_size = static_cast<int>(cfg.pool_size);
   options.connect_timeout_seconds = static_cast<int>(cfg.connect_timeout_s);
-  auto opened = storage::open_storage(cfg.effective_database_url(), options);
+  return options;
+}
+
+std::unique_ptr<storage::Storage> open_storage(const AuthConfig& cfg) {
+  auto opened = storage::open_storage(cfg.effective_database_url(), storage_options(cfg));
   if (!opened) {
-    spdlog::critical("cannot open storage: {}", storage::to_string(opened.error()));
+    // The message says why (a schema newer than this binary names both versions).
+    spdlog::critical("cannot open storage: {}: {}", storage::to_string(opened.error()), opened.error().message);
     return nullptr;
   }
   return std::move(*opened);

@@ -35,6 +35,9 @@ namespace permiso::auth_app {
 /// nullopt when there is one.
 std::optional<auth::ServiceClientSeeds> check_start_inputs(const config::AuthConfig& cfg);
 
+/// The storage settings of the configuration (pool size, connect timeout).
+storage::StorageOptions storage_options(const config::AuthConfig& cfg);
+
 /// Storage (SQLite or PostgreSQL) with its migrations applied; nullptr after logging why.
 std::unique_ptr<storage::Storage> open_storage(const config::AuthConfig& cfg);
 

@@ -5,6 +5,7 @@
 #include "api/documents.hpp"
 #include "app/command_line.hpp"
 #include "app/lifecycle.hpp"
+#include "app/migrate_command.hpp"
 #include "app/server_setup.hpp"
 #include "app/startup.hpp"
 #include "auth/audit_log.hpp"
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <iostream>
 
 #ifndef PERMISO_VERSION
 #define PERMISO_VERSION "0.0.0"
@@ -114,11 +116,24 @@ int serve() {
   return code;
 }
 
+/// `permiso-auth migrate [--dry-run]`: the configured database's schema, migrated as `serve`
+/// migrates it at start.
+int migrate(bool dry_run) {
+  auto cfg = app::load_valid_config<AuthConfig>(load_config, PERMISO_VERSION);
+  if (!cfg) return app::kExitConfig;
+  const auto url = cfg->effective_database_url();
+  const auto options = auth_app::storage_options(*cfg);
+  if (!dry_run) app::ensure_private_dir(cfg->data_dir);  // as serve does: a SQLite file lives there
+  const app::SchemaMigrations schema{"permiso-auth", url, [&] { return storage::plan_auth_migrations(url, options); },
+                                     [&] { return storage::apply_auth_migrations(url, options); }};
+  return app::migrate_command(schema, dry_run, std::cout, std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   return app::run_command_line(
       argc, argv,
       {"permiso-auth: the Permiso OAuth2 authorization server", "Run the server (the default)", PERMISO_VERSION, serve,
-       [] { return app::config_check<AuthConfig>(load_config, PERMISO_VERSION); }});
+       [] { return app::config_check<AuthConfig>(load_config, PERMISO_VERSION); }, migrate});
 }

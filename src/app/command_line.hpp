@@ -1,6 +1,7 @@
 // The command line both services share: `serve` (the default), `config check` (validate and
-// print the effective configuration, secrets redacted), `secrets generate-key|encrypt` (for
-// the encrypted secrets provider) and `--version`.
+// print the effective configuration, secrets redacted), `migrate [--dry-run]` (show or apply
+// the pending schema migrations), `secrets generate-key|encrypt` (for the encrypted secrets
+// provider) and `--version`.
 #pragma once
 
 #include <functional>
@@ -14,6 +15,7 @@ struct CommandLine {
   std::string version;
   std::function<int()> serve;
   std::function<int()> config_check;
+  std::function<int(bool dry_run)> migrate;
 };
 
 /// Parses the arguments and runs the chosen command; the process's exit code (CLI11's for

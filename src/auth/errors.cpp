@@ -112,6 +112,7 @@ Failure storage_failure(const storage::StorageFailure& f) {
       return out;
     }
     case storage::StorageError::Internal:
+    case storage::StorageError::SchemaTooNew:  // refused at start-up; never reaches a request
       break;
   }
   return Failure(AuthError::Internal, "An internal error occurred.");

@@ -159,6 +159,10 @@ std::string render_redacted(const AuthConfig& config);
 /// The same as one JSON object ({"environment":…, "server":{…}, …}).
 std::string render_redacted_json(const AuthConfig& config);
 
+/// scheme://user:password@host/…?password=… with both passwords replaced by "***": the only
+/// form in which a database or Redis URL is ever printed (config check, `migrate`).
+std::string redact_url(const std::string& url);
+
 }  // namespace permiso::config
 
 namespace permiso::config {

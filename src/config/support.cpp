@@ -331,6 +331,10 @@ void env_origins(const EnvLookup& env, std::vector<std::string>& out) {
   }
 }
 
+}  // namespace permiso::config::detail
+
+namespace permiso::config {
+
 // ---- rules ----
 
 std::string redact_url(const std::string& url) {
@@ -354,6 +358,10 @@ std::string redact_url(const std::string& url) {
   }
   return out;
 }
+
+}  // namespace permiso::config
+
+namespace permiso::config::detail {
 
 std::string secret(const std::string& s) {
   return s.empty() ? std::string() : std::string("***");

@@ -110,8 +110,7 @@ void env_bool(const EnvLookup& env, const char* name, bool& out, std::vector<Con
 /// ALLOWED_ORIGINS replaces the list, CORS_ORIGINS adds to it (both comma lists).
 void env_origins(const EnvLookup& env, std::vector<std::string>& out);
 
-/// scheme://user:password@host/…?password=… with both passwords replaced by "***".
-std::string redact_url(const std::string& url);
+using config::redact_url;  // public: config.hpp
 /// "***" for a set secret, "" for an unset one (so the rendering says whether it is set).
 std::string secret(const std::string& s);
 /// ^https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?$ (the seed's origin rule).

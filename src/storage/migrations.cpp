@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -225,23 +226,110 @@ const std::vector<Migration>& migrations(Dialect dialect) {
   return dialect == Dialect::Sqlite ? kSqlite : kPostgres;
 }
 
+StorageResult<MigrationPlan> apply_auth_migrations(Db& db) {
+  return apply_migrations(db, kAuthMigrationTable, migrations(db.dialect()), kAuthMigrationLock);
+}
+
 }  // namespace permiso::storage::detail
 
 namespace permiso::storage {
+namespace {
 
-StorageStatus apply_migrations(Db& db, std::string_view table, const std::vector<Migration>& migrations,
-                               std::int64_t lock_key) {
-  // The name is spliced into SQL text: only a plain identifier is accepted.
-  const bool plain = !table.empty() && table.size() <= 63 && std::all_of(table.begin(), table.end(), [](char ch) {
+// The name is spliced into SQL text: only a plain identifier is accepted.
+bool plain_identifier(std::string_view table) {
+  return !table.empty() && table.size() <= 63 && std::all_of(table.begin(), table.end(), [](char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
   });
-  if (!plain) {
-    return detail::failure(StorageError::Invalid, "migration table is not a plain identifier", "table");
+}
+
+StorageFailure not_a_plain_identifier() {
+  return detail::failure(StorageError::Invalid, "migration table is not a plain identifier", "table");
+}
+
+/// Whether the migration table exists, asked without creating it (the read-only plan).
+StorageResult<bool> table_exists(SqlConn& c, Dialect dialect, const std::string& table) {
+  auto found = dialect == Dialect::Postgres
+                   ? c.exec("SELECT to_regclass($1) IS NOT NULL", {table})
+                   : c.exec("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1", {table});
+  if (!found) return found.error();
+  const auto& cell = found->rows.at(0).at(0);
+  return cell && (*cell == "t" || *cell == "1");
+}
+
+StorageResult<std::set<std::int64_t>> recorded_versions(SqlConn& c, const std::string& table) {
+  auto applied = c.exec("SELECT version FROM " + table);
+  if (!applied) return applied.error();
+  std::set<std::int64_t> done;
+  for (const auto& row : applied->rows) {
+    std::int64_t v = 0;
+    if (row.at(0)) std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), v);
+    done.insert(v);
   }
+  return done;
+}
+
+/// The plan from the versions `table` records; SchemaTooNew when one is above the latest of
+/// `migrations` (forward-only: an older binary must never run on a newer schema).
+StorageResult<MigrationPlan> plan_from(const std::set<std::int64_t>& recorded, const std::vector<Migration>& migrations,
+                                       std::string_view table) {
+  MigrationPlan plan;
+  plan.current_version = recorded.empty() ? 0 : *recorded.rbegin();
+  for (const auto& m : migrations) {
+    plan.latest_version = std::max<std::int64_t>(plan.latest_version, m.version);
+    if (!recorded.contains(m.version)) plan.pending.push_back(m);
+  }
+  if (plan.current_version > plan.latest_version) {
+    return detail::failure(StorageError::SchemaTooNew,
+                           "the database's schema is at version " + std::to_string(plan.current_version) + " (" +
+                               std::string(table) + "), newer than this binary's latest, " +
+                               std::to_string(plan.latest_version) + ": run a release that knows it",
+                           "schema_version");
+  }
+  return plan;
+}
+
+StorageStatus apply_one(SqlConn& c, const std::string& table, const Migration& m, Dialect dialect) {
+  for (auto stmt : m.statements) {
+    if (auto r = c.exec(stmt); !r) return r.error();
+  }
+  const std::string_view now_sql = dialect == Dialect::Postgres ? "CAST(extract(epoch FROM now()) AS BIGINT)"
+                                                                : "CAST(strftime('%s','now') AS INTEGER)";
+  auto rec =
+      c.exec("INSERT INTO " + table + " (version, name, applied_at) VALUES ($1, $2, " + std::string(now_sql) + ")",
+             {m.version, m.name});
+  if (!rec) return rec.error();
+  return {};
+}
+
+/// The plan of a Db opened read-only: the migration table is looked for, never created.
+StorageResult<MigrationPlan> plan_on(Db& db, const std::string& table, const std::vector<Migration>& migrations) {
+  StorageResult<MigrationPlan> plan = MigrationPlan{};
+  auto st = db.read([&](SqlConn& c) -> StorageStatus {
+    auto exists = table_exists(c, db.dialect(), table);
+    if (!exists) return exists.error();
+    std::set<std::int64_t> recorded;
+    if (*exists) {
+      auto versions = recorded_versions(c, table);
+      if (!versions) return versions.error();
+      recorded = std::move(*versions);
+    }
+    plan = plan_from(recorded, migrations, table);
+    return {};
+  });
+  if (!st) return st.error();
+  return plan;
+}
+
+}  // namespace
+
+StorageResult<MigrationPlan> apply_migrations(Db& db, std::string_view table, const std::vector<Migration>& migrations,
+                                              std::int64_t lock_key) {
+  if (!plain_identifier(table)) return not_a_plain_identifier();
   const std::string t(table);
-  const bool pg = db.dialect() == Dialect::Postgres;
-  return db.write([&](SqlConn& c) -> StorageStatus {
-    if (pg) {
+  const Dialect dialect = db.dialect();
+  MigrationPlan plan;
+  auto st = db.write([&](SqlConn& c) -> StorageStatus {
+    if (dialect == Dialect::Postgres) {
       // Replicas starting together: one applies, the others wait and then find it done.
       if (auto r = c.exec("SELECT pg_advisory_xact_lock($1)", {lock_key}); !r) return r.error();
     }
@@ -249,28 +337,47 @@ StorageStatus apply_migrations(Db& db, std::string_view table, const std::vector
                           " (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT "
                           "NOT NULL)");
     if (!created) return created.error();
-    auto applied = c.exec("SELECT version FROM " + t);
-    if (!applied) return applied.error();
-    std::set<std::int64_t> done;
-    for (const auto& row : applied->rows) {
-      std::int64_t v = 0;
-      if (row.at(0)) std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), v);
-      done.insert(v);
+    auto recorded = recorded_versions(c, t);
+    if (!recorded) return recorded.error();
+    auto planned = plan_from(*recorded, migrations, t);
+    if (!planned) return planned.error();
+    for (const auto& m : planned->pending) {
+      if (auto r = apply_one(c, t, m, dialect); !r) return r;
     }
-    const std::string_view now_sql =
-        pg ? "CAST(extract(epoch FROM now()) AS BIGINT)" : "CAST(strftime('%s','now') AS INTEGER)";
-    for (const auto& m : migrations) {
-      if (done.contains(m.version)) continue;
-      for (auto stmt : m.statements) {
-        if (auto r = c.exec(stmt); !r) return r.error();
-      }
-      auto rec =
-          c.exec("INSERT INTO " + t + " (version, name, applied_at) VALUES ($1, $2, " + std::string(now_sql) + ")",
-                 {m.version, m.name});
-      if (!rec) return rec.error();
-    }
+    plan = std::move(*planned);
     return {};
   });
+  if (!st) return st.error();
+  return plan;
+}
+
+StorageResult<MigrationPlan> plan_migrations(std::string_view url, std::string_view table,
+                                             const std::vector<Migration>& migrations, const StorageOptions& options) {
+  if (!plain_identifier(table)) return not_a_plain_identifier();
+  // A missing SQLite file is the plan of an empty database: opening it would create it.
+  if (const auto path = detail::sqlite_path(url); path && !path->empty() && !std::filesystem::exists(*path)) {
+    auto plan = plan_from({}, migrations, table);
+    if (plan) plan->database_exists = false;
+    return plan;
+  }
+  StorageOptions read_only = options;
+  read_only.read_only = true;
+  read_only.pool_size = 1;  // one read transaction is all a plan takes
+  auto db = open_db(url, read_only);
+  if (!db) return db.error();
+  return plan_on(**db, std::string(table), migrations);
+}
+
+StorageResult<MigrationPlan> plan_auth_migrations(std::string_view url, const StorageOptions& options) {
+  // The dialect picks the statements; it follows from the URL's scheme as open_db's does.
+  const auto dialect = detail::sqlite_path(url) ? Dialect::Sqlite : Dialect::Postgres;
+  return plan_migrations(url, detail::kAuthMigrationTable, detail::migrations(dialect), options);
+}
+
+StorageResult<MigrationPlan> apply_auth_migrations(std::string_view url, const StorageOptions& options) {
+  auto db = open_db(url, options);
+  if (!db) return db.error();
+  return detail::apply_auth_migrations(**db);
 }
 
 }  // namespace permiso::storage

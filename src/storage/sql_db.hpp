@@ -84,6 +84,9 @@ inline StorageFailure failure(StorageError code, std::string message, std::strin
   return StorageFailure{code, std::move(field), std::move(message)};
 }
 
+/// The file path of a `sqlite://` URL (empty for `sqlite://` alone); nullopt for another scheme.
+std::optional<std::string> sqlite_path(std::string_view url);
+
 /// Maps a unique/foreign-key constraint name or SQLite message to the column callers know.
 std::string field_from_constraint(std::string_view text);
 

@@ -182,7 +182,9 @@ class SqlStorage final : public Storage {
   }
 
   StorageStatus migrate() override {
-    return apply_migrations(*db_, "schema_migrations", migrations(db_->dialect()), kAuthMigrationLock);
+    auto applied = apply_auth_migrations(*db_);
+    if (!applied) return applied.error();
+    return {};
   }
 
   [[nodiscard]] std::string_view backend() const override {

@@ -24,6 +24,8 @@ std::string_view to_string(StorageError e) {
       return "invalid";
     case StorageError::Internal:
       return "internal";
+    case StorageError::SchemaTooNew:
+      return "schema_too_new";
   }
   return "internal";
 }
@@ -44,6 +46,13 @@ StorageResult<Rows> Db::query(std::string_view sql, const Params& params) {
   });
   if (!st) return st.error();
   return out;
+}
+
+std::optional<std::string> sqlite_path(std::string_view url) {
+  // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative.
+  constexpr std::string_view kScheme = "sqlite://";
+  if (!url.starts_with(kScheme)) return std::nullopt;
+  return std::string(url.substr(kScheme.size()));
 }
 
 std::string field_from_constraint(std::string_view text) {
@@ -75,18 +84,16 @@ std::string field_from_constraint(std::string_view text) {
 }  // namespace detail
 
 StorageResult<std::unique_ptr<Db>> open_db(std::string_view url, const StorageOptions& options) {
-  if (url.starts_with("sqlite://")) {
-    // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative.
-    std::string path(url.substr(std::string_view("sqlite://").size()));
-    if (path.empty()) {
+  if (auto path = detail::sqlite_path(url)) {
+    if (path->empty()) {
       return detail::failure(StorageError::Invalid, "sqlite url without a path", "database_url");
     }
-    // A fresh data directory (PERMISO_DATA_DIR) may not exist yet.
-    if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty()) {
+    // A fresh data directory (PERMISO_DATA_DIR) may not exist yet; a read-only open creates nothing.
+    if (const auto parent = std::filesystem::path(*path).parent_path(); !parent.empty() && !options.read_only) {
       std::error_code ec;
       std::filesystem::create_directories(parent, ec);  // open reports a real failure
     }
-    return detail::open_sqlite_db(path, options);
+    return detail::open_sqlite_db(*path, options);
   }
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
     return detail::open_pg_db(std::string(url), options);

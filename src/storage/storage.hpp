@@ -14,11 +14,12 @@
 namespace permiso::storage {
 
 enum class StorageError {
-  NotFound,     // no row with that key
-  Conflict,     // a unique column collided; StorageFailure::field names it
-  Unavailable,  // database unreachable (fails fast, bounded by the connect timeout)
-  Invalid,      // a reference or value the schema refuses (e.g. unknown role id); field names it
-  Internal,     // a bug or an unexpected database answer
+  NotFound,      // no row with that key
+  Conflict,      // a unique column collided; StorageFailure::field names it
+  Unavailable,   // database unreachable (fails fast, bounded by the connect timeout)
+  Invalid,       // a reference or value the schema refuses (e.g. unknown role id); field names it
+  Internal,      // a bug or an unexpected database answer
+  SchemaTooNew,  // the database's schema is newer than this binary knows (forward-only: refuse)
 };
 
 std::string_view to_string(StorageError e);
@@ -383,6 +384,9 @@ struct StorageOptions {
   /// SQLite synchronous=FULL (an fsync per commit, durable across power loss) instead of
   /// NORMAL (WAL: durable across a process crash). mt5-api's trade store turns it on.
   bool sqlite_full_sync = false;
+  /// Open without ever writing (plan_migrations): SQLite read-only and never created,
+  /// PostgreSQL transactions READ ONLY. Not for a Storage, which must write.
+  bool read_only = false;
 };
 
 /// `sqlite:///abs/path.db`, `sqlite://relative.db`, or `postgresql://…` / `postgres://…`.

@@ -128,20 +128,29 @@ class PgConn final : public SqlConn {
   PgConnPtr conn_;
 };
 
+/// The server-side settings of every pooled session. A read-only Db (a migration plan) also
+/// sets default_transaction_read_only, so the server refuses a write even from query().
+std::string session_options(const StorageOptions& options) {
+  std::string out = "-c statement_timeout=" + std::to_string(options.statement_timeout_ms);
+  if (options.read_only) out += " -c default_transaction_read_only=on";
+  return out;
+}
+
 class PgDb final : public Db {
  public:
   PgDb(std::string url, const StorageOptions& options)
       : url_(std::move(url)),
         connect_timeout_(std::to_string(std::max(1, options.connect_timeout_seconds))),
-        pg_options_("-c statement_timeout=" + std::to_string(options.statement_timeout_ms)),
+        pg_options_(session_options(options)),
+        begin_(options.read_only ? "BEGIN READ ONLY" : "BEGIN"),
         tcp_user_timeout_(std::to_string(std::max(1000, options.statement_timeout_ms))),
         acquire_timeout_(options.acquire_timeout_ms),
         capacity_(std::max(1, options.pool_size)) {}
 
   [[nodiscard]] Dialect dialect() const override { return Dialect::Postgres; }
 
-  StorageStatus read(const TxFn& fn) override { return run("BEGIN", fn); }
-  StorageStatus write(const TxFn& fn) override { return run("BEGIN", fn); }
+  StorageStatus read(const TxFn& fn) override { return run(begin_, fn); }
+  StorageStatus write(const TxFn& fn) override { return run(begin_, fn); }
 
   StorageResult<Rows> query(std::string_view sql, const Params& params) override {
     for (int attempt = 0;; ++attempt) {
@@ -261,6 +270,7 @@ class PgDb final : public Db {
   std::string url_;
   std::string connect_timeout_;
   std::string pg_options_;
+  const char* begin_;
   std::string tcp_user_timeout_;
   std::chrono::milliseconds acquire_timeout_;
   int capacity_;

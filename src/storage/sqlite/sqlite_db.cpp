@@ -105,11 +105,13 @@ class SqliteConn final : public SqlConn {
 
 StorageResult<std::unique_ptr<SqliteConn>> open_conn(const std::string& path, const StorageOptions& options) {
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  const int mode = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, mode | SQLITE_OPEN_FULLMUTEX, nullptr);
   auto conn = std::make_unique<SqliteConn>(raw);
   if (rc != SQLITE_OK) return sqlite_failure(raw, rc);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  // journal_mode and synchronous are settings of a writer (setting WAL writes the file header).
+  if (options.read_only) return conn;
   const char* sync = options.sqlite_full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
   for (const char* pragma : {"PRAGMA journal_mode=WAL", sync, "PRAGMA foreign_keys=ON"}) {
     if (auto r = conn->exec(pragma, {}); !r) return r.error();

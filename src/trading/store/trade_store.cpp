@@ -578,7 +578,23 @@ void record_versions(RowVersionSet& versions, const BatchRows& rows) {
   }
 }
 
+/// The one path of open() at start and of `mt5-api migrate`.
+StoreResult<storage::MigrationPlan> apply_trading_migrations(Db& db) {
+  return storage::apply_migrations(db, kMigrationTable, kMigrations, kMigrationLock);
+}
+
 }  // namespace
+
+StoreResult<storage::MigrationPlan> TradeStore::plan_migrations(std::string_view url,
+                                                                const storage::StorageOptions& options) {
+  return storage::plan_migrations(url, kMigrationTable, kMigrations, options);
+}
+
+StoreResult<storage::MigrationPlan> TradeStore::migrate(std::string_view url, const storage::StorageOptions& options) {
+  auto db = storage::open_db(url, options);
+  if (!db) return db.error();
+  return apply_trading_migrations(**db);
+}
 
 /// The committed row versions (RowVersionSet): the writer's memory across batches.
 struct TradeStore::Versions : RowVersionSet {};
@@ -588,9 +604,7 @@ StoreResult<std::unique_ptr<TradeStore>> TradeStore::open(std::string_view url, 
   auto db = storage::open_db(url, options.storage);
   if (!db) return db.error();
   if (options.migrate) {
-    if (auto st = storage::apply_migrations(**db, kMigrationTable, kMigrations, kMigrationLock); !st) {
-      return st.error();
-    }
+    if (auto st = apply_trading_migrations(**db); !st) return st.error();
   }
   options.max_batch = std::max<std::size_t>(1, options.max_batch);
   options.queue_capacity = std::max<std::size_t>(1, options.queue_capacity);

@@ -96,6 +96,13 @@ class TradeStore {
   /// cannot be reached. `clock` (idempotency created_at and expiry) must outlive the store.
   static StoreResult<std::unique_ptr<TradeStore>> open(std::string_view url, const Clock& clock,
                                                        TradeStoreOptions options = {});
+  /// The mt5_* schema's migration plan for the database at `url`, found without changing it
+  /// (storage::plan_migrations); SchemaTooNew when the database is newer than this binary.
+  static StoreResult<storage::MigrationPlan> plan_migrations(std::string_view url,
+                                                             const storage::StorageOptions& options = {});
+  /// Applies the pending mt5_* migrations by the path open() takes (same transaction and
+  /// advisory lock); the plan it carried out.
+  static StoreResult<storage::MigrationPlan> migrate(std::string_view url, const storage::StorageOptions& options = {});
   /// Stops the writer after it has committed (or failed) every accepted request.
   ~TradeStore();
   TradeStore(const TradeStore&) = delete;
