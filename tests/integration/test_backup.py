@@ -20,7 +20,7 @@ import types
 import unittest
 
 import harness
-from harness import V1, AuthServer, HarnessError, postgres, uniq, wait_until
+from harness import V1, AuthServer, postgres, uniq, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Appended, not prepended: a module of this directory always wins over one of gateway/.
@@ -32,19 +32,6 @@ TOOL = os.path.join(harness.REPO, "scripts", "permiso-backup")
 CLIENT_SCOPES = (("trade:read",), ("trade:read", "account:read"), ("market:data", "trade:read", "trade:open"))
 ENOUGH = 3          # acknowledged changes of each kind before the backup starts
 LOAD_DEADLINE_S = 45
-
-
-def mt5_binary_or_skip(test):
-    """mt5-api from MT5_API_BIN, else beside permiso-auth in the build tree (the integration
-    suite's CTest entries name only PERMISO_AUTH_BIN)."""
-    if not os.environ.get("MT5_API_BIN"):
-        sibling = os.path.join(os.path.dirname(os.path.dirname(harness.auth_binary())), "mt5-api", "mt5-api")
-        if os.access(sibling, os.X_OK):
-            os.environ["MT5_API_BIN"] = sibling
-    try:
-        return gateway_harness.mt5_binary()
-    except HarnessError as e:
-        test.skipTest(f"the backup test needs mt5-api too: {e}")
 
 
 def run_tool(*argv, timeout=120):
@@ -154,7 +141,7 @@ class BackupUnderLoad:
     def setUp(self):
         if not self.backend_ok(harness.backend_name()):
             self.skipTest(f"not for PERMISO_TEST_BACKEND={harness.backend_name()}")
-        mt5_binary_or_skip(self)
+        gateway_harness.mt5_binary_or_skip(self)
         self.cleanups = []
 
     def tearDown(self):

@@ -14,7 +14,7 @@ import sys
 import unittest
 
 import harness
-from harness import AuthServer, HarnessError, ServiceProcess
+from harness import AuthServer, ServiceProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Appended, not prepended: a module of this directory always wins over one of gateway/.
@@ -23,17 +23,6 @@ import gateway_harness  # noqa: E402  (the gateway suite's harness, read-only)
 from gateway_harness import Mt5Server  # noqa: E402
 
 RUN_TIMEOUT_S = 60
-
-
-def mt5_binary_or_skip(test):
-    if not os.environ.get("MT5_API_BIN"):
-        sibling = os.path.join(os.path.dirname(os.path.dirname(harness.auth_binary())), "mt5-api", "mt5-api")
-        if os.access(sibling, os.X_OK):
-            os.environ["MT5_API_BIN"] = sibling
-    try:
-        return gateway_harness.mt5_binary()
-    except HarnessError as e:
-        test.skipTest(f"needs mt5-api: {e}")
 
 
 def file_digest(path):
@@ -135,7 +124,7 @@ class Mt5MigrateTest(MigrateFlow, unittest.TestCase):
     first_statement = "CREATE TABLE mt5_accounts ("
 
     def setUp(self):
-        mt5_binary_or_skip(self)
+        gateway_harness.mt5_binary_or_skip(self)
         auth = AuthServer()  # never started: mt5-api's configuration only names it
         self.addCleanup(auth.cleanup)
         self.service = Mt5Server(auth, service_secret="s" * 32)

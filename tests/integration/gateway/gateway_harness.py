@@ -138,6 +138,19 @@ class TerminalSim:
                 "MT5_TERMINAL_TIMEOUT_MS": "2000"}
 
 
+def mt5_binary_or_skip(test):
+    """mt5-api from MT5_API_BIN, else beside permiso-auth in the build tree (the permiso-auth
+    suite's CTest entries name only PERMISO_AUTH_BIN); skips `test` when there is none."""
+    if not os.environ.get("MT5_API_BIN"):
+        sibling = os.path.join(os.path.dirname(os.path.dirname(harness.auth_binary())), "mt5-api", "mt5-api")
+        if os.access(sibling, os.X_OK):
+            os.environ["MT5_API_BIN"] = sibling
+    try:
+        return mt5_binary()
+    except HarnessError as e:
+        test.skipTest(f"needs mt5-api too: {e}")
+
+
 class Mt5Server(ServiceProcess):
     """One mt5-api process beside a permiso-auth, in its own data dir and database. A restart
     (kill or stop, then Mt5Server(..., same=previous)) reuses the data dir and database."""
