@@ -7,6 +7,7 @@
 #include "auth/revocation_list.hpp"
 #include "auth/validation.hpp"
 #include "jose/crypto.hpp"
+#include "jose/key_store.hpp"
 
 #include <boost/json.hpp>
 #include <spdlog/fmt/ranges.h>
@@ -292,8 +293,59 @@ auth::AuditLog::StoredListener audit_listener(const std::unique_ptr<auth::AuditE
   };
 }
 
-void collect_metrics(http::Registry& metrics, const auth::AuditLog& audit, const auth::AuthDeps& deps,
-                     const WorkerPool& blocking) {
+namespace {
+
+/// The counters the domain keeps (auth/counters.hpp), each label set a closed enum: read at
+/// scrape, so issuing a token costs one relaxed atomic add and nothing here.
+void collect_counters(http::Registry& metrics, const auth::AuthCounters& counters, jose::Algorithm signing) {
+  using Kind = http::Registry::Kind;
+  using Sample = http::Registry::Sample;
+  const auto value = [](auto n) { return static_cast<double>(n); };
+  metrics.collect(
+      "permiso_tokens_issued_total",
+      "Access tokens issued, by grant (client_credentials, password, refresh_token, authorization_code) and "
+      "signing algorithm.",
+      Kind::Counter, {"grant", "alg"}, [&counters, signing, value] {
+        // Every grant under the configured algorithm, from zero, so rate() sees the first
+        // token; another algorithm (a key of an earlier configuration) once it has signed.
+        std::vector<Sample> out;
+        for (std::size_t a = 0; a < auth::kAlgorithms; ++a) {
+          const auto alg = static_cast<jose::Algorithm>(a);
+          for (std::size_t g = 0; g < auth::kGrantTypes; ++g) {
+            const auto grant = static_cast<auth::GrantType>(g);
+            const auto n = counters.tokens_issued(grant, alg);
+            if (n == 0 && alg != signing) continue;
+            out.push_back({{std::string(auth::to_string(grant)), std::string(jose::to_string(alg))}, value(n)});
+          }
+        }
+        return out;
+      });
+  metrics.collect("permiso_logins_total",
+                  "Sign-ins (password grant and sign-in page) by outcome: success, invalid_credentials, locked, "
+                  "disabled, rate_limited, invalid_request, error.",
+                  Kind::Counter, {"outcome"}, [&counters, value] {
+                    std::vector<Sample> out;
+                    for (std::size_t o = 0; o < auth::kLoginOutcomes; ++o) {
+                      const auto outcome = static_cast<auth::LoginOutcome>(o);
+                      out.push_back({{std::string(auth::to_string(outcome))}, value(counters.logins(outcome))});
+                    }
+                    return out;
+                  });
+  metrics.collect("permiso_lockouts_total", "Accounts locked after too many failed sign-ins.", Kind::Counter,
+                  [&counters, value] { return value(counters.lockouts()); });
+  metrics.collect("permiso_refresh_rotations_total", "Refresh tokens rotated by a successful refresh grant.",
+                  Kind::Counter, [&counters, value] { return value(counters.refresh_rotations()); });
+  metrics.collect("permiso_refresh_reuse_total",
+                  "Rotated refresh tokens presented again (reuse detections); each ends its token family and "
+                  "sessions.",
+                  Kind::Counter, [&counters, value] { return value(counters.refresh_reuses()); });
+}
+
+}  // namespace
+
+void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters, const auth::AuditLog& audit,
+                     const auth::AuthDeps& deps, const WorkerPool& blocking) {
+  collect_counters(metrics, counters, deps.keys.algorithm());
   using Kind = http::Registry::Kind;
   const auto value = [](auto n) { return static_cast<double>(n); };
   metrics.collect("permiso_audit_pending", "Audit events waiting for the writer.", Kind::Gauge,

@@ -8,6 +8,7 @@
 #include "auth/bootstrap.hpp"
 #include "auth/client_secrets.hpp"
 #include "auth/context.hpp"
+#include "auth/counters.hpp"
 #include "auth/handlers/handler_support.hpp"
 #include "auth/password_hasher.hpp"
 #include "common/clock.hpp"
@@ -109,12 +110,13 @@ std::unique_ptr<WorkerPool> open_worker_pool(const config::AuthConfig& cfg);
 /// `events`; storage polling (Maintenance) stays the safety net when a message is lost.
 void follow_changes(events::RedisChannel& events, const auth::AuthDeps& deps, app::Maintenance& maintenance);
 
-/// Every route: OAuth, users, roles, clients, admin, discovery, and /health, /ready, /metrics.
-/// The domain's figures on /metrics, read at each scrape: the audit writer's backlog and
-/// losses, revocations and clients held in memory, the blocking pool's queue.
-void collect_metrics(http::Registry& metrics, const auth::AuditLog& audit, const auth::AuthDeps& deps,
-                     const WorkerPool& blocking);
+/// The domain's figures on /metrics, read at each scrape: tokens issued, sign-ins, lockouts,
+/// refresh rotations and reuse (`counters`), the audit writer's backlog and losses,
+/// revocations and clients held in memory, the blocking pool's queue.
+void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters, const auth::AuditLog& audit,
+                     const auth::AuthDeps& deps, const WorkerPool& blocking);
 
+/// Every route: OAuth, users, roles, clients, admin, discovery, and /health, /ready, /metrics.
 void register_routes(http::Router& router, auth::AuthContext& ctx, const config::AuthConfig& cfg,
                      const app::Maintenance& maintenance, const http::Registry& metrics);
 

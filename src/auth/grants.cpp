@@ -41,11 +41,29 @@ Failure disabled() {
   return Failure(AuthError::AccountDisabled, "This account is disabled.");
 }
 
+LoginOutcome login_outcome(const AuthResult<storage::User>& signed_in) {
+  if (signed_in) return LoginOutcome::Success;
+  switch (signed_in.error().code) {
+    case AuthError::InvalidGrant:
+      return LoginOutcome::InvalidCredentials;
+    case AuthError::AccountLocked:
+      return LoginOutcome::Locked;
+    case AuthError::AccountDisabled:
+      return LoginOutcome::Disabled;
+    case AuthError::RateLimited:
+      return LoginOutcome::RateLimited;
+    case AuthError::InvalidRequest:
+      return LoginOutcome::InvalidRequest;
+    default:
+      return LoginOutcome::Error;
+  }
+}
+
 }  // namespace
 
 Grants::Grants(const AuthSettings& settings, storage::Storage& storage, const PasswordHasher& passwords,
                ratelimit::RateLimiter& limiter, AuditLog& audit, const TokenService& tokens,
-               const SessionService& sessions, const Clock& clock)
+               const SessionService& sessions, AuthCounters& counters, const Clock& clock)
     : settings_(settings),
       storage_(storage),
       passwords_(passwords),
@@ -53,6 +71,7 @@ Grants::Grants(const AuthSettings& settings, storage::Storage& storage, const Pa
       audit_(audit),
       tokens_(tokens),
       sessions_(sessions),
+      counters_(counters),
       clock_(clock) {}
 
 // ---- client credentials ----
@@ -76,6 +95,7 @@ AuthResult<IssuedToken> Grants::client_credentials(const CachedClient& client, s
     return Failure(AuthError::InvalidScope, "The requested scope exceeds the scopes granted to this client.");
   }
   auto issued = tokens_.issue_service_token(client, *scopes);
+  counters_.token_issued(GrantType::ClientCredentials, issued.algorithm);
   auto event = audit_event(origin, "token.issue", "success", c.client_id, "client", c.client_id);
   event.details = boost::json::serialize(
       boost::json::object{{"grant_type", "client_credentials"}, {"scope", issued.scope}, {"jti", issued.jti}});
@@ -88,10 +108,16 @@ AuthResult<IssuedToken> Grants::client_credentials(const CachedClient& client, s
 AuthResult<UserGrant> Grants::password(const LoginAttempt& attempt, const Origin& origin) const {
   auto user = sign_in(attempt, origin);
   if (!user) return user.error();
-  return start_session(*user, attempt.scope, kFirstPartyClient, origin);
+  return start_session(*user, attempt.scope, kFirstPartyClient, GrantType::Password, origin);
 }
 
 AuthResult<storage::User> Grants::sign_in(const LoginAttempt& attempt, const Origin& origin) const {
+  auto user = authenticate(attempt, origin);
+  counters_.login(login_outcome(user));
+  return user;
+}
+
+AuthResult<storage::User> Grants::authenticate(const LoginAttempt& attempt, const Origin& origin) const {
   const std::string username = normalize_username(attempt.username);
   if (username.empty() || attempt.password.empty()) {
     return Failure(AuthError::InvalidRequest, "username and password are required.");
@@ -125,7 +151,7 @@ AuthResult<UserGrant> Grants::authorization_code(const storage::AuthorizationCod
     return invalid_grant("The user of this authorization code no longer exists.");
   }
   if (!user->is_active) return disabled();
-  return start_session(*user, code.scope, code.client_id, origin);
+  return start_session(*user, code.scope, code.client_id, GrantType::AuthorizationCode, origin);
 }
 
 /// The user when the password is right and the account not locked. The same Argon2 work
@@ -155,6 +181,7 @@ Failure Grants::failed_password(const storage::User& user, const Origin& origin)
   audit_.record(std::move(event));
   if (failed->was_already_locked && failed->locked_until) return locked(*failed->locked_until);
   if (failed->locked_until && failed->failed_login_count >= settings_.lockout_threshold) {
+    counters_.lockout();
     audit_.record(audit_event(origin, "auth.lockout", "success", user.username, "user", user.username));
   }
   return bad_login();
@@ -170,7 +197,8 @@ void Grants::after_login(storage::User& user, const std::string& password) const
 }
 
 AuthResult<UserGrant> Grants::start_session(const storage::User& user, std::string_view scope,
-                                            std::string_view client_id, const Origin& origin) const {
+                                            std::string_view client_id, GrantType grant_type,
+                                            const Origin& origin) const {
   auto allowed = storage_.user_scope_names(user.id);
   if (!allowed) return storage_failure(allowed.error());
   const auto scopes = grant_scopes(split_scopes(scope), *allowed);
@@ -187,6 +215,7 @@ AuthResult<UserGrant> Grants::start_session(const storage::User& user, std::stri
 
   UserGrant grant{tokens_.issue_user_token(user, *scopes, *roles, session->id, client_id), std::move(refresh.token),
                   session->id, std::string(client_id)};
+  counters_.token_issued(grant_type, grant.access.algorithm);
   auto event = audit_event(origin, "auth.login", "success", user.username, "user", user.username);
   event.details = boost::json::serialize(boost::json::object{{"session_id", session->id}, {"jti", grant.access.jti}});
   audit_.record(std::move(event));
@@ -229,6 +258,8 @@ AuthResult<UserGrant> Grants::refresh(std::string_view presented, const Origin& 
   const auto client_id = old->client_id.value_or(std::string(kFirstPartyClient));
   UserGrant grant{tokens_.issue_user_token(*user, split_scopes(old->scope), *roles, session->id, client_id),
                   std::move(next.token), session->id, client_id};
+  counters_.token_issued(GrantType::RefreshToken, grant.access.algorithm);
+  counters_.refresh_rotated();
   audit_.record(audit_event(origin, "token.refresh", "success", user->username, "user", session->id));
   return grant;
 }
@@ -243,6 +274,7 @@ std::optional<Failure> Grants::check_rotation(const storage::RotateResult& rotat
       // whole family and its sessions end (RFC 6819 §5.2.2.3; OAuth 2.1 §4.3.1).
       auto sessions = storage_.revoke_refresh_family(old.family_id, clock_.now_seconds());
       if (sessions) (void)sessions_.end(*sessions, "refresh_reuse");
+      counters_.refresh_reused();
       audit_.record(
           audit_event(origin, "auth.refresh_reuse", "denied", std::to_string(old.user_id), "user", old.family_id));
       return invalid_grant("The refresh token was already used.");

@@ -6,6 +6,7 @@
 #include "auth/audit_log.hpp"
 #include "auth/client_cache.hpp"
 #include "auth/context.hpp"
+#include "auth/counters.hpp"
 #include "auth/errors.hpp"
 #include "auth/token_service.hpp"
 #include "storage/storage.hpp"
@@ -40,7 +41,7 @@ class Grants {
  public:
   Grants(const AuthSettings& settings, storage::Storage& storage, const PasswordHasher& passwords,
          ratelimit::RateLimiter& limiter, AuditLog& audit, const TokenService& tokens, const SessionService& sessions,
-         const Clock& clock);
+         AuthCounters& counters, const Clock& clock);
 
   /// Hot path (an authenticated client): its limits, the scope it may have, sign. No storage.
   [[nodiscard]] AuthResult<IssuedToken> client_credentials(const CachedClient& client, std::string_view scope,
@@ -65,12 +66,14 @@ class Grants {
   };
 
   [[nodiscard]] std::optional<Failure> client_limits(const storage::ServiceClient& client) const;
+  [[nodiscard]] AuthResult<storage::User> authenticate(const LoginAttempt& attempt, const Origin& origin) const;
   [[nodiscard]] AuthResult<storage::User> check_password(const std::string& username, const std::string& password,
                                                          const Origin& origin) const;
   [[nodiscard]] Failure failed_password(const storage::User& user, const Origin& origin) const;
   void after_login(storage::User& user, const std::string& password) const;
   [[nodiscard]] AuthResult<UserGrant> start_session(const storage::User& user, std::string_view scope,
-                                                    std::string_view client_id, const Origin& origin) const;
+                                                    std::string_view client_id, GrantType grant,
+                                                    const Origin& origin) const;
   [[nodiscard]] std::optional<Failure> check_rotation(const storage::RotateResult& rotated,
                                                       const storage::RefreshToken& old, const Origin& origin) const;
   [[nodiscard]] AuthResult<storage::User> refreshable_user(const storage::RefreshToken& old) const;
@@ -85,6 +88,7 @@ class Grants {
   AuditLog& audit_;
   const TokenService& tokens_;
   const SessionService& sessions_;
+  AuthCounters& counters_;
   const Clock& clock_;
 };
 

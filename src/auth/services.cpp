@@ -8,7 +8,7 @@ AuthServices::AuthServices(const AuthDeps& d)
       tokens(d.settings, d.keys, d.revocations, d.clients, d.clock),
       clients(d.clients, d.client_secrets, d.storage, d.audit, d.clock),
       sessions(d.settings, d.storage, d.revocations, d.audit, d.clock, d.notify),
-      grants(d.settings, d.storage, d.passwords, d.limiter, d.audit, tokens, sessions, d.clock),
+      grants(d.settings, d.storage, d.passwords, d.limiter, d.audit, tokens, sessions, counters, d.clock),
       authorization(d.settings, d.storage, d.clock),
       revocation(d.storage, tokens, sessions, d.audit, d.clock),
       roles(d.storage, d.clients, d.audit, d.notify),

@@ -8,6 +8,7 @@
 #include "auth/client_authenticator.hpp"
 #include "auth/clients.hpp"
 #include "auth/context.hpp"
+#include "auth/counters.hpp"
 #include "auth/grants.hpp"
 #include "auth/roles.hpp"
 #include "auth/sessions.hpp"
@@ -24,6 +25,7 @@ struct AuthServices {
   AuthServices& operator=(const AuthServices&) = delete;
 
   const AuthDeps& deps;
+  AuthCounters counters;  // read by the composition root at each /metrics scrape
   TokenService tokens;
   ClientAuthenticator clients;
   SessionService sessions;

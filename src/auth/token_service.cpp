@@ -69,7 +69,9 @@ IssuedToken TokenService::issue_user_token(const storage::User& user, const std:
                                    {"username", user.username},
                                    {"roles", std::move(role_array)},
                                    {"sid", session_id}};
-  out.access_token = jose::sign_jwt(keys_.current(), claims);
+  const auto key = keys_.current();
+  out.algorithm = key.algorithm();
+  out.access_token = jose::sign_jwt(key, claims);
   return out;
 }
 
@@ -93,7 +95,9 @@ IssuedToken TokenService::issue_service_token(const CachedClient& client,
                                    {"scope", out.scope},
                                    {"type", "service"},
                                    {"is_trusted", client.client.is_trusted}};
-  out.access_token = jose::sign_jwt(keys_.current(), claims);
+  const auto key = keys_.current();
+  out.algorithm = key.algorithm();
+  out.access_token = jose::sign_jwt(key, claims);
   return out;
 }
 

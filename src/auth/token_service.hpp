@@ -22,7 +22,8 @@ struct IssuedToken {
   std::string jti;
   std::int64_t expires_in = 0;  // seconds
   std::int64_t expires_at = 0;
-  std::string scope;  // space-separated, as granted
+  std::string scope;                                   // space-separated, as granted
+  jose::Algorithm algorithm = jose::Algorithm::HS256;  // of the key that signed it
 };
 
 class TokenService {

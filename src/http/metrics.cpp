@@ -179,14 +179,24 @@ std::string Registry::render() const {
   }
   for (const auto& [name, c] : collected_) {
     append_help(out, name, c.help, c.kind == Kind::Counter ? "counter" : "gauge");
-    out += name + ' ' + format_double(c.read()) + '\n';
+    for (const auto& sample : c.read()) {
+      out += name + labels(c.label_names, sample.label_values) + ' ' + format_double(sample.value) + '\n';
+    }
   }
   return out;
 }
 
 void Registry::collect(std::string name, std::string help, Kind kind, std::function<double()> read) {
+  collect(std::move(name), std::move(help), kind, {}, [r = std::move(read)] {
+    return std::vector<Sample>{Sample{{}, r()}};
+  });
+}
+
+void Registry::collect(std::string name, std::string help, Kind kind, std::vector<std::string> label_names,
+                       std::function<std::vector<Sample>()> read) {
   std::lock_guard lock(mutex_);
-  collected_.insert_or_assign(std::move(name), Collected{std::move(help), kind, std::move(read)});
+  collected_.insert_or_assign(std::move(name),
+                              Collected{std::move(help), kind, std::move(label_names), std::move(read)});
 }
 
 void add_metrics_route(Router& router, const Registry& registry, std::string path) {

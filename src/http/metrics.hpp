@@ -110,6 +110,15 @@ class Registry {
   /// thread: it must be cheap, thread-safe and outlive the registry's use.
   enum class Kind { Counter, Gauge };
   void collect(std::string name, std::string help, Kind kind, std::function<double()> read);
+  /// One series of a labelled collected metric: its label values, in label-name order.
+  struct Sample {
+    std::vector<std::string> label_values;
+    double value = 0;
+  };
+  /// The same for a metric with labels whose values the service knows (an enum's values):
+  /// `read` returns the series to render at this scrape, under one HELP and TYPE.
+  void collect(std::string name, std::string help, Kind kind, std::vector<std::string> label_names,
+               std::function<std::vector<Sample>()> read);
 
   /// Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string render() const;
@@ -118,7 +127,8 @@ class Registry {
   struct Collected {
     std::string help;
     Kind kind;
-    std::function<double()> read;
+    std::vector<std::string> label_names;
+    std::function<std::vector<Sample>()> read;
   };
   mutable std::mutex mutex_;
   std::map<std::string, Collected> collected_;

@@ -90,6 +90,48 @@ class HealthTest(ServerTestCase):
         harness.wait_until(lambda: (self.sample("permiso_audit_events_total", issued) or 0) >= before[0] + 3, 10)
         harness.wait_until(lambda: (self.sample("permiso_audit_events_total", failed) or 0) >= before[1] + 1, 10)
 
+    def test_tokens_logins_and_refresh_rotations_are_counted_as_they_happen(self):
+        alg = self.server.jwt_algorithm
+        issued = f'{{grant="client_credentials",alg="{alg}"}}'
+        refreshed = f'{{grant="refresh_token",alg="{alg}"}}'
+        names = (("permiso_tokens_issued_total", issued), ("permiso_tokens_issued_total", refreshed),
+                 ("permiso_logins_total", '{outcome="success"}'),
+                 ("permiso_logins_total", '{outcome="invalid_credentials"}'),
+                 ("permiso_lockouts_total", ""), ("permiso_refresh_rotations_total", ""),
+                 ("permiso_refresh_reuse_total", ""))
+        before = {}
+        for name, labels in names:
+            before[name + labels] = self.sample(name, labels)
+            self.assertIsNotNone(before[name + labels], f"{name}{labels} on /metrics before any traffic of its own")
+        created = self.server.create_client(scopes=("trade:read",))
+        r = self.server.post(f"{V1}/auth/token", form={"grant_type": "client_credentials",
+                                                        "client_id": created["client"]["client_id"],
+                                                        "client_secret": created["client_secret"]})
+        self.assertEqual(r.status, 200, r)
+        _, _, first = self.server.user_session()
+        self.server.login(harness.uniq("nobody-"), "Wrong-passw0rd!", expect=401)
+        second = self.server.post(f"{V1}/auth/token", form={"grant_type": "refresh_token",
+                                                             "refresh_token": first["refresh_token"]})
+        self.assertEqual(second.status, 200, second)
+        reused = self.server.post(f"{V1}/auth/token", form={"grant_type": "refresh_token",
+                                                             "refresh_token": first["refresh_token"]})
+        self.assertError(reused, 400, "invalid_grant")
+
+        # Counted on the request path, not by the audit writer: no waiting.
+        def grew(name, labels=""):
+            return self.sample(name, labels) - before[name + labels]
+        self.assertGreaterEqual(grew("permiso_tokens_issued_total", issued), 1)
+        self.assertGreaterEqual(grew("permiso_tokens_issued_total", refreshed), 1)
+        self.assertGreaterEqual(grew("permiso_logins_total", '{outcome="success"}'), 1)
+        self.assertGreaterEqual(grew("permiso_logins_total", '{outcome="invalid_credentials"}'), 1)
+        self.assertGreaterEqual(grew("permiso_refresh_rotations_total"), 1)
+        self.assertGreaterEqual(grew("permiso_refresh_reuse_total"), 1)
+        text = self.server.get("/metrics").raw
+        for name in ("permiso_tokens_issued_total", "permiso_logins_total", "permiso_lockouts_total",
+                     "permiso_refresh_rotations_total", "permiso_refresh_reuse_total"):
+            self.assertEqual(text.count(f"# TYPE {name} counter\n"), 1, name)
+        self.assertNotIn("client_id=", text, "no per-client label")
+
     def test_the_domain_gauges_are_read_at_each_scrape(self):
         for name in ("permiso_audit_pending", "permiso_audit_dropped_total", "permiso_revocations_cached",
                      "permiso_clients_cached", "permiso_blocking_queue_depth"):

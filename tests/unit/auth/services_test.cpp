@@ -167,6 +167,72 @@ TEST_F(AuthServicesTest, ARotatedRefreshTokenPresentedAgainEndsTheWholeFamilyAnd
   EXPECT_FALSE(services_->tokens.verify(second->access.access_token));  // the session's revocation
 }
 
+// Observability (issue 17): what /metrics reports of the domain, counted where it happens.
+TEST_F(AuthServicesTest, TokensAreCountedByGrantAndTheAlgorithmThatSignedThem) {
+  const auto alice = register_user("alice");
+  ASSERT_TRUE(services_->client_admin.create("svc-count", named("count"), {}, admin_with({"admin:clients"}), origin_));
+  auto client = clients_.find("svc-count");
+  ASSERT_TRUE(client);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(services_->grants.client_credentials(*client, "", origin_));
+  auto grant = login("alice");
+  ASSERT_TRUE(grant);
+  ASSERT_TRUE(services_->grants.refresh(grant->refresh_token, origin_));
+  storage::AuthorizationCode code;
+  code.user_id = alice;
+  code.client_id = std::string(kFirstPartyClient);
+  ASSERT_TRUE(services_->grants.authorization_code(code, origin_));
+  ASSERT_FALSE(services_->grants.client_credentials(*client, "admin:system", origin_));  // refused: not counted
+
+  const auto& c = services_->counters;
+  const auto es256 = jose::Algorithm::ES256;  // the fixture's key
+  EXPECT_EQ(c.tokens_issued(GrantType::ClientCredentials, es256), 3U);
+  EXPECT_EQ(c.tokens_issued(GrantType::Password, es256), 1U);
+  EXPECT_EQ(c.tokens_issued(GrantType::RefreshToken, es256), 1U);
+  EXPECT_EQ(c.tokens_issued(GrantType::AuthorizationCode, es256), 1U);
+  EXPECT_EQ(c.tokens_issued(GrantType::ClientCredentials, jose::Algorithm::HS256), 0U);
+}
+
+TEST_F(AuthServicesTest, RefreshRotationsAndReuseDetectionsAreCounted) {
+  register_user("alice");
+  auto first = login("alice");
+  ASSERT_TRUE(first);
+  auto second = services_->grants.refresh(first->refresh_token, origin_);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(services_->counters.refresh_rotations(), 1U);
+  EXPECT_EQ(services_->counters.refresh_reuses(), 0U);
+
+  ASSERT_FALSE(services_->grants.refresh(first->refresh_token, origin_));   // reuse: the family ends
+  ASSERT_FALSE(services_->grants.refresh(second->refresh_token, origin_));  // revoked, not a reuse
+  ASSERT_FALSE(services_->grants.refresh("no-such-token", origin_));
+  EXPECT_EQ(services_->counters.refresh_rotations(), 1U);
+  EXPECT_EQ(services_->counters.refresh_reuses(), 1U);
+}
+
+TEST_F(AuthServicesTest, SignInsAreCountedByOutcomeAndALockoutOnce) {
+  register_user("alice");
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(login("alice", "wrong-password"));  // the third locks (threshold 3)
+  ASSERT_FALSE(login("alice"));                                                // locked
+  ASSERT_FALSE(login("nobody"));
+  ASSERT_FALSE(login("alice", ""));
+  clock_.advance(601);
+  ASSERT_TRUE(login("alice"));
+  const auto& c = services_->counters;
+  EXPECT_EQ(c.logins(LoginOutcome::InvalidCredentials), 4U);
+  EXPECT_EQ(c.logins(LoginOutcome::Locked), 1U);
+  EXPECT_EQ(c.logins(LoginOutcome::InvalidRequest), 1U);
+  EXPECT_EQ(c.logins(LoginOutcome::Success), 1U);
+  EXPECT_EQ(c.lockouts(), 1U);
+
+  faulty_->fail("get_user_by_username");
+  ASSERT_FALSE(login("alice"));
+  faulty_->heal();
+  EXPECT_EQ(c.logins(LoginOutcome::Error), 1U);
+  use_limits(RateRule{1, 60}, 100);  // fresh services, fresh counters
+  ASSERT_FALSE(login("alice", "wrong-password"));
+  ASSERT_FALSE(login("alice", "wrong-password"));
+  EXPECT_EQ(services_->counters.logins(LoginOutcome::RateLimited), 1U);
+}
+
 // Contract: 503 when storage is unreachable. A refresh whose reads fail part-way answers 503
 // with Retry-After, not invalid_grant, and leaves the token usable once storage is back.
 TEST_F(AuthServicesTest, ARefreshDuringAStorageOutageIs503AndDoesNotSpendTheToken) {

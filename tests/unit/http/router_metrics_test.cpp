@@ -145,6 +145,23 @@ TEST(Metrics, CollectedValuesAreReadAtEveryScrape) {
   EXPECT_EQ(reads.load(), 2);
 }
 
+TEST(Metrics, CollectedLabelledSeriesShareOneHelpAndType) {
+  Registry reg;
+  std::atomic<int> shipped{0};
+  reg.collect("app_parcels_total", "Parcels.", Registry::Kind::Counter, {"carrier", "speed"}, [&] {
+    return std::vector<Registry::Sample>{{{"post", "slow"}, static_cast<double>(shipped.load())},
+                                         {{"courier", "fast"}, 2.0}};
+  });
+  shipped = 5;
+  const auto text = reg.render();
+  EXPECT_NE(text.find("# TYPE app_parcels_total counter\n"
+                      "app_parcels_total{carrier=\"post\",speed=\"slow\"} 5\n"
+                      "app_parcels_total{carrier=\"courier\",speed=\"fast\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("# TYPE app_parcels_total"), text.rfind("# TYPE app_parcels_total")) << text;
+}
+
 TEST(Metrics, SameNameReturnsSameFamilyAndTypeClashThrows) {
   Registry reg;
   auto& a = reg.counter("x_total", "X.");
