@@ -257,12 +257,12 @@ string ArgString(const string key) {
 }
 
 // JSON numbers may carry an exponent (Boost.JSON writes 1.0846 as "1.0846E0").
-double JsonToDouble(const string token) {
-   int e = StringFind(token, "e");
-   if(e < 0) e = StringFind(token, "E");
-   if(e < 0) return StringToDouble(token);
-   double mantissa = StringToDouble(StringSubstr(token, 0, e));
-   string exponentText = StringSubstr(token, e + 1);
+double JsonToDouble(const string text) {
+   int e = StringFind(text, "e");
+   if(e < 0) e = StringFind(text, "E");
+   if(e < 0) return StringToDouble(text);
+   double mantissa = StringToDouble(StringSubstr(text, 0, e));
+   string exponentText = StringSubstr(text, e + 1);
    if(StringGetCharacter(exponentText, 0) == '+') exponentText = StringSubstr(exponentText, 1);
    long exponent = StringToInteger(exponentText);
    // Divide for negative exponents: 1.0846 / 10 is correctly rounded, 1.0846 * 0.1 is not.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <unordered_set>
 
 namespace permiso::trading::terminal {
 namespace {
@@ -58,6 +59,16 @@ Order finished_order(Order o, const std::map<Ticket, Deal>& deals, TimeMs now_ms
   o.time_done_msc = fill != deals.end() ? fill->second.time_msc : now_msc;
   if (fill != deals.end()) o.volume_current = 0;
   return o;
+}
+
+/// The tickets of a listing, for lookups in time proportional to the listing (an account may
+/// hold thousands of open positions, re-read every second).
+template <class Row>
+std::unordered_set<Ticket> tickets_of(const std::vector<Row>& rows) {
+  std::unordered_set<Ticket> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.insert(r.ticket);
+  return out;
 }
 
 template <class Row>
@@ -157,21 +168,26 @@ Changes Mirror::apply(Changes changes) {
 }
 
 Changes Mirror::closed_rows(const Book& book, const AccountSnapshot& snapshot) const {
-  std::map<Ticket, Deal> deals = book.deals;
-  for (const auto& d : snapshot.deals) deals.insert_or_assign(d.ticket, d);
+  const auto open = tickets_of(snapshot.open_positions);
+  const auto pending = tickets_of(snapshot.pending_orders);
+  // The deals that explain a row are merged only when a row went: most re-reads find none.
+  std::optional<std::map<Ticket, Deal>> deals;
+  const auto known_deals = [&]() -> const std::map<Ticket, Deal>& {
+    if (!deals) {
+      deals = book.deals;
+      for (const auto& d : snapshot.deals) deals->insert_or_assign(d.ticket, d);
+    }
+    return *deals;
+  };
   Changes out;
   for (const auto& [ticket, p] : book.positions) {
-    const bool still_open = std::any_of(snapshot.open_positions.begin(), snapshot.open_positions.end(),
-                                        [t = ticket](const Position& q) { return q.ticket == t; });
-    if (!still_open && !newer_than(book, ticket, snapshot.generation)) {
-      out.positions.push_back(closed_position(p, deals, snapshot.now_msc));
+    if (!open.contains(ticket) && !newer_than(book, ticket, snapshot.generation)) {
+      out.positions.push_back(closed_position(p, known_deals(), snapshot.now_msc));
     }
   }
   for (const auto& [ticket, o] : book.orders) {
-    const bool still_pending = std::any_of(snapshot.pending_orders.begin(), snapshot.pending_orders.end(),
-                                           [t = ticket](const Order& q) { return q.ticket == t; });
-    if (!still_pending && !newer_than(book, ticket, snapshot.generation)) {
-      out.orders.push_back(finished_order(o, deals, snapshot.now_msc));
+    if (!pending.contains(ticket) && !newer_than(book, ticket, snapshot.generation)) {
+      out.orders.push_back(finished_order(o, known_deals(), snapshot.now_msc));
     }
   }
   return out;
@@ -250,17 +266,15 @@ std::optional<TimeMs> Mirror::oldest_unexplained(Login login, const std::vector<
   auto it = books_.find(login);
   if (it == books_.end()) return std::nullopt;
   const Book& book = it->second;
+  const auto open_now = tickets_of(open);
+  const auto pending_now = tickets_of(pending);
   std::optional<TimeMs> oldest;
   auto consider = [&](TimeMs t) { oldest = oldest ? std::min(*oldest, t) : t; };
   for (const auto& [ticket, p] : book.positions) {
-    if (std::none_of(open.begin(), open.end(), [t = ticket](const Position& q) { return q.ticket == t; })) {
-      consider(p.time_msc);
-    }
+    if (!open_now.contains(ticket)) consider(p.time_msc);
   }
   for (const auto& [ticket, o] : book.orders) {
-    if (std::none_of(pending.begin(), pending.end(), [t = ticket](const Order& q) { return q.ticket == t; })) {
-      consider(o.time_setup_msc);
-    }
+    if (!pending_now.contains(ticket)) consider(o.time_setup_msc);
   }
   for (const auto& p : open) {
     if (!book.positions.contains(p.ticket)) consider(p.time_msc);
