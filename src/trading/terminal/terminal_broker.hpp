@@ -8,8 +8,8 @@
 
 #include "common/clock.hpp"
 #include "trading/broker.hpp"
+#include "trading/mirror.hpp"
 #include "trading/terminal/command_link.hpp"
-#include "trading/terminal/mirror.hpp"
 
 #include <zmq.hpp>
 

@@ -1,9 +1,9 @@
 // The terminal connector against the bridge server over the simulated broker: the same
 // protocol the PermisoBridge EA speaks, on loopback, with a hung and a refusing terminal.
 #include "trading/terminal/terminal_broker.hpp"
+#include "trading/mirror.hpp"
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/terminal/bridge_server.hpp"
-#include "trading/terminal/mirror.hpp"
 
 #include <gtest/gtest.h>
 

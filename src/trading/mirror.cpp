@@ -1,11 +1,11 @@
 // See mirror.hpp.
-#include "trading/terminal/mirror.hpp"
+#include "trading/mirror.hpp"
 
 #include <algorithm>
 #include <mutex>
 #include <unordered_set>
 
-namespace permiso::trading::terminal {
+namespace permiso::trading {
 namespace {
 
 bool is_pending(OrderState s) {
@@ -315,4 +315,4 @@ std::vector<Deal> Mirror::deals(Login login, TimeMs from_msc, TimeMs to_msc) con
   return out;
 }
 
-}  // namespace permiso::trading::terminal
+}  // namespace permiso::trading

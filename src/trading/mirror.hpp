@@ -1,8 +1,9 @@
-// What the terminal connector knows of the terminal's state: accounts, open positions,
-// pending orders, recent deals, symbols and the latest ticks. The gateway reads from here, so
-// a read never waits on the terminal; replies, events and periodic re-reads keep it right.
-// Every Changes that leaves the mirror is numbered by the mirror: the terminal's own step
-// numbers restart with the EA, and the store drops a row older than one it already wrote.
+// What a real connector (the terminal bridge, FIX) knows of its broker's state: accounts, open
+// positions, pending orders, recent deals, symbols and the latest ticks. The gateway reads from
+// here, so a read never waits on the broker; answers, events and periodic re-reads keep it
+// right. Every Changes that leaves the mirror is numbered by the mirror: the broker's own step
+// numbers restart with it (the EA, a FIX session), and the store drops a row older than one it
+// already wrote.
 #pragma once
 
 #include "trading/broker.hpp"
@@ -17,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-namespace permiso::trading::terminal {
+namespace permiso::trading {
 
-/// One account as the terminal reported it in a full re-read.
+/// One account as the broker reported it in a full re-read.
 struct AccountSnapshot {
   AccountInfo account;
   std::vector<Position> open_positions;
@@ -92,4 +93,4 @@ class Mirror {
   std::uint64_t generation_ = 0;
 };
 
-}  // namespace permiso::trading::terminal
+}  // namespace permiso::trading
