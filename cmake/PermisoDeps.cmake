@@ -12,6 +12,18 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
 # The MT5 terminal bridge: ZeroMQ through Debian's cppzmq (header-only C++ over libzmq).
 find_package(cppzmq REQUIRED)
+# The FIX 4.4 session layer (src/trading/fix): Debian's QuickFIX, which ships neither a CMake
+# package nor a pkg-config file. Debian builds it with OpenSSL: its SSL classes exist only when
+# the headers see HAVE_SSL=1.
+find_path(QUICKFIX_INCLUDE_DIR quickfix/Session.h)
+find_library(QUICKFIX_LIBRARY quickfix)
+if(NOT QUICKFIX_INCLUDE_DIR OR NOT QUICKFIX_LIBRARY)
+  message(FATAL_ERROR "QuickFIX not found (quickfix/Session.h: ${QUICKFIX_INCLUDE_DIR}, libquickfix: "
+                      "${QUICKFIX_LIBRARY}): install Debian's libquickfix-dev (scripts/bootstrap does)")
+endif()
+add_library(QuickFIX::QuickFIX UNKNOWN IMPORTED)
+set_target_properties(QuickFIX::QuickFIX PROPERTIES IMPORTED_LOCATION "${QUICKFIX_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${QUICKFIX_INCLUDE_DIR}" INTERFACE_COMPILE_DEFINITIONS HAVE_SSL=1)
 if(PERMISO_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

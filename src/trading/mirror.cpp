@@ -122,6 +122,11 @@ void Mirror::keep_deal(Book& book, const Deal& deal) {
   while (book.deals.size() > deal_capacity_) book.deals.erase(book.deals.begin());
 }
 
+void Mirror::keep_closed(Book& book, const Position& position) {
+  book.closed.insert_or_assign(position.ticket, position);
+  while (book.closed.size() > deal_capacity_) book.closed.erase(book.closed.begin());
+}
+
 void Mirror::apply_locked(const Changes& changes) {
   const std::uint64_t generation = ++generation_;
   for (const auto& a : changes.accounts) {
@@ -134,6 +139,7 @@ void Mirror::apply_locked(const Changes& changes) {
     book.touched[p.ticket] = generation;
     if (p.closed) {
       book.positions.erase(p.ticket);
+      keep_closed(book, p);
     } else {
       book.positions.insert_or_assign(p.ticket, p);
     }
@@ -233,6 +239,9 @@ Changes Mirror::reconcile(const AccountSnapshot& snapshot) {
   }
   book.orders = std::move(orders);
   for (const auto& d : snapshot.deals) keep_deal(book, d);
+  for (const auto& p : out.positions) {
+    if (p.closed) keep_closed(book, p);
+  }
   std::erase_if(book.touched, [&](const auto& entry) { return entry.second <= snapshot.generation; });
   if (!out.empty()) out.sequence = ++sequence_;
   return out;
@@ -293,6 +302,15 @@ std::vector<Position> Mirror::positions(Login login, std::string_view symbol) co
   std::shared_lock lock(mu_);
   auto it = books_.find(login);
   return it == books_.end() ? std::vector<Position>{} : of_symbol(it->second.positions, symbol);
+}
+
+std::optional<Position> Mirror::position(Login login, Ticket ticket) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  if (it == books_.end()) return std::nullopt;
+  if (auto open = it->second.positions.find(ticket); open != it->second.positions.end()) return open->second;
+  if (auto closed = it->second.closed.find(ticket); closed != it->second.closed.end()) return closed->second;
+  return std::nullopt;
 }
 
 std::vector<Order> Mirror::orders(Login login, std::string_view symbol) const {

@@ -63,6 +63,9 @@ class Mirror {
                                                          const std::vector<Order>& pending) const;
   [[nodiscard]] std::optional<AccountInfo> account(Login login) const;
   [[nodiscard]] std::vector<Position> positions(Login login, std::string_view symbol) const;
+  /// One position, open or recently closed (the last recent_deals_per_account closes are kept):
+  /// an order's answer carries its position's row even when another re-read saw it first.
+  [[nodiscard]] std::optional<Position> position(Login login, Ticket ticket) const;
   [[nodiscard]] std::vector<Order> orders(Login login, std::string_view symbol) const;
   /// from_msc <= time < to_msc, oldest first (of the recent deals kept).
   [[nodiscard]] std::vector<Deal> deals(Login login, TimeMs from_msc, TimeMs to_msc) const;
@@ -73,6 +76,7 @@ class Mirror {
     std::map<Ticket, Position> positions;  // open
     std::map<Ticket, Order> orders;        // pending
     std::map<Ticket, Deal> deals;          // the newest deal_capacity_ by ticket
+    std::map<Ticket, Position> closed;     // the newest deal_capacity_ closed, by ticket
     /// The generation each position or order (one ticket sequence) was last applied at, kept
     /// until a re-read started after it; and the account's.
     std::map<Ticket, std::uint64_t> touched;
@@ -82,6 +86,7 @@ class Mirror {
   static bool newer_than(const Book& book, Ticket ticket, std::uint64_t generation);
   void apply_locked(const Changes& changes);
   void keep_deal(Book& book, const Deal& deal);
+  void keep_closed(Book& book, const Position& position);
   Changes closed_rows(const Book& book, const AccountSnapshot& snapshot) const;
 
   const std::size_t deal_capacity_;

@@ -3,6 +3,7 @@
 // both sockets, since ZeroMQ sockets must not be shared between threads.
 #include "trading/terminal/bridge_server.hpp"
 
+#include "common/secret_compare.hpp"
 #include "trading/terminal/protocol.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -29,17 +30,6 @@ constexpr std::size_t kMaxQueuedEvents = 10'000;
 /// The largest command accepted: an order_send is well under 1 KiB; a larger frame is not a
 /// command, and ZeroMQ drops the peer that sends it rather than buffering it.
 constexpr std::int64_t kMaxRequestBytes = 1 << 20;
-
-/// Constant time in the expected token's length, whatever the guess: a wrong token learns
-/// nothing from how long its refusal took.
-bool token_matches(std::string_view expected, std::string_view given) {
-  unsigned difference = expected.size() == given.size() ? 0U : 1U;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    const char g = i < given.size() ? given[i] : '\0';
-    difference |= static_cast<unsigned char>(expected[i]) ^ static_cast<unsigned char>(g);
-  }
-  return difference == 0;
-}
 
 }  // namespace
 
@@ -385,7 +375,7 @@ std::string BridgeServer::answer(std::string_view request) {
     return json::serialize(
         error_reply(0, ErrorCode::BadRequest, "not a version 1 command: a JSON object with v, an integer id and cmd"));
   }
-  if (!options_.token.empty() && !token_matches(options_.token, command->token)) {
+  if (!options_.token.empty() && !secret_matches(options_.token, command->token)) {
     return json::serialize(error_reply(command->id, ErrorCode::Unauthorized, "wrong or missing token"));
   }
   const Handler handler = handler_of(command->cmd);

@@ -335,6 +335,27 @@ TEST(TerminalMirror, APositionClosedAfterTheReReadWasReadStaysClosed) {
   EXPECT_TRUE(mirror.positions(42, "").empty());
 }
 
+TEST(TerminalMirror, APositionIsFoundOpenAndAfterItClosed) {
+  Mirror mirror(2);
+  Changes opened;
+  opened.positions.push_back(open_position(7));
+  mirror.apply(opened);
+  ASSERT_TRUE(mirror.position(42, 7));
+  EXPECT_FALSE(mirror.position(42, 7)->closed);
+  mirror.reconcile(snapshot_of(mirror));  // gone from the listing: closed by the re-read
+  ASSERT_TRUE(mirror.position(42, 7));
+  EXPECT_TRUE(mirror.position(42, 7)->closed);
+  EXPECT_FALSE(mirror.position(42, 8));
+  for (Ticket t : {8, 9}) {  // two more closes: only the newest two are kept
+    Changes closed;
+    closed.positions.push_back(open_position(t));
+    closed.positions.back().closed = true;
+    mirror.apply(closed);
+  }
+  EXPECT_FALSE(mirror.position(42, 7));
+  EXPECT_TRUE(mirror.position(42, 9));
+}
+
 TEST(TerminalMirror, EveryChangesLeavingTheMirrorIsNumberedInOrder) {
   Mirror mirror(100);
   Changes a;

@@ -1,0 +1,624 @@
+// See fix_broker.hpp.
+#include "trading/fix/fix_broker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
+namespace permiso::trading::fix {
+namespace {
+
+constexpr TimeMs kDay = 86'400'000;
+/// How far before the oldest unexplained row the re-read looks for deals: the counterparty's
+/// clock and ours differ, and a deal may be booked a little after the time it carries.
+constexpr TimeMs kDealOverlap = 60'000;
+/// Orders whose answer was lost, kept to be asked about after a logon: beyond this many the
+/// oldest is forgotten (the periodic re-read still finds what it did).
+constexpr std::size_t kInFlightLimit = 10'000;
+
+SendOutcome refusal(Retcode retcode, std::string comment) {
+  SendOutcome out;
+  out.result.retcode = retcode;
+  out.result.comment = std::move(comment);
+  return out;
+}
+
+/// `later`'s rows appended to `earlier`'s; a row in both keeps the later version.
+template <class Row>
+void append_newer(std::vector<Row>& into, const std::vector<Row>& later, auto key) {
+  for (const auto& row : later) {
+    std::erase_if(into, [&](const Row& r) { return key(r) == key(row); });
+    into.push_back(row);
+  }
+}
+
+Changes merged(Changes earlier, const Changes& later) {
+  append_newer(earlier.positions, later.positions, [](const Position& p) { return p.ticket; });
+  append_newer(earlier.orders, later.orders, [](const Order& o) { return o.ticket; });
+  append_newer(earlier.deals, later.deals, [](const Deal& d) { return d.ticket; });
+  append_newer(earlier.accounts, later.accounts, [](const AccountInfo& a) { return a.login; });
+  earlier.sequence = std::max(earlier.sequence, later.sequence);
+  return earlier;
+}
+
+/// The key an answer is filed under: the id of the request it answers.
+struct Filing {
+  std::string key;
+  bool last = true;
+};
+
+std::optional<Filing> filing_of(const Message& m, const TagMap& tags) {
+  const auto type = m.type();
+  if (type == msg::kExecutionReport) {
+    auto e = execution_from_fix(m, tags);
+    if (!e) return std::nullopt;
+    if (!e->mass_status_id.empty()) return Filing{e->mass_status_id, e->last_report};
+    if (e->cl_ord_id.empty()) return std::nullopt;
+    return Filing{e->cl_ord_id, true};
+  }
+  if (type == msg::kOrderCancelReject || type == msg::kPositionModifyReport) {
+    auto r = request_refusal_from_fix(m, tags);
+    return r ? std::optional(Filing{r->cl_ord_id, true}) : std::nullopt;
+  }
+  if (type == msg::kPositionsAck || type == msg::kTradeCaptureAck) {
+    auto a = reports_ack_from_fix(m);
+    return a ? std::optional(Filing{a->id, a->total == 0}) : std::nullopt;
+  }
+  if (type == msg::kPositionReport) {
+    auto r = position_report_from_fix(m, tags);
+    return r ? std::optional(Filing{r->id, r->last}) : std::nullopt;
+  }
+  if (type == msg::kTradeCaptureReport) {
+    auto t = trade_capture_from_fix(m, tags);
+    return t ? std::optional(Filing{t->id, t->last}) : std::nullopt;
+  }
+  if (type == msg::kCollateralReport) {
+    auto r = collateral_report_from_fix(m);
+    return r ? std::optional(Filing{r->id, true}) : std::nullopt;
+  }
+  if (type == msg::kSecurityList) {
+    auto l = security_list_from_fix(m);
+    return l ? std::optional(Filing{l->id, true}) : std::nullopt;
+  }
+  if (type == msg::kAccountOpenReport) {
+    auto r = account_open_report_from_fix(m);
+    return r ? std::optional(Filing{r->id, true}) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+EngineOptions engine_options(const FixOptions& o) {
+  EngineOptions e;
+  e.role = EngineOptions::Role::Initiator;
+  e.sessions.push_back({o.sender_comp_id, o.target_comp_id});
+  if (!o.quote_target_comp_id.empty()) e.sessions.push_back({o.sender_comp_id, o.quote_target_comp_id});
+  e.host = o.host;
+  e.port = o.port;
+  e.store_dir = o.store_dir;
+  e.heartbeat_seconds = o.heartbeat_seconds;
+  e.reconnect_seconds = o.reconnect_seconds;
+  e.username = o.username;
+  e.password = o.password;
+  e.tls = o.tls;
+  e.ca_file = o.ca_file;
+  return e;
+}
+
+/// Where the dictionary goes: next to the store, or in the temp dir when the store is in memory.
+std::string dictionary_path(const FixOptions& o) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      o.store_dir.empty() ? fs::temp_directory_path() / ("permiso-fix-" + o.sender_comp_id) : fs::path(o.store_dir);
+  fs::create_directories(dir);
+  return (dir / "FIX44-permiso.xml").string();
+}
+
+}  // namespace
+
+FixBroker::FixBroker(FixOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : std::make_shared<SystemClock>()),
+      trade_session_(session_name({options_.sender_comp_id, options_.target_comp_id})),
+      quote_session_(options_.quote_target_comp_id.empty()
+                         ? trade_session_
+                         : session_name({options_.sender_comp_id, options_.quote_target_comp_id})),
+      mirror_(options_.recent_deals_per_account),
+      id_prefix_(std::to_string(clock_->now_ms())) {
+  auto engine = engine_options(options_);
+  engine.dictionary_path = dictionary_path(options_);
+  if (!write_dictionary(engine.dictionary_path, options_.tags.position_id)) {
+    throw std::runtime_error("cannot write the FIX dictionary to " + engine.dictionary_path);
+  }
+  engine_ = std::make_unique<SessionEngine>(std::move(engine), static_cast<SessionHandler&>(*this));
+}
+
+FixBroker::~FixBroker() {
+  stop();
+}
+
+void FixBroker::start() {
+  if (thread_.joinable()) return;
+  engine_->start();
+  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+}
+
+void FixBroker::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  thread_.join();
+  engine_->stop();
+}
+
+bool FixBroker::wait_until_connected(std::chrono::milliseconds limit) {
+  std::unique_lock lock(state_mu_);
+  return state_cv_.wait_for(lock, limit, [this] { return trade_logged_on_ && symbols_read_; });
+}
+
+bool FixBroker::connected() const {
+  std::lock_guard lock(state_mu_);
+  return trade_logged_on_ && symbols_read_;
+}
+
+void FixBroker::drop_connection() {
+  engine_->disconnect(trade_session_);
+}
+
+// ---------------------------------------------------------------- QuickFIX's threads
+
+void FixBroker::on_logon(const std::string& session) {
+  spdlog::info("fix: {} logged on", session);
+  std::lock_guard lock(state_mu_);
+  if (session == trade_session_) trade_logged_on_ = true;
+  if (session == quote_session_) quote_logged_on_ = true;
+  logon_work_due_ = true;
+  state_cv_.notify_all();
+}
+
+void FixBroker::on_logout(const std::string& session) {
+  spdlog::warn("fix: {} logged out", session);
+  std::lock_guard lock(state_mu_);
+  if (session == trade_session_) trade_logged_on_ = false;
+  if (session == quote_session_) quote_logged_on_ = false;
+}
+
+void FixBroker::on_log(const std::string& session, const std::string& line) {
+  // The engine masks the password before it gets here; messages are logged at debug only, with
+  // '|' for SOH as FIX logs are usually read.
+  std::string readable = line;
+  std::replace(readable.begin(), readable.end(), kSoh, '|');
+  spdlog::debug("fix {}: {}", session, readable);
+}
+
+void FixBroker::on_message(const std::string& session, const std::string& text) {
+  (void)session;
+  auto message = Message::parse(text);
+  if (!message) {
+    spdlog::warn("fix: unreadable message dropped");
+    return;
+  }
+  if (message->type() == msg::kMarketDataSnapshot) return on_quote(*message);
+  if (message->type() == msg::kMarketDataReject || message->type() == msg::kBusinessReject) {
+    spdlog::warn("fix: the counterparty refused a request ({}): {}", message->type(),
+                 message->get(58).value_or("no reason given"));
+    return;
+  }
+  auto filing = filing_of(*message, options_.tags);
+  if (filing && file_answer(filing->key, *message, filing->last)) return;
+  on_unsolicited(*message);
+}
+
+void FixBroker::on_quote(const Message& message) {
+  auto quote = quote_snapshot_from_fix(message);
+  if (!quote) return;
+  mirror_.set_tick(quote->symbol, quote->tick);
+  std::lock_guard lock(listener_mu_);
+  if (on_tick_) on_tick_(quote->symbol, quote->tick);
+}
+
+/// What the broker did on its own (a stop hit, an order triggered) or a late answer: the
+/// re-read it asks for brings the rows, which reach the gateway's change listener.
+void FixBroker::on_unsolicited(const Message& message) {
+  if (message.type() == msg::kExecutionReport) {
+    if (auto e = execution_from_fix(message, options_.tags); e && !e->cl_ord_id.empty()) {
+      std::lock_guard lock(state_mu_);
+      in_flight_.erase(e->cl_ord_id);  // settled: the answer came, late
+    }
+  }
+  resync_wanted_ = true;
+}
+
+bool FixBroker::file_answer(const std::string& key, Message message, bool last) {
+  std::lock_guard lock(waiters_mu_);
+  auto it = waiters_.find(key);
+  if (it == waiters_.end() || it->second.done) return false;
+  it->second.messages.push_back(std::move(message));
+  if (last) {
+    it->second.done = true;
+    waiters_cv_.notify_all();
+  }
+  return true;
+}
+
+std::optional<std::vector<Message>> FixBroker::call(const std::string& session, const std::string& key,
+                                                    const Message& request, bool* not_sent) {
+  {
+    std::lock_guard lock(waiters_mu_);
+    waiters_[key] = Waiter{};
+  }
+  std::string error;
+  const bool sent = engine_->send(session, request.text(), &error);
+  std::unique_lock lock(waiters_mu_);
+  const bool answered = sent && waiters_cv_.wait_for(lock, options_.timeout, [&] { return waiters_[key].done; });
+  auto node = waiters_.extract(key);
+  if (!sent) spdlog::warn("fix: {} not sent: {}", request.type(), error);
+  if (not_sent != nullptr) *not_sent = !sent;
+  if (!answered) return std::nullopt;
+  return std::move(node.mapped().messages);
+}
+
+std::string FixBroker::next_id(char prefix) {
+  return std::string(1, prefix) + id_prefix_ + "-" + std::to_string(++next_id_);
+}
+
+// ---------------------------------------------------------------- the link thread
+
+void FixBroker::run(const std::stop_token& stop) {
+  auto next_round = std::chrono::steady_clock::now();
+  while (!stop.stop_requested()) {
+    bool logon_work = false;
+    {
+      std::unique_lock lock(state_mu_);
+      state_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return logon_work_due_; });
+      logon_work = std::exchange(logon_work_due_, false) && trade_logged_on_;
+    }
+    if (logon_work && !after_logon()) {
+      std::lock_guard lock(state_mu_);
+      logon_work_due_ = true;  // try again next turn
+    }
+    if (std::chrono::steady_clock::now() < next_round && !resync_wanted_.exchange(false)) continue;
+    next_round = std::chrono::steady_clock::now() + options_.refresh_interval;
+    // Re-reads wait for the gateway's listener: what they find is delivered once, and the
+    // gateway seeds the mirror (restore) before it listens.
+    if (connected() && listening() && !refresh_all()) resync_wanted_ = true;
+  }
+}
+
+bool FixBroker::after_logon() {
+  if (!read_symbols()) return false;
+  subscribe_quotes();
+  settle_in_flight();
+  resync_wanted_ = true;
+  return true;
+}
+
+bool FixBroker::read_symbols() {
+  const auto id = next_id('S');
+  auto answers = call(trade_session_, id, to_fix(AccountQuery{msg::kSecurityListRequest, id, 0, 0, 0, 0}));
+  auto list = answers ? security_list_from_fix(answers->front()) : std::nullopt;
+  if (!list) {
+    spdlog::warn("fix: the counterparty did not list its instruments");
+    return false;
+  }
+  mirror_.set_symbols(list->symbols);
+  std::lock_guard lock(state_mu_);
+  symbols_read_ = true;
+  state_cv_.notify_all();
+  return true;
+}
+
+void FixBroker::subscribe_quotes() {
+  QuoteSubscription subscription{next_id('Q'), {}};
+  for (const auto& s : mirror_.symbols()) subscription.symbols.push_back(s.name);
+  std::string error;
+  if (!engine_->send(quote_session_, to_fix(subscription).text(), &error)) {
+    spdlog::warn("fix: quotes not subscribed: {}", error);
+  }
+}
+
+/// Asks about every order whose answer was lost: the answer (or its absence: the order never
+/// arrived) settles it, and the re-read that follows brings whatever it did.
+void FixBroker::settle_in_flight() {
+  std::map<std::string, InFlight> asking;
+  {
+    std::lock_guard lock(state_mu_);
+    asking = in_flight_;
+  }
+  for (const auto& [cl_ord_id, order] : asking) {
+    auto answers =
+        call(trade_session_, cl_ord_id, to_fix(OrderStatusRequest{cl_ord_id, order.login, order.symbol, order.type}));
+    if (!answers) continue;  // asked again after the next logon
+    std::lock_guard lock(state_mu_);
+    in_flight_.erase(cl_ord_id);
+  }
+}
+
+bool FixBroker::refresh_all() {
+  std::set<Login> logins;
+  {
+    std::lock_guard lock(state_mu_);
+    logins = served_logins_;
+  }
+  for (const Login login : logins) {
+    auto changes = refresh_account(login);
+    if (!changes) return false;
+    deliver(*changes);
+  }
+  return true;
+}
+
+std::optional<Changes> FixBroker::refresh_account(Login login) {
+  AccountSnapshot snap;
+  snap.generation = mirror_.generation();  // what an order answered meanwhile is newer
+  const auto now = now_ms();
+  const auto collateral_id = next_id('B');
+  auto collateral = call(trade_session_, collateral_id,
+                         to_fix(AccountQuery{msg::kCollateralInquiry, collateral_id, login, 0, 0, now}));
+  auto report = collateral ? collateral_report_from_fix(collateral->front()) : std::nullopt;
+  if (!report) return std::nullopt;
+  if (!report->account) return Changes{};  // an account the counterparty does not serve
+  snap.account = *report->account;
+  snap.now_msc = now;
+  const auto positions_id = next_id('P');
+  auto positions = call(trade_session_, positions_id,
+                        to_fix(AccountQuery{msg::kRequestForPositions, positions_id, login, 0, 0, now}));
+  const auto orders_id = next_id('M');
+  auto orders =
+      call(trade_session_, orders_id, to_fix(AccountQuery{msg::kOrderMassStatusRequest, orders_id, login, 0, 0, now}));
+  if (!positions || !orders) return std::nullopt;
+  for (const auto& m : *positions) {
+    if (auto r = position_report_from_fix(m, options_.tags)) snap.open_positions.push_back(r->position);
+  }
+  for (const auto& m : *orders) {
+    if (auto e = execution_from_fix(m, options_.tags); e && !e->no_order()) snap.pending_orders.push_back(e->order);
+  }
+  if (auto since = mirror_.oldest_unexplained(login, snap.open_positions, snap.pending_orders)) {
+    const auto deals_id = next_id('T');
+    auto deals =
+        call(trade_session_, deals_id,
+             to_fix(AccountQuery{msg::kTradeCaptureRequest, deals_id, login, *since - kDealOverlap, now + kDay, now}));
+    if (!deals) return std::nullopt;
+    for (const auto& m : *deals) {
+      if (auto t = trade_capture_from_fix(m, options_.tags)) snap.deals.push_back(t->deal);
+    }
+  }
+  forget_finished_orders(login, snap.pending_orders);
+  return mirror_.reconcile(snap);
+}
+
+bool FixBroker::reconcile_now() {
+  return connected() && refresh_all();
+}
+
+void FixBroker::deliver(const Changes& changes) {
+  if (changes.empty()) return;
+  std::lock_guard lock(listener_mu_);
+  if (on_change_) on_change_(changes);
+}
+
+// ---------------------------------------------------------------- Broker
+
+SendOutcome FixBroker::open_account(std::string_view name, std::string_view currency, int leverage, double deposit) {
+  if (!connected()) return refusal(Retcode::Connection, "the FIX session is not logged on");
+  Changes history;
+  Login login = 0;
+  if (options_.expected_login) {
+    login = *options_.expected_login;  // a real broker's session is one account: MT5_LOGIN
+    std::lock_guard lock(state_mu_);
+    if (!served_logins_.insert(login).second) {
+      return refusal(Retcode::Reject, "the FIX session's account belongs to another principal");
+    }
+  } else {
+    auto opened = open_demo_account(
+        AccountOpenRequest{next_id('A'), std::string(name), std::string(currency), leverage, deposit});
+    if (!opened.login) return opened.refused;
+    login = *opened.login;
+    history = std::move(opened.history);
+  }
+  auto found = refresh_account(login);
+  auto account = mirror_.account(login);
+  if (!found || !account) {
+    std::lock_guard lock(state_mu_);
+    served_logins_.erase(login);
+    return refusal(Retcode::Reject, "the counterparty does not serve account " + std::to_string(login));
+  }
+  SendOutcome out;
+  out.result.retcode = Retcode::Done;
+  out.changes = merged(mirror_.apply(std::move(history)), *found);
+  if (out.changes.accounts.empty()) out.changes.accounts.push_back(*account);
+  return out;
+}
+
+FixBroker::OpenedAccount FixBroker::open_demo_account(const AccountOpenRequest& request) {
+  OpenedAccount out;
+  auto answers = call(trade_session_, request.id, to_fix(request));
+  auto report = answers ? account_open_report_from_fix(answers->front()) : std::nullopt;
+  if (!report) {
+    out.refused = refusal(Retcode::Connection, "no answer from the counterparty");
+    return out;
+  }
+  if (report->login == 0) {
+    out.refused = refusal(report->retcode, report->text);
+    return out;
+  }
+  out.login = report->login;
+  {
+    std::lock_guard lock(state_mu_);
+    served_logins_.insert(report->login);
+  }
+  // Its history so far: a demo account's deposit is a balance deal.
+  const auto now = now_ms();
+  const auto deals_id = next_id('T');
+  auto deals = call(trade_session_, deals_id,
+                    to_fix(AccountQuery{msg::kTradeCaptureRequest, deals_id, report->login, 0, now + kDay, now}));
+  for (const auto& m : deals.value_or(std::vector<Message>{})) {
+    if (auto t = trade_capture_from_fix(m, options_.tags)) out.history.deals.push_back(t->deal);
+  }
+  return out;
+}
+
+void FixBroker::forget_finished_orders(Login login, const std::vector<Order>& pending) {
+  std::lock_guard lock(state_mu_);
+  std::erase_if(cl_ord_ids_, [&](const auto& entry) {
+    const auto& [ticket, sent] = entry;
+    return sent.login == login &&
+           std::none_of(pending.begin(), pending.end(), [&](const Order& o) { return o.ticket == ticket; });
+  });
+}
+
+void FixBroker::restore(const BrokerState& state) {
+  mirror_.seed(state);
+  std::lock_guard lock(state_mu_);
+  for (const auto& a : state.accounts) served_logins_.insert(a.login);
+}
+
+SendOutcome FixBroker::order_send(Login login, const TradeRequest& request) {
+  if (!connected()) return refusal(Retcode::Connection, "the FIX session is not logged on");
+  if (request.action == TradeAction::CloseBy) return refusal(Retcode::Invalid, "close-by is not available over FIX");
+  OrderRequest order{next_id('O'), "", login, request, now_ms()};
+  if (request.action == TradeAction::Modify || request.action == TradeAction::Remove) {
+    const auto pending = mirror_.orders(login, {});
+    auto it = std::find_if(pending.begin(), pending.end(), [&](const Order& o) { return o.ticket == request.order; });
+    if (it == pending.end()) return refusal(Retcode::InvalidOrder, "no such pending order");
+    order.request.symbol = it->symbol;
+    order.request.type = it->type;
+    order.request.volume = it->volume_current;
+    order.orig_cl_ord_id = cl_ord_id_of(it->ticket);
+  }
+  if (request.action == TradeAction::SlTp && order.request.symbol.empty()) {
+    for (const auto& p : mirror_.positions(login, {})) {
+      if (p.ticket == request.position) order.request.symbol = p.symbol;
+    }
+  }
+  return send_order(login, order);
+}
+
+std::string FixBroker::cl_ord_id_of(Ticket order) const {
+  std::lock_guard lock(state_mu_);
+  auto it = cl_ord_ids_.find(order);
+  return it != cl_ord_ids_.end() ? it->second.cl_ord_id : std::to_string(order);
+}
+
+SendOutcome FixBroker::send_order(Login login, const OrderRequest& order) {
+  const bool new_order = order.request.action == TradeAction::Deal || order.request.action == TradeAction::Pending;
+  if (new_order) {
+    std::lock_guard lock(state_mu_);
+    if (in_flight_.size() >= kInFlightLimit) in_flight_.erase(in_flight_.begin());
+    in_flight_[order.cl_ord_id] = {login, order.request.symbol, order.request.type};
+  }
+  bool not_sent = false;
+  auto answers = call(trade_session_, order.cl_ord_id, to_fix(order, options_.tags), &not_sent);
+  if (not_sent) {
+    std::lock_guard lock(state_mu_);
+    in_flight_.erase(order.cl_ord_id);
+    return refusal(Retcode::Connection, "the order could not be sent to the counterparty");
+  }
+  if (!answers) {
+    // Sent or not, the outcome is unknown until the counterparty says: the re-read and the
+    // status request after the next logon settle it.
+    resync_wanted_ = true;
+    return refusal(Retcode::Timeout, "no answer from the counterparty: the outcome is not known yet");
+  }
+  {
+    std::lock_guard lock(state_mu_);
+    in_flight_.erase(order.cl_ord_id);
+  }
+  const Message& answer = answers->front();
+  if (answer.type() == msg::kExecutionReport) {
+    auto execution = execution_from_fix(answer, options_.tags);
+    if (execution) return settle_execution(login, *execution);
+  } else if (auto refused = request_refusal_from_fix(answer, options_.tags)) {
+    return settle_refusal(*refused);
+  }
+  resync_wanted_ = true;
+  return refusal(Retcode::Timeout, "unreadable answer from the counterparty: the outcome is not known yet");
+}
+
+SendOutcome FixBroker::settle_execution(Login login, const Execution& execution) {
+  SendOutcome out;
+  out.result = execution.result;
+  if (!is_success(execution.result.retcode)) return out;
+  if (execution.exec_type == '0') {
+    std::lock_guard lock(state_mu_);
+    cl_ord_ids_[execution.result.order] = {login, execution.cl_ord_id};
+  }
+  Changes rows;
+  if (execution.result.order != 0) rows.orders.push_back(execution.order);
+  if (execution.deal) rows.deals.push_back(*execution.deal);
+  out.changes = mirror_.apply(std::move(rows));
+  // The position and the account as they are now: re-read, as the periodic re-read would.
+  if (auto reread = refresh_account(login)) {
+    out.changes = merged(std::move(out.changes), *reread);
+  } else {
+    resync_wanted_ = true;
+  }
+  include_own_rows(login, execution.result.position, out.changes);
+  return out;
+}
+
+/// A re-read running for another order may have found this order's position first and
+/// reported it there: the answer carries the rows anyway (upserts: a row twice is harmless).
+void FixBroker::include_own_rows(Login login, Ticket position, Changes& changes) const {
+  const bool listed = std::any_of(changes.positions.begin(), changes.positions.end(),
+                                  [&](const Position& p) { return p.ticket == position; });
+  if (position != 0 && !listed) {
+    if (auto row = mirror_.position(login, position)) changes.positions.push_back(*row);
+  }
+  if (changes.accounts.empty()) {
+    if (auto account = mirror_.account(login)) changes.accounts.push_back(*account);
+  }
+}
+
+SendOutcome FixBroker::settle_refusal(const RequestRefusal& refusal_report) {
+  SendOutcome out;
+  out.result.retcode = refusal_report.retcode;
+  out.result.comment = refusal_report.text;
+  out.result.position = refusal_report.position;
+  out.result.order = refusal_report.order;
+  if (is_success(refusal_report.retcode) && refusal_report.login != 0) {
+    if (auto reread = refresh_account(refusal_report.login)) out.changes = *reread;
+    include_own_rows(refusal_report.login, refusal_report.position, out.changes);
+  }
+  return out;
+}
+
+std::optional<AccountInfo> FixBroker::account_info(Login login) const {
+  return mirror_.account(login);
+}
+std::vector<SymbolInfo> FixBroker::symbols_get() const {
+  return mirror_.symbols();
+}
+std::optional<SymbolInfo> FixBroker::symbol_info(std::string_view symbol) const {
+  return mirror_.symbol(symbol);
+}
+std::optional<Tick> FixBroker::symbol_info_tick(std::string_view symbol) const {
+  return mirror_.tick(symbol);
+}
+std::vector<Position> FixBroker::positions_get(Login login, std::string_view symbol) const {
+  return mirror_.positions(login, symbol);
+}
+std::vector<Order> FixBroker::orders_get(Login login, std::string_view symbol) const {
+  return mirror_.orders(login, symbol);
+}
+std::vector<Deal> FixBroker::history_deals_get(Login login, TimeMs from_msc, TimeMs to_msc) const {
+  return mirror_.deals(login, from_msc, to_msc);
+}
+
+void FixBroker::set_change_listener(ChangeListener listener) {
+  std::lock_guard lock(listener_mu_);
+  on_change_ = std::move(listener);
+  if (on_change_) resync_wanted_ = true;  // what changed while nobody listened
+}
+
+bool FixBroker::listening() const {
+  std::lock_guard lock(listener_mu_);
+  return static_cast<bool>(on_change_);
+}
+
+void FixBroker::set_tick_listener(TickListener listener) {
+  std::lock_guard lock(listener_mu_);
+  on_tick_ = std::move(listener);
+}
+
+}  // namespace permiso::trading::fix

@@ -1,0 +1,187 @@
+// mt5-api's FIX 4.4 connector (MT5_BROKER=fix; docs/fix.md). QuickFIX keeps the session
+// (logon, heartbeats, sequence numbers, resend); this class maps the Broker interface onto the
+// messages: an order is a NewOrderSingle answered by an ExecutionReport, and every account it
+// serves is re-read (positions, pending orders, collateral, and the deals that explain what
+// went) once a second and after every order, so the mirror answers the gateway's reads without
+// a round trip. ClOrdID is the idempotency key: an order whose answer was lost is asked about
+// (OrderStatusRequest) after the next logon, never sent again under a new id.
+#pragma once
+
+#include "common/clock.hpp"
+#include "trading/broker.hpp"
+#include "trading/fix/mapping.hpp"
+#include "trading/fix/message.hpp"
+#include "trading/fix/session_engine.hpp"
+#include "trading/mirror.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace permiso::trading::fix {
+
+struct FixOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string sender_comp_id = "PERMISO";
+  std::string target_comp_id = "MT5SIM";
+  /// A second session for market data (brokers that split quotes from trading); empty: quotes
+  /// come over the trade session.
+  std::string quote_target_comp_id;
+  std::string username;
+  std::string password;  // never logged
+  /// The account the session must serve (MT5_LOGIN): a counterparty answering for another one
+  /// is refused.
+  std::optional<Login> expected_login;
+  std::string store_dir;  // QuickFIX's file store and the dictionary; empty: in memory
+  bool tls = false;
+  std::string ca_file;
+  int heartbeat_seconds = 30;
+  int reconnect_seconds = 1;
+  /// One request's limit: an order unanswered for longer is reported as Retcode::Timeout (its
+  /// outcome is settled after the next logon).
+  std::chrono::milliseconds timeout{5000};
+  /// How often every served account is re-read.
+  std::chrono::milliseconds refresh_interval{1000};
+  std::size_t recent_deals_per_account = 1000;
+  TagMap tags;
+  std::shared_ptr<const Clock> clock;  // null: the system clock
+};
+
+class FixBroker final : public Broker, private SessionHandler {
+ public:
+  /// Validates the options (throws std::runtime_error); start() connects.
+  explicit FixBroker(FixOptions options);
+  ~FixBroker() override;  // stop()
+  FixBroker(const FixBroker&) = delete;
+  FixBroker& operator=(const FixBroker&) = delete;
+
+  void start();  // the session and the link thread; idempotent
+  void stop();   // logs out and joins; idempotent
+  /// Waits until the trade session is logged on and the instruments are read. False when
+  /// `limit` passed first.
+  bool wait_until_connected(std::chrono::milliseconds limit);
+  /// Re-reads every served account now, on the caller's thread, and delivers what changed.
+  /// False when the counterparty did not answer.
+  bool reconcile_now();
+  /// Tests: drops the trade session's connection (QuickFIX reconnects).
+  void drop_connection();
+
+  // ---- Broker ----
+  [[nodiscard]] std::string_view name() const override { return "fix"; }
+  [[nodiscard]] bool connected() const override;
+  SendOutcome open_account(std::string_view name, std::string_view currency, int leverage, double deposit) override;
+  void restore(const BrokerState& state) override;
+  [[nodiscard]] std::optional<AccountInfo> account_info(Login login) const override;
+  [[nodiscard]] std::vector<SymbolInfo> symbols_get() const override;
+  [[nodiscard]] std::optional<SymbolInfo> symbol_info(std::string_view symbol) const override;
+  [[nodiscard]] std::optional<Tick> symbol_info_tick(std::string_view symbol) const override;
+  SendOutcome order_send(Login login, const TradeRequest& request) override;
+  [[nodiscard]] std::vector<Position> positions_get(Login login, std::string_view symbol = {}) const override;
+  [[nodiscard]] std::vector<Order> orders_get(Login login, std::string_view symbol = {}) const override;
+  [[nodiscard]] std::vector<Deal> history_deals_get(Login login, TimeMs from_msc, TimeMs to_msc) const override;
+  void set_change_listener(ChangeListener listener) override;
+  void set_tick_listener(TickListener listener) override;
+
+ private:
+  /// The answers to one request, gathered until the last one arrived.
+  struct Waiter {
+    std::vector<Message> messages;
+    bool done = false;
+  };
+  /// An order sent and not yet settled: asked about after a reconnect.
+  struct InFlight {
+    Login login = 0;
+    std::string symbol;
+    OrderType type = OrderType::Buy;
+  };
+
+  // SessionHandler (QuickFIX's threads)
+  void on_logon(const std::string& session) override;
+  void on_logout(const std::string& session) override;
+  void on_message(const std::string& session, const std::string& text) override;
+  void on_log(const std::string& session, const std::string& line) override;
+
+  /// Sends `request` and waits for the answers filed under `key` (the request's id), up to the
+  /// timeout. nullopt: not sent, or not answered in time.
+  /// `not_sent`, when given, tells "never left" (the session is down, or the dictionary refused
+  /// the message) from "sent and unanswered".
+  std::optional<std::vector<Message>> call(const std::string& session, const std::string& key, const Message& request,
+                                           bool* not_sent = nullptr);
+  /// Files an answer under its request's key; true when the message was an answer awaited.
+  bool file_answer(const std::string& key, Message message, bool last);
+  void on_quote(const Message& message);
+  void on_unsolicited(const Message& message);
+
+  void run(const std::stop_token& stop);
+  bool after_logon();
+  bool read_symbols();
+  void subscribe_quotes();
+  void settle_in_flight();
+  bool refresh_all();
+  /// Re-reads one account; the changes found, or nullopt when the counterparty did not answer.
+  std::optional<Changes> refresh_account(Login login);
+  void deliver(const Changes& changes);
+  [[nodiscard]] bool listening() const;
+  [[nodiscard]] std::string next_id(char prefix);
+  [[nodiscard]] TimeMs now_ms() const { return clock_->now_ms(); }
+
+  struct OpenedAccount {
+    std::optional<Login> login;  // nullopt: refused
+    SendOutcome refused;
+    Changes history;  // the account's deals so far
+  };
+  /// U1 → U2 (mt5-sim in multi-account mode), then the new account's deals.
+  OpenedAccount open_demo_account(const AccountOpenRequest& request);
+  /// Forgets the ClOrdIDs of pending orders no longer pending.
+  void forget_finished_orders(Login login, const std::vector<Order>& pending);
+  SendOutcome send_order(Login login, const OrderRequest& order);
+  SendOutcome settle_execution(Login login, const Execution& execution);
+  SendOutcome settle_refusal(const RequestRefusal& refusal);
+  void include_own_rows(Login login, Ticket position, Changes& changes) const;
+  [[nodiscard]] std::string cl_ord_id_of(Ticket order) const;
+
+  const FixOptions options_;
+  std::shared_ptr<const Clock> clock_;
+  std::string trade_session_;
+  std::string quote_session_;
+  Mirror mirror_;
+  std::unique_ptr<SessionEngine> engine_;
+
+  mutable std::mutex waiters_mu_;
+  std::condition_variable waiters_cv_;
+  std::map<std::string, Waiter, std::less<>> waiters_;
+
+  mutable std::mutex state_mu_;
+  std::condition_variable state_cv_;
+  bool trade_logged_on_ = false;
+  bool quote_logged_on_ = false;
+  bool symbols_read_ = false;
+  bool logon_work_due_ = false;                // a logon happened: re-subscribe, settle, re-read
+  std::map<std::string, InFlight> in_flight_;  // by ClOrdID
+  struct SentOrder {
+    Login login = 0;
+    std::string cl_ord_id;
+  };
+  std::map<Ticket, SentOrder> cl_ord_ids_;  // pending order ticket → its ClOrdID
+  std::set<Login> served_logins_;           // every account opened or restored
+  std::atomic<bool> resync_wanted_{false};
+  std::atomic<std::uint64_t> next_id_{0};
+  std::string id_prefix_;  // distinguishes this process's ids from an earlier one's
+
+  mutable std::mutex listener_mu_;
+  ChangeListener on_change_;
+  TickListener on_tick_;
+  std::jthread thread_;
+};
+
+}  // namespace permiso::trading::fix
