@@ -5,7 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <random>
 
@@ -110,6 +112,7 @@ trading::sim::SimOptions simulator_options(const GatewayConfig& cfg) {
 
 trading::Broker& BrokerBackend::broker() const {
   if (simulator) return *simulator;
+  if (fix) return *fix;
   return *terminal;
 }
 
@@ -119,6 +122,11 @@ void BrokerBackend::go_live(const GatewayConfig& cfg, const Clock& clock) {
       spdlog::warn("the MT5 terminal did not answer the first re-read; retrying every second");
     return;
   }
+  if (fix) {
+    if (!fix->reconcile_now())
+      spdlog::warn("the FIX counterparty did not answer the first re-read; retrying every second");
+    return;
+  }
   simulator->advance_to(clock.now_ms());
   simulator->start(std::chrono::milliseconds(cfg.sim_tick_ms));
 }
@@ -126,7 +134,51 @@ void BrokerBackend::go_live(const GatewayConfig& cfg, const Clock& clock) {
 void BrokerBackend::stop() {
   if (simulator) simulator->stop();
   if (terminal) terminal->stop();
+  if (fix) fix->stop();
 }
+
+namespace {
+
+trading::fix::FixOptions fix_options(const GatewayConfig& cfg) {
+  trading::fix::FixOptions o;
+  const auto server = config::parse_host_port(cfg.mt5_server);  // validated
+  o.host = server ? server->host : "127.0.0.1";
+  o.port = server ? server->port : 0;
+  o.sender_comp_id = cfg.fix_sender_comp_id;
+  o.target_comp_id = cfg.fix_target_comp_id;
+  o.quote_target_comp_id = cfg.fix_quote_target_comp_id;
+  o.username = !cfg.fix_username.empty() ? cfg.fix_username : !cfg.mt5_login.empty() ? cfg.mt5_login : "permiso";
+  o.password = cfg.mt5_password;
+  if (!cfg.mt5_login.empty()) o.expected_login = std::stoull(cfg.mt5_login);  // digits, validated
+  o.store_dir = !cfg.fix_store_dir.empty() ? cfg.fix_store_dir : (std::filesystem::path(cfg.data_dir) / "fix").string();
+  o.tls = cfg.fix_tls;
+  o.ca_file = cfg.fix_ca_file;
+  o.heartbeat_seconds = static_cast<int>(cfg.fix_heartbeat_s);
+  o.timeout = std::chrono::milliseconds(cfg.fix_timeout_ms);
+  o.tags.position_id = static_cast<int>(cfg.fix_position_id_tag);
+  return o;
+}
+
+std::optional<BrokerBackend> open_fix(const GatewayConfig& cfg) {
+  BrokerBackend backend;
+  try {
+    backend.fix = std::make_unique<trading::fix::FixBroker>(fix_options(cfg));
+  } catch (const std::exception& e) {
+    spdlog::critical("the FIX connector cannot start: {}", e.what());
+    return std::nullopt;
+  }
+  backend.fix->start();
+  // The instruments, the stream and the routes are built from the counterparty's security list.
+  const auto patience = std::max(std::chrono::milliseconds(cfg.fix_timeout_ms), std::chrono::milliseconds(10'000));
+  if (!backend.fix->wait_until_connected(patience)) {
+    spdlog::critical("the FIX session to {} did not log on within {} ms (address, comp ids and password?)",
+                     cfg.mt5_server, patience.count());
+    return std::nullopt;
+  }
+  return backend;
+}
+
+}  // namespace
 
 std::optional<BrokerBackend> open_broker(const GatewayConfig& cfg, trading::BarBuilder& bars) {
   BrokerBackend backend;
@@ -135,6 +187,7 @@ std::optional<BrokerBackend> open_broker(const GatewayConfig& cfg, trading::BarB
     backend.simulator->backfill(bars);  // chart history before live ticks arrive
     return backend;
   }
+  if (cfg.broker == "fix") return open_fix(cfg);
   trading::terminal::TerminalOptions options;
   options.command_url = cfg.terminal_command_url;
   options.event_url = cfg.terminal_event_url;

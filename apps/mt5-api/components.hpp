@@ -10,6 +10,7 @@
 #include "http/metrics.hpp"
 #include "resource/authenticator.hpp"
 #include "trading/bars.hpp"
+#include "trading/fix/fix_broker.hpp"
 #include "trading/handlers/handlers.hpp"
 #include "trading/handlers/render.hpp"
 #include "trading/handlers/stream.hpp"
@@ -49,6 +50,7 @@ trading::sim::SimOptions simulator_options(const config::GatewayConfig& cfg);
 struct BrokerBackend {
   std::unique_ptr<trading::sim::SimulatedBroker> simulator;
   std::unique_ptr<trading::terminal::TerminalBroker> terminal;
+  std::unique_ptr<trading::fix::FixBroker> fix;
   [[nodiscard]] trading::Broker& broker() const;
   /// Live from now on, once the gateway listens: the simulator's clock brought to now and
   /// ticking in real time; the terminal re-read (what it did while the gateway was down is

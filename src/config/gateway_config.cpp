@@ -4,6 +4,7 @@
 #include "config/support.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 
@@ -67,6 +68,16 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.str(kBroker, "terminal_event_url", c.terminal_event_url);
   r.str(kBroker, "terminal_token", c.terminal_token);
   r.integer(kBroker, "terminal_timeout_ms", c.terminal_timeout_ms);
+  r.str(kBroker, "fix_username", c.fix_username);
+  r.str(kBroker, "fix_sender_comp_id", c.fix_sender_comp_id);
+  r.str(kBroker, "fix_target_comp_id", c.fix_target_comp_id);
+  r.str(kBroker, "fix_quote_target_comp_id", c.fix_quote_target_comp_id);
+  r.str(kBroker, "fix_store_dir", c.fix_store_dir);
+  r.boolean(kBroker, "fix_tls", c.fix_tls);
+  r.str(kBroker, "fix_ca_file", c.fix_ca_file);
+  r.integer(kBroker, "fix_heartbeat_s", c.fix_heartbeat_s);
+  r.integer(kBroker, "fix_timeout_ms", c.fix_timeout_ms);
+  r.integer(kBroker, "fix_position_id_tag", c.fix_position_id_tag);
   r.integer(kBroker, "sim_seed", c.sim_seed);
   r.integer(kBroker, "sim_tick_ms", c.sim_tick_ms);
   r.number(kBroker, "demo_deposit", c.demo_deposit);
@@ -122,6 +133,16 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kBroker, "terminal_event_url", c.terminal_event_url},
       {kBroker, "terminal_token", detail::secret(c.terminal_token)},
       {kBroker, "terminal_timeout_ms", c.terminal_timeout_ms},
+      {kBroker, "fix_username", c.fix_username},
+      {kBroker, "fix_sender_comp_id", c.fix_sender_comp_id},
+      {kBroker, "fix_target_comp_id", c.fix_target_comp_id},
+      {kBroker, "fix_quote_target_comp_id", c.fix_quote_target_comp_id},
+      {kBroker, "fix_store_dir", c.fix_store_dir},
+      {kBroker, "fix_tls", c.fix_tls},
+      {kBroker, "fix_ca_file", c.fix_ca_file},
+      {kBroker, "fix_heartbeat_s", c.fix_heartbeat_s},
+      {kBroker, "fix_timeout_ms", c.fix_timeout_ms},
+      {kBroker, "fix_position_id_tag", c.fix_position_id_tag},
       {kBroker, "sim_seed", c.sim_seed},
       {kBroker, "sim_tick_ms", c.sim_tick_ms},
       {kBroker, "demo_deposit", c.demo_deposit},
@@ -209,6 +230,16 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_str(env, "MT5_TERMINAL_EVENT_URL", c.terminal_event_url);
   secrets.str("MT5_TERMINAL_TOKEN", c.terminal_token);
   env_int(env, "MT5_TERMINAL_TIMEOUT_MS", c.terminal_timeout_ms, problems);
+  env_str(env, "MT5_FIX_USERNAME", c.fix_username);
+  env_str(env, "MT5_FIX_SENDER_COMP_ID", c.fix_sender_comp_id);
+  env_str(env, "MT5_FIX_TARGET_COMP_ID", c.fix_target_comp_id);
+  env_str(env, "MT5_FIX_QUOTE_TARGET_COMP_ID", c.fix_quote_target_comp_id);
+  env_str(env, "MT5_FIX_STORE_DIR", c.fix_store_dir);
+  detail::env_bool(env, "MT5_FIX_TLS", c.fix_tls, problems);
+  env_str(env, "MT5_FIX_CA_FILE", c.fix_ca_file);
+  env_int(env, "MT5_FIX_HEARTBEAT_S", c.fix_heartbeat_s, problems);
+  env_int(env, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, problems);
+  env_int(env, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, problems);
   env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
   env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
   env_double(env, "MT5_DEMO_DEPOSIT", c.demo_deposit, problems);
@@ -336,12 +367,43 @@ void check_terminal(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   detail::check_range(p, "MT5_TERMINAL_TIMEOUT_MS", c.terminal_timeout_ms, 100, 60'000);
 }
 
+/// A FIX comp id: printable ASCII without SOH, '=' or spaces, as counterparties expect.
+bool comp_id(std::string_view id) {
+  return !id.empty() && id.size() <= 64 &&
+         std::all_of(id.begin(), id.end(), [](char ch) { return ch > ' ' && ch < 127 && ch != '='; });
+}
+
+/// MT5_BROKER=fix: where the counterparty listens and how the session logs on.
+void check_fix(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
+  if (!parse_host_port(c.mt5_server)) p.push_back({"MT5_SERVER", "must be the FIX counterparty's host:port"});
+  if (c.mt5_password.empty()) p.push_back({"MT5_PASSWORD", "is required: the FIX logon's password"});
+  if (!comp_id(c.fix_sender_comp_id)) p.push_back({"MT5_FIX_SENDER_COMP_ID", "must be 1 to 64 printable characters"});
+  if (!comp_id(c.fix_target_comp_id)) p.push_back({"MT5_FIX_TARGET_COMP_ID", "must be 1 to 64 printable characters"});
+  if (!c.fix_quote_target_comp_id.empty() && !comp_id(c.fix_quote_target_comp_id)) {
+    p.push_back({"MT5_FIX_QUOTE_TARGET_COMP_ID", "must be 1 to 64 printable characters, or empty"});
+  }
+  if (!c.fix_ca_file.empty() && !c.fix_tls) p.push_back({"MT5_FIX_CA_FILE", "is set but MT5_FIX_TLS is not true"});
+  // QuickFIX verifies a certificate only against a CA file it is given.
+  if (c.fix_tls && c.fix_ca_file.empty()) {
+    p.push_back(
+        {"MT5_FIX_CA_FILE", "is required with MT5_FIX_TLS: the counterparty's certificate is verified against it"});
+  }
+  // The vendor tag must not take a number our own fields use (docs/fix.md, 20002-20099).
+  if (c.fix_position_id_tag > 20001 && c.fix_position_id_tag < 20100) {
+    p.push_back({"MT5_FIX_POSITION_ID_TAG", "must not be one of our own tags 20002..20099"});
+  }
+  detail::check_range(p, "MT5_FIX_HEARTBEAT_S", c.fix_heartbeat_s, 1, 300);
+  detail::check_range(p, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, 100, 60'000);
+  detail::check_range(p, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, 5000, 49'999);
+}
+
 /// The broker and the simulator's demo account.
 void check_broker(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
-  if (c.broker != "simulator" && c.broker != "terminal") {
+  if (c.broker != "simulator" && c.broker != "terminal" && c.broker != "fix") {
     p.push_back({"MT5_BROKER", "must be one of: " + std::string(kSupportedBrokers) + "; got '" + c.broker + "'"});
   }
   if (c.broker == "terminal") check_terminal(p, c);
+  if (c.broker == "fix") check_fix(p, c);
   if (!c.mt5_login.empty() &&
       !std::all_of(c.mt5_login.begin(), c.mt5_login.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
     p.push_back({"MT5_LOGIN", "must be an account number (digits only)"});
@@ -361,6 +423,20 @@ void check_broker(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
 }
 
 }  // namespace
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const auto port_text = text.substr(colon + 1);
+  int port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (host.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  return HostPort{std::string(host), port};
+}
 
 std::vector<ConfigProblem> validate(const GatewayConfig& c) {
   std::vector<ConfigProblem> p;

@@ -19,6 +19,7 @@
 #include "log/log.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,18 @@ struct GatewayConfig {
   std::string terminal_event_url = "tcp://127.0.0.1:5556";
   std::string terminal_token;  // sent in every command; never logged
   std::int64_t terminal_timeout_ms = 5000;
+  // MT5_BROKER=fix: the FIX 4.4 session (docs/fix.md). MT5_SERVER is host:port, MT5_PASSWORD
+  // the logon password, MT5_LOGIN the account (empty: mt5-sim opens demo accounts).
+  std::string fix_username;  // empty: MT5_LOGIN, else "permiso"
+  std::string fix_sender_comp_id = "PERMISO";
+  std::string fix_target_comp_id = "MT5SIM";
+  std::string fix_quote_target_comp_id;  // empty: quotes over the trade session
+  std::string fix_store_dir;             // empty: <data_dir>/fix
+  bool fix_tls = false;
+  std::string fix_ca_file;  // empty with TLS: the system store
+  std::int64_t fix_heartbeat_s = 30;
+  std::int64_t fix_timeout_ms = 5000;
+  std::int64_t fix_position_id_tag = 20001;
   std::int64_t sim_seed = 0;  // 0: a fresh seed per start
   std::int64_t sim_tick_ms = 250;
   double demo_deposit = 10000;
@@ -97,8 +110,15 @@ struct GatewayConfig {
   [[nodiscard]] log::LogConfig log_config() const;
 };
 
+/// "host:port" (or "[v6]:port") split; nullopt unless the host is non-empty and the port 1 to 65535.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+std::optional<HostPort> parse_host_port(std::string_view text);
+
 /// The brokers MT5_BROKER may name.
-inline constexpr std::string_view kSupportedBrokers = "simulator, terminal";
+inline constexpr std::string_view kSupportedBrokers = "simulator, fix, terminal";
 
 /// Loads defaults → profile TOML → PERMISO_CONFIG TOML → environment. A file that cannot be
 /// read or parsed, or a value of the wrong type, is reported as a problem.

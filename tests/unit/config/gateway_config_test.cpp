@@ -231,13 +231,13 @@ TEST_F(GatewayConfigTest, WrongTypesAndBadNumbersNameTheField) {
 }
 
 TEST_F(GatewayConfigTest, UnknownBrokerIsAnErrorNamingTheSupportedOnes) {
-  vars_["MT5_BROKER"] = "fix";
+  vars_["MT5_BROKER"] = "quickfix";
   const auto c = load();
   const auto problems = validate(c);
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_EQ(problems[0].field, "MT5_BROKER");
-  EXPECT_NE(problems[0].rule.find("simulator"), std::string::npos);
-  EXPECT_NE(problems[0].rule.find("'fix'"), std::string::npos);
+  EXPECT_NE(problems[0].rule.find("simulator, fix, terminal"), std::string::npos);
+  EXPECT_NE(problems[0].rule.find("'quickfix'"), std::string::npos);
 }
 
 TEST_F(GatewayConfigTest, UnknownEnvironmentIsRefused) {
@@ -312,6 +312,27 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"MT5_TERMINAL_TIMEOUT_MS", [](GatewayConfig& c) { c.broker = "terminal", c.terminal_timeout_ms = 10; }},
         Rule{"MT5_TERMINAL_TOKEN",
              [](GatewayConfig& c) { c.environment = "staging", c.jwt_algorithm = "RS256", c.service_client_secret = "s", c.broker = "terminal"; }},
+        Rule{"MT5_SERVER", [](GatewayConfig& c) { c.broker = "fix", c.mt5_password = "p", c.mt5_server = "fix.example"; }},
+        Rule{"MT5_SERVER", [](GatewayConfig& c) { c.broker = "fix", c.mt5_password = "p", c.mt5_server = "h:70000"; }},
+        Rule{"MT5_PASSWORD", [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "127.0.0.1:9876"; }},
+        Rule{"MT5_FIX_SENDER_COMP_ID",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_sender_comp_id = "A B"; }},
+        Rule{"MT5_FIX_TARGET_COMP_ID",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_target_comp_id = ""; }},
+        Rule{"MT5_FIX_QUOTE_TARGET_COMP_ID",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_quote_target_comp_id = "a=b"; }},
+        Rule{"MT5_FIX_CA_FILE",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_ca_file = "/etc/hostname"; }},
+        Rule{"MT5_FIX_CA_FILE",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_tls = true; }},
+        Rule{"MT5_FIX_POSITION_ID_TAG",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_position_id_tag = 20011; }},
+        Rule{"MT5_FIX_HEARTBEAT_S",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_heartbeat_s = 0; }},
+        Rule{"MT5_FIX_TIMEOUT_MS",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_timeout_ms = 50; }},
+        Rule{"MT5_FIX_POSITION_ID_TAG",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_position_id_tag = 38; }},
         Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},
         Rule{"MT5_SIM_TICK_MS", [](GatewayConfig& c) { c.sim_tick_ms = 1; }},
         Rule{"MT5_DEMO_DEPOSIT", [](GatewayConfig& c) { c.demo_deposit = 0; }},
@@ -319,6 +340,22 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"MT5_DEMO_LEVERAGE", [](GatewayConfig& c) { c.demo_leverage = 0; }},
         Rule{"MT5_DEMO_CURRENCY", [](GatewayConfig& c) { c.demo_currency = "usd"; }},
         Rule{"MT5_DEMO_CURRENCY", [](GatewayConfig& c) { c.demo_currency = "DOLLAR"; }}));
+
+TEST_F(GatewayConfigTest, AFixBrokerWithAddressAndPasswordIsValid) {
+  auto c = load();
+  c.broker = "fix";
+  c.mt5_server = "[::1]:9876";
+  c.mt5_password = "fix-password";
+  EXPECT_TRUE(validate(c).empty());
+  const auto address = parse_host_port(c.mt5_server);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->host, "::1");
+  EXPECT_EQ(address->port, 9876);
+  EXPECT_FALSE(parse_host_port(":80"));
+  EXPECT_FALSE(parse_host_port("host:"));
+  EXPECT_FALSE(parse_host_port("host:0"));
+  EXPECT_FALSE(parse_host_port("host:12x"));
+}
 
 TEST_F(GatewayConfigTest, RedactionHidesEverySecret) {
   auto c = load();
