@@ -3,8 +3,9 @@
 # (idempotency record + position + order + deal + account committed before the 201), on a
 # throw-away PostgreSQL 15 with fsync and synchronous_commit on. wrk on the same machine.
 # With `terminal` as the broker, mt5-api trades through the MT5 terminal bridge against mt5-sim
-# (the PermisoBridge protocol over ZeroMQ on loopback): the figure then includes the bridge.
-# Usage: bench/http/trades_write.sh [build-dir] [connections] [seconds] [postgres|sqlite] [simulator|terminal]
+# (the PermisoBridge protocol over ZeroMQ on loopback); with `fix`, through a FIX 4.4 session to
+# mt5-sim's acceptor (docs/fix.md): the figure then includes the bridge or the session.
+# Usage: bench/http/trades_write.sh [build-dir] [connections] [seconds] [postgres|sqlite] [simulator|terminal|fix]
 set -euo pipefail
 build=${1:-build/release}
 conns=${2:-64}
@@ -25,6 +26,17 @@ if [ "$broker" = terminal ]; then
   sim_pid=$!
   broker_env=(MT5_BROKER=terminal MT5_TERMINAL_COMMAND_URL="tcp://127.0.0.1:$cmd_port"
     MT5_TERMINAL_EVENT_URL="tcp://127.0.0.1:$evt_port" MT5_TERMINAL_TOKEN="$bridge_token")
+elif [ "$broker" = fix ]; then
+  sim_bin="$build/apps/mt5-sim/mt5-sim"
+  [ -x "$sim_bin" ] || { echo "build $sim_bin first" >&2; exit 1; }
+  fix_port=$(free_port)
+  fix_password=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  fix_dir=$(mktemp -d)
+  MT5_FIX_PASSWORD="$fix_password" "$sim_bin" --fix-port "$fix_port" --fix-store-dir "$fix_dir/sim" \
+    --seed 1 >/dev/null 2>&1 &
+  sim_pid=$!
+  broker_env=(MT5_BROKER=fix MT5_SERVER="127.0.0.1:$fix_port" MT5_PASSWORD="$fix_password"
+    MT5_FIX_STORE_DIR="$fix_dir/gateway")
 fi
 start_gateway_stack "$build" "$db" 8 "${broker_env[@]}"
 [ -n "${sim_pid:-}" ] && gw_pids=("$sim_pid" "${gw_pids[@]}")  # stopped with the stack

@@ -7,9 +7,10 @@ Environment:
   PERMISO_AUTH_BIN      path of the permiso-auth binary (required)
   MT5_API_BIN           path of the mt5-api binary (required)
   PERMISO_TEST_BACKEND  sqlite (default) | postgres | postgres+redis
-  PERMISO_TEST_BROKER   simulator (default) | terminal: mt5-api trades through the terminal
-                        bridge, against an mt5-sim process (MT5_SIM_BIN) speaking its protocol
-  MT5_SIM_BIN           path of the mt5-sim binary (PERMISO_TEST_BROKER=terminal)
+  PERMISO_TEST_BROKER   simulator (default) | terminal | fix: mt5-api trades through the terminal
+                        bridge or a FIX 4.4 session, against an mt5-sim process (MT5_SIM_BIN)
+                        speaking that protocol
+  MT5_SIM_BIN           path of the mt5-sim binary (PERMISO_TEST_BROKER=terminal or fix)
   PERMISO_REPO          repository root; config/ is used
   PERMISO_TEST_KEEP     set to 1 to keep temp dirs for inspection
 """
@@ -71,8 +72,8 @@ def mt5_binary():
 
 def broker_name():
     name = os.environ.get("PERMISO_TEST_BROKER", "simulator")
-    if name not in ("simulator", "terminal"):
-        raise HarnessError(f"PERMISO_TEST_BROKER={name!r}: expected simulator or terminal")
+    if name not in ("simulator", "terminal", "fix"):
+        raise HarnessError(f"PERMISO_TEST_BROKER={name!r}: expected simulator, terminal or fix")
     return name
 
 
@@ -86,21 +87,30 @@ class TerminalSim:
     def __init__(self, data_dir):
         self.binary = os.environ.get("MT5_SIM_BIN")
         if not self.binary or not os.access(self.binary, os.X_OK):
-            raise HarnessError("PERMISO_TEST_BROKER=terminal needs MT5_SIM_BIN (the mt5-sim binary)")
+            raise HarnessError(f"PERMISO_TEST_BROKER={broker_name()} needs MT5_SIM_BIN (the mt5-sim binary)")
         self.command_url = f"tcp://127.0.0.1:{harness.free_port()}"
         self.event_url = f"tcp://127.0.0.1:{harness.free_port()}"
+        self.data_dir = data_dir
         self.log_path = os.path.join(data_dir, "mt5-sim.log")
         self.proc = None
 
-    def start(self):
+    def arguments(self):
+        return [self.binary, "--command-url", self.command_url, "--event-url", self.event_url,
+                "--seed", SIM_SEED, "--tick-ms", "50"]
+
+    def environment(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MT5_")}
         env["MT5_TERMINAL_TOKEN"] = self.token
+        return env
+
+    def listening_port(self):
+        return int(self.command_url.rsplit(":", 1)[1])
+
+    def start(self):
         with open(self.log_path, "ab") as log:  # the child keeps its own copy
-            self.proc = subprocess.Popen(
-                [self.binary, "--command-url", self.command_url, "--event-url", self.event_url,
-                 "--seed", SIM_SEED, "--tick-ms", "50"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        port = int(self.command_url.rsplit(":", 1)[1])
+            self.proc = subprocess.Popen(self.arguments(), env=self.environment(), stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        port = self.listening_port()
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -110,7 +120,7 @@ class TerminalSim:
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise HarnessError(f"mt5-sim did not listen on {self.command_url} within 10 s")
+        raise HarnessError(f"mt5-sim did not listen on port {port} within 10 s")
 
     def pause(self):
         """A hung terminal: the process is stopped (SIGSTOP) and answers nothing."""
@@ -136,6 +146,47 @@ class TerminalSim:
         return {"MT5_BROKER": "terminal", "MT5_TERMINAL_COMMAND_URL": self.command_url,
                 "MT5_TERMINAL_EVENT_URL": self.event_url, "MT5_TERMINAL_TOKEN": self.token,
                 "MT5_TERMINAL_TIMEOUT_MS": "2000"}
+
+
+class FixSim(TerminalSim):
+    """mt5-sim serving the simulated broker as a FIX 4.4 counterparty (docs/fix.md) on a free
+    loopback port (instead of the bridge), its session store in the gateway's data dir (a restart
+    resumes the session)."""
+
+    password = "fix-" + secrets.token_urlsafe(16)
+    comp_id = "MT5SIM"
+    client_comp_id = "PERMISO"
+    spare_comp_id = "PERMISO-2"  # a second client session (tests: a second gateway)
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self.fix_port = harness.free_port()
+
+    def arguments(self):
+        return super().arguments() + [
+            "--fix-port", str(self.fix_port), "--fix-comp-id", self.comp_id,
+            "--fix-client-comp-id", self.client_comp_id, "--fix-client-comp-id", self.spare_comp_id,
+            "--fix-username", "permiso",
+            "--fix-store-dir", os.path.join(self.data_dir, "mt5-sim-fix")]
+
+    def environment(self):
+        env = super().environment()
+        env["MT5_FIX_PASSWORD"] = self.password
+        return env
+
+    def listening_port(self):
+        return self.fix_port
+
+    def env(self):
+        return {"MT5_BROKER": "fix", "MT5_SERVER": f"127.0.0.1:{self.fix_port}",
+                "MT5_PASSWORD": self.password, "MT5_FIX_USERNAME": "permiso",
+                "MT5_FIX_SENDER_COMP_ID": self.client_comp_id, "MT5_FIX_TARGET_COMP_ID": self.comp_id,
+                "MT5_FIX_HEARTBEAT_S": "5", "MT5_FIX_TIMEOUT_MS": "2000"}
+
+
+def counterparty_for(data_dir):
+    """The mt5-sim process PERMISO_TEST_BROKER asks for (terminal or fix)."""
+    return FixSim(data_dir) if broker_name() == "fix" else TerminalSim(data_dir)
 
 
 def mt5_binary_or_skip(test):
@@ -178,8 +229,8 @@ class Mt5Server(ServiceProcess):
         self.redis = redis
         self.log_path = os.path.join(self.data_dir, f"mt5-api-{self.port}.log")
         self.sim = None
-        if broker_name() == "terminal":
-            self.sim = same.sim if same is not None else TerminalSim(self.data_dir).start()
+        if broker_name() != "simulator":
+            self.sim = same.sim if same is not None else counterparty_for(self.data_dir).start()
         self.env = {
             "PERMISO_ENV": "development",
             "PERMISO_DATA_DIR": self.data_dir,
