@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 
 namespace permiso::trading::fix {
@@ -113,6 +114,52 @@ std::string dictionary_path(const FixOptions& o) {
       o.store_dir.empty() ? fs::temp_directory_path() / ("permiso-fix-" + o.sender_comp_id) : fs::path(o.store_dir);
   fs::create_directories(dir);
   return (dir / "FIX44-permiso.xml").string();
+}
+
+/// The position an In deal opens (or adds to, on a netting account).
+Position opened_position(const std::optional<Position>& before, const Execution& e) {
+  const Deal& deal = *e.deal;
+  if (before && !before->closed) {
+    Position p = *before;
+    const double volume = p.volume + deal.volume;
+    p.price_open = (p.price_open * p.volume + deal.price * deal.volume) / volume;
+    p.volume = volume;
+    p.time_update_msc = deal.time_msc;
+    return p;
+  }
+  Position p;
+  p.ticket = deal.position_id;
+  p.login = deal.login;
+  p.symbol = deal.symbol;
+  p.type = deal.type == DealType::Sell ? PositionType::Sell : PositionType::Buy;
+  p.volume = deal.volume;
+  p.price_open = deal.price;
+  p.price_current = deal.price;
+  p.sl = e.order.sl;
+  p.tp = e.order.tp;
+  p.commission = deal.commission;
+  p.magic = e.order.magic;
+  p.comment = e.order.comment;
+  p.reason = deal.reason;
+  p.time_msc = deal.time_msc;
+  p.time_update_msc = deal.time_msc;
+  return p;
+}
+
+/// The position an Out deal leaves: smaller, or closed at the deal with every close's profit.
+Position reduced_position(Position p, const Deal& deal, double realised) {
+  constexpr double kVolumeEpsilon = 1e-9;
+  p.volume -= deal.volume;
+  p.time_update_msc = deal.time_msc;
+  if (p.volume > kVolumeEpsilon) return p;
+  p.volume = deal.volume;  // a closed position keeps the volume it closed with, as MT5's history does
+  p.closed = true;
+  p.price_current = deal.price;
+  p.profit = realised;
+  p.close_time_msc = deal.time_msc;
+  p.close_price = deal.price;
+  p.close_reason = deal.reason;
+  return p;
 }
 
 }  // namespace
@@ -529,7 +576,7 @@ SendOutcome FixBroker::send_order(Login login, const OrderRequest& order) {
     auto execution = execution_from_fix(answer, options_.tags);
     if (execution) return settle_execution(login, *execution);
   } else if (auto refused = request_refusal_from_fix(answer, options_.tags)) {
-    return settle_refusal(*refused);
+    return settle_refusal(*refused, order.request);
   }
   resync_wanted_ = true;
   return refusal(Retcode::Timeout, "unreadable answer from the counterparty: the outcome is not known yet");
@@ -543,18 +590,46 @@ SendOutcome FixBroker::settle_execution(Login login, const Execution& execution)
     std::lock_guard lock(state_mu_);
     cl_ord_ids_[execution.result.order] = {login, execution.cl_ord_id};
   }
+  // The rows the report tells, and the position the fill leaves: no listing of the account on
+  // the order's path (that would grow with its positions); the periodic re-read checks them.
   Changes rows;
   if (execution.result.order != 0) rows.orders.push_back(execution.order);
   if (execution.deal) rows.deals.push_back(*execution.deal);
   out.changes = mirror_.apply(std::move(rows));
-  // The position and the account as they are now: re-read, as the periodic re-read would.
-  if (auto reread = refresh_account(login)) {
-    out.changes = merged(std::move(out.changes), *reread);
-  } else {
-    resync_wanted_ = true;
-  }
+  if (!execution.deal) return out;
+  Changes after;
+  if (auto position = position_after_fill(login, execution)) after.positions.push_back(*position);
+  if (auto account = read_account(login)) after.accounts.push_back(*account);
+  if (after.positions.empty() || after.accounts.empty()) resync_wanted_ = true;
+  out.changes = merged(std::move(out.changes), mirror_.apply(std::move(after)));
   include_own_rows(login, execution.result.position, out.changes);
   return out;
+}
+
+std::optional<Position> FixBroker::position_after_fill(Login login, const Execution& execution) const {
+  const Deal& deal = *execution.deal;
+  auto before = mirror_.position(login, deal.position_id);
+  if (execution.closing) {
+    if (!before || before->closed) return std::nullopt;  // not known here: the re-read brings it
+    return reduced_position(*before, deal, realised_profit(login, *before));
+  }
+  return opened_position(before, execution);
+}
+
+double FixBroker::realised_profit(Login login, const Position& position) const {
+  double realised = 0;
+  for (const auto& d : mirror_.deals(login, position.time_msc, std::numeric_limits<TimeMs>::max())) {
+    if (d.position_id == position.ticket && d.entry == DealEntry::Out) realised += d.profit;
+  }
+  return realised;
+}
+
+std::optional<AccountInfo> FixBroker::read_account(Login login) {
+  const auto id = next_id('B');
+  auto answers = call(trade_session_, id, to_fix(AccountQuery{msg::kCollateralInquiry, id, login, 0, 0, now_ms()}));
+  auto report = answers ? collateral_report_from_fix(answers->front()) : std::nullopt;
+  if (!report) return std::nullopt;
+  return report->account;
 }
 
 /// A re-read running for another order may have found this order's position first and
@@ -570,16 +645,26 @@ void FixBroker::include_own_rows(Login login, Ticket position, Changes& changes)
   }
 }
 
-SendOutcome FixBroker::settle_refusal(const RequestRefusal& refusal_report) {
+SendOutcome FixBroker::settle_refusal(const RequestRefusal& refusal_report, const TradeRequest& request) {
   SendOutcome out;
   out.result.retcode = refusal_report.retcode;
   out.result.comment = refusal_report.text;
   out.result.position = refusal_report.position;
   out.result.order = refusal_report.order;
-  if (is_success(refusal_report.retcode) && refusal_report.login != 0) {
-    if (auto reread = refresh_account(refusal_report.login)) out.changes = *reread;
-    include_own_rows(refusal_report.login, refusal_report.position, out.changes);
+  if (!is_success(refusal_report.retcode) || refusal_report.login == 0) return out;
+  // U4: the position's stops changed, nothing else.
+  auto position = mirror_.position(refusal_report.login, refusal_report.position);
+  if (!position || position->closed) {
+    resync_wanted_ = true;
+    return out;
   }
+  position->sl = request.sl;
+  position->tp = request.tp;
+  position->time_update_msc = now_ms();
+  Changes rows;
+  rows.positions.push_back(*position);
+  out.changes = mirror_.apply(std::move(rows));
+  include_own_rows(refusal_report.login, refusal_report.position, out.changes);
   return out;
 }
 

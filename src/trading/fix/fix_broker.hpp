@@ -146,7 +146,11 @@ class FixBroker final : public Broker, private SessionHandler {
   void forget_finished_orders(Login login, const std::vector<Order>& pending);
   SendOutcome send_order(Login login, const OrderRequest& order);
   SendOutcome settle_execution(Login login, const Execution& execution);
-  SendOutcome settle_refusal(const RequestRefusal& refusal);
+  SendOutcome settle_refusal(const RequestRefusal& refusal, const TradeRequest& request);
+  [[nodiscard]] std::optional<Position> position_after_fill(Login login, const Execution& execution) const;
+  [[nodiscard]] double realised_profit(Login login, const Position& position) const;
+  /// One CollateralInquiry: the account as the counterparty has it now.
+  std::optional<AccountInfo> read_account(Login login);
   void include_own_rows(Login login, Ticket position, Changes& changes) const;
   [[nodiscard]] std::string cl_ord_id_of(Ticket order) const;
 
