@@ -486,6 +486,19 @@ class GatewayTestCase(harness.ServerTestCase):
     def mt5(self):
         return self.stack.mt5
 
+    def wait_ready(self, want, timeout=40):
+        """Polls /ready until it says `want` (200 or not). A FIX session notices a silent peer
+        after two heartbeat intervals (5 s in the harness) and a test request; a terminal's link
+        after one command timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.mt5.get("/ready", allow_5xx=True)
+            if (r.status == 200) == want:
+                return r
+            if time.monotonic() > deadline:
+                self.fail(f"/ready never became {'200' if want else '503'}: {r!r}")
+            time.sleep(0.05)
+
     def run(self, result=None):
         before = (len(result.failures) + len(result.errors)) if result is not None else 0
         out = unittest.TestCase.run(self, result)

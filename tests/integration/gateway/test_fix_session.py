@@ -17,16 +17,6 @@ from gateway_harness import V1
 class FixSessionTest(gh.GatewayTestCase):
     stack_kwargs = {"mt5_env": {"LOG_LEVEL": "DEBUG"}}  # the FIX messages are logged at debug
 
-    def wait_ready(self, want, timeout=40):
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.mt5.get("/ready", allow_5xx=True)
-            if (r.status == 200) == want:
-                return r
-            if time.monotonic() > deadline:
-                self.fail(f"/ready never became {'200' if want else '503'}: {r!r}")
-            time.sleep(0.05)
-
     def trades_with(self, trader, comment):
         return [t for t in trader.trades() if t.get("comment") == comment]
 

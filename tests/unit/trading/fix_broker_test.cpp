@@ -4,6 +4,8 @@
 #include "trading/fix/fix_server.hpp"
 #include "trading/sim/simulated_broker.hpp"
 
+#include "connector_test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,18 +24,12 @@ namespace permiso::trading::fix {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Delivered;
+using testing::eventually;
+using testing::market;
+using testing::quiet_market;
 
 constexpr const char* kPassword = "fix-test-password";
-
-/// Polls `condition` until it holds or `limit` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
 
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -46,42 +42,6 @@ int free_port() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
-
-sim::SimOptions quiet_market() {
-  sim::SimOptions o;
-  o.seed = 7;
-  o.slippage_points = 0;
-  o.start_time_msc = 1'700'000'000'000;
-  return o;
-}
-
-TradeRequest market(OrderType type, double volume, Ticket position = 0) {
-  TradeRequest r;
-  r.action = TradeAction::Deal;
-  r.symbol = "EURUSD";
-  r.volume = volume;
-  r.type = type;
-  r.deviation = 1000;
-  r.position = position;
-  r.comment = "fix test";
-  return r;
-}
-
-/// Collects what the connector delivers to the gateway.
-struct Delivered {
-  std::mutex mu;
-  std::vector<Changes> changes;
-  std::optional<Position> position(Ticket ticket) {
-    std::lock_guard lock(mu);
-    std::optional<Position> last;
-    for (const auto& c : changes) {
-      for (const auto& p : c.positions) {
-        if (p.ticket == ticket) last = p;
-      }
-    }
-    return last;
-  }
-};
 
 template <class Row>
 const Row* find_ticket(const std::vector<Row>& rows, Ticket ticket) {
@@ -134,10 +94,7 @@ class FixBrokerTest : public ::testing::Test {
 
   std::unique_ptr<FixBroker> connect(FixOptions options) {
     auto broker = std::make_unique<FixBroker>(std::move(options));
-    broker->set_change_listener([this](const Changes& c) {
-      std::lock_guard lock(delivered_.mu);
-      delivered_.changes.push_back(c);
-    });
+    broker->set_change_listener([this](const Changes& c) { delivered_.record(c); });
     broker->start();
     return broker;
   }
@@ -207,7 +164,9 @@ TEST_F(FixBrokerTest, OpensAnAccountWithItsDepositDeal) {
 TEST_F(FixBrokerTest, OpensAndClosesAPositionWithEveryRowInTheChanges) {
   auto broker = connected();
   const Login login = open_account(*broker);
-  auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
+  auto buy = market(OrderType::Buy, 0.1);
+  buy.comment = "fix test";
+  auto opened = broker->order_send(login, buy);
   ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
   const Ticket position = opened.result.position;
   ASSERT_NE(position, 0U);

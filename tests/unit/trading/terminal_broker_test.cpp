@@ -5,6 +5,8 @@
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/terminal/bridge_server.hpp"
 
+#include "connector_test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,51 +19,10 @@ namespace permiso::trading::terminal {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Polls `condition` until it holds or `limit` passes.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
-
-sim::SimOptions quiet_market() {
-  sim::SimOptions o;
-  o.seed = 7;
-  o.slippage_points = 0;
-  o.start_time_msc = 1'700'000'000'000;
-  return o;
-}
-
-TradeRequest market(OrderType type, double volume, Ticket position = 0) {
-  TradeRequest r;
-  r.action = TradeAction::Deal;
-  r.symbol = "EURUSD";
-  r.volume = volume;
-  r.type = type;
-  r.deviation = 1000;
-  r.position = position;
-  return r;
-}
-
-/// Collects what the connector delivers to the gateway.
-struct Delivered {
-  std::mutex mu;
-  std::vector<Changes> changes;
-  std::optional<Position> position(Ticket ticket) {
-    std::lock_guard lock(mu);
-    std::optional<Position> last;
-    for (const auto& c : changes) {
-      for (const auto& p : c.positions) {
-        if (p.ticket == ticket) last = p;
-      }
-    }
-    return last;
-  }
-};
+using testing::Delivered;
+using testing::eventually;
+using testing::market;
+using testing::quiet_market;
 
 BridgeServerOptions single_account() {
   BridgeServerOptions o;
@@ -94,10 +55,7 @@ class TerminalBrokerTest : public ::testing::Test {
 
   std::unique_ptr<TerminalBroker> connect(TerminalOptions options) {
     auto broker = std::make_unique<TerminalBroker>(std::move(options));
-    broker->set_change_listener([this](const Changes& c) {
-      std::lock_guard lock(delivered_.mu);
-      delivered_.changes.push_back(c);
-    });
+    broker->set_change_listener([this](const Changes& c) { delivered_.record(c); });
     broker->start();
     return broker;
   }
