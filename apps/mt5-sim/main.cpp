@@ -1,7 +1,8 @@
 // mt5-sim: the simulated MT5 broker as a counterparty, over the PermisoBridge protocol
-// (docs/brokers.md), exactly as the Expert Advisor serves a real terminal, or as a FIX 4.4
+// (docs/brokers.md), exactly as the Expert Advisor serves a real terminal, and/or as a FIX 4.4
 // acceptor (docs/fix.md), as a broker's FIX gateway does. The composition root: options →
-// simulated broker → bridge or FIX server, run until SIGINT or SIGTERM.
+// simulated broker → the bridge and the FIX server over it, run until SIGINT or SIGTERM.
+#include "broker_share.hpp"
 #include "trading/fix/fix_server.hpp"
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/terminal/bridge_server.hpp"
@@ -16,6 +17,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <pthread.h>
@@ -28,7 +31,7 @@ namespace {
 
 using namespace permiso::trading;
 
-constexpr int kExitBind = 1;     // an endpoint could not be bound
+constexpr int kExitBind = 1;     // a server could not start (an endpoint could not be bound)
 constexpr int kExitOptions = 2;  // the command line is invalid
 
 struct Options {
@@ -37,7 +40,8 @@ struct Options {
   std::uint64_t seed = 1;
   int tick_ms = 250;
   std::string accounts = "multi";
-  int fix_port = 0;  // 0: the PermisoBridge protocol; else FIX 4.4 on this port instead
+  bool no_bridge = false;  // FIX only
+  int fix_port = 0;        // 0: no FIX
   std::string fix_comp_id = "MT5SIM";
   std::vector<std::string> fix_client_comp_ids{"PERMISO"};
   std::string fix_username = "permiso";
@@ -58,21 +62,26 @@ void add_options(CLI::App& app, Options& o) {
                  "multi: account_open opens demo accounts; single: one account, as a real terminal")
       ->check(CLI::IsMember({"multi", "single"}))
       ->capture_default_str();
-  app.add_option("--fix-port", o.fix_port, "serve FIX 4.4 on this loopback port instead of the bridge (0: the bridge)")
+  app.add_flag("--no-bridge", o.no_bridge, "do not serve the PermisoBridge protocol (FIX only: needs --fix-port)");
+  app.add_option("--fix-port", o.fix_port,
+                 "also serve FIX 4.4 on this TCP port, on every interface (QuickFIX binds no address); 0: no FIX")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   app.add_option("--fix-comp-id", o.fix_comp_id, "our SenderCompID")->capture_default_str();
   app.add_option("--fix-client-comp-id", o.fix_client_comp_ids, "an initiator's SenderCompID to accept (repeatable)")
       ->capture_default_str();
   app.add_option("--fix-username", o.fix_username, "the Username (553) logons must carry")->capture_default_str();
-  app.add_option("--fix-store-dir", o.fix_store_dir, "the FIX message store (required with --fix-port)");
+  app.add_option("--fix-store-dir", o.fix_store_dir,
+                 "the FIX message store, kept across restarts so sequence numbers resume (required with --fix-port)");
   app.add_option("--fix-tls-cert", o.fix_tls_cert, "a PEM certificate: FIX over TLS")->check(CLI::ExistingFile);
   app.add_option("--fix-tls-key", o.fix_tls_key, "its PEM private key")->check(CLI::ExistingFile);
   app.footer(
+      "The bridge and the FIX acceptor may run at once, over the same simulated broker (with --accounts\n"
+      "single, each opens its own one account, as two terminals logged in to two accounts).\n"
       "Secrets come from the environment only (never the command line, where other local users can\n"
       "read them): MT5_TERMINAL_TOKEN, the token bridge commands must carry; MT5_FIX_PASSWORD, the\n"
       "password FIX logons must carry (required with --fix-port). Exit codes: 0 stopped by\n"
-      "SIGINT/SIGTERM, 1 an endpoint could not be bound, 2 invalid options.");
+      "SIGINT/SIGTERM, 1 a server could not start (e.g. a port taken), 2 invalid options.");
 }
 
 /// A secret from the environment only; empty when unset.
@@ -123,56 +132,71 @@ fix::FixServerOptions fix_options(const Options& o) {
   return f;
 }
 
-/// The broker as a FIX 4.4 acceptor until a stop signal.
-int run_fix(const sigset_t& stop_signals, const Options& o, sim::SimulatedBroker& broker) {
-  const auto options = fix_options(o);
-  if (options.password.empty() || options.store_dir.empty()) {
-    spdlog::error("mt5-sim: --fix-port needs MT5_FIX_PASSWORD in the environment and --fix-store-dir");
-    return kExitOptions;
+/// The FIX server's problems in the words of the command line (FixServerOptions names its fields).
+std::string as_given(const std::string& problem) {
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"port:", "--fix-port:"},
+      {"comp_id:", "--fix-comp-id:"},
+      {"client_comp_ids:", "--fix-client-comp-id:"},
+      {"username:", "--fix-username:"},
+      {"store_dir:", "--fix-store-dir:"},
+      {"cert_file/key_file:", "--fix-tls-cert/--fix-tls-key:"},
+  };
+  if (problem.starts_with("password:")) {
+    return "MT5_FIX_PASSWORD: not set in the environment (required with --fix-port)";
   }
-  std::optional<fix::FixServer> server;
-  try {
-    server.emplace(broker, options);
-    broker.set_tick_listener([&server](std::string_view s, const Tick& t) { server->counterparty().on_tick(s, t); });
-    broker.set_change_listener([&server](const Changes& c) { server->counterparty().on_changes(c); });
-    server->start();
-  } catch (const std::exception& e) {
-    spdlog::error("mt5-sim: FIX: {}", e.what());
-    return kExitBind;
+  for (const auto& [field, option] : kNames) {
+    if (problem.starts_with(field)) return std::string(option) + problem.substr(field.size());
   }
-  broker.start(std::chrono::milliseconds(o.tick_ms));
-  spdlog::info("mt5-sim listening: FIX 4.4 on port {} as {}", o.fix_port, o.fix_comp_id);
-  const int signal = wait_for_stop_signal(stop_signals);
-  spdlog::info("mt5-sim: received {}, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
-  broker.stop();
-  broker.set_tick_listener(nullptr);
-  broker.set_change_listener(nullptr);
-  server->stop();
-  return 0;
+  return problem;
+}
+
+/// Logs every problem the command line alone cannot catch; true when there is none.
+bool servers_configured(const Options& o, const std::optional<fix::FixServerOptions>& fix) {
+  std::vector<std::string> problems;
+  if (o.no_bridge && !fix) problems.emplace_back("--no-bridge: nothing left to serve without --fix-port");
+  if (fix) {
+    for (const auto& problem : fix->validate()) problems.push_back(as_given(problem));
+  }
+  for (const auto& problem : problems) spdlog::error("mt5-sim: {}", problem);
+  return problems.empty();
 }
 
 int run(const sigset_t& stop_signals, const Options& o) {
+  const auto bridge_options = server_options(o);
+  std::optional<fix::FixServerOptions> fix_server_options;
+  if (o.fix_port > 0) fix_server_options = fix_options(o);
+  if (!servers_configured(o, fix_server_options)) return kExitOptions;
+
   sim::SimOptions sim_options;
   sim_options.seed = o.seed;
   sim::SimulatedBroker broker(sim_options);
-  if (o.fix_port > 0) return run_fix(stop_signals, o, broker);
-  const auto bridge_options = server_options(o);
-  std::optional<terminal::BridgeServer> server;
+  // Each server sets the broker's listeners as its own: the share gives each a seat.
+  const bool serve_bridge = !o.no_bridge;
+  permiso::mt5_sim_app::BrokerShare share(broker, (serve_bridge ? 1U : 0U) + (fix_server_options ? 1U : 0U));
+  std::optional<terminal::BridgeServer> bridge;
+  std::optional<fix::FixServer> fix;
   try {
-    server.emplace(broker, bridge_options);
-  } catch (const std::runtime_error& e) {
+    if (serve_bridge) bridge.emplace(share.seat(0), bridge_options);
+    if (fix_server_options) fix.emplace(share.seat(serve_bridge ? 1 : 0), *fix_server_options);
+    if (fix) fix->start();
+  } catch (const std::exception& e) {
     spdlog::error("mt5-sim: {}", e.what());
     return kExitBind;
   }
-  if (bridge_options.token.empty()) spdlog::warn("MT5_TERMINAL_TOKEN is not set: commands need no token");
-  server->start();
+  if (bridge) {
+    if (bridge_options.token.empty()) spdlog::warn("MT5_TERMINAL_TOKEN is not set: commands need no token");
+    bridge->start();
+    spdlog::info("mt5-sim listening: commands {}, events {}", bridge->command_endpoint(), bridge->event_endpoint());
+  }
+  if (fix) spdlog::info("mt5-sim listening: FIX 4.4 on port {} as {}", o.fix_port, o.fix_comp_id);
   broker.start(std::chrono::milliseconds(o.tick_ms));
-  spdlog::info("mt5-sim listening: commands {}, events {}", server->command_endpoint(), server->event_endpoint());
 
   const int signal = wait_for_stop_signal(stop_signals);
   spdlog::info("mt5-sim: received {}, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
-  server->stop();
+  if (fix) fix->stop();
+  if (bridge) bridge->stop();
   return 0;
 }
 
@@ -180,7 +204,7 @@ int run(const sigset_t& stop_signals, const Options& o) {
 
 int main(int argc, char** argv) {
   const sigset_t stop_signals = block_stop_signals();  // before any thread exists
-  CLI::App app{"mt5-sim: the simulated MT5 broker as a counterparty, over the PermisoBridge protocol or FIX 4.4"};
+  CLI::App app{"mt5-sim: the simulated MT5 broker as a counterparty, over the PermisoBridge protocol and/or FIX 4.4"};
   app.set_version_flag("--version", PERMISO_VERSION);
   Options options;
   add_options(app, options);

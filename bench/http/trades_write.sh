@@ -32,7 +32,7 @@ elif [ "$broker" = fix ]; then
   fix_port=$(free_port)
   fix_password=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
   fix_dir=$(mktemp -d)
-  MT5_FIX_PASSWORD="$fix_password" "$sim_bin" --fix-port "$fix_port" --fix-store-dir "$fix_dir/sim" \
+  MT5_FIX_PASSWORD="$fix_password" "$sim_bin" --no-bridge --fix-port "$fix_port" --fix-store-dir "$fix_dir/sim" \
     --seed 1 >/dev/null 2>&1 &
   sim_pid=$!
   broker_env=(MT5_BROKER=fix MT5_SERVER="127.0.0.1:$fix_port" MT5_PASSWORD="$fix_password"

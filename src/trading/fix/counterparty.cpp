@@ -8,9 +8,14 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
+#include <utility>
+#include <vector>
 
 namespace permiso::trading::fix {
 namespace {
+
+constexpr std::string_view kMalformed = "a required field is missing or malformed";
 
 template <class Row>
 const Row* with_ticket(const std::vector<Row>& rows, Ticket ticket) {
@@ -31,7 +36,8 @@ char exec_type_of(TradeAction action, bool dealt) {
   }
 }
 
-/// The order's row of the outcome, or what the request said when the broker made none.
+/// The order's row of the outcome, or what the request said when the broker made none (a
+/// refusal, or a request that touches no order).
 Order order_of(const OrderRequest& request, const SendOutcome& outcome) {
   if (const auto* order = with_ticket(outcome.changes.orders, outcome.result.order)) return *order;
   Order o;
@@ -40,12 +46,19 @@ Order order_of(const OrderRequest& request, const SendOutcome& outcome) {
   o.symbol = request.request.symbol;
   o.type = request.request.type;
   o.state = is_success(outcome.result.retcode) ? OrderState::Filled : OrderState::Rejected;
+  o.type_filling = request.request.type_filling;
   o.volume_initial = request.request.volume;
   o.price_open = request.request.price;
+  o.sl = request.request.sl;
+  o.tp = request.request.tp;
+  o.magic = request.request.magic;
   o.comment = request.request.comment;
+  o.position_id = request.request.position;
   return o;
 }
 
+/// The ExecutionReport answering a D, G or F: the result, the order's row, and the deal when
+/// the request made one.
 Execution execution_of(const OrderRequest& request, const SendOutcome& outcome) {
   Execution e;
   e.cl_ord_id = request.cl_ord_id;
@@ -54,13 +67,13 @@ Execution execution_of(const OrderRequest& request, const SendOutcome& outcome) 
   e.order = order_of(request, outcome);
   if (const auto* deal = with_ticket(outcome.changes.deals, outcome.result.deal)) e.deal = *deal;
   e.closing = e.deal && e.deal->entry == DealEntry::Out;
-  if (e.result.position == 0) e.result.position = e.order.position_id;
+  if (e.result.position == 0) e.result.position = e.deal ? e.deal->position_id : e.order.position_id;
   e.exec_type = is_success(e.result.retcode) ? exec_type_of(request.request.action, e.deal.has_value()) : '8';
   return e;
 }
 
-/// An ExecutionReport for what the broker did on its own: a deal (a stop hit, an order
-/// triggered, a stop-out) with the order that made it.
+/// An ExecutionReport for a deal the broker made on its own (a stop hit, an order triggered, a
+/// stop-out), with the order that made it.
 Execution unsolicited_fill(const Deal& deal, const Changes& changes) {
   Execution e;
   e.exec_type = 'F';
@@ -79,17 +92,40 @@ Execution unsolicited_fill(const Deal& deal, const Changes& changes) {
     e.order.type = deal.type == DealType::Sell ? OrderType::Sell : OrderType::Buy;
     e.order.state = OrderState::Filled;
     e.order.volume_initial = deal.volume;
+    e.order.position_id = deal.position_id;
   }
   e.deal = deal;
   e.closing = deal.entry == DealEntry::Out;
   return e;
 }
 
-/// An order that ended without a deal (expired, cancelled by the broker).
-Execution unsolicited_end(const Order& order) {
+/// An ExecutionReport for an order the broker changed without a deal: expired, rejected when it
+/// triggered (not enough money), cancelled. nullopt for a state that needs a deal to report.
+std::optional<Execution> unsolicited_order(const Order& order) {
   Execution e;
-  e.exec_type = order.state == OrderState::Expired ? 'C' : '4';
-  e.result.retcode = Retcode::Done;
+  switch (order.state) {
+    case OrderState::Expired:
+      e.exec_type = 'C';
+      e.result.retcode = Retcode::Done;
+      break;
+    case OrderState::Canceled:
+      e.exec_type = '4';
+      e.result.retcode = Retcode::Done;
+      break;
+    case OrderState::Rejected:
+      e.exec_type = '8';
+      e.result.retcode = Retcode::Reject;
+      e.result.comment = order.comment;  // the broker's words ("Not enough money")
+      break;
+    case OrderState::Started:
+    case OrderState::Placed:
+      e.exec_type = '0';
+      e.result.retcode = Retcode::Placed;
+      break;
+    case OrderState::Partial:
+    case OrderState::Filled:
+      return std::nullopt;  // reported with its deal
+  }
   e.result.order = order.ticket;
   e.result.position = order.position_id;
   e.order = order;
@@ -104,17 +140,76 @@ std::string one_line(const std::string& line) {
 
 }  // namespace
 
-Counterparty::Counterparty(Broker& broker, CounterpartyOptions options, Send send)
-    : broker_(broker), options_(std::move(options)), send_(std::move(send)) {}
+// ---------------------------------------------------------------- the answer book
+
+std::optional<std::string> AnswerBook::claim(Login login, const std::string& cl_ord_id) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    Ledger& ledger = ledgers_[login];
+    auto [it, inserted] = ledger.answers.try_emplace(cl_ord_id, std::nullopt);
+    if (inserted) {
+      ledger.arrival.push_back(cl_ord_id);
+      // Past the bound the oldest goes, even one still executing (its answer is then not
+      // kept): that takes the bound's worth of newer requests of one account meanwhile.
+      while (ledger.arrival.size() > per_account_) {
+        ledger.answers.erase(ledger.arrival.front());
+        ledger.arrival.pop_front();
+      }
+      return std::nullopt;
+    }
+    if (it->second) return it->second;
+    settled_.wait(lock);  // another session's thread executes it: its answer is ours too
+  }
+}
+
+void AnswerBook::settle(Login login, const std::string& cl_ord_id, std::string answer) {
+  {
+    std::lock_guard lock(mu_);
+    auto& answers = ledgers_[login].answers;
+    if (auto it = answers.find(cl_ord_id); it != answers.end()) it->second = std::move(answer);
+  }
+  settled_.notify_all();
+}
+
+void AnswerBook::abandon(Login login, const std::string& cl_ord_id) {
+  {
+    std::lock_guard lock(mu_);
+    Ledger& ledger = ledgers_[login];
+    if (auto it = ledger.answers.find(cl_ord_id); it != ledger.answers.end() && !it->second) {
+      ledger.answers.erase(it);
+      std::erase(ledger.arrival, cl_ord_id);
+    }
+  }
+  settled_.notify_all();
+}
+
+std::optional<std::string> AnswerBook::find(Login login, const std::string& cl_ord_id) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    auto ledger = ledgers_.find(login);
+    if (ledger == ledgers_.end()) return std::nullopt;
+    auto it = ledger->second.answers.find(cl_ord_id);
+    if (it == ledger->second.answers.end()) return std::nullopt;
+    if (it->second) return it->second;
+    settled_.wait(lock);
+  }
+}
 
 // ---------------------------------------------------------------- sessions
 
+Counterparty::Counterparty(Broker& broker, CounterpartyOptions options, Send send)
+    : broker_(broker),
+      options_(std::move(options)),
+      send_(std::move(send)),
+      answers_(std::max<std::size_t>(options_.remembered_answers, 1)) {}
+
 bool Counterparty::accept_logon(const std::string& session, const std::string& username, const std::string& password,
                                 std::string& reason) {
-  // Both compared, whatever the first says: the answer's timing tells nothing.
+  // Both compared, whatever the first says: the answer's timing tells nothing, and the reason
+  // does not say which was wrong.
   const bool user = secret_matches(options_.username, username);
   const bool secret = secret_matches(options_.password, password);
-  if (user && secret) return true;
+  if (user && secret && !options_.password.empty()) return true;
   spdlog::warn("fix: {} refused: unknown username or wrong password", session);
   reason = "unknown username or wrong password";
   return false;
@@ -155,6 +250,9 @@ void Counterparty::on_message(const std::string& session, const std::string& tex
   } catch (const std::exception& e) {
     spdlog::error("fix: {} {} failed: {}", session, message->type(), e.what());
     reject(session, *message, "the request failed");
+  } catch (...) {
+    spdlog::error("fix: {} {} failed", session, message->type());
+    reject(session, *message, "the request failed");
   }
 }
 
@@ -167,12 +265,17 @@ void Counterparty::dispatch(const std::string& session, const Message& m) {
   if (type == msg::kOrderStatusRequest) return serve_order_status(session, m);
   if (type == msg::kMarketDataRequest) return serve_quotes(session, m);
   if (type == msg::kAccountOpenRequest) return serve_account_open(session, m);
-  if (auto query = account_query_from_fix(m)) return serve_query(session, *query);
-  reject(session, m,
-         type == msg::kOrderMassStatusRequest || type == msg::kRequestForPositions || type == msg::kCollateralInquiry ||
-                 type == msg::kTradeCaptureRequest || type == msg::kSecurityListRequest
-             ? "a required field is missing or malformed"
-             : "unsupported message type");
+  const bool query = type == msg::kOrderMassStatusRequest || type == msg::kRequestForPositions ||
+                     type == msg::kCollateralInquiry || type == msg::kTradeCaptureRequest ||
+                     type == msg::kSecurityListRequest;
+  if (!query) return reject(session, m, "unsupported message type");
+  auto q = account_query_from_fix(m);
+  if (!q) return reject(session, m, kMalformed);
+  if (type == msg::kOrderMassStatusRequest) return serve_mass_status(session, *q);
+  if (type == msg::kRequestForPositions) return serve_positions(session, *q);
+  if (type == msg::kCollateralInquiry) return serve_collateral(session, *q);
+  if (type == msg::kTradeCaptureRequest) return serve_trades(session, *q);
+  serve_security_list(session, *q);
 }
 
 void Counterparty::reject(const std::string& session, const Message& message, std::string_view text) {
@@ -183,35 +286,34 @@ void Counterparty::reject(const std::string& session, const Message& message, st
 
 void Counterparty::serve_order(const std::string& session, const Message& message) {
   auto request = order_request_from_fix(message, options_.tags);
-  if (!request) return reject(session, message, "a required field is missing or malformed");
-  bool in_progress = false;
-  if (auto earlier = begin_answer(request->cl_ord_id, in_progress)) {
-    send_(session, *earlier);  // the same ClOrdID again: the first answer, not a second order
+  if (!request) return reject(session, message, kMalformed);
+  if (auto earlier = answers_.claim(request->login, request->cl_ord_id)) {
+    // The same ClOrdID again (a resend, a retry after a timeout): the first answer, not a second order.
+    if (auto answer = Message::parse(*earlier)) send_(session, *answer);
     return;
   }
-  if (in_progress) return;  // a resend of an order being executed: its answer is on the way
-  const Message answer = execute(*request);
-  remember_answer(request->cl_ord_id, answer);
-  send_(session, answer);
+  std::optional<Message> answer;
+  try {
+    answer = execute(*request);  // not under any lock of ours: the broker may take its time
+  } catch (...) {
+    answers_.abandon(request->login, request->cl_ord_id);
+    throw;
+  }
+  answers_.settle(request->login, request->cl_ord_id, answer->text());
+  send_(session, *answer);
 }
 
 Message Counterparty::execute(const OrderRequest& request) {
+  // CloseBy has no FIX message: order_request_from_fix never yields it (the connector refuses it).
   const auto action = request.request.action;
-  if (action == TradeAction::CloseBy) {
-    SendOutcome refused;
-    refused.result.retcode = Retcode::Invalid;
-    refused.result.comment = "close-by is not available over FIX";
-    return to_fix(execution_of(request, refused), options_.tags);
-  }
   const SendOutcome outcome = broker_.order_send(request.login, request.request);
-  const bool ok = is_success(outcome.result.retcode);
-  if (action == TradeAction::SlTp) {
+  if (action == TradeAction::SlTp) {  // U4, whatever the outcome: Mt5Retcode says which
     RequestRefusal report{
         msg::kPositionModifyReport, request.cl_ord_id,     "", 0, request.login, request.request.position, '1',
         outcome.result.retcode,     outcome.result.comment};
     return to_fix(report, options_.tags);
   }
-  if (!ok && (action == TradeAction::Modify || action == TradeAction::Remove)) {
+  if (!is_success(outcome.result.retcode) && (action == TradeAction::Modify || action == TradeAction::Remove)) {
     RequestRefusal refused{msg::kOrderCancelReject,
                            request.cl_ord_id,
                            request.orig_cl_ord_id,
@@ -226,48 +328,28 @@ Message Counterparty::execute(const OrderRequest& request) {
   return to_fix(execution_of(request, outcome), options_.tags);
 }
 
-std::optional<Message> Counterparty::begin_answer(const std::string& cl_ord_id, bool& in_progress) {
-  std::lock_guard lock(mu_);
-  auto [it, inserted] = answers_.try_emplace(cl_ord_id, std::nullopt);
-  in_progress = !inserted && !it->second.has_value();
-  if (!inserted) return it->second;
-  answer_order_.push_back(cl_ord_id);
-  while (answer_order_.size() > options_.remembered_answers) {
-    answers_.erase(answer_order_.front());
-    answer_order_.pop_front();
-  }
-  return std::nullopt;
-}
-
-void Counterparty::remember_answer(const std::string& cl_ord_id, const Message& answer) {
-  std::lock_guard lock(mu_);
-  if (auto it = answers_.find(cl_ord_id); it != answers_.end()) it->second = answer;
-}
-
 // ---- H: an order's status by ClOrdID ----
 
 void Counterparty::serve_order_status(const std::string& session, const Message& message) {
   auto request = order_status_request_from_fix(message);
-  if (!request) return reject(session, message, "a required field is missing or malformed");
-  std::optional<Message> answered;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = answers_.find(request->cl_ord_id); it != answers_.end()) answered = it->second;
-  }
-  if (answered && answered->type() == msg::kExecutionReport) {
-    if (auto e = execution_from_fix(*answered, options_.tags)) {
-      e->exec_type = 'I';
+  if (!request) return reject(session, message, kMalformed);
+  auto answered = answers_.find(request->login, request->cl_ord_id);
+  auto earlier = answered ? Message::parse(*answered) : std::nullopt;
+  if (earlier && earlier->type() == msg::kExecutionReport) {
+    if (auto e = execution_from_fix(*earlier, options_.tags)) {
+      e->exec_type = 'I';  // the answer given, as a status
       send_(session, to_fix(*e, options_.tags));
       return;
     }
   }
-  if (answered) {  // a 9 or a U4: the answer itself
-    send_(session, *answered);
+  if (earlier) {  // a 9 or a U4: the answer itself says what became of the request
+    send_(session, *earlier);
     return;
   }
-  Execution unknown;  // never arrived (or still executing): OrdStatus 8, OrdRejReason 5
+  // Never arrived (or long forgotten): ExecType I, OrdStatus 8, OrdRejReason 5 (unknown order).
+  Execution unknown;
   unknown.cl_ord_id = request->cl_ord_id;
-  unknown.exec_type = '8';
+  unknown.exec_type = 'I';
   unknown.result.retcode = Retcode::InvalidOrder;
   unknown.result.comment = "unknown order";
   unknown.order.login = request->login;
@@ -277,20 +359,12 @@ void Counterparty::serve_order_status(const std::string& session, const Message&
   send_(session, to_fix(unknown, options_.tags));
 }
 
-// ---- the re-read's queries: AF, AN, BB, AD, x ----
-
-void Counterparty::serve_query(const std::string& session, const AccountQuery& query) {
-  if (query.type == msg::kOrderMassStatusRequest) return serve_mass_status(session, query);
-  if (query.type == msg::kRequestForPositions) return serve_positions(session, query);
-  if (query.type == msg::kCollateralInquiry) return serve_collateral(session, query);
-  if (query.type == msg::kTradeCaptureRequest) return serve_trades(session, query);
-  serve_security_list(session, query);
-}
+// ---- the connector's re-read: AF, AN, BB, AD, x ----
 
 void Counterparty::serve_mass_status(const std::string& session, const AccountQuery& query) {
   const auto orders = broker_.orders_get(query.login);
   if (orders.empty()) {
-    Execution none;
+    Execution none;  // OrderID NONE, TotNumReports 0, LastRptRequested Y
     none.exec_type = 'I';
     none.result.retcode = Retcode::Done;
     none.mass_status_id = query.id;
@@ -326,7 +400,7 @@ void Counterparty::serve_collateral(const std::string& session, const AccountQue
 }
 
 void Counterparty::serve_trades(const std::string& session, const AccountQuery& query) {
-  const auto deals = broker_.history_deals_get(query.login, query.from_msc, query.to_msc);
+  const auto deals = broker_.history_deals_get(query.login, query.from_msc, query.to_msc);  // oldest first
   send_(session, to_fix(ReportsAck{msg::kTradeCaptureAck, query.id, query.login, deals.size()}));
   for (std::size_t i = 0; i < deals.size(); ++i) {
     send_(session, to_fix(TradeCapture{query.id, deals.size(), i + 1 == deals.size(), deals[i]}, options_.tags));
@@ -341,30 +415,45 @@ void Counterparty::serve_security_list(const std::string& session, const Account
 
 void Counterparty::serve_quotes(const std::string& session, const Message& message) {
   auto request = quote_subscription_from_fix(message);
-  if (!request) return reject(session, message, "a required field is missing or malformed");
+  if (!request) return reject(session, message, kMalformed);
   for (const auto& symbol : request->symbols) {
-    if (!broker_.symbol_info(symbol)) {
+    if (!broker_.symbol_info(symbol)) {  // the whole request is refused, as FIX has one answer per MDReqID
       send_(session, market_data_reject(request->id, "unknown symbol " + symbol));
       return;
     }
   }
   {
+    // Subscribed before the snapshots are read: a tick arriving meanwhile is sent, not lost.
     std::lock_guard lock(mu_);
-    auto& subscription = subscriptions_[session];
-    subscription.id = request->id;
-    subscription.symbols = {request->symbols.begin(), request->symbols.end()};
+    if (!sessions_.contains(session)) return;  // logged out while this was on its way
+    Subscription subscription;
+    for (const auto& symbol : request->symbols) subscription.last_sent[symbol] = std::numeric_limits<TimeMs>::min();
+    subscriptions_[session][request->id] = std::move(subscription);  // the same MDReqID again replaces it
   }
   for (const auto& symbol : request->symbols) {
-    if (auto tick = broker_.symbol_info_tick(symbol)) send_(session, to_fix(QuoteSnapshot{request->id, symbol, *tick}));
+    auto tick = broker_.symbol_info_tick(symbol);
+    if (tick && note_sent(session, request->id, symbol, tick->time_msc)) {
+      send_(session, to_fix(QuoteSnapshot{request->id, symbol, *tick}));
+    }
   }
+}
+
+bool Counterparty::note_sent(const std::string& session, const std::string& id, std::string_view symbol, TimeMs time) {
+  std::lock_guard lock(mu_);
+  auto by_id = subscriptions_.find(session);
+  if (by_id == subscriptions_.end()) return false;
+  auto subscription = by_id->second.find(id);
+  return subscription != by_id->second.end() && subscription->second.note_sent(symbol, time);
 }
 
 void Counterparty::on_tick(std::string_view symbol, const Tick& tick) {
   std::vector<std::pair<std::string, std::string>> receivers;  // session, MDReqID
   {
     std::lock_guard lock(mu_);
-    for (const auto& [session, subscription] : subscriptions_) {
-      if (subscription.symbols.contains(symbol)) receivers.emplace_back(session, subscription.id);
+    for (auto& [session, by_id] : subscriptions_) {
+      for (auto& [id, subscription] : by_id) {
+        if (subscription.note_sent(symbol, tick.time_msc)) receivers.emplace_back(session, id);
+      }
     }
   }
   for (const auto& [session, id] : receivers) send_(session, to_fix(QuoteSnapshot{id, std::string(symbol), tick}));
@@ -374,11 +463,15 @@ void Counterparty::on_tick(std::string_view symbol, const Tick& tick) {
 
 void Counterparty::on_changes(const Changes& changes) {
   std::vector<Message> reports;
+  std::set<Ticket> dealt;  // orders reported with their deal
   for (const auto& deal : changes.deals) {
-    if (deal.type != DealType::Balance) reports.push_back(to_fix(unsolicited_fill(deal, changes), options_.tags));
+    if (deal.type == DealType::Balance) continue;
+    reports.push_back(to_fix(unsolicited_fill(deal, changes), options_.tags));
+    dealt.insert(deal.order);
   }
-  if (reports.empty()) {
-    for (const auto& order : changes.orders) reports.push_back(to_fix(unsolicited_end(order), options_.tags));
+  for (const auto& order : changes.orders) {
+    if (dealt.contains(order.ticket)) continue;
+    if (auto e = unsolicited_order(order)) reports.push_back(to_fix(*e, options_.tags));
   }
   if (reports.empty()) return;
   for (const auto& session : logged_on()) {
@@ -390,9 +483,10 @@ void Counterparty::on_changes(const Changes& changes) {
 
 void Counterparty::serve_account_open(const std::string& session, const Message& message) {
   auto request = account_open_request_from_fix(message);
-  if (!request) return reject(session, message, "a required field is missing or malformed");
+  if (!request) return reject(session, message, kMalformed);
   std::lock_guard lock(account_mu_);  // single mode: two first requests open one account
   if (!options_.multi_account && single_login_) {
+    // One account, as a real broker's session is: every later request is answered with it.
     send_(session, to_fix(AccountOpenReport{request->id, *single_login_, Retcode::Done, ""}));
     return;
   }

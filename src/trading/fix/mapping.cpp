@@ -634,15 +634,18 @@ Message to_fix(const Execution& e, const TagMap& tags) {
   m.add(kOrderId, e.result.order != 0 ? std::to_string(e.result.order) : std::string(kNoOrder));
   if (!e.cl_ord_id.empty()) m.add(kClOrdId, e.cl_ord_id);
   if (!e.orig_cl_ord_id.empty()) m.add(kOrigClOrdId, e.orig_cl_ord_id);
+  const char ord_status = ord_status_of(e);
   m.add(kExecId, exec_id_of(e)).add(kExecType, std::string(1, e.exec_type));
-  m.add(kOrdStatus, std::string(1, ord_status_of(e)));
+  m.add(kOrdStatus, std::string(1, ord_status));
   add_execution_order(m, e);
   add_execution_fill(m, e);
   m.add(kTransactTime, utc_timestamp(execution_time(e))).add(kPositionEffect, e.closing ? "C" : "O");
   if (e.result.position != 0) m.add(tags.position_id, e.result.position);
   m.add_decimal(kBid, e.result.bid).add_decimal(kAsk, e.result.ask);
   m.add(kMt5Retcode, static_cast<int>(e.result.retcode));
-  if (e.exec_type == '8') m.add(kOrdRejReason, ord_rej_reason_of(e.result.retcode));
+  // Every rejected order says why: a refusal (ExecType 8) and a status of one (ExecType I,
+  // OrdStatus 8: an order rejected, or one the counterparty never received, reason 5).
+  if (ord_status == '8') m.add(kOrdRejReason, ord_rej_reason_of(e.result.retcode));
   add_text(m, kText, e.result.comment);
   if (!e.mass_status_id.empty()) {
     m.add(kMassStatusReqId, e.mass_status_id).add(kTotNumReports, static_cast<std::uint64_t>(e.total_reports));
@@ -670,9 +673,9 @@ std::optional<Execution> execution_from_fix(const Message& m, const TagMap& tags
   e.result.ask = in.decimal_or(kAsk, 0);
   e.result.comment = in.text_or(kText, "");
   const auto retcode = in.integer_or(kMt5Retcode, 0);
-  e.result.retcode = retcode != 0         ? static_cast<Retcode>(retcode)
-                     : e.exec_type == '8' ? retcode_of_rejection(in.integer_or(kOrdRejReason, 99))
-                                          : retcode_of_execution(e.exec_type, ord_status);
+  e.result.retcode = retcode != 0                              ? static_cast<Retcode>(retcode)
+                     : e.exec_type == '8' || ord_status == '8' ? retcode_of_rejection(in.integer_or(kOrdRejReason, 99))
+                                                               : retcode_of_execution(e.exec_type, ord_status);
   if (e.no_order()) return in.ok() ? std::optional(e) : std::nullopt;
   read_execution_order(in, m, e);
   e.result.volume = e.order.volume_initial;

@@ -149,9 +149,9 @@ class TerminalSim:
 
 
 class FixSim(TerminalSim):
-    """mt5-sim serving the simulated broker as a FIX 4.4 counterparty (docs/fix.md) on a free
-    loopback port (instead of the bridge), its session store in the gateway's data dir (a restart
-    resumes the session)."""
+    """mt5-sim serving the simulated broker as a FIX 4.4 counterparty only (docs/fix.md,
+    --no-bridge) on a free port, its session store in the gateway's data dir (a restart resumes
+    the session)."""
 
     password = "fix-" + secrets.token_urlsafe(16)
     comp_id = "MT5SIM"
@@ -164,7 +164,7 @@ class FixSim(TerminalSim):
 
     def arguments(self):
         return super().arguments() + [
-            "--fix-port", str(self.fix_port), "--fix-comp-id", self.comp_id,
+            "--no-bridge", "--fix-port", str(self.fix_port), "--fix-comp-id", self.comp_id,
             "--fix-client-comp-id", self.client_comp_id, "--fix-client-comp-id", self.spare_comp_id,
             "--fix-username", "permiso",
             "--fix-store-dir", os.path.join(self.data_dir, "mt5-sim-fix")]
