@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
@@ -613,7 +614,30 @@ std::optional<Position> FixBroker::position_after_fill(Login login, const Execut
     if (!before || before->closed) return std::nullopt;  // not known here: the re-read brings it
     return reduced_position(*before, deal, realised_profit(login, *before));
   }
-  return opened_position(before, execution);
+  Position opened = opened_position(before, execution);
+  mark_to_market(login, opened);
+  return opened;
+}
+
+void FixBroker::mark_to_market(Login login, Position& p) const {
+  const auto symbol = mirror_.symbol(p.symbol);
+  const auto tick = mirror_.tick(p.symbol);
+  const auto account = mirror_.account(login);
+  if (!symbol || !tick || !account) return;  // the next re-read brings the broker's figures
+  const bool buy = p.type == PositionType::Buy;
+  p.price_current = buy ? tick->bid : tick->ask;  // a position closes at the other side
+  const double in_profit_currency =
+      (p.price_current - p.price_open) * p.volume * symbol->contract_size * (buy ? 1.0 : -1.0);
+  if (auto rate = conversion_rate(symbol->currency_profit, account->currency)) {
+    p.profit = std::round(in_profit_currency * *rate * 100.0) / 100.0;
+  }
+}
+
+std::optional<double> FixBroker::conversion_rate(const std::string& from, const std::string& to) const {
+  if (from == to) return 1.0;
+  if (auto direct = mirror_.tick(from + to); direct && direct->bid > 0) return direct->bid;
+  if (auto inverse = mirror_.tick(to + from); inverse && inverse->ask > 0) return 1.0 / inverse->ask;
+  return std::nullopt;
 }
 
 double FixBroker::realised_profit(Login login, const Position& position) const {

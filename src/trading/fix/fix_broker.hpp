@@ -149,6 +149,11 @@ class FixBroker final : public Broker, private SessionHandler {
   SendOutcome settle_refusal(const RequestRefusal& refusal, const TradeRequest& request);
   [[nodiscard]] std::optional<Position> position_after_fill(Login login, const Execution& execution) const;
   [[nodiscard]] double realised_profit(Login login, const Position& position) const;
+  /// The position's current price and floating profit from the quotes the mirror holds (the
+  /// ExecutionReport gives neither; the next re-read brings the broker's own figures).
+  void mark_to_market(Login login, Position& position) const;
+  /// Account currency per unit of `from`, from a quoted pair; nullopt when none is quoted.
+  [[nodiscard]] std::optional<double> conversion_rate(const std::string& from, const std::string& to) const;
   /// One CollateralInquiry: the account as the counterparty has it now.
   std::optional<AccountInfo> read_account(Login login);
   void include_own_rows(Login login, Ticket position, Changes& changes) const;

@@ -67,14 +67,10 @@ class FixBrokerTest : public ::testing::Test {
     o.store_dir = (dir_ / "server").string();
     o.multi_account = true;
     server_ = std::make_unique<FixServer>(sim_, o);
-    sim_.set_tick_listener([this](std::string_view s, const Tick& t) { server_->counterparty().on_tick(s, t); });
-    sim_.set_change_listener([this](const Changes& c) { server_->counterparty().on_changes(c); });
     server_->start();
   }
 
   void TearDown() override {
-    sim_.set_tick_listener(nullptr);
-    sim_.set_change_listener(nullptr);
     server_->stop();
     std::filesystem::remove_all(dir_);
   }
@@ -172,6 +168,9 @@ TEST_F(FixBrokerTest, OpensAndClosesAPositionWithEveryRowInTheChanges) {
   ASSERT_NE(position, 0U);
   ASSERT_NE(find_ticket(opened.changes.positions, position), nullptr);
   EXPECT_FALSE(find_ticket(opened.changes.positions, position)->closed);
+  // Marked to the market as the broker marks it: the spread is a loss from the first moment.
+  EXPECT_NEAR(find_ticket(opened.changes.positions, position)->profit, sim_.positions_get(login).front().profit, 0.01);
+  EXPECT_LT(find_ticket(opened.changes.positions, position)->profit, 0);
   EXPECT_NE(find_ticket(opened.changes.deals, opened.result.deal), nullptr);
   EXPECT_NE(find_ticket(opened.changes.orders, opened.result.order), nullptr);
   EXPECT_FALSE(opened.changes.accounts.empty());  // the margin it uses
