@@ -400,10 +400,7 @@ std::optional<Changes> FixBroker::refresh_account(Login login) {
   AccountSnapshot snap;
   snap.generation = mirror_.generation();  // what an order answered meanwhile is newer
   const auto now = now_ms();
-  const auto collateral_id = next_id('B');
-  auto collateral = call(trade_session_, collateral_id,
-                         to_fix(AccountQuery{msg::kCollateralInquiry, collateral_id, login, 0, 0, now}));
-  auto report = collateral ? collateral_report_from_fix(collateral->front()) : std::nullopt;
+  auto report = read_collateral(login);
   if (!report) return std::nullopt;
   if (!report->account) return Changes{};  // an account the counterparty does not serve
   snap.account = *report->account;
@@ -422,14 +419,9 @@ std::optional<Changes> FixBroker::refresh_account(Login login) {
     if (auto e = execution_from_fix(m, options_.tags); e && !e->no_order()) snap.pending_orders.push_back(e->order);
   }
   if (auto since = mirror_.oldest_unexplained(login, snap.open_positions, snap.pending_orders)) {
-    const auto deals_id = next_id('T');
-    auto deals =
-        call(trade_session_, deals_id,
-             to_fix(AccountQuery{msg::kTradeCaptureRequest, deals_id, login, *since - kDealOverlap, now + kDay, now}));
+    auto deals = read_deals(login, *since - kDealOverlap, now + kDay);
     if (!deals) return std::nullopt;
-    for (const auto& m : *deals) {
-      if (auto t = trade_capture_from_fix(m, options_.tags)) snap.deals.push_back(t->deal);
-    }
+    snap.deals = std::move(*deals);
   }
   forget_finished_orders(login, snap.pending_orders);
   return mirror_.reconcile(snap);
@@ -496,13 +488,7 @@ FixBroker::OpenedAccount FixBroker::open_demo_account(const AccountOpenRequest& 
     served_logins_.insert(report->login);
   }
   // Its history so far: a demo account's deposit is a balance deal.
-  const auto now = now_ms();
-  const auto deals_id = next_id('T');
-  auto deals = call(trade_session_, deals_id,
-                    to_fix(AccountQuery{msg::kTradeCaptureRequest, deals_id, report->login, 0, now + kDay, now}));
-  for (const auto& m : deals.value_or(std::vector<Message>{})) {
-    if (auto t = trade_capture_from_fix(m, options_.tags)) out.history.deals.push_back(t->deal);
-  }
+  out.history.deals = read_deals(report->login, 0, now_ms() + kDay).value_or(std::vector<Deal>{});
   return out;
 }
 
@@ -649,11 +635,27 @@ double FixBroker::realised_profit(Login login, const Position& position) const {
 }
 
 std::optional<AccountInfo> FixBroker::read_account(Login login) {
-  const auto id = next_id('B');
-  auto answers = call(trade_session_, id, to_fix(AccountQuery{msg::kCollateralInquiry, id, login, 0, 0, now_ms()}));
-  auto report = answers ? collateral_report_from_fix(answers->front()) : std::nullopt;
+  auto report = read_collateral(login);
   if (!report) return std::nullopt;
   return report->account;
+}
+
+std::optional<CollateralReport> FixBroker::read_collateral(Login login) {
+  const auto id = next_id('B');
+  auto answers = call(trade_session_, id, to_fix(AccountQuery{msg::kCollateralInquiry, id, login, 0, 0, now_ms()}));
+  return answers ? collateral_report_from_fix(answers->front()) : std::nullopt;
+}
+
+std::optional<std::vector<Deal>> FixBroker::read_deals(Login login, TimeMs from_msc, TimeMs to_msc) {
+  const auto id = next_id('T');
+  auto answers =
+      call(trade_session_, id, to_fix(AccountQuery{msg::kTradeCaptureRequest, id, login, from_msc, to_msc, now_ms()}));
+  if (!answers) return std::nullopt;
+  std::vector<Deal> deals;
+  for (const auto& m : *answers) {
+    if (auto t = trade_capture_from_fix(m, options_.tags)) deals.push_back(t->deal);
+  }
+  return deals;
 }
 
 /// A re-read running for another order may have found this order's position first and

@@ -156,6 +156,12 @@ class FixBroker final : public Broker, private SessionHandler {
   [[nodiscard]] std::optional<double> conversion_rate(const std::string& from, const std::string& to) const;
   /// One CollateralInquiry: the account as the counterparty has it now.
   std::optional<AccountInfo> read_account(Login login);
+  /// The CollateralReport itself (its account is nullopt for one the counterparty does not
+  /// serve); nullopt when unanswered.
+  std::optional<CollateralReport> read_collateral(Login login);
+  /// The account's deals with from_msc <= time < to_msc (TradeCaptureReports); nullopt when
+  /// unanswered.
+  std::optional<std::vector<Deal>> read_deals(Login login, TimeMs from_msc, TimeMs to_msc);
   void include_own_rows(Login login, Ticket position, Changes& changes) const;
   [[nodiscard]] std::string cl_ord_id_of(Ticket order) const;
 
