@@ -5,6 +5,7 @@ with permiso_client.verifier (PyJWT) or its FastAPI dependency in permiso_client
 neither is imported until asked for, so the core never needs them.
 """
 
+from . import tracing
 from ._errors import (
     AuthenticationError,
     ForbiddenError,
@@ -41,4 +42,5 @@ __all__ = [
     "TokenRevokedError",
     "UserSession",
     "__version__",
+    "tracing",
 ]

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 import httpx
 
-from . import _errors
+from . import _errors, tracing
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -89,6 +89,11 @@ async def send(http: httpx.AsyncClient, method: str, url: str, policy: RetryPoli
     client-credentials grant); a connection that was never made is always safe to retry.
     """
     method = method.upper()
+    current = tracing.current_traceparent()
+    if current is not None:
+        headers = httpx.Headers(kwargs.get("headers"))
+        headers.setdefault(tracing.HEADER, current)  # a call's own traceparent wins
+        kwargs["headers"] = headers
     may_retry = retry_unsafe or is_idempotent(method)
     attempts = max(1, policy.max_attempts)
     last: Optional[_errors.PermisoError] = None
