@@ -1,7 +1,9 @@
 // See server_setup.hpp.
 #include "app/server_setup.hpp"
 
+#include "config/config.hpp"
 #include "http/openapi.hpp"
+#include "http/span_exporter.hpp"
 #include "log/log.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,19 +11,87 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace permiso::app {
+
+namespace {
+
+/// The OTLP exporter the OTEL_* variables ask for, or none (export off, or a setting that
+/// is wrong: then it is logged and tracing stays in the logs only).
+std::shared_ptr<http::SpanExporter> open_span_exporter(http::Registry& metrics) {
+  // The OpenTelemetry default service name is the executable's.
+  auto settings = http::otlp_config_from_env(config::process_env(), program_invocation_short_name);
+  if (auto* problem = std::get_if<http::OtlpConfigProblem>(&settings)) {
+    spdlog::error("{}: {}; spans are not exported", problem->variable, problem->reason);
+    return nullptr;
+  }
+  auto* otlp = std::get_if<http::OtlpConfig>(&settings);
+  if (otlp == nullptr) return nullptr;
+  std::shared_ptr<http::SpanExporter> exporter;
+  try {
+    exporter =
+        std::make_shared<http::SpanExporter>(std::move(*otlp), [](std::string_view m) { spdlog::warn("{}", m); });
+  } catch (const std::exception& ex) {
+    spdlog::error("OTLP exporter: {}; spans are not exported", ex.what());
+    return nullptr;
+  }
+  spdlog::info("exporting server spans as OTLP/HTTP JSON to {} as service {}", exporter->config().traces_url,
+               exporter->config().service_name);
+  // The registry outlives the server that owns the exporter: it reads through a weak_ptr.
+  const std::weak_ptr<http::SpanExporter> weak = exporter;
+  const auto read = [weak](auto field) {
+    return [weak, field] {
+      auto e = weak.lock();
+      return e ? static_cast<double>(((*e).*field)()) : 0.0;
+    };
+  };
+  using Kind = http::Registry::Kind;
+  metrics.collect("otel_spans_exported_total", "Server spans the OTLP collector accepted.", Kind::Counter,
+                  read(&http::SpanExporter::exported));
+  metrics.collect("otel_spans_dropped_total", "Server spans dropped because the export queue was full.", Kind::Counter,
+                  read(&http::SpanExporter::dropped));
+  metrics.collect("otel_spans_failed_total", "Server spans lost to failed OTLP exports.", Kind::Counter,
+                  read(&http::SpanExporter::failed));
+  return exporter;
+}
+
+/// The exported span of one answered request (only what the access log holds, minus the
+/// path: the route template names it).
+http::ServerSpan server_span(const http::AccessLogEntry& e) {
+  http::ServerSpan s;
+  std::copy_n(e.trace_id.begin(), std::min(e.trace_id.size(), s.trace_id.size()), s.trace_id.begin());
+  std::copy_n(e.span_id.begin(), std::min(e.span_id.size(), s.span_id.size()), s.span_id.begin());
+  s.has_parent = e.parent_span_id.size() == s.parent_id.size();
+  if (s.has_parent) std::copy_n(e.parent_span_id.begin(), s.parent_id.size(), s.parent_id.begin());
+  s.method = std::string(e.method);
+  // The router's pattern; "unmatched", "invalid" and "preflight" are not routes.
+  if (e.route.starts_with('/')) s.route = std::string(e.route);
+  s.status = e.status;
+  const auto start = std::chrono::duration_cast<std::chrono::nanoseconds>(e.started.time_since_epoch());
+  s.start_unix_ns = static_cast<std::uint64_t>(start.count());
+  s.end_unix_ns = static_cast<std::uint64_t>((start + std::chrono::nanoseconds(e.duration)).count());
+  return s;
+}
+
+}  // namespace
 
 http::ServerHooks standard_hooks(http::Registry& metrics) {
   http::ServerHooks hooks;
   hooks.metrics = &metrics;
   hooks.error_log = [](std::string_view m) { spdlog::error("{}", m); };
-  hooks.access_log = [](const http::AccessLogEntry& e) {
-    log::write_access(*spdlog::default_logger(), log::AccessLogEntry{e.method, e.path, e.route, e.status, e.duration,
-                                                                     e.bytes, e.request_id, e.remote_ip, e.user_agent});
+  hooks.access_log = [exporter = open_span_exporter(metrics)](const http::AccessLogEntry& e) {
+    log::write_access(*spdlog::default_logger(),
+                      log::AccessLogEntry{e.method, e.path, e.route, e.status, e.duration, e.bytes, e.request_id,
+                                          e.remote_ip, e.user_agent, e.trace_id, e.span_id, e.parent_span_id});
+    if (exporter && e.trace_id.size() == 32 && exporter->sampled(e.trace_id, !e.parent_span_id.empty(), e.sampled)) {
+      exporter->record(server_span(e));
+    }
   };
   return hooks;
 }

@@ -37,7 +37,9 @@ http::ServerConfig server_config(const Config& cfg) {
   return s;
 }
 
-/// Access log and error log through spdlog, and request metrics into `metrics`.
+/// Access log and error log through spdlog, request metrics into `metrics`, and, when the
+/// OTEL_* variables ask for it, each request's server span exported over OTLP/HTTP JSON (see
+/// http/span_exporter.hpp; its counters go into `metrics` too).
 http::ServerHooks standard_hooks(http::Registry& metrics);
 
 /// Adds the per-address limit on `/api/…` routes (RATE_LIMIT_API) to `hooks`: 429

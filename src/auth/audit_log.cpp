@@ -18,6 +18,7 @@ storage::AuditEvent audit_event(const Origin& origin, std::string_view action, s
   e.target = std::string(target);
   e.ip = std::string(origin.ip);
   e.request_id = std::string(origin.request_id);
+  e.trace_id = std::string(origin.trace_id);
   return e;
 }
 

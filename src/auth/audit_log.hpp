@@ -26,9 +26,10 @@ struct Origin {
   std::string_view ip;
   std::string_view request_id;
   std::string_view user_agent;
+  std::string_view trace_id{};  // the request's W3C trace id
 };
 
-/// An audit event with the origin's IP and request id filled in; an empty actor is
+/// An audit event with the origin's IP, request id and trace id filled in; an empty actor is
 /// "anonymous".
 storage::AuditEvent audit_event(const Origin& origin, std::string_view action, std::string_view outcome,
                                 std::string_view actor, std::string_view actor_type, std::string_view target = {});

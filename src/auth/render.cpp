@@ -116,7 +116,8 @@ boost::json::object render_audit_event(const storage::AuditEvent& e) {
           {"ip", e.ip},
           {"outcome", e.outcome},
           {"details", ec || !details.is_object() ? boost::json::value(boost::json::object{}) : details},
-          {"request_id", e.request_id}};
+          {"request_id", e.request_id},
+          {"trace_id", e.trace_id}};
 }
 
 boost::json::object render_session(const storage::Session& s, std::string_view current_session_id) {

@@ -2,6 +2,8 @@
 // handler signature that keeps Beast and Asio out of every handler translation unit.
 #pragma once
 
+#include "http/trace_context.hpp"
+
 #include <boost/json/fwd.hpp>
 
 #include <functional>
@@ -27,6 +29,7 @@ struct Request {
   std::string body;
   std::string remote_ip;           // peer address, or the client address a trusted proxy reported
   std::string request_id;          // X-Request-ID from the client when well-formed, else generated
+  TraceContext trace;              // the caller's trace (a valid traceparent) or a new one; our span
   bool via_trusted_proxy = false;  // the peer is a trusted proxy: its X-Forwarded-* are believed
   bool tls = false;                // arrived over TLS this server terminated
 

@@ -70,27 +70,10 @@ bool valid_request_id(std::string_view id) {
   });
 }
 
-/// A fresh X-Request-ID: 32 hex digits. Request ids are correlation handles, not secrets, so
-/// they come from a per-thread generator seeded from the CSPRNG once, not from RAND_bytes
-/// per request (which costs about as much as hashing the bearer token).
+/// A fresh X-Request-ID: 32 hex digits, from the same per-thread generator as trace ids.
 std::string random_request_id() {
-  thread_local std::mt19937_64 generator = [] {
-    std::array<std::uint32_t, 8> seed{};
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(seed.data()), sizeof seed) != 1) {
-      throw std::runtime_error("RAND_bytes failed");
-    }
-    std::seed_seq seq(seed.begin(), seed.end());
-    return std::mt19937_64(seq);
-  }();
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    std::uint64_t bits = generator();
-    for (int i = 0; i < 16; ++i) {
-      out[static_cast<std::size_t>(half * 16 + i)] = kHex[bits & 0xFU];
-      bits >>= 4;
-    }
-  }
+  random_hex(out);
   return out;
 }
 
@@ -427,6 +410,7 @@ class Connection final : public Session {
   void identify(Request& req) const {
     auto id = req.header("x-request-id");
     req.request_id = id && valid_request_id(*id) ? std::string(*id) : random_request_id();
+    req.trace = continue_trace(req.header(kTraceparentHeader));
     req.tls = kIsTls<Stream>;
     srv_.identify_client(peer_ip_, req);
   }
@@ -722,6 +706,12 @@ void Connection<Stream>::record(int status, std::size_t bytes, const Request& re
     e.request_id = req.request_id;
     e.remote_ip = req.remote_ip;
     e.user_agent = req.header("user-agent").value_or("");
+    e.trace_id = req.trace.trace_id_hex();
+    e.span_id = req.trace.span_id_hex();
+    e.parent_span_id = req.trace.parent_id_hex();
+    e.sampled = req.trace.sampled();
+    e.started =
+        std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed);
     try {
       srv_.hooks.access_log(e);
     } catch (const std::exception& ex) {

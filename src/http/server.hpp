@@ -24,7 +24,8 @@ struct CorsConfig {
   /// Exact origins ("https://app.example.com"); no wildcards, since credentials are allowed.
   std::vector<std::string> allowed_origins;
   std::vector<std::string> allowed_methods = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-  std::vector<std::string> allowed_headers = {"Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"};
+  std::vector<std::string> allowed_headers = {"Authorization",   "Content-Type", "X-Request-ID",
+                                              "Idempotency-Key", "traceparent",  "tracestate"};
   std::vector<std::string> exposed_headers = {"X-Request-ID", "Retry-After", "Link", "WWW-Authenticate"};
   std::chrono::seconds max_age{600};
 };
@@ -76,6 +77,11 @@ struct AccessLogEntry {
   std::string_view request_id;
   std::string_view remote_ip;
   std::string_view user_agent;
+  std::string_view trace_id;                      // 32 hex: the caller's trace, or one this server started
+  std::string_view span_id;                       // 16 hex: this request's span
+  std::string_view parent_span_id;                // 16 hex: the caller's span; empty when the trace started here
+  bool sampled = true;                            // the trace's sampled flag
+  std::chrono::system_clock::time_point started;  // when the request was read (wall clock, for exported spans)
 };
 
 struct ServerHooks {

@@ -279,6 +279,16 @@ std::string format_access_json(const AccessLogEntry& e) {
   out += std::to_string(e.bytes);
   out += R"(,"request_id":)";
   out += json_quote(e.request_id);
+  const auto member = [&out](std::string_view name, std::string_view value) {
+    if (value.empty()) return;
+    out += ",\"";
+    out += name;
+    out += "\":";
+    out += json_quote(value);
+  };
+  member("trace_id", e.trace_id);
+  member("span_id", e.span_id);
+  member("parent_span_id", e.parent_span_id);
   out += R"(,"remote_ip":)";
   out += json_quote(e.remote_ip);
   out += R"(,"user_agent":)";
@@ -302,6 +312,10 @@ std::string format_access_text(const AccessLogEntry& e) {
   out += e.remote_ip;
   out += " rid=";
   out += e.request_id;
+  if (!e.trace_id.empty()) {
+    out += " trace=";
+    out += e.trace_id;
+  }
   out += " ua=";
   out += json_quote(e.user_agent);  // quoted: a user agent may contain spaces
   return out;                       // the text formatter escapes any remaining control characters

@@ -53,13 +53,17 @@ struct AccessLogEntry {
   std::string_view request_id;
   std::string_view remote_ip;
   std::string_view user_agent;
+  std::string_view trace_id;        // W3C trace id (32 hex); optional
+  std::string_view span_id;         // this request's span (16 hex); optional
+  std::string_view parent_span_id;  // the caller's span (16 hex); empty when the trace started here
 };
 
 /// {"type":"access","method":…,"path":…,"route":…,"status":…,"duration_ms":…,"bytes":…,
-///  "request_id":…,"remote_ip":…,"user_agent":…} (members only, without the outer braces'
-/// surrounding log envelope).
+///  "request_id":…,"trace_id":…,"span_id":…,"parent_span_id":…,"remote_ip":…,"user_agent":…}
+/// (members only, without the outer braces' surrounding log envelope; the trace members only
+/// when set).
 std::string format_access_json(const AccessLogEntry& e);
-/// `GET /path 200 1.25ms 123B ip=… rid=… ua="…"` with control characters escaped.
+/// `GET /path 200 1.25ms 123B ip=… rid=… trace=… ua="…"` with control characters escaped.
 std::string format_access_text(const AccessLogEntry& e);
 /// The brief's name for the pair above: the JSON object or the text line.
 std::string format_access_log(const AccessLogEntry& e, bool json);

@@ -113,6 +113,9 @@ const std::vector<Migration> kSqlite{
   created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL))",
          "CREATE INDEX ix_authorization_codes_expires ON authorization_codes (expires_at)",
      }},
+    {3,
+     "audit events carry the W3C trace id",
+     {"ALTER TABLE audit_events ADD COLUMN trace_id TEXT NOT NULL DEFAULT ''"}},
 };
 
 // PostgreSQL: identity columns; a sequence can hand out seq values out of commit order, so
@@ -218,6 +221,9 @@ const std::vector<Migration> kPostgres{
   created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL))",
          "CREATE INDEX ix_authorization_codes_expires ON authorization_codes (expires_at)",
      }},
+    {3,
+     "audit events carry the W3C trace id",
+     {"ALTER TABLE audit_events ADD COLUMN trace_id TEXT NOT NULL DEFAULT ''"}},
 };
 
 }  // namespace

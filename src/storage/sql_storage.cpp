@@ -29,7 +29,8 @@ constexpr std::string_view kTokenCols =
     "rotated_at, replaced_by, revoked_at";
 constexpr std::string_view kCodeCols =
     "code_hash, client_id, redirect_uri, code_challenge, user_id, scope, created_at, expires_at";
-constexpr std::string_view kAuditCols = "id, ts, actor, actor_type, action, target, ip, outcome, details, request_id";
+constexpr std::string_view kAuditCols =
+    "id, ts, actor, actor_type, action, target, ip, outcome, details, request_id, trace_id";
 
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
@@ -129,6 +130,7 @@ AuditEvent read_audit(const Row& r) {
   e.outcome = text(r, 7);
   e.details = text(r, 8);
   e.request_id = text(r, 9);
+  e.trace_id = text(r, 10);
   return e;
 }
 
@@ -731,8 +733,8 @@ class SqlStorage final : public Storage {
       for (const auto& e : events) {
         auto r = c.exec(
             "INSERT INTO audit_events (ts, actor, actor_type, action, target, ip, outcome, "
-            "details, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            {e.ts, e.actor, e.actor_type, e.action, e.target, e.ip, e.outcome, e.details, e.request_id});
+            "details, request_id, trace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            {e.ts, e.actor, e.actor_type, e.action, e.target, e.ip, e.outcome, e.details, e.request_id, e.trace_id});
         if (!r) return r.error();
       }
       return {};

@@ -171,6 +171,7 @@ struct AuditEvent {
   std::string outcome;         // "success" | "failure" | "denied"
   std::string details = "{}";  // JSON object text
   std::string request_id;
+  std::string trace_id;  // W3C trace id (32 hex) of the request; empty for events outside one
 };
 
 template <class T>

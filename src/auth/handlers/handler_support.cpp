@@ -17,7 +17,7 @@ AuthResult<Principal> authenticate(const AuthContext& ctx, const http::Request& 
 }
 
 Origin origin_of(const http::Request& req) {
-  return Origin{req.remote_ip, req.request_id, req.header("user-agent").value_or("")};
+  return Origin{req.remote_ip, req.request_id, req.header("user-agent").value_or(""), req.trace.trace_id_hex()};
 }
 
 http::Response no_store_json(int status, const boost::json::object& body) {

@@ -131,7 +131,9 @@ TEST(Render, AuditEventParsesDetailsAndToleratesGarbage) {
   e.outcome = "success";
   e.details = R"({"scopes":["a"]})";
   e.request_id = "req-1";
+  e.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   auto obj = render_audit_event(e);
+  EXPECT_EQ(obj.at("trace_id").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(obj.at("timestamp").as_string(), "2023-11-14T22:13:20Z");
   EXPECT_EQ(obj.at("details").as_object().at("scopes").as_array().size(), 1U);
   EXPECT_EQ(obj.at("request_id").as_string(), "req-1");

@@ -185,8 +185,12 @@ class ServerTest : public ::testing::Test {
       return res;
     });
     router_.add_sync("GET", "/whoami", [](Request& r) {
-      return json_response(
-          200, boost::json::object{{"ip", r.remote_ip}, {"rid", r.request_id}, {"base", public_base_url(r)}});
+      return json_response(200, boost::json::object{{"ip", r.remote_ip},
+                                                    {"rid", r.request_id},
+                                                    {"base", public_base_url(r)},
+                                                    {"trace_id", r.trace.trace_id_hex()},
+                                                    {"span_id", r.trace.span_id_hex()},
+                                                    {"parent_span_id", r.trace.parent_id_hex()}});
     });
     router_.add_sync("GET", "/throw", [](Request&) -> Response { throw std::runtime_error("bug"); });
     router_.add("GET", "/never", [](Request&, Reply) {});  // drops its Reply
@@ -211,7 +215,8 @@ class ServerTest : public ::testing::Test {
     hooks_.access_log = [this](const AccessLogEntry& e) {
       std::lock_guard lock(log_mutex_);
       log_.push_back({std::string(e.method), std::string(e.path), std::string(e.route), e.status, e.bytes,
-                      std::string(e.request_id), std::string(e.remote_ip), std::string(e.user_agent)});
+                      std::string(e.request_id), std::string(e.remote_ip), std::string(e.user_agent),
+                      std::string(e.trace_id), std::string(e.span_id), std::string(e.parent_span_id), e.started});
     };
     hooks_.error_log = [this](std::string_view msg) {
       std::lock_guard lock(log_mutex_);
@@ -242,6 +247,8 @@ class ServerTest : public ::testing::Test {
     int status;
     std::size_t bytes;
     std::string request_id, remote_ip, user_agent;
+    std::string trace_id, span_id, parent_span_id;
+    std::chrono::system_clock::time_point started;
   };
 
   ServerConfig config_;
@@ -800,6 +807,50 @@ TEST_F(ServerTest, AccessLogHookGetsOneLinePerRequest) {
   EXPECT_EQ(e.request_id, "log-1");
   EXPECT_EQ(e.remote_ip, "127.0.0.1");
   EXPECT_EQ(e.user_agent, "unit/1");
+}
+
+TEST_F(ServerTest, HandlerAndAccessLogSeeTheCallersTrace) {
+  start();
+  const auto before = std::chrono::system_clock::now();
+  auto r = roundtrip(get("/whoami", "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"));
+  ASSERT_TRUE(r);
+  const auto o = r->json();
+  EXPECT_EQ(o.at("trace_id").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(o.at("parent_span_id").as_string(), "00f067aa0ba902b7");
+  const std::string span(o.at("span_id").as_string());
+  EXPECT_EQ(span.size(), 16U);
+  EXPECT_NE(span, "00f067aa0ba902b7");
+  EXPECT_FALSE(r->has("traceparent"));  // the answer carries X-Request-ID, not the trace
+  const auto deadline = SteadyClock::now() + 2s;
+  for (;;) {
+    {
+      std::lock_guard lock(log_mutex_);
+      if (!log_.empty() || SteadyClock::now() > deadline) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lock(log_mutex_);
+  ASSERT_EQ(log_.size(), 1U);
+  EXPECT_EQ(log_[0].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(log_[0].span_id, span);
+  EXPECT_EQ(log_[0].parent_span_id, "00f067aa0ba902b7");
+  EXPECT_GE(log_[0].started, before - 1s);
+  EXPECT_LE(log_[0].started, std::chrono::system_clock::now());
+}
+
+TEST_F(ServerTest, InvalidTraceparentStartsANewTrace) {
+  start();
+  auto bad = roundtrip(get("/whoami", "traceparent: 00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01\r\n"));
+  auto none = roundtrip(get("/whoami"));
+  ASSERT_TRUE(bad && none);
+  for (const auto& o : {bad->json(), none->json()}) {
+    const std::string trace(o.at("trace_id").as_string());
+    EXPECT_EQ(trace.size(), 32U);
+    EXPECT_NE(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_EQ(trace.find_first_not_of("0123456789abcdef"), std::string::npos) << trace;
+    EXPECT_EQ(o.at("parent_span_id").as_string(), "");
+  }
+  EXPECT_NE(bad->json().at("trace_id"), none->json().at("trace_id"));
 }
 
 TEST_F(ServerTest, ForwardedForIgnoredFromUntrustedPeer) {

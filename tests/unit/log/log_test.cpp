@@ -161,6 +161,24 @@ TEST_F(LogTest, FormatAccessLogPicksTheFormatAndKeepsHostileValuesInside) {
   EXPECT_NE(text.rfind("POST /api/v1/auth/token 401 ", 0), std::string::npos) << text;
 }
 
+TEST_F(LogTest, AccessEntryCarriesTheTrace) {
+  AccessLogEntry e = sample();
+  e.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  e.span_id = "53995c3f42cd8ad8";
+  e.parent_span_id = "00f067aa0ba902b7";
+  const auto o = boost::json::parse(format_access_json(e)).as_object();
+  EXPECT_EQ(o.at("trace_id").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(o.at("span_id").as_string(), "53995c3f42cd8ad8");
+  EXPECT_EQ(o.at("parent_span_id").as_string(), "00f067aa0ba902b7");
+  EXPECT_NE(format_access_text(e).find(" trace=4bf92f3577b34da6a3ce929d0e0e4736 "), std::string::npos);
+  // A trace this server started has no parent span; an entry without a trace has no members.
+  e.parent_span_id = {};
+  EXPECT_FALSE(boost::json::parse(format_access_json(e)).as_object().contains("parent_span_id"));
+  const auto bare = boost::json::parse(format_access_json(sample())).as_object();
+  EXPECT_FALSE(bare.contains("trace_id"));
+  EXPECT_FALSE(bare.contains("span_id"));
+}
+
 TEST_F(LogTest, AccessBelowTheLevelIsNotWritten) {
   auto l = logger("json", "ERROR");
   write_access(*l, sample());

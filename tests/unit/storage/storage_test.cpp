@@ -456,10 +456,14 @@ TEST_P(StorageTest, AuditQueryFiltersAndPages) {
     e.action = i % 3 == 0 ? "auth.login" : "auth.token";
     e.outcome = i % 5 == 0 ? "failure" : "success";
     e.details = R"({"i":)" + std::to_string(i) + "}";
+    e.request_id = "rid-" + std::to_string(i);
+    e.trace_id = std::string(30, 'a') + std::to_string(10 + i);
     batch.push_back(e);
   }
   ASSERT_TRUE(store_->append_audit(batch));
   auto all = store_->query_audit(audit_query({}, {}, {}, {}, {}, 1, 10));
+  EXPECT_EQ(all->items.front().request_id, "rid-29");
+  EXPECT_EQ(all->items.front().trace_id, std::string(30, 'a') + "39");
   ASSERT_EQ(all->total, 30);
   ASSERT_EQ(all->items.size(), 10U);
   EXPECT_EQ(all->items.front().ts, kNow + 29);  // newest first
