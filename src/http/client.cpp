@@ -4,6 +4,8 @@
 // waits on a detached getaddrinfo so a stuck resolver cannot hold a caller past it either.
 #include "http/client.hpp"
 
+#include "http/trace_context.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -477,14 +479,19 @@ Result<ClientResponse, ClientError> Client::fetch(const ClientRequest& request) 
   msg.target(target->target);
   bool has_host = false;
   bool has_agent = false;
+  bool has_trace = false;
   for (const auto& [name, value] : request.headers) {
     // A CR/LF in a header would let a caller's input split the request.
     if (!is_token(name) || !is_field_value(value)) return ClientError::InvalidUrl;
     has_host = has_host || iequals(name, "host");
     has_agent = has_agent || iequals(name, "user-agent");
+    has_trace = has_trace || iequals(name, kTraceparentHeader);
   }
   if (!has_host) msg.set(bhttp::field::host, target->host_header);
   if (!has_agent && !impl_->options.user_agent.empty()) msg.set(bhttp::field::user_agent, impl_->options.user_agent);
+  // A call made outside any traced request starts its own trace, so the server's logs and
+  // spans of it still share one id (the caller passes its own traceparent to join its trace).
+  if (!has_trace) msg.set(kTraceparentHeader, start_trace().traceparent());
   for (const auto& [name, value] : request.headers) msg.insert(name, value);
   msg.body() = request.body;
   const bool head = msg.method() == bhttp::verb::head;

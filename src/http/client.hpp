@@ -65,7 +65,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   /// One request; a stale kept-alive connection is retried once on a fresh one when the
-  /// request is idempotent (GET/HEAD/PUT/DELETE) or nothing was sent.
+  /// request is idempotent (GET/HEAD/PUT/DELETE) or nothing was sent. A request without a
+  /// `traceparent` header gets one of a new trace (W3C Trace Context); pass the caller's to
+  /// continue its trace.
   [[nodiscard]] Result<ClientResponse, ClientError> fetch(const ClientRequest& request);
 
   /// Cuts every call in flight (they return Cancelled at once) and refuses later ones, so a

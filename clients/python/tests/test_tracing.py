@@ -1,16 +1,20 @@
 """The traceparent the SDK sends: the current context's (token requests included), a call's own
 header first, nothing made up, an invalid value ignored. Against the scripted loopback server,
-which records every request's headers."""
+which records every request's headers; and one call to the real permiso-auth, whose access log
+then names the caller's trace."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from typing import Any
 
 import pytest
 
 from permiso_client import PermisoAuthClient, tracing
+
+from conftest import V1, wait_for
 
 def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
@@ -69,3 +73,24 @@ async def test_each_task_keeps_its_own_trace(scripted: Any) -> None:
         await asyncio.gather(call("/one", one), call("/two", two))
     assert scripted.seen("/one")[0].headers["traceparent"] == one
     assert scripted.seen("/two")[0].headers["traceparent"] == two
+
+
+@pytest.mark.asyncio
+async def test_permiso_auth_logs_the_callers_trace(sdk: Any, new_client: Any, stack: Any) -> None:
+    creds = new_client(["trade:read"])
+    client = sdk(creds.client_id, creds.client_secret)
+    header = new_traceparent()
+    with tracing.traceparent(header):
+        await client.get_service_token(["trade:read"])
+    trace_id, parent = header[3:35], header[36:52]
+
+    def token_line() -> Any:
+        for line in stack.auth.output().splitlines():
+            if '"type":"access"' in line and trace_id in line:
+                return json.loads(line)
+        return None
+
+    line = wait_for(token_line, 5)
+    assert line, "the token request is in permiso-auth's access log under the caller's trace"
+    assert line["route"] == f"{V1}/auth/token"
+    assert line["parent_span_id"] == parent

@@ -18,9 +18,13 @@
 #include <array>
 #include <atomic>
 #include <barrier>
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace permiso {
 namespace {
@@ -587,6 +591,49 @@ TEST(AuthClientRedis, ARevokedTokenIsDroppedFromTheSharedCacheToo) {
   ASSERT_TRUE(fresh) << fresh.error().message;
   EXPECT_EQ(fresh->status, 200);
   EXPECT_EQ(worker2.token_requests(), 1u);
+}
+
+/// The access-log lines (JSON) of `server` that contain `needle`, waiting up to 5 s for one.
+std::vector<std::string> access_lines_with(const AuthServer& server, const std::string& needle) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    std::vector<std::string> found;
+    std::istringstream lines(server.output());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("\"type\":\"access\"") != std::string::npos && line.find(needle) != std::string::npos) {
+        found.push_back(line);
+      }
+    }
+    if (!found.empty() || std::chrono::steady_clock::now() > deadline) return found;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+TEST(AuthClientTracing, TheCallersTraceparentIsSentAndEveryOtherCallStartsItsOwnTrace) {
+  AuthServer server({{"LOG_LEVEL", "INFO"}, {"LOG_FORMAT", "json"}});
+  const auto creds = server.create_client({"trade:read"});
+  AuthClientOptions o;
+  o.auth_url = server.url();
+  o.client_id = creds.client_id;
+  o.client_secret = creds.client_secret;
+  AuthClient client(o);
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent = "00f067aa0ba902b7";
+  auto r = client.request("GET", server.url() + "/health", {"trade:read"}, {},
+                          {{"traceparent", "00-" + trace_id + "-" + parent + "-01"}});
+  ASSERT_TRUE(r) << r.error().message;
+  const auto mine = access_lines_with(server, trace_id);
+  ASSERT_EQ(mine.size(), 1U) << server.output();
+  EXPECT_NE(mine[0].find("\"route\":\"/health\""), std::string::npos) << mine[0];
+  EXPECT_NE(mine[0].find("\"parent_span_id\":\"" + parent + "\""), std::string::npos) << mine[0];
+  // The token request made on the way had no caller's trace: the client started one, so it
+  // too has a parent span (the client's) in the server's log.
+  const auto token = access_lines_with(server, "\"route\":\"/api/v1/auth/service-token\"");
+  const auto grant = access_lines_with(server, std::string("\"route\":\"") + kTokenRoute + "\"");
+  const auto& issued = token.empty() ? grant : token;
+  ASSERT_FALSE(issued.empty()) << server.output();
+  EXPECT_NE(issued.back().find("\"parent_span_id\":"), std::string::npos) << issued.back();
+  EXPECT_EQ(issued.back().find(trace_id), std::string::npos) << issued.back();
 }
 
 TEST(AuthClientRedis, AMalformedRedisUrlIsRefusedAtConstruction) {

@@ -3,6 +3,7 @@
 // `openssl s_server` with a throwaway CA (verification, hostname check).
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "http/trace_context.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -255,6 +256,31 @@ TEST(HttpClient, PostSendsBodyAndContentType) {
   EXPECT_EQ(res->status, 201);
   EXPECT_EQ(res->body, "grant_type=client%20credentials&scope=a%2Fb%2Bc");
   EXPECT_EQ(res->header("content-type").value_or(""), "application/x-www-form-urlencoded");
+}
+
+TEST(HttpClient, EveryCallCarriesATraceparentTheCallersWhenGiven) {
+  Router router;
+  router.add_sync("GET", "/trace", [](Request& r) {
+    Response res;
+    res.content_type = "text/plain";
+    res.body = std::string(r.header("traceparent").value_or(""));
+    return res;
+  });
+  TestServer server(router);
+  Client client;
+  // None given: a new trace of our own, valid, and a different one per call.
+  auto first = client.fetch({.url = server.url("/trace")});
+  auto second = client.fetch({.url = server.url("/trace")});
+  ASSERT_TRUE(first && second);
+  const auto parsed = parse_traceparent(first->body);
+  ASSERT_TRUE(parsed) << first->body;
+  EXPECT_EQ(parsed->flags, kSampledFlag);
+  EXPECT_NE(first->body.substr(3, 32), second->body.substr(3, 32));
+  // Given: sent exactly as given, once.
+  const std::string mine = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto given = client.fetch({.url = server.url("/trace"), .headers = {{"traceparent", mine}}});
+  ASSERT_TRUE(given);
+  EXPECT_EQ(given->body, mine);
 }
 
 TEST(HttpClient, RedirectsAreReturnedNotFollowed) {
