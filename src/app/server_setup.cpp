@@ -58,6 +58,8 @@ std::shared_ptr<http::SpanExporter> open_span_exporter(http::Registry& metrics) 
                   read(&http::SpanExporter::dropped));
   metrics.collect("otel_spans_failed_total", "Server spans lost to failed OTLP exports.", Kind::Counter,
                   read(&http::SpanExporter::failed));
+  metrics.collect("otel_spans_queued", "Server spans waiting for their OTLP export.", Kind::Gauge,
+                  read(&http::SpanExporter::queued));
   return exporter;
 }
 

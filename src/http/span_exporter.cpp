@@ -195,11 +195,14 @@ SpanExporter::SpanExporter(OtlpConfig config, std::function<void(std::string_vie
 }
 
 SpanExporter::~SpanExporter() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
+  std::unique_lock lock(mutex_);
+  stopping_ = true;
   wake_.notify_all();
+  // A service's stop must not wait out a hung collector: past the grace, the call is cut.
+  if (!finished_cv_.wait_for(lock, config_.final_flush_timeout, [this] { return finished_; })) {
+    client_->shutdown();
+  }
+  lock.unlock();
   thread_.join();
 }
 
@@ -216,6 +219,11 @@ void SpanExporter::record(ServerSpan span) {
     }
   }
   wake_.notify_one();  // a whole batch is ready
+}
+
+std::size_t SpanExporter::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
 }
 
 void SpanExporter::run() {
@@ -240,8 +248,13 @@ void SpanExporter::run() {
       }
       batch.clear();
     }
-    if (last) return;
+    if (last) break;
   }
+  {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+  }
+  finished_cv_.notify_all();
 }
 
 bool SpanExporter::send(const std::vector<ServerSpan>& batch, std::chrono::milliseconds timeout) {

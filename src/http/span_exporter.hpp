@@ -91,7 +91,8 @@ class SpanExporter {
   /// `warn` reports export failures (once when they start, once when export recovers).
   /// Throws std::runtime_error when the CA file cannot be loaded (a start-up failure).
   SpanExporter(OtlpConfig config, std::function<void(std::string_view)> warn);
-  /// Sends what is queued (bounded by final_flush_timeout) and stops the thread.
+  /// Sends what is queued and stops the thread, within final_flush_timeout: an export still
+  /// in flight then (a hung collector) is cut.
   ~SpanExporter();
   SpanExporter(const SpanExporter&) = delete;
   SpanExporter& operator=(const SpanExporter&) = delete;
@@ -105,6 +106,8 @@ class SpanExporter {
   /// Non-blocking: queues the span, or drops and counts it when the queue is full.
   void record(ServerSpan span);
 
+  /// Spans waiting for their batch.
+  [[nodiscard]] std::size_t queued() const;
   [[nodiscard]] std::uint64_t exported() const { return exported_.load(); }
   [[nodiscard]] std::uint64_t dropped() const { return dropped_.load(); }
   [[nodiscard]] std::uint64_t failed() const { return failed_.load(); }
@@ -117,11 +120,13 @@ class SpanExporter {
   const OtlpConfig config_;
   const std::function<void(std::string_view)> warn_;
   std::unique_ptr<Client> client_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<ServerSpan> queue_;
+  std::condition_variable finished_cv_;
   bool stopping_ = false;
-  bool failing_ = false;  // the writer thread's own: whether the last export failed
+  bool finished_ = false;  // the writer thread has sent its last batch
+  bool failing_ = false;   // the writer thread's own: whether the last export failed
   std::atomic<std::uint64_t> exported_{0};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> failed_{0};

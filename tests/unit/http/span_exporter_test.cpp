@@ -7,6 +7,11 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -242,6 +247,37 @@ TEST(SpanExporter, AFullQueueDropsAndCountsAndStopFlushesTheRest) {
   const auto spans = collector.spans(3, 0ms);
   ASSERT_EQ(spans.size(), 3U);
   EXPECT_EQ(spans[2].at("name"), "GET /n/2");
+}
+
+TEST(SpanExporter, AHungCollectorDoesNotHoldTheStop) {
+  // A socket that listens and never answers: connects complete (the backlog), nothing comes back.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  OtlpConfig cfg;
+  cfg.traces_url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1/traces";
+  cfg.delay = 10ms;
+  cfg.timeout = 60s;  // an export would wait this long on its own
+  cfg.final_flush_timeout = 200ms;
+  std::chrono::steady_clock::time_point stopping;
+  {
+    SpanExporter exporter(cfg, {});
+    exporter.record(span_of({}, "GET", "/x", 200));
+    // Until the span has left the queue and its export is in flight (neither sent nor failed).
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (exporter.queued() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    ASSERT_EQ(exporter.queued(), 0U);
+    EXPECT_EQ(exporter.exported() + exporter.failed(), 0U);
+    stopping = std::chrono::steady_clock::now();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 10s) << "the stop waited for the hung collector";
+  ::close(fd);
 }
 
 TEST(SpanExporter, AFailingCollectorIsCountedAndReported) {
