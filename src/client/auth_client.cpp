@@ -166,6 +166,38 @@ std::string trim_slash(std::string url) {
   return url;
 }
 
+bool is_traceparent(std::string_view name) {
+  return name.size() == 11 && std::equal(name.begin(), name.end(), "traceparent", [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+/// The caller's traceparent while request() runs on this thread, so the token request it may
+/// make on the way (this thread leads the single flight) joins the caller's trace too. Scoped
+/// to one call: set and cleared by TraceScope.
+thread_local const std::string* t_caller_traceparent = nullptr;
+
+class TraceScope {
+ public:
+  // A copy: the caller's header vector grows (Authorization) while the scope lasts.
+  explicit TraceScope(const std::vector<HttpHeader>& headers) : previous_(t_caller_traceparent) {
+    for (const auto& h : headers) {
+      if (is_traceparent(h.name)) {
+        value_ = h.value;
+        t_caller_traceparent = &value_;
+        break;
+      }
+    }
+  }
+  ~TraceScope() { t_caller_traceparent = previous_; }
+  TraceScope(const TraceScope&) = delete;
+  TraceScope& operator=(const TraceScope&) = delete;
+
+ private:
+  const std::string* previous_;
+  std::string value_;
+};
+
 }  // namespace
 
 struct AuthClient::Impl {
@@ -225,15 +257,19 @@ struct AuthClient::Impl {
     req.timeout = options.timeout;
     bool has_type = false;
     bool has_accept = false;
+    bool has_trace = false;
     for (const auto& h : headers) {
       req.headers.emplace_back(h.name, h.value);
       std::string lower = h.name;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
       has_type = has_type || lower == "content-type";
       has_accept = has_accept || lower == "accept";
+      has_trace = has_trace || lower == "traceparent";
     }
     if (!body.empty() && !has_type) req.headers.emplace_back("Content-Type", "application/json");
     if (!has_accept) req.headers.emplace_back("Accept", "application/json");
+    // Without one, http::Client starts a new trace for the exchange.
+    if (!has_trace && t_caller_traceparent != nullptr) req.headers.emplace_back("traceparent", *t_caller_traceparent);
     const bool may_retry = retry_unsafe || is_idempotent(method);
     AuthClientError last;
     for (int attempt = 0; attempt < options.retry.max_attempts; ++attempt) {
@@ -525,6 +561,7 @@ struct AuthClient::Impl {
   ClientResult<HttpResponse> request(std::string_view method, const std::string& url,
                                      const std::vector<std::string>& scopes, const std::string& body,
                                      std::vector<HttpHeader> headers) {
+    const TraceScope trace(headers);
     auto token = bearer(scopes, Mode::Cached, {});
     if (!token) return token.error();
     headers.push_back({"Authorization", "Bearer " + *token});

@@ -609,7 +609,7 @@ std::vector<std::string> access_lines_with(const AuthServer& server, const std::
   }
 }
 
-TEST(AuthClientTracing, TheCallersTraceparentIsSentAndEveryOtherCallStartsItsOwnTrace) {
+TEST(AuthClientTracing, TheCallersTraceparentIsSentWithItsTokenRequestAndOtherCallsStartTheirOwn) {
   AuthServer server({{"LOG_LEVEL", "INFO"}, {"LOG_FORMAT", "json"}});
   const auto creds = server.create_client({"trade:read"});
   AuthClientOptions o;
@@ -622,18 +622,21 @@ TEST(AuthClientTracing, TheCallersTraceparentIsSentAndEveryOtherCallStartsItsOwn
   auto r = client.request("GET", server.url() + "/health", {"trade:read"}, {},
                           {{"traceparent", "00-" + trace_id + "-" + parent + "-01"}});
   ASSERT_TRUE(r) << r.error().message;
-  const auto mine = access_lines_with(server, trace_id);
-  ASSERT_EQ(mine.size(), 1U) << server.output();
-  EXPECT_NE(mine[0].find("\"route\":\"/health\""), std::string::npos) << mine[0];
-  EXPECT_NE(mine[0].find("\"parent_span_id\":\"" + parent + "\""), std::string::npos) << mine[0];
-  // The token request made on the way had no caller's trace: the client started one, so it
-  // too has a parent span (the client's) in the server's log.
-  const auto token = access_lines_with(server, "\"route\":\"/api/v1/auth/service-token\"");
-  const auto grant = access_lines_with(server, std::string("\"route\":\"") + kTokenRoute + "\"");
-  const auto& issued = token.empty() ? grant : token;
-  ASSERT_FALSE(issued.empty()) << server.output();
-  EXPECT_NE(issued.back().find("\"parent_span_id\":"), std::string::npos) << issued.back();
-  EXPECT_EQ(issued.back().find(trace_id), std::string::npos) << issued.back();
+  // The token request made on the way and the call itself, both under the caller's trace.
+  auto mine = access_lines_with(server, trace_id);
+  ASSERT_EQ(mine.size(), 2U) << server.output();
+  EXPECT_NE(mine[0].find(std::string("\"route\":\"") + kTokenRoute + "\""), std::string::npos) << mine[0];
+  EXPECT_NE(mine[1].find("\"route\":\"/health\""), std::string::npos) << mine[1];
+  for (const auto& line : mine) {
+    EXPECT_NE(line.find("\"parent_span_id\":\"" + parent + "\""), std::string::npos) << line;
+  }
+  // A call without one starts its own trace: a parent span (the client's), another trace id.
+  auto ready = client.raw("GET", server.url() + "/ready");
+  ASSERT_TRUE(ready) << ready.error().message;
+  const auto other = access_lines_with(server, "\"route\":\"/ready\"");
+  ASSERT_EQ(other.size(), 1U) << server.output();
+  EXPECT_NE(other[0].find("\"parent_span_id\":"), std::string::npos) << other[0];
+  EXPECT_EQ(other[0].find(trace_id), std::string::npos) << other[0];
 }
 
 TEST(AuthClientRedis, AMalformedRedisUrlIsRefusedAtConstruction) {
