@@ -100,6 +100,14 @@ constexpr std::string_view kOrderCols =
     "price_open, price_current, sl, tp, magic, comment, position_id, time_setup_msc, "
     "time_done_msc";
 constexpr std::size_t kOrderN = 17;
+// A closed position and a finished order are final. Replicas over one broker each deliver what
+// they read from it, and a read taken before a close may reach the store after the close
+// another replica committed: it must not open the position again.
+constexpr std::string_view kPositionStaysClosed = "NOT mt5_positions.closed OR excluded.closed";
+constexpr std::string_view kOrderStaysFinished =
+    "mt5_orders.state NOT IN (2, 4, 5, 6) OR excluded.state IN (2, 4, 5, 6)";
+static_assert(static_cast<int>(OrderState::Canceled) == 2 && static_cast<int>(OrderState::Filled) == 4 &&
+              static_cast<int>(OrderState::Rejected) == 5 && static_cast<int>(OrderState::Expired) == 6);
 constexpr std::string_view kDealCols =
     "ticket, login, order_ticket, position_id, symbol, type, entry, reason, volume, price, "
     "profit, commission, swap, magic, comment, time_msc";
@@ -304,14 +312,16 @@ class Upserts {
     return {};
   }
 
-  /// Rows keyed by the first column, state-after: a repeated write is harmless.
+  /// Rows keyed by the first column, state-after: a repeated write is harmless. `keep`, when
+  /// given, is the upsert's WHERE: a stored row it does not hold for is left as it is.
   template <class T, class Bind>
   StoreStatus rows(std::string_view table, std::string_view cols, std::size_t ncols, const std::vector<const T*>& rows,
-                   Bind bind) {
+                   Bind bind, std::string_view keep = {}) {
     static_assert(std::is_invocable_v<Bind, Params&, const T&>);
     if (rows.empty()) return {};
-    const std::string tail =
+    std::string tail =
         " ON CONFLICT (" + std::string(cols.substr(0, cols.find(','))) + ") DO UPDATE SET " + set_excluded(cols);
+    if (!keep.empty()) tail += " WHERE " + std::string(keep);
     const std::string head = "INSERT INTO " + std::string(table) + " (" + std::string(cols) + ") VALUES ";
     for (std::size_t at = 0; at < rows.size(); at += chunk_) {
       const std::size_t n = std::min(chunk_, rows.size() - at);
@@ -545,11 +555,15 @@ StoreStatus upsert_rows(SqlConn& c, Dialect dialect, const BatchRows& rows) {
       !s) {
     return s;
   }
-  if (auto s = up.rows<Position>("mt5_positions", kPositionCols, kPositionN, rows_of(rows.positions), bind_position);
+  if (auto s = up.rows<Position>("mt5_positions", kPositionCols, kPositionN, rows_of(rows.positions), bind_position,
+                                 kPositionStaysClosed);
       !s) {
     return s;
   }
-  if (auto s = up.rows<Order>("mt5_orders", kOrderCols, kOrderN, rows_of(rows.orders), bind_order); !s) return s;
+  if (auto s = up.rows<Order>("mt5_orders", kOrderCols, kOrderN, rows_of(rows.orders), bind_order, kOrderStaysFinished);
+      !s) {
+    return s;
+  }
   std::vector<const Deal*> deals;
   deals.reserve(rows.deals.size());
   for (const auto& [t, ptr] : rows.deals) deals.push_back(ptr);
@@ -929,6 +943,14 @@ StoreResult<std::optional<IdempotencyRecord>> TradeStore::find_idempotency(std::
   if (!r) return r.error();
   std::optional<IdempotencyRecord> out;
   if (!r->rows.empty()) out = read_idem(r->rows[0]);
+  return out;
+}
+
+StoreResult<std::optional<Login>> TradeStore::find_binding(std::string_view account_key) {
+  auto r = db_->query("SELECT login FROM mt5_account_keys WHERE account_key = $1", {account_key});
+  if (!r) return r.error();
+  std::optional<Login> out;
+  if (!r->rows.empty()) out = unsigned_int(r->rows[0], 0);
   return out;
 }
 

@@ -133,6 +133,8 @@ class TradeStore {
   /// The unexpired record of (caller, key), if any.
   [[nodiscard]] StoreResult<std::optional<IdempotencyRecord>> find_idempotency(std::string_view caller,
                                                                                std::string_view key);
+  /// The login bound to `account_key`, if any (a replica finds the accounts another one opened).
+  [[nodiscard]] StoreResult<std::optional<Login>> find_binding(std::string_view account_key);
   /// The unexpired records' (caller, key, created_at), newest first, at most `limit` (no
   /// fingerprint or body): the service's index of keys in use.
   [[nodiscard]] StoreResult<std::vector<IdempotencyRecord>> recent_idempotency_keys(std::size_t limit);

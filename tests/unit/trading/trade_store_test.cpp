@@ -513,6 +513,49 @@ TEST_P(TradeStoreTest, AnAccountKeyAndALoginAreBoundOnce) {
   EXPECT_TRUE(st.broker.accounts.empty());  // the refused requests wrote nothing
 }
 
+TEST_P(TradeStoreTest, ABindingIsFoundByItsAccountKey) {
+  CommitRequest a;
+  a.binding = AccountBinding{"client:alpha", 5000001};
+  ASSERT_TRUE(commit(std::move(a)));
+  auto other = open_or_die();  // another replica's store on the same database
+  auto found = other->find_binding("client:alpha");
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->value_or(0), 5000001u);
+  auto missing = other->find_binding("client:beta");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(TradeStoreTest, AClosedPositionAndAFinishedOrderAreNeverOpenedAgain) {
+  // Two replicas read one broker: one commits a close while the other's older read, which still
+  // saw the position open, is on its way. Each store's step sequences are its own, so only the
+  // rows themselves can say which is final.
+  Changes closed;
+  closed.positions = {position(5, 1, true)};
+  Order filled = order(6, 1);
+  filled.state = OrderState::Filled;
+  filled.time_done_msc = kT0 * 1000 + 9;
+  closed.orders = {filled};
+  ASSERT_TRUE(commit(with(closed)));
+  auto other = open_or_die();
+  Changes stale;
+  stale.positions = {position(5, 1), position(7, 1)};  // 7 is new: it is written
+  stale.orders = {order(6, 1)};
+  ASSERT_TRUE(commit(*other, with(stale)));
+  auto st = load();
+  ASSERT_EQ(st.broker.positions.size(), 2u);
+  EXPECT_EQ(dump(st.broker.positions[0]), dump(closed.positions[0]));
+  EXPECT_EQ(dump(st.broker.positions[1]), dump(position(7, 1)));
+  EXPECT_EQ(dump_all(st.broker.orders), dump_all(closed.orders));
+  // An open position's update is still written (only the final state is kept as it is).
+  Position moved = position(7, 1);
+  moved.sl = 1.1;
+  Changes update;
+  update.positions = {moved};
+  ASSERT_TRUE(commit(*other, with(update)));
+  EXPECT_EQ(dump(load().broker.positions[1]), dump(moved));
+}
+
 TEST_P(TradeStoreTest, ClosedTradesPageByDescendingTicketAndDealsByTime) {
   Changes ch;
   for (Ticket t = 1; t <= 25; ++t) {
