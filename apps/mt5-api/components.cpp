@@ -224,9 +224,9 @@ std::unique_ptr<trading::GatewayService> start_service(const GatewayConfig& cfg,
   options.leverage = static_cast<int>(cfg.demo_leverage);
   options.deposit = cfg.demo_deposit;
   // The simulator's state lives in this process, so this process is the store's only writer:
-  // a new Idempotency-Key needs no database read (two mt5-api replicas over one simulator
-  // store would diverge anyway; real connectors keep the broker's state on the broker).
-  options.exclusive_store = true;
+  // a new Idempotency-Key needs no database read. A connector's broker is shared: replicas over
+  // it share the store too, and a key or an account another replica recorded must be found.
+  options.exclusive_store = cfg.broker == "simulator";
   options.restore_history = kRecentHistoryPerAccount;  // what the simulator keeps
   auto service = std::make_unique<trading::GatewayService>(broker, store, clock, options);
   // Trade events follow durability: the stream hears of a change once storage committed it.

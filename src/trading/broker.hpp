@@ -45,6 +45,10 @@ class Broker {
   /// Restores persisted rows after a restart (before serving). Simulator only; connectors
   /// reconcile with the broker instead and may ignore it.
   virtual void restore(const BrokerState& state) = 0;
+  /// Starts serving `login`, an account another process opened on the same broker (a replica
+  /// of mt5-api over one counterparty): reads it now. False when the broker does not know it or
+  /// did not answer. A broker whose accounts live in this process knows them all already.
+  virtual bool attach_account(Login login) { return account_info(login).has_value(); }
 
   // ---- the MT5 terminal API ----
   [[nodiscard]] virtual std::optional<AccountInfo> account_info(Login login) const = 0;

@@ -171,6 +171,10 @@ struct TradeRequest {
   Filling type_filling = Filling::Fok;
   std::string comment;
   Ticket position = 0;  // Deal: the position to close; SlTp: the position to modify
+  /// Deal/Pending: the order's id at the broker when the caller gave an Idempotency-Key (derived
+  /// from it, the same on every replica and every retry), so a broker that remembers ids (FIX's
+  /// ClOrdID) answers a duplicate with the first order. Empty: the connector picks a fresh id.
+  std::string broker_order_id;
 };
 
 /// MqlTradeResult.

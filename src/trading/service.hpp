@@ -70,6 +70,9 @@ struct OpenTrade {
   std::string idempotency_key;
   /// A canonical digest of the request body: same key + other fingerprint = reused key.
   std::string fingerprint;
+  /// The id the broker is to know the order by (TradeRequest::broker_order_id), derived from the
+  /// principal and the key; empty without a key.
+  std::string broker_order_id;
 };
 
 struct TradeListQuery {
@@ -123,6 +126,10 @@ class TradingService {
   [[nodiscard]] virtual ServiceResult<std::vector<Order>> orders(const Caller& caller) = 0;
   /// Reads storage (run it off the I/O thread).
   [[nodiscard]] virtual ServiceResult<DealPage> deals(const Caller& caller, const DealListQuery& query) = 0;
+  /// Whether the caller's open trades and orders can be read without a storage or broker round
+  /// trip, so on an I/O thread: false only when its account may be one another replica opened
+  /// that this one does not serve yet (the first read finds and attaches it).
+  [[nodiscard]] virtual bool answers_from_memory(const Caller& caller) const = 0;
 
   struct Stats {
     std::uint64_t accounts = 0;

@@ -292,18 +292,22 @@ void Counterparty::serve_order(const std::string& session, const Message& messag
     if (auto answer = Message::parse(*earlier)) send_(session, *answer);
     return;
   }
-  std::optional<Message> answer;
+  std::optional<Answered> answer;
   try {
     answer = execute(*request);  // not under any lock of ours: the broker may take its time
   } catch (...) {
     answers_.abandon(request->login, request->cl_ord_id);
     throw;
   }
-  answers_.settle(request->login, request->cl_ord_id, answer->text());
-  send_(session, *answer);
+  if (answer->refused) {
+    answers_.abandon(request->login, request->cl_ord_id);
+  } else {
+    answers_.settle(request->login, request->cl_ord_id, answer->message.text());
+  }
+  send_(session, answer->message);
 }
 
-Message Counterparty::execute(const OrderRequest& request) {
+Counterparty::Answered Counterparty::execute(const OrderRequest& request) {
   // CloseBy has no FIX message: order_request_from_fix never yields it (the connector refuses it).
   const auto action = request.request.action;
   const SendOutcome outcome = broker_.order_send(request.login, request.request);
@@ -311,7 +315,7 @@ Message Counterparty::execute(const OrderRequest& request) {
     RequestRefusal report{
         msg::kPositionModifyReport, request.cl_ord_id,     "", 0, request.login, request.request.position, '1',
         outcome.result.retcode,     outcome.result.comment};
-    return to_fix(report, options_.tags);
+    return {to_fix(report, options_.tags), false};
   }
   if (!is_success(outcome.result.retcode) && (action == TradeAction::Modify || action == TradeAction::Remove)) {
     RequestRefusal refused{msg::kOrderCancelReject,
@@ -323,9 +327,9 @@ Message Counterparty::execute(const OrderRequest& request) {
                            action == TradeAction::Modify ? '2' : '1',
                            outcome.result.retcode,
                            outcome.result.comment};
-    return to_fix(refused, options_.tags);
+    return {to_fix(refused, options_.tags), false};
   }
-  return to_fix(execution_of(request, outcome), options_.tags);
+  return {to_fix(execution_of(request, outcome), options_.tags), !is_success(outcome.result.retcode)};
 }
 
 // ---- H: an order's status by ClOrdID ----

@@ -30,8 +30,9 @@ struct CounterpartyOptions {
   bool multi_account = true;
   std::string username;  // the Logon's Username (553)
   std::string password;  // the Logon's Password (554); compared in constant time; empty refuses every logon
-  /// Answers kept per account by ClOrdID, so a request sent again is answered again, never
-  /// executed twice. An answer is ~0.5 KiB of FIX text: 100,000 are ~50 MiB for a busy account.
+  /// Answers kept per account by ClOrdID, so a request sent again (a resend, a retry, another
+  /// replica's copy of it) is answered again, never executed twice; a refused new order is not kept. An answer is ~0.5
+  /// KiB of FIX text: 100,000 are ~50 MiB for a busy account.
   std::size_t remembered_answers = 100'000;
   TagMap tags;
 };
@@ -100,7 +101,14 @@ class Counterparty final : public SessionHandler {
   void serve_security_list(const std::string& session, const AccountQuery& query);  // x
   void serve_quotes(const std::string& session, const Message& message);            // V
   void serve_account_open(const std::string& session, const Message& message);      // U1
-  [[nodiscard]] Message execute(const OrderRequest& request);
+  /// An order's answer, and whether the broker refused a new order (D): nothing happened, so its
+  /// ClOrdID is free again and a retry after the refusal is executed, as the embedded simulator
+  /// does. A refused replace, cancel or stops change stays the answer to its ClOrdID.
+  struct Answered {
+    Message message;
+    bool refused = false;
+  };
+  [[nodiscard]] Answered execute(const OrderRequest& request);
   void reject(const std::string& session, const Message& message, std::string_view text);
   [[nodiscard]] std::set<std::string> logged_on() const;
 

@@ -507,10 +507,33 @@ void FixBroker::restore(const BrokerState& state) {
   for (const auto& a : state.accounts) served_logins_.insert(a.login);
 }
 
+bool FixBroker::attach_account(Login login) {
+  if (!connected()) return false;
+  if (options_.expected_login && *options_.expected_login != login) return false;
+  {
+    std::lock_guard lock(state_mu_);
+    if (served_logins_.count(login) != 0) return true;
+  }
+  auto changes = refresh_account(login);
+  if (!changes || !mirror_.account(login)) return false;  // unanswered, or not an account it serves
+  {
+    std::lock_guard lock(state_mu_);
+    served_logins_.insert(login);
+  }
+  // What the other replica did is in storage already; delivering it again is harmless (the
+  // store's upserts are state-after) and covers a replica that died before its commit.
+  deliver(*changes);
+  return true;
+}
+
 SendOutcome FixBroker::order_send(Login login, const TradeRequest& request) {
   if (!connected()) return refusal(Retcode::Connection, "the FIX session is not logged on");
   if (request.action == TradeAction::CloseBy) return refusal(Retcode::Invalid, "close-by is not available over FIX");
-  OrderRequest order{next_id('O'), "", login, request, now_ms()};
+  // An idempotent order's ClOrdID comes from its key: a retry, or its copy on another replica,
+  // reaches the counterparty as the same order and is answered with the first one's report.
+  const bool keyed = !request.broker_order_id.empty() &&
+                     (request.action == TradeAction::Deal || request.action == TradeAction::Pending);
+  OrderRequest order{keyed ? request.broker_order_id : next_id('O'), "", login, request, now_ms()};
   if (request.action == TradeAction::Modify || request.action == TradeAction::Remove) {
     const auto pending = mirror_.orders(login, {});
     auto it = std::find_if(pending.begin(), pending.end(), [&](const Order& o) { return o.ticket == request.order; });

@@ -81,6 +81,8 @@ class FixBroker final : public Broker, private SessionHandler {
   [[nodiscard]] bool connected() const override;
   SendOutcome open_account(std::string_view name, std::string_view currency, int leverage, double deposit) override;
   void restore(const BrokerState& state) override;
+  /// Reads the account (collateral, positions, orders, deals) and adds it to the re-read.
+  bool attach_account(Login login) override;
   [[nodiscard]] std::optional<AccountInfo> account_info(Login login) const override;
   [[nodiscard]] std::vector<SymbolInfo> symbols_get() const override;
   [[nodiscard]] std::optional<SymbolInfo> symbol_info(std::string_view symbol) const override;

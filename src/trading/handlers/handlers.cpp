@@ -163,15 +163,20 @@ void list_trades(Ctx& ctx, http::Request& req, http::Reply reply) {
   if (!who) return reply(std::move(who.error()));
   auto query = parse_trade_list_query(req);
   if (!query) return reply(invalid_response(req, query.error()));
-  auto run = [&ctx, caller = caller_of(**who), q = *query](http::Request& r) {
+  auto caller = caller_of(**who);
+  const bool in_memory = ctx.service.answers_from_memory(caller);
+  auto run = [&ctx, caller = std::move(caller), q = *query](http::Request& r) {
     auto page = ctx.service.list_trades(caller, q);
     if (!page) return failure_response(r, page.error());
     auto res = json_text(200, render_trades(page->trades, ctx.instruments));
     if (page->next_cursor) res.set_header("Link", next_link("/api/v1/trades", q, *page->next_cursor));
     return res;
   };
-  if (query->status == TradeListQuery::Status::Open) return reply(run(req));
-  // Closed trades are read from storage: off the I/O thread.
+  if (query->status == TradeListQuery::Status::Open && in_memory) {
+    return reply(run(req));
+  }
+  // Closed trades are read from storage (and an account another replica opened, from the
+  // broker): off the I/O thread.
   on_pool(ctx, req, std::move(reply), [run](http::Request& r, const http::Reply& answer) { answer(run(r)); });
 }
 
@@ -187,9 +192,13 @@ void open_trade(Ctx& ctx, http::Request& req, http::Reply reply) {
     ctx.metrics.rejection("validation");
     return reply(validation_response(req, "symbol", "unknown symbol " + parsed->symbol + " (see GET /api/v1/symbols)"));
   }
+  auto caller = caller_of(**who);
+  if (!parsed->idempotency_key.empty()) {
+    parsed->broker_order_id = broker_order_id(caller.account_key, parsed->idempotency_key);
+  }
   on_pool(ctx, req, std::move(reply),
-          [&ctx, caller = caller_of(**who), order = std::move(*parsed)](http::Request& r,
-                                                                        const http::Reply& answer) mutable {
+          [&ctx, caller = std::move(caller), order = std::move(*parsed)](http::Request& r,
+                                                                         const http::Reply& answer) mutable {
             ctx.metrics.order(order.type);
             const int digits = ctx.instruments.digits(order.symbol);
             auto placed = std::make_shared<std::atomic<bool>>(false);
@@ -322,12 +331,18 @@ http::Response rates(Ctx& ctx, http::Request& req) {
 
 // ---- /orders, /history/deals ----
 
-http::Response orders(Ctx& ctx, http::Request& req) {
+void orders(Ctx& ctx, http::Request& req, http::Reply reply) {
   auto who = resource::require_scopes(ctx.auth, req, {"trade:read"});
-  if (!who) return std::move(who.error());
-  auto list = ctx.service.orders(caller_of(**who));
-  if (!list) return failure_response(req, list.error());
-  return json_text(200, render_orders(*list, ctx.instruments));
+  if (!who) return reply(std::move(who.error()));
+  auto caller = caller_of(**who);
+  const bool in_memory = ctx.service.answers_from_memory(caller);
+  auto run = [&ctx, caller = std::move(caller)](http::Request& r) {
+    auto list = ctx.service.orders(caller);
+    if (!list) return failure_response(r, list.error());
+    return json_text(200, render_orders(*list, ctx.instruments));
+  };
+  if (in_memory) return reply(run(req));
+  on_pool(ctx, req, std::move(reply), [run](http::Request& r, const http::Reply& answer) { answer(run(r)); });
 }
 
 void deals(Ctx& ctx, http::Request& req, http::Reply reply) {
@@ -471,7 +486,8 @@ void register_routes(http::Router& router, GatewayContext& ctx) {
   router.add_sync("GET", "/api/v1/market/{symbol}", [&ctx](http::Request& r) { return market(ctx, r); });
   router.add_sync("GET", "/api/v1/market/{symbol}/rates", [&ctx](http::Request& r) { return rates(ctx, r); });
   router.add_sync("GET", "/api/v1/symbols", [&ctx](http::Request& r) { return symbols(ctx, r); });
-  router.add_sync("GET", "/api/v1/orders", [&ctx](http::Request& r) { return orders(ctx, r); });
+  router.add("GET", "/api/v1/orders",
+             [&ctx](http::Request& r, http::Reply reply) { orders(ctx, r, std::move(reply)); });
   router.add("GET", "/api/v1/history/deals",
              [&ctx](http::Request& r, http::Reply reply) { deals(ctx, r, std::move(reply)); });
   router.add_sync("GET", "/api/v1/admin/stats", [&ctx](http::Request& r) { return admin_stats(ctx, r); });

@@ -307,6 +307,14 @@ Parsed<OpenTrade> parse_open_trade(const http::Request& req) {
   return t;
 }
 
+std::string broker_order_id(std::string_view account_key, std::string_view idempotency_key) {
+  std::string text = std::to_string(account_key.size());  // length-prefixed: no two pairs collide
+  text += ':';
+  text += account_key;
+  text += idempotency_key;
+  return "K" + jose::hex(jose::sha256(text)).substr(0, 31);
+}
+
 Parsed<ModifyTrade> parse_modify_trade(const http::Request& req) {
   auto body = json_body(req);
   if (!body) return body.error();

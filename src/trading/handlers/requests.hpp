@@ -48,6 +48,10 @@ Parsed<std::string> parse_symbol(std::string_view text, std::string_view field =
 /// Unknown fields are refused (a misspelt "stoploss" must not open an unprotected trade).
 /// The result carries the idempotency key and a fingerprint of the canonical request.
 Parsed<OpenTrade> parse_open_trade(const http::Request& req);
+/// The id the broker knows an idempotent order by: "K" and 31 hex digits of SHA-256 over the
+/// principal and the key (32 characters, which FIX counterparties accept as a ClOrdID), the
+/// same on every replica, every retry and every release.
+std::string broker_order_id(std::string_view account_key, std::string_view idempotency_key);
 
 /// PATCH /trades/{id}: {stop_loss?, take_profit?}; null or 0 removes one; at least one given.
 struct ModifyTrade {

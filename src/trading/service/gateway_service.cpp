@@ -3,6 +3,7 @@
 #include "trading/service/gateway_service.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <functional>
 #include <future>
@@ -142,6 +143,18 @@ std::string full_key_of(std::string_view account_key, std::string_view key) {
   return s;
 }
 
+/// The inverse of full_key_of: (account key, Idempotency-Key).
+std::pair<std::string_view, std::string_view> split_full_key(std::string_view full_key) {
+  const auto colon = full_key.find(':');
+  std::size_t size = 0;
+  std::from_chars(full_key.data(), full_key.data() + colon, size);
+  return {full_key.substr(colon + 1, size), full_key.substr(colon + 1 + size)};
+}
+
+bool is_key_conflict(const storage::StorageFailure& f) {
+  return f.code == storage::StorageError::Conflict && f.field == "idempotency_key";
+}
+
 }  // namespace
 
 /// Every unexpired idempotency key in use (hashes of caller + key), so that with an exclusive
@@ -266,6 +279,28 @@ void GatewayService::committed(const Changes& changes) const {
   if (committed_listener_ && !changes.empty()) committed_listener_(changes);
 }
 
+void GatewayService::adopt_later(const std::string& key) {
+  {
+    std::lock_guard lock(resync_mu_);
+    if (!stopping_) {
+      to_adopt_.push_back(key);
+      resync_cv_.notify_one();
+      return;
+    }
+  }
+  finish_opening(key, storage_down("mt5-api is stopping"));
+}
+
+void GatewayService::adopt_accounts(std::unique_lock<std::mutex>& lock) {
+  while (!to_adopt_.empty()) {
+    const std::string key = std::move(to_adopt_.front());
+    to_adopt_.pop_front();
+    lock.unlock();
+    if (!attach_bound_account(key)) finish_opening(key, storage_down("the account's binding is not in storage"));
+    lock.lock();
+  }
+}
+
 void GatewayService::schedule_resync() {
   needs_resync_ = true;
   resync_cv_.notify_one();
@@ -274,7 +309,9 @@ void GatewayService::schedule_resync() {
 void GatewayService::resync_loop() {
   std::unique_lock lock(resync_mu_);
   while (!stopping_) {
-    resync_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_ || needs_resync_.load(); });
+    resync_cv_.wait_for(lock, std::chrono::milliseconds(500),
+                        [&] { return stopping_ || needs_resync_.load() || !to_adopt_.empty(); });
+    adopt_accounts(lock);  // also when stopping: each waits for an answer
     if (stopping_) break;
     if (!needs_resync_) continue;
     lock.unlock();
@@ -391,6 +428,7 @@ void GatewayService::open_account_async(const Caller& caller, LoginDone done) {
     finish_opening(key, st.error());
     return;
   }
+  if (!options_.exclusive_store && attach_bound_account(key)) return;
   std::string name = caller.display_name.empty() ? caller.account_key : caller.display_name;
   if (name.size() > 256) name.resize(256);
   auto outcome = broker_.open_account(name, options_.currency, options_.leverage, options_.deposit);
@@ -409,12 +447,45 @@ void GatewayService::open_account_async(const Caller& caller, LoginDone done) {
       finish_opening(key, login);
       return;
     }
-    // The broker holds an account storage does not: drop it at the next step. A Conflict is
-    // another replica binding this principal first; the resync picks its binding up.
+    if (!options_.exclusive_store && st.error().code == storage::StorageError::Conflict) {
+      // Another replica bound this principal first (both met it at once): serve its account,
+      // off the writer thread. The one this replica opened stays unused on the broker.
+      adopt_later(key);
+      return;
+    }
+    // The broker holds an account storage does not: drop it at the next step.
     schedule_resync();
     finish_opening(key, storage_down(st.error().message));
   };
   submit(std::move(r));
+}
+
+bool GatewayService::answers_from_memory(const Caller& caller) const {
+  return options_.exclusive_store || login_of(caller.account_key).has_value();
+}
+
+std::optional<Login> GatewayService::reader_login(const Caller& caller) {
+  if (auto login = login_of(caller.account_key); login || options_.exclusive_store) return login;
+  auto bound = store_.find_binding(caller.account_key);
+  if (!bound || !bound->has_value() || !broker_.attach_account(**bound)) return std::nullopt;
+  std::lock_guard lock(mu_);
+  logins_.emplace(caller.account_key, **bound);
+  return **bound;
+}
+
+bool GatewayService::attach_bound_account(const std::string& key) {
+  auto bound = store_.find_binding(key);
+  if (!bound) {
+    finish_opening(key, storage_down(bound.error().message));
+    return true;
+  }
+  if (!bound->has_value()) return false;
+  if (!broker_.attach_account(**bound)) {
+    finish_opening(key, fail(ServiceError::BrokerUnavailable, "", "the broker did not answer for the account"));
+    return true;
+  }
+  finish_opening(key, **bound);
+  return true;
 }
 
 ServiceResult<Login> GatewayService::ensure_login(const Caller& caller) {
@@ -606,6 +677,7 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
   req.type_filling = is_market(request.type) ? Filling::Fok : Filling::Return;
   req.magic = request.magic;
   req.comment = request.comment;
+  req.broker_order_id = request.broker_order_id;
 
   std::shared_lock<std::shared_mutex> step;
   if (auto st = before_step(step); !st) {
@@ -640,6 +712,12 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
   r.done = [this, full_key, answer, filled, fingerprint = request.fingerprint, published = for_listener(r.changes),
             done = std::move(done)](StoreStatus st) mutable {
     end_commit();
+    if (!st && !full_key.empty() && is_key_conflict(st.error())) {
+      // Another replica recorded this key first: the broker answered both with one order (its
+      // id is derived from the key), whose rows that replica committed.
+      done(answer_recorded_elsewhere(full_key, fingerprint));
+      return;
+    }
     if (!st) {
       // Nothing acknowledged: the broker's memory goes back to storage's before the next step.
       schedule_resync();
@@ -657,6 +735,25 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
     done(std::move(answer));
   };
   submit(std::move(r));
+}
+
+ServiceResult<StoredAnswer> GatewayService::answer_recorded_elsewhere(const std::string& full_key,
+                                                                      const std::string& fingerprint) {
+  const auto [caller, key] = split_full_key(full_key);
+  auto stored = store_.find_idempotency(caller, key);
+  ServiceResult<StoredAnswer> out = storage_down("the key's record could not be read");
+  if (stored && stored->has_value()) {
+    const auto& rec = **stored;
+    remember(full_key, Answer{rec.fingerprint, rec.status, rec.body, rec.created_at});
+    if (rec.fingerprint != fingerprint) {
+      out = key_reused();
+    } else {
+      replays_.fetch_add(1, std::memory_order_relaxed);
+      out = StoredAnswer{rec.status, rec.body, true};
+    }
+  }
+  finish_inflight(full_key, out);
+  return out;
 }
 
 ServiceResult<Position> GatewayService::open_position_of(Login login, Ticket ticket) {
@@ -802,7 +899,7 @@ void GatewayService::close_trade(const Caller& caller, Ticket ticket, Done<Posit
 ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller, const TradeListQuery& query) {
   TradePage page;
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, 1000);
-  auto login = login_of(caller.account_key);
+  auto login = reader_login(caller);
   if (!login) return page;
   auto below = [&](Ticket t) { return !query.cursor || t < *query.cursor; };
 
@@ -830,7 +927,7 @@ ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller, const
 }
 
 ServiceResult<Position> GatewayService::get_trade(const Caller& caller, Ticket ticket) {
-  auto login = login_of(caller.account_key);
+  auto login = reader_login(caller);
   if (!login) return fail(ServiceError::NotFound, "id", "no such trade");
   for (auto& p : broker_.positions_get(*login)) {
     if (p.ticket == ticket) return std::move(p);
@@ -843,7 +940,7 @@ ServiceResult<Position> GatewayService::get_trade(const Caller& caller, Ticket t
 }
 
 ServiceResult<std::vector<Order>> GatewayService::orders(const Caller& caller) {
-  auto login = login_of(caller.account_key);
+  auto login = reader_login(caller);
   if (!login) return std::vector<Order>{};
   return broker_.orders_get(*login);
 }
@@ -851,7 +948,7 @@ ServiceResult<std::vector<Order>> GatewayService::orders(const Caller& caller) {
 ServiceResult<DealPage> GatewayService::deals(const Caller& caller, const DealListQuery& query) {
   DealPage page;
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, DealListQuery::kMaxLimit);
-  auto login = login_of(caller.account_key);
+  auto login = reader_login(caller);
   if (!login || query.to_msc <= query.from_msc) return page;
   auto key = [](const Deal& d) { return DealCursor{d.time_msc, d.ticket}; };
   auto stored = store_.deals(*login, query.from_msc, query.to_msc, query.after, limit + 1);

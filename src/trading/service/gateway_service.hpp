@@ -91,6 +91,7 @@ class GatewayService final : public TradingService {
   void account(const Caller& caller, Done<AccountInfo> done) override;
   [[nodiscard]] ServiceResult<std::vector<Order>> orders(const Caller& caller) override;
   [[nodiscard]] ServiceResult<DealPage> deals(const Caller& caller, const DealListQuery& query) override;
+  [[nodiscard]] bool answers_from_memory(const Caller& caller) const override;
   [[nodiscard]] Stats stats() const override;
   [[nodiscard]] bool ready() const override;
 
@@ -113,6 +114,14 @@ class GatewayService final : public TradingService {
 
   void open_account_async(const Caller& caller, LoginDone done);
   ServiceResult<Login> ensure_login(const Caller& caller);
+  /// Replicas sharing the store: the principal `key` may have an account another replica
+  /// opened. True when that answered the opening (the account bound in storage, now served by
+  /// the broker too, or the failure to read it); false when no account is bound yet.
+  bool attach_bound_account(const std::string& key);
+  /// The caller's login for a read: known here, or (replicas sharing the store) bound by another
+  /// replica and now attached. May read storage and the broker: never on an I/O thread unless
+  /// answers_from_memory.
+  std::optional<Login> reader_login(const Caller& caller);
   void finish_opening(const std::string& key, const ServiceResult<Login>& result);
   void finish_inflight(const std::string& full_key, const ServiceResult<StoredAnswer>& result);
   void remember(const std::string& full_key, Answer answer);
@@ -130,6 +139,10 @@ class GatewayService final : public TradingService {
   KeyClaim claim_in_memory(const OpenTrade& request, const std::string& full_key, Done<StoredAnswer>& done);
   void send_trade(const Caller& caller, Login login, const OpenTrade& request, const std::string& full_key,
                   const Render& render, Done<StoredAnswer> done);
+  /// The answer another replica recorded for `full_key` after the broker answered both with
+  /// one order: a replay, a reused key (another fingerprint), or StorageUnavailable. Reads the
+  /// store on the writer thread; only a retry that raced on two replicas comes here.
+  ServiceResult<StoredAnswer> answer_recorded_elsewhere(const std::string& full_key, const std::string& fingerprint);
   /// The caller's open position `ticket`, or NotFound / Conflict("id") when it is closed.
   ServiceResult<Position> open_position_of(Login login, Ticket ticket);
   void position_step(Login login, const TradeRequest& request, Done<Position> done);
@@ -180,12 +193,16 @@ class GatewayService final : public TradingService {
   std::size_t pending_ = 0;             // commits submitted and not yet completed
   std::uint64_t listener_changes_ = 0;  // deliveries of the change listener, ever
 
-  // A resync is also attempted in the background, so /ready recovers without a trade.
+  // A resync is also attempted in the background, so /ready recovers without a trade. The
+  // same thread adopts the accounts of principals another replica bound first.
   void resync_loop();
   void schedule_resync();
+  void adopt_later(const std::string& key);
+  void adopt_accounts(std::unique_lock<std::mutex>& lock);  // runs to_adopt_; `lock` holds resync_mu_
   std::mutex resync_mu_;
   std::condition_variable resync_cv_;
   bool stopping_ = false;
+  std::deque<std::string> to_adopt_;  // account keys; guarded by resync_mu_
   std::thread resyncer_;
 
   std::atomic<std::uint64_t> orders_sent_{0};

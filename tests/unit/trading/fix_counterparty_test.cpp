@@ -322,6 +322,17 @@ TEST_F(CounterpartyTest, TheSameClOrdIdIsAnsweredAgainIdenticallyAndExecutedOnce
   EXPECT_EQ(sim_.orders_get(login).size(), 1U);
 }
 
+TEST_F(CounterpartyTest, ARefusedNewOrderIsExecutedWhenItsClOrdIdComesAgain) {
+  // An idempotent order's ClOrdID comes from its key: a retry after a refusal (nothing
+  // happened) must be executed, not answered with the refusal.
+  const Login login = open_account();
+  EXPECT_EQ(execution(to_fix(market(login, "k-1", OrderType::Buy, 50))).result.retcode, Retcode::NoMoney);
+  const auto unknown = answer(to_fix(OrderStatusRequest{"k-1", login, "EURUSD", OrderType::Buy}));
+  EXPECT_EQ(unknown.get(103), "5");  // nothing is kept of it
+  EXPECT_EQ(execution(to_fix(market(login, "k-1", OrderType::Buy, 0.1))).result.retcode, Retcode::Done);
+  EXPECT_EQ(sim_.positions_get(login).size(), 1U);
+}
+
 TEST_F(CounterpartyTest, AnOrderArrivingTwiceAtOnceIsExecutedOnce) {
   const Login login = open_account();
   const std::string text = to_fix(market(login, "c-1")).text();
