@@ -16,7 +16,7 @@ AUTH_BIN := $(RELEASE_DIR)/apps/permiso-auth/permiso-auth
 
 help:
 	@echo "make run    - install what is missing, build (Release) and start Permiso"
-	@echo "make run-cluster - the same with two permiso-auth replicas on PostgreSQL and Redis"
+	@echo "make run-cluster - the same scaled out: two permiso-auth and two mt5-api replicas, PostgreSQL, Redis, mt5-sim"
 	@echo "make test   - install what is missing, build (ASan+UBSan) and run every test"
 	@echo "make compose-test - build the container images and run the seed's flows on the compose stack"
 	@echo "make bench  - build (Release) and run the benchmarks"

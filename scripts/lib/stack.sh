@@ -69,6 +69,21 @@ wait_healthy() {
   stop_all 1
 }
 
+# wait_listening NAME PID PORT: something accepts TCP connections on 127.0.0.1:PORT within
+# 20 s (a server without an HTTP health check, e.g. mt5-sim's FIX acceptor), or the stack stops.
+wait_listening() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$3") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "$1 exited during start-up (see its output above)." >&2
+      stop_all 1
+    fi
+    sleep 0.1
+  done
+  echo "$1 did not listen on 127.0.0.1:$3 within 20 s." >&2
+  stop_all 1
+}
+
 # front_door AUTH_UPSTREAMS MT5_UPSTREAMS: nginx in front, healthy, or the stack stops. Sets
 # front_line, the line that describes it.
 front_door() {

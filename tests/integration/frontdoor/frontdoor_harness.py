@@ -206,8 +206,8 @@ class FrontDoorStack:
 
 
 class ClusterStack(FrontDoorStack):
-    """scripts/run-cluster: two permiso-auth replicas on a real PostgreSQL and Redis, mt5-api,
-    nginx in front. Its data dir is DIR/cluster, its CA DIR/tls."""
+    """scripts/run-cluster: two permiso-auth replicas on a real PostgreSQL and Redis, two mt5-api
+    replicas over one mt5-sim (FIX), nginx in front. Its data dir is DIR/cluster, its CA DIR/tls."""
 
     script = "run-cluster"
 
@@ -218,7 +218,14 @@ class ClusterStack(FrontDoorStack):
         self.root_dir, self.data_dir = self.data_dir, os.path.join(self.data_dir, "cluster")
         self.log_path = os.path.join(self.root_dir, "run-cluster.log")
         self.ca_file = os.path.join(self.root_dir, "tls", "ca.pem")
-        self.env.update({"PERMISO_DATA_DIR": self.data_dir, "PERMISO_PORT_2": str(self.auth_port_2)})
+        self.mt5_port_2 = harness.free_port()
+        self.mt5_url_2 = f"http://127.0.0.1:{self.mt5_port_2}"
+        self.env.update({"PERMISO_DATA_DIR": self.data_dir, "PERMISO_PORT_2": str(self.auth_port_2),
+                         "MT5_API_PORT_2": str(self.mt5_port_2), "MT5_SIM_FIX_PORT": str(harness.free_port())})
+
+    def mt5_replica_urls(self):
+        """The two mt5-api replicas, each called directly (not through nginx)."""
+        return [self.mt5_url, self.mt5_url_2]
 
     def replica_ports(self):
         return {f"127.0.0.1:{self.auth_port}": self.auth_port, f"127.0.0.1:{self.auth_port_2}": self.auth_port_2}

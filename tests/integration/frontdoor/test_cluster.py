@@ -139,6 +139,94 @@ class SharedStateTest(ClusterCase):
         self.assertEqual(upstream_status, ["429"], "a replica refused it, not nginx's own zone")
 
 
+class TradingReplicasTest(ClusterCase):
+    """Two mt5-api replicas over one mt5-sim (FIX) and one trade store (PostgreSQL)."""
+
+    def trader(self):
+        client_id, secret, _ = self.new_client(scopes=("trade:read", "trade:open", "account:read"))
+        token, _ = self.token(client_id, secret, scope="trade:read trade:open account:read")
+        return token
+
+    def order(self, base, token, key, comment, volume=0.01):
+        return fd.request(base, "POST", f"{V1}/trades", bearer=token, headers={"Idempotency-Key": key},
+                          json={"symbol": "EURUSD", "volume": volume, "trade_type": "buy", "comment": comment})
+
+    def wait_listed(self, base, token, ids):
+        """Polls the replica's open trades until every id is there; returns their listing."""
+        deadline = time.time() + 10
+        while True:
+            r = fd.request(base, "GET", f"{V1}/trades?limit=1000", bearer=token)
+            self.assertEqual(r.status, 200, r)
+            listed = [t["id"] for t in r.body]
+            if set(ids) <= set(listed) or time.time() > deadline:
+                return listed
+            time.sleep(0.05)
+
+    def test_an_order_retried_on_the_other_replica_returns_the_first_trade(self):
+        token = self.trader()
+        one, two = STACK.mt5_replica_urls()
+        first = self.order(one, token, "retry-1", "retried")
+        self.assertEqual(first.status, 201, first)
+        again = self.order(two, token, "retry-1", "retried")
+        self.assertEqual(again.status, 201, again)
+        self.assertEqual(again.body, first.body, "the other replica replays the first answer")
+        for base in (one, two):
+            listed = self.wait_listed(base, token, [first.body["id"]])
+            self.assertEqual(listed, [first.body["id"]], f"{base} lists the one trade, once")
+        reused = self.order(two, token, "retry-1", "another body")
+        self.assertEqual(reused.status, 422, reused)
+        self.assertEqual(reused.body["error"], "idempotency_key_reused", reused)
+
+    def test_one_order_sent_to_both_replicas_at_once_opens_one_trade(self):
+        token = self.trader()
+        answers = {}
+        for round_no in range(3):
+            key = f"race-{round_no}"
+            barrier = threading.Barrier(2)
+
+            def send(base, key=key, barrier=barrier):
+                barrier.wait()
+                answers[(key, base)] = self.order(base, token, key, key)
+
+            threads = [threading.Thread(target=send, args=(base,)) for base in STACK.mt5_replica_urls()]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+        ids = set()
+        for (key, base), r in answers.items():
+            self.assertEqual(r.status, 201, f"{key} on {base}: {r}")
+            ids.add((key, r.body["id"]))
+        self.assertEqual(len(ids), 3, f"each key opened one trade, whichever replica answered: {sorted(ids)}")
+        for base in STACK.mt5_replica_urls():
+            listed = self.wait_listed(base, token, [i for _, i in ids])
+            self.assertEqual(sorted(listed), sorted(i for _, i in ids), base)
+
+    def test_orders_through_nginx_reach_both_replicas_and_each_lists_them_all(self):
+        token = self.trader()
+        ids, served = [], set()
+        for n in range(6):
+            r, upstream = self.call("POST", f"{V1}/trades", bearer=token, headers={"Idempotency-Key": f"edge-{n}"},
+                                    json={"symbol": "EURUSD", "volume": 0.01, "trade_type": "buy", "comment": "edge"})
+            self.assertEqual(r.status, 201, r)
+            ids.append(r.body["id"])
+            served.add(upstream)
+        self.assertEqual(len(served), 2, f"nginx spread the orders over both mt5-api replicas: {served}")
+        for base in STACK.mt5_replica_urls():
+            self.assertEqual(sorted(self.wait_listed(base, token, ids)), sorted(ids), base)
+        # One account whichever replica answers: each re-reads it from the broker every second.
+        deadline = time.time() + 10
+        while True:
+            views = [fd.request(base, "GET", f"{V1}/account", bearer=token) for base in STACK.mt5_replica_urls()]
+            for v in views:
+                self.assertEqual(v.status, 200, v)
+            same = [{k: v.body[k] for k in ("balance", "margin", "currency", "leverage")} for v in views]
+            if same[0] == same[1] or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(same[0], same[1], "both replicas show the account the broker holds")
+
+
 def replica_pid(port):
     """The permiso-auth process serving on this port (found through /proc)."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
