@@ -16,6 +16,9 @@
 #include <quickfix/ThreadedSocketAcceptor.h>
 #include <quickfix/ThreadedSocketInitiator.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -333,6 +336,19 @@ void require(bool condition, const std::string& problem) {
   if (!condition) throw std::runtime_error("FIX session engine: " + problem);
 }
 
+/// Whether `file` holds an RSA private key: QuickFIX 1.15.1 reads no other kind (an EC key
+/// fails later with "Unable to configure client certificate", which names neither the file nor
+/// the reason).
+bool holds_rsa_key(const std::string& file) {
+  std::FILE* f = std::fopen(file.c_str(), "r");
+  if (f == nullptr) return false;
+  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  const bool rsa = key != nullptr && EVP_PKEY_base_id(key) == EVP_PKEY_RSA;
+  EVP_PKEY_free(key);
+  return rsa;
+}
+
 void validate_tls(const EngineOptions& options) {
   if (options.role == EngineOptions::Role::Initiator) {
     // Without a CA file QuickFIX verifies nothing: TLS without it would trust any certificate.
@@ -344,6 +360,8 @@ void validate_tls(const EngineOptions& options) {
   for (const std::string* file : {&options.ca_file, &options.cert_file, &options.key_file}) {
     require(file->empty() || readable(*file), "cannot read " + *file);
   }
+  require(options.key_file.empty() || holds_rsa_key(options.key_file),
+          options.key_file + " holds no RSA private key (QuickFIX 1.15.1 reads RSA keys only)");
 }
 
 void validate_sessions(const EngineOptions& options) {

@@ -210,7 +210,7 @@ class Mt5Server(ServiceProcess):
     document = "mt5-api"
     start_timeout = 40
 
-    def __init__(self, auth, service_secret, env=None, same=None, redis=None):
+    def __init__(self, auth, service_secret, env=None, same=None, redis=None, sim=None):
         self.binary = mt5_binary()
         self.backend = harness.backend_name()
         self.auth = auth
@@ -229,7 +229,9 @@ class Mt5Server(ServiceProcess):
         self.redis = redis
         self.log_path = os.path.join(self.data_dir, f"mt5-api-{self.port}.log")
         self.sim = None
-        if broker_name() != "simulator":
+        if sim is not None:
+            self.sim = sim  # a counterparty the test started (and this gateway stops)
+        elif broker_name() != "simulator":
             self.sim = same.sim if same is not None else counterparty_for(self.data_dir).start()
         self.env = {
             "PERMISO_ENV": "development",

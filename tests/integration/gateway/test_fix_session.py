@@ -1,11 +1,14 @@
 # MT5_BROKER=fix only: the FIX 4.4 session between mt5-api and mt5-sim (docs/fix.md). An order
 # sent into a session that goes silent is settled exactly once when the counterparty answers,
 # whether the session survived (the late ExecutionReport) or dropped and logged on again
-# (resend, and the OrderStatusRequest by ClOrdID); a wrong password never logs on; and no log
-# line holds the password.
+# (resend, and the OrderStatusRequest by ClOrdID); a wrong password never logs on; no log
+# line holds the password; and the session runs over TLS end to end.
+import os
+import shutil
 import subprocess
 import tempfile
 import time
+import types
 import unittest
 
 import gateway_harness as gh
@@ -65,6 +68,34 @@ class FixSessionTest(gh.GatewayTestCase):
         self.assertTrue(any(gh.same_id(t["id"], again["id"]) for t in tr.trades()))
         self.assertEqual(len(self.trades_with(tr, "across the drop")), 1)
 
+    def test_a_retry_after_mt5_api_died_with_the_order_in_flight_returns_that_order(self):
+        # The order's ClOrdID comes from its Idempotency-Key, so the retry is the same order to
+        # the counterparty: answered with the first execution, not executed again, although the
+        # gateway that sent it died before it knew the outcome.
+        tr = self.stack.trader()
+        key = harness.uniq("in-flight-")
+        body = {"symbol": "EURUSD", "volume": 0.01, "trade_type": "buy", "comment": "in flight at the crash"}
+        tr.account()
+        self.mt5.sim.pause()
+        old = self.stack.mt5
+        try:
+            r = tr.post(f"{V1}/trades", json=body, headers={"Idempotency-Key": key}, allow_5xx=True)
+            self.assertIn(r.status, (202, 503), r)
+            old.kill()
+            old.stop()
+        finally:
+            self.mt5.sim.resume()  # it reads the order still in its socket and executes it
+        self.stack.mt5 = gh.Mt5Server(self.stack.auth, self.stack.service_secret, env=self.stack.mt5_env,
+                                      same=old).start()
+        self.stack.previous_mt5 = old
+        self.wait_ready(True)
+        self.wait_one_trade(tr, "in flight at the crash")  # the re-read found what the order did
+        executed = self.trades_with(tr, "in flight at the crash")[0]
+        retry = tr.post(f"{V1}/trades", json=body, headers={"Idempotency-Key": key})
+        self.assertEqual(retry.status, 201, retry)
+        self.assertTrue(gh.same_id(retry.body["id"], executed["id"]), (retry.body, executed))
+        self.assertEqual(len(self.trades_with(tr, "in flight at the crash")), 1)
+
     def test_no_log_line_holds_the_password(self):
         tr = self.stack.trader()
         tr.open(volume=0.01, comment="logged")
@@ -87,3 +118,74 @@ class FixSessionTest(gh.GatewayTestCase):
         self.assertNotIn("not-the-password", output)
         self.assertIn("wrong password", self.mt5.sim.output())
         self.assertNotIn("not-the-password", self.mt5.sim.output())
+
+
+def make_rsa_certificates(tls_dir):
+    """A CA and a server certificate for localhost/127.0.0.1 signed by it, with RSA keys (QuickFIX
+    1.15.1 reads no other kind, so scripts/dev-tls's EC keys will not do)."""
+    os.makedirs(tls_dir, mode=0o700)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=tls_dir, check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=permiso-fix-test-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost",
+        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-copy_extensions", "copy", "-out", "server.pem", "-days", "2")
+
+
+class TlsFixSim(gh.FixSim):
+    """mt5-sim's FIX acceptor over TLS, with a certificate of a CA made for the test."""
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self.tls_dir = os.path.join(data_dir, "fix-tls")
+        make_rsa_certificates(self.tls_dir)
+
+    def arguments(self):
+        return super().arguments() + ["--fix-tls-cert", os.path.join(self.tls_dir, "server.pem"),
+                                      "--fix-tls-key", os.path.join(self.tls_dir, "server.key")]
+
+    def env(self):
+        return dict(super().env(), MT5_FIX_TLS="true", MT5_FIX_CA_FILE=os.path.join(self.tls_dir, "ca.pem"))
+
+
+@unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
+class FixOverTlsTest(gh.GatewayTestCase):
+    def test_mt5_api_trades_through_a_tls_session(self):
+        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tls-")
+        sim = TlsFixSim(sim_dir).start()
+        mt5 = gh.Mt5Server(self.stack.auth, self.stack.service_secret, sim=sim)
+        try:
+            mt5.start()
+            deadline = time.monotonic() + 30
+            while mt5.request("GET", "/ready", allow_5xx=True).status != 200:
+                self.assertLess(time.monotonic(), deadline, "mt5-api never logged on over TLS:\n" + mt5.describe())
+                time.sleep(0.1)
+            trader = gh.Trader(types.SimpleNamespace(auth=self.stack.auth, mt5=mt5))
+            opened = trader.open(volume=0.01, comment="over tls")
+            self.assertTrue(any(gh.same_id(t["id"], opened["id"]) for t in trader.trades()))
+            self.assertIn("over tls", [t.get("comment") for t in trader.trades()])
+        finally:
+            mt5.stop()
+            mt5.cleanup()
+            shutil.rmtree(sim_dir, ignore_errors=True)
+
+    def test_a_plain_session_to_a_tls_acceptor_never_logs_on(self):
+        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tls-")
+        sim = TlsFixSim(sim_dir).start()
+        try:
+            env = dict(self.mt5.env)
+            env.update(sim.env())
+            env.update({"MT5_FIX_TLS": None, "MT5_FIX_CA_FILE": None, "MT5_API_PORT": str(harness.free_port()),
+                        "PERMISO_DATA_DIR": sim_dir, "MT5_DATABASE_URL": f"sqlite:///{sim_dir}/mt5.db"})
+            env = {k: v for k, v in env.items() if v is not None}
+            proc = subprocess.run([self.mt5.binary], env=env, capture_output=True, timeout=60)
+            output = (proc.stdout + proc.stderr).decode(errors="replace")
+            self.assertNotEqual(proc.returncode, 0, output)
+            self.assertIn("did not log on", output)
+        finally:
+            sim.stop()
+            shutil.rmtree(sim_dir, ignore_errors=True)

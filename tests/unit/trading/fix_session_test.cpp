@@ -566,6 +566,26 @@ TEST_F(FixSessionTest, OverTlsTheInitiatorRefusesABrokerItsCaFileDoesNotVouchFor
   EXPECT_TRUE(broker_.attempts().empty());  // no Logon, so no password, went out
 }
 
+TEST_F(FixSessionTest, AKeyQuickFixCannotReadIsRefusedByName) {
+  // QuickFIX 1.15.1 reads RSA private keys only; an EC key would fail at start with a message
+  // naming neither the file nor the reason.
+  const std::string commands = "(cd '" + dir_.string() +
+                               "' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+                               " -keyout ec.key -out ec.pem -days 2 -subj /CN=localhost) >/dev/null 2>&1";
+  if (std::system(commands.c_str()) != 0) GTEST_SKIP() << "no openssl tool to make test certificates";
+  auto acceptor = acceptor_options(false);
+  acceptor.tls = true;
+  acceptor.cert_file = (dir_ / "ec.pem").string();
+  acceptor.key_file = (dir_ / "ec.key").string();
+  acceptor.port = test::free_port();  // not listened on: the options are refused first
+  try {
+    SessionEngine engine(acceptor, broker_);
+    FAIL() << "an EC key was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("ec.key holds no RSA private key"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(FixSessionTest, WriteDictionaryWritesTheCompiledInText) {
   const std::string path = (dir_ / "written.xml").string();
   ASSERT_TRUE(write_dictionary(path));
