@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -169,6 +170,18 @@ class FrontDoorStack:
             raise HarnessError(f"run-stack did not stop within 30 s:\n{self.output()}")
         self.log.close()
         return code
+
+    def stop_and_check(self):
+        """Stops the stack and removes its files; fails unless run-stack exited 0 on SIGTERM and
+        nothing answers on its ports any more."""
+        code = self.stop()
+        self.cleanup()
+        if code != 0:
+            raise AssertionError(f"run-stack exited with {code} on SIGTERM:\n{self.output()}")
+        for port in (self.https_port, self.auth_port, self.mt5_port):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    raise AssertionError(f"port {port} still answers after run-stack stopped")
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:

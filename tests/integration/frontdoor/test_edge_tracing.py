@@ -5,7 +5,6 @@
 import json as jsonlib
 import re
 import secrets
-import socket
 import unittest
 
 import frontdoor_harness as fd
@@ -32,14 +31,7 @@ def setUpModule():
 def tearDownModule():
     try:
         if STACK is not None:
-            code = STACK.stop()
-            STACK.cleanup()
-            if code != 0:
-                raise AssertionError(f"run-stack exited with {code} on SIGTERM:\n{STACK.output()}")
-            for port in (STACK.https_port, STACK.auth_port, STACK.mt5_port):
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        raise AssertionError(f"port {port} still answers after run-stack stopped")
+            STACK.stop_and_check()
     finally:
         COLLECTOR.stop()
 

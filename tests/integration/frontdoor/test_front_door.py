@@ -36,14 +36,7 @@ def setUpModule():
 
 def tearDownModule():
     if STACK is not None:
-        code = STACK.stop()
-        STACK.cleanup()
-        if code != 0:
-            raise AssertionError(f"run-stack exited with {code} on SIGTERM:\n{STACK.output()}")
-        for port in (STACK.https_port, STACK.auth_port, STACK.mt5_port):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    raise AssertionError(f"port {port} still answers after run-stack stopped")
+        STACK.stop_and_check()
 
 
 class FrontDoorCase(unittest.TestCase):

@@ -263,6 +263,19 @@ class ServerTest : public ::testing::Test {
   std::mutex log_mutex_;
   std::vector<LogLine> log_;
   std::vector<std::string> errors_;
+
+  /// Polls until the access-log hook has written a line (the hook runs after the answer is
+  /// sent), or `limit` passed; the caller then asserts on log_ under log_mutex_.
+  void wait_for_a_log_line(std::chrono::milliseconds limit) {
+    const auto deadline = SteadyClock::now() + limit;
+    for (;;) {
+      {
+        std::lock_guard lock(log_mutex_);
+        if (!log_.empty() || SteadyClock::now() > deadline) return;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  }
 };
 
 TEST_F(ServerTest, BindsAnEphemeralPort) {
@@ -788,14 +801,7 @@ TEST_F(ServerTest, HealthAndReadiness) {
 TEST_F(ServerTest, AccessLogHookGetsOneLinePerRequest) {
   start();
   ASSERT_TRUE(roundtrip(get("/users/9?secret=shh", "User-Agent: unit/1\r\nX-Request-ID: log-1\r\n")));
-  SteadyClock::time_point deadline = SteadyClock::now() + 1s;
-  for (;;) {
-    {
-      std::lock_guard lock(log_mutex_);
-      if (!log_.empty() || SteadyClock::now() > deadline) break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_for_a_log_line(1s);
   std::lock_guard lock(log_mutex_);
   ASSERT_EQ(log_.size(), 1U);
   const auto& e = log_[0];
@@ -821,14 +827,7 @@ TEST_F(ServerTest, HandlerAndAccessLogSeeTheCallersTrace) {
   EXPECT_EQ(span.size(), 16U);
   EXPECT_NE(span, "00f067aa0ba902b7");
   EXPECT_FALSE(r->has("traceparent"));  // the answer carries X-Request-ID, not the trace
-  const auto deadline = SteadyClock::now() + 2s;
-  for (;;) {
-    {
-      std::lock_guard lock(log_mutex_);
-      if (!log_.empty() || SteadyClock::now() > deadline) break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
+  wait_for_a_log_line(2s);
   std::lock_guard lock(log_mutex_);
   ASSERT_EQ(log_.size(), 1U);
   EXPECT_EQ(log_[0].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");

@@ -146,6 +146,13 @@ Order order(Ticket t, Login login) {
   return o;
 }
 
+Order filled_order(Ticket t, Login login) {
+  Order o = order(t, login);
+  o.state = OrderState::Filled;
+  o.time_done_msc = kT0 * 1000 + 9;
+  return o;
+}
+
 Deal deal(Ticket t, Login login, Ticket pos, TimeMs time) {
   Deal d;
   d.ticket = t;
@@ -277,10 +284,7 @@ TEST_P(TradeStoreTest, RowsAreUpsertedByTicketAsStateAfter) {
   Changes closed;
   closed.accounts = {account(1, 150)};
   closed.positions = {position(5, 1, true)};
-  Order filled = order(6, 1);
-  filled.state = OrderState::Filled;
-  filled.time_done_msc = kT0 * 1000 + 9;
-  closed.orders = {filled};
+  closed.orders = {filled_order(6, 1)};
   ASSERT_TRUE(commit(with(closed)));
   ASSERT_TRUE(commit(with(closed)));  // writing the same state again changes nothing
 
@@ -532,10 +536,7 @@ TEST_P(TradeStoreTest, AClosedPositionAndAFinishedOrderAreNeverOpenedAgain) {
   // rows themselves can say which is final.
   Changes closed;
   closed.positions = {position(5, 1, true)};
-  Order filled = order(6, 1);
-  filled.state = OrderState::Filled;
-  filled.time_done_msc = kT0 * 1000 + 9;
-  closed.orders = {filled};
+  closed.orders = {filled_order(6, 1)};
   ASSERT_TRUE(commit(with(closed)));
   auto other = open_or_die();
   Changes stale;
