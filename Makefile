@@ -57,7 +57,7 @@ test: fmt-check layering-check naming-check compose-check prometheus-check web-c
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure --timeout 900 -j $(JOBS)
 
 # deploy/prometheus: promtool checks the scrape configuration and the alert rules, and runs
-# the rules' unit tests.
+# the rules' unit tests; deploy/grafana's dashboard queries are checked too.
 prometheus-check: bootstrap
 	@tests/deploy/check-prometheus
 
