@@ -214,8 +214,11 @@ class FrontDoorStack:
         return os.path.join(self.data_dir, "frontdoor")
 
     def access_log(self):
+        """nginx's JSON access-log lines written so far. nginx may be writing a line as it is read:
+        only lines that end in a newline are complete."""
         with open(os.path.join(self.frontdoor_dir(), "access.log"), encoding="utf-8") as f:
-            return [jsonlib.loads(line) for line in f if line.strip()]
+            complete = f.read().split("\n")[:-1]  # what follows the last newline is still being written
+        return [jsonlib.loads(line) for line in complete if line.strip()]
 
 
 class ClusterStack(FrontDoorStack):
