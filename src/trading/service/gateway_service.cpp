@@ -464,13 +464,19 @@ bool GatewayService::answers_from_memory(const Caller& caller) const {
   return options_.exclusive_store || login_of(caller.account_key).has_value();
 }
 
-std::optional<Login> GatewayService::reader_login(const Caller& caller) {
+ServiceResult<std::optional<Login>> GatewayService::reader_login(const Caller& caller) {
   if (auto login = login_of(caller.account_key); login || options_.exclusive_store) return login;
   auto bound = store_.find_binding(caller.account_key);
-  if (!bound || !bound->has_value() || !broker_.attach_account(**bound)) return std::nullopt;
+  if (!bound) return storage_down(bound.error().message);
+  if (!bound->has_value()) return std::optional<Login>{};  // no account anywhere yet
+  // The account exists: an empty answer would hide its trades, so a broker that cannot be
+  // read is a 503, as for any other broker call.
+  if (!broker_.attach_account(**bound)) {
+    return fail(ServiceError::BrokerUnavailable, "", "the broker did not answer for the account");
+  }
   std::lock_guard lock(mu_);
   logins_.emplace(caller.account_key, **bound);
-  return **bound;
+  return std::optional<Login>{**bound};
 }
 
 bool GatewayService::attach_bound_account(const std::string& key) {
@@ -899,18 +905,20 @@ void GatewayService::close_trade(const Caller& caller, Ticket ticket, Done<Posit
 ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller, const TradeListQuery& query) {
   TradePage page;
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, 1000);
-  auto login = reader_login(caller);
-  if (!login) return page;
+  auto found = reader_login(caller);
+  if (!found) return found.error();
+  if (!*found) return page;
+  const Login login = **found;
   auto below = [&](Ticket t) { return !query.cursor || t < *query.cursor; };
 
   std::vector<Position> rows;
   if (query.status != TradeListQuery::Status::Closed) {
-    for (auto& p : broker_.positions_get(*login, query.symbol)) {
+    for (auto& p : broker_.positions_get(login, query.symbol)) {
       if (below(p.ticket)) rows.push_back(std::move(p));
     }
   }
   if (query.status != TradeListQuery::Status::Open) {
-    auto closed = store_.closed_positions(*login, query.symbol, query.cursor, limit + 1);
+    auto closed = store_.closed_positions(login, query.symbol, query.cursor, limit + 1);
     if (!closed) return storage_down(closed.error().message);
     for (auto& p : *closed) {
       const bool dup = std::any_of(rows.begin(), rows.end(), [&](const Position& q) { return q.ticket == p.ticket; });
@@ -927,37 +935,42 @@ ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller, const
 }
 
 ServiceResult<Position> GatewayService::get_trade(const Caller& caller, Ticket ticket) {
-  auto login = reader_login(caller);
-  if (!login) return fail(ServiceError::NotFound, "id", "no such trade");
-  for (auto& p : broker_.positions_get(*login)) {
+  auto found = reader_login(caller);
+  if (!found) return found.error();
+  if (!*found) return fail(ServiceError::NotFound, "id", "no such trade");
+  const Login login = **found;
+  for (auto& p : broker_.positions_get(login)) {
     if (p.ticket == ticket) return std::move(p);
   }
-  if (auto c = closing(*login, ticket)) return std::move(*c);  // closed, its commit in flight
-  auto stored = store_.position(*login, ticket);
+  if (auto c = closing(login, ticket)) return std::move(*c);  // closed, its commit in flight
+  auto stored = store_.position(login, ticket);
   if (!stored) return storage_down(stored.error().message);
   if (!stored->has_value()) return fail(ServiceError::NotFound, "id", "no such trade");
   return std::move(**stored);
 }
 
 ServiceResult<std::vector<Order>> GatewayService::orders(const Caller& caller) {
-  auto login = reader_login(caller);
-  if (!login) return std::vector<Order>{};
-  return broker_.orders_get(*login);
+  auto found = reader_login(caller);
+  if (!found) return found.error();
+  if (!*found) return std::vector<Order>{};
+  return broker_.orders_get(**found);
 }
 
 ServiceResult<DealPage> GatewayService::deals(const Caller& caller, const DealListQuery& query) {
   DealPage page;
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, DealListQuery::kMaxLimit);
-  auto login = reader_login(caller);
-  if (!login || query.to_msc <= query.from_msc) return page;
+  auto found = reader_login(caller);
+  if (!found) return found.error();
+  if (!*found || query.to_msc <= query.from_msc) return page;
+  const Login login = **found;
   auto key = [](const Deal& d) { return DealCursor{d.time_msc, d.ticket}; };
-  auto stored = store_.deals(*login, query.from_msc, query.to_msc, query.after, limit + 1);
+  auto stored = store_.deals(login, query.from_msc, query.to_msc, query.after, limit + 1);
   if (!stored) return storage_down(stored.error().message);
   std::vector<Deal> rows = std::move(*stored);
   std::unordered_set<Ticket> seen;
   for (const auto& d : rows) seen.insert(d.ticket);
   // A broker-initiated deal (SL/TP, stop-out) is in memory a moment before it is committed.
-  for (auto& d : broker_.history_deals_get(*login, query.from_msc, query.to_msc)) {
+  for (auto& d : broker_.history_deals_get(login, query.from_msc, query.to_msc)) {
     if (query.after && key(d) <= *query.after) continue;
     if (seen.insert(d.ticket).second) rows.push_back(std::move(d));
   }

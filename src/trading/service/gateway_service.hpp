@@ -119,9 +119,10 @@ class GatewayService final : public TradingService {
   /// the broker too, or the failure to read it); false when no account is bound yet.
   bool attach_bound_account(const std::string& key);
   /// The caller's login for a read: known here, or (replicas sharing the store) bound by another
-  /// replica and now attached. May read storage and the broker: never on an I/O thread unless
-  /// answers_from_memory.
-  std::optional<Login> reader_login(const Caller& caller);
+  /// replica and now attached; nullopt when the caller has no account. StorageUnavailable or
+  /// BrokerUnavailable when that cannot be found out. May read storage and the broker: never
+  /// on an I/O thread unless answers_from_memory.
+  ServiceResult<std::optional<Login>> reader_login(const Caller& caller);
   void finish_opening(const std::string& key, const ServiceResult<Login>& result);
   void finish_inflight(const std::string& full_key, const ServiceResult<StoredAnswer>& result);
   void remember(const std::string& full_key, Answer answer);

@@ -222,6 +222,22 @@ TEST_F(FixReplicasTest, TheFirstReadOnTheOtherReplicaFindsTheAccount) {
   EXPECT_TRUE(b_->service->answers_from_memory(alice_));
 }
 
+TEST_F(FixReplicasTest, AFirstReadWhileTheBrokerIsUnreachableIsUnavailableNotEmpty) {
+  auto first = a_->open(alice_, buy(alice_, "hidden-1"));
+  ASSERT_TRUE(first) << first.error().message;
+  b_->broker->stop();  // B's session is gone: it cannot read the account A opened
+  auto page = b_->service->list_trades(alice_, TradeListQuery{});
+  ASSERT_FALSE(page) << "an empty list would hide the trade";
+  EXPECT_EQ(page.error().code, ServiceError::BrokerUnavailable);
+  auto orders = b_->service->orders(alice_);
+  ASSERT_FALSE(orders);
+  EXPECT_EQ(orders.error().code, ServiceError::BrokerUnavailable);
+  // A principal with no account anywhere still reads empty.
+  auto nobody = b_->service->list_trades(Caller{"client:nobody", "Nobody"}, TradeListQuery{});
+  ASSERT_TRUE(nobody) << nobody.error().message;
+  EXPECT_TRUE(nobody->trades.empty());
+}
+
 TEST_F(FixReplicasTest, ARetryOnTheOtherReplicaReturnsTheFirstTrade) {
   auto first = a_->open(alice_, buy(alice_, "order-1"));
   ASSERT_TRUE(first) << first.error().message;
