@@ -83,7 +83,7 @@ class FixBrokerTest : public ::testing::Test {
     o.store_dir = (dir_ / "client").string();
     o.heartbeat_seconds = 1;
     o.reconnect_seconds = 1;
-    o.timeout = 2s;
+    o.timeout = 10s;  // a liveness bound: a loaded CI machine once took over 2 s for a loopback order
     o.refresh_interval = 100ms;
     return o;
   }
@@ -95,9 +95,12 @@ class FixBrokerTest : public ::testing::Test {
     return broker;
   }
 
+  /// Logged on, and the first quotes in (the subscription follows the logon): an order then is
+  /// marked to the market as the broker marks it.
   std::unique_ptr<FixBroker> connected() {
     auto broker = connect(connector_options());
     EXPECT_TRUE(broker->wait_until_connected(10s));
+    EXPECT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD").has_value(); }));
     return broker;
   }
 

@@ -167,7 +167,7 @@ class FixReplicasTest : public ::testing::Test {
     o.store_dir = (dir_ / sender).string();
     o.heartbeat_seconds = 1;
     o.reconnect_seconds = 1;
-    o.timeout = 5s;
+    o.timeout = 10s;  // a liveness bound, never reached on a healthy run
     o.refresh_interval = 100ms;
     return o;
   }
