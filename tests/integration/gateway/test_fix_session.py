@@ -16,6 +16,10 @@ import harness
 from gateway_harness import V1
 
 
+def tearDownModule():
+    gh.stop_module_stack(__name__)  # FixOverTlsTest's (the module's shared stack)
+
+
 @unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
 class FixSessionTest(gh.GatewayTestCase):
     stack_kwargs = {"mt5_env": {"LOG_LEVEL": "DEBUG"}}  # the FIX messages are logged at debug
