@@ -215,12 +215,13 @@ class TradingReplicasTest(ClusterCase):
         for base in STACK.mt5_replica_urls():
             self.assertEqual(sorted(self.wait_listed(base, token, ids)), sorted(ids), base)
         # One account whichever replica answers: each re-reads it from the broker every second.
+        # (Not the margin: it follows the price, and the replicas read at different moments.)
         deadline = time.time() + 10
         while True:
             views = [fd.request(base, "GET", f"{V1}/account", bearer=token) for base in STACK.mt5_replica_urls()]
             for v in views:
                 self.assertEqual(v.status, 200, v)
-            same = [{k: v.body[k] for k in ("balance", "margin", "currency", "leverage")} for v in views]
+            same = [{k: v.body[k] for k in ("balance", "currency", "leverage")} for v in views]
             if same[0] == same[1] or time.time() > deadline:
                 break
             time.sleep(0.1)
