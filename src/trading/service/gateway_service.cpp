@@ -3,7 +3,6 @@
 #include "trading/service/gateway_service.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <functional>
 #include <future>
@@ -141,14 +140,6 @@ std::string full_key_of(std::string_view account_key, std::string_view key) {
   s += account_key;
   s += key;
   return s;
-}
-
-/// The inverse of full_key_of: (account key, Idempotency-Key).
-std::pair<std::string_view, std::string_view> split_full_key(std::string_view full_key) {
-  const auto colon = full_key.find(':');
-  std::size_t size = 0;
-  std::from_chars(full_key.data(), full_key.data() + colon, size);
-  return {full_key.substr(colon + 1, size), full_key.substr(colon + 1 + size)};
 }
 
 bool is_key_conflict(const storage::StorageFailure& f) {
@@ -466,7 +457,11 @@ bool GatewayService::answers_from_memory(const Caller& caller) const {
 
 ServiceResult<std::optional<Login>> GatewayService::reader_login(const Caller& caller) {
   if (auto login = login_of(caller.account_key); login || options_.exclusive_store) return login;
-  auto bound = store_.find_binding(caller.account_key);
+  return attach_bound(caller.account_key);
+}
+
+ServiceResult<std::optional<Login>> GatewayService::attach_bound(const std::string& key) {
+  auto bound = store_.find_binding(key);
   if (!bound) return storage_down(bound.error().message);
   if (!bound->has_value()) return std::optional<Login>{};  // no account anywhere yet
   // The account exists: an empty answer would hide its trades, so a broker that cannot be
@@ -475,22 +470,14 @@ ServiceResult<std::optional<Login>> GatewayService::reader_login(const Caller& c
     return fail(ServiceError::BrokerUnavailable, "", "the broker did not answer for the account");
   }
   std::lock_guard lock(mu_);
-  logins_.emplace(caller.account_key, **bound);
+  logins_.emplace(key, **bound);
   return std::optional<Login>{**bound};
 }
 
 bool GatewayService::attach_bound_account(const std::string& key) {
-  auto bound = store_.find_binding(key);
-  if (!bound) {
-    finish_opening(key, storage_down(bound.error().message));
-    return true;
-  }
-  if (!bound->has_value()) return false;
-  if (!broker_.attach_account(**bound)) {
-    finish_opening(key, fail(ServiceError::BrokerUnavailable, "", "the broker did not answer for the account"));
-    return true;
-  }
-  finish_opening(key, **bound);
+  auto found = attach_bound(key);
+  if (found && !*found) return false;
+  finish_opening(key, found ? ServiceResult<Login>(**found) : ServiceResult<Login>(found.error()));
   return true;
 }
 
@@ -630,19 +617,21 @@ bool GatewayService::answered_by_idempotency(const Caller& caller, const OpenTra
     return true;
   }
   if (!stored->has_value()) return false;
-  const auto& rec = **stored;
-  remember(full_key, Answer{rec.fingerprint, rec.status, rec.body, rec.created_at});
-  if (rec.fingerprint != request.fingerprint) {
-    auto f = key_reused();
-    finish_inflight(full_key, f);  // waiters had this request's fingerprint
-    done(f);
-    return true;
-  }
-  StoredAnswer answer{rec.status, rec.body, true};
-  finish_inflight(full_key, answer);
-  replays_.fetch_add(1, std::memory_order_relaxed);
-  done(std::move(answer));
+  done(answer_from_record(full_key, request.fingerprint, **stored));
   return true;
+}
+
+ServiceResult<StoredAnswer> GatewayService::answer_from_record(const std::string& full_key,
+                                                               const std::string& fingerprint,
+                                                               const IdempotencyRecord& rec) {
+  remember(full_key, Answer{rec.fingerprint, rec.status, rec.body, rec.created_at});
+  ServiceResult<StoredAnswer> out = key_reused();  // waiters had this request's fingerprint
+  if (rec.fingerprint == fingerprint) {
+    replays_.fetch_add(1, std::memory_order_relaxed);
+    out = StoredAnswer{rec.status, rec.body, true};
+  }
+  finish_inflight(full_key, out);
+  return out;
 }
 
 void GatewayService::open_trade(const Caller& caller, OpenTrade request, Render render, Done<StoredAnswer> done) {
@@ -715,13 +704,14 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
                                       answer.body,        clock_.now_seconds()};
   }
   const bool filled = outcome.result.retcode != Retcode::Placed;
-  r.done = [this, full_key, answer, filled, fingerprint = request.fingerprint, published = for_listener(r.changes),
+  r.done = [this, full_key, answer, filled, caller_key = caller.account_key, key = request.idempotency_key,
+            fingerprint = request.fingerprint, published = for_listener(r.changes),
             done = std::move(done)](StoreStatus st) mutable {
     end_commit();
     if (!st && !full_key.empty() && is_key_conflict(st.error())) {
       // Another replica recorded this key first: the broker answered both with one order (its
       // id is derived from the key), whose rows that replica committed.
-      done(answer_recorded_elsewhere(full_key, fingerprint));
+      done(answer_recorded_elsewhere(caller_key, key, full_key, fingerprint));
       return;
     }
     if (!st) {
@@ -743,23 +733,14 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
   submit(std::move(r));
 }
 
-ServiceResult<StoredAnswer> GatewayService::answer_recorded_elsewhere(const std::string& full_key,
+ServiceResult<StoredAnswer> GatewayService::answer_recorded_elsewhere(const std::string& caller, const std::string& key,
+                                                                      const std::string& full_key,
                                                                       const std::string& fingerprint) {
-  const auto [caller, key] = split_full_key(full_key);
   auto stored = store_.find_idempotency(caller, key);
-  ServiceResult<StoredAnswer> out = storage_down("the key's record could not be read");
-  if (stored && stored->has_value()) {
-    const auto& rec = **stored;
-    remember(full_key, Answer{rec.fingerprint, rec.status, rec.body, rec.created_at});
-    if (rec.fingerprint != fingerprint) {
-      out = key_reused();
-    } else {
-      replays_.fetch_add(1, std::memory_order_relaxed);
-      out = StoredAnswer{rec.status, rec.body, true};
-    }
-  }
-  finish_inflight(full_key, out);
-  return out;
+  if (stored && stored->has_value()) return answer_from_record(full_key, fingerprint, **stored);
+  ServiceFailure f = storage_down("the key's record could not be read");
+  finish_inflight(full_key, f);
+  return f;
 }
 
 ServiceResult<Position> GatewayService::open_position_of(Login login, Ticket ticket) {

@@ -123,6 +123,9 @@ class GatewayService final : public TradingService {
   /// BrokerUnavailable when that cannot be found out. May read storage and the broker: never
   /// on an I/O thread unless answers_from_memory.
   ServiceResult<std::optional<Login>> reader_login(const Caller& caller);
+  /// The login bound to `key` in storage, attached to the broker and remembered; nullopt when
+  /// none is bound. StorageUnavailable / BrokerUnavailable when either cannot be read.
+  ServiceResult<std::optional<Login>> attach_bound(const std::string& key);
   void finish_opening(const std::string& key, const ServiceResult<Login>& result);
   void finish_inflight(const std::string& full_key, const ServiceResult<StoredAnswer>& result);
   void remember(const std::string& full_key, Answer answer);
@@ -143,7 +146,12 @@ class GatewayService final : public TradingService {
   /// The answer another replica recorded for `full_key` after the broker answered both with
   /// one order: a replay, a reused key (another fingerprint), or StorageUnavailable. Reads the
   /// store on the writer thread; only a retry that raced on two replicas comes here.
-  ServiceResult<StoredAnswer> answer_recorded_elsewhere(const std::string& full_key, const std::string& fingerprint);
+  ServiceResult<StoredAnswer> answer_recorded_elsewhere(const std::string& caller, const std::string& key,
+                                                        const std::string& full_key, const std::string& fingerprint);
+  /// The answer `rec` gives a request with `fingerprint` (a replay, or a reused key), remembered
+  /// and handed to the waiters of `full_key`.
+  ServiceResult<StoredAnswer> answer_from_record(const std::string& full_key, const std::string& fingerprint,
+                                                 const IdempotencyRecord& rec);
   /// The caller's open position `ticket`, or NotFound / Conflict("id") when it is closed.
   ServiceResult<Position> open_position_of(Login login, Ticket ticket);
   void position_step(Login login, const TradeRequest& request, Done<Position> done);

@@ -112,13 +112,19 @@ class CounterpartyTest : public ::testing::Test {
     return report ? report->login : 0;
   }
 
-  OrderRequest market(Login login, std::string cl_ord_id, OrderType type = OrderType::Buy, double volume = 0.1,
-                      Ticket position = 0) {
+  /// A request of `action` on EURUSD for `login`, the rest left to the caller.
+  static OrderRequest request(TradeAction action, Login login, std::string cl_ord_id) {
     OrderRequest r;
     r.cl_ord_id = std::move(cl_ord_id);
     r.login = login;
-    r.request.action = TradeAction::Deal;
+    r.request.action = action;
     r.request.symbol = "EURUSD";
+    return r;
+  }
+
+  OrderRequest market(Login login, std::string cl_ord_id, OrderType type = OrderType::Buy, double volume = 0.1,
+                      Ticket position = 0) {
+    OrderRequest r = request(TradeAction::Deal, login, std::move(cl_ord_id));
     r.request.volume = volume;
     r.request.type = type;
     r.request.deviation = 1000;
@@ -146,11 +152,7 @@ class CounterpartyTest : public ::testing::Test {
   }
 
   OrderRequest stops(Login login, std::string cl_ord_id, Ticket position, double sl, double tp) {
-    OrderRequest r;
-    r.cl_ord_id = std::move(cl_ord_id);
-    r.login = login;
-    r.request.action = TradeAction::SlTp;
-    r.request.symbol = "EURUSD";
+    OrderRequest r = request(TradeAction::SlTp, login, std::move(cl_ord_id));
     r.request.position = position;
     r.request.sl = sl;
     r.request.tp = tp;
