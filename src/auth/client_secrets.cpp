@@ -3,7 +3,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -35,17 +34,7 @@ std::string ClientSecrets::generate() {
 }
 
 std::string ClientSecrets::hash(std::string_view secret) const {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int mac_len = 0;
-  HMAC(EVP_sha256(), pepper_.data(), static_cast<int>(pepper_.size()),
-       reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), mac.data(), &mac_len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(kScheme);
-  for (unsigned int i = 0; i < mac_len; ++i) {
-    out.push_back(kHex[mac[i] >> 4]);
-    out.push_back(kHex[mac[i] & 0xf]);
-  }
-  return out;
+  return std::string(kScheme) + jose::hex(keyed_.mac(secret));
 }
 
 bool ClientSecrets::matches(std::string_view secret, std::string_view stored_hash) const {

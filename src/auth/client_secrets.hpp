@@ -3,6 +3,8 @@
 // Argon2 on the token hot path; a keyed hash keeps a stolen table useless without the pepper.
 #pragma once
 
+#include "jose/crypto.hpp"
+
 #include <string>
 #include <string_view>
 
@@ -12,7 +14,7 @@ class ClientSecrets {
  public:
   /// `pepper` is the server-side HMAC key (PERMISO_CLIENT_SECRET_PEPPER, or generated
   /// under the data dir); it never leaves the process.
-  explicit ClientSecrets(std::string pepper) : pepper_(std::move(pepper)) {}
+  explicit ClientSecrets(std::string_view pepper) : keyed_(pepper) {}
 
   /// A new secret: 32 random bytes, base64url without padding (43 characters).
   [[nodiscard]] static std::string generate();
@@ -22,7 +24,7 @@ class ClientSecrets {
   [[nodiscard]] bool matches(std::string_view secret, std::string_view stored_hash) const;
 
  private:
-  std::string pepper_;
+  jose::HmacSha256 keyed_;  // under the pepper, keyed once: every token checks a secret
 };
 
 }  // namespace permiso::auth

@@ -1,9 +1,11 @@
 // See crypto.hpp.
 #include "jose/crypto.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -65,6 +67,36 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned int len = 0;
   HMAC(sha256_md(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
        data.size(), reinterpret_cast<unsigned char*>(out.data()), &len);
+  return out;
+}
+
+void HmacSha256::Free::operator()(evp_mac_ctx_st* ctx) const {
+  EVP_MAC_CTX_free(ctx);
+}
+
+HmacSha256::HmacSha256(std::string_view key) {
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (hmac == nullptr) throw std::runtime_error("OpenSSL has no HMAC");
+  std::unique_ptr<EVP_MAC_CTX, Free> ctx(EVP_MAC_CTX_new(hmac));
+  EVP_MAC_free(hmac);  // the context holds its own reference
+  std::string digest = "SHA256";
+  const std::array<OSSL_PARAM, 2> params{OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
+                                         OSSL_PARAM_construct_end()};
+  if (!ctx ||
+      EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(), params.data()) != 1) {
+    throw std::runtime_error("HMAC-SHA256 could not be keyed");
+  }
+  keyed_ = std::shared_ptr<evp_mac_ctx_st>(ctx.release(), Free{});
+}
+
+std::string HmacSha256::mac(std::string_view data) const {
+  std::unique_ptr<EVP_MAC_CTX, Free> ctx(EVP_MAC_CTX_dup(keyed_.get()));
+  std::string out(32, '\0');
+  std::size_t len = 0;
+  if (!ctx || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) != 1 || len != 32) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
   return out;
 }
 

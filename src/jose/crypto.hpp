@@ -2,9 +2,12 @@
 // comparison and base64url (RFC 4648 §5, no padding, as JOSE uses it).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX, kept out of this header
 
 namespace permiso::jose {
 
@@ -15,6 +18,22 @@ std::string random_token(std::size_t nbytes);
 std::string sha256(std::string_view data);                             // raw 32 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string hex(std::string_view bytes);
+
+/// HMAC-SHA256 under one key, keyed once. HMAC() in OpenSSL 3 looks HMAC and SHA-256 up in the
+/// provider store (under its locks) and hashes the key on every call, about 3 µs; mac() only
+/// copies the keyed state. mac() only reads that state, so one instance serves all threads.
+class HmacSha256 {
+ public:
+  /// Throws std::runtime_error only if OpenSSL lacks HMAC or SHA-256.
+  explicit HmacSha256(std::string_view key);
+  [[nodiscard]] std::string mac(std::string_view data) const;  // raw 32 bytes
+
+ private:
+  struct Free {
+    void operator()(evp_mac_ctx_st* ctx) const;
+  };
+  std::shared_ptr<evp_mac_ctx_st> keyed_;  // shared: copies of a key share its read-only state
+};
 /// False on length mismatch; otherwise compares without data-dependent timing.
 bool constant_time_equal(std::string_view a, std::string_view b);
 

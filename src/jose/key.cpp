@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 
 #include <array>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -20,9 +21,10 @@ namespace permiso::jose {
 struct SigningKey::Impl {
   Algorithm alg = Algorithm::HS256;
   std::string kid;
-  std::string secret;        // HS256
-  EVP_PKEY* pkey = nullptr;  // others; shared read-only: EVP_PKEY signing is thread-safe
-  EVP_MD* md = nullptr;      // SHA-256 fetched once (RS256/ES256), not per signature
+  std::string secret;              // HS256
+  std::optional<HmacSha256> hmac;  // HS256: keyed once under the secret
+  EVP_PKEY* pkey = nullptr;        // others; shared read-only: EVP_PKEY signing is thread-safe
+  EVP_MD* md = nullptr;            // SHA-256 fetched once (RS256/ES256), not per signature
   // Contexts initialised once and copied per call: EVP_DigestSignInit costs ~2 µs (provider
   // fetches under locks), a copy ~0.1 µs. The templates are only read after finish().
   EVP_MD_CTX* sign_template = nullptr;
@@ -321,7 +323,8 @@ Result<SigningKey, KeyError> SigningKey::from_hmac_secret(std::string_view secre
   impl->has_private = true;
   // A MAC of a constant under the secret: stable across restarts and replicas, and it
   // reveals nothing about the secret (unlike a plain hash, which invites offline guessing).
-  impl->kid = "hs-" + base64url_encode(hmac_sha256(secret, "permiso-kid")).substr(0, 16);
+  impl->hmac.emplace(secret);
+  impl->kid = "hs-" + base64url_encode(impl->hmac->mac("permiso-kid")).substr(0, 16);
   impl->finish();
   return SigningKey(std::move(impl));
 }
@@ -430,7 +433,7 @@ std::string SigningKey::secret() const {
 std::string SigningKey::sign(std::string_view input) const {
   const Impl& k = *impl_;
   if (!k.has_private) return {};
-  if (k.alg == Algorithm::HS256) return hmac_sha256(k.secret, input);
+  if (k.alg == Algorithm::HS256) return k.hmac->mac(input);
   // A context per call, copied from the read-only template: concurrent signing is safe.
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   if (!ctx) return {};
@@ -458,7 +461,7 @@ std::string SigningKey::sign(std::string_view input) const {
 bool SigningKey::verify(std::string_view input, std::string_view signature) const {
   const Impl& k = *impl_;
   if (k.alg == Algorithm::HS256) {
-    return constant_time_equal(hmac_sha256(k.secret, input), signature);
+    return k.hmac && constant_time_equal(k.hmac->mac(input), signature);
   }
   std::string der;
   if (k.alg == Algorithm::ES256) {
@@ -503,6 +506,7 @@ SigningKey SigningKey::with_kid(std::string kid) const {
   impl->alg = impl_->alg;
   impl->kid = std::move(kid);
   impl->secret = impl_->secret;
+  impl->hmac = impl_->hmac;  // shares the keyed state, read-only
   impl->has_private = impl_->has_private;
   if (impl_->pkey != nullptr) {
     EVP_PKEY_up_ref(impl_->pkey);

@@ -4,10 +4,14 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace permiso::storage::detail {
@@ -36,61 +40,115 @@ StorageFailure sqlite_failure(sqlite3* db, int rc) {
   }
 }
 
+// "$1" … "$kNamedParams": the names statements use for their parameters, built once.
+constexpr std::size_t kNamedParams = 64;
+const std::array<std::string, kNamedParams>& param_names() {
+  static const auto names = [] {
+    std::array<std::string, kNamedParams> out;
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = "$" + std::to_string(i + 1);
+    return out;
+  }();
+  return names;
+}
+
+// Prepared statements kept per connection, keyed by their SQL, so a statement the server runs
+// all the time (an audit row per token) is parsed once, not per row: parsing was half the
+// audit writer's CPU. Bounded: when full, the whole cache is dropped and refills with what is
+// used next (queries built from filters vary; the hot statements come back at once).
+class StatementCache {
+ public:
+  static constexpr std::size_t kCapacity = 128;
+
+  StatementCache() = default;
+  ~StatementCache() { clear(); }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  [[nodiscard]] sqlite3_stmt* find(std::string_view sql) const {
+    const auto it = statements_.find(sql);
+    return it == statements_.end() ? nullptr : it->second;
+  }
+  void keep(std::string_view sql, sqlite3_stmt* stmt) {
+    if (statements_.size() >= kCapacity) clear();
+    statements_.emplace(std::string(sql), stmt);
+  }
+  void clear() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    statements_.clear();
+  }
+
+ private:
+  struct Hash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
+  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> statements_;
+};
+
+// Renders one result column the way PostgreSQL's text output would.
+std::string column_text(sqlite3_stmt* stmt, int c) {
+  if (sqlite3_column_type(stmt, c) == SQLITE_FLOAT) {
+    // sqlite3_column_text renders REALs with 15 digits, which loses bits: the shortest exact
+    // form instead, as PostgreSQL's float8 output gives.
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, sqlite3_column_double(stmt, c));
+    return {buf, r.ptr};
+  }
+  const auto* t = sqlite3_column_text(stmt, c);
+  const int len = sqlite3_column_bytes(stmt, c);
+  return {reinterpret_cast<const char*>(t), static_cast<std::size_t>(len)};
+}
+
+int bind(sqlite3_stmt* stmt, int idx, const Param& p) {
+  switch (p.kind) {
+    case Param::Kind::Null:
+      return sqlite3_bind_null(stmt, idx);
+    case Param::Kind::Int:
+    case Param::Kind::Bool:
+      return sqlite3_bind_int64(stmt, idx, p.i);
+    case Param::Kind::Double:
+      return sqlite3_bind_double(stmt, idx, p.d);
+    case Param::Kind::Text:
+      return sqlite3_bind_text(stmt, idx, p.s.data(), static_cast<int>(p.s.size()), SQLITE_TRANSIENT);
+  }
+  return SQLITE_MISUSE;
+}
+
+// A connection is only ever used by one thread at a time (the writer behind its mutex, a
+// reader taken from the pool), so it is opened without SQLite's own per-call mutex.
 class SqliteConn final : public SqlConn {
  public:
   explicit SqliteConn(sqlite3* db) : db_(db) {}
-  ~SqliteConn() override { sqlite3_close_v2(db_); }
+  ~SqliteConn() override {
+    cache_.clear();
+    sqlite3_close_v2(db_);
+  }
   SqliteConn(const SqliteConn&) = delete;
   SqliteConn& operator=(const SqliteConn&) = delete;
 
   StorageResult<Rows> exec(std::string_view sql, const Params& params) override {
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
-    if (rc != SQLITE_OK) return sqlite_failure(db_, rc);
-    struct Finalize {
-      sqlite3_stmt* s;
-      ~Finalize() { sqlite3_finalize(s); }
-    } guard{stmt};
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      const std::string name = "$" + std::to_string(i + 1);
-      const int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
-      if (idx == 0) continue;  // parameter not used by this statement
-      const auto& p = params[i];
-      switch (p.kind) {
-        case Param::Kind::Null:
-          rc = sqlite3_bind_null(stmt, idx);
-          break;
-        case Param::Kind::Int:
-        case Param::Kind::Bool:
-          rc = sqlite3_bind_int64(stmt, idx, p.i);
-          break;
-        case Param::Kind::Double:
-          rc = sqlite3_bind_double(stmt, idx, p.d);
-          break;
-        case Param::Kind::Text:
-          rc = sqlite3_bind_text(stmt, idx, p.s.data(), static_cast<int>(p.s.size()), SQLITE_TRANSIENT);
-          break;
+    auto prepared = prepare(sql);
+    if (!prepared) return prepared.error();
+    sqlite3_stmt* stmt = prepared->stmt;
+    // A cached statement is reset for its next use; any other is finalised.
+    struct Release {
+      Prepared p;
+      ~Release() {
+        if (!p.cached) {
+          sqlite3_finalize(p.stmt);
+          return;
+        }
+        sqlite3_reset(p.stmt);
+        sqlite3_clear_bindings(p.stmt);
       }
-      if (rc != SQLITE_OK) return sqlite_failure(db_, rc);
-    }
+    } guard{*prepared};
+    if (const int rc = bind_all(stmt, params); rc != SQLITE_OK) return sqlite_failure(db_, rc);
     Rows out;
+    int rc = SQLITE_OK;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       const int n = sqlite3_column_count(stmt);
       Row row(static_cast<std::size_t>(n));
       for (int c = 0; c < n; ++c) {
-        const int type = sqlite3_column_type(stmt, c);
-        if (type == SQLITE_NULL) continue;
-        if (type == SQLITE_FLOAT) {
-          // sqlite3_column_text renders REALs with 15 digits, which loses bits: the shortest
-          // exact form instead, as PostgreSQL's float8 output gives.
-          char buf[32];
-          const auto r = std::to_chars(buf, buf + sizeof buf, sqlite3_column_double(stmt, c));
-          row[static_cast<std::size_t>(c)] = std::string(buf, r.ptr);
-          continue;
-        }
-        const auto* t = sqlite3_column_text(stmt, c);
-        const int len = sqlite3_column_bytes(stmt, c);
-        row[static_cast<std::size_t>(c)] = std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(len));
+        if (sqlite3_column_type(stmt, c) != SQLITE_NULL) row[static_cast<std::size_t>(c)] = column_text(stmt, c);
       }
       out.rows.push_back(std::move(row));
     }
@@ -100,13 +158,43 @@ class SqliteConn final : public SqlConn {
   }
 
  private:
+  struct Prepared {
+    sqlite3_stmt* stmt = nullptr;
+    bool cached = false;
+  };
+
+  // Statements without parameters (BEGIN, COMMIT, PRAGMA, migrations) are cheap to parse or
+  // run once; only statements with parameters are worth keeping.
+  StorageResult<Prepared> prepare(std::string_view sql) {
+    if (sqlite3_stmt* cached = cache_.find(sql)) return Prepared{cached, true};
+    sqlite3_stmt* stmt = nullptr;
+    const int rc =
+        sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return sqlite_failure(db_, rc);
+    if (sqlite3_bind_parameter_count(stmt) == 0) return Prepared{stmt, false};
+    cache_.keep(sql, stmt);
+    return Prepared{stmt, true};
+  }
+
+  int bind_all(sqlite3_stmt* stmt, const Params& params) {
+    const auto& names = param_names();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const int idx = i < names.size() ? sqlite3_bind_parameter_index(stmt, names[i].c_str())
+                                       : sqlite3_bind_parameter_index(stmt, ("$" + std::to_string(i + 1)).c_str());
+      if (idx == 0) continue;  // parameter not used by this statement
+      if (const int rc = bind(stmt, idx, params[i]); rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+  }
+
   sqlite3* db_;
+  StatementCache cache_;
 };
 
 StorageResult<std::unique_ptr<SqliteConn>> open_conn(const std::string& path, const StorageOptions& options) {
   sqlite3* raw = nullptr;
   const int mode = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, mode | SQLITE_OPEN_FULLMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   auto conn = std::make_unique<SqliteConn>(raw);
   if (rc != SQLITE_OK) return sqlite_failure(raw, rc);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 namespace permiso::jose {
 namespace {
@@ -228,6 +229,37 @@ TEST(Crypto, ConstantTimeEqualAndHexAndRandomness) {
   EXPECT_EQ(hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_NE(random_token(16), random_token(16));
   EXPECT_EQ(random_token(32).size(), 43U);
+}
+
+// RFC 4231's test cases: a short key, a key shorter than the data, and keys longer than
+// SHA-256's block (hashed first); one keyed instance reused across calls and threads.
+TEST(Crypto, HmacSha256MatchesRfc4231AndIsReusable) {
+  struct Case {
+    std::string key, data, mac;
+  };
+  const std::vector<Case> cases{
+      {std::string(20, '\x0b'), "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {"Jefe", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+      {std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"}};
+  for (const auto& c : cases) {
+    const HmacSha256 keyed(c.key);
+    EXPECT_EQ(hex(keyed.mac(c.data)), c.mac);
+    EXPECT_EQ(hex(keyed.mac(c.data)), c.mac) << "a second use of the keyed state";
+    EXPECT_EQ(keyed.mac(c.data), hmac_sha256(c.key, c.data));
+  }
+  const HmacSha256 shared(cases[1].key);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) {
+        if (hex(shared.mac(cases[1].data)) != cases[1].mac) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 class VerifierTest : public ::testing::TestWithParam<Algorithm> {

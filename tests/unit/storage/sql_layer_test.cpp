@@ -131,6 +131,46 @@ TEST_P(SqlLayerTest, DoublesRoundTripBitForBit) {
   }
 }
 
+// SQLite keeps each connection's prepared statements by their SQL: a statement run again with
+// other parameters, after failing midway, after a schema change, and after more distinct
+// statements than the cache holds, still answers for its own parameters.
+TEST_P(SqlLayerTest, ARepeatedStatementAnswersForItsOwnParameters) {
+  const std::vector<Migration> m{{1, "kv", {"CREATE TABLE mt5_kv (k BIGINT PRIMARY KEY, v TEXT)"}}};
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", m, 7052001));
+  const std::string insert = "INSERT INTO mt5_kv (k, v) VALUES ($1, $2)";
+  auto write = [&](const std::string& sql, const Params& p) {
+    return db_->write([&](SqlConn& c) -> StorageStatus {
+      if (auto r = c.exec(sql, p); !r) return r.error();
+      return {};
+    });
+  };
+  for (std::int64_t k = 0; k < 50; ++k) ASSERT_TRUE(write(insert, {k, "v" + std::to_string(k)}));
+  // A duplicate key fails in the middle of the statement; the next use starts clean.
+  auto dup = write(insert, {std::int64_t{7}, "again"});
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, StorageError::Conflict);
+  ASSERT_TRUE(write(insert, {std::int64_t{50}, std::nullopt}));
+  // More distinct statements than a connection keeps, between two uses of the same one.
+  for (int i = 0; i < 300; ++i) {
+    const auto rows =
+        query("SELECT v FROM mt5_kv WHERE k = $1 AND " + std::to_string(i) + " >= 0", {std::int64_t{i % 50}});
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0][0].value_or(""), "v" + std::to_string(i % 50));
+  }
+  // The schema changes under a kept statement: it is prepared again, not run stale.
+  const std::vector<Migration> m2{{1, "kv", {"CREATE TABLE mt5_kv (k BIGINT PRIMARY KEY, v TEXT)"}},
+                                  {2, "kv_note", {"ALTER TABLE mt5_kv ADD COLUMN note TEXT"}}};
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", m2, 7052001));
+  ASSERT_TRUE(write(insert, {std::int64_t{51}, "v51"}));
+  const auto rows = query("SELECT k, v, note FROM mt5_kv WHERE k >= $1 ORDER BY k", {std::int64_t{49}});
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0][1].value_or(""), "v49");
+  EXPECT_FALSE(rows[1][1].has_value());
+  EXPECT_EQ(rows[2][1].value_or(""), "v51");
+  EXPECT_FALSE(rows[2][2].has_value());
+  EXPECT_EQ(query("SELECT v FROM mt5_kv WHERE k = $1", {std::int64_t{7}})[0][0].value_or(""), "v7");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SqlLayerTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
