@@ -25,8 +25,8 @@ using storage::Params;
 using storage::Row;
 using storage::SqlConn;
 
-constexpr std::string_view kMigrationTable = "mt5_schema_migrations";
-constexpr std::int64_t kMigrationLock = 7051002;  // permiso-auth uses 7051001
+constexpr std::string_view kMigrationTable = TradeStore::kMigrationTable;
+constexpr std::int64_t kMigrationLock = TradeStore::kMigrationLock;
 
 // One schema for both dialects: SQLite maps BIGINT/DOUBLE PRECISION/BOOLEAN to its
 // INTEGER/REAL/NUMERIC affinities. Booleans are bound as 0/1 (SQLite) or bool (PostgreSQL).
@@ -598,6 +598,10 @@ StoreResult<storage::MigrationPlan> apply_trading_migrations(Db& db) {
 }
 
 }  // namespace
+
+const std::vector<storage::Migration>& TradeStore::migrations() {
+  return kMigrations;
+}
 
 StoreResult<storage::MigrationPlan> TradeStore::plan_migrations(std::string_view url,
                                                                 const storage::StorageOptions& options) {

@@ -103,6 +103,11 @@ class TradeStore {
   /// Applies the pending mt5_* migrations by the path open() takes (same transaction and
   /// advisory lock); the plan it carried out.
   static StoreResult<storage::MigrationPlan> migrate(std::string_view url, const storage::StorageOptions& options = {});
+  /// The mt5_* schema as migrations, in version order, recorded in kMigrationTable under the
+  /// advisory lock kMigrationLock (a test builds an earlier version from a prefix of them).
+  static const std::vector<storage::Migration>& migrations();
+  static constexpr std::string_view kMigrationTable = "mt5_schema_migrations";
+  static constexpr std::int64_t kMigrationLock = 7051002;  // permiso-auth uses 7051001
   /// Stops the writer after it has committed (or failed) every accepted request.
   ~TradeStore();
   TradeStore(const TradeStore&) = delete;
