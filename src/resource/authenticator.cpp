@@ -369,6 +369,7 @@ struct Authenticator::Impl {
   std::size_t apply(const boost::json::array& items, std::int64_t cursor) {
     std::unordered_set<std::string> jtis;
     std::unordered_set<std::string> sids;
+    std::vector<double> lags;  // seconds, of the new entries that say when they were revoked
     std::int64_t max_seq = std::max<std::int64_t>(cursor, 0);
     {
       std::lock_guard lock(apply_mutex);
@@ -393,6 +394,11 @@ struct Authenticator::Impl {
         if (expires_at + cfg.leeway_s < now) continue;  // such a token is refused as expired anyway
         if (revocations.add(kind, id, expires_at + cfg.leeway_s)) {
           (kind == RevocationList::Kind::Token ? jtis : sids).insert(std::move(id));
+          // Measured: entries that say when they were revoked (a permiso-auth that predates
+          // revoked_at does not) and were revoked while this verifier ran (the backlog read at
+          // start is history, not lag).
+          const auto revoked_at = int_member(o, "revoked_at");
+          if (revoked_at && *revoked_at >= started_at.load()) lags.push_back(lag_since(*revoked_at));
         }
       }
       if (!jtis.empty() || !sids.empty()) {
@@ -402,15 +408,30 @@ struct Authenticator::Impl {
     }
     const std::size_t added = jtis.size() + sids.size();
     if (added > 0) {
-      revocations_applied.fetch_add(added);
       std::vector<std::function<void()>> to_call;
+      std::function<void(double)> observe_lag;
       {
         std::lock_guard lock(callbacks_mutex);
         to_call = callbacks;
+        observe_lag = lag_observer;
       }
+      if (observe_lag) {
+        for (const double lag : lags) observe_lag(lag);
+      }
+      revocations_applied.fetch_add(added);  // after the lags: a reader of the count sees them
       for (const auto& cb : to_call) cb();
     }
     return added;
+  }
+
+  /// Seconds from a revocation at permiso-auth (`revoked_at`, whole seconds) to now. The
+  /// second is truncated there, so this overstates the lag by less than a second; a clock
+  /// behind permiso-auth's reads as no lag rather than a negative one.
+  /// Called for revoked_at >= started_at only, so the product below cannot overflow.
+  [[nodiscard]] double lag_since(std::int64_t revoked_at) const {
+    const auto now_ms = clock.now_ms();
+    if (revoked_at > now_ms / 1000) return 0.0;
+    return static_cast<double>(now_ms - revoked_at * 1000) / 1000.0;
   }
 
   void note_feed_problem(const std::string& what) {
@@ -495,6 +516,7 @@ struct Authenticator::Impl {
   const bool needs_jwks;
   std::optional<jose::VerificationKey> hmac_key;
 
+  std::atomic<std::int64_t> started_at{0};  // clock seconds at start()
   std::atomic<bool> keys_loaded{false};
   std::atomic<bool> feed_read{false};
   std::atomic<bool> stopping{false};
@@ -524,6 +546,7 @@ struct Authenticator::Impl {
   std::mutex apply_mutex;
   std::mutex callbacks_mutex;
   std::vector<std::function<void()>> callbacks;
+  std::function<void(double)> lag_observer;  // under callbacks_mutex
 
   std::unique_ptr<events::RedisChannel> channel;
   std::thread key_thread;
@@ -553,6 +576,7 @@ void Authenticator::start() {
   std::lock_guard lock(s.lifecycle_mutex);
   if (s.started) return;
   s.started = true;
+  s.started_at.store(s.clock.now_seconds());
   if (s.cfg.follow_revocations && s.cfg.auth_url.starts_with("http://") && !is_loopback_url(s.cfg.auth_url)) {
     spdlog::warn(
         "resource: auth_url {} is plain HTTP beyond this host: the client secret and tokens travel "
@@ -662,6 +686,11 @@ Authenticator::Stats Authenticator::stats() const {
 void Authenticator::on_revocation(std::function<void()> callback) {
   std::lock_guard lock(impl_->callbacks_mutex);
   impl_->callbacks.push_back(std::move(callback));
+}
+
+void Authenticator::on_feed_lag(std::function<void(double)> observer) {
+  std::lock_guard lock(impl_->callbacks_mutex);
+  impl_->lag_observer = std::move(observer);
 }
 
 bool Authenticator::is_revoked(const Principal& principal) const {

@@ -127,6 +127,12 @@ class Authenticator {
   /// `callback` runs on a background thread after new revocations were applied, so
   /// long-lived connections (WebSockets) can re-check their principal with is_revoked().
   void on_revocation(std::function<void()> callback);
+  /// `observer` runs on a background thread with the lag, in seconds, of each revocation
+  /// newly applied from the feed: from its revocation at permiso-auth (the entry's
+  /// `revoked_at`) to now by this authenticator's clock. Entries without `revoked_at` (an
+  /// older permiso-auth), and those revoked before start() (the backlog a new replica reads),
+  /// count in revocations_applied but are not observed. Replaces any earlier observer.
+  void on_feed_lag(std::function<void(double seconds)> observer);
   [[nodiscard]] bool is_revoked(const Principal& principal) const;
   /// The revocations applied so far (read-only view).
   [[nodiscard]] const RevocationList& revocations() const;

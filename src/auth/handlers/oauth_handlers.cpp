@@ -337,6 +337,7 @@ Response render_feed(const std::vector<storage::Revocation>& page, std::int64_t 
                                         {"kind", kind == RevocationList::Kind::Token ? "token" : "session"},
                                         {"id", id},
                                         {"expires_at", r.expires_at},
+                                        {"revoked_at", r.revoked_at},
                                         {"seq", r.seq}});
     cursor = std::max(cursor, r.seq);
   }

@@ -16,7 +16,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace permiso::resource {
 namespace {
@@ -445,6 +447,28 @@ TEST_F(AuthenticatorTest, ARevokedJtiIsRefusedOnceTheFeedReportsIt) {
   EXPECT_TRUE(auth->authenticate(other));  // same session, other token: unaffected
   EXPECT_EQ(auth->stats().revocations_applied, 1U);
   EXPECT_GE(auth->stats().feed_cursor, 1U);
+}
+
+TEST_F(AuthenticatorTest, FeedLagIsMeasuredFromEachNewEntrysRevocationTime) {
+  const auto started = clock.now_seconds();
+  start(config());
+  std::mutex mutex;
+  std::vector<double> lags;
+  auth->on_feed_lag([&](double seconds) {
+    std::lock_guard lock(mutex);
+    lags.push_back(seconds);
+  });
+  clock.advance(10);
+  fake.revoke_token("j-3s-ago", started + 3600, started + 7);
+  fake.end_session("sid-ahead", started + 3600, started + 15);       // permiso-auth's clock ahead: no negative lag
+  fake.revoke_token("j-untimed", started + 3600);                    // an older permiso-auth: applied, not measured
+  fake.revoke_token("j-before-start", started + 3600, started - 1);  // history, not lag
+  ASSERT_TRUE(eventually([&] { return auth->stats().revocations_applied == 4; }));
+  fake.revoke_token("j-3s-ago", started + 3600, started + 7);  // already applied: not measured again
+  fake.revoke_token("j-last", started + 3600, started + 9);
+  ASSERT_TRUE(eventually([&] { return auth->stats().revocations_applied == 5; }));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(lags, (std::vector<double>{3.0, 0.0, 1.0}));
 }
 
 TEST_F(AuthenticatorTest, AnEndedSessionRefusesEveryTokenOfIt) {

@@ -83,20 +83,23 @@ void FakeAuthServer::forget_service_tokens() {
   issued_.clear();
 }
 
-std::int64_t FakeAuthServer::revoke_token(const std::string& jti, std::int64_t expires_at) {
-  return append("token", jti, expires_at);
+std::int64_t FakeAuthServer::revoke_token(const std::string& jti, std::int64_t expires_at,
+                                          std::optional<std::int64_t> revoked_at) {
+  return append("token", jti, expires_at, revoked_at);
 }
 
-std::int64_t FakeAuthServer::end_session(const std::string& sid, std::int64_t expires_at) {
-  return append("session", sid, expires_at);
+std::int64_t FakeAuthServer::end_session(const std::string& sid, std::int64_t expires_at,
+                                         std::optional<std::int64_t> revoked_at) {
+  return append("session", sid, expires_at, revoked_at);
 }
 
-std::int64_t FakeAuthServer::append(std::string kind, const std::string& id, std::int64_t expires_at) {
+std::int64_t FakeAuthServer::append(std::string kind, const std::string& id, std::int64_t expires_at,
+                                    std::optional<std::int64_t> revoked_at) {
   std::int64_t seq = 0;
   {
     std::lock_guard lock(mutex_);
     seq = static_cast<std::int64_t>(entries_.size()) + 1;
-    entries_.push_back(Entry{std::move(kind), id, expires_at, seq});
+    entries_.push_back(Entry{std::move(kind), id, expires_at, seq, revoked_at});
   }
   changed_.notify_all();
   return seq;
@@ -161,11 +164,13 @@ http::Response FakeAuthServer::feed(const http::Request& req) {
   std::int64_t cursor = since;
   for (const auto& e : entries_) {
     if (e.seq <= since) continue;
-    items.push_back(boost::json::object{{"key", (e.kind == "token" ? "jti:" : "sid:") + e.id},
-                                        {"kind", e.kind},
-                                        {"id", e.id},
-                                        {"expires_at", e.expires_at},
-                                        {"seq", e.seq}});
+    boost::json::object item{{"key", (e.kind == "token" ? "jti:" : "sid:") + e.id},
+                             {"kind", e.kind},
+                             {"id", e.id},
+                             {"expires_at", e.expires_at},
+                             {"seq", e.seq}};
+    if (e.revoked_at) item["revoked_at"] = *e.revoked_at;
+    items.push_back(std::move(item));
     cursor = std::max(cursor, e.seq);
   }
   return http::json_response(200, boost::json::object{{"revocations", std::move(items)}, {"cursor", cursor}});

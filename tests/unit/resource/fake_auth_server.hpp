@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -52,9 +53,12 @@ class FakeAuthServer {
   /// Forgets every service token issued so far: the feed then answers 401 to them.
   void forget_service_tokens();
 
-  /// Appends to the feed (and wakes its long-polls); returns the entry's seq.
-  std::int64_t revoke_token(const std::string& jti, std::int64_t expires_at);
-  std::int64_t end_session(const std::string& sid, std::int64_t expires_at);
+  /// Appends to the feed (and wakes its long-polls); returns the entry's seq. Without
+  /// `revoked_at` the entry is as an older permiso-auth wrote it (no revocation time).
+  std::int64_t revoke_token(const std::string& jti, std::int64_t expires_at,
+                            std::optional<std::int64_t> revoked_at = std::nullopt);
+  std::int64_t end_session(const std::string& sid, std::int64_t expires_at,
+                           std::optional<std::int64_t> revoked_at = std::nullopt);
 
   [[nodiscard]] int metadata_fetches() const { return metadata_fetches_.load(); }
   [[nodiscard]] int jwks_fetches() const { return jwks_fetches_.load(); }
@@ -68,12 +72,14 @@ class FakeAuthServer {
     std::string id;
     std::int64_t expires_at;
     std::int64_t seq;
+    std::optional<std::int64_t> revoked_at;
   };
   http::Response metadata() const;
   http::Response jwks();
   http::Response service_token(const http::Request& req);
   http::Response feed(const http::Request& req);
-  std::int64_t append(std::string kind, const std::string& id, std::int64_t expires_at);
+  std::int64_t append(std::string kind, const std::string& id, std::int64_t expires_at,
+                      std::optional<std::int64_t> revoked_at);
 
   http::Router router_;
   std::unique_ptr<http::Server> server_;
