@@ -44,7 +44,10 @@ AuthResult<std::shared_ptr<const CachedClient>> ClientAuthenticator::authenticat
 }
 
 bool ClientAuthenticator::needs_load(const std::string& client_id) const {
-  return !client_id.empty() && !clients_.find(client_id) && !clients_.recently_missing(client_id, clock_.now_seconds());
+  // Not the lookup (authenticate() counts that one in the cache's hit ratio), only whether
+  // storage must be read first.
+  return !client_id.empty() && !clients_.contains(client_id) &&
+         !clients_.recently_missing(client_id, clock_.now_seconds());
 }
 
 void ClientAuthenticator::load_if_unknown(const std::string& client_id) const {

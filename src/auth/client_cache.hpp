@@ -28,8 +28,13 @@ class ClientCache {
  public:
   /// Loads every client from storage, replacing the snapshot.
   storage::StorageStatus reload(storage::ClientReader& storage);
-  /// Hot path: no lock, no allocation.
+  /// Hot path: no lock, no allocation. Counts a hit or a miss (one relaxed atomic add).
   [[nodiscard]] std::shared_ptr<const CachedClient> find(std::string_view client_id) const;
+  /// The same question without counting it: a check before the lookup that will count.
+  [[nodiscard]] bool contains(std::string_view client_id) const;
+  /// find() calls that found the client in memory, and those that did not.
+  [[nodiscard]] std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
   /// Re-reads one client (after a change); drops it when storage no longer has it.
   storage::StorageStatus refresh(storage::ClientReader& storage, std::string_view client_id);
   /// On the request path, for an id the cache lacks: reads it without waiting for a reload or
@@ -67,6 +72,8 @@ class ClientCache {
   std::atomic<std::uint64_t> generation_{0};  // bumped by every write, under write_mutex_
   mutable std::mutex missing_mutex_;
   std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> missing_;  // id -> until
+  mutable std::atomic<std::uint64_t> hits_{0};
+  mutable std::atomic<std::uint64_t> misses_{0};
 };
 
 }  // namespace permiso::auth

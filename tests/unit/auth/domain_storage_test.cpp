@@ -142,6 +142,25 @@ TEST_F(DomainStorageTest, ClientCacheSeesChangesAfterRefreshAndDeletion) {
   EXPECT_EQ(cache.size(), 0U);
 }
 
+TEST_F(DomainStorageTest, ClientCacheCountsEachLookupAsAHitOrAMiss) {
+  ClientCache cache;
+  storage::ServiceClient c;
+  c.client_id = "svc-1";
+  c.name = "one";
+  c.secret_hash = "hmac-sha256$00";
+  ASSERT_TRUE(storage_->create_client(c, {}));
+  ASSERT_TRUE(cache.reload(*storage_));
+  EXPECT_TRUE(cache.find("svc-1"));
+  EXPECT_TRUE(cache.find("svc-1"));
+  EXPECT_FALSE(cache.find("svc-2"));
+  EXPECT_EQ(cache.hits(), 2U);
+  EXPECT_EQ(cache.misses(), 1U);
+  EXPECT_TRUE(cache.contains("svc-1"));  // a check, not a lookup: not counted
+  EXPECT_FALSE(cache.contains("svc-2"));
+  EXPECT_EQ(cache.hits(), 2U);
+  EXPECT_EQ(cache.misses(), 1U);
+}
+
 TEST_F(DomainStorageTest, EveryStoredEventReachesTheListenerOnceInOrder) {
   std::mutex mutex;
   std::vector<std::string> exported;

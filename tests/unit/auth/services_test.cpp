@@ -314,6 +314,23 @@ TEST_F(AuthServicesTest, ARotatedClientSecretStillWorksForItsGraceOnly) {
   EXPECT_EQ(expired.error().code, AuthError::InvalidClient);
 }
 
+TEST_F(AuthServicesTest, AClientAuthenticationCountsOneCacheLookup) {
+  auto created =
+      services_->client_admin.create("svc-counted", named("counted"), {}, admin_with({"admin:clients"}), origin_);
+  ASSERT_TRUE(created) << created.error().description;
+  const auto hits = clients_.hits();
+  const auto misses = clients_.misses();
+  // As the token endpoint does it: the check for a storage read first, then the lookup.
+  EXPECT_FALSE(services_->clients.needs_load("svc-counted"));
+  EXPECT_TRUE(services_->clients.authenticate({"svc-counted", *created->secret}, origin_));
+  EXPECT_EQ(clients_.hits(), hits + 1);
+  EXPECT_EQ(clients_.misses(), misses);
+  EXPECT_TRUE(services_->clients.needs_load("svc-unknown"));
+  EXPECT_FALSE(services_->clients.authenticate({"svc-unknown", "whatever-secret"}, origin_));
+  EXPECT_EQ(clients_.hits(), hits + 1);
+  EXPECT_EQ(clients_.misses(), misses + 1);
+}
+
 // RFC 6749 §2.1: a public client cannot keep a secret, so it is given none and never
 // authenticates as a client (no client_credentials); one made public loses its secret.
 TEST_F(AuthServicesTest, APublicClientHasNoSecretAndCannotAuthenticate) {
