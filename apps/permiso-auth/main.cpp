@@ -8,6 +8,7 @@
 #include "app/migrate_command.hpp"
 #include "app/server_setup.hpp"
 #include "app/startup.hpp"
+#include "app/storage_metrics.hpp"
 #include "auth/audit_log.hpp"
 #include "auth/client_cache.hpp"
 #include "auth/client_secrets.hpp"
@@ -20,6 +21,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <utility>
 
 #ifndef PERMISO_VERSION
 #define PERMISO_VERSION "0.0.0"
@@ -32,8 +34,10 @@ using config::AuthConfig;
 
 int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceClientSeeds seeds) {
   SystemClock clock;
+  http::Registry metrics;  // before the storage, whose every call it times
   auto storage = auth_app::open_storage(cfg);
   if (!storage) return app::kExitStartup;
+  storage = app::timed_storage(std::move(storage), metrics);
   const auth::PasswordHasher passwords(auth_app::argon2_params(cfg));
   if (!auth_app::bootstrap_admin(cfg, *storage, passwords, clock)) return app::kExitStartup;
   const auto pepper = auth_app::client_secret_pepper(cfg, *storage);
@@ -47,7 +51,6 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
   auto redis = auth_app::connect_redis(cfg, local_limiter);
   auto audit_export = auth_app::open_audit_export(cfg);
   if (!audit_export) return app::kExitStartup;
-  http::Registry metrics;
   auth::AuditLog audit(*storage, clock, auth::AuditLog::kDefaultCapacity,
                        auth_app::audit_listener(*audit_export, metrics));
   if (!auth_app::seed_service_clients(*storage, client_secrets, clock, audit, seeds)) return app::kExitStartup;
