@@ -36,6 +36,11 @@ std::unique_ptr<http::Client> auth_client(const config::GatewayConfig& cfg);
 std::unique_ptr<resource::Authenticator> start_authenticator(const config::GatewayConfig& cfg, const Clock& clock,
                                                              http::Client& client);
 
+/// The verifier's figures on /metrics: permiso_revocation_feed_lag_seconds (observed as each
+/// revocation arrives), the revocations applied, the feed's failed reads, and the verified-token
+/// cache's hits and misses (read at each scrape). `metrics` must outlive `auth`.
+void collect_verifier_metrics(http::Registry& metrics, resource::Authenticator& auth);
+
 /// The store's settings from the configuration (pool size, connect timeout; full sync).
 trading::TradeStoreOptions store_options(const config::GatewayConfig& cfg);
 

@@ -29,10 +29,12 @@ namespace th = trading::handlers;
 
 int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   SystemClock clock;
+  http::Registry metrics;                        // first: the verifier observes into it from its own threads
   auto http_client = mt5_app::auth_client(cfg);  // JWKS and revocation feed from permiso-auth
   if (!http_client) return app::kExitConfig;
   auto auth = mt5_app::start_authenticator(cfg, clock, *http_client);
   if (!auth) return app::kExitConfig;
+  mt5_app::collect_verifier_metrics(metrics, *auth);
   auto store = mt5_app::open_store(cfg, clock);
   if (!store) return app::kExitStartup;
 
@@ -42,7 +44,6 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   trading::Broker& broker = backend->broker();
   const th::Instruments instruments(broker.symbols_get());
   th::StreamHub stream(instruments);
-  http::Registry metrics;
   th::GatewayMetrics gateway_metrics(metrics);
   mt5_app::feed_quotes(broker, bars, stream, gateway_metrics, clock);
   auto service = mt5_app::start_service(cfg, broker, *store, clock, stream, gateway_metrics);

@@ -356,6 +356,13 @@ void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters
                   [&deps, value] { return value(deps.revocations.size()); });
   metrics.collect("permiso_clients_cached", "Service clients held in memory.", Kind::Gauge,
                   [&deps, value] { return value(deps.clients.size()); });
+  metrics.collect("permiso_client_cache_lookups_total",
+                  "Client cache lookups (client authentication, service-token checks) by result: hit (the client "
+                  "was in memory) or miss.",
+                  Kind::Counter, {"result"}, [&deps, value] {
+                    return std::vector<http::Registry::Sample>{{{"hit"}, value(deps.clients.hits())},
+                                                               {{"miss"}, value(deps.clients.misses())}};
+                  });
   metrics.collect("permiso_blocking_queue_depth", "Requests waiting for a blocking worker (storage, Argon2id).",
                   Kind::Gauge, [&blocking, value] { return value(blocking.queued()); });
 }
