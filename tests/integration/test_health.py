@@ -140,6 +140,33 @@ class HealthTest(ServerTestCase):
         self.server.create_client(scopes=("trade:read",))
         harness.wait_until(lambda: self.sample("permiso_clients_cached") > clients, 10)
 
+    def test_client_cache_lookups_and_storage_calls_are_counted(self):
+        hit, miss = '{result="hit"}', '{result="miss"}'
+        created = self.server.create_client(scopes=("trade:read",))
+        client_id, secret = created["client"]["client_id"], created["client_secret"]
+        before_hit = self.sample("permiso_client_cache_lookups_total", hit)
+        before_miss = self.sample("permiso_client_cache_lookups_total", miss)
+        self.assertIsNotNone(before_hit, "permiso_client_cache_lookups_total on /metrics")
+        self.assertIsNotNone(before_miss, "permiso_client_cache_lookups_total on /metrics")
+        for _ in range(2):
+            self.server.service_token(client_id, secret)
+        self.server.service_token(harness.uniq("no-such-client-"), "Wrong-secret-123!", expect=401)
+        # Counted on the request path: no waiting.
+        self.assertGreaterEqual(self.sample("permiso_client_cache_lookups_total", hit) - before_hit, 2)
+        self.assertGreaterEqual(self.sample("permiso_client_cache_lookups_total", miss) - before_miss, 1)
+        # Storage calls by operation: the unknown client was looked up in storage on the request
+        # path; the audit writer stores its events off it (wait for the batch).
+        self.assertGreaterEqual(self.sample("permiso_storage_seconds_count", '{op="get_client"}') or 0, 1)
+        appended = self.sample("permiso_storage_seconds_count", '{op="append_audit"}') or 0
+        self.server.service_token(client_id, secret)
+        self.assertTrue(harness.wait_until(
+            lambda: (self.sample("permiso_storage_seconds_count", '{op="append_audit"}') or 0) > appended, 10),
+            "the audit writer's storage call is timed")
+        text = self.server.get("/metrics").raw
+        self.assertEqual(text.count("# TYPE permiso_storage_seconds histogram\n"), 1)
+        ops = set(re.findall(r'^permiso_storage_seconds_count\{op="([a-z_]+)"\}', text, re.M))
+        self.assertLessEqual(len(ops), 65, "a closed set of operations")
+
     def test_log_format_json_makes_every_output_line_a_json_object(self):
         s = self.server
         s.get("/health")

@@ -70,6 +70,46 @@ class RevocationTest(gh.GatewayTestCase):
                 auth.post(f"{V1}/auth/revoke", bearer=tok, json={"token": tok}).status, 200))
 
 
+class RevocationMetricsTest(gh.GatewayTestCase):
+    def sample(self, name, labels=""):
+        """The value of `name{labels}` on mt5-api's /metrics (labels as rendered), or None."""
+        for line in self.mt5.get("/metrics").raw.splitlines():
+            if line.startswith(name + labels + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def test_the_feed_lag_revocations_and_token_cache_are_on_metrics(self):
+        hit, miss = '{result="hit"}', '{result="miss"}'
+        for name, labels in (("permiso_verified_token_cache_lookups_total", hit),
+                             ("permiso_verified_token_cache_lookups_total", miss),
+                             ("permiso_revocations_applied_total", ""),
+                             ("permiso_revocation_feed_errors_total", ""),
+                             ("permiso_revocation_feed_lag_seconds_count", "")):
+            self.assertIsNotNone(self.sample(name, labels), f"{name}{labels} on /metrics")
+        hits = self.sample("permiso_verified_token_cache_lookups_total", hit)
+        misses = self.sample("permiso_verified_token_cache_lookups_total", miss)
+        token = self.stack.trader().new_token()
+        for _ in range(3):
+            self.assertEqual(self.mt5.get(f"{V1}/trades", bearer=token).status, 200)
+        # A new token is verified in full once, then answered from the cache.
+        self.assertGreaterEqual(self.sample("permiso_verified_token_cache_lookups_total", miss) - misses, 1)
+        self.assertGreaterEqual(self.sample("permiso_verified_token_cache_lookups_total", hit) - hits, 2)
+
+        applied = self.sample("permiso_revocations_applied_total")
+        measured = self.sample("permiso_revocation_feed_lag_seconds_count")
+        lag_sum = self.sample("permiso_revocation_feed_lag_seconds_sum")
+        self.assertEqual(self.stack.auth.post(f"{V1}/auth/revoke", bearer=token, json={"token": token}).status, 200)
+        self.assertTrue(gh.harness.wait_until(
+            lambda: self.sample("permiso_revocation_feed_lag_seconds_count") > measured, 10),
+            "the revocation's lag was measured")
+        self.assertGreater(self.sample("permiso_revocations_applied_total"), applied)
+        # One host, one clock: the lag is the feed's delay plus under a second of revoked_at's
+        # truncation to whole seconds (the contract's 2 s is checked by RevocationTest above).
+        lag = self.sample("permiso_revocation_feed_lag_seconds_sum") - lag_sum
+        self.assertGreaterEqual(lag, 0)
+        self.assertLess(lag, gh.REVOCATION_DEADLINE_S + 1, "seconds from the revocation to the gateway")
+
+
 class RevocationAfterGatewayRestartTest(gh.GatewayTestCase):
     stack_kwargs = {}
 
