@@ -4,7 +4,6 @@
 
 #include <sqlite3.h>
 
-#include <array>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace permiso::storage::detail {
 namespace {
@@ -40,15 +40,28 @@ StorageFailure sqlite_failure(sqlite3* db, int rc) {
   }
 }
 
-// "$1" … "$kNamedParams": the names statements use for their parameters, built once.
-constexpr std::size_t kNamedParams = 64;
-const std::array<std::string, kNamedParams>& param_names() {
-  static const auto names = [] {
-    std::array<std::string, kNamedParams> out;
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = "$" + std::to_string(i + 1);
-    return out;
-  }();
-  return names;
+// A prepared statement and where each of its parameters goes: slot[i] is the SQLite index of
+// `$<i+1>`, 0 when the statement does not use it. Found once per statement, from the names
+// SQLite reports, instead of a search of the statement's parameter names per bound value.
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  std::vector<int> slot;
+};
+
+Statement with_slots(sqlite3_stmt* stmt) {
+  Statement out{stmt, {}};
+  const int n = sqlite3_bind_parameter_count(stmt);
+  for (int idx = 1; idx <= n; ++idx) {
+    const char* name = sqlite3_bind_parameter_name(stmt, idx);
+    if (name == nullptr || name[0] != '$') continue;  // only $N is used by this layer
+    std::size_t number = 0;
+    const std::string_view digits(name + 1);
+    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+    if (r.ec != std::errc{} || r.ptr != digits.data() + digits.size() || number == 0) continue;
+    if (out.slot.size() < number) out.slot.resize(number, 0);
+    out.slot[number - 1] = idx;
+  }
+  return out;
 }
 
 // Prepared statements kept per connection, keyed by their SQL, so a statement the server runs
@@ -64,16 +77,16 @@ class StatementCache {
   StatementCache(const StatementCache&) = delete;
   StatementCache& operator=(const StatementCache&) = delete;
 
-  [[nodiscard]] sqlite3_stmt* find(std::string_view sql) const {
+  [[nodiscard]] const Statement* find(std::string_view sql) const {
     const auto it = statements_.find(sql);
-    return it == statements_.end() ? nullptr : it->second;
+    return it == statements_.end() ? nullptr : &it->second;
   }
-  void keep(std::string_view sql, sqlite3_stmt* stmt) {
+  const Statement& keep(std::string_view sql, Statement statement) {
     if (statements_.size() >= kCapacity) clear();
-    statements_.emplace(std::string(sql), stmt);
+    return statements_.emplace(std::string(sql), std::move(statement)).first->second;
   }
   void clear() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    for (auto& [sql, statement] : statements_) sqlite3_finalize(statement.stmt);
     statements_.clear();
   }
 
@@ -81,7 +94,7 @@ class StatementCache {
   struct Hash : std::hash<std::string_view> {
     using is_transparent = void;
   };
-  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> statements_;
+  std::unordered_map<std::string, Statement, Hash, std::equal_to<>> statements_;
 };
 
 // Renders one result column the way PostgreSQL's text output would.
@@ -128,20 +141,22 @@ class SqliteConn final : public SqlConn {
   StorageResult<Rows> exec(std::string_view sql, const Params& params) override {
     auto prepared = prepare(sql);
     if (!prepared) return prepared.error();
-    sqlite3_stmt* stmt = prepared->stmt;
+    const Statement& statement = **prepared;
+    sqlite3_stmt* stmt = statement.stmt;
     // A cached statement is reset for its next use; any other is finalised.
     struct Release {
-      Prepared p;
+      sqlite3_stmt* stmt;
+      bool cached;
       ~Release() {
-        if (!p.cached) {
-          sqlite3_finalize(p.stmt);
+        if (!cached) {
+          sqlite3_finalize(stmt);
           return;
         }
-        sqlite3_reset(p.stmt);
-        sqlite3_clear_bindings(p.stmt);
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
       }
-    } guard{*prepared};
-    if (const int rc = bind_all(stmt, params); rc != SQLITE_OK) return sqlite_failure(db_, rc);
+    } guard{stmt, &statement != &one_off_};
+    if (const int rc = bind_all(statement, params); rc != SQLITE_OK) return sqlite_failure(db_, rc);
     Rows out;
     int rc = SQLITE_OK;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -158,37 +173,32 @@ class SqliteConn final : public SqlConn {
   }
 
  private:
-  struct Prepared {
-    sqlite3_stmt* stmt = nullptr;
-    bool cached = false;
-  };
-
   // Statements without parameters (BEGIN, COMMIT, PRAGMA, migrations) are cheap to parse or
-  // run once; only statements with parameters are worth keeping.
-  StorageResult<Prepared> prepare(std::string_view sql) {
-    if (sqlite3_stmt* cached = cache_.find(sql)) return Prepared{cached, true};
+  // run once: they are not kept, but prepared into one_off_ and finalised after their run.
+  StorageResult<const Statement*> prepare(std::string_view sql) {
+    if (const Statement* kept = cache_.find(sql)) return kept;
     sqlite3_stmt* stmt = nullptr;
     const int rc =
         sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return sqlite_failure(db_, rc);
-    if (sqlite3_bind_parameter_count(stmt) == 0) return Prepared{stmt, false};
-    cache_.keep(sql, stmt);
-    return Prepared{stmt, true};
+    if (sqlite3_bind_parameter_count(stmt) > 0) return &cache_.keep(sql, with_slots(stmt));
+    one_off_ = Statement{stmt, {}};
+    return &one_off_;
   }
 
-  int bind_all(sqlite3_stmt* stmt, const Params& params) {
-    const auto& names = param_names();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      const int idx = i < names.size() ? sqlite3_bind_parameter_index(stmt, names[i].c_str())
-                                       : sqlite3_bind_parameter_index(stmt, ("$" + std::to_string(i + 1)).c_str());
+  static int bind_all(const Statement& statement, const Params& params) {
+    const std::size_t n = std::min(params.size(), statement.slot.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      const int idx = statement.slot[i];
       if (idx == 0) continue;  // parameter not used by this statement
-      if (const int rc = bind(stmt, idx, params[i]); rc != SQLITE_OK) return rc;
+      if (const int rc = bind(statement.stmt, idx, params[i]); rc != SQLITE_OK) return rc;
     }
     return SQLITE_OK;
   }
 
   sqlite3* db_;
   StatementCache cache_;
+  Statement one_off_;  // the statement being run that is not kept (exec is never re-entered)
 };
 
 StorageResult<std::unique_ptr<SqliteConn>> open_conn(const std::string& path, const StorageOptions& options) {

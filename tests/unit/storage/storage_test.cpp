@@ -448,7 +448,8 @@ TEST_P(StorageTest, RevocationFeedIsOrderedAndIdempotent) {
 
 TEST_P(StorageTest, AuditQueryFiltersAndPages) {
   std::vector<AuditEvent> batch;
-  for (int i = 0; i < 30; ++i) {
+  // 70 events: two multi-row statements of 32 and six single rows, in one order.
+  for (int i = 0; i < 70; ++i) {
     AuditEvent e;
     e.ts = kNow + i;
     e.actor = i % 2 == 0 ? "alice" : "svc";
@@ -462,22 +463,32 @@ TEST_P(StorageTest, AuditQueryFiltersAndPages) {
   }
   ASSERT_TRUE(store_->append_audit(batch));
   auto all = store_->query_audit(audit_query({}, {}, {}, {}, {}, 1, 10));
-  EXPECT_EQ(all->items.front().request_id, "rid-29");
-  EXPECT_EQ(all->items.front().trace_id, std::string(30, 'a') + "39");
-  ASSERT_EQ(all->total, 30);
+  EXPECT_EQ(all->items.front().request_id, "rid-69");
+  EXPECT_EQ(all->items.front().trace_id, std::string(30, 'a') + "79");
+  ASSERT_EQ(all->total, 70);
   ASSERT_EQ(all->items.size(), 10U);
-  EXPECT_EQ(all->items.front().ts, kNow + 29);  // newest first
+  EXPECT_EQ(all->items.front().ts, kNow + 69);  // newest first
   EXPECT_GT(all->items[0].id, all->items[1].id);
-  EXPECT_EQ(store_->query_audit(audit_query("alice", {}, {}, {}, {}))->total, 15);
-  EXPECT_EQ(store_->query_audit(audit_query({}, "auth.login", {}, {}, {}))->total, 10);
-  EXPECT_EQ(store_->query_audit(audit_query({}, {}, "failure", {}, {}))->total, 6);
+  for (int page = 1; page <= 7; ++page) {  // ids follow the batch's order across statements
+    auto items = store_->query_audit(audit_query({}, {}, {}, {}, {}, page, 10))->items;
+    ASSERT_EQ(items.size(), 10U);
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      const int i = 69 - (page - 1) * 10 - static_cast<int>(k);
+      EXPECT_EQ(items[k].ts, kNow + i);
+      EXPECT_EQ(items[k].details, R"({"i":)" + std::to_string(i) + "}");
+      EXPECT_EQ(items[k].actor, i % 2 == 0 ? "alice" : "svc");
+    }
+  }
+  EXPECT_EQ(store_->query_audit(audit_query("alice", {}, {}, {}, {}))->total, 35);
+  EXPECT_EQ(store_->query_audit(audit_query({}, "auth.login", {}, {}, {}))->total, 24);
+  EXPECT_EQ(store_->query_audit(audit_query({}, {}, "failure", {}, {}))->total, 14);
   auto window = store_->query_audit(audit_query({}, {}, {}, kNow + 10, kNow + 20));
   EXPECT_EQ(window->total, 10);
   auto combo = store_->query_audit(audit_query("alice", "auth.login", {}, {}, {}, 2, 2));
-  EXPECT_EQ(combo->total, 5);  // i = 0, 6, 12, 18, 24
+  EXPECT_EQ(combo->total, 12);  // i = 0, 6, …, 66
   ASSERT_EQ(combo->items.size(), 2U);
-  EXPECT_EQ(combo->items[0].ts, kNow + 12);
-  EXPECT_EQ(combo->items[0].details, R"({"i":12})");
+  EXPECT_EQ(combo->items[0].ts, kNow + 54);
+  EXPECT_EQ(combo->items[0].details, R"({"i":54})");
 }
 
 TEST_P(StorageTest, AuditPurgeTakesTheOldestFirstAndAtMostTheLimit) {
