@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Where a client-credentials token's CPU goes: a Release permiso-auth under wrk (as
+# bench/http/token_issuance.sh runs it), sampled by perf with call stacks while it serves.
+# Writes, under OUT (build/profile by default):
+#   token-<ALG>.svg      the flame graph (bench/profile/flamegraph.py)
+#   token-<ALG>.folded   the folded stacks behind it
+#   token-<ALG>.txt      wrk's result, CPU per token by thread, and perf's flat profile by library
+# Usage: bench/profile/token.sh [build-dir] [ALG] [connections] [seconds] [out-dir]
+set -euo pipefail
+build=${1:-build/release}
+alg=${2:-ES256}
+conns=${3:-32}
+secs=${4:-8}
+out=${5:-build/profile}
+bin="$build/apps/permiso-auth/permiso-auth"
+[ -x "$bin" ] || { echo "build $bin first (make build)" >&2; exit 1; }
+command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
+mkdir -p "$out"
+tmp=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+admin_pw='Bench-Admin-1!'
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+
+source bench/http/bench_auth.sh
+start_permiso_auth "$bin" "$tmp" "$port" "$admin_pw" JWT_ALGORITHM="$alg"
+base="http://127.0.0.1:$port/api/v1"
+create_bench_client "$base" "$admin_pw"
+wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
+
+# CPU per token by thread (/proc/<pid>/task), around a run without perf attached.
+thread_cpu() { for t in /proc/"$pid"/task/*; do echo "$(basename "$t") $(awk '{print $14 + $15}' "$t/stat")"; done; }
+thread_cpu >"$tmp/before"
+result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$base/auth/token" | grep RESULT)
+thread_cpu >"$tmp/after"
+report="$out/token-$alg.txt"
+{
+  echo "permiso-auth $alg client_credentials, $conns connections, ${secs}s, $(git rev-parse --short HEAD 2>/dev/null)"
+  echo "$result"
+  n=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
+  echo "CPU per token by thread (µs; the two busiest are the I/O threads, the next the audit writer):"
+  join "$tmp/before" "$tmp/after" | awk -v n="$n" -v hz="$(getconf CLK_TCK)" '
+    { d = ($3 - $2) / hz * 1e6 / n; s += d; if (d >= 0.05) printf "  thread %s  %.1f\n", $1, d }
+    END { printf "  total      %.1f\n", s }'
+} >"$report"
+
+# Then the same load with perf sampling the server's stacks (DWARF unwinding: Release builds
+# keep no frame pointers).
+wrk -t2 -c"$conns" -d"$((secs + 2))s" -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null &
+load=$!
+sleep 1
+perf record -q -F 499 --call-graph dwarf,16384 -o "$tmp/perf.data" -p "$pid" -- sleep "$secs" 2>/dev/null
+wait "$load"
+{
+  echo "perf, share of the server's samples by library:"
+  perf report -i "$tmp/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]'
+} >>"$report"
+perf script -i "$tmp/perf.data" 2>/dev/null |
+  python3 bench/profile/flamegraph.py --title "permiso-auth: client-credentials token, $alg ($(git rev-parse --short HEAD 2>/dev/null))" \
+    --root 'scheduler::run$|AuditLog::run$' --svg "$out/token-$alg.svg" --folded "$out/token-$alg.folded"
+cat "$report"
