@@ -50,7 +50,7 @@ IssuedToken TokenService::issue_user_token(const storage::User& user, const std:
                                            std::string_view client_id) const {
   const auto now = clock_.now_seconds();
   IssuedToken out;
-  out.jti = jose::random_token(16);
+  out.jti = jose::unique_id();
   out.expires_in = settings_.access_token_ttl_s;
   out.expires_at = now + out.expires_in;
   out.scope = join_scopes(scopes);
@@ -79,7 +79,7 @@ IssuedToken TokenService::issue_service_token(const CachedClient& client,
                                               const std::vector<std::string>& scopes) const {
   const auto now = clock_.now_seconds();
   IssuedToken out;
-  out.jti = jose::random_token(16);
+  out.jti = jose::unique_id();
   out.expires_in =
       client.client.access_token_lifetime > 0 ? client.client.access_token_lifetime : settings_.service_token_ttl_s;
   out.expires_at = now + out.expires_in;

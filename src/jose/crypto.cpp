@@ -8,7 +8,11 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <pthread.h>
+
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <stdexcept>
 
 namespace permiso::jose {
@@ -36,6 +40,40 @@ std::string random_bytes(std::size_t n) {
 
 std::string random_token(std::size_t nbytes) {
   return base64url_encode(random_bytes(nbytes));
+}
+
+namespace {
+// Bumped in a forked child, so no thread there hands out bytes its parent also holds.
+std::atomic<std::uint64_t> fork_generation{0};
+
+struct IdBlock {
+  static constexpr std::size_t kIdBytes = 16;
+  std::array<unsigned char, 64 * kIdBytes> bytes{};
+  std::size_t next = bytes.size();  // empty until first use
+  std::uint64_t generation = 0;
+
+  std::string_view take() {
+    const auto now = fork_generation.load(std::memory_order_relaxed);
+    if (next == bytes.size() || generation != now) {
+      if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+      next = 0;
+      generation = now;
+    }
+    const std::string_view out(reinterpret_cast<const char*>(bytes.data() + next), kIdBytes);
+    next += kIdBytes;
+    return out;
+  }
+  ~IdBlock() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+}  // namespace
+
+std::string unique_id() {
+  static const bool registered = [] {
+    return pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
+  }();
+  (void)registered;
+  thread_local IdBlock block;
+  return base64url_encode(block.take());
 }
 
 namespace {

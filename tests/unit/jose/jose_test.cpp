@@ -13,7 +13,11 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -260,6 +264,46 @@ TEST(Crypto, HmacSha256MatchesRfc4231AndIsReusable) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// Ids come from a per-thread block of random bytes: unique across threads and calls, and a
+// forked child does not hand out the ids its parent is about to.
+TEST(Crypto, UniqueIdsAreUniqueAcrossThreadsAndAFork) {
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& ids : per_thread) {
+    threads.emplace_back([&ids] {
+      for (int i = 0; i < 2000; ++i) ids.push_back(unique_id());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (const auto& ids : per_thread) {
+    for (const auto& id : ids) {
+      EXPECT_EQ(id.size(), 22U);
+      EXPECT_EQ(base64url_decode(id).value_or("").size(), 16U) << id;
+      all.insert(id);
+    }
+  }
+  EXPECT_EQ(all.size(), 8000U);
+
+  (void)unique_id();  // this thread's block is now part-used: a child would inherit the rest
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string id = unique_id();
+    const auto written = ::write(fds[1], id.data(), id.size());
+    ::_exit(written == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string from_child(22, '\0');
+  ASSERT_EQ(::read(fds[0], from_child.data(), from_child.size()), 22);
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_NE(from_child, unique_id());
 }
 
 class VerifierTest : public ::testing::TestWithParam<Algorithm> {
