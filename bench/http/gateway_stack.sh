@@ -1,7 +1,8 @@
 # Sourced by the mt5-api benchmarks (trades_read.sh, trades_write.sh): starts permiso-auth
 # (ES256) and mt5-api in a temp dir, on SQLite or on a throw-away PostgreSQL 15 with fsync on
 # (durable), and registers trading clients. Leaves: $base (mt5-api /api/v1), $TOKENS (comma
-# list of service tokens, one account each), cleanup on EXIT.
+# list of service tokens, one account each), cleanup on EXIT. GW_SCOPES (a JSON list's items)
+# replaces the clients' scopes (trade:read, trade:open, account:read).
 #   start_gateway_stack BUILD_DIR sqlite|postgres CLIENTS [extra mt5-api env assignments...]
 set -euo pipefail
 
@@ -79,7 +80,7 @@ start_gateway_stack() {
     id="bench-trader-$i"
     created=$(curl -fs -X POST "$auth/admin/service-clients" -H "Authorization: Bearer $admin" \
       -H 'Content-Type: application/json' \
-      -d "{\"client_id\":\"$id\",\"name\":\"bench\",\"access_token_lifetime\":86400,\"scope_ids\":[\"trade:read\",\"trade:open\",\"account:read\"]}")
+      -d "{\"client_id\":\"$id\",\"name\":\"bench\",\"access_token_lifetime\":86400,\"scope_ids\":[${GW_SCOPES:-\"trade:read\",\"trade:open\",\"account:read\"}]}")
     secret=$(json_field "$created" client_secret)
     token=$(json_field "$(curl -fs -X POST "$auth/auth/service-token" -d "client_id=$id" -d "client_secret=$secret")" access_token)
     TOKENS="${TOKENS:+$TOKENS,}$token"

@@ -24,9 +24,10 @@ function M.done(summary, latency, label)
   local unexpected = 0
   for _, t in ipairs(threads) do unexpected = unexpected + (t:get("bad") or 0) end
   io.write(string.format(
-    "RESULT %srps=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f p999_ms=%.2f requests=%d unexpected_status=%d errors=%d\n",
+    "RESULT %srps=%.0f p50_ms=%.2f p90_ms=%.2f p95_ms=%.2f p99_ms=%.2f p999_ms=%.2f requests=%d unexpected_status=%d errors=%d\n",
     label or "", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000,
     latency:percentile(99.9) / 1000, summary.requests, unexpected,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end

@@ -1,6 +1,6 @@
--- wrk script for mt5-api: GET /api/v1/trades (MODE=read) or durable POST /api/v1/trades with a
--- unique client_order_id per request (MODE=write). TOKENS (comma list, one account each) comes
--- from the environment; requests rotate over them.
+-- wrk script for mt5-api: GET /api/v1/trades (MODE=read), GET /api/v1/account (MODE=account)
+-- or durable POST /api/v1/trades with a unique client_order_id per request (MODE=write).
+-- TOKENS (comma list, one account each) comes from the environment; requests rotate over them.
 package.path = "bench/http/?.lua;" .. package.path
 local result = require("result")
 local mode = os.getenv("MODE") or "read"
@@ -31,6 +31,8 @@ function request()
     local body = string.format(
       '{"symbol":"EURUSD","volume":0.01,"trade_type":"%s","client_order_id":"%s-%d-%d"}', side, run, tid, n)
     return wrk.format("POST", "/api/v1/trades", h, body)
+  elseif mode == "account" then
+    return wrk.format("GET", "/api/v1/account", h)
   end
   return wrk.format("GET", "/api/v1/trades", h)
 end
