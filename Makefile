@@ -19,7 +19,7 @@ help:
 	@echo "make run-cluster - the same scaled out: two permiso-auth and two mt5-api replicas, PostgreSQL, Redis, mt5-sim"
 	@echo "make test   - install what is missing, build (ASan+UBSan) and run every test"
 	@echo "make compose-test - build the container images and run the seed's flows on the compose stack"
-	@echo "make bench  - build (Release) and run the benchmarks"
+	@echo "make bench  - build (Release), run the benchmark suite, write docs/benchmarks-suite.md (BENCH_SECONDS)"
 	@echo "make load-test - the seed's load test against a running stack (make run; LOAD_TEST_ARGS)"
 	@echo "make fuzz   - build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (60)"
 	@echo "make fmt    - clang-format the C++ sources (make fmt-check: only check)"
