@@ -2,7 +2,9 @@
 """WebSocket fan-out client: N subscribers to mt5-api's quote stream (GET /api/v1/stream),
 each subscribed to every symbol the welcome message lists; counts the quote messages
 delivered during the measured window after a warm-up. Prints one line:
-  RESULT subscribers=N quotes=Q quotes_per_s=R per_subscriber_per_s=S closed=C
+  RESULT subscribers=N quotes=Q quotes_per_s=R per_subscriber_per_s=S min_subscriber_per_s=M closed=C
+         client_cpu_pct=P window_s=W
+(the window is measured: on a loaded machine the client may wake up later than asked)
 Messages are counted by a substring test, not parsed, so the client stays cheap.
 With SERVER_PID, also the server's CPU over the same window, per delivered quote:
   CPU pid=P user_us_per_quote=U sys_us_per_quote=S total_us_per_quote=T
@@ -76,7 +78,7 @@ async def main():
     total = sum(counts)
     print(f"RESULT subscribers={n} quotes={total} quotes_per_s={total / elapsed:.0f} "
           f"per_subscriber_per_s={total / elapsed / n:.1f} min_subscriber_per_s={min(counts) / elapsed:.1f} "
-          f"closed={state['closed']} client_cpu_pct={100 * cpu / elapsed:.0f}")
+          f"closed={state['closed']} client_cpu_pct={100 * cpu / elapsed:.0f} window_s={elapsed:.1f}")
     if pid is not None and total:
         hz = os.sysconf("SC_CLK_TCK")
         user = (server1[0] - server0[0]) / hz * 1e6 / total
