@@ -347,7 +347,10 @@ def render(results, floors, secs, min_time, build, started, load_before, load_af
     w("Subscribers to every symbol, the simulator ticking every 50 ms; quotes delivered per second in total "
       "and per subscriber; mt5-api CPU per delivered quote. One Python client process (python3-websockets) "
       "holds every subscriber: its CPU share shows when it, not the server, is the limit; the window is the "
-      "measured one (longer than asked when the machine is too loaded to wake the client on time).\n")
+      "measured one (longer than asked when the machine is too loaded to wake the client on time). "
+      "The simulator's rate bounds each subscriber's (one subscriber receives every quote produced): "
+      "N subscribers at N times that rate means nothing was lost, and mt5-api's CPU per quote is the "
+      "fan-out's cost.\n")
     w("| subscribers | quotes/s delivered | per subscriber /s | slowest subscriber /s | mt5-api CPU µs/quote "
       "(user + sys) | client CPU % | window s | closed early |")
     w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
