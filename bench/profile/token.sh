@@ -5,7 +5,8 @@
 #   token-<ALG>.svg      the flame graph (bench/profile/flamegraph.py)
 #   token-<ALG>.folded   the folded stacks behind it
 #   token-<ALG>.txt      wrk's result, CPU per token by thread, and perf's flat profile by library
-# Usage: bench/profile/token.sh [build-dir] [ALG] [connections] [seconds] [out-dir]
+# Usage: [LABEL=…] bench/profile/token.sh [build-dir] [ALG] [connections] [seconds] [out-dir]
+# LABEL names the build in the title and report (default: this checkout's commit).
 set -euo pipefail
 build=${1:-build/release}
 alg=${2:-ES256}
@@ -15,6 +16,7 @@ out=${5:-build/profile}
 bin="$build/apps/permiso-auth/permiso-auth"
 [ -x "$bin" ] || { echo "build $bin first (make build)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
+label=${LABEL:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 mkdir -p "$out"
 tmp=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -34,7 +36,7 @@ result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credenti
 thread_cpu >"$tmp/after"
 report="$out/token-$alg.txt"
 {
-  echo "permiso-auth $alg client_credentials, $conns connections, ${secs}s, $(git rev-parse --short HEAD 2>/dev/null)"
+  echo "permiso-auth $alg client_credentials, $conns connections, ${secs}s, $label"
   echo "$result"
   n=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
   echo "CPU per token by thread (µs; the two busiest are the I/O threads, the next the audit writer):"
@@ -55,6 +57,6 @@ wait "$load"
   perf report -i "$tmp/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]'
 } >>"$report"
 perf script -i "$tmp/perf.data" 2>/dev/null |
-  python3 bench/profile/flamegraph.py --title "permiso-auth: client-credentials token, $alg ($(git rev-parse --short HEAD 2>/dev/null))" \
+  python3 bench/profile/flamegraph.py --title "permiso-auth: client-credentials token, $alg ($label)" \
     --root 'scheduler::run$|AuditLog::run$' --svg "$out/token-$alg.svg" --folded "$out/token-$alg.folded"
 cat "$report"
