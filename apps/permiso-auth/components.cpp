@@ -370,7 +370,7 @@ void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters
 std::unique_ptr<WorkerPool> open_worker_pool(const AuthConfig& cfg) {
   const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
   return std::make_unique<WorkerPool>(cfg.worker_threads > 0 ? static_cast<std::size_t>(cfg.worker_threads) : 2 * cores,
-                                      static_cast<std::size_t>(cfg.worker_queue));
+                                      static_cast<std::size_t>(cfg.worker_queue), static_cast<int>(cfg.worker_nice));
 }
 
 void follow_changes(events::RedisChannel& events, const auth::AuthDeps& deps, app::Maintenance& maintenance) {

@@ -1,7 +1,8 @@
 # Sourced by the mt5-api benchmarks (trades_read.sh, trades_write.sh): starts permiso-auth
 # (ES256) and mt5-api in a temp dir, on SQLite or on a throw-away PostgreSQL 15 with fsync on
 # (durable), and registers trading clients. Leaves: $base (mt5-api /api/v1), $TOKENS (comma
-# list of service tokens, one account each), cleanup on EXIT. GW_SCOPES (a JSON list's items)
+# list of service tokens, one account each), $auth_base (permiso-auth /api/v1) and
+# $admin_password (the bootstrap admin's), cleanup on EXIT. GW_SCOPES (a JSON list's items)
 # replaces the clients' scopes (trade:read, trade:open, account:read).
 #   start_gateway_stack BUILD_DIR sqlite|postgres CLIENTS [extra mt5-api env assignments...]
 set -euo pipefail
@@ -87,4 +88,6 @@ start_gateway_stack() {
   done
   export TOKENS
   base="http://127.0.0.1:$mt5_port/api/v1"
+  auth_base=$auth
+  admin_password=$admin_pw
 }

@@ -2,15 +2,25 @@
 // (argon2 hashes take tens of milliseconds).
 #include "common/worker_pool.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace permiso {
 
-WorkerPool::WorkerPool(std::size_t threads, std::size_t queue_capacity)
+WorkerPool::WorkerPool(std::size_t threads, std::size_t queue_capacity, int nice)
     : capacity_(std::max<std::size_t>(queue_capacity, 1)) {
   if (threads == 0) threads = std::max(1U, std::thread::hardware_concurrency());
   threads_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  for (std::size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, nice] {
+      // Linux schedules threads, so a thread's own nice value is its tid's. Raising it needs
+      // no privilege; failing to leaves the worker at the process's priority, which is safe.
+      if (nice > 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice);
+      work();
+    });
+  }
 }
 
 WorkerPool::~WorkerPool() {

@@ -16,7 +16,9 @@ class WorkerPool {
  public:
   /// `threads` == 0 means std::thread::hardware_concurrency() (at least 1).
   /// `queue_capacity` bounds the tasks waiting (not counting those running); at least 1.
-  WorkerPool(std::size_t threads, std::size_t queue_capacity);
+  /// `nice` (0–19) lowers the workers' scheduling priority: under a flood of password hashes
+  /// the I/O threads of this process and of services beside it still get the cores first.
+  WorkerPool(std::size_t threads, std::size_t queue_capacity, int nice = 0);
   /// Runs every task already accepted, then joins the threads.
   ~WorkerPool();
 

@@ -65,6 +65,7 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   r.integer("security", "argon2_parallelism", c.argon2_parallelism);
   r.integer("security", "worker_threads", c.worker_threads);
   r.integer("security", "worker_queue", c.worker_queue);
+  r.integer("security", "worker_nice", c.worker_nice);
   r.str("security", "client_secret_pepper", c.client_secret_pepper);
   r.integer("security", "secrets_refresh_s", c.secrets_refresh_s);
   r.integer("audit", "retention_days", c.audit_retention_days);
@@ -141,6 +142,7 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"security", "argon2_parallelism", c.argon2_parallelism},
       {"security", "worker_threads", c.worker_threads},
       {"security", "worker_queue", c.worker_queue},
+      {"security", "worker_nice", c.worker_nice},
       {"security", "client_secret_pepper", secret(c.client_secret_pepper)},
       {"security", "secrets_refresh_s", c.secrets_refresh_s},
       {"audit", "retention_days", c.audit_retention_days},
@@ -370,6 +372,7 @@ void check_security(std::vector<ConfigProblem>& p, const AuthConfig& c) {
   check_range(p, "security.argon2_parallelism", c.argon2_parallelism, 1, 64);
   check_range(p, "security.worker_threads", c.worker_threads, 0, 256);
   check_range(p, "security.worker_queue", c.worker_queue, 1, 1'000'000);
+  check_range(p, "security.worker_nice", c.worker_nice, 0, 19);
   check_range(p, "PERMISO_SECRETS_REFRESH_S", c.secrets_refresh_s, 0, 86'400);
   check_range(p, "PERMISO_AUDIT_RETENTION_DAYS", c.audit_retention_days, 0, 36'500);
   if (!c.client_secret_pepper.empty() && c.client_secret_pepper.size() < 32) {

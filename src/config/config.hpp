@@ -107,6 +107,7 @@ struct AuthConfig {
   std::int64_t argon2_parallelism = 1;
   std::int64_t worker_threads = 0;  // blocking pool (storage, Argon2); 0: 2 per core
   std::int64_t worker_queue = 1024;
+  std::int64_t worker_nice = 10;         // the blocking pool's nice value: Argon2 yields to I/O threads
   std::string client_secret_pepper;      // empty: generated once and kept in storage
   std::int64_t secrets_refresh_s = 300;  // re-read secrets this often (service clients follow); 0: never
 

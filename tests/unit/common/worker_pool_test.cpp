@@ -2,8 +2,11 @@
 #include "common/worker_pool.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <set>
@@ -59,6 +62,20 @@ TEST(WorkerPool, ThrowingTaskDoesNotKillTheWorker) {
   std::promise<void> done;
   ASSERT_TRUE(pool.try_submit([&] { done.set_value(); }));
   EXPECT_EQ(done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+}
+
+// Workers lower their own priority; the calling thread keeps its own.
+TEST(WorkerPool, WorkersRunAtTheGivenNiceValue) {
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  ASSERT_EQ(errno, 0);
+  WorkerPool pool(1, 4, 7);
+  std::promise<int> seen;
+  ASSERT_TRUE(pool.try_submit([&] { seen.set_value(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()))); }));
+  const int nice = seen.get_future().get();
+  // Raising a nice value always works; lowering one below the process's needs privilege.
+  EXPECT_TRUE(nice == 7 || (base > 7 && nice == base)) << "worker nice " << nice << ", process " << base;
+  EXPECT_EQ(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())), base);
 }
 
 TEST(WorkerPool, RejectsEmptyTask) {

@@ -547,6 +547,7 @@ const RuleCase kRules[] = {
     {"argon2_parallelism", [](AuthConfig& c) { c.argon2_parallelism = 0; }, "security.argon2_parallelism"},
     {"workers", [](AuthConfig& c) { c.worker_threads = 1000; }, "security.worker_threads"},
     {"queue", [](AuthConfig& c) { c.worker_queue = 0; }, "security.worker_queue"},
+    {"nice", [](AuthConfig& c) { c.worker_nice = 20; }, "security.worker_nice"},
     {"pepper", [](AuthConfig& c) { c.client_secret_pepper = "short"; }, "PERMISO_CLIENT_SECRET_PEPPER"},
     {"admin", [](AuthConfig& c) { c.bootstrap_admin_username = ""; }, "PERMISO_BOOTSTRAP_ADMIN_USERNAME"},
 };
@@ -557,6 +558,7 @@ TEST(ConfigDefaults, AreTheDocumentedOnes) {
   const AuthConfig c;
   EXPECT_EQ(c.data_dir, "./var");
   EXPECT_EQ(c.audit_retention_days, 90);
+  EXPECT_EQ(c.worker_nice, 10);
   EXPECT_EQ(c.audit_export, "");
   EXPECT_EQ(c.body_limit_bytes, 65536);
   EXPECT_EQ(c.header_limit_bytes, 8192);
