@@ -6,7 +6,8 @@ Usage (from anywhere; runs from the repository root):
   bench/growth/growth.py --plot                                     only re-plot from the CSVs
 Dimensions: connections clients revocations audit positions websocket (all by default).
 BENCH_SECONDS (default 5) is each point's measured window; GROWTH_AUDIT_MAX (default 1000000)
-caps the audit table (10000000 works, but the bulk insert takes minutes and ~3 GB of disk).
+caps the audit table (the committed figures used 10000000: a 70 s bulk insert, a 2.7 GB file).
+Needs wrk, matplotlib and python3-websockets (Debian packages); raises its open-files limit.
 
 Each dimension writes docs/growth-<dimension>.csv and docs/growth-<dimension>.png (throughput,
 p99 and server CPU per request against the size, log x); docs/growth.md is generated from all the
@@ -515,7 +516,7 @@ def dim_websocket(build):
         for i in range(4):
             cid = f"bench-trader-{i}"
             tokens.append(stack.service_token(cid, stack.create_client(cid, ["trade:read", "market:data"])))
-        url = f"ws://127.0.0.1:{stack.mt5_port}/stream"
+        url = f"ws://127.0.0.1:{stack.mt5_port}/api/v1/stream"
         for n in (1, 10, 100, 1000):
             idle = rss_mb(stack.mt5.pid)
             out = subprocess.run(["/usr/bin/python3", "bench/stream/ws_fanout.py", url, ",".join(tokens), str(n),
@@ -559,6 +560,9 @@ def plot(dim, rows):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    keys = ("rps", "p99_ms", "cpu_us_per_req")
+    if dim == "websocket":  # no latency from the fan-out client: its memory instead
+        keys = ("rps", "rss_after_mb", "cpu_us_per_req")
     series = []
     for r in rows:
         if r["series"] not in series:
@@ -566,23 +570,27 @@ def plot(dim, rows):
     for s in series:
         pts = [r for r in rows if r["series"] == s]
         xs = [max(float(r["size"]), 0.5) for r in pts]  # 0 shown at 0.5 on the log axis
-        for ax, key in zip(axes, ("rps", "p99_ms", "cpu_us_per_req")):
+        for ax, key in zip(axes, keys):
             ax.plot(xs, [float(r[key]) for r in pts], marker="o", label=s)
-    titles = ("throughput (requests/s)", "p99 latency (ms, log)", "server CPU per request (µs)")
+    titles = ("throughput (requests/s)", "p99 latency (ms)", "server CPU per request (µs)")
     if dim == "websocket":
-        titles = ("delivered quotes/s (all subscribers)", "p99 latency (ms, log): not measured",
+        titles = ("delivered quotes/s (all subscribers)", "mt5-api RSS after the window (MB; no p99)",
                   "mt5-api CPU per delivered quote (µs)")
-    for ax, title in zip(axes, titles):
+    for ax, key, title in zip(axes, keys, titles):
+        vals = [float(r[key]) for r in rows if r[key] not in ("", "nan") and float(r[key]) > 0]
+        wide = bool(vals) and max(vals) / min(vals) > 50 and key != "rps"  # log y when it spans decades
+        if wide:
+            title += " (log y)"
         ax.set_xscale("log")
         ax.set_xlabel(LABELS[dim] + (" (0 plotted at 0.5)" if any(r["size"] == "0" for r in rows) else ""))
         ax.set_title(title)
-        if title.startswith("p99") and dim != "websocket":
-            ax.set_yscale("log")  # spans 1 ms to seconds
+        if wide:
+            ax.set_yscale("log")
         else:
             ax.set_ylim(bottom=0)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Cost against {LABELS[dim]} (BENCH_SECONDS={SECONDS}, wrk on the same 2-core machine)")
+    fig.suptitle(f"Cost against {LABELS[dim]} (BENCH_SECONDS={SECONDS}, load generator on the same 2-core machine)")
     fig.tight_layout()
     path = os.path.join(DOCS, f"growth-{dim}.png")
     fig.savefig(path, dpi=90)
@@ -598,7 +606,8 @@ def report():
            "SQLite). CPU/request is the server's utime+stime over the window divided by the requests "
            "(`/proc/<pid>/stat`); RSS is VmRSS from `/proc/<pid>/status`, at idle right after start "
            "(`rss idle`) and after the window (`rss after`). `startup` is the time to /health "
-           "(permiso-auth) or /ready (mt5-api, which includes loading the whole revocation feed); "
+           "(permiso-auth) or /ready (mt5-api), except for the revocations, where it is the time until mt5-api "
+           "refuses a canary token revoked last, i.e. holds the whole list; "
            "`idle CPU %` is the server's CPU over 4 s with no requests, right after start (% of one core).", ""]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
