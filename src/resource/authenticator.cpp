@@ -359,7 +359,11 @@ struct Authenticator::Impl {
       return Poll::Error;
     }
     const std::size_t added = apply(items->as_array(), int_member(*doc, "cursor").value_or(0));
-    feed_read.store(true, std::memory_order_release);
+    // Caught up (ready) only once a page says nothing follows it: a replica starting beside a
+    // long revocation list must not take traffic after its first page. A permiso-auth older
+    // than `more` sends none, and its first page counts as the whole list, as before.
+    const auto* more = doc->if_contains("more");
+    if (more == nullptr || !more->is_bool() || !more->as_bool()) feed_read.store(true, std::memory_order_release);
     if (!feed_healthy.exchange(true)) spdlog::info("resource: revocation feed reachable");
     return added > 0 || !items->as_array().empty() ? Poll::Entries : Poll::Empty;
   }

@@ -326,6 +326,8 @@ AuthResult<std::vector<storage::Revocation>> wait_for_revocations(const AuthCont
   }
 }
 
+/// `more`: the page is full, so entries may follow it; a resource server keeps reading before it
+/// calls itself caught up (ready).
 Response render_feed(const std::vector<storage::Revocation>& page, std::int64_t since) {
   boost::json::array items;
   std::int64_t cursor = since;
@@ -341,7 +343,8 @@ Response render_feed(const std::vector<storage::Revocation>& page, std::int64_t 
                                         {"seq", r.seq}});
     cursor = std::max(cursor, r.seq);
   }
-  return no_store_json(200, {{"revocations", std::move(items)}, {"cursor", cursor}});
+  const bool more = page.size() >= static_cast<std::size_t>(kFeedPage);
+  return no_store_json(200, {{"revocations", std::move(items)}, {"cursor", cursor}, {"more", more}});
 }
 
 Response revocation_feed(const AuthContext& ctx, FeedWaiters& waiters, const Request& req) {

@@ -372,6 +372,28 @@ TEST_F(AuthenticatorTest, NotReadyAndKeysUnavailableUntilTheJwksCanBeRead) {
   EXPECT_TRUE(auth->authenticate(user_token()));
 }
 
+// A replica starting beside a long revocation list takes traffic only once it has read the
+// whole list, not after its first page: until then a revoked token would pass.
+TEST_F(AuthenticatorTest, NotReadyUntilEveryPageOfTheRevocationFeedIsRead) {
+  fake.set_feed_page(2);
+  std::vector<std::string> jtis;
+  for (int i = 0; i < 5; ++i) {
+    jtis.push_back("jti-page-" + std::to_string(i));
+    fake.revoke_token(jtis.back(), clock.now_seconds() + 3600);
+  }
+  fake.answer_feed_then_fail(1);  // the first page (2 of 5, more to come), then 503s
+  start(config(), /*wait_ready=*/false);
+  ASSERT_TRUE(eventually([&] { return fake.feed_requests() >= 3; }));  // the page, then refused retries
+  EXPECT_EQ(auth->stats().revocations_applied, 2U);
+  EXPECT_FALSE(auth->ready());
+  fake.answer_feed_then_fail(-1);
+  ASSERT_TRUE(eventually([&] { return auth->ready(); }));
+  EXPECT_EQ(auth->stats().revocations_applied, 5U);
+  for (const auto& jti : jtis) {
+    EXPECT_EQ(auth->authenticate(user_token(jti)).error(), AuthFailure::Revoked) << jti;
+  }
+}
+
 TEST_F(AuthenticatorTest, AFailedRefreshKeepsTheKeysItHad) {
   auto c = config();
   c.jwks_refresh_interval = 1s;

@@ -50,6 +50,16 @@ void FakeAuthServer::publish(std::vector<jose::SigningKey> keys) {
   jwks_doc_["keys"] = std::move(arr);
 }
 
+void FakeAuthServer::set_feed_page(std::size_t entries) {
+  std::lock_guard lock(mutex_);
+  feed_page_ = entries;
+}
+
+void FakeAuthServer::answer_feed_then_fail(int requests) {
+  std::lock_guard lock(mutex_);
+  feed_answers_left_ = requests;
+}
+
 void FakeAuthServer::set_jwks_status(int status) {
   std::lock_guard lock(mutex_);
   jwks_status_ = status;
@@ -151,6 +161,8 @@ http::Response FakeAuthServer::feed(const http::Request& req) {
     feed_refusals_.fetch_add(1);
     return http::error_response(req, 401, "invalid_token", "The access token is invalid.");
   }
+  if (feed_answers_left_ == 0) return http::json_response(503, boost::json::object{{"error", "unavailable"}});
+  if (feed_answers_left_ > 0) --feed_answers_left_;
   const std::int64_t since = std::stoll(std::string(req.query_param("since").value_or("0")));
   const int wait = std::min(25, std::stoi(std::string(req.query_param("wait").value_or("0"))));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
@@ -164,6 +176,7 @@ http::Response FakeAuthServer::feed(const http::Request& req) {
   std::int64_t cursor = since;
   for (const auto& e : entries_) {
     if (e.seq <= since) continue;
+    if (items.size() >= feed_page_) break;
     boost::json::object item{{"key", (e.kind == "token" ? "jti:" : "sid:") + e.id},
                              {"kind", e.kind},
                              {"id", e.id},
@@ -173,7 +186,9 @@ http::Response FakeAuthServer::feed(const http::Request& req) {
     items.push_back(std::move(item));
     cursor = std::max(cursor, e.seq);
   }
-  return http::json_response(200, boost::json::object{{"revocations", std::move(items)}, {"cursor", cursor}});
+  const bool more = items.size() >= feed_page_;
+  return http::json_response(
+      200, boost::json::object{{"revocations", std::move(items)}, {"cursor", cursor}, {"more", more}});
 }
 
 boost::json::object user_claims(std::int64_t now, const std::string& jti, const std::string& sid,

@@ -41,6 +41,11 @@ class FakeAuthServer {
   void publish(std::vector<jose::SigningKey> keys);
   /// Makes the JWKS answer `status` (e.g. 500) instead of the keys; 200 restores them.
   void set_jwks_status(int status);
+  /// The feed answers at most `entries` per page (and says `more` when it is full), or
+  /// `status` instead of a page (e.g. 503); 200 restores it.
+  void set_feed_page(std::size_t entries);
+  /// The next `requests` feed reads are answered, then every read is a 503; -1 answers all.
+  void answer_feed_then_fail(int requests);
   /// The metadata names this jwks_uri instead of its own (e.g. a public URL not reachable).
   void set_metadata_jwks_uri(std::string uri);
   /// Service tokens are issued with this lifetime.
@@ -89,6 +94,8 @@ class FakeAuthServer {
   std::condition_variable changed_;
   boost::json::object jwks_doc_;
   int jwks_status_ = 200;
+  int feed_answers_left_ = -1;  // -1: unlimited
+  std::size_t feed_page_ = 1000;
   std::string jwks_uri_override_;
   std::int64_t token_lifetime_ = 3600;
   bool hold_ = false;
