@@ -29,3 +29,17 @@ create_bench_client() {
   CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$created")
   export CLIENT_SECRET
 }
+
+# start_token_bench BUILD_DIR ALG: the client-credentials benchmarks' server. Starts BUILD_DIR's
+# permiso-auth signing with ALG in a temp dir (stopped and removed on exit) and creates the
+# bench client; sets pid, tmp and base (…/api/v1), and exports CLIENT_ID and CLIENT_SECRET.
+start_token_bench() {
+  local bin="$1/apps/permiso-auth/permiso-auth" alg=$2 port admin_pw='Bench-Admin-1!'
+  [ -x "$bin" ] || { echo "build $bin first (make build)" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+  start_permiso_auth "$bin" "$tmp" "$port" "$admin_pw" JWT_ALGORITHM="$alg"
+  base="http://127.0.0.1:$port/api/v1"
+  create_bench_client "$base" "$admin_pw"
+}

@@ -13,20 +13,11 @@ alg=${2:-ES256}
 conns=${3:-32}
 secs=${4:-8}
 out=${5:-build/profile}
-bin="$build/apps/permiso-auth/permiso-auth"
-[ -x "$bin" ] || { echo "build $bin first (make build)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 label=${LABEL:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 mkdir -p "$out"
-tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-admin_pw='Bench-Admin-1!'
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-
 source bench/http/bench_auth.sh
-start_permiso_auth "$bin" "$tmp" "$port" "$admin_pw" JWT_ALGORITHM="$alg"
-base="http://127.0.0.1:$port/api/v1"
-create_bench_client "$base" "$admin_pw"
+start_token_bench "$build" "$alg"
 wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
 
 # CPU per token by thread (/proc/<pid>/task), around a run without perf attached.
