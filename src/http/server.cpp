@@ -322,9 +322,21 @@ class Connection final : public Session {
       ws_request_close(websocket::close_code::going_away, "going away",
                        std::min(srv_.config.write_timeout, srv_.config.shutdown_grace));
     } else if (state_ == State::Idle) {
-      beast::error_code ec;
-      tcp().socket().cancel(ec);
+      close_idle_after(std::min(srv_.config.idle_drain, srv_.config.shutdown_grace));
     }
+  }
+
+  /// Lame duck (ServerConfig::idle_drain): the idle connection closes after `limit` unless a
+  /// request arrives first (serve() then answers it with Connection: close, and the handler
+  /// timer it sets cancels this one).
+  void close_idle_after(std::chrono::milliseconds limit) {
+    reply_timer_.expires_after(limit);
+    reply_timer_.async_wait([weak = weak_from_this(), this](beast::error_code ec) {
+      auto alive = weak.lock();
+      if (ec || !alive || state_ != State::Idle) return;
+      beast::error_code ignored;
+      tcp().socket().cancel(ignored);
+    });
   }
 
   void ws_kick() override {
@@ -1119,7 +1131,8 @@ asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr
     Clock::time_point header_deadline = Clock::now() + cfg.header_timeout;
     if (buffer_.size() == 0) {
       state_ = State::Idle;
-      if (stopping_) break;
+      // Stopping since the last answer went out (kept alive): the same lame duck as on_stop's.
+      if (stopping_) close_idle_after(std::min(cfg.idle_drain, cfg.shutdown_grace));
       if (first) {
         tcp().expires_at(header_deadline);
       } else {

@@ -53,6 +53,13 @@ struct ServerConfig {
   std::chrono::milliseconds handler_timeout{30'000};
   /// stop(): how long in-flight requests may still take before connections are cut.
   std::chrono::milliseconds shutdown_grace{10'000};
+  /// stop(): how long a kept-alive connection waiting for its next request stays open (within
+  /// the grace). A proxy may be sending a request on it at that moment, and one it has sent is
+  /// never retried elsewhere when not idempotent (nginx, for a POST): a close at once drops it.
+  /// Meanwhile a request that arrives is served with Connection: close, and a proxy that opens
+  /// a new connection finds the listener closed and marks this server down (nginx max_fails),
+  /// so the close at the end finds nobody sending. Keep it below the proxy's fail_timeout.
+  std::chrono::milliseconds idle_drain{1'000};
   /// Open connections beyond this are closed on accept (file descriptors are finite).
   std::size_t max_connections = 16'384;
   /// Peers (exact IP addresses) whose X-Forwarded-For is believed, e.g. the local nginx.

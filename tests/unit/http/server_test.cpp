@@ -164,6 +164,7 @@ class ServerTest : public ::testing::Test {
     config_.idle_timeout = 300ms;
     config_.handler_timeout = 400ms;
     config_.shutdown_grace = 2000ms;
+    config_.idle_drain = 100ms;
     config_.body_limit = 1024;
     config_.header_limit = 2048;
     config_.cors.allowed_origins = {"https://app.example.com"};
@@ -905,7 +906,7 @@ TEST_F(ServerTest, GracefulStopDrainsInFlightRequest) {
   busy.send(get("/async?ms=300"));
   std::this_thread::sleep_for(100ms);  // the handler is now running
   server_->stop();
-  EXPECT_TRUE(idle.closed_within(500ms));  // idle connections go at once
+  EXPECT_TRUE(idle.closed_within(2000ms));  // idle connections go after the idle drain
   auto r = busy.read(2000ms);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -916,6 +917,20 @@ TEST_F(ServerTest, GracefulStopDrainsInFlightRequest) {
   const auto port = server_->port();
   server_.reset();
   EXPECT_THROW(Client{port}, std::runtime_error);  // no longer accepting
+}
+
+TEST_F(ServerTest, AnIdleConnectionClosesAtTheEndOfTheIdleDrain) {
+  config_.idle_timeout = 10000ms;
+  config_.idle_drain = 200ms;
+  start();
+  Client idle(server_->port());
+  idle.send(get("/hello"));
+  ASSERT_TRUE(idle.read());
+  server_->stop();
+  EXPECT_TRUE(idle.closed_within(3000ms));
+  thread_.join();
+  EXPECT_TRUE(run_returned_);
+  server_.reset();
 }
 
 TEST_F(ServerTest, StopCutsConnectionsAfterGrace) {
