@@ -1193,9 +1193,11 @@ asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr
       }
       d.response = error_response(*req, 503, "shutting_down", "The server is shutting down.");
     }
-    const bool ok =
-        co_await write(std::move(d.response), *req, keep_alive && !stopping_, d.route, started, d.preflight, true);
-    if (!ok || !keep_alive || stopping_) break;
+    // What the answer tells the peer decides: a stop that begins while it is written leaves
+    // the connection kept alive, for the idle drain, not closed under a peer told otherwise.
+    const bool keep_open = keep_alive && !stopping_;
+    const bool ok = co_await write(std::move(d.response), *req, keep_open, d.route, started, d.preflight, true);
+    if (!ok || !keep_open) break;
   }
 
   if (cut) {

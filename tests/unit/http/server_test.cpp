@@ -919,6 +919,39 @@ TEST_F(ServerTest, GracefulStopDrainsInFlightRequest) {
   EXPECT_THROW(Client{port}, std::runtime_error);  // no longer accepting
 }
 
+TEST_F(ServerTest, AKeptAliveConnectionIdleAtStopServesOneLastRequestWithConnectionClose) {
+  config_.idle_timeout = 10000ms;
+  config_.idle_drain = 5000ms;
+  start();
+  Client idle(server_->port());
+  idle.send(get("/hello"));
+  ASSERT_TRUE(idle.read());
+  const auto port = server_->port();
+  server_->stop();
+  // The listener closes first: new connections are refused (a proxy tries another server).
+  auto deadline = SteadyClock::now() + 5s;
+  for (;;) {
+    try {
+      Client probe(port);
+    } catch (const std::runtime_error&) {
+      break;
+    }
+    ASSERT_LT(SteadyClock::now(), deadline) << "still accepting after stop()";
+  }
+  // The kept-alive connection stays open: a proxy may be sending on it right now, and it would
+  // not retry a POST elsewhere once sent. Its request is served, then the connection closes.
+  EXPECT_FALSE(idle.closed_within(300ms));
+  idle.send(get("/hello"));
+  auto r = idle.read(2000ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(idle.closed_within(1000ms));
+  thread_.join();
+  EXPECT_TRUE(run_returned_);
+  server_.reset();
+}
+
 TEST_F(ServerTest, AnIdleConnectionClosesAtTheEndOfTheIdleDrain) {
   config_.idle_timeout = 10000ms;
   config_.idle_drain = 200ms;
