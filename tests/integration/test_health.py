@@ -87,8 +87,12 @@ class HealthTest(ServerTestCase):
             self.server.service_token(created["client"]["client_id"], created["client_secret"])
         self.server.login(harness.uniq("nobody-"), "Wrong-passw0rd!", expect=401)
         # The writer counts a batch once it is stored, off the request path: wait for it.
-        harness.wait_until(lambda: (self.sample("permiso_audit_events_total", issued) or 0) >= before[0] + 3, 10)
-        harness.wait_until(lambda: (self.sample("permiso_audit_events_total", failed) or 0) >= before[1] + 1, 10)
+        self.assertTrue(
+            harness.wait_until(lambda: (self.sample("permiso_audit_events_total", issued) or 0) >= before[0] + 3, 10),
+            f"token.issue successes counted: {self.sample('permiso_audit_events_total', issued)}, before {before[0]}")
+        self.assertTrue(
+            harness.wait_until(lambda: (self.sample("permiso_audit_events_total", failed) or 0) >= before[1] + 1, 10),
+            f"auth.login failures counted: {self.sample('permiso_audit_events_total', failed)}, before {before[1]}")
 
     def test_tokens_logins_and_refresh_rotations_are_counted_as_they_happen(self):
         alg = self.server.jwt_algorithm
