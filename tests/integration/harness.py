@@ -13,6 +13,7 @@ import atexit
 import base64
 import json as jsonlib
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -68,17 +69,35 @@ def auth_binary():
 _HANDED_OUT_PORTS = set()
 
 
+def _listen_port_range():
+    """Ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range): a port there is
+    never taken as the local port of an outgoing connection. A port from bind(0) lies inside
+    that range, and under load a client socket took one between its choice and the server's
+    bind (mt5-sim: "Address already in use", seen in CI)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(1024, low - 12000), low
+
+
 def free_port():
-    """A loopback port nothing listens on, never one this process was handed before: the
-    kernel may give a just-closed port 0 again, and two servers (or a server and the "dead"
-    upstream a test points at) must not end up on one port."""
+    """A loopback port nothing listens on, outside the ephemeral range, never one this process
+    was handed before: two servers (or a server and the "dead" upstream a test points at) must
+    not end up on one port."""
+    first, end = _listen_port_range()
     while True:
+        port = random.randrange(first, end)
+        if port in _HANDED_OUT_PORTS:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _HANDED_OUT_PORTS:
-            _HANDED_OUT_PORTS.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT_PORTS.add(port)
+        return port
 
 
 def wait_until(predicate, within_s, every_s=0.1):
