@@ -18,12 +18,4 @@ for tok in "${toks[@]}"; do
     -d '{"symbol":"EURUSD","volume":0.01,"trade_type":"buy"}'
 done
 
-export MODE=account
-wrk -t2 -c"$conns" -d1s -s bench/http/trades.lua "${base%/api/v1}" >/dev/null
-echo "mt5-api GET /api/v1/account (ES256 tokens, $db), $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
-source bench/http/cpu.sh
-mt5_pid=${gw_pids[-1]}  # started last by start_gateway_stack
-t0=$(cpu_times "$mt5_pid")
-result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/trades.lua "${base%/api/v1}" | grep RESULT)
-echo "$result"
-cpu_per_request "$mt5_pid" "$t0" "$result"
+measure_gateway account "mt5-api GET /api/v1/account (ES256 tokens, $db)" "$conns" "$secs"

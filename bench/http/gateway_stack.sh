@@ -91,3 +91,17 @@ start_gateway_stack() {
   auth_base=$auth
   admin_password=$admin_pw
 }
+
+# measure_gateway MODE TITLE CONNECTIONS SECONDS: warms up, then runs bench/http/trades.lua in
+# MODE against the stack's mt5-api and prints its RESULT and mt5-api's CPU per request.
+measure_gateway() {
+  local mode=$1 title=$2 conns=$3 secs=$4 t0 result
+  export MODE=$mode
+  wrk -t2 -c"$conns" -d2s -s bench/http/trades.lua "${base%/api/v1}" >/dev/null
+  echo "$title, $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
+  source bench/http/cpu.sh
+  t0=$(cpu_times "${gw_pids[-1]}")  # mt5-api, started last by start_gateway_stack
+  result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/trades.lua "${base%/api/v1}" | grep RESULT)
+  echo "$result"
+  cpu_per_request "${gw_pids[-1]}" "$t0" "$result"
+}
