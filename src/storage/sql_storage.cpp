@@ -32,6 +32,10 @@ constexpr std::string_view kCodeCols =
 constexpr std::string_view kAuditCols =
     "id, ts, actor, actor_type, action, target, ip, outcome, details, request_id, trace_id";
 
+// Serialises the client change feed's writers on PostgreSQL (add_revocation's feed uses 7051002,
+// the auth migrations 7051001).
+constexpr std::int64_t kClientFeedLock = 7051003;
+
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (auto p : parts) out += p;
@@ -446,14 +450,35 @@ class SqlStorage final : public Storage {
     return one_read<Scope>("SELECT id, name, description, resource, action FROM scopes WHERE name = $1", {name},
                            read_scope, "scope");
   }
+  // A cache holds scope names per client: a rename or a delete changes every client holding the
+  // scope. One "every client" change is recorded (whether or not a client holds it now: a grant
+  // committing concurrently could otherwise miss the new name), not one per holder: a scope held by a million
+  // clients would otherwise write a million rows and make each replica re-read them one by one,
+  // dearer than the single full read the wildcard asks for (and these are rare admin actions).
   StorageResult<Scope> update_scope(const Scope& s) override {
-    return one_write<Scope>(
-        "UPDATE scopes SET name = $2, description = $3, resource = $4, action = $5 WHERE id = $1 "
-        "RETURNING id, name, description, resource, action",
-        {s.id, s.name, s.description, s.resource, s.action}, read_scope, "scope");
+    return write_value<Scope>(*db_, [&](SqlConn& c, Scope& out) -> StorageStatus {
+      auto before = c.exec("SELECT name FROM scopes WHERE id = $1", {s.id});
+      if (!before) return before.error();
+      if (before->rows.empty()) return not_found("scope");
+      const bool renamed = text(before->rows[0], 0) != s.name;
+      auto r = c.exec(
+          "UPDATE scopes SET name = $2, description = $3, resource = $4, action = $5 WHERE id = $1 "
+          "RETURNING id, name, description, resource, action",
+          {s.id, s.name, s.description, s.resource, s.action});
+      if (!r) return r.error();
+      if (r->rows.empty()) return not_found("scope");
+      out = read_scope(r->rows[0]);
+      if (!renamed) return {};  // a cache holds no description, resource or action
+      return append_client_change(c, kEveryClient);
+    });
   }
   StorageStatus delete_scope(std::int64_t id) override {
-    return delete_where("DELETE FROM scopes WHERE id = $1", {id}, "scope");
+    return db_->write([&](SqlConn& c) -> StorageStatus {
+      auto r = c.exec("DELETE FROM scopes WHERE id = $1", {id});
+      if (!r) return r.error();
+      if (r->affected == 0) return not_found("scope");
+      return append_client_change(c, kEveryClient);
+    });
   }
   StorageResult<std::vector<Scope>> list_scopes() override {
     return many_read<Scope>("SELECT id, name, description, resource, action FROM scopes ORDER BY id", {}, read_scope);
@@ -473,7 +498,12 @@ class SqlStorage final : public Storage {
            k.rate_limit_per_hour, k.allowed_ips, k.created_at, k.updated_at, k.last_used_at, k.redirect_uris});
       if (!r) return r.error();
       out = read_client(r->rows.at(0));
-      return replace_links(c, "client_scopes", "client_id", "scope_id", Param(k.client_id), scope_ids, "scope_ids");
+      if (auto l =
+              replace_links(c, "client_scopes", "client_id", "scope_id", Param(k.client_id), scope_ids, "scope_ids");
+          !l) {
+        return l;
+      }
+      return append_client_change(c, k.client_id);
     });
   }
   StorageResult<ServiceClient> get_client(std::string_view client_id) override {
@@ -496,12 +526,23 @@ class SqlStorage final : public Storage {
       if (!r) return r.error();
       if (r->rows.empty()) return not_found("client");
       out = read_client(r->rows[0]);
-      if (!scope_ids) return {};
-      return replace_links(c, "client_scopes", "client_id", "scope_id", Param(k.client_id), *scope_ids, "scope_ids");
+      if (scope_ids) {
+        if (auto l =
+                replace_links(c, "client_scopes", "client_id", "scope_id", Param(k.client_id), *scope_ids, "scope_ids");
+            !l) {
+          return l;
+        }
+      }
+      return append_client_change(c, k.client_id);
     });
   }
   StorageStatus delete_client(std::string_view client_id) override {
-    return delete_where("DELETE FROM service_clients WHERE client_id = $1", {client_id}, "client");
+    return db_->write([&](SqlConn& c) -> StorageStatus {
+      auto r = c.exec("DELETE FROM service_clients WHERE client_id = $1", {client_id});
+      if (!r) return r.error();
+      if (r->affected == 0) return not_found("client");
+      return append_client_change(c, client_id);
+    });
   }
   StorageResult<Page<ServiceClient>> list_clients(std::int64_t page, std::int64_t per_page) override {
     const auto [limit, offset] = paging(page, per_page);
@@ -519,8 +560,16 @@ class SqlStorage final : public Storage {
     });
   }
   StorageStatus set_client_scopes(std::string_view client_id, const std::vector<std::int64_t>& scope_ids) override {
-    return set_links("service_clients", "client_id = $1", Param(client_id), "client_scopes", "client_id", "scope_id",
-                     scope_ids, "scope_ids", "client");
+    return db_->write([&](SqlConn& c) -> StorageStatus {
+      if (auto e = exists(c, "SELECT 1 FROM service_clients WHERE client_id = $1", {client_id}, "client"); !e) {
+        return e;
+      }
+      if (auto l = replace_links(c, "client_scopes", "client_id", "scope_id", Param(client_id), scope_ids, "scope_ids");
+          !l) {
+        return l;
+      }
+      return append_client_change(c, client_id);
+    });
   }
   StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) override {
     return read_value<std::vector<Scope>>(*db_, [&](SqlConn& c, std::vector<Scope>& out) -> StorageStatus {
@@ -558,6 +607,46 @@ class SqlStorage final : public Storage {
           return {};
         });
   }
+  StorageResult<std::int64_t> purge_client_changes(std::int64_t before) override {
+    return write_value<std::int64_t>(*db_, [&](SqlConn& c, std::int64_t& out) -> StorageStatus {
+      // The horizon first, from the rows about to go: a cursor below it must re-read everything.
+      auto h = c.exec(
+          "UPDATE client_changes_purged SET through_seq = "
+          "(SELECT MAX(seq) FROM client_changes WHERE changed_at < $1) "
+          "WHERE id = 1 AND EXISTS (SELECT 1 FROM client_changes WHERE changed_at < $1)",
+          {before});
+      if (!h) return h.error();
+      auto d = c.exec("DELETE FROM client_changes WHERE changed_at < $1", {before});
+      if (!d) return d.error();
+      out = d->affected;
+      return {};
+    });
+  }
+
+  // ---- client change feed ----
+  StorageResult<std::vector<ClientChange>> client_changes_since(std::int64_t after_seq, std::int64_t limit) override {
+    return many_read<ClientChange>(
+        "SELECT seq, client_id, changed_at FROM client_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        {after_seq, std::max<std::int64_t>(limit, 0)}, [](const Row& r) {
+          return ClientChange{integer(r, 0), text(r, 1), integer(r, 2)};
+        });
+  }
+  StorageResult<std::int64_t> max_client_change_seq() override {
+    // The horizon counts too: after a purge of every row, MAX(seq) alone would fall back to 0 and
+    // a cursor set from it would sit below the horizon forever (a full read on every catch-up).
+    return read_value<std::int64_t>(*db_, [&](SqlConn& c, std::int64_t& out) -> StorageStatus {
+      auto newest = c.exec("SELECT COALESCE(MAX(seq), 0) FROM client_changes");
+      if (!newest) return newest.error();
+      auto purged = c.exec("SELECT through_seq FROM client_changes_purged WHERE id = 1");
+      if (!purged) return purged.error();
+      out = std::max(integer(newest->rows.at(0), 0), purged->rows.empty() ? 0 : integer(purged->rows[0], 0));
+      return {};
+    });
+  }
+  StorageResult<std::int64_t> client_changes_purged_through() override {
+    return scalar_read("SELECT through_seq FROM client_changes_purged WHERE id = 1", {});
+  }
+
   StorageResult<ServiceClient> rotate_client_secret(std::string_view client_id, std::string_view new_secret_hash,
                                                     std::optional<std::int64_t> previous_valid_until,
                                                     std::int64_t now) override {
@@ -576,7 +665,7 @@ class SqlStorage final : public Storage {
                       {client_id, new_secret_hash, prev, previous_valid_until, now});
       if (!r) return r.error();
       out = read_client(r->rows.at(0));
-      return {};
+      return append_client_change(c, client_id);
     });
   }
   StorageStatus touch_client(std::string_view client_id, std::int64_t now) override {
@@ -835,6 +924,26 @@ class SqlStorage final : public Storage {
   }
 
  private:
+  static constexpr std::string_view kEveryClient = "";  // ClientChange::client_id of a change to all
+
+  /// Within a write, as its last statement: appends `client_id` to the client change feed, so
+  /// the change and its feed entry commit together. On PostgreSQL writers are serialised first,
+  /// as add_revocation's are: the seq is drawn under the lock, so seqs commit in order and a
+  /// reader's "seq > cursor" never skips a change that commits late with a smaller seq. Last,
+  /// so the lock is held for the commit only and no writer waits on a row lock while holding it.
+  StorageStatus append_client_change(SqlConn& c, std::string_view client_id) const {
+    const bool pg = db_->dialect() == Dialect::Postgres;
+    if (pg) {
+      if (auto l = c.exec("SELECT pg_advisory_xact_lock($1)", {kClientFeedLock}); !l) return l.error();
+    }
+    const std::string_view now_sql =
+        pg ? "CAST(extract(epoch FROM now()) AS BIGINT)" : "CAST(strftime('%s','now') AS INTEGER)";
+    auto r =
+        c.exec(cat({"INSERT INTO client_changes (client_id, changed_at) VALUES ($1, ", now_sql, ")"}), {client_id});
+    if (!r) return r.error();
+    return {};
+  }
+
   static std::pair<std::int64_t, std::int64_t> paging(std::int64_t page, std::int64_t per_page) {
     const std::int64_t limit = std::clamp<std::int64_t>(per_page, 1, 1000);
     const std::int64_t p = std::max<std::int64_t>(page, 1);

@@ -160,6 +160,17 @@ struct Revocation {
   std::string reason;
 };
 
+/// One entry of the client change feed: a change to what an in-memory client cache holds for
+/// `client_id` (its row or its scopes), or to every client at once (a scope renamed or
+/// deleted: `client_id` empty, one row whatever the number of clients it touches).
+struct ClientChange {
+  std::int64_t seq = 0;         // strictly increasing in commit order: the feed cursor
+  std::string client_id;        // empty: every client (re-read them all)
+  std::int64_t changed_at = 0;  // database clock, Unix seconds; the purge goes by it
+
+  [[nodiscard]] bool every_client() const { return client_id.empty(); }
+};
+
 struct AuditEvent {
   std::int64_t id = 0;  // assigned on append, monotonic
   std::int64_t ts = 0;
@@ -225,6 +236,18 @@ class ClientReader {
   virtual StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) = 0;
   /// Every client with its scope names, for an in-memory cache.
   virtual StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() = 0;
+
+  // ---- client change feed ----
+  // Every write that changes a client's row or scopes appends a ClientChange in its own
+  // transaction (touch_client's last_used_at excepted: no cache decision reads it), so a cache
+  // that has applied every change up to a seq holds what storage held at that seq.
+  /// Entries with seq > after_seq, ascending, at most `limit`.
+  virtual StorageResult<std::vector<ClientChange>> client_changes_since(std::int64_t after_seq, std::int64_t limit) = 0;
+  /// The newest seq handed out, purged entries included (0 when none ever was): the cursor a
+  /// full read taken after this call is at least as new as.
+  virtual StorageResult<std::int64_t> max_client_change_seq() = 0;
+  /// The highest seq a purge removed (0 when none): a cursor below it may have missed a change.
+  virtual StorageResult<std::int64_t> client_changes_purged_through() = 0;
 };
 
 class Storage : public ClientReader {
@@ -304,12 +327,17 @@ class Storage : public ClientReader {
   virtual StorageStatus set_client_scopes(std::string_view client_id, const std::vector<std::int64_t>& scope_ids) = 0;
   StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) override = 0;
   StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() override = 0;
+  /// Deletes client changes with changed_at < `before` and records the highest seq deleted as
+  /// the purge horizon, in one transaction; returns how many went.
+  virtual StorageResult<std::int64_t> purge_client_changes(std::int64_t before) = 0;
   /// Sets a new secret hash. With `previous_valid_until` the old hash stays acceptable until
   /// then; without it the old hash is dropped.
   virtual StorageResult<ServiceClient> rotate_client_secret(std::string_view client_id,
                                                             std::string_view new_secret_hash,
                                                             std::optional<std::int64_t> previous_valid_until,
                                                             std::int64_t now) = 0;
+  /// Sets last_used_at only; appends no client change (it runs per token, and no cache
+  /// decision reads last_used_at).
   virtual StorageStatus touch_client(std::string_view client_id, std::int64_t now) = 0;
 
   // ---- sessions ----

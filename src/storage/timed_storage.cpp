@@ -13,6 +13,9 @@ constexpr std::array<std::string_view, kStorageOpCount> kNames{
     "get_client",
     "client_scopes",
     "list_all_clients_with_scopes",
+    "client_changes_since",
+    "max_client_change_seq",
+    "client_changes_purged_through",
     "ping",
     "migrate",
     "create_user",
@@ -48,6 +51,7 @@ constexpr std::array<std::string_view, kStorageOpCount> kNames{
     "delete_client",
     "list_clients",
     "set_client_scopes",
+    "purge_client_changes",
     "rotate_client_secret",
     "touch_client",
     "create_session",
@@ -93,6 +97,15 @@ class TimedStorage final : public Storage {
   }
   StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() override {
     return timed(StorageOp::ListAllClientsWithScopes, [&] { return inner_->list_all_clients_with_scopes(); });
+  }
+  StorageResult<std::vector<ClientChange>> client_changes_since(std::int64_t after_seq, std::int64_t limit) override {
+    return timed(StorageOp::ClientChangesSince, [&] { return inner_->client_changes_since(after_seq, limit); });
+  }
+  StorageResult<std::int64_t> max_client_change_seq() override {
+    return timed(StorageOp::MaxClientChangeSeq, [&] { return inner_->max_client_change_seq(); });
+  }
+  StorageResult<std::int64_t> client_changes_purged_through() override {
+    return timed(StorageOp::ClientChangesPurgedThrough, [&] { return inner_->client_changes_purged_through(); });
   }
   StorageStatus ping() override {
     return timed(StorageOp::Ping, [&] { return inner_->ping(); });
@@ -202,6 +215,9 @@ class TimedStorage final : public Storage {
   }
   StorageStatus set_client_scopes(std::string_view client_id, const std::vector<std::int64_t>& scope_ids) override {
     return timed(StorageOp::SetClientScopes, [&] { return inner_->set_client_scopes(client_id, scope_ids); });
+  }
+  StorageResult<std::int64_t> purge_client_changes(std::int64_t before) override {
+    return timed(StorageOp::PurgeClientChanges, [&] { return inner_->purge_client_changes(before); });
   }
   StorageResult<ServiceClient> rotate_client_secret(std::string_view client_id, std::string_view new_secret_hash,
                                                     std::optional<std::int64_t> previous_valid_until,

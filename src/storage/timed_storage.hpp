@@ -20,6 +20,9 @@ enum class StorageOp : std::uint8_t {
   GetClient,
   ClientScopes,
   ListAllClientsWithScopes,
+  ClientChangesSince,
+  MaxClientChangeSeq,
+  ClientChangesPurgedThrough,
   Ping,
   Migrate,
   CreateUser,
@@ -55,6 +58,7 @@ enum class StorageOp : std::uint8_t {
   DeleteClient,
   ListClients,
   SetClientScopes,
+  PurgeClientChanges,
   RotateClientSecret,
   TouchClient,
   CreateSession,
@@ -83,7 +87,7 @@ enum class StorageOp : std::uint8_t {
   PutSetting,
   PutSettingIfAbsent,
 };
-inline constexpr std::size_t kStorageOpCount = 65;
+inline constexpr std::size_t kStorageOpCount = 69;
 static_assert(static_cast<std::size_t>(StorageOp::PutSettingIfAbsent) + 1 == kStorageOpCount);
 
 /// The method's name ("get_client", "append_audit", ...): the `op` label.

@@ -223,6 +223,14 @@ class GatedClientReader final : public storage::ClientReader {
   storage::StorageResult<std::vector<storage::ClientWithScopes>> list_all_clients_with_scopes() override {
     return held(real_.list_all_clients_with_scopes());
   }
+  storage::StorageResult<std::vector<storage::ClientChange>> client_changes_since(std::int64_t after_seq,
+                                                                                  std::int64_t limit) override {
+    return real_.client_changes_since(after_seq, limit);
+  }
+  storage::StorageResult<std::int64_t> max_client_change_seq() override { return real_.max_client_change_seq(); }
+  storage::StorageResult<std::int64_t> client_changes_purged_through() override {
+    return real_.client_changes_purged_through();
+  }
 
  private:
   template <typename T>

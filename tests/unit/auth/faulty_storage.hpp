@@ -32,6 +32,23 @@ class FaultyStorage final : public storage::Storage {
     if (fails("list_all_clients_with_scopes")) return down();
     return inner_.list_all_clients_with_scopes();
   }
+  storage::StorageResult<std::vector<storage::ClientChange>> client_changes_since(std::int64_t after_seq,
+                                                                                  std::int64_t limit) override {
+    if (fails("client_changes_since")) return down();
+    return inner_.client_changes_since(after_seq, limit);
+  }
+  storage::StorageResult<std::int64_t> max_client_change_seq() override {
+    if (fails("max_client_change_seq")) return down();
+    return inner_.max_client_change_seq();
+  }
+  storage::StorageResult<std::int64_t> client_changes_purged_through() override {
+    if (fails("client_changes_purged_through")) return down();
+    return inner_.client_changes_purged_through();
+  }
+  storage::StorageResult<std::int64_t> purge_client_changes(std::int64_t before) override {
+    if (fails("purge_client_changes")) return down();
+    return inner_.purge_client_changes(before);
+  }
   storage::StorageStatus ping() override {
     if (fails("ping")) return down();
     return inner_.ping();

@@ -26,7 +26,7 @@ constexpr std::int64_t kT0 = 1'760'000'000;
 constexpr std::int64_t kFar = kT0 + 30 * 24 * 3600;
 // seed() knows the tables and columns of every version up to this one. A new migration makes
 // FixturesKnowEveryMigration fail until seed() writes what it adds (and check() reads it).
-constexpr std::int64_t kFixtureVersion = 3;
+constexpr std::int64_t kFixtureVersion = 4;
 
 std::vector<Migration> first(const std::vector<Migration>& all, std::int64_t k) {
   std::vector<Migration> prefix;
@@ -52,7 +52,9 @@ StorageStatus run(SqlConn& c, const std::vector<std::pair<std::string, Params>>&
 /// an admin and a trader with roles, a confidential client with scopes and a previous
 /// secret, a session with a live and a rotated refresh token, a revocation, audit events, a
 /// setting; from version 2 a public client's redirect URIs and a pending authorization code;
-/// from version 3 an audit event's trace id. Booleans as TRUE/FALSE: both dialects read them.
+/// from version 3 an audit event's trace id; from version 4 the client change feed's entries
+/// (one client, and a scope change for every client) and a purge horizon. Booleans as TRUE/FALSE: both dialects read
+/// them.
 StorageStatus seed(Db& db, std::int64_t version) {
   return db.write([&](SqlConn& c) -> StorageStatus {
     if (auto st = run(c,
@@ -134,10 +136,24 @@ StorageStatus seed(Db& db, std::int64_t version) {
       }
     }
     if (version >= 3) {
-      return run(c, {{"INSERT INTO audit_events (ts, actor, actor_type, action, target, outcome, request_id, trace_id) "
-                      "VALUES ($1, 'mt5-service', 'client', 'token.issue', 'mt5-service', 'success', 'req-2', "
-                      "'4bf92f3577b34da6a3ce929d0e0e4736')",
-                      {kT0 + 40}}});
+      if (auto st = run(c, {{"INSERT INTO audit_events (ts, actor, actor_type, action, target, outcome, request_id, "
+                             "trace_id) VALUES ($1, 'mt5-service', 'client', 'token.issue', 'mt5-service', 'success', "
+                             "'req-2', '4bf92f3577b34da6a3ce929d0e0e4736')",
+                             {kT0 + 40}}});
+          !st) {
+        return st;
+      }
+    }
+    if (version >= 4) {
+      return run(c, {
+                        // seq from the table (an explicit one would leave PostgreSQL's
+                        // identity sequence behind): 1 to 4, the first purged.
+                        {"INSERT INTO client_changes (client_id, changed_at) VALUES ('purged', $1), "
+                         "('mt5-service', $2), ('', $3), ('dashboard', $4)",
+                         {kT0 + 49, kT0 + 50, kT0 + 51, kT0 + 52}},
+                        {"DELETE FROM client_changes WHERE client_id = 'purged'", {}},
+                        {"UPDATE client_changes_purged SET through_seq = 1 WHERE id = 1", {}},
+                    });
     }
     return {};
   });
@@ -304,6 +320,32 @@ void check(Storage& s, std::int64_t version) {
     EXPECT_EQ(code->user_id, trader->id);
     EXPECT_EQ(code->expires_at, kT0 + 90);
   }
+
+  // The client change feed: empty when the database predates it, else its entries and purge
+  // horizon as written; either way a client write appends after them.
+  auto changes = s.client_changes_since(0, 10);
+  ASSERT_TRUE(changes) << changes.error().message;
+  auto horizon = s.client_changes_purged_through();
+  ASSERT_TRUE(horizon) << horizon.error().message;
+  if (version >= 4) {
+    ASSERT_EQ(changes->size(), 3u);
+    EXPECT_EQ((*changes)[0].client_id, "mt5-service");
+    EXPECT_EQ((*changes)[0].changed_at, kT0 + 50);
+    EXPECT_TRUE((*changes)[1].every_client());
+    EXPECT_EQ((*changes)[2].seq, 4);
+    EXPECT_EQ(*horizon, 1);
+  } else {
+    EXPECT_TRUE(changes->empty());
+    EXPECT_EQ(*horizon, 0);
+  }
+  const auto newest_change = s.max_client_change_seq();
+  ASSERT_TRUE(newest_change) << newest_change.error().message;
+  EXPECT_EQ(*newest_change, version >= 4 ? 4 : 0);
+  ASSERT_TRUE(s.rotate_client_secret("mt5-service", "hash-next", std::nullopt, kT0 + 103));
+  auto after_write = s.client_changes_since(*newest_change, 10);
+  ASSERT_TRUE(after_write) << after_write.error().message;
+  ASSERT_EQ(after_write->size(), 1u);
+  EXPECT_EQ((*after_write)[0].client_id, "mt5-service");
 
   // New rows after the old ones: identity columns and sequences came through the upgrade.
   User fresh;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <thread>
 
@@ -444,6 +445,105 @@ TEST_P(StorageTest, RevocationFeedIsOrderedAndIdempotent) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(store_->revocations_since(0, 100)->size(), 11U);
+}
+
+/// The client ids of the feed's entries after `after_seq` ("" for an every-client entry).
+std::vector<std::string> changed_ids(Storage& store, std::int64_t after_seq) {
+  std::vector<std::string> out;
+  for (const auto& change : *store.client_changes_since(after_seq, 1000)) out.push_back(change.client_id);
+  return out;
+}
+
+TEST_P(StorageTest, EveryClientWriteAppendsToTheChangeFeedInItsTransaction) {
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(*store_->max_client_change_seq(), 0);
+  EXPECT_EQ(*store_->client_changes_purged_through(), 0);
+  auto scope = store_->create_scope({0, "market:read", "", "market", "read"});
+  ServiceClient k;
+  k.client_id = "svc-feed";
+  k.name = "feed";
+  k.secret_hash = "h";
+  k.created_at = k.updated_at = kNow;
+  ASSERT_TRUE(store_->create_client(k, {scope->id}));
+  EXPECT_EQ(changed_ids(*store_, 0), Ids{"svc-feed"});
+  const auto after_create = *store_->max_client_change_seq();
+  EXPECT_GT(after_create, 0);
+
+  k.name = "renamed";
+  ASSERT_TRUE(store_->update_client(k, std::nullopt));
+  ASSERT_TRUE(store_->set_client_scopes("svc-feed", {}));
+  ASSERT_TRUE(store_->rotate_client_secret("svc-feed", "h2", std::nullopt, kNow));
+  ASSERT_TRUE(store_->touch_client("svc-feed", kNow));  // last_used_at: not a change a cache reads
+  EXPECT_EQ(changed_ids(*store_, after_create), (Ids{"svc-feed", "svc-feed", "svc-feed"}));
+
+  // A refused write leaves no entry: the change and its entry commit together or not at all.
+  const auto before_refusals = *store_->max_client_change_seq();
+  EXPECT_FALSE(store_->create_client(k, {}));                                  // conflict
+  EXPECT_FALSE(store_->update_client(k, std::vector<std::int64_t>{999'999}));  // unknown scope
+  EXPECT_FALSE(store_->delete_client("svc-nobody"));
+  EXPECT_FALSE(store_->set_client_scopes("svc-nobody", {}));
+  EXPECT_TRUE(changed_ids(*store_, before_refusals).empty());
+
+  // A scope's rename is one entry for every client, its description none; so is its delete.
+  ASSERT_TRUE(store_->set_client_scopes("svc-feed", {scope->id}));
+  const auto before_scopes = *store_->max_client_change_seq();
+  Scope described = *scope;
+  described.description = "prices";
+  ASSERT_TRUE(store_->update_scope(described));
+  EXPECT_TRUE(changed_ids(*store_, before_scopes).empty());
+  Scope renamed = described;
+  renamed.name = "market:quotes";
+  ASSERT_TRUE(store_->update_scope(renamed));
+  ASSERT_TRUE(store_->delete_scope(scope->id));
+  const auto every = store_->client_changes_since(before_scopes, 10);
+  ASSERT_EQ(every->size(), 2U);
+  EXPECT_TRUE(every->at(0).every_client());
+  EXPECT_TRUE(every->at(1).every_client());
+
+  ASSERT_TRUE(store_->delete_client("svc-feed"));
+  const auto all = store_->client_changes_since(0, 100);
+  EXPECT_EQ(all->back().client_id, "svc-feed");
+  for (std::size_t i = 1; i < all->size(); ++i) EXPECT_LT(all->at(i - 1).seq, all->at(i).seq);
+  EXPECT_EQ(*store_->max_client_change_seq(), all->back().seq);
+  EXPECT_EQ(store_->client_changes_since(0, 2)->size(), 2U);
+}
+
+TEST_P(StorageTest, ClientChangePurgeRecordsItsHorizonAndSeqsAreNeverReused) {
+  ServiceClient k;
+  k.name = "feed";
+  k.created_at = k.updated_at = kNow;
+  for (const auto* id : {"svc-1", "svc-2"}) {
+    k.client_id = id;
+    ASSERT_TRUE(store_->create_client(k, {}));
+  }
+  const auto newest = *store_->max_client_change_seq();
+  // changed_at is the database's clock: a day ago keeps today's entries, tomorrow takes them.
+  const auto today = static_cast<std::int64_t>(std::time(nullptr));
+  EXPECT_EQ(*store_->purge_client_changes(today - 86'400), 0);
+  EXPECT_EQ(*store_->client_changes_purged_through(), 0);
+  EXPECT_EQ(*store_->purge_client_changes(today + 86'400), 2);
+  EXPECT_EQ(*store_->client_changes_purged_through(), newest);
+  EXPECT_TRUE(store_->client_changes_since(0, 10)->empty());
+  // The feed is empty, yet the newest seq is still the purged one: a cursor set from it is not
+  // behind the horizon.
+  EXPECT_EQ(*store_->max_client_change_seq(), newest);
+  EXPECT_EQ(*store_->purge_client_changes(today + 86'400), 0);
+  EXPECT_EQ(*store_->client_changes_purged_through(), newest) << "a purge of nothing keeps the horizon";
+  k.client_id = "svc-3";
+  ASSERT_TRUE(store_->create_client(k, {}));
+  EXPECT_GT(*store_->max_client_change_seq(), newest);
+
+  // Concurrent writers all get distinct seqs, each with its own entry.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      ServiceClient mine = k;
+      mine.client_id = "svc-c" + std::to_string(i);
+      EXPECT_TRUE(store_->create_client(mine, {}));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(store_->client_changes_since(newest, 100)->size(), 9U);
 }
 
 TEST_P(StorageTest, AuditQueryFiltersAndPages) {
