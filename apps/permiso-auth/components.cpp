@@ -378,7 +378,7 @@ void follow_changes(events::RedisChannel& events, const auth::AuthDeps& deps, ap
     if (event == "revocation") {
       maintenance.poke();
     } else if (event == "clients") {
-      (void)deps.clients.reload(deps.storage);
+      (void)deps.clients.catch_up(deps.storage);
     } else if (event.starts_with("client:")) {
       (void)deps.clients.refresh(deps.storage, event.substr(7));
     }

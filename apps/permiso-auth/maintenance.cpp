@@ -16,6 +16,9 @@ namespace permiso::app {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::int64_t kFeedPage = 1000;
+// How long client changes stay in the feed. A replica whose cursor falls further behind (down
+// or cut off from the database longer) re-reads every client once on its next catch-up.
+constexpr std::int64_t kClientChangeRetentionS = 86'400;
 }  // namespace
 
 Maintenance::Maintenance(const auth::AuthDeps& deps, Intervals intervals) : deps_(deps), intervals_(intervals) {}
@@ -49,6 +52,9 @@ bool Maintenance::purge() {
   deps_.revocations.purge(t);
   (void)deps_.storage.purge_expired_revocations(t);
   (void)deps_.storage.purge_expired_authorization_codes(t);
+  if (auto r = deps_.storage.purge_client_changes(t - kClientChangeRetentionS); !r) {
+    spdlog::warn("maintenance: client change feed purge failed: {}", storage::to_string(r.error()));
+  }
   auto audit = auth::purge_old_audit(deps_.storage, t, audit_retention_days_);
   if (!audit) {
     spdlog::warn("maintenance: audit purge failed: {}", storage::to_string(audit.error()));
@@ -118,8 +124,8 @@ void Maintenance::loop() {
         next_ready = now + milliseconds(intervals_.readiness_ms);
       }
       if (now >= next_clients) {
-        if (auto r = deps_.clients.reload(deps_.storage); !r) {
-          spdlog::warn("maintenance: client cache reload failed: {}", storage::to_string(r.error()));
+        if (auto r = deps_.clients.catch_up(deps_.storage); !r) {
+          spdlog::warn("maintenance: client cache catch-up failed: {}", storage::to_string(r.error()));
         }
         next_clients = now + milliseconds(intervals_.clients_ms);
       }

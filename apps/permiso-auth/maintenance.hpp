@@ -1,6 +1,8 @@
 // Background upkeep of a permiso-auth replica: applies the revocation feed to the in-memory
-// revocation list, reloads the client cache (other replicas' changes), promotes and retires
-// signing keys, purges expired revocations and codes and audit events past their retention,
+// revocation list, brings the client cache up to date from the client change feed (other
+// replicas' changes; a full read only at start-up or when the feed cannot say what changed),
+// promotes and retires signing keys, purges expired revocations and codes, client changes older
+// than a day and audit events past their retention,
 // tracks storage readiness and re-reads secrets.
 // One thread, so none of this ever runs on an I/O thread.
 #pragma once
@@ -22,7 +24,7 @@ class Maintenance {
  public:
   struct Intervals {
     int revocations_ms = 500;  // well inside the contract's 2 s revocation bound
-    int clients_ms = 2000;     // other replicas' client changes (disable, rotation) within 2 s
+    int clients_ms = 2000;     // other replicas' client changes (disable, rotation) within 2 s: a feed poll
     int keys_ms = 1000;
     int purge_ms = 60'000;
     int readiness_ms = 1000;

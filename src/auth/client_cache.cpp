@@ -4,6 +4,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+#include <bit>
 #include <functional>
 #include <mutex>
 
@@ -38,24 +40,99 @@ std::vector<std::string> ClientCache::json_strings(std::string_view json_array) 
   return out;
 }
 
+ClientCache::ClientCache() {
+  for (auto& snapshot : shards_) snapshot.store(std::make_shared<const Map>());
+}
+
+std::size_t ClientCache::shard_of(std::string_view client_id) {
+  static_assert((kShards & (kShards - 1)) == 0, "a power of two: the shard is the hash's top bits");
+  constexpr int kShardBits = std::countr_zero(kShards);
+  // The top bits of a multiplicative mix: the maps inside take the hash modulo a prime, so
+  // picking the shard from other bits keeps each shard's buckets evenly used.
+  const std::uint64_t mixed = static_cast<std::uint64_t>(Hash{}(client_id)) * 0x9E3779B97F4A7C15ULL;
+  return static_cast<std::size_t>(mixed >> (64 - kShardBits));
+}
+
+const std::atomic<std::shared_ptr<const ClientCache::Map>>& ClientCache::shard(std::string_view client_id) const {
+  return shards_[shard_of(client_id)];
+}
+
+std::shared_ptr<const void> ClientCache::shard_snapshot(std::size_t shard) const {
+  return shards_.at(shard).load();
+}
+
 storage::StorageStatus ClientCache::reload(storage::ClientReader& storage) {
+  std::lock_guard feed(feed_mutex_);
+  return reload_locked(storage);
+}
+
+storage::StorageStatus ClientCache::reload_locked(storage::ClientReader& storage) {
+  // Before the full read: every change after this seq is either in the read or applied again
+  // by the next catch_up.
+  auto newest = storage.max_client_change_seq();
+  if (!newest) return newest.error();
   std::lock_guard lock(write_mutex_);
   auto all = storage.list_all_clients_with_scopes();
   if (!all) {
     return all.error();
   }
-  auto fresh = std::make_shared<Map>();
+  std::array<std::shared_ptr<Map>, kShards> fresh;
+  for (auto& m : fresh) m = std::make_shared<Map>();
   for (auto& c : *all) {
     std::string id = c.client.client_id;
-    fresh->emplace(std::move(id), make_entry(std::move(c.client), std::move(c.scopes)));
+    auto& m = *fresh[shard_of(id)];
+    m.emplace(std::move(id), make_entry(std::move(c.client), std::move(c.scopes)));
   }
-  snapshot_.store(std::move(fresh));
+  all->clear();  // the rows go before the old shards do: a lower peak
+  for (std::size_t i = 0; i < kShards; ++i) shards_[i].store(std::move(fresh[i]));
   ++generation_;
+  cursor_.store(*newest);
+  loaded_ = true;
+  full_reloads_.fetch_add(1, std::memory_order_relaxed);
   return {};
 }
 
+storage::StorageStatus ClientCache::catch_up(storage::ClientReader& storage) {
+  std::lock_guard feed(feed_mutex_);
+  if (!loaded_) return reload_locked(storage);
+  for (;;) {
+    const auto cursor = cursor_.load();
+    auto page = storage.client_changes_since(cursor, kFeedPage);
+    if (!page) return page.error();
+    // Asked after the page: a purge that committed before the page was read is seen here, and
+    // one that commits later removed nothing the page lacks.
+    auto purged = storage.client_changes_purged_through();
+    if (!purged) return purged.error();
+    if (*purged > cursor) return reload_locked(storage);
+    auto applied = apply_changes_locked(storage, *page);
+    if (!applied) return applied.error();
+    if (!*applied) return reload_locked(storage);
+    if (page->empty()) return {};
+    cursor_.store(page->back().seq);
+    if (static_cast<std::int64_t>(page->size()) < kFeedPage) return {};
+  }
+}
+
+StorageResult<bool> ClientCache::apply_changes_locked(storage::ClientReader& storage,
+                                                      const std::vector<storage::ClientChange>& changes) {
+  std::vector<std::string_view> ids;
+  ids.reserve(changes.size());
+  for (const auto& change : changes) {
+    if (change.every_client()) return false;
+    ids.push_back(change.client_id);
+  }
+  // A client changed several times in the page is read once: a read shows its latest state.
+  std::ranges::sort(ids);
+  const auto repeats = std::ranges::unique(ids);
+  ids.erase(repeats.begin(), repeats.end());
+  for (const auto id : ids) {
+    if (auto r = refresh(storage, id); !r) return r.error();
+  }
+  return true;
+}
+
 std::shared_ptr<const CachedClient> ClientCache::find(std::string_view client_id) const {
-  const auto snap = snapshot_.load();
+  const auto snap = shard(client_id).load();
   const auto it = snap->find(client_id);
   // Relaxed: a metric, ordered with nothing.
   if (it == snap->end()) {
@@ -67,13 +144,14 @@ std::shared_ptr<const CachedClient> ClientCache::find(std::string_view client_id
 }
 
 bool ClientCache::contains(std::string_view client_id) const {
-  return snapshot_.load()->contains(client_id);
+  return shard(client_id).load()->contains(client_id);
 }
 
-void ClientCache::update_locked(const std::function<void(Map&)>& change) {
-  auto copy = std::make_shared<Map>(*snapshot_.load());
+void ClientCache::update_locked(std::string_view client_id, const std::function<void(Map&)>& change) {
+  auto& target = shards_[shard_of(client_id)];
+  auto copy = std::make_shared<Map>(*target.load());
   change(*copy);
-  snapshot_.store(std::move(copy));
+  target.store(std::move(copy));
   ++generation_;
 }
 
@@ -86,6 +164,8 @@ StorageResult<std::shared_ptr<const CachedClient>> ClientCache::read_entry(stora
   }
   auto scopes = storage.client_scopes(client_id);
   if (!scopes) {
+    // Deleted between the two reads: as absent as if get_client had said so.
+    if (scopes.error().code == storage::StorageError::NotFound) return nullptr;
     return scopes.error();
   }
   std::vector<std::string> names;
@@ -101,7 +181,7 @@ storage::StorageStatus ClientCache::refresh(storage::ClientReader& storage, std:
   if (*entry == nullptr) {
     erase_locked(client_id);
   } else {
-    update_locked([&](Map& m) { m.insert_or_assign(std::string(client_id), *entry); });
+    update_locked(client_id, [&](Map& m) { m.insert_or_assign(std::string(client_id), *entry); });
   }
   return {};
 }
@@ -113,7 +193,7 @@ StorageResult<bool> ClientCache::load_missing(storage::ClientReader& storage, st
   if (*entry == nullptr) return false;
   std::lock_guard lock(write_mutex_);
   if (generation_.load() == before) {
-    update_locked([&](Map& m) { m.try_emplace(std::string(client_id), *entry); });
+    update_locked(client_id, [&](Map& m) { m.try_emplace(std::string(client_id), *entry); });
   }
   return true;
 }
@@ -124,13 +204,21 @@ void ClientCache::erase(std::string_view client_id) {
 }
 
 void ClientCache::erase_locked(std::string_view client_id) {
-  update_locked([&](Map& m) {
+  if (!shard(client_id).load()->contains(client_id)) {
+    // Nothing to copy a shard for, but still a write: a load_missing that read the client
+    // before it was deleted must not store it now.
+    ++generation_;
+    return;
+  }
+  update_locked(client_id, [&](Map& m) {
     if (auto it = m.find(client_id); it != m.end()) m.erase(it);
   });
 }
 
 std::size_t ClientCache::size() const {
-  return snapshot_.load()->size();
+  std::size_t n = 0;
+  for (const auto& snapshot : shards_) n += snapshot.load()->size();
+  return n;
 }
 
 bool ClientCache::recently_missing(std::string_view client_id, std::int64_t now) const {

@@ -148,7 +148,8 @@ std::optional<Failure> RoleService::delete_scope(std::int64_t id, const Principa
 }
 
 void RoleService::clients_changed() const {
-  (void)clients_.reload(storage_);
+  // The rename or delete recorded an "every client" change: catching up re-reads them all.
+  (void)clients_.catch_up(storage_);
   publish(notify_, "clients");
 }
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -310,6 +311,164 @@ TEST_F(DomainStorageTest, AllowedIpsParsingToleratesGarbage) {
   EXPECT_TRUE(ClientCache::json_strings("not json").empty());
   EXPECT_TRUE(ClientCache::json_strings("{}").empty());
   EXPECT_EQ(ClientCache::json_strings(R"(["::1", 5])"), std::vector<std::string>{"::1"});
+}
+
+// ---- the client cache and the client change feed ----
+
+storage::ServiceClient a_client(std::string id, std::string secret_hash = "hmac-sha256$one") {
+  storage::ServiceClient c;
+  c.client_id = std::move(id);
+  c.name = "client";
+  c.secret_hash = std::move(secret_hash);
+  c.created_at = c.updated_at = 1'700'000'000;
+  return c;
+}
+
+/// Two replicas on one database: this test's cache reads through storage_, and `other` (a
+/// second Storage on the same SQLite file) is where another replica's admin changes land.
+class ClientFeedTest : public DomainStorageTest {
+ protected:
+  void SetUp() override {
+    DomainStorageTest::SetUp();
+    auto opened = storage::open_storage("sqlite://" + (dir_ / "t.db").string());
+    ASSERT_TRUE(opened) << storage::to_string(opened.error());
+    other_ = std::move(*opened);
+    auto scope = storage_->create_scope({0, "trade:read", "", "trade", "read"});
+    ASSERT_TRUE(scope);
+    scope_ = *scope;
+  }
+  void TearDown() override {
+    other_.reset();
+    DomainStorageTest::TearDown();
+  }
+
+  [[nodiscard]] std::vector<std::string> cached_scopes(std::string_view id) const {
+    const auto entry = cache_.find(id);
+    return entry ? entry->scopes : std::vector<std::string>{"<not cached>"};
+  }
+
+  std::unique_ptr<storage::Storage> other_;
+  storage::Scope scope_;
+  ClientCache cache_;
+};
+
+TEST_F(ClientFeedTest, CatchUpAppliesAnotherReplicasChangesWithoutAFullRead) {
+  ASSERT_TRUE(storage_->create_client(a_client("svc-kept"), {}));
+  ASSERT_TRUE(storage_->create_client(a_client("svc-gone"), {}));
+  ASSERT_TRUE(cache_.reload(*storage_));
+  ASSERT_EQ(cache_.full_reloads(), 1U);
+
+  ASSERT_TRUE(other_->create_client(a_client("svc-new"), {scope_.id}));
+  auto renamed = a_client("svc-kept");
+  renamed.name = "renamed";
+  renamed.is_active = false;
+  ASSERT_TRUE(other_->update_client(renamed, std::nullopt));
+  ASSERT_TRUE(other_->set_client_scopes("svc-kept", {scope_.id}));
+  ASSERT_TRUE(other_->rotate_client_secret("svc-kept", "hmac-sha256$two", std::nullopt, 1'700'000'100));
+  ASSERT_TRUE(other_->delete_client("svc-gone"));
+  EXPECT_EQ(cache_.find("svc-kept")->client.name, "client") << "nothing applied before the catch-up";
+
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  ASSERT_NE(cache_.find("svc-new"), nullptr);
+  EXPECT_EQ(cached_scopes("svc-new"), std::vector<std::string>{"trade:read"});
+  const auto kept = cache_.find("svc-kept");
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(kept->client.name, "renamed");
+  EXPECT_FALSE(kept->client.is_active);
+  EXPECT_EQ(kept->client.secret_hash, "hmac-sha256$two");
+  EXPECT_EQ(cached_scopes("svc-kept"), std::vector<std::string>{"trade:read"});
+  EXPECT_EQ(cache_.find("svc-gone"), nullptr);
+  EXPECT_EQ(cache_.size(), 2U);
+  EXPECT_EQ(cache_.full_reloads(), 1U) << "each change was read on its own";
+  EXPECT_EQ(cache_.feed_cursor(), *storage_->max_client_change_seq());
+
+  // Nothing new: a catch-up reads the feed and changes nothing.
+  const auto before = cache_.shard_snapshot(ClientCache::shard_of("svc-kept"));
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_EQ(cache_.shard_snapshot(ClientCache::shard_of("svc-kept")), before);
+}
+
+TEST_F(ClientFeedTest, CatchUpReadsTheFeedPageByPage) {
+  ASSERT_TRUE(cache_.reload(*storage_));
+  const auto n = static_cast<int>(ClientCache::kFeedPage) + 50;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(other_->create_client(a_client("svc-" + std::to_string(i)), {}));
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_EQ(cache_.size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(cache_.full_reloads(), 1U);
+  EXPECT_EQ(cache_.feed_cursor(), *storage_->max_client_change_seq());
+}
+
+TEST_F(ClientFeedTest, AScopeRenameOrDeleteIsAFullReload) {
+  ASSERT_TRUE(storage_->create_client(a_client("svc-1"), {scope_.id}));
+  ASSERT_TRUE(cache_.reload(*storage_));
+  auto renamed = scope_;
+  renamed.name = "trade:view";
+  ASSERT_TRUE(other_->update_scope(renamed));
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_EQ(cache_.full_reloads(), 2U);
+  EXPECT_EQ(cached_scopes("svc-1"), std::vector<std::string>{"trade:view"});
+
+  ASSERT_TRUE(other_->delete_scope(scope_.id));
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_EQ(cache_.full_reloads(), 3U);
+  EXPECT_TRUE(cached_scopes("svc-1").empty());
+}
+
+TEST_F(ClientFeedTest, ACursorBehindThePurgedFeedIsAFullReload) {
+  ASSERT_TRUE(storage_->create_client(a_client("svc-1"), {}));
+  ASSERT_TRUE(cache_.reload(*storage_));
+  const auto tomorrow = static_cast<std::int64_t>(std::time(nullptr)) + 86'400;
+
+  // Up to date when the purge comes: the purge took nothing this cache still needed.
+  ASSERT_TRUE(other_->purge_client_changes(tomorrow));
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_EQ(cache_.full_reloads(), 1U);
+
+  // Behind it: a change was purged before this cache read it.
+  ASSERT_TRUE(other_->create_client(a_client("svc-2"), {}));
+  ASSERT_TRUE(other_->delete_client("svc-1"));
+  ASSERT_EQ(*other_->purge_client_changes(tomorrow), 2);
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_EQ(cache_.full_reloads(), 2U);
+  EXPECT_NE(cache_.find("svc-2"), nullptr);
+  EXPECT_EQ(cache_.find("svc-1"), nullptr);
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_EQ(cache_.full_reloads(), 2U) << "the reload's cursor is not behind the horizon";
+}
+
+TEST_F(ClientFeedTest, AFirstCatchUpIsAFullRead) {
+  // Clients written before the feed existed (or bulk-loaded around it) have no entries.
+  ASSERT_TRUE(storage_->create_client(a_client("svc-1"), {}));
+  ASSERT_TRUE(storage_->purge_client_changes(static_cast<std::int64_t>(std::time(nullptr)) + 86'400));
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  EXPECT_NE(cache_.find("svc-1"), nullptr);
+  EXPECT_EQ(cache_.full_reloads(), 1U);
+}
+
+TEST_F(ClientFeedTest, AChangeCopiesOnlyItsOwnShard) {
+  // Enough clients that every shard holds some.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(storage_->create_client(a_client("svc-" + std::to_string(i)), {}));
+  ASSERT_TRUE(cache_.reload(*storage_));
+  std::vector<std::shared_ptr<const void>> before;
+  for (std::size_t i = 0; i < ClientCache::kShards; ++i) before.push_back(cache_.shard_snapshot(i));
+  auto changed = a_client("svc-7");
+  changed.name = "changed";
+  ASSERT_TRUE(other_->update_client(changed, std::nullopt));
+  ASSERT_TRUE(cache_.catch_up(*storage_));
+  ASSERT_EQ(cache_.find("svc-7")->client.name, "changed");
+  const auto own = ClientCache::shard_of("svc-7");
+  for (std::size_t i = 0; i < ClientCache::kShards; ++i) {
+    if (i == own) {
+      EXPECT_NE(cache_.shard_snapshot(i), before[i]) << "the changed client's shard is a new snapshot";
+    } else {
+      EXPECT_EQ(cache_.shard_snapshot(i), before[i]) << "shard " << i << " was copied for another's change";
+    }
+  }
+  // Every shard is in use: the hash spreads the ids.
+  std::vector<int> per_shard(ClientCache::kShards);
+  for (int i = 0; i < 1000; ++i) ++per_shard[ClientCache::shard_of("svc-" + std::to_string(i))];
+  EXPECT_GT(*std::ranges::min_element(per_shard), 0);
+  EXPECT_EQ(cache_.size(), 1000U);
 }
 
 // ---- service clients from the environment (MT5_SERVICE_CLIENT_SECRET, DASHBOARD_CLIENT_SECRET) ----
