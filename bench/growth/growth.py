@@ -7,6 +7,8 @@ Usage (from anywhere; runs from the repository root):
 Dimensions: connections clients revocations audit positions websocket (all by default).
 BENCH_SECONDS (default 5) is each point's measured window; GROWTH_AUDIT_MAX (default 1000000)
 caps the audit table (the committed figures used 10000000: a 70 s bulk insert, a 2.7 GB file).
+GROWTH_CLIENT_SIZES (e.g. 100000,1000000) picks the clients dimension's sizes (default: 10 … 1 M);
+GROWTH_IDLE_SECONDS (default 4) is the idle CPU window.
 Needs wrk, matplotlib and python3-websockets (Debian packages); raises its open-files limit.
 
 Each dimension writes docs/growth-<dimension>.csv and docs/growth-<dimension>.png (throughput,
@@ -32,6 +34,8 @@ import json
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOCS = os.path.join(ROOT, "docs")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+IDLE_SECONDS = int(os.environ.get("GROWTH_IDLE_SECONDS", "4"))
+CLIENT_SIZES = [int(n) for n in os.environ.get("GROWTH_CLIENT_SIZES", "10,100,1000,10000,100000,1000000").split(",")]
 ADMIN_PW = "Bench-Admin-1!"
 HZ = os.sysconf("SC_CLK_TCK")
 FIELDS = ["dimension", "series", "size", "rps", "p50_ms", "p99_ms", "cpu_us_per_req",
@@ -222,7 +226,7 @@ def wrk(url, script, conns, seconds, env=None):
     return vals
 
 
-def idle_cpu_pct(pid, seconds=4):
+def idle_cpu_pct(pid, seconds=IDLE_SECONDS):
     """The server's CPU use with no requests (background work: reloads, feeds), % of one core."""
     t0 = cpu_ticks(pid)
     time.sleep(seconds)
@@ -340,7 +344,7 @@ def dim_clients(build):
         stack.stop()
         have = count(stack.auth_db, "service_clients")  # bench-client, mt5-service, any bootstrap ones
         now = int(time.time())
-        for n in (10, 100, 1000, 10000, 100000, 1000000):
+        for n in CLIENT_SIZES:
             if n > have:
                 t0 = time.monotonic()
                 bulk(stack.auth_db, [
@@ -608,7 +612,7 @@ def report():
            "(`rss idle`) and after the window (`rss after`). `startup` is the time to /health "
            "(permiso-auth) or /ready (mt5-api), except for the revocations, where it is the time until mt5-api "
            "refuses a canary token revoked last, i.e. holds the whole list; "
-           "`idle CPU %` is the server's CPU over 4 s with no requests, right after start (% of one core).", ""]
+           f"`idle CPU %` is the server's CPU over {IDLE_SECONDS} s with no requests, right after start (% of one core).", ""]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
