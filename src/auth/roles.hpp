@@ -1,6 +1,7 @@
 // Roles and scopes, the system's permission model (admin:system): their definitions, which
 // scopes each role carries, and turning references ("trade:read" or an id) into scope ids.
-// A renamed or deleted scope reloads the client cache, here and on other replicas.
+// A renamed or deleted scope reloads the client cache, here and on other replicas (storage
+// records it in the client change feed as a change to every client).
 #pragma once
 
 #include "auth/audit_log.hpp"
@@ -62,7 +63,8 @@ class RoleService {
 
  private:
   [[nodiscard]] AuthResult<RoleView> view(storage::Role role) const;
-  /// Client scope names may have changed: this replica reloads, the others are told.
+  /// Client scope names may have changed: this replica catches up with the client change feed
+  /// (a rename or delete is a full reload there), the others are told to do the same.
   void clients_changed() const;
 
   storage::Storage& storage_;
