@@ -123,8 +123,7 @@ StorageResult<bool> ClientCache::apply_changes_locked(storage::ClientReader& sto
   }
   // A client changed several times in the page is read once: a read shows its latest state.
   std::ranges::sort(ids);
-  const auto repeats = std::ranges::unique(ids);
-  ids.erase(repeats.begin(), repeats.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   for (const auto id : ids) {
     if (auto r = refresh(storage, id); !r) return r.error();
   }
