@@ -74,11 +74,12 @@ TEST_P(MigrationPlanTest, AFreshDatabaseHasEveryMigrationPendingAndIsLeftUntouch
   auto plan = plan_auth_migrations(url_);
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->current_version, 0);
-  EXPECT_EQ(plan->latest_version, 3);
-  ASSERT_EQ(plan->pending.size(), 3u);
+  EXPECT_EQ(plan->latest_version, 4);
+  ASSERT_EQ(plan->pending.size(), 4u);
   EXPECT_EQ(plan->pending[0].version, 1);
   EXPECT_EQ(plan->pending[1].version, 2);
   EXPECT_EQ(plan->pending[2].version, 3);
+  EXPECT_EQ(plan->pending[3].version, 4);
   EXPECT_FALSE(plan->pending[0].statements.empty());
   if (sqlite()) {
     EXPECT_FALSE(plan->database_exists);
@@ -93,11 +94,11 @@ TEST_P(MigrationPlanTest, AfterMigrateNothingIsPending) {
   auto applied = apply_auth_migrations(url_);
   ASSERT_TRUE(applied) << applied.error().message;
   EXPECT_EQ(applied->current_version, 0);
-  EXPECT_EQ(applied->pending.size(), 3u);  // what it applied
+  EXPECT_EQ(applied->pending.size(), 4u);  // what it applied
   auto plan = plan_auth_migrations(url_);
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_TRUE(plan->database_exists);
-  EXPECT_EQ(plan->current_version, 3);
+  EXPECT_EQ(plan->current_version, 4);
   EXPECT_TRUE(plan->pending.empty());
   // And the start-up path agrees: applying again applies nothing.
   auto again = apply_auth_migrations(url_);
@@ -122,11 +123,11 @@ TEST_P(MigrationPlanTest, OnlyTheMigrationsNotYetRecordedArePendingAndNoneIsAppl
 TEST_P(MigrationPlanTest, AVersionAboveTheLatestIsANewerSchemaForThePlanAndForStartUp) {
   ASSERT_TRUE(apply_auth_migrations(url_));
   write("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)",
-        {std::int64_t{4}, "from a newer release"});
+        {std::int64_t{5}, "from a newer release"});
   auto plan = plan_auth_migrations(url_);
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().code, StorageError::SchemaTooNew);
-  EXPECT_NE(plan.error().message.find("version 4"), std::string::npos) << plan.error().message;
+  EXPECT_NE(plan.error().message.find("version 5"), std::string::npos) << plan.error().message;
   // Forward-only: neither `migrate` nor `serve` (open_storage) runs an older binary on it.
   auto applied = apply_auth_migrations(url_);
   ASSERT_FALSE(applied);
