@@ -4,6 +4,7 @@
 
 #include "trading/model.hpp"
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -60,6 +61,15 @@ class Broker {
   virtual SendOutcome order_send(Login login, const TradeRequest& request) = 0;
   /// Open positions of the account, optionally of one symbol.
   [[nodiscard]] virtual std::vector<Position> positions_get(Login login, std::string_view symbol = {}) const = 0;
+  /// One open position by ticket (MT5's positions_get(ticket=…)).
+  [[nodiscard]] virtual std::optional<Position> position_get(Login login, Ticket ticket) const;
+  /// A page of open positions, newest ticket first: those below `below` (all when nullopt), of
+  /// `symbol` when not empty, at most `limit`. A backend holding positions in ticket order
+  /// answers in O(log P + page); the default lists them all (O(P)), but never sorts them all.
+  [[nodiscard]] virtual std::vector<Position> positions_page(Login login, std::string_view symbol,
+                                                             std::optional<Ticket> below, std::size_t limit) const;
+  /// How many positions the account has open (MT5's positions_total()).
+  [[nodiscard]] virtual std::size_t positions_total(Login login) const;
   /// Pending orders of the account.
   [[nodiscard]] virtual std::vector<Order> orders_get(Login login, std::string_view symbol = {}) const = 0;
   /// Deals of the account with from_msc <= time < to_msc, oldest first.

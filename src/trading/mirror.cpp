@@ -1,6 +1,8 @@
 // See mirror.hpp.
 #include "trading/mirror.hpp"
 
+#include "trading/ticket_page.hpp"
+
 #include <algorithm>
 #include <mutex>
 #include <unordered_set>
@@ -302,6 +304,31 @@ std::vector<Position> Mirror::positions(Login login, std::string_view symbol) co
   std::shared_lock lock(mu_);
   auto it = books_.find(login);
   return it == books_.end() ? std::vector<Position>{} : of_symbol(it->second.positions, symbol);
+}
+
+std::vector<Position> Mirror::positions_page(Login login, std::string_view symbol, std::optional<Ticket> below,
+                                             std::size_t limit) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  if (it == books_.end()) return {};
+  return newest_first(
+      it->second.positions, below, limit, [&](const Position& p) { return symbol.empty() || p.symbol == symbol; },
+      [](const Position& p) { return p; });
+}
+
+std::optional<Position> Mirror::open_position(Login login, Ticket ticket) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  if (it == books_.end()) return std::nullopt;
+  auto open = it->second.positions.find(ticket);
+  if (open == it->second.positions.end()) return std::nullopt;
+  return open->second;
+}
+
+std::size_t Mirror::positions_total(Login login) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  return it == books_.end() ? 0 : it->second.positions.size();
 }
 
 std::optional<Position> Mirror::position(Login login, Ticket ticket) const {

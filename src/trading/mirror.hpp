@@ -63,6 +63,11 @@ class Mirror {
                                                          const std::vector<Order>& pending) const;
   [[nodiscard]] std::optional<AccountInfo> account(Login login) const;
   [[nodiscard]] std::vector<Position> positions(Login login, std::string_view symbol) const;
+  /// Broker::positions_page, Broker::position_get and Broker::positions_total on the mirror.
+  [[nodiscard]] std::vector<Position> positions_page(Login login, std::string_view symbol, std::optional<Ticket> below,
+                                                     std::size_t limit) const;
+  [[nodiscard]] std::optional<Position> open_position(Login login, Ticket ticket) const;
+  [[nodiscard]] std::size_t positions_total(Login login) const;
   /// One position, open or recently closed (the last recent_deals_per_account closes are kept):
   /// an order's answer carries its position's row even when another re-read saw it first.
   [[nodiscard]] std::optional<Position> position(Login login, Ticket ticket) const;

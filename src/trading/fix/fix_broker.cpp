@@ -732,6 +732,16 @@ std::optional<Tick> FixBroker::symbol_info_tick(std::string_view symbol) const {
 std::vector<Position> FixBroker::positions_get(Login login, std::string_view symbol) const {
   return mirror_.positions(login, symbol);
 }
+std::optional<Position> FixBroker::position_get(Login login, Ticket ticket) const {
+  return mirror_.open_position(login, ticket);
+}
+std::vector<Position> FixBroker::positions_page(Login login, std::string_view symbol, std::optional<Ticket> below,
+                                                std::size_t limit) const {
+  return mirror_.positions_page(login, symbol, below, limit);
+}
+std::size_t FixBroker::positions_total(Login login) const {
+  return mirror_.positions_total(login);
+}
 std::vector<Order> FixBroker::orders_get(Login login, std::string_view symbol) const {
   return mirror_.orders(login, symbol);
 }

@@ -746,9 +746,7 @@ ServiceResult<StoredAnswer> GatewayService::answer_recorded_elsewhere(const std:
 ServiceResult<Position> GatewayService::open_position_of(Login login, Ticket ticket) {
   // Broker, then closes in flight, then storage: a close registers before its broker step and
   // leaves after its commit settled, so a trade of this login is always seen in one of them.
-  for (auto& p : broker_.positions_get(login)) {
-    if (p.ticket == ticket) return std::move(p);
-  }
+  if (auto open = broker_.position_get(login, ticket)) return std::move(*open);
   if (closing(login, ticket)) return fail(ServiceError::Conflict, "id", "trade is already closed");
   auto stored = store_.position(login, ticket);
   if (!stored) return storage_down(stored.error().message);
@@ -803,9 +801,7 @@ void GatewayService::position_step(Login login, const TradeRequest& req, Done<Po
   }
   Position after = p != nullptr ? *p : Position{};
   if (p == nullptr) {
-    for (auto& q : broker_.positions_get(login)) {
-      if (q.ticket == req.position) after = q;
-    }
+    if (auto open = broker_.position_get(login, req.position)) after = std::move(*open);
   }
   CommitRequest r;
   r.changes = std::move(outcome.changes);
@@ -890,20 +886,21 @@ ServiceResult<TradePage> GatewayService::list_trades(const Caller& caller, const
   if (!found) return found.error();
   if (!*found) return page;
   const Login login = **found;
-  auto below = [&](Ticket t) { return !query.cursor || t < *query.cursor; };
 
+  // Each source gives its own newest limit + 1 at most, so the merge below sorts at most
+  // 2 × (limit + 1) rows whatever the account holds. A position both open in the broker and
+  // already stored closed (its close commits now) is in the page once, as the broker has it.
   std::vector<Position> rows;
   if (query.status != TradeListQuery::Status::Closed) {
-    for (auto& p : broker_.positions_get(login, query.symbol)) {
-      if (below(p.ticket)) rows.push_back(std::move(p));
-    }
+    rows = broker_.positions_page(login, query.symbol, query.cursor, limit + 1);
   }
   if (query.status != TradeListQuery::Status::Open) {
     auto closed = store_.closed_positions(login, query.symbol, query.cursor, limit + 1);
     if (!closed) return storage_down(closed.error().message);
+    std::unordered_set<Ticket> open;
+    for (const auto& p : rows) open.insert(p.ticket);
     for (auto& p : *closed) {
-      const bool dup = std::any_of(rows.begin(), rows.end(), [&](const Position& q) { return q.ticket == p.ticket; });
-      if (!dup) rows.push_back(std::move(p));
+      if (!open.contains(p.ticket)) rows.push_back(std::move(p));
     }
   }
   std::sort(rows.begin(), rows.end(), [](const Position& a, const Position& b) { return a.ticket > b.ticket; });
@@ -920,9 +917,7 @@ ServiceResult<Position> GatewayService::get_trade(const Caller& caller, Ticket t
   if (!found) return found.error();
   if (!*found) return fail(ServiceError::NotFound, "id", "no such trade");
   const Login login = **found;
-  for (auto& p : broker_.positions_get(login)) {
-    if (p.ticket == ticket) return std::move(p);
-  }
+  if (auto open = broker_.position_get(login, ticket)) return std::move(*open);
   if (auto c = closing(login, ticket)) return std::move(*c);  // closed, its commit in flight
   auto stored = store_.position(login, ticket);
   if (!stored) return storage_down(stored.error().message);
@@ -973,7 +968,7 @@ TradingService::Stats GatewayService::stats() const {
     for (const auto& [key, login] : logins_) logins.push_back(login);
   }
   s.accounts = logins.size();
-  for (Login l : logins) s.open_positions += broker_.positions_get(l).size();
+  for (Login l : logins) s.open_positions += broker_.positions_total(l);
   s.orders_sent = orders_sent_.load(std::memory_order_relaxed);
   s.fills = fills_.load(std::memory_order_relaxed);
   s.rejections = rejections_.load(std::memory_order_relaxed);

@@ -2,6 +2,7 @@
 #include "trading/sim/simulated_broker.hpp"
 
 #include "trading/sim/order_rules.hpp"
+#include "trading/ticket_page.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -212,6 +213,37 @@ std::vector<Position> SimulatedBroker::positions_get(Login login, std::string_vi
     out.push_back(book_.live_row(p, *q, a->ccy));
   }
   return out;
+}
+
+std::optional<Position> SimulatedBroker::position_get(Login login, Ticket ticket) const {
+  std::shared_lock map_lock(accounts_mutex_);
+  const Account* a = find_account(login);
+  if (a == nullptr) return std::nullopt;
+  const auto q = quotes();
+  std::shared_lock lock(a->mutex);
+  const auto it = a->open.find(ticket);
+  if (it == a->open.end()) return std::nullopt;
+  return book_.live_row(it->second, *q, a->ccy);
+}
+
+std::vector<Position> SimulatedBroker::positions_page(Login login, std::string_view symbol, std::optional<Ticket> below,
+                                                      std::size_t limit) const {
+  std::shared_lock map_lock(accounts_mutex_);
+  const Account* a = find_account(login);
+  if (a == nullptr) return {};
+  const auto q = quotes();
+  std::shared_lock lock(a->mutex);
+  return newest_first(
+      a->open, below, limit, [&](const OpenPosition& p) { return symbol.empty() || p.row.symbol == symbol; },
+      [&](const OpenPosition& p) { return book_.live_row(p, *q, a->ccy); });
+}
+
+std::size_t SimulatedBroker::positions_total(Login login) const {
+  std::shared_lock map_lock(accounts_mutex_);
+  const Account* a = find_account(login);
+  if (a == nullptr) return 0;
+  std::shared_lock lock(a->mutex);
+  return a->open.size();
 }
 
 std::vector<Order> SimulatedBroker::orders_get(Login login, std::string_view symbol) const {

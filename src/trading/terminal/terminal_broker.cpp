@@ -350,6 +350,16 @@ std::optional<Tick> TerminalBroker::symbol_info_tick(std::string_view symbol) co
 std::vector<Position> TerminalBroker::positions_get(Login login, std::string_view symbol) const {
   return mirror_.positions(login, symbol);
 }
+std::optional<Position> TerminalBroker::position_get(Login login, Ticket ticket) const {
+  return mirror_.open_position(login, ticket);
+}
+std::vector<Position> TerminalBroker::positions_page(Login login, std::string_view symbol, std::optional<Ticket> below,
+                                                     std::size_t limit) const {
+  return mirror_.positions_page(login, symbol, below, limit);
+}
+std::size_t TerminalBroker::positions_total(Login login) const {
+  return mirror_.positions_total(login);
+}
 std::vector<Order> TerminalBroker::orders_get(Login login, std::string_view symbol) const {
   return mirror_.orders(login, symbol);
 }

@@ -72,6 +72,10 @@ class TerminalBroker final : public Broker {
   [[nodiscard]] std::optional<Tick> symbol_info_tick(std::string_view symbol) const override;
   SendOutcome order_send(Login login, const TradeRequest& request) override;
   [[nodiscard]] std::vector<Position> positions_get(Login login, std::string_view symbol = {}) const override;
+  [[nodiscard]] std::optional<Position> position_get(Login login, Ticket ticket) const override;
+  [[nodiscard]] std::vector<Position> positions_page(Login login, std::string_view symbol, std::optional<Ticket> below,
+                                                     std::size_t limit) const override;
+  [[nodiscard]] std::size_t positions_total(Login login) const override;
   [[nodiscard]] std::vector<Order> orders_get(Login login, std::string_view symbol = {}) const override;
   [[nodiscard]] std::vector<Deal> history_deals_get(Login login, TimeMs from_msc, TimeMs to_msc) const override;
   void set_change_listener(ChangeListener listener) override;

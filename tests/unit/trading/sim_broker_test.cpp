@@ -600,6 +600,58 @@ TEST_F(SimBroker, EveryValidationRetcode) {
   EXPECT_FALSE(broker.set_trade_allowed("NOPE", false));
 }
 
+// ------------------------------------------------------------------ position queries
+
+std::vector<Ticket> tickets_of(const std::vector<Position>& rows) {
+  std::vector<Ticket> out;
+  for (const auto& p : rows) out.push_back(p.ticket);
+  return out;
+}
+
+TEST_F(SimBroker, PositionPagesAreNewestFirstAndAgreeWithTheGenericListing) {
+  const Login l = open("USD", 1'000'000);
+  std::vector<Ticket> eurusd;
+  for (int i = 0; i < 7; ++i) {
+    eurusd.push_back(buy(l, "EURUSD", 0.01));
+    (void)sell(l, "USDJPY", 0.01);
+  }
+  ASSERT_EQ(broker.order_send(l, close_req(eurusd[3])).result.retcode, Retcode::Done);
+  const Broker& generic = broker;  // the base class's answer, from positions_get
+  for (const std::string_view symbol : {"", "EURUSD", "USDJPY", "XAUUSD"}) {
+    for (const std::optional<Ticket> below : {std::optional<Ticket>{}, std::optional<Ticket>{eurusd[5]},
+                                              std::optional<Ticket>{eurusd[0]}, std::optional<Ticket>{1}}) {
+      for (const std::size_t limit : std::vector<std::size_t>{0, 1, 3, 100}) {
+        const auto fast = broker.positions_page(l, symbol, below, limit);
+        EXPECT_EQ(tickets_of(fast), tickets_of(generic.Broker::positions_page(l, symbol, below, limit)))
+            << symbol << " below " << below.value_or(0) << " limit " << limit;
+      }
+    }
+  }
+  EXPECT_EQ(tickets_of(broker.positions_page(l, "EURUSD", eurusd[5], 3)),
+            (std::vector<Ticket>{eurusd[4], eurusd[2], eurusd[1]}));  // eurusd[3] is closed
+  EXPECT_EQ(broker.positions_total(l), 13U);
+  EXPECT_EQ(generic.Broker::positions_total(l), 13U);
+  EXPECT_EQ(broker.positions_total(l + 1000), 0U);
+}
+
+TEST_F(SimBroker, OnePositionIsFoundByTicketWithItsLiveProfit) {
+  const Login l = open();
+  quote("EURUSD", 1.10000, 1.10010);
+  const Ticket b = buy(l, "EURUSD", 1.0);
+  quote("EURUSD", 1.10110, 1.10120);
+  const auto p = broker.position_get(l, b);
+  ASSERT_TRUE(p);
+  EXPECT_DOUBLE_EQ(p->profit, 100.00);
+  EXPECT_DOUBLE_EQ(p->price_current, 1.10110);
+  const Broker& generic = broker;
+  ASSERT_TRUE(generic.Broker::position_get(l, b));
+  EXPECT_DOUBLE_EQ(generic.Broker::position_get(l, b)->profit, 100.00);
+  ASSERT_EQ(broker.order_send(l, close_req(b)).result.retcode, Retcode::Done);
+  EXPECT_FALSE(broker.position_get(l, b));  // open positions only
+  EXPECT_FALSE(generic.Broker::position_get(l, b));
+  EXPECT_FALSE(broker.position_get(l + 1000, b));
+}
+
 TEST_F(SimBroker, LimitsOnPositionsAndOrders) {
   SimOptions o = exact_options();
   o.max_open_positions = 2;

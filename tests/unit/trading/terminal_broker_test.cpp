@@ -314,6 +314,35 @@ TEST(TerminalMirror, APositionIsFoundOpenAndAfterItClosed) {
   EXPECT_TRUE(mirror.position(42, 9));
 }
 
+TEST(TerminalMirror, OpenPositionsArePagedNewestFirstAndCounted) {
+  Mirror mirror(100);
+  Changes opened;
+  for (Ticket t = 1; t <= 6; ++t) {
+    opened.positions.push_back(open_position(t));
+    if (t % 2 == 0) opened.positions.back().symbol = "USDJPY";
+  }
+  mirror.apply(opened);
+  Changes closed;
+  closed.positions.push_back(open_position(5));
+  closed.positions.back().closed = true;
+  mirror.apply(closed);
+  auto tickets = [](const std::vector<Position>& rows) {
+    std::vector<Ticket> out;
+    for (const auto& p : rows) out.push_back(p.ticket);
+    return out;
+  };
+  EXPECT_EQ(tickets(mirror.positions_page(42, "", std::nullopt, 3)), (std::vector<Ticket>{6, 4, 3}));
+  EXPECT_EQ(tickets(mirror.positions_page(42, "", 4, 10)), (std::vector<Ticket>{3, 2, 1}));
+  EXPECT_EQ(tickets(mirror.positions_page(42, "EURUSD", std::nullopt, 10)), (std::vector<Ticket>{3, 1}));
+  EXPECT_TRUE(mirror.positions_page(42, "", 1, 10).empty());
+  EXPECT_TRUE(mirror.positions_page(43, "", std::nullopt, 10).empty());
+  EXPECT_EQ(mirror.positions_total(42), 5U);
+  EXPECT_EQ(mirror.positions_total(43), 0U);
+  EXPECT_TRUE(mirror.open_position(42, 6));
+  EXPECT_FALSE(mirror.open_position(42, 5));  // closed: position() still has it, open_position() not
+  EXPECT_TRUE(mirror.position(42, 5));
+}
+
 TEST(TerminalMirror, EveryChangesLeavingTheMirrorIsNumberedInOrder) {
   Mirror mirror(100);
   Changes a;
