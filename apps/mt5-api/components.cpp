@@ -1,6 +1,8 @@
 // See components.hpp.
 #include "components.hpp"
 
+#include "app/storage_metrics.hpp"
+
 #include "jose/key.hpp"
 
 #include <spdlog/spdlog.h>
@@ -114,8 +116,18 @@ trading::TradeStoreOptions store_options(const GatewayConfig& cfg) {
   return options;
 }
 
-std::unique_ptr<trading::TradeStore> open_store(const GatewayConfig& cfg, const Clock& clock) {
-  auto opened = trading::TradeStore::open(cfg.effective_database_url(), clock, store_options(cfg));
+trading::TradeStoreTimer store_latency_timer(http::Registry& metrics) {
+  auto& latency = metrics.histogram("mt5_store_seconds",
+                                    "Trade store latency by operation: commit is one group-commit transaction, "
+                                    "commit_wait one order's wait from queueing to durable; the rest are reads.",
+                                    {"op"}, app::storage_latency_buckets());
+  return app::latency_by_op<trading::TradeStoreOp, trading::kTradeStoreOpCount>(latency);
+}
+
+std::unique_ptr<trading::TradeStore> open_store(const GatewayConfig& cfg, const Clock& clock, http::Registry& metrics) {
+  auto options = store_options(cfg);
+  options.timer = store_latency_timer(metrics);
+  auto opened = trading::TradeStore::open(cfg.effective_database_url(), clock, std::move(options));
   if (!opened) {
     spdlog::critical("cannot open the trade store: {}", opened.error().message);
     return nullptr;

@@ -45,8 +45,10 @@ void collect_verifier_metrics(http::Registry& metrics, resource::Authenticator& 
 trading::TradeStoreOptions store_options(const config::GatewayConfig& cfg);
 
 /// The durable store: every acknowledged change is committed here first. nullptr (after
-/// logging why) when it cannot be opened.
-std::unique_ptr<trading::TradeStore> open_store(const config::GatewayConfig& cfg, const Clock& clock);
+/// logging why) when it cannot be opened. Its latency by operation is observed into `metrics`
+/// (mt5_store_seconds{op}), which must outlive it.
+std::unique_ptr<trading::TradeStore> open_store(const config::GatewayConfig& cfg, const Clock& clock,
+                                                http::Registry& metrics);
 
 /// The simulated broker's options (the seed, random unless MT5_SIM_SEED fixes it).
 trading::sim::SimOptions simulator_options(const config::GatewayConfig& cfg);

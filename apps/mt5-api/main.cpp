@@ -35,7 +35,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   auto auth = mt5_app::start_authenticator(cfg, clock, *http_client);
   if (!auth) return app::kExitConfig;
   mt5_app::collect_verifier_metrics(metrics, *auth);
-  auto store = mt5_app::open_store(cfg, clock);
+  auto store = mt5_app::open_store(cfg, clock, metrics);
   if (!store) return app::kExitStartup;
 
   trading::BarBuilder bars;

@@ -358,6 +358,25 @@ StorageFailure unavailable(std::string message) {
   return StorageFailure{StorageError::Unavailable, {}, std::move(message)};
 }
 
+/// Times one operation for TradeStoreOptions::timer, from construction to destruction.
+class OpTimer {
+ public:
+  OpTimer(const TradeStoreTimer& timer, TradeStoreOp op)
+      : timer_(timer),
+        op_(op),
+        start_(timer ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{}) {}
+  ~OpTimer() {
+    if (timer_) timer_(op_, std::chrono::steady_clock::now() - start_);
+  }
+  OpTimer(const OpTimer&) = delete;
+  OpTimer& operator=(const OpTimer&) = delete;
+
+ private:
+  const TradeStoreTimer& timer_;
+  TradeStoreOp op_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 void call_done(CommitRequest& r, const StoreStatus& st) {
   if (!r.done) return;
   try {
@@ -599,6 +618,32 @@ StoreResult<storage::MigrationPlan> apply_trading_migrations(Db& db) {
 
 }  // namespace
 
+std::string_view to_string(TradeStoreOp op) {
+  switch (op) {
+    case TradeStoreOp::Commit:
+      return "commit";
+    case TradeStoreOp::CommitWait:
+      return "commit_wait";
+    case TradeStoreOp::Load:
+      return "load";
+    case TradeStoreOp::ClosedPositions:
+      return "closed_positions";
+    case TradeStoreOp::Position:
+      return "position";
+    case TradeStoreOp::Deals:
+      return "deals";
+    case TradeStoreOp::FindIdempotency:
+      return "find_idempotency";
+    case TradeStoreOp::FindBinding:
+      return "find_binding";
+    case TradeStoreOp::RecentIdempotencyKeys:
+      return "recent_idempotency_keys";
+    case TradeStoreOp::Purge:
+      return "purge";
+  }
+  return "unknown";
+}
+
 const std::vector<storage::Migration>& TradeStore::migrations() {
   return kMigrations;
 }
@@ -652,6 +697,7 @@ std::string_view TradeStore::backend() const {
 }
 
 bool TradeStore::submit(CommitRequest request) {
+  request.submitted = std::chrono::steady_clock::now();
   std::string refusal;
   {
     std::lock_guard lock(mu_);
@@ -722,15 +768,18 @@ void TradeStore::write_batch(std::vector<CommitRequest>& batch) {
   Refusals refused(batch.size());
   BatchRows rows;
   // One transaction for the whole batch; a retried transaction starts over.
-  auto st = db_->write([&](SqlConn& c) -> StoreStatus {
-    std::fill(refused.begin(), refused.end(), std::nullopt);
-    rows = BatchRows{};
-    if (auto s = claim_idempotency_keys(c, batch, refused, chunk, cutoff); !s) return s;
-    if (auto s = bind_account_keys(c, batch, refused, chunk, clock_.now_seconds()); !s) return s;
-    std::lock_guard vlock(versions_mu_);
-    rows = newest_rows(batch, refused, *versions_);
-    return upsert_rows(c, db_->dialect(), rows);
-  });
+  auto st = [&] {
+    const OpTimer timed(options_.timer, TradeStoreOp::Commit);
+    return db_->write([&](SqlConn& c) -> StoreStatus {
+      std::fill(refused.begin(), refused.end(), std::nullopt);
+      rows = BatchRows{};
+      if (auto s = claim_idempotency_keys(c, batch, refused, chunk, cutoff); !s) return s;
+      if (auto s = bind_account_keys(c, batch, refused, chunk, clock_.now_seconds()); !s) return s;
+      std::lock_guard vlock(versions_mu_);
+      rows = newest_rows(batch, refused, *versions_);
+      return upsert_rows(c, db_->dialect(), rows);
+    });
+  }();
 
   if (!st) {
     if (st.error().code == StorageError::Unavailable) {
@@ -763,8 +812,11 @@ void TradeStore::acknowledge(std::vector<CommitRequest>& batch,
   }
   committed_.fetch_add(ok, std::memory_order_relaxed);
   batches_.fetch_add(1, std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!refused[i]) call_done(batch[i], StoreStatus{});
+    if (refused[i]) continue;
+    if (options_.timer) options_.timer(TradeStoreOp::CommitWait, now - batch[i].submitted);
+    call_done(batch[i], StoreStatus{});
   }
 }
 
@@ -829,6 +881,7 @@ Ticket largest_ticket(SqlConn& c, std::string_view table, StoreStatus& status) {
 }  // namespace
 
 StoreResult<StoredState> TradeStore::load(std::size_t recent_history) {
+  const OpTimer timed(options_.timer, TradeStoreOp::Load);
   const std::size_t keep = std::min<std::size_t>(recent_history, std::numeric_limits<std::int64_t>::max());
   StoredState out;
   auto st = db_->read([&](SqlConn& c) -> StoreStatus {
@@ -885,6 +938,7 @@ StoreResult<StoredState> TradeStore::load(std::size_t recent_history) {
 
 StoreResult<std::vector<Position>> TradeStore::closed_positions(Login login, std::string_view symbol,
                                                                 std::optional<Ticket> before, std::size_t limit) {
+  const OpTimer timed(options_.timer, TradeStoreOp::ClosedPositions);
   std::string sql =
       std::string("SELECT ") + std::string(kPositionCols) + " FROM mt5_positions WHERE login = $1 AND closed = $2";
   Params p{u64(login), true};
@@ -907,6 +961,7 @@ StoreResult<std::vector<Position>> TradeStore::closed_positions(Login login, std
 }
 
 StoreResult<std::optional<Position>> TradeStore::position(Login login, Ticket ticket) {
+  const OpTimer timed(options_.timer, TradeStoreOp::Position);
   auto r = db_->query(
       std::string("SELECT ") + std::string(kPositionCols) + " FROM mt5_positions WHERE ticket = $1 AND login = $2",
       {u64(ticket), u64(login)});
@@ -918,6 +973,7 @@ StoreResult<std::optional<Position>> TradeStore::position(Login login, Ticket ti
 
 StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, TimeMs to_msc,
                                                  std::optional<DealCursor> after, std::size_t limit) {
+  const OpTimer timed(options_.timer, TradeStoreOp::Deals);
   std::string sql = std::string("SELECT ") + std::string(kDealCols) +
                     " FROM mt5_deals WHERE login = $1 AND time_msc >= $2 AND time_msc < $3";
   Params p{u64(login), from_msc, to_msc};
@@ -938,6 +994,7 @@ StoreResult<std::vector<Deal>> TradeStore::deals(Login login, TimeMs from_msc, T
 
 StoreResult<std::optional<IdempotencyRecord>> TradeStore::find_idempotency(std::string_view caller,
                                                                            std::string_view key) {
+  const OpTimer timed(options_.timer, TradeStoreOp::FindIdempotency);
   // On every idempotent POST whose answer is not in the service's memory: one round trip.
   const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
   auto r = db_->query(std::string("SELECT ") + std::string(kIdemCols) +
@@ -951,6 +1008,7 @@ StoreResult<std::optional<IdempotencyRecord>> TradeStore::find_idempotency(std::
 }
 
 StoreResult<std::optional<Login>> TradeStore::find_binding(std::string_view account_key) {
+  const OpTimer timed(options_.timer, TradeStoreOp::FindBinding);
   auto r = db_->query("SELECT login FROM mt5_account_keys WHERE account_key = $1", {account_key});
   if (!r) return r.error();
   std::optional<Login> out;
@@ -959,6 +1017,7 @@ StoreResult<std::optional<Login>> TradeStore::find_binding(std::string_view acco
 }
 
 StoreResult<std::vector<IdempotencyRecord>> TradeStore::recent_idempotency_keys(std::size_t limit) {
+  const OpTimer timed(options_.timer, TradeStoreOp::RecentIdempotencyKeys);
   const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;
   auto r = db_->query(
       "SELECT caller, idem_key, created_at FROM mt5_idempotency WHERE created_at >= $1 "
@@ -978,6 +1037,7 @@ StoreResult<std::vector<IdempotencyRecord>> TradeStore::recent_idempotency_keys(
 }
 
 StoreResult<std::int64_t> TradeStore::purge_chunk() {
+  const OpTimer timed(options_.timer, TradeStoreOp::Purge);
   // Bounded: a backlog of expired records never holds the writer (and its commits) for long.
   std::int64_t removed = 0;
   const std::int64_t cutoff = clock_.now_seconds() - options_.idempotency_ttl_seconds;

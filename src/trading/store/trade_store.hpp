@@ -64,7 +64,29 @@ struct CommitRequest {
   /// Called once, after the batch's COMMIT (success) or its failure (Unavailable, …), on the
   /// writer thread; inline in submit() when the request is refused at once. Keep it cheap.
   std::function<void(StoreStatus)> done;
+  /// Set by submit(): when the request was queued (TradeStoreOp::CommitWait).
+  std::chrono::steady_clock::time_point submitted{};
 };
+
+/// What the store's latency is observed by (mt5_store_seconds{op}).
+enum class TradeStoreOp : std::uint8_t {
+  Commit,      // one group-commit transaction, retries included, failed or not
+  CommitWait,  // one acknowledged request, from submit() to its durable answer
+  Load,
+  ClosedPositions,
+  Position,
+  Deals,
+  FindIdempotency,
+  FindBinding,
+  RecentIdempotencyKeys,
+  Purge,  // one chunk
+};
+inline constexpr std::size_t kTradeStoreOpCount = 10;
+static_assert(static_cast<std::size_t>(TradeStoreOp::Purge) + 1 == kTradeStoreOpCount);
+/// The op's label: "commit", "commit_wait", "closed_positions", …
+[[nodiscard]] std::string_view to_string(TradeStoreOp op);
+/// Called after each timed operation, from the thread that ran it; must be thread-safe and cheap.
+using TradeStoreTimer = std::function<void(TradeStoreOp, std::chrono::nanoseconds)>;
 
 /// What load() finds: everything the broker must restore, and every account binding.
 struct StoredState {
@@ -87,7 +109,8 @@ struct TradeStoreOptions {
   /// After a failed batch (database down), requests are refused at once for this long
   /// instead of each waiting for a connect attempt; then the writer tries again.
   int retry_after_ms = 250;
-  bool migrate = true;  // apply the mt5_* migrations on open
+  bool migrate = true;    // apply the mt5_* migrations on open
+  TradeStoreTimer timer;  // latency by operation; empty: not timed
 };
 
 class TradeStore {

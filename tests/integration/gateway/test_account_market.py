@@ -255,6 +255,9 @@ class HealthTest(gh.GatewayTestCase):
         self.assertGreater(sample("mt5_store_commits_total"), commits)
         self.assertGreaterEqual(sample("mt5_open_positions"), positions + 1)
         self.assertEqual(sample("mt5_idempotent_replays_total"), replays + 1)
+        # The order's durable commit was timed: one group commit, one wait from queue to durable.
+        for op in ("commit", "commit_wait"):
+            self.assertGreaterEqual(sample(f'mt5_store_seconds_count{{op="{op}"}}') or 0, 1, op)
 
     def test_health_needs_no_token_but_the_api_does(self):
         r = self.mt5.get(f"{V1}/trades")

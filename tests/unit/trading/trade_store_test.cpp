@@ -15,7 +15,12 @@
 #include <filesystem>
 #include <future>
 #include <latch>
+#include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace permiso::trading {
@@ -292,6 +297,56 @@ TEST_P(TradeStoreTest, RowsAreUpsertedByTicketAsStateAfter) {
   EXPECT_EQ(dump_all(st.broker.positions), dump_all(closed.positions));
   EXPECT_EQ(dump_all(st.broker.orders), dump_all(closed.orders));
   EXPECT_EQ(dump_all(st.broker.accounts), dump_all(closed.accounts));
+}
+
+TEST_P(TradeStoreTest, EachOperationIsTimedUnderItsName) {
+  struct Observed {
+    std::mutex mu;
+    std::map<std::string, std::vector<std::chrono::nanoseconds>> by_op;
+  };
+  auto observed = std::make_shared<Observed>();
+  TradeStoreOptions options;
+  options.timer = [observed](TradeStoreOp op, std::chrono::nanoseconds took) {
+    std::lock_guard lock(observed->mu);
+    observed->by_op[std::string(to_string(op))].push_back(took);
+  };
+  store_.reset();
+  store_ = open_or_die(options);
+  ASSERT_TRUE(store_);
+  Changes open;
+  open.accounts = {account(1, 100)};
+  open.positions = {position(5, 1)};
+  ASSERT_TRUE(commit(with(open)));
+  ASSERT_TRUE(store_->closed_positions(1, "", std::nullopt, 10));
+  ASSERT_TRUE(store_->position(1, 5));
+  ASSERT_TRUE(store_->deals(1, 0, kT0 * 1000, std::nullopt, 10));
+  ASSERT_TRUE(store_->find_binding("nobody"));
+  ASSERT_TRUE(store_->find_idempotency("caller", "key"));
+  ASSERT_TRUE(store_->recent_idempotency_keys(10));
+  ASSERT_TRUE(store_->purge_expired());
+  ASSERT_TRUE(store_->load());
+
+  std::lock_guard lock(observed->mu);
+  std::set<std::string> names;
+  for (const auto& [name, took] : observed->by_op) names.insert(name);
+  EXPECT_EQ(names,
+            (std::set<std::string>{"commit", "commit_wait", "closed_positions", "position", "deals", "find_binding",
+                                   "find_idempotency", "recent_idempotency_keys", "purge", "load"}));
+  // One request, one transaction: its wait from submit() to durable holds the whole commit.
+  ASSERT_EQ(observed->by_op["commit"].size(), 1U);
+  ASSERT_EQ(observed->by_op["commit_wait"].size(), 1U);
+  EXPECT_GT(observed->by_op["commit"][0].count(), 0);
+  EXPECT_GE(observed->by_op["commit_wait"][0], observed->by_op["commit"][0]);
+}
+
+TEST(TradeStoreOps, EveryOperationHasItsOwnLabel) {
+  std::set<std::string_view> labels;
+  for (std::size_t i = 0; i < kTradeStoreOpCount; ++i) {
+    const auto label = to_string(static_cast<TradeStoreOp>(i));
+    EXPECT_NE(label, "unknown");
+    labels.insert(label);
+  }
+  EXPECT_EQ(labels.size(), kTradeStoreOpCount);
 }
 
 TEST_P(TradeStoreTest, AChangeOlderThanOneCommittedIsNotWrittenOverIt) {
