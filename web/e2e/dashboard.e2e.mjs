@@ -185,13 +185,23 @@ describe('the trader', () => {
     await context.close();
   });
 
-  test('a server refusal is shown in words', async () => {
+  test('a server refusal is shown in words, and its trace reaches the gateway', async () => {
     const { context, page } = await signIn(TRADER);
+    const sent = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith('/api/v1/trades')) sent.push(r.headers().traceparent ?? '');
+    });
     await page.getByLabel('Volume (lots)').fill('99');
     await page.getByRole('button', { name: /^Buy 99 EURUSD/ }).click();
     const alert = page.locator('.ticket-form [role=alert]');
     await alert.waitFor();
     assert.match(await alert.innerText(), /money|margin/i);
+    // The dashboard started a W3C trace for the order; nginx passed it on and mt5-api's access
+    // log line for the refusal carries it.
+    assert.equal(sent.length, 1);
+    const traceId = /^00-([0-9a-f]{32})-[0-9a-f]{16}-01$/.exec(sent[0])?.[1];
+    assert.ok(traceId, `traceparent ${sent[0]}`);
+    await until("the order's trace in the access log", () => stack.log().includes(`trace=${traceId}`), 10_000);
     await context.close();
   });
 

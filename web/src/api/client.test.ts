@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Session } from '../auth/session';
+import { errorText } from '../components/states';
 import { Api, ApiError } from './client';
 
 function respond(status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -41,6 +42,32 @@ describe('Api', () => {
     const api = new Api(session, fetcher as unknown as typeof fetch);
     await expect(api.account()).resolves.toEqual({ balance: 1 });
     expect((fetcher.mock.calls[1]![1].headers as Record<string, string>).Authorization).toBe('Bearer fresh');
+  });
+
+  it('starts a W3C trace per call, keeps it across the retry after a refresh, and names it in a refusal', async () => {
+    const tokenFetch = vi.fn(async () => respond(200, { access_token: 'fresh', expires_in: 900, scope: '' }));
+    const session = new Session(tokenFetch as unknown as typeof fetch, {} as Location, sessionStorage);
+    const fetcher = vi
+      .fn<(url: string, init: RequestInit) => Promise<Response>>()
+      .mockResolvedValueOnce(respond(401, { error: 'invalid_token' }))
+      .mockResolvedValueOnce(respond(503, { error: 'unavailable', error_description: 'Storage is down.' }))
+      .mockResolvedValueOnce(respond(200, { balance: 1 }));
+    const api = new Api(session, fetcher as unknown as typeof fetch);
+    const error = (await api.account().catch((e) => e)) as ApiError;
+    await api.account();
+    const sent = fetcher.mock.calls.map((c) => (c[1].headers as Record<string, string>).traceparent ?? '');
+    const format = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+    for (const header of sent) expect(header).toMatch(format);
+    const [first, retry, next] = sent.map((h) => format.exec(h)!);
+    expect(retry![1]).toBe(first![1]); // one call, one trace…
+    expect(retry![2]).not.toBe(first![2]); // …each attempt its own span
+    expect(next![1]).not.toBe(first![1]); // the next call is a new trace
+    expect(error.traceId).toBe(first![1]);
+    expect(errorText(error)).toBe(`Storage is down. (reference ${first![1]})`);
+    // A refusal of the request itself keeps its trace id but says only why.
+    expect(errorText(new ApiError(422, 'invalid_volume', 'Volume too small.', 'volume', first![1]))).toBe(
+      'Volume too small.',
+    );
   });
 
   it('adds Retry-After to a rate-limit refusal', async () => {

@@ -2,6 +2,7 @@
 // access token; a 401 refreshes it once (the refresh cookie) and retries. Failures become
 // ApiError with the server's words, so a form can show exactly why it was refused.
 import type { Session } from '../auth/session';
+import { newTraceId, traceparent } from './trace';
 import type {
   Account,
   AuditEvent,
@@ -25,6 +26,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** The call's W3C trace id: what an operator looks for in the services' logs. */
+    readonly traceId?: string,
   ) {
     super(message);
   }
@@ -39,7 +42,7 @@ export interface RequestOptions {
 }
 
 /** The server's error body in words: "Volume 0.001 is below the minimum (field volume)." */
-export async function toApiError(res: Response): Promise<ApiError> {
+export async function toApiError(res: Response, traceId?: string): Promise<ApiError> {
   let code = 'http_' + res.status;
   let message = res.statusText || 'The request failed.';
   let field: string | undefined;
@@ -55,7 +58,7 @@ export async function toApiError(res: Response): Promise<ApiError> {
     const after = res.headers.get('Retry-After');
     if (after) message += ` Retry in ${after} s.`;
   }
-  return new ApiError(res.status, code, message, field);
+  return new ApiError(res.status, code, message, field, traceId);
 }
 
 export class Api {
@@ -65,15 +68,17 @@ export class Api {
   ) {}
 
   async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-    let res = await this.send(path, options);
-    if (res.status === 401 && (await this.session.refresh())) res = await this.send(path, options);
-    if (!res.ok) throw await toApiError(res);
+    // One trace per call: the retry after a refresh is a second span of the same trace.
+    const traceId = newTraceId();
+    let res = await this.send(path, options, traceId);
+    if (res.status === 401 && (await this.session.refresh())) res = await this.send(path, options, traceId);
+    if (!res.ok) throw await toApiError(res, traceId);
     if (res.status === 204) return undefined as T;
     return (await res.json()) as T;
   }
 
-  private send(path: string, { method = 'GET', body, headers = {} }: RequestOptions): Promise<Response> {
-    const all: Record<string, string> = { Accept: 'application/json', ...headers };
+  private send(path: string, { method = 'GET', body, headers = {} }: RequestOptions, traceId: string) {
+    const all: Record<string, string> = { Accept: 'application/json', traceparent: traceparent(traceId), ...headers };
     const token = this.session.token?.token;
     if (token) all.Authorization = `Bearer ${token}`;
     if (body) all['Content-Type'] = 'application/json';

@@ -15,8 +15,13 @@ export function Empty({ children }: { children: ReactNode }) {
   return <div className="state empty">{children}</div>;
 }
 
+/** The refusal in words. A failure of the server (5xx) also names its reference, the call's
+ * trace id, which finds its log and audit lines for whoever the user reports it to; a refusal
+ * of the request itself (4xx) says all there is to say. */
 export function errorText(error: unknown): string {
-  if (error instanceof ApiError) return error.message;
+  if (error instanceof ApiError) {
+    return error.status >= 500 && error.traceId ? `${error.message} (reference ${error.traceId})` : error.message;
+  }
   if (error instanceof Error) return error.message;
   return 'Something went wrong.';
 }
