@@ -21,33 +21,20 @@ start_token_bench "$build" "$alg"
 wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
 
 # CPU per token by thread (/proc/<pid>/task), around a run without perf attached.
-thread_cpu() { for t in /proc/"$pid"/task/*; do echo "$(basename "$t") $(awk '{print $14 + $15}' "$t/stat")"; done; }
-thread_cpu >"$tmp/before"
+source bench/profile/profile_lib.sh
+thread_cpu "$pid" >"$tmp/before"
 result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$base/auth/token" | grep RESULT)
-thread_cpu >"$tmp/after"
+thread_cpu "$pid" >"$tmp/after"
 report="$out/token-$alg.txt"
 {
   echo "permiso-auth $alg client_credentials, $conns connections, ${secs}s, $label"
   echo "$result"
-  n=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
   echo "CPU per token by thread (µs; the two busiest are the I/O threads, the next the audit writer):"
-  join "$tmp/before" "$tmp/after" | awk -v n="$n" -v hz="$(getconf CLK_TCK)" '
-    { d = ($3 - $2) / hz * 1e6 / n; s += d; if (d >= 0.05) printf "  thread %s  %.1f\n", $1, d }
-    END { printf "  total      %.1f\n", s }'
+  cpu_by_thread "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")" "$tmp/before" "$tmp/after"
 } >"$report"
 
-# Then the same load with perf sampling the server's stacks (DWARF unwinding: Release builds
-# keep no frame pointers).
-wrk -t2 -c"$conns" -d"$((secs + 2))s" -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null &
-load=$!
-sleep 1
-perf record -q -F 499 --call-graph dwarf,16384 -o "$tmp/perf.data" -p "$pid" -- sleep "$secs" 2>/dev/null
-wait "$load"
-{
-  echo "perf, share of the server's samples by library:"
-  perf report -i "$tmp/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]'
-} >>"$report"
-perf script -i "$tmp/perf.data" 2>/dev/null |
-  python3 bench/profile/flamegraph.py --title "permiso-auth: client-credentials token, $alg ($label)" \
-    --root 'scheduler::run$|AuditLog::run$' --svg "$out/token-$alg.svg" --folded "$out/token-$alg.folded"
+# Then the same load with perf sampling the server's stacks.
+perf_flame "$pid" "$secs" "$tmp" "$report" "permiso-auth: client-credentials token, $alg ($label)" \
+  'scheduler::run$|AuditLog::run$' "$out/token-$alg.svg" "$out/token-$alg.folded" -- \
+  wrk -t2 -c"$conns" -d"$((secs + 2))s" -s bench/http/client_credentials.lua "$base/auth/token"
 cat "$report"
