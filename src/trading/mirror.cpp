@@ -249,6 +249,17 @@ Changes Mirror::reconcile(const AccountSnapshot& snapshot) {
   return out;
 }
 
+Changes Mirror::reconcile_account(const AccountInfo& account, std::uint64_t generation) {
+  std::unique_lock lock(mu_);
+  Book& book = books_[account.login];
+  Changes out;
+  if (book.account_touched > generation) return out;  // an answer after the read is newer
+  if (!book.account || !same_account(*book.account, account)) out.accounts.push_back(account);
+  book.account = account;  // floating values included
+  if (!out.empty()) out.sequence = ++sequence_;
+  return out;
+}
+
 void Mirror::seed(const BrokerState& state) {
   std::unique_lock lock(mu_);
   books_.clear();

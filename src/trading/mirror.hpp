@@ -49,6 +49,11 @@ class Mirror {
   /// the mirror held (opened, modified, closed or filled while nobody was told), numbered.
   /// A floating price or profit alone is not a change: it is kept, not delivered.
   Changes reconcile(const AccountSnapshot& snapshot);
+  /// A light re-read of one account: its collateral only, read when generation() was
+  /// `generation`. Applied unless an order's answer or an event brought a newer account row;
+  /// returned (numbered) when it differs from what the mirror held. Positions and orders are
+  /// left as they are.
+  Changes reconcile_account(const AccountInfo& account, std::uint64_t generation);
   /// The rows as last persisted (Broker::restore): the start of the next reconcile.
   void seed(const BrokerState& state);
 

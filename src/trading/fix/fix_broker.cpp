@@ -265,16 +265,27 @@ void FixBroker::on_quote(const Message& message) {
   if (on_tick_) on_tick_(quote->symbol, quote->tick);
 }
 
-/// What the broker did on its own (a stop hit, an order triggered) or a late answer: the
-/// re-read it asks for brings the rows, which reach the gateway's change listener.
+/// What the broker did on its own (a stop hit, an order triggered, a stop-out) goes to the link
+/// thread, which applies it as an order's answer (this thread must stay free to receive the
+/// answers that takes). A late answer asks for a listing of its account; anything else late
+/// (the rest of a listing that timed out) for a listing of every account.
 void FixBroker::on_unsolicited(const Message& message) {
-  if (message.type() == msg::kExecutionReport) {
-    if (auto e = execution_from_fix(message, options_.tags); e && !e->cl_ord_id.empty()) {
-      std::lock_guard lock(state_mu_);
-      in_flight_.erase(e->cl_ord_id);  // settled: the answer came, late
-    }
+  auto e = message.type() == msg::kExecutionReport ? execution_from_fix(message, options_.tags) : std::nullopt;
+  if (!e) {
+    resync_wanted_ = true;
+    return;
   }
-  resync_wanted_ = true;
+  std::lock_guard lock(state_mu_);
+  if (!e->cl_ord_id.empty()) {
+    in_flight_.erase(e->cl_ord_id);  // settled: the answer came, late
+    full_read_wanted_.insert(e->order.login);
+  } else if (e->mass_status_id.empty() && e->exec_type != 'I') {
+    broker_events_.push_back(std::move(*e));
+  } else {
+    resync_wanted_ = true;
+  }
+  link_work_due_ = true;
+  state_cv_.notify_all();
 }
 
 bool FixBroker::file_answer(const std::string& key, Message message, bool last) {
@@ -315,21 +326,36 @@ std::string FixBroker::next_id(char prefix) {
 void FixBroker::run(const std::stop_token& stop) {
   auto next_round = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
-    bool logon_work = false;
-    {
-      std::unique_lock lock(state_mu_);
-      state_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return logon_work_due_; });
-      logon_work = std::exchange(logon_work_due_, false) && trade_logged_on_;
+    wait_and_log_on();
+    // Reads and events wait for the gateway's listener: what they find is delivered once, and
+    // the gateway seeds the mirror (restore) before it listens. An event dropped meanwhile is
+    // found by the listing that follows the logon or the listener.
+    apply_broker_events();
+    if (!connected() || !listening()) continue;
+    const auto now = std::chrono::steady_clock::now();
+    if (resync_wanted_.exchange(false)) {
+      next_round = now + options_.refresh_interval;
+      if (!refresh_all()) resync_wanted_ = true;
+      continue;
     }
-    if (logon_work && !after_logon()) {
-      std::lock_guard lock(state_mu_);
-      logon_work_due_ = true;  // try again next turn
-    }
-    if (std::chrono::steady_clock::now() < next_round && !resync_wanted_.exchange(false)) continue;
-    next_round = std::chrono::steady_clock::now() + options_.refresh_interval;
-    // Re-reads wait for the gateway's listener: what they find is delivered once, and the
-    // gateway seeds the mirror (restore) before it listens.
-    if (connected() && listening() && !refresh_all()) resync_wanted_ = true;
+    if (!list_accounts_asked_for()) resync_wanted_ = true;
+    if (now < next_round) continue;
+    next_round = now + options_.refresh_interval;
+    if (!read_round()) resync_wanted_ = true;
+  }
+}
+
+void FixBroker::wait_and_log_on() {
+  bool logon_work = false;
+  {
+    std::unique_lock lock(state_mu_);
+    state_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return logon_work_due_ || link_work_due_; });
+    link_work_due_ = false;
+    logon_work = std::exchange(logon_work_due_, false) && trade_logged_on_;
+  }
+  if (logon_work && !after_logon()) {
+    std::lock_guard lock(state_mu_);
+    logon_work_due_ = true;  // try again next turn
   }
 }
 
@@ -388,12 +414,136 @@ bool FixBroker::refresh_all() {
     std::lock_guard lock(state_mu_);
     logins = served_logins_;
   }
+  // Noted as listed at times spread over the interval, so their next listings come one or a
+  // few per round rather than all in one (each still within the interval of this one).
+  std::int64_t i = 0;
   for (const Login login : logins) {
-    auto changes = refresh_account(login);
-    if (!changes) return false;
-    deliver(*changes);
+    const auto backdate = options_.full_read_interval * i++ / static_cast<std::int64_t>(logins.size());
+    if (!list_account(login, backdate)) return false;
   }
   return true;
+}
+
+bool FixBroker::list_account(Login login, std::chrono::milliseconds backdate) {
+  const auto started = std::chrono::steady_clock::now();
+  auto changes = refresh_account(login);
+  if (!changes) return false;
+  {
+    std::lock_guard lock(state_mu_);
+    auto& last = last_full_read_[login];
+    last = std::max(last, started - backdate);
+  }
+  deliver(*changes);
+  return true;
+}
+
+bool FixBroker::read_round() {
+  std::set<Login> logins;
+  {
+    std::lock_guard lock(state_mu_);
+    logins = served_logins_;
+  }
+  for (const Login login : logins) {
+    if (!reread_collateral(login)) return false;
+  }
+  {
+    std::lock_guard lock(state_mu_);
+    full_read_wanted_.insert(full_read_again_.begin(), full_read_again_.end());
+    full_read_again_.clear();
+  }
+  if (!list_accounts_asked_for()) return false;
+  const auto overdue = overdue_accounts();
+  return std::all_of(overdue.begin(), overdue.end(), [this](Login login) { return list_account(login); });
+}
+
+bool FixBroker::reread_collateral(Login login) {
+  const auto generation = mirror_.generation();  // what an order answered meanwhile is newer
+  auto report = read_collateral(login);
+  if (!report) return false;
+  if (report->account) deliver(mirror_.reconcile_account(*report->account, generation));
+  return true;
+}
+
+/// The accounts whose listing is due, the longest unlisted first, as many as spread every
+/// account's listing over the interval: the listing after a logon makes every account due in the
+/// same round, and taking them a few at a time staggers them from then on.
+std::vector<Login> FixBroker::overdue_accounts() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::chrono::steady_clock::time_point, Login>> due;
+  std::size_t accounts = 0;
+  {
+    std::lock_guard lock(state_mu_);
+    accounts = served_logins_.size();
+    for (const Login login : served_logins_) {
+      // An account not listed by this schedule yet was listed when it was opened or attached,
+      // or by the listing after the logon: its turn is one interval from now.
+      const auto last = last_full_read_.try_emplace(login, now).first->second;
+      if (now - last >= options_.full_read_interval) due.emplace_back(last, login);
+    }
+  }
+  const auto round = std::max(options_.refresh_interval, std::chrono::milliseconds(1));
+  const auto rounds = std::max<std::int64_t>(1, options_.full_read_interval / round);
+  const auto per_round = (accounts + static_cast<std::size_t>(rounds) - 1) / static_cast<std::size_t>(rounds);
+  std::sort(due.begin(), due.end());
+  due.resize(std::min(due.size(), per_round));
+  std::vector<Login> out;
+  for (const auto& [last, login] : due) out.push_back(login);
+  return out;
+}
+
+bool FixBroker::list_accounts_asked_for() {
+  std::set<Login> asked;
+  {
+    std::lock_guard lock(state_mu_);
+    asked.swap(full_read_wanted_);
+  }
+  for (const Login login : asked) {
+    if (serves(login) && !list_account(login)) return false;
+  }
+  return true;
+}
+
+void FixBroker::ask_full_read(Login login) {
+  std::lock_guard lock(state_mu_);
+  full_read_wanted_.insert(login);
+  full_read_again_.insert(login);
+}
+
+bool FixBroker::serves(Login login) const {
+  std::lock_guard lock(state_mu_);
+  return served_logins_.contains(login);
+}
+
+void FixBroker::apply_broker_events() {
+  std::vector<Execution> events;
+  {
+    std::lock_guard lock(state_mu_);
+    events.swap(broker_events_);
+  }
+  if (!connected() || !listening()) return;  // the listing after the logon or the listener finds them
+  for (const auto& e : events) apply_broker_event(e);
+}
+
+/// A fill is applied as an order's answer is (the deal, the order, the position it leaves, the
+/// collateral); an order changed without a deal (expired, cancelled, rejected when it
+/// triggered) is its row. A close of a position the mirror does not hold is listed instead, and
+/// so is a close that leaves the position open: the broker's stops and stop-outs close whole
+/// positions, so the mirror's volume was behind (an order's answer not applied yet).
+void FixBroker::apply_broker_event(const Execution& e) {
+  const Login login = e.deal ? e.deal->login : e.order.login;
+  if (!serves(login)) return;  // the counterparty tells every session of every account
+  if (!e.deal) {
+    Changes rows;
+    if (e.result.order != 0) rows.orders.push_back(e.order);
+    deliver(mirror_.apply(std::move(rows)));
+    return;
+  }
+  const auto before = mirror_.position(login, e.deal->position_id);
+  if (e.closing && (!before || before->closed)) return ask_full_read(login);
+  deliver(settle_execution(login, e).changes);
+  if (auto after = mirror_.position(login, e.deal->position_id); e.closing && after && !after->closed) {
+    ask_full_read(login);
+  }
 }
 
 std::optional<Changes> FixBroker::refresh_account(Login login) {

@@ -1,10 +1,14 @@
 // mt5-api's FIX 4.4 connector (MT5_BROKER=fix; docs/fix.md). QuickFIX keeps the session
 // (logon, heartbeats, sequence numbers, resend); this class maps the Broker interface onto the
-// messages: an order is a NewOrderSingle answered by an ExecutionReport, and every account it
-// serves is re-read (positions, pending orders, collateral, and the deals that explain what
-// went) once a second and after every order, so the mirror answers the gateway's reads without
-// a round trip. ClOrdID is the idempotency key: an order whose answer was lost is asked about
-// (OrderStatusRequest) after the next logon, never sent again under a new id.
+// messages: an order is a NewOrderSingle answered by an ExecutionReport, and the mirror answers
+// the gateway's reads without a round trip. The mirror's positions follow the ExecutionReports:
+// the answers to our orders, and the unsolicited ones for what the broker did on its own (a stop
+// hit, an order triggered, a stop-out). Each served account's collateral is re-read once a
+// second (one message whatever the account holds); the whole account (positions, pending
+// orders, and the deals that explain what went) is listed on every logon, and otherwise once
+// per full_read_interval, one account per round, to repair what no report told (a trade through
+// another replica, a report lost). ClOrdID is the idempotency key: an order whose answer was
+// lost is asked about (OrderStatusRequest) after the next logon, never sent again under a new id.
 #pragma once
 
 #include "common/clock.hpp"
@@ -50,8 +54,14 @@ struct FixOptions {
   /// One request's limit: an order unanswered for longer is reported as Retcode::Timeout (its
   /// outcome is settled after the next logon).
   std::chrono::milliseconds timeout{5000};
-  /// How often every served account is re-read.
+  /// How often every served account's collateral is re-read (CollateralInquiry).
   std::chrono::milliseconds refresh_interval{1000};
+  /// How often each served account is listed whole (RequestForPositions, OrderMassStatusRequest,
+  /// and trade captures when a row went): the bound for what no ExecutionReport tells. The
+  /// accounts' listings are spread over the interval's rounds, the longest unlisted first. A
+  /// listing is O(the account's positions) on the session's one ordered stream, so every order
+  /// sent meanwhile waits behind it: it is kept off the per-second read.
+  std::chrono::milliseconds full_read_interval{30000};
   std::size_t recent_deals_per_account = 1000;
   TagMap tags;
   std::shared_ptr<const Clock> clock;  // null: the system clock
@@ -70,7 +80,7 @@ class FixBroker final : public Broker, private SessionHandler {
   /// Waits until the trade session is logged on and the instruments are read. False when
   /// `limit` passed first.
   bool wait_until_connected(std::chrono::milliseconds limit);
-  /// Re-reads every served account now, on the caller's thread, and delivers what changed.
+  /// Lists every served account whole now, on the caller's thread, and delivers what changed.
   /// False when the counterparty did not answer.
   bool reconcile_now();
   /// Tests: drops the trade session's connection (QuickFIX reconnects).
@@ -129,13 +139,32 @@ class FixBroker final : public Broker, private SessionHandler {
   void on_unsolicited(const Message& message);
 
   void run(const std::stop_token& stop);
+  /// Waits a little for a logon or a broker event, and does a logon's work when one happened.
+  void wait_and_log_on();
   bool after_logon();
   bool read_symbols();
   void subscribe_quotes();
   void settle_in_flight();
+  /// Lists every served account whole (logon, the listener set, an answer lost).
   bool refresh_all();
-  /// Re-reads one account; the changes found, or nullopt when the counterparty did not answer.
+  /// Lists one account whole; the changes found, or nullopt when the counterparty did not answer.
   std::optional<Changes> refresh_account(Login login);
+  /// refresh_account, delivered, and the time noted for the schedule (`backdate` earlier).
+  bool list_account(Login login, std::chrono::milliseconds backdate = {});
+  /// Every account's collateral, then the listings due.
+  bool read_round();
+  /// The accounts an event asked to be listed at once.
+  bool list_accounts_asked_for();
+  [[nodiscard]] std::vector<Login> overdue_accounts();
+  /// One CollateralInquiry, delivered when the account changed.
+  bool reread_collateral(Login login);
+  /// The reports of what the broker did on its own, applied as our orders' answers are.
+  void apply_broker_events();
+  void apply_broker_event(const Execution& execution);
+  /// Lists the account now and again at the next round: a report about a position the mirror
+  /// does not hold yet may be overtaken by the order's answer that opens it.
+  void ask_full_read(Login login);
+  [[nodiscard]] bool serves(Login login) const;
   void deliver(const Changes& changes);
   [[nodiscard]] bool listening() const;
   [[nodiscard]] std::string next_id(char prefix);
@@ -188,6 +217,7 @@ class FixBroker final : public Broker, private SessionHandler {
   bool quote_logged_on_ = false;
   bool symbols_read_ = false;
   bool logon_work_due_ = false;                // a logon happened: re-subscribe, settle, re-read
+  bool link_work_due_ = false;                 // a broker event or a listing asked for
   std::map<std::string, InFlight> in_flight_;  // by ClOrdID
   struct SentOrder {
     Login login = 0;
@@ -195,7 +225,11 @@ class FixBroker final : public Broker, private SessionHandler {
   };
   std::map<Ticket, SentOrder> cl_ord_ids_;  // pending order ticket → its ClOrdID
   std::set<Login> served_logins_;           // every account opened or restored
-  std::atomic<bool> resync_wanted_{false};
+  std::atomic<bool> resync_wanted_{false};  // list every account at the next turn
+  std::vector<Execution> broker_events_;    // unsolicited reports, for the link thread
+  std::set<Login> full_read_wanted_;        // accounts to list at the next turn
+  std::set<Login> full_read_again_;         // and at the next round after it
+  std::map<Login, std::chrono::steady_clock::time_point> last_full_read_;
   std::atomic<std::uint64_t> next_id_{0};
   std::string id_prefix_;  // distinguishes this process's ids from an earlier one's
 

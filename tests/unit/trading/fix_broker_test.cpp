@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -85,6 +86,9 @@ class FixBrokerTest : public ::testing::Test {
     o.reconnect_seconds = 1;
     o.timeout = 10s;  // a liveness bound: a loaded CI machine once took over 2 s for a loopback order
     o.refresh_interval = 100ms;
+    // No scheduled listing during a test unless it asks for one: what reaches the mirror comes
+    // from answers, reports and the per-round collateral read.
+    o.full_read_interval = 1h;
     return o;
   }
 
@@ -262,18 +266,122 @@ TEST_F(FixBrokerTest, ARefusalCarriesTheBrokersRetcode) {
   EXPECT_EQ(broker->order_send(login, close_by).result.retcode, Retcode::Invalid);
 }
 
-TEST_F(FixBrokerTest, WhatTheBrokerDoesOnItsOwnReachesTheListener) {
+/// The bound docs/brokers.md gives for what the broker does on its own: its unsolicited
+/// ExecutionReport is applied when it arrives (on loopback, milliseconds; this allows for a
+/// loaded CI machine), with no listing of the account.
+constexpr auto kReportBound = 2s;
+
+TEST_F(FixBrokerTest, AnOrdersPositionIsListedAtOnceAndGoneAtOnceWhenClosed) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  ASSERT_EQ(broker->positions_get(login).size(), 1U);  // no read awaited: the answer carried it
+  EXPECT_EQ(broker->positions_get(login).front().ticket, opened.result.position);
+  auto closed = broker->order_send(login, market(OrderType::Sell, 0.1, opened.result.position));
+  ASSERT_EQ(closed.result.retcode, Retcode::Done) << closed.result.comment;
+  EXPECT_TRUE(broker->positions_get(login).empty());
+}
+
+TEST_F(FixBrokerTest, AStopLossHitReachesTheListenerFromItsReport) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  const auto tick = *sim_.symbol_info_tick("EURUSD");
+  auto buy = market(OrderType::Buy, 0.1);
+  buy.sl = tick.bid - 0.0020;
+  auto opened = broker->order_send(login, buy);
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  const Ticket position = opened.result.position;
+  // A witness: closed behind the connector's back with no report, it stays open in the mirror
+  // until the account is listed, so it shows whether the stop's close came without a listing.
+  auto witness = broker->order_send(login, market(OrderType::Sell, 0.1));
+  ASSERT_EQ(witness.result.retcode, Retcode::Done) << witness.result.comment;
+  ASSERT_EQ(sim_.order_send(login, market(OrderType::Buy, 0.1, witness.result.position)).result.retcode, Retcode::Done);
+  ASSERT_TRUE(sim_.set_quote("EURUSD", tick.bid - 0.0030, tick.ask - 0.0030));  // through the stop
+  ASSERT_TRUE(sim_.positions_get(login).empty());
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto p = delivered_.position(position);
+        return p && p->closed;
+      },
+      kReportBound))
+      << "the stop loss hit did not reach the gateway within the bound";
+  const auto row = delivered_.position(position);
+  EXPECT_EQ(row->close_reason, DealReason::Sl);
+  double realised = 0;
+  for (const auto& d : sim_.history_deals_get(login, 0, std::numeric_limits<TimeMs>::max())) {
+    if (d.position_id == position && d.entry == DealEntry::Out) realised += d.profit;
+  }
+  EXPECT_LT(realised, 0);
+  EXPECT_NEAR(row->profit, realised, 1e-9);
+  ASSERT_EQ(broker->positions_get(login).size(), 1U) << "the account was listed";
+  EXPECT_EQ(broker->positions_get(login).front().ticket, witness.result.position);
+  EXPECT_TRUE(eventually([&] { return broker->account_info(login)->balance == sim_.account_info(login)->balance; },
+                         kReportBound));
+}
+
+TEST_F(FixBrokerTest, APendingOrderTheBrokerTriggersOpensItsPositionFromTheReport) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  const auto tick = *sim_.symbol_info_tick("EURUSD");
+  TradeRequest pending;
+  pending.action = TradeAction::Pending;
+  pending.symbol = "EURUSD";
+  pending.volume = 0.1;
+  pending.type = OrderType::BuyLimit;
+  pending.price = tick.ask - 0.0020;
+  pending.type_filling = Filling::Return;
+  auto placed = broker->order_send(login, pending);
+  ASSERT_EQ(placed.result.retcode, Retcode::Placed) << placed.result.comment;
+  ASSERT_TRUE(sim_.set_quote("EURUSD", tick.bid - 0.0030, tick.ask - 0.0030));  // the ask falls to the limit
+  ASSERT_EQ(sim_.positions_get(login).size(), 1U);
+  const Ticket position = sim_.positions_get(login).front().ticket;
+  ASSERT_TRUE(eventually([&] { return broker->positions_get(login).size() == 1 && broker->orders_get(login).empty(); },
+                         kReportBound))
+      << "the triggered order's position did not reach the mirror within the bound";
+  EXPECT_EQ(broker->positions_get(login).front().ticket, position);
+  auto row = delivered_.position(position);
+  ASSERT_TRUE(row);
+  EXPECT_FALSE(row->closed);
+}
+
+TEST_F(FixBrokerTest, ThePerRoundReadIsTheCollateralOnly) {
   auto broker = connected();
   const Login login = open_account(*broker);
   auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
   ASSERT_EQ(opened.result.retcode, Retcode::Done);
-  // Closed behind the connector's back: the re-read finds it gone and explains it with deals.
+  // Closed behind the connector's back, with no report (as through another replica): the
+  // collateral read brings the new balance, and the positions wait for the account's listing.
+  sim_.step(5000);
   auto closed_elsewhere = sim_.order_send(login, market(OrderType::Sell, 0.1, opened.result.position));
   ASSERT_EQ(closed_elsewhere.result.retcode, Retcode::Done);
-  ASSERT_TRUE(eventually([&] {
-    auto p = delivered_.position(opened.result.position);
-    return p && p->closed;
-  }));
+  ASSERT_TRUE(eventually([&] { return broker->account_info(login)->balance == sim_.account_info(login)->balance; }));
+  EXPECT_EQ(broker->positions_get(login).size(), 1U) << "a per-round read listed the positions";
+  ASSERT_TRUE(broker->reconcile_now());
+  EXPECT_TRUE(broker->positions_get(login).empty());
+  auto p = delivered_.position(opened.result.position);
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->closed);
+}
+
+TEST_F(FixBrokerTest, ATradeMadeElsewhereIsFoundWithinTheFullReadInterval) {
+  auto options = connector_options();
+  options.full_read_interval = 1s;
+  auto broker = connect(options);
+  ASSERT_TRUE(broker->wait_until_connected(10s));
+  const Login login = open_account(*broker);
+  auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
+  ASSERT_EQ(opened.result.retcode, Retcode::Done);
+  // Closed behind the connector's back: the account's listing finds it gone and explains it
+  // with deals, within the interval (and a round, and the listing itself; loaded CI machines).
+  auto closed_elsewhere = sim_.order_send(login, market(OrderType::Sell, 0.1, opened.result.position));
+  ASSERT_EQ(closed_elsewhere.result.retcode, Retcode::Done);
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto p = delivered_.position(opened.result.position);
+        return p && p->closed;
+      },
+      options.full_read_interval + 3s));
   EXPECT_TRUE(broker->positions_get(login).empty());
 }
 
