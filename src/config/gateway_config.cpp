@@ -77,6 +77,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.str(kBroker, "fix_ca_file", c.fix_ca_file);
   r.integer(kBroker, "fix_heartbeat_s", c.fix_heartbeat_s);
   r.integer(kBroker, "fix_timeout_ms", c.fix_timeout_ms);
+  r.integer(kBroker, "fix_full_read_s", c.fix_full_read_s);
   r.integer(kBroker, "fix_position_id_tag", c.fix_position_id_tag);
   r.integer(kBroker, "sim_seed", c.sim_seed);
   r.integer(kBroker, "sim_tick_ms", c.sim_tick_ms);
@@ -142,6 +143,7 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kBroker, "fix_ca_file", c.fix_ca_file},
       {kBroker, "fix_heartbeat_s", c.fix_heartbeat_s},
       {kBroker, "fix_timeout_ms", c.fix_timeout_ms},
+      {kBroker, "fix_full_read_s", c.fix_full_read_s},
       {kBroker, "fix_position_id_tag", c.fix_position_id_tag},
       {kBroker, "sim_seed", c.sim_seed},
       {kBroker, "sim_tick_ms", c.sim_tick_ms},
@@ -239,6 +241,7 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_str(env, "MT5_FIX_CA_FILE", c.fix_ca_file);
   env_int(env, "MT5_FIX_HEARTBEAT_S", c.fix_heartbeat_s, problems);
   env_int(env, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, problems);
+  env_int(env, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, problems);
   env_int(env, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, problems);
   env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
   env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
@@ -394,6 +397,7 @@ void check_fix(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   }
   detail::check_range(p, "MT5_FIX_HEARTBEAT_S", c.fix_heartbeat_s, 1, 300);
   detail::check_range(p, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, 100, 60'000);
+  detail::check_range(p, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, 1, 3600);
   detail::check_range(p, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, 5000, 49'999);
 }
 

@@ -94,6 +94,7 @@ struct GatewayConfig {
   std::string fix_ca_file;  // empty with TLS: the system store
   std::int64_t fix_heartbeat_s = 30;
   std::int64_t fix_timeout_ms = 5000;
+  std::int64_t fix_full_read_s = 30;  // each account listed whole at least this often
   std::int64_t fix_position_id_tag = 20001;
   std::int64_t sim_seed = 0;  // 0: a fresh seed per start
   std::int64_t sim_tick_ms = 250;

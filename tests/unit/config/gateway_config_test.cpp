@@ -331,6 +331,8 @@ INSTANTIATE_TEST_SUITE_P(
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_heartbeat_s = 0; }},
         Rule{"MT5_FIX_TIMEOUT_MS",
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_timeout_ms = 50; }},
+        Rule{"MT5_FIX_FULL_READ_S",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_full_read_s = 0; }},
         Rule{"MT5_FIX_POSITION_ID_TAG",
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_position_id_tag = 38; }},
         Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},
