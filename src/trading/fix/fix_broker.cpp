@@ -779,17 +779,36 @@ std::optional<Position> FixBroker::position_after_fill(Login login, const Execut
 }
 
 void FixBroker::mark_to_market(Login login, Position& p) const {
-  const auto symbol = mirror_.symbol(p.symbol);
-  const auto tick = mirror_.tick(p.symbol);
   const auto account = mirror_.account(login);
-  if (!symbol || !tick || !account) return;  // the next re-read brings the broker's figures
-  const bool buy = p.type == PositionType::Buy;
-  p.price_current = buy ? tick->bid : tick->ask;  // a position closes at the other side
-  const double in_profit_currency =
-      (p.price_current - p.price_open) * p.volume * symbol->contract_size * (buy ? 1.0 : -1.0);
-  if (auto rate = conversion_rate(symbol->currency_profit, account->currency)) {
-    p.profit = std::round(in_profit_currency * *rate * 100.0) / 100.0;
+  if (!account) return;
+  if (auto mark = market_mark(p.symbol, account->currency)) apply_mark(*mark, p);
+}
+
+void FixBroker::mark_to_market(Login login, std::vector<Position>& rows) const {
+  const auto account = mirror_.account(login);
+  if (!account) return;
+  std::map<std::string, std::optional<MarketMark>, std::less<>> marks;  // one look-up per symbol
+  for (auto& p : rows) {
+    auto [it, first] = marks.try_emplace(p.symbol);
+    if (first) it->second = market_mark(p.symbol, account->currency);
+    if (it->second) apply_mark(*it->second, p);
   }
+}
+
+std::optional<FixBroker::MarketMark> FixBroker::market_mark(const std::string& symbol,
+                                                            const std::string& account_currency) const {
+  const auto info = mirror_.symbol(symbol);
+  const auto tick = mirror_.tick(symbol);
+  if (!info || !tick) return std::nullopt;  // the next listing brings the broker's figures
+  return MarketMark{info->contract_size, *tick, conversion_rate(info->currency_profit, account_currency)};
+}
+
+void FixBroker::apply_mark(const MarketMark& mark, Position& p) {
+  const bool buy = p.type == PositionType::Buy;
+  p.price_current = buy ? mark.tick.bid : mark.tick.ask;  // a position closes at the other side
+  const double in_profit_currency =
+      (p.price_current - p.price_open) * p.volume * mark.contract_size * (buy ? 1.0 : -1.0);
+  if (mark.rate) p.profit = std::round(in_profit_currency * *mark.rate * 100.0) / 100.0;
 }
 
 std::optional<double> FixBroker::conversion_rate(const std::string& from, const std::string& to) const {
@@ -879,8 +898,12 @@ std::optional<SymbolInfo> FixBroker::symbol_info(std::string_view symbol) const 
 std::optional<Tick> FixBroker::symbol_info_tick(std::string_view symbol) const {
   return mirror_.tick(symbol);
 }
+/// Marked to the latest quotes: the broker's own figures come with the account's listing, every
+/// full_read_interval, and the quotes many times a second.
 std::vector<Position> FixBroker::positions_get(Login login, std::string_view symbol) const {
-  return mirror_.positions(login, symbol);
+  auto rows = mirror_.positions(login, symbol);
+  mark_to_market(login, rows);
+  return rows;
 }
 std::optional<Position> FixBroker::position_get(Login login, Ticket ticket) const {
   return mirror_.open_position(login, ticket);

@@ -185,8 +185,18 @@ class FixBroker final : public Broker, private SessionHandler {
   [[nodiscard]] std::optional<Position> position_after_fill(Login login, const Execution& execution) const;
   [[nodiscard]] double realised_profit(Login login, const Position& position) const;
   /// The position's current price and floating profit from the quotes the mirror holds (the
-  /// ExecutionReport gives neither; the next re-read brings the broker's own figures).
+  /// ExecutionReport gives neither; the next listing brings the broker's own figures).
   void mark_to_market(Login login, Position& position) const;
+  void mark_to_market(Login login, std::vector<Position>& rows) const;
+  /// What marking a position of one symbol takes; nullopt without the symbol or a quote.
+  struct MarketMark {
+    double contract_size = 0;
+    Tick tick;
+    std::optional<double> rate;  // profit currency → account currency; nullopt: none quoted
+  };
+  [[nodiscard]] std::optional<MarketMark> market_mark(const std::string& symbol,
+                                                      const std::string& account_currency) const;
+  static void apply_mark(const MarketMark& mark, Position& position);
   /// Account currency per unit of `from`, from a quoted pair; nullopt when none is quoted.
   [[nodiscard]] std::optional<double> conversion_rate(const std::string& from, const std::string& to) const;
   /// One CollateralInquiry: the account as the counterparty has it now.

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -343,6 +344,22 @@ TEST_F(FixBrokerTest, APendingOrderTheBrokerTriggersOpensItsPositionFromTheRepor
   auto row = delivered_.position(position);
   ASSERT_TRUE(row);
   EXPECT_FALSE(row->closed);
+}
+
+TEST_F(FixBrokerTest, AnOpenPositionsFloatingProfitFollowsTheQuotesBetweenListings) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  const auto tick = *sim_.symbol_info_tick("EURUSD");
+  ASSERT_TRUE(sim_.set_quote("EURUSD", tick.bid + 0.0050, tick.ask + 0.0050));
+  const auto at_broker = sim_.positions_get(login).front();
+  ASSERT_GT(at_broker.profit, 0);
+  EXPECT_TRUE(eventually([&] {
+    const auto rows = broker->positions_get(login);
+    return rows.size() == 1 && rows.front().price_current == at_broker.price_current &&
+           std::abs(rows.front().profit - at_broker.profit) < 0.011;
+  })) << "the position was not marked to the broker's quote";
 }
 
 TEST_F(FixBrokerTest, ThePerRoundReadIsTheCollateralOnly) {
