@@ -906,11 +906,15 @@ std::vector<Position> FixBroker::positions_get(Login login, std::string_view sym
   return rows;
 }
 std::optional<Position> FixBroker::position_get(Login login, Ticket ticket) const {
-  return mirror_.open_position(login, ticket);
+  auto row = mirror_.open_position(login, ticket);
+  if (row) mark_to_market(login, *row);
+  return row;
 }
 std::vector<Position> FixBroker::positions_page(Login login, std::string_view symbol, std::optional<Ticket> below,
                                                 std::size_t limit) const {
-  return mirror_.positions_page(login, symbol, below, limit);
+  auto rows = mirror_.positions_page(login, symbol, below, limit);
+  mark_to_market(login, rows);
+  return rows;
 }
 std::size_t FixBroker::positions_total(Login login) const {
   return mirror_.positions_total(login);

@@ -355,11 +355,20 @@ TEST_F(FixBrokerTest, AnOpenPositionsFloatingProfitFollowsTheQuotesBetweenListin
   ASSERT_TRUE(sim_.set_quote("EURUSD", tick.bid + 0.0050, tick.ask + 0.0050));
   const auto at_broker = sim_.positions_get(login).front();
   ASSERT_GT(at_broker.profit, 0);
+  const auto marked = [&](const Position& p) {
+    return p.price_current == at_broker.price_current && std::abs(p.profit - at_broker.profit) < 0.011;
+  };
   EXPECT_TRUE(eventually([&] {
     const auto rows = broker->positions_get(login);
-    return rows.size() == 1 && rows.front().price_current == at_broker.price_current &&
-           std::abs(rows.front().profit - at_broker.profit) < 0.011;
+    return rows.size() == 1 && marked(rows.front());
   })) << "the position was not marked to the broker's quote";
+  // The gateway's own reads (GET /trades pages, one trade by id) are marked the same way.
+  const auto page = broker->positions_page(login, "", std::nullopt, 10);
+  ASSERT_EQ(page.size(), 1U);
+  EXPECT_TRUE(marked(page.front()));
+  const auto one = broker->position_get(login, opened.result.position);
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(marked(*one));
 }
 
 TEST_F(FixBrokerTest, ThePerRoundReadIsTheCollateralOnly) {
