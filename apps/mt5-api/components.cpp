@@ -192,7 +192,7 @@ trading::fix::FixOptions fix_options(const GatewayConfig& cfg) {
   o.ca_file = cfg.fix_ca_file;
   o.heartbeat_seconds = static_cast<int>(cfg.fix_heartbeat_s);
   o.timeout = std::chrono::milliseconds(cfg.fix_timeout_ms);
-  o.full_read_interval = std::chrono::seconds(cfg.fix_full_read_s);
+  o.full_read_interval = std::chrono::seconds(cfg.effective_fix_full_read_s());
   o.tags.position_id = static_cast<int>(cfg.fix_position_id_tag);
   return o;
 }

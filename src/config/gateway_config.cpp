@@ -143,7 +143,7 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kBroker, "fix_ca_file", c.fix_ca_file},
       {kBroker, "fix_heartbeat_s", c.fix_heartbeat_s},
       {kBroker, "fix_timeout_ms", c.fix_timeout_ms},
-      {kBroker, "fix_full_read_s", c.fix_full_read_s},
+      {kBroker, "fix_full_read_s", c.effective_fix_full_read_s()},
       {kBroker, "fix_position_id_tag", c.fix_position_id_tag},
       {kBroker, "sim_seed", c.sim_seed},
       {kBroker, "sim_tick_ms", c.sim_tick_ms},
@@ -181,6 +181,11 @@ void load_storage_urls(const EnvLookup& env, detail::SecretSource& secrets, Gate
 std::string GatewayConfig::effective_database_url() const {
   if (!database_url.empty()) return database_url;
   return "sqlite://" + fs::absolute(fs::path(data_dir) / "mt5-api.db").lexically_normal().string();
+}
+
+std::int64_t GatewayConfig::effective_fix_full_read_s() const {
+  if (fix_full_read_s > 0) return fix_full_read_s;
+  return effective_database_url().starts_with("sqlite:") ? 30 : 2;
 }
 
 std::vector<std::string> GatewayConfig::jwt_algorithms() const {
@@ -397,7 +402,7 @@ void check_fix(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   }
   detail::check_range(p, "MT5_FIX_HEARTBEAT_S", c.fix_heartbeat_s, 1, 300);
   detail::check_range(p, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, 100, 60'000);
-  detail::check_range(p, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, 1, 3600);
+  detail::check_range(p, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, 0, 3600);
   detail::check_range(p, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, 5000, 49'999);
 }
 

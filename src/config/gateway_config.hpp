@@ -94,7 +94,7 @@ struct GatewayConfig {
   std::string fix_ca_file;  // empty with TLS: the system store
   std::int64_t fix_heartbeat_s = 30;
   std::int64_t fix_timeout_ms = 5000;
-  std::int64_t fix_full_read_s = 30;  // each account listed whole at least this often
+  std::int64_t fix_full_read_s = 0;  // each account listed whole this often; 0: effective_fix_full_read_s()
   std::int64_t fix_position_id_tag = 20001;
   std::int64_t sim_seed = 0;  // 0: a fresh seed per start
   std::int64_t sim_tick_ms = 250;
@@ -105,6 +105,10 @@ struct GatewayConfig {
   /// The effective database URL (MT5_DATABASE_URL, else DATABASE_URL, else
   /// sqlite://<data_dir>/mt5-api.db).
   [[nodiscard]] std::string effective_database_url() const;
+  /// fix_full_read_s, or when it is 0 (unset): 2 on a PostgreSQL trade store, which several
+  /// replicas may share and where a replica learns of another's trades only from a listing;
+  /// 30 on SQLite (one gateway), where listings would only hold up its orders.
+  [[nodiscard]] std::int64_t effective_fix_full_read_s() const;
   /// JWT_ALGORITHM split at commas.
   [[nodiscard]] std::vector<std::string> jwt_algorithms() const;
   /// The [log] part, for permiso::log::init.

@@ -168,6 +168,15 @@ TEST_F(GatewayConfigTest, DatabaseIsMt5DatabaseUrlElseDatabaseUrlElseSqliteUnder
   EXPECT_EQ(load().effective_database_url(), "postgresql://own/db");
 }
 
+TEST_F(GatewayConfigTest, TheFixFullReadIsFrequentOnASharedStoreUnlessSet) {
+  vars_["PERMISO_DATA_DIR"] = dir_.string();
+  EXPECT_EQ(load().effective_fix_full_read_s(), 30);  // SQLite: one gateway
+  vars_["MT5_DATABASE_URL"] = "postgresql://own/db";
+  EXPECT_EQ(load().effective_fix_full_read_s(), 2);  // replicas may share it
+  vars_["MT5_FIX_FULL_READ_S"] = "45";
+  EXPECT_EQ(load().effective_fix_full_read_s(), 45);
+}
+
 TEST_F(GatewayConfigTest, DatabaseTemplatesFollowTheSameOrder) {
   vars_["POSTGRES_PASSWORD"] = "p@ss";
   vars_["DATABASE_URL_TEMPLATE"] = "postgresql://permiso:{password}@shared/permiso";
@@ -332,7 +341,7 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"MT5_FIX_TIMEOUT_MS",
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_timeout_ms = 50; }},
         Rule{"MT5_FIX_FULL_READ_S",
-             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_full_read_s = 0; }},
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_full_read_s = -1; }},
         Rule{"MT5_FIX_POSITION_ID_TAG",
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_position_id_tag = 38; }},
         Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},
