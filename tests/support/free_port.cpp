@@ -5,43 +5,59 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <stdexcept>
 
 namespace permiso::test {
 namespace {
 
-int any_free_port() {
+/// The first port of the kernel's ephemeral range, from which it picks outgoing connections'
+/// local ports (32768 when it cannot be read).
+int ephemeral_low() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  if (!(range >> low) || low <= 1024) return 32768;
+  return low;
+}
+
+bool bindable(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("could not find a free port");
-  }
-  const int port = ntohs(addr.sin_port);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
-  return port;
+  return ok;
 }
 
 }  // namespace
 
 int free_port() {
-  // The kernel may hand a just-closed port out again: two servers of one test must not be
-  // given the same one.
+  // Below the ephemeral range, as scripts/lib/free-port: a port from bind(0) lies inside it,
+  // and a client socket of a test running beside this one could take it as its local port
+  // between this choice and the server's bind (CI: "Address already in use"). Two servers of
+  // one test are never given the same port.
   static std::mutex mutex;
   static std::set<int> handed_out;
-  for (;;) {
-    const int port = any_free_port();
+  static std::mt19937 pick{std::random_device{}()};
+  const int low = ephemeral_low();
+  std::uniform_int_distribution<int> in_range(std::max(1025, low - 12000), low - 1);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
     const std::scoped_lock lock(mutex);
-    if (handed_out.insert(port).second) return port;
+    const int port = in_range(pick);
+    if (!handed_out.contains(port) && bindable(port)) {
+      handed_out.insert(port);
+      return port;
+    }
   }
+  throw std::runtime_error("could not find a free port below the ephemeral range");
 }
 
 }  // namespace permiso::test

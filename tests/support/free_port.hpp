@@ -1,5 +1,5 @@
-// A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts (the kernel
-// picks it: bind to port 0, read it back, release it).
+// A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts: chosen below
+// the kernel's ephemeral range, where no outgoing connection takes its local port.
 #pragma once
 
 namespace permiso::test {
