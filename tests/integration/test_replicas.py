@@ -31,8 +31,8 @@ class ReplicaPair:
                 s = AuthServer(env=dict(env or {}, JWT_ISSUER=issuer), data_dir=self.dir,
                                database_url=database_url, redis=self.redis, jwt_secret=secret,
                                issuer=issuer, admin_password=password)
+                self.servers.append(s)  # before start: close() cleans up after a failed start too
                 s.start()
-                self.servers.append(s)
         except BaseException:
             self.close(check=False)
             raise
@@ -41,6 +41,7 @@ class ReplicaPair:
         codes = []
         for s in self.servers:
             codes.append(s.stop())
+            s.cleanup()  # stops the Redis a replica owns (shared_redis=False on postgres+redis)
         if self.redis:
             self.redis.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
