@@ -32,8 +32,10 @@ constexpr std::string_view kCodeCols =
 constexpr std::string_view kAuditCols =
     "id, ts, actor, actor_type, action, target, ip, outcome, details, request_id, trace_id";
 
-// Serialises the client change feed's writers on PostgreSQL (add_revocation's feed uses 7051002,
-// the auth migrations 7051001).
+// Advisory locks that serialise each feed's writers on PostgreSQL, so feed rows commit in seq
+// order (the auth migrations hold 7051001). mt5-api's TradeStore::kMigrationLock is 7051002 as
+// well; advisory locks are per database, so the two meet only in a database both services share.
+constexpr std::int64_t kRevocationFeedLock = 7051002;
 constexpr std::int64_t kClientFeedLock = 7051003;
 
 std::string cat(std::initializer_list<std::string_view> parts) {
@@ -784,7 +786,7 @@ class SqlStorage final : public Storage {
       if (pg) {
         // Sequence values are handed out before commit; serialising writers keeps a reader's
         // "seq > cursor" from skipping an entry that commits late with a smaller seq.
-        if (auto l = c.exec("SELECT pg_advisory_xact_lock(7051002)"); !l) return l.error();
+        if (auto l = c.exec("SELECT pg_advisory_xact_lock($1)", {kRevocationFeedLock}); !l) return l.error();
       }
       auto r = c.exec(
           "INSERT INTO revocations (key, expires_at, revoked_at, reason) VALUES ($1, $2, $3, $4) "
