@@ -311,4 +311,19 @@ void collect_metrics(http::Registry& metrics, const trading::TradingService& ser
                   [&broker] { return broker.connected() ? 1.0 : 0.0; });
 }
 
+void collect_dependency_metrics(http::Registry& metrics, const trading::TradingService& service,
+                                const resource::Authenticator& auth) {
+  const auto up = [](bool b) { return b ? 1.0 : 0.0; };
+  metrics.collect("mt5_dependency_up",
+                  "Whether a dependency answers (1) or not (0): database (the trade store, read back after an "
+                  "outage), permiso_auth (the last JWKS and revocation-feed reads), redis (the revocation "
+                  "notices' subscription; only with REDIS_URL).",
+                  http::Registry::Kind::Gauge, {"dependency"}, [&service, &auth, up] {
+                    std::vector<http::Registry::Sample> out{{{"database"}, up(service.ready())},
+                                                            {{"permiso_auth"}, up(auth.auth_server_reachable())}};
+                    if (const auto redis = auth.redis_subscribed()) out.push_back({{"redis"}, up(*redis)});
+                    return out;
+                  });
+}
+
 }  // namespace permiso::mt5_app

@@ -92,5 +92,9 @@ void register_routes(http::Router& router, trading::handlers::GatewayContext& ct
 /// stream's slow consumers dropped, whether the broker is connected.
 void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool,
                      const trading::handlers::StreamHub& stream, const trading::Broker& broker);
+/// mt5_dependency_up{dependency}: the trade store's database, permiso-auth and (with
+/// REDIS_URL) Redis, each 1 or 0, for the alert rules (deploy/prometheus).
+void collect_dependency_metrics(http::Registry& metrics, const trading::TradingService& service,
+                                const resource::Authenticator& auth);
 
 }  // namespace permiso::mt5_app

@@ -65,6 +65,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
     auth->stop();
   });
   mt5_app::collect_metrics(metrics, *service, pool, stream, broker);
+  mt5_app::collect_dependency_metrics(metrics, *service, *auth);
   http::Router router;
   mt5_app::register_routes(router, ctx, metrics);
   if (!app::serve_api_document(router, api::mt5_api_document())) return app::kExitStartup;

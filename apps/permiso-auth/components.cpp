@@ -367,6 +367,18 @@ void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters
                   Kind::Gauge, [&blocking, value] { return value(blocking.queued()); });
 }
 
+void collect_dependency_metrics(http::Registry& metrics, const app::Maintenance& maintenance, const RedisParts& redis) {
+  const auto up = [](bool b) { return b ? 1.0 : 0.0; };
+  metrics.collect("permiso_dependency_up",
+                  "Whether a dependency answers (1) or not (0): database (pinged every few seconds), redis (the "
+                  "change notices' subscription; only with REDIS_URL).",
+                  http::Registry::Kind::Gauge, {"dependency"}, [&maintenance, events = redis.events.get(), up] {
+                    std::vector<http::Registry::Sample> out{{{"database"}, up(maintenance.storage_ready())}};
+                    if (events != nullptr) out.push_back({{"redis"}, up(events->subscribed())});
+                    return out;
+                  });
+}
+
 std::unique_ptr<WorkerPool> open_worker_pool(const AuthConfig& cfg) {
   const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
   return std::make_unique<WorkerPool>(cfg.worker_threads > 0 ? static_cast<std::size_t>(cfg.worker_threads) : 2 * cores,

@@ -116,6 +116,10 @@ void follow_changes(events::RedisChannel& events, const auth::AuthDeps& deps, ap
 void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters, const auth::AuditLog& audit,
                      const auth::AuthDeps& deps, const WorkerPool& blocking);
 
+/// permiso_dependency_up{dependency}: the database (Maintenance's ping) and, with Redis, the
+/// change notices' subscription, each 1 or 0, for the alert rules (deploy/prometheus).
+void collect_dependency_metrics(http::Registry& metrics, const app::Maintenance& maintenance, const RedisParts& redis);
+
 /// Every route: OAuth, users, roles, clients, admin, discovery, and /health, /ready, /metrics.
 void register_routes(http::Router& router, auth::AuthContext& ctx, const config::AuthConfig& cfg,
                      const app::Maintenance& maintenance, const http::Registry& metrics);

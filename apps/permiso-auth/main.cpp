@@ -84,6 +84,7 @@ int run(const app::StopSignals& signals, const AuthConfig& cfg, auth::ServiceCli
     if (redis.events) redis.events->stop();
   });
   auth_app::collect_metrics(metrics, services.counters, audit, deps, *blocking);
+  auth_app::collect_dependency_metrics(metrics, maintenance, redis);
   http::Router router;
   auth_app::register_routes(router, ctx, cfg, maintenance, metrics);
   if (!app::serve_api_document(router, api::permiso_auth_document())) return app::kExitStartup;

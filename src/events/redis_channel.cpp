@@ -55,13 +55,18 @@ void RedisChannel::run(const Handler& handler) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
     }
+    // The subscriber waits without a read deadline: keepalive finds a peer that vanished
+    // (a host gone, a cut network) instead of waiting on it for ever.
+    (void)redisEnableKeepAlive(c.get());
     {
       std::lock_guard lock(subscriber_mutex_);
       subscriber_ = c.get();
     }
     if (stopping_.load()) ::shutdown(c->fd, SHUT_RDWR);
-    (void)redis::command(c.get(), {"SUBSCRIBE", channel_});
+    const auto confirmed = redis::command(c.get(), {"SUBSCRIBE", channel_});
+    subscribed_.store(confirmed && confirmed->type == REDIS_REPLY_ARRAY);
     deliver_until_broken(c.get(), handler);
+    subscribed_.store(false);
     {
       std::lock_guard lock(subscriber_mutex_);
       subscriber_ = nullptr;

@@ -31,6 +31,10 @@ class RedisChannel {
   void stop();
 
   [[nodiscard]] std::uint64_t received() const { return received_.load(); }
+  /// The subscriber holds a live subscription: from Redis's confirmation of SUBSCRIBE until
+  /// its connection breaks (Redis stopped or restarted, the connection reset, or a vanished
+  /// peer found by TCP keepalive). What an operator watches as "Redis up".
+  [[nodiscard]] bool subscribed() const { return subscribed_.load(); }
 
  private:
   void run(const Handler& handler);
@@ -44,6 +48,7 @@ class RedisChannel {
   std::mutex subscriber_mutex_;  // guards subscriber_ between run() and stop()
   redisContext* subscriber_ = nullptr;
   std::atomic<std::uint64_t> received_{0};
+  std::atomic<bool> subscribed_{false};
   std::thread thread_;
 };
 

@@ -665,6 +665,11 @@ bool Authenticator::auth_server_reachable() const {
          (!s.cfg.follow_revocations || s.feed_healthy.load(std::memory_order_relaxed));
 }
 
+std::optional<bool> Authenticator::redis_subscribed() const {
+  if (!impl_->channel) return std::nullopt;
+  return impl_->channel->subscribed();
+}
+
 Authenticator::Stats Authenticator::stats() const {
   const Impl& s = *impl_;
   Stats st;

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,9 @@ class Authenticator {
   /// permiso-auth. When not, tokens of known keys still verify, but a new key or a
   /// revocation made meanwhile cannot arrive.
   [[nodiscard]] bool auth_server_reachable() const;
+  /// With Redis configured: whether the permiso:events subscription is live (revocations then
+  /// arrive in milliseconds; without it, by the feed's long-poll). nullopt without Redis.
+  [[nodiscard]] std::optional<bool> redis_subscribed() const;
 
   struct Stats {
     std::uint64_t cache_hits = 0;

@@ -111,6 +111,14 @@ def wait_until(predicate, within_s, every_s=0.1):
         time.sleep(every_s)
 
 
+def metric_sample(server, name, labels=""):
+    """The value of `name{labels}` (labels as rendered) on the server's /metrics, or None."""
+    for line in server.get("/metrics").raw.splitlines():
+        if line.startswith(name + labels + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def uniq(prefix="t"):
     return f"{prefix}{secrets.token_hex(4)}"
 

@@ -10,7 +10,7 @@ import threading
 import unittest
 
 import harness
-from harness import V1, AuthServer, find_list, strong_password, uniq
+from harness import V1, AuthServer, find_list, metric_sample, strong_password, uniq
 from tokens import me
 
 DEADLINE_S = 30
@@ -177,7 +177,12 @@ class RedisStoppedTest(unittest.TestCase):
     def test_redis_down_keeps_tokens_revocations_and_login_limits_and_recovers(self):
         a, b = self.a, self.b
         user, password = a.register_user()
+        redis_up = '{dependency="redis"}'
+        self.assertTrue(wait_until(lambda: metric_sample(a, "permiso_dependency_up", redis_up) == 1, 10),
+                        "the change notices' subscription is up")
         self.pair.redis.halt()
+        self.assertTrue(wait_until(lambda: metric_sample(a, "permiso_dependency_up", redis_up) == 0, 10),
+                        "the alert rules' gauge says Redis is down")
         tokens = a.login(user["username"], password)
         self.assertEqual(me(b, tokens["access_token"]).status, 200, "a token of A works on B")
         r = a.post(f"{V1}/auth/revoke", bearer=tokens["access_token"], json={"token": tokens["access_token"]})
@@ -192,6 +197,8 @@ class RedisStoppedTest(unittest.TestCase):
         self.pair.redis.start()
         back = wait_until(lambda: self.failed_login(a, uniq("nobody_")) and "redis: reachable again" in a.output())
         self.assertTrue(back, "the replica uses Redis again once it is back")
+        self.assertTrue(wait_until(lambda: metric_sample(a, "permiso_dependency_up", redis_up) == 1, 10),
+                        "and the gauge says so")
         # Shared again: failures on B count towards the budget A sees.
         shared, _ = a.register_user()
         self.assertEqual([self.failed_login(b, shared["username"]) for _ in range(3)], [401] * 3)

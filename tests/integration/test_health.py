@@ -71,11 +71,7 @@ class HealthTest(ServerTestCase):
                                 "ending in _total or _count) must count requests")
 
     def sample(self, name, labels=""):
-        """The value of `name{labels}` on /metrics (labels as rendered), or None."""
-        for line in self.server.get("/metrics").raw.splitlines():
-            if line.startswith(name + labels + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        return harness.metric_sample(self.server, name, labels)
 
     def test_security_events_are_counted_by_action_and_outcome(self):
         issued = '{action="token.issue",outcome="success"}'

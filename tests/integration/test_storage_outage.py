@@ -58,6 +58,8 @@ class StorageOutageTest(harness.ServerTestCase):
             self.assertEqual(s.service_token(client["client"]["client_id"], client["client_secret"]).status, 200)
             r = self.poll("/ready", 503, 10)
             self.assertEqual(r.status, 503, f"/ready while the database is down: {r!r}")
+            self.assertEqual(harness.metric_sample(s, "permiso_dependency_up", '{dependency="database"}'), 0,
+                             "the alert rules' gauge says the database is down")
             r = s.post(f"{V1}/auth/token", form={"username": s.admin_username,
                                                  "password": s.admin_password}, allow_5xx=True)
             self.assertError(r, 503, None, "login while the database is down")
@@ -69,6 +71,7 @@ class StorageOutageTest(harness.ServerTestCase):
             self.pg.resume()
         r = self.poll("/ready", 200, 15)
         self.assertEqual(r.status, 200, f"/ready after the database came back: {r!r}")
+        self.assertEqual(harness.metric_sample(s, "permiso_dependency_up", '{dependency="database"}'), 1)
         s.login(s.admin_username, s.admin_password)
         stop.set()
         for t in load:

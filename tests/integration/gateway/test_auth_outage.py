@@ -54,6 +54,9 @@ class AuthOutageTest(gh.GatewayTestCase):
         status, body = self.mt5.get("/ready").status, self.mt5.get("/ready").body["checks"]
         self.assertEqual((status, body["verification_keys"], body["revocations"]), (200, "loaded", "loaded"))
 
+    def auth_up(self):
+        return gh.harness.metric_sample(self.mt5, "mt5_dependency_up", '{dependency="permiso_auth"}')
+
     def test_valid_tokens_keep_working_unknown_kids_are_refused_and_ready_says_so(self):
         trader = self.stack.trader()
         self.assertEqual(trader.get(f"{V1}/account").status, 200)
@@ -73,11 +76,13 @@ class AuthOutageTest(gh.GatewayTestCase):
         self.assertEqual(wait_for(lambda: self.permiso_auth_check()[1] == "unreachable") and
                          self.permiso_auth_check(), (200, "unreachable"),
                          "/ready stays 200 and says permiso-auth is unreachable")
+        self.assertEqual(self.auth_up(), 0, "the alert rules' gauge says so too")
 
         self.stack.auth = self.restart_auth_on_its_port(old)
         self.assertTrue(wait_for(lambda: self.permiso_auth_check() == (200, "reachable")),
                         f"/ready says reachable once permiso-auth is back: {self.permiso_auth_check()}")
         self.assertEqual(self.mt5.get(f"{V1}/trades", bearer=trader.new_token()).status, 200)
+        self.assertEqual(self.auth_up(), 1)
 
 
 if __name__ == "__main__":

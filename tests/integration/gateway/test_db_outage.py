@@ -15,6 +15,9 @@ FAST_S = 10  # a request that waits longer than this for a dead database is hung
 class StorageOutageTest(gh.GatewayTestCase):
     stack_kwargs = {}
 
+    def database_up(self):
+        return gh.harness.metric_sample(self.mt5, "mt5_dependency_up", '{dependency="database"}')
+
     def test_post_is_503_while_the_database_is_down_and_works_after(self):
         tr = self.stack.trader()
         tr.open(volume=0.01)
@@ -33,6 +36,7 @@ class StorageOutageTest(gh.GatewayTestCase):
                     break
                 time.sleep(0.2)
             self.assertEqual(ready.status, 503, f"/ready reports the outage: {ready!r}")
+            self.assertEqual(self.database_up(), 0, "the alert rules' gauge says the database is down")
         finally:
             pg.resume()
         deadline = time.monotonic() + 30
@@ -44,6 +48,7 @@ class StorageOutageTest(gh.GatewayTestCase):
             self.assertEqual(r.status, 503, r)
             time.sleep(0.2)
         self.assertEqual(r.status, 201, f"trading resumes within 30 s of the database's return: {r!r}")
+        self.assertEqual(self.database_up(), 1)
         self.assertEqual(len(tr.trades("?status=all&limit=1000")), before + 1,
                          "the refused order was not opened behind the caller's back")
 

@@ -72,11 +72,18 @@ class RevocationTest(gh.GatewayTestCase):
 
 class RevocationMetricsTest(gh.GatewayTestCase):
     def sample(self, name, labels=""):
-        """The value of `name{labels}` on mt5-api's /metrics (labels as rendered), or None."""
-        for line in self.mt5.get("/metrics").raw.splitlines():
-            if line.startswith(name + labels + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        return gh.harness.metric_sample(self.mt5, name, labels)
+
+    def test_dependencies_are_on_metrics(self):
+        self.assertEqual(self.sample("mt5_dependency_up", '{dependency="database"}'), 1)
+        self.assertEqual(self.sample("mt5_dependency_up", '{dependency="permiso_auth"}'), 1)
+        def redis():
+            return self.sample("mt5_dependency_up", '{dependency="redis"}')
+
+        if gh.harness.backend_name().endswith("+redis"):
+            self.assertTrue(gh.harness.wait_until(lambda: redis() == 1, 10), "the notices' subscription is up")
+        else:
+            self.assertIsNone(redis(), "no Redis sample without REDIS_URL")
 
     def test_the_feed_lag_revocations_and_token_cache_are_on_metrics(self):
         hit, miss = '{result="hit"}', '{result="miss"}'

@@ -1,11 +1,13 @@
 // The event channel over Redis pub/sub against a real redis-server on loopback: every
-// subscriber hears what is published, and publishing without Redis fails fast.
+// subscriber hears what is published, publishing without Redis fails fast, and the
+// subscription's state follows Redis going away and coming back.
 #include "events/redis_channel.hpp"
 #include "redis_server.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,6 +70,29 @@ TEST_F(RedisChannelTest, PublishingWithoutRedisFailsFast) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   channel.subscribe([](std::string_view) {});
   channel.stop();  // a subscriber still trying to connect stops promptly
+}
+
+/// Polls `condition` until it holds or `within` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::seconds within = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+TEST_F(RedisChannelTest, SubscribedFollowsRedisGoingAwayAndComingBack) {
+  RedisChannel channel(endpoint(), "permiso:test");
+  EXPECT_FALSE(channel.subscribed()) << "not before subscribe()";
+  channel.subscribe([](std::string_view) {});
+  ASSERT_TRUE(eventually([&] { return channel.subscribed(); })) << "subscribed once Redis confirmed it";
+  server_->stop();
+  ASSERT_TRUE(eventually([&] { return !channel.subscribed(); })) << "the stopped server broke the subscription";
+  server_->restart();
+  ASSERT_TRUE(eventually([&] { return channel.subscribed(); })) << "subscribed again after the restart";
+  channel.stop();
+  EXPECT_FALSE(channel.subscribed());
 }
 
 }  // namespace
