@@ -12,6 +12,8 @@ import time
 import unittest
 import warnings
 
+import yaml
+
 import frontdoor_harness as fd
 from frontdoor_harness import V1, fresh_source
 
@@ -413,6 +415,70 @@ def start_service(test, binary, env, base_url, ca_file, log_dir):
             with open(os.path.join(log_dir, os.path.basename(binary) + ".log"), encoding="utf-8") as f:
                 raise AssertionError(f"{binary} did not start over TLS:\n{f.read()[-3000:]}")
         time.sleep(0.1)
+
+
+class CertificateProbeTest(FrontDoorCase):
+    """deploy/prometheus/blackbox.yml's probe, run by Debian's blackbox exporter against nginx as
+    Prometheus's job permiso-tls runs it: it reports the served certificate's expiry (what the
+    certificate alerts read) and fails on a chain it does not trust (PermisoTlsProbeFailing)."""
+
+    def setUp(self):
+        self.work = tempfile.mkdtemp(prefix="permiso-blackbox-")
+        self.addCleanup(shutil.rmtree, self.work, ignore_errors=True)
+
+    def exporter(self, trust_ca):
+        exe = shutil.which("prometheus-blackbox-exporter")
+        self.assertIsNotNone(exe, "prometheus-blackbox-exporter is missing (scripts/bootstrap installs it)")
+        with open(os.path.join(fd.REPO, "deploy/prometheus/blackbox.yml")) as f:
+            config = yaml.safe_load(f)
+        if trust_ca:  # the development CA, as the file's comment tells a private PKI to do
+            config["modules"]["permiso_tls"]["tcp"]["tls_config"]["ca_file"] = STACK.ca_file
+        path = os.path.join(self.work, f"blackbox-{trust_ca}.yml")
+        with open(path, "w") as f:
+            yaml.safe_dump(config, f)
+        port = fd.harness.free_port()
+        log = open(os.path.join(self.work, "blackbox.log"), "ab")
+        proc = subprocess.Popen([exe, f"--config.file={path}", f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.addCleanup(lambda: (proc.terminate(), proc.wait(10)))
+        up = fd.harness.wait_until(lambda: self.answers(port), 10)
+        self.assertTrue(up, "the blackbox exporter answers")
+        return port
+
+    @staticmethod
+    def answers(port):
+        try:
+            return fd.request(f"http://127.0.0.1:{port}", "GET", "/-/healthy", timeout=2).status == 200
+        except OSError:
+            return False
+
+    @staticmethod
+    def probe(port):
+        """{metric name: value} of one probe of nginx's HTTPS port, by the name in its certificate."""
+        r = fd.request(f"http://127.0.0.1:{port}", "GET",
+                       f"/probe?module=permiso_tls&target=localhost:{STACK.https_port}", timeout=15)
+        samples = {}
+        for line in r.text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = float(value)
+        return samples
+
+    def served_certificate_expiry(self):
+        ctx = fd.tls_context(STACK.ca_file)
+        with socket.create_connection(("127.0.0.1", STACK.https_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                return ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"])
+
+    def test_the_probe_reports_the_served_certificates_expiry(self):
+        got = self.probe(self.exporter(trust_ca=True))
+        self.assertEqual(got.get("probe_success"), 1, got)
+        self.assertEqual(got.get("probe_ssl_earliest_cert_expiry"), self.served_certificate_expiry(), got)
+
+    def test_the_probe_fails_on_a_chain_it_does_not_trust(self):
+        got = self.probe(self.exporter(trust_ca=False))
+        self.assertEqual(got.get("probe_success"), 0, f"the development CA is not trusted by default: {got}")
 
 
 class NativeTlsTest(FrontDoorCase):
