@@ -305,6 +305,8 @@ void collect_metrics(http::Registry& metrics, const trading::TradingService& ser
                   Kind::Counter, stat(&Stats::idempotent_replays));
   metrics.collect("mt5_worker_queue_depth", "Calls waiting for a trading worker.", Kind::Gauge,
                   [&pool] { return static_cast<double>(pool.queued()); });
+  metrics.collect("mt5_worker_rejections_total", "Calls refused with 503 because the trading workers' queue was full.",
+                  Kind::Counter, [&pool] { return static_cast<double>(pool.rejected()); });
   metrics.collect("mt5_stream_dropped_total", "WebSocket streams closed for falling behind (slow consumers).",
                   Kind::Counter, [&stream] { return static_cast<double>(stream.slow_consumers_dropped()); });
   metrics.collect("mt5_broker_connected", "Whether the broker backend can trade right now (1) or not (0).", Kind::Gauge,

@@ -365,6 +365,9 @@ void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters
                   });
   metrics.collect("permiso_blocking_queue_depth", "Requests waiting for a blocking worker (storage, Argon2id).",
                   Kind::Gauge, [&blocking, value] { return value(blocking.queued()); });
+  metrics.collect("permiso_blocking_rejections_total",
+                  "Requests refused with 503 because the blocking workers' queue was full.", Kind::Counter,
+                  [&blocking, value] { return value(blocking.rejected()); });
 }
 
 void collect_dependency_metrics(http::Registry& metrics, const app::Maintenance& maintenance, const RedisParts& redis) {

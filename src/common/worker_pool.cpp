@@ -31,7 +31,11 @@ bool WorkerPool::try_submit(std::function<void()> task) {
   if (!task) return false;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= capacity_) return false;
+    if (stopping_) return false;
+    if (queue_.size() >= capacity_) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
     queue_.push_back(std::move(task));
   }
   ready_.notify_one();

@@ -2,8 +2,10 @@
 // here so it never blocks the I/O threads, and a full queue is refused instead of growing.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -34,6 +36,9 @@ class WorkerPool {
   void shutdown();
 
   [[nodiscard]] std::size_t queued() const;
+  /// Tasks refused because the queue was full (not those refused while shutting down): each a
+  /// 503 its caller answered. Read by /metrics.
+  [[nodiscard]] std::uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::size_t thread_count() const { return threads_.size(); }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
 
@@ -45,6 +50,7 @@ class WorkerPool {
   std::condition_variable ready_;
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
+  std::atomic<std::uint64_t> rejected_{0};
   std::vector<std::thread> threads_;
 };
 

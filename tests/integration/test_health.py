@@ -1,10 +1,14 @@
 # Health, readiness and Prometheus metrics of permiso-auth (contract: GET /health, /ready, /metrics).
 import json
+import os
 import re
+import shutil
+import tempfile
+import threading
 import unittest
 
 import harness
-from harness import V1, ServerTestCase
+from harness import V1, AuthServer, ServerTestCase
 
 
 def setUpModule():
@@ -134,7 +138,7 @@ class HealthTest(ServerTestCase):
 
     def test_the_domain_gauges_are_read_at_each_scrape(self):
         for name in ("permiso_audit_pending", "permiso_audit_dropped_total", "permiso_revocations_cached",
-                     "permiso_clients_cached", "permiso_blocking_queue_depth"):
+                     "permiso_clients_cached", "permiso_blocking_queue_depth", "permiso_blocking_rejections_total"):
             self.assertIsNotNone(self.sample(name), f"{name} on /metrics")
         clients = self.sample("permiso_clients_cached")
         self.server.create_client(scopes=("trade:read",))
@@ -184,6 +188,51 @@ class HealthTest(ServerTestCase):
     def test_unknown_path_is_404_not_found_in_the_error_shape(self):
         r = self.server.get(f"{V1}/no/such/thing")
         self.assertError(r, 404, "not_found")
+
+
+class WorkerRejectionsTest(unittest.TestCase):
+    """A full blocking-worker queue answers 503 and counts each refusal in
+    permiso_blocking_rejections_total: one worker, a queue of one, and sign-ins (Argon2id, on
+    the workers) sent together until some are refused."""
+
+    def setUp(self):
+        config_dir = tempfile.mkdtemp(prefix="permiso-config-")
+        self.addCleanup(shutil.rmtree, config_dir, ignore_errors=True)
+        for name in os.listdir(os.path.join(harness.REPO, "config")):
+            if name.endswith(".toml"):
+                shutil.copy(os.path.join(harness.REPO, "config", name), config_dir)
+        with open(os.path.join(config_dir, "development.toml"), "a") as f:
+            f.write("\n[security]\nworker_threads = 1\nworker_queue = 1\n")
+        self.server = AuthServer(env={"PERMISO_CONFIG_DIR": config_dir, "RATE_LIMIT_LOGIN": "100000/minute"}).start()
+        self.addCleanup(self.server.stop_clean)
+
+    def sign_ins_together(self, count):
+        statuses, lock = [], threading.Lock()
+
+        def sign_in():
+            r = self.server.post(f"{V1}/auth/token", allow_5xx=True, timeout=60,
+                                 form={"grant_type": "password", "username": "admin", "password": "Wrong-passw0rd!"})
+            with lock:
+                statuses.append(r.status)
+
+        threads = [threading.Thread(target=sign_in) for _ in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        return statuses
+
+    def test_a_full_queue_is_refused_with_503_and_counted(self):
+        refused = 0
+        for _ in range(20):  # until the workers are overrun: each batch almost always is
+            statuses = self.sign_ins_together(12)
+            self.assertTrue(set(statuses) <= {401, 503}, statuses)
+            refused += statuses.count(503)
+            if refused:
+                break
+        self.assertGreater(refused, 0, "twelve sign-ins at once overran one worker and a queue of one")
+        self.assertEqual(harness.metric_sample(self.server, "permiso_blocking_rejections_total"), refused,
+                         "each refusal counted once")
 
 
 if __name__ == "__main__":

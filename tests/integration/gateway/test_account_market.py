@@ -244,7 +244,7 @@ class HealthTest(gh.GatewayTestCase):
         commits = sample("mt5_store_commits_total")
         positions = sample("mt5_open_positions")
         for name in ("mt5_accounts", "mt5_store_commit_batches_total", "mt5_idempotent_replays_total",
-                     "mt5_worker_queue_depth", "mt5_stream_dropped_total"):
+                     "mt5_worker_queue_depth", "mt5_worker_rejections_total", "mt5_stream_dropped_total"):
             self.assertIsNotNone(sample(name), f"{name} on /metrics")
         self.assertEqual(sample("mt5_broker_connected"), 1)  # the simulator is always connected
         trader = self.stack.trader()

@@ -37,11 +37,15 @@ TEST(WorkerPool, RefusesWhenQueueIsFull) {
   std::atomic<int> ran{0};
   EXPECT_TRUE(pool.try_submit([&] { ++ran; }));
   EXPECT_TRUE(pool.try_submit([&] { ++ran; }));
+  EXPECT_EQ(pool.rejected(), 0U);
   EXPECT_FALSE(pool.try_submit([&] { ++ran; }));  // capacity 2 waiting
   EXPECT_EQ(pool.queued(), 2U);
+  EXPECT_EQ(pool.rejected(), 1U) << "a full queue's refusal is counted";
   release.set_value();
   pool.shutdown();
   EXPECT_EQ(ran.load(), 2);
+  EXPECT_FALSE(pool.try_submit([&] { ++ran; }));
+  EXPECT_EQ(pool.rejected(), 1U) << "a refusal while shutting down is not an overload";
 }
 
 TEST(WorkerPool, ShutdownDrainsAcceptedTasksAndRefusesNewOnes) {
