@@ -5,6 +5,7 @@
 #include "trading/sim/simulated_broker.hpp"
 
 #include "connector_test_support.hpp"
+#include "free_port.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,8 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 namespace permiso::trading::fix {
@@ -32,18 +31,6 @@ using testing::market;
 using testing::quiet_market;
 
 constexpr const char* kPassword = "fix-test-password";
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 template <class Row>
 const Row* find_ticket(const std::vector<Row>& rows, Ticket ticket) {
@@ -59,7 +46,7 @@ class FixBrokerTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() /
            ("permiso-fix-broker-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter_));
     std::filesystem::create_directories(dir_);
-    port_ = free_port();
+    port_ = permiso::test::free_port();
     FixServerOptions o;
     o.port = port_;
     o.comp_id = "MT5SIM";
