@@ -44,6 +44,7 @@ struct Options {
   int fix_port = 0;        // 0: no FIX
   std::string fix_comp_id = "MT5SIM";
   std::vector<std::string> fix_client_comp_ids{"PERMISO"};
+  std::string fix_quote_comp_id;
   std::string fix_username = "permiso";
   std::string fix_store_dir;
   std::string fix_tls_cert;
@@ -70,6 +71,9 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--fix-comp-id", o.fix_comp_id, "our SenderCompID")->capture_default_str();
   app.add_option("--fix-client-comp-id", o.fix_client_comp_ids, "an initiator's SenderCompID to accept (repeatable)")
       ->capture_default_str();
+  app.add_option("--fix-quote-comp-id", o.fix_quote_comp_id,
+                 "also accept a market-data session under this SenderCompID of ours (quotes only, as brokers "
+                 "that split quotes from trading)");
   app.add_option("--fix-username", o.fix_username, "the Username (553) logons must carry")->capture_default_str();
   app.add_option("--fix-store-dir", o.fix_store_dir,
                  "the FIX message store, kept across restarts so sequence numbers resume (required with --fix-port)");
@@ -123,6 +127,7 @@ fix::FixServerOptions fix_options(const Options& o) {
   f.port = o.fix_port;
   f.comp_id = o.fix_comp_id;
   f.client_comp_ids = o.fix_client_comp_ids;
+  f.quote_comp_id = o.fix_quote_comp_id;
   f.username = o.fix_username;
   f.password = secret_from_environment("MT5_FIX_PASSWORD");
   f.store_dir = o.fix_store_dir;
@@ -138,6 +143,7 @@ std::string as_given(const std::string& problem) {
       {"port:", "--fix-port:"},
       {"comp_id:", "--fix-comp-id:"},
       {"client_comp_ids:", "--fix-client-comp-id:"},
+      {"quote_comp_id:", "--fix-quote-comp-id:"},
       {"username:", "--fix-username:"},
       {"store_dir:", "--fix-store-dir:"},
       {"cert_file/key_file:", "--fix-tls-cert/--fix-tls-key:"},

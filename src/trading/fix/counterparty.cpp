@@ -256,8 +256,15 @@ void Counterparty::on_message(const std::string& session, const std::string& tex
   }
 }
 
+bool Counterparty::is_quote_session(const std::string& session) const {
+  return !options_.quote_comp_id.empty() && session.starts_with(session_name({options_.quote_comp_id, ""}));
+}
+
 void Counterparty::dispatch(const std::string& session, const Message& m) {
   const auto type = m.type();
+  if (is_quote_session(session) && type != msg::kMarketDataRequest) {
+    return reject(session, m, "market data only on this session: trade on the trading session");
+  }
   if (type == msg::kNewOrderSingle || type == msg::kOrderCancelReplace || type == msg::kOrderCancelRequest ||
       type == msg::kPositionModifyRequest) {
     return serve_order(session, m);
@@ -479,6 +486,7 @@ void Counterparty::on_changes(const Changes& changes) {
   }
   if (reports.empty()) return;
   for (const auto& session : logged_on()) {
+    if (is_quote_session(session)) continue;
     for (const auto& report : reports) send_(session, report);
   }
 }

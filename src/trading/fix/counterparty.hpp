@@ -35,6 +35,10 @@ struct CounterpartyOptions {
   /// KiB of FIX text: 100,000 are ~50 MiB for a busy account.
   std::size_t remembered_answers = 100'000;
   TagMap tags;
+  /// Our SenderCompID on market-data sessions, for brokers that split quotes from trading
+  /// (the connector's MT5_FIX_QUOTE_TARGET_COMP_ID): such a session is served MarketDataRequest
+  /// only, and hears no ExecutionReports. Empty: none.
+  std::string quote_comp_id;
 };
 
 /// The answers given to orders (D, G, F, U3), by account and ClOrdID, the oldest forgotten first
@@ -89,8 +93,13 @@ class Counterparty final : public SessionHandler {
   /// order that made no deal.
   void on_changes(const Changes& changes);
 
+  /// The sessions logged on now, by QuickFIX name ("FIX.4.4:SENDER->TARGET").
+  [[nodiscard]] std::set<std::string> logged_on() const;
+
  private:
   void dispatch(const std::string& session, const Message& message);
+  /// A market-data session (CounterpartyOptions::quote_comp_id is its SenderCompID).
+  [[nodiscard]] bool is_quote_session(const std::string& session) const;
   // One handler per message of docs/fix.md.
   void serve_order(const std::string& session, const Message& message);             // D, G, F, U3
   void serve_order_status(const std::string& session, const Message& message);      // H
@@ -110,7 +119,6 @@ class Counterparty final : public SessionHandler {
   };
   [[nodiscard]] Answered execute(const OrderRequest& request);
   void reject(const std::string& session, const Message& message, std::string_view text);
-  [[nodiscard]] std::set<std::string> logged_on() const;
 
   Broker& broker_;
   const CounterpartyOptions options_;

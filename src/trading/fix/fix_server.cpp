@@ -34,6 +34,7 @@ CounterpartyOptions counterparty_options(const FixServerOptions& o) {
   c.password = o.password;
   c.remembered_answers = o.remembered_answers;
   c.tags = o.tags;
+  c.quote_comp_id = o.quote_comp_id;
   return c;
 }
 
@@ -47,7 +48,10 @@ EngineOptions engine_options(const FixServerOptions& o) {
   }
   EngineOptions e;
   e.role = EngineOptions::Role::Acceptor;
-  for (const auto& client : o.client_comp_ids) e.sessions.push_back({o.comp_id, client});
+  for (const auto& client : o.client_comp_ids) {
+    e.sessions.push_back({o.comp_id, client});
+    if (!o.quote_comp_id.empty()) e.sessions.push_back({o.quote_comp_id, client});
+  }
   e.port = o.port;
   e.store_dir = o.store_dir;
   e.heartbeat_seconds = o.heartbeat_seconds;
@@ -76,6 +80,10 @@ std::vector<std::string> FixServerOptions::validate() const {
     if (client.empty()) problems.emplace_back("client_comp_ids: an empty comp id");
     if (client == comp_id) problems.push_back("client_comp_ids: " + client + " is our own comp id");
     if (!seen.insert(client).second) problems.push_back("client_comp_ids: " + client + " given twice");
+  }
+  if (!quote_comp_id.empty() && (quote_comp_id == comp_id || seen.contains(quote_comp_id))) {
+    problems.push_back("quote_comp_id: " + quote_comp_id +
+                       " is already the trading session's or an initiator's comp id");
   }
   if (username.empty()) problems.emplace_back("username: empty");
   if (password.empty()) problems.emplace_back("password: empty (every logon would be refused)");

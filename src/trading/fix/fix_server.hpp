@@ -21,6 +21,9 @@ struct FixServerOptions {
   int port = 0;
   std::string comp_id = "MT5SIM";                       // our SenderCompID
   std::vector<std::string> client_comp_ids{"PERMISO"};  // the initiators' SenderCompIDs accepted
+  /// Also accept each initiator's market-data session under this SenderCompID of ours
+  /// (brokers that split quotes from trading); empty: one session per initiator.
+  std::string quote_comp_id;
   std::string username = "permiso";
   std::string password;   // required
   std::string store_dir;  // sequence numbers and sent messages; the dictionary is written here

@@ -55,6 +55,7 @@ class FixBrokerTest : public ::testing::Test {
     o.password = kPassword;
     o.store_dir = (dir_ / "server").string();
     o.multi_account = true;
+    o.quote_comp_id = quote_comp_id_;
     server_ = std::make_unique<FixServer>(sim_, o);
     server_->start();
   }
@@ -104,6 +105,7 @@ class FixBrokerTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
+  std::string quote_comp_id_;  // the acceptor's market-data session, when set before SetUp
   std::filesystem::path dir_;
   int port_ = 0;
   sim::SimulatedBroker sim_{quiet_market()};
@@ -128,6 +130,38 @@ TEST_F(FixBrokerTest, LogsOnReadsTheInstrumentsAndStreamsQuotes) {
     return ticks.load() > 0;
   }));
   EXPECT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD")->time_msc == sim_.now(); }));
+}
+
+/// A broker that splits quotes from trading (MT5_FIX_QUOTE_TARGET_COMP_ID): two sessions.
+class FixSplitSessionsTest : public FixBrokerTest {
+ protected:
+  FixSplitSessionsTest() { quote_comp_id_ = "MT5SIM-MD"; }
+};
+
+TEST_F(FixSplitSessionsTest, QuotesComeOnTheMarketDataSessionAndOrdersOnTheTradingOne) {
+  auto options = connector_options();
+  options.quote_target_comp_id = "MT5SIM-MD";
+  options.reconnect_seconds = 60;  // a dropped trading session stays down for the test
+  auto broker = connect(options);
+  ASSERT_TRUE(broker->wait_until_connected(10s));
+  ASSERT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD").has_value(); }));
+  EXPECT_TRUE(server_->counterparty().logged_on().contains("FIX.4.4:MT5SIM-MD->PERMISO"));
+
+  const Login login = open_account(*broker);
+  const auto opened = broker->order_send(login, testing::market(OrderType::Buy, 0.1));
+  EXPECT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  EXPECT_EQ(broker->positions_total(login), 1U);
+
+  // Only the market-data session left: quotes keep coming.
+  broker->drop_connection();
+  ASSERT_TRUE(eventually([&] { return !broker->connected(); }));
+  std::atomic<int> ticks{0};
+  broker->set_tick_listener([&](std::string_view, const Tick&) { ++ticks; });
+  ASSERT_TRUE(eventually([&] {
+    sim_.step(1000);
+    return ticks.load() > 0;
+  })) << "ticks arrive on the market-data session while the trading session is down";
+  EXPECT_FALSE(broker->connected());
 }
 
 TEST_F(FixBrokerTest, AWrongPasswordNeverLogsOn) {

@@ -70,7 +70,7 @@ class CounterpartyTest : public ::testing::Test {
     sim_.set_change_listener(nullptr);
   }
 
-  void make_counterparty(bool multi_account, std::size_t remembered) {
+  void make_counterparty(bool multi_account, std::size_t remembered, std::string quote_comp_id = "") {
     sim_.set_tick_listener(nullptr);
     sim_.set_change_listener(nullptr);
     CounterpartyOptions o;
@@ -78,6 +78,7 @@ class CounterpartyTest : public ::testing::Test {
     o.username = "permiso";
     o.password = "secret";
     o.remembered_answers = remembered;
+    o.quote_comp_id = std::move(quote_comp_id);
     counterparty_ = std::make_unique<Counterparty>(
         sim_, o, [this](const std::string& s, const Message& m) { return wire_.send(s, m); });
     counterparty_->on_logon(kSession);
@@ -555,6 +556,37 @@ TEST_F(CounterpartyTest, AnUnknownSymbolRefusesTheSubscription) {
   EXPECT_NE(refused.get(58)->find("NOSUCH"), std::string_view::npos);
   move_eurusd(0.0001);
   EXPECT_TRUE(wire_.take().empty());  // nothing subscribed
+}
+
+TEST_F(CounterpartyTest, AMarketDataSessionIsServedQuotesOnlyAndHearsNoExecutionReports) {
+  make_counterparty(true, 100'000, "MT5SIM-MD");
+  const std::string quotes = "FIX.4.4:MT5SIM-MD->PERMISO";
+  counterparty_->on_logon(quotes);
+  const auto snapshot = ask(to_fix(QuoteSubscription{"q-1", {"EURUSD"}}), quotes);
+  ASSERT_EQ(snapshot.size(), 1U);
+  EXPECT_EQ(quote_snapshot_from_fix(snapshot.front())->symbol, "EURUSD");
+
+  const Login login = open_account();  // on the trading session
+  const auto refused = ask(to_fix(market(login, "c-1")), quotes);
+  ASSERT_EQ(refused.size(), 1U);
+  EXPECT_EQ(refused.front().type(), msg::kBusinessReject);
+  EXPECT_NE(refused.front().get(58)->find("market data only"), std::string_view::npos);
+  EXPECT_TRUE(sim_.positions_get(login).empty()) << "nothing executed from the market-data session";
+
+  const double price = round5(eurusd().ask - 0.0020);
+  execution(to_fix(pending(login, "p-1", OrderType::BuyLimit, price)));
+  move_eurusd(-0.0030);  // the ask falls through the limit: a report, and a tick
+  int reports = 0;
+  for (const auto& [session, message] : wire_.take()) {
+    if (message.type() == msg::kExecutionReport) {
+      ++reports;
+      EXPECT_EQ(session, kSession) << "reports go to the trading session only";
+    } else {
+      EXPECT_EQ(session, quotes);
+      EXPECT_EQ(message.type(), msg::kMarketDataSnapshot);
+    }
+  }
+  EXPECT_EQ(reports, 1);
 }
 
 // ---------------------------------------------------------------- anything else

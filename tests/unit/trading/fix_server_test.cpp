@@ -213,6 +213,7 @@ TEST(FixServerOptions, EveryProblemIsNamedAndTheServerRefusesToBeBuilt) {
   o.port = 0;
   o.client_comp_ids = {"MT5SIM", "PERMISO", "PERMISO"};
   o.cert_file = "cert.pem";
+  o.quote_comp_id = "PERMISO";  // an initiator's: the market-data session needs a name of its own
   const auto problems = o.validate();
   const auto names = [&](std::string_view field) {
     return std::count_if(problems.begin(), problems.end(), [&](const std::string& p) { return p.starts_with(field); });
@@ -222,6 +223,12 @@ TEST(FixServerOptions, EveryProblemIsNamedAndTheServerRefusesToBeBuilt) {
   EXPECT_EQ(names("password:"), 1);
   EXPECT_EQ(names("store_dir:"), 1);
   EXPECT_EQ(names("cert_file/key_file:"), 1);
+  EXPECT_EQ(names("quote_comp_id:"), 1);
+  o.quote_comp_id = o.comp_id;
+  const auto again = o.validate();
+  EXPECT_EQ(
+      std::count_if(again.begin(), again.end(), [](const std::string& p) { return p.starts_with("quote_comp_id:"); }),
+      1);
   sim::SimulatedBroker broker(quiet_market());
   EXPECT_THROW(FixServer(broker, o), std::invalid_argument);
 }
