@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 namespace permiso::storage::detail {
@@ -605,6 +606,37 @@ class SqlStorage final : public Storage {
             if (auto it = index.find(text(row, 0)); it != index.end()) {
               out[it->second].scopes.push_back(text(row, 1));
             }
+          }
+          return {};
+        });
+  }
+  StorageResult<std::vector<ClientWithScopes>> list_clients_with_scopes_after(std::optional<std::string_view> after,
+                                                                              std::int64_t limit) override {
+    return read_value<std::vector<ClientWithScopes>>(
+        *db_, [&](SqlConn& c, std::vector<ClientWithScopes>& out) -> StorageStatus {
+          const auto n = std::max<std::int64_t>(limit, 0);
+          // A range of the primary key: each page costs its own rows, wherever it starts.
+          auto r =
+              after ? c.exec(cat({"SELECT ", kClientCols,
+                                  " FROM service_clients WHERE client_id > $1 ORDER BY client_id LIMIT $2"}),
+                             {*after, n})
+                    : c.exec(cat({"SELECT ", kClientCols, " FROM service_clients ORDER BY client_id LIMIT $1"}), {n});
+          if (!r) return r.error();
+          if (r->rows.empty()) return {};
+          out.reserve(r->rows.size());
+          for (const auto& row : r->rows) out.push_back(ClientWithScopes{read_client(row), {}});
+          r->rows.clear();
+          std::unordered_map<std::string_view, std::size_t> index;  // views of out's ids: out no longer grows
+          index.reserve(out.size());
+          for (std::size_t i = 0; i < out.size(); ++i) index.emplace(out[i].client.client_id, i);
+          // The page's scopes: the same range of client_scopes' primary key (client_id, scope_id).
+          auto s = c.exec(
+              "SELECT cs.client_id, s.name FROM client_scopes cs JOIN scopes s ON s.id = cs.scope_id "
+              "WHERE cs.client_id >= $1 AND cs.client_id <= $2 ORDER BY s.name",
+              {out.front().client.client_id, out.back().client.client_id});
+          if (!s) return s.error();
+          for (const auto& row : s->rows) {
+            if (auto it = index.find(text(row, 0)); it != index.end()) out[it->second].scopes.push_back(text(row, 1));
           }
           return {};
         });

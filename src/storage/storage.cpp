@@ -6,7 +6,9 @@
 #include "storage/sql_storage.hpp"
 #include "storage/sqlite/sqlite_db.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <system_error>
 #include <utility>
 
@@ -32,6 +34,20 @@ std::string_view to_string(StorageError e) {
 
 std::string_view to_string(const StorageFailure& f) {
   return to_string(f.code);
+}
+
+StorageResult<std::vector<ClientWithScopes>> ClientReader::list_clients_with_scopes_after(
+    std::optional<std::string_view> after_client_id, std::int64_t limit) {
+  auto all = list_all_clients_with_scopes();
+  if (!all) return all.error();
+  std::ranges::sort(*all, {}, [](const ClientWithScopes& c) -> const std::string& { return c.client.client_id; });
+  auto first = all->begin();
+  if (after_client_id) {
+    first = std::ranges::upper_bound(*all, *after_client_id, {},
+                                     [](const ClientWithScopes& c) -> std::string_view { return c.client.client_id; });
+  }
+  const auto n = std::min<std::int64_t>(std::max<std::int64_t>(limit, 0), all->end() - first);
+  return std::vector<ClientWithScopes>(std::make_move_iterator(first), std::make_move_iterator(first + n));
 }
 
 namespace detail {

@@ -236,6 +236,14 @@ class ClientReader {
   virtual StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) = 0;
   /// Every client with its scope names, for an in-memory cache.
   virtual StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() = 0;
+  /// One page of every client with its scope names, so a full read never holds every row at
+  /// once: the clients whose client_id sorts after `after_client_id` (from the first for
+  /// nullopt), ascending by client_id, at most `limit`. The next page starts after this one's
+  /// last id; a page shorter than `limit` is the last. Storage reads each page as a range of
+  /// the primary key; this default (for a reader with only the full read, e.g. a test double)
+  /// slices list_all_clients_with_scopes.
+  virtual StorageResult<std::vector<ClientWithScopes>> list_clients_with_scopes_after(
+      std::optional<std::string_view> after_client_id, std::int64_t limit);
 
   // ---- client change feed ----
   // Every write that changes a client's row or scopes appends a ClientChange in its own
@@ -327,6 +335,8 @@ class Storage : public ClientReader {
   virtual StorageStatus set_client_scopes(std::string_view client_id, const std::vector<std::int64_t>& scope_ids) = 0;
   StorageResult<std::vector<Scope>> client_scopes(std::string_view client_id) override = 0;
   StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() override = 0;
+  StorageResult<std::vector<ClientWithScopes>> list_clients_with_scopes_after(
+      std::optional<std::string_view> after_client_id, std::int64_t limit) override = 0;
   /// Deletes client changes with changed_at < `before` and records the highest seq deleted as
   /// the purge horizon, in one transaction; returns how many went.
   virtual StorageResult<std::int64_t> purge_client_changes(std::int64_t before) = 0;

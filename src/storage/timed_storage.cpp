@@ -13,6 +13,7 @@ constexpr std::array<std::string_view, kStorageOpCount> kNames{
     "get_client",
     "client_scopes",
     "list_all_clients_with_scopes",
+    "list_clients_with_scopes_after",
     "client_changes_since",
     "max_client_change_seq",
     "client_changes_purged_through",
@@ -97,6 +98,11 @@ class TimedStorage final : public Storage {
   }
   StorageResult<std::vector<ClientWithScopes>> list_all_clients_with_scopes() override {
     return timed(StorageOp::ListAllClientsWithScopes, [&] { return inner_->list_all_clients_with_scopes(); });
+  }
+  StorageResult<std::vector<ClientWithScopes>> list_clients_with_scopes_after(std::optional<std::string_view> after,
+                                                                              std::int64_t limit) override {
+    return timed(StorageOp::ListClientsWithScopesAfter,
+                 [&] { return inner_->list_clients_with_scopes_after(after, limit); });
   }
   StorageResult<std::vector<ClientChange>> client_changes_since(std::int64_t after_seq, std::int64_t limit) override {
     return timed(StorageOp::ClientChangesSince, [&] { return inner_->client_changes_since(after_seq, limit); });

@@ -20,6 +20,7 @@ enum class StorageOp : std::uint8_t {
   GetClient,
   ClientScopes,
   ListAllClientsWithScopes,
+  ListClientsWithScopesAfter,
   ClientChangesSince,
   MaxClientChangeSeq,
   ClientChangesPurgedThrough,
@@ -87,7 +88,7 @@ enum class StorageOp : std::uint8_t {
   PutSetting,
   PutSettingIfAbsent,
 };
-inline constexpr std::size_t kStorageOpCount = 69;
+inline constexpr std::size_t kStorageOpCount = 70;
 static_assert(static_cast<std::size_t>(StorageOp::PutSettingIfAbsent) + 1 == kStorageOpCount);
 
 /// The method's name ("get_client", "append_audit", ...): the `op` label.

@@ -32,6 +32,11 @@ class FaultyStorage final : public storage::Storage {
     if (fails("list_all_clients_with_scopes")) return down();
     return inner_.list_all_clients_with_scopes();
   }
+  storage::StorageResult<std::vector<storage::ClientWithScopes>> list_clients_with_scopes_after(
+      std::optional<std::string_view> after_client_id, std::int64_t limit) override {
+    if (fails("list_clients_with_scopes_after")) return down();
+    return inner_.list_clients_with_scopes_after(after_client_id, limit);
+  }
   storage::StorageResult<std::vector<storage::ClientChange>> client_changes_since(std::int64_t after_seq,
                                                                                   std::int64_t limit) override {
     if (fails("client_changes_since")) return down();

@@ -508,6 +508,50 @@ TEST_P(StorageTest, EveryClientWriteAppendsToTheChangeFeedInItsTransaction) {
   EXPECT_EQ(store_->client_changes_since(0, 2)->size(), 2U);
 }
 
+// A full read in pages (the client cache's start-up, issue #14): the pages, joined, are the
+// one-piece read, whatever the page size, with each client's scopes on the page that has it.
+TEST_P(StorageTest, ClientPagesJoinedAreTheWholeReadInClientIdOrder) {
+  auto a = store_->create_scope({0, "a:read", "", "a", "read"});
+  auto b = store_->create_scope({0, "b:write", "", "b", "write"});
+  ASSERT_TRUE(a && b);
+  const std::vector<std::string> ids{"svc-b", "svc-a", "A", "a.0", "a-0", "a0", "svc-c1", "svc-c", "z", "svc-b0"};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ServiceClient k;
+    k.client_id = ids[i];
+    k.name = "n" + std::to_string(i);
+    k.created_at = k.updated_at = kNow;
+    std::vector<std::int64_t> scopes;
+    if (i % 3 >= 1) scopes.push_back(b->id);
+    if (i % 3 == 2) scopes.push_back(a->id);
+    ASSERT_TRUE(store_->create_client(k, scopes));
+  }
+  auto whole = store_->list_all_clients_with_scopes();
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->size(), ids.size());
+  for (const std::int64_t limit : {1, 3, 4, 10, 11}) {
+    std::vector<ClientWithScopes> joined;
+    std::optional<std::string> after;
+    int pages = 0;
+    for (;; ++pages) {
+      auto page = store_->list_clients_with_scopes_after(after, limit);
+      ASSERT_TRUE(page);
+      ASSERT_LE(page->size(), static_cast<std::size_t>(limit));
+      for (auto& c : *page) joined.push_back(std::move(c));
+      if (static_cast<std::int64_t>(page->size()) < limit) break;
+      after = joined.back().client.client_id;
+    }
+    EXPECT_EQ(pages, static_cast<int>(ids.size()) / limit) << limit;
+    ASSERT_EQ(joined.size(), whole->size()) << limit;
+    for (std::size_t i = 0; i < joined.size(); ++i) {
+      EXPECT_EQ(joined[i].client.client_id, (*whole)[i].client.client_id) << limit;
+      EXPECT_EQ(joined[i].client.name, (*whole)[i].client.name) << limit;
+      EXPECT_EQ(joined[i].scopes, (*whole)[i].scopes) << joined[i].client.client_id << " at " << limit;
+    }
+  }
+  EXPECT_TRUE(store_->list_clients_with_scopes_after("zz", 5)->empty());
+  EXPECT_TRUE(store_->list_clients_with_scopes_after(std::nullopt, 0)->empty());
+}
+
 TEST_P(StorageTest, ClientChangePurgeRecordsItsHorizonAndSeqsAreNeverReused) {
   ServiceClient k;
   k.name = "feed";
