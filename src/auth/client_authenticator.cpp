@@ -3,8 +3,6 @@
 
 #include "auth/client_secrets.hpp"
 
-#include <algorithm>
-
 namespace permiso::auth {
 
 ClientAuthenticator::ClientAuthenticator(ClientCache& clients, const ClientSecrets& secrets, storage::Storage& storage,
@@ -13,18 +11,14 @@ ClientAuthenticator::ClientAuthenticator(ClientCache& clients, const ClientSecre
 
 bool ClientAuthenticator::secret_matches(const CachedClient* client, const std::string& secret) const {
   if (client == nullptr) {
-    (void)secrets_.hash(secret);  // same work whether or not the id exists
+    (void)secrets_.accepts(secret, SecretHash());  // same work whether or not the id exists
     return false;
   }
-  const auto& c = client->client;
-  const auto now = clock_.now_seconds();
-  return secrets_.matches(secret, c.secret_hash) ||
-         (c.previous_secret_hash && c.previous_secret_expires_at && *c.previous_secret_expires_at > now &&
-          secrets_.matches(secret, *c.previous_secret_hash));
+  return client->accepts_secret(secrets_, secret, clock_.now_seconds());
 }
 
-AuthResult<std::shared_ptr<const CachedClient>> ClientAuthenticator::authenticate(const ClientCredentials& credentials,
-                                                                                  const Origin& origin) const {
+AuthResult<ClientCache::Entry> ClientAuthenticator::authenticate(const ClientCredentials& credentials,
+                                                                 const Origin& origin) const {
   const auto& id = credentials.id;
   if (id.empty()) return Failure(AuthError::InvalidClient, "Client authentication is required.");
   auto client = clients_.find(id);
@@ -35,8 +29,7 @@ AuthResult<std::shared_ptr<const CachedClient>> ClientAuthenticator::authenticat
   if (!client->client.is_active) {
     return Failure(AuthError::ClientDisabled, "This client is disabled.");
   }
-  const auto& ips = client->allowed_ips;
-  if (!ips.empty() && std::find(ips.begin(), ips.end(), origin.ip) == ips.end()) {
+  if (!client->allows_ip(origin.ip)) {
     audit_.record(audit_event(origin, "client.auth", "denied", id, "client", id));
     return Failure(AuthError::InvalidClient, "This client may not be used from this address.");
   }
@@ -59,8 +52,8 @@ void ClientAuthenticator::load_if_unknown(const std::string& client_id) const {
 
 Principal ClientAuthenticator::principal_of(const CachedClient& client) {
   Principal caller;
-  caller.subject = client.client.client_id;
-  caller.client_id = client.client.client_id;
+  caller.subject = std::string(client.client.client_id);
+  caller.client_id = std::string(client.client.client_id);
   caller.type = "service";
   caller.scopes = client.scopes;
   caller.is_trusted = client.client.is_trusted;

@@ -28,8 +28,8 @@ class ClientAuthenticator {
 
   /// InvalidClient (unknown, wrong secret, address not allowed) or ClientDisabled; the
   /// failures are audited.
-  [[nodiscard]] AuthResult<std::shared_ptr<const CachedClient>> authenticate(const ClientCredentials& credentials,
-                                                                             const Origin& origin) const;
+  [[nodiscard]] AuthResult<ClientCache::Entry> authenticate(const ClientCredentials& credentials,
+                                                            const Origin& origin) const;
   /// Whether answering needs a storage lookup first (an id the cache has not seen).
   [[nodiscard]] bool needs_load(const std::string& client_id) const;
   /// Loads a client another replica created, once; remembers ids storage does not have.

@@ -5,10 +5,47 @@
 
 #include "jose/crypto.hpp"
 
+#include <array>
+#include <cstddef>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 
 namespace permiso::auth {
+
+/// A stored client secret hash as the client cache holds it (33 bytes where the text takes a
+/// 76-character string): the form ClientSecrets::hash writes, "hmac-sha256$" and 64 lowercase
+/// hex digits, as its 32 bytes; any other text (empty for a client without a secret) as a view
+/// of that text, which no secret matches (no computed hash has another form). Reads back as
+/// the text it was made from.
+class SecretHash {
+ public:
+  static constexpr std::size_t kDigestSize = 32;
+
+  SecretHash() = default;  // "": no secret
+  /// Views `text` unless it has hash()'s form: the text must then outlive this (the client
+  /// cache keeps it in the entry).
+  explicit SecretHash(std::string_view text);
+  /// A literal reads as the stored text it names (tests compare and fall back to "").
+  SecretHash(const char* text) : SecretHash(std::string_view(text)) {}  // NOLINT(google-explicit-constructor)
+
+  /// Whether `text` has the form hash() writes.
+  [[nodiscard]] static bool is_digest_form(std::string_view text);
+  /// The HMAC's 32 bytes when the text had hash()'s form, else nullptr.
+  [[nodiscard]] const unsigned char* digest() const { return digest_form_ ? bytes_.data() : nullptr; }
+  /// The stored text it was made from.
+  [[nodiscard]] std::string text() const;
+  operator std::string() const { return text(); }  // NOLINT(google-explicit-constructor)
+
+  friend bool operator==(const SecretHash& hash, std::string_view text);
+  friend std::ostream& operator<<(std::ostream& out, const SecretHash& hash);
+
+ private:
+  [[nodiscard]] std::string_view other_text() const;
+
+  std::array<unsigned char, kDigestSize> bytes_{};  // the digest, or the viewed text's pointer and size
+  bool digest_form_ = false;
+};
 
 class ClientSecrets {
  public:
@@ -22,6 +59,9 @@ class ClientSecrets {
   [[nodiscard]] std::string hash(std::string_view secret) const;
   /// Constant-time comparison of the presented secret's hash with the stored one.
   [[nodiscard]] bool matches(std::string_view secret, std::string_view stored_hash) const;
+  /// matches() against a hash as the client cache holds it: the same answer, comparing the
+  /// 32 bytes (no hex text built). The HMAC is computed whatever `stored` holds.
+  [[nodiscard]] bool accepts(std::string_view secret, const SecretHash& stored) const;
 
  private:
   jose::HmacSha256 keyed_;  // under the pepper, keyed once: every token checks a secret

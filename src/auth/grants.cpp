@@ -76,14 +76,20 @@ Grants::Grants(const AuthSettings& settings, storage::Storage& storage, const Pa
 
 // ---- client credentials ----
 
-std::optional<Failure> Grants::client_limits(const storage::ServiceClient& c) const {
-  const auto per = [&](const std::optional<std::int64_t>& limit, std::uint32_t period_s, const char* suffix) {
-    if (!limit || *limit <= 0) return std::optional<Failure>();
-    return consume(limiter_, "client:" + c.client_id + suffix, RateRule{static_cast<std::uint32_t>(*limit), period_s});
+std::optional<Failure> Grants::client_limits(const ClientFields& c) const {
+  const auto key = [&](std::string_view suffix) {
+    std::string k = "client:";
+    k.append(c.client_id).append(suffix);
+    return k;
+  };
+  // The cache keeps storage's "no limit" (null, or ≤ 0) as 0.
+  const auto per = [&](std::int64_t limit, std::uint32_t period_s, std::string_view suffix) {
+    if (limit <= 0) return std::optional<Failure>();
+    return consume(limiter_, key(suffix), RateRule{static_cast<std::uint32_t>(limit), period_s});
   };
   if (auto f = per(c.rate_limit_per_minute, 60, ":m")) return f;
   if (auto f = per(c.rate_limit_per_hour, 3600, ":h")) return f;
-  return consume(limiter_, "client:" + c.client_id + ":svc", settings_.service_token_rate);
+  return consume(limiter_, key(":svc"), settings_.service_token_rate);
 }
 
 AuthResult<IssuedToken> Grants::client_credentials(const CachedClient& client, std::string_view scope,

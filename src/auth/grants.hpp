@@ -65,7 +65,7 @@ class Grants {
     storage::RefreshToken row;
   };
 
-  [[nodiscard]] std::optional<Failure> client_limits(const storage::ServiceClient& client) const;
+  [[nodiscard]] std::optional<Failure> client_limits(const ClientFields& client) const;
   [[nodiscard]] AuthResult<storage::User> authenticate(const LoginAttempt& attempt, const Origin& origin) const;
   [[nodiscard]] AuthResult<storage::User> check_password(const std::string& username, const std::string& password,
                                                          const Origin& origin) const;
