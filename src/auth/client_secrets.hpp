@@ -26,8 +26,6 @@ class SecretHash {
   /// Views `text` unless it has hash()'s form: the text must then outlive this (the client
   /// cache keeps it in the entry).
   explicit SecretHash(std::string_view text);
-  /// A literal reads as the stored text it names (tests compare and fall back to "").
-  SecretHash(const char* text) : SecretHash(std::string_view(text)) {}  // NOLINT(google-explicit-constructor)
 
   /// Whether `text` has the form hash() writes.
   [[nodiscard]] static bool is_digest_form(std::string_view text);
@@ -35,7 +33,6 @@ class SecretHash {
   [[nodiscard]] const unsigned char* digest() const { return digest_form_ ? bytes_.data() : nullptr; }
   /// The stored text it was made from.
   [[nodiscard]] std::string text() const;
-  operator std::string() const { return text(); }  // NOLINT(google-explicit-constructor)
 
   friend bool operator==(const SecretHash& hash, std::string_view text);
   friend std::ostream& operator<<(std::ostream& out, const SecretHash& hash);

@@ -254,7 +254,7 @@ TEST(CompactClientEntry, AnswersEveryCheckTheWholeRowAnswered) {
     EXPECT_EQ(entry->client.name, row.name);
     // The hash reads back as the stored text, whichever form it had.
     EXPECT_EQ(entry->client.secret_hash, row.secret_hash);
-    EXPECT_EQ(std::string(entry->client.secret_hash), row.secret_hash);
+    EXPECT_EQ(entry->client.secret_hash.text(), row.secret_hash);
     EXPECT_EQ(entry->previous_secret() != nullptr, prev.hash && prev.expires_at);
     if (const auto* p = entry->previous_secret()) {
       EXPECT_EQ(p->hash.text(), *prev.hash);

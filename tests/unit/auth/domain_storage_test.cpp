@@ -272,7 +272,7 @@ std::string after_a_race(storage::Storage& storage, const CacheReader& stale_rea
   slow.join();
   EXPECT_TRUE(refreshed.get());
   const auto seen = cache.find("svc-1");
-  return seen ? seen->client.secret_hash : "";
+  return seen ? seen->client.secret_hash.text() : "";
 }
 
 // The race behind a flaky rotate-secret test: a reload (maintenance), a refresh on a change
