@@ -11,9 +11,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -49,7 +51,32 @@ struct Options {
   std::string fix_store_dir;
   std::string fix_tls_cert;
   std::string fix_tls_key;
+  std::vector<std::string> max_fill_lots;  // "SYMBOL=LOTS" or "LOTS" (every symbol)
 };
+
+/// --max-fill-lots values as the simulator's liquidity (SimOptions::max_fill_lots, "*" for a
+/// bare LOTS); nullopt, with the problem logged, when one is not SYMBOL=LOTS or LOTS > 0.
+std::optional<std::map<std::string, double, std::less<>>> max_fill_lots(const std::vector<std::string>& given) {
+  std::map<std::string, double, std::less<>> out;
+  for (const auto& value : given) {
+    const auto eq = value.find('=');
+    const std::string symbol = eq == std::string::npos ? "*" : value.substr(0, eq);
+    const std::string lots_text = eq == std::string::npos ? value : value.substr(eq + 1);
+    std::size_t used = 0;
+    double lots = 0;
+    try {
+      lots = std::stod(lots_text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (symbol.empty() || used == 0 || used != lots_text.size() || !std::isfinite(lots) || !(lots > 0)) {
+      spdlog::error("mt5-sim: --max-fill-lots {}: expected SYMBOL=LOTS or LOTS, with LOTS > 0", value);
+      return std::nullopt;
+    }
+    out[symbol] = lots;
+  }
+  return out;
+}
 
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--command-url", o.command_url, "the command socket (REP) to bind")->capture_default_str();
@@ -79,6 +106,10 @@ void add_options(CLI::App& app, Options& o) {
                  "the FIX message store, kept across restarts so sequence numbers resume (required with --fix-port)");
   app.add_option("--fix-tls-cert", o.fix_tls_cert, "a PEM certificate: FIX over TLS")->check(CLI::ExistingFile);
   app.add_option("--fix-tls-key", o.fix_tls_key, "its PEM private key")->check(CLI::ExistingFile);
+  app.add_option("--max-fill-lots", o.max_fill_lots,
+                 "liquidity: the most lots one order fills at one quote, as SYMBOL=LOTS, or LOTS for every symbol "
+                 "not named (repeatable; default unlimited). A larger order: FOK refused, IOC filled in part, RETURN "
+                 "filled in part and the rest at later quotes");
   app.footer(
       "The bridge and the FIX acceptor may run at once, over the same simulated broker (with --accounts\n"
       "single, each opens its own one account, as two terminals logged in to two accounts).\n"
@@ -176,6 +207,9 @@ int run(const sigset_t& stop_signals, const Options& o) {
 
   sim::SimOptions sim_options;
   sim_options.seed = o.seed;
+  auto liquidity = max_fill_lots(o.max_fill_lots);
+  if (!liquidity) return kExitOptions;
+  sim_options.max_fill_lots = std::move(*liquidity);
   sim::SimulatedBroker broker(sim_options);
   // Each server sets the broker's listeners as its own: the share gives each a seat.
   const bool serve_bridge = !o.no_bridge;

@@ -15,6 +15,15 @@
 namespace permiso::trading::sim {
 namespace {
 
+constexpr double kUnlimited = std::numeric_limits<double>::infinity();
+
+/// The comment of a FOK order the liquidity cannot fill whole, refused with Retcode::Reject.
+/// MQL5's reference (ENUM_ORDER_TYPE_FILLING, ORDER_FILLING_FOK: "if the necessary amount of a
+/// financial instrument is currently unavailable in the market, the order will not be
+/// executed") names no retcode for it: TRADE_RETCODE_REJECT (10006, "request rejected") is the
+/// generic refusal, and what the FIX side reports for a killed FOK order (ExecType 8).
+constexpr const char* kNoLiquidity = "not enough liquidity to fill the order";
+
 SendOutcome refuse(Retcode code, std::string comment, const Tick* tick = nullptr) {
   SendOutcome out;
   out.result.retcode = code;
@@ -57,6 +66,12 @@ SimulatedBroker::SimulatedBroker(SimOptions options)
   trade_allowed_ = std::make_unique<std::atomic<bool>[]>(instruments_.size());
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     trade_allowed_[i].store(instruments_[i].spec.info.trade_allowed);
+  }
+  const auto every = options_.max_fill_lots.find("*");
+  const double unnamed = every != options_.max_fill_lots.end() ? every->second : kUnlimited;
+  for (const auto& in : instruments_) {
+    const auto named = options_.max_fill_lots.find(in.spec.info.name);
+    max_fill_.push_back(named != options_.max_fill_lots.end() ? named->second : unnamed);
   }
   auto first = std::make_shared<Quotes>();
   first->ticks = model_.quotes_at(start);
@@ -380,27 +395,31 @@ SendOutcome SimulatedBroker::send_market_open(Account& a, int sym, const TradeRe
     return refuse(Retcode::InvalidStops, "invalid stops", &tick);
   }
   const double volume = in.normalize_volume(r.volume);
+  const double filled = fillable(sym, volume);
+  const bool partial = filled < volume;
+  if (partial && (r.type_filling == Filling::Fok || filled <= 0)) return refuse(Retcode::Reject, kNoLiquidity, &tick);
   const double price = fill_price(a, in, market, buy, r);
   const Totals before = book_.totals(a, *q);
   const double equity = a.info.balance + a.info.credit + before.profit;
-  const double need = market_.margin_of(sym, volume, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, *q);
+  const double need = market_.margin_of(sym, filled, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, *q);
   if (equity - before.margin - need < -1e-9) return refuse(Retcode::NoMoney, "Not enough money", &tick);
 
   SendOutcome out;
   const TimeMs t = now();
   const Ticket order_ticket = next_ticket();
   Ticket deal = 0;
-  open_position(a, sym, buy ? PositionType::Buy : PositionType::Sell, volume, price, sl, tp, r.magic, r.comment,
+  open_position(a, sym, buy ? PositionType::Buy : PositionType::Sell, filled, price, sl, tp, r.magic, r.comment,
                 order_ticket, t, *q, out.changes, &deal);
   Order o;
   o.ticket = order_ticket;
   o.login = a.info.login;
   o.symbol = s.name;
   o.type = r.type;
-  o.state = OrderState::Filled;
+  // IOC's rest is cancelled at once; RETURN's keeps working (apply_triggers fills it).
+  o.state = !partial ? OrderState::Filled : r.type_filling == Filling::Ioc ? OrderState::Canceled : OrderState::Partial;
   o.type_filling = r.type_filling;
   o.volume_initial = volume;
-  o.volume_current = 0;
+  o.volume_current = in.normalize_volume(volume - filled);
   o.price_open = r.price != 0 ? r.price : price;
   o.price_current = price;
   o.sl = sl;
@@ -408,18 +427,72 @@ SendOutcome SimulatedBroker::send_market_open(Account& a, int sym, const TradeRe
   o.magic = r.magic;
   o.comment = r.comment;
   o.position_id = order_ticket;
-  o.time_setup_msc = o.time_done_msc = t;
-  a.orders_history.push_back(o);
-  out.changes.orders.push_back(std::move(o));
+  o.time_setup_msc = t;
+  if (o.state == OrderState::Partial) {
+    auto [it, inserted] = a.pending.emplace(order_ticket, PendingOrder{o, sym});
+    out.changes.orders.push_back(book_.live_order(it->second, *q));
+  } else {
+    o.time_done_msc = t;
+    a.orders_history.push_back(o);
+    out.changes.orders.push_back(std::move(o));
+  }
   finish(a, *q, out.changes);
-  out.result = TradeResult{Retcode::Done, deal,     order_ticket, order_ticket,      volume,
-                           price,         tick.bid, tick.ask,     "Request executed"};
+  out.result = TradeResult{partial ? Retcode::DonePartial : Retcode::Done,
+                           deal,
+                           order_ticket,
+                           order_ticket,
+                           filled,
+                           price,
+                           tick.bid,
+                           tick.ask,
+                           partial ? "Request executed partially" : "Request executed"};
   return out;
+}
+
+double SimulatedBroker::fillable(int sym, double wanted) const {
+  const double limit = max_fill_[static_cast<std::size_t>(sym)];
+  if (wanted <= limit) return wanted;
+  const auto& in = instruments_[static_cast<std::size_t>(sym)];
+  const double step = in.spec.info.volume_step;
+  const double steps = std::floor(std::max(limit, 0.0) / step + kEps);
+  const double lots = in.normalize_volume(steps * step);
+  return lots >= in.spec.info.volume_min - kEps * step ? lots : 0;
 }
 
 void SimulatedBroker::open_position(Account& a, int sym, PositionType type, double volume, double price, double sl,
                                     double tp, std::uint64_t magic, const std::string& comment, Ticket order_ticket,
                                     TimeMs t, const Quotes& q, Changes& ch, Ticket* deal_out) {
+  Deal d;
+  d.ticket = next_ticket();
+  d.login = a.info.login;
+  d.order = order_ticket;
+  d.position_id = order_ticket;
+  d.symbol = instruments_[static_cast<std::size_t>(sym)].spec.info.name;
+  d.type = type == PositionType::Buy ? DealType::Buy : DealType::Sell;
+  d.entry = DealEntry::In;
+  d.reason = DealReason::Client;
+  d.volume = volume;
+  d.price = price;
+  d.magic = magic;
+  d.comment = comment;
+  d.time_msc = t;
+  a.deals.push_back(d);
+  ch.deals.push_back(std::move(d));
+  if (deal_out != nullptr) *deal_out = a.deals.back().ticket;
+
+  if (auto open = a.open.find(order_ticket); open != a.open.end()) {
+    // A later fill of the same order (RETURN): the position grows, at the average price.
+    OpenPosition& p = open->second;
+    AccountBook::add_exposure(a, p, -1);
+    const double total = instruments_[static_cast<std::size_t>(sym)].normalize_volume(p.row.volume + volume);
+    p.row.price_open = (p.row.price_open * p.row.volume + price * volume) / total;
+    p.row.volume = total;
+    p.margin += market_.margin_of(sym, volume, price, a.info.leverage);
+    p.row.time_update_msc = t;
+    AccountBook::add_exposure(a, p, +1);
+    ch.positions.push_back(book_.live_row(p, q, a.ccy));
+    return;
+  }
   OpenPosition p;
   p.sym = sym;
   p.margin = market_.margin_of(sym, volume, price, a.info.leverage);
@@ -436,24 +509,6 @@ void SimulatedBroker::open_position(Account& a, int sym, PositionType type, doub
   row.comment = comment;
   row.reason = DealReason::Client;
   row.time_msc = row.time_update_msc = t;
-
-  Deal d;
-  d.ticket = next_ticket();
-  d.login = a.info.login;
-  d.order = order_ticket;
-  d.position_id = order_ticket;
-  d.symbol = row.symbol;
-  d.type = type == PositionType::Buy ? DealType::Buy : DealType::Sell;
-  d.entry = DealEntry::In;
-  d.reason = DealReason::Client;
-  d.volume = volume;
-  d.price = price;
-  d.magic = magic;
-  d.comment = comment;
-  d.time_msc = t;
-  a.deals.push_back(d);
-  ch.deals.push_back(std::move(d));
-  if (deal_out != nullptr) *deal_out = a.deals.back().ticket;
 
   AccountBook::add_exposure(a, p, +1);
   if (sl != 0 || tp != 0) ++a.with_stops;
@@ -716,6 +771,9 @@ namespace {
 
 bool pending_hit(OrderType type, double price, const Tick& t) {
   switch (type) {
+    case OrderType::Buy:
+    case OrderType::Sell:
+      return true;  // a market order's rest (RETURN) fills at whatever the market is
     case OrderType::BuyLimit:
       return t.ask <= price;
     case OrderType::SellLimit:
@@ -761,7 +819,7 @@ bool SimulatedBroker::triggers_pending(const Account& a, const Quotes& q) const 
 }
 
 void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Changes& ch) {
-  // 1. pending orders, in ticket order
+  // 1. pending orders (and the working rest of RETURN orders), in ticket order
   for (auto it = a.pending.begin(); it != a.pending.end();) {
     PendingOrder& po = it->second;
     const Tick& tick = q.ticks[static_cast<std::size_t>(po.sym)];
@@ -770,29 +828,7 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
       ++it;
       continue;
     }
-    const bool buy = is_buy(po.row.type);
-    const double price = buy ? tick.ask : tick.bid;
-    const auto& in = instruments_[static_cast<std::size_t>(po.sym)];
-    const Totals before = book_.totals(a, q);
-    const double equity = a.info.balance + a.info.credit + before.profit;
-    const double need =
-        market_.margin_of(po.sym, po.row.volume_current, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, q);
-    Order o = po.row;
-    o.price_current = price;
-    o.time_done_msc = t;
-    if (equity - before.margin - need < -1e-9 || a.open.size() >= options_.max_open_positions) {
-      o.state = OrderState::Rejected;
-      o.comment = "Not enough money";
-    } else {
-      o.state = OrderState::Filled;
-      o.position_id = o.ticket;
-      o.volume_current = 0;
-      open_position(a, po.sym, buy ? PositionType::Buy : PositionType::Sell, po.row.volume_current, price, po.row.sl,
-                    po.row.tp, po.row.magic, po.row.comment, o.ticket, t, q, ch, nullptr);
-    }
-    a.orders_history.push_back(o);
-    ch.orders.push_back(std::move(o));
-    it = a.pending.erase(it);
+    it = fill_working_order(a, po, q, t, ch) ? a.pending.erase(it) : std::next(it);
   }
   // 2. SL/TP at this quote
   if (a.with_stops > 0) {
@@ -835,6 +871,50 @@ void SimulatedBroker::apply_triggers(Account& a, const Quotes& q, TimeMs t, Chan
     close_position(a, worst, worst->second.row.volume, buy ? tick.bid : tick.ask, DealReason::StopOut, comment, t, q,
                    ch, nullptr, nullptr);
   }
+}
+
+bool SimulatedBroker::fill_working_order(Account& a, PendingOrder& po, const Quotes& q, TimeMs t, Changes& ch) {
+  const Tick& tick = q.ticks[static_cast<std::size_t>(po.sym)];
+  const bool buy = is_buy(po.row.type);
+  const double price = buy ? tick.ask : tick.bid;
+  const auto& in = instruments_[static_cast<std::size_t>(po.sym)];
+  const bool dealt_before = po.row.volume_current < po.row.volume_initial;
+  const double filled = fillable(po.sym, po.row.volume_current);
+  const Totals before = book_.totals(a, q);
+  const double equity = a.info.balance + a.info.credit + before.profit;
+  const double need = market_.margin_of(po.sym, filled, price, a.info.leverage) * rate(in.margin_ccy, a.ccy, q);
+  Order o = po.row;
+  o.price_current = price;
+  o.time_done_msc = t;
+  auto done = [&](OrderState state, std::string comment) {
+    o.state = state;
+    if (!comment.empty()) o.comment = std::move(comment);
+    a.orders_history.push_back(o);
+    ch.orders.push_back(std::move(o));
+    return true;
+  };
+  // An order that dealt already keeps its deals: its rest is cancelled, never "rejected".
+  const OrderState refused = dealt_before ? OrderState::Canceled : OrderState::Rejected;
+  if (dealt_before && a.closed.contains(po.row.ticket)) return done(OrderState::Canceled, "position closed");
+  if (filled <= 0 || (filled < po.row.volume_current && po.row.type_filling == Filling::Fok)) {
+    return done(refused, kNoLiquidity);
+  }
+  const bool adds = a.open.contains(po.row.ticket);
+  if (equity - before.margin - need < -1e-9 || (!adds && a.open.size() >= options_.max_open_positions)) {
+    return done(refused, "Not enough money");
+  }
+  o.position_id = o.ticket;
+  o.volume_current = in.normalize_volume(po.row.volume_current - filled);
+  open_position(a, po.sym, buy ? PositionType::Buy : PositionType::Sell, filled, price, po.row.sl, po.row.tp,
+                po.row.magic, po.row.comment, o.ticket, t, q, ch, nullptr);
+  if (o.volume_current <= 0) return done(OrderState::Filled, "");
+  if (po.row.type_filling == Filling::Ioc) return done(OrderState::Canceled, "");
+  // RETURN: the rest keeps working, and fills at the next quote steps.
+  o.state = OrderState::Partial;
+  o.time_done_msc = 0;
+  po.row = o;
+  ch.orders.push_back(book_.live_order(po, q));
+  return false;
 }
 
 Changes SimulatedBroker::publish_and_process(std::unique_lock<std::mutex>& step_lock, std::shared_ptr<Quotes> next,

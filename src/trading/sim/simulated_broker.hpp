@@ -23,6 +23,14 @@
 //    ask ≥ price, sell stop when bid ≤ price, at that quote; refused margin rejects the order.
 //  - Tickets: an order and the position it opens share a ticket (POSITION_IDENTIFIER), deals
 //    take their own; one sequence for all.
+//  - Liquidity (SimOptions::max_fill_lots): an order fills at most that many lots of its symbol
+//    at one quote (unlimited by default). A market order, or a pending order when it triggers,
+//    that wants more: FOK is refused whole (Retcode::Reject); IOC fills what there is and the
+//    rest is cancelled (Retcode::DonePartial, the order Canceled with volume_current = the
+//    rest); RETURN fills what there is and the rest keeps working (OrderState::Partial, listed
+//    by orders_get), filling up to the limit again at each later quote step, each fill a deal
+//    into the same position (its price_open the volume-weighted average), until it is filled,
+//    removed, or the position is closed (the rest is cancelled then).
 //
 // Threading: quotes are an immutable snapshot swapped per step (readers copy a shared_ptr);
 // each account has its own shared_mutex, so readers of one account never wait for another
@@ -74,6 +82,10 @@ struct SimOptions {
   /// Closed positions, historical orders and deals kept in memory per account (the newest);
   /// the trade store holds them all. Enough to cover what is not yet committed.
   std::size_t history_per_account = 256;
+  /// Liquidity: the most lots one order fills at one quote, by symbol; the key "*" applies to
+  /// every symbol not named. Empty (the default): unlimited, every order fills in full. See the
+  /// arithmetic above for what a larger order does under each filling mode.
+  std::map<std::string, double, std::less<>> max_fill_lots;
   std::vector<InstrumentSpec> instruments = default_instruments();
 };
 
@@ -155,6 +167,12 @@ class SimulatedBroker final : public Broker {
   [[nodiscard]] Ticket next_ticket() { return next_ticket_.fetch_add(1, std::memory_order_relaxed); }
 
   SendOutcome send_market_open(Account& a, int sym, const TradeRequest& r);
+  /// How much of `wanted` lots of instrument `sym` one fill gets (SimOptions::max_fill_lots,
+  /// down to the volume step): `wanted` itself when the liquidity is there.
+  [[nodiscard]] double fillable(int sym, double wanted) const;
+  /// Fills part or all of a working order at this quote (apply_triggers): true when it is done
+  /// (filled, cancelled or rejected, and moved to the history), false while it keeps working.
+  bool fill_working_order(Account& a, PendingOrder& po, const Quotes& q, TimeMs t, Changes& ch);
   SendOutcome send_close(Account& a, const TradeRequest& r);
   SendOutcome send_pending(Account& a, int sym, const TradeRequest& r);
   SendOutcome send_modify(Account& a, const TradeRequest& r);
@@ -164,6 +182,8 @@ class SimulatedBroker final : public Broker {
   /// never more than `deviation` points from the market (nor from `requested` when set).
   double fill_price(Account& a, const Instrument& in, double market, bool buy, const TradeRequest& r);
 
+  /// Opens the position `order_ticket` with an In deal, or adds the deal to it when it is open
+  /// already (a later fill of the same order).
   void open_position(Account& a, int sym, PositionType type, double volume, double price, double sl, double tp,
                      std::uint64_t magic, const std::string& comment, Ticket order_ticket, TimeMs t, const Quotes& q,
                      Changes& ch, Ticket* deal_out);
@@ -184,6 +204,7 @@ class SimulatedBroker final : public Broker {
   const std::vector<Instrument>& instruments_ = market_.instruments();
   const AccountBook book_{market_};
   std::unique_ptr<std::atomic<bool>[]> trade_allowed_;
+  std::vector<double> max_fill_;  // by instrument index: SimOptions::max_fill_lots, or infinity
 
   mutable std::shared_mutex quotes_mutex_;  // guards the pointer only
   std::shared_ptr<const Quotes> quotes_;

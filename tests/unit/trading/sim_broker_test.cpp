@@ -1038,6 +1038,206 @@ TEST(SimHistory, MemoryKeepsTheRecentHistoryAndRestoreStillKnowsOldPartialCloses
   EXPECT_DOUBLE_EQ(rest.changes.positions.at(0).profit, 47.0);
 }
 
+// ------------------------------------------------------------------ liquidity: partial fills
+
+/// A broker whose EURUSD fills at most 0.3 lots per order and quote, every other symbol 1 lot.
+SimOptions thin_market() {
+  SimOptions o = exact_options();
+  o.max_fill_lots = {{"EURUSD", 0.3}, {"*", 1.0}};
+  return o;
+}
+
+TradeRequest filled_as(TradeRequest r, Filling filling) {
+  r.type_filling = filling;
+  return r;
+}
+
+TEST(SimLiquidity, UnlimitedByDefault) {
+  SimulatedBroker broker(exact_options());
+  const Login l = broker.open_account("a", "USD", 100, 1'000'000).changes.accounts.at(0).login;
+  for (auto filling : {Filling::Fok, Filling::Ioc, Filling::Return}) {
+    auto out = broker.order_send(l, filled_as(market("EURUSD", OrderType::Buy, 50), filling));
+    EXPECT_EQ(out.result.retcode, Retcode::Done) << out.result.comment;
+    EXPECT_DOUBLE_EQ(out.result.volume, 50);
+  }
+}
+
+TEST(SimLiquidity, IocFillsWhatThereIsAndCancelsTheRest) {
+  SimulatedBroker broker(thin_market());
+  const Login l = broker.open_account("a", "USD", 100, 100'000).changes.accounts.at(0).login;
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10000, 1.10010));
+  auto out = broker.order_send(l, filled_as(market("EURUSD", OrderType::Buy, 1.0), Filling::Ioc));
+  ASSERT_EQ(out.result.retcode, Retcode::DonePartial) << out.result.comment;
+  EXPECT_TRUE(is_success(out.result.retcode));
+  EXPECT_DOUBLE_EQ(out.result.volume, 0.3);
+  EXPECT_DOUBLE_EQ(out.result.price, 1.10010);
+  ASSERT_EQ(out.changes.deals.size(), 1u);
+  EXPECT_DOUBLE_EQ(out.changes.deals[0].volume, 0.3);
+  EXPECT_EQ(out.changes.deals[0].ticket, out.result.deal);
+  ASSERT_EQ(out.changes.positions.size(), 1u);
+  EXPECT_DOUBLE_EQ(out.changes.positions[0].volume, 0.3);
+  ASSERT_EQ(out.changes.orders.size(), 1u);
+  const Order& o = out.changes.orders[0];
+  EXPECT_EQ(o.state, OrderState::Canceled);
+  EXPECT_EQ(o.type_filling, Filling::Ioc);
+  EXPECT_DOUBLE_EQ(o.volume_initial, 1.0);
+  EXPECT_DOUBLE_EQ(o.volume_current, 0.7);  // MT5: what was not filled
+  EXPECT_NE(o.time_done_msc, 0);
+  EXPECT_TRUE(broker.orders_get(l).empty());  // nothing keeps working
+  ASSERT_EQ(broker.positions_get(l).size(), 1u);
+  EXPECT_DOUBLE_EQ(broker.positions_get(l)[0].volume, 0.3);
+  // The margin is the filled volume's: 0.3 lots × 100,000 / 100 at EUR→USD 1.10000.
+  EXPECT_NEAR(broker.account_info(l)->margin, 330.0, 1e-6);
+  // Within the liquidity, IOC fills whole.
+  auto whole = broker.order_send(l, filled_as(market("EURUSD", OrderType::Sell, 0.3), Filling::Ioc));
+  EXPECT_EQ(whole.result.retcode, Retcode::Done);
+  EXPECT_EQ(whole.changes.orders.at(0).state, OrderState::Filled);
+}
+
+TEST(SimLiquidity, FokThatCannotFillWholeIsRejectedAndChangesNothing) {
+  SimulatedBroker broker(thin_market());
+  const Login l = broker.open_account("a", "USD", 100, 100'000).changes.accounts.at(0).login;
+  const auto before = broker.snapshot();
+  auto out = broker.order_send(l, filled_as(market("EURUSD", OrderType::Buy, 0.31), Filling::Fok));
+  EXPECT_EQ(out.result.retcode, Retcode::Reject);
+  EXPECT_EQ(out.result.comment, "not enough liquidity to fill the order");
+  EXPECT_EQ(refusal_of(out.result.retcode), Refusal::Rejected);
+  EXPECT_TRUE(out.changes.empty());
+  EXPECT_TRUE(broker.positions_get(l).empty());
+  EXPECT_EQ(broker.snapshot().next_ticket, before.next_ticket);  // no ticket spent
+  // The "*" limit: GBPUSD fills 1 lot, not more.
+  EXPECT_EQ(broker.order_send(l, market("GBPUSD", OrderType::Buy, 1.0)).result.retcode, Retcode::Done);
+  EXPECT_EQ(broker.order_send(l, market("GBPUSD", OrderType::Buy, 1.01)).result.retcode, Retcode::Reject);
+}
+
+TEST(SimLiquidity, ReturnKeepsTheRestWorkingAndFillsItAtLaterQuotes) {
+  SimulatedBroker broker(thin_market());
+  const Login l = broker.open_account("a", "USD", 100, 100'000).changes.accounts.at(0).login;
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10000, 1.10010));
+  auto out = broker.order_send(l, filled_as(market("EURUSD", OrderType::Buy, 0.8), Filling::Return));
+  ASSERT_EQ(out.result.retcode, Retcode::DonePartial) << out.result.comment;
+  EXPECT_DOUBLE_EQ(out.result.volume, 0.3);
+  const Ticket ticket = out.result.order;
+  EXPECT_EQ(out.result.position, ticket);
+  EXPECT_EQ(out.changes.orders.at(0).state, OrderState::Partial);
+  EXPECT_DOUBLE_EQ(out.changes.orders.at(0).volume_current, 0.5);
+  auto working = broker.orders_get(l);
+  ASSERT_EQ(working.size(), 1u);
+  EXPECT_EQ(working[0].ticket, ticket);
+  EXPECT_EQ(working[0].state, OrderState::Partial);
+
+  // The next quote fills 0.3 more into the same position, at the average price.
+  auto ch = broker.set_quote("EURUSD", 1.10100, 1.10110);
+  ASSERT_TRUE(ch);
+  ASSERT_EQ(ch->deals.size(), 1u);
+  EXPECT_DOUBLE_EQ(ch->deals[0].volume, 0.3);
+  EXPECT_DOUBLE_EQ(ch->deals[0].price, 1.10110);
+  EXPECT_EQ(ch->deals[0].order, ticket);
+  EXPECT_EQ(ch->deals[0].position_id, ticket);
+  ASSERT_EQ(ch->orders.size(), 1u);
+  EXPECT_EQ(ch->orders[0].state, OrderState::Partial);
+  EXPECT_DOUBLE_EQ(ch->orders[0].volume_current, 0.2);
+  ASSERT_EQ(ch->positions.size(), 1u);
+  EXPECT_EQ(ch->positions[0].ticket, ticket);
+  EXPECT_DOUBLE_EQ(ch->positions[0].volume, 0.6);
+  EXPECT_NEAR(ch->positions[0].price_open, 1.10060, 1e-9);
+
+  // The last 0.2 fills the order.
+  ch = broker.set_quote("EURUSD", 1.10200, 1.10210);
+  ASSERT_EQ(ch->deals.size(), 1u);
+  EXPECT_DOUBLE_EQ(ch->deals[0].volume, 0.2);
+  EXPECT_EQ(ch->orders.at(0).state, OrderState::Filled);
+  EXPECT_DOUBLE_EQ(ch->orders.at(0).volume_current, 0);
+  EXPECT_DOUBLE_EQ(ch->positions.at(0).volume, 0.8);
+  EXPECT_TRUE(broker.orders_get(l).empty());
+  EXPECT_EQ(broker.history_deals_get(l, 0, kStart * 2).size(), 1u + 3u);  // the deposit and three fills
+
+  // Closed whole at one quote: closing takes no liquidity limit (positions always close).
+  EXPECT_EQ(broker.order_send(l, close_req(ticket)).result.retcode, Retcode::Done);
+}
+
+TEST(SimLiquidity, ReturnRestIsCancelledWhenRemovedOrItsPositionCloses) {
+  SimulatedBroker broker(thin_market());
+  const Login l = broker.open_account("a", "USD", 100, 100'000).changes.accounts.at(0).login;
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10000, 1.10010));
+  const Ticket a = broker.order_send(l, filled_as(market("EURUSD", OrderType::Buy, 1.0), Filling::Return)).result.order;
+  TradeRequest remove;
+  remove.action = TradeAction::Remove;
+  remove.order = a;
+  auto removed = broker.order_send(l, remove);
+  EXPECT_EQ(removed.result.retcode, Retcode::Done);
+  EXPECT_EQ(removed.changes.orders.at(0).state, OrderState::Canceled);
+  EXPECT_DOUBLE_EQ(removed.changes.orders.at(0).volume_current, 0.7);
+
+  const Ticket b =
+      broker.order_send(l, filled_as(market("EURUSD", OrderType::Sell, 1.0), Filling::Return)).result.order;
+  EXPECT_EQ(broker.order_send(l, close_req(b)).result.retcode, Retcode::Done);
+  auto ch = broker.set_quote("EURUSD", 1.10100, 1.10110);
+  ASSERT_EQ(ch->orders.size(), 1u);
+  EXPECT_EQ(ch->orders[0].ticket, b);
+  EXPECT_EQ(ch->orders[0].state, OrderState::Canceled);
+  EXPECT_TRUE(ch->deals.empty());
+  EXPECT_TRUE(broker.orders_get(l).empty());
+  ASSERT_EQ(broker.positions_get(l).size(), 1u);  // a's 0.3 only
+  EXPECT_EQ(broker.positions_get(l)[0].ticket, a);
+}
+
+TEST(SimLiquidity, TriggeredPendingOrdersFillByTheirFillingMode) {
+  SimulatedBroker broker(thin_market());
+  const Login l = broker.open_account("a", "USD", 100, 100'000).changes.accounts.at(0).login;
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10000, 1.10010));
+  auto place = [&](Filling filling) {
+    auto out = broker.order_send(l, filled_as(pending("EURUSD", OrderType::BuyLimit, 0.5, 1.09500), filling));
+    EXPECT_EQ(out.result.retcode, Retcode::Placed) << out.result.comment;
+    return out.result.order;
+  };
+  const Ticket fok = place(Filling::Fok);
+  const Ticket ioc = place(Filling::Ioc);
+  const Ticket ret = place(Filling::Return);
+  auto ch = broker.set_quote("EURUSD", 1.09490, 1.09500);
+  std::map<Ticket, Order> orders;
+  for (const auto& o : ch->orders) orders[o.ticket] = o;
+  EXPECT_EQ(orders.at(fok).state, OrderState::Rejected);
+  EXPECT_EQ(orders.at(fok).comment, "not enough liquidity to fill the order");
+  EXPECT_EQ(orders.at(ioc).state, OrderState::Canceled);
+  EXPECT_DOUBLE_EQ(orders.at(ioc).volume_current, 0.2);
+  EXPECT_EQ(orders.at(ret).state, OrderState::Partial);
+  EXPECT_DOUBLE_EQ(orders.at(ret).volume_current, 0.2);
+  EXPECT_EQ(ch->deals.size(), 2u);  // 0.3 each for IOC and RETURN
+  ASSERT_EQ(broker.orders_get(l).size(), 1u);
+
+  // The rest of a limit order keeps its limit: nothing fills above it.
+  EXPECT_TRUE(broker.set_quote("EURUSD", 1.10000, 1.10010)->empty());
+  ch = broker.set_quote("EURUSD", 1.09480, 1.09490);
+  ASSERT_EQ(ch->deals.size(), 1u);
+  EXPECT_DOUBLE_EQ(ch->deals[0].volume, 0.2);
+  EXPECT_EQ(ch->orders.at(0).state, OrderState::Filled);
+  EXPECT_DOUBLE_EQ(broker.position_get(l, ret)->volume, 0.5);
+}
+
+TEST(SimLiquidity, RestoredWorkingRestKeepsFilling) {
+  SimulatedBroker broker(thin_market());
+  Persisted store;
+  auto keep = [&](SendOutcome out) {
+    store.add(out.changes);
+    return out;
+  };
+  keep(broker.open_account("a", "USD", 100, 100'000));
+  const Login l = store.accounts.begin()->first;
+  ASSERT_TRUE(broker.set_quote("EURUSD", 1.10000, 1.10010));
+  const Ticket t =
+      keep(broker.order_send(l, filled_as(market("EURUSD", OrderType::Buy, 0.5), Filling::Return))).result.order;
+
+  SimulatedBroker restored(thin_market());
+  restored.restore(store.state());
+  ASSERT_EQ(restored.orders_get(l).size(), 1u);
+  auto ch = restored.set_quote("EURUSD", 1.10100, 1.10110);
+  ASSERT_EQ(ch->deals.size(), 1u);
+  EXPECT_DOUBLE_EQ(ch->deals[0].volume, 0.2);
+  EXPECT_EQ(ch->orders.at(0).state, OrderState::Filled);
+  EXPECT_DOUBLE_EQ(restored.position_get(l, t)->volume, 0.5);
+}
+
 // ------------------------------------------------------------------ bars and the thread
 
 TEST(SimBars, BackfillEndsAtTheCurrentQuote) {
