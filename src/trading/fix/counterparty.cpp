@@ -72,6 +72,20 @@ Execution execution_of(const OrderRequest& request, const SendOutcome& outcome) 
   return e;
 }
 
+/// The report that follows an IOC order's partial fill (FIX 4.4, ExecutionReport for an IOC
+/// order: what cannot be filled at once is canceled): ExecType 4, OrdStatus 4, CumQty the
+/// filled volume, LeavesQty 0, answering the same ClOrdID with the same Mt5Retcode
+/// (DONE_PARTIAL). nullopt for any other outcome.
+std::optional<Execution> cancelled_rest(const Execution& fill) {
+  if (fill.exec_type != 'F' || fill.order.state != OrderState::Canceled || fill.order.volume_current <= 0) {
+    return std::nullopt;
+  }
+  Execution rest = fill;
+  rest.exec_type = '4';
+  rest.deal.reset();
+  return rest;
+}
+
 /// An ExecutionReport for a deal the broker made on its own (a stop hit, an order triggered, a
 /// stop-out), with the order that made it.
 Execution unsolicited_fill(const Deal& deal, const Changes& changes) {
@@ -142,7 +156,7 @@ std::string one_line(const std::string& line) {
 
 // ---------------------------------------------------------------- the answer book
 
-std::optional<std::string> AnswerBook::claim(Login login, const std::string& cl_ord_id) {
+std::optional<AnswerBook::Answer> AnswerBook::claim(Login login, const std::string& cl_ord_id) {
   std::unique_lock lock(mu_);
   for (;;) {
     Ledger& ledger = ledgers_[login];
@@ -162,7 +176,7 @@ std::optional<std::string> AnswerBook::claim(Login login, const std::string& cl_
   }
 }
 
-void AnswerBook::settle(Login login, const std::string& cl_ord_id, std::string answer) {
+void AnswerBook::settle(Login login, const std::string& cl_ord_id, Answer answer) {
   {
     std::lock_guard lock(mu_);
     auto& answers = ledgers_[login].answers;
@@ -183,7 +197,7 @@ void AnswerBook::abandon(Login login, const std::string& cl_ord_id) {
   settled_.notify_all();
 }
 
-std::optional<std::string> AnswerBook::find(Login login, const std::string& cl_ord_id) {
+std::optional<AnswerBook::Answer> AnswerBook::find(Login login, const std::string& cl_ord_id) {
   std::unique_lock lock(mu_);
   for (;;) {
     auto ledger = ledgers_.find(login);
@@ -296,7 +310,9 @@ void Counterparty::serve_order(const std::string& session, const Message& messag
   if (!request) return reject(session, message, kMalformed);
   if (auto earlier = answers_.claim(request->login, request->cl_ord_id)) {
     // The same ClOrdID again (a resend, a retry after a timeout): the first answer, not a second order.
-    if (auto answer = Message::parse(*earlier)) send_(session, *answer);
+    for (const auto& text : *earlier) {
+      if (auto answer = Message::parse(text)) send_(session, *answer);
+    }
     return;
   }
   std::optional<Answered> answer;
@@ -309,9 +325,11 @@ void Counterparty::serve_order(const std::string& session, const Message& messag
   if (answer->refused) {
     answers_.abandon(request->login, request->cl_ord_id);
   } else {
-    answers_.settle(request->login, request->cl_ord_id, answer->message.text());
+    AnswerBook::Answer texts;
+    for (const auto& m : answer->messages) texts.push_back(m.text());
+    answers_.settle(request->login, request->cl_ord_id, std::move(texts));
   }
-  send_(session, answer->message);
+  for (const auto& m : answer->messages) send_(session, m);
 }
 
 Counterparty::Answered Counterparty::execute(const OrderRequest& request) {
@@ -322,7 +340,7 @@ Counterparty::Answered Counterparty::execute(const OrderRequest& request) {
     RequestRefusal report{
         msg::kPositionModifyReport, request.cl_ord_id,     "", 0, request.login, request.request.position, '1',
         outcome.result.retcode,     outcome.result.comment};
-    return {to_fix(report, options_.tags), false};
+    return {{to_fix(report, options_.tags)}, false};
   }
   if (!is_success(outcome.result.retcode) && (action == TradeAction::Modify || action == TradeAction::Remove)) {
     RequestRefusal refused{msg::kOrderCancelReject,
@@ -334,9 +352,12 @@ Counterparty::Answered Counterparty::execute(const OrderRequest& request) {
                            action == TradeAction::Modify ? '2' : '1',
                            outcome.result.retcode,
                            outcome.result.comment};
-    return {to_fix(refused, options_.tags), false};
+    return {{to_fix(refused, options_.tags)}, false};
   }
-  return {to_fix(execution_of(request, outcome), options_.tags), !is_success(outcome.result.retcode)};
+  const Execution execution = execution_of(request, outcome);
+  Answered answered{{to_fix(execution, options_.tags)}, !is_success(outcome.result.retcode)};
+  if (auto rest = cancelled_rest(execution)) answered.messages.push_back(to_fix(*rest, options_.tags));
+  return answered;
 }
 
 // ---- H: an order's status by ClOrdID ----
@@ -345,7 +366,8 @@ void Counterparty::serve_order_status(const std::string& session, const Message&
   auto request = order_status_request_from_fix(message);
   if (!request) return reject(session, message, kMalformed);
   auto answered = answers_.find(request->login, request->cl_ord_id);
-  auto earlier = answered ? Message::parse(*answered) : std::nullopt;
+  // The last message says where the order ended (an IOC's: its rest cancelled).
+  auto earlier = answered && !answered->empty() ? Message::parse(answered->back()) : std::nullopt;
   if (earlier && earlier->type() == msg::kExecutionReport) {
     if (auto e = execution_from_fix(*earlier, options_.tags)) {
       e->exec_type = 'I';  // the answer given, as a status
@@ -481,7 +503,8 @@ void Counterparty::on_changes(const Changes& changes) {
     dealt.insert(deal.order);
   }
   for (const auto& order : changes.orders) {
-    if (dealt.contains(order.ticket)) continue;
+    // An order that dealt is reported with its deal, and an IOC's cancelled rest after it.
+    if (dealt.contains(order.ticket) && order.state != OrderState::Canceled) continue;
     if (auto e = unsolicited_order(order)) reports.push_back(to_fix(*e, options_.tags));
   }
   if (reports.empty()) return;

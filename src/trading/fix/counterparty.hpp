@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace permiso::trading::fix {
 
@@ -42,26 +43,28 @@ struct CounterpartyOptions {
 };
 
 /// The answers given to orders (D, G, F, U3), by account and ClOrdID, the oldest forgotten first
-/// past the bound. Thread-safe: a ClOrdID being executed by one thread makes another that asks
-/// for it wait for its answer, so a request is executed once however often it arrives.
+/// past the bound. An answer is one message, or several (an IOC order filled in part: the fill,
+/// then the rest's cancel), kept in the order they were sent. Thread-safe: a ClOrdID being executed by one thread makes
+/// another that asks for it wait for its answer, so a request is executed once however often it arrives.
 class AnswerBook {
  public:
   explicit AnswerBook(std::size_t per_account) : per_account_(per_account) {}
 
   /// The answer already given to (login, cl_ord_id), waiting while another thread executes it;
   /// nullopt: the caller now executes the request and must settle() or abandon() it.
-  std::optional<std::string> claim(Login login, const std::string& cl_ord_id);
-  void settle(Login login, const std::string& cl_ord_id, std::string answer);
+  using Answer = std::vector<std::string>;  // the messages' FIX texts, in order
+  std::optional<Answer> claim(Login login, const std::string& cl_ord_id);
+  void settle(Login login, const std::string& cl_ord_id, Answer answer);
   /// The execution failed before any answer: the ClOrdID is free again (a retry executes).
   void abandon(Login login, const std::string& cl_ord_id);
   /// The answer given to (login, cl_ord_id), waiting while it is being executed; nullopt when
   /// the request never arrived (or was forgotten).
-  [[nodiscard]] std::optional<std::string> find(Login login, const std::string& cl_ord_id);
+  [[nodiscard]] std::optional<Answer> find(Login login, const std::string& cl_ord_id);
 
  private:
   struct Ledger {
-    std::unordered_map<std::string, std::optional<std::string>> answers;  // nullopt: being executed
-    std::deque<std::string> arrival;                                      // oldest first, for the bound
+    std::unordered_map<std::string, std::optional<Answer>> answers;  // nullopt: being executed
+    std::deque<std::string> arrival;                                 // oldest first, for the bound
   };
 
   const std::size_t per_account_;
@@ -114,7 +117,7 @@ class Counterparty final : public SessionHandler {
   /// ClOrdID is free again and a retry after the refusal is executed, as the embedded simulator
   /// does. A refused replace, cancel or stops change stays the answer to its ClOrdID.
   struct Answered {
-    Message message;
+    std::vector<Message> messages;  // one, or an IOC's fill then its rest's cancel
     bool refused = false;
   };
   [[nodiscard]] Answered execute(const OrderRequest& request);

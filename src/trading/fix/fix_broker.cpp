@@ -58,7 +58,10 @@ std::optional<Filing> filing_of(const Message& m, const TagMap& tags) {
     if (!e) return std::nullopt;
     if (!e->mass_status_id.empty()) return Filing{e->mass_status_id, e->last_report};
     if (e->cl_ord_id.empty()) return std::nullopt;
-    return Filing{e->cl_ord_id, true};
+    // An IOC order filled in part: its rest's cancel (ExecType 4) follows, and is awaited too.
+    const bool rest_follows =
+        e->exec_type == 'F' && e->order.volume_current > 0 && e->order.type_filling == Filling::Ioc;
+    return Filing{e->cl_ord_id, !rest_follows};
   }
   if (type == msg::kOrderCancelReject || type == msg::kPositionModifyReport) {
     auto r = request_refusal_from_fix(m, tags);
@@ -734,7 +737,11 @@ SendOutcome FixBroker::send_order(Login login, const OrderRequest& order) {
   const Message& answer = answers->front();
   if (answer.type() == msg::kExecutionReport) {
     auto execution = execution_from_fix(answer, options_.tags);
-    if (execution) return settle_execution(login, *execution);
+    if (execution) {
+      SendOutcome out = settle_execution(login, *execution);
+      if (answers->size() > 1) settle_order_row(answers->back(), out);
+      return out;
+    }
   } else if (auto refused = request_refusal_from_fix(answer, options_.tags)) {
     return settle_refusal(*refused, order.request);
   }
@@ -764,6 +771,15 @@ SendOutcome FixBroker::settle_execution(Login login, const Execution& execution)
   out.changes = merged(std::move(out.changes), mirror_.apply(std::move(after)));
   include_own_rows(login, execution.result.position, out.changes);
   return out;
+}
+
+/// A later report of the same order (an IOC's rest cancelled): the order's row as it ended.
+void FixBroker::settle_order_row(const Message& report, SendOutcome& out) {
+  auto e = execution_from_fix(report, options_.tags);
+  if (!e || e->result.order == 0) return;
+  Changes rows;
+  rows.orders.push_back(e->order);
+  out.changes = merged(std::move(out.changes), mirror_.apply(std::move(rows)));
 }
 
 std::optional<Position> FixBroker::position_after_fill(Login login, const Execution& execution) const {

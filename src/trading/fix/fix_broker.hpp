@@ -181,6 +181,7 @@ class FixBroker final : public Broker, private SessionHandler {
   void forget_finished_orders(Login login, const std::vector<Order>& pending);
   SendOutcome send_order(Login login, const OrderRequest& order);
   SendOutcome settle_execution(Login login, const Execution& execution);
+  void settle_order_row(const Message& report, SendOutcome& out);
   SendOutcome settle_refusal(const RequestRefusal& refusal, const TradeRequest& request);
   [[nodiscard]] std::optional<Position> position_after_fill(Login login, const Execution& execution) const;
   [[nodiscard]] double realised_profit(Login login, const Position& position) const;

@@ -1,5 +1,7 @@
 #include "trading/fix/mapping.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <string_view>
 
 namespace permiso::trading::fix {
@@ -363,7 +365,13 @@ void read_pending_identity(FieldReader& in, OrderRequest& r) {
 
 // ---- executions ----
 
-void add_execution_order(Message& m, const Execution& e) {
+/// An order no longer working (FIX 4.4, ExecutionReport: LeavesQty is 0 once the order is
+/// canceled, expired, rejected or filled, and OrderQty > CumQty tells what was never filled).
+bool finished(char ord_status) {
+  return ord_status == '2' || ord_status == '4' || ord_status == '8' || ord_status == 'C';
+}
+
+void add_execution_order(Message& m, const Execution& e, char ord_status) {
   const Order& o = e.order;
   m.add(kAccount, o.login).add(kSymbol, symbol_on_wire(o.symbol));
   m.add(kSide, std::string(1, side_of(o.type))).add_decimal(kOrderQty, o.volume_initial);
@@ -373,7 +381,8 @@ void add_execution_order(Message& m, const Execution& e) {
   } else if (o.price_open > 0) {
     m.add_decimal(kPrice, o.price_open);
   }
-  m.add_decimal(kLeavesQty, o.volume_current).add_decimal(kCumQty, o.volume_initial - o.volume_current);
+  m.add_decimal(kLeavesQty, finished(ord_status) ? 0.0 : o.volume_current);
+  m.add_decimal(kCumQty, o.volume_initial - o.volume_current);
   m.add_decimal(kStopLoss, o.sl).add_decimal(kTakeProfit, o.tp).add(kMagic, o.magic);
   m.add(kOpenTimeMsc, o.time_setup_msc).add(kUpdateTimeMsc, o.time_done_msc);
   m.add(kOrderState, static_cast<int>(o.state)).add(kFilling, static_cast<int>(o.type_filling));
@@ -406,7 +415,11 @@ void read_execution_order(FieldReader& in, const Message& m, Execution& e) {
   if (!type) return in.fail();
   o.type = *type;
   o.volume_initial = in.decimal_or(kVolumeInitial, in.decimal(kOrderQty));
-  o.volume_current = in.decimal_or(kLeavesQty, 0);
+  // MT5's volume_current is what was not filled, also of a finished order (an IOC's cancelled
+  // rest), where FIX says LeavesQty 0: then OrderQty − CumQty.
+  o.volume_current = finished(in.character_or(kOrdStatus, '0')) && m.has(kCumQty)
+                         ? std::max(0.0, std::round((o.volume_initial - in.decimal(kCumQty)) * 1e8) / 1e8)
+                         : in.decimal_or(kLeavesQty, 0);
   o.price_open = is_stop(o.type) ? in.decimal_or(kStopPx, 0) : in.decimal_or(kPrice, 0);
   o.sl = in.decimal_or(kStopLoss, 0);
   o.tp = in.decimal_or(kTakeProfit, 0);
@@ -637,7 +650,7 @@ Message to_fix(const Execution& e, const TagMap& tags) {
   const char ord_status = ord_status_of(e);
   m.add(kExecId, exec_id_of(e)).add(kExecType, std::string(1, e.exec_type));
   m.add(kOrdStatus, std::string(1, ord_status));
-  add_execution_order(m, e);
+  add_execution_order(m, e, ord_status);
   add_execution_fill(m, e);
   m.add(kTransactTime, utc_timestamp(execution_time(e))).add(kPositionEffect, e.closing ? "C" : "O");
   if (e.result.position != 0) m.add(tags.position_id, e.result.position);

@@ -34,6 +34,26 @@ inline sim::SimOptions quiet_market() {
   return o;
 }
 
+/// quiet_market() where GBPUSD fills at most 0.3 lots per order and quote (partial fills);
+/// EURUSD, every other test's symbol, stays unlimited.
+inline sim::SimOptions thin_gbpusd_market() {
+  sim::SimOptions o = quiet_market();
+  o.max_fill_lots = {{"GBPUSD", 0.3}};
+  return o;
+}
+
+/// A market order of GBPUSD, filled as `filling`.
+inline TradeRequest gbpusd(OrderType type, double volume, Filling filling) {
+  TradeRequest r;
+  r.action = TradeAction::Deal;
+  r.symbol = "GBPUSD";
+  r.volume = volume;
+  r.type = type;
+  r.type_filling = filling;
+  r.deviation = 1000;
+  return r;
+}
+
 /// A market order on EURUSD (closing `position` when given).
 inline TradeRequest market(OrderType type, double volume, Ticket position = 0) {
   TradeRequest r;

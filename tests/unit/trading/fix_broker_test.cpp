@@ -27,8 +27,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Delivered;
 using testing::eventually;
+using testing::gbpusd;
 using testing::market;
-using testing::quiet_market;
+using testing::thin_gbpusd_market;
 
 constexpr const char* kPassword = "fix-test-password";
 
@@ -108,7 +109,7 @@ class FixBrokerTest : public ::testing::Test {
   std::string quote_comp_id_;  // the acceptor's market-data session, when set before SetUp
   std::filesystem::path dir_;
   int port_ = 0;
-  sim::SimulatedBroker sim_{quiet_market()};
+  sim::SimulatedBroker sim_{thin_gbpusd_market()};  // GBPUSD fills 0.3 lots at a time
   std::unique_ptr<FixServer> server_;
   Delivered delivered_;
 };
@@ -430,6 +431,85 @@ TEST_F(FixBrokerTest, ATradeMadeElsewhereIsFoundWithinTheFullReadInterval) {
       },
       options.full_read_interval + 3s));
   EXPECT_TRUE(broker->positions_get(login).empty());
+}
+
+// ---------------------------------------------------------------- partial fills (GBPUSD: 0.3 lots a fill)
+
+TEST_F(FixBrokerTest, AnIocOrderFilledInPartAnswersDonePartialWithTheFilledVolume) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  auto ioc = gbpusd(OrderType::Buy, 1.0, Filling::Ioc);
+  ioc.broker_order_id = "partial-ioc-1";
+  const auto out = broker->order_send(login, ioc);
+  ASSERT_EQ(out.result.retcode, Retcode::DonePartial) << out.result.comment;
+  EXPECT_DOUBLE_EQ(out.result.volume, 0.3);
+  const Ticket position = out.result.position;
+  ASSERT_NE(position, 0U);
+  // Every row the gateway persists: the deal and the position carry the filled volume, the
+  // order its requested volume and what was not filled.
+  const auto* deal = find_ticket(out.changes.deals, out.result.deal);
+  ASSERT_NE(deal, nullptr);
+  EXPECT_DOUBLE_EQ(deal->volume, 0.3);
+  const auto* row = find_ticket(out.changes.positions, position);
+  ASSERT_NE(row, nullptr);
+  EXPECT_DOUBLE_EQ(row->volume, 0.3);
+  const auto* order = find_ticket(out.changes.orders, out.result.order);
+  ASSERT_NE(order, nullptr);
+  EXPECT_EQ(order->state, OrderState::Canceled);
+  EXPECT_DOUBLE_EQ(order->volume_initial, 1.0);
+  EXPECT_DOUBLE_EQ(order->volume_current, 0.7);
+  // The mirror agrees with the broker, at once: one position of 0.3, nothing working.
+  ASSERT_EQ(broker->positions_get(login).size(), 1U);
+  EXPECT_DOUBLE_EQ(broker->positions_get(login).front().volume, 0.3);
+  EXPECT_TRUE(broker->orders_get(login).empty());
+  ASSERT_EQ(sim_.positions_get(login).size(), 1U);
+  EXPECT_DOUBLE_EQ(sim_.positions_get(login).front().volume, 0.3);
+
+  // A retry of the same order is answered the same, and executes nothing.
+  const auto again = broker->order_send(login, ioc);
+  EXPECT_EQ(again.result.retcode, Retcode::DonePartial) << again.result.comment;
+  EXPECT_EQ(again.result.position, position);
+  EXPECT_DOUBLE_EQ(again.result.volume, 0.3);
+  EXPECT_EQ(sim_.positions_get(login).size(), 1U);
+}
+
+TEST_F(FixBrokerTest, AFokOrderTheLiquidityCannotFillIsRejected) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  const auto out = broker->order_send(login, gbpusd(OrderType::Buy, 1.0, Filling::Fok));
+  EXPECT_EQ(out.result.retcode, Retcode::Reject);
+  EXPECT_EQ(out.result.comment, "not enough liquidity to fill the order");
+  EXPECT_TRUE(out.changes.empty());
+  EXPECT_TRUE(broker->positions_get(login).empty());
+  EXPECT_TRUE(sim_.positions_get(login).empty());
+}
+
+TEST_F(FixBrokerTest, AReturnOrdersRestFillsAtLaterQuotesIntoTheMirrorsPosition) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  const auto out = broker->order_send(login, gbpusd(OrderType::Buy, 0.8, Filling::Return));
+  ASSERT_EQ(out.result.retcode, Retcode::DonePartial) << out.result.comment;
+  EXPECT_DOUBLE_EQ(out.result.volume, 0.3);
+  const Ticket position = out.result.position;
+  ASSERT_EQ(broker->orders_get(login).size(), 1U);  // the rest, working
+  EXPECT_EQ(broker->orders_get(login).front().state, OrderState::Partial);
+  EXPECT_DOUBLE_EQ(broker->orders_get(login).front().volume_current, 0.5);
+  // Two more quotes fill 0.3 then 0.2, each reported (OrdStatus 1, then 2) and applied.
+  sim_.step(1000);
+  ASSERT_TRUE(eventually([&] { return sim_.orders_get(login).size() == 1; }, kReportBound));
+  sim_.step(1000);
+  ASSERT_TRUE(sim_.orders_get(login).empty());
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto rows = broker->positions_get(login);
+        return rows.size() == 1 && std::abs(rows.front().volume - 0.8) < 1e-9 && broker->orders_get(login).empty();
+      },
+      kReportBound))
+      << "the later fills did not reach the mirror within the bound";
+  EXPECT_NEAR(broker->positions_get(login).front().price_open, sim_.positions_get(login).front().price_open, 1e-9);
+  const auto delivered = delivered_.position(position);
+  ASSERT_TRUE(delivered);
+  EXPECT_DOUBLE_EQ(delivered->volume, 0.8);
 }
 
 TEST_F(FixBrokerTest, ADroppedSessionLogsOnAgainAndTrades) {

@@ -20,7 +20,8 @@
 namespace permiso::trading::fix {
 namespace {
 
-using trading::testing::quiet_market;
+using trading::testing::gbpusd;
+using trading::testing::thin_gbpusd_market;
 
 constexpr const char* kSession = "FIX.4.4:MT5SIM->PERMISO";
 constexpr const char* kOtherSession = "FIX.4.4:MT5SIM->PERMISO-2";
@@ -167,7 +168,7 @@ class CounterpartyTest : public ::testing::Test {
     ASSERT_TRUE(sim_.set_quote("EURUSD", round5(t.bid + delta), round5(t.ask + delta)));
   }
 
-  sim::SimulatedBroker sim_{quiet_market()};
+  sim::SimulatedBroker sim_{thin_gbpusd_market()};
   Wire wire_;
   std::unique_ptr<Counterparty> counterparty_;
 };
@@ -323,6 +324,86 @@ TEST_F(CounterpartyTest, TheSameClOrdIdIsAnsweredAgainIdenticallyAndExecutedOnce
   const auto placed = answer(to_fix(pending(login, "p-1", OrderType::BuyLimit, price)));
   EXPECT_EQ(answer(to_fix(pending(login, "p-1", OrderType::BuyLimit, price))).text(), placed.text());
   EXPECT_EQ(sim_.orders_get(login).size(), 1U);
+}
+
+// ---------------------------------------------------------------- partial fills (GBPUSD: 0.3 lots a fill)
+
+TEST_F(CounterpartyTest, AnIocOrderFilledInPartIsATradeThenItsRestCanceled) {
+  const Login login = open_account(100'000);
+  OrderRequest ioc{"i-1", "", login, gbpusd(OrderType::Buy, 1.0, Filling::Ioc), sim_.now()};
+  const auto sent = ask(to_fix(ioc));
+  ASSERT_EQ(sent.size(), 2U);
+  // 1. the trade: OrdStatus 1, 0.3 filled, 0.7 open at that moment, DONE_PARTIAL
+  EXPECT_EQ(sent[0].get(150), "F");
+  EXPECT_EQ(sent[0].get(39), "1");
+  EXPECT_EQ(sent[0].get(32), "0.3");
+  EXPECT_EQ(sent[0].get(14), "0.3");
+  EXPECT_EQ(sent[0].get(151), "0.7");
+  const auto fill = execution_from_fix(sent[0]);
+  ASSERT_TRUE(fill && fill->deal);
+  EXPECT_EQ(fill->cl_ord_id, "i-1");
+  EXPECT_EQ(fill->result.retcode, Retcode::DonePartial);
+  EXPECT_DOUBLE_EQ(fill->result.volume, 0.3);
+  // 2. the rest canceled: OrdStatus 4, CumQty 0.3, LeavesQty 0, the same ClOrdID and retcode
+  EXPECT_EQ(sent[1].get(150), "4");
+  EXPECT_EQ(sent[1].get(39), "4");
+  EXPECT_EQ(sent[1].get(14), "0.3");
+  EXPECT_EQ(sent[1].get(151), "0");
+  const auto rest = execution_from_fix(sent[1]);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->cl_ord_id, "i-1");
+  EXPECT_EQ(rest->result.retcode, Retcode::DonePartial);
+  EXPECT_EQ(rest->result.order, fill->result.order);
+  EXPECT_DOUBLE_EQ(rest->order.volume_current, 0.7);
+  ASSERT_EQ(sim_.positions_get(login).size(), 1U);
+  EXPECT_DOUBLE_EQ(sim_.positions_get(login).front().volume, 0.3);
+
+  // The same ClOrdID again: both answers again, nothing executed twice.
+  const auto again = ask(to_fix(ioc));
+  ASSERT_EQ(again.size(), 2U);
+  EXPECT_EQ(again[0].text(), sent[0].text());
+  EXPECT_EQ(again[1].text(), sent[1].text());
+  EXPECT_EQ(sim_.positions_get(login).size(), 1U);
+  // Its status is where it ended: canceled with 0.3 filled.
+  const auto status = execution_from_fix(answer(to_fix(OrderStatusRequest{"i-1", login, "GBPUSD", OrderType::Buy})));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->exec_type, 'I');
+  EXPECT_EQ(status->order.state, OrderState::Canceled);
+  EXPECT_DOUBLE_EQ(status->order.volume_current, 0.7);
+}
+
+TEST_F(CounterpartyTest, AFokOrderTheLiquidityCannotFillIsRejected) {
+  const Login login = open_account(100'000);
+  const auto e =
+      execution(to_fix(OrderRequest{"k-1", "", login, gbpusd(OrderType::Buy, 1.0, Filling::Fok), sim_.now()}));
+  EXPECT_EQ(e.exec_type, '8');
+  EXPECT_EQ(e.result.retcode, Retcode::Reject);
+  EXPECT_EQ(e.result.comment, "not enough liquidity to fill the order");
+  EXPECT_TRUE(sim_.positions_get(login).empty());
+}
+
+TEST_F(CounterpartyTest, AReturnOrdersRestIsFilledAtLaterQuotesAndReportedPerFill) {
+  const Login login = open_account(100'000);
+  const auto first =
+      execution(to_fix(OrderRequest{"r-1", "", login, gbpusd(OrderType::Sell, 0.5, Filling::Return), sim_.now()}));
+  EXPECT_EQ(first.result.retcode, Retcode::DonePartial);
+  EXPECT_EQ(first.order.state, OrderState::Partial);
+  EXPECT_DOUBLE_EQ(first.order.volume_current, 0.2);
+  const Tick t = *sim_.symbol_info_tick("GBPUSD");
+  wire_.take();
+  ASSERT_TRUE(sim_.set_quote("GBPUSD", round5(t.bid + 0.0001), round5(t.ask + 0.0001)));
+  const auto sent = wire_.take_messages();
+  ASSERT_EQ(sent.size(), 1U);  // the last fill: OrdStatus 2, the order done
+  EXPECT_EQ(sent[0].get(150), "F");
+  EXPECT_EQ(sent[0].get(39), "2");
+  EXPECT_EQ(sent[0].get(32), "0.2");
+  EXPECT_EQ(sent[0].get(14), "0.5");
+  EXPECT_EQ(sent[0].get(151), "0");
+  const auto report = execution_from_fix(sent[0]);
+  ASSERT_TRUE(report && report->deal);
+  EXPECT_TRUE(report->cl_ord_id.empty());  // unsolicited
+  EXPECT_EQ(report->result.position, first.result.position);
+  EXPECT_DOUBLE_EQ(sim_.positions_get(login).front().volume, 0.5);
 }
 
 TEST_F(CounterpartyTest, ARefusedNewOrderIsExecutedWhenItsClOrdIdComesAgain) {

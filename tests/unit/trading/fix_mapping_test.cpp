@@ -311,6 +311,87 @@ TEST(FixMapping, FillRoundTripsWithItsDealAndOrder) {
   EXPECT_EQ(e->deal->time_msc, kNow);
 }
 
+/// An IOC buy of 1 lot filled 0.3 and its rest cancelled: the fill as the counterparty reports it.
+Execution partial_fill() {
+  Execution e;
+  e.cl_ord_id = "c-2";
+  e.exec_type = 'F';
+  e.result = {Retcode::DonePartial, 901, 801, 801, 0.3, 1.1, 1.0999, 1.1001, "Request executed partially"};
+  e.order.ticket = 801;
+  e.order.login = 5001;
+  e.order.symbol = "EURUSD";
+  e.order.type = OrderType::Buy;
+  e.order.state = OrderState::Canceled;
+  e.order.type_filling = Filling::Ioc;
+  e.order.volume_initial = 1.0;
+  e.order.volume_current = 0.7;
+  e.order.position_id = 801;
+  e.order.time_setup_msc = e.order.time_done_msc = kNow;
+  e.deal = Deal{};
+  e.deal->ticket = 901;
+  e.deal->login = 5001;
+  e.deal->order = 801;
+  e.deal->position_id = 801;
+  e.deal->symbol = "EURUSD";
+  e.deal->volume = 0.3;
+  e.deal->price = 1.1;
+  e.deal->time_msc = kNow;
+  return e;
+}
+
+TEST(FixMapping, APartialFillIsOrdStatusPartiallyFilledWithItsQuantities) {
+  const auto m = wire(to_fix(partial_fill()));
+  EXPECT_EQ(m.get(150), "F");
+  EXPECT_EQ(m.get(39), "1");     // partially filled
+  EXPECT_EQ(m.get(38), "1");     // OrderQty
+  EXPECT_EQ(m.get(14), "0.3");   // CumQty
+  EXPECT_EQ(m.get(151), "0.7");  // LeavesQty: open at the time of the fill
+  EXPECT_EQ(m.get(32), "0.3");   // LastQty
+  EXPECT_EQ(m.get(20010), "10010");
+  auto e = execution_from_fix(m);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->result.retcode, Retcode::DonePartial);
+  EXPECT_DOUBLE_EQ(e->result.volume, 0.3);  // the filled volume, not the requested one
+  EXPECT_DOUBLE_EQ(e->order.volume_initial, 1.0);
+  EXPECT_DOUBLE_EQ(e->order.volume_current, 0.7);
+  ASSERT_TRUE(e->deal);
+  EXPECT_DOUBLE_EQ(e->deal->volume, 0.3);
+
+  // A counterparty that sends no Mt5Retcode: OrdStatus 1 on a trade is DONE_PARTIAL.
+  Message plain(msg::kExecutionReport);
+  for (const auto& f : m.fields()) {
+    if (f.tag != 20010 && f.tag != 35) plain.add(f.tag, f.value);
+  }
+  auto p = execution_from_fix(plain);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->result.retcode, Retcode::DonePartial);
+}
+
+TEST(FixMapping, TheCancelledRestOfAnIocOrderHasNoLeavesQtyAndKeepsItsCumQty) {
+  Execution rest = partial_fill();
+  rest.exec_type = '4';
+  rest.deal.reset();
+  const auto m = wire(to_fix(rest));
+  EXPECT_EQ(m.get(39), "4");
+  EXPECT_EQ(m.get(151), "0");  // FIX: nothing is open on a canceled order
+  EXPECT_EQ(m.get(14), "0.3");
+  EXPECT_EQ(m.get(32), "0");
+  auto e = execution_from_fix(m);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->order.state, OrderState::Canceled);
+  EXPECT_DOUBLE_EQ(e->order.volume_initial, 1.0);
+  EXPECT_DOUBLE_EQ(e->order.volume_current, 0.7);  // MT5: what was never filled
+  EXPECT_FALSE(e->deal);
+
+  // A pending order removed before any fill still reads back whole.
+  Execution removed = rest;
+  removed.order.type = OrderType::BuyLimit;
+  removed.order.volume_current = 1.0;
+  auto r = execution_from_fix(wire(to_fix(removed)));
+  ASSERT_TRUE(r);
+  EXPECT_DOUBLE_EQ(r->order.volume_current, 1.0);
+}
+
 TEST(FixMapping, RefusalCarriesTheMt5RetcodeOrFallsBackToOrdRejReason) {
   Execution refused;
   refused.cl_ord_id = "c-9";
