@@ -66,6 +66,10 @@ struct OpenTrade {
   std::uint64_t deviation = 20;  // points
   std::uint64_t magic = 0;
   std::string comment;
+  /// What the broker does with a volume it cannot fill at once (MT5's type_filling): FOK refuses
+  /// the order, IOC fills what it can and cancels the rest, RETURN keeps the rest working.
+  /// nullopt: FOK for a market order, RETURN for a pending one.
+  std::optional<Filling> filling;
   /// Idempotency-Key header or client_order_id; empty: not idempotent.
   std::string idempotency_key;
   /// A canonical digest of the request body: same key + other fingerprint = reused key.

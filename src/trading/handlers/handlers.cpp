@@ -201,15 +201,16 @@ void open_trade(Ctx& ctx, http::Request& req, http::Reply reply) {
                                                                          const http::Reply& answer) mutable {
             ctx.metrics.order(order.type);
             const int digits = ctx.instruments.digits(order.symbol);
+            const double requested = order.volume;
             auto placed = std::make_shared<std::atomic<bool>>(false);
-            TradingService::Render render = [digits, placed](const Position& p, const TradeResult& result) {
+            TradingService::Render render = [digits, requested, placed](const Position& p, const TradeResult& result) {
               StoredAnswer a;
               a.status = 201;
               if (result.retcode == Retcode::Placed) {
                 placed->store(true);
                 a.body = render_placed(p, result, digits);
               } else {
-                a.body = render_trade(p, digits);
+                a.body = render_filled_trade(p, result, requested, digits);
               }
               return a;
             };

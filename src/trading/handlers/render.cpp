@@ -33,8 +33,9 @@ void price_or_null(JsonWriter& w, std::string_view key, double v, int digits) {
 
 }  // namespace
 
-void write_trade(JsonWriter& w, const Position& p, int digits) {
-  w.begin_object();
+namespace {
+
+void write_trade_members(JsonWriter& w, const Position& p, int digits) {
   w.member("id", static_cast<std::uint64_t>(p.ticket));
   w.member("symbol", p.symbol);
   w.member("volume", p.volume, kVolumeDigits);
@@ -61,7 +62,27 @@ void write_trade(JsonWriter& w, const Position& p, int digits) {
     w.string(to_string(*p.close_reason));
   else
     w.null();
+}
+
+}  // namespace
+
+void write_trade(JsonWriter& w, const Position& p, int digits) {
+  w.begin_object();
+  write_trade_members(w, p, digits);
   w.end_object();
+}
+
+std::string render_filled_trade(const Position& p, const TradeResult& result, double requested_volume, int digits) {
+  std::string out;
+  out.reserve(480);
+  JsonWriter w(out);
+  w.begin_object();
+  write_trade_members(w, p, digits);
+  w.member("requested_volume", requested_volume, kVolumeDigits);
+  w.member("broker_retcode", static_cast<int>(result.retcode));
+  w.member("broker_retcode_name", to_string(result.retcode));
+  w.end_object();
+  return out;
 }
 
 std::string render_trade(const Position& p, int digits) {

@@ -37,6 +37,10 @@ class Instruments {
 ///  open_time, close_time, close_price, status, comment, …}: an MT5 position.
 void write_trade(JsonWriter& w, const Position& p, int digits);
 std::string render_trade(const Position& p, int digits);
+/// POST /trades' answer for an order that dealt: the trade (its volume the filled one), and
+/// the volume asked for with the broker's retcode, so a partial fill (TRADE_RETCODE_DONE_PARTIAL,
+/// volume < requested_volume) is told from a whole one.
+std::string render_filled_trade(const Position& p, const TradeResult& result, double requested_volume, int digits);
 /// A JSON array of trades.
 std::string render_trades(const std::vector<Position>& trades, const Instruments& instruments);
 

@@ -160,6 +160,8 @@ std::string fingerprint(const OpenTrade& t) {
   canon += "|";
   append_double(canon, t.tp);
   canon += "|" + std::to_string(t.deviation) + "|" + std::to_string(t.magic) + "|" + t.comment;
+  // Only when given: a body without it keeps the fingerprint it had before the field existed.
+  if (t.filling) canon += "|filling=" + std::string(to_string(*t.filling));
   return jose::hex(jose::sha256(canon));
 }
 
@@ -186,9 +188,9 @@ namespace {
 
 /// The first member of `o` that is not a field of a trade request (a typo must not be ignored).
 Parsed<void> only_trade_fields(const boost::json::object& o) {
-  static constexpr std::array<std::string_view, 10> kFields = {
-      "symbol",      "volume",  "trade_type",      "price",     "stop_loss",
-      "take_profit", "comment", "client_order_id", "deviation", "magic"};
+  static constexpr std::array<std::string_view, 11> kFields = {
+      "symbol",  "volume",          "trade_type", "price", "stop_loss", "take_profit",
+      "comment", "client_order_id", "deviation",  "magic", "filling"};
   for (const auto& [k, v] : o) {
     if (std::find(kFields.begin(), kFields.end(), std::string_view(k)) == kFields.end()) {
       return invalid(std::string_view(k).substr(0, 64), "is not a field of a trade request");
@@ -261,6 +263,14 @@ Parsed<void> read_extras(const boost::json::object& o, OpenTrade& t) {
   auto magic = optional_count(o, "magic", std::numeric_limits<std::int64_t>::max());
   if (!magic) return magic.error();
   if (*magic) t.magic = **magic;
+  auto filling = optional_string(o, "filling");
+  if (!filling) return filling.error();
+  if (*filling) {
+    for (const auto f : {Filling::Fok, Filling::Ioc, Filling::Return}) {
+      if (**filling == to_string(f)) t.filling = f;
+    }
+    if (!t.filling) return invalid("filling", "must be one of fok, ioc, return");
+  }
   return {};
 }
 

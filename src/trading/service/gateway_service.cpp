@@ -91,7 +91,7 @@ ServiceFailure refusal(const TradeResult& r, const TradeRequest& req) {
     case Refusal::MarketClosed:
       return fail(ServiceError::BrokerRefused, "symbol", msg, rc);
     case Refusal::InvalidFilling:
-      return fail(ServiceError::BrokerRefused, "type_filling", msg, rc);
+      return fail(ServiceError::BrokerRefused, "filling", msg, rc);
     case Refusal::PositionClosed:
       return fail(ServiceError::Conflict, "id", "trade is already closed", rc);
     case Refusal::Unreachable:
@@ -669,7 +669,7 @@ void GatewayService::send_trade(const Caller& caller, Login login, const OpenTra
   req.tp = request.tp;
   req.deviation = request.deviation;
   req.type = request.type;
-  req.type_filling = is_market(request.type) ? Filling::Fok : Filling::Return;
+  req.type_filling = request.filling.value_or(is_market(request.type) ? Filling::Fok : Filling::Return);
   req.magic = request.magic;
   req.comment = request.comment;
   req.broker_order_id = request.broker_order_id;

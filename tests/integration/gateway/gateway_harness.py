@@ -70,6 +70,12 @@ def mt5_binary():
     return os.path.abspath(path)
 
 
+# The counterparty's one thin market (mt5-sim --max-fill-lots): an order fills at most this many
+# lots of it per quote, so partial fills can be asserted. No other test trades it.
+THIN_SYMBOL = "AUDUSD"
+THIN_LOTS = 0.3
+
+
 def broker_name():
     name = os.environ.get("PERMISO_TEST_BROKER", "simulator")
     if name not in ("simulator", "terminal", "fix"):
@@ -96,7 +102,8 @@ class TerminalSim:
 
     def arguments(self):
         return [self.binary, "--command-url", self.command_url, "--event-url", self.event_url,
-                "--seed", SIM_SEED, "--tick-ms", "50"]
+                "--seed", SIM_SEED, "--tick-ms", "50",
+                "--max-fill-lots", f"{THIN_SYMBOL}={THIN_LOTS}"]
 
     def environment(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MT5_")}

@@ -86,6 +86,49 @@ class OpenTradeTest(gh.GatewayTestCase):
             self.assertEqual(t["symbol"], symbol)
 
 
+class PartialFillTest(gh.GatewayTestCase):
+    """An order larger than the counterparty's liquidity (mt5-sim --max-fill-lots, on the
+    terminal and FIX backends; the embedded simulator is unlimited): the API's answer says what
+    was filled, and the rows agree."""
+
+    @classmethod
+    def setUpClass(cls):
+        if gh.broker_name() == "simulator":
+            raise unittest.SkipTest("the embedded simulator's liquidity is unlimited")
+        super().setUpClass()
+        cls.trader = cls.stack.trader()
+
+    def order(self, filling, volume=1.0):
+        body = {"symbol": gh.THIN_SYMBOL, "volume": volume, "trade_type": "buy", "filling": filling}
+        return self.trader.post(f"{V1}/trades", json=body)
+
+    def test_ioc_answers_done_partial_with_the_filled_volume(self):
+        r = self.order("ioc")
+        self.assertEqual(r.status, 201, r)
+        t = r.body
+        self.assertEqual(t["broker_retcode"], 10010, t)
+        self.assertEqual(t["broker_retcode_name"], "TRADE_RETCODE_DONE_PARTIAL", t)
+        self.assertAlmostEqual(t["volume"], gh.THIN_LOTS, places=8)
+        self.assertAlmostEqual(t["requested_volume"], 1.0, places=8)
+        got = self.trader.get(gh.trade_path(t))
+        self.assertEqual(got.status, 200, got)
+        self.assertAlmostEqual(got.body["volume"], gh.THIN_LOTS, places=8)
+        orders = self.trader.get(f"{V1}/orders").body
+        self.assertFalse([o for o in orders if gh.same_id(o["id"], t["id"])], "an IOC order's rest is cancelled")
+
+    def test_fok_is_refused_whole(self):
+        before = len(self.trader.trades("?status=all&limit=1000"))
+        r = self.order("fok")
+        body = self.assertError(r, 422, "order_rejected")
+        self.assertEqual(body.get("broker_retcode"), 10006, r)
+        self.assertEqual(len(self.trader.trades("?status=all&limit=1000")), before, "a refused order opens nothing")
+
+    def test_within_the_liquidity_an_order_fills_whole(self):
+        t = self.trader.open(symbol=gh.THIN_SYMBOL, volume=gh.THIN_LOTS, filling="ioc")
+        self.assertEqual(t["broker_retcode"], 10009, t)
+        self.assertAlmostEqual(t["volume"], t["requested_volume"], places=8)
+
+
 class ValidationTest(gh.GatewayTestCase):
     @classmethod
     def setUpClass(cls):

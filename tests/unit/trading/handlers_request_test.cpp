@@ -92,6 +92,22 @@ TEST(OpenTradeBody, EachBadInputNamesItsField) {
   EXPECT_EQ(field_of(R"({"symbol":"EURUSD","volume":NaN,"trade_type":"buy"})"), "body");  // not JSON
 }
 
+TEST(OpenTradeBody, FillingIsOneOfMt5sPoliciesAndAbsentByDefault) {
+  const std::string base = R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy")";
+  auto none = parse_open_trade(post(base + "}"));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->filling);  // the service picks FOK (market) or RETURN (pending)
+  for (const auto& [text, filling] :
+       {std::pair{"fok", Filling::Fok}, std::pair{"ioc", Filling::Ioc}, std::pair{"return", Filling::Return}}) {
+    auto t = parse_open_trade(post(base + R"(,"filling":")" + text + R"("})"));
+    ASSERT_TRUE(t) << text;
+    EXPECT_EQ(t->filling, filling);
+    EXPECT_NE(t->fingerprint, none->fingerprint) << "the same key with another filling is another order";
+  }
+  EXPECT_EQ(field_of(base + R"(,"filling":"gtc"})"), "filling");
+  EXPECT_EQ(field_of(base + R"(,"filling":1})"), "filling");
+}
+
 TEST(OpenTradeBody, AnotherContentTypeIs415) {
   auto r = post(R"({"symbol":"EURUSD","volume":0.1,"trade_type":"buy"})");
   r.headers = {{"content-type", "application/x-www-form-urlencoded"}};
@@ -324,6 +340,21 @@ TEST(Render, TradeHasTheContractsFields) {
   EXPECT_EQ(closed.at("close_time").as_string(), "2025-12-01T15:22:59.123Z");
   EXPECT_DOUBLE_EQ(closed.at("close_price").to_number<double>(), 1.08);
   EXPECT_EQ(boost::json::parse(render_trades({}, Instruments{})).as_array().size(), 0U);
+}
+
+TEST(Render, AFilledOrderSaysTheVolumeAskedForAndTheRetcode) {
+  auto p = sample_position();
+  p.volume = 0.3;
+  TradeResult partial;
+  partial.retcode = Retcode::DonePartial;
+  partial.volume = 0.3;
+  const auto v = boost::json::parse(render_filled_trade(p, partial, 1.0, 5)).as_object();
+  for (const char* key : {"id", "symbol", "volume", "type", "open_price", "status"})
+    EXPECT_TRUE(v.contains(key)) << key;
+  EXPECT_DOUBLE_EQ(v.at("volume").to_number<double>(), 0.3);  // filled
+  EXPECT_DOUBLE_EQ(v.at("requested_volume").to_number<double>(), 1.0);
+  EXPECT_EQ(v.at("broker_retcode").to_number<int>(), 10010);
+  EXPECT_EQ(v.at("broker_retcode_name").as_string(), "TRADE_RETCODE_DONE_PARTIAL");
 }
 
 TEST(Render, AccountAndQuoteShapes) {

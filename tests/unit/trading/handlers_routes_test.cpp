@@ -56,6 +56,7 @@ class GatewayRoutes : public ::testing::Test {
     sim::SimOptions options;
     options.seed = 42;
     options.slippage_points = 0;
+    options.max_fill_lots = {{"GBPUSD", 0.3}};  // partial fills; every other test trades EURUSD
     sim_ = std::make_unique<sim::SimulatedBroker>(options);
     instruments_ = Instruments(sim_->symbols_get());
     hub_ = std::make_unique<StreamHub>(instruments_);
@@ -261,6 +262,41 @@ TEST_F(GatewayRoutes, ATradeFromOpenToCloseInTheContractsShapes) {
   }
   const auto quote = call("GET", "/api/v1/market/eurusd", t).json().as_object();
   for (const char* key : {"symbol", "bid", "ask", "spread", "last_update"}) EXPECT_TRUE(quote.contains(key)) << key;
+}
+
+TEST_F(GatewayRoutes, APartialFillIsASuccessThatSaysWhatWasFilled) {
+  const auto t = token(kTradingScopes);
+  const std::string order = R"({"symbol":"GBPUSD","volume":1,"trade_type":"buy","filling":")";
+  const auto partial = call("POST", "/api/v1/trades", t, order + R"(ioc"})");
+  ASSERT_EQ(partial.status, 201) << partial.body;
+  const auto trade = partial.json().as_object();
+  EXPECT_DOUBLE_EQ(trade.at("volume").to_number<double>(), 0.3);
+  EXPECT_DOUBLE_EQ(trade.at("requested_volume").to_number<double>(), 1.0);
+  EXPECT_EQ(trade.at("broker_retcode").to_number<int>(), 10010);
+  EXPECT_EQ(trade.at("broker_retcode_name").as_string(), "TRADE_RETCODE_DONE_PARTIAL");
+  const std::string path = "/api/v1/trades/" + std::to_string(trade.at("id").to_number<std::uint64_t>());
+  EXPECT_DOUBLE_EQ(call("GET", path, t).json().at("volume").to_number<double>(), 0.3);
+  EXPECT_TRUE(call("GET", "/api/v1/orders", t).json().as_array().empty());  // IOC: the rest is gone
+
+  const auto fok = call("POST", "/api/v1/trades", t, order + R"(fok"})");
+  EXPECT_EQ(fok.status, 422) << fok.body;
+  EXPECT_EQ(fok.json().at("error").as_string(), "order_rejected");
+  EXPECT_EQ(fok.json().at("broker_retcode").to_number<int>(), 10006);
+
+  // RETURN: 0.3 now, the rest a working order.
+  const auto working = call("POST", "/api/v1/trades", t, order + R"(return"})");
+  ASSERT_EQ(working.status, 201) << working.body;
+  EXPECT_EQ(working.json().at("broker_retcode").to_number<int>(), 10010);
+  const auto orders = call("GET", "/api/v1/orders", t).json().as_array();
+  ASSERT_EQ(orders.size(), 1U);
+  EXPECT_DOUBLE_EQ(orders[0].at("volume_current").to_number<double>(), 0.7);
+
+  // A whole fill says so too.
+  const auto whole = open(t);
+  ASSERT_EQ(whole.status, 201) << whole.body;
+  EXPECT_EQ(whole.json().at("broker_retcode").to_number<int>(), 10009);
+  EXPECT_DOUBLE_EQ(whole.json().at("requested_volume").to_number<double>(),
+                   whole.json().at("volume").to_number<double>());
 }
 
 TEST_F(GatewayRoutes, OrdersAndBrokerRoundTripsAreCountedByTypeAndAction) {

@@ -21,8 +21,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Delivered;
 using testing::eventually;
+using testing::gbpusd;
 using testing::market;
-using testing::quiet_market;
+using testing::thin_gbpusd_market;
 
 BridgeServerOptions single_account() {
   BridgeServerOptions o;
@@ -67,7 +68,7 @@ class TerminalBrokerTest : public ::testing::Test {
     return opened.changes.accounts.empty() ? 0 : opened.changes.accounts.front().login;
   }
 
-  sim::SimulatedBroker sim_{quiet_market()};
+  sim::SimulatedBroker sim_{thin_gbpusd_market()};  // GBPUSD fills 0.3 lots at a time
   std::unique_ptr<BridgeServer> server_;
   Delivered delivered_;
 };
@@ -120,6 +121,28 @@ TEST_F(TerminalBrokerTest, ARefusalKeepsTheTerminalsReturnCode) {
   auto refused = broker->order_send(login, market(OrderType::Buy, 1000));  // beyond volume_max
   EXPECT_FALSE(is_success(refused.result.retcode));
   EXPECT_EQ(refused.result.retcode, sim_.order_send(login, market(OrderType::Buy, 1000)).result.retcode);
+}
+
+TEST_F(TerminalBrokerTest, APartialFillCarriesDonePartialAndTheVolumesThrough) {
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  const Login login = open_account(*broker);
+  auto partial = broker->order_send(login, gbpusd(OrderType::Buy, 1.0, Filling::Ioc));
+  ASSERT_EQ(partial.result.retcode, Retcode::DonePartial) << partial.result.comment;
+  EXPECT_DOUBLE_EQ(partial.result.volume, 0.3);
+  const Order* order = nullptr;
+  for (const auto& o : partial.changes.orders) {
+    if (o.ticket == partial.result.order) order = &o;
+  }
+  ASSERT_NE(order, nullptr);
+  EXPECT_EQ(order->state, OrderState::Canceled);
+  EXPECT_EQ(order->type_filling, Filling::Ioc);
+  EXPECT_DOUBLE_EQ(order->volume_initial, 1.0);
+  EXPECT_DOUBLE_EQ(order->volume_current, 0.7);
+  ASSERT_EQ(broker->positions_get(login).size(), 1U);
+  EXPECT_DOUBLE_EQ(broker->positions_get(login).front().volume, 0.3);
+  // FOK keeps the terminal's refusal.
+  EXPECT_EQ(broker->order_send(login, gbpusd(OrderType::Buy, 1.0, Filling::Fok)).result.retcode, Retcode::Reject);
 }
 
 TEST_F(TerminalBrokerTest, AStopLossHitOnTheTerminalReachesTheGateway) {
