@@ -193,7 +193,7 @@ trading::fix::FixOptions fix_options(const GatewayConfig& cfg) {
   o.heartbeat_seconds = static_cast<int>(cfg.fix_heartbeat_s);
   o.timeout = std::chrono::milliseconds(cfg.fix_timeout_ms);
   o.full_read_interval = std::chrono::seconds(cfg.effective_fix_full_read_s());
-  o.tags.position_id = static_cast<int>(cfg.fix_position_id_tag);
+  o.tags = cfg.fix_tag_map();
   return o;
 }
 
@@ -204,6 +204,9 @@ std::optional<BrokerBackend> open_fix(const GatewayConfig& cfg) {
   } catch (const std::exception& e) {
     spdlog::critical("the FIX connector cannot start: {}", e.what());
     return std::nullopt;
+  }
+  if (const auto renumbered = fixtags::describe(cfg.fix_tag_map()); !renumbered.empty()) {
+    spdlog::info("FIX custom fields renumbered for this broker: {}", renumbered);
   }
   backend.fix->start();
   // The instruments, the stream and the routes are built from the counterparty's security list.

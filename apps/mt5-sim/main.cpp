@@ -3,6 +3,7 @@
 // acceptor (docs/fix.md), as a broker's FIX gateway does. The composition root: options →
 // simulated broker → the bridge and the FIX server over it, run until SIGINT or SIGTERM.
 #include "broker_share.hpp"
+#include "fixtags/tag_map.hpp"
 #include "trading/fix/fix_server.hpp"
 #include "trading/sim/simulated_broker.hpp"
 #include "trading/terminal/bridge_server.hpp"
@@ -32,6 +33,7 @@
 namespace {
 
 using namespace permiso::trading;
+namespace fixtags = permiso::fixtags;
 
 constexpr int kExitBind = 1;     // a server could not start (an endpoint could not be bound)
 constexpr int kExitOptions = 2;  // the command line is invalid
@@ -52,6 +54,7 @@ struct Options {
   std::string fix_tls_cert;
   std::string fix_tls_key;
   std::vector<std::string> max_fill_lots;  // "SYMBOL=LOTS" or "LOTS" (every symbol)
+  std::vector<std::string> fix_tags;  // Name=Number lists, joined
 };
 
 /// --max-fill-lots values as the simulator's liquidity (SimOptions::max_fill_lots, "*" for a
@@ -110,6 +113,9 @@ void add_options(CLI::App& app, Options& o) {
                  "liquidity: the most lots one order fills at one quote, as SYMBOL=LOTS, or LOTS for every symbol "
                  "not named (repeatable; default unlimited). A larger order: FOK refused, IOC filled in part, RETURN "
                  "filled in part and the rest at later quotes");
+  app.add_option("--fix-tags", o.fix_tags,
+                 "our custom FIX fields numbered as a broker numbers them: Name=Number,... as mt5-api's "
+                 "MT5_FIX_TAGS (repeatable; unnamed fields keep the dictionary's numbers)");
   app.footer(
       "The bridge and the FIX acceptor may run at once, over the same simulated broker (with --accounts\n"
       "single, each opens its own one account, as two terminals logged in to two accounts).\n"
@@ -153,6 +159,24 @@ terminal::BridgeServerOptions server_options(const Options& o) {
   return s;
 }
 
+/// --fix-tags as one Name=Number list.
+std::string fix_tag_list(const Options& o) {
+  std::string list;
+  for (const auto& item : o.fix_tags) list += (list.empty() ? "" : ",") + item;
+  return list;
+}
+
+/// What is wrong with --fix-tags, each in its words; empty when the map is valid.
+std::vector<std::string> fix_tag_problems(const Options& o) {
+  auto numbers = fixtags::parse_tag_numbers(fix_tag_list(o));
+  if (!numbers) return {"--fix-tags: " + numbers.error()};
+  std::vector<std::string> problems;
+  if (auto map = fixtags::make_tag_map(*numbers); !map) {
+    for (const auto& p : map.error()) problems.push_back("--fix-tags: " + p.field + " " + p.rule);
+  }
+  return problems;
+}
+
 fix::FixServerOptions fix_options(const Options& o) {
   fix::FixServerOptions f;
   f.port = o.fix_port;
@@ -165,6 +189,9 @@ fix::FixServerOptions fix_options(const Options& o) {
   f.cert_file = o.fix_tls_cert;
   f.key_file = o.fix_tls_key;
   f.multi_account = o.accounts == "multi";
+  if (auto numbers = fixtags::parse_tag_numbers(fix_tag_list(o))) {
+    if (auto map = fixtags::make_tag_map(*numbers)) f.tags = *map;  // else fix_tag_problems says why
+  }
   return f;
 }
 
@@ -194,6 +221,7 @@ bool servers_configured(const Options& o, const std::optional<fix::FixServerOpti
   if (o.no_bridge && !fix) problems.emplace_back("--no-bridge: nothing left to serve without --fix-port");
   if (fix) {
     for (const auto& problem : fix->validate()) problems.push_back(as_given(problem));
+    for (auto& problem : fix_tag_problems(o)) problems.push_back(std::move(problem));
   }
   for (const auto& problem : problems) spdlog::error("mt5-sim: {}", problem);
   return problems.empty();
@@ -229,7 +257,11 @@ int run(const sigset_t& stop_signals, const Options& o) {
     bridge->start();
     spdlog::info("mt5-sim listening: commands {}, events {}", bridge->command_endpoint(), bridge->event_endpoint());
   }
-  if (fix) spdlog::info("mt5-sim listening: FIX 4.4 on port {} as {}", o.fix_port, o.fix_comp_id);
+  if (fix) {
+    const auto renumbered = fixtags::describe(fix_server_options->tags);
+    spdlog::info("mt5-sim listening: FIX 4.4 on port {} as {}{}", o.fix_port, o.fix_comp_id,
+                 renumbered.empty() ? "" : ", custom fields renumbered " + renumbered);
+  }
   broker.start(std::chrono::milliseconds(o.tick_ms));
 
   const int signal = wait_for_stop_signal(stop_signals);

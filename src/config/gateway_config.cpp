@@ -16,6 +16,49 @@ namespace {
 
 constexpr const char* kApi = "mt5_api";
 constexpr const char* kBroker = "mt5_api.broker";
+constexpr const char* kFixTags = "fix_tags";  // a table of its own under kBroker
+
+/// Numbers `n.name` as `n` says, over an earlier layer's number for it.
+void set_fix_tag(std::vector<fixtags::TagNumber>& tags, fixtags::TagNumber n) {
+  const auto same = std::find_if(tags.begin(), tags.end(), [&](const auto& t) { return t.name == n.name; });
+  if (same != tags.end()) {
+    same->number = n.number;
+  } else {
+    tags.push_back(std::move(n));
+  }
+}
+
+/// [mt5_api.broker.fix_tags]: Name = number, one key per renumbered field.
+void read_fix_tags(const toml::table& t, const std::string& source, GatewayConfig& c,
+                   std::vector<ConfigProblem>& problems) {
+  const auto node = t.at_path(std::string(kBroker) + "." + kFixTags);
+  if (!node) return;
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    problems.push_back({std::string(kBroker) + "." + kFixTags, "must be a table of Name = number (in " + source + ")"});
+    return;
+  }
+  for (const auto& [key, value] : *table) {
+    if (!value.is_integer()) {
+      problems.push_back({std::string(kBroker) + "." + kFixTags + "." + std::string(key.str()),
+                          "must be an integer (in " + source + ")"});
+      continue;
+    }
+    set_fix_tag(c.fix_tags, {std::string(key.str()), *value.value<std::int64_t>()});
+  }
+}
+
+/// MT5_FIX_TAGS: Name=Number,... over the files' numbers, name by name.
+void env_fix_tags(const EnvLookup& env, GatewayConfig& c, std::vector<ConfigProblem>& problems) {
+  const auto text = env("MT5_FIX_TAGS");
+  if (!text) return;
+  auto numbers = fixtags::parse_tag_numbers(*text);
+  if (!numbers) {
+    problems.push_back({"MT5_FIX_TAGS", numbers.error()});
+    return;
+  }
+  for (auto& n : *numbers) set_fix_tag(c.fix_tags, std::move(n));
+}
 
 void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& c, std::vector<ConfigProblem>& problems,
                 detail::SecretSource& secrets, const detail::EnvOverrides& overrides) {
@@ -79,6 +122,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.integer(kBroker, "fix_timeout_ms", c.fix_timeout_ms);
   r.integer(kBroker, "fix_full_read_s", c.fix_full_read_s);
   r.integer(kBroker, "fix_position_id_tag", c.fix_position_id_tag);
+  read_fix_tags(t, source, c, problems);
   r.integer(kBroker, "sim_seed", c.sim_seed);
   r.integer(kBroker, "sim_tick_ms", c.sim_tick_ms);
   r.number(kBroker, "demo_deposit", c.demo_deposit);
@@ -88,7 +132,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
 
 std::vector<Entry> entries(const GatewayConfig& c) {
   using L = std::vector<std::string>;
-  return {
+  std::vector<Entry> all{
       {"", "environment", c.environment},
       {"", "version", c.version},
       {"", "data_dir", c.data_dir},
@@ -151,6 +195,9 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kBroker, "demo_leverage", c.demo_leverage},
       {kBroker, "demo_currency", c.demo_currency},
   };
+  const std::string fix_tags = std::string(kBroker) + "." + kFixTags;
+  for (const auto& n : c.fix_tags) all.push_back({fix_tags, n.name, n.number});
+  return all;
 }
 
 bool known_algorithm(std::string_view a) {
@@ -186,6 +233,22 @@ std::string GatewayConfig::effective_database_url() const {
 std::int64_t GatewayConfig::effective_fix_full_read_s() const {
   if (fix_full_read_s > 0) return fix_full_read_s;
   return effective_database_url().starts_with("sqlite:") ? 30 : 2;
+}
+
+std::vector<fixtags::TagNumber> GatewayConfig::effective_fix_tags() const {
+  std::vector<fixtags::TagNumber> numbers;
+  const bool numbers_position_id =
+      std::any_of(fix_tags.begin(), fix_tags.end(), [](const auto& n) { return n.name == "PositionID"; });
+  if (fix_position_id_tag != fixtags::TagMap{}.position_id && !numbers_position_id) {
+    numbers.push_back({"PositionID", fix_position_id_tag});
+  }
+  numbers.insert(numbers.end(), fix_tags.begin(), fix_tags.end());
+  return numbers;
+}
+
+fixtags::TagMap GatewayConfig::fix_tag_map() const {
+  auto numbered = fixtags::make_tag_map(effective_fix_tags());
+  return numbered ? *numbered : fixtags::TagMap{};
 }
 
 std::vector<std::string> GatewayConfig::jwt_algorithms() const {
@@ -248,6 +311,7 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_int(env, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, problems);
   env_int(env, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, problems);
   env_int(env, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, problems);
+  env_fix_tags(env, c, problems);
   env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
   env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
   env_double(env, "MT5_DEMO_DEPOSIT", c.demo_deposit, problems);
@@ -381,6 +445,26 @@ bool comp_id(std::string_view id) {
          std::all_of(id.begin(), id.end(), [](char ch) { return ch > ' ' && ch < 127 && ch != '='; });
 }
 
+/// The broker's numbers for our custom fields: names the dictionary has, FIX's user-defined
+/// ranges, one field per number (a message with two would be read wrongly, not refused).
+void check_fix_tags(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
+  const auto position_id =
+      std::find_if(c.fix_tags.begin(), c.fix_tags.end(), [](const auto& n) { return n.name == "PositionID"; });
+  const bool alias = c.fix_position_id_tag != fixtags::TagMap{}.position_id;
+  if (alias && position_id != c.fix_tags.end() && position_id->number != c.fix_position_id_tag) {
+    p.push_back({"MT5_FIX_POSITION_ID_TAG",
+                 "is " + std::to_string(c.fix_position_id_tag) +
+                     " but MT5_FIX_TAGS has PositionID=" + std::to_string(position_id->number) + ": set one of them"});
+  }
+  auto numbered = fixtags::make_tag_map(c.effective_fix_tags());
+  if (numbered) return;
+  for (const auto& problem : numbered.error()) {
+    // MT5_FIX_POSITION_ID_TAG's own problems are named after it, as before MT5_FIX_TAGS.
+    const bool from_alias = problem.field == "PositionID" && alias && position_id == c.fix_tags.end();
+    p.push_back({from_alias ? "MT5_FIX_POSITION_ID_TAG" : "MT5_FIX_TAGS", problem.field + " " + problem.rule});
+  }
+}
+
 /// MT5_BROKER=fix: where the counterparty listens and how the session logs on.
 void check_fix(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   if (!parse_host_port(c.mt5_server)) p.push_back({"MT5_SERVER", "must be the FIX counterparty's host:port"});
@@ -396,14 +480,10 @@ void check_fix(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
     p.push_back(
         {"MT5_FIX_CA_FILE", "is required with MT5_FIX_TLS: the counterparty's certificate is verified against it"});
   }
-  // The vendor tag must not take a number our own fields use (docs/fix.md, 20002-20099).
-  if (c.fix_position_id_tag > 20001 && c.fix_position_id_tag < 20100) {
-    p.push_back({"MT5_FIX_POSITION_ID_TAG", "must not be one of our own tags 20002..20099"});
-  }
   detail::check_range(p, "MT5_FIX_HEARTBEAT_S", c.fix_heartbeat_s, 1, 300);
   detail::check_range(p, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, 100, 60'000);
   detail::check_range(p, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, 0, 3600);
-  detail::check_range(p, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, 5000, 49'999);
+  check_fix_tags(p, c);
 }
 
 /// The broker and the simulator's demo account.

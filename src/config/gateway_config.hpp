@@ -9,13 +9,14 @@
 // REDIS_URL, JWT_ALGORITHM (comma list: the verifier's allow-list), JWT_SECRET_KEY,
 // JWT_ISSUER, JWT_AUDIENCE, PERMISO_ALLOW_HS256_IN_PRODUCTION, MT5_SERVICE_CLIENT_ID,
 // MT5_SERVICE_CLIENT_SECRET, MT5_BROKER, MT5_SERVER, MT5_LOGIN, MT5_PASSWORD, MT5_SIM_SEED,
-// MT5_SIM_TICK_MS, MT5_DEMO_DEPOSIT, MT5_DEMO_LEVERAGE, MT5_DEMO_CURRENCY, ALLOWED_ORIGINS and
-// CORS_ORIGINS (comma lists, merged), RATE_LIMIT_API, LOG_LEVEL, LOG_FORMAT,
+// MT5_SIM_TICK_MS, MT5_FIX_* (docs/configuration.md), MT5_DEMO_DEPOSIT, MT5_DEMO_LEVERAGE, MT5_DEMO_CURRENCY,
+// ALLOWED_ORIGINS and CORS_ORIGINS (comma lists, merged), RATE_LIMIT_API, LOG_LEVEL, LOG_FORMAT,
 // PERMISO_TRUSTED_PROXIES.
 #pragma once
 
 #include "common/result.hpp"
 #include "config/config.hpp"
+#include "fixtags/tag_map.hpp"
 #include "log/log.hpp"
 
 #include <cstdint>
@@ -94,8 +95,11 @@ struct GatewayConfig {
   std::string fix_ca_file;  // empty with TLS: the system store
   std::int64_t fix_heartbeat_s = 30;
   std::int64_t fix_timeout_ms = 5000;
-  std::int64_t fix_full_read_s = 0;  // each account listed whole this often; 0: effective_fix_full_read_s()
-  std::int64_t fix_position_id_tag = 20001;
+  std::int64_t fix_full_read_s = 0;          // each account listed whole this often; 0: effective_fix_full_read_s()
+  std::int64_t fix_position_id_tag = 20001;  // MT5_FIX_POSITION_ID_TAG: PositionID's number (an alias)
+  // [mt5_api.broker.fix_tags] and MT5_FIX_TAGS (Name=Number,...; per name over the files'):
+  // the broker's numbers for our custom fields (docs/fix.md), the rest keep the dictionary's.
+  std::vector<fixtags::TagNumber> fix_tags;
   std::int64_t sim_seed = 0;  // 0: a fresh seed per start
   std::int64_t sim_tick_ms = 250;
   double demo_deposit = 10000;
@@ -109,6 +113,11 @@ struct GatewayConfig {
   /// replicas may share and where a replica learns of another's trades only from a listing;
   /// 30 on SQLite (one gateway), where listings would only hold up its orders.
   [[nodiscard]] std::int64_t effective_fix_full_read_s() const;
+  /// fix_tags with PositionID from fix_position_id_tag when fix_tags does not number it.
+  [[nodiscard]] std::vector<fixtags::TagNumber> effective_fix_tags() const;
+  /// The custom fields numbered as effective_fix_tags() says (the defaults where validate()
+  /// finds a problem with them).
+  [[nodiscard]] fixtags::TagMap fix_tag_map() const;
   /// JWT_ALGORITHM split at commas.
   [[nodiscard]] std::vector<std::string> jwt_algorithms() const;
   /// The [log] part, for permiso::log::init.

@@ -290,7 +290,7 @@ void Counterparty::dispatch(const std::string& session, const Message& m) {
                      type == msg::kCollateralInquiry || type == msg::kTradeCaptureRequest ||
                      type == msg::kSecurityListRequest;
   if (!query) return reject(session, m, "unsupported message type");
-  auto q = account_query_from_fix(m);
+  auto q = account_query_from_fix(m, options_.tags);
   if (!q) return reject(session, m, kMalformed);
   if (type == msg::kOrderMassStatusRequest) return serve_mass_status(session, *q);
   if (type == msg::kRequestForPositions) return serve_positions(session, *q);
@@ -429,7 +429,8 @@ void Counterparty::serve_positions(const std::string& session, const AccountQuer
 
 void Counterparty::serve_collateral(const std::string& session, const AccountQuery& query) {
   auto account = broker_.account_info(query.login);
-  send_(session, to_fix(CollateralReport{query.id, query.login, account, account ? "" : "unknown account"}));
+  send_(session,
+        to_fix(CollateralReport{query.id, query.login, account, account ? "" : "unknown account"}, options_.tags));
 }
 
 void Counterparty::serve_trades(const std::string& session, const AccountQuery& query) {
@@ -441,7 +442,7 @@ void Counterparty::serve_trades(const std::string& session, const AccountQuery& 
 }
 
 void Counterparty::serve_security_list(const std::string& session, const AccountQuery& query) {
-  send_(session, to_fix(SecurityList{query.id, broker_.symbols_get()}));
+  send_(session, to_fix(SecurityList{query.id, broker_.symbols_get()}, options_.tags));
 }
 
 // ---- quotes: V, then W per tick ----
@@ -517,23 +518,23 @@ void Counterparty::on_changes(const Changes& changes) {
 // ---- U1: a demo account ----
 
 void Counterparty::serve_account_open(const std::string& session, const Message& message) {
-  auto request = account_open_request_from_fix(message);
+  auto request = account_open_request_from_fix(message, options_.tags);
   if (!request) return reject(session, message, kMalformed);
   std::lock_guard lock(account_mu_);  // single mode: two first requests open one account
   if (!options_.multi_account && single_login_) {
     // One account, as a real broker's session is: every later request is answered with it.
-    send_(session, to_fix(AccountOpenReport{request->id, *single_login_, Retcode::Done, ""}));
+    send_(session, to_fix(AccountOpenReport{request->id, *single_login_, Retcode::Done, ""}, options_.tags));
     return;
   }
   const SendOutcome out = broker_.open_account(request->name, request->currency, request->leverage, request->deposit);
   if (out.changes.accounts.empty()) {
     const auto retcode = is_success(out.result.retcode) ? Retcode::Reject : out.result.retcode;
-    send_(session, to_fix(AccountOpenReport{request->id, 0, retcode, out.result.comment}));
+    send_(session, to_fix(AccountOpenReport{request->id, 0, retcode, out.result.comment}, options_.tags));
     return;
   }
   const Login login = out.changes.accounts.front().login;
   if (!options_.multi_account) single_login_ = login;
-  send_(session, to_fix(AccountOpenReport{request->id, login, Retcode::Done, ""}));
+  send_(session, to_fix(AccountOpenReport{request->id, login, Retcode::Done, ""}, options_.tags));
 }
 
 }  // namespace permiso::trading::fix

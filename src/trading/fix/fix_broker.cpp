@@ -80,15 +80,15 @@ std::optional<Filing> filing_of(const Message& m, const TagMap& tags) {
     return t ? std::optional(Filing{t->id, t->last}) : std::nullopt;
   }
   if (type == msg::kCollateralReport) {
-    auto r = collateral_report_from_fix(m);
+    auto r = collateral_report_from_fix(m, tags);
     return r ? std::optional(Filing{r->id, true}) : std::nullopt;
   }
   if (type == msg::kSecurityList) {
-    auto l = security_list_from_fix(m);
+    auto l = security_list_from_fix(m, tags);
     return l ? std::optional(Filing{l->id, true}) : std::nullopt;
   }
   if (type == msg::kAccountOpenReport) {
-    auto r = account_open_report_from_fix(m);
+    auto r = account_open_report_from_fix(m, tags);
     return r ? std::optional(Filing{r->id, true}) : std::nullopt;
   }
   return std::nullopt;
@@ -177,9 +177,14 @@ FixBroker::FixBroker(FixOptions options)
                          : session_name({options_.sender_comp_id, options_.quote_target_comp_id})),
       mirror_(options_.recent_deals_per_account),
       id_prefix_(std::to_string(clock_->now_ms())) {
+  // Two fields on one number would make every message ambiguous: refused before any is sent.
+  if (auto numbered = fixtags::make_tag_map(fixtags::renumbering(options_.tags)); !numbered) {
+    const auto& p = numbered.error().front();
+    throw std::runtime_error("FIX tags: " + p.field + " " + p.rule);
+  }
   auto engine = engine_options(options_);
   engine.dictionary_path = dictionary_path(options_);
-  if (!write_dictionary(engine.dictionary_path, options_.tags.position_id)) {
+  if (!write_dictionary(engine.dictionary_path, dictionary_numbers(options_.tags))) {
     throw std::runtime_error("cannot write the FIX dictionary to " + engine.dictionary_path);
   }
   engine_ = std::make_unique<SessionEngine>(std::move(engine), static_cast<SessionHandler&>(*this));
@@ -372,8 +377,9 @@ bool FixBroker::after_logon() {
 
 bool FixBroker::read_symbols() {
   const auto id = next_id('S');
-  auto answers = call(trade_session_, id, to_fix(AccountQuery{msg::kSecurityListRequest, id, 0, 0, 0, 0}));
-  auto list = answers ? security_list_from_fix(answers->front()) : std::nullopt;
+  auto answers =
+      call(trade_session_, id, to_fix(AccountQuery{msg::kSecurityListRequest, id, 0, 0, 0, 0}, options_.tags));
+  auto list = answers ? security_list_from_fix(answers->front(), options_.tags) : std::nullopt;
   if (!list) {
     spdlog::warn("fix: the counterparty did not list its instruments");
     return false;
@@ -560,10 +566,10 @@ std::optional<Changes> FixBroker::refresh_account(Login login) {
   snap.now_msc = now;
   const auto positions_id = next_id('P');
   auto positions = call(trade_session_, positions_id,
-                        to_fix(AccountQuery{msg::kRequestForPositions, positions_id, login, 0, 0, now}));
+                        to_fix(AccountQuery{msg::kRequestForPositions, positions_id, login, 0, 0, now}, options_.tags));
   const auto orders_id = next_id('M');
-  auto orders =
-      call(trade_session_, orders_id, to_fix(AccountQuery{msg::kOrderMassStatusRequest, orders_id, login, 0, 0, now}));
+  auto orders = call(trade_session_, orders_id,
+                     to_fix(AccountQuery{msg::kOrderMassStatusRequest, orders_id, login, 0, 0, now}, options_.tags));
   if (!positions || !orders) return std::nullopt;
   for (const auto& m : *positions) {
     if (auto r = position_report_from_fix(m, options_.tags)) snap.open_positions.push_back(r->position);
@@ -625,8 +631,8 @@ SendOutcome FixBroker::open_account(std::string_view name, std::string_view curr
 
 FixBroker::OpenedAccount FixBroker::open_demo_account(const AccountOpenRequest& request) {
   OpenedAccount out;
-  auto answers = call(trade_session_, request.id, to_fix(request));
-  auto report = answers ? account_open_report_from_fix(answers->front()) : std::nullopt;
+  auto answers = call(trade_session_, request.id, to_fix(request, options_.tags));
+  auto report = answers ? account_open_report_from_fix(answers->front(), options_.tags) : std::nullopt;
   if (!report) {
     out.refused = refusal(Retcode::Connection, "no answer from the counterparty");
     return out;
@@ -850,14 +856,16 @@ std::optional<AccountInfo> FixBroker::read_account(Login login) {
 
 std::optional<CollateralReport> FixBroker::read_collateral(Login login) {
   const auto id = next_id('B');
-  auto answers = call(trade_session_, id, to_fix(AccountQuery{msg::kCollateralInquiry, id, login, 0, 0, now_ms()}));
-  return answers ? collateral_report_from_fix(answers->front()) : std::nullopt;
+  auto answers =
+      call(trade_session_, id, to_fix(AccountQuery{msg::kCollateralInquiry, id, login, 0, 0, now_ms()}, options_.tags));
+  return answers ? collateral_report_from_fix(answers->front(), options_.tags) : std::nullopt;
 }
 
 std::optional<std::vector<Deal>> FixBroker::read_deals(Login login, TimeMs from_msc, TimeMs to_msc) {
   const auto id = next_id('T');
   auto answers =
-      call(trade_session_, id, to_fix(AccountQuery{msg::kTradeCaptureRequest, id, login, from_msc, to_msc, now_ms()}));
+      call(trade_session_, id,
+           to_fix(AccountQuery{msg::kTradeCaptureRequest, id, login, from_msc, to_msc, now_ms()}, options_.tags));
   if (!answers) return std::nullopt;
   std::vector<Deal> deals;
   for (const auto& m : *answers) {

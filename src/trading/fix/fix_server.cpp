@@ -62,7 +62,7 @@ EngineOptions engine_options(const FixServerOptions& o) {
   std::filesystem::create_directories(o.store_dir, error);
   if (error) throw std::runtime_error("cannot create the FIX store directory " + o.store_dir + ": " + error.message());
   e.dictionary_path = (std::filesystem::path(o.store_dir) / "FIX44-permiso.xml").string();
-  if (!write_dictionary(e.dictionary_path, o.tags.position_id)) {
+  if (!write_dictionary(e.dictionary_path, dictionary_numbers(o.tags))) {
     throw std::runtime_error("cannot write the FIX dictionary to " + e.dictionary_path);
   }
   return e;
@@ -91,7 +91,9 @@ std::vector<std::string> FixServerOptions::validate() const {
   if (cert_file.empty() != key_file.empty()) problems.emplace_back("cert_file/key_file: TLS needs both");
   if (heartbeat_seconds < 1) problems.emplace_back("heartbeat_seconds: must be positive");
   if (remembered_answers < 1) problems.emplace_back("remembered_answers: must be positive");
-  if (tags.position_id < 1) problems.emplace_back("tags.position_id: not a FIX tag");
+  if (auto numbered = fixtags::make_tag_map(fixtags::renumbering(tags)); !numbered) {
+    for (const auto& p : numbered.error()) problems.push_back("tags: " + p.field + " " + p.rule);
+  }
   return problems;
 }
 

@@ -94,52 +94,7 @@ constexpr int kCollStatus = 910;
 constexpr int kTotNumReports = 911;
 constexpr int kLastRptRequested = 912;
 
-// Our own tags (docs/fix.md, "Custom fields"); PositionID is in TagMap.
-constexpr int kMagic = 20002;
-constexpr int kDeviation = 20003;
-constexpr int kStopLoss = 20004;
-constexpr int kTakeProfit = 20005;
-constexpr int kMt5Retcode = 20010;
-constexpr int kProfit = 20011;
-constexpr int kSwap = 20012;
-constexpr int kBid = 20013;
-constexpr int kAsk = 20014;
-constexpr int kReason = 20015;
-constexpr int kOpenTimeMsc = 20016;
-constexpr int kUpdateTimeMsc = 20017;
-constexpr int kPriceOpen = 20018;
-constexpr int kPriceCurrent = 20019;
-constexpr int kDealType = 20020;
-constexpr int kDealEntry = 20021;
-constexpr int kFromMsc = 20022;
-constexpr int kToMsc = 20023;
-constexpr int kOrderState = 20024;
-constexpr int kFilling = 20025;
-constexpr int kVolumeInitial = 20026;
-constexpr int kComment = 20027;
-constexpr int kBalance = 20030;
-constexpr int kCredit = 20031;
-constexpr int kEquity = 20032;
-constexpr int kMargin = 20033;
-constexpr int kMarginFree = 20034;
-constexpr int kMarginLevel = 20035;
-constexpr int kLeverage = 20036;
-constexpr int kMarginCall = 20037;
-constexpr int kStopOut = 20038;
-constexpr int kAccountName = 20039;
-constexpr int kServer = 20040;
-constexpr int kDemo = 20041;
-constexpr int kDeposit = 20042;
-constexpr int kAccountReqId = 20043;
-constexpr int kDigits = 20050;
-constexpr int kPoint = 20051;
-constexpr int kBaseCurrency = 20052;
-constexpr int kMarginCurrency = 20053;
-constexpr int kVolumeMax = 20054;
-constexpr int kVolumeStep = 20055;
-constexpr int kStopsLevel = 20056;
-constexpr int kCalcMode = 20057;
-constexpr int kTradeAllowed = 20058;
+// Our own fields (docs/fix.md, "Custom fields") are numbered by the broker: TagMap.
 
 /// FIX has no empty values: a symbol-less row (a balance deal) travels as "[N/A]".
 constexpr std::string_view kNoSymbol = "[N/A]";
@@ -324,8 +279,11 @@ void add_order_fields(Message& m, const OrderRequest& r, const TagMap& tags) {
   m.add(kTimeInForce, std::string(1, time_in_force_of(q))).add(kTransactTime, utc_timestamp(r.time_msc));
   m.add(kPositionEffect, q.position != 0 ? "C" : "O");
   if (q.position != 0) m.add(tags.position_id, q.position);
-  m.add_decimal(kStopLoss, q.sl).add_decimal(kTakeProfit, q.tp).add(kMagic, q.magic).add(kDeviation, q.deviation);
-  m.add(kFilling, static_cast<int>(q.type_filling));
+  m.add_decimal(tags.stop_loss, q.sl)
+      .add_decimal(tags.take_profit, q.tp)
+      .add(tags.magic, q.magic)
+      .add(tags.deviation, q.deviation);
+  m.add(tags.filling, static_cast<int>(q.type_filling));
   add_text(m, kText, q.comment);
 }
 
@@ -346,12 +304,12 @@ void read_new_order(FieldReader& in, const Message& m, OrderRequest& r, const Ta
   q.volume = in.decimal(kOrderQty);
   q.price = is_stop(q.type) ? in.decimal(kStopPx) : in.decimal_or(kPrice, 0);
   if (in.character_or(kPositionEffect, 'O') == 'C') q.position = in.unsigned_integer(tags.position_id);
-  q.sl = in.decimal_or(kStopLoss, 0);
-  q.tp = in.decimal_or(kTakeProfit, 0);
-  q.magic = in.unsigned_or(kMagic, 0);
-  q.deviation = in.unsigned_or(kDeviation, 0);
+  q.sl = in.decimal_or(tags.stop_loss, 0);
+  q.tp = in.decimal_or(tags.take_profit, 0);
+  q.magic = in.unsigned_or(tags.magic, 0);
+  q.deviation = in.unsigned_or(tags.deviation, 0);
   q.type_filling = filling_of_time_in_force(in.character_or(kTimeInForce, '4'));
-  if (m.has(kFilling)) read_enum(in, kFilling, q.type_filling, 0, 2);
+  if (m.has(tags.filling)) read_enum(in, tags.filling, q.type_filling, 0, 2);
   q.comment = in.text_or(kText, "");
 }
 
@@ -371,7 +329,7 @@ bool finished(char ord_status) {
   return ord_status == '2' || ord_status == '4' || ord_status == '8' || ord_status == 'C';
 }
 
-void add_execution_order(Message& m, const Execution& e, char ord_status) {
+void add_execution_order(Message& m, const Execution& e, char ord_status, const TagMap& tags) {
   const Order& o = e.order;
   m.add(kAccount, o.login).add(kSymbol, symbol_on_wire(o.symbol));
   m.add(kSide, std::string(1, side_of(o.type))).add_decimal(kOrderQty, o.volume_initial);
@@ -383,22 +341,22 @@ void add_execution_order(Message& m, const Execution& e, char ord_status) {
   }
   m.add_decimal(kLeavesQty, finished(ord_status) ? 0.0 : o.volume_current);
   m.add_decimal(kCumQty, o.volume_initial - o.volume_current);
-  m.add_decimal(kStopLoss, o.sl).add_decimal(kTakeProfit, o.tp).add(kMagic, o.magic);
-  m.add(kOpenTimeMsc, o.time_setup_msc).add(kUpdateTimeMsc, o.time_done_msc);
-  m.add(kOrderState, static_cast<int>(o.state)).add(kFilling, static_cast<int>(o.type_filling));
-  m.add_decimal(kVolumeInitial, o.volume_initial);
-  add_text(m, kComment, o.comment);
+  m.add_decimal(tags.stop_loss, o.sl).add_decimal(tags.take_profit, o.tp).add(tags.magic, o.magic);
+  m.add(tags.open_time_msc, o.time_setup_msc).add(tags.update_time_msc, o.time_done_msc);
+  m.add(tags.order_state, static_cast<int>(o.state)).add(tags.filling, static_cast<int>(o.type_filling));
+  m.add_decimal(tags.volume_initial, o.volume_initial);
+  add_text(m, tags.comment, o.comment);
 }
 
-void add_execution_fill(Message& m, const Execution& e) {
+void add_execution_fill(Message& m, const Execution& e, const TagMap& tags) {
   if (!e.deal) {
     m.add(kLastQty, "0").add(kLastPx, "0").add(kAvgPx, "0");
     return;
   }
   const Deal& d = *e.deal;
   m.add_decimal(kLastQty, d.volume).add_decimal(kLastPx, d.price).add_decimal(kAvgPx, d.price);
-  m.add_decimal(kCommission, d.commission).add_decimal(kProfit, d.profit).add_decimal(kSwap, d.swap);
-  m.add(kReason, static_cast<int>(d.reason));
+  m.add_decimal(kCommission, d.commission).add_decimal(tags.profit, d.profit).add_decimal(tags.swap, d.swap);
+  m.add(tags.reason, static_cast<int>(d.reason));
 }
 
 TimeMs execution_time(const Execution& e) {
@@ -406,7 +364,7 @@ TimeMs execution_time(const Execution& e) {
   return e.order.time_done_msc != 0 ? e.order.time_done_msc : e.order.time_setup_msc;
 }
 
-void read_execution_order(FieldReader& in, const Message& m, Execution& e) {
+void read_execution_order(FieldReader& in, const Message& m, Execution& e, const TagMap& tags) {
   Order& o = e.order;
   o.ticket = e.result.order;
   o.login = in.unsigned_integer(kAccount);
@@ -414,26 +372,26 @@ void read_execution_order(FieldReader& in, const Message& m, Execution& e) {
   const auto type = order_type_of(in.character(kSide), in.character(kOrdType));
   if (!type) return in.fail();
   o.type = *type;
-  o.volume_initial = in.decimal_or(kVolumeInitial, in.decimal(kOrderQty));
+  o.volume_initial = in.decimal_or(tags.volume_initial, in.decimal(kOrderQty));
   // MT5's volume_current is what was not filled, also of a finished order (an IOC's cancelled
   // rest), where FIX says LeavesQty 0: then OrderQty − CumQty.
   o.volume_current = finished(in.character_or(kOrdStatus, '0')) && m.has(kCumQty)
                          ? std::max(0.0, std::round((o.volume_initial - in.decimal(kCumQty)) * 1e8) / 1e8)
                          : in.decimal_or(kLeavesQty, 0);
   o.price_open = is_stop(o.type) ? in.decimal_or(kStopPx, 0) : in.decimal_or(kPrice, 0);
-  o.sl = in.decimal_or(kStopLoss, 0);
-  o.tp = in.decimal_or(kTakeProfit, 0);
-  o.magic = in.unsigned_or(kMagic, 0);
-  o.comment = in.text_or(kComment, "");
-  o.time_setup_msc = in.integer_or(kOpenTimeMsc, 0);
-  o.time_done_msc = in.integer_or(kUpdateTimeMsc, 0);
+  o.sl = in.decimal_or(tags.stop_loss, 0);
+  o.tp = in.decimal_or(tags.take_profit, 0);
+  o.magic = in.unsigned_or(tags.magic, 0);
+  o.comment = in.text_or(tags.comment, "");
+  o.time_setup_msc = in.integer_or(tags.open_time_msc, 0);
+  o.time_done_msc = in.integer_or(tags.update_time_msc, 0);
   o.state = OrderState::Placed;
-  read_enum(in, kOrderState, o.state, 0, 6);
-  if (m.has(kFilling)) read_enum(in, kFilling, o.type_filling, 0, 2);
+  read_enum(in, tags.order_state, o.state, 0, 6);
+  if (m.has(tags.filling)) read_enum(in, tags.filling, o.type_filling, 0, 2);
   o.position_id = e.result.position;
 }
 
-void read_execution_fill(FieldReader& in, const Message& m, Execution& e) {
+void read_execution_fill(FieldReader& in, const Message& m, Execution& e, const TagMap& tags) {
   Deal d;
   d.ticket = in.unsigned_integer(kExecId);
   d.login = e.order.login;
@@ -442,12 +400,12 @@ void read_execution_fill(FieldReader& in, const Message& m, Execution& e) {
   d.symbol = e.order.symbol;
   d.type = is_buy(e.order.type) ? DealType::Buy : DealType::Sell;
   d.entry = e.closing ? DealEntry::Out : DealEntry::In;
-  read_enum(in, kReason, d.reason, 0, 6);
+  read_enum(in, tags.reason, d.reason, 0, 6);
   d.volume = in.decimal(kLastQty);
   d.price = in.decimal(kLastPx);
-  d.profit = in.decimal_or(kProfit, 0);
+  d.profit = in.decimal_or(tags.profit, 0);
   d.commission = in.decimal_or(kCommission, 0);
-  d.swap = in.decimal_or(kSwap, 0);
+  d.swap = in.decimal_or(tags.swap, 0);
   d.magic = e.order.magic;
   d.comment = e.order.comment;
   auto time = parse_utc_timestamp(in.text(kTransactTime));
@@ -471,7 +429,9 @@ Message to_fix(const OrderRequest& r, const TagMap& tags) {
       add_pending_identity(m, r);
       m.add(kOrdType, std::string(1, ord_type_of(q.type)));
       m.add_decimal(is_stop(q.type) ? kStopPx : kPrice, q.price);
-      m.add(kTransactTime, utc_timestamp(r.time_msc)).add_decimal(kStopLoss, q.sl).add_decimal(kTakeProfit, q.tp);
+      m.add(kTransactTime, utc_timestamp(r.time_msc))
+          .add_decimal(tags.stop_loss, q.sl)
+          .add_decimal(tags.take_profit, q.tp);
       return m;
     }
     case TradeAction::Remove: {
@@ -483,7 +443,7 @@ Message to_fix(const OrderRequest& r, const TagMap& tags) {
     case TradeAction::SlTp: {
       Message m(msg::kPositionModifyRequest);
       m.add(kClOrdId, r.cl_ord_id).add(kAccount, r.login).add(kSymbol, q.symbol).add(tags.position_id, q.position);
-      m.add_decimal(kStopLoss, q.sl).add_decimal(kTakeProfit, q.tp);
+      m.add_decimal(tags.stop_loss, q.sl).add_decimal(tags.take_profit, q.tp);
       return m;
     }
     default: {  // Deal, Pending (CloseBy is refused before it gets here)
@@ -511,15 +471,15 @@ std::optional<OrderRequest> order_request_from_fix(const Message& m, const TagMa
     q.type = *order_type;
     if (q.action == TradeAction::Modify) {
       q.price = in.decimal(is_stop(q.type) ? kStopPx : kPrice);
-      q.sl = in.decimal_or(kStopLoss, 0);
-      q.tp = in.decimal_or(kTakeProfit, 0);
+      q.sl = in.decimal_or(tags.stop_loss, 0);
+      q.tp = in.decimal_or(tags.take_profit, 0);
     }
   } else if (type == msg::kPositionModifyRequest) {
     q.action = TradeAction::SlTp;
     q.symbol = in.text(kSymbol);
     q.position = in.unsigned_integer(tags.position_id);
-    q.sl = in.decimal_or(kStopLoss, 0);
-    q.tp = in.decimal_or(kTakeProfit, 0);
+    q.sl = in.decimal_or(tags.stop_loss, 0);
+    q.tp = in.decimal_or(tags.take_profit, 0);
   } else {
     return std::nullopt;
   }
@@ -551,7 +511,7 @@ std::optional<OrderStatusRequest> order_status_request_from_fix(const Message& m
   return r;
 }
 
-Message to_fix(const AccountQuery& q) {
+Message to_fix(const AccountQuery& q, const TagMap& tags) {
   Message m(q.type);
   if (q.type == msg::kOrderMassStatusRequest) {
     m.add(kMassStatusReqId, q.id).add(kMassStatusReqType, 7).add(kAccount, q.login);
@@ -562,14 +522,14 @@ Message to_fix(const AccountQuery& q) {
     m.add(kCollInquiryId, q.id).add(kSubscriptionRequestType, 0).add(kAccount, q.login);
   } else if (q.type == msg::kTradeCaptureRequest) {
     m.add(kTradeRequestId, q.id).add(kTradeRequestType, 0).add(kAccount, q.login);
-    m.add(kFromMsc, q.from_msc).add(kToMsc, q.to_msc);
+    m.add(tags.from_msc, q.from_msc).add(tags.to_msc, q.to_msc);
   } else {  // SecurityListRequest
     m.add(kSecurityReqId, q.id).add(kSecurityListRequestType, 4);
   }
   return m;
 }
 
-std::optional<AccountQuery> account_query_from_fix(const Message& m) {
+std::optional<AccountQuery> account_query_from_fix(const Message& m, const TagMap& tags) {
   FieldReader in(m);
   AccountQuery q;
   const auto type = m.type();
@@ -585,8 +545,8 @@ std::optional<AccountQuery> account_query_from_fix(const Message& m) {
   } else if (type == msg::kTradeCaptureRequest) {
     q.type = msg::kTradeCaptureRequest;
     q.id = in.text(kTradeRequestId);
-    q.from_msc = in.integer(kFromMsc);
-    q.to_msc = in.integer(kToMsc);
+    q.from_msc = in.integer(tags.from_msc);
+    q.to_msc = in.integer(tags.to_msc);
   } else if (type == msg::kSecurityListRequest) {
     q.type = msg::kSecurityListRequest;
     q.id = in.text(kSecurityReqId);
@@ -620,22 +580,25 @@ std::optional<QuoteSubscription> quote_subscription_from_fix(const Message& m) {
   return s;
 }
 
-Message to_fix(const AccountOpenRequest& r) {
+Message to_fix(const AccountOpenRequest& r, const TagMap& tags) {
   Message m(msg::kAccountOpenRequest);
-  m.add(kAccountReqId, r.id).add(kAccountName, r.name).add(kCurrency, r.currency).add(kLeverage, r.leverage);
-  m.add_decimal(kDeposit, r.deposit, 2);
+  m.add(tags.account_req_id, r.id)
+      .add(tags.account_name, r.name)
+      .add(kCurrency, r.currency)
+      .add(tags.leverage, r.leverage);
+  m.add_decimal(tags.deposit, r.deposit, 2);
   return m;
 }
 
-std::optional<AccountOpenRequest> account_open_request_from_fix(const Message& m) {
+std::optional<AccountOpenRequest> account_open_request_from_fix(const Message& m, const TagMap& tags) {
   if (m.type() != msg::kAccountOpenRequest) return std::nullopt;
   FieldReader in(m);
   AccountOpenRequest r;
-  r.id = in.text(kAccountReqId);
-  r.name = in.text(kAccountName);
+  r.id = in.text(tags.account_req_id);
+  r.name = in.text(tags.account_name);
   r.currency = in.text(kCurrency);
-  r.leverage = static_cast<int>(in.integer(kLeverage));
-  r.deposit = in.decimal(kDeposit);
+  r.leverage = static_cast<int>(in.integer(tags.leverage));
+  r.deposit = in.decimal(tags.deposit);
   if (!in.ok()) return std::nullopt;
   return r;
 }
@@ -650,12 +613,12 @@ Message to_fix(const Execution& e, const TagMap& tags) {
   const char ord_status = ord_status_of(e);
   m.add(kExecId, exec_id_of(e)).add(kExecType, std::string(1, e.exec_type));
   m.add(kOrdStatus, std::string(1, ord_status));
-  add_execution_order(m, e, ord_status);
-  add_execution_fill(m, e);
+  add_execution_order(m, e, ord_status, tags);
+  add_execution_fill(m, e, tags);
   m.add(kTransactTime, utc_timestamp(execution_time(e))).add(kPositionEffect, e.closing ? "C" : "O");
   if (e.result.position != 0) m.add(tags.position_id, e.result.position);
-  m.add_decimal(kBid, e.result.bid).add_decimal(kAsk, e.result.ask);
-  m.add(kMt5Retcode, static_cast<int>(e.result.retcode));
+  m.add_decimal(tags.bid, e.result.bid).add_decimal(tags.ask, e.result.ask);
+  m.add(tags.mt5_retcode, static_cast<int>(e.result.retcode));
   // Every rejected order says why: a refusal (ExecType 8) and a status of one (ExecType I,
   // OrdStatus 8: an order rejected, or one the counterparty never received, reason 5).
   if (ord_status == '8') m.add(kOrdRejReason, ord_rej_reason_of(e.result.retcode));
@@ -682,18 +645,18 @@ std::optional<Execution> execution_from_fix(const Message& m, const TagMap& tags
   e.mass_status_id = in.text_or(kMassStatusReqId, "");
   e.total_reports = static_cast<std::size_t>(in.unsigned_or(kTotNumReports, 0));
   e.last_report = in.boolean_or(kLastRptRequested, true);
-  e.result.bid = in.decimal_or(kBid, 0);
-  e.result.ask = in.decimal_or(kAsk, 0);
+  e.result.bid = in.decimal_or(tags.bid, 0);
+  e.result.ask = in.decimal_or(tags.ask, 0);
   e.result.comment = in.text_or(kText, "");
-  const auto retcode = in.integer_or(kMt5Retcode, 0);
+  const auto retcode = in.integer_or(tags.mt5_retcode, 0);
   e.result.retcode = retcode != 0                              ? static_cast<Retcode>(retcode)
                      : e.exec_type == '8' || ord_status == '8' ? retcode_of_rejection(in.integer_or(kOrdRejReason, 99))
                                                                : retcode_of_execution(e.exec_type, ord_status);
   if (e.no_order()) return in.ok() ? std::optional(e) : std::nullopt;
-  read_execution_order(in, m, e);
+  read_execution_order(in, m, e, tags);
   e.result.volume = e.order.volume_initial;
   e.result.price = e.order.price_open;
-  if (e.exec_type == 'F') read_execution_fill(in, m, e);
+  if (e.exec_type == 'F') read_execution_fill(in, m, e, tags);
   if (e.deal) e.result.deal = e.deal->ticket;
   if (!in.ok()) return std::nullopt;
   return e;
@@ -709,7 +672,7 @@ Message to_fix(const RequestRefusal& r, const TagMap& tags) {
   } else {
     m.add(kClOrdId, r.cl_ord_id).add(kAccount, r.login).add(tags.position_id, r.position);
   }
-  m.add(kMt5Retcode, static_cast<int>(r.retcode));
+  m.add(tags.mt5_retcode, static_cast<int>(r.retcode));
   add_text(m, kText, r.text);
   return m;
 }
@@ -731,7 +694,7 @@ std::optional<RequestRefusal> request_refusal_from_fix(const Message& m, const T
   } else {
     return std::nullopt;
   }
-  r.retcode = static_cast<Retcode>(in.integer_or(kMt5Retcode, static_cast<int>(Retcode::Reject)));
+  r.retcode = static_cast<Retcode>(in.integer_or(tags.mt5_retcode, static_cast<int>(Retcode::Reject)));
   r.text = in.text_or(kText, "");
   if (!in.ok()) return std::nullopt;
   return r;
@@ -781,11 +744,15 @@ Message to_fix(const PositionReport& r, const TagMap& tags) {
   Message quantities;
   quantities.add(kPosType, "TQ").add_decimal(kLongQty, buy ? p.volume : 0).add_decimal(kShortQty, buy ? 0 : p.volume);
   m.add_group(kNoPositions, {quantities});
-  m.add(tags.position_id, p.ticket).add_decimal(kPriceOpen, p.price_open).add_decimal(kPriceCurrent, p.price_current);
-  m.add_decimal(kStopLoss, p.sl).add_decimal(kTakeProfit, p.tp).add_decimal(kProfit, p.profit);
-  m.add_decimal(kSwap, p.swap).add_decimal(kCommission, p.commission).add(kMagic, p.magic);
+  m.add(tags.position_id, p.ticket)
+      .add_decimal(tags.price_open, p.price_open)
+      .add_decimal(tags.price_current, p.price_current);
+  m.add_decimal(tags.stop_loss, p.sl).add_decimal(tags.take_profit, p.tp).add_decimal(tags.profit, p.profit);
+  m.add_decimal(tags.swap, p.swap).add_decimal(kCommission, p.commission).add(tags.magic, p.magic);
   add_text(m, kText, p.comment);
-  m.add(kReason, static_cast<int>(p.reason)).add(kOpenTimeMsc, p.time_msc).add(kUpdateTimeMsc, p.time_update_msc);
+  m.add(tags.reason, static_cast<int>(p.reason))
+      .add(tags.open_time_msc, p.time_msc)
+      .add(tags.update_time_msc, p.time_update_msc);
   return m;
 }
 
@@ -807,18 +774,18 @@ std::optional<PositionReport> position_report_from_fix(const Message& m, const T
   const double short_qty = q.decimal_or(kShortQty, 0);
   p.type = long_qty > 0 ? PositionType::Buy : PositionType::Sell;
   p.volume = long_qty > 0 ? long_qty : short_qty;
-  p.price_open = in.decimal_or(kPriceOpen, in.decimal(kPriorSettlPrice));
-  p.price_current = in.decimal_or(kPriceCurrent, in.decimal(kSettlPrice));
-  p.sl = in.decimal_or(kStopLoss, 0);
-  p.tp = in.decimal_or(kTakeProfit, 0);
-  p.profit = in.decimal_or(kProfit, 0);
-  p.swap = in.decimal_or(kSwap, 0);
+  p.price_open = in.decimal_or(tags.price_open, in.decimal(kPriorSettlPrice));
+  p.price_current = in.decimal_or(tags.price_current, in.decimal(kSettlPrice));
+  p.sl = in.decimal_or(tags.stop_loss, 0);
+  p.tp = in.decimal_or(tags.take_profit, 0);
+  p.profit = in.decimal_or(tags.profit, 0);
+  p.swap = in.decimal_or(tags.swap, 0);
   p.commission = in.decimal_or(kCommission, 0);
-  p.magic = in.unsigned_or(kMagic, 0);
+  p.magic = in.unsigned_or(tags.magic, 0);
   p.comment = in.text_or(kText, "");
-  read_enum(in, kReason, p.reason, 0, 6);
-  p.time_msc = in.integer_or(kOpenTimeMsc, 0);
-  p.time_update_msc = in.integer_or(kUpdateTimeMsc, p.time_msc);
+  read_enum(in, tags.reason, p.reason, 0, 6);
+  p.time_msc = in.integer_or(tags.open_time_msc, 0);
+  p.time_update_msc = in.integer_or(tags.update_time_msc, p.time_msc);
   if (!in.ok() || !q.ok() || p.volume <= 0) return std::nullopt;
   return r;
 }
@@ -832,10 +799,10 @@ Message to_fix(const TradeCapture& t, const TagMap& tags) {
   m.add_decimal(kLastQty, d.volume).add_decimal(kLastPx, d.price);
   m.add(kTradeDate, utc_date(d.time_msc)).add(kTransactTime, utc_timestamp(d.time_msc));
   m.add(kAccount, d.login).add(kOrderId, d.order).add(kSide, d.type == DealType::Sell ? "2" : "1");
-  m.add(tags.position_id, d.position_id).add(kDealType, static_cast<int>(d.type));
-  m.add(kDealEntry, static_cast<int>(d.entry)).add(kReason, static_cast<int>(d.reason));
-  m.add_decimal(kProfit, d.profit).add_decimal(kCommission, d.commission).add_decimal(kSwap, d.swap);
-  m.add(kMagic, d.magic);
+  m.add(tags.position_id, d.position_id).add(tags.deal_type, static_cast<int>(d.type));
+  m.add(tags.deal_entry, static_cast<int>(d.entry)).add(tags.reason, static_cast<int>(d.reason));
+  m.add_decimal(tags.profit, d.profit).add_decimal(kCommission, d.commission).add_decimal(tags.swap, d.swap);
+  m.add(tags.magic, d.magic);
   add_text(m, kText, d.comment);
   return m;
 }
@@ -854,15 +821,15 @@ std::optional<TradeCapture> trade_capture_from_fix(const Message& m, const TagMa
   d.position_id = in.unsigned_or(tags.position_id, 0);
   d.symbol = symbol_from_wire(in.text(kSymbol));
   d.type = in.character(kSide) == '2' ? DealType::Sell : DealType::Buy;
-  read_enum(in, kDealType, d.type, 0, 2);
-  read_enum(in, kDealEntry, d.entry, 0, 1);
-  read_enum(in, kReason, d.reason, 0, 6);
+  read_enum(in, tags.deal_type, d.type, 0, 2);
+  read_enum(in, tags.deal_entry, d.entry, 0, 1);
+  read_enum(in, tags.reason, d.reason, 0, 6);
   d.volume = in.decimal(kLastQty);
   d.price = in.decimal(kLastPx);
-  d.profit = in.decimal_or(kProfit, 0);
+  d.profit = in.decimal_or(tags.profit, 0);
   d.commission = in.decimal_or(kCommission, 0);
-  d.swap = in.decimal_or(kSwap, 0);
-  d.magic = in.unsigned_or(kMagic, 0);
+  d.swap = in.decimal_or(tags.swap, 0);
+  d.magic = in.unsigned_or(tags.magic, 0);
   d.comment = in.text_or(kText, "");
   auto time = parse_utc_timestamp(in.text(kTransactTime));
   if (!time || !in.ok()) return std::nullopt;
@@ -870,26 +837,30 @@ std::optional<TradeCapture> trade_capture_from_fix(const Message& m, const TagMa
   return t;
 }
 
-Message to_fix(const CollateralReport& r) {
+Message to_fix(const CollateralReport& r, const TagMap& tags) {
   Message m(msg::kCollateralReport);
   m.add(kCollRptId, r.id).add(kCollInquiryId, r.id).add(kCollStatus, r.account ? 3 : 4).add(kAccount, r.login);
   if (r.account) {
     const AccountInfo& a = *r.account;
     m.add(kCurrency, a.currency).add_decimal(kCashOutstanding, a.balance, 2).add_decimal(kTotalNetValue, a.equity, 2);
     m.add_decimal(kMarginExcess, a.margin_free, 2);
-    m.add_decimal(kBalance, a.balance, 2).add_decimal(kCredit, a.credit, 2).add_decimal(kProfit, a.profit, 2);
-    m.add_decimal(kEquity, a.equity, 2).add_decimal(kMargin, a.margin, 2).add_decimal(kMarginFree, a.margin_free, 2);
-    m.add_decimal(kMarginLevel, a.margin_level, 2).add(kLeverage, a.leverage);
-    m.add_decimal(kMarginCall, a.margin_so_call, 2).add_decimal(kStopOut, a.margin_so_so, 2);
-    add_text(m, kAccountName, a.name);
-    add_text(m, kServer, a.server);
-    m.add_bool(kDemo, a.demo);
+    m.add_decimal(tags.balance, a.balance, 2)
+        .add_decimal(tags.credit, a.credit, 2)
+        .add_decimal(tags.profit, a.profit, 2);
+    m.add_decimal(tags.equity, a.equity, 2)
+        .add_decimal(tags.margin, a.margin, 2)
+        .add_decimal(tags.margin_free, a.margin_free, 2);
+    m.add_decimal(tags.margin_level, a.margin_level, 2).add(tags.leverage, a.leverage);
+    m.add_decimal(tags.margin_call, a.margin_so_call, 2).add_decimal(tags.stop_out, a.margin_so_so, 2);
+    add_text(m, tags.account_name, a.name);
+    add_text(m, tags.server, a.server);
+    m.add_bool(tags.demo, a.demo);
   }
   add_text(m, kText, r.text);
   return m;
 }
 
-std::optional<CollateralReport> collateral_report_from_fix(const Message& m) {
+std::optional<CollateralReport> collateral_report_from_fix(const Message& m, const TagMap& tags) {
   if (m.type() != msg::kCollateralReport) return std::nullopt;
   FieldReader in(m);
   CollateralReport r;
@@ -900,26 +871,26 @@ std::optional<CollateralReport> collateral_report_from_fix(const Message& m) {
     AccountInfo a;
     a.login = r.login;
     a.currency = in.text(kCurrency);
-    a.balance = in.decimal_or(kBalance, in.decimal(kCashOutstanding));
-    a.equity = in.decimal_or(kEquity, in.decimal(kTotalNetValue));
-    a.margin_free = in.decimal_or(kMarginFree, in.decimal_or(kMarginExcess, 0));
-    a.margin_level = in.decimal_or(kMarginLevel, 0);
-    a.credit = in.decimal_or(kCredit, 0);
-    a.profit = in.decimal_or(kProfit, 0);
-    a.margin = in.decimal_or(kMargin, 0);
-    a.leverage = static_cast<int>(in.integer_or(kLeverage, a.leverage));
-    a.margin_so_call = in.decimal_or(kMarginCall, a.margin_so_call);
-    a.margin_so_so = in.decimal_or(kStopOut, a.margin_so_so);
-    a.name = in.text_or(kAccountName, "");
-    a.server = in.text_or(kServer, "");
-    a.demo = in.boolean_or(kDemo, a.demo);
+    a.balance = in.decimal_or(tags.balance, in.decimal(kCashOutstanding));
+    a.equity = in.decimal_or(tags.equity, in.decimal(kTotalNetValue));
+    a.margin_free = in.decimal_or(tags.margin_free, in.decimal_or(kMarginExcess, 0));
+    a.margin_level = in.decimal_or(tags.margin_level, 0);
+    a.credit = in.decimal_or(tags.credit, 0);
+    a.profit = in.decimal_or(tags.profit, 0);
+    a.margin = in.decimal_or(tags.margin, 0);
+    a.leverage = static_cast<int>(in.integer_or(tags.leverage, a.leverage));
+    a.margin_so_call = in.decimal_or(tags.margin_call, a.margin_so_call);
+    a.margin_so_so = in.decimal_or(tags.stop_out, a.margin_so_so);
+    a.name = in.text_or(tags.account_name, "");
+    a.server = in.text_or(tags.server, "");
+    a.demo = in.boolean_or(tags.demo, a.demo);
     r.account = std::move(a);
   }
   if (!in.ok()) return std::nullopt;
   return r;
 }
 
-Message to_fix(const SecurityList& l) {
+Message to_fix(const SecurityList& l, const TagMap& tags) {
   Message m(msg::kSecurityList);
   m.add(kSecurityReqId, l.id).add(kSecurityResponseId, l.id).add(kSecurityRequestResult, 0);
   m.add(kTotNoRelatedSym, static_cast<std::uint64_t>(l.symbols.size())).add_bool(kLastFragment, true);
@@ -929,24 +900,26 @@ Message to_fix(const SecurityList& l) {
     e.add(kSymbol, s.name);
     add_text(e, kSecurityDesc, s.description);
     e.add(kCurrency, s.currency_profit).add_decimal(kContractMultiplier, s.contract_size);
-    e.add_decimal(kMinTradeVol, s.volume_min).add_decimal(kVolumeMax, s.volume_max);
-    e.add_decimal(kVolumeStep, s.volume_step).add(kDigits, s.digits).add_decimal(kPoint, s.point, 10);
-    e.add(kBaseCurrency, s.currency_base).add(kMarginCurrency, s.currency_margin).add(kStopsLevel, s.stops_level);
-    e.add(kCalcMode, static_cast<int>(s.margin_mode)).add_bool(kTradeAllowed, s.trade_allowed);
+    e.add_decimal(kMinTradeVol, s.volume_min).add_decimal(tags.volume_max, s.volume_max);
+    e.add_decimal(tags.volume_step, s.volume_step).add(tags.digits, s.digits).add_decimal(tags.point, s.point, 10);
+    e.add(tags.base_currency, s.currency_base)
+        .add(tags.margin_currency, s.currency_margin)
+        .add(tags.stops_level, s.stops_level);
+    e.add(tags.calc_mode, static_cast<int>(s.margin_mode)).add_bool(tags.trade_allowed, s.trade_allowed);
     entries.push_back(std::move(e));
   }
   m.add_group(kNoRelatedSym, entries);
   return m;
 }
 
-std::optional<SecurityList> security_list_from_fix(const Message& m) {
+std::optional<SecurityList> security_list_from_fix(const Message& m, const TagMap& tags) {
   if (m.type() != msg::kSecurityList) return std::nullopt;
   FieldReader in(m);
   SecurityList l;
   l.id = in.text(kSecurityReqId);
-  auto entries = m.group(kNoRelatedSym,
-                         {kSymbol, kSecurityDesc, kCurrency, kContractMultiplier, kMinTradeVol, kVolumeMax, kVolumeStep,
-                          kDigits, kPoint, kBaseCurrency, kMarginCurrency, kStopsLevel, kCalcMode, kTradeAllowed});
+  auto entries = m.group(kNoRelatedSym, {kSymbol, kSecurityDesc, kCurrency, kContractMultiplier, kMinTradeVol,
+                                         tags.volume_max, tags.volume_step, tags.digits, tags.point, tags.base_currency,
+                                         tags.margin_currency, tags.stops_level, tags.calc_mode, tags.trade_allowed});
   if (!entries || !in.ok()) return std::nullopt;
   for (const auto& entry : *entries) {
     FieldReader e(entry);
@@ -956,17 +929,17 @@ std::optional<SecurityList> security_list_from_fix(const Message& m) {
     s.currency_profit = e.text(kCurrency);
     s.contract_size = e.decimal(kContractMultiplier);
     s.volume_min = e.decimal(kMinTradeVol);
-    s.volume_max = e.decimal(kVolumeMax);
-    s.volume_step = e.decimal(kVolumeStep);
-    s.digits = static_cast<int>(e.integer(kDigits));
-    s.point = e.decimal(kPoint);
-    s.currency_base = e.text(kBaseCurrency);
-    s.currency_margin = e.text(kMarginCurrency);
-    s.stops_level = static_cast<int>(e.integer_or(kStopsLevel, 0));
-    const auto mode = e.integer(kCalcMode);
+    s.volume_max = e.decimal(tags.volume_max);
+    s.volume_step = e.decimal(tags.volume_step);
+    s.digits = static_cast<int>(e.integer(tags.digits));
+    s.point = e.decimal(tags.point);
+    s.currency_base = e.text(tags.base_currency);
+    s.currency_margin = e.text(tags.margin_currency);
+    s.stops_level = static_cast<int>(e.integer_or(tags.stops_level, 0));
+    const auto mode = e.integer(tags.calc_mode);
     if (!is_margin_mode(static_cast<int>(mode))) e.fail();
     s.margin_mode = static_cast<MarginMode>(mode);
-    s.trade_allowed = e.boolean_or(kTradeAllowed, true);
+    s.trade_allowed = e.boolean_or(tags.trade_allowed, true);
     if (!e.ok()) return std::nullopt;
     l.symbols.push_back(std::move(s));
   }
@@ -1014,25 +987,31 @@ std::optional<QuoteSnapshot> quote_snapshot_from_fix(const Message& m) {
   return q;
 }
 
-Message to_fix(const AccountOpenReport& r) {
+Message to_fix(const AccountOpenReport& r, const TagMap& tags) {
   Message m(msg::kAccountOpenReport);
-  m.add(kAccountReqId, r.id);
+  m.add(tags.account_req_id, r.id);
   if (r.login != 0) m.add(kAccount, r.login);
-  m.add(kMt5Retcode, static_cast<int>(r.retcode));
+  m.add(tags.mt5_retcode, static_cast<int>(r.retcode));
   add_text(m, kText, r.text);
   return m;
 }
 
-std::optional<AccountOpenReport> account_open_report_from_fix(const Message& m) {
+std::optional<AccountOpenReport> account_open_report_from_fix(const Message& m, const TagMap& tags) {
   if (m.type() != msg::kAccountOpenReport) return std::nullopt;
   FieldReader in(m);
   AccountOpenReport r;
-  r.id = in.text(kAccountReqId);
+  r.id = in.text(tags.account_req_id);
   r.login = in.unsigned_or(kAccount, 0);
-  r.retcode = static_cast<Retcode>(in.integer(kMt5Retcode));
+  r.retcode = static_cast<Retcode>(in.integer(tags.mt5_retcode));
   r.text = in.text_or(kText, "");
   if (!in.ok()) return std::nullopt;
   return r;
+}
+
+std::vector<std::pair<std::string, int>> dictionary_numbers(const TagMap& tags) {
+  std::vector<std::pair<std::string, int>> numbers;
+  for (const auto& field : fixtags::custom_fields()) numbers.emplace_back(field.name, tags.*field.number);
+  return numbers;
 }
 
 Message market_data_reject(std::string_view id, std::string_view text) {

@@ -3,12 +3,14 @@
 // one mapping, so they cannot drift apart. Plain values: no I/O.
 #pragma once
 
+#include "fixtags/tag_map.hpp"
 #include "trading/fix/message.hpp"
 #include "trading/model.hpp"
 
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace permiso::trading::fix {
@@ -42,10 +44,9 @@ inline constexpr std::string_view kPositionModifyRequest = "U3";
 inline constexpr std::string_view kPositionModifyReport = "U4";
 }  // namespace msg
 
-/// Vendor tags a broker may number differently (MT5_FIX_POSITION_ID_TAG).
-struct TagMap {
-  int position_id = 20001;
-};
+/// The broker's numbers for our custom fields (MT5_FIX_TAGS; standard tags are fixed). Every
+/// function that writes or reads a custom field takes it; the default is the dictionary's.
+using fixtags::TagMap;
 
 // ---- requests (connector → counterparty) ----
 
@@ -80,8 +81,8 @@ struct AccountQuery {
   TimeMs to_msc = 0;    // AD
   TimeMs now_msc = 0;   // AN: TransactTime and ClearingBusinessDate
 };
-Message to_fix(const AccountQuery& q);
-std::optional<AccountQuery> account_query_from_fix(const Message& m);
+Message to_fix(const AccountQuery& q, const TagMap& tags = {});
+std::optional<AccountQuery> account_query_from_fix(const Message& m, const TagMap& tags = {});
 
 /// V: a subscription to every symbol's bid and ask.
 struct QuoteSubscription {
@@ -99,8 +100,8 @@ struct AccountOpenRequest {
   int leverage = 100;
   double deposit = 0;
 };
-Message to_fix(const AccountOpenRequest& r);
-std::optional<AccountOpenRequest> account_open_request_from_fix(const Message& m);
+Message to_fix(const AccountOpenRequest& r, const TagMap& tags = {});
+std::optional<AccountOpenRequest> account_open_request_from_fix(const Message& m, const TagMap& tags = {});
 
 // ---- answers (counterparty → connector) ----
 
@@ -176,16 +177,16 @@ struct CollateralReport {
   std::optional<AccountInfo> account;
   std::string text;
 };
-Message to_fix(const CollateralReport& r);
-std::optional<CollateralReport> collateral_report_from_fix(const Message& m);
+Message to_fix(const CollateralReport& r, const TagMap& tags = {});
+std::optional<CollateralReport> collateral_report_from_fix(const Message& m, const TagMap& tags = {});
 
 /// y: every symbol.
 struct SecurityList {
   std::string id;
   std::vector<SymbolInfo> symbols;
 };
-Message to_fix(const SecurityList& l);
-std::optional<SecurityList> security_list_from_fix(const Message& m);
+Message to_fix(const SecurityList& l, const TagMap& tags = {});
+std::optional<SecurityList> security_list_from_fix(const Message& m, const TagMap& tags = {});
 
 /// W: one symbol's tick.
 struct QuoteSnapshot {
@@ -203,8 +204,12 @@ struct AccountOpenReport {
   Retcode retcode = Retcode::Done;
   std::string text;
 };
-Message to_fix(const AccountOpenReport& r);
-std::optional<AccountOpenReport> account_open_report_from_fix(const Message& m);
+Message to_fix(const AccountOpenReport& r, const TagMap& tags = {});
+std::optional<AccountOpenReport> account_open_report_from_fix(const Message& m, const TagMap& tags = {});
+
+/// Every custom field's name and number as `tags` numbers it: the dictionary written for
+/// QuickFIX (write_dictionary) must agree with the messages, or it rejects them.
+std::vector<std::pair<std::string, int>> dictionary_numbers(const TagMap& tags);
 
 /// Y and j: a request the counterparty refused outright.
 Message market_data_reject(std::string_view id, std::string_view text);

@@ -656,13 +656,44 @@ std::string session_name(const SessionIdentity& identity) {
   return std::string(kBeginString) + ":" + identity.sender_comp_id + "->" + identity.target_comp_id;
 }
 
-bool write_dictionary(const std::string& path, int position_id_tag) {
-  std::string text = dictionary_text();
-  const std::string ours = "number=\"20001\" name=\"PositionID\"";
-  const std::size_t at = text.find(ours);
-  if (at != std::string::npos && position_id_tag != 20001) {
-    text.replace(at, ours.size(), "number=\"" + std::to_string(position_id_tag) + "\" name=\"PositionID\"");
+namespace {
+
+/// `text` with the number of every field definition (<field number="N" name="X") whose name
+/// `numbers` holds replaced; `missing` counts the names no definition had.
+std::string renumbered(const std::string& text, const std::vector<std::pair<std::string, int>>& numbers,
+                       std::size_t& missing) {
+  static const std::string kOpen = "<field number=\"";
+  static const std::string kName = "\" name=\"";
+  std::string out;
+  out.reserve(text.size());
+  std::size_t found = 0;
+  std::size_t from = 0;
+  for (std::size_t at = text.find(kOpen); at != std::string::npos; at = text.find(kOpen, at + 1)) {
+    const std::size_t number_at = at + kOpen.size();
+    const std::size_t name_at = text.find(kName, number_at);
+    if (name_at == std::string::npos) break;
+    const std::size_t name_end = text.find('"', name_at + kName.size());
+    if (name_end == std::string::npos) break;
+    const std::string name = text.substr(name_at + kName.size(), name_end - name_at - kName.size());
+    for (const auto& field : numbers) {
+      if (field.first != name) continue;
+      out.append(text, from, number_at - from).append(std::to_string(field.second));
+      from = name_at;
+      ++found;
+      break;
+    }
   }
+  out.append(text, from, std::string::npos);
+  missing = numbers.size() - found;
+  return out;
+}
+
+}  // namespace
+
+bool write_dictionary(const std::string& path, const std::vector<std::pair<std::string, int>>& numbers) {
+  std::size_t missing = 0;
+  const std::string text = renumbered(dictionary_text(), numbers, missing);
+  if (missing != 0) return false;
   // Written aside and renamed: a process reading the file never sees half of it.
   const std::string temporary = path + ".tmp";
   {

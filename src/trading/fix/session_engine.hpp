@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace permiso {
@@ -114,10 +115,11 @@ class SessionEngine {
 
 /// QuickFIX's name of a session: "FIX.4.4:SENDER->TARGET".
 std::string session_name(const SessionIdentity& identity);
-/// Writes the compiled-in data dictionary to `path` (replacing it), with PositionID numbered
-/// `position_id_tag` (brokers number that vendor field differently; messages name it, so the
-/// number is defined once). False on an I/O error.
-bool write_dictionary(const std::string& path, int position_id_tag = 20001);
+/// Writes the compiled-in data dictionary to `path` (replacing it), each field named in
+/// `numbers` (name, number) given that number: brokers number our custom fields differently,
+/// and messages name their fields, so a number is defined once. False on an I/O error, or when
+/// the dictionary defines no field by one of the names.
+bool write_dictionary(const std::string& path, const std::vector<std::pair<std::string, int>>& numbers = {});
 /// The compiled-in data dictionary (config/fix/FIX44-permiso.xml).
 const std::string& dictionary_text();
 /// `text` with the values of Password (554) and NewPassword (925) replaced by "***".

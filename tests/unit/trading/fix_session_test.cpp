@@ -598,11 +598,27 @@ TEST_F(FixSessionTest, WriteDictionaryWritesTheCompiledInText) {
 
 TEST_F(FixSessionTest, WriteDictionaryNumbersPositionIdAsTheBrokerDoes) {
   const std::string path = (dir_ / "vendor.xml").string();
-  ASSERT_TRUE(write_dictionary(path, 7001));
+  ASSERT_TRUE(write_dictionary(path, {{"PositionID", 7001}}));
   std::ifstream in(path, std::ios::binary);
   const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(written.find("number=\"7001\" name=\"PositionID\""), std::string::npos);
   EXPECT_EQ(written.find("number=\"20001\""), std::string::npos);
+}
+
+TEST_F(FixSessionTest, WriteDictionaryRenumbersEveryNamedFieldAtOnce) {
+  const std::string path = (dir_ / "broker.xml").string();
+  // A swap: each field takes the other's number, which a field-by-field rewrite would garble.
+  ASSERT_TRUE(write_dictionary(path, {{"Magic", 20003}, {"Deviation", 20002}, {"Balance", 30030}}));
+  std::ifstream in(path, std::ios::binary);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(written.find("<field number=\"20003\" name=\"Magic\""), std::string::npos);
+  EXPECT_NE(written.find("<field number=\"20002\" name=\"Deviation\""), std::string::npos);
+  EXPECT_NE(written.find("<field number=\"30030\" name=\"Balance\""), std::string::npos);
+  EXPECT_EQ(written.find("number=\"20030\""), std::string::npos);
+  EXPECT_NE(written.find("<field number=\"20001\" name=\"PositionID\""), std::string::npos);  // not named: kept
+  // Messages name their fields: only the definitions change (here to numbers of one length).
+  EXPECT_EQ(written.size(), dictionary_text().size());
+  EXPECT_FALSE(write_dictionary(path, {{"NoSuchField", 7001}}));
 }
 
 TEST_F(FixSessionTest, ConstructionRefusesOptionsItCannotRun) {
