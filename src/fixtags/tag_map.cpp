@@ -81,7 +81,8 @@ std::optional<TagNumber> parse_item(std::string_view item) {
   const auto digits = trimmed(item.substr(equals + 1));
   TagNumber n{std::string(name), 0};
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n.number);
-  if (!name_like(name) || digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
+  if (!name_like(name) || digits.empty() || digits.front() < '0' || digits.front() > '9' || ec != std::errc() ||
+      end != digits.data() + digits.size()) {
     return std::nullopt;
   }
   return n;
@@ -133,11 +134,13 @@ Result<TagMap, std::vector<TagProblem>> make_tag_map(const std::vector<TagNumber
   for (const auto& n : numbers) {
     const CustomField* field = find_field(n.name);
     if (field == nullptr) {
-      problems.push_back({n.name, "is not a custom field of the FIX dictionary (docs/fix.md lists them; names are case-sensitive)"});
+      problems.push_back(
+          {n.name, "is not a custom field of the FIX dictionary (docs/fix.md lists them; names are case-sensitive)"});
     } else if (std::find(renumbered.begin(), renumbered.end(), field) != renumbered.end()) {
       problems.push_back({n.name, "is given twice"});
     } else if (!user_defined_tag(n.number)) {
-      problems.push_back({n.name, "must be in FIX's user-defined ranges 5000..9999 or 20000..49999, got " + std::to_string(n.number)});
+      problems.push_back(
+          {n.name, "must be in FIX's user-defined ranges 5000..9999 or 20000..49999, got " + std::to_string(n.number)});
     } else {
       tags.*field->number = static_cast<int>(n.number);
       renumbered.push_back(field);
@@ -151,7 +154,7 @@ Result<TagMap, std::vector<TagProblem>> make_tag_map(const std::vector<TagNumber
     // Two renumbered fields on one number: said once, on the first of them.
     if (other != nullptr && std::find(renumbered.begin(), it, other) == it) {
       problems.push_back({std::string(field->name), std::to_string(number) + " is " + std::string(other->name) +
-                                                          "'s number too: two fields cannot share one tag"});
+                                                        "'s number too: two fields cannot share one tag"});
     }
   }
   if (!problems.empty()) return problems;

@@ -409,5 +409,102 @@ TEST_F(GatewayConfigTest, RedactedTomlReadsBackAsTheSameConfiguration) {
   EXPECT_EQ(back.jwt_algorithms(), (std::vector<std::string>{"ES256", "EdDSA"}));
 }
 
+// ---- MT5_BROKER=fix: the broker's numbers for our custom fields ----
+
+/// A valid FIX broker but for what the test sets.
+GatewayConfig fix_broker(GatewayConfig c) {
+  c.broker = "fix";
+  c.mt5_server = "127.0.0.1:9876";
+  c.mt5_password = "p";
+  return c;
+}
+
+std::vector<std::string> fix_tag_problems(const GatewayConfig& c) {
+  std::vector<std::string> lines;
+  for (const auto& p : validate(c)) {
+    if (p.field == "MT5_FIX_TAGS" || p.field == "MT5_FIX_POSITION_ID_TAG") lines.push_back(p.field + ": " + p.rule);
+  }
+  return lines;
+}
+
+TEST_F(GatewayConfigTest, FixTagsComeFromTheProfileTableAndTheEnvironmentNameByName) {
+  const auto file = dir_ / "broker.toml";
+  std::ofstream(file) << "[mt5_api.broker.fix_tags]\nMagic = 7002\nBalance = 7030\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  vars_["MT5_FIX_TAGS"] = "Balance=7130, Digits=7050";
+  const auto c = fix_broker(load());
+  // A TOML table's keys come in name order; the environment's after them.
+  EXPECT_EQ(c.fix_tags, (std::vector<fixtags::TagNumber>{{"Balance", 7130}, {"Magic", 7002}, {"Digits", 7050}}));
+  EXPECT_TRUE(validate(c).empty()) << validate(c).front().field << ": " << validate(c).front().rule;
+  const auto tags = c.fix_tag_map();
+  EXPECT_EQ(tags.magic, 7002);
+  EXPECT_EQ(tags.balance, 7130);  // the environment over the file
+  EXPECT_EQ(tags.digits, 7050);
+  EXPECT_EQ(tags.position_id, 20001);  // not named: the dictionary's
+}
+
+TEST_F(GatewayConfigTest, PositionIdTagStaysAnAliasOfPositionId) {
+  vars_["MT5_FIX_POSITION_ID_TAG"] = "7001";
+  auto c = fix_broker(load());
+  EXPECT_TRUE(validate(c).empty());
+  EXPECT_EQ(c.fix_tag_map().position_id, 7001);
+  vars_["MT5_FIX_TAGS"] = "PositionID=7001,Magic=7002";  // saying the same twice is fine
+  c = fix_broker(load());
+  EXPECT_TRUE(validate(c).empty());
+  EXPECT_EQ(c.fix_tag_map().position_id, 7001);
+  vars_["MT5_FIX_TAGS"] = "PositionID=7101";
+  c = fix_broker(load());
+  EXPECT_EQ(fix_tag_problems(c),
+            (std::vector<std::string>{"MT5_FIX_POSITION_ID_TAG: is 7001 but MT5_FIX_TAGS has PositionID=7101: set one "
+                                      "of them"}));
+}
+
+TEST_F(GatewayConfigTest, EveryBadFixTagIsAStartUpErrorNamingFieldAndRule) {
+  auto c = fix_broker(load());
+  c.fix_tags = {{"Colour", 7001}, {"Magic", 38}, {"Bid", 7013}, {"Ask", 7013}, {"Swap", 20015}};
+  EXPECT_EQ(fix_tag_problems(c),
+            (std::vector<std::string>{
+                "MT5_FIX_TAGS: Colour is not a custom field of the FIX dictionary (docs/fix.md lists them; names are "
+                "case-sensitive)",
+                "MT5_FIX_TAGS: Magic must be in FIX's user-defined ranges 5000..9999 or 20000..49999, got 38",
+                "MT5_FIX_TAGS: Bid 7013 is Ask's number too: two fields cannot share one tag",
+                "MT5_FIX_TAGS: Swap 20015 is Reason's number too: two fields cannot share one tag"}));
+  // The simulator ignores FIX settings, as it ignores MT5_SERVER.
+  c.broker = "simulator";
+  EXPECT_TRUE(fix_tag_problems(c).empty());
+}
+
+TEST_F(GatewayConfigTest, MalformedFixTagsAreLoadErrors) {
+  vars_["MT5_FIX_TAGS"] = "Magic:7002";
+  auto c = load_gateway_config(env());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().front().field, "MT5_FIX_TAGS");
+  EXPECT_EQ(c.error().front().rule, "'Magic:7002' is not Name=Number (e.g. PositionID=7001)");
+  vars_.erase("MT5_FIX_TAGS");
+  const auto file = dir_ / "bad-tags.toml";
+  std::ofstream(file) << "[mt5_api.broker.fix_tags]\nMagic = \"7002\"\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  c = load_gateway_config(env());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().front().field, "mt5_api.broker.fix_tags.Magic");
+  std::ofstream(file) << "[mt5_api.broker]\nfix_tags = 7002\n";
+  c = load_gateway_config(env());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().front().field, "mt5_api.broker.fix_tags");
+}
+
+TEST_F(GatewayConfigTest, RenumberedFixTagsReadBackFromTheRenderedConfiguration) {
+  vars_["MT5_FIX_TAGS"] = "PositionID=7001,TradeAllowed=49999";
+  const auto original = load();
+  const auto file = dir_ / "effective-tags.toml";
+  std::ofstream(file) << render_redacted(original);
+  vars_ = {
+      {"PERMISO_CONFIG_DIR", PERMISO_TEST_CONFIG_DIR}, {"PERMISO_CONFIG", file.string()}, {"JWT_SECRET_KEY", kSecret}};
+  const auto back = load();
+  EXPECT_EQ(back.fix_tags, original.fix_tags);
+  const auto json = boost::json::parse(render_redacted_json(original));
+  EXPECT_EQ(json.at("mt5_api").at("broker").at("fix_tags").at("TradeAllowed").as_int64(), 49999);
+}
+
 }  // namespace
 }  // namespace permiso::config

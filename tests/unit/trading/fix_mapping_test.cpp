@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace permiso::trading::fix {
 namespace {
@@ -631,6 +634,145 @@ TEST(FixMapping, CancelRejectAndPositionModifyReportRoundTrip) {
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->position, 42U);
   EXPECT_EQ(ok->retcode, Retcode::Done);
+}
+
+// ---- a broker's own numbering of our custom fields (MT5_FIX_TAGS) ----
+
+/// Every custom field moved up by 10000 (PositionID 30001, ..., TradeAllowed 30058): a broker
+/// that numbers none of them as our dictionary does.
+TagMap shifted_tags() {
+  TagMap tags;
+  for (const auto& field : fixtags::custom_fields()) tags.*field.number = field.default_number() + 10'000;
+  return tags;
+}
+
+/// Round-trips `sample` under `broker`'s numbering and under the defaults: each decodes to the
+/// same values (compared through their default encoding), and the renumbered text carries no
+/// default custom tag. Returns the tags of the renumbered text.
+template <class T, class Decode>
+std::vector<int> round_trip_renumbered(const T& sample, const TagMap& broker, Decode decode) {
+  const auto renumbered = wire(to_fix(sample, broker));
+  std::vector<int> tags;
+  for (const auto& field : renumbered.fields()) {
+    EXPECT_FALSE(field.tag >= 20'000 && field.tag < 20'100)
+        << "default custom tag " << field.tag << " in " << renumbered.text();
+    tags.push_back(field.tag);
+  }
+  auto ours = decode(renumbered, broker);
+  auto expected = decode(wire(to_fix(sample, TagMap{})), TagMap{});
+  EXPECT_TRUE(ours && expected) << renumbered.text();
+  if (ours && expected) {
+    EXPECT_EQ(to_fix(*ours, TagMap{}).text(), to_fix(*expected, TagMap{}).text());
+  }
+  return tags;
+}
+
+AccountInfo full_account() {
+  AccountInfo a;
+  a.login = 5001;
+  a.name = "Ada";
+  a.server = "Permiso-Demo";
+  a.currency = "EUR";
+  a.leverage = 30;
+  a.balance = 10000.5;
+  a.credit = 5;
+  a.equity = 10010.25;
+  a.margin = 250;
+  a.margin_free = 9760.25;
+  a.margin_level = 4004.1;
+  a.margin_so_call = 80;
+  a.margin_so_so = 40;
+  a.profit = 9.75;
+  return a;
+}
+
+TEST(FixMapping, EveryCustomFieldTravelsUnderABrokersOwnNumbering) {
+  const TagMap broker = shifted_tags();
+  std::set<int> seen;
+  const auto note = [&seen](const std::vector<int>& tags) { seen.insert(tags.begin(), tags.end()); };
+
+  note(round_trip_renumbered(OrderRequest{"c-1", "", 5001, market_close(), kNow}, broker, order_request_from_fix));
+  TradeRequest stops;
+  stops.action = TradeAction::SlTp;
+  stops.symbol = "EURUSD";
+  stops.position = 42;
+  stops.sl = 1.0;
+  note(round_trip_renumbered(OrderRequest{"c-2", "", 5001, stops, kNow}, broker, order_request_from_fix));
+  note(round_trip_renumbered(fill(), broker, execution_from_fix));
+  note(round_trip_renumbered(RequestRefusal{msg::kPositionModifyReport, "c-2", "", 0, 5001, 42, '1', Retcode::Done, ""},
+                             broker, request_refusal_from_fix));
+  PositionReport position{"p-1", 1, true, {}, kNow};
+  position.position = {42,
+                       5001,
+                       "EURUSD",
+                       PositionType::Sell,
+                       0.3,
+                       1.1,
+                       1.09,
+                       1.2,
+                       1.0,
+                       30,
+                       -1,
+                       -0.6,
+                       7,
+                       "hedge",
+                       DealReason::Expert,
+                       kNow - 1000,
+                       kNow - 10,
+                       false,
+                       std::nullopt,
+                       std::nullopt,
+                       std::nullopt};
+  note(round_trip_renumbered(position, broker, position_report_from_fix));
+  TradeCapture deal{"t-1", 1, true, fill().deal.value()};
+  note(round_trip_renumbered(deal, broker, trade_capture_from_fix));
+  note(round_trip_renumbered(AccountQuery{msg::kTradeCaptureRequest, "t-1", 5001, 10, 20, kNow}, broker,
+                             account_query_from_fix));
+  note(round_trip_renumbered(AccountOpenRequest{"a", "Ada", "USD", 500, 1000}, broker, account_open_request_from_fix));
+  note(round_trip_renumbered(AccountOpenReport{"a", 5002, Retcode::Done, ""}, broker, account_open_report_from_fix));
+  note(round_trip_renumbered(CollateralReport{"b-1", 5001, full_account(), ""}, broker, collateral_report_from_fix));
+  SymbolInfo eurusd;
+  eurusd.name = "EURUSD";
+  eurusd.currency_base = "EUR";
+  eurusd.currency_profit = "USD";
+  eurusd.currency_margin = "EUR";
+  eurusd.stops_level = 10;
+  note(round_trip_renumbered(SecurityList{"s-1", {eurusd}}, broker, security_list_from_fix));
+
+  // Every custom field was carried, each under the broker's number only.
+  for (const auto& field : fixtags::custom_fields()) {
+    EXPECT_TRUE(seen.count(broker.*field.number)) << field.name << " never travelled";
+  }
+}
+
+TEST(FixMapping, AReportUnderTheWrongNumberingIsNotReadAsAnother) {
+  const TagMap broker = shifted_tags();
+  // The counterparty numbers as the broker does; a connector on the defaults finds no
+  // PositionID in a position report and refuses it, rather than reading a position 0.
+  PositionReport position{"p-1", 1, true, {}, kNow};
+  position.position.ticket = 42;
+  position.position.login = 5001;
+  position.position.symbol = "EURUSD";
+  position.position.volume = 0.3;
+  position.position.price_open = 1.1;
+  position.position.price_current = 1.09;
+  const auto renumbered = wire(to_fix(position, broker));
+  EXPECT_TRUE(position_report_from_fix(renumbered, broker));
+  EXPECT_FALSE(position_report_from_fix(renumbered, TagMap{}));
+  // A security list without the broker's Digits (a required field) is refused whole.
+  SymbolInfo eurusd;
+  eurusd.name = "EURUSD";
+  eurusd.currency_base = "EUR";
+  eurusd.currency_profit = "USD";
+  eurusd.currency_margin = "EUR";
+  EXPECT_FALSE(security_list_from_fix(wire(to_fix(SecurityList{"s-1", {eurusd}}, broker)), TagMap{}));
+}
+
+TEST(FixMapping, DictionaryNumbersNameEveryCustomFieldAsTheMapNumbersIt) {
+  const auto numbers = dictionary_numbers(shifted_tags());
+  ASSERT_EQ(numbers.size(), fixtags::custom_fields().size());
+  EXPECT_EQ(numbers.front(), (std::pair<std::string, int>{"PositionID", 30001}));
+  EXPECT_EQ(numbers.back(), (std::pair<std::string, int>{"TradeAllowed", 30058}));
 }
 
 }  // namespace
