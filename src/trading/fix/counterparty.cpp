@@ -244,6 +244,10 @@ void Counterparty::on_logout(const std::string& session) {
 
 void Counterparty::on_log(const std::string& session, const std::string& line) {
   spdlog::debug("fix {}: {}", session, one_line(line));  // the engine masked the password
+  // A message QuickFIX refused against the dictionary never reaches us: worth a warning.
+  if (line.starts_with("event Message ") && line.find(" Rejected: ") != std::string::npos) {
+    spdlog::warn("fix {}: {} (does the initiator number our custom fields as we do?)", session, line.substr(6));
+  }
 }
 
 std::set<std::string> Counterparty::logged_on() const {

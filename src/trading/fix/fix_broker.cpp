@@ -245,6 +245,12 @@ void FixBroker::on_log(const std::string& session, const std::string& line) {
   std::string readable = line;
   std::replace(readable.begin(), readable.end(), kSoh, '|');
   spdlog::debug("fix {}: {}", session, readable);
+  // QuickFIX refuses a message that breaks the dictionary before we see it (a session Reject
+  // goes back, the answer it carried times out): a warning, naming the usual cause.
+  if (line.starts_with("event Message ") && line.find(" Rejected: ") != std::string::npos) {
+    spdlog::warn("fix {}: {} (does the counterparty number our custom fields as MT5_FIX_TAGS says?)", session,
+                 readable.substr(6));
+  }
 }
 
 void FixBroker::on_message(const std::string& session, const std::string& text) {
@@ -262,6 +268,14 @@ void FixBroker::on_message(const std::string& session, const std::string& text) 
   }
   auto filing = filing_of(*message, options_.tags);
   if (filing && file_answer(filing->key, *message, filing->last)) return;
+  // Unfiled and unreadable (a broker's own ExecutionReport is unfiled but reads): most often
+  // custom fields numbered otherwise than MT5_FIX_TAGS says, which nothing else would show.
+  if (!filing && (message->type() != msg::kExecutionReport || !execution_from_fix(*message, options_.tags))) {
+    spdlog::warn(
+        "fix: a {} the mapping cannot read was dropped (a field missing or malformed: does the "
+        "counterparty number our custom fields as MT5_FIX_TAGS says?)",
+        message->type());
+  }
   on_unsolicited(*message);
 }
 

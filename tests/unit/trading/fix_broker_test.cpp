@@ -8,13 +8,17 @@
 #include "free_port.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -57,6 +61,7 @@ class FixBrokerTest : public ::testing::Test {
     o.store_dir = (dir_ / "server").string();
     o.multi_account = true;
     o.quote_comp_id = quote_comp_id_;
+    o.tags = server_tags_;
     server_ = std::make_unique<FixServer>(sim_, o);
     server_->start();
   }
@@ -107,6 +112,7 @@ class FixBrokerTest : public ::testing::Test {
 
   static inline int counter_ = 0;
   std::string quote_comp_id_;  // the acceptor's market-data session, when set before SetUp
+  TagMap server_tags_;  // how the counterparty numbers our custom fields
   std::filesystem::path dir_;
   int port_ = 0;
   sim::SimulatedBroker sim_{thin_gbpusd_market()};  // GBPUSD fills 0.3 lots at a time
@@ -521,6 +527,149 @@ TEST_F(FixBrokerTest, ADroppedSessionLogsOnAgainAndTrades) {
   auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
   EXPECT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
   EXPECT_EQ(sim_.positions_get(login).size(), 1U);
+}
+
+// ---- a broker that numbers our custom fields its own way (MT5_FIX_TAGS, mt5-sim --fix-tags) ----
+
+/// Every custom field moved into 30000+ (PositionID 30001, ..., TradeAllowed 30058).
+TagMap renumbered_tags() {
+  TagMap tags;
+  for (const auto& field : fixtags::custom_fields()) tags.*field.number = field.default_number() + 10'000;
+  return tags;
+}
+
+class FixBrokerRenumberedTest : public FixBrokerTest {
+ protected:
+  FixBrokerRenumberedTest() { server_tags_ = renumbered_tags(); }
+
+  /// The connector configured as the counterparty numbers.
+  FixOptions agreeing_options() {
+    auto o = connector_options();
+    o.tags = server_tags_;
+    return o;
+  }
+};
+
+TEST_F(FixBrokerRenumberedTest, TradesListsAndReadsTheAccountWhenBothNumberAlike) {
+  auto broker = connect(agreeing_options());
+  ASSERT_TRUE(broker->wait_until_connected(10s));
+  // The security list: Digits, Point, the currencies, VolumeStep, CalcMode... under 300xx.
+  ASSERT_EQ(broker->symbols_get().size(), sim_.symbols_get().size());
+  const auto eurusd = broker->symbol_info("EURUSD");
+  const auto expected = sim_.symbol_info("EURUSD");
+  ASSERT_TRUE(eurusd && expected);
+  EXPECT_EQ(eurusd->digits, expected->digits);
+  EXPECT_DOUBLE_EQ(eurusd->point, expected->point);
+  EXPECT_DOUBLE_EQ(eurusd->volume_step, expected->volume_step);
+  EXPECT_EQ(eurusd->currency_margin, expected->currency_margin);
+  EXPECT_EQ(eurusd->margin_mode, expected->margin_mode);
+  ASSERT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD").has_value(); }));
+
+  // The account: AccountReqId, AccountName, Leverage, Deposit out; Balance, Equity... back.
+  const Login login = open_account(*broker);
+  ASSERT_NE(login, 0U);
+  const auto account = broker->account_info(login);
+  ASSERT_TRUE(account);
+  EXPECT_DOUBLE_EQ(account->balance, 10'000);
+  EXPECT_EQ(account->leverage, 100);
+  EXPECT_EQ(account->name, "trader");
+
+  // An order: Magic, StopLoss, Comment... out; PositionID, Mt5Retcode, Profit... back.
+  const double bid = sim_.symbol_info_tick("EURUSD")->bid;
+  auto buy = market(OrderType::Buy, 0.1);
+  buy.magic = 77;
+  buy.sl = bid - 0.01;
+  buy.comment = "renumbered";
+  auto opened = broker->order_send(login, buy);
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  const Ticket position = opened.result.position;
+  ASSERT_NE(position, 0U);
+  ASSERT_EQ(sim_.positions_get(login).size(), 1U);
+  EXPECT_EQ(sim_.positions_get(login).front().magic, 77U);
+  EXPECT_NEAR(sim_.positions_get(login).front().sl, bid - 0.01, 1e-9);
+  EXPECT_EQ(sim_.positions_get(login).front().ticket, position);
+
+  // A position's stops (U3/U4 carry PositionID).
+  TradeRequest stops;
+  stops.action = TradeAction::SlTp;
+  stops.position = position;
+  stops.sl = bid - 0.02;
+  stops.tp = bid + 0.02;
+  auto changed = broker->order_send(login, stops);
+  ASSERT_EQ(changed.result.retcode, Retcode::Done) << changed.result.comment;
+  EXPECT_NEAR(sim_.positions_get(login).front().tp, bid + 0.02, 1e-9);
+
+  // A position opened elsewhere is found by the account's listing (AP, AF, AE).
+  auto elsewhere = market(OrderType::Sell, 0.2);
+  elsewhere.magic = 88;
+  ASSERT_EQ(sim_.order_send(login, elsewhere).result.retcode, Retcode::Done);
+  ASSERT_TRUE(broker->reconcile_now());
+  const auto listed = broker->positions_get(login);
+  ASSERT_EQ(listed.size(), 2U);
+  for (const auto& p : sim_.positions_get(login)) {
+    const auto* mine = find_ticket(listed, p.ticket);
+    ASSERT_NE(mine, nullptr) << p.ticket;
+    EXPECT_EQ(mine->magic, p.magic);
+    EXPECT_DOUBLE_EQ(mine->price_open, p.price_open);
+    EXPECT_NEAR(mine->sl, p.sl, 1e-9);
+    EXPECT_EQ(mine->time_msc, p.time_msc);
+  }
+
+  // Closing: the out deal and the balance, as the broker has them.
+  sim_.step(5000);
+  auto closed = broker->order_send(login, market(OrderType::Sell, 0.1, position));
+  ASSERT_EQ(closed.result.retcode, Retcode::Done) << closed.result.comment;
+  const auto* out = find_ticket(closed.changes.deals, closed.result.deal);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(out->entry, DealEntry::Out);
+  ASSERT_TRUE(broker->reconcile_now());
+  EXPECT_EQ(broker->positions_get(login).size(), 1U);
+  EXPECT_DOUBLE_EQ(broker->account_info(login)->balance, sim_.account_info(login)->balance);
+}
+
+/// The default logger's lines while it lives (the connector logs through spdlog's default).
+class CapturedLog {
+ public:
+  CapturedLog() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)) {
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~CapturedLog() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+  [[nodiscard]] bool has(std::string_view text) const {
+    for (const auto& line : sink_->last_formatted()) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+TEST_F(FixBrokerRenumberedTest, AConnectorNumberingOtherwiseLogsOnButNeverReadsTheInstruments) {
+  CapturedLog log;
+  auto options = connector_options();  // the dictionary's numbers: not the broker's
+  options.timeout = 2s;                // the security list's answer is awaited this long
+  auto broker = connect(options);
+  // The logon carries no custom field, so the session itself comes up...
+  ASSERT_TRUE(eventually([&] { return log.has("PERMISO->MT5SIM logged on"); }));
+  // ...but the security list's group carries Digits, Point... under numbers the connector's
+  // dictionary does not place there: its QuickFIX rejects the message (a session Reject goes
+  // back) with a warning that names the likely cause, the list's answer times out, and the
+  // connector never counts as connected, so no order is sent under the wrong numbers.
+  ASSERT_TRUE(eventually([&] {
+    return log.has("PERMISO->MT5SIM: Message 2 Rejected: Tag appears more than once") &&
+           log.has("does the counterparty number our custom fields as MT5_FIX_TAGS says?");
+  }));
+  ASSERT_TRUE(eventually([&] { return log.has("the counterparty did not list its instruments"); }));
+  EXPECT_FALSE(broker->connected());
+  EXPECT_TRUE(broker->symbols_get().empty());
+  EXPECT_EQ(broker->order_send(1, market(OrderType::Buy, 0.1)).result.retcode, Retcode::Connection);
+  EXPECT_TRUE(sim_.positions_get(1).empty());
 }
 
 }  // namespace
