@@ -212,8 +212,12 @@ std::optional<BrokerBackend> open_fix(const GatewayConfig& cfg) {
   // The instruments, the stream and the routes are built from the counterparty's security list.
   const auto patience = std::max(std::chrono::milliseconds(cfg.fix_timeout_ms), std::chrono::milliseconds(10'000));
   if (!backend.fix->wait_until_connected(patience)) {
-    spdlog::critical("the FIX session to {} did not log on within {} ms (address, comp ids and password?)",
-                     cfg.mt5_server, patience.count());
+    // Logged on but no instruments read is, most often, custom fields numbered otherwise than
+    // the counterparty numbers them (QuickFIX rejects its SecurityList: a warning says so).
+    spdlog::critical(
+        "the FIX session to {} did not log on and read the instruments within {} ms (address, comp ids "
+        "and password? the custom fields' numbers, MT5_FIX_TAGS?)",
+        cfg.mt5_server, patience.count());
     return std::nullopt;
   }
   return backend;

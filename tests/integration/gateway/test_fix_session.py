@@ -2,7 +2,8 @@
 # sent into a session that goes silent is settled exactly once when the counterparty answers,
 # whether the session survived (the late ExecutionReport) or dropped and logged on again
 # (resend, and the OrderStatusRequest by ClOrdID); a wrong password never logs on; no log
-# line holds the password; and the session runs over TLS end to end.
+# line holds the password; the session runs over TLS end to end; and under a broker's own
+# numbering of our custom fields (mt5-sim --fix-tags, MT5_FIX_TAGS) when both ends agree on it.
 import os
 import shutil
 import subprocess
@@ -192,4 +193,86 @@ class FixOverTlsTest(gh.GatewayTestCase):
             self.assertIn("did not log on", output)
         finally:
             sim.stop()
+            shutil.rmtree(sim_dir, ignore_errors=True)
+
+
+# Every custom field a broker might carry renumbered, each into 7000+ (docs/fix.md).
+BROKER_TAGS = ("PositionID=7001,Magic=7002,StopLoss=7004,TakeProfit=7005,Mt5Retcode=7010,Profit=7011,"
+               "Swap=7012,Bid=7013,Ask=7014,Reason=7015,OpenTimeMsc=7016,UpdateTimeMsc=7017,PriceOpen=7018,"
+               "PriceCurrent=7019,DealType=7020,DealEntry=7021,FromMsc=7022,ToMsc=7023,OrderState=7024,"
+               "Filling=7025,VolumeInitial=7026,Comment=7027,Balance=7030,Credit=7031,Equity=7032,Margin=7033,"
+               "MarginFree=7034,MarginLevel=7035,Leverage=7036,MarginCall=7037,StopOut=7038,AccountName=7039,"
+               "Server=7040,Demo=7041,Deposit=7042,AccountReqID=7043,Digits=7050,Point=7051,BaseCurrency=7052,"
+               "MarginCurrency=7053,VolumeMax=7054,VolumeStep=7055,StopsLevel=7056,CalcMode=7057,"
+               "TradeAllowed=7058,Deviation=7003")
+
+
+class RenumberedFixSim(gh.FixSim):
+    """mt5-sim's FIX acceptor numbering our custom fields as BROKER_TAGS says (two --fix-tags)."""
+
+    def arguments(self):
+        first, second = BROKER_TAGS.split(",Balance=")
+        return super().arguments() + ["--fix-tags", first, "--fix-tags", "Balance=" + second]
+
+
+@unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
+class RenumberedTagsTest(gh.GatewayTestCase):
+    def test_mt5_api_trades_under_the_brokers_numbering(self):
+        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tags-")
+        sim = RenumberedFixSim(sim_dir).start()
+        mt5 = gh.Mt5Server(self.stack.auth, self.stack.service_secret, sim=sim, env={"MT5_FIX_TAGS": BROKER_TAGS})
+        try:
+            mt5.start()
+            deadline = time.monotonic() + 30
+            while mt5.request("GET", "/ready", allow_5xx=True).status != 200:
+                self.assertLess(time.monotonic(), deadline, "mt5-api never read the instruments:\n" + mt5.describe())
+                time.sleep(0.1)
+            self.assertIn("custom fields renumbered PositionID=7001", sim.output())
+            trader = gh.Trader(types.SimpleNamespace(auth=self.stack.auth, mt5=mt5))
+            account = trader.account()
+            self.assertAlmostEqual(float(account["balance"]), gh.DEMO_DEPOSIT)
+            opened = trader.open(volume=0.01, comment="renumbered")
+            trades = trader.trades()
+            self.assertTrue(any(gh.same_id(t["id"], opened["id"]) for t in trades), trades)
+            self.assertIn("renumbered", [t.get("comment") for t in trades])
+        finally:
+            mt5.stop()
+            mt5.cleanup()
+            shutil.rmtree(sim_dir, ignore_errors=True)
+
+    def test_a_gateway_numbering_otherwise_never_starts_and_says_why(self):
+        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tags-")
+        sim = RenumberedFixSim(sim_dir).start()
+        try:
+            env = dict(self.mt5.env)
+            env.update(sim.env())  # no MT5_FIX_TAGS: the dictionary's numbers
+            env.update({"MT5_API_PORT": str(harness.free_port()), "PERMISO_DATA_DIR": sim_dir,
+                        "MT5_DATABASE_URL": f"sqlite:///{sim_dir}/mt5.db"})
+            proc = subprocess.run([self.mt5.binary], env=env, capture_output=True, timeout=90)
+            output = (proc.stdout + proc.stderr).decode(errors="replace")
+            self.assertNotEqual(proc.returncode, 0, output)
+            # The session logs on, but QuickFIX rejects the broker's SecurityList.
+            self.assertIn("logged on", output)
+            self.assertIn("Rejected", output)
+            self.assertIn("MT5_FIX_TAGS", output)
+            self.assertIn("did not log on and read the instruments", output)
+        finally:
+            sim.stop()
+            shutil.rmtree(sim_dir, ignore_errors=True)
+
+    def test_bad_tags_are_refused_at_start_by_both_programs(self):
+        env = dict(self.mt5.env, MT5_FIX_TAGS="PositionID=7001,Magic=7001")
+        proc = subprocess.run([self.mt5.binary], env=env, capture_output=True, timeout=60)
+        output = (proc.stdout + proc.stderr).decode(errors="replace")
+        self.assertEqual(proc.returncode, 2, output)
+        self.assertIn("MT5_FIX_TAGS: PositionID 7001 is Magic's number too", output)
+        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tags-")
+        try:
+            sim = gh.FixSim(sim_dir)
+            proc = subprocess.run(sim.arguments() + ["--fix-tags", "Colour=7001"], env=sim.environment(),
+                                  capture_output=True, timeout=60)
+            output = (proc.stdout + proc.stderr).decode(errors="replace")
+            self.assertEqual(proc.returncode, 2, output)
+            self.assertIn("--fix-tags: Colour is not a custom field", output)
+        finally:
             shutil.rmtree(sim_dir, ignore_errors=True)
