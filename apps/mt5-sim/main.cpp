@@ -54,7 +54,7 @@ struct Options {
   std::string fix_tls_cert;
   std::string fix_tls_key;
   std::vector<std::string> max_fill_lots;  // "SYMBOL=LOTS" or "LOTS" (every symbol)
-  std::vector<std::string> fix_tags;  // Name=Number lists, joined
+  std::vector<std::string> fix_tags;       // Name=Number lists, joined
 };
 
 /// --max-fill-lots values as the simulator's liquidity (SimOptions::max_fill_lots, "*" for a

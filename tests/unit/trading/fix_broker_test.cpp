@@ -112,7 +112,7 @@ class FixBrokerTest : public ::testing::Test {
 
   static inline int counter_ = 0;
   std::string quote_comp_id_;  // the acceptor's market-data session, when set before SetUp
-  TagMap server_tags_;  // how the counterparty numbers our custom fields
+  TagMap server_tags_;         // how the counterparty numbers our custom fields
   std::filesystem::path dir_;
   int port_ = 0;
   sim::SimulatedBroker sim_{thin_gbpusd_market()};  // GBPUSD fills 0.3 lots at a time
