@@ -57,6 +57,7 @@ class RevocationFeed:
         self._tokens: Dict[str, float] = {}    # jti -> when the entry may be forgotten
         self._sessions: Dict[str, float] = {}  # sid -> the same
         self._task: Optional[asyncio.Task[None]] = None
+        self._stopping = False
         self.healthy = False  # the last read succeeded
 
     @property
@@ -80,16 +81,24 @@ class RevocationFeed:
             await asyncio.wait_for(self._catch_up(), self._start_timeout)
         except (asyncio.TimeoutError, PermisoError) as exc:
             raise ServiceUnavailableError(f"the revocation feed cannot be read: {exc}") from exc
+        self._stopping = False
         self._task = asyncio.create_task(self._follow(), name="permiso-revocation-feed")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping = True
+        # Cancel until the task is done, not once: a cancellation delivered inside the HTTP stack
+        # can be taken for its own timeout's and lost, and the long poll then went on for ever
+        # (seen once in CI: stop() waited 12 minutes while the feed kept polling).
+        while not task.done():
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait({task}, timeout=0.1)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
 
     async def _catch_up(self) -> None:
         """Reads without waiting until a page comes back empty."""
@@ -97,7 +106,7 @@ class RevocationFeed:
             pass
 
     async def _follow(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.poll(wait=self._wait)
             except asyncio.CancelledError:
