@@ -93,7 +93,7 @@ test-integration: build-asan
 
 # The seed guide's load test (tests/load/test_auth_performance.py) against a running stack:
 # success rate and p99 held to a bound. Needs PERMISO_BOOTSTRAP_ADMIN_PASSWORD or
-# LOAD_TEST_ARGS="--client-id ... --client-secret ..."; bench/load/seed_load_test.py --help.
+# LOAD_TEST_ARGS="--client-id ... --client-secret=..." (with "=": a secret may begin with "-"); bench/load/seed_load_test.py --help.
 load-test:
 	@/usr/bin/python3 bench/load/seed_load_test.py $(LOAD_TEST_ARGS)
 

@@ -8,7 +8,7 @@ every request succeeds and p99 stays under --p99-ms. Exit status 0 on pass, 1 on
 
     make run                                # in another terminal
     PERMISO_BOOTSTRAP_ADMIN_PASSWORD=... make load-test
-    bench/load/seed_load_test.py --client-id ID --client-secret SECRET --tokens 100 --reads 500
+    bench/load/seed_load_test.py --client-id ID --client-secret=SECRET --tokens 100 --reads 500
 
 Without --client-id it signs in as the bootstrap admin (PERMISO_BOOTSTRAP_ADMIN_USERNAME,
 default admin, and PERMISO_BOOTSTRAP_ADMIN_PASSWORD) and registers a load-test client.

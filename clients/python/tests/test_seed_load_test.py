@@ -19,7 +19,7 @@ def load_test_module():
 async def test_the_seed_load_test_passes_on_a_healthy_stack(new_client, auth_url, mt5_url, capsys):
     creds = new_client(scopes=("trade:read", "account:read"))
     code = await load_test_module().main(["--auth-url", auth_url, "--mt5-url", mt5_url, "--client-id",
-                                          creds.client_id, "--client-secret", creds.client_secret,
+                                          creds.client_id, f"--client-secret={creds.client_secret}",
                                           "--tokens", "40", "--reads", "80", "--p99-ms", "10000"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -31,7 +31,7 @@ async def test_it_fails_when_requests_fail(new_client, auth_url, mt5_url, capsys
     # The load test asks for trade:read and account:read: this client holds only one of them.
     creds = new_client(scopes=("trade:read",))
     code = await load_test_module().main(["--auth-url", auth_url, "--mt5-url", mt5_url, "--client-id",
-                                          creds.client_id, "--client-secret", creds.client_secret,
+                                          creds.client_id, f"--client-secret={creds.client_secret}",
                                           "--tokens", "5", "--reads", "5", "--p99-ms", "10000",
                                           "--connection-per-request"])
     out = capsys.readouterr().out
