@@ -55,6 +55,7 @@ struct Options {
   std::string fix_tls_key;
   std::vector<std::string> max_fill_lots;  // "SYMBOL=LOTS" or "LOTS" (every symbol)
   std::vector<std::string> fix_tags;       // Name=Number lists, joined
+  std::vector<std::string> fix_without;    // RequestForPositions, CollateralInquiry
 };
 
 /// --max-fill-lots values as the simulator's liquidity (SimOptions::max_fill_lots, "*" for a
@@ -116,6 +117,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--fix-tags", o.fix_tags,
                  "our custom FIX fields numbered as a broker numbers them: Name=Number,... as mt5-api's "
                  "MT5_FIX_TAGS (repeatable; unnamed fields keep the dictionary's numbers)");
+  app.add_option("--fix-without", o.fix_without,
+                 "play a broker without these requests: each is answered by a BusinessMessageReject "
+                 "(unsupported message type), and mt5-api keeps its own ledger instead (repeatable)")
+      ->check(CLI::IsMember({"RequestForPositions", "CollateralInquiry"}));
   app.footer(
       "The bridge and the FIX acceptor may run at once, over the same simulated broker (with --accounts\n"
       "single, each opens its own one account, as two terminals logged in to two accounts).\n"
@@ -189,6 +194,10 @@ fix::FixServerOptions fix_options(const Options& o) {
   f.cert_file = o.fix_tls_cert;
   f.key_file = o.fix_tls_key;
   f.multi_account = o.accounts == "multi";
+  for (const auto& name : o.fix_without) {
+    f.unsupported.insert(
+        std::string(name == "RequestForPositions" ? fix::msg::kRequestForPositions : fix::msg::kCollateralInquiry));
+  }
   if (auto numbers = fixtags::parse_tag_numbers(fix_tag_list(o))) {
     if (auto map = fixtags::make_tag_map(*numbers)) f.tags = *map;  // else fix_tag_problems says why
   }

@@ -214,6 +214,7 @@ std::optional<AnswerBook::Answer> AnswerBook::find(Login login, const std::strin
 Counterparty::Counterparty(Broker& broker, CounterpartyOptions options, Send send)
     : broker_(broker),
       options_(std::move(options)),
+      quote_session_prefix_(options_.quote_comp_id.empty() ? "" : session_name({options_.quote_comp_id, ""})),
       send_(std::move(send)),
       answers_(std::max<std::size_t>(options_.remembered_answers, 1)) {}
 
@@ -260,7 +261,7 @@ std::set<std::string> Counterparty::logged_on() const {
 void Counterparty::on_message(const std::string& session, const std::string& text) {
   auto message = Message::parse(text);
   if (!message) {
-    send_(session, business_reject("0", "?", "unreadable message"));
+    send_(session, to_fix(BusinessReject{"0", "?", BusinessRejectReason::Other, "", "unreadable message"}));
     return;
   }
   try {
@@ -275,13 +276,14 @@ void Counterparty::on_message(const std::string& session, const std::string& tex
 }
 
 bool Counterparty::is_quote_session(const std::string& session) const {
-  return !options_.quote_comp_id.empty() && session.starts_with(session_name({options_.quote_comp_id, ""}));
+  return !quote_session_prefix_.empty() && session.starts_with(quote_session_prefix_);
 }
 
 void Counterparty::dispatch(const std::string& session, const Message& m) {
   const auto type = m.type();
   if (is_quote_session(session) && type != msg::kMarketDataRequest) {
-    return reject(session, m, "market data only on this session: trade on the trading session");
+    return reject(session, m, "market data only on this session: trade on the trading session",
+                  BusinessRejectReason::UnsupportedMessageType);
   }
   if (type == msg::kNewOrderSingle || type == msg::kOrderCancelReplace || type == msg::kOrderCancelRequest ||
       type == msg::kPositionModifyRequest) {
@@ -293,9 +295,12 @@ void Counterparty::dispatch(const std::string& session, const Message& m) {
   const bool query = type == msg::kOrderMassStatusRequest || type == msg::kRequestForPositions ||
                      type == msg::kCollateralInquiry || type == msg::kTradeCaptureRequest ||
                      type == msg::kSecurityListRequest;
-  if (!query) return reject(session, m, "unsupported message type");
+  if (!query) return reject(session, m, "unsupported message type", BusinessRejectReason::UnsupportedMessageType);
   auto q = account_query_from_fix(m, options_.tags);
   if (!q) return reject(session, m, kMalformed);
+  if (options_.unsupported.contains(type)) {  // a broker without this request
+    return reject(session, m, "unsupported message type", BusinessRejectReason::UnsupportedMessageType, q->id);
+  }
   if (type == msg::kOrderMassStatusRequest) return serve_mass_status(session, *q);
   if (type == msg::kRequestForPositions) return serve_positions(session, *q);
   if (type == msg::kCollateralInquiry) return serve_collateral(session, *q);
@@ -303,8 +308,15 @@ void Counterparty::dispatch(const std::string& session, const Message& m) {
   serve_security_list(session, *q);
 }
 
-void Counterparty::reject(const std::string& session, const Message& message, std::string_view text) {
-  send_(session, business_reject(message.get(34).value_or("0"), message.type().empty() ? "?" : message.type(), text));
+void Counterparty::reject(const std::string& session, const Message& message, std::string_view text,
+                          BusinessRejectReason reason, std::string_view ref_id) {
+  BusinessReject r;
+  r.ref_seq_num = message.get(34).value_or("0");
+  r.ref_msg_type = message.type().empty() ? "?" : message.type();
+  r.reason = reason;
+  r.ref_id = ref_id;
+  r.text = text;
+  send_(session, to_fix(r));
 }
 
 // ---- orders: D, G, F, U3 ----

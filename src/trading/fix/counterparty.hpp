@@ -40,6 +40,10 @@ struct CounterpartyOptions {
   /// (the connector's MT5_FIX_QUOTE_TARGET_COMP_ID): such a session is served MarketDataRequest
   /// only, and hears no ExecutionReports. Empty: none.
   std::string quote_comp_id;
+  /// Requests answered by a BusinessMessageReject (unsupported message type), by MsgType: plays
+  /// a broker without them ("AN" RequestForPositions, "BB" CollateralInquiry, ...; mt5-sim
+  /// --fix-without), for the connector's ledger.
+  std::set<std::string, std::less<>> unsupported;
 };
 
 /// The answers given to orders (D, G, F, U3), by account and ClOrdID, the oldest forgotten first
@@ -121,10 +125,13 @@ class Counterparty final : public SessionHandler {
     bool refused = false;
   };
   [[nodiscard]] Answered execute(const OrderRequest& request);
-  void reject(const std::string& session, const Message& message, std::string_view text);
+  /// A BusinessMessageReject; `ref_id` is the refused request's id, when it was readable.
+  void reject(const std::string& session, const Message& message, std::string_view text,
+              BusinessRejectReason reason = BusinessRejectReason::Other, std::string_view ref_id = {});
 
   Broker& broker_;
   const CounterpartyOptions options_;
+  const std::string quote_session_prefix_;  // empty: no market-data session
   Send send_;
   AnswerBook answers_;
 

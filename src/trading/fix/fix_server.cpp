@@ -35,6 +35,7 @@ CounterpartyOptions counterparty_options(const FixServerOptions& o) {
   c.remembered_answers = o.remembered_answers;
   c.tags = o.tags;
   c.quote_comp_id = o.quote_comp_id;
+  c.unsupported = o.unsupported;
   return c;
 }
 

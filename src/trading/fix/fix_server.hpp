@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,8 @@ struct FixServerOptions {
   int heartbeat_seconds = 30;
   std::size_t remembered_answers = 100'000;  // per account (CounterpartyOptions)
   TagMap tags;
+  /// Requests refused as unsupported, by MsgType (CounterpartyOptions::unsupported).
+  std::set<std::string, std::less<>> unsupported;
 
   /// Every problem, each naming its field; empty when the options can serve.
   [[nodiscard]] std::vector<std::string> validate() const;

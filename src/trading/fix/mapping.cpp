@@ -54,6 +54,7 @@ constexpr int kMdReqRejReason = 281;
 constexpr int kSecurityReqId = 320;
 constexpr int kSecurityResponseId = 322;
 constexpr int kRefMsgType = 372;
+constexpr int kBusinessRejectRefId = 379;
 constexpr int kBusinessRejectReason = 380;
 constexpr int kTotNoRelatedSym = 393;
 constexpr int kCxlRejResponseTo = 434;
@@ -1021,11 +1022,26 @@ Message market_data_reject(std::string_view id, std::string_view text) {
   return m;
 }
 
-Message business_reject(std::string_view ref_seq_num, std::string_view ref_msg_type, std::string_view text) {
+Message to_fix(const BusinessReject& r) {
   Message m(msg::kBusinessReject);
-  m.add(kRefSeqNum, ref_seq_num).add(kRefMsgType, ref_msg_type).add(kBusinessRejectReason, 3);
-  if (!text.empty()) m.add(kText, text);
+  m.add(kRefSeqNum, r.ref_seq_num).add(kRefMsgType, r.ref_msg_type);
+  if (!r.ref_id.empty()) m.add(kBusinessRejectRefId, r.ref_id);
+  m.add(kBusinessRejectReason, static_cast<int>(r.reason));
+  if (!r.text.empty()) m.add(kText, r.text);
   return m;
+}
+
+std::optional<BusinessReject> business_reject_from_fix(const Message& m) {
+  if (m.type() != msg::kBusinessReject) return std::nullopt;
+  FieldReader in(m);
+  BusinessReject r;
+  r.ref_seq_num = in.text_or(kRefSeqNum, "0");
+  r.ref_msg_type = in.text(kRefMsgType);
+  r.reason = static_cast<BusinessRejectReason>(in.integer(kBusinessRejectReason));
+  r.ref_id = in.text_or(kBusinessRejectRefId, "");
+  r.text = in.text_or(kText, "");
+  if (!in.ok()) return std::nullopt;
+  return r;
 }
 
 }  // namespace permiso::trading::fix

@@ -213,6 +213,19 @@ std::vector<std::pair<std::string, int>> dictionary_numbers(const TagMap& tags);
 
 /// Y and j: a request the counterparty refused outright.
 Message market_data_reject(std::string_view id, std::string_view text);
-Message business_reject(std::string_view ref_seq_num, std::string_view ref_msg_type, std::string_view text);
+
+/// BusinessRejectReason (380) values we send or act on.
+enum class BusinessRejectReason : int { Other = 0, UnsupportedMessageType = 3 };
+/// j: `ref_id`, when given, is the refused request's own id (BusinessRejectRefID 379: a PosReqID,
+/// CollInquiryID, ...), so the requester can tell which request it answers.
+struct BusinessReject {
+  std::string ref_seq_num = "0";
+  std::string ref_msg_type;
+  BusinessRejectReason reason = BusinessRejectReason::Other;
+  std::string ref_id;
+  std::string text;
+};
+Message to_fix(const BusinessReject& r);
+std::optional<BusinessReject> business_reject_from_fix(const Message& m);
 
 }  // namespace permiso::trading::fix
