@@ -194,6 +194,10 @@ trading::fix::FixOptions fix_options(const GatewayConfig& cfg) {
   o.timeout = std::chrono::milliseconds(cfg.fix_timeout_ms);
   o.full_read_interval = std::chrono::seconds(cfg.effective_fix_full_read_s());
   o.tags = cfg.fix_tag_map();
+  o.ledger_positions = cfg.fix_ledger_keeps("positions");
+  o.ledger_collateral = cfg.fix_ledger_keeps("collateral");
+  o.ledger_currency = cfg.demo_currency;  // the gateway opens accounts with these
+  o.ledger_leverage = static_cast<int>(cfg.demo_leverage);
   return o;
 }
 

@@ -122,6 +122,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   r.integer(kBroker, "fix_timeout_ms", c.fix_timeout_ms);
   r.integer(kBroker, "fix_full_read_s", c.fix_full_read_s);
   r.integer(kBroker, "fix_position_id_tag", c.fix_position_id_tag);
+  r.str(kBroker, "fix_ledger", c.fix_ledger);
   read_fix_tags(t, source, c, problems);
   r.integer(kBroker, "sim_seed", c.sim_seed);
   r.integer(kBroker, "sim_tick_ms", c.sim_tick_ms);
@@ -189,6 +190,7 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kBroker, "fix_timeout_ms", c.fix_timeout_ms},
       {kBroker, "fix_full_read_s", c.effective_fix_full_read_s()},
       {kBroker, "fix_position_id_tag", c.fix_position_id_tag},
+      {kBroker, "fix_ledger", c.fix_ledger},
       {kBroker, "sim_seed", c.sim_seed},
       {kBroker, "sim_tick_ms", c.sim_tick_ms},
       {kBroker, "demo_deposit", c.demo_deposit},
@@ -223,11 +225,32 @@ void load_storage_urls(const EnvLookup& env, detail::SecretSource& secrets, Gate
   detail::url_setting(env, secrets, "REDIS_URL", "REDIS_PASSWORD", c.redis_url, problems);
 }
 
+/// MT5_FIX_LEDGER's items, blanks around them trimmed; none for an empty value.
+std::vector<std::string_view> ledger_parts(std::string_view list) {
+  std::vector<std::string_view> parts;
+  if (list.empty()) return parts;
+  for (;;) {  // "a," is "a" and "": a stray comma is refused as an empty item
+    const auto comma = list.find(',');
+    auto part = list.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    parts.push_back(part);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return parts;
+}
+
 }  // namespace
 
 std::string GatewayConfig::effective_database_url() const {
   if (!database_url.empty()) return database_url;
   return "sqlite://" + fs::absolute(fs::path(data_dir) / "mt5-api.db").lexically_normal().string();
+}
+
+bool GatewayConfig::fix_ledger_keeps(std::string_view part) const {
+  const auto parts = ledger_parts(fix_ledger);
+  return std::find(parts.begin(), parts.end(), part) != parts.end();
 }
 
 std::int64_t GatewayConfig::effective_fix_full_read_s() const {
@@ -311,6 +334,7 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_int(env, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, problems);
   env_int(env, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, problems);
   env_int(env, "MT5_FIX_POSITION_ID_TAG", c.fix_position_id_tag, problems);
+  env_str(env, "MT5_FIX_LEDGER", c.fix_ledger);
   env_fix_tags(env, c, problems);
   env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
   env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
@@ -484,6 +508,12 @@ void check_fix(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   detail::check_range(p, "MT5_FIX_TIMEOUT_MS", c.fix_timeout_ms, 100, 60'000);
   detail::check_range(p, "MT5_FIX_FULL_READ_S", c.fix_full_read_s, 0, 3600);
   check_fix_tags(p, c);
+  for (const auto part : ledger_parts(c.fix_ledger)) {
+    if (part != "positions" && part != "collateral") {
+      p.push_back({"MT5_FIX_LEDGER",
+                   "must list positions, collateral or both (comma-separated); got '" + std::string(part) + "'"});
+    }
+  }
 }
 
 /// The broker and the simulator's demo account.

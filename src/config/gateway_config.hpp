@@ -97,6 +97,9 @@ struct GatewayConfig {
   std::int64_t fix_timeout_ms = 5000;
   std::int64_t fix_full_read_s = 0;          // each account listed whole this often; 0: effective_fix_full_read_s()
   std::int64_t fix_position_id_tag = 20001;  // MT5_FIX_POSITION_ID_TAG: PositionID's number (an alias)
+  /// MT5_FIX_LEDGER: what mt5-api keeps in its own ledger from the start ("positions",
+  /// "collateral", both comma-separated); empty: only what the counterparty refuses as unsupported.
+  std::string fix_ledger;
   // [mt5_api.broker.fix_tags] and MT5_FIX_TAGS (Name=Number,...; per name over the files'):
   // the broker's numbers for our custom fields (docs/fix.md), the rest keep the dictionary's.
   std::vector<fixtags::TagNumber> fix_tags;
@@ -118,6 +121,8 @@ struct GatewayConfig {
   /// The custom fields numbered as effective_fix_tags() says (the defaults where validate()
   /// finds a problem with them).
   [[nodiscard]] fixtags::TagMap fix_tag_map() const;
+  /// Whether MT5_FIX_LEDGER names `part` ("positions" or "collateral").
+  [[nodiscard]] bool fix_ledger_keeps(std::string_view part) const;
   /// JWT_ALGORITHM split at commas.
   [[nodiscard]] std::vector<std::string> jwt_algorithms() const;
   /// The [log] part, for permiso::log::init.

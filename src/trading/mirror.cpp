@@ -357,6 +357,12 @@ std::vector<Order> Mirror::orders(Login login, std::string_view symbol) const {
   return it == books_.end() ? std::vector<Order>{} : of_symbol(it->second.orders, symbol);
 }
 
+bool Mirror::has_deal(Login login, Ticket ticket) const {
+  std::shared_lock lock(mu_);
+  auto it = books_.find(login);
+  return it != books_.end() && it->second.deals.contains(ticket);
+}
+
 std::vector<Deal> Mirror::deals(Login login, TimeMs from_msc, TimeMs to_msc) const {
   std::shared_lock lock(mu_);
   std::vector<Deal> out;

@@ -77,6 +77,8 @@ class Mirror {
   /// an order's answer carries its position's row even when another re-read saw it first.
   [[nodiscard]] std::optional<Position> position(Login login, Ticket ticket) const;
   [[nodiscard]] std::vector<Order> orders(Login login, std::string_view symbol) const;
+  /// Whether the deal is among the recent deals kept.
+  [[nodiscard]] bool has_deal(Login login, Ticket ticket) const;
   /// from_msc <= time < to_msc, oldest first (of the recent deals kept).
   [[nodiscard]] std::vector<Deal> deals(Login login, TimeMs from_msc, TimeMs to_msc) const;
 

@@ -120,49 +120,14 @@ std::string dictionary_path(const FixOptions& o) {
   return (dir / "FIX44-permiso.xml").string();
 }
 
-/// The position an In deal opens (or adds to, on a netting account).
-Position opened_position(const std::optional<Position>& before, const Execution& e) {
-  const Deal& deal = *e.deal;
-  if (before && !before->closed) {
-    Position p = *before;
-    const double volume = p.volume + deal.volume;
-    p.price_open = (p.price_open * p.volume + deal.price * deal.volume) / volume;
-    p.volume = volume;
-    p.time_update_msc = deal.time_msc;
-    return p;
-  }
-  Position p;
-  p.ticket = deal.position_id;
-  p.login = deal.login;
-  p.symbol = deal.symbol;
-  p.type = deal.type == DealType::Sell ? PositionType::Sell : PositionType::Buy;
-  p.volume = deal.volume;
-  p.price_open = deal.price;
-  p.price_current = deal.price;
+/// The position an order's In deal opens (with the order's stops, magic and comment), or adds to.
+Position opened_by_order(const std::optional<Position>& before, const Execution& e) {
+  Position p = opened_position(before, *e.deal);
+  if (before && !before->closed) return p;
   p.sl = e.order.sl;
   p.tp = e.order.tp;
-  p.commission = deal.commission;
   p.magic = e.order.magic;
   p.comment = e.order.comment;
-  p.reason = deal.reason;
-  p.time_msc = deal.time_msc;
-  p.time_update_msc = deal.time_msc;
-  return p;
-}
-
-/// The position an Out deal leaves: smaller, or closed at the deal with every close's profit.
-Position reduced_position(Position p, const Deal& deal, double realised) {
-  constexpr double kVolumeEpsilon = 1e-9;
-  p.volume -= deal.volume;
-  p.time_update_msc = deal.time_msc;
-  if (p.volume > kVolumeEpsilon) return p;
-  p.volume = deal.volume;  // a closed position keeps the volume it closed with, as MT5's history does
-  p.closed = true;
-  p.price_current = deal.price;
-  p.profit = realised;
-  p.close_time_msc = deal.time_msc;
-  p.close_price = deal.price;
-  p.close_reason = deal.reason;
   return p;
 }
 
@@ -188,6 +153,8 @@ FixBroker::FixBroker(FixOptions options)
     throw std::runtime_error("cannot write the FIX dictionary to " + engine.dictionary_path);
   }
   engine_ = std::make_unique<SessionEngine>(std::move(engine), static_cast<SessionHandler&>(*this));
+  own_positions_ = options_.ledger_positions;
+  own_collateral_ = options_.ledger_collateral;
 }
 
 FixBroker::~FixBroker() {
@@ -261,8 +228,9 @@ void FixBroker::on_message(const std::string& session, const std::string& text) 
     return;
   }
   if (message->type() == msg::kMarketDataSnapshot) return on_quote(*message);
-  if (message->type() == msg::kMarketDataReject || message->type() == msg::kBusinessReject) {
-    spdlog::warn("fix: the counterparty refused a request ({}): {}", message->type(),
+  if (message->type() == msg::kBusinessReject) return on_business_reject(*message);
+  if (message->type() == msg::kMarketDataReject) {
+    spdlog::warn("fix: the counterparty refused a quote subscription: {}",
                  message->get(58).value_or("no reason given"));
     return;
   }
@@ -277,6 +245,39 @@ void FixBroker::on_message(const std::string& session, const std::string& text) 
         message->type());
   }
   on_unsolicited(*message);
+}
+
+void FixBroker::on_business_reject(const Message& message) {
+  auto refusal = business_reject_from_fix(message);
+  if (!refusal) {
+    spdlog::warn("fix: an unreadable BusinessMessageReject was dropped");
+    return;
+  }
+  if (refusal->reason == BusinessRejectReason::UnsupportedMessageType) {
+    use_ledger_for(refusal->ref_msg_type);
+  } else {
+    spdlog::warn("fix: the counterparty refused a request ({}): {}", refusal->ref_msg_type,
+                 refusal->text.empty() ? "no reason given" : refusal->text);
+  }
+  if (!refusal->ref_id.empty()) file_answer(refusal->ref_id, message, true);
+}
+
+void FixBroker::use_ledger_for(std::string_view msg_type) {
+  if (msg_type == msg::kRequestForPositions) {
+    if (!own_positions_.exchange(true)) {
+      spdlog::warn(
+          "fix: the counterparty does not support RequestForPositions: open positions now come from mt5-api's "
+          "own ledger (the ExecutionReports and TradeCaptureReports; docs/brokers.md)");
+    }
+  } else if (msg_type == msg::kCollateralInquiry) {
+    if (!own_collateral_.exchange(true)) {
+      spdlog::warn(
+          "fix: the counterparty does not support CollateralInquiry: balance, equity and margin now come from "
+          "mt5-api's own ledger (the deals and the quotes; docs/brokers.md)");
+    }
+  } else {
+    spdlog::warn("fix: the counterparty does not support {} messages", msg_type);
+  }
 }
 
 void FixBroker::on_quote(const Message& message) {
@@ -572,32 +573,120 @@ void FixBroker::apply_broker_event(const Execution& e) {
 std::optional<Changes> FixBroker::refresh_account(Login login) {
   AccountSnapshot snap;
   snap.generation = mirror_.generation();  // what an order answered meanwhile is newer
-  const auto now = now_ms();
+  snap.now_msc = now_ms();
   auto report = read_collateral(login);
   if (!report) return std::nullopt;
   if (!report->account) return Changes{};  // an account the counterparty does not serve
   snap.account = *report->account;
-  snap.now_msc = now;
-  const auto positions_id = next_id('P');
-  auto positions = call(trade_session_, positions_id,
-                        to_fix(AccountQuery{msg::kRequestForPositions, positions_id, login, 0, 0, now}, options_.tags));
   const auto orders_id = next_id('M');
-  auto orders = call(trade_session_, orders_id,
-                     to_fix(AccountQuery{msg::kOrderMassStatusRequest, orders_id, login, 0, 0, now}, options_.tags));
-  if (!positions || !orders) return std::nullopt;
-  for (const auto& m : *positions) {
-    if (auto r = position_report_from_fix(m, options_.tags)) snap.open_positions.push_back(r->position);
-  }
+  auto orders =
+      call(trade_session_, orders_id,
+           to_fix(AccountQuery{msg::kOrderMassStatusRequest, orders_id, login, 0, 0, snap.now_msc}, options_.tags));
+  if (!orders) return std::nullopt;
   for (const auto& m : *orders) {
     if (auto e = execution_from_fix(m, options_.tags); e && !e->no_order()) snap.pending_orders.push_back(e->order);
   }
-  if (auto since = mirror_.oldest_unexplained(login, snap.open_positions, snap.pending_orders)) {
-    auto deals = read_deals(login, *since - kDealOverlap, now + kDay);
-    if (!deals) return std::nullopt;
-    snap.deals = std::move(*deals);
+  if (!list_positions(login, snap)) return std::nullopt;
+  if (own_collateral_) {  // the balance after the deals just read, the margin of the positions listed
+    auto account = ledger_account(login, snap.deals, snap.open_positions);
+    if (!account) return Changes{};
+    snap.account = *account;
   }
   forget_finished_orders(login, snap.pending_orders);
   return mirror_.reconcile(snap);
+}
+
+bool FixBroker::list_positions(Login login, AccountSnapshot& snap) {
+  if (!own_positions_) {
+    const auto id = next_id('P');
+    auto positions =
+        call(trade_session_, id,
+             to_fix(AccountQuery{msg::kRequestForPositions, id, login, 0, 0, snap.now_msc}, options_.tags));
+    if (!positions) return false;
+    if (!own_positions_) {  // answered, not refused as unsupported
+      for (const auto& m : *positions) {
+        if (auto r = position_report_from_fix(m, options_.tags)) snap.open_positions.push_back(r->position);
+      }
+      if (auto since = mirror_.oldest_unexplained(login, snap.open_positions, snap.pending_orders)) {
+        auto deals = read_deals(login, *since - kDealOverlap, snap.now_msc + kDay);
+        if (!deals) return false;
+        snap.deals = std::move(*deals);
+      }
+      return true;
+    }
+  }
+  return replay_positions(login, snap);
+}
+
+bool FixBroker::replay_positions(Login login, AccountSnapshot& snap) {
+  TimeMs from = 0;
+  {
+    std::lock_guard lock(state_mu_);
+    if (auto it = ledger_read_from_.find(login); it != ledger_read_from_.end()) from = it->second;
+  }
+  if (from == 0) {  // first replay: from the newest deal the mirror holds (a restart), or the account's first
+    const auto known = mirror_.deals(login, 0, std::numeric_limits<TimeMs>::max());
+    if (!known.empty()) from = std::max<TimeMs>(known.back().time_msc - kDealOverlap, 0);
+  }
+  auto deals = read_deals(login, from, snap.now_msc + kDay);
+  if (!deals) return false;
+  std::vector<Deal> unseen;
+  for (const auto& d : *deals) {
+    if (!mirror_.has_deal(login, d.ticket)) unseen.push_back(d);
+  }
+  snap.open_positions = replay_deals(mirror_.positions(login, {}), unseen);
+  // The next read starts from the counterparty's own times, not our clock: the two may differ.
+  TimeMs newest = from;
+  for (const auto& d : *deals) newest = std::max(newest, d.time_msc - kDealOverlap);
+  snap.deals = std::move(*deals);
+  std::lock_guard lock(state_mu_);
+  ledger_read_from_[login] = std::max<TimeMs>(newest, 1);
+  return true;
+}
+
+std::optional<AccountInfo> FixBroker::ledger_account(Login login, const std::vector<Deal>& deals,
+                                                     std::vector<Position> open) {
+  auto account = mirror_.account(login);
+  if (!balances_.has(login)) {
+    // The last figures the counterparty or the store gave hold every deal the mirror has; an
+    // account never described starts from nothing, and its deposit is a deal.
+    if (account) {
+      balances_.seed(login, account->balance, mirror_.deals(login, 0, std::numeric_limits<TimeMs>::max()));
+    } else {
+      balances_.seed(login, 0, {});
+    }
+  }
+  if (!account) {
+    if (options_.expected_login && *options_.expected_login != login) return std::nullopt;
+    account = AccountInfo{};
+    account->login = login;
+    account->currency = options_.ledger_currency;
+    account->leverage = options_.ledger_leverage;
+    account->demo = !options_.expected_login;
+  }
+  balances_.count(login, deals);
+  const auto since = balances_.newest_time(login).value_or(0);
+  account->balance = balances_
+                         .count(login, mirror_.deals(login, std::max<TimeMs>(since - kDealOverlap, 0),
+                                                     std::numeric_limits<TimeMs>::max()))
+                         .value_or(account->balance);
+  const auto [profit, margin] = floating(*account, open);
+  return with_floating(std::move(*account), profit, margin);
+}
+
+std::pair<double, double> FixBroker::floating(const AccountInfo& account, std::vector<Position>& open) const {
+  double profit = 0;
+  double margin = 0;
+  for (auto& p : open) {
+    if (auto mark = market_mark(p.symbol, account.currency)) apply_mark(*mark, p);
+    profit += p.profit;
+    const auto symbol = mirror_.symbol(p.symbol);
+    if (!symbol) continue;
+    const auto own = position_margin(*symbol, p, account.leverage);
+    const auto rate = conversion_rate(symbol->currency_margin, account.currency);
+    if (own && rate) margin += *own * *rate;
+  }
+  return {profit, margin};
 }
 
 bool FixBroker::reconcile_now() {
@@ -629,6 +718,8 @@ SendOutcome FixBroker::open_account(std::string_view name, std::string_view curr
     login = *opened.login;
     history = std::move(opened.history);
   }
+  // The deposit first: a ledger's balance is its deals.
+  Changes opened = mirror_.apply(std::move(history));
   auto found = refresh_account(login);
   auto account = mirror_.account(login);
   if (!found || !account) {
@@ -638,7 +729,7 @@ SendOutcome FixBroker::open_account(std::string_view name, std::string_view curr
   }
   SendOutcome out;
   out.result.retcode = Retcode::Done;
-  out.changes = merged(mirror_.apply(std::move(history)), *found);
+  out.changes = merged(std::move(opened), *found);
   if (out.changes.accounts.empty()) out.changes.accounts.push_back(*account);
   return out;
 }
@@ -779,16 +870,24 @@ SendOutcome FixBroker::settle_execution(Login login, const Execution& execution)
   }
   // The rows the report tells, and the position the fill leaves: no listing of the account on
   // the order's path (that would grow with its positions); the periodic re-read checks them.
+  // A deal a listing brought first is in the position it listed already: not applied twice.
+  const bool known = execution.deal && mirror_.has_deal(login, execution.deal->ticket);
   Changes rows;
   if (execution.result.order != 0) rows.orders.push_back(execution.order);
   if (execution.deal) rows.deals.push_back(*execution.deal);
   out.changes = mirror_.apply(std::move(rows));
   if (!execution.deal) return out;
-  Changes after;
-  if (auto position = position_after_fill(login, execution)) after.positions.push_back(*position);
-  if (auto account = read_account(login)) after.accounts.push_back(*account);
-  if (after.positions.empty() || after.accounts.empty()) resync_wanted_ = true;
-  out.changes = merged(std::move(out.changes), mirror_.apply(std::move(after)));
+  Changes position;
+  if (!known) {
+    if (auto row = position_after_fill(login, execution)) position.positions.push_back(*row);
+  }
+  // The position before the account: the ledger's margin is the positions'.
+  const bool positioned = known || !position.positions.empty();
+  out.changes = merged(std::move(out.changes), mirror_.apply(std::move(position)));
+  Changes account;
+  if (auto row = read_account(login)) account.accounts.push_back(*row);
+  if (!positioned || account.accounts.empty()) resync_wanted_ = true;
+  out.changes = merged(std::move(out.changes), mirror_.apply(std::move(account)));
   include_own_rows(login, execution.result.position, out.changes);
   return out;
 }
@@ -809,7 +908,7 @@ std::optional<Position> FixBroker::position_after_fill(Login login, const Execut
     if (!before || before->closed) return std::nullopt;  // not known here: the re-read brings it
     return reduced_position(*before, deal, realised_profit(login, *before));
   }
-  Position opened = opened_position(before, execution);
+  Position opened = opened_by_order(before, execution);
   mark_to_market(login, opened);
   return opened;
 }
@@ -870,9 +969,14 @@ std::optional<AccountInfo> FixBroker::read_account(Login login) {
 
 std::optional<CollateralReport> FixBroker::read_collateral(Login login) {
   const auto id = next_id('B');
-  auto answers =
-      call(trade_session_, id, to_fix(AccountQuery{msg::kCollateralInquiry, id, login, 0, 0, now_ms()}, options_.tags));
-  return answers ? collateral_report_from_fix(answers->front(), options_.tags) : std::nullopt;
+  if (!own_collateral_) {
+    auto answers = call(trade_session_, id,
+                        to_fix(AccountQuery{msg::kCollateralInquiry, id, login, 0, 0, now_ms()}, options_.tags));
+    if (!answers) return std::nullopt;
+    if (!own_collateral_) return collateral_report_from_fix(answers->front(), options_.tags);
+  }
+  // The ledger's: no round trip.
+  return CollateralReport{id, login, ledger_account(login, {}, mirror_.positions(login, {})), ""};
 }
 
 std::optional<std::vector<Deal>> FixBroker::read_deals(Login login, TimeMs from_msc, TimeMs to_msc) {

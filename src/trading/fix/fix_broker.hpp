@@ -9,10 +9,13 @@
 // per full_read_interval, one account per round, to repair what no report told (a trade through
 // another replica, a report lost). ClOrdID is the idempotency key: an order whose answer was
 // lost is asked about (OrderStatusRequest) after the next logon, never sent again under a new id.
+// A counterparty without RequestForPositions or CollateralInquiry is served from the gateway's
+// own ledger (ledger.hpp): positions from the deals, the account from the deals and the quotes.
 #pragma once
 
 #include "common/clock.hpp"
 #include "trading/broker.hpp"
+#include "trading/fix/ledger.hpp"
 #include "trading/fix/mapping.hpp"
 #include "trading/fix/message.hpp"
 #include "trading/fix/session_engine.hpp"
@@ -28,7 +31,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace permiso::trading::fix {
@@ -64,6 +69,16 @@ struct FixOptions {
   std::chrono::milliseconds full_read_interval{30000};
   std::size_t recent_deals_per_account = 1000;
   TagMap tags;
+  /// Keep the accounts' open positions, or their collateral, in the gateway's own ledger from the
+  /// start (MT5_FIX_LEDGER), for a counterparty that never answers RequestForPositions or
+  /// CollateralInquiry. One that refuses them as unsupported (a BusinessMessageReject) is
+  /// switched to the ledger when it does, whatever these say.
+  bool ledger_positions = false;
+  bool ledger_collateral = false;
+  /// The ledger's currency and leverage for an account no CollateralReport ever described (the
+  /// gateway opens accounts with these).
+  std::string ledger_currency = "USD";
+  int ledger_leverage = 100;
   std::shared_ptr<const Clock> clock;  // null: the system clock
 };
 
@@ -85,6 +100,9 @@ class FixBroker final : public Broker, private SessionHandler {
   bool reconcile_now();
   /// Tests: drops the trade session's connection (QuickFIX reconnects).
   void drop_connection();
+  /// Whether the open positions (the collateral) come from the gateway's own ledger.
+  [[nodiscard]] bool keeps_own_positions() const { return own_positions_; }
+  [[nodiscard]] bool keeps_own_collateral() const { return own_collateral_; }
 
   // ---- Broker ----
   [[nodiscard]] std::string_view name() const override { return "fix"; }
@@ -136,6 +154,10 @@ class FixBroker final : public Broker, private SessionHandler {
   /// Files an answer under its request's key; true when the message was an answer awaited.
   bool file_answer(const std::string& key, Message message, bool last);
   void on_quote(const Message& message);
+  /// A request refused: one refused as unsupported switches its part to the ledger; the refusal
+  /// answers the request it names (BusinessRejectRefID), which would otherwise time out.
+  void on_business_reject(const Message& message);
+  void use_ledger_for(std::string_view msg_type);
   void on_unsolicited(const Message& message);
 
   void run(const std::stop_token& stop);
@@ -149,6 +171,17 @@ class FixBroker final : public Broker, private SessionHandler {
   bool refresh_all();
   /// Lists one account whole; the changes found, or nullopt when the counterparty did not answer.
   std::optional<Changes> refresh_account(Login login);
+  /// The snapshot's open positions, and the deals that explain what went: listed by the
+  /// counterparty (RequestForPositions), or replayed by the ledger. False when unanswered.
+  bool list_positions(Login login, AccountSnapshot& snap);
+  /// The ledger's positions: the mirror's, after the deals it does not hold yet (another
+  /// replica's trades, the broker's closes), read since the last replay.
+  bool replay_positions(Login login, AccountSnapshot& snap);
+  /// The ledger's account: its balance after `deals` and every deal the mirror holds, its
+  /// floating figures from `open` at the latest quotes. nullopt for an account it cannot serve.
+  std::optional<AccountInfo> ledger_account(Login login, const std::vector<Deal>& deals, std::vector<Position> open);
+  /// Profit and margin of the open positions in the account's currency (`open` is marked).
+  [[nodiscard]] std::pair<double, double> floating(const AccountInfo& account, std::vector<Position>& open) const;
   /// refresh_account, delivered, and the time noted for the schedule (`backdate` earlier).
   bool list_account(Login login, std::chrono::milliseconds backdate = {});
   /// Every account's collateral, then the listings due.
@@ -241,6 +274,10 @@ class FixBroker final : public Broker, private SessionHandler {
   std::set<Login> full_read_wanted_;        // accounts to list at the next turn
   std::set<Login> full_read_again_;         // and at the next round after it
   std::map<Login, std::chrono::steady_clock::time_point> last_full_read_;
+  std::map<Login, TimeMs> ledger_read_from_;  // where the ledger's next deal read starts
+  std::atomic<bool> own_positions_;
+  std::atomic<bool> own_collateral_;
+  BalanceBook balances_;
   std::atomic<std::uint64_t> next_id_{0};
   std::string id_prefix_;  // distinguishes this process's ids from an earlier one's
 

@@ -11,6 +11,9 @@ Environment:
                         bridge or a FIX 4.4 session, against an mt5-sim process (MT5_SIM_BIN)
                         speaking that protocol
   MT5_SIM_BIN           path of the mt5-sim binary (PERMISO_TEST_BROKER=terminal or fix)
+  PERMISO_TEST_FIX_WITHOUT  fix only: requests mt5-sim refuses as unsupported, comma-separated
+                        (RequestForPositions, CollateralInquiry): the suite then runs over
+                        mt5-api's own ledger (docs/brokers.md)
   PERMISO_REPO          repository root; config/ is used
   PERMISO_TEST_KEEP     set to 1 to keep temp dirs for inspection
 """
@@ -174,7 +177,12 @@ class FixSim(TerminalSim):
             "--no-bridge", "--fix-port", str(self.fix_port), "--fix-comp-id", self.comp_id,
             "--fix-client-comp-id", self.client_comp_id, "--fix-client-comp-id", self.spare_comp_id,
             "--fix-username", "permiso",
-            "--fix-store-dir", os.path.join(self.data_dir, "mt5-sim-fix")]
+            "--fix-store-dir", os.path.join(self.data_dir, "mt5-sim-fix")] + self.without()
+
+    def without(self):
+        """--fix-without for each request PERMISO_TEST_FIX_WITHOUT names."""
+        names = [n.strip() for n in os.environ.get("PERMISO_TEST_FIX_WITHOUT", "").split(",") if n.strip()]
+        return [arg for name in names for arg in ("--fix-without", name)]
 
     def environment(self):
         env = super().environment()

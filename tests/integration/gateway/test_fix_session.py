@@ -3,7 +3,9 @@
 # whether the session survived (the late ExecutionReport) or dropped and logged on again
 # (resend, and the OrderStatusRequest by ClOrdID); a wrong password never logs on; no log
 # line holds the password; the session runs over TLS end to end; and under a broker's own
-# numbering of our custom fields (mt5-sim --fix-tags, MT5_FIX_TAGS) when both ends agree on it.
+# numbering of our custom fields (mt5-sim --fix-tags, MT5_FIX_TAGS) when both ends agree on it;
+# and over a counterparty without RequestForPositions and CollateralInquiry, from mt5-api's own
+# ledger (mt5-sim --fix-without).
 import os
 import shutil
 import subprocess
@@ -238,6 +240,7 @@ class RenumberedTagsTest(gh.GatewayTestCase):
         finally:
             mt5.stop()
             mt5.cleanup()
+            sim.stop()
             shutil.rmtree(sim_dir, ignore_errors=True)
 
     def test_a_gateway_numbering_otherwise_never_starts_and_says_why(self):
@@ -275,4 +278,55 @@ class RenumberedTagsTest(gh.GatewayTestCase):
             self.assertEqual(proc.returncode, 2, output)
             self.assertIn("--fix-tags: Colour is not a custom field", output)
         finally:
+            shutil.rmtree(sim_dir, ignore_errors=True)
+
+
+class LedgerFixSim(gh.FixSim):
+    """mt5-sim's FIX acceptor as a broker without RequestForPositions and CollateralInquiry."""
+
+    def without(self):
+        return ["--fix-without", "RequestForPositions", "--fix-without", "CollateralInquiry"]
+
+
+@unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
+class FixLedgerTest(gh.GatewayTestCase):
+    def test_the_seed_flow_over_a_counterparty_without_positions_and_collateral(self):
+        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-ledger-")
+        sim = LedgerFixSim(sim_dir).start()
+        mt5 = gh.Mt5Server(self.stack.auth, self.stack.service_secret, sim=sim)
+        try:
+            mt5.start()
+            deadline = time.monotonic() + 30
+            while mt5.request("GET", "/ready", allow_5xx=True).status != 200:
+                self.assertLess(time.monotonic(), deadline, "mt5-api never read the instruments:\n" + mt5.describe())
+                time.sleep(0.1)
+            trader = gh.Trader(types.SimpleNamespace(auth=self.stack.auth, mt5=mt5))
+            account = trader.account()
+            self.assertAlmostEqual(float(account["balance"]), gh.DEMO_DEPOSIT)
+            self.assertEqual(float(account["margin"]), 0.0, account)
+            for line in ("does not support RequestForPositions", "does not support CollateralInquiry"):
+                self.assertIn(line, mt5.output())
+
+            opened = trader.open(volume=0.1, comment="ledger")
+            self.assertIn("ledger", [t.get("comment") for t in trader.trades()])
+            account = trader.account()
+            # EURUSD at 1:100: 0.1 lot of 100,000 EUR is 100 EUR of margin, near 108 USD.
+            self.assertGreater(float(account["margin"]), 90, account)
+            self.assertLess(float(account["margin"]), 130, account)
+            self.assertAlmostEqual(float(account["equity"]), float(account["balance"]) + float(account["profit"]),
+                                   places=2)
+            self.assertAlmostEqual(float(account["free_margin"]), float(account["equity"]) - float(account["margin"]),
+                                   places=2)
+
+            closed = trader.delete(gh.trade_path(opened))
+            self.assertEqual(closed.status, 200, closed)
+            profit = trader.get(gh.trade_path(opened)).body["profit"]
+            account = trader.account()
+            self.assertAlmostEqual(float(account["balance"]), gh.DEMO_DEPOSIT + profit, places=2)
+            self.assertEqual(float(account["margin"]), 0.0, account)
+            self.assertNotIn("ledger", [t.get("comment") for t in trader.trades()])
+        finally:
+            mt5.stop()
+            mt5.cleanup()
+            sim.stop()
             shutil.rmtree(sim_dir, ignore_errors=True)

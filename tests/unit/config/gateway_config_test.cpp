@@ -177,6 +177,17 @@ TEST_F(GatewayConfigTest, TheFixFullReadIsFrequentOnASharedStoreUnlessSet) {
   EXPECT_EQ(load().effective_fix_full_read_s(), 45);
 }
 
+TEST_F(GatewayConfigTest, TheFixLedgerKeepsWhatItNames) {
+  EXPECT_FALSE(load().fix_ledger_keeps("positions"));
+  EXPECT_FALSE(load().fix_ledger_keeps("collateral"));
+  vars_["MT5_FIX_LEDGER"] = "collateral";
+  EXPECT_FALSE(load().fix_ledger_keeps("positions"));
+  EXPECT_TRUE(load().fix_ledger_keeps("collateral"));
+  vars_["MT5_FIX_LEDGER"] = "positions, collateral";
+  EXPECT_TRUE(load().fix_ledger_keeps("positions"));
+  EXPECT_TRUE(load().fix_ledger_keeps("collateral"));
+}
+
 TEST_F(GatewayConfigTest, DatabaseTemplatesFollowTheSameOrder) {
   vars_["POSTGRES_PASSWORD"] = "p@ss";
   vars_["DATABASE_URL_TEMPLATE"] = "postgresql://permiso:{password}@shared/permiso";
@@ -342,6 +353,10 @@ INSTANTIATE_TEST_SUITE_P(
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_timeout_ms = 50; }},
         Rule{"MT5_FIX_FULL_READ_S",
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_full_read_s = -1; }},
+        Rule{"MT5_FIX_LEDGER",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_ledger = "balance"; }},
+        Rule{"MT5_FIX_LEDGER",
+             [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_ledger = "positions,"; }},
         Rule{"MT5_FIX_POSITION_ID_TAG",
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_position_id_tag = 38; }},
         Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},

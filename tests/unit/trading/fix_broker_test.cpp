@@ -20,6 +20,9 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -62,6 +65,7 @@ class FixBrokerTest : public ::testing::Test {
     o.multi_account = true;
     o.quote_comp_id = quote_comp_id_;
     o.tags = server_tags_;
+    o.unsupported = server_unsupported_;
     server_ = std::make_unique<FixServer>(sim_, o);
     server_->start();
   }
@@ -111,8 +115,9 @@ class FixBrokerTest : public ::testing::Test {
   }
 
   static inline int counter_ = 0;
-  std::string quote_comp_id_;  // the acceptor's market-data session, when set before SetUp
-  TagMap server_tags_;         // how the counterparty numbers our custom fields
+  std::string quote_comp_id_;                              // the acceptor's market-data session, when set before SetUp
+  TagMap server_tags_;                                     // how the counterparty numbers our custom fields
+  std::set<std::string, std::less<>> server_unsupported_;  // requests it refuses as unsupported
   std::filesystem::path dir_;
   int port_ = 0;
   sim::SimulatedBroker sim_{thin_gbpusd_market()};  // GBPUSD fills 0.3 lots at a time
@@ -365,9 +370,13 @@ TEST_F(FixBrokerTest, APendingOrderTheBrokerTriggersOpensItsPositionFromTheRepor
   ASSERT_TRUE(sim_.set_quote("EURUSD", tick.bid - 0.0030, tick.ask - 0.0030));  // the ask falls to the limit
   ASSERT_EQ(sim_.positions_get(login).size(), 1U);
   const Ticket position = sim_.positions_get(login).front().ticket;
-  ASSERT_TRUE(eventually([&] { return broker->positions_get(login).size() == 1 && broker->orders_get(login).empty(); },
-                         kReportBound))
-      << "the triggered order's position did not reach the mirror within the bound";
+  ASSERT_TRUE(eventually(
+      [&] {
+        return broker->positions_get(login).size() == 1 && broker->orders_get(login).empty() &&
+               delivered_.position(position).has_value();
+      },
+      kReportBound))
+      << "the triggered order's position did not reach the mirror and the gateway within the bound";
   EXPECT_EQ(broker->positions_get(login).front().ticket, position);
   auto row = delivered_.position(position);
   ASSERT_TRUE(row);
@@ -505,13 +514,16 @@ TEST_F(FixBrokerTest, AReturnOrdersRestFillsAtLaterQuotesIntoTheMirrorsPosition)
   ASSERT_TRUE(eventually([&] { return sim_.orders_get(login).size() == 1; }, kReportBound));
   sim_.step(1000);
   ASSERT_TRUE(sim_.orders_get(login).empty());
+  // The mirror first, then the gateway: a fill's Changes are delivered once its account is read.
   ASSERT_TRUE(eventually(
       [&] {
         const auto rows = broker->positions_get(login);
-        return rows.size() == 1 && std::abs(rows.front().volume - 0.8) < 1e-9 && broker->orders_get(login).empty();
+        const auto delivered = delivered_.position(position);
+        return rows.size() == 1 && std::abs(rows.front().volume - 0.8) < 1e-9 && broker->orders_get(login).empty() &&
+               delivered && std::abs(delivered->volume - 0.8) < 1e-9;
       },
       kReportBound))
-      << "the later fills did not reach the mirror within the bound";
+      << "the later fills did not reach the mirror and the gateway within the bound";
   EXPECT_NEAR(broker->positions_get(login).front().price_open, sim_.positions_get(login).front().price_open, 1e-9);
   const auto delivered = delivered_.position(position);
   ASSERT_TRUE(delivered);
@@ -527,6 +539,131 @@ TEST_F(FixBrokerTest, ADroppedSessionLogsOnAgainAndTrades) {
   auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
   EXPECT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
   EXPECT_EQ(sim_.positions_get(login).size(), 1U);
+}
+
+// ---- a broker without RequestForPositions and CollateralInquiry: the gateway's own ledger ----
+
+class FixBrokerLedgerTest : public FixBrokerTest {
+ protected:
+  FixBrokerLedgerTest() {
+    server_unsupported_ = {std::string(msg::kRequestForPositions), std::string(msg::kCollateralInquiry)};
+  }
+
+  /// The ledger's account and positions are the broker's own: balance to the cent, the floating
+  /// figures to a cent per position (each position's profit is rounded before the sum).
+  ::testing::AssertionResult ledger_matches_broker(FixBroker& broker, Login login) {
+    const auto ours = broker.account_info(login);
+    const auto theirs = sim_.account_info(login);
+    if (!ours || !theirs) return ::testing::AssertionFailure() << "no account";
+    const auto positions = broker.positions_get(login);
+    const auto at_broker = sim_.positions_get(login);
+    const double cents = 0.011 * static_cast<double>(std::max<std::size_t>(at_broker.size(), 1));
+    if (positions.size() != at_broker.size()) {
+      return ::testing::AssertionFailure() << positions.size() << " positions, the broker has " << at_broker.size();
+    }
+    for (std::size_t i = 0; i < positions.size(); ++i) {
+      if (positions[i].ticket != at_broker[i].ticket || std::abs(positions[i].volume - at_broker[i].volume) > 1e-9 ||
+          std::abs(positions[i].price_open - at_broker[i].price_open) > 1e-9) {
+        return ::testing::AssertionFailure() << "position " << at_broker[i].ticket << " differs";
+      }
+    }
+    const std::pair<const char*, std::pair<double, double>> figures[] = {
+        {"balance", {ours->balance, theirs->balance}},
+        {"profit", {ours->profit, theirs->profit}},
+        {"equity", {ours->equity, theirs->equity}},
+        {"margin", {ours->margin, theirs->margin}},
+        {"free margin", {ours->margin_free, theirs->margin_free}}};
+    for (const auto& [name, pair] : figures) {
+      const double tolerance =
+          std::string_view(name) == "balance" || std::string_view(name) == "margin" ? 0.001 : cents;
+      if (std::abs(pair.first - pair.second) > tolerance) {
+        return ::testing::AssertionFailure() << name << " " << pair.first << ", the broker's " << pair.second;
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+};
+
+TEST_F(FixBrokerLedgerTest, AnAccountOpenedWithoutCollateralReportsHasItsDepositAsBalance) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  EXPECT_TRUE(broker->keeps_own_collateral());
+  EXPECT_TRUE(broker->keeps_own_positions());
+  const auto account = broker->account_info(login);
+  ASSERT_TRUE(account);
+  EXPECT_DOUBLE_EQ(account->balance, 10'000);
+  EXPECT_DOUBLE_EQ(account->equity, 10'000);
+  EXPECT_EQ(account->currency, "USD");
+  EXPECT_TRUE(ledger_matches_broker(*broker, login));
+}
+
+TEST_F(FixBrokerLedgerTest, TradesKeepTheLedgersPositionsMarginAndBalanceTheBrokers) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  auto buy = broker->order_send(login, market(OrderType::Buy, 1.0));
+  ASSERT_EQ(buy.result.retcode, Retcode::Done) << buy.result.comment;
+  ASSERT_FALSE(buy.changes.accounts.empty());
+  EXPECT_GT(buy.changes.accounts.front().margin, 0) << "the order's answer carries the margin it uses";
+  auto sell = broker->order_send(login, gbpusd(OrderType::Sell, 0.2, Filling::Fok));
+  ASSERT_EQ(sell.result.retcode, Retcode::Done) << sell.result.comment;
+  auto gold = broker->order_send(login, [] {
+    auto r = market(OrderType::Buy, 0.1);
+    r.symbol = "XAUUSD";  // CFD leverage: the margin follows the open price
+    return r;
+  }());
+  ASSERT_EQ(gold.result.retcode, Retcode::Done) << gold.result.comment;
+  sim_.step(5000);  // the quotes move: the floating figures follow them
+  EXPECT_TRUE(eventually([&] { return static_cast<bool>(ledger_matches_broker(*broker, login)); }))
+      << ledger_matches_broker(*broker, login);
+
+  auto closed = broker->order_send(login, market(OrderType::Sell, 1.0, buy.result.position));
+  ASSERT_EQ(closed.result.retcode, Retcode::Done) << closed.result.comment;
+  EXPECT_DOUBLE_EQ(broker->account_info(login)->balance, sim_.account_info(login)->balance);
+  EXPECT_TRUE(eventually([&] { return static_cast<bool>(ledger_matches_broker(*broker, login)); }))
+      << ledger_matches_broker(*broker, login);
+}
+
+TEST_F(FixBrokerLedgerTest, TradesMadeElsewhereAreFoundInTheDealsAtTheNextListing) {
+  auto broker = connected();
+  const Login login = open_account(*broker);
+  auto opened = broker->order_send(login, market(OrderType::Buy, 0.5));
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  // Behind the connector's back, with no report (as through another replica): one position
+  // closed, another opened.
+  sim_.step(5000);
+  ASSERT_EQ(sim_.order_send(login, market(OrderType::Sell, 0.5, opened.result.position)).result.retcode, Retcode::Done);
+  auto elsewhere = sim_.order_send(login, market(OrderType::Sell, 0.3));
+  ASSERT_EQ(elsewhere.result.retcode, Retcode::Done);
+  ASSERT_TRUE(broker->reconcile_now());
+  EXPECT_TRUE(ledger_matches_broker(*broker, login)) << ledger_matches_broker(*broker, login);
+  auto gone = delivered_.position(opened.result.position);
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(gone->closed);
+  EXPECT_TRUE(delivered_.position(elsewhere.result.position));
+  // Read again, nothing is counted twice.
+  ASSERT_TRUE(broker->reconcile_now());
+  EXPECT_TRUE(ledger_matches_broker(*broker, login)) << ledger_matches_broker(*broker, login);
+}
+
+TEST_F(FixBrokerTest, TheLedgerAskedForComputesWhatTheBrokerReports) {
+  // A broker that answers everything, and a connector told to keep its own ledger anyway: the
+  // two sets of figures must agree, so the ledger is the broker's arithmetic.
+  auto options = connector_options();
+  options.ledger_positions = true;
+  options.ledger_collateral = true;
+  auto broker = connect(options);
+  ASSERT_TRUE(broker->wait_until_connected(10s));
+  ASSERT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD").has_value(); }));
+  const Login login = open_account(*broker);
+  ASSERT_EQ(broker->order_send(login, market(OrderType::Sell, 2.0)).result.retcode, Retcode::Done);
+  sim_.step(5000);
+  const auto broker_account = sim_.account_info(login);
+  ASSERT_TRUE(eventually([&] {
+    const auto ours = broker->account_info(login);
+    return ours && std::abs(ours->equity - broker_account->equity) < 0.02 &&
+           std::abs(ours->margin - broker_account->margin) < 0.001 && ours->margin > 0;
+  })) << broker->account_info(login)->equity
+      << " vs " << broker_account->equity;
 }
 
 // ---- a broker that numbers our custom fields its own way (MT5_FIX_TAGS, mt5-sim --fix-tags) ----
