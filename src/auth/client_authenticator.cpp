@@ -55,7 +55,7 @@ Principal ClientAuthenticator::principal_of(const CachedClient& client) {
   caller.subject = std::string(client.client.client_id);
   caller.client_id = std::string(client.client.client_id);
   caller.type = "service";
-  caller.scopes = client.scopes;
+  caller.scopes = client.scopes();
   caller.is_trusted = client.client.is_trusted;
   return caller;
 }

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -30,8 +31,16 @@ namespace {
 
 /// The cache's form of a stored rate limit: storage's null and any limit ≤ 0 both mean
 /// unlimited to the grant (Grants::client_limits), so both are 0.
-std::int64_t limit_of(const std::optional<std::int64_t>& limit) {
-  return limit && *limit > 0 ? *limit : 0;
+/// A limit beyond 32 bits is no limit in practice: it is kept as the largest.
+std::uint32_t limit_of(const std::optional<std::int64_t>& limit) {
+  if (!limit || *limit <= 0) return 0;
+  return static_cast<std::uint32_t>(std::min<std::int64_t>(*limit, std::numeric_limits<std::uint32_t>::max()));
+}
+
+/// Storage's lifetime in 32 bits (the API allows 300 to 86400 seconds; another row is clamped).
+std::int32_t lifetime_of(std::int64_t seconds) {
+  return static_cast<std::int32_t>(std::clamp<std::int64_t>(seconds, std::numeric_limits<std::int32_t>::min(),
+                                                            std::numeric_limits<std::int32_t>::max()));
 }
 
 /// Copies `text` to `*at` (advancing it) and views the copy.
@@ -55,8 +64,10 @@ SecretHash hash_in_tail(char*& at, std::string_view hash_text) {
 
 }  // namespace
 
-CachedClient::CachedClient(boost::intrusive_ptr<const ClientLists> lists)
-    : scopes(lists->scopes), allowed_ips(lists->allowed_ips), lists_(std::move(lists)) {}
+// A million clients hold a million of these: every 8 bytes here is 8 MB (docs/growth.md).
+static_assert(sizeof(CachedClient) <= 96, "the cached client's fixed part grew");
+
+CachedClient::CachedClient(boost::intrusive_ptr<const ClientLists> lists) : lists_(std::move(lists)) {}
 
 CachedClient::Ptr CachedClient::make(const storage::ServiceClient& row, boost::intrusive_ptr<const ClientLists> lists) {
   // A previous secret counts only with its end: the check needs both (as it did on the row).
@@ -80,7 +91,7 @@ CachedClient::Ptr CachedClient::make(const storage::ServiceClient& row, boost::i
   c.name = copy_to(at, row.name);
   c.secret_hash = hash_in_tail(at, row.secret_hash);
   if (previous != nullptr) previous->hash = hash_in_tail(at, *row.previous_secret_hash);
-  c.access_token_lifetime = row.access_token_lifetime;
+  c.access_token_lifetime = lifetime_of(row.access_token_lifetime);
   c.rate_limit_per_minute = limit_of(row.rate_limit_per_minute);
   c.rate_limit_per_hour = limit_of(row.rate_limit_per_hour);
   c.is_active = row.is_active;
@@ -116,7 +127,8 @@ bool CachedClient::accepts_secret(const ClientSecrets& secrets, std::string_view
 }
 
 bool CachedClient::allows_ip(std::string_view ip) const {
-  return allowed_ips.empty() || std::find(allowed_ips.begin(), allowed_ips.end(), ip) != allowed_ips.end();
+  const auto& ips = allowed_ips();
+  return ips.empty() || std::find(ips.begin(), ips.end(), ip) != ips.end();
 }
 
 // ---- the shared lists ----

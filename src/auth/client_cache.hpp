@@ -48,9 +48,10 @@ struct ClientLists : boost::intrusive_ref_counter<ClientLists, boost::thread_saf
 struct ClientFields {
   std::string_view client_id;  // the text lives in the entry
   std::string_view name;       // no hot path reads it; kept for diagnostics (a few bytes)
-  std::int64_t access_token_lifetime = 0;
-  std::int64_t rate_limit_per_minute = 0;  // 0: unlimited (null or ≤ 0 in storage)
-  std::int64_t rate_limit_per_hour = 0;    // 0: unlimited (null or ≤ 0 in storage)
+  // 32 bits, as the rate limiter counts (a million clients: 12 bytes each is 12 MB).
+  std::int32_t access_token_lifetime = 0;   // seconds; the API allows 300 to 86400
+  std::uint32_t rate_limit_per_minute = 0;  // 0: unlimited (null or ≤ 0 in storage)
+  std::uint32_t rate_limit_per_hour = 0;    // 0: unlimited (null or ≤ 0 in storage)
   SecretHash secret_hash;
   bool is_active = true;
   bool is_trusted = false;
@@ -69,8 +70,8 @@ class CachedClient {
   using Ptr = boost::intrusive_ptr<const CachedClient>;
 
   ClientFields client;
-  const std::vector<std::string>& scopes;       // names
-  const std::vector<std::string>& allowed_ips;  // empty: any
+  [[nodiscard]] const std::vector<std::string>& scopes() const { return lists_->scopes; }            // names
+  [[nodiscard]] const std::vector<std::string>& allowed_ips() const { return lists_->allowed_ips; }  // empty: any
 
   /// The entry for `row` with `lists` (shared with other entries, or its own).
   static Ptr make(const storage::ServiceClient& row, boost::intrusive_ptr<const ClientLists> lists);

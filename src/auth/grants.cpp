@@ -96,7 +96,7 @@ AuthResult<IssuedToken> Grants::client_credentials(const CachedClient& client, s
                                                    const Origin& origin) const {
   const auto& c = client.client;
   if (auto f = client_limits(c)) return *f;
-  const auto scopes = grant_scopes(split_scopes(scope), client.scopes);
+  const auto scopes = grant_scopes(split_scopes(scope), client.scopes());
   if (!scopes) {
     return Failure(AuthError::InvalidScope, "The requested scope exceeds the scopes granted to this client.");
   }

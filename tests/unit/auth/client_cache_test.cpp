@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -109,7 +110,7 @@ class ClientCacheTest : public ::testing::Test {
       EXPECT_EQ(entry->client.name, row.name) << row.client_id;
       EXPECT_EQ(entry->client.secret_hash, row.secret_hash) << row.client_id;
       EXPECT_EQ(entry->client.is_active, row.is_active) << row.client_id;
-      EXPECT_EQ(entry->scopes, scope_names) << row.client_id;
+      EXPECT_EQ(entry->scopes(), scope_names) << row.client_id;
     }
   }
 
@@ -184,10 +185,12 @@ bool row_allows(const storage::ServiceClient& c, const std::string& ip) {
   const auto ips = ClientCache::json_strings(c.allowed_ips);
   return ips.empty() || std::find(ips.begin(), ips.end(), ip) != ips.end();
 }
-/// The limit a rate rule is made with (Grants::client_limits), or none.
+/// The limit a rate rule is made with (Grants::client_limits), or none. A stored limit beyond
+/// 32 bits (the API allows at most 10^9; only a hand-edited row has one) is the largest rule,
+/// not its low 32 bits.
 std::optional<std::uint32_t> row_limit(const std::optional<std::int64_t>& limit) {
   if (!limit || *limit <= 0) return std::nullopt;
-  return static_cast<std::uint32_t>(*limit);
+  return static_cast<std::uint32_t>(std::min<std::int64_t>(*limit, std::numeric_limits<std::uint32_t>::max()));
 }
 std::optional<std::uint32_t> entry_limit(std::int64_t limit) {
   if (limit <= 0) return std::nullopt;
@@ -243,8 +246,8 @@ TEST(CompactClientEntry, AnswersEveryCheckTheWholeRowAnswered) {
       }
     }
     for (const auto& ip : ips) EXPECT_EQ(entry->allows_ip(ip), row_allows(row, ip)) << row.allowed_ips << " " << ip;
-    EXPECT_EQ(entry->allowed_ips, ClientCache::json_strings(row.allowed_ips));
-    EXPECT_EQ(entry->scopes, scopes);
+    EXPECT_EQ(entry->allowed_ips(), ClientCache::json_strings(row.allowed_ips));
+    EXPECT_EQ(entry->scopes(), scopes);
     EXPECT_EQ(entry_limit(entry->client.rate_limit_per_minute), row_limit(row.rate_limit_per_minute));
     EXPECT_EQ(entry_limit(entry->client.rate_limit_per_hour), row_limit(row.rate_limit_per_hour));
     EXPECT_EQ(entry->client.access_token_lifetime, row.access_token_lifetime);
@@ -275,14 +278,14 @@ TEST_F(ClientCacheTest, ClientsWithTheSameListsShareOneCopy) {
   ClientCache cache;
   ASSERT_TRUE(cache.reload(*storage_));
   EXPECT_EQ(cache.shared_lists(), 3U);
-  EXPECT_EQ(&cache.find("one-1")->scopes, &cache.find("one-7")->scopes);
-  EXPECT_NE(&cache.find("one-1")->scopes, &cache.find("two-1")->scopes);
-  EXPECT_NE(&cache.find("one-1")->allowed_ips, &cache.find("ip-1")->allowed_ips);
+  EXPECT_EQ(&cache.find("one-1")->scopes(), &cache.find("one-7")->scopes());
+  EXPECT_NE(&cache.find("one-1")->scopes(), &cache.find("two-1")->scopes());
+  EXPECT_NE(&cache.find("one-1")->allowed_ips(), &cache.find("ip-1")->allowed_ips());
 
   ASSERT_TRUE(storage_->set_client_scopes("one-1", scopes(3)));
   ASSERT_TRUE(cache.refresh(*storage_, "one-1"));
   EXPECT_EQ(cache.shared_lists(), 4U);
-  EXPECT_EQ(cache.find("one-1")->scopes, (std::vector<std::string>{"a:read", "b:write", "c:admin"}));
+  EXPECT_EQ(cache.find("one-1")->scopes(), (std::vector<std::string>{"a:read", "b:write", "c:admin"}));
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(storage_->delete_client("two-" + std::to_string(i)));
     ASSERT_TRUE(cache.refresh(*storage_, "two-" + std::to_string(i)));
@@ -372,7 +375,7 @@ TEST(ClientCacheTables, KeepEveryClientThroughInsertsAndErasures) {
     ASSERT_NE(entry, nullptr) << k;
     EXPECT_EQ(entry->client.client_id, k);
     if (reads.clients.contains(k)) {
-      EXPECT_EQ(entry->scopes, reads.clients[k]) << k;
+      EXPECT_EQ(entry->scopes(), reads.clients[k]) << k;
     }
   }
   // A full read again: what storage holds, in fresh tables.
@@ -391,7 +394,7 @@ TEST(ClientCacheTables, AnEntryOutlivesItsRemovalForItsHolder) {
   EXPECT_EQ(cache.find("svc-1"), nullptr);
   ASSERT_NE(held, nullptr);
   EXPECT_EQ(held->client.client_id, "svc-1");
-  EXPECT_EQ(held->scopes, std::vector<std::string>{"trade:read"});
+  EXPECT_EQ(held->scopes(), std::vector<std::string>{"trade:read"});
 }
 
 }  // namespace

@@ -126,8 +126,8 @@ TEST_F(DomainStorageTest, ClientCacheSeesChangesAfterRefreshAndDeletion) {
   ASSERT_TRUE(cache.reload(*storage_));
   auto found = cache.find("svc-1");
   ASSERT_TRUE(found);
-  EXPECT_EQ(found->scopes, std::vector<std::string>{"trade:read"});
-  EXPECT_EQ(found->allowed_ips, (std::vector<std::string>{"127.0.0.1", "10.0.0.1"}));
+  EXPECT_EQ(found->scopes(), std::vector<std::string>{"trade:read"});
+  EXPECT_EQ(found->allowed_ips(), (std::vector<std::string>{"127.0.0.1", "10.0.0.1"}));
   EXPECT_FALSE(cache.find("svc-2"));
 
   c.is_active = false;
@@ -344,7 +344,7 @@ class ClientFeedTest : public DomainStorageTest {
 
   [[nodiscard]] std::vector<std::string> cached_scopes(std::string_view id) const {
     const auto entry = cache_.find(id);
-    return entry ? entry->scopes : std::vector<std::string>{"<not cached>"};
+    return entry ? entry->scopes() : std::vector<std::string>{"<not cached>"};
   }
 
   std::unique_ptr<storage::Storage> other_;
