@@ -63,8 +63,8 @@ TEST(LedgerReplay, OutDealsReduceThenCloseAndASellOpensASell) {
 }
 
 TEST(LedgerReplay, ACloseOfAPositionNeverSeenAndBalanceDealsLeaveThePositionsAlone) {
-  const auto open = replay_deals({}, {trade_deal(5, 300, DealType::Sell, DealEntry::Out, 1.0, 1.1, 12),
-                                      deposit(6, 1000)});
+  const auto open =
+      replay_deals({}, {trade_deal(5, 300, DealType::Sell, DealEntry::Out, 1.0, 1.1, 12), deposit(6, 1000)});
   EXPECT_TRUE(open.empty());
 }
 
