@@ -126,6 +126,24 @@ bool CachedClient::accepts_secret(const ClientSecrets& secrets, std::string_view
   return previous != nullptr && previous->expires_at > now && secrets.accepts(secret, previous->hash);
 }
 
+bool CachedClient::matches(const storage::ServiceClient& row,
+                           const boost::intrusive_ptr<const ClientLists>& lists) const {
+  // Every field make() takes from the row, compared as make() would store it.
+  const bool has_previous = row.previous_secret_hash && row.previous_secret_expires_at;
+  const auto* previous = previous_secret();
+  if (has_previous != (previous != nullptr)) return false;
+  if (previous != nullptr &&
+      (previous->expires_at != *row.previous_secret_expires_at || !(previous->hash == *row.previous_secret_hash))) {
+    return false;
+  }
+  return lists_ == lists && client.client_id == row.client_id && client.name == row.name &&
+         client.secret_hash == row.secret_hash &&
+         client.access_token_lifetime == lifetime_of(row.access_token_lifetime) &&
+         client.rate_limit_per_minute == limit_of(row.rate_limit_per_minute) &&
+         client.rate_limit_per_hour == limit_of(row.rate_limit_per_hour) && client.is_active == row.is_active &&
+         client.is_trusted == row.is_trusted;
+}
+
 bool CachedClient::allows_ip(std::string_view ip) const {
   const auto& ips = allowed_ips();
   return ips.empty() || std::find(ips.begin(), ips.end(), ip) != ips.end();
@@ -356,6 +374,17 @@ ClientCache::Entry ClientCache::make_entry_locked(const storage::ServiceClient& 
   return CachedClient::make(row, lists_->intern(std::move(scopes), json_strings(row.allowed_ips)));
 }
 
+ClientCache::Entry ClientCache::reuse_or_make_locked(const storage::ServiceClient& row,
+                                                     std::vector<std::string> scopes) {
+  auto lists = lists_->intern(std::move(scopes), json_strings(row.allowed_ips));
+  const auto mixed = mix(row.client_id);
+  const auto snapshot = shards_[shard_index(mixed)].load();
+  if (const auto* old = snapshot ? snapshot->find(row.client_id, mixed) : nullptr; old && (*old)->matches(row, lists)) {
+    return *old;
+  }
+  return CachedClient::make(row, std::move(lists));
+}
+
 void ClientCache::publish_locked(std::size_t shard, std::shared_ptr<const Table> table) {
   shards_[shard].store(std::move(table));
   ++generation_;
@@ -373,14 +402,15 @@ storage::StorageStatus ClientCache::reload_locked(storage::ClientReader& storage
   if (!newest) return newest.error();
   {
     std::lock_guard lock(write_mutex_);
-    // A page of rows at a time (never every row at once): only the entries accumulate.
+    // A page of rows at a time (never every row at once): only the entries accumulate, and an
+    // unchanged client keeps its entry, so a reload holds one copy of the clients, not two.
     std::array<std::vector<Entry>, kShards> fresh;
     std::optional<std::string> after;
     for (;;) {
       auto page = storage.list_clients_with_scopes_after(after, reload_page_);
       if (!page) return page.error();
       for (auto& row : *page) {
-        auto entry = make_entry_locked(row.client, std::move(row.scopes));
+        auto entry = reuse_or_make_locked(row.client, std::move(row.scopes));
         fresh[shard_of(entry->client.client_id)].push_back(std::move(entry));
       }
       if (static_cast<std::int64_t>(page->size()) < reload_page_) break;

@@ -84,6 +84,9 @@ class CachedClient {
   [[nodiscard]] bool accepts_secret(const ClientSecrets& secrets, std::string_view secret, std::int64_t now) const;
   /// Whether a request from `ip` may use this client (no list: any address).
   [[nodiscard]] bool allows_ip(std::string_view ip) const;
+  /// Whether make(row, lists) would build this very entry: a full read then keeps it.
+  [[nodiscard]] bool matches(const storage::ServiceClient& row,
+                             const boost::intrusive_ptr<const ClientLists>& lists) const;
 
   CachedClient(const CachedClient&) = delete;
   CachedClient& operator=(const CachedClient&) = delete;
@@ -182,6 +185,8 @@ class ClientCache {
                                                                                    std::string_view client_id);
   /// Under write_mutex_: the entry for a row, its lists shared through the pool.
   Entry make_entry_locked(const storage::ServiceClient& row, std::vector<std::string> scopes);
+  /// Under write_mutex_: the current entry when it matches the row, else a new one.
+  Entry reuse_or_make_locked(const storage::ServiceClient& row, std::vector<std::string> scopes);
   /// Under write_mutex_: publishes `table` as the snapshot of `shard`.
   void publish_locked(std::size_t shard, std::shared_ptr<const Table> table);
   void erase_locked(std::string_view client_id);

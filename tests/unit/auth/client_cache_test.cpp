@@ -294,6 +294,71 @@ TEST_F(ClientCacheTest, ClientsWithTheSameListsShareOneCopy) {
   expect_same_as_storage(cache);
 }
 
+TEST_F(ClientCacheTest, AFullReadKeepsTheEntryOfEveryUnchangedClient) {
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(storage_->create_client(a_row("keep-" + std::to_string(i)), scopes(1)));
+  ClientCache cache(7);  // several pages
+  ASSERT_TRUE(cache.reload(*storage_));
+  std::vector<ClientCache::Entry> before;
+  for (int i = 0; i < 30; ++i) before.push_back(cache.find("keep-" + std::to_string(i)));
+
+  auto renamed = storage_->get_client("keep-3");
+  ASSERT_TRUE(renamed);
+  renamed->name = "renamed";
+  ASSERT_TRUE(storage_->update_client(*renamed, std::nullopt));
+  auto deactivated = storage_->get_client("keep-4");
+  ASSERT_TRUE(deactivated);
+  deactivated->is_active = false;
+  ASSERT_TRUE(storage_->update_client(*deactivated, std::nullopt));
+  ASSERT_TRUE(storage_->set_client_scopes("keep-5", scopes(2)));
+  ASSERT_TRUE(cache.reload(*storage_));
+
+  for (int i = 0; i < 30; ++i) {
+    const bool changed = i >= 3 && i <= 5;
+    EXPECT_EQ(cache.find("keep-" + std::to_string(i)) == before[static_cast<std::size_t>(i)], !changed) << i;
+  }
+  EXPECT_EQ(cache.find("keep-3")->client.name, "renamed");
+  EXPECT_FALSE(cache.find("keep-4")->client.is_active);
+  EXPECT_EQ(cache.find("keep-5")->scopes(), (std::vector<std::string>{"a:read", "b:write"}));
+  expect_same_as_storage(cache);
+}
+
+TEST(CompactClientEntry, MatchesOnlyTheRowItWasMadeFrom) {
+  const ClientSecrets secrets("pepper");
+  storage::ServiceClient row = a_row("svc");
+  row.secret_hash = secrets.hash("secret");
+  row.previous_secret_hash = secrets.hash("old");
+  row.previous_secret_expires_at = kNow + 60;
+  row.rate_limit_per_minute = 10;
+  // The lists are compared by identity: the cache's pool gives equal lists one copy.
+  const auto lists_of = [](std::vector<std::string> scopes) {
+    boost::intrusive_ptr<ClientLists> l(new ClientLists);
+    l->scopes = std::move(scopes);
+    return boost::intrusive_ptr<const ClientLists>(l);
+  };
+  const auto same_lists = lists_of({"trade:read"});
+  const auto rebuilt = CachedClient::make(row, same_lists);
+  EXPECT_TRUE(rebuilt->matches(row, same_lists));
+  EXPECT_FALSE(rebuilt->matches(row, lists_of({"trade:read", "trade:write"}))) << "other lists";
+  const std::vector<std::function<void(storage::ServiceClient&)>> changes{
+      [](auto& r) { r.client_id = "svd"; },
+      [](auto& r) { r.name = "other"; },
+      [&](auto& r) { r.secret_hash = secrets.hash("new"); },
+      [&](auto& r) { r.previous_secret_hash = secrets.hash("older"); },
+      [](auto& r) { r.previous_secret_expires_at = kNow + 61; },
+      [](auto& r) { r.previous_secret_expires_at = std::nullopt; },
+      [](auto& r) { r.access_token_lifetime += 1; },
+      [](auto& r) { r.rate_limit_per_minute = 11; },
+      [](auto& r) { r.rate_limit_per_hour = 5; },
+      [](auto& r) { r.is_active = !r.is_active; },
+      [](auto& r) { r.is_trusted = !r.is_trusted; },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    auto changed = row;
+    changes[i](changed);
+    EXPECT_FALSE(rebuilt->matches(changed, same_lists)) << "change " << i;
+  }
+}
+
 /// Clients in memory, without paging of its own (the full read pages with ClientReader's
 /// default): enough clients, cheaply, to fill the shard tables.
 class MemoryReader final : public storage::ClientReader {
