@@ -363,6 +363,10 @@ void collect_metrics(http::Registry& metrics, const auth::AuthCounters& counters
                     return std::vector<http::Registry::Sample>{{{"hit"}, value(deps.clients.hits())},
                                                                {{"miss"}, value(deps.clients.misses())}};
                   });
+  metrics.collect("permiso_client_cache_full_reloads_total",
+                  "Full reads of every service client (start-up, a change to every client, a change feed the "
+                  "cache fell behind).",
+                  Kind::Counter, [&deps, value] { return value(deps.clients.full_reloads()); });
   metrics.collect("permiso_blocking_queue_depth", "Requests waiting for a blocking worker (storage, Argon2id).",
                   Kind::Gauge, [&blocking, value] { return value(blocking.queued()); });
   metrics.collect("permiso_blocking_rejections_total",

@@ -39,7 +39,7 @@ CLIENT_SIZES = [int(n) for n in os.environ.get("GROWTH_CLIENT_SIZES", "10,100,10
 ADMIN_PW = "Bench-Admin-1!"
 HZ = os.sysconf("SC_CLK_TCK")
 FIELDS = ["dimension", "series", "size", "rps", "p50_ms", "p99_ms", "cpu_us_per_req",
-          "rss_idle_mb", "rss_after_mb", "startup_s", "idle_cpu_pct", "note"]
+          "rss_idle_mb", "rss_after_mb", "startup_s", "idle_cpu_pct", "reload_peak_mb", "note"]
 PROCS = []  # every server started, stopped on exit
 
 
@@ -119,6 +119,28 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return 0.0
+
+
+def peak_rss_mb(pid):
+    """VmHWM: the most resident memory since the start or the last reset_peak_rss."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def reset_peak_rss(pid):
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")  # Linux: VmHWM starts again from the current RSS
+
+
+def metric_value(base, name):
+    status, body = http("GET", base + "/metrics")
+    for line in body.decode(errors="replace").splitlines() if status == 200 else []:
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 def cpu_ticks(pid):
@@ -272,7 +294,8 @@ def row(dim, series, size, m, **extra):
     r = {"dimension": dim, "series": series, "size": size}
     r.update(m)
     r.update(extra)
-    log(dim, series, size, {k: r.get(k) for k in ("rps", "p99_ms", "cpu_us_per_req", "rss_after_mb", "startup_s")})
+    log(dim, series, size, {k: r.get(k) for k in ("rps", "p99_ms", "cpu_us_per_req", "rss_after_mb", "startup_s",
+                                                  "rss_idle_mb", "reload_peak_mb")})
     return r
 
 
@@ -362,10 +385,29 @@ def dim_clients(build):
             icpu = idle_cpu_pct(stack.auth.pid)
             m = measure(stack.auth.pid, stack.auth_base + "/api/v1/auth/token", TOKEN_LUA, 32,
                         token_env("bench-client", secret))
+            reload_peak = full_reload_peak_mb(stack)
             rows.append(row("clients", "permiso-auth token (ES256), 32 conns", n, m, idle_cpu_pct=icpu,
-                            rss_idle_mb=round(idle, 1), startup_s=round(stack.auth_startup, 2)))
+                            rss_idle_mb=round(idle, 1), startup_s=round(stack.auth_startup, 2),
+                            reload_peak_mb="" if reload_peak is None else round(reload_peak, 1)))
             stack.stop()
     write_csv("clients", rows)
+
+
+def full_reload_peak_mb(stack):
+    """The peak RSS while permiso-auth reads every client again with none of them changed: an
+    "every client" change in the feed (what a scope's delete records), the peak reset first."""
+    pid = stack.auth.pid
+    before = metric_value(stack.auth_base, "permiso_client_cache_full_reloads_total")
+    if before is None:
+        return None  # a build older than the counter: nothing tells when the read is over
+    reset_peak_rss(pid)
+    bulk(stack.auth_db, [("INSERT INTO client_changes (client_id, changed_at) VALUES ('', ?)", (int(time.time()),))])
+    deadline = time.monotonic() + 600
+    while (metric_value(stack.auth_base, "permiso_client_cache_full_reloads_total") or 0) <= before:
+        if time.monotonic() > deadline:
+            raise RuntimeError("permiso-auth never read every client again")
+        time.sleep(0.2)
+    return peak_rss_mb(pid)
 
 
 def jti_of(token):

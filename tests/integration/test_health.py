@@ -142,7 +142,23 @@ class HealthTest(ServerTestCase):
             self.assertIsNotNone(self.sample(name), f"{name} on /metrics")
         clients = self.sample("permiso_clients_cached")
         self.server.create_client(scopes=("trade:read",))
-        harness.wait_until(lambda: self.sample("permiso_clients_cached") > clients, 10)
+        self.assertTrue(harness.wait_until(lambda: self.sample("permiso_clients_cached") > clients, 10),
+                        "the new client was not counted")
+
+    def test_a_change_to_every_client_is_one_full_read_of_the_client_cache(self):
+        reloads = self.sample("permiso_client_cache_full_reloads_total")
+        self.assertIsNotNone(reloads, "permiso_client_cache_full_reloads_total on /metrics")
+        self.assertGreaterEqual(reloads, 1, "the start-up read")
+        admin = self.server.admin_token()
+        name = f"{harness.uniq('reload')}:act"
+        r = self.server.post(f"{harness.V1}/roles/scopes", bearer=admin,
+                             json={"name": name, "description": "x", "resource": name.split(":")[0], "action": "act"})
+        self.assertEqual(r.status, 201, r)
+        # Deleting a scope is an "every client" change: the cache reads every client again.
+        r = self.server.delete(f"{harness.V1}/roles/scopes/{r.body['id']}", bearer=admin)
+        self.assertIn(r.status, (200, 204), r)
+        self.assertTrue(harness.wait_until(lambda: self.sample("permiso_client_cache_full_reloads_total") > reloads,
+                                           10), "no full read after the scope's delete")
 
     def test_client_cache_lookups_and_storage_calls_are_counted(self):
         hit, miss = '{result="hit"}', '{result="miss"}'
