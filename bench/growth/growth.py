@@ -670,12 +670,12 @@ def report():
         plot(dim, rows)
         out += [f"## {LABELS[dim]}", "", f"![{dim}](growth-{dim}.png)", "", f"Data: `docs/growth-{dim}.csv`.", "",
                 "| series | size | rps | p50 ms | p99 ms | CPU µs/req | RSS idle MB | RSS after MB | startup s "
-                "| idle CPU % | note |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                "| idle CPU % | reload peak MB | note |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in rows:
             out.append(f"| {r['series']} | {int(r['size']):,} | {float(r['rps']):,.0f} | {r['p50_ms']} | {r['p99_ms']} "
                        f"| {r['cpu_us_per_req']} | {r['rss_idle_mb']} | {r['rss_after_mb']} | {r['startup_s']} "
-                       f"| {r.get('idle_cpu_pct', '')} | {r['note']} |")
+                       f"| {r.get('idle_cpu_pct', '')} | {r.get('reload_peak_mb', '')} | {r['note']} |")
         out.append("")
     analysis = os.path.join(ROOT, "bench/growth/analysis.md")
     if os.path.exists(analysis):
