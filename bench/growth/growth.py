@@ -4,10 +4,11 @@
 Usage (from anywhere; runs from the repository root):
   bench/growth/growth.py [--build build/release] [dimension ...]   measure, then plot
   bench/growth/growth.py --plot                                     only re-plot from the CSVs
-Dimensions: connections clients revocations audit positions websocket (all by default).
+Dimensions: connections clients users revocations audit positions websocket (all by default).
 BENCH_SECONDS (default 5) is each point's measured window; GROWTH_AUDIT_MAX (default 1000000)
 caps the audit table (the committed figures used 10000000: a 70 s bulk insert, a 2.7 GB file).
-GROWTH_CLIENT_SIZES (e.g. 100000,1000000) picks the clients dimension's sizes (default: 10 … 1 M);
+GROWTH_CLIENT_SIZES (e.g. 100000,1000000) picks the clients dimension's sizes (default: 10 … 1 M),
+GROWTH_USER_SIZES the users dimension's (default 10,1000,100000,1000000);
 GROWTH_IDLE_SECONDS (default 4) is the idle CPU window.
 Needs wrk, matplotlib and python3-websockets (Debian packages); raises its open-files limit.
 
@@ -36,6 +37,7 @@ DOCS = os.path.join(ROOT, "docs")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 IDLE_SECONDS = int(os.environ.get("GROWTH_IDLE_SECONDS", "4"))
 CLIENT_SIZES = [int(n) for n in os.environ.get("GROWTH_CLIENT_SIZES", "10,100,1000,10000,100000,1000000").split(",")]
+USER_SIZES = [int(n) for n in os.environ.get("GROWTH_USER_SIZES", "10,1000,100000,1000000").split(",")]
 ADMIN_PW = "Bench-Admin-1!"
 HZ = os.sysconf("SC_CLK_TCK")
 FIELDS = ["dimension", "series", "size", "rps", "p50_ms", "p99_ms", "cpu_us_per_req",
@@ -161,8 +163,9 @@ def auth_env(data_dir, port, extra=None):
 class Stack:
     """permiso-auth (and optionally mt5-api) on data dirs that survive restarts."""
 
-    def __init__(self, build, tmp, with_mt5=False, mt5_env=None):
+    def __init__(self, build, tmp, with_mt5=False, mt5_env=None, auth_extra=None):
         self.mt5_env = mt5_env or {}
+        self.auth_extra = auth_extra or {}
         self.auth_bin = os.path.join(ROOT, build, "apps/permiso-auth/permiso-auth")
         self.mt5_bin = os.path.join(ROOT, build, "apps/mt5-api/mt5-api")
         self.tmp = tmp
@@ -191,7 +194,8 @@ class Stack:
 
     def start(self, ready_limit_s=900):
         self.auth = Server("permiso-auth", [self.auth_bin, "serve"],
-                           auth_env(self.auth_dir, self.auth_port, {"MT5_SERVICE_CLIENT_SECRET": self.svc_secret}),
+                           auth_env(self.auth_dir, self.auth_port,
+                                    dict(self.auth_extra, MT5_SERVICE_CLIENT_SECRET=self.svc_secret)),
                            os.path.join(self.tmp, "auth.log"))
         self.auth_startup = wait_ok(self.auth_base + "/health", ready_limit_s)
         if self.with_mt5:
@@ -255,8 +259,9 @@ def idle_cpu_pct(pid, seconds=IDLE_SECONDS):
     return round((cpu_ticks(pid) - t0) / HZ / seconds * 100, 1)
 
 
-def measure(pid, url, script, conns, env):
-    wrk(url, script, conns, 1, env)  # warm up
+def measure(pid, url, script, conns, env, warm_env=None):
+    """`warm_env`: the warm-up's own environment, for scripts whose inputs are spent by use."""
+    wrk(url, script, conns, 1, env if warm_env is None else warm_env)  # warm up
     t0 = cpu_ticks(pid)
     r = wrk(url, script, conns, SECONDS, env)
     t1 = cpu_ticks(pid)
@@ -408,6 +413,50 @@ def full_reload_peak_mb(stack):
             raise RuntimeError("permiso-auth never read every client again")
         time.sleep(0.2)
     return peak_rss_mb(pid)
+
+
+def password_login(stack, username, password):
+    st, body = http("POST", stack.auth_base + "/api/v1/auth/token",
+                    {"grant_type": "password", "username": username, "password": password})
+    assert st == 200, body
+    return json.loads(body)
+
+
+def dim_users(build):
+    """Registered users (10 … 1,000,000): the password grant (one Argon2id verification each, by
+    design; the user read by username) and the refresh grant (the session and its user read)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="growth-users-", dir="/tmp") as tmp:
+        stack = Stack(build, tmp, auth_extra={"RATE_LIMIT_LOGIN": "100000000/second"})
+        stack.start()
+        stack.stop()
+        have = count(stack.auth_db, "users")  # the bootstrap admin
+        now = int(time.time())
+        login_env = {"BENCH_USERNAME": "admin", "BENCH_PASSWORD": ADMIN_PW}
+        for n in USER_SIZES:
+            if n > have:
+                t0 = time.monotonic()
+                bulk(stack.auth_db, [
+                    (SERIES + "INSERT INTO users (username, email, password_hash, created_at, updated_at) "
+                     "SELECT printf('growth-%08d', i), printf('growth-%08d@example.com', i), "
+                     "(SELECT password_hash FROM users WHERE username = 'admin'), ?, ? FROM n",
+                     (have + 1, n, now, now))])
+                log(f"users: {n} rows in {time.monotonic() - t0:.1f}s")
+                have = n
+            stack.start()
+            pid = stack.auth.pid
+            idle = rss_mb(pid)
+            url = stack.auth_base + "/api/v1/auth/token"
+            m = measure(pid, url, "bench/http/password.lua", 4, login_env)
+            rows.append(row("users", "permiso-auth password grant (Argon2id), 4 conns", n, m,
+                            rss_idle_mb=round(idle, 1), startup_s=round(stack.auth_startup, 2)))
+            # Two token chains for the warm-up, two for the window: a spent refresh token is refused.
+            chains = [password_login(stack, "admin", ADMIN_PW)["refresh_token"] for _ in range(4)]
+            m = measure(pid, url, "bench/http/refresh.lua", 2, {"REFRESH_TOKENS": ",".join(chains[2:])},
+                        warm_env={"REFRESH_TOKENS": ",".join(chains[:2])})
+            rows.append(row("users", "permiso-auth refresh grant, 2 conns", n, m, rss_idle_mb=round(idle, 1)))
+            stack.stop()
+    write_csv("users", rows)
 
 
 def jti_of(token):
@@ -582,10 +631,11 @@ def dim_websocket(build):
     write_csv("websocket", rows)
 
 
-DIMENSIONS = {"connections": dim_connections, "clients": dim_clients, "revocations": dim_revocations,
+DIMENSIONS = {"connections": dim_connections, "clients": dim_clients, "users": dim_users, "revocations": dim_revocations,
               "audit": dim_audit, "positions": dim_positions,
               "websocket": dim_websocket}
 LABELS = {"connections": "concurrent connections", "clients": "registered service clients",
+          "users": "registered users",
           "revocations": "revoked tokens held", "audit": "rows in audit_events",
           "positions": "open positions on the account",
           "websocket": "WebSocket subscribers"}
