@@ -324,6 +324,18 @@ void collect_metrics(http::Registry& metrics, const trading::TradingService& ser
                   [&broker] { return broker.connected() ? 1.0 : 0.0; });
 }
 
+void collect_fix_metrics(http::Registry& metrics, const trading::fix::FixBroker& fix) {
+  metrics.collect("mt5_fix_ledger",
+                  "Whether the FIX connector keeps a part of the account in mt5-api's own ledger (1: the "
+                  "counterparty lacks RequestForPositions or CollateralInquiry, or MT5_FIX_LEDGER says so) or reads "
+                  "it from the counterparty (0).",
+                  http::Registry::Kind::Gauge, {"part"}, [&fix] {
+                    const auto flag = [](bool b) { return b ? 1.0 : 0.0; };
+                    return std::vector<http::Registry::Sample>{{{"positions"}, flag(fix.keeps_own_positions())},
+                                                               {{"collateral"}, flag(fix.keeps_own_collateral())}};
+                  });
+}
+
 void collect_dependency_metrics(http::Registry& metrics, const trading::TradingService& service,
                                 const resource::Authenticator& auth) {
   const auto up = [](bool b) { return b ? 1.0 : 0.0; };

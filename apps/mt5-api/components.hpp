@@ -92,6 +92,9 @@ void register_routes(http::Router& router, trading::handlers::GatewayContext& ct
 /// stream's slow consumers dropped, whether the broker is connected.
 void collect_metrics(http::Registry& metrics, const trading::TradingService& service, const WorkerPool& pool,
                      const trading::handlers::StreamHub& stream, const trading::Broker& broker);
+/// mt5_fix_ledger{part}: whether the FIX connector keeps the positions or the collateral in its
+/// own ledger (1) or reads them from the counterparty (0). MT5_BROKER=fix only.
+void collect_fix_metrics(http::Registry& metrics, const trading::fix::FixBroker& fix);
 /// mt5_dependency_up{dependency}: the trade store's database, permiso-auth and (with
 /// REDIS_URL) Redis, each 1 or 0, for the alert rules (deploy/prometheus).
 void collect_dependency_metrics(http::Registry& metrics, const trading::TradingService& service,

@@ -65,6 +65,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
     auth->stop();
   });
   mt5_app::collect_metrics(metrics, *service, pool, stream, broker);
+  if (backend->fix) mt5_app::collect_fix_metrics(metrics, *backend->fix);
   mt5_app::collect_dependency_metrics(metrics, *service, *auth);
   http::Router router;
   mt5_app::register_routes(router, ctx, metrics);

@@ -306,6 +306,8 @@ class FixLedgerTest(gh.GatewayTestCase):
             self.assertEqual(float(account["margin"]), 0.0, account)
             for line in ("does not support RequestForPositions", "does not support CollateralInquiry"):
                 self.assertIn(line, mt5.output())
+            for part in ("positions", "collateral"):
+                self.assertEqual(gh.harness.metric_sample(mt5, "mt5_fix_ledger", f'{{part="{part}"}}'), 1.0, part)
 
             opened = trader.open(volume=0.1, comment="ledger")
             self.assertIn("ledger", [t.get("comment") for t in trader.trades()])
