@@ -3,6 +3,7 @@
 // acceptor (docs/fix.md), as a broker's FIX gateway does. The composition root: options →
 // simulated broker → the bridge and the FIX server over it, run until SIGINT or SIGTERM.
 #include "broker_share.hpp"
+#include "common/clock.hpp"
 #include "fixtags/tag_map.hpp"
 #include "trading/fix/fix_server.hpp"
 #include "trading/sim/simulated_broker.hpp"
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -56,6 +58,22 @@ struct Options {
   std::vector<std::string> max_fill_lots;  // "SYMBOL=LOTS" or "LOTS" (every symbol)
   std::vector<std::string> fix_tags;       // Name=Number lists, joined
   std::vector<std::string> fix_without;    // RequestForPositions, CollateralInquiry
+  int server_utc_offset_s = 0;             // the trade server's zone: its clock minus UTC
+};
+
+/// The trade server's clock: UTC moved by the server's zone, as a real MT5 trade server keeps
+/// its times (often GMT+2 or GMT+3). The simulator stamps its rows with it and the bridge turns
+/// them back into UTC on the wire, as the Expert Advisor does, so tests see a terminal that is
+/// not on UTC.
+class TradeServerClock final : public permiso::Clock {
+ public:
+  explicit TradeServerClock(std::int64_t offset_s) : offset_s_(offset_s) {}
+  [[nodiscard]] std::int64_t now_seconds() const override { return utc_.now_seconds() + offset_s_; }
+  [[nodiscard]] std::int64_t now_ms() const override { return utc_.now_ms() + offset_s_ * 1000; }
+
+ private:
+  permiso::SystemClock utc_;
+  std::int64_t offset_s_;
 };
 
 /// --max-fill-lots values as the simulator's liquidity (SimOptions::max_fill_lots, "*" for a
@@ -93,6 +111,12 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--accounts", o.accounts,
                  "multi: account_open opens demo accounts; single: one account, as a real terminal")
       ->check(CLI::IsMember({"multi", "single"}))
+      ->capture_default_str();
+  // UTC-12 to UTC+14: the zones there are.
+  app.add_option("--server-utc-offset-s", o.server_utc_offset_s,
+                 "the trade server's clock minus UTC, in seconds (7200: GMT+2), as a real terminal's "
+                 "TimeTradeServer() - TimeGMT(); the bridge still sends UTC, as the Expert Advisor does")
+      ->check(CLI::Range(-12 * 3600, 14 * 3600))
       ->capture_default_str();
   app.add_flag("--no-bridge", o.no_bridge, "do not serve the PermisoBridge protocol (FIX only: needs --fix-port)");
   app.add_option("--fix-port", o.fix_port,
@@ -161,6 +185,7 @@ terminal::BridgeServerOptions server_options(const Options& o) {
   s.token = secret_from_environment("MT5_TERMINAL_TOKEN");
   s.multi_account = o.accounts == "multi";
   s.terminal_name = "mt5-sim";
+  s.server_utc_offset = std::chrono::seconds(o.server_utc_offset_s);
   return s;
 }
 
@@ -228,6 +253,9 @@ std::string as_given(const std::string& problem) {
 bool servers_configured(const Options& o, const std::optional<fix::FixServerOptions>& fix) {
   std::vector<std::string> problems;
   if (o.no_bridge && !fix) problems.emplace_back("--no-bridge: nothing left to serve without --fix-port");
+  // FIX times are UTC by the standard: a FIX acceptor has no trade-server zone to model.
+  if (o.server_utc_offset_s != 0 && fix)
+    problems.emplace_back("--server-utc-offset-s: not with --fix-port (FIX is UTC)");
   if (fix) {
     for (const auto& problem : fix->validate()) problems.push_back(as_given(problem));
     for (auto& problem : fix_tag_problems(o)) problems.push_back(std::move(problem));
@@ -237,13 +265,16 @@ bool servers_configured(const Options& o, const std::optional<fix::FixServerOpti
 }
 
 int run(const sigset_t& stop_signals, const Options& o) {
-  const auto bridge_options = server_options(o);
+  const auto server_clock = std::make_shared<TradeServerClock>(o.server_utc_offset_s);
+  auto bridge_options = server_options(o);
+  bridge_options.clock = server_clock;
   std::optional<fix::FixServerOptions> fix_server_options;
   if (o.fix_port > 0) fix_server_options = fix_options(o);
   if (!servers_configured(o, fix_server_options)) return kExitOptions;
 
   sim::SimOptions sim_options;
   sim_options.seed = o.seed;
+  sim_options.clock = server_clock;
   auto liquidity = max_fill_lots(o.max_fill_lots);
   if (!liquidity) return kExitOptions;
   sim_options.max_fill_lots = std::move(*liquidity);
@@ -264,7 +295,8 @@ int run(const sigset_t& stop_signals, const Options& o) {
   if (bridge) {
     if (bridge_options.token.empty()) spdlog::warn("MT5_TERMINAL_TOKEN is not set: commands need no token");
     bridge->start();
-    spdlog::info("mt5-sim listening: commands {}, events {}", bridge->command_endpoint(), bridge->event_endpoint());
+    spdlog::info("mt5-sim listening: commands {}, events {}, trade server at UTC{:+} s", bridge->command_endpoint(),
+                 bridge->event_endpoint(), o.server_utc_offset_s);
   }
   if (fix) {
     const auto renumbered = fixtags::describe(fix_server_options->tags);

@@ -85,6 +85,22 @@ bool InMarketWatch(const string symbol) {
 long ClampReason(long reason) { return (reason >= 0 && reason <= 6) ? reason : 0; }
 bool IsPendingType(ENUM_ORDER_TYPE type) { return type >= ORDER_TYPE_BUY_LIMIT && type <= ORDER_TYPE_SELL_STOP_LIMIT; }
 
+// ---- time: the trade server's clock inside the terminal, UTC on the wire ----
+// MT5 stamps ticks, deals, orders and positions with the trade server's clock, which brokers set
+// to their own zone (often GMT+2 or GMT+3). The protocol carries UTC: every time leaves through
+// UtcMsc, and every time in a command enters through ServerMsc.
+
+// TimeTradeServer() - TimeGMT(), rounded to a quarter hour: zones are whole quarter hours, and the
+// two clocks are read a moment apart (TimeTradeServer is the terminal's estimate of the server's).
+long ServerUtcOffsetSeconds() {
+   long raw = (long)TimeTradeServer() - (long)TimeGMT();
+   return (long)MathRound(raw / 900.0) * 900;
+}
+
+// 0 stays 0: it is MT5's "not set" (a pending order's ORDER_TIME_DONE_MSC), and "from the start".
+long UtcMsc(long serverMsc)  { return serverMsc == 0 ? 0 : serverMsc - ServerUtcOffsetSeconds() * 1000; }
+long ServerMsc(long utcMsc)  { return utcMsc == 0 ? 0 : utcMsc + ServerUtcOffsetSeconds() * 1000; }
+
 // ---- JSON writing ----
 
 string JsonEscape(const string s) {
@@ -323,7 +339,7 @@ string SymbolJson(const string name) {
 }
 
 string TickJson(const MqlTick &tick, int digits) {
-   return Obj(KI("time_msc", tick.time_msc) + KD("bid", tick.bid, digits) + KD("ask", tick.ask, digits)
+   return Obj(KI("time_msc", UtcMsc(tick.time_msc)) + KD("bid", tick.bid, digits) + KD("ask", tick.ask, digits)
               + KD("last", tick.last, digits));
 }
 
@@ -346,7 +362,7 @@ string DealJson(ulong deal) {
               + KD("commission", DealCommission(deal), MONEY_DIGITS)
               + KD("swap", HistoryDealGetDouble(deal, DEAL_SWAP), MONEY_DIGITS)
               + KI("magic", HistoryDealGetInteger(deal, DEAL_MAGIC)) + KS("comment", HistoryDealGetString(deal, DEAL_COMMENT))
-              + KI("time_msc", HistoryDealGetInteger(deal, DEAL_TIME_MSC)));
+              + KI("time_msc", UtcMsc(HistoryDealGetInteger(deal, DEAL_TIME_MSC))));
 }
 
 // A position as its deals tell it: what a closed position is made of, and the commission of an
@@ -419,8 +435,8 @@ string OpenPositionJson(ulong ticket) {
                     + KD("swap", PositionGetDouble(POSITION_SWAP), MONEY_DIGITS)
                     + KI("magic", PositionGetInteger(POSITION_MAGIC)) + KS("comment", PositionGetString(POSITION_COMMENT))
                     + KI("reason", ClampReason(PositionGetInteger(POSITION_REASON)))
-                    + KI("time_msc", PositionGetInteger(POSITION_TIME_MSC))
-                    + KI("time_update_msc", PositionGetInteger(POSITION_TIME_UPDATE_MSC));
+                    + KI("time_msc", UtcMsc(PositionGetInteger(POSITION_TIME_MSC)))
+                    + KI("time_update_msc", UtcMsc(PositionGetInteger(POSITION_TIME_UPDATE_MSC)));
    PositionHistory h;   // read after every PositionGet*: it replaces the history selection
    double commission = ReadPositionHistory(ticket, h) ? h.commission : 0.0;
    return Obj(members + KD("commission", commission, MONEY_DIGITS) + KB("closed", false));
@@ -441,8 +457,8 @@ string ClosedPositionJson(ulong positionId) {
               + KD("price_current", closePrice, digits) + KD("sl", h.sl, digits) + KD("tp", h.tp, digits)
               + KD("profit", h.profit, MONEY_DIGITS) + KD("swap", h.swap, MONEY_DIGITS)
               + KD("commission", h.commission, MONEY_DIGITS) + KI("magic", h.magic) + KS("comment", h.comment)
-              + KI("reason", h.reason) + KI("time_msc", h.timeOpen) + KI("time_update_msc", h.timeLast)
-              + KB("closed", true) + KI("close_time_msc", h.timeClose) + KD("close_price", closePrice, digits)
+              + KI("reason", h.reason) + KI("time_msc", UtcMsc(h.timeOpen)) + KI("time_update_msc", UtcMsc(h.timeLast))
+              + KB("closed", true) + KI("close_time_msc", UtcMsc(h.timeClose)) + KD("close_price", closePrice, digits)
               + KI("close_reason", h.closeReason));
 }
 
@@ -474,8 +490,8 @@ string OrderJson(ulong t) {
               + KD("sl", OrderDbl(t, ORDER_SL, hist), digits) + KD("tp", OrderDbl(t, ORDER_TP, hist), digits)
               + KI("magic", OrderInt(t, ORDER_MAGIC, hist)) + KS("comment", OrderStr(t, ORDER_COMMENT, hist))
               + KI("position_id", OrderInt(t, ORDER_POSITION_ID, hist))
-              + KI("time_setup_msc", OrderInt(t, ORDER_TIME_SETUP_MSC, hist))
-              + KI("time_done_msc", OrderInt(t, ORDER_TIME_DONE_MSC, hist)));
+              + KI("time_setup_msc", UtcMsc(OrderInt(t, ORDER_TIME_SETUP_MSC, hist)))
+              + KI("time_done_msc", UtcMsc(OrderInt(t, ORDER_TIME_DONE_MSC, hist))));
 }
 
 // ---- Changes: the rows one step changed, collected, then numbered when sent ----
@@ -529,7 +545,8 @@ string CmdHello(const string id) {
                                          + KS("name", TerminalInfoString(TERMINAL_NAME))
                                          + KI("build", TerminalInfoInteger(TERMINAL_BUILD))
                                          + KB("connected", TradeServerConnected())
-                                         + KB("trade_allowed", TradingPermitted()) + KS("accounts", "single"))));
+                                         + KB("trade_allowed", TradingPermitted()) + KS("accounts", "single")
+                                         + KI("server_utc_offset_s", ServerUtcOffsetSeconds()))));
 }
 
 // A terminal cannot open accounts: it answers the one it is logged in to (name, currency,
@@ -674,7 +691,8 @@ string CmdHistoryDeals(const string id) {
    string reply;
    if(!CheckLogin(id, reply)) return reply;
    if(!HasArg("from_msc", JV_NUMBER) || !HasArg("to_msc", JV_NUMBER)) return ReplyError(id, "bad_request", "from_msc and to_msc are required");
-   long from = ArgLong("from_msc"), to = ArgLong("to_msc");
+   // The bounds arrive in UTC; the history is on the server's clock.
+   long from = ServerMsc(ArgLong("from_msc")), to = ServerMsc(ArgLong("to_msc"));
    // HistorySelect takes seconds, both ends included; the millisecond bounds are applied below.
    if(!HistorySelect((datetime)(from / 1000), (datetime)(to / 1000 + 1)))
       return ReplyError(id, "unavailable", "the terminal could not select its history");
@@ -806,9 +824,9 @@ void PublishTicks() {
    }
 }
 
-// Trade-server time: the clock the ticks and deals use (README, "Limits").
+// The trade server's time, in UTC as every time on the wire.
 void PublishHeartbeat() {
-   Publish("heartbeat", Obj(KI("time_msc", (long)TimeTradeServer() * 1000) + KB("connected", TradeServerConnected())));
+   Publish("heartbeat", Obj(KI("time_msc", UtcMsc((long)TimeTradeServer() * 1000)) + KB("connected", TradeServerConnected())));
 }
 
 // ---- event handlers ----

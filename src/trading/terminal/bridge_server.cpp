@@ -31,6 +31,37 @@ constexpr std::size_t kMaxQueuedEvents = 10'000;
 /// command, and ZeroMQ drops the peer that sends it rather than buffering it.
 constexpr std::int64_t kMaxRequestBytes = 1 << 20;
 
+/// Adds `delta_ms` to every non-zero integer `*_msc` member, at any depth: the one place the
+/// stand-in moves times between its trade server's clock and the protocol's UTC, as the EA's
+/// UtcMsc and ServerMsc do. 0 stays 0: it means "not set" (a pending order's time_done_msc).
+void shift_times(json::value& v, std::int64_t delta_ms) {
+  if (delta_ms == 0) return;
+  if (auto* array = v.if_array()) {
+    for (auto& item : *array) shift_times(item, delta_ms);
+    return;
+  }
+  auto* object = v.if_object();
+  if (!object) return;
+  for (auto& [key, member] : *object) {
+    if (key.ends_with("_msc") && member.is_int64() && member.get_int64() != 0) {
+      member = member.get_int64() + delta_ms;
+    } else {
+      shift_times(member, delta_ms);
+    }
+  }
+}
+
+/// An event frame whose times are UTC, from a body on the trade server's clock.
+std::string utc_event_frame(EventTopic topic, json::object body, std::int64_t offset_ms) {
+  json::value v(std::move(body));
+  shift_times(v, -offset_ms);
+  return event_frame(topic, v.get_object());
+}
+
+std::int64_t offset_ms_of(const BridgeServerOptions& o) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(o.server_utc_offset).count();
+}
+
 }  // namespace
 
 // ---- events: from the broker's threads to the serving thread ----
@@ -134,6 +165,7 @@ Answer hello(Context& ctx, const json::object& /*args*/) {
   t.connected = ctx.broker.connected();
   t.trade_allowed = t.connected;
   t.multi_account = ctx.options.multi_account;
+  t.server_utc_offset_s = ctx.options.server_utc_offset.count();
   return {{{"terminal", to_json(t)}}, {}, {}};
 }
 
@@ -292,12 +324,13 @@ BridgeServer::BridgeServer(Broker& broker, BridgeServerOptions options)
   bound_event_endpoint_ = events_.get(zmq::sockopt::last_endpoint);
 
   // The listeners run on the broker's threads: they only format and queue (never touch a socket).
-  broker_.set_tick_listener([queue = queue_](std::string_view symbol, const Tick& t) {
-    queue->push(event_frame(EventTopic::Tick, {{"symbol", symbol}, {"tick", to_json(t)}}), true);
+  const std::int64_t offset_ms = offset_ms_of(options_);
+  broker_.set_tick_listener([queue = queue_, offset_ms](std::string_view symbol, const Tick& t) {
+    queue->push(utc_event_frame(EventTopic::Tick, {{"symbol", symbol}, {"tick", to_json(t)}}, offset_ms), true);
   });
-  broker_.set_change_listener([queue = queue_](const Changes& changes) {
+  broker_.set_change_listener([queue = queue_, offset_ms](const Changes& changes) {
     if (changes.empty()) return;
-    queue->push(event_frame(EventTopic::Trade, {{"changes", to_json(changes)}}), false);
+    queue->push(utc_event_frame(EventTopic::Trade, {{"changes", to_json(changes)}}, offset_ms), false);
   });
 }
 
@@ -383,8 +416,13 @@ std::string BridgeServer::answer(std::string_view request) {
     return json::serialize(error_reply(command->id, ErrorCode::UnknownCommand, "unknown command"));
   }
   Context ctx{broker_, options_, single_login_};
+  const std::int64_t offset_ms = offset_ms_of(options_);
+  json::value args(std::move(command->body));
+  shift_times(args, offset_ms);  // a request's UTC times, on the trade server's clock
   try {
-    return json::serialize(reply_of(command->id, handler(ctx, command->body)));
+    json::value reply(reply_of(command->id, handler(ctx, args.get_object())));
+    shift_times(reply, -offset_ms);
+    return json::serialize(reply);
   } catch (const std::exception& e) {
     // A broker that throws is a terminal that cannot answer: the connector sees unavailable.
     return json::serialize(error_reply(command->id, ErrorCode::Unavailable, e.what()));
@@ -398,7 +436,8 @@ void BridgeServer::publish_queued_events() {
 void BridgeServer::publish_heartbeat_if_due(SteadyTime now) {
   if (now < next_heartbeat_) return;
   next_heartbeat_ = now + options_.heartbeat;
-  publish(event_frame(EventTopic::Heartbeat, {{"time_msc", clock_->now_ms()}, {"connected", broker_.connected()}}));
+  publish(utc_event_frame(EventTopic::Heartbeat, {{"time_msc", clock_->now_ms()}, {"connected", broker_.connected()}},
+                          offset_ms_of(options_)));
 }
 
 void BridgeServer::publish(const std::string& frame) {

@@ -29,7 +29,12 @@ struct BridgeServerOptions {
   std::string terminal_name = "mt5-sim";
   std::string server = "Permiso-Demo";  // hello's trade server name
   std::chrono::milliseconds heartbeat{1000};
-  /// The heartbeat's time_msc. Null: the system clock.
+  /// The trade server's clock minus UTC, as a real terminal's TimeTradeServer() - TimeGMT():
+  /// the broker's times are taken as that clock's. Every time on the wire is UTC, as the EA
+  /// sends it: replies and events are shifted back by it, request times forward (hello
+  /// reports it as server_utc_offset_s). 0: a trade server on UTC.
+  std::chrono::seconds server_utc_offset{0};
+  /// The trade server's clock (the heartbeat's time_msc, before the shift). Null: the system clock.
   std::shared_ptr<const Clock> clock;
 };
 

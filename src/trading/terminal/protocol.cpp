@@ -389,14 +389,16 @@ json::object to_json(const Changes& c) {
 }
 
 json::object to_json(const TerminalInfo& t) {
-  return {{"login", t.login},
-          {"server", t.server},
-          {"company", t.company},
-          {"name", t.name},
-          {"build", t.build},
-          {"connected", t.connected},
-          {"trade_allowed", t.trade_allowed},
-          {"accounts", accounts_mode(t.multi_account)}};
+  json::object out{{"login", t.login},
+                   {"server", t.server},
+                   {"company", t.company},
+                   {"name", t.name},
+                   {"build", t.build},
+                   {"connected", t.connected},
+                   {"trade_allowed", t.trade_allowed},
+                   {"accounts", accounts_mode(t.multi_account)}};
+  if (t.server_utc_offset_s) out["server_utc_offset_s"] = *t.server_utc_offset_s;
+  return out;
 }
 
 void add_request_fields(json::object& command, const TradeRequest& r) {
@@ -603,6 +605,7 @@ std::optional<TerminalInfo> terminal_from_json(const json::value& v) {
   in.read("connected", t.connected);
   in.read("trade_allowed", t.trade_allowed);
   in.read("accounts", accounts);
+  in.read("server_utc_offset_s", t.server_utc_offset_s);
   if (accounts != accounts_mode(true) && accounts != accounts_mode(false)) in.fail();
   t.multi_account = accounts == accounts_mode(true);
   return if_ok(in, std::move(t));

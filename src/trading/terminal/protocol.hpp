@@ -92,6 +92,9 @@ struct TerminalInfo {
   bool connected = false;
   bool trade_allowed = false;
   bool multi_account = false;  // `accounts`: "multi" (mt5-sim opens demo accounts) or "single"
+  /// The trade server's clock minus UTC, in seconds (GMT+2: 7200). Every time on the wire is
+  /// UTC already; this is for the logs. Absent: an EA older than the field.
+  std::optional<std::int64_t> server_utc_offset_s;
 };
 boost::json::object to_json(const TerminalInfo& t);
 std::optional<TerminalInfo> terminal_from_json(const boost::json::value& v);

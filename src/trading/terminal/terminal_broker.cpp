@@ -132,6 +132,9 @@ bool TerminalBroker::handshake() {
   h.login = static_cast<Login>(login->get_int64());
   h.multi_account = t.if_contains("accounts") && t.at("accounts") == "multi";
   h.trade_server_connected = t.if_contains("connected") && t.at("connected") == true;
+  if (const auto* offset = t.if_contains("server_utc_offset_s"); offset && offset->is_int64()) {
+    h.server_utc_offset_s = offset->get_int64();
+  }
   if (options_.expected_login && *options_.expected_login != h.login) {
     report(fmt::format("logged in to account {}, but MT5_LOGIN is {}: refusing it", h.login, *options_.expected_login));
     return false;
@@ -152,6 +155,7 @@ bool TerminalBroker::handshake() {
   trade_server_up_ = h.trade_server_connected;
   {
     std::lock_guard lock(hello_mu_);
+    log_clock(h, hello_);
     hello_ = h;
     link_up_ = true;
     last_problem_.clear();
@@ -161,6 +165,24 @@ bool TerminalBroker::handshake() {
     spdlog::info("mt5 terminal: connected (account {}, {} account mode)", h.login,
                  h.multi_account ? "multi" : "single");
   return true;
+}
+
+// Once, and at every change (a daylight-saving switch of the trade server's zone): the offset
+// explains the terminal's own logs, whose times are the server's.
+void TerminalBroker::log_clock(const Hello& now, const std::optional<Hello>& before) const {
+  if (before && before->server_utc_offset_s == now.server_utc_offset_s) return;
+  if (!now.server_utc_offset_s) {
+    spdlog::warn(
+        "mt5 terminal: the EA does not report its trade server's UTC offset: an EA older than "
+        "server_utc_offset_s may send trade server times, not UTC (update PermisoBridge.mq5)");
+    return;
+  }
+  spdlog::info("mt5 terminal: trade server clock at UTC{:+} s; the EA sends UTC times", *now.server_utc_offset_s);
+}
+
+std::optional<std::int64_t> TerminalBroker::server_utc_offset_s() const {
+  std::lock_guard lock(hello_mu_);
+  return hello_ ? hello_->server_utc_offset_s : std::nullopt;
 }
 
 bool TerminalBroker::refresh_account(Login login) {

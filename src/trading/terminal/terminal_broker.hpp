@@ -57,6 +57,9 @@ class TerminalBroker final : public Broker {
   /// (an order the terminal executed while the gateway was down included). False when the
   /// terminal did not answer.
   bool reconcile_now();
+  /// The terminal's trade server clock minus UTC, in seconds, as its last hello reported it
+  /// (the times it sends are UTC already); nullopt before a hello, or from an EA too old to say.
+  [[nodiscard]] std::optional<std::int64_t> server_utc_offset_s() const;
 
   // ---- Broker ----
   [[nodiscard]] std::string_view name() const override { return "terminal"; }
@@ -86,9 +89,11 @@ class TerminalBroker final : public Broker {
     Login login = 0;
     bool multi_account = false;
     bool trade_server_connected = false;
+    std::optional<std::int64_t> server_utc_offset_s;
   };
   void run(const std::stop_token& stop);
   bool handshake();
+  void log_clock(const Hello& now, const std::optional<Hello>& before) const;
   bool refresh_account(Login login);
   bool refresh_all(const std::stop_token& stop);
   void on_event(std::string_view frame);

@@ -77,6 +77,9 @@ def mt5_binary():
 # lots of it per quote, so partial fills can be asserted. No other test trades it.
 THIN_SYMBOL = "AUDUSD"
 THIN_LOTS = 0.3
+# The terminal stand-in's trade server keeps GMT+2, as many brokers' do (mt5-sim
+# --server-utc-offset-s): the bridge must still carry UTC, so every time the API answers is UTC.
+TERMINAL_SERVER_UTC_OFFSET_S = 7200
 
 
 def broker_name():
@@ -103,10 +106,13 @@ class TerminalSim:
         self.log_path = os.path.join(data_dir, "mt5-sim.log")
         self.proc = None
 
-    def arguments(self):
+    def common_arguments(self):
         return [self.binary, "--command-url", self.command_url, "--event-url", self.event_url,
                 "--seed", SIM_SEED, "--tick-ms", "50",
                 "--max-fill-lots", f"{THIN_SYMBOL}={THIN_LOTS}"]
+
+    def arguments(self):
+        return self.common_arguments() + ["--server-utc-offset-s", str(TERMINAL_SERVER_UTC_OFFSET_S)]
 
     def environment(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MT5_")}
@@ -172,8 +178,8 @@ class FixSim(TerminalSim):
         super().__init__(data_dir)
         self.fix_port = harness.free_port()
 
-    def arguments(self):
-        return super().arguments() + [
+    def arguments(self):  # FIX is UTC by the standard: no trade-server zone
+        return self.common_arguments() + [
             "--no-bridge", "--fix-port", str(self.fix_port), "--fix-comp-id", self.comp_id,
             "--fix-client-comp-id", self.client_comp_id, "--fix-client-comp-id", self.spare_comp_id,
             "--fix-username", "permiso",

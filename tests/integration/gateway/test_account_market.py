@@ -1,5 +1,7 @@
 # Account and balance, market data (quote, symbols, OHLC rates), pending orders, deal history,
-# admin statistics (admin:system and a trusted client), and /health, /ready, /metrics.
+# admin statistics (admin:system and a trusted client), /health, /ready, /metrics, and times in
+# UTC whatever the trade server's zone.
+import datetime
 import json
 import time
 import unittest
@@ -180,6 +182,46 @@ class OrdersAndDealsTest(gh.GatewayTestCase):
         t = self.stack.trader(scopes=("market:data",))
         self.assertInsufficientScope(t.get(f"{V1}/orders"), "trade:read")
         self.assertInsufficientScope(t.get(f"{V1}/history/deals"), "trade:read")
+
+
+def utc_from_iso(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class TimesAreUtcTest(gh.GatewayTestCase):
+    """Every time the API answers is UTC. On the terminal backend the stand-in's trade server
+    keeps GMT+2 (gh.TERMINAL_SERVER_UTC_OFFSET_S): a time taken from the trade server's clock
+    unconverted would be two hours ahead."""
+
+    SLACK = datetime.timedelta(seconds=2)  # millisecond rounding; the clocks are the same machine's
+
+    def assertBetween(self, text, before, after, what):
+        t = utc_from_iso(text)
+        self.assertTrue(before - self.SLACK <= t <= after + self.SLACK, f"{what} {t} not within [{before}, {after}]")
+
+    def test_a_trade_and_its_deals_carry_the_utc_time_they_happened(self):
+        trader = self.stack.trader()
+        before = datetime.datetime.now(datetime.timezone.utc)
+        t = trader.open(volume=0.01)
+        self.assertEqual(trader.delete(trade_path(t)).status, 200)
+        after = datetime.datetime.now(datetime.timezone.utc)
+        self.assertBetween(t["open_time"], before, after, "open_time")
+        closed = trader.get(trade_path(t))
+        self.assertEqual(closed.status, 200, closed)
+        self.assertBetween(closed.body["close_time"], before, after, "close_time")
+        deals = gh.harness.find_list(trader.get(f"{V1}/history/deals?limit=10000").body, "deals", "items")
+        mine = [d for d in deals if gh.mentions_trade(d, t["id"])]
+        self.assertGreaterEqual(len(mine), 2, f"the in and out deals of {t['id']}: {deals}")
+        for d in mine:
+            self.assertBetween(d["time"], before, after, f"deal {d}")
+
+    def test_a_quote_is_stamped_in_utc(self):
+        trader = self.stack.trader()
+        before = datetime.datetime.now(datetime.timezone.utc)
+        q = trader.quote("EURUSD")
+        after = datetime.datetime.now(datetime.timezone.utc)
+        # The last quote may be a few ticks old (50 ms each in the harness); never in the future.
+        self.assertBetween(q["last_update"], before - datetime.timedelta(seconds=10), after, "last_update")
 
 
 class AdminStatsTest(gh.GatewayTestCase):

@@ -10,9 +10,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <zmq.hpp>
@@ -61,7 +63,8 @@ std::chrono::milliseconds left_until(Deadline deadline) {
 
 class BridgeServerTest : public ::testing::Test {
  protected:
-  BridgeServerTest() : server_(sim_, loopback_options(std::string(kToken))) {
+  BridgeServerTest() : BridgeServerTest(loopback_options(std::string(kToken))) {}
+  explicit BridgeServerTest(BridgeServerOptions options) : server_(sim_, std::move(options)) {
     server_.start();
     requests_.set(zmq::sockopt::linger, 0);
     events_.set(zmq::sockopt::linger, 0);
@@ -307,6 +310,67 @@ TEST_F(BridgeServerTest, PausedServerAnswersNothingUntilResumed) {
   auto late = receive_within(requests_, kPatience);  // the request waited in the socket
   ASSERT_TRUE(late);
   EXPECT_TRUE(parse_reply(*late)->ok);
+}
+
+constexpr TimeMs kTwoHours = 2 * 3'600'000;
+
+/// A terminal whose trade server keeps GMT+2, as many brokers' do: the simulator's clock is
+/// that server's clock, and the wire must carry UTC, as the EA sends it.
+class BridgeServerOnGmtPlus2Test : public BridgeServerTest {
+ protected:
+  BridgeServerOnGmtPlus2Test() : BridgeServerTest(gmt_plus_2()) {}
+  static BridgeServerOptions gmt_plus_2() {
+    auto o = loopback_options(std::string(kToken));
+    o.server_utc_offset = 2h;
+    return o;
+  }
+  /// A filled market buy of EURUSD: its deal as the reply carries it.
+  std::optional<Deal> buy_deal(Login login) {
+    TradeRequest buy;
+    buy.symbol = "EURUSD";
+    buy.volume = 0.1;
+    buy.deviation = 20;
+    json::object args{{"login", login}};
+    add_request_fields(args, buy);
+    auto sent = call("order_send", args);
+    if (!sent || !sent->ok) return std::nullopt;
+    auto changes = changes_from_json(sent->body.at("changes"));
+    if (!changes || changes->deals.empty()) return std::nullopt;
+    return changes->deals.front();
+  }
+};
+
+TEST_F(BridgeServerOnGmtPlus2Test, HelloSaysTheOffsetAndRowsCarryUtc) {
+  auto hello = call("hello");
+  ASSERT_TRUE(hello && hello->ok);
+  EXPECT_EQ(terminal_from_json(hello->body.at("terminal"))->server_utc_offset_s, 7200);
+  const TimeMs utc_now = sim_.now() - kTwoHours;
+  auto tick = call("tick", {{"symbol", "EURUSD"}});
+  ASSERT_TRUE(tick && tick->ok);
+  EXPECT_EQ(tick_from_json(tick->body.at("tick"))->time_msc, utc_now);
+  const Login login = open_account();
+  auto deal = buy_deal(login);
+  ASSERT_TRUE(deal);
+  EXPECT_EQ(deal->time_msc, utc_now);
+  auto listed = call("positions", {{"login", login}, {"symbol", ""}});
+  ASSERT_TRUE(listed && listed->ok);
+  EXPECT_EQ(position_from_json(listed->body.at("positions").as_array().at(0))->time_msc, utc_now);
+}
+
+TEST_F(BridgeServerOnGmtPlus2Test, HistoryBoundsAreReadAsUtc) {
+  const Login login = open_account();
+  auto deal = buy_deal(login);
+  ASSERT_TRUE(deal);
+  auto in_utc = call("history_deals", {{"login", login}, {"from_msc", deal->time_msc}, {"to_msc", deal->time_msc + 1}});
+  ASSERT_TRUE(in_utc && in_utc->ok);
+  std::vector<Ticket> found;
+  for (const auto& row : in_utc->body.at("deals").as_array()) found.push_back(deal_from_json(row)->ticket);
+  EXPECT_NE(std::find(found.begin(), found.end(), deal->ticket), found.end());  // beside the deposit, same ms
+  // The same bounds on the server's clock are two hours later than the deal: nothing there.
+  const TimeMs server_time = deal->time_msc + kTwoHours;
+  auto shifted = call("history_deals", {{"login", login}, {"from_msc", server_time}, {"to_msc", server_time + 1}});
+  ASSERT_TRUE(shifted && shifted->ok);
+  EXPECT_TRUE(shifted->body.at("deals").as_array().empty());
 }
 
 TEST(BridgeServerWithoutToken, CommandsNeedNoToken) {

@@ -114,6 +114,24 @@ TEST_F(TerminalBrokerTest, TradesThroughTheBridgeAndAnswersReadsFromItsMirror) {
             sim_.history_deals_get(login, 0, sim_.now() + 1).size());
 }
 
+TEST_F(TerminalBrokerTest, ATerminalOnGmtPlus2IsReadInUtcAndItsOffsetIsKnown) {
+  BridgeServerOptions gmt_plus_2;
+  gmt_plus_2.server_utc_offset = 2h;  // the simulator's clock is the trade server's
+  start_server(gmt_plus_2);
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  EXPECT_EQ(broker->server_utc_offset_s(), 7200);
+  const TimeMs utc_now = sim_.now() - 7'200'000;
+  EXPECT_EQ(broker->symbol_info_tick("EURUSD")->time_msc, utc_now);
+  const Login login = open_account(*broker);
+  auto opened = broker->order_send(login, market(OrderType::Buy, 0.1));
+  ASSERT_EQ(opened.result.retcode, Retcode::Done) << opened.result.comment;
+  ASSERT_FALSE(opened.changes.deals.empty());
+  EXPECT_EQ(opened.changes.deals.front().time_msc, utc_now);
+  ASSERT_EQ(broker->positions_get(login).size(), 1U);
+  EXPECT_EQ(broker->positions_get(login).front().time_msc, utc_now);
+}
+
 TEST_F(TerminalBrokerTest, ARefusalKeepsTheTerminalsReturnCode) {
   auto broker = connect(connector_options());
   ASSERT_TRUE(broker->wait_until_connected(5s));

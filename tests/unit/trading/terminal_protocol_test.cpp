@@ -167,6 +167,7 @@ TerminalInfo sample_terminal() {
   t.connected = true;
   t.trade_allowed = true;
   t.multi_account = false;
+  t.server_utc_offset_s = 7200;
   return t;
 }
 
@@ -346,6 +347,9 @@ TEST(TerminalProtocol, TerminalInfoRoundTrips) {
   multi.multi_account = true;
   EXPECT_EQ(to_json(multi).at("accounts"), json::value("multi"));
   EXPECT_TRUE(terminal_from_json(json::value(to_json(multi)))->multi_account);
+  auto older_ea = to_json(t);
+  older_ea.erase("server_utc_offset_s");
+  EXPECT_FALSE(terminal_from_json(json::value(older_ea))->server_utc_offset_s);
 }
 
 TEST(TerminalProtocol, TradeRequestRoundTripsFlatInACommand) {
@@ -468,8 +472,9 @@ TEST(TerminalProtocol, SymbolsOfEveryMt5MarginModeAreRead) {
 
 TEST(TerminalProtocol, EveryTerminalInfoFieldIsChecked) {
   const auto encoded = to_json(sample_terminal());
-  expect_every_field_checked(encoded, terminal_from_json);
+  expect_every_field_checked(encoded, terminal_from_json, {"server_utc_offset_s"});  // older EAs lack it
   expect_refused_with(encoded, terminal_from_json, "accounts", json::value("many"));
+  expect_refused_with(encoded, terminal_from_json, "server_utc_offset_s", json::value("+02:00"));
 }
 
 TEST(TerminalProtocol, EveryTradeRequestFieldIsChecked) {
