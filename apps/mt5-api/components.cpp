@@ -252,6 +252,8 @@ std::optional<BrokerBackend> open_broker(const GatewayConfig& cfg, trading::BarB
                      cfg.terminal_command_url, patience.count());
     return std::nullopt;
   }
+  // Chart history before live ticks arrive, as the simulator's backfill.
+  spdlog::info("mt5 terminal: chart history loaded, {} bars", backend.terminal->backfill(bars));
   return backend;
 }
 

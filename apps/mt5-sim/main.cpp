@@ -293,6 +293,7 @@ int run(const sigset_t& stop_signals, const Options& o) {
     return kExitBind;
   }
   if (bridge) {
+    broker.backfill(bridge->history());  // a terminal's charts have history before it is asked
     if (bridge_options.token.empty()) spdlog::warn("MT5_TERMINAL_TOKEN is not set: commands need no token");
     bridge->start();
     spdlog::info("mt5-sim listening: commands {}, events {}, trade server at UTC{:+} s", bridge->command_endpoint(),

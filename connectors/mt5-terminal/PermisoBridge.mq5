@@ -2,7 +2,7 @@
 // (docs/brokers.md, "The protocol"). It serves this terminal's account to mt5-api over ZeroMQ:
 //   - a REP socket (CommandEndpoint) answers each JSON command with exactly one JSON reply:
 //     hello, account_open, account_info, symbols, symbol, tick, order_send, positions, orders,
-//     history_deals;
+//     history_deals, rates;
 //   - a PUB socket (EventEndpoint) sends "<topic> <json>" frames: tick, trade, heartbeat.
 // Everything runs on the terminal's timer and trade events, single-threaded: one command is read,
 // executed and answered at a time. Needs libzmq.dll (64-bit, 4.3.x) in MQL5\Libraries and
@@ -21,6 +21,7 @@ input string AuthToken       = "";                     // = MT5_TERMINAL_TOKEN (
 #define HEARTBEAT_MS           1000
 #define MONEY_DIGITS           8      // money and volumes: 8 decimals, trailing zeros trimmed
 #define VOLUME_DIGITS          8
+#define MAX_RATES              1000   // bars one rates reply carries (about 100 bytes each)
 
 // ---- libzmq: only the C functions used (64-bit DLL: pointers are long, size_t is ulong) ----
 #define ZMQ_PUB      1
@@ -719,6 +720,41 @@ string CmdHistoryDeals(const string id) {
    return ReplyOk(id, KR("deals", "[" + list + "]"));
 }
 
+// The protocol's timeframe names; PERIOD_CURRENT for any other name.
+ENUM_TIMEFRAMES TimeframeOf(const string name) {
+   if(name == "M1")  return PERIOD_M1;
+   if(name == "M5")  return PERIOD_M5;
+   if(name == "M15") return PERIOD_M15;
+   if(name == "M30") return PERIOD_M30;
+   if(name == "H1")  return PERIOD_H1;
+   if(name == "H4")  return PERIOD_H4;
+   if(name == "D1")  return PERIOD_D1;
+   return PERIOD_CURRENT;
+}
+
+string RateJson(const MqlRates &bar, int digits) {
+   return Obj(KI("time_msc", UtcMsc((long)bar.time * 1000)) + KD("open", bar.open, digits) + KD("high", bar.high, digits)
+              + KD("low", bar.low, digits) + KD("close", bar.close, digits) + KI("tick_volume", bar.tick_volume));
+}
+
+// The newest `count` bars, oldest first (CopyRates into an array that is not a series). A
+// history the terminal has not loaded yet answers no bars, not an error: CopyRates starts the
+// download, and "unavailable" would say the trade server is gone.
+string CmdRates(const string id) {
+   string name = ArgString("symbol");
+   ENUM_TIMEFRAMES tf = TimeframeOf(ArgString("timeframe"));
+   long count = ArgLong("count");
+   if(tf == PERIOD_CURRENT || !HasArg("count", JV_NUMBER) || count < 1 || count > MAX_RATES)
+      return ReplyError(id, "bad_request", "rates needs symbol, timeframe (M1..D1) and count (1..1000)");
+   if(!InMarketWatch(name)) return ReplyError(id, "not_found", "no such symbol in Market Watch");
+   MqlRates bars[];
+   int n = CopyRates(name, tf, 0, (int)count, bars);
+   int digits = PriceDigits(name);
+   string list = "";
+   for(int i = 0; i < n; i++) Append(list, RateJson(bars[i], digits));
+   return ReplyOk(id, KR("rates", "[" + list + "]"));
+}
+
 string HandleCommand(const string text) {
    if(!ParseFlatObject(text)) return ReplyError("0", "bad_request", "not a flat JSON object");
    int idIndex = FindArg("id", JV_NUMBER);
@@ -739,6 +775,7 @@ string HandleCommand(const string text) {
    if(cmd == "positions")     return CmdPositions(id);
    if(cmd == "orders")        return CmdOrders(id);
    if(cmd == "history_deals") return CmdHistoryDeals(id);
+   if(cmd == "rates")         return CmdRates(id);
    return ReplyError(id, "unknown_command", "unknown command: " + cmd);
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace permiso::trading {
 
@@ -41,16 +42,18 @@ BarBuilder::SymbolBars* BarBuilder::find(std::string_view symbol) const {
   return it == symbols_.end() ? nullptr : it->second.get();
 }
 
+BarBuilder::SymbolBars& BarBuilder::find_or_add(std::string_view symbol) {
+  // Entries are never erased, so the reference stays valid after the map lock is released.
+  if (auto* bars = find(symbol)) return *bars;
+  std::unique_lock lock(mutex_);
+  auto& slot = symbols_[std::string(symbol)];
+  if (!slot) slot = std::make_unique<SymbolBars>();
+  return *slot;
+}
+
 void BarBuilder::on_tick(std::string_view symbol, const Tick& tick) {
   if (!std::isfinite(tick.bid) || tick.bid <= 0) return;
-  // Entries are never erased, so the pointer stays valid after the map lock is released.
-  auto* bars = find(symbol);
-  if (bars == nullptr) {
-    std::unique_lock lock(mutex_);
-    auto& slot = symbols_[std::string(symbol)];
-    if (!slot) slot = std::make_unique<SymbolBars>();
-    bars = slot.get();
-  }
+  auto* bars = &find_or_add(symbol);
   std::lock_guard lock(bars->mutex);
   for (std::size_t i = 0; i < kTimeframes.size(); ++i) {
     const TimeMs len = timeframe_ms(kTimeframes[i]);
@@ -77,6 +80,21 @@ static std::size_t index_of(Timeframe tf) {
     if (kTimeframes[i] == tf) return i;
   }
   return 0;
+}
+
+void BarBuilder::load_history(std::string_view symbol, Timeframe tf, const std::vector<Bar>& history) {
+  if (history.empty()) return;
+  auto& bars = find_or_add(symbol);
+  std::lock_guard lock(bars.mutex);
+  auto& series = bars.series[index_of(tf)];
+  const TimeMs oldest = series.empty() ? std::numeric_limits<TimeMs>::max() : series.front().time_msc;
+  std::vector<Bar> older;
+  for (const auto& bar : history) {
+    const bool in_order = older.empty() || bar.time_msc > older.back().time_msc;
+    if (bar.time_msc < oldest && in_order) older.push_back(bar);
+  }
+  series.insert(series.begin(), older.begin(), older.end());
+  while (series.size() > max_bars_) series.pop_front();
 }
 
 std::vector<Bar> BarBuilder::rates(std::string_view symbol, Timeframe tf, std::size_t count,

@@ -53,6 +53,11 @@ class BarBuilder {
   /// a non-finite or non-positive bid is ignored.
   void on_tick(std::string_view symbol, const Tick& tick);
 
+  /// Chart history from elsewhere (a terminal's CopyRates), oldest first. Only bars older than
+  /// the timeframe's oldest bar go in, before it: bars built here from live ticks win, and
+  /// loading the same history twice adds nothing. The max_bars bound holds (the oldest go).
+  void load_history(std::string_view symbol, Timeframe tf, const std::vector<Bar>& history);
+
   /// copy_rates_from_pos: up to `count` bars ending `start_pos` bars before the newest
   /// (0: the current, still forming bar), oldest first / newest last. Unknown symbol: empty.
   [[nodiscard]] std::vector<Bar> rates(std::string_view symbol, Timeframe tf, std::size_t count,
@@ -68,6 +73,7 @@ class BarBuilder {
     std::array<std::deque<Bar>, kTimeframes.size()> series;
   };
   [[nodiscard]] SymbolBars* find(std::string_view symbol) const;
+  SymbolBars& find_or_add(std::string_view symbol);
 
   std::size_t max_bars_;
   mutable std::shared_mutex mutex_;  // guards the map only; bars are guarded per symbol

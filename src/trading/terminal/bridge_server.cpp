@@ -133,6 +133,7 @@ struct Context {
   Broker& broker;
   const BridgeServerOptions& options;
   std::optional<Login>& single_login;
+  const BarBuilder& history;
 };
 
 /// The account a command's `login` names, or its refusal: bad_request without a login,
@@ -265,8 +266,25 @@ Answer history_deals(Context& ctx, const json::object& args) {
   return {{{"deals", to_json_array(ctx.broker.history_deals_get(login, from_msc, to_msc))}}, {}, {}};
 }
 
+/// CopyRates(symbol, timeframe, 0, count): the newest `count` bars, oldest first.
+Answer rates(Context& ctx, const json::object& args) {
+  FieldReader in(args);
+  std::string name;
+  std::string timeframe;
+  int count = 0;
+  in.read("symbol", name);
+  in.read("timeframe", timeframe);
+  in.read("count", count);
+  const auto tf = timeframe_from_string(timeframe);
+  if (!in.ok() || !tf || count < 1 || count > kMaxRatesPerCommand) {
+    return refuse(ErrorCode::BadRequest, "rates needs symbol, timeframe (M1..D1) and count (1..1000)");
+  }
+  if (!ctx.broker.symbol_info(name)) return refuse(ErrorCode::NotFound, "no such symbol");
+  return {{{"rates", to_json_array(ctx.history.rates(name, *tf, static_cast<std::size_t>(count)))}}, {}, {}};
+}
+
 using Handler = Answer (*)(Context&, const json::object&);
-constexpr std::array<std::pair<std::string_view, Handler>, 10> kCommands = {{
+constexpr std::array<std::pair<std::string_view, Handler>, 11> kCommands = {{
     {"hello", hello},
     {"account_open", account_open},
     {"account_info", account_info},
@@ -277,6 +295,7 @@ constexpr std::array<std::pair<std::string_view, Handler>, 10> kCommands = {{
     {"positions", positions},
     {"orders", orders},
     {"history_deals", history_deals},
+    {"rates", rates},
 }};
 
 Handler handler_of(std::string_view cmd) {
@@ -312,7 +331,8 @@ BridgeServer::BridgeServer(Broker& broker, BridgeServerOptions options)
       context_(1),
       commands_(context_, zmq::socket_type::rep),
       events_(context_, zmq::socket_type::pub),
-      queue_(std::make_shared<EventQueue>()) {
+      queue_(std::make_shared<EventQueue>()),
+      history_(std::make_shared<BarBuilder>()) {
   // Closing never waits for undelivered messages: a stopped terminal's replies are moot.
   commands_.set(zmq::sockopt::linger, 0);
   events_.set(zmq::sockopt::linger, 0);
@@ -325,7 +345,8 @@ BridgeServer::BridgeServer(Broker& broker, BridgeServerOptions options)
 
   // The listeners run on the broker's threads: they only format and queue (never touch a socket).
   const std::int64_t offset_ms = offset_ms_of(options_);
-  broker_.set_tick_listener([queue = queue_, offset_ms](std::string_view symbol, const Tick& t) {
+  broker_.set_tick_listener([queue = queue_, history = history_, offset_ms](std::string_view symbol, const Tick& t) {
+    history->on_tick(symbol, t);  // on the trade server's clock, as a terminal's charts
     queue->push(utc_event_frame(EventTopic::Tick, {{"symbol", symbol}, {"tick", to_json(t)}}, offset_ms), true);
   });
   broker_.set_change_listener([queue = queue_, offset_ms](const Changes& changes) {
@@ -415,7 +436,7 @@ std::string BridgeServer::answer(std::string_view request) {
   if (handler == nullptr) {
     return json::serialize(error_reply(command->id, ErrorCode::UnknownCommand, "unknown command"));
   }
-  Context ctx{broker_, options_, single_login_};
+  Context ctx{broker_, options_, single_login_, *history_};
   const std::int64_t offset_ms = offset_ms_of(options_);
   json::value args(std::move(command->body));
   shift_times(args, offset_ms);  // a request's UTC times, on the trade server's clock

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/clock.hpp"
+#include "trading/bars.hpp"
 #include "trading/broker.hpp"
 #include "trading/model.hpp"
 
@@ -57,6 +58,10 @@ class BridgeServer {
   /// heartbeat or event is published (events queue up, bounded, until it resumes).
   void set_paused(bool paused);
   [[nodiscard]] std::uint64_t commands_served() const;
+  /// The chart history `rates` answers from, as a terminal keeps it: built from the broker's
+  /// ticks once constructed; seed it with older bars before start() (mt5-sim: the simulator's
+  /// backfill).
+  [[nodiscard]] BarBuilder& history() { return *history_; }
 
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
@@ -79,7 +84,8 @@ class BridgeServer {
   std::string bound_event_endpoint_;
   /// Shared with the listeners the broker holds, which may outlive this server.
   std::shared_ptr<EventQueue> queue_;
-  std::optional<Login> single_login_;  // single mode: the terminal's account once opened (serving thread)
+  std::shared_ptr<BarBuilder> history_;  // shared with the tick listener, as queue_
+  std::optional<Login> single_login_;    // single mode: the terminal's account once opened (serving thread)
   SteadyTime next_heartbeat_{};
 
   std::atomic<bool> paused_{false};

@@ -321,6 +321,11 @@ json::object to_json(const Tick& t) {
   return {{"time_msc", t.time_msc}, {"bid", t.bid}, {"ask", t.ask}, {"last", t.last}};
 }
 
+json::object to_json(const Bar& b) {
+  return {{"time_msc", b.time_msc}, {"open", b.open},   {"high", b.high},
+          {"low", b.low},           {"close", b.close}, {"tick_volume", b.tick_volume}};
+}
+
 json::object to_json(const TradeResult& r) {
   return {{"retcode", wire(r.retcode)}, {"deal", r.deal},   {"order", r.order}, {"position", r.position},
           {"volume", r.volume},         {"price", r.price}, {"bid", r.bid},     {"ask", r.ask},
@@ -470,6 +475,18 @@ std::optional<Tick> tick_from_json(const json::value& v) {
   return if_ok(in, t);
 }
 
+std::optional<Bar> bar_from_json(const json::value& v) {
+  FieldReader in(v);
+  Bar b;
+  in.read("time_msc", b.time_msc);
+  in.read("open", b.open);
+  in.read("high", b.high);
+  in.read("low", b.low);
+  in.read("close", b.close);
+  in.read("tick_volume", b.tick_volume);
+  return if_ok(in, b);
+}
+
 std::optional<TradeResult> trade_result_from_json(const json::value& v) {
   FieldReader in(v);
   TradeResult r;
@@ -580,6 +597,9 @@ std::optional<std::vector<Order>> order_rows(const json::object& reply, std::str
 }
 std::optional<std::vector<Deal>> deal_rows(const json::object& reply, std::string_view key) {
   return rows<Deal>(reply, key, deal_from_json);
+}
+std::optional<std::vector<Bar>> bar_rows(const json::object& reply, std::string_view key) {
+  return rows<Bar>(reply, key, bar_from_json);
 }
 
 std::optional<Changes> changes_from_json(const json::value& v) {

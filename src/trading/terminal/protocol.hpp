@@ -4,6 +4,7 @@
 // connector and the stand-in cannot drift apart. Plain values: no I/O.
 #pragma once
 
+#include "trading/bars.hpp"
 #include "trading/broker.hpp"
 #include "trading/model.hpp"
 
@@ -82,6 +83,7 @@ boost::json::object to_json(const Position& p);
 boost::json::object to_json(const Order& o);
 boost::json::object to_json(const Deal& d);
 boost::json::object to_json(const Changes& c);
+boost::json::object to_json(const Bar& b);  // MqlRates: time_msc, open, high, low, close, tick_volume
 /// The `hello` reply's `terminal`.
 struct TerminalInfo {
   Login login = 0;  // the account the terminal is logged in to (0: none, or mt5-sim's many)
@@ -119,6 +121,7 @@ std::optional<Position> position_from_json(const boost::json::value& v);
 std::optional<Order> order_from_json(const boost::json::value& v);
 std::optional<Deal> deal_from_json(const boost::json::value& v);
 std::optional<Changes> changes_from_json(const boost::json::value& v);
+std::optional<Bar> bar_from_json(const boost::json::value& v);
 /// The rows of a reply's array under `key` (`symbols`, `positions`, `orders`, `deals`):
 /// nullopt when it is missing or a row is malformed. Rows of kinds the model leaves out
 /// (credit or commission deals, stop-limit orders, …) are skipped, here and in Changes.
@@ -126,6 +129,10 @@ std::optional<std::vector<SymbolInfo>> symbol_rows(const boost::json::object& re
 std::optional<std::vector<Position>> position_rows(const boost::json::object& reply, std::string_view key);
 std::optional<std::vector<Order>> order_rows(const boost::json::object& reply, std::string_view key);
 std::optional<std::vector<Deal>> deal_rows(const boost::json::object& reply, std::string_view key);
+std::optional<std::vector<Bar>> bar_rows(const boost::json::object& reply, std::string_view key);
+/// The most bars one `rates` command asks for: a reply of about 100 bytes a bar, built in
+/// one string by the EA.
+inline constexpr int kMaxRatesPerCommand = 1000;
 /// The MqlTradeRequest fields of a flat `order_send` command.
 std::optional<TradeRequest> request_from_json(const boost::json::object& command);
 

@@ -42,6 +42,14 @@ Retcode retcode_of(const std::optional<ErrorCode>& error) {
   return Retcode::Error;
 }
 
+/// Whether every bar opens on a UTC boundary of its timeframe. A trade server in another zone
+/// opens H4 and D1 bars at its own midnight: drawn beside the gateway's UTC bars they would
+/// overlap, so such a timeframe is not backfilled.
+bool aligned_to_utc(const std::vector<Bar>& bars, Timeframe tf) {
+  const TimeMs length = timeframe_ms(tf);
+  return std::all_of(bars.begin(), bars.end(), [length](const Bar& b) { return b.time_msc % length == 0; });
+}
+
 template <class Decode>
 auto decode_field(const json::object& body, std::string_view key, Decode decode) -> decltype(decode(json::value{})) {
   const auto* v = body.if_contains(key);
@@ -183,6 +191,39 @@ void TerminalBroker::log_clock(const Hello& now, const std::optional<Hello>& bef
 std::optional<std::int64_t> TerminalBroker::server_utc_offset_s() const {
   std::lock_guard lock(hello_mu_);
   return hello_ ? hello_->server_utc_offset_s : std::nullopt;
+}
+
+std::size_t TerminalBroker::backfill(BarBuilder& bars) {
+  std::size_t loaded = 0;
+  if (options_.backfill_bars == 0) return loaded;
+  for (const auto& symbol : symbols_get()) {
+    for (const auto tf : kTimeframes) {
+      const auto added = backfill_one(bars, symbol.name, tf);
+      if (!added) return loaded;
+      loaded += *added;
+    }
+  }
+  return loaded;
+}
+
+std::optional<std::size_t> TerminalBroker::backfill_one(BarBuilder& bars, const std::string& symbol, Timeframe tf) {
+  const auto count = std::min<std::size_t>(options_.backfill_bars, kMaxRatesPerCommand);
+  auto reply =
+      answered(link_.call("rates", {{"symbol", symbol}, {"timeframe", to_string(tf)}, {"count", count}}, kBackground));
+  if (!reply) return std::nullopt;  // the terminal went quiet: charts start from live ticks
+  if (!reply->ok && reply->error == ErrorCode::UnknownCommand) {
+    spdlog::warn("mt5 terminal: the EA has no rates command (older than this gateway): charts start at connect");
+    return std::nullopt;
+  }
+  auto rows = reply->ok ? bar_rows(reply->body, "rates") : std::nullopt;
+  if (!rows) return 0;  // not in Market Watch any more, or a malformed answer: this one only
+  if (!aligned_to_utc(*rows, tf)) {
+    spdlog::debug("mt5 terminal: {} {} history is aligned to the trade server's zone, not UTC: not loaded", symbol,
+                  to_string(tf));
+    return 0;
+  }
+  bars.load_history(symbol, tf, *rows);
+  return rows->size();
 }
 
 bool TerminalBroker::refresh_account(Login login) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common/clock.hpp"
+#include "trading/bars.hpp"
 #include "trading/broker.hpp"
 #include "trading/mirror.hpp"
 #include "trading/terminal/command_link.hpp"
@@ -36,6 +37,10 @@ struct TerminalOptions {
   /// How often the link is checked and every served account re-read.
   std::chrono::milliseconds refresh_interval{1000};
   std::size_t recent_deals_per_account = 1000;
+  /// Chart history read at connect (backfill()): the newest bars of every symbol in every
+  /// timeframe, at most kMaxRatesPerCommand. 500 is M1's last 8 hours, D1's last two years;
+  /// 0: none (charts start at connect).
+  std::size_t backfill_bars = 500;
   std::shared_ptr<const Clock> clock;  // null: the system clock
 };
 
@@ -60,6 +65,11 @@ class TerminalBroker final : public Broker {
   /// The terminal's trade server clock minus UTC, in seconds, as its last hello reported it
   /// (the times it sends are UTC already); nullopt before a hello, or from an EA too old to say.
   [[nodiscard]] std::optional<std::int64_t> server_utc_offset_s() const;
+  /// Loads the terminal's chart history (the `rates` command, backfill_bars a timeframe) into
+  /// `bars`, on the caller's thread: the gateway calls it once connected, before live ticks
+  /// feed the same bars. Returns the bars loaded; stops early if the terminal stops answering
+  /// or is an EA without `rates`.
+  std::size_t backfill(BarBuilder& bars);
 
   // ---- Broker ----
   [[nodiscard]] std::string_view name() const override { return "terminal"; }
@@ -94,6 +104,8 @@ class TerminalBroker final : public Broker {
   void run(const std::stop_token& stop);
   bool handshake();
   void log_clock(const Hello& now, const std::optional<Hello>& before) const;
+  /// One symbol's history in one timeframe; nullopt when the backfill must stop.
+  std::optional<std::size_t> backfill_one(BarBuilder& bars, const std::string& symbol, Timeframe tf);
   bool refresh_account(Login login);
   bool refresh_all(const std::stop_token& stop);
   void on_event(std::string_view frame);

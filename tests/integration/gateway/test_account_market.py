@@ -118,6 +118,21 @@ class MarketTest(gh.GatewayTestCase):
             self.assertGreaterEqual(b["high"], max(b["open"], b["close"]), b)
             self.assertLessEqual(b["low"], min(b["open"], b["close"]), b)
 
+    def test_a_chart_has_history_from_the_start(self):
+        """The simulator backfills its charts, and the terminal connector reads the terminal's
+        history at connect (the rates command): a chart holds more than the minutes since."""
+        if gh.broker_name() == "fix":
+            self.skipTest("FIX serves no chart history: its charts start at connect")
+        r = self.trader.get(f"{V1}/market/EURUSD/rates?timeframe=M1&count=200")
+        self.assertEqual(r.status, 200, r)
+        bars = gh.harness.find_list(r.body, "rates", "bars", "items")
+        self.assertEqual(len(bars), 200, "history fills the whole request")
+        times = [utc_from_iso(b["time"]) for b in bars]
+        self.assertEqual(times, sorted(set(times)), "oldest first, one bar a minute at most")
+        self.assertTrue(all(t.second == 0 and t.microsecond == 0 for t in times), times)
+        newest_age = datetime.datetime.now(datetime.timezone.utc) - times[-1]
+        self.assertLess(abs(newest_age), datetime.timedelta(minutes=2), f"the newest bar is now's, in UTC: {times[-1]}")
+
     def test_rates_validation(self):
         self.assertValidation(self.trader.get(f"{V1}/market/EURUSD/rates?timeframe=M7&count=10"), "timeframe")
         for bad in ("0", "-5", "abc", "100000000"):

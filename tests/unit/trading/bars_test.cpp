@@ -1,11 +1,13 @@
 // OHLC bars from a known tick sequence: bid-based OHLC, tick volume, timeframe alignment,
-// newest-last rates with start_pos, bounded history, late ticks ignored.
+// newest-last rates with start_pos, bounded history, late ticks ignored, history loaded
+// beneath live bars.
 #include "trading/bars.hpp"
 
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <thread>
+#include <vector>
 
 namespace permiso::trading {
 namespace {
@@ -90,6 +92,39 @@ TEST(BarBuilder, HistoryIsBounded) {
   EXPECT_EQ(m1.front().open, 5007.0);
   EXPECT_EQ(m1.back().open, 5009.0);
   EXPECT_EQ(b.symbols(), std::vector<std::string>{"US500"});
+}
+
+TEST(BarBuilder, LoadedHistoryGoesBeneathLiveBarsWhichWin) {
+  BarBuilder b;
+  const TimeMs m = 1'700'000'040'000 - (1'700'000'040'000 % 60'000);
+  b.on_tick("EURUSD", tick(m + 120'000, 1.2000));  // the live bar of minute 2
+  const std::vector<Bar> history = {Bar{m, 1.1, 1.3, 1.0, 1.2, 7}, Bar{m + 60'000, 1.2, 1.2, 1.1, 1.1, 3},
+                                    Bar{m + 120'000, 9.9, 9.9, 9.9, 9.9, 99}};  // minute 2 again
+  b.load_history("EURUSD", Timeframe::M1, history);
+  auto m1 = b.rates("EURUSD", Timeframe::M1, 10);
+  ASSERT_EQ(m1.size(), 3u);
+  EXPECT_EQ(m1[0], history[0]);
+  EXPECT_EQ(m1[1], history[1]);
+  EXPECT_EQ(m1[2], (Bar{m + 120'000, 1.2000, 1.2000, 1.2000, 1.2000, 1}));  // the live bar, not history's
+  // Loading it again adds nothing; other timeframes are untouched by an M1 load.
+  b.load_history("EURUSD", Timeframe::M1, history);
+  EXPECT_EQ(b.size("EURUSD", Timeframe::M1), 3u);
+  EXPECT_EQ(b.size("EURUSD", Timeframe::M5), 1u);
+  // Ticks after the history extend its newest bar.
+  b.on_tick("EURUSD", tick(m + 130'000, 1.2100));
+  EXPECT_EQ(b.rates("EURUSD", Timeframe::M1, 1).at(0).high, 1.2100);
+}
+
+TEST(BarBuilder, LoadedHistoryKeepsTheBoundAndTheOrder) {
+  BarBuilder b(3);
+  std::vector<Bar> history;
+  for (TimeMs i = 0; i < 5; ++i) history.push_back(Bar{i * 60'000, 1, 1, 1, 1, 1});
+  history.push_back(Bar{60'000, 2, 2, 2, 2, 2});  // out of order: skipped
+  b.load_history("GBPUSD", Timeframe::M1, history);
+  auto m1 = b.rates("GBPUSD", Timeframe::M1, 10);
+  ASSERT_EQ(m1.size(), 3u);  // the newest three
+  EXPECT_EQ(m1.front().time_msc, 2 * 60'000);
+  EXPECT_EQ(m1.back().time_msc, 4 * 60'000);
 }
 
 TEST(BarBuilder, ConcurrentFeedAndReads) {

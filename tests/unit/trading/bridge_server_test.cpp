@@ -312,6 +312,46 @@ TEST_F(BridgeServerTest, PausedServerAnswersNothingUntilResumed) {
   EXPECT_TRUE(parse_reply(*late)->ok);
 }
 
+constexpr TimeMs kMinuteAtStart = kStart - kStart % 60'000;
+
+/// Two M1 bars of history ending at the minute the simulation starts in.
+std::vector<Bar> two_minutes_of_history() {
+  return {Bar{kMinuteAtStart - 60'000, 1.1, 1.3, 1.0, 1.2, 7}, Bar{kMinuteAtStart, 1.2, 1.2, 1.1, 1.1, 3}};
+}
+
+/// A `rates` reply's bars; empty when refused or malformed.
+std::vector<Bar> bars_of(const std::optional<Reply>& reply) {
+  if (!reply || !reply->ok) return {};
+  return bar_rows(reply->body, "rates").value_or(std::vector<Bar>{});
+}
+
+TEST_F(BridgeServerTest, RatesAnswerTheNewestBarsOfTheHistoryOldestFirst) {
+  const auto history = two_minutes_of_history();
+  server_.history().load_history("EURUSD", Timeframe::M1, history);
+  const json::object m1{{"symbol", "EURUSD"}, {"timeframe", "M1"}, {"count", 10}};
+  EXPECT_EQ(bars_of(call("rates", m1)), history);
+  auto newest = m1;
+  newest["count"] = 1;
+  EXPECT_EQ(bars_of(call("rates", newest)), std::vector<Bar>{history.back()});
+}
+
+TEST_F(BridgeServerTest, RatesRefuseWhatCopyRatesWouldNot) {
+  const json::object m1{{"symbol", "EURUSD"}, {"timeframe", "M1"}, {"count", 10}};
+  for (const auto& [key, bad] : std::vector<std::pair<std::string, json::value>>{
+           {"timeframe", "W1"}, {"count", 0}, {"count", kMaxRatesPerCommand + 1}, {"symbol", 5}}) {
+    auto args = m1;
+    args[key] = bad;
+    auto reply = call("rates", args);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->error, ErrorCode::BadRequest) << key << " " << json::serialize(bad);
+  }
+  auto unknown = m1;
+  unknown["symbol"] = "NOPE";
+  auto reply = call("rates", unknown);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->error, ErrorCode::NotFound);
+}
+
 constexpr TimeMs kTwoHours = 2 * 3'600'000;
 
 /// A terminal whose trade server keeps GMT+2, as many brokers' do: the simulator's clock is
@@ -355,6 +395,13 @@ TEST_F(BridgeServerOnGmtPlus2Test, HelloSaysTheOffsetAndRowsCarryUtc) {
   auto listed = call("positions", {{"login", login}, {"symbol", ""}});
   ASSERT_TRUE(listed && listed->ok);
   EXPECT_EQ(position_from_json(listed->body.at("positions").as_array().at(0))->time_msc, utc_now);
+}
+
+TEST_F(BridgeServerOnGmtPlus2Test, RatesCarryUtc) {
+  server_.history().load_history("EURUSD", Timeframe::M1, two_minutes_of_history());
+  auto bars = bars_of(call("rates", {{"symbol", "EURUSD"}, {"timeframe", "M1"}, {"count", 1}}));
+  ASSERT_EQ(bars.size(), 1U);
+  EXPECT_EQ(bars.front().time_msc, kMinuteAtStart - kTwoHours);
 }
 
 TEST_F(BridgeServerOnGmtPlus2Test, HistoryBoundsAreReadAsUtc) {

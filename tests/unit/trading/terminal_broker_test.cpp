@@ -132,6 +132,43 @@ TEST_F(TerminalBrokerTest, ATerminalOnGmtPlus2IsReadInUtcAndItsOffsetIsKnown) {
   EXPECT_EQ(broker->positions_get(login).front().time_msc, utc_now);
 }
 
+/// `n` M1 bars of history ending at the minute the simulation starts in (the trade server's clock).
+std::vector<Bar> m1_history(const sim::SimulatedBroker& sim, int n) {
+  const TimeMs newest = sim.now() - sim.now() % 60'000;
+  std::vector<Bar> out;
+  for (int i = n - 1; i >= 0; --i) out.push_back(Bar{newest - i * 60'000, 1.1, 1.2, 1.0, 1.1, 5});
+  return out;
+}
+
+TEST_F(TerminalBrokerTest, BackfillLoadsTheNewestBarsOfTheTerminalsHistory) {
+  const auto history = m1_history(sim_, 3);
+  server_->history().load_history("EURUSD", Timeframe::M1, history);
+  auto options = connector_options();
+  options.backfill_bars = 2;  // the bound: the newest two of three
+  auto broker = connect(options);
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  BarBuilder bars;
+  EXPECT_EQ(broker->backfill(bars), 2U);  // the simulator has not ticked: no other history
+  EXPECT_EQ(bars.rates("EURUSD", Timeframe::M1, 10), (std::vector<Bar>{history[1], history[2]}));
+}
+
+TEST_F(TerminalBrokerTest, AtGmtPlus2OnlyHistoryAlignedToUtcIsBackfilled) {
+  BridgeServerOptions gmt_plus_2;
+  gmt_plus_2.server_utc_offset = 2h;
+  start_server(gmt_plus_2);
+  server_->history().load_history("EURUSD", Timeframe::M1, m1_history(sim_, 2));
+  const TimeMs server_midnight = sim_.now() - sim_.now() % 86'400'000;  // 22:00 UTC
+  server_->history().load_history("EURUSD", Timeframe::D1, {Bar{server_midnight, 1.1, 1.2, 1.0, 1.1, 9}});
+  auto broker = connect(connector_options());
+  ASSERT_TRUE(broker->wait_until_connected(5s));
+  BarBuilder bars;
+  EXPECT_EQ(broker->backfill(bars), 2U);
+  auto m1 = bars.rates("EURUSD", Timeframe::M1, 10);
+  ASSERT_EQ(m1.size(), 2U);
+  EXPECT_EQ(m1.back().time_msc, m1_history(sim_, 1).front().time_msc - 7'200'000);  // in UTC
+  EXPECT_TRUE(bars.rates("EURUSD", Timeframe::D1, 10).empty()) << "a day from 22:00 UTC is not drawn";
+}
+
 TEST_F(TerminalBrokerTest, ARefusalKeepsTheTerminalsReturnCode) {
   auto broker = connect(connector_options());
   ASSERT_TRUE(broker->wait_until_connected(5s));

@@ -373,6 +373,18 @@ TEST(TerminalProtocol, EverySymbolFieldIsChecked) {
   expect_refused_with(to_json(sample_symbol()), symbol_from_json, "calc_mode", json::value(6));
 }
 
+TEST(TerminalProtocol, BarRoundTripsAndEveryFieldIsChecked) {
+  const Bar bar{1'700'000'040'000, 1.0851, 1.0862, 1.0849, 1.0855, 42};
+  auto back = bar_from_json(through_text(to_json(bar)));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, bar);
+  expect_every_field_checked(to_json(bar), bar_from_json);
+  json::object reply{{"rates", json::array{to_json(bar), to_json(bar)}}};
+  EXPECT_EQ(bar_rows(reply, "rates")->size(), 2U);
+  reply["rates"].as_array().emplace_back(json::object{{"time_msc", 1}});
+  EXPECT_FALSE(bar_rows(reply, "rates"));  // a malformed bar fails the whole answer
+}
+
 TEST(TerminalProtocol, EveryTickFieldIsChecked) {
   expect_every_field_checked(to_json(sample_tick()), tick_from_json);
 }
