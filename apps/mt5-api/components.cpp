@@ -138,6 +138,7 @@ std::unique_ptr<trading::TradeStore> open_store(const GatewayConfig& cfg, const 
 trading::sim::SimOptions simulator_options(const GatewayConfig& cfg) {
   trading::sim::SimOptions options;
   options.history_per_account = kRecentHistoryPerAccount;
+  if (cfg.sim_max_fill_lots > 0) options.max_fill_lots = {{"*", cfg.sim_max_fill_lots}};  // "*": every symbol
   if (cfg.sim_seed > 0) {
     options.seed = static_cast<std::uint64_t>(cfg.sim_seed);
   } else {

@@ -126,6 +126,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   read_fix_tags(t, source, c, problems);
   r.integer(kBroker, "sim_seed", c.sim_seed);
   r.integer(kBroker, "sim_tick_ms", c.sim_tick_ms);
+  r.number(kBroker, "sim_max_fill_lots", c.sim_max_fill_lots);
   r.number(kBroker, "demo_deposit", c.demo_deposit);
   r.integer(kBroker, "demo_leverage", c.demo_leverage);
   r.str(kBroker, "demo_currency", c.demo_currency);
@@ -193,6 +194,7 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kBroker, "fix_ledger", c.fix_ledger},
       {kBroker, "sim_seed", c.sim_seed},
       {kBroker, "sim_tick_ms", c.sim_tick_ms},
+      {kBroker, "sim_max_fill_lots", c.sim_max_fill_lots},
       {kBroker, "demo_deposit", c.demo_deposit},
       {kBroker, "demo_leverage", c.demo_leverage},
       {kBroker, "demo_currency", c.demo_currency},
@@ -338,6 +340,7 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_fix_tags(env, c, problems);
   env_int(env, "MT5_SIM_SEED", c.sim_seed, problems);
   env_int(env, "MT5_SIM_TICK_MS", c.sim_tick_ms, problems);
+  env_double(env, "MT5_SIM_MAX_FILL_LOTS", c.sim_max_fill_lots, problems);
   env_double(env, "MT5_DEMO_DEPOSIT", c.demo_deposit, problems);
   env_int(env, "MT5_DEMO_LEVERAGE", c.demo_leverage, problems);
   env_str(env, "MT5_DEMO_CURRENCY", c.demo_currency);
@@ -530,6 +533,9 @@ void check_broker(std::vector<ConfigProblem>& p, const GatewayConfig& c) {
   if (c.mt5_login.size() > 19) p.push_back({"MT5_LOGIN", "must be at most 19 digits"});
   if (c.sim_seed < 0) p.push_back({"MT5_SIM_SEED", "must be 0 (a fresh seed) or a positive integer"});
   detail::check_range(p, "MT5_SIM_TICK_MS", c.sim_tick_ms, 10, 60'000);
+  if (!std::isfinite(c.sim_max_fill_lots) || c.sim_max_fill_lots < 0) {
+    p.push_back({"MT5_SIM_MAX_FILL_LOTS", "must be 0 (unlimited) or a positive number of lots"});
+  }
   if (!std::isfinite(c.demo_deposit) || c.demo_deposit <= 0 || c.demo_deposit > 1e12) {
     p.push_back({"MT5_DEMO_DEPOSIT", "must be a positive amount of at most 1e12"});
   }

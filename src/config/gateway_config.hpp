@@ -9,8 +9,8 @@
 // REDIS_URL, JWT_ALGORITHM (comma list: the verifier's allow-list), JWT_SECRET_KEY,
 // JWT_ISSUER, JWT_AUDIENCE, PERMISO_ALLOW_HS256_IN_PRODUCTION, MT5_SERVICE_CLIENT_ID,
 // MT5_SERVICE_CLIENT_SECRET, MT5_BROKER, MT5_SERVER, MT5_LOGIN, MT5_PASSWORD, MT5_SIM_SEED,
-// MT5_SIM_TICK_MS, MT5_FIX_* (docs/configuration.md), MT5_DEMO_DEPOSIT, MT5_DEMO_LEVERAGE, MT5_DEMO_CURRENCY,
-// ALLOWED_ORIGINS and CORS_ORIGINS (comma lists, merged), RATE_LIMIT_API, LOG_LEVEL, LOG_FORMAT,
+// MT5_SIM_TICK_MS, MT5_SIM_MAX_FILL_LOTS, MT5_FIX_* (docs/configuration.md), MT5_DEMO_DEPOSIT, MT5_DEMO_LEVERAGE,
+// MT5_DEMO_CURRENCY, ALLOWED_ORIGINS and CORS_ORIGINS (comma lists, merged), RATE_LIMIT_API, LOG_LEVEL, LOG_FORMAT,
 // PERMISO_TRUSTED_PROXIES.
 #pragma once
 
@@ -105,6 +105,9 @@ struct GatewayConfig {
   std::vector<fixtags::TagNumber> fix_tags;
   std::int64_t sim_seed = 0;  // 0: a fresh seed per start
   std::int64_t sim_tick_ms = 250;
+  /// The embedded simulator's liquidity: the most lots one order fills at one quote, every
+  /// symbol (mt5-sim --max-fill-lots LOTS); 0: unlimited, every order fills whole.
+  double sim_max_fill_lots = 0;
   double demo_deposit = 10000;
   std::int64_t demo_leverage = 100;
   std::string demo_currency = "USD";

@@ -60,6 +60,7 @@ TEST_F(GatewayConfigTest, DevelopmentDefaultsAreTheDocumentedOnesAndValid) {
   EXPECT_EQ(c.service_client_id, "mt5-service");
   EXPECT_EQ(c.broker, "simulator");
   EXPECT_EQ(c.sim_tick_ms, 250);
+  EXPECT_EQ(c.sim_max_fill_lots, 0);  // unlimited
   EXPECT_DOUBLE_EQ(c.demo_deposit, 10000);
   EXPECT_EQ(c.demo_leverage, 100);
   EXPECT_EQ(c.demo_currency, "USD");
@@ -114,6 +115,7 @@ TEST_F(GatewayConfigTest, EveryDocumentedVariableIsHonoured) {
   vars_["MT5_PASSWORD"] = "mt5pw";
   vars_["MT5_SIM_SEED"] = "42";
   vars_["MT5_SIM_TICK_MS"] = "100";
+  vars_["MT5_SIM_MAX_FILL_LOTS"] = "0.5";
   vars_["MT5_DEMO_DEPOSIT"] = "2500.5";
   vars_["MT5_DEMO_LEVERAGE"] = "50";
   vars_["MT5_DEMO_CURRENCY"] = "EUR";
@@ -145,6 +147,7 @@ TEST_F(GatewayConfigTest, EveryDocumentedVariableIsHonoured) {
   EXPECT_EQ(c.mt5_password, "mt5pw");
   EXPECT_EQ(c.sim_seed, 42);
   EXPECT_EQ(c.sim_tick_ms, 100);
+  EXPECT_DOUBLE_EQ(c.sim_max_fill_lots, 0.5);
   EXPECT_DOUBLE_EQ(c.demo_deposit, 2500.5);
   EXPECT_EQ(c.demo_leverage, 50);
   EXPECT_EQ(c.demo_currency, "EUR");
@@ -215,7 +218,7 @@ TEST_F(GatewayConfigTest, SecretsComeThroughTheProvider) {
 TEST_F(GatewayConfigTest, EachLayerOverridesOnlyWhatItSets) {
   const auto file = dir_ / "layer.toml";
   std::ofstream(file) << "[log]\nformat = \"json\"\n[mt5_api]\nport = 9100\nrate_limit_api = \"7/second\"\n"
-                         "[mt5_api.broker]\nsim_tick_ms = 500\ndemo_deposit = 5000\n";
+                         "[mt5_api.broker]\nsim_tick_ms = 500\ndemo_deposit = 5000\nsim_max_fill_lots = 2\n";
   vars_["PERMISO_CONFIG"] = file.string();
   vars_["RATE_LIMIT_API"] = "8/second";
   const auto c = load();
@@ -224,6 +227,7 @@ TEST_F(GatewayConfigTest, EachLayerOverridesOnlyWhatItSets) {
   EXPECT_EQ(c.log_format, "json");              // file over profile
   EXPECT_EQ(c.port, 9100);                      // file over profile
   EXPECT_EQ(c.sim_tick_ms, 500);                // file over default
+  EXPECT_DOUBLE_EQ(c.sim_max_fill_lots, 2);     // an integer where a number is expected
   EXPECT_DOUBLE_EQ(c.demo_deposit, 5000);       // an integer where a number is expected
   EXPECT_EQ(c.rate_limit_api, "8/second");      // environment over file
   EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");  // profile over default
@@ -248,6 +252,25 @@ TEST_F(GatewayConfigTest, WrongTypesAndBadNumbersNameTheField) {
   EXPECT_EQ(c.error()[0].field, "MT5_API_PORT");
   EXPECT_EQ(c.error()[1].field, "MT5_SIM_SEED");
   EXPECT_EQ(c.error()[2].field, "MT5_DEMO_DEPOSIT");
+}
+
+TEST_F(GatewayConfigTest, SimulatorLiquidityIsZeroForUnlimitedOrPositiveLots) {
+  vars_["MT5_SIM_MAX_FILL_LOTS"] = "0";
+  auto c = load();
+  EXPECT_EQ(c.sim_max_fill_lots, 0);
+  EXPECT_FALSE(has_problem(c, "MT5_SIM_MAX_FILL_LOTS"));
+  vars_["MT5_SIM_MAX_FILL_LOTS"] = "-1";
+  c = load();
+  ASSERT_TRUE(has_problem(c, "MT5_SIM_MAX_FILL_LOTS"));
+  for (const auto& p : validate(c)) {
+    if (p.field == "MT5_SIM_MAX_FILL_LOTS") {
+      EXPECT_EQ(p.rule, "must be 0 (unlimited) or a positive number of lots");
+    }
+  }
+  vars_["MT5_SIM_MAX_FILL_LOTS"] = "thin";
+  auto unreadable = load_gateway_config(env());
+  ASSERT_FALSE(unreadable);
+  EXPECT_EQ(unreadable.error().front().field, "MT5_SIM_MAX_FILL_LOTS");
 }
 
 TEST_F(GatewayConfigTest, UnknownBrokerIsAnErrorNamingTheSupportedOnes) {
@@ -361,6 +384,9 @@ INSTANTIATE_TEST_SUITE_P(
              [](GatewayConfig& c) { c.broker = "fix", c.mt5_server = "h:1", c.mt5_password = "p", c.fix_position_id_tag = 38; }},
         Rule{"MT5_SIM_SEED", [](GatewayConfig& c) { c.sim_seed = -5; }},
         Rule{"MT5_SIM_TICK_MS", [](GatewayConfig& c) { c.sim_tick_ms = 1; }},
+        Rule{"MT5_SIM_MAX_FILL_LOTS", [](GatewayConfig& c) { c.sim_max_fill_lots = -0.1; }},
+        Rule{"MT5_SIM_MAX_FILL_LOTS",
+             [](GatewayConfig& c) { c.sim_max_fill_lots = std::numeric_limits<double>::quiet_NaN(); }},
         Rule{"MT5_DEMO_DEPOSIT", [](GatewayConfig& c) { c.demo_deposit = 0; }},
         Rule{"MT5_DEMO_DEPOSIT", [](GatewayConfig& c) { c.demo_deposit = std::numeric_limits<double>::infinity(); }},
         Rule{"MT5_DEMO_LEVERAGE", [](GatewayConfig& c) { c.demo_leverage = 0; }},
