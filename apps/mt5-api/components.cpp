@@ -11,6 +11,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <random>
 
 namespace permiso::mt5_app {
@@ -336,6 +337,15 @@ void collect_fix_metrics(http::Registry& metrics, const trading::fix::FixBroker&
                     const auto flag = [](bool b) { return b ? 1.0 : 0.0; };
                     return std::vector<http::Registry::Sample>{{{"positions"}, flag(fix.keeps_own_positions())},
                                                                {{"collateral"}, flag(fix.keeps_own_collateral())}};
+                  });
+}
+
+void collect_terminal_metrics(http::Registry& metrics, const trading::terminal::TerminalBroker& terminal) {
+  metrics.collect("mt5_terminal_server_utc_offset_seconds",
+                  "The terminal's trade server clock minus UTC, as its EA reports it (times it sends are UTC).",
+                  http::Registry::Kind::Gauge, [&terminal] {
+                    const auto offset = terminal.server_utc_offset_s();
+                    return offset ? static_cast<double>(*offset) : std::numeric_limits<double>::quiet_NaN();
                   });
 }
 

@@ -95,6 +95,9 @@ void collect_metrics(http::Registry& metrics, const trading::TradingService& ser
 /// mt5_fix_ledger{part}: whether the FIX connector keeps the positions or the collateral in its
 /// own ledger (1) or reads them from the counterparty (0). MT5_BROKER=fix only.
 void collect_fix_metrics(http::Registry& metrics, const trading::fix::FixBroker& fix);
+/// mt5_terminal_server_utc_offset_seconds: the terminal's trade server clock minus UTC, as its
+/// EA reports it (NaN before a hello, or from an EA too old to say). MT5_BROKER=terminal only.
+void collect_terminal_metrics(http::Registry& metrics, const trading::terminal::TerminalBroker& terminal);
 /// mt5_dependency_up{dependency}: the trade store's database, permiso-auth and (with
 /// REDIS_URL) Redis, each 1 or 0, for the alert rules (deploy/prometheus).
 void collect_dependency_metrics(http::Registry& metrics, const trading::TradingService& service,

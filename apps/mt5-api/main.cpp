@@ -66,6 +66,7 @@ int run(const app::StopSignals& signals, const GatewayConfig& cfg) {
   });
   mt5_app::collect_metrics(metrics, *service, pool, stream, broker);
   if (backend->fix) mt5_app::collect_fix_metrics(metrics, *backend->fix);
+  if (backend->terminal) mt5_app::collect_terminal_metrics(metrics, *backend->terminal);
   mt5_app::collect_dependency_metrics(metrics, *service, *auth);
   http::Router router;
   mt5_app::register_routes(router, ctx, metrics);

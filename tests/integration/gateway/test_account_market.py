@@ -230,6 +230,15 @@ class TimesAreUtcTest(gh.GatewayTestCase):
         for d in mine:
             self.assertBetween(d["time"], before, after, f"deal {d}")
 
+    def test_the_terminals_offset_is_on_metrics(self):
+        if gh.broker_name() != "terminal":
+            self.skipTest("only a terminal has a trade server zone")
+        for line in self.mt5.get("/metrics").raw.splitlines():
+            if line.startswith("mt5_terminal_server_utc_offset_seconds "):
+                self.assertEqual(float(line.rsplit(" ", 1)[1]), gh.TERMINAL_SERVER_UTC_OFFSET_S, line)
+                return
+        self.fail("mt5_terminal_server_utc_offset_seconds is not on /metrics")
+
     def test_a_quote_is_stamped_in_utc(self):
         trader = self.stack.trader()
         before = datetime.datetime.now(datetime.timezone.utc)
