@@ -140,9 +140,11 @@ void decode_all(const json::value& v) {
   round_trip(v, tick_from_json);
   round_trip(v, trade_result_from_json);
   round_trip(v, terminal_from_json);
+  round_trip(v, bar_from_json);
   const json::object* o = v.if_object();
   if (o == nullptr) return;
   request_round_trip(*o);
+  rows_round_trip(*o, "rates", bar_rows);
   for (const std::string_view key : {"symbols", "positions", "orders", "deals"}) {
     rows_round_trip(*o, key, symbol_rows);
     rows_round_trip(*o, key, position_rows);
