@@ -6,6 +6,7 @@
 # numbering of our custom fields (mt5-sim --fix-tags, MT5_FIX_TAGS) when both ends agree on it;
 # and over a counterparty without RequestForPositions and CollateralInquiry, from mt5-api's own
 # ledger (mt5-sim --fix-without).
+import contextlib
 import os
 import shutil
 import subprocess
@@ -21,6 +22,27 @@ from gateway_harness import V1
 
 def tearDownModule():
     gh.stop_module_stack(__name__)  # FixOverTlsTest's (the module's shared stack)
+
+
+@contextlib.contextmanager
+def gateway_over(test, sim_class, prefix, env=None):
+    """An mt5-api of its own trading through an mt5-sim of `sim_class`, ready (logged on, the
+    instruments read), and a trader on it; both processes stopped and their files removed after."""
+    sim_dir = tempfile.mkdtemp(prefix=prefix)
+    sim = sim_class(sim_dir).start()
+    mt5 = gh.Mt5Server(test.stack.auth, test.stack.service_secret, sim=sim, env=env)
+    try:
+        mt5.start()
+        deadline = time.monotonic() + 30
+        while mt5.request("GET", "/ready", allow_5xx=True).status != 200:
+            test.assertLess(time.monotonic(), deadline, "mt5-api never became ready:\n" + mt5.describe())
+            time.sleep(0.1)
+        yield sim, mt5, gh.Trader(types.SimpleNamespace(auth=test.stack.auth, mt5=mt5))
+    finally:
+        mt5.stop()
+        mt5.cleanup()
+        sim.stop()
+        shutil.rmtree(sim_dir, ignore_errors=True)
 
 
 @unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
@@ -162,23 +184,10 @@ class TlsFixSim(gh.FixSim):
 @unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
 class FixOverTlsTest(gh.GatewayTestCase):
     def test_mt5_api_trades_through_a_tls_session(self):
-        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tls-")
-        sim = TlsFixSim(sim_dir).start()
-        mt5 = gh.Mt5Server(self.stack.auth, self.stack.service_secret, sim=sim)
-        try:
-            mt5.start()
-            deadline = time.monotonic() + 30
-            while mt5.request("GET", "/ready", allow_5xx=True).status != 200:
-                self.assertLess(time.monotonic(), deadline, "mt5-api never logged on over TLS:\n" + mt5.describe())
-                time.sleep(0.1)
-            trader = gh.Trader(types.SimpleNamespace(auth=self.stack.auth, mt5=mt5))
+        with gateway_over(self, TlsFixSim, "permiso-fix-tls-") as (_, _, trader):
             opened = trader.open(volume=0.01, comment="over tls")
             self.assertTrue(any(gh.same_id(t["id"], opened["id"]) for t in trader.trades()))
             self.assertIn("over tls", [t.get("comment") for t in trader.trades()])
-        finally:
-            mt5.stop()
-            mt5.cleanup()
-            shutil.rmtree(sim_dir, ignore_errors=True)
 
     def test_a_plain_session_to_a_tls_acceptor_never_logs_on(self):
         sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tls-")
@@ -220,28 +229,15 @@ class RenumberedFixSim(gh.FixSim):
 @unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
 class RenumberedTagsTest(gh.GatewayTestCase):
     def test_mt5_api_trades_under_the_brokers_numbering(self):
-        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tags-")
-        sim = RenumberedFixSim(sim_dir).start()
-        mt5 = gh.Mt5Server(self.stack.auth, self.stack.service_secret, sim=sim, env={"MT5_FIX_TAGS": BROKER_TAGS})
-        try:
-            mt5.start()
-            deadline = time.monotonic() + 30
-            while mt5.request("GET", "/ready", allow_5xx=True).status != 200:
-                self.assertLess(time.monotonic(), deadline, "mt5-api never read the instruments:\n" + mt5.describe())
-                time.sleep(0.1)
+        with gateway_over(self, RenumberedFixSim, "permiso-fix-tags-", env={"MT5_FIX_TAGS": BROKER_TAGS}) as (
+                sim, _, trader):
             self.assertIn("custom fields renumbered PositionID=7001", sim.output())
-            trader = gh.Trader(types.SimpleNamespace(auth=self.stack.auth, mt5=mt5))
             account = trader.account()
             self.assertAlmostEqual(float(account["balance"]), gh.DEMO_DEPOSIT)
             opened = trader.open(volume=0.01, comment="renumbered")
             trades = trader.trades()
             self.assertTrue(any(gh.same_id(t["id"], opened["id"]) for t in trades), trades)
             self.assertIn("renumbered", [t.get("comment") for t in trades])
-        finally:
-            mt5.stop()
-            mt5.cleanup()
-            sim.stop()
-            shutil.rmtree(sim_dir, ignore_errors=True)
 
     def test_a_gateway_numbering_otherwise_never_starts_and_says_why(self):
         sim_dir = tempfile.mkdtemp(prefix="permiso-fix-tags-")
@@ -291,16 +287,7 @@ class LedgerFixSim(gh.FixSim):
 @unittest.skipUnless(gh.broker_name() == "fix", "needs PERMISO_TEST_BROKER=fix")
 class FixLedgerTest(gh.GatewayTestCase):
     def test_the_seed_flow_over_a_counterparty_without_positions_and_collateral(self):
-        sim_dir = tempfile.mkdtemp(prefix="permiso-fix-ledger-")
-        sim = LedgerFixSim(sim_dir).start()
-        mt5 = gh.Mt5Server(self.stack.auth, self.stack.service_secret, sim=sim)
-        try:
-            mt5.start()
-            deadline = time.monotonic() + 30
-            while mt5.request("GET", "/ready", allow_5xx=True).status != 200:
-                self.assertLess(time.monotonic(), deadline, "mt5-api never read the instruments:\n" + mt5.describe())
-                time.sleep(0.1)
-            trader = gh.Trader(types.SimpleNamespace(auth=self.stack.auth, mt5=mt5))
+        with gateway_over(self, LedgerFixSim, "permiso-fix-ledger-") as (_, mt5, trader):
             account = trader.account()
             self.assertAlmostEqual(float(account["balance"]), gh.DEMO_DEPOSIT)
             self.assertEqual(float(account["margin"]), 0.0, account)
@@ -327,8 +314,3 @@ class FixLedgerTest(gh.GatewayTestCase):
             self.assertAlmostEqual(float(account["balance"]), gh.DEMO_DEPOSIT + profit, places=2)
             self.assertEqual(float(account["margin"]), 0.0, account)
             self.assertNotIn("ledger", [t.get("comment") for t in trader.trades()])
-        finally:
-            mt5.stop()
-            mt5.cleanup()
-            sim.stop()
-            shutil.rmtree(sim_dir, ignore_errors=True)
