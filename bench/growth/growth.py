@@ -115,21 +115,22 @@ def stop_all():
         s.stop()
 
 
-def rss_mb(pid):
+def status_mb(pid, field):
+    """A memory field of /proc/<pid>/status (VmRSS, VmHWM, ...) in MB; 0 when absent."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     return 0.0
+
+
+def rss_mb(pid):
+    return status_mb(pid, "VmRSS")
 
 
 def peak_rss_mb(pid):
     """VmHWM: the most resident memory since the start or the last reset_peak_rss."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
+    return status_mb(pid, "VmHWM")
 
 
 def reset_peak_rss(pid):

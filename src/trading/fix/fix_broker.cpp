@@ -675,16 +675,27 @@ std::optional<AccountInfo> FixBroker::ledger_account(Login login, const std::vec
 }
 
 std::pair<double, double> FixBroker::floating(const AccountInfo& account, std::vector<Position>& open) const {
+  // One look-up per symbol, as mark_to_market does: an account holds many positions of few symbols.
+  struct SymbolTerms {
+    std::optional<MarketMark> mark;
+    std::optional<SymbolInfo> info;
+    std::optional<double> margin_rate;  // margin currency → account currency
+  };
+  std::map<std::string, SymbolTerms, std::less<>> terms;
   double profit = 0;
   double margin = 0;
   for (auto& p : open) {
-    if (auto mark = market_mark(p.symbol, account.currency)) apply_mark(*mark, p);
+    auto [it, first] = terms.try_emplace(p.symbol);
+    if (first) {
+      it->second.mark = market_mark(p.symbol, account.currency);
+      it->second.info = mirror_.symbol(p.symbol);
+      if (it->second.info) it->second.margin_rate = conversion_rate(it->second.info->currency_margin, account.currency);
+    }
+    const auto& t = it->second;
+    if (t.mark) apply_mark(*t.mark, p);
     profit += p.profit;
-    const auto symbol = mirror_.symbol(p.symbol);
-    if (!symbol) continue;
-    const auto own = position_margin(*symbol, p, account.leverage);
-    const auto rate = conversion_rate(symbol->currency_margin, account.currency);
-    if (own && rate) margin += *own * *rate;
+    if (!t.info || !t.margin_rate) continue;
+    if (const auto own = position_margin(*t.info, p, account.leverage)) margin += *own * *t.margin_rate;
   }
   return {profit, margin};
 }
