@@ -50,8 +50,10 @@ namespace bhttp = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+// Plain sockets, not beast::tcp_stream: its timeouts arm and cancel a reactor timer around
+// every read and write; IoDeadline keeps the same bounds at a fraction of the cost.
+using PlainStream = tcp::socket;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
@@ -281,8 +283,73 @@ struct Server::Impl {
 
 namespace {
 
-/// One connection over `Stream`: beast::tcp_stream, or beast::ssl_stream over it when the
-/// server terminates TLS itself. Everything after the handshake is the same code.
+/// IoDeadline's step: no deadline is set closer than this.
+Clock::duration shortest_io_timeout(const ServerConfig& c) {
+  return std::min({c.header_timeout, c.read_timeout, c.write_timeout, c.idle_timeout});
+}
+
+/// A connection's I/O deadline: what beast::tcp_stream's expires_after/expires_at gave, at
+/// the cost of a store per request. tcp_stream armed and cancelled a reactor timer around every
+/// read and write (the reactor's mutex, a timer-heap update and a completion each); here one
+/// timer per connection wakes at the deadline or after `step` at the latest, and looks. Every
+/// deadline is set at least `step` ahead (step is the shortest configured timeout), so a new
+/// one almost never falls before the armed wake-up and the timer is re-armed about once per
+/// `step`, not per operation. `expire` runs on the connection's strand when the deadline has
+/// passed; it answers whether it cut the connection (false: no I/O is waiting, check again).
+class IoDeadline {
+ public:
+  IoDeadline(const asio::any_io_executor& executor, Clock::duration step)
+      : timer_(executor), step_(std::max<Clock::duration>(step, std::chrono::milliseconds(1))) {}
+
+  /// Before the first deadline: the owner whose end cancels the watch, and what to do then.
+  void start(std::weak_ptr<void> owner, std::function<bool()> expire) {
+    owner_ = std::move(owner);
+    expire_ = std::move(expire);
+  }
+  void expires_at(Clock::time_point deadline) {
+    deadline_ = deadline;
+    if (!armed_ || deadline < wake_) arm(std::min(deadline, Clock::now() + step_));
+  }
+  void expires_after(Clock::duration limit) { expires_at(Clock::now() + limit); }
+  /// No deadline from here on (a WebSocket keeps its own; a connection closing).
+  void cancel() {
+    deadline_ = Clock::time_point::max();
+    timer_.cancel();
+    armed_ = false;
+  }
+
+ private:
+  void arm(Clock::time_point wake) {
+    armed_ = true;
+    wake_ = wake;
+    timer_.expires_at(wake);  // cancels the wait armed before, if any
+    timer_.async_wait([this, owner = owner_](beast::error_code ec) {
+      if (ec) return;  // re-armed earlier, or the connection is going away
+      if (auto alive = owner.lock()) woke();
+    });
+  }
+  void woke() {
+    armed_ = false;
+    if (deadline_ == Clock::time_point::max()) return;
+    const auto now = Clock::now();
+    if (now >= deadline_ && expire_()) {
+      deadline_ = Clock::time_point::max();
+      return;
+    }
+    arm(now >= deadline_ ? now + step_ : std::min(deadline_, now + step_));
+  }
+
+  asio::steady_timer timer_;
+  Clock::duration step_;
+  std::weak_ptr<void> owner_;
+  std::function<bool()> expire_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point wake_{};
+  bool armed_ = false;
+};
+
+/// One connection over `Stream`: a TCP socket, or beast::ssl_stream over it when the server
+/// terminates TLS itself. Everything after the handshake is the same code.
 template <class Stream>
 class Connection final : public Session {
  public:
@@ -294,9 +361,10 @@ class Connection final : public Session {
         stream_(std::move(socket), tls...),
         buffer_(srv.config.header_limit + srv.config.body_limit + 65536),
         reply_timer_(stream_.get_executor()),
+        deadline_(stream_.get_executor(), shortest_io_timeout(srv.config)),
         id_(id) {
     beast::error_code ec;
-    auto ep = tcp().socket().remote_endpoint(ec);
+    auto ep = this->socket().remote_endpoint(ec);
     if (!ec) {
       auto addr = ep.address();
       if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
@@ -335,7 +403,7 @@ class Connection final : public Session {
       auto alive = weak.lock();
       if (ec || !alive || state_ != State::Idle) return;
       beast::error_code ignored;
-      tcp().socket().cancel(ignored);
+      socket().cancel(ignored);
     });
   }
 
@@ -393,14 +461,24 @@ class Connection final : public Session {
   /// Reads messages into on_message until the connection ends.
   asio::awaitable<void> ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route, const Request& req);
   void ws_cut() {
-    if (ws_) beast::get_lowest_layer(*ws_).close();
+    beast::error_code ignored;
+    if (ws_) beast::get_lowest_layer(*ws_).close(ignored);
   }
   asio::awaitable<void> serve(std::shared_ptr<Connection> self);
   /// TLS only: the server's side of the handshake. False when it failed (then closed).
   asio::awaitable<bool> handshake();
   std::shared_ptr<Connection> self_ptr() { return std::static_pointer_cast<Connection>(shared_from_this()); }
-  /// The TCP layer under the stream (the stream itself when it is plain).
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  /// The TCP socket under the stream (the stream itself when it is plain).
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_); }
+  /// IoDeadline's expiry: cuts the connection when a read or write is waiting on it (as
+  /// tcp_stream did); a handler at work or a WebSocket is not this deadline's to cut.
+  bool cut_on_deadline() {
+    if (state_ == State::Handling || state_ == State::Websocket) return false;
+    deadline_cut_ = true;
+    beast::error_code ignored;
+    socket().close(ignored);
+    return true;
+  }
 
   /// What one parsed request gets: an answer now, a handler to run, or a WebSocket upgrade.
   struct Decision {
@@ -452,6 +530,8 @@ class Connection final : public Session {
   Stream stream_;
   beast::flat_buffer buffer_;
   asio::steady_timer reply_timer_;
+  IoDeadline deadline_;
+  bool deadline_cut_ = false;  // a read or write ran out of time (the socket is closed)
   std::uint64_t id_;
   std::string peer_ip_;
   State state_ = State::Idle;
@@ -679,7 +759,7 @@ asio::awaitable<bool> Connection<Stream>::write(Response res, const Request& req
 
   state_ = State::Writing;
   beast::error_code ec;
-  tcp().expires_after(srv_.config.write_timeout);
+  deadline_.expires_after(srv_.config.write_timeout);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
   co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
   co_return !ec;
@@ -804,7 +884,7 @@ websocket::stream_base::timeout Connection<Stream>::ws_configure(const Request& 
   const auto& cfg = srv_.config;
   auto& ws = *ws_;
   // The WebSocket's own timeouts replace the HTTP ones from here on.
-  beast::get_lowest_layer(ws).expires_never();
+  deadline_.cancel();
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = std::min(cfg.write_timeout, cfg.header_timeout);
   timeouts.idle_timeout = cfg.websocket.idle_timeout;
@@ -901,14 +981,15 @@ asio::awaitable<void> Connection<Stream>::drain_and_close() {
   beast::error_code ec;
   // Half-closing under TLS would truncate the record stream: there the peer reads our answer
   // (framed by Content-Length) and then sees the close.
-  if constexpr (!kIsTls<Stream>) tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+  if constexpr (!kIsTls<Stream>) socket().shutdown(tcp::socket::shutdown_send, ec);
   std::size_t drained = 0;
-  tcp().expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime, srv_.config.read_timeout));
+  deadline_.expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime, srv_.config.read_timeout));
   std::array<char, 8192> sink{};
   while (!ec && drained < kMaxDrainBytes) {
     drained += co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
   }
-  tcp().close();
+  deadline_.cancel();
+  socket().close(ec);
 }
 
 template <class Stream>
@@ -1039,8 +1120,9 @@ std::unique_ptr<bhttp::request_parser<bhttp::string_body>> Connection<Stream>::m
 template <class Stream>
 void Connection<Stream>::close_stream() {
   beast::error_code ignored;
-  tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-  tcp().close();
+  deadline_.cancel();
+  socket().shutdown(tcp::socket::shutdown_both, ignored);
+  socket().close(ignored);
 }
 
 template <class Stream>
@@ -1065,7 +1147,7 @@ asio::awaitable<typename Connection<Stream>::ReadResult> Connection<Stream>::rea
   const auto& cfg = srv_.config;
   ReadResult r;
   if (!parser.is_header_done()) {
-    tcp().expires_at(header_deadline);
+    deadline_.expires_at(header_deadline);
     co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
   }
   if (r.ec || parser.is_done()) co_return r;
@@ -1073,14 +1155,14 @@ asio::awaitable<typename Connection<Stream>::ReadResult> Connection<Stream>::rea
   auto& msg = parser.get();
   if (auto expect = msg.find(bhttp::field::expect); expect != msg.end() && iequals(expect->value(), "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-    tcp().expires_after(cfg.write_timeout);
+    deadline_.expires_after(cfg.write_timeout);
     co_await bhttp::async_write(stream_, cont, asio::redirect_error(asio::use_awaitable, r.ec));
     if (r.ec) {
       r.peer_gone = true;
       co_return r;
     }
   }
-  tcp().expires_after(cfg.read_timeout);
+  deadline_.expires_after(cfg.read_timeout);
   co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
   co_return r;
 }
@@ -1094,7 +1176,7 @@ std::optional<Response> Connection<Stream>::read_error_response(const beast::err
     return error_response(req, 413, "payload_too_large",
                           "The request body exceeds " + std::to_string(srv_.config.body_limit) + " bytes.");
   }
-  if (ec == beast::error::timeout || ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
+  if (deadline_cut_ || ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
       ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
       ec == bhttp::error::partial_message) {
     return std::nullopt;  // the client is gone or too slow: nothing to answer
@@ -1110,7 +1192,7 @@ asio::awaitable<bool> Connection<Stream>::handshake() {
   // Within the header timeout: a client that stalls in the handshake is a slowloris too. A
   // failed handshake (plain HTTP, an old protocol version) just closes.
   beast::error_code ec;
-  tcp().expires_after(srv_.config.header_timeout);
+  deadline_.expires_after(srv_.config.header_timeout);
   co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) close_stream();
   co_return !ec;
@@ -1122,6 +1204,7 @@ asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr
   beast::error_code ec;
   bool first = true;
   bool cut = false;  // closed for a protocol error: answer sent, drain the rest
+  deadline_.start(weak_from_this(), [this] { return cut_on_deadline(); });
   if constexpr (kIsTls<Stream>) {
     if (!co_await handshake()) co_return;
   }
@@ -1134,9 +1217,9 @@ asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr
       // Stopping since the last answer went out (kept alive): the same lame duck as on_stop's.
       if (stopping_) close_idle_after(std::min(cfg.idle_drain, cfg.shutdown_grace));
       if (first) {
-        tcp().expires_at(header_deadline);
+        deadline_.expires_at(header_deadline);
       } else {
-        tcp().expires_after(cfg.idle_timeout);
+        deadline_.expires_after(cfg.idle_timeout);
       }
       auto n = co_await stream_.async_read_some(buffer_.prepare(kFirstReadChunk),
                                                 asio::redirect_error(asio::use_awaitable, ec));

@@ -1006,6 +1006,28 @@ TEST_F(ServerTest, SlowBodyIsClosedAfterReadTimeout) {
   EXPECT_GE(SteadyClock::now() - before, 250ms);
 }
 
+// A reader that stops reading holds a write forever unless the write has a deadline: with
+// the shutdown grace far longer than the write timeout, the server can only finish its stop
+// promptly by cutting that write.
+TEST_F(ServerTest, AWriteToAClientThatStopsReadingIsCutAfterTheWriteTimeout) {
+  config_.write_timeout = 300ms;
+  config_.shutdown_grace = 60s;
+  router_.add_sync("GET", "/big", [](Request&) {
+    Response res;
+    res.content_type = "application/octet-stream";
+    res.body.assign(std::size_t{64} << 20, 'x');  // far beyond what loopback buffers hold
+    return res;
+  });
+  start();
+  Client c(server_->port());
+  c.send(get("/big"));
+  wait_for_a_log_line(5000ms);  // the answer is being written: logged just before the write
+  server_->stop();
+  const auto deadline = SteadyClock::now() + 20s;
+  while (!run_returned_ && SteadyClock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(run_returned_) << "the stalled write was not cut; the stop waits out the grace";
+}
+
 TEST_F(ServerTest, StopRightAfterStartReturnsPromptly) {
   start();
   server_->stop();
