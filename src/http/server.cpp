@@ -50,10 +50,19 @@ namespace bhttp = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// A connection's executor, sockets, timers and coroutines name its strand's concrete type:
+// with Asio's defaults (any_io_executor) every read, write and resumption went through a
+// type-erased executor (a virtual prefer, copy and destroy per operation).
+using Executor = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
+template <class T>
+using Task = asio::awaitable<T, Executor>;
+constexpr asio::use_awaitable_t<Executor> kUseTask{};
 // Plain sockets, not beast::tcp_stream: its timeouts arm and cancel a reactor timer around
 // every read and write; IoDeadline keeps the same bounds at a fraction of the cost.
-using PlainStream = tcp::socket;
-using TlsStream = beast::ssl_stream<tcp::socket>;
+using PlainStream = Socket;
+using TlsStream = beast::ssl_stream<Socket>;
 template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
@@ -143,7 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  virtual asio::any_io_executor executor() = 0;
+  virtual Executor executor() = 0;
   /// On the strand: the server is stopping.
   virtual void on_stop() = 0;
   /// On the strand: frames were queued on the peer.
@@ -240,7 +249,7 @@ struct Server::Impl {
   asio::awaitable<void> accept_loop();
   /// Registers and starts one accepted connection (over a TLS stream when `tls` is given).
   template <class Stream, class... Tls>
-  void start_connection(tcp::socket socket, Tls&... tls);
+  void start_connection(Socket socket, Tls&... tls);
   void stop();
   void session_closed(std::uint64_t id);
   /// Sets req.remote_ip and req.via_trusted_proxy from the peer and X-Forwarded-For.
@@ -298,7 +307,7 @@ Clock::duration shortest_io_timeout(const ServerConfig& c) {
 /// passed; it answers whether it cut the connection (false: no I/O is waiting, check again).
 class IoDeadline {
  public:
-  IoDeadline(const asio::any_io_executor& executor, Clock::duration step)
+  IoDeadline(const Executor& executor, Clock::duration step)
       : timer_(executor), step_(std::max<Clock::duration>(step, std::chrono::milliseconds(1))) {}
 
   /// Before the first deadline: the owner whose end cancels the watch, and what to do then.
@@ -339,7 +348,7 @@ class IoDeadline {
     arm(now >= deadline_ ? now + step_ : std::min(deadline_, now + step_));
   }
 
-  asio::steady_timer timer_;
+  Timer timer_;
   Clock::duration step_;
   std::weak_ptr<void> owner_;
   std::function<bool()> expire_;
@@ -355,7 +364,7 @@ class Connection final : public Session {
  public:
   /// `tls` is the server's TLS context for an ssl_stream, nothing for a plain one.
   template <class... Tls>
-  Connection(Server::Impl& srv, tcp::socket socket, std::uint64_t id, Tls&... tls)
+  Connection(Server::Impl& srv, Socket socket, std::uint64_t id, Tls&... tls)
       : srv_(srv),
         executor_(socket.get_executor()),
         stream_(std::move(socket), tls...),
@@ -379,10 +388,10 @@ class Connection final : public Session {
   Connection& operator=(const Connection&) = delete;
 
   // Not stream_'s: the stream moves into the WebSocket on an upgrade.
-  asio::any_io_executor executor() override { return executor_; }
+  Executor executor() override { return executor_; }
   /// The connection's coroutine; `self` (a parameter, so it lives in the coroutine frame)
   /// keeps the session alive from the spawn on, wherever and whenever it starts.
-  static asio::awaitable<void> run(std::shared_ptr<Connection> self) { return self->serve(std::move(self)); }
+  static Task<void> run(std::shared_ptr<Connection> self) { return self->serve(std::move(self)); }
 
   void on_stop() override {
     stopping_ = true;
@@ -445,31 +454,31 @@ class Connection final : public Session {
  private:
   enum class State { Idle, Reading, Handling, Writing, Websocket };
 
-  asio::awaitable<bool> write(Response res, const Request& req, bool keep_alive, std::string_view route,
-                              Clock::time_point started, bool preflight, bool counts_in_flight);
+  Task<bool> write(Response res, const Request& req, bool keep_alive, std::string_view route, Clock::time_point started,
+                   bool preflight, bool counts_in_flight);
   /// Metrics and access log of one answer.
   void record(int status, std::size_t bytes, const Request& req, std::string_view route, Clock::time_point started,
               bool counts_in_flight) const;
   [[nodiscard]] bool ws_origin_allowed(const Request& req) const;
-  asio::awaitable<void> run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
-                                      std::shared_ptr<Request> req, std::string route, Clock::time_point started);
-  asio::awaitable<void> ws_write_loop();
+  Task<void> run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+                           std::shared_ptr<Request> req, std::string route, Clock::time_point started);
+  Task<void> ws_write_loop();
   /// Timeouts, size limit and handshake headers of the new WebSocket; returns the timeouts.
   websocket::stream_base::timeout ws_configure(const Request& req, const WebSocketAccept& accept);
   /// Hands the peer to the route's on_open (closing on a throw, or when stopping).
   void ws_open(WebSocketAccept& accept, WebSocketCallbacks& callbacks, const std::string& route, const Request& req);
   /// Reads messages into on_message until the connection ends.
-  asio::awaitable<void> ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route, const Request& req);
+  Task<void> ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route, const Request& req);
   void ws_cut() {
     beast::error_code ignored;
     if (ws_) beast::get_lowest_layer(*ws_).close(ignored);
   }
-  asio::awaitable<void> serve(std::shared_ptr<Connection> self);
+  Task<void> serve(std::shared_ptr<Connection> self);
   /// TLS only: the server's side of the handshake. False when it failed (then closed).
-  asio::awaitable<bool> handshake();
+  Task<bool> handshake();
   std::shared_ptr<Connection> self_ptr() { return std::static_pointer_cast<Connection>(shared_from_this()); }
   /// The TCP socket under the stream (the stream itself when it is plain).
-  tcp::socket& socket() { return beast::get_lowest_layer(stream_); }
+  Socket& socket() { return beast::get_lowest_layer(stream_); }
   /// IoDeadline's expiry: cuts the connection when a read or write is waiting on it (as
   /// tcp_stream did); a handler at work or a WebSocket is not this deadline's to cut.
   bool cut_on_deadline() {
@@ -517,19 +526,18 @@ class Connection final : public Session {
     bool peer_gone = false;  // the 100 Continue could not be written: nothing to answer
   };
   /// Reads the rest of a request that was not whole in the buffer.
-  asio::awaitable<ReadResult> read_rest(bhttp::request_parser<bhttp::string_body>& parser,
-                                        Clock::time_point header_deadline);
+  Task<ReadResult> read_rest(bhttp::request_parser<bhttp::string_body>& parser, Clock::time_point header_deadline);
   /// The answer to a request that could not be read, or none when the client is gone.
   std::optional<Response> read_error_response(const beast::error_code& ec, const Request& req) const;
   void finalize(Response& res, const Request& req, bool preflight) const;
-  asio::awaitable<void> drain_and_close();
+  Task<void> drain_and_close();
   Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
 
   Server::Impl& srv_;
-  asio::any_io_executor executor_;
+  Executor executor_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  asio::steady_timer reply_timer_;
+  Timer reply_timer_;
   IoDeadline deadline_;
   bool deadline_cut_ = false;  // a read or write ran out of time (the socket is closed)
   std::uint64_t id_;
@@ -708,9 +716,8 @@ void Connection<Stream>::finalize(Response& res, const Request& req, bool prefli
 }
 
 template <class Stream>
-asio::awaitable<bool> Connection<Stream>::write(Response res, const Request& req, bool keep_alive,
-                                                std::string_view route, Clock::time_point started, bool preflight,
-                                                bool counts_in_flight) {
+Task<bool> Connection<Stream>::write(Response res, const Request& req, bool keep_alive, std::string_view route,
+                                     Clock::time_point started, bool preflight, bool counts_in_flight) {
   finalize(res, req, preflight);
   if (res.status < 100 || res.status > 599) {
     srv_.log_error("handler for " + std::string(route) + " answered status " + std::to_string(res.status) +
@@ -761,7 +768,7 @@ asio::awaitable<bool> Connection<Stream>::write(Response res, const Request& req
   beast::error_code ec;
   deadline_.expires_after(srv_.config.write_timeout);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
-  co_await asio::async_write(stream_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+  co_await asio::async_write(stream_, buffers, asio::redirect_error(kUseTask, ec));
   co_return !ec;
 }
 
@@ -827,20 +834,20 @@ bool Connection<Stream>::ws_origin_allowed(const Request& req) const {
 }
 
 template <class Stream>
-asio::awaitable<void> Connection<Stream>::ws_write_loop() {
+Task<void> Connection<Stream>::ws_write_loop() {
   auto self = shared_from_this();
   beast::error_code ec;
   while (!ws_done_) {
     if (ws_close_) {
       auto reason = *ws_close_;
       ws_close_.reset();
-      co_await ws_->async_close(reason, asio::redirect_error(asio::use_awaitable, ec));
+      co_await ws_->async_close(reason, asio::redirect_error(kUseTask, ec));
       break;
     }
     auto next = ws_peer_->pop();
     if (!next) break;
     ws_->text(true);
-    co_await ws_->async_write(asio::buffer(*next), asio::redirect_error(asio::use_awaitable, ec));
+    co_await ws_->async_write(asio::buffer(*next), asio::redirect_error(kUseTask, ec));
     ws_peer_->written();
     if (ec) {
       ws_peer_->shut();
@@ -916,13 +923,13 @@ void Connection<Stream>::ws_open(WebSocketAccept& accept, WebSocketCallbacks& ca
 }
 
 template <class Stream>
-asio::awaitable<void> Connection<Stream>::ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route,
-                                                       const Request& req) {
+Task<void> Connection<Stream>::ws_read_loop(const WebSocketCallbacks& callbacks, const std::string& route,
+                                            const Request& req) {
   auto& ws = *ws_;
   beast::error_code ec;
   beast::flat_buffer buffer;  // bounded by read_message_max
   for (;;) {
-    co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    co_await ws.async_read(buffer, asio::redirect_error(kUseTask, ec));
     if (ec) break;  // closed by either side, too big (1009 sent), bad UTF-8 (1007), timeout, cut
     if (!ws.got_text()) {
       ws_request_close(websocket::close_code::unknown_data, "text frames only", ws_close_limit());
@@ -941,15 +948,15 @@ asio::awaitable<void> Connection<Stream>::ws_read_loop(const WebSocketCallbacks&
 }
 
 template <class Stream>
-asio::awaitable<void> Connection<Stream>::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
-                                                        std::shared_ptr<Request> req, std::string route,
-                                                        Clock::time_point started) {
+Task<void> Connection<Stream>::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+                                             std::shared_ptr<Request> req, std::string route,
+                                             Clock::time_point started) {
   auto self = shared_from_this();
   ws_.emplace(std::move(stream_));
   auto timeouts = ws_configure(*req, accept);
 
   beast::error_code ec;
-  co_await ws_->async_accept(msg, asio::redirect_error(asio::use_awaitable, ec));
+  co_await ws_->async_accept(msg, asio::redirect_error(kUseTask, ec));
   if (ec) {
     // Beast has answered the bad handshake (400/426) itself.
     record(400, 0, *req, route, started, true);
@@ -977,7 +984,7 @@ asio::awaitable<void> Connection<Stream>::run_websocket(bhttp::request<bhttp::st
 }
 
 template <class Stream>
-asio::awaitable<void> Connection<Stream>::drain_and_close() {
+Task<void> Connection<Stream>::drain_and_close() {
   beast::error_code ec;
   // Half-closing under TLS would truncate the record stream: there the peer reads our answer
   // (framed by Content-Length) and then sees the close.
@@ -986,7 +993,7 @@ asio::awaitable<void> Connection<Stream>::drain_and_close() {
   deadline_.expires_after(std::min<std::chrono::milliseconds>(kMaxDrainTime, srv_.config.read_timeout));
   std::array<char, 8192> sink{};
   while (!ec && drained < kMaxDrainBytes) {
-    drained += co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+    drained += co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(kUseTask, ec));
   }
   deadline_.cancel();
   socket().close(ec);
@@ -1142,13 +1149,13 @@ beast::error_code Connection<Stream>::parse_buffered(bhttp::request_parser<bhttp
 }
 
 template <class Stream>
-asio::awaitable<typename Connection<Stream>::ReadResult> Connection<Stream>::read_rest(
+Task<typename Connection<Stream>::ReadResult> Connection<Stream>::read_rest(
     bhttp::request_parser<bhttp::string_body>& parser, Clock::time_point header_deadline) {
   const auto& cfg = srv_.config;
   ReadResult r;
   if (!parser.is_header_done()) {
     deadline_.expires_at(header_deadline);
-    co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
+    co_await bhttp::async_read_header(stream_, buffer_, parser, asio::redirect_error(kUseTask, r.ec));
   }
   if (r.ec || parser.is_done()) co_return r;
   // The body is still to come: a client waiting for 100 Continue gets it first.
@@ -1156,14 +1163,14 @@ asio::awaitable<typename Connection<Stream>::ReadResult> Connection<Stream>::rea
   if (auto expect = msg.find(bhttp::field::expect); expect != msg.end() && iequals(expect->value(), "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
     deadline_.expires_after(cfg.write_timeout);
-    co_await bhttp::async_write(stream_, cont, asio::redirect_error(asio::use_awaitable, r.ec));
+    co_await bhttp::async_write(stream_, cont, asio::redirect_error(kUseTask, r.ec));
     if (r.ec) {
       r.peer_gone = true;
       co_return r;
     }
   }
   deadline_.expires_after(cfg.read_timeout);
-  co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, r.ec));
+  co_await bhttp::async_read(stream_, buffer_, parser, asio::redirect_error(kUseTask, r.ec));
   co_return r;
 }
 
@@ -1188,18 +1195,18 @@ std::optional<Response> Connection<Stream>::read_error_response(const beast::err
 // The common request (whole in the buffer, answered inline through AnsweringFor) costs no
 // asynchronous step but the first read and the one gather write.
 template <class Stream>
-asio::awaitable<bool> Connection<Stream>::handshake() {
+Task<bool> Connection<Stream>::handshake() {
   // Within the header timeout: a client that stalls in the handshake is a slowloris too. A
   // failed handshake (plain HTTP, an old protocol version) just closes.
   beast::error_code ec;
   deadline_.expires_after(srv_.config.header_timeout);
-  co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(kUseTask, ec));
   if (ec) close_stream();
   co_return !ec;
 }
 
 template <class Stream>
-asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection> self) {
+Task<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection> self) {
   const auto& cfg = srv_.config;
   beast::error_code ec;
   bool first = true;
@@ -1221,8 +1228,7 @@ asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr
       } else {
         deadline_.expires_after(cfg.idle_timeout);
       }
-      auto n = co_await stream_.async_read_some(buffer_.prepare(kFirstReadChunk),
-                                                asio::redirect_error(asio::use_awaitable, ec));
+      auto n = co_await stream_.async_read_some(buffer_.prepare(kFirstReadChunk), asio::redirect_error(kUseTask, ec));
       if (ec) break;  // idle/first-byte timeout, peer closed, or stop()
       buffer_.commit(n);
       if (!first) header_deadline = Clock::now() + cfg.header_timeout;
@@ -1266,7 +1272,7 @@ asio::awaitable<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr
       if (!answered_) {
         reply_timer_.expires_after(cfg.handler_timeout);
         beast::error_code timer_ec;
-        co_await reply_timer_.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec));
+        co_await reply_timer_.async_wait(asio::redirect_error(kUseTask, timer_ec));
       }
       d.response = take_reply(*req, d.route);
     } else if (d.kind == Decision::Kind::Upgrade) {
@@ -1389,7 +1395,7 @@ Server::Impl::~Impl() {
 
 asio::awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
-    tcp::socket socket(asio::make_strand(ioc));
+    Socket socket(asio::make_strand(ioc));
     beast::error_code ec;
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (stopping) co_return;
@@ -1411,7 +1417,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
 }
 
 template <class Stream, class... Tls>
-void Server::Impl::start_connection(tcp::socket socket, Tls&... tls) {
+void Server::Impl::start_connection(Socket socket, Tls&... tls) {
   std::shared_ptr<Connection<Stream>> connection;
   {
     std::lock_guard lock(sessions_mutex);
