@@ -66,6 +66,13 @@ using TlsStream = beast::ssl_stream<Socket>;
 template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
+// The headers every answer carries, whatever its route: one block, not a header each.
+constexpr std::string_view kSecurityHeaders =
+    "X-Frame-Options: DENY\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-XSS-Protection: 1; mode=block\r\n"
+    "Referrer-Policy: strict-origin-when-cross-origin\r\n";
+
 // The first read on an idle connection only needs to see that a request has started.
 constexpr std::size_t kFirstReadChunk = 4096;
 // After an error answer we read and discard what the client is still sending, so closing
@@ -686,11 +693,7 @@ void Connection<Stream>::finalize(Response& res, const Request& req, bool prefli
   auto has = [&](std::string_view name) {
     return std::any_of(h.begin(), h.end(), [&](const auto& kv) { return iequals(kv.first, name); });
   };
-  h.emplace_back("X-Request-ID", req.request_id);
-  h.emplace_back("X-Frame-Options", "DENY");
-  h.emplace_back("X-Content-Type-Options", "nosniff");
-  h.emplace_back("X-XSS-Protection", "1; mode=block");
-  h.emplace_back("Referrer-Policy", "strict-origin-when-cross-origin");
+  // X-Request-ID and kSecurityHeaders are written straight into the head by write().
   if (res.content_type.rfind("application/json", 0) == 0 && !has("Cache-Control")) {
     h.emplace_back("Cache-Control", "no-store");
   }
@@ -735,7 +738,7 @@ Task<bool> Connection<Stream>::write(Response res, const Request& req, bool keep
   // more than the rest of the response path (an allocation per header, nested buffer views).
   // finalize() has already dropped unsafe names and values; the framing headers are ours.
   std::string head;
-  head.reserve(256 + res.content_type.size());
+  head.reserve(kSecurityHeaders.size() + 192 + res.content_type.size());
   head += "HTTP/1.1 ";
   head += std::to_string(status);
   head += ' ';
@@ -752,6 +755,10 @@ Task<bool> Connection<Stream>::write(Response res, const Request& req, bool keep
     head += v;
     head += "\r\n";
   }
+  head += "X-Request-ID: ";
+  head += req.request_id;
+  head += "\r\n";
+  head += kSecurityHeaders;
   if (!no_body) {
     head += "Content-Length: ";
     head += std::to_string(bytes);
