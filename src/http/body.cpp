@@ -1,11 +1,12 @@
 // Body readers. Every decoder is strict: an ambiguous input is an error, never a guess.
 #include "http/body.hpp"
 
+#include "common/ascii.hpp"
+
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
-#include <cctype>
 #include <cstdint>
 #include <set>
 
@@ -43,7 +44,7 @@ Result<std::string, BodyError> decode(std::string_view in, bool plus_is_space) {
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+    if (ascii_lower(s[i]) != ascii_lower(prefix[i])) {
       return false;
     }
   }
@@ -61,7 +62,7 @@ std::string media_type(std::string_view content_type) {
   auto semi = content_type.find(';');
   auto t = trim(content_type.substr(0, semi));
   std::string out(t);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  lower_ascii_in_place(out);
   return out;
 }
 

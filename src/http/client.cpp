@@ -4,6 +4,7 @@
 // waits on a detached getaddrinfo so a stuck resolver cannot hold a caller past it either.
 #include "http/client.hpp"
 
+#include "common/ascii.hpp"
 #include "http/trace_context.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -57,9 +58,8 @@ std::string_view to_string(ClientError e) {
 
 std::optional<std::string_view> ClientResponse::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return a == std::tolower(static_cast<unsigned char>(b));
-        })) {
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return a == ascii_lower(b); })) {
       return std::string_view(v);
     }
   }
@@ -124,7 +124,7 @@ Result<Target, ClientError> parse_target(std::string_view url) {
       if (t.host.empty() || t.host.find_first_of(std::string_view("\0 /\\", 4)) != std::string::npos) {
         return ClientError::InvalidUrl;
       }
-      for (auto& c : t.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      lower_ascii_in_place(t.host);
       break;
     }
     case boost::urls::host_type::ipv4:
@@ -174,12 +174,6 @@ bool is_token(std::string_view s) {
 
 bool is_field_value(std::string_view s) {
   return std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 struct ResolveState {
@@ -434,7 +428,7 @@ Result<ClientResponse, Failure> Client::Impl::exchange_on(Stream& s, Connection&
     out.status = static_cast<int>(status);
     for (const auto& f : res) {
       std::string name(f.name_string());
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      lower_ascii_in_place(name);
       out.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     out.body = std::move(res.body());
@@ -483,9 +477,9 @@ Result<ClientResponse, ClientError> Client::fetch(const ClientRequest& request) 
   for (const auto& [name, value] : request.headers) {
     // A CR/LF in a header would let a caller's input split the request.
     if (!is_token(name) || !is_field_value(value)) return ClientError::InvalidUrl;
-    has_host = has_host || iequals(name, "host");
-    has_agent = has_agent || iequals(name, "user-agent");
-    has_trace = has_trace || iequals(name, kTraceparentHeader);
+    has_host = has_host || iequals_ascii(name, "host");
+    has_agent = has_agent || iequals_ascii(name, "user-agent");
+    has_trace = has_trace || iequals_ascii(name, kTraceparentHeader);
   }
   if (!has_host) msg.set(bhttp::field::host, target->host_header);
   if (!has_agent && !impl_->options.user_agent.empty()) msg.set(bhttp::field::user_agent, impl_->options.user_agent);

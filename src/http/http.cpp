@@ -1,6 +1,7 @@
 // Request accessors, JSON/error responses and the pattern router (no Beast/Asio here).
 #include "http/http.hpp"
 
+#include "common/ascii.hpp"
 #include "http/websocket.hpp"
 
 #include <boost/json.hpp>
@@ -10,12 +11,6 @@
 
 namespace permiso::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
@@ -70,7 +65,7 @@ std::optional<std::string_view> cookie(const Request& req, std::string_view name
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (iequals(k, name)) return std::string_view(v);
+    if (iequals_ascii(k, name)) return std::string_view(v);
   }
   return std::nullopt;
 }
@@ -102,7 +97,7 @@ std::string public_base_url(const Request& req) {
   if (req.via_trusted_proxy) {
     if (auto proto = req.header("x-forwarded-proto")) {
       const auto first = first_forwarded(*proto);
-      scheme = iequals(first, "https") ? "https" : "http";
+      scheme = iequals_ascii(first, "https") ? "https" : "http";
     }
   }
   return std::string(scheme) + "://" + public_authority(req);

@@ -3,6 +3,7 @@
 // WebSocket in the same coroutine. All Beast/Asio templates of the server live here.
 #include "http/server.hpp"
 
+#include "common/ascii.hpp"
 #include "http/body.hpp"
 #include "http/metrics.hpp"
 
@@ -95,12 +96,6 @@ std::string random_request_id() {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) {
@@ -120,7 +115,7 @@ bool ambiguous_framing(const bhttp::request<bhttp::string_body>& msg) {
   std::string_view value = first->value();
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  return !iequals(value, "chunked");
+  return !iequals_ascii(value, "chunked");
 }
 
 std::string_view method_label(std::string_view m) {
@@ -659,7 +654,7 @@ void fill_headers(Request& req, const bhttp::request<bhttp::string_body>& msg) {
   req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
   for (const auto& f : msg) {
     std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    lower_ascii_in_place(name);
     req.headers.emplace_back(std::move(name), std::string(f.value()));
   }
 }
@@ -686,12 +681,12 @@ void Connection<Stream>::finalize(Response& res, const Request& req, bool prefli
   h.erase(std::remove_if(h.begin(), h.end(),
                          [](const auto& kv) {
                            return !header_name_token(kv.first) || !safe_header_value(kv.second) ||
-                                  iequals(kv.first, "content-length") || iequals(kv.first, "transfer-encoding") ||
-                                  iequals(kv.first, "connection");
+                                  iequals_ascii(kv.first, "content-length") ||
+                                  iequals_ascii(kv.first, "transfer-encoding") || iequals_ascii(kv.first, "connection");
                          }),
           h.end());
   auto has = [&](std::string_view name) {
-    return std::any_of(h.begin(), h.end(), [&](const auto& kv) { return iequals(kv.first, name); });
+    return std::any_of(h.begin(), h.end(), [&](const auto& kv) { return iequals_ascii(kv.first, name); });
   };
   // X-Request-ID and kSecurityHeaders are written straight into the head by write().
   if (res.content_type.rfind("application/json", 0) == 0 && !has("Cache-Control")) {
@@ -837,7 +832,7 @@ bool Connection<Stream>::ws_origin_allowed(const Request& req) const {
   if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) return true;
   // Same origin: the page came from the address the client used (behind a trusted proxy,
   // the one the proxy reports), scheme included.
-  return iequals(*origin, public_base_url(req));
+  return iequals_ascii(*origin, public_base_url(req));
 }
 
 template <class Stream>
@@ -1167,7 +1162,8 @@ Task<typename Connection<Stream>::ReadResult> Connection<Stream>::read_rest(
   if (r.ec || parser.is_done()) co_return r;
   // The body is still to come: a client waiting for 100 Continue gets it first.
   auto& msg = parser.get();
-  if (auto expect = msg.find(bhttp::field::expect); expect != msg.end() && iequals(expect->value(), "100-continue")) {
+  if (auto expect = msg.find(bhttp::field::expect);
+      expect != msg.end() && iequals_ascii(expect->value(), "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
     deadline_.expires_after(cfg.write_timeout);
     co_await bhttp::async_write(stream_, cont, asio::redirect_error(kUseTask, r.ec));
