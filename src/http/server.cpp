@@ -74,6 +74,9 @@ constexpr std::string_view kSecurityHeaders =
     "X-XSS-Protection: 1; mode=block\r\n"
     "Referrer-Policy: strict-origin-when-cross-origin\r\n";
 
+// Room for a typical request's fields (browsers send about a dozen) before the vector grows.
+constexpr std::size_t kUsualFieldCount = 16;
+
 // The first read on an idle connection only needs to see that a request has started.
 constexpr std::size_t kFirstReadChunk = 4096;
 // After an error answer we read and discard what the client is still sending, so closing
@@ -105,17 +108,86 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-/// A Transfer-Encoding other than exactly "chunked", or given twice: the parser would take
-/// the body as empty where a proxy in front may not (RFC 9112 §6.1 wants a 400), so the
-/// request is refused and the connection closed rather than framed by a guess.
-bool ambiguous_framing(const bhttp::request<bhttp::string_body>& msg) {
-  const auto [first, last] = msg.equal_range(bhttp::field::transfer_encoding);
-  if (first == last) return false;
-  if (std::next(first) != last) return true;
-  std::string_view value = first->value();
+std::string_view trim_blanks(std::string_view value) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  return !iequals_ascii(value, "chunked");
+  return value;
+}
+
+/// Beast's HTTP/1.1 parser writing straight into a Request: the method, target, fields
+/// (names lower-cased) and body land where the handler reads them. Beast's own request_parser
+/// built a beast::http::fields first (an allocation per field), copied afterwards.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  RequestParser(Request& req, std::uint32_t header_limit, std::uint64_t body_limit) : req_(req) {
+    this->header_limit(header_limit);
+    this->body_limit(body_limit);
+  }
+
+  /// A Transfer-Encoding other than exactly "chunked", or given twice: the parser would take
+  /// the body as empty where a proxy in front may not (RFC 9112 §6.1 wants a 400), so the
+  /// request is refused and the connection closed rather than framed by a guess.
+  [[nodiscard]] bool ambiguous_framing() const { return ambiguous_framing_; }
+  [[nodiscard]] int http_version() const { return version_; }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int version,
+                       beast::error_code&) override {
+    req_.method.assign(method.data(), method.size());
+    req_.target.assign(target.data(), target.size());
+    version_ = version;
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(bhttp::field field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    const std::string_view text(value.data(), value.size());
+    if (field == bhttp::field::transfer_encoding) {
+      ambiguous_framing_ = ambiguous_framing_ || saw_transfer_encoding_ || !iequals_ascii(trim_blanks(text), "chunked");
+      saw_transfer_encoding_ = true;
+    }
+    std::string lower(name.data(), name.size());
+    lower_ascii_in_place(lower);
+    req_.headers.emplace_back(std::move(lower), text);
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, beast::error_code&) override {
+    // Within the body limit: the base class refused a longer Content-Length already.
+    if (content_length) req_.body.reserve(static_cast<std::size_t>(*content_length));
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request& req_;
+  int version_ = 11;
+  bool saw_transfer_encoding_ = false;
+  bool ambiguous_framing_ = false;
+};
+
+/// RFC 6455 §4.2.1 as Beast's websocket::is_upgrade reads it, from our Request.
+bool is_websocket_upgrade(const Request& req, int version) {
+  if (version < 11 || req.method != "GET") return false;
+  const auto connection = req.header("connection");
+  const auto upgrade = req.header("upgrade");
+  return connection && upgrade && bhttp::token_list(*connection).exists("upgrade") &&
+         bhttp::token_list(*upgrade).exists("websocket");
+}
+
+/// The upgrade request again as Beast's message, for its WebSocket handshake (rare path).
+bhttp::request<bhttp::empty_body> beast_request(const Request& req, int version) {
+  bhttp::request<bhttp::empty_body> msg;
+  msg.method_string(req.method);
+  msg.target(req.target);
+  msg.version(static_cast<unsigned>(version));
+  for (const auto& [name, value] : req.headers) msg.insert(name, value);
+  return msg;
 }
 
 std::string_view method_label(std::string_view m) {
@@ -462,7 +534,7 @@ class Connection final : public Session {
   void record(int status, std::size_t bytes, const Request& req, std::string_view route, Clock::time_point started,
               bool counts_in_flight) const;
   [[nodiscard]] bool ws_origin_allowed(const Request& req) const;
-  Task<void> run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+  Task<void> run_websocket(const bhttp::request<bhttp::empty_body>& msg, WebSocketAccept accept,
                            std::shared_ptr<Request> req, std::string route, Clock::time_point started);
   Task<void> ws_write_loop();
   /// Timeouts, size limit and handshake headers of the new WebSocket; returns the timeouts.
@@ -503,9 +575,8 @@ class Connection final : public Session {
   };
   /// The request-handling step, without I/O: target checks, CORS preflight, routing,
   /// admission and the WebSocket handler's verdict.
-  Decision decide(Request& req, const bhttp::request<bhttp::string_body>& msg) const;
+  Decision decide(Request& req, int http_version) const;
   void decide_upgrade(Request& req, const WebSocketHandler& handler, Decision& d) const;
-  std::shared_ptr<Request> make_request(bhttp::request<bhttp::string_body>& msg) const;
   /// What the connection knows of a request: its id (the client's when well-formed), whether
   /// it came over TLS, and who sent it (behind a trusted proxy, the proxy's word).
   void identify(Request& req) const {
@@ -519,21 +590,21 @@ class Connection final : public Session {
   void start_handler(const Handler& handler, const std::shared_ptr<Request>& req, const std::string& route);
   /// The handler's answer, or 503 when it did not answer in time.
   Response take_reply(const Request& req, const std::string& route);
-  [[nodiscard]] std::unique_ptr<bhttp::request_parser<bhttp::string_body>> make_parser() const;
   void close_stream();
   /// Parses what is already in buffer_; need_more is not an error.
-  beast::error_code parse_buffered(bhttp::request_parser<bhttp::string_body>& parser);
+  beast::error_code parse_buffered(RequestParser& parser);
   struct ReadResult {
     beast::error_code ec;
     bool peer_gone = false;  // the 100 Continue could not be written: nothing to answer
   };
   /// Reads the rest of a request that was not whole in the buffer.
-  Task<ReadResult> read_rest(bhttp::request_parser<bhttp::string_body>& parser, Clock::time_point header_deadline);
+  Task<ReadResult> read_rest(RequestParser& parser, const Request& req, Clock::time_point header_deadline);
   /// The answer to a request that could not be read, or none when the client is gone.
   std::optional<Response> read_error_response(const beast::error_code& ec, const Request& req) const;
   void finalize(Response& res, const Request& req, bool preflight) const;
   Task<void> drain_and_close();
-  Request make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const;
+  /// What is known of a request that could not be read whole: its head, when that was.
+  void keep_partial_request(Request& req, const RequestParser& parser) const;
 
   Server::Impl& srv_;
   Executor executor_;
@@ -650,26 +721,15 @@ struct ReplyState {
   }
 };
 
-void fill_headers(Request& req, const bhttp::request<bhttp::string_body>& msg) {
-  req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
-  for (const auto& f : msg) {
-    std::string name(f.name_string());
-    lower_ascii_in_place(name);
-    req.headers.emplace_back(std::move(name), std::string(f.value()));
-  }
-}
-
 template <class Stream>
-Request Connection<Stream>::make_partial_request(const bhttp::request_parser<bhttp::string_body>* parser) const {
-  Request req;
-  if (parser != nullptr && parser->is_header_done()) {
-    const auto& msg = parser->get();
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    fill_headers(req, msg);
+void Connection<Stream>::keep_partial_request(Request& req, const RequestParser& parser) const {
+  if (!parser.is_header_done()) {  // a head cut short: none of it is believed
+    req.method.clear();
+    req.target.clear();
+    req.headers.clear();
   }
+  req.body.clear();
   identify(req);
-  return req;
 }
 
 template <class Stream>
@@ -950,7 +1010,7 @@ Task<void> Connection<Stream>::ws_read_loop(const WebSocketCallbacks& callbacks,
 }
 
 template <class Stream>
-Task<void> Connection<Stream>::run_websocket(bhttp::request<bhttp::string_body>& msg, WebSocketAccept accept,
+Task<void> Connection<Stream>::run_websocket(const bhttp::request<bhttp::empty_body>& msg, WebSocketAccept accept,
                                              std::shared_ptr<Request> req, std::string route,
                                              Clock::time_point started) {
   auto self = shared_from_this();
@@ -1002,19 +1062,7 @@ Task<void> Connection<Stream>::drain_and_close() {
 }
 
 template <class Stream>
-std::shared_ptr<Request> Connection<Stream>::make_request(bhttp::request<bhttp::string_body>& msg) const {
-  auto req = std::make_shared<Request>();
-  req->method = std::string(msg.method_string());
-  req->target = std::string(msg.target());
-  fill_headers(*req, msg);
-  req->body = std::move(msg.body());
-  identify(*req);
-  return req;
-}
-
-template <class Stream>
-typename Connection<Stream>::Decision Connection<Stream>::decide(Request& req,
-                                                                 const bhttp::request<bhttp::string_body>& msg) const {
+typename Connection<Stream>::Decision Connection<Stream>::decide(Request& req, int http_version) const {
   Decision d;
   if (!parse_target(req)) {
     d.route = "invalid";
@@ -1046,7 +1094,7 @@ typename Connection<Stream>::Decision Connection<Stream>::decide(Request& req,
     return d;
   }
   d.route = std::move(match.pattern);
-  if (match.websocket != nullptr && websocket::is_upgrade(msg)) {
+  if (match.websocket != nullptr && is_websocket_upgrade(req, http_version)) {
     decide_upgrade(req, *match.websocket, d);
   } else {
     d.kind = Decision::Kind::Dispatch;
@@ -1119,14 +1167,6 @@ Response Connection<Stream>::take_reply(const Request& req, const std::string& r
 }
 
 template <class Stream>
-std::unique_ptr<bhttp::request_parser<bhttp::string_body>> Connection<Stream>::make_parser() const {
-  auto parser = std::make_unique<bhttp::request_parser<bhttp::string_body>>();
-  parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(srv_.config.header_limit, UINT32_MAX)));
-  parser->body_limit(srv_.config.body_limit);
-  return parser;
-}
-
-template <class Stream>
 void Connection<Stream>::close_stream() {
   beast::error_code ignored;
   deadline_.cancel();
@@ -1135,7 +1175,7 @@ void Connection<Stream>::close_stream() {
 }
 
 template <class Stream>
-beast::error_code Connection<Stream>::parse_buffered(bhttp::request_parser<bhttp::string_body>& parser) {
+beast::error_code Connection<Stream>::parse_buffered(RequestParser& parser) {
   // Fast path: a request already whole in the buffer (the usual case: it arrived in one
   // segment) is parsed right here, without two asynchronous reads that would complete at
   // once but still arm a timer, queue a completion and resume this coroutine each.
@@ -1151,8 +1191,8 @@ beast::error_code Connection<Stream>::parse_buffered(bhttp::request_parser<bhttp
 }
 
 template <class Stream>
-Task<typename Connection<Stream>::ReadResult> Connection<Stream>::read_rest(
-    bhttp::request_parser<bhttp::string_body>& parser, Clock::time_point header_deadline) {
+Task<typename Connection<Stream>::ReadResult> Connection<Stream>::read_rest(RequestParser& parser, const Request& req,
+                                                                            Clock::time_point header_deadline) {
   const auto& cfg = srv_.config;
   ReadResult r;
   if (!parser.is_header_done()) {
@@ -1161,9 +1201,7 @@ Task<typename Connection<Stream>::ReadResult> Connection<Stream>::read_rest(
   }
   if (r.ec || parser.is_done()) co_return r;
   // The body is still to come: a client waiting for 100 Continue gets it first.
-  auto& msg = parser.get();
-  if (auto expect = msg.find(bhttp::field::expect);
-      expect != msg.end() && iequals_ascii(expect->value(), "100-continue")) {
+  if (auto expect = req.header("expect"); expect && iequals_ascii(*expect, "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
     deadline_.expires_after(cfg.write_timeout);
     co_await bhttp::async_write(stream_, cont, asio::redirect_error(kUseTask, r.ec));
@@ -1211,6 +1249,7 @@ Task<bool> Connection<Stream>::handshake() {
 template <class Stream>
 Task<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection> self) {
   const auto& cfg = srv_.config;
+  const auto header_limit = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.header_limit, UINT32_MAX));
   beast::error_code ec;
   bool first = true;
   bool cut = false;  // closed for a protocol error: answer sent, drain the rest
@@ -1242,34 +1281,35 @@ Task<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection
 
     // One request at a time: pipelined requests wait in buffer_ (bounded by its max size)
     // or in the kernel, and answers go out in order.
-    auto parser = make_parser();
-    ec = parse_buffered(*parser);
-    if (!ec && !parser->is_done()) {
-      auto read = co_await read_rest(*parser, header_deadline);
+    auto req = std::make_shared<Request>();
+    req->headers.reserve(kUsualFieldCount);
+    RequestParser parser(*req, header_limit, cfg.body_limit);
+    ec = parse_buffered(parser);
+    if (!ec && !parser.is_done()) {
+      auto read = co_await read_rest(parser, *req, header_deadline);
       if (read.peer_gone) break;
       ec = read.ec;
     }
     if (ec) {
-      Request req = make_partial_request(parser.get());
-      auto res = read_error_response(ec, req);
+      keep_partial_request(*req, parser);
+      auto res = read_error_response(ec, *req);
       if (!res) break;
-      co_await write(std::move(*res), req, false, "invalid", started, false, false);
+      co_await write(std::move(*res), *req, false, "invalid", started, false, false);
       cut = true;
       break;
     }
 
-    if (ambiguous_framing(parser->get())) {
-      Request req = make_partial_request(parser.get());
-      co_await write(error_response(req, 400, "bad_request", "Transfer-Encoding must be chunked alone."), req, false,
+    if (parser.ambiguous_framing()) {
+      keep_partial_request(*req, parser);
+      co_await write(error_response(*req, 400, "bad_request", "Transfer-Encoding must be chunked alone."), *req, false,
                      "invalid", started, false, false);
       cut = true;
       break;
     }
-    auto msg = parser->release();
-    auto req = make_request(msg);
-    const bool keep_alive = msg.keep_alive();
+    identify(*req);
+    const bool keep_alive = parser.keep_alive();
     if (srv_.in_flight != nullptr) srv_.in_flight->inc();
-    Decision d = decide(*req, msg);
+    Decision d = decide(*req, parser.http_version());
     if (d.kind == Decision::Kind::Dispatch) {
       start_handler(*d.handler, req, d.route);
       if (!answered_) {
@@ -1280,7 +1320,8 @@ Task<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection
       d.response = take_reply(*req, d.route);
     } else if (d.kind == Decision::Kind::Upgrade) {
       if (!stopping_) {
-        co_await run_websocket(msg, std::move(*d.ws_accept), req, std::move(d.route), started);
+        co_await run_websocket(beast_request(*req, parser.http_version()), std::move(*d.ws_accept), req,
+                               std::move(d.route), started);
         co_return;
       }
       d.response = error_response(*req, 503, "shutting_down", "The server is shutting down.");

@@ -575,6 +575,23 @@ TEST_F(ServerTest, BodyOverLimitIs413) {
   EXPECT_EQ(ok->body.size(), 1000U);
 }
 
+TEST_F(ServerTest, AChunkedBodyArrivesWholeAndInOrder) {
+  start();
+  Client c(server_->port());
+  // Two requests on one connection, the first one's body in chunks (one with an extension),
+  // sent in pieces that split chunk sizes and data.
+  c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+  c.send("lo\r\n7;note=x\r\n, world\r\n0\r\n\r\n");
+  auto first = c.read();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->body, "hello, world");
+  c.send(post("/echo", "second"));
+  auto second = c.read();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body, "second");
+}
+
 TEST_F(ServerTest, HugeBodyIsAnswered413NotReset) {
   start();
   Client c(server_->port());
