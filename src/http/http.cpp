@@ -4,10 +4,14 @@
 #include "common/ascii.hpp"
 #include "http/websocket.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
 
 namespace permiso::http {
 namespace {
@@ -130,6 +134,10 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
   r.method.reserve(method.size());
   for (char c : method) r.method.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   r.segments = split_path(pattern);
+  if (r.segments.size() > kMaxSegments) {
+    throw std::invalid_argument("a route has at most " + std::to_string(kMaxSegments) +
+                                " segments: " + std::string(pattern));
+  }
   r.pattern = std::string(pattern);
   r.handler = std::move(handler);
   routes_.push_back(std::move(r));
@@ -157,51 +165,72 @@ std::vector<Router::RouteName> Router::routes() const {
   return out;
 }
 
-Router::Match Router::match(Request& req) const {
-  const auto segs = split_path(req.path);
-  // A route's rank is its capture positions read left to right: a literal in an earlier
-  // segment beats a capture there, so "/users/me" wins over "/users/{id}".
-  auto path_matches = [&](const Route& r, std::vector<bool>& captures) {
-    if (r.segments.size() != segs.size()) return false;
-    captures.assign(segs.size(), false);
-    for (std::size_t i = 0; i < segs.size(); ++i) {
-      if (is_capture(r.segments[i])) {
-        if (segs[i].empty()) return false;
-        captures[i] = true;
-      } else if (r.segments[i] != segs[i]) {
-        return false;
-      }
-    }
-    return true;
-  };
+namespace {
 
-  const Route* best = nullptr;
-  std::vector<bool> best_caps;
-  const Route* best_any_method = nullptr;
-  std::vector<bool> best_any_caps;
-  std::vector<std::string> allowed;
-  std::vector<bool> caps;
-  for (const auto& r : routes_) {
-    if (!path_matches(r, caps)) continue;
-    if (best_any_method == nullptr || caps < best_any_caps) {
-      best_any_method = &r;
-      best_any_caps = caps;
+/// A request path's segments, without copying them: most paths have a handful.
+using PathSegments = boost::container::small_vector<std::string_view, 8>;
+
+PathSegments path_segments(std::string_view path) {
+  PathSegments out;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (path.empty()) return out;
+  for (;;) {
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+/// Which segments of a matching route are captures, the first segment in the highest bit:
+/// a smaller rank is a more specific route ("/users/me" before "/users/{id}"), since a
+/// literal in an earlier segment beats a capture there. nullopt: the route does not match.
+std::optional<std::uint64_t> capture_rank(const std::vector<std::string>& route, const PathSegments& segs) {
+  if (route.size() != segs.size()) return std::nullopt;
+  std::uint64_t rank = 0;
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    rank <<= 1U;
+    if (is_capture(route[i])) {
+      if (segs[i].empty()) return std::nullopt;
+      rank |= 1U;
+    } else if (route[i] != segs[i]) {
+      return std::nullopt;
     }
-    if (r.method == req.method) {
-      if (best == nullptr || caps < best_caps) {
-        best = &r;
-        best_caps = caps;
-      }
+  }
+  return rank;
+}
+
+}  // namespace
+
+Router::Match Router::match(Request& req) const {
+  const auto segs = path_segments(req.path);
+  Match m;
+  if (segs.size() > kMaxSegments) return m;  // no route is that deep: 404
+  const Route* best = nullptr;
+  std::uint64_t best_rank = 0;
+  const Route* best_any_method = nullptr;
+  std::uint64_t best_any_rank = 0;
+  for (const auto& r : routes_) {
+    const auto rank = capture_rank(r.segments, segs);
+    if (!rank) continue;
+    if (best_any_method == nullptr || *rank < best_any_rank) {
+      best_any_method = &r;
+      best_any_rank = *rank;
+    }
+    if (r.method == req.method && (best == nullptr || *rank < best_rank)) {
+      best = &r;
+      best_rank = *rank;
     }
   }
 
-  Match m;
   if (best == nullptr) {
     if (best_any_method == nullptr) return m;  // 404
     // 405 only for the most specific path shape, so "/users/me" does not advertise
     // the methods of "/users/{id}".
+    std::vector<std::string_view> allowed;
     for (const auto& r : routes_) {
-      if (path_matches(r, caps) && caps == best_any_caps &&
+      if (capture_rank(r.segments, segs) == best_any_rank &&
           std::find(allowed.begin(), allowed.end(), r.method) == allowed.end()) {
         allowed.push_back(r.method);
       }
@@ -219,7 +248,7 @@ Router::Match Router::match(Request& req) const {
   m.pattern = best->pattern;
   req.path_params.clear();
   for (std::size_t i = 0; i < segs.size(); ++i) {
-    if (best_caps[i]) {
+    if ((best_rank >> (segs.size() - 1 - i) & 1U) != 0) {
       const auto& s = best->segments[i];
       req.path_params[s.substr(1, s.size() - 2)] = segs[i];
     }

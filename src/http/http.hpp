@@ -6,6 +6,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -112,6 +113,10 @@ class Router {
   [[nodiscard]] std::vector<RouteName> routes() const;
 
  private:
+  /// Deeper patterns are refused by add() and deeper paths match nothing (capture ranks are
+  /// bit masks).
+  static constexpr std::size_t kMaxSegments = 64;
+
   struct Route {
     std::string method;
     std::vector<std::string> segments;  // "{name}" marks a capture

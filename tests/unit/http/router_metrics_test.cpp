@@ -93,6 +93,52 @@ TEST(Router, RootAndDeepPathsDoNotCollide) {
   EXPECT_EQ(router.match(deeper).handler, nullptr);
 }
 
+TEST(Router, ALiteralInAnEarlierSegmentWinsWhateverTheOrderAdded) {
+  Router router;
+  auto answer = [](std::string body) {
+    return [body](Request&) {
+      Response r;
+      r.body = body;
+      return r;
+    };
+  };
+  router.add_sync("GET", "/{kind}/b/c", answer("capture-first"));
+  router.add_sync("GET", "/a/{x}/c", answer("literal-first"));
+  router.add_sync("GET", "/a/{x}/{y}", answer("two-captures"));
+  router.add_sync("PUT", "/{kind}/b/c", answer("put"));
+  auto req = make("GET", "/a/b/c");
+  auto m = router.match(req);
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(call(m, req).body, "literal-first");
+  EXPECT_EQ(req.param("x"), "b");
+  auto other = make("GET", "/z/b/c");
+  auto m2 = router.match(other);
+  ASSERT_NE(m2.handler, nullptr);
+  EXPECT_EQ(call(m2, other).body, "capture-first");
+  EXPECT_EQ(other.param("kind"), "z");
+  // 405 names the methods of the most specific shape that matches the path only.
+  auto post = make("POST", "/a/b/c");
+  auto m3 = router.match(post);
+  EXPECT_TRUE(m3.method_not_allowed);
+  EXPECT_EQ(m3.pattern, "/a/{x}/c");
+  EXPECT_EQ(m3.allowed_methods, "GET");
+}
+
+TEST(Router, PathsDeeperThanAnyRouteCanBeMatchNothing) {
+  Router router;
+  std::string deep;
+  for (int i = 0; i < 64; ++i) deep += "/{s" + std::to_string(i) + "}";
+  router.add_sync("GET", deep, [](Request&) { return Response{}; });
+  std::string path64;
+  for (int i = 0; i < 64; ++i) path64 += "/x";
+  auto req = make("GET", path64);
+  EXPECT_NE(router.match(req).handler, nullptr);
+  auto deeper = make("GET", path64 + "/x");
+  EXPECT_EQ(router.match(deeper).handler, nullptr);
+  EXPECT_THROW(router.add_sync("GET", deep + "/{one_more}", [](Request&) { return Response{}; }),
+               std::invalid_argument);
+}
+
 TEST(ErrorResponse, FollowsTheContract) {
   Request req;
   req.request_id = "rid-1";
