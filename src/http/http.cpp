@@ -140,6 +140,9 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
   }
   r.pattern = std::string(pattern);
   r.handler = std::move(handler);
+  if (std::none_of(r.segments.begin(), r.segments.end(), is_capture)) {
+    literal_routes_[r.pattern].push_back(routes_.size());
+  }
   routes_.push_back(std::move(r));
 }
 
@@ -204,8 +207,19 @@ std::optional<std::uint64_t> capture_rank(const std::vector<std::string>& route,
 }  // namespace
 
 Router::Match Router::match(Request& req) const {
-  const auto segs = path_segments(req.path);
   Match m;
+  if (auto literal = literal_routes_.find(req.path); literal != literal_routes_.end()) {
+    for (const auto index : literal->second) {
+      const auto& r = routes_[index];
+      if (r.method != req.method) continue;
+      m.handler = &r.handler;
+      m.websocket = r.websocket.get();
+      m.pattern = r.pattern;
+      req.path_params.clear();
+      return m;
+    }
+  }
+  const auto segs = path_segments(req.path);
   if (segs.size() > kMaxSegments) return m;  // no route is that deep: 404
   const Route* best = nullptr;
   std::uint64_t best_rank = 0;

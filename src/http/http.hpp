@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -124,7 +125,16 @@ class Router {
     Handler handler;
     std::shared_ptr<WebSocketHandler> websocket;  // shared_ptr: the type is incomplete here
   };
+  /// Transparent, so a request's path is looked up without building a string.
+  struct PathHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view path) const { return std::hash<std::string_view>{}(path); }
+  };
   std::vector<Route> routes_;
+  /// The routes without captures by their exact pattern (indices into routes_, in the order
+  /// added): such a route is the most specific match there is, so the usual request (a fixed
+  /// path) is found without trying every route.
+  std::unordered_map<std::string, std::vector<std::size_t>, PathHash, std::equal_to<>> literal_routes_;
 };
 
 }  // namespace permiso::http

@@ -124,6 +124,38 @@ TEST(Router, ALiteralInAnEarlierSegmentWinsWhateverTheOrderAdded) {
   EXPECT_EQ(m3.allowed_methods, "GET");
 }
 
+TEST(Router, AFixedPathFindsItsMethodAndOtherwiseAnswers405) {
+  Router router;
+  auto answer = [](std::string body) {
+    return [body](Request&) {
+      Response r;
+      r.body = body;
+      return r;
+    };
+  };
+  router.add_sync("GET", "/api/v1/trades", answer("list"));
+  router.add_sync("GET", "/api/v1/{thing}", answer("capture"));
+  router.add_sync("POST", "/api/v1/trades", answer("open"));
+  router.add_sync("GET", "/api/v1/trades", answer("shadowed"));  // the first one added wins
+  auto get = make("GET", "/api/v1/trades");
+  get.path_params["stale"] = "x";
+  auto m = router.match(get);
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(call(m, get).body, "list");
+  EXPECT_EQ(m.pattern, "/api/v1/trades");
+  EXPECT_TRUE(get.path_params.empty());
+  auto post = make("POST", "/api/v1/trades");
+  auto m2 = router.match(post);
+  ASSERT_NE(m2.handler, nullptr);
+  EXPECT_EQ(call(m2, post).body, "open");
+  auto del = make("DELETE", "/api/v1/trades");
+  auto m3 = router.match(del);
+  EXPECT_TRUE(m3.method_not_allowed);
+  EXPECT_EQ(m3.allowed_methods, "GET, POST");
+  auto trailing = make("GET", "/api/v1/trades/");  // another path: not the fixed one
+  EXPECT_EQ(router.match(trailing).handler, nullptr);
+}
+
 TEST(Router, PathsDeeperThanAnyRouteCanBeMatchNothing) {
   Router router;
   std::string deep;
