@@ -1,0 +1,272 @@
+// WebSocket fan-out client in C++: the same command line and output as ws_fanout.py, for the
+// subscriber counts where the Python client cannot keep up (it saturates a core near 1,000).
+// N subscribers to mt5-api's quote stream (GET /api/v1/stream) on one thread and one
+// io_context, each subscribed to every symbol its welcome message lists; counts the quote
+// messages delivered during the measured window after a warm-up. Prints one line:
+//   RESULT subscribers=N quotes=Q quotes_per_s=R per_subscriber_per_s=S min_subscriber_per_s=M closed=C
+//          client_cpu_pct=P window_s=W
+// (the window is measured: on a loaded machine the client may wake up later than asked).
+// Messages are counted by a substring test, not parsed, so the client stays cheap.
+// With SERVER_PID, also the server's CPU over the same window, per delivered quote:
+//   CPU pid=P user_us_per_quote=U sys_us_per_quote=S total_us_per_quote=T
+// Usage: ws_fanout_client URL TOKENS(comma list, rotated) N SECONDS [WARMUP_SECONDS [SERVER_PID]]
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kQuoteMarker = R"("type":"quote")";
+constexpr auto kConnectDeadline = std::chrono::seconds(60);  // as ws_fanout.py: all connected or fail
+constexpr auto kReadyPoll = std::chrono::milliseconds(50);
+
+struct Options {
+  std::string host;
+  std::string port;
+  std::string target;
+  std::vector<std::string> tokens;
+  std::size_t subscribers = 0;
+  double seconds = 0;
+  double warmup = 1.0;
+  long server_pid = -1;  // none
+};
+
+/// What the subscribers share with main (one thread: no synchronisation).
+struct State {
+  std::vector<std::uint64_t> counts;
+  std::size_t ready = 0;
+  std::size_t closed = 0;
+  bool measuring = false;
+  bool done = false;
+  std::exception_ptr failure;  // the first subscriber that could not connect or subscribe
+};
+
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0;;) {
+    auto end = text.find(sep, start);
+    out.emplace_back(text.substr(start, end - start));
+    if (end == std::string_view::npos) return out;
+    start = end + 1;
+  }
+}
+
+/// ws://host:port/path only: the bench talks to mt5-api on loopback, without TLS.
+Options parse_options(int argc, char** argv) {
+  if (argc < 5) throw std::invalid_argument("usage: ws_fanout_client URL TOKENS N SECONDS [WARMUP [SERVER_PID]]");
+  Options o;
+  std::string_view url = argv[1];
+  constexpr std::string_view kScheme = "ws://";
+  if (!url.starts_with(kScheme)) throw std::invalid_argument("URL must start with ws://");
+  url.remove_prefix(kScheme.size());
+  const auto slash = url.find('/');
+  const auto authority = url.substr(0, slash);
+  o.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  const auto colon = authority.rfind(':');
+  if (colon == std::string_view::npos) throw std::invalid_argument("URL needs a port");
+  o.host = std::string(authority.substr(0, colon));
+  o.port = std::string(authority.substr(colon + 1));
+  o.tokens = split(argv[2], ',');
+  o.subscribers = std::stoul(argv[3]);
+  o.seconds = std::stod(argv[4]);
+  if (argc > 5) o.warmup = std::stod(argv[5]);
+  if (argc > 6) o.server_pid = std::stol(argv[6]);
+  if (o.subscribers == 0) throw std::invalid_argument("N must be at least 1");
+  return o;
+}
+
+/// The subscribe request for every symbol the welcome message offers; throws on anything else.
+std::string subscribe_request(std::string_view welcome_text) {
+  const auto welcome = boost::json::parse(welcome_text).as_object();
+  const auto* type = welcome.if_contains("type");
+  const auto* symbols = welcome.if_contains("available_symbols");
+  if (type == nullptr || *type != "welcome" || symbols == nullptr || !symbols->is_array() ||
+      symbols->as_array().empty()) {
+    throw std::runtime_error("unexpected first message: " + std::string(welcome_text));
+  }
+  return boost::json::serialize(boost::json::object{{"action", "subscribe"}, {"symbols", *symbols}});
+}
+
+asio::awaitable<void> subscriber(const Options& opt, const tcp::resolver::results_type& endpoints, std::size_t index,
+                                 State& state) {
+  websocket::stream<beast::tcp_stream> ws(co_await asio::this_coro::executor);
+  co_await beast::get_lowest_layer(ws).async_connect(endpoints, asio::use_awaitable);
+  beast::get_lowest_layer(ws).expires_never();  // the WebSocket's own timeouts from here on
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+  ws.set_option(
+      websocket::stream_base::decorator([token = opt.tokens[index % opt.tokens.size()]](websocket::request_type& req) {
+        req.set(beast::http::field::authorization, "Bearer " + token);
+      }));
+  co_await ws.async_handshake(opt.host + ":" + opt.port, opt.target, asio::use_awaitable);
+
+  beast::flat_buffer buffer;
+  co_await ws.async_read(buffer, asio::use_awaitable);
+  const auto request = subscribe_request(beast::buffers_to_string(buffer.data()));
+  buffer.consume(buffer.size());
+  ws.text(true);
+  co_await ws.async_write(asio::buffer(request), asio::use_awaitable);
+  ++state.ready;
+
+  // The hot loop: one message per read, counted by a substring test on its bytes in place.
+  beast::error_code ec;
+  for (;;) {
+    co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    if (state.measuring) {
+      const auto data = buffer.cdata();
+      const std::string_view text(static_cast<const char*>(data.data()), data.size());
+      if (text.find(kQuoteMarker) != std::string_view::npos) ++state.counts[index];
+    }
+    buffer.consume(buffer.size());
+  }
+  if (!state.done) ++state.closed;
+}
+
+/// Runs the io_context for `d` (or until all subscribers are ready, with `until_ready`).
+void run_for(asio::io_context& ioc, State& state, Clock::duration d, bool until_ready, std::size_t n) {
+  const auto deadline = Clock::now() + d;
+  while (Clock::now() < deadline) {
+    if (state.failure) std::rethrow_exception(state.failure);
+    if (until_ready && state.ready >= n) return;
+    const auto step =
+        until_ready ? std::min<Clock::duration>(kReadyPoll, deadline - Clock::now()) : deadline - Clock::now();
+    ioc.run_for(step);
+    if (ioc.stopped()) ioc.restart();
+  }
+  if (until_ready && state.ready < n) {
+    throw std::runtime_error("only " + std::to_string(state.ready) + " of " + std::to_string(n) +
+                             " subscribers connected");
+  }
+}
+
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+struct Ticks {
+  long user = 0;
+  long system = 0;
+};
+
+/// utime and stime of `pid` (fields 14 and 15 of /proc/PID/stat, after the command name).
+Ticks cpu_ticks(long pid) {
+  if (pid < 0) return {};
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');
+  if (paren == std::string::npos) throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string skip;
+  for (int i = 0; i < 11; ++i) fields >> skip;  // state … cmajflt
+  Ticks t;
+  fields >> t.user >> t.system;
+  return t;
+}
+
+/// 1,000 subscribers need more descriptors than the usual soft limit of 1,024.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int run(const Options& opt) {
+  raise_open_files_limit();
+  State state;  // before the io_context: the subscribers' frames, destroyed with it, refer to it
+  asio::io_context ioc(1);
+  const auto endpoints = tcp::resolver(ioc).resolve(opt.host, opt.port);
+  state.counts.assign(opt.subscribers, 0);
+  for (std::size_t i = 0; i < opt.subscribers; ++i) {
+    asio::co_spawn(ioc, subscriber(opt, endpoints, i, state), [&state](std::exception_ptr e) {
+      if (e && !state.failure && !state.done) state.failure = e;
+    });
+  }
+  run_for(ioc, state, kConnectDeadline, true, opt.subscribers);
+  run_for(ioc, state, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.warmup)), false,
+          opt.subscribers);
+
+  const double cpu0 = process_cpu_seconds();
+  const Ticks server0 = cpu_ticks(opt.server_pid);
+  state.measuring = true;
+  const auto start = Clock::now();
+  run_for(ioc, state, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.seconds)), false,
+          opt.subscribers);
+  state.measuring = false;
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu = process_cpu_seconds() - cpu0;
+  const Ticks server1 = cpu_ticks(opt.server_pid);
+  state.done = true;
+
+  const auto n = static_cast<double>(opt.subscribers);
+  const std::uint64_t total = std::accumulate(state.counts.begin(), state.counts.end(), std::uint64_t{0});
+  const std::uint64_t least = *std::min_element(state.counts.begin(), state.counts.end());
+  const auto total_d = static_cast<double>(total);
+  std::printf(
+      "RESULT subscribers=%zu quotes=%llu quotes_per_s=%.0f per_subscriber_per_s=%.1f min_subscriber_per_s=%.1f "
+      "closed=%zu client_cpu_pct=%.0f window_s=%.1f\n",
+      opt.subscribers, static_cast<unsigned long long>(total), total_d / elapsed, total_d / elapsed / n,
+      static_cast<double>(least) / elapsed, state.closed, 100 * cpu / elapsed, elapsed);
+  if (opt.server_pid >= 0 && total > 0) {
+    const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    const double user = static_cast<double>(server1.user - server0.user) * us_per_tick / total_d;
+    const double system = static_cast<double>(server1.system - server0.system) * us_per_tick / total_d;
+    std::printf("CPU pid=%ld user_us_per_quote=%.2f sys_us_per_quote=%.2f total_us_per_quote=%.2f\n", opt.server_pid,
+                user, system, user + system);
+  }
+  std::fflush(stdout);
+  if (state.closed > 0 || least == 0) {
+    std::fprintf(stderr, "%zu subscribers were closed early, the least got %llu quotes\n", state.closed,
+                 static_cast<unsigned long long>(least));
+    return 1;
+  }
+  return 0;  // the sockets are not closed one by one: the process exit drops them, as the Python client's cancel does
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_options(argc, argv));
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "ws_fanout_client: %s\n", ex.what());
+    return 1;
+  }
+}
