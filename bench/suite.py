@@ -51,7 +51,7 @@ def kv(text):
 
 
 def parse_http(out, name):
-    """RESULT lines (bench/http/result.lua, client_credentials.lua, ws_fanout.py), each with the
+    """RESULT lines (bench/http/result.lua, client_credentials.lua, ws_fanout_client/.py), each with the
     CPU lines that follow it (keyed by what precedes "CPU": "" for the service, "nginx", ...)."""
     rows = []
     for line in out.splitlines():
@@ -271,6 +271,13 @@ def main():
     return 0
 
 
+def fanout_client_name(build):
+    """The client bench/stream/ws_fanout.sh runs: the C++ one when built, else the Python one."""
+    if os.access(os.path.join(ROOT, build, "bench/stream/ws_fanout_client"), os.X_OK):
+        return "bench/stream/ws_fanout_client: C++, Beast, one thread"
+    return "bench/stream/ws_fanout.py: python3-websockets, falls behind near 1,000 subscribers"
+
+
 def render(results, floors, secs, min_time, build, started, load_before, load_after, micro):
     m = machine()
     commit = git("rev-parse", "HEAD")
@@ -345,7 +352,7 @@ def render(results, floors, secs, min_time, build, started, load_before, load_af
     w("## WebSocket quote fan-out (mt5-api GET /api/v1/stream)\n")
     cmd, parsed, _ = results["ws-fanout"]
     w("Subscribers to every symbol, the simulator ticking every 50 ms; quotes delivered per second in total "
-      "and per subscriber; mt5-api CPU per delivered quote. One Python client process (python3-websockets) "
+      f"and per subscriber; mt5-api CPU per delivered quote. One client process ({fanout_client_name(build)}) "
       "holds every subscriber: its CPU share shows when it, not the server, is the limit; the window is the "
       "measured one (longer than asked when the machine is too loaded to wake the client on time). "
       "The simulator's rate bounds each subscriber's (one subscriber receives every quote produced): "

@@ -9,8 +9,10 @@ BENCH_SECONDS (default 5) is each point's measured window; GROWTH_AUDIT_MAX (def
 caps the audit table (the committed figures used 10000000: a 70 s bulk insert, a 2.7 GB file).
 GROWTH_CLIENT_SIZES (e.g. 100000,1000000) picks the clients dimension's sizes (default: 10 … 1 M),
 GROWTH_USER_SIZES the users dimension's (default 10,1000,100000,1000000);
-GROWTH_IDLE_SECONDS (default 4) is the idle CPU window.
-Needs wrk, matplotlib and python3-websockets (Debian packages); raises its open-files limit.
+GROWTH_IDLE_SECONDS (default 4) is the idle CPU window; GROWTH_WS_TICK_MS (default 50; e.g. 50,200) the
+simulator's tick for the websocket dimension, a series each.
+Needs wrk and matplotlib (Debian packages), and for the websocket dimension the C++ client
+(<build>/bench/stream/ws_fanout_client) or else python3-websockets; raises its open-files limit.
 
 Each dimension writes docs/growth-<dimension>.csv and docs/growth-<dimension>.png (throughput,
 p99 and server CPU per request against the size, log x); docs/growth.md is generated from all the
@@ -601,12 +603,33 @@ def dim_positions(build):
     write_csv("positions", rows)
 
 
+def fanout_client(build):
+    """The fan-out client: the C++ one (bench/stream/ws_fanout_client, keeps up at 1,000 subscribers)
+    when built, else ws_fanout.py (python3-websockets), which falls behind near 1,000."""
+    native = os.path.join(ROOT, build, "bench/stream/ws_fanout_client")
+    if os.access(native, os.X_OK):
+        return [native], "C++ client"
+    log(f"note: {os.path.relpath(native, ROOT)} not built: the Python client, which cannot keep up near "
+        "1,000 subscribers")
+    return ["/usr/bin/python3", "bench/stream/ws_fanout.py"], "Python client"
+
+
 def dim_websocket(build):
-    """Quote fan-out to N WebSocket subscribers (bench/stream/ws_fanout.py): delivered quotes/s in the
-    throughput panel, mt5-api CPU per delivered quote in the CPU panel; no latency (p99 left empty)."""
+    """Quote fan-out to N WebSocket subscribers (bench/stream/ws_fanout_client or ws_fanout.py): delivered
+    quotes/s in the throughput panel, mt5-api CPU per delivered quote in the CPU panel, its RSS after the
+    window in the middle one (VmHWM, the peak since the previous point, in the note); no latency.
+    GROWTH_WS_TICK_MS (default 50; a comma list gives one series each) is the simulator's tick."""
+    rows = []
+    client, client_name = fanout_client(build)
+    for tick in os.environ.get("GROWTH_WS_TICK_MS", "50").split(","):
+        rows += fanout_series(build, tick, client, client_name)
+    write_csv("websocket", rows)
+
+
+def fanout_series(build, tick, client, client_name):
     rows = []
     with tempfile.TemporaryDirectory(prefix="growth-ws-", dir="/tmp") as tmp:
-        stack = Stack(build, tmp, with_mt5=True, mt5_env={"MT5_SIM_TICK_MS": "50"})
+        stack = Stack(build, tmp, with_mt5=True, mt5_env={"MT5_SIM_TICK_MS": tick})
         stack.start()
         tokens = []
         for i in range(4):
@@ -615,9 +638,9 @@ def dim_websocket(build):
         url = f"ws://127.0.0.1:{stack.mt5_port}/api/v1/stream"
         for n in (1, 10, 100, 1000):
             idle = rss_mb(stack.mt5.pid)
-            out = subprocess.run(["/usr/bin/python3", "bench/stream/ws_fanout.py", url, ",".join(tokens), str(n),
-                                  str(SECONDS), "1", str(stack.mt5.pid)], cwd=ROOT, capture_output=True, text=True,
-                                 timeout=SECONDS + 120)
+            reset_peak_rss(stack.mt5.pid)
+            out = subprocess.run(client + [url, ",".join(tokens), str(n), str(SECONDS), "1", str(stack.mt5.pid)],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=SECONDS + 120)
             res = re.search(r"^RESULT (.*)$", out.stdout, re.M)
             cpu = re.search(r"total_us_per_quote=([0-9.]+)", out.stdout)
             if not res:
@@ -626,10 +649,11 @@ def dim_websocket(build):
             m = {"rps": float(vals["quotes_per_s"]), "p50_ms": "", "p99_ms": "nan",
                  "cpu_us_per_req": float(cpu.group(1)) if cpu else "nan", "rss_after_mb": round(rss_mb(stack.mt5.pid), 1),
                  "note": f"quotes/s per subscriber={vals['per_subscriber_per_s']} least={vals['min_subscriber_per_s']} "
-                         f"closed={vals['closed']} client_cpu_pct={vals['client_cpu_pct']}"}
-            rows.append(row("websocket", "mt5-api quote fan-out (tick 50 ms)", n, m, rss_idle_mb=round(idle, 1)))
+                         f"closed={vals['closed']} client_cpu_pct={vals['client_cpu_pct']} "
+                         f"peak_rss_mb={peak_rss_mb(stack.mt5.pid):.1f} ({client_name})"}
+            rows.append(row("websocket", f"mt5-api quote fan-out (tick {tick} ms)", n, m, rss_idle_mb=round(idle, 1)))
         stack.stop()
-    write_csv("websocket", rows)
+    return rows
 
 
 DIMENSIONS = {"connections": dim_connections, "clients": dim_clients, "users": dim_users, "revocations": dim_revocations,
