@@ -241,6 +241,8 @@ class Session : public std::enable_shared_from_this<Session> {
 /// A WebSocket peer as its handler sees it. The outgoing queue lives here, under a mutex,
 /// so send() from any thread never touches the stream; the session's writer (on the strand)
 /// pops from it. Bounded in frames and bytes: over the bound the peer is closed, never grown.
+/// Frames are held by shared reference: a fan-out's frame is one allocation however many
+/// peers queue it (1,000 subscribers a few hundred frames behind held 1,000 copies of each).
 class WsPeer final : public WebSocketPeer {
  public:
   WsPeer(std::weak_ptr<Session> session, std::shared_ptr<Lifeline> lifeline, std::string request_id,
@@ -251,7 +253,8 @@ class WsPeer final : public WebSocketPeer {
         max_messages_(limits.max_queued_messages),
         max_bytes_(limits.max_queued_bytes) {}
 
-  bool send(std::string text) override;
+  bool send(std::string text) override { return send_shared(std::make_shared<const std::string>(std::move(text))); }
+  bool send_shared(std::shared_ptr<const std::string> text) override;
   void close(std::uint16_t code, std::string reason) override;
   [[nodiscard]] bool is_open() const override {
     std::lock_guard lock(mutex_);
@@ -265,16 +268,16 @@ class WsPeer final : public WebSocketPeer {
 
   // The session's side (strand).
   /// The next frame to write; none (and the next send() posts a new kick) when empty or closed.
-  std::optional<std::string> pop() {
+  std::shared_ptr<const std::string> pop() {
     std::lock_guard lock(mutex_);
     if (!open_ || queue_.empty()) {
       kick_posted_ = false;
-      return std::nullopt;
+      return nullptr;
     }
-    std::string next = std::move(queue_.front());
+    auto next = std::move(queue_.front());
     queue_.pop_front();
-    queued_bytes_ -= next.size();
-    in_flight_bytes_ = next.size();
+    queued_bytes_ -= next->size();
+    in_flight_bytes_ = next->size();
     return next;
   }
   void written() {
@@ -302,7 +305,7 @@ class WsPeer final : public WebSocketPeer {
   bool open_ = true;
   bool slow_ = false;  // closed by send() for falling behind
   bool kick_posted_ = false;
-  std::deque<std::string> queue_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
   std::size_t in_flight_bytes_ = 0;  // the frame being written still holds its memory
 };
@@ -647,10 +650,10 @@ void WsPeer::post(F&& f) {
   asio::post(s->executor(), [s, fn = std::forward<F>(f)]() mutable { fn(*s); });
 }
 
-bool WsPeer::send(std::string text) {
+bool WsPeer::send_shared(std::shared_ptr<const std::string> text) {
   std::unique_lock lock(mutex_);
   if (!open_) return false;
-  if (queue_.size() >= max_messages_ || queued_bytes_ + in_flight_bytes_ + text.size() > max_bytes_) {
+  if (queue_.size() >= max_messages_ || queued_bytes_ + in_flight_bytes_ + text->size() > max_bytes_) {
     // A consumer this far behind only costs memory: cut it rather than buffer more.
     open_ = false;
     slow_ = true;
@@ -662,7 +665,7 @@ bool WsPeer::send(std::string text) {
     });
     return false;
   }
-  queued_bytes_ += text.size();
+  queued_bytes_ += text->size();
   queue_.push_back(std::move(text));
   if (kick_posted_) return true;
   kick_posted_ = true;

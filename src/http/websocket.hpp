@@ -26,6 +26,10 @@ class WebSocketPeer {
   /// its bound: then the peer is closed with 1008 "slow consumer" and the frame dropped
   /// (so is everything still queued). The frame being written counts against the bytes.
   virtual bool send(std::string text) = 0;
+  /// send() for a frame rendered once and sent to many peers (a fan-out): the queue keeps a
+  /// reference, not a copy, so N peers behind by the same frames hold them once. The bounds
+  /// count the frame's bytes against each peer as send() does. The default copies.
+  virtual bool send_shared(std::shared_ptr<const std::string> text) { return send(std::string(*text)); }
   /// Sends a close frame with this code and reason, then ends the connection.
   virtual void close(std::uint16_t code, std::string reason) = 0;
   [[nodiscard]] virtual bool is_open() const = 0;

@@ -76,6 +76,17 @@ void StreamHub::send(const Handle& h, std::string text) {
   }
 }
 
+void StreamHub::send_to_all(const std::vector<Handle>& targets, std::string text) {
+  const auto frame = std::make_shared<const std::string>(std::move(text));
+  for (const auto& h : targets) {
+    if (h->peer->send_shared(frame)) {
+      sent_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
 void StreamHub::send_error(const Handle& h, std::string_view error, std::string_view description) {
   std::string out;
   JsonWriter w(out);
@@ -181,7 +192,7 @@ void StreamHub::on_tick(std::string_view symbol, const Tick& tick) {
   w.begin_object().member("type", "quote").key("quote");
   write_quote(w, symbol, tick, instruments_.digits(symbol));
   w.end_object();
-  for (const auto& h : targets) send(h, out);
+  send_to_all(targets, std::move(out));
 }
 
 std::vector<StreamHub::Handle> StreamHub::by_login(Login login) const {
@@ -207,7 +218,7 @@ void StreamHub::on_changes(const Changes& changes) {
     w.begin_object().member("type", "trade").member("event", event).key("trade");
     write_trade(w, p, instruments_.digits(p.symbol));
     w.end_object();
-    for (const auto& h : targets) send(h, out);
+    send_to_all(targets, std::move(out));
   }
   for (const auto& o : changes.orders) {
     const auto targets = by_login(o.login);
@@ -217,7 +228,7 @@ void StreamHub::on_changes(const Changes& changes) {
     w.begin_object().member("type", "order").key("order");
     write_order(w, o, instruments_.digits(o.symbol));
     w.end_object();
-    for (const auto& h : targets) send(h, out);
+    send_to_all(targets, std::move(out));
   }
   for (const auto& d : changes.deals) {
     const auto targets = by_login(d.login);
@@ -227,13 +238,13 @@ void StreamHub::on_changes(const Changes& changes) {
     w.begin_object().member("type", "deal").key("deal");
     write_deal(w, d, d.symbol.empty() ? kMoneyDigits : instruments_.digits(d.symbol));
     w.end_object();
-    for (const auto& h : targets) send(h, out);
+    send_to_all(targets, std::move(out));
   }
   for (const auto& a : changes.accounts) {
     const auto targets = by_login(a.login);
     if (targets.empty()) continue;
     std::string out = R"({"type":"account","account":)" + render_account(a) + "}";
-    for (const auto& h : targets) send(h, out);
+    send_to_all(targets, std::move(out));
   }
 }
 

@@ -83,6 +83,9 @@ class StreamHub {
 
  private:
   void send(const Handle& h, std::string text);
+  /// One frame to many connections, shared rather than copied per connection (see
+  /// WebSocketPeer::send_shared): a quote to its 1,000 subscribers is one allocation.
+  void send_to_all(const std::vector<Handle>& targets, std::string text);
   void subscribe(const Handle& h, const std::vector<std::string>& symbols, bool add);
   void send_error(const Handle& h, std::string_view error, std::string_view description);
   std::vector<Handle> by_login(Login login) const;

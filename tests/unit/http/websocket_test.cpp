@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -320,6 +321,39 @@ TEST(WebSocket, SlowConsumerIsDisconnectedAndMemoryStaysBounded) {
   EXPECT_FALSE(peer->send("more"));
   ASSERT_TRUE(server.observed.wait_closes(1));
   EXPECT_EQ(server.observed.close_count(), 1);
+}
+
+// A fan-out's frame is queued by reference on each peer: each client receives it whole, and
+// each peer's bound still counts it (the one that never reads is cut, the other is not).
+TEST(WebSocket, SharedFrameReachesEachPeerAndCountsAgainstEachBound) {
+  ServerConfig config;
+  config.websocket.max_queued_bytes = 256 * 1024;
+  config.websocket.max_queued_messages = 64;
+  config.write_timeout = 500ms;  // how long the close may wait behind the stuck write
+  WsServer server(config);
+  WsClient reader(server.port());
+  ASSERT_TRUE(reader.handshake("/ws/echo"));
+  auto reading_peer = server.observed.wait_peer(0);
+  ASSERT_NE(reading_peer, nullptr);
+  WsClient stuck(server.port());
+  ASSERT_TRUE(stuck.handshake("/ws/echo"));
+  auto stuck_peer = server.observed.wait_peer(1);
+  ASSERT_NE(stuck_peer, nullptr);
+
+  const auto tick = std::make_shared<const std::string>("tick");
+  ASSERT_TRUE(reading_peer->send_shared(tick));
+  ASSERT_TRUE(stuck_peer->send_shared(tick));
+  EXPECT_EQ(reader.read().value_or("<closed>"), "tick");
+
+  const auto frame = std::make_shared<const std::string>(64 * 1024, 'q');
+  bool refused = false;
+  for (int i = 0; i < 4096 && !refused; ++i) refused = !stuck_peer->send_shared(frame);
+  ASSERT_TRUE(refused);
+  EXPECT_TRUE(stuck_peer->cut_as_slow_consumer());
+  EXPECT_TRUE(reading_peer->is_open());
+  ASSERT_TRUE(reading_peer->send_shared(tick));
+  EXPECT_EQ(reader.read().value_or("<closed>"), "tick");
+  ASSERT_TRUE(server.observed.wait_closes(1));
 }
 
 TEST(WebSocket, TooLargeMessageClosesWith1009) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -19,7 +20,8 @@ namespace {
 class RecordingPeer final : public http::WebSocketPeer {
  public:
   explicit RecordingPeer(std::size_t capacity = SIZE_MAX) : capacity_(capacity) {}
-  bool send(std::string text) override {
+  bool send(std::string text) override { return send_shared(std::make_shared<const std::string>(std::move(text))); }
+  bool send_shared(std::shared_ptr<const std::string> text) override {
     std::lock_guard lock(mutex_);
     if (!open_) return false;
     if (sent_.size() >= capacity_) {
@@ -50,10 +52,15 @@ class RecordingPeer final : public http::WebSocketPeer {
     std::lock_guard lock(mutex_);
     std::vector<boost::json::object> out;
     for (const auto& s : sent_) {
-      auto v = boost::json::parse(s).as_object();
+      auto v = boost::json::parse(*s).as_object();
       if (v.at("type").as_string() == type) out.push_back(v);
     }
     return out;
+  }
+  /// The last frame as queued: the hub's own allocation when it shared it.
+  std::shared_ptr<const std::string> last_frame() const {
+    std::lock_guard lock(mutex_);
+    return sent_.empty() ? nullptr : sent_.back();
   }
   std::uint16_t close_code() const {
     std::lock_guard lock(mutex_);
@@ -69,7 +76,7 @@ class RecordingPeer final : public http::WebSocketPeer {
   std::size_t capacity_;
   bool open_ = true;
   bool slow_ = false;
-  std::vector<std::string> sent_;
+  std::vector<std::shared_ptr<const std::string>> sent_;
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
   std::string id_ = "rid";
@@ -112,6 +119,22 @@ TEST_F(StreamHubTest, QuotesReachOnlyTheSymbolsSubscribers) {
   hub_.on_message(ha, R"({"action":"unsubscribe","symbols":["EURUSD"]})");
   hub_.on_tick("EURUSD", Tick{2000, 1.1, 1.1002, 0});
   EXPECT_EQ(a->messages_of("quote").size(), 1U);
+}
+
+// With 1,000 subscribers a few hundred frames behind, a copy per subscriber was most of
+// mt5-api's memory: each quote is rendered once and every subscriber queues that one frame.
+TEST_F(StreamHubTest, AQuoteIsOneFrameSharedByAllItsSubscribers) {
+  auto a = std::make_shared<RecordingPeer>();
+  auto b = std::make_shared<RecordingPeer>();
+  auto ha = hub_.add(a, 4'000'000'000, true, false, {});
+  auto hb = hub_.add(b, 4'000'000'000, true, false, {});
+  hub_.on_message(ha, R"({"action":"subscribe","symbols":["EURUSD"]})");
+  hub_.on_message(hb, R"({"action":"subscribe","symbols":["EURUSD"]})");
+  hub_.on_tick("EURUSD", Tick{1000, 1.1, 1.1002, 0});
+  ASSERT_EQ(a->messages_of("quote").size(), 1U);
+  ASSERT_EQ(b->messages_of("quote").size(), 1U);
+  EXPECT_EQ(a->last_frame(), b->last_frame());
+  EXPECT_EQ(hub_.messages_sent(), 6U);  // two welcomes, two "subscribed", the quote twice
 }
 
 TEST_F(StreamHubTest, BadMessagesAndMissingScopesAreAnsweredNotObeyed) {
