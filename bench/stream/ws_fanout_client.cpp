@@ -12,11 +12,10 @@
 // Usage: ws_fanout_client URL TOKENS(comma list, rotated) N SECONDS [WARMUP_SECONDS [SERVER_PID]]
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -55,6 +54,7 @@ struct Options {
   std::string host;
   std::string port;
   std::string target;
+  tcp::resolver::results_type endpoints;
   std::vector<std::string> tokens;
   std::size_t subscribers = 0;
   double seconds = 0;
@@ -118,10 +118,11 @@ std::string subscribe_request(std::string_view welcome_text) {
   return boost::json::serialize(boost::json::object{{"action", "subscribe"}, {"symbols", *symbols}});
 }
 
-asio::awaitable<void> subscriber(const Options& opt, const tcp::resolver::results_type& endpoints, std::size_t index,
-                                 State& state) {
-  websocket::stream<beast::tcp_stream> ws(co_await asio::this_coro::executor);
-  co_await beast::get_lowest_layer(ws).async_connect(endpoints, asio::use_awaitable);
+using Socket = websocket::stream<beast::tcp_stream>;
+
+/// Connects with subscriber `index`'s token and subscribes to every symbol the welcome offers.
+asio::awaitable<void> open_subscription(Socket& ws, const Options& opt, std::size_t index) {
+  co_await beast::get_lowest_layer(ws).async_connect(opt.endpoints, asio::use_awaitable);
   beast::get_lowest_layer(ws).expires_never();  // the WebSocket's own timeouts from here on
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
   ws.set_option(
@@ -129,16 +130,19 @@ asio::awaitable<void> subscriber(const Options& opt, const tcp::resolver::result
         req.set(beast::http::field::authorization, "Bearer " + token);
       }));
   co_await ws.async_handshake(opt.host + ":" + opt.port, opt.target, asio::use_awaitable);
-
-  beast::flat_buffer buffer;
-  co_await ws.async_read(buffer, asio::use_awaitable);
-  const auto request = subscribe_request(beast::buffers_to_string(buffer.data()));
-  buffer.consume(buffer.size());
+  beast::flat_buffer welcome;
+  co_await ws.async_read(welcome, asio::use_awaitable);
+  const auto request = subscribe_request(beast::buffers_to_string(welcome.data()));
   ws.text(true);
   co_await ws.async_write(asio::buffer(request), asio::use_awaitable);
-  ++state.ready;
+}
 
+asio::awaitable<void> subscriber(const Options& opt, std::size_t index, State& state) {
+  Socket ws(co_await asio::this_coro::executor);
+  co_await open_subscription(ws, opt, index);
+  ++state.ready;
   // The hot loop: one message per read, counted by a substring test on its bytes in place.
+  beast::flat_buffer buffer;
   beast::error_code ec;
   for (;;) {
     co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
@@ -153,21 +157,26 @@ asio::awaitable<void> subscriber(const Options& opt, const tcp::resolver::result
   if (!state.done) ++state.closed;
 }
 
-/// Runs the io_context for `d` (or until all subscribers are ready, with `until_ready`).
-void run_for(asio::io_context& ioc, State& state, Clock::duration d, bool until_ready, std::size_t n) {
-  const auto deadline = Clock::now() + d;
-  while (Clock::now() < deadline) {
-    if (state.failure) std::rethrow_exception(state.failure);
-    if (until_ready && state.ready >= n) return;
-    const auto step =
-        until_ready ? std::min<Clock::duration>(kReadyPoll, deadline - Clock::now()) : deadline - Clock::now();
-    ioc.run_for(step);
-    if (ioc.stopped()) ioc.restart();
+/// Runs the subscribers for `d`; rethrows the first subscriber's failure.
+void run_for(asio::io_context& ioc, const State& state, Clock::duration d) {
+  ioc.run_for(d);
+  if (state.failure) std::rethrow_exception(state.failure);
+}
+
+/// Runs until every subscriber has subscribed; throws after kConnectDeadline.
+void wait_until_ready(asio::io_context& ioc, const State& state, std::size_t n) {
+  const auto deadline = Clock::now() + kConnectDeadline;
+  while (state.ready < n) {
+    if (Clock::now() >= deadline) {
+      throw std::runtime_error("only " + std::to_string(state.ready) + " of " + std::to_string(n) +
+                               " subscribers connected");
+    }
+    run_for(ioc, state, kReadyPoll);
   }
-  if (until_ready && state.ready < n) {
-    throw std::runtime_error("only " + std::to_string(state.ready) + " of " + std::to_string(n) +
-                             " subscribers connected");
-  }
+}
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
 double process_cpu_seconds() {
@@ -208,50 +217,68 @@ void raise_open_files_limit() {
   }
 }
 
-int run(const Options& opt) {
-  raise_open_files_limit();
-  State state;  // before the io_context: the subscribers' frames, destroyed with it, refer to it
-  asio::io_context ioc(1);
-  const auto endpoints = tcp::resolver(ioc).resolve(opt.host, opt.port);
-  state.counts.assign(opt.subscribers, 0);
-  for (std::size_t i = 0; i < opt.subscribers; ++i) {
-    asio::co_spawn(ioc, subscriber(opt, endpoints, i, state), [&state](std::exception_ptr e) {
-      if (e && !state.failure && !state.done) state.failure = e;
-    });
-  }
-  run_for(ioc, state, kConnectDeadline, true, opt.subscribers);
-  run_for(ioc, state, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.warmup)), false,
-          opt.subscribers);
+/// The measured window as it was, not as asked: a loaded machine may wake the client late.
+struct Window {
+  double elapsed_s = 0;
+  double client_cpu_s = 0;
+  Ticks server_before;
+  Ticks server_after;
+};
 
+Window measure(asio::io_context& ioc, State& state, const Options& opt) {
+  Window w;
   const double cpu0 = process_cpu_seconds();
-  const Ticks server0 = cpu_ticks(opt.server_pid);
+  w.server_before = cpu_ticks(opt.server_pid);
   state.measuring = true;
   const auto start = Clock::now();
-  run_for(ioc, state, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.seconds)), false,
-          opt.subscribers);
+  run_for(ioc, state, seconds(opt.seconds));
   state.measuring = false;
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const double cpu = process_cpu_seconds() - cpu0;
-  const Ticks server1 = cpu_ticks(opt.server_pid);
-  state.done = true;
+  w.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+  w.client_cpu_s = process_cpu_seconds() - cpu0;
+  w.server_after = cpu_ticks(opt.server_pid);
+  return w;
+}
 
-  const auto n = static_cast<double>(opt.subscribers);
-  const std::uint64_t total = std::accumulate(state.counts.begin(), state.counts.end(), std::uint64_t{0});
-  const std::uint64_t least = *std::min_element(state.counts.begin(), state.counts.end());
-  const auto total_d = static_cast<double>(total);
+/// The RESULT line, and the CPU line with a server pid; returns the least any subscriber got.
+std::uint64_t report(const Options& opt, const State& state, const Window& w) {
+  const auto total = std::accumulate(state.counts.begin(), state.counts.end(), std::uint64_t{0});
+  const auto least = *std::min_element(state.counts.begin(), state.counts.end());
+  const auto quotes = static_cast<double>(total);
   std::printf(
       "RESULT subscribers=%zu quotes=%llu quotes_per_s=%.0f per_subscriber_per_s=%.1f min_subscriber_per_s=%.1f "
       "closed=%zu client_cpu_pct=%.0f window_s=%.1f\n",
-      opt.subscribers, static_cast<unsigned long long>(total), total_d / elapsed, total_d / elapsed / n,
-      static_cast<double>(least) / elapsed, state.closed, 100 * cpu / elapsed, elapsed);
+      opt.subscribers, static_cast<unsigned long long>(total), quotes / w.elapsed_s,
+      quotes / w.elapsed_s / static_cast<double>(opt.subscribers), static_cast<double>(least) / w.elapsed_s,
+      state.closed, 100 * w.client_cpu_s / w.elapsed_s, w.elapsed_s);
   if (opt.server_pid >= 0 && total > 0) {
     const double us_per_tick = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
-    const double user = static_cast<double>(server1.user - server0.user) * us_per_tick / total_d;
-    const double system = static_cast<double>(server1.system - server0.system) * us_per_tick / total_d;
+    const double user = static_cast<double>(w.server_after.user - w.server_before.user) * us_per_tick / quotes;
+    const double system = static_cast<double>(w.server_after.system - w.server_before.system) * us_per_tick / quotes;
     std::printf("CPU pid=%ld user_us_per_quote=%.2f sys_us_per_quote=%.2f total_us_per_quote=%.2f\n", opt.server_pid,
                 user, system, user + system);
   }
   std::fflush(stdout);
+  return least;
+}
+
+int run(Options opt) {
+  raise_open_files_limit();
+  State state;  // before the io_context: the subscribers' frames, destroyed with it, refer to it
+  state.counts.assign(opt.subscribers, 0);
+  asio::io_context ioc(1);
+  // Runs for the windows asked even when every subscriber has ended (then closed=N says so).
+  const auto keep_running = asio::make_work_guard(ioc);
+  opt.endpoints = tcp::resolver(ioc).resolve(opt.host, opt.port);
+  for (std::size_t i = 0; i < opt.subscribers; ++i) {
+    asio::co_spawn(ioc, subscriber(opt, i, state), [&state](std::exception_ptr e) {
+      if (e && !state.failure && !state.done) state.failure = e;
+    });
+  }
+  wait_until_ready(ioc, state, opt.subscribers);
+  run_for(ioc, state, seconds(opt.warmup));
+  const Window window = measure(ioc, state, opt);
+  state.done = true;
+  const auto least = report(opt, state, window);
   if (state.closed > 0 || least == 0) {
     std::fprintf(stderr, "%zu subscribers were closed early, the least got %llu quotes\n", state.closed,
                  static_cast<unsigned long long>(least));
