@@ -1,12 +1,15 @@
 -- wrk script for mt5-api: GET /api/v1/trades (MODE=read), GET /api/v1/account (MODE=account)
 -- or durable POST /api/v1/trades with a unique client_order_id per request (MODE=write).
 -- TOKENS (comma list, one account each) comes from the environment; requests rotate over them.
+-- PIPELINE=N (read and account modes) sends N requests at a time on each connection, without
+-- waiting for their answers (HTTP/1.1 pipelining); wrk counts every answer.
 package.path = "bench/http/?.lua;" .. package.path
 local result = require("result")
 local mode = os.getenv("MODE") or "read"
 local tokens = {}
 for t in string.gmatch(os.getenv("TOKENS") or "", "[^,]+") do tokens[#tokens + 1] = t end
 local run = os.getenv("RUN_ID") or tostring(os.time())
+local pipeline = tonumber(os.getenv("PIPELINE") or "1")
 
 local next_id = 0
 function setup(thread)
@@ -31,10 +34,10 @@ function request()
     local body = string.format(
       '{"symbol":"EURUSD","volume":0.01,"trade_type":"%s","client_order_id":"%s-%d-%d"}', side, run, tid, n)
     return wrk.format("POST", "/api/v1/trades", h, body)
-  elseif mode == "account" then
-    return wrk.format("GET", "/api/v1/account", h)
   end
-  return wrk.format("GET", "/api/v1/trades", h)
+  local path = (mode == "account") and "/api/v1/account" or "/api/v1/trades"
+  local one = wrk.format("GET", path, h)
+  return pipeline > 1 and string.rep(one, pipeline) or one
 end
 
 function response(status, headers, body)

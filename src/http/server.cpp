@@ -74,6 +74,9 @@ constexpr std::string_view kSecurityHeaders =
     "X-XSS-Protection: 1; mode=block\r\n"
     "Referrer-Policy: strict-origin-when-cross-origin\r\n";
 
+// Answers to pipelined requests held back to go out in one write: at most this many bytes.
+constexpr std::size_t kMaxHeldBackBytes = 64 * 1024;
+
 // Room for a typical request's fields (browsers send about a dozen) before the vector grows.
 constexpr std::size_t kUsualFieldCount = 16;
 
@@ -533,6 +536,8 @@ class Connection final : public Session {
 
   Task<bool> write(Response res, const Request& req, bool keep_alive, std::string_view route, Clock::time_point started,
                    bool preflight, bool counts_in_flight);
+  /// Writes the answers write() held back; before any wait for the peer or a handler.
+  Task<bool> send_held_back();
   /// Metrics and access log of one answer.
   void record(int status, std::size_t bytes, const Request& req, std::string_view route, Clock::time_point started,
               bool counts_in_flight) const;
@@ -622,6 +627,8 @@ class Connection final : public Session {
   bool stopping_ = false;
   std::uint64_t seq_ = 0;
   bool answered_ = false;
+  /// Answers to pipelined requests not yet written (write()); sent before anything waits.
+  std::string pending_;
   std::optional<Response> response_;
   struct MetricChildren {
     std::string route;
@@ -829,11 +836,30 @@ Task<bool> Connection<Stream>::write(Response res, const Request& req, bool keep
   // that has seen the response also sees it counted.
   record(status, bytes, req, route, started, counts_in_flight);
 
+  // The next request is already here (pipelined): its answer goes out with this one, in one
+  // write instead of one each, unless too much is held back already.
+  if (keep_alive && buffer_.size() > 0 && pending_.size() + head.size() + bytes <= kMaxHeldBackBytes) {
+    pending_ += head;
+    pending_ += res.body;
+    co_return true;
+  }
   state_ = State::Writing;
   beast::error_code ec;
   deadline_.expires_after(srv_.config.write_timeout);
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
+  const std::array<asio::const_buffer, 3> buffers{asio::buffer(pending_), asio::buffer(head), asio::buffer(res.body)};
   co_await asio::async_write(stream_, buffers, asio::redirect_error(kUseTask, ec));
+  pending_.clear();
+  co_return !ec;
+}
+
+template <class Stream>
+Task<bool> Connection<Stream>::send_held_back() {
+  if (pending_.empty()) co_return true;
+  state_ = State::Writing;
+  beast::error_code ec;
+  deadline_.expires_after(srv_.config.write_timeout);
+  co_await asio::async_write(stream_, asio::buffer(pending_), asio::redirect_error(kUseTask, ec));
+  pending_.clear();
   co_return !ec;
 }
 
@@ -1265,6 +1291,9 @@ Task<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection
     // it (a silent connection is a slowloris too); a kept-alive one gets the idle timeout.
     Clock::time_point header_deadline = Clock::now() + cfg.header_timeout;
     if (buffer_.size() == 0) {
+      // Nothing is held back here (write() holds back only while a request is buffered), but
+      // an answer held back across this wait would never reach a peer waiting for it.
+      if (!co_await send_held_back()) break;
       state_ = State::Idle;
       // Stopping since the last answer went out (kept alive): the same lame duck as on_stop's.
       if (stopping_) close_idle_after(std::min(cfg.idle_drain, cfg.shutdown_grace));
@@ -1289,6 +1318,8 @@ Task<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection
     RequestParser parser(*req, header_limit, cfg.body_limit);
     ec = parse_buffered(parser);
     if (!ec && !parser.is_done()) {
+      if (!co_await send_held_back()) break;
+      state_ = State::Reading;
       auto read = co_await read_rest(parser, *req, header_deadline);
       if (read.peer_gone) break;
       ec = read.ec;
@@ -1316,13 +1347,16 @@ Task<void> Connection<Stream>::serve([[maybe_unused]] std::shared_ptr<Connection
     if (d.kind == Decision::Kind::Dispatch) {
       start_handler(*d.handler, req, d.route);
       if (!answered_) {
+        // A failed send leaves the socket broken: the answer's write fails too, after record().
+        (void)co_await send_held_back();
+        state_ = State::Handling;
         reply_timer_.expires_after(cfg.handler_timeout);
         beast::error_code timer_ec;
         co_await reply_timer_.async_wait(asio::redirect_error(kUseTask, timer_ec));
       }
       d.response = take_reply(*req, d.route);
     } else if (d.kind == Decision::Kind::Upgrade) {
-      if (!stopping_) {
+      if (!stopping_ && co_await send_held_back()) {
         co_await run_websocket(beast_request(*req, parser.http_version()), std::move(*d.ws_accept), req,
                                std::move(d.route), started);
         co_return;

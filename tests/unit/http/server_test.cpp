@@ -468,6 +468,36 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(d->json().at("id").as_string(), "3");
 }
 
+TEST_F(ServerTest, PipelinedAnswersHeldBackStillComeOutWhenTheNextRequestWaits) {
+  // Answers to pipelined requests go out together; each of these makes the server wait for
+  // something (a handler on a pool, more bytes, nothing more) and must not hold them back.
+  start();
+  Client c(server_->port());
+  const std::string tail = get("/users/4");
+  ASSERT_TRUE(c.send(get("/users/1") + get("/async?ms=50") + get("/users/3") + tail.substr(0, 10)));
+  auto a = c.read();
+  auto b = c.read();
+  auto d = c.read();
+  ASSERT_TRUE(a && b && d);  // the fourth request is incomplete: the three answers came anyway
+  EXPECT_EQ(a->json().at("id").as_string(), "1");
+  EXPECT_TRUE(b->json().at("async").as_bool());
+  EXPECT_EQ(d->json().at("id").as_string(), "3");
+  ASSERT_TRUE(c.send(tail.substr(10) + get("/users/5")));
+  auto e = c.read();
+  auto f = c.read();
+  ASSERT_TRUE(e && f);
+  EXPECT_EQ(e->json().at("id").as_string(), "4");
+  EXPECT_EQ(f->json().at("id").as_string(), "5");
+  // A pipelined request that closes the connection gets its answer after those before it.
+  ASSERT_TRUE(c.send(get("/users/6") + get("/users/7", "Connection: close\r\n")));
+  auto g = c.read();
+  auto h = c.read();
+  ASSERT_TRUE(g && h);
+  EXPECT_EQ(g->json().at("id").as_string(), "6");
+  EXPECT_EQ(h->json().at("id").as_string(), "7");
+  EXPECT_TRUE(c.closed_within(2000ms));
+}
+
 TEST_F(ServerTest, ARequestArrivingInPiecesIsAssembled) {
   // Whole requests are parsed straight from the buffer; one cut mid-header, or whose body
   // comes later, continues with the asynchronous reads.
