@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mt5-api read throughput and latency: GET /api/v1/trades with valid ES256 service tokens
 # (verified from the JWKS, then from the gateway's verified-token cache), wrk on the same
-# machine. Usage: bench/http/trades_read.sh [build-dir] [connections] [seconds] [sqlite|postgres]
+# machine. Usage: [OPEN_TRADES=5] bench/http/trades_read.sh [build-dir] [connections] [seconds] [sqlite|postgres]
+# OPEN_TRADES=0 answers `[]`, the body of bench/http/nginx_floor.sh's fixed answer.
 set -euo pipefail
 build=${1:-build/release}
 conns=${2:-64}
@@ -13,8 +14,9 @@ start_gateway_stack "$build" "$db" 4
 
 # A few open trades per account, so the answer is a realistic non-empty array.
 IFS=, read -ra toks <<<"$TOKENS"
+sides=(buy sell buy sell buy sell buy sell buy sell)
 for tok in "${toks[@]}"; do
-  for side in buy sell buy sell buy; do
+  for side in "${sides[@]:0:${OPEN_TRADES:-5}}"; do
     curl -fs -o /dev/null -X POST "$base/trades" -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
       -d "{\"symbol\":\"EURUSD\",\"volume\":0.01,\"trade_type\":\"$side\"}"
   done
