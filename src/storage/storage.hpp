@@ -426,6 +426,10 @@ struct StorageOptions {
   /// Open without ever writing (plan_migrations): SQLite read-only and never created,
   /// PostgreSQL transactions READ ONLY. Not for a Storage, which must write.
   bool read_only = false;
+  /// PostgreSQL: server-side prepared statements, kept per pooled connection (parsed and
+  /// planned once, not per call). Off for a proxy that hands each transaction to any server
+  /// connection (pgbouncer in transaction mode before 1.21, or without max_prepared_statements).
+  bool prepared_statements = true;
 };
 
 /// `sqlite:///abs/path.db`, `sqlite://relative.db`, or `postgresql://…` / `postgres://…`.

@@ -7,7 +7,13 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -41,52 +47,185 @@ std::string first_line(const char* msg) {
   return s;
 }
 
-class PgConn final : public SqlConn {
- public:
-  explicit PgConn(PgConnPtr conn) : conn_(std::move(conn)) {}
+bool succeeded(const PGresult* res) {
+  const auto status = res != nullptr ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
 
-  [[nodiscard]] bool healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+std::string sqlstate(const PGresult* res) {
+  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  return state != nullptr ? state : "";
+}
 
-  StorageResult<Rows> exec(std::string_view sql, const Params& params) override {
-    std::vector<Oid> types;
-    std::vector<std::string> storage;
-    std::vector<const char*> values;
+// A kept statement the server no longer runs as prepared: 26000, it does not exist (DEALLOCATE
+// ALL or DISCARD ALL by a proxy, or a transaction-pooling proxy that moved us to another server
+// connection); 0A000, "cached plan must not change result type" (a migration changed the
+// columns of a `RETURNING *` or `SELECT *` under it).
+bool stale_statement(const PGresult* res) {
+  const auto state = sqlstate(res);
+  return state == "26000" || state == "0A000";
+}
+
+// Parameters as libpq takes them: every value as text, with the type the server must read it as.
+struct BoundParams {
+  explicit BoundParams(const Params& params) {
     types.reserve(params.size());
-    storage.reserve(params.size());
+    text.reserve(params.size());
     for (const auto& p : params) {
       switch (p.kind) {
         case Param::Kind::Null:
           types.push_back(0);
-          storage.emplace_back();
+          text.emplace_back();
           break;
         case Param::Kind::Int:
           types.push_back(kInt8Oid);
-          storage.push_back(std::to_string(p.i));
+          text.push_back(std::to_string(p.i));
           break;
         case Param::Kind::Bool:
           types.push_back(kBoolOid);
-          storage.emplace_back(p.i ? "t" : "f");
+          text.emplace_back(p.i ? "t" : "f");
           break;
         case Param::Kind::Text:
           types.push_back(kTextOid);
-          storage.push_back(p.s);
+          text.push_back(p.s);
           break;
         case Param::Kind::Double:
           types.push_back(kFloat8Oid);
-          storage.push_back(double_text(p.d));
+          text.push_back(double_text(p.d));
           break;
       }
     }
     for (std::size_t i = 0; i < params.size(); ++i) {
-      values.push_back(params[i].kind == Param::Kind::Null ? nullptr : storage[i].c_str());
+      values.push_back(params[i].kind == Param::Kind::Null ? nullptr : text[i].c_str());
     }
+  }
+  [[nodiscard]] int count() const { return static_cast<int>(types.size()); }
+
+  std::vector<Oid> types;
+  std::vector<std::string> text;
+  std::vector<const char*> values;
+};
+
+// A statement is prepared with its parameter types, and a NULL (type 0, "unknown") lets the
+// server infer one: the same SQL bound with other types is another statement.
+std::string statement_key(std::string_view sql, const std::vector<Oid>& types) {
+  std::string key(sql);
+  key.push_back('\0');
+  for (const Oid t : types) key += std::to_string(t) + ',';
+  return key;
+}
+
+// The server-side prepared statements of one connection, by SQL and parameter types, so a
+// statement run all the time (the trade store's writes, token lookups) is parsed and planned
+// once per connection instead of on every call. A new connection starts with none.
+//
+// Bounded, because some SQL is built per call (filters, multi-row VALUES of any length, the
+// trade store's combined writes): a statement is prepared only on its second sighting, so a
+// one-off costs no extra PREPARE round trip and takes no slot; at most kCapacity are kept
+// (beyond it, statements run unnamed as before), none longer than kMaxSqlBytes (a plan of a
+// thousand-row batch is large server memory for little parse time saved), and the sightings
+// set is dropped whenever it fills.
+class StatementCache {
+ public:
+  static constexpr std::size_t kCapacity = 256;
+  static constexpr std::size_t kMaxSightings = 1024;
+  static constexpr std::size_t kMaxSqlBytes = 16 * 1024;
+
+  /// The name `key` was prepared under on this connection, or nullptr.
+  [[nodiscard]] const std::string* find(const std::string& key) const {
+    const auto it = names_.find(key);
+    return it != names_.end() ? &it->second : nullptr;
+  }
+
+  /// Whether `key` (not kept yet) should be prepared now: seen before, and there is room.
+  bool worth_preparing(const std::string& key) {
+    if (names_.size() >= kCapacity) return false;
+    const auto h = std::hash<std::string>{}(key);  // a collision only prepares a statement early
+    if (sightings_.contains(h)) return true;
+    if (sightings_.size() >= kMaxSightings) sightings_.clear();
+    sightings_.insert(h);
+    return false;
+  }
+
+  /// A name no statement of this connection has had.
+  std::string next_name() { return "permiso_s" + std::to_string(++named_); }
+  void keep(std::string key, std::string name) { names_.emplace(std::move(key), std::move(name)); }
+
+  /// The server dropped or invalidated our statements: forget every one, and have the server
+  /// drop whatever of them it still holds before the next PREPARE, so nothing leaks there.
+  void forget_all() {
+    names_.clear();
+    server_holds_unknown_ = true;
+  }
+  [[nodiscard]] bool must_deallocate_all() const { return server_holds_unknown_; }
+  void deallocated_all() { server_holds_unknown_ = false; }
+
+ private:
+  std::unordered_map<std::string, std::string> names_;
+  std::unordered_set<std::size_t> sightings_;
+  std::uint64_t named_ = 0;
+  bool server_holds_unknown_ = false;
+};
+
+class PgConn final : public SqlConn {
+ public:
+  PgConn(PgConnPtr conn, bool prepare) : conn_(std::move(conn)) {
+    if (prepare) statements_.emplace();
+  }
+
+  [[nodiscard]] bool healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+  StorageResult<Rows> exec(std::string_view sql, const Params& params) override {
+    const BoundParams bound(params);
+    // Statements without parameters (BEGIN, COMMIT, ROLLBACK, a migration's DDL, ping) are not
+    // prepared: transaction control and DDL have no plan worth keeping. SQLite keeps the same.
+    if (!statements_ || params.empty() || sql.size() > StatementCache::kMaxSqlBytes) {
+      return rows_of(exec_unnamed(sql, bound));
+    }
+    const std::string key = statement_key(sql, bound.types);
+    auto [res, was_kept] = exec_keyed(sql, key, bound);
+    if (was_kept && stale_statement(res.get())) {
+      statements_->forget_all();
+      // Outside a transaction block the failed statement was all that ran, so running it again
+      // (prepared afresh) is running it once. Inside one the transaction is aborted: no retry,
+      // the caller gets the error as for any failed statement.
+      if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) res = exec_keyed(sql, key, bound).first;
+    }
+    return rows_of(std::move(res));
+  }
+
+ private:
+  PgResultPtr exec_unnamed(std::string_view sql, const BoundParams& bound) {
     const std::string text(sql);
-    PgResultPtr res(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(params.size()), types.data(),
-                                 values.data(), nullptr, nullptr, 0));
-    const auto status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      return map_error(res.get());
+    return PgResultPtr(PQexecParams(conn_.get(), text.c_str(), bound.count(), bound.types.data(), bound.values.data(),
+                                    nullptr, nullptr, 0));
+  }
+
+  PgResultPtr exec_prepared(const std::string& name, const BoundParams& bound) {
+    return PgResultPtr(
+        PQexecPrepared(conn_.get(), name.c_str(), bound.count(), bound.values.data(), nullptr, nullptr, 0));
+  }
+
+  /// Runs a parameterised statement through the cache; the flag says whether it ran as an
+  /// already kept statement (only those can be stale).
+  std::pair<PgResultPtr, bool> exec_keyed(std::string_view sql, const std::string& key, const BoundParams& bound) {
+    if (const std::string* name = statements_->find(key)) return {exec_prepared(*name, bound), true};
+    if (!statements_->worth_preparing(key)) return {exec_unnamed(sql, bound), false};
+    if (statements_->must_deallocate_all()) {
+      PgResultPtr dropped(PQexec(conn_.get(), "DEALLOCATE ALL"));
+      if (!succeeded(dropped.get())) return {std::move(dropped), false};
+      statements_->deallocated_all();
     }
+    std::string name = statements_->next_name();
+    const std::string text(sql);
+    PgResultPtr prepared(PQprepare(conn_.get(), name.c_str(), text.c_str(), bound.count(), bound.types.data()));
+    if (!succeeded(prepared.get())) return {std::move(prepared), false};
+    statements_->keep(key, name);
+    return {exec_prepared(name, bound), false};
+  }
+
+  StorageResult<Rows> rows_of(PgResultPtr res) const {
+    if (!succeeded(res.get())) return map_error(res.get());
     Rows out;
     const int nrows = PQntuples(res.get());
     const int ncols = PQnfields(res.get());
@@ -105,13 +244,11 @@ class PgConn final : public SqlConn {
     return out;
   }
 
- private:
   StorageFailure map_error(const PGresult* res) const {
     if (!healthy()) {
       return failure(StorageError::Unavailable, first_line(PQerrorMessage(conn_.get())));
     }
-    const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-    const std::string code = state != nullptr ? state : "";
+    const std::string code = sqlstate(res);
     const std::string msg = first_line(res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn_.get()));
     const char* constraint = res != nullptr ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
     const std::string cname = constraint != nullptr ? constraint : msg;
@@ -126,6 +263,7 @@ class PgConn final : public SqlConn {
   }
 
   PgConnPtr conn_;
+  std::optional<StatementCache> statements_;  // none: every statement unnamed (the switch is off)
 };
 
 /// The server-side settings of every pooled session. A read-only Db (a migration plan) also
@@ -145,7 +283,8 @@ class PgDb final : public Db {
         begin_(options.read_only ? "BEGIN READ ONLY" : "BEGIN"),
         tcp_user_timeout_(std::to_string(std::max(1000, options.statement_timeout_ms))),
         acquire_timeout_(options.acquire_timeout_ms),
-        capacity_(std::max(1, options.pool_size)) {}
+        capacity_(std::max(1, options.pool_size)),
+        prepared_statements_(options.prepared_statements) {}
 
   [[nodiscard]] Dialect dialect() const override { return Dialect::Postgres; }
 
@@ -182,7 +321,7 @@ class PgDb final : public Db {
     // service's structured logs ("relation already exists, skipping" on every migrate).
     PQsetNoticeProcessor(
         c.get(), [](void*, const char*) {}, nullptr);
-    return std::make_unique<PgConn>(std::move(c));
+    return std::make_unique<PgConn>(std::move(c), prepared_statements_);
   }
 
   void release(std::unique_ptr<PgConn> conn) {
@@ -274,6 +413,7 @@ class PgDb final : public Db {
   std::string tcp_user_timeout_;
   std::chrono::milliseconds acquire_timeout_;
   int capacity_;
+  bool prepared_statements_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<PgConn>> idle_;
