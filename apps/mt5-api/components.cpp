@@ -114,6 +114,7 @@ trading::TradeStoreOptions store_options(const GatewayConfig& cfg) {
   trading::TradeStoreOptions options;
   options.storage.pool_size = static_cast<int>(cfg.pool_size);
   options.storage.connect_timeout_seconds = static_cast<int>(cfg.connect_timeout_s);
+  options.storage.prepared_statements = cfg.prepared_statements;
   return options;
 }
 

@@ -99,6 +99,7 @@ storage::StorageOptions storage_options(const AuthConfig& cfg) {
   storage::StorageOptions options;
   options.pool_size = static_cast<int>(cfg.pool_size);
   options.connect_timeout_seconds = static_cast<int>(cfg.connect_timeout_s);
+  options.prepared_statements = cfg.prepared_statements;
   return options;
 }
 

@@ -42,6 +42,7 @@ void apply_toml(const toml::table& t, const std::string& source, AuthConfig& c, 
   if (!overrides.database_url) r.str("storage", "database_url", c.database_url);
   r.integer("storage", "pool_size", c.pool_size);
   r.integer("storage", "connect_timeout_s", c.connect_timeout_s);
+  r.boolean("storage", "prepared_statements", c.prepared_statements);
   if (!overrides.redis_url) r.str("storage", "redis_url", c.redis_url);
   r.str("jwt", "algorithm", c.jwt_algorithm);
   r.str("jwt", "issuer", c.jwt_issuer);
@@ -119,6 +120,7 @@ std::vector<Entry> entries(const AuthConfig& c) {
       {"storage", "database_url", redact_url(c.effective_database_url())},
       {"storage", "pool_size", c.pool_size},
       {"storage", "connect_timeout_s", c.connect_timeout_s},
+      {"storage", "prepared_statements", c.prepared_statements},
       {"storage", "redis_url", redact_url(c.redis_url)},
       {"jwt", "algorithm", c.jwt_algorithm},
       {"jwt", "issuer", c.jwt_issuer},
@@ -250,6 +252,7 @@ Result<AuthConfig, std::vector<ConfigProblem>> load_auth_config(const EnvLookup&
   // Key files are paths (a rotation lists several); the PEM itself may come from a store.
   if (c.jwt_private_key_file.empty()) secrets.str("JWT_PRIVATE_KEY", c.jwt_private_key);
   env_bool(env, "PERMISO_ALLOW_HS256_IN_PRODUCTION", c.jwt_allow_hs256_in_production, problems);
+  env_bool(env, "PERMISO_PG_PREPARED_STATEMENTS", c.prepared_statements, problems);
   env_int(env, "PERMISO_ACCESS_TOKEN_MINUTES", c.access_token_expire_minutes, problems);
   env_int(env, "PERMISO_SERVICE_TOKEN_MINUTES", c.service_token_expire_minutes, problems);
   env_int(env, "PERMISO_KEY_PUBLISH_DELAY_S", c.key_publish_delay_s, problems);

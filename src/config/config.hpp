@@ -80,7 +80,8 @@ struct AuthConfig {
   std::string database_url;  // empty: sqlite under data_dir
   std::int64_t pool_size = 8;
   std::int64_t connect_timeout_s = 3;
-  std::string redis_url;  // empty: in-process limits and revocation feed only
+  bool prepared_statements = true;  // PostgreSQL: off behind a transaction-pooling proxy
+  std::string redis_url;            // empty: in-process limits and revocation feed only
 
   // [jwt]
   std::string jwt_algorithm = "HS256";

@@ -98,6 +98,7 @@ void apply_toml(const toml::table& t, const std::string& source, GatewayConfig& 
   if (!overrides.database_url) r.str(kApi, "database_url", c.database_url);
   r.integer(kApi, "pool_size", c.pool_size);
   r.integer(kApi, "connect_timeout_s", c.connect_timeout_s);
+  r.boolean(kApi, "prepared_statements", c.prepared_statements);
   r.str(kApi, "auth_url", c.auth_url);
   r.str(kApi, "auth_ca_file", c.auth_ca_file);
   r.str(kApi, "service_client_id", c.service_client_id);
@@ -167,6 +168,7 @@ std::vector<Entry> entries(const GatewayConfig& c) {
       {kApi, "database_url", detail::redact_url(c.effective_database_url())},
       {kApi, "pool_size", c.pool_size},
       {kApi, "connect_timeout_s", c.connect_timeout_s},
+      {kApi, "prepared_statements", c.prepared_statements},
       {kApi, "auth_url", c.auth_url},
       {kApi, "auth_ca_file", c.auth_ca_file},
       {kApi, "service_client_id", c.service_client_id},
@@ -315,6 +317,7 @@ Result<GatewayConfig, std::vector<ConfigProblem>> load_gateway_config(const EnvL
   env_str(env, "JWT_ISSUER", c.jwt_issuer);
   env_str(env, "JWT_AUDIENCE", c.jwt_audience);
   detail::env_bool(env, "PERMISO_ALLOW_HS256_IN_PRODUCTION", c.jwt_allow_hs256_in_production, problems);
+  detail::env_bool(env, "PERMISO_PG_PREPARED_STATEMENTS", c.prepared_statements, problems);
   env_str(env, "MT5_SERVICE_CLIENT_ID", c.service_client_id);
   secrets.str("MT5_SERVICE_CLIENT_SECRET", c.service_client_secret);
   env_str(env, "MT5_BROKER", c.broker);

@@ -59,7 +59,8 @@ struct GatewayConfig {
   std::string database_url;  // empty: sqlite under data_dir (mt5-api.db)
   std::int64_t pool_size = 8;
   std::int64_t connect_timeout_s = 3;
-  std::string redis_url;  // [storage].redis_url (shared): revocations pushed at once
+  bool prepared_statements = true;  // PostgreSQL: off behind a transaction-pooling proxy
+  std::string redis_url;            // [storage].redis_url (shared): revocations pushed at once
 
   // [mt5_api] and [jwt] (shared): verifying Permiso access tokens
   std::string auth_url = "http://127.0.0.1:8000";  // metadata, JWKS, revocation feed

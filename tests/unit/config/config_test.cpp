@@ -256,6 +256,19 @@ TEST_F(ConfigTest, EachLayerOverridesOnlyWhatItSets) {
   EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");  // profile over default
 }
 
+TEST_F(ConfigTest, PreparedStatementsAreOnUnlessTheFileOrTheEnvironmentTurnsThemOff) {
+  EXPECT_TRUE(load().prepared_statements);
+  const auto file = dir_ / "pooler.toml";
+  std::ofstream(file) << "[storage]\nprepared_statements = false\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  EXPECT_FALSE(load().prepared_statements);
+  vars_["PERMISO_PG_PREPARED_STATEMENTS"] = "true";  // environment over file
+  EXPECT_TRUE(load().prepared_statements);
+  vars_.erase("PERMISO_CONFIG");
+  vars_["PERMISO_PG_PREPARED_STATEMENTS"] = "false";
+  EXPECT_FALSE(load().prepared_statements);
+}
+
 TEST_F(ConfigTest, EveryContractVariableIsHonoured) {
   vars_["PERMISO_DATA_DIR"] = "/srv/permiso";
   vars_["DATABASE_URL"] = "postgresql://u:p@db/permiso";

@@ -233,6 +233,19 @@ TEST_F(GatewayConfigTest, EachLayerOverridesOnlyWhatItSets) {
   EXPECT_EQ(c.jwt_issuer, "permiso-auth-dev");  // profile over default
 }
 
+TEST_F(GatewayConfigTest, PreparedStatementsAreOnUnlessTheFileOrTheEnvironmentTurnsThemOff) {
+  EXPECT_TRUE(load().prepared_statements);
+  const auto file = dir_ / "pooler.toml";
+  std::ofstream(file) << "[mt5_api]\nprepared_statements = false\n";
+  vars_["PERMISO_CONFIG"] = file.string();
+  EXPECT_FALSE(load().prepared_statements);
+  vars_["PERMISO_PG_PREPARED_STATEMENTS"] = "true";  // environment over file
+  EXPECT_TRUE(load().prepared_statements);
+  vars_.erase("PERMISO_CONFIG");
+  vars_["PERMISO_PG_PREPARED_STATEMENTS"] = "false";
+  EXPECT_FALSE(load().prepared_statements);
+}
+
 TEST_F(GatewayConfigTest, WrongTypesAndBadNumbersNameTheField) {
   const auto file = dir_ / "bad.toml";
   std::ofstream(file) << "[mt5_api]\nport = \"eighty\"\n[mt5_api.broker]\ndemo_deposit = \"lots\"\n";
