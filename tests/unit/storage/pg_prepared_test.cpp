@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -121,6 +122,26 @@ TEST_F(PgPreparedTest, AConnectionKeepsAtMostItsCapacityAndStillAnswersBeyondIt)
   EXPECT_EQ(select_alone(*db_, 3), "v3");
   EXPECT_EQ(select_alone(*db_, 3), "v3");
   EXPECT_EQ(prepared(*db_).size(), kCacheCapacity);
+}
+
+// Long statements (the trade store's combined writes) cost the server memory in proportion to
+// their text: a connection keeps at most 512 KiB of SQL, and never a statement over 64 KiB.
+TEST_F(PgPreparedTest, AConnectionKeepsAtMostItsBudgetOfSqlAndNoStatementOver64KiB) {
+  constexpr std::size_t kBudget = 512 * 1024;  // StatementCache::kMaxKeptBytes
+  auto sql = [](int i, std::size_t pad) {
+    return "SELECT v FROM mt5_kv WHERE k = $1 AND '" + std::string(pad, 'x') + "' <> '" + std::to_string(i) + "'";
+  };
+  const std::string huge = sql(-1, 65 * 1024);
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(db_->query(sql(i, 40 * 1024), {std::int64_t{i % 10}})->rows.size(), 1u);
+    EXPECT_EQ(db_->query(huge, {std::int64_t{1}})->rows.size(), 1u);
+  }
+  const auto kept = prepared(*db_);
+  std::size_t bytes = 0;
+  for (const auto& s : kept) bytes += s.size();
+  EXPECT_LE(bytes, kBudget);
+  EXPECT_EQ(kept.size(), kBudget / (sql(0, 40 * 1024).size() + 4));  // + the key's "\0" "20,"
+  EXPECT_EQ(std::count(kept.begin(), kept.end(), huge), 0);
 }
 
 TEST_F(PgPreparedTest, SwitchedOffNothingIsPrepared) {
