@@ -17,3 +17,28 @@ cpu_per_request() {
     u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n;
     printf "CPU pid=%s user_us_per_req=%.1f sys_us_per_req=%.1f total_us_per_req=%.1f\n", pid, u, s, u + s }'
 }
+
+# utime and stime of a whole PostgreSQL server, in clock ticks: the postmaster, every process it
+# has now (backends, walwriter, checkpointer, ...), and its cutime and cstime (children it has
+# reaped: backends that ended between two readings still count). DATA_DIR holds postmaster.pid.
+pg_cpu_times() {
+  local postmaster
+  postmaster=$(head -1 "$1/postmaster.pid")
+  # A process may end between the glob and its read: awk skips the file it cannot open.
+  awk -v pm="$postmaster" '
+    FNR == 1 && ($1 == pm || $4 == pm) { u += $14; s += $15; if ($1 == pm) { u += $16; s += $17 } }
+    END { print u + 0, s + 0 }' /proc/[0-9]*/stat 2>/dev/null || true
+}
+
+# Like cpu_per_request, for pg_cpu_times readings: prints "PGCPU user_us_per_req=… …" (not
+# "CPU": bench/suite.py reads a "CPU" line as the service's own).
+pg_cpu_per_request() {
+  local dir=$1 before=$2 result=$3 after requests
+  after=$(pg_cpu_times "$dir")
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
+  awk -v b="$before" -v a="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(b, x, " "); split(a, y, " ");
+    if (n == 0) { print "PGCPU no requests"; exit }
+    u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n;
+    printf "PGCPU user_us_per_req=%.1f sys_us_per_req=%.1f total_us_per_req=%.1f\n", u, s, u + s }'
+}

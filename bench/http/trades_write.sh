@@ -5,6 +5,8 @@
 # With `terminal` as the broker, mt5-api trades through the MT5 terminal bridge against mt5-sim
 # (the PermisoBridge protocol over ZeroMQ on loopback); with `fix`, through a FIX 4.4 session to
 # mt5-sim's acceptor (docs/fix.md): the figure then includes the bridge or the session.
+# Prints the RESULT line, mt5-api's CPU per request, and on PostgreSQL the server's (PGCPU).
+# The caller's environment reaches both services (e.g. PERMISO_PG_PREPARED_STATEMENTS=false).
 # Usage: bench/http/trades_write.sh [build-dir] [connections] [seconds] [postgres|sqlite] [simulator|terminal|fix]
 set -euo pipefail
 build=${1:-build/release}
@@ -46,9 +48,12 @@ echo "mt5-api POST /api/v1/trades (durable, $db, fsync on, broker $broker), $con
 source bench/http/cpu.sh
 mt5_pid=${gw_pids[-1]}  # started last by start_gateway_stack
 t0=$(cpu_times "$mt5_pid")
+[ -n "$gw_pg_dir" ] && pg0=$(pg_cpu_times "$gw_pg_dir/data")
 result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/trades.lua "${base%/api/v1}" | grep RESULT)
 echo "$result"
 cpu_per_request "$mt5_pid" "$t0" "$result"
+# On PostgreSQL, the server's own CPU per request too (every postgres process of the stack's server).
+[ -n "$gw_pg_dir" ] && pg_cpu_per_request "$gw_pg_dir/data" "$pg0" "$result"
 # What was acknowledged is what was stored: count the trades of one account.
 IFS=, read -ra toks <<<"$TOKENS"
 n=$(curl -fs "$base/trades?limit=1000" -H "Authorization: Bearer ${toks[0]}" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
