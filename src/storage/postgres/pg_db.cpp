@@ -194,9 +194,10 @@ class PgConn final : public SqlConn {
     auto [res, was_kept] = exec_keyed(sql, key, bound);
     if (was_kept && stale_statement(res.get())) {
       statements_->forget_all();
-      // Outside a transaction block the failed statement was all that ran, so running it again
-      // (prepared afresh) is running it once. Inside one the transaction is aborted: no retry,
-      // the caller gets the error as for any failed statement.
+      // Both errors come before the statement runs (at Bind, at the plan's revalidation), and
+      // outside a transaction block nothing else ran: running it again, prepared afresh, is
+      // running it once. Inside one the transaction is aborted: no retry, the caller gets the
+      // error as for any failed statement, and the next transaction prepares afresh.
       if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) res = exec_keyed(sql, key, bound).first;
     }
     return rows_of(std::move(res));
