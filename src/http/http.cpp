@@ -16,17 +16,26 @@
 namespace permiso::http {
 namespace {
 
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
+/// A request path's segments, without copying them: most paths have a handful.
+using PathSegments = boost::container::small_vector<std::string_view, 8>;
+
+PathSegments path_segments(std::string_view path) {
+  PathSegments out;
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   if (path.empty()) return out;
   for (;;) {
     auto slash = path.find('/');
-    out.emplace_back(path.substr(0, slash));
+    out.push_back(path.substr(0, slash));
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
   return out;
+}
+
+/// A route pattern's segments, kept by the route.
+std::vector<std::string> split_path(std::string_view path) {
+  const auto segs = path_segments(path);
+  return {segs.begin(), segs.end()};
 }
 
 bool is_capture(std::string_view seg) {
@@ -169,22 +178,6 @@ std::vector<Router::RouteName> Router::routes() const {
 }
 
 namespace {
-
-/// A request path's segments, without copying them: most paths have a handful.
-using PathSegments = boost::container::small_vector<std::string_view, 8>;
-
-PathSegments path_segments(std::string_view path) {
-  PathSegments out;
-  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  if (path.empty()) return out;
-  for (;;) {
-    auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return out;
-}
 
 /// Which segments of a matching route are captures, the first segment in the highest bit:
 /// a smaller rank is a more specific route ("/users/me" before "/users/{id}"), since a

@@ -19,6 +19,15 @@ Request make(std::string method, std::string path) {
   return r;
 }
 
+/// A handler answering `body`, to tell which route matched.
+SyncHandler answer(std::string body) {
+  return [body = std::move(body)](Request&) {
+    Response r;
+    r.body = body;
+    return r;
+  };
+}
+
 Response call(const Router::Match& m, Request& req) {
   Response out;
   (*m.handler)(req, [&](Response r) { out = std::move(r); });
@@ -95,13 +104,6 @@ TEST(Router, RootAndDeepPathsDoNotCollide) {
 
 TEST(Router, ALiteralInAnEarlierSegmentWinsWhateverTheOrderAdded) {
   Router router;
-  auto answer = [](std::string body) {
-    return [body](Request&) {
-      Response r;
-      r.body = body;
-      return r;
-    };
-  };
   router.add_sync("GET", "/{kind}/b/c", answer("capture-first"));
   router.add_sync("GET", "/a/{x}/c", answer("literal-first"));
   router.add_sync("GET", "/a/{x}/{y}", answer("two-captures"));
@@ -126,13 +128,6 @@ TEST(Router, ALiteralInAnEarlierSegmentWinsWhateverTheOrderAdded) {
 
 TEST(Router, AFixedPathFindsItsMethodAndOtherwiseAnswers405) {
   Router router;
-  auto answer = [](std::string body) {
-    return [body](Request&) {
-      Response r;
-      r.body = body;
-      return r;
-    };
-  };
   router.add_sync("GET", "/api/v1/trades", answer("list"));
   router.add_sync("GET", "/api/v1/{thing}", answer("capture"));
   router.add_sync("POST", "/api/v1/trades", answer("open"));
