@@ -14,9 +14,9 @@ start_gateway_stack "$build" "$db" 4
 
 # A few open trades per account, so the answer is a realistic non-empty array.
 IFS=, read -ra toks <<<"$TOKENS"
-sides=(buy sell buy sell buy sell buy sell buy sell)
 for tok in "${toks[@]}"; do
-  for side in "${sides[@]:0:${OPEN_TRADES:-5}}"; do
+  for i in $(seq 1 "${OPEN_TRADES:-5}"); do
+    side=$([ $((i % 2)) = 1 ] && echo buy || echo sell)
     curl -fs -o /dev/null -X POST "$base/trades" -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
       -d "{\"symbol\":\"EURUSD\",\"volume\":0.01,\"trade_type\":\"$side\"}"
   done

@@ -289,15 +289,20 @@ TEST(WebSocket, ServerPushesFromAnotherThreadInOrder) {
   pusher.join();
 }
 
-// The client never reads while the server pushes: the queue bound is reached, send() says
-// so, the peer is closed and the connection cut. Without the bound the loop below would
-// queue its full 256 MB.
-TEST(WebSocket, SlowConsumerIsDisconnectedAndMemoryStaysBounded) {
+/// Per-peer queues small enough for a test to reach their bound quickly.
+ServerConfig small_queue_config() {
   ServerConfig config;
   config.websocket.max_queued_bytes = 256 * 1024;
   config.websocket.max_queued_messages = 64;
   config.write_timeout = 500ms;  // how long the close may wait behind the stuck write
-  WsServer server(config);
+  return config;
+}
+
+// The client never reads while the server pushes: the queue bound is reached, send() says
+// so, the peer is closed and the connection cut. Without the bound the loop below would
+// queue its full 256 MB.
+TEST(WebSocket, SlowConsumerIsDisconnectedAndMemoryStaysBounded) {
+  WsServer server(small_queue_config());
   WsClient client(server.port());
   ASSERT_TRUE(client.handshake("/ws/echo"));
   auto peer = server.observed.wait_peer();
@@ -326,11 +331,7 @@ TEST(WebSocket, SlowConsumerIsDisconnectedAndMemoryStaysBounded) {
 // A fan-out's frame is queued by reference on each peer: each client receives it whole, and
 // each peer's bound still counts it (the one that never reads is cut, the other is not).
 TEST(WebSocket, SharedFrameReachesEachPeerAndCountsAgainstEachBound) {
-  ServerConfig config;
-  config.websocket.max_queued_bytes = 256 * 1024;
-  config.websocket.max_queued_messages = 64;
-  config.write_timeout = 500ms;  // how long the close may wait behind the stuck write
-  WsServer server(config);
+  WsServer server(small_queue_config());
   WsClient reader(server.port());
   ASSERT_TRUE(reader.handshake("/ws/echo"));
   auto reading_peer = server.observed.wait_peer(0);
