@@ -313,8 +313,9 @@ void FixBroker::on_unsolicited(const Message& message) {
 
 bool FixBroker::file_answer(const std::string& key, Message message, bool last) {
   std::lock_guard lock(waiters_mu_);
-  auto it = waiters_.find(key);
-  if (it == waiters_.end() || it->second.done) return false;
+  auto [first, end] = waiters_.equal_range(key);
+  auto it = std::find_if(first, end, [](const auto& entry) { return !entry.second.done; });
+  if (it == end) return false;
   it->second.messages.push_back(std::move(message));
   if (last) {
     it->second.done = true;
@@ -325,15 +326,16 @@ bool FixBroker::file_answer(const std::string& key, Message message, bool last) 
 
 std::optional<std::vector<Message>> FixBroker::call(const std::string& session, const std::string& key,
                                                     const Message& request, bool* not_sent) {
+  std::multimap<std::string, Waiter, std::less<>>::iterator waiter;
   {
     std::lock_guard lock(waiters_mu_);
-    waiters_[key] = Waiter{};
+    waiter = waiters_.emplace(key, Waiter{});  // after any waiter with this key: answered after it
   }
   std::string error;
   const bool sent = engine_->send(session, request.text(), &error);
   std::unique_lock lock(waiters_mu_);
-  const bool answered = sent && waiters_cv_.wait_for(lock, options_.timeout, [&] { return waiters_[key].done; });
-  auto node = waiters_.extract(key);
+  const bool answered = sent && waiters_cv_.wait_for(lock, options_.timeout, [&] { return waiter->second.done; });
+  auto node = waiters_.extract(waiter);
   if (!sent) spdlog::warn("fix: {} not sent: {}", request.type(), error);
   if (not_sent != nullptr) *not_sent = !sent;
   if (!answered) return std::nullopt;
@@ -424,6 +426,7 @@ void FixBroker::settle_in_flight() {
     asking = in_flight_;
   }
   for (const auto& [cl_ord_id, order] : asking) {
+    if (order.awaited) continue;  // its own call is waiting: the answer goes there
     auto answers =
         call(trade_session_, cl_ord_id, to_fix(OrderStatusRequest{cl_ord_id, order.login, order.symbol, order.type}));
     if (!answers) continue;  // asked again after the next logon
@@ -849,6 +852,10 @@ SendOutcome FixBroker::send_order(Login login, const OrderRequest& order) {
   if (!answers) {
     // Sent or not, the outcome is unknown until the counterparty says: the re-read and the
     // status request after the next logon settle it.
+    {
+      std::lock_guard lock(state_mu_);
+      if (auto it = in_flight_.find(order.cl_ord_id); it != in_flight_.end()) it->second.awaited = false;
+    }
     resync_wanted_ = true;
     return refusal(Retcode::Timeout, "no answer from the counterparty: the outcome is not known yet");
   }

@@ -132,11 +132,13 @@ class FixBroker final : public Broker, private SessionHandler {
     std::vector<Message> messages;
     bool done = false;
   };
-  /// An order sent and not yet settled: asked about after a reconnect.
+  /// An order sent and not yet settled: asked about after a reconnect, once its own call has
+  /// given up waiting (while it waits, its answer may still come, resent after the logon).
   struct InFlight {
     Login login = 0;
     std::string symbol;
     OrderType type = OrderType::Buy;
+    bool awaited = true;  // order_send is still waiting for the answer
   };
 
   // SessionHandler (QuickFIX's threads)
@@ -253,7 +255,10 @@ class FixBroker final : public Broker, private SessionHandler {
 
   mutable std::mutex waiters_mu_;
   std::condition_variable waiters_cv_;
-  std::map<std::string, Waiter, std::less<>> waiters_;
+  /// By the key the answers carry. Two calls may share a key (an order's status request sent
+  /// while the order awaits its answer, a keyed order's retry): the answers go to them in the
+  /// order they were sent, as the counterparty answers in that order.
+  std::multimap<std::string, Waiter, std::less<>> waiters_;
 
   mutable std::mutex state_mu_;
   std::condition_variable state_cv_;
