@@ -5,6 +5,7 @@
 
 #include "common/ascii.hpp"
 #include "http/body.hpp"
+#include "http/corked_stream.hpp"
 #include "http/metrics.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -76,6 +77,9 @@ constexpr std::string_view kSecurityHeaders =
 
 // Answers to pipelined requests held back to go out in one write: at most this many bytes.
 constexpr std::size_t kMaxHeldBackBytes = 64 * 1024;
+// WebSocket frames queued for a peer gathered to go out in one write: at most this many bytes
+// (about a hundred quotes; per connection, on top of the queue's bound).
+constexpr std::size_t kMaxGatheredFrameBytes = 16 * 1024;
 
 // Room for a typical request's fields (browsers send about a dozen) before the vector grows.
 constexpr std::size_t kUsualFieldCount = 16;
@@ -270,15 +274,18 @@ class WsPeer final : public WebSocketPeer {
   [[nodiscard]] const std::string& request_id() const override { return request_id_; }
 
   // The session's side (strand).
-  /// The next frame to write; none (and the next send() posts a new kick) when empty or closed.
-  std::shared_ptr<const std::string> pop() {
+  /// The next frame to write, and whether more are queued behind it; none (and the next
+  /// send() posts a new kick) when empty or closed.
+  std::shared_ptr<const std::string> pop(bool& more) {
     std::lock_guard lock(mutex_);
     if (!open_ || queue_.empty()) {
       kick_posted_ = false;
+      more = false;
       return nullptr;
     }
     auto next = std::move(queue_.front());
     queue_.pop_front();
+    more = !queue_.empty();
     queued_bytes_ -= next->size();
     in_flight_bytes_ = next->size();
     return next;
@@ -640,7 +647,7 @@ class Connection final : public Session {
   mutable MetricChildren metric_children_;  // record()'s cache of the last answer's children
 
   // WebSocket mode, after an upgrade (strand only). reply_timer_ bounds the close.
-  std::optional<websocket::stream<Stream>> ws_;
+  std::optional<websocket::stream<CorkedStream<Stream>>> ws_;
   std::shared_ptr<WsPeer> ws_peer_;
   std::optional<websocket::close_reason> ws_close_;  // a close the writer is to send
   bool ws_writing_ = false;
@@ -928,15 +935,21 @@ template <class Stream>
 Task<void> Connection<Stream>::ws_write_loop() {
   auto self = shared_from_this();
   beast::error_code ec;
+  // Frames with more queued behind them are gathered (corked), and the last one takes them all
+  // out in one write: a burst to a peer is one system call, not one a frame.
+  auto& gather = ws_->next_layer();
   while (!ws_done_) {
     if (ws_close_) {
       auto reason = *ws_close_;
       ws_close_.reset();
+      gather.cork(false);  // the close frame takes whatever was gathered out before it
       co_await ws_->async_close(reason, asio::redirect_error(kUseTask, ec));
       break;
     }
-    auto next = ws_peer_->pop();
+    bool more = false;
+    auto next = ws_peer_->pop(more);
     if (!next) break;
+    gather.cork(more);
     ws_->text(true);
     co_await ws_->async_write(asio::buffer(*next), asio::redirect_error(kUseTask, ec));
     ws_peer_->written();
@@ -946,6 +959,8 @@ Task<void> Connection<Stream>::ws_write_loop() {
       break;
     }
   }
+  // Never left corked: the next write (a later frame, a pong, the close) sends what was gathered.
+  gather.cork(false);
   ws_writing_ = false;
 }
 
@@ -1043,7 +1058,7 @@ Task<void> Connection<Stream>::run_websocket(const bhttp::request<bhttp::empty_b
                                              std::shared_ptr<Request> req, std::string route,
                                              Clock::time_point started) {
   auto self = shared_from_this();
-  ws_.emplace(std::move(stream_));
+  ws_.emplace(kMaxGatheredFrameBytes, std::move(stream_));
   auto timeouts = ws_configure(*req, accept);
 
   beast::error_code ec;

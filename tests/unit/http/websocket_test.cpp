@@ -139,6 +139,9 @@ class WsClient {
  public:
   explicit WsClient(std::uint16_t port) : ws_(ioc_), port_(port) {
     beast::get_lowest_layer(ws_).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) ++pongs_;
+    });
   }
   /// The handshake; false when the server refused (the answer is in response()).
   bool handshake(const std::string& target, std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -176,6 +179,9 @@ class WsClient {
     }
   }
   void close() { ws_.close(websocket::close_code::normal); }
+  void ping() { ws_.ping({}); }
+  /// Pongs seen by the reads so far.
+  [[nodiscard]] int pongs() const { return pongs_; }
   [[nodiscard]] const websocket::response_type& response() const { return response_; }
 
  private:
@@ -183,6 +189,7 @@ class WsClient {
   websocket::stream<beast::tcp_stream> ws_;
   websocket::response_type response_;
   std::uint16_t port_;
+  int pongs_ = 0;
 };
 
 TEST(WebSocket, AcceptsAndEchoes) {
@@ -287,6 +294,28 @@ TEST(WebSocket, ServerPushesFromAnotherThreadInOrder) {
     ASSERT_EQ(client.read().value_or("<closed>"), "event " + std::to_string(i));
   }
   pusher.join();
+}
+
+// Frames queued together go out gathered in few writes (CorkedStream under the WebSocket):
+// a burst arrives whole and in order, a ping sent into it is answered, and the connection
+// still serves after it.
+TEST(WebSocket, ABurstArrivesWholeAndInOrderWithAPingIntoItAnswered) {
+  WsServer server;
+  WsClient client(server.port());
+  ASSERT_TRUE(client.handshake("/ws/echo"));
+  auto peer = server.observed.wait_peer();
+  ASSERT_NE(peer, nullptr);
+  constexpr int kCount = 1000;  // under the queue's 1024 frames
+  const std::string padding(150, 'q');
+  for (int i = 0; i < kCount; ++i) ASSERT_TRUE(peer->send("quote " + std::to_string(i) + padding));
+  client.ping();
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_EQ(client.read().value_or("<closed>"), "quote " + std::to_string(i) + padding);
+  }
+  client.send("after");
+  EXPECT_EQ(client.read().value_or("<closed>"), "echo:after");
+  EXPECT_EQ(client.pongs(), 1);
+  EXPECT_TRUE(peer->is_open());
 }
 
 /// Per-peer queues small enough for a test to reach their bound quickly.
