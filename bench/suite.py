@@ -134,6 +134,14 @@ def fmt(v, digits=2):
     return "" if v is None else f"{float(v):.{digits}f}"
 
 
+def ratio(a, b):
+    """a / b to one decimal, or "?" when either is missing."""
+    try:
+        return f"{float(a) / float(b):.1f}"
+    except (TypeError, ValueError, ZeroDivisionError):
+        return "?"
+
+
 def cpu_cell(cpu):
     if not cpu:
         return ""
@@ -204,6 +212,9 @@ def main():
                                                   "sha256"], "openssl", None))
     for alg in ("HS256", "ES256", "EdDSA", "RS256"):
         workloads.append((f"token-{alg}", "token", ["bench/http/token_issuance.sh", b, alg, "32", str(secs)], "http", alg))
+    # The issue's peer, in the same run (npm installs it on first use).
+    workloads.append(("token-peer-oidc-provider", "token", ["bench/peers/oidc_provider.sh", "32", str(secs)], "http",
+                      "node-oidc-provider ES256"))
     workloads += [
         ("password", "auth", ["bench/http/auth_endpoints.sh", b, "password", "2", str(secs)], "http",
          "password grant (Argon2id), 2 connections"),
@@ -324,6 +335,14 @@ def render(results, floors, secs, min_time, build, started, load_before, load_af
         fl[alg] = f"{floors[alg][0]:,.0f}"
         cmds.append(shlex.join(cmd))
     w(http_table(rows, with_floor=fl))
+    peer_cmd, peer, _ = results["token-peer-oidc-provider"]
+    ours = rows[1][1]  # ES256
+    w("\nThe issue's peer in the same run, the same way (`" + shlex.join(peer_cmd) + "`): node-oidc-provider "
+      f"issuing ES256 JWTs, one process per core: {fmt(peer[0]['result'].get('rps'), 0)} tokens/s, p99 "
+      f"{fmt(peer[0]['result'].get('p99_ms'))} ms, {cpu_cell(peer[0]['cpu'].get('server'))} µs CPU per token. "
+      f"permiso-auth ES256: **{ratio(ours['result'].get('rps'), peer[0]['result'].get('rps'))}× its throughput, "
+      f"{ratio(peer[0]['cpu'].get('server', {}).get('total_us_per_req'), ours['cpu'].get('server', {}).get('total_us_per_req'))}"
+      "× less CPU per token**.")
     w("\nopenssl speed (sign/s, verify/s, one core): " +
       ", ".join(f"{a} {floors[a][0]:,.0f} / {floors[a][1]:,.0f}" for a in ("HS256", "ES256", "EdDSA", "RS256")))
     w("\nCommands: " + "; ".join(f"`{c}`" for c in cmds + [shlex.join(results['openssl'][0]),
