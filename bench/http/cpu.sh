@@ -8,14 +8,20 @@
 cpu_times() { awk '{print $14, $15}' "/proc/$1/stat"; }
 
 cpu_per_request() {
-  local pid=$1 before=$2 result=$3 after requests
-  after=$(cpu_times "$pid")
+  local pid=$1 before=$2 result=$3
+  cpu_ticks_per_request "pid=$pid" "$before" "$(cpu_times "$pid")" "$result"
+}
+
+# cpu_ticks_per_request WHO BEFORE AFTER RESULT: the same line for any "utime stime" tick pair
+# (a process group's sum, say), "CPU WHO user_us_per_req=… sys_us_per_req=… total_us_per_req=…".
+cpu_ticks_per_request() {
+  local who=$1 before=$2 after=$3 result=$4 requests
   requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
-  awk -v b="$before" -v a="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" -v pid="$pid" 'BEGIN {
+  awk -v b="$before" -v a="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" -v who="$who" 'BEGIN {
     split(b, x, " "); split(a, y, " ");
     if (n == 0) { print "CPU no requests"; exit }
     u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n;
-    printf "CPU pid=%s user_us_per_req=%.1f sys_us_per_req=%.1f total_us_per_req=%.1f\n", pid, u, s, u + s }'
+    printf "CPU %s user_us_per_req=%.1f sys_us_per_req=%.1f total_us_per_req=%.1f\n", who, u, s, u + s }'
 }
 
 # utime and stime of a whole PostgreSQL server, in clock ticks: the postmaster, every process it

@@ -41,10 +41,4 @@ source bench/http/cpu.sh
 t0=$(cpu_all)
 result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/get.lua "http://127.0.0.1:$port/" | grep RESULT)
 echo "$result"
-# cpu_per_request reads one pid's stat; here the workers' sum, by the same arithmetic.
-after=$(cpu_all)
-requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
-awk -v b="$t0" -v a="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-  split(b, x, " "); split(a, y, " ");
-  u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n;
-  printf "CPU nginx workers user_us_per_req=%.1f sys_us_per_req=%.1f total_us_per_req=%.1f\n", u, s, u + s }'
+cpu_ticks_per_request "nginx workers" "$t0" "$(cpu_all)" "$result"

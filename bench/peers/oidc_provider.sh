@@ -36,9 +36,4 @@ source bench/http/cpu.sh
 t0=$(node_cpu)
 result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$url" | grep RESULT)
 echo "$result"
-t1=$(node_cpu)
-requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
-awk -v b="$t0" -v a="$t1" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-  split(b, x, " "); split(a, y, " ");
-  u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n;
-  printf "CPU node user_us_per_req=%.1f sys_us_per_req=%.1f total_us_per_req=%.1f\n", u, s, u + s }'
+cpu_ticks_per_request node "$t0" "$(node_cpu)" "$result"
