@@ -10,8 +10,8 @@
 // writes on its own. Used on one strand, as the stream above is.
 #pragma once
 
-#include <boost/asio/compose.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
