@@ -3,6 +3,7 @@
 
 #include "auth/revocation_list.hpp"
 #include "auth/scopes.hpp"
+#include "common/json_scratch.hpp"
 #include "jose/crypto.hpp"
 #include "jose/key_store.hpp"
 
@@ -54,21 +55,23 @@ IssuedToken TokenService::issue_user_token(const storage::User& user, const std:
   out.expires_in = settings_.access_token_ttl_s;
   out.expires_at = now + out.expires_in;
   out.scope = join_scopes(scopes);
-  boost::json::array role_array;
+  JsonScratch scratch;  // the claims live until sign_jwt has serialised them
+  boost::json::array role_array(scratch.storage());
   for (const auto& r : roles) role_array.emplace_back(r);
-  const boost::json::object claims{{"iss", settings_.issuer},
-                                   {"sub", std::to_string(user.id)},
-                                   {"aud", settings_.audience},
-                                   {"exp", out.expires_at},
-                                   {"iat", now},
-                                   {"nbf", now},
-                                   {"jti", out.jti},
-                                   {"client_id", client_id},
-                                   {"scope", out.scope},
-                                   {"type", "access"},
-                                   {"username", user.username},
-                                   {"roles", std::move(role_array)},
-                                   {"sid", session_id}};
+  const boost::json::object claims({{"iss", settings_.issuer},
+                                    {"sub", std::to_string(user.id)},
+                                    {"aud", settings_.audience},
+                                    {"exp", out.expires_at},
+                                    {"iat", now},
+                                    {"nbf", now},
+                                    {"jti", out.jti},
+                                    {"client_id", client_id},
+                                    {"scope", out.scope},
+                                    {"type", "access"},
+                                    {"username", user.username},
+                                    {"roles", std::move(role_array)},
+                                    {"sid", session_id}},
+                                   scratch.storage());
   const auto key = keys_.current();
   out.algorithm = key.algorithm();
   out.access_token = jose::sign_jwt(key, claims);
@@ -84,17 +87,19 @@ IssuedToken TokenService::issue_service_token(const CachedClient& client,
       client.client.access_token_lifetime > 0 ? client.client.access_token_lifetime : settings_.service_token_ttl_s;
   out.expires_at = now + out.expires_in;
   out.scope = join_scopes(scopes);
-  const boost::json::object claims{{"iss", settings_.issuer},
-                                   {"sub", client.client.client_id},
-                                   {"aud", settings_.audience},
-                                   {"exp", out.expires_at},
-                                   {"iat", now},
-                                   {"nbf", now},
-                                   {"jti", out.jti},
-                                   {"client_id", client.client.client_id},
-                                   {"scope", out.scope},
-                                   {"type", "service"},
-                                   {"is_trusted", client.client.is_trusted}};
+  JsonScratch scratch;  // the claims live until sign_jwt has serialised them
+  const boost::json::object claims({{"iss", settings_.issuer},
+                                    {"sub", client.client.client_id},
+                                    {"aud", settings_.audience},
+                                    {"exp", out.expires_at},
+                                    {"iat", now},
+                                    {"nbf", now},
+                                    {"jti", out.jti},
+                                    {"client_id", client.client.client_id},
+                                    {"scope", out.scope},
+                                    {"type", "service"},
+                                    {"is_trusted", client.client.is_trusted}},
+                                   scratch.storage());
   const auto key = keys_.current();
   out.algorithm = key.algorithm();
   out.access_token = jose::sign_jwt(key, claims);

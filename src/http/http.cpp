@@ -116,12 +116,22 @@ std::string public_base_url(const Request& req) {
   return std::string(scheme) + "://" + public_authority(req);
 }
 
-Response json_response(int status, const boost::json::value& body) {
+namespace {
+template <class Json>
+Response serialized(int status, const Json& body) {
   Response res;
   res.status = status;
   res.content_type = "application/json";
   res.body = boost::json::serialize(body);
   return res;
+}
+}  // namespace
+
+Response json_response(int status, const boost::json::value& body) {
+  return serialized(status, body);
+}
+Response json_response(int status, const boost::json::object& body) {
+  return serialized(status, body);
 }
 
 Response error_response(const Request& req, int status, std::string_view error, std::string_view description,

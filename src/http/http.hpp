@@ -69,6 +69,9 @@ struct Response {
 
 /// A JSON answer.
 Response json_response(int status, const boost::json::value& body);
+/// The same for an object, serialised as it is: through the overload above it would first be
+/// copied whole into a value (every key and string, a token's included).
+Response json_response(int status, const boost::json::object& body);
 /// The contract's error shape: {"error", "error_description", "request_id", ...extra}.
 Response error_response(const Request& req, int status, std::string_view error, std::string_view description,
                         const boost::json::object* extra = nullptr);

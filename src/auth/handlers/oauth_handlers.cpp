@@ -8,6 +8,7 @@
 #include "auth/render.hpp"
 #include "auth/revocation_list.hpp"
 #include "auth/scopes.hpp"
+#include "common/json_scratch.hpp"
 #include "common/worker_pool.hpp"
 #include "http/body.hpp"
 #include "http/numbers.hpp"
@@ -62,10 +63,12 @@ AuthResult<ClientCredentials> client_credentials_of(const Request& req, const Pa
 }
 
 Response token_response(const IssuedToken& issued) {
-  return no_store_json(200, {{"access_token", issued.access_token},
-                             {"token_type", "Bearer"},
-                             {"expires_in", issued.expires_in},
-                             {"scope", issued.scope}});
+  JsonScratch scratch;
+  return no_store_json(200, boost::json::object({{"access_token", issued.access_token},
+                                                 {"token_type", "Bearer"},
+                                                 {"expires_in", issued.expires_in},
+                                                 {"scope", issued.scope}},
+                                                scratch.storage()));
 }
 
 Response user_grant_response(const AuthContext& ctx, const UserGrant& grant) {
