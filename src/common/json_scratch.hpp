@@ -12,6 +12,7 @@ namespace permiso {
 
 /// Values made with storage() must not outlive it. Past the buffer it allocates as usual (in
 /// blocks, freed with it), so nothing is refused for being large.
+// NOLINTBEGIN(cppcoreguidelines-pro-type-member-init): the buffer is not zeroed, on purpose (below).
 class JsonScratch {
  public:
   JsonScratch() = default;
@@ -23,8 +24,9 @@ class JsonScratch {
  private:
   static constexpr std::size_t kBytes = 2048;
   // Not zeroed: the resource hands it out and every byte is written before it is read.
-  alignas(std::max_align_t) unsigned char buffer_[kBytes];  // NOLINT(cppcoreguidelines-pro-type-member-init)
+  alignas(std::max_align_t) unsigned char buffer_[kBytes];
   boost::json::monotonic_resource resource_{buffer_, kBytes};
 };
+// NOLINTEND(cppcoreguidelines-pro-type-member-init)
 
 }  // namespace permiso
