@@ -76,10 +76,10 @@ constexpr std::string_view kSecurityHeaders =
     "Referrer-Policy: strict-origin-when-cross-origin\r\n";
 
 // Answers to pipelined requests held back to go out in one write: at most this many bytes.
-constexpr std::size_t kMaxHeldBackBytes = 64 * 1024;
+constexpr std::size_t kMaxHeldBackBytes = std::size_t{64} * 1024;
 // WebSocket frames queued for a peer gathered to go out in one write: at most this many bytes
 // (about a hundred quotes; per connection, on top of the queue's bound).
-constexpr std::size_t kMaxGatheredFrameBytes = 16 * 1024;
+constexpr std::size_t kMaxGatheredFrameBytes = std::size_t{16} * 1024;
 
 // Room for a typical request's fields (browsers send about a dozen) before the vector grows.
 constexpr std::size_t kUsualFieldCount = 16;
@@ -89,7 +89,7 @@ constexpr std::size_t kFirstReadChunk = 4096;
 // After an error answer we read and discard what the client is still sending, so closing
 // does not reset the connection before the client has read our answer.
 // Bounded in bytes and time, so an endless upload cannot hold the connection.
-constexpr std::size_t kMaxDrainBytes = 16 * 1024 * 1024;
+constexpr std::size_t kMaxDrainBytes = std::size_t{16} * 1024 * 1024;
 constexpr std::chrono::milliseconds kMaxDrainTime{2000};
 
 bool valid_request_id(std::string_view id) {
