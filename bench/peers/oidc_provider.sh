@@ -19,13 +19,16 @@ PORT=$port node "$dir/server.js" >"$log" 2>&1 &
 pid=$!
 trap 'pkill -P $pid 2>/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
 url="http://127.0.0.1:$port/token"
+issued=false
 for _ in $(seq 1 100); do
-  curl -fs -X POST "$url" -d "grant_type=client_credentials&client_id=$CLIENT_ID&client_secret=$CLIENT_SECRET&scope=trade:read" \
-    >/dev/null && break
+  if curl -fs -X POST "$url" -d "grant_type=client_credentials&client_id=$CLIENT_ID&client_secret=$CLIENT_SECRET&scope=trade:read" |
+    grep -q '"access_token":"eyJ'; then
+    issued=true
+    break
+  fi
   sleep 0.1
 done
-curl -fs -X POST "$url" -d "grant_type=client_credentials&client_id=$CLIENT_ID&client_secret=$CLIENT_SECRET&scope=trade:read" |
-  grep -q '"access_token":"eyJ' || { echo "node-oidc-provider did not issue a token: $(cat "$log")" >&2; exit 1; }
+$issued || { echo "node-oidc-provider did not issue a token: $(cat "$log")" >&2; exit 1; }
 
 # utime and stime, in clock ticks, of the primary and every worker.
 node_cpu() { cat "/proc/$pid/stat" $(pgrep -P "$pid" | sed 's|.*|/proc/&/stat|') | awk '{u += $14; s += $15} END {print u, s}'; }

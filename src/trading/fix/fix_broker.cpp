@@ -326,7 +326,7 @@ bool FixBroker::file_answer(const std::string& key, Message message, bool last) 
 
 std::optional<std::vector<Message>> FixBroker::call(const std::string& session, const std::string& key,
                                                     const Message& request, bool* not_sent) {
-  std::multimap<std::string, Waiter, std::less<>>::iterator waiter;
+  Waiters::iterator waiter;
   {
     std::lock_guard lock(waiters_mu_);
     waiter = waiters_.emplace(key, Waiter{});  // after any waiter with this key: answered after it

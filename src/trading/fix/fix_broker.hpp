@@ -258,7 +258,8 @@ class FixBroker final : public Broker, private SessionHandler {
   /// By the key the answers carry. Two calls may share a key (an order's status request sent
   /// while the order awaits its answer, a keyed order's retry): the answers go to them in the
   /// order they were sent, as the counterparty answers in that order.
-  std::multimap<std::string, Waiter, std::less<>> waiters_;
+  using Waiters = std::multimap<std::string, Waiter, std::less<>>;
+  Waiters waiters_;
 
   mutable std::mutex state_mu_;
   std::condition_variable state_cv_;
