@@ -1,6 +1,8 @@
 // See crypto.hpp.
 #include "jose/crypto.hpp"
 
+#include "jose/context_pool.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -108,31 +110,40 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return out;
 }
 
-void HmacSha256::Free::operator()(evp_mac_ctx_st* ctx) const {
-  EVP_MAC_CTX_free(ctx);
-}
+namespace {
+struct MacCtxFree {
+  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+};
+}  // namespace
 
-HmacSha256::HmacSha256(std::string_view key) {
+struct HmacSha256::Keyed {
+  std::unique_ptr<EVP_MAC_CTX, MacCtxFree> key;  // keyed once, only copied from
+  ContextPool<EVP_MAC_CTX, MacCtxFree> working;  // copies of it, each used by one call at a time
+};
+
+HmacSha256::HmacSha256(std::string_view key) : keyed_(std::make_shared<Keyed>()) {
   EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (hmac == nullptr) throw std::runtime_error("OpenSSL has no HMAC");
-  std::unique_ptr<EVP_MAC_CTX, Free> ctx(EVP_MAC_CTX_new(hmac));
+  keyed_->key.reset(EVP_MAC_CTX_new(hmac));
   EVP_MAC_free(hmac);  // the context holds its own reference
   std::string digest = "SHA256";
   const std::array<OSSL_PARAM, 2> params{OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
                                          OSSL_PARAM_construct_end()};
-  if (!ctx ||
-      EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(), params.data()) != 1) {
+  if (!keyed_->key || EVP_MAC_init(keyed_->key.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                                   params.data()) != 1) {
     throw std::runtime_error("HMAC-SHA256 could not be keyed");
   }
-  keyed_ = std::shared_ptr<evp_mac_ctx_st>(ctx.release(), Free{});
 }
 
 std::string HmacSha256::mac(std::string_view data) const {
-  std::unique_ptr<EVP_MAC_CTX, Free> ctx(EVP_MAC_CTX_dup(keyed_.get()));
+  auto ctx = keyed_->working.borrow([this] { return EVP_MAC_CTX_dup(keyed_->key.get()); });
   std::string out(32, '\0');
   std::size_t len = 0;
-  if (!ctx || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+  // EVP_MAC_init without a key restarts HMAC under the key the context already holds.
+  if (!ctx || EVP_MAC_init(ctx.get(), nullptr, 0, nullptr) != 1 ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
       EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) != 1 || len != 32) {
+    if (ctx) ctx.discard();
     throw std::runtime_error("HMAC-SHA256 failed");
   }
   return out;

@@ -7,8 +7,6 @@
 #include <string>
 #include <string_view>
 
-struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX, kept out of this header
-
 namespace permiso::jose {
 
 /// `n` bytes from the OpenSSL CSPRNG. Throws std::runtime_error only if the CSPRNG fails.
@@ -25,8 +23,10 @@ std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32
 std::string hex(std::string_view bytes);
 
 /// HMAC-SHA256 under one key, keyed once. HMAC() in OpenSSL 3 looks HMAC and SHA-256 up in the
-/// provider store (under its locks) and hashes the key on every call, about 3 µs; mac() only
-/// copies the keyed state. mac() only reads that state, so one instance serves all threads.
+/// provider store (under its locks) and hashes the key on every call, about 3 µs. mac() borrows
+/// a context already keyed from the instance's pool and restarts it under the same key: no
+/// allocation, about 0.4 µs for a short input (copying the keyed state each call was 1 µs).
+/// One instance serves all threads.
 class HmacSha256 {
  public:
   /// Throws std::runtime_error only if OpenSSL lacks HMAC or SHA-256.
@@ -34,10 +34,8 @@ class HmacSha256 {
   [[nodiscard]] std::string mac(std::string_view data) const;  // raw 32 bytes
 
  private:
-  struct Free {
-    void operator()(evp_mac_ctx_st* ctx) const;
-  };
-  std::shared_ptr<evp_mac_ctx_st> keyed_;  // shared: copies of a key share its read-only state
+  struct Keyed;                   // the keyed context and the pool of working ones (crypto.cpp)
+  std::shared_ptr<Keyed> keyed_;  // shared: copies of a key share its state and its pool
 };
 /// False on length mismatch; otherwise compares without data-dependent timing.
 bool constant_time_equal(std::string_view a, std::string_view b);

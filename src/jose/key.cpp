@@ -176,12 +176,12 @@ std::string der_to_raw_ecdsa(const unsigned char* der, std::size_t len) {
   const unsigned char* p = der;
   ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
   if (sig == nullptr) return {};
-  const BIGNUM* r = nullptr;
-  const BIGNUM* s = nullptr;
-  ECDSA_SIG_get0(sig, &r, &s);
-  std::string out = bn_bytes(r, 32) + bn_bytes(s, 32);
+  std::string out(64, '\0');
+  auto* raw = reinterpret_cast<unsigned char*>(out.data());
+  const bool fits =
+      BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32) == 32 && BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32) == 32;
   ECDSA_SIG_free(sig);
-  return out;
+  return fits ? out : std::string{};
 }
 
 std::string raw_to_der_ecdsa(std::string_view raw) {
@@ -440,6 +440,9 @@ std::string SigningKey::sign(std::string_view input) const {
   const bool ready = k.sign_template != nullptr ? EVP_MD_CTX_copy_ex(ctx.get(), k.sign_template) == 1
                                                 : EVP_DigestSignInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) == 1;
   if (!ready) return {};
+  // The context is used once: without this flag EVP_DigestSignFinal duplicates it (the key's
+  // provider context and a digest context, a dozen allocations) to keep it reusable.
+  EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
   const auto* in = reinterpret_cast<const unsigned char*>(input.data());
   if (k.alg == Algorithm::ES256) {
     // DER ECDSA-Sig-Value is at most 72 bytes for P-256; JWS wants raw R||S (RFC 7518 §3.4).
@@ -475,6 +478,7 @@ bool SigningKey::verify(std::string_view input, std::string_view signature) cons
                          ? EVP_MD_CTX_copy_ex(ctx.get(), k.verify_template) == 1
                          : EVP_DigestVerifyInit(ctx.get(), nullptr, k.md, nullptr, k.pkey) == 1;
   if (!ready) return false;
+  EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);  // used once: no duplicate kept
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                           reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }

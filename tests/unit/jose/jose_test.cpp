@@ -236,7 +236,7 @@ TEST(Crypto, ConstantTimeEqualAndHexAndRandomness) {
 }
 
 // RFC 4231's test cases: a short key, a key shorter than the data, and keys longer than
-// SHA-256's block (hashed first); one keyed instance reused across calls and threads.
+// SHA-256's block (hashed first); one keyed instance reused across calls, messages and threads.
 TEST(Crypto, HmacSha256MatchesRfc4231AndIsReusable) {
   struct Case {
     std::string key, data, mac;
@@ -250,6 +250,10 @@ TEST(Crypto, HmacSha256MatchesRfc4231AndIsReusable) {
     const HmacSha256 keyed(c.key);
     EXPECT_EQ(hex(keyed.mac(c.data)), c.mac);
     EXPECT_EQ(hex(keyed.mac(c.data)), c.mac) << "a second use of the keyed state";
+    (void)keyed.mac(std::string(300, 'z'));  // the pooled context restarts after other data
+    EXPECT_EQ(hex(keyed.mac(c.data)), c.mac) << "after another message";
+    const HmacSha256 copy = keyed;  // shares the keyed state and its pool
+    EXPECT_EQ(hex(copy.mac(c.data)), c.mac);
     EXPECT_EQ(keyed.mac(c.data), hmac_sha256(c.key, c.data));
   }
   const HmacSha256 shared(cases[1].key);
@@ -661,6 +665,23 @@ TEST(Keys, JwksTextSkipsUnusableMembersAndInvalidPoints) {
   EXPECT_TRUE(parse_jwks("not json").empty());
   EXPECT_TRUE(parse_jwks("[]").empty());
   EXPECT_TRUE(parse_jwks(R"({"keys":{}})").empty());
+}
+
+// Every ES256 signature, of any input length, verifies, and none repeats: a fresh nonce each
+// time, though every signing context is a copy of the same one set up once.
+TEST(Keys, Es256SignaturesVerifyAtAnyLengthAndNeverRepeat) {
+  const auto key = *SigningKey::generate(Algorithm::ES256);
+  std::set<std::string> seen;
+  for (std::size_t length : {0UL, 1UL, 64UL, 1000UL, 100'000UL}) {
+    const std::string input(length, 'p');
+    for (int i = 0; i < 20; ++i) {
+      const std::string sig = key.sign(input);
+      ASSERT_EQ(sig.size(), 64U);
+      EXPECT_TRUE(key.verify(input, sig));
+      EXPECT_FALSE(key.verify(input + "x", sig));
+      EXPECT_TRUE(seen.insert(sig).second) << "a signature repeated at length " << length;
+    }
+  }
 }
 
 TEST(Keys, GeneratedKeysHaveThumbprintKidsAndFitTheirAlgorithm) {
