@@ -3,6 +3,13 @@
 #   t0=$(cpu_times "$pid"); result=$(wrk … | grep RESULT); cpu_per_request "$pid" "$t0" "$result"
 # prints "CPU pid=… user_us_per_req=… sys_us_per_req=… total_us_per_req=…".
 
+# wrk for a measured run: as usual, or with WRK_BATCH=1 under SCHED_BATCH (`chrt -b 0`), so that
+# its threads, woken by answers, do not preempt the server's (bench/profile/preemption.sh and
+# docs/benchmarks.md: on 2 shared cores that preemption is part of the server's kernel time).
+run_wrk() {
+  if [ "${WRK_BATCH:-0}" = 1 ]; then chrt -b 0 wrk "$@"; else wrk "$@"; fi
+}
+
 # utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
 # command name in field 2 has no spaces for our binaries).
 cpu_times() { awk '{print $14, $15}' "/proc/$1/stat"; }

@@ -101,7 +101,7 @@ measure_gateway() {
   echo "$title, $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
   source bench/http/cpu.sh
   t0=$(cpu_times "${gw_pids[-1]}")  # mt5-api, started last by start_gateway_stack
-  result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/trades.lua "${base%/api/v1}" | grep RESULT)
+  result=$(run_wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/trades.lua "${base%/api/v1}" | grep RESULT)
   echo "$result"
   cpu_per_request "${gw_pids[-1]}" "$t0" "$result"
 }

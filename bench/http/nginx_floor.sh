@@ -2,7 +2,7 @@
 # The floor for a protected read: nginx answering a fixed body from memory (no upstream, no
 # logging), measured like our services: wrk on the same machine, nginx's CPU per request summed
 # over its workers from /proc/<pid>/stat. Usage:
-#   [ACCESS_LOG=on] bench/http/nginx_floor.sh [connections] [seconds] [body]   (body: "[]")
+#   [ACCESS_LOG=on] [WRK_BATCH=1] bench/http/nginx_floor.sh [connections] [seconds] [body]   (body: "[]")
 # ACCESS_LOG=on writes nginx's default access log line per request (one write(2) each), as
 # a front door does; off by default, like the services under benchmark (LOG_LEVEL=WARNING).
 set -euo pipefail
@@ -39,6 +39,6 @@ wrk -t2 -c"$conns" -d2s -s bench/http/get.lua "http://127.0.0.1:$port/" >/dev/nu
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///') fixed '$body', access log ${ACCESS_LOG:-off}, $conns connections, ${secs}s, wrk -t2 on the same $(nproc)-core machine"
 source bench/http/cpu.sh
 t0=$(cpu_all)
-result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/get.lua "http://127.0.0.1:$port/" | grep RESULT)
+result=$(run_wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/get.lua "http://127.0.0.1:$port/" | grep RESULT)
 echo "$result"
 cpu_ticks_per_request "nginx workers" "$t0" "$(cpu_all)" "$result"

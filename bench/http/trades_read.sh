@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # mt5-api read throughput and latency: GET /api/v1/trades with valid ES256 service tokens
 # (verified from the JWKS, then from the gateway's verified-token cache), wrk on the same
-# machine. Usage: [OPEN_TRADES=5] bench/http/trades_read.sh [build-dir] [connections] [seconds] [sqlite|postgres]
+# machine. Usage: [OPEN_TRADES=5] [WRK_BATCH=1] bench/http/trades_read.sh [build-dir] [connections] [seconds] [sqlite|postgres]
 # OPEN_TRADES=0 answers `[]`, the body of bench/http/nginx_floor.sh's fixed answer.
+# WRK_BATCH=1 runs the measured wrk under SCHED_BATCH (bench/http/cpu.sh run_wrk).
 set -euo pipefail
 build=${1:-build/release}
 conns=${2:-64}
