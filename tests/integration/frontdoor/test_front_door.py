@@ -658,6 +658,22 @@ class RenderTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2, f"{key}={value!r} was accepted")
             self.assertIn(key if key != "PERMISO_ENV" else "PERMISO_ENV", r.stderr)
 
+    def test_worker_connections_leave_room_for_streams_and_descriptors(self):
+        r, out = self.render()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        conf = open(os.path.join(out, "nginx.conf"), encoding="utf-8").read()
+        self.assertIn("worker_connections 4096;", conf)
+        self.assertIn("worker_rlimit_nofile 8192;", conf)
+        r, out = self.render(NGINX_WORKER_CONNECTIONS="20000")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        conf = open(os.path.join(out, "nginx.conf"), encoding="utf-8").read()
+        self.assertIn("worker_connections 20000;", conf)
+        self.assertIn("worker_rlimit_nofile 40000;", conf)
+        for bad in ("50", "600000", "4096; worker_processes 64", "-1"):
+            r, _ = self.render(NGINX_WORKER_CONNECTIONS=bad)
+            self.assertEqual(r.returncode, 2, f"{bad!r} was accepted")
+            self.assertIn("NGINX_WORKER_CONNECTIONS", r.stderr)
+
     def test_tls_is_required_outside_development(self):
         r, _ = self.render(PERMISO_ENV="production", PERMISO_HTTPS_LISTEN="off")
         self.assertEqual(r.returncode, 2)
