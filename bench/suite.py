@@ -176,6 +176,28 @@ def http_table(rows, with_floor=None, nginx=False):
     return "\n".join(lines)
 
 
+def ws_frontdoor_section(cmd, parsed):
+    """The WebSocket fan-out straight to mt5-api and through nginx (bench/stream/ws_frontdoor.sh)."""
+    o = []
+    w = o.append
+    w("## WebSocket fan-out directly and through nginx\n")
+    w("The same stack; subscribers to every symbol at a 50 ms tick, straight to mt5-api, through nginx over ws:// "
+      "and over wss:// (the client checks nginx's certificate against the stack's CA). One client process "
+      "(bench/stream/ws_fanout_client) holds every subscriber. nginx CPU sums its master and workers, per "
+      "delivered quote.\n")
+    w("| subscribers | route | quotes/s delivered | per subscriber /s | slowest subscriber /s | mt5-api CPU µs/quote "
+      "(user + sys) | nginx CPU µs/quote | client CPU % | closed early |")
+    w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in parsed:
+        res = r["result"]
+        nginx_cpu = r["cpu"].get("nginx", {}).get("total_us_per_quote", "") if r["label"] != "direct" else ""
+        w(f"| {res['subscribers']} | {r['label']} | {res['quotes_per_s']} | {res['per_subscriber_per_s']} | "
+          f"{res['min_subscriber_per_s']} | {cpu_cell(r['cpu'].get('server'))} | {nginx_cpu} | "
+          f"{res['client_cpu_pct']} | {res['closed']} |")
+    w(f"\nCommand: `{shlex.join(cmd)}`\n")
+    return "\n".join(o)
+
+
 def micro_table(results):
     lines = ["| benchmark | time | CPU | iterations | items/s |", "| --- | ---: | ---: | ---: | ---: |"]
     for b in results:
@@ -232,6 +254,8 @@ def main():
          "durable POST /api/v1/trades, PostgreSQL (fsync on), 64 connections"),
         ("ws-fanout", "stream", ["bench/stream/ws_fanout.sh", b, str(secs), "50", "1", "10", "100"], "http", None),
         ("frontdoor", "frontdoor", ["bench/http/frontdoor_paths.sh", b, "32", str(secs)], "http", None),
+        ("ws-frontdoor", "frontdoor", ["bench/stream/ws_frontdoor.sh", b, str(secs), "50", "100", "1000"], "http",
+         None),
     ]
     if args.list:
         for w in workloads:
@@ -401,6 +425,7 @@ def render(results, floors, secs, min_time, build, started, load_before, load_af
     w(http_table(rows, nginx=True))
     w(f"\nCommand: `{shlex.join(cmd)}`\n")
 
+    w(ws_frontdoor_section(*results["ws-frontdoor"][:2]))
     w("## Microbenchmarks (Google Benchmark)\n")
     w("JWS sign and verify (bench_jose), the request parsers (bench_parsers), the verified-token cache "
       "(bench_resource) and the rate limiter (bench_ratelimit), among every bench_* of the build. "

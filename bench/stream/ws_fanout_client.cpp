@@ -10,15 +10,20 @@
 // With SERVER_PID, also the server's CPU over the same window, per delivered quote:
 //   CPU pid=P user_us_per_quote=U sys_us_per_quote=S total_us_per_quote=T
 // Usage: ws_fanout_client URL TOKENS(comma list, rotated) N SECONDS [WARMUP_SECONDS [SERVER_PID]]
+// URL is ws://host:port/path, or wss://… through a TLS front door (nginx) with WS_FANOUT_CA naming
+// the PEM file of the CA that signed its certificate: the peer is verified, name or address.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 
 #include <sys/resource.h>
@@ -28,6 +33,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <iterator>
@@ -55,6 +61,8 @@ struct Options {
   std::string port;
   std::string target;
   tcp::resolver::results_type endpoints;
+  bool tls = false;     // wss://
+  std::string ca_file;  // WS_FANOUT_CA, for wss://
   std::vector<std::string> tokens;
   std::size_t subscribers = 0;
   double seconds = 0;
@@ -82,14 +90,22 @@ std::vector<std::string> split(std::string_view text, char sep) {
   }
 }
 
-/// ws://host:port/path only: the bench talks to mt5-api on loopback, without TLS.
+/// ws://host:port/path straight to mt5-api, or wss://host:port/path through a TLS front door.
 Options parse_options(int argc, char** argv) {
   if (argc < 5) throw std::invalid_argument("usage: ws_fanout_client URL TOKENS N SECONDS [WARMUP [SERVER_PID]]");
   Options o;
   std::string_view url = argv[1];
-  constexpr std::string_view kScheme = "ws://";
-  if (!url.starts_with(kScheme)) throw std::invalid_argument("URL must start with ws://");
-  url.remove_prefix(kScheme.size());
+  if (url.starts_with("wss://")) {
+    o.tls = true;
+    const char* ca = std::getenv("WS_FANOUT_CA");
+    if (ca == nullptr || *ca == '\0') throw std::invalid_argument("wss:// needs WS_FANOUT_CA, the CA's PEM file");
+    o.ca_file = ca;
+    url.remove_prefix(6);
+  } else if (url.starts_with("ws://")) {
+    url.remove_prefix(5);
+  } else {
+    throw std::invalid_argument("URL must start with ws:// or wss://");
+  }
   const auto slash = url.find('/');
   const auto authority = url.substr(0, slash);
   o.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
@@ -118,11 +134,32 @@ std::string subscribe_request(std::string_view welcome_text) {
   return boost::json::serialize(boost::json::object{{"action", "subscribe"}, {"symbols", *symbols}});
 }
 
-using Socket = websocket::stream<beast::tcp_stream>;
+using PlainSocket = websocket::stream<beast::tcp_stream>;
+using TlsSocket = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+asio::awaitable<void> secure(PlainSocket& /*ws*/, const Options& /*opt*/) {
+  co_return;
+}
+
+/// The TLS handshake, the certificate checked against the CA and the URL's host.
+asio::awaitable<void> secure(TlsSocket& ws, const Options& opt) {
+  auto& tls = ws.next_layer();
+  tls.set_verify_callback(asio::ssl::host_name_verification(opt.host));
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(opt.host, not_an_address);
+  // SSL_set_tlsext_host_name, spelt out: the macro's C cast trips -Wold-style-cast.
+  if (not_an_address && SSL_ctrl(tls.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                                 const_cast<char*>(opt.host.c_str())) != 1) {
+    throw std::runtime_error("cannot set the TLS server name");
+  }
+  co_await tls.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+}
 
 /// Connects with subscriber `index`'s token and subscribes to every symbol the welcome offers.
+template <class Socket>
 asio::awaitable<void> open_subscription(Socket& ws, const Options& opt, std::size_t index) {
   co_await beast::get_lowest_layer(ws).async_connect(opt.endpoints, asio::use_awaitable);
+  co_await secure(ws, opt);
   beast::get_lowest_layer(ws).expires_never();  // the WebSocket's own timeouts from here on
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
   ws.set_option(
@@ -137,8 +174,10 @@ asio::awaitable<void> open_subscription(Socket& ws, const Options& opt, std::siz
   co_await ws.async_write(asio::buffer(request), asio::use_awaitable);
 }
 
-asio::awaitable<void> subscriber(const Options& opt, std::size_t index, State& state) {
-  Socket ws(co_await asio::this_coro::executor);
+/// `make(executor)` opens the socket: plain, or over TLS with the client's context.
+template <class Make>
+asio::awaitable<void> subscriber(const Options& opt, std::size_t index, State& state, Make make) {
+  auto ws = make(co_await asio::this_coro::executor);
   co_await open_subscription(ws, opt, index);
   ++state.ready;
   // The hot loop: one message per read, counted by a substring test on its bytes in place.
@@ -269,10 +308,20 @@ int run(Options opt) {
   // Runs for the windows asked even when every subscriber has ended (then closed=N says so).
   const auto keep_running = asio::make_work_guard(ioc);
   opt.endpoints = tcp::resolver(ioc).resolve(opt.host, opt.port);
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  if (opt.tls) {
+    tls.load_verify_file(opt.ca_file);
+    tls.set_verify_mode(asio::ssl::verify_peer);
+  }
+  const auto on_end = [&state](std::exception_ptr e) {
+    if (e && !state.failure && !state.done) state.failure = e;
+  };
   for (std::size_t i = 0; i < opt.subscribers; ++i) {
-    asio::co_spawn(ioc, subscriber(opt, i, state), [&state](std::exception_ptr e) {
-      if (e && !state.failure && !state.done) state.failure = e;
-    });
+    if (opt.tls) {
+      asio::co_spawn(ioc, subscriber(opt, i, state, [&tls](auto ex) { return TlsSocket(ex, tls); }), on_end);
+    } else {
+      asio::co_spawn(ioc, subscriber(opt, i, state, [](auto ex) { return PlainSocket(ex); }), on_end);
+    }
   }
   wait_until_ready(ioc, state, opt.subscribers);
   run_for(ioc, state, seconds(opt.warmup));
