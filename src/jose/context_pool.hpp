@@ -1,6 +1,6 @@
-// A few OpenSSL operation contexts kept for reuse. Making one allocates and copies provider
-// state (an HMAC context is three digest contexts; a signing context duplicates the key's
-// provider context), while resetting a used one costs a fraction of that and allocates nothing.
+// A few OpenSSL operation contexts kept for reuse (HmacSha256's keyed contexts). Making one
+// allocates and copies provider state (an HMAC context is three digest contexts), while
+// resetting a used one costs a fraction of that and allocates nothing.
 // A thread borrows a context for one operation and the lease gives it back; contexts live and
 // die with the pool, so key material never outlives the key that owns it.
 #pragma once
@@ -17,7 +17,7 @@ namespace permiso::jose {
 template <class Ctx, class Free>
 class ContextPool {
  public:
-  /// More idle contexts than threads that sign at once buys nothing; the rest are freed.
+  /// More idle contexts than threads that use the key at once buys nothing; the rest are freed.
   static constexpr std::size_t kMaxIdle = 8;
 
   class Lease {
