@@ -7,6 +7,7 @@
 #include "auth/scopes.hpp"
 #include "auth/sessions.hpp"
 #include "auth/validation.hpp"
+#include "common/json_scratch.hpp"
 #include "jose/crypto.hpp"
 #include "ratelimit/rate_limiter.hpp"
 
@@ -103,8 +104,9 @@ AuthResult<IssuedToken> Grants::client_credentials(const CachedClient& client, s
   auto issued = tokens_.issue_service_token(client, *scopes);
   counters_.token_issued(GrantType::ClientCredentials, issued.algorithm);
   auto event = audit_event(origin, "token.issue", "success", c.client_id, "client", c.client_id);
-  event.details = boost::json::serialize(
-      boost::json::object{{"grant_type", "client_credentials"}, {"scope", issued.scope}, {"jti", issued.jti}});
+  JsonScratch scratch;  // the details object lives only until it is serialised
+  event.details = boost::json::serialize(boost::json::object(
+      {{"grant_type", "client_credentials"}, {"scope", issued.scope}, {"jti", issued.jti}}, scratch.storage()));
   audit_.record(std::move(event));
   return issued;
 }

@@ -171,6 +171,29 @@ TEST_P(SqlLayerTest, ARepeatedStatementAnswersForItsOwnParameters) {
   EXPECT_EQ(query("SELECT v FROM mt5_kv WHERE k = $1", {std::int64_t{7}})[0][0].value_or(""), "v7");
 }
 
+// SQLite reads text parameters in place (SQLITE_STATIC): each run's values live only until its
+// exec returns, so a reused statement must store and match this run's text, whole (under
+// ASan, reading an earlier run's freed parameters would fail the test).
+TEST_P(SqlLayerTest, LongTextParametersOfAReusedStatementAreStoredWhole) {
+  const std::vector<Migration> m{{1, "kv", {"CREATE TABLE mt5_kv (k BIGINT PRIMARY KEY, v TEXT)"}}};
+  ASSERT_TRUE(apply_migrations(*db_, "mt5_schema_migrations", m, 7052001));
+  const auto value = [](std::int64_t k) { return std::string(4096 + static_cast<std::size_t>(k), char('a' + k)); };
+  for (std::int64_t k = 0; k < 20; ++k) {
+    auto st = db_->write([&](SqlConn& c) -> StorageStatus {
+      auto r = c.exec("INSERT INTO mt5_kv (k, v) VALUES ($1, $2)", Params{k, value(k)});
+      if (!r) return r.error();
+      return {};
+    });
+    ASSERT_TRUE(st) << st.error().message;
+  }
+  for (std::int64_t k = 19; k >= 0; --k) {
+    const auto rows = query("SELECT k, v FROM mt5_kv WHERE v = $1", Params{value(k)});
+    ASSERT_EQ(rows.size(), 1u) << k;
+    EXPECT_EQ(rows[0][0].value_or(""), std::to_string(k));
+    EXPECT_EQ(rows[0][1].value_or(""), value(k));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SqlLayerTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
