@@ -6,12 +6,9 @@
 # (python3-websockets; falls behind near 1,000); both count without parsing and report their own CPU share.
 # Usage: bench/stream/ws_fanout.sh [build-dir] [seconds] [tick-ms] [N ...]   (N default 1 10 100)
 set -euo pipefail
-build=${1:-build/release}
-secs=${2:-10}
-tick=${3:-50}
-shift $(( $# < 3 ? $# : 3 ))
-counts=("$@")
-[ ${#counts[@]} -gt 0 ] || counts=(1 10 100)
+# shellcheck source-path=SCRIPTDIR source=stream_args.sh
+source "$(dirname "$0")/stream_args.sh"
+stream_args "$@"
 cd "$(dirname "$0")/../.."
 client=("$build/bench/stream/ws_fanout_client")
 if [ ! -x "${client[0]}" ]; then

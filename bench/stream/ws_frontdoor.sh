@@ -7,12 +7,9 @@
 # The client is BUILD/bench/stream/ws_fanout_client, on the same machine.
 # Usage: bench/stream/ws_frontdoor.sh [build-dir] [seconds] [tick-ms] [N ...]   (N default 1 10 100)
 set -euo pipefail
-build=${1:-build/release}
-secs=${2:-10}
-tick=${3:-50}
-shift $(( $# < 3 ? $# : 3 ))
-counts=("$@")
-[ ${#counts[@]} -gt 0 ] || counts=(1 10 100)
+# shellcheck source-path=SCRIPTDIR source=stream_args.sh
+source "$(dirname "$0")/stream_args.sh"
+stream_args "$@"
 cd "$(dirname "$0")/../.."
 client="$build/bench/stream/ws_fanout_client"
 [ -x "$client" ] || { echo "build $client first (cmake --build $build --target ws_fanout_client)" >&2; exit 1; }
