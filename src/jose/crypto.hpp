@@ -2,6 +2,7 @@
 // comparison and base64url (RFC 4648 §5, no padding, as JOSE uses it).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,7 +19,11 @@ std::string random_token(std::size_t nbytes);
 /// each RAND_bytes call costs about 2 µs in OpenSSL 3 (its DRBG lookup, a fork check, locks),
 /// a large share of issuing a token. A forked child draws a fresh block.
 std::string unique_id();
-std::string sha256(std::string_view data);                             // raw 32 bytes
+/// SHA-256 of `data`, 32 raw bytes, without an allocation: the verified-token cache hashes
+/// every token presented to a resource server.
+using Sha256Digest = std::array<unsigned char, 32>;
+Sha256Digest sha256_digest(std::string_view data);
+std::string sha256(std::string_view data);                             // the same 32 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string hex(std::string_view bytes);
 

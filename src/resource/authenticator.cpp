@@ -610,7 +610,7 @@ Result<std::shared_ptr<const Principal>, AuthFailure> Authenticator::authenticat
   if (token.empty()) return AuthFailure::MissingToken;
   if (token.size() > kMaxTokenBytes) return AuthFailure::Malformed;
   const auto now = s.clock.now_seconds();
-  const std::string key = TokenCache::key_of(token);
+  const TokenCache::Key key = TokenCache::key_of(token);
   if (auto cached = s.cache.find(key, now)) {
     // Checked on hits too: a revocation applied while this entry was being inserted.
     if (s.revocations.is_revoked(cached->jti, cached->session_id)) return AuthFailure::Revoked;

@@ -3,6 +3,7 @@
 
 #include "jose/crypto.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace permiso::resource {
@@ -10,11 +11,11 @@ namespace permiso::resource {
 TokenCache::TokenCache(std::size_t capacity)
     : per_shard_capacity_(capacity == 0 ? 0 : std::max<std::size_t>(1, (capacity + kShards - 1) / kShards)) {}
 
-std::string TokenCache::key_of(std::string_view token) {
-  return jose::sha256(token);
+TokenCache::Key TokenCache::key_of(std::string_view token) {
+  return jose::sha256_digest(token);
 }
 
-std::shared_ptr<const Principal> TokenCache::find(const std::string& key, std::int64_t now) const {
+std::shared_ptr<const Principal> TokenCache::find(const Key& key, std::int64_t now) const {
   const Shard& shard = shards_[shard_index(key)];
   {
     std::shared_lock lock(shard.mutex);
@@ -28,7 +29,7 @@ std::shared_ptr<const Principal> TokenCache::find(const std::string& key, std::i
   return nullptr;
 }
 
-void TokenCache::insert(const std::string& key, std::shared_ptr<const Principal> principal, std::int64_t valid_until,
+void TokenCache::insert(const Key& key, std::shared_ptr<const Principal> principal, std::int64_t valid_until,
                         std::int64_t now) {
   if (per_shard_capacity_ == 0 || valid_until < now) return;
   Shard& shard = shards_[shard_index(key)];

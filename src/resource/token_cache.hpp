@@ -7,7 +7,6 @@
 
 #include "resource/principal.hpp"
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -16,7 +15,6 @@
 #include <functional>
 #include <memory>
 #include <shared_mutex>
-#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -27,13 +25,15 @@ class TokenCache {
   /// At most `capacity` entries in total (0: caching off).
   explicit TokenCache(std::size_t capacity);
 
-  /// The cache key of a token (32 raw bytes).
-  [[nodiscard]] static std::string key_of(std::string_view token);
+  /// A token's SHA-256, held by value: neither making a key nor storing one allocates.
+  using Key = std::array<unsigned char, 32>;
+
+  /// The cache key of a token.
+  [[nodiscard]] static Key key_of(std::string_view token);
 
   /// The principal while `now` <= the entry's valid_until; null when absent or past it.
-  [[nodiscard]] std::shared_ptr<const Principal> find(const std::string& key, std::int64_t now) const;
-  void insert(const std::string& key, std::shared_ptr<const Principal> principal, std::int64_t valid_until,
-              std::int64_t now);
+  [[nodiscard]] std::shared_ptr<const Principal> find(const Key& key, std::int64_t now) const;
+  void insert(const Key& key, std::shared_ptr<const Principal> principal, std::int64_t valid_until, std::int64_t now);
   /// Removes every entry whose principal matches; returns how many.
   std::size_t evict_if(const std::function<bool(const Principal&)>& match);
   /// Removes entries past their validity; returns how many.
@@ -46,9 +46,9 @@ class TokenCache {
  private:
   struct KeyHash {
     // The key is already a uniform digest: its first bytes are the hash.
-    std::size_t operator()(const std::string& k) const {
+    std::size_t operator()(const Key& k) const {
       std::size_t h = 0;
-      std::memcpy(&h, k.data(), std::min(sizeof h, k.size()));
+      std::memcpy(&h, k.data(), sizeof h);
       return h;
     }
   };
@@ -59,15 +59,14 @@ class TokenCache {
   static constexpr std::size_t kShards = 32;
   struct alignas(64) Shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<std::string, Entry, KeyHash> entries;
+    std::unordered_map<Key, Entry, KeyHash> entries;
     std::int64_t last_sweep = 0;
     // Per shard, so the hot path never bounces one counter between cores.
     mutable std::atomic<std::uint64_t> hits{0};
     mutable std::atomic<std::uint64_t> misses{0};
   };
-  static std::size_t shard_index(const std::string& key) {
-    return key.size() > 8 ? static_cast<unsigned char>(key[8]) % kShards : 0;
-  }
+  // Bytes the bucket hash does not use.
+  static std::size_t shard_index(const Key& key) { return key[8] % kShards; }
 
   std::size_t per_shard_capacity_;
   std::array<Shard, kShards> shards_;

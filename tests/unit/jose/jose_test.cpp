@@ -235,6 +235,39 @@ TEST(Crypto, ConstantTimeEqualAndHexAndRandomness) {
   EXPECT_EQ(random_token(32).size(), 43U);
 }
 
+// FIPS 180-2's examples (one block, two blocks, a million bytes) through the one context each
+// thread restarts per call: the same digest whatever was hashed before and on any thread.
+TEST(Crypto, Sha256MatchesFips180AndRestartsItsContextPerCall) {
+  struct Case {
+    std::string data, digest;
+  };
+  const std::vector<Case> cases{
+      {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+      {std::string(1'000'000, 'a'), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}};
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& c : cases) {
+      EXPECT_EQ(hex(sha256(c.data)), c.digest) << "round " << round << ", " << c.data.size() << " bytes";
+      const Sha256Digest raw = sha256_digest(c.data);
+      EXPECT_EQ(std::string(reinterpret_cast<const char*>(raw.data()), raw.size()), sha256(c.data));
+    }
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        const auto& c = cases[static_cast<std::size_t>((i + t) % 2)];
+        if (hex(sha256(c.data)) != c.digest) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 // RFC 4231's test cases: a short key, a key shorter than the data, and keys longer than
 // SHA-256's block (hashed first); one keyed instance reused across calls, messages and threads.
 TEST(Crypto, HmacSha256MatchesRfc4231AndIsReusable) {
