@@ -1,6 +1,8 @@
-# Sourced by the profiles (token.sh, read.sh): CPU per request by thread around a run without
-# perf attached, then the same load with perf sampling the server's stacks, drawn as a flame
-# graph (bench/profile/flamegraph.py) beside perf's flat profile by library.
+# shellcheck shell=bash
+# Sourced by the profiles (token.sh, read.sh, threads_paired.sh): CPU per request by thread
+# around a run without perf attached, then the same load with perf sampling the server's
+# stacks, drawn as a flame graph (bench/profile/flamegraph.py) beside perf's flat profile by
+# library.
 
 # thread_cpu PID: "tid utime+stime" per thread, in clock ticks.
 thread_cpu() { for t in /proc/"$1"/task/*; do echo "$(basename "$t") $(awk '{print $14 + $15}' "$t/stat")"; done; }
@@ -10,6 +12,20 @@ cpu_by_thread() {
   join "$2" "$3" | awk -v n="$1" -v hz="$(getconf CLK_TCK)" '
     { d = ($3 - $2) / hz * 1e6 / n; s += d; if (d >= 0.05) printf "  thread %s  %.1f\n", $1, d }
     END { printf "  total      %.1f\n", s }'
+}
+
+# run_by_thread PID SECONDS OUT -- LOAD...: LOAD (a wrk command without -d) for 2 s to warm
+# up, then for SECONDS with --latency while the server's CPU by thread is read around it.
+# Prints wrk's RESULT line; writes the µs per request by thread (cpu_by_thread) to OUT.
+run_by_thread() {
+  local pid=$1 secs=$2 out=$3 result
+  shift 4
+  "$@" -d2s >/dev/null
+  thread_cpu "$pid" >"$out.before"
+  result=$("$@" -d"${secs}s" --latency | grep RESULT)
+  thread_cpu "$pid" >"$out.after"
+  cpu_by_thread "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")" "$out.before" "$out.after" >"$out"
+  echo "$result"
 }
 
 # perf_flame PID SECONDS TMP REPORT TITLE ROOTS SVG FOLDED -- LOAD...: runs LOAD in the

@@ -30,18 +30,15 @@ done
 pid=${gw_pids[-1]}  # mt5-api, started last
 export MODE=read
 load=(wrk -t2 -c"$conns" -s bench/http/trades.lua "${base%/api/v1}")
-"${load[@]}" -d2s >/dev/null
 
 source bench/profile/profile_lib.sh
-thread_cpu "$pid" >"$gw_tmp/before"
-result=$("${load[@]}" -d"${secs}s" --latency | grep RESULT)
-thread_cpu "$pid" >"$gw_tmp/after"
+result=$(run_by_thread "$pid" "$secs" "$gw_tmp/threads" -- "${load[@]}")
 report="$out/read.txt"
 {
   echo "mt5-api GET /api/v1/trades ($trades open trades per account), $conns connections, ${secs}s, $label"
   echo "$result"
   echo "CPU per request by thread (µs; the busiest are the I/O threads):"
-  cpu_by_thread "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")" "$gw_tmp/before" "$gw_tmp/after"
+  cat "$gw_tmp/threads"
 } >"$report"
 perf_flame "$pid" "$secs" "$gw_tmp" "$report" "mt5-api: GET /api/v1/trades, $trades open trades ($label)" \
   'scheduler::run$' "$out/read.svg" "$out/read.folded" -- "${load[@]}" -d"$((secs + 2))s"

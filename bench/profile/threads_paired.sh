@@ -13,17 +13,12 @@ conns=${5:-32}
 secs=${6:-8}
 cd "$(dirname "$0")/../.."
 one_run() {
-  local build=$1 result n
+  local build=$1 result
   source bench/http/bench_auth.sh
   source bench/profile/profile_lib.sh
   start_token_bench "$build" "$alg" >/dev/null 2>&1
-  wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
-  thread_cpu "$pid" >"$tmp/before"
-  result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$base/auth/token" |
-    grep RESULT)
-  thread_cpu "$pid" >"$tmp/after"
-  n=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
-  cpu_by_thread "$n" "$tmp/before" "$tmp/after" >"$tmp/threads"
+  result=$(run_by_thread "$pid" "$secs" "$tmp/threads" -- \
+    wrk -t2 -c"$conns" -s bench/http/client_credentials.lua "$base/auth/token")
   echo "$build ${result% requests=*} µs/token by thread:" \
     "$(awk '$1 == "thread" { print $3 }' "$tmp/threads" | sort -n | tr '\n' ' ')total $(awk '$1 == "total" { print $2 }' "$tmp/threads")"
 }

@@ -18,23 +18,20 @@ label=${LABEL:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 mkdir -p "$out"
 source bench/http/bench_auth.sh
 start_token_bench "$build" "$alg"
-wrk -t2 -c"$conns" -d2s -s bench/http/client_credentials.lua "$base/auth/token" >/dev/null
+load=(wrk -t2 -c"$conns" -s bench/http/client_credentials.lua "$base/auth/token")
 
 # CPU per token by thread (/proc/<pid>/task), around a run without perf attached.
 source bench/profile/profile_lib.sh
-thread_cpu "$pid" >"$tmp/before"
-result=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/http/client_credentials.lua "$base/auth/token" | grep RESULT)
-thread_cpu "$pid" >"$tmp/after"
+result=$(run_by_thread "$pid" "$secs" "$tmp/threads" -- "${load[@]}")
 report="$out/token-$alg.txt"
 {
   echo "permiso-auth $alg client_credentials, $conns connections, ${secs}s, $label"
   echo "$result"
   echo "CPU per token by thread (µs; the two busiest are the I/O threads, the next the audit writer):"
-  cpu_by_thread "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")" "$tmp/before" "$tmp/after"
+  cat "$tmp/threads"
 } >"$report"
 
 # Then the same load with perf sampling the server's stacks.
 perf_flame "$pid" "$secs" "$tmp" "$report" "permiso-auth: client-credentials token, $alg ($label)" \
-  'scheduler::run$|AuditLog::run$' "$out/token-$alg.svg" "$out/token-$alg.folded" -- \
-  wrk -t2 -c"$conns" -d"$((secs + 2))s" -s bench/http/client_credentials.lua "$base/auth/token"
+  'scheduler::run$|AuditLog::run$' "$out/token-$alg.svg" "$out/token-$alg.folded" -- "${load[@]}" -d"$((secs + 2))s"
 cat "$report"
