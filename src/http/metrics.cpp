@@ -97,16 +97,37 @@ auto& find_or_add(Map& map, std::string name, Args&&... args) {
 
 }  // namespace
 
-Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
+std::size_t metrics_detail::next_stripe() {
+  static std::atomic<std::size_t> dealt{0};
+  return dealt.fetch_add(1, std::memory_order_relaxed) % kStripes;
+}
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)),
+      lines_per_stripe_((bounds_.size() + 1 + 7) / 8),
+      lines_(std::make_unique<Line[]>(metrics_detail::kStripes * lines_per_stripe_)) {
   std::sort(bounds_.begin(), bounds_.end());
-  counts_ = std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1);
 }
 
 void Histogram::observe(double v) {
   auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);  // le: v <= bound
-  counts_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(v, std::memory_order_relaxed);
+  slot(metrics_detail::stripe(), static_cast<std::size_t>(it - bounds_.begin()))
+      .fetch_add(1, std::memory_order_relaxed);
+  sum_.add(v);
+}
+
+std::uint64_t Histogram::bucket(std::size_t i) const {
+  std::uint64_t n = 0;
+  for (std::size_t stripe = 0; stripe < metrics_detail::kStripes; ++stripe) {
+    n += slot(stripe, i).load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+std::uint64_t Histogram::count() const {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) n += bucket(i);
+  return n;
 }
 
 std::vector<double> default_latency_buckets() {
@@ -174,7 +195,8 @@ std::string Registry::render() const {
             name + "_bucket" + labels(fam->label_names(), values, "le", le) + ' ' + std::to_string(cumulative) + '\n';
       }
       out += name + "_sum" + labels(fam->label_names(), values) + ' ' + format_double(h.sum()) + '\n';
-      out += name + "_count" + labels(fam->label_names(), values) + ' ' + std::to_string(h.count()) + '\n';
+      // The +Inf bucket's cumulative count, as the format requires, read once with the buckets.
+      out += name + "_count" + labels(fam->label_names(), values) + ' ' + std::to_string(cumulative) + '\n';
     });
   }
   for (const auto& [name, c] : collected_) {

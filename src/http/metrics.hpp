@@ -6,7 +6,9 @@
 
 #include <boost/json/object.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -20,25 +22,65 @@
 
 namespace permiso::http {
 
-/// Hot path: a relaxed atomic add, no lock.
-class Counter {
+namespace metrics_detail {
+/// How many cache lines a metric spreads its additions over.
+inline constexpr std::size_t kStripes = 8;
+/// This thread's stripe: threads are dealt stripes in turn as they first add to a metric, so
+/// the I/O threads, started together, add to lines of their own.
+std::size_t next_stripe();
+inline thread_local std::size_t this_thread_stripe = kStripes;  // kStripes: not dealt yet
+inline std::size_t stripe() {
+  if (this_thread_stripe == kStripes) [[unlikely]]
+    this_thread_stripe = next_stripe();
+  return this_thread_stripe;
+}
+}  // namespace metrics_detail
+
+/// A sum spread over a few cache lines, each thread adding to its own. Every request adds to
+/// the same few metrics from every I/O thread: on one shared line, each addition was a
+/// compare-and-swap on a line the other core had just written (a request's metrics cost 41 ns
+/// on one thread and 575 ns of CPU on two, bench/metrics). Reading sums the lines.
+class StripedSum {
  public:
-  void inc(double v = 1.0) { value_.fetch_add(v, std::memory_order_relaxed); }
-  [[nodiscard]] double value() const { return value_.load(std::memory_order_relaxed); }
+  void add(double v) { cells_[metrics_detail::stripe()].value.fetch_add(v, std::memory_order_relaxed); }
+  [[nodiscard]] double value() const {
+    double sum = 0.0;
+    for (const auto& cell : cells_) sum += cell.value.load(std::memory_order_relaxed);
+    return sum;
+  }
+  /// Not atomic against a concurrent add(): for a value that is only ever set.
+  void assign(double v) {
+    for (auto& cell : cells_) cell.value.store(0.0, std::memory_order_relaxed);
+    cells_[0].value.store(v, std::memory_order_relaxed);
+  }
 
  private:
-  std::atomic<double> value_{0.0};
+  struct alignas(64) Cell {
+    std::atomic<double> value{0.0};
+  };
+  std::array<Cell, metrics_detail::kStripes> cells_{};
 };
 
-class Gauge {
+/// Hot path: a relaxed atomic add on this thread's line, no lock.
+class Counter {
  public:
-  void set(double v) { value_.store(v, std::memory_order_relaxed); }
-  void inc(double v = 1.0) { value_.fetch_add(v, std::memory_order_relaxed); }
-  void dec(double v = 1.0) { value_.fetch_sub(v, std::memory_order_relaxed); }
-  [[nodiscard]] double value() const { return value_.load(std::memory_order_relaxed); }
+  void inc(double v = 1.0) { sum_.add(v); }
+  [[nodiscard]] double value() const { return sum_.value(); }
 
  private:
-  std::atomic<double> value_{0.0};
+  StripedSum sum_;
+};
+
+/// Either set, or moved up and down; not both at once (set() does not see a concurrent inc()).
+class Gauge {
+ public:
+  void set(double v) { sum_.assign(v); }
+  void inc(double v = 1.0) { sum_.add(v); }
+  void dec(double v = 1.0) { sum_.add(-v); }
+  [[nodiscard]] double value() const { return sum_.value(); }
+
+ private:
+  StripedSum sum_;
 };
 
 class Histogram {
@@ -48,15 +90,24 @@ class Histogram {
   void observe(double v);
   [[nodiscard]] const std::vector<double>& bounds() const { return bounds_; }
   /// Non-cumulative count of bucket i (i == bounds().size() is +Inf).
-  [[nodiscard]] std::uint64_t bucket(std::size_t i) const { return counts_[i].load(std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-  [[nodiscard]] double sum() const { return sum_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t bucket(std::size_t i) const;
+  /// The buckets' total: never out of step with them.
+  [[nodiscard]] std::uint64_t count() const;
+  [[nodiscard]] double sum() const { return sum_.value(); }
 
  private:
+  // Each stripe's bucket counts fill whole cache lines of their own.
+  struct alignas(64) Line {
+    std::array<std::atomic<std::uint64_t>, 8> counts{};
+  };
+  [[nodiscard]] std::atomic<std::uint64_t>& slot(std::size_t stripe, std::size_t i) const {
+    return lines_[stripe * lines_per_stripe_ + i / 8].counts[i % 8];
+  }
+
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<double> sum_{0.0};
+  std::size_t lines_per_stripe_;
+  std::unique_ptr<Line[]> lines_;
+  StripedSum sum_;
 };
 
 /// Default latency buckets, in seconds.

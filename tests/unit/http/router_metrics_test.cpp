@@ -257,6 +257,38 @@ TEST(Metrics, ConcurrentIncrementsAreNotLost) {
   EXPECT_EQ(fam.with({"/b"}).value(), 20000);
 }
 
+// Each thread adds to a line of its own; more threads than lines share them. Whatever the
+// sharing, a gauge moved up and down comes back to zero, a histogram's count is its buckets'
+// total and its sum every observation's, and set() replaces what the lines held.
+TEST(Metrics, StripedGaugesAndHistogramsSumEveryThreadsAdditions) {
+  Registry reg;
+  auto& gauge = reg.gauge("app_in_flight", "In flight.").with({});
+  auto& histogram = reg.histogram("app_seconds", "Latency.", {}, {0.1, 1}).with({});
+  constexpr int kThreads = 12;  // more than the stripes
+  constexpr int kEach = 5000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        gauge.inc();
+        histogram.observe(i % 2 == 0 ? 0.5 : 2.0);
+        gauge.dec();
+      }
+      gauge.inc(0.25);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(gauge.value(), kThreads * 0.25);
+  EXPECT_EQ(histogram.bucket(0), 0U);
+  EXPECT_EQ(histogram.bucket(1), static_cast<std::uint64_t>(kThreads * kEach / 2));
+  EXPECT_EQ(histogram.bucket(2), static_cast<std::uint64_t>(kThreads * kEach / 2));
+  EXPECT_EQ(histogram.count(), static_cast<std::uint64_t>(kThreads * kEach));
+  EXPECT_EQ(histogram.sum(), kThreads * kEach / 2 * 2.5);
+  gauge.set(4);
+  EXPECT_EQ(gauge.value(), 4);
+  EXPECT_NE(reg.render().find("app_seconds_count " + std::to_string(kThreads * kEach) + "\n"), std::string::npos);
+}
+
 TEST(ProbeRoutes, HealthReadyMetrics) {
   Router router;
   Registry reg;
