@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Paired CPU-per-request runs of two builds, alternating A B A B … so that drift in the
-# machine's state (other load, frequency, page cache) falls on both alike. PAIRED=token (the
+# Paired CPU-per-request runs of two builds, alternating A B B A A B … so that drift in the
+# machine's state (other load, frequency, page cache) falls on both alike: a steady drift
+# would favour whichever build always ran first in its pair. PAIRED=token (the
 # default) issues client-credentials tokens from permiso-auth (bench/http/token_issuance.sh);
 # PAIRED=read reads GET /api/v1/trades from mt5-api (bench/http/trades_read.sh; ALG unused).
 # Usage: [PAIRED=token|read] bench/http/paired.sh BUILD_A BUILD_B [pairs] [ALG] [connections] [seconds]
@@ -20,7 +21,9 @@ secs=${6:-10}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for i in $(seq 1 "$pairs"); do
-  for side in A B; do
+  order="A B"
+  [ $((i % 2)) = 0 ] && order="B A"
+  for side in $order; do
     build=$a
     [ "$side" = B ] && build=$b
     if [ "$kind" = read ]; then
@@ -32,7 +35,9 @@ for i in $(seq 1 "$pairs"); do
     p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")
     cpu=$(grep '^CPU' <<<"$out" | sed 's/.*user_us_per_req=\([0-9.]*\) sys_us_per_req=\([0-9.]*\) total_us_per_req=\([0-9.]*\)/\1 \2 \3/')
     echo "$side $cpu $rps $p99" >>"$tmp/runs"
-    printf 'pair %d %s: %s %s/s, p99 %s ms, µs CPU/%s user %s sys %s total %s\n' "$i" "$side" "$rps" "$kind" "$p99" "$kind" $cpu
+    read -r user sys total <<<"$cpu"
+    printf 'pair %d %s: %s %s/s, p99 %s ms, µs CPU/%s user %s sys %s total %s\n' "$i" "$side" "$rps" "$kind" "$p99" "$kind" \
+      "$user" "$sys" "$total"
   done
 done
 awk -v a="$a" -v b="$b" -v kind="$kind" '

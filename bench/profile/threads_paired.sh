@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU per client-credentials token by server thread, two builds alternating A B A B … (as
+# CPU per client-credentials token by server thread, two builds alternating A B B A … (as
 # bench/http/paired.sh, which gives only the process's total). Shows a change confined to one
 # thread, the audit writer say, that the whole token's run-to-run spread would hide.
 # Prints per run: the build, wrk's RESULT, then µs per token by thread (ascending) and the total.
@@ -22,8 +22,10 @@ one_run() {
   echo "$build ${result% requests=*} µs/token by thread:" \
     "$(awk '$1 == "thread" { print $3 }' "$tmp/threads" | sort -n | tr '\n' ' ')total $(awk '$1 == "total" { print $2 }' "$tmp/threads")"
 }
-for _ in $(seq 1 "$pairs"); do
-  for build in "$a" "$b"; do
+for i in $(seq 1 "$pairs"); do
+  order=("$a" "$b")
+  [ $((i % 2)) = 0 ] && order=("$b" "$a")  # a steady drift falls on both alike
+  for build in "${order[@]}"; do
     (one_run "$build")  # a subshell each: start_token_bench stops its server on exit
   done
 done
