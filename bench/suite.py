@@ -428,7 +428,8 @@ def render(results, floors, secs, min_time, build, started, load_before, load_af
     w(ws_frontdoor_section(*results["ws-frontdoor"][:2]))
     w("## Microbenchmarks (Google Benchmark)\n")
     w("JWS sign and verify (bench_jose), the request parsers (bench_parsers), the verified-token cache "
-      "(bench_resource) and the rate limiter (bench_ratelimit), among every bench_* of the build. "
+      "(bench_resource), the rate limiter (bench_ratelimit) and a request's metrics on one and two threads "
+      "(bench_metrics), among every bench_* of the build. "
       "Time is wall-clock per iteration (per thread for the threaded ones).\n")
     for p in micro:
         name = os.path.basename(p)

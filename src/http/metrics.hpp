@@ -38,8 +38,8 @@ inline std::size_t stripe() {
 
 /// A sum spread over a few cache lines, each thread adding to its own. Every request adds to
 /// the same few metrics from every I/O thread: on one shared line, each addition was a
-/// compare-and-swap on a line the other core had just written (a request's metrics cost 41 ns
-/// on one thread and 575 ns of CPU on two, bench/metrics). Reading sums the lines.
+/// compare-and-swap on a line the other core had just written (one request's metrics: 38-41 ns
+/// on one thread, 555-575 ns of CPU each on two; bench/metrics). Reading sums the lines.
 class StripedSum {
  public:
   void add(double v) { cells_[metrics_detail::stripe()].value.fetch_add(v, std::memory_order_relaxed); }
