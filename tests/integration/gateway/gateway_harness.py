@@ -89,6 +89,18 @@ def broker_name():
     return name
 
 
+def all_threads_stopped(pid):
+    """Whether every thread of `pid` is in the stopped state (T in /proc/<pid>/task/*/stat)."""
+    states = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])  # the field after (comm)
+        except FileNotFoundError:
+            continue  # a thread that ended meanwhile
+    return bool(states) and all(state == "T" for state in states)
+
+
 class TerminalSim:
     """mt5-sim serving the simulated broker over the PermisoBridge protocol (what the MT5
     terminal's Expert Advisor speaks), on two free loopback ports. It outlives an mt5-api
@@ -139,8 +151,16 @@ class TerminalSim:
         raise HarnessError(f"mt5-sim did not listen on port {port} within 10 s")
 
     def pause(self):
-        """A hung terminal: the process is stopped (SIGSTOP) and answers nothing."""
+        """A hung terminal: the process is stopped (SIGSTOP) and answers nothing. Returns once
+        every thread of it has stopped. The kernel stops a process thread by thread, beginning
+        when the thread it woke for the signal next runs; on a busy machine another thread (the
+        one reading the socket) can run meanwhile and answer what was sent just after the signal."""
         self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while not all_threads_stopped(self.proc.pid):
+            if time.monotonic() > deadline:
+                raise HarnessError(f"mt5-sim (pid {self.proc.pid}) did not stop within 10 s of SIGSTOP")
+            time.sleep(0.005)
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)

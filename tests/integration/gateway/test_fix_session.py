@@ -136,6 +136,7 @@ class FixSessionTest(gh.GatewayTestCase):
 
     def test_a_wrong_password_never_logs_on(self):
         data_dir = tempfile.mkdtemp(prefix="permiso-mt5-wrong-")
+        self.addCleanup(shutil.rmtree, data_dir, True)
         env = dict(self.mt5.env)
         env.update({"MT5_PASSWORD": "not-the-password", "MT5_API_PORT": str(harness.free_port()),
                     "PERMISO_DATA_DIR": data_dir, "MT5_DATABASE_URL": f"sqlite:///{data_dir}/mt5.db",
