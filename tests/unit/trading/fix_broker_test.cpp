@@ -631,6 +631,8 @@ TEST_F(FixBrokerLedgerTest, TradesMadeElsewhereAreFoundInTheDealsAtTheNextListin
   // Behind the connector's back, with no report (as through another replica): one position
   // closed, another opened.
   sim_.step(5000);
+  // The floating figures below are priced at the connector's quote: wait for the moved one.
+  ASSERT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD")->time_msc == sim_.now(); }));
   ASSERT_EQ(sim_.order_send(login, market(OrderType::Sell, 0.5, opened.result.position)).result.retcode, Retcode::Done);
   auto elsewhere = sim_.order_send(login, market(OrderType::Sell, 0.3));
   ASSERT_EQ(elsewhere.result.retcode, Retcode::Done);
