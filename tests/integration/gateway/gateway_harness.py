@@ -92,7 +92,11 @@ def broker_name():
 def all_threads_stopped(pid):
     """Whether every thread of `pid` is in the stopped state (T in /proc/<pid>/task/*/stat)."""
     states = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return False  # reaped: the caller's poll() tells why
+    for tid in tids:
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 states.append(f.read().rsplit(")", 1)[1].split()[0])  # the field after (comm)
@@ -158,6 +162,8 @@ class TerminalSim:
         self.proc.send_signal(signal.SIGSTOP)
         deadline = time.monotonic() + 10
         while not all_threads_stopped(self.proc.pid):
+            if self.proc.poll() is not None:
+                raise HarnessError(f"mt5-sim exited ({self.proc.returncode}) instead of pausing:\n{self.output()}")
             if time.monotonic() > deadline:
                 raise HarnessError(f"mt5-sim (pid {self.proc.pid}) did not stop within 10 s of SIGSTOP")
             time.sleep(0.005)
