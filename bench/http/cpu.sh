@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Server CPU time per request around a wrk run, sourced by the HTTP benchmarks. It does not
 # depend on how the load generator shares the cores with the server, unlike throughput.
 #   t0=$(cpu_times "$pid"); result=$(wrk … | grep RESULT); cpu_per_request "$pid" "$t0" "$result"
@@ -9,6 +10,9 @@
 run_wrk() {
   if [ "${WRK_BATCH:-0}" = 1 ]; then chrt -b 0 wrk "$@"; else wrk "$@"; fi
 }
+
+# requests_in RESULT: the request count of wrk's RESULT line (the last one, if several).
+requests_in() { sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$1" | tail -1; }
 
 # utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
 # command name in field 2 has no spaces for our binaries).
@@ -23,7 +27,7 @@ cpu_per_request() {
 # (a process group's sum, say), "CPU WHO user_us_per_req=… sys_us_per_req=… total_us_per_req=…".
 cpu_ticks_per_request() {
   local who=$1 before=$2 after=$3 result=$4 requests
-  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
+  requests=$(requests_in "$result")
   awk -v b="$before" -v a="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" -v who="$who" 'BEGIN {
     split(b, x, " "); split(a, y, " ");
     if (n == 0) { print "CPU no requests"; exit }
@@ -48,7 +52,7 @@ pg_cpu_times() {
 pg_cpu_per_request() {
   local dir=$1 before=$2 result=$3 after requests
   after=$(pg_cpu_times "$dir")
-  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
+  requests=$(requests_in "$result")
   awk -v b="$before" -v a="$after" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     split(b, x, " "); split(a, y, " ");
     if (n == 0) { print "PGCPU no requests"; exit }

@@ -33,7 +33,7 @@ measure() {
   after=$(threads)
   echo "wrk $label: $result"
   cpu_per_request "$pid" "$t0" "$result"
-  join <(echo "$before") <(echo "$after") | awk -v n="$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")" \
+  join <(echo "$before") <(echo "$after") | awk -v n="$(requests_in "$result")" \
     -v hz="$(getconf CLK_TCK)" '{ v = $5 - $2; i = $6 - $3; c = $7 - $4
       if (c > 0) printf "  thread %s: %.3f voluntary, %.3f involuntary switches per token, %.1f us CPU per token\n",
         $1, v / n, i / n, c / hz * 1e6 / n }'

@@ -4,6 +4,8 @@
 # stacks, drawn as a flame graph (bench/profile/flamegraph.py) beside perf's flat profile by
 # library.
 
+source bench/http/cpu.sh  # requests_in
+
 # thread_cpu PID: "tid utime+stime" per thread, in clock ticks.
 thread_cpu() { for t in /proc/"$1"/task/*; do echo "$(basename "$t") $(awk '{print $14 + $15}' "$t/stat")"; done; }
 
@@ -24,7 +26,7 @@ run_by_thread() {
   thread_cpu "$pid" >"$out.before"
   result=$("$@" -d"${secs}s" --latency | grep RESULT)
   thread_cpu "$pid" >"$out.after"
-  cpu_by_thread "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")" "$out.before" "$out.after" >"$out"
+  cpu_by_thread "$(requests_in "$result")" "$out.before" "$out.after" >"$out"
   echo "$result"
 }
 

@@ -100,6 +100,13 @@ class FixBrokerTest : public ::testing::Test {
 
   /// Logged on, and the first quotes in (the subscription follows the logon): an order then is
   /// marked to the market as the broker marks it.
+  /// Whether the connector holds the simulator's latest EURUSD quote: quotes reach it over FIX,
+  /// after the simulator has moved.
+  bool holds_latest_quote(const FixBroker& broker) const {
+    const auto tick = broker.symbol_info_tick("EURUSD");
+    return tick && tick->time_msc == sim_.now();
+  }
+
   std::unique_ptr<FixBroker> connected() {
     auto broker = connect(connector_options());
     EXPECT_TRUE(broker->wait_until_connected(10s));
@@ -141,7 +148,7 @@ TEST_F(FixBrokerTest, LogsOnReadsTheInstrumentsAndStreamsQuotes) {
     sim_.step(1000);
     return ticks.load() > 0;
   }));
-  EXPECT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD")->time_msc == sim_.now(); }));
+  EXPECT_TRUE(eventually([&] { return holds_latest_quote(*broker); }));
 }
 
 /// A broker that splits quotes from trading (MT5_FIX_QUOTE_TARGET_COMP_ID): two sessions.
@@ -632,7 +639,7 @@ TEST_F(FixBrokerLedgerTest, TradesMadeElsewhereAreFoundInTheDealsAtTheNextListin
   // closed, another opened.
   sim_.step(5000);
   // The floating figures below are priced at the connector's quote: wait for the moved one.
-  ASSERT_TRUE(eventually([&] { return broker->symbol_info_tick("EURUSD")->time_msc == sim_.now(); }));
+  ASSERT_TRUE(eventually([&] { return holds_latest_quote(*broker); }));
   ASSERT_EQ(sim_.order_send(login, market(OrderType::Sell, 0.5, opened.result.position)).result.retcode, Retcode::Done);
   auto elsewhere = sim_.order_send(login, market(OrderType::Sell, 0.3));
   ASSERT_EQ(elsewhere.result.retcode, Retcode::Done);
